@@ -1,0 +1,327 @@
+//! Master data: products, parties and locations. Each create or change is a ledger entry, so the
+//! tables that hold the current definitions are projections like any other, and every earlier
+//! version stays readable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{LocationCode, PartyCode, ProductCode};
+use crate::error::{FieldError, Violations};
+use crate::gs1::Gtin;
+
+/// How a product is identified on the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackingMode {
+    /// One serial per physical unit (一物一码).
+    Serial,
+    /// Quantities of a batch/lot.
+    Lot,
+    /// Not traced; may appear only in master data.
+    None,
+}
+
+impl TrackingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackingMode::Serial => "serial",
+            TrackingMode::Lot => "lot",
+            TrackingMode::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeType {
+    Text,
+    Number,
+    Date,
+    Enum,
+    Bool,
+}
+
+/// A custom field that units of a product carry (e.g. colour, firmware, voltage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttributeType,
+    #[serde(default)]
+    pub required: bool,
+    /// The allowed values of an `enum` attribute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl AttributeDef {
+    /// Checks one value against this definition.
+    pub fn check(&self, value: &serde_json::Value) -> Result<(), FieldError> {
+        use serde_json::Value;
+        let ok = match (self.kind, value) {
+            (AttributeType::Text, Value::String(_)) => true,
+            (AttributeType::Number, Value::Number(_)) => true,
+            (AttributeType::Bool, Value::Bool(_)) => true,
+            (AttributeType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
+            (AttributeType::Enum, Value::String(s)) => self.options.iter().any(|o| o == s),
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        let expected = match self.kind {
+            AttributeType::Text => "text".to_owned(),
+            AttributeType::Number => "a number".to_owned(),
+            AttributeType::Bool => "true or false".to_owned(),
+            AttributeType::Date => "a date YYYY-MM-DD".to_owned(),
+            AttributeType::Enum => format!("one of {}", self.options.join(", ")),
+        };
+        Err(FieldError::new(
+            "invalid_attribute",
+            format!("attribute `{}` must be {expected}, got {value}", self.name),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub code: ProductCode,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<Gtin>,
+    pub tracking: TrackingMode,
+    /// UN/CEFACT Rec. 20 unit code: `EA` (each), `KGM`, `MTR`, `LTR`, …
+    #[serde(default = "default_uom")]
+    pub uom: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Warranty length from the sale to the end customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeDef>,
+}
+
+fn default_uom() -> String {
+    "EA".to_owned()
+}
+
+fn check_name(name: &str, field: &str, out: &mut Violations) {
+    if name.trim().is_empty() {
+        out.push(FieldError::new("empty", "name must not be empty").at(field));
+    } else if name.chars().count() > 200 {
+        out.push(FieldError::new("too_long", "name is longer than 200 characters").at(field));
+    }
+}
+
+impl Product {
+    /// The rules the JSON shape cannot express.
+    pub fn check(&self) -> Violations {
+        let mut out = Violations::new();
+        check_name(&self.name, "name", &mut out);
+        if self.uom.is_empty() || self.uom.len() > 3 || !self.uom.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            out.push(
+                FieldError::new("invalid_uom", format!("unit of measure `{}` must be a UN/CEFACT code such as EA or KGM", self.uom))
+                    .at("uom"),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, a) in self.attributes.iter().enumerate() {
+            let at = format!("attributes[{i}]");
+            let valid_name = !a.name.is_empty()
+                && a.name.len() <= 64
+                && a.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid_name {
+                out.push(
+                    FieldError::new("invalid_attribute_name", format!("attribute name `{}` must be letters, digits and `_`", a.name))
+                        .at(format!("{at}.name")),
+                );
+            }
+            if !seen.insert(a.name.as_str()) {
+                out.push(FieldError::new("duplicate", format!("attribute `{}` is defined twice", a.name)).at(format!("{at}.name")));
+            }
+            match (a.kind, a.options.is_empty()) {
+                (AttributeType::Enum, true) => out.push(
+                    FieldError::new("missing_options", format!("enum attribute `{}` needs options", a.name)).at(format!("{at}.options")),
+                ),
+                (AttributeType::Enum, false) | (_, true) => {}
+                (_, false) => out.push(
+                    FieldError::new("unexpected_options", format!("only enum attributes take options (`{}`)", a.name))
+                        .at(format!("{at}.options")),
+                ),
+            }
+        }
+        out
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    Supplier,
+    Customer,
+    Distributor,
+}
+
+impl PartyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyKind::Supplier => "supplier",
+            PartyKind::Customer => "customer",
+            PartyKind::Distributor => "distributor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    pub code: PartyCode,
+    pub name: String,
+    pub kind: PartyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// For distributors: the sales regions they are authorised for (e.g. `CN-GD`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// For sub-distributors: the distributor above them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<PartyCode>,
+}
+
+impl Party {
+    pub fn check(&self) -> Violations {
+        let mut out = Violations::new();
+        check_name(&self.name, "name", &mut out);
+        if !self.regions.is_empty() && self.kind != PartyKind::Distributor {
+            out.push(FieldError::new("unexpected_regions", "only distributors have authorised regions").at("regions"));
+        }
+        for (i, r) in self.regions.iter().enumerate() {
+            if r.is_empty() || r.len() > 32 || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                out.push(FieldError::new("invalid_region", format!("region `{r}` must be a code such as CN-GD")).at(format!("regions[{i}]")));
+            }
+        }
+        if self.parent.as_ref() == Some(&self.code) {
+            out.push(FieldError::new("invalid_parent", "a party cannot be its own parent").at("parent"));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    Site,
+    Area,
+    Line,
+    Bin,
+    /// A place outside our walls: a customer site, a distributor's warehouse, a 3PL.
+    External,
+}
+
+impl LocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationKind::Site => "site",
+            LocationKind::Area => "area",
+            LocationKind::Line => "line",
+            LocationKind::Bin => "bin",
+            LocationKind::External => "external",
+        }
+    }
+
+    /// Which kinds may contain this one: sites are roots, areas and lines sit in a site, bins sit
+    /// in a site, area or line.
+    pub fn allowed_parents(self) -> &'static [LocationKind] {
+        match self {
+            LocationKind::Site => &[],
+            LocationKind::Area | LocationKind::Line => &[LocationKind::Site, LocationKind::Area],
+            LocationKind::Bin => &[LocationKind::Site, LocationKind::Area, LocationKind::Line],
+            LocationKind::External => &[LocationKind::External],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub code: LocationCode,
+    pub name: String,
+    pub kind: LocationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<LocationCode>,
+    /// The party an external location belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<PartyCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl Location {
+    /// Rules that need no database; the store adds "the parent exists and may contain this".
+    pub fn check(&self) -> Violations {
+        let mut out = Violations::new();
+        check_name(&self.name, "name", &mut out);
+        match (self.kind, &self.parent) {
+            (LocationKind::Site, Some(_)) => {
+                out.push(FieldError::new("invalid_parent", "a site is a top-level location and has no parent").at("parent"))
+            }
+            (LocationKind::Area | LocationKind::Line | LocationKind::Bin, None) => out.push(
+                FieldError::new("missing_parent", format!("a {} must name the location it is in", self.kind.as_str())).at("parent"),
+            ),
+            _ => {}
+        }
+        if self.parent.as_ref() == Some(&self.code) {
+            out.push(FieldError::new("invalid_parent", "a location cannot contain itself").at("parent"));
+        }
+        if self.party.is_some() && self.kind != LocationKind::External {
+            out.push(FieldError::new("unexpected_party", "only external locations belong to a party").at("party"));
+        }
+        out
+    }
+}
+
+/// One master-data change as it is written to the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "def", rename_all = "snake_case")]
+pub enum MasterRecord {
+    Product(Product),
+    Party(Party),
+    Location(Location),
+}
+
+impl MasterRecord {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MasterRecord::Product(_) => "product",
+            MasterRecord::Party(_) => "party",
+            MasterRecord::Location(_) => "location",
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            MasterRecord::Product(p) => p.code.as_str(),
+            MasterRecord::Party(p) => p.code.as_str(),
+            MasterRecord::Location(l) => l.code.as_str(),
+        }
+    }
+}

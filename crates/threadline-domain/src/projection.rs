@@ -1,0 +1,774 @@
+//! Current state as a pure function of the ledger.
+//!
+//! The store loads a [`Slice`] — the current state of exactly the products, locations, parties,
+//! units, lots and stock a batch of events touches — and [`Slice::apply`] checks each event
+//! against it and moves it forward. The store then writes the slice's dirty entries back in the
+//! same transaction as the ledger rows. `rebuild` runs the very same code over the whole ledger,
+//! which is why the live projection and a rebuilt one cannot drift apart.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::codes::{ItemKey, LocationCode, LotKey, ProductCode};
+use crate::error::{FieldError, Violations};
+use crate::event::{Action, Event, EventKind, HoldChange, LotQuantity};
+use crate::master::{Product, TrackingMode};
+use crate::quantity::Quantity;
+
+/// Where a unit is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// A serial exists (pre-generated, received unknown) but the unit has not been made.
+    Unassigned,
+    InProduction,
+    InStock,
+    InTransit,
+    /// Sold, in the field.
+    Sold,
+    InRepair,
+    Returned,
+    /// Used up as the input of a transformation.
+    Consumed,
+    Scrapped,
+}
+
+impl ItemStatus {
+    pub const ALL: [ItemStatus; 9] = [
+        ItemStatus::Unassigned,
+        ItemStatus::InProduction,
+        ItemStatus::InStock,
+        ItemStatus::InTransit,
+        ItemStatus::Sold,
+        ItemStatus::InRepair,
+        ItemStatus::Returned,
+        ItemStatus::Consumed,
+        ItemStatus::Scrapped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Unassigned => "unassigned",
+            ItemStatus::InProduction => "in_production",
+            ItemStatus::InStock => "in_stock",
+            ItemStatus::InTransit => "in_transit",
+            ItemStatus::Sold => "sold",
+            ItemStatus::InRepair => "in_repair",
+            ItemStatus::Returned => "returned",
+            ItemStatus::Consumed => "consumed",
+            ItemStatus::Scrapped => "scrapped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemStatus> {
+        ItemStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A unit in this state no longer exists physically; only a correction may touch it.
+    pub fn is_final(self) -> bool {
+        matches!(self, ItemStatus::Consumed | ItemStatus::Scrapped)
+    }
+}
+
+/// The set of holds on a unit or lot, as bits of [`crate::event::HoldKind::bit`].
+pub type Holds = u8;
+
+/// The current state of one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub status: ItemStatus,
+    pub holds: Holds,
+    pub location: Option<LocationCode>,
+    pub custodian: Option<String>,
+    pub lot: Option<crate::codes::LotCode>,
+    pub parent: Option<ItemKey>,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// The current state of one lot (stock is kept per location, separately).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LotState {
+    pub production_date: Option<chrono::NaiveDate>,
+    pub expiry_date: Option<chrono::NaiveDate>,
+    pub holds: Holds,
+}
+
+/// A node of the genealogy graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Node {
+    Item(ItemKey),
+    Lot(LotKey),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// Physical containment or assembly (AggregationEvent).
+    Aggregation,
+    /// A fitted part, sensor or tool (AssociationEvent).
+    Association,
+    /// Input consumed to make output (TransformationEvent).
+    Transformation,
+}
+
+impl EdgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Aggregation => "aggregation",
+            EdgeKind::Association => "association",
+            EdgeKind::Transformation => "transformation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EdgeKind> {
+        [EdgeKind::Aggregation, EdgeKind::Association, EdgeKind::Transformation].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A change to the genealogy: links open when a child goes into a parent and close when it is
+/// taken out, so the graph can be read as of any time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EdgeOp {
+    Open { parent: Node, child: Node, quantity: Option<Quantity>, kind: EdgeKind, event: Uuid },
+    Close { parent: Node, child: Node, event: Uuid },
+}
+
+/// Which status an event leaves its units in. The default follows CBV dispositions; the
+/// process-definition issue makes this table data.
+#[derive(Debug, Clone, Default)]
+pub struct StatusRules;
+
+impl StatusRules {
+    fn from_disposition(&self, ev: &Event) -> Option<ItemStatus> {
+        let d = ev.disposition.as_ref()?.as_str();
+        let repairing = ev.biz_step.as_ref().is_some_and(|s| s.as_str() == "repairing");
+        Some(match d {
+            "active" | "encoded" | "in_progress" if repairing => ItemStatus::InRepair,
+            "active" | "encoded" | "in_progress" => ItemStatus::InProduction,
+            "sellable_accessible" | "sellable_not_accessible" | "available" => ItemStatus::InStock,
+            "in_transit" => ItemStatus::InTransit,
+            "retail_sold" | "dispensed" => ItemStatus::Sold,
+            "returned" => ItemStatus::Returned,
+            "destroyed" | "disposed" => ItemStatus::Scrapped,
+            _ => return None,
+        })
+    }
+
+    /// The status of the event's subject units (object events) or outputs (transformations).
+    pub fn status_after(&self, ev: &Event) -> Option<ItemStatus> {
+        match (ev.kind, ev.action) {
+            (EventKind::Object, Some(Action::Add)) | (EventKind::Transformation, _) => {
+                Some(self.from_disposition(ev).unwrap_or(ItemStatus::InProduction))
+            }
+            (EventKind::Object, Some(Action::Delete)) => Some(ItemStatus::Scrapped),
+            (EventKind::Object, _) => self.from_disposition(ev),
+            _ => None,
+        }
+    }
+}
+
+/// What a store must load before applying a batch.
+#[derive(Debug, Default)]
+pub struct Needs {
+    pub products: BTreeSet<ProductCode>,
+    pub locations: BTreeSet<String>,
+    pub parties: BTreeSet<String>,
+    pub events: BTreeSet<Uuid>,
+    pub items: BTreeSet<ItemKey>,
+    /// Parents whose current children must be loaded.
+    pub children_of: BTreeSet<ItemKey>,
+    pub lots: BTreeSet<LotKey>,
+    pub stock: BTreeSet<(LotKey, String)>,
+}
+
+/// The touched part of the current state, plus what changed.
+#[derive(Debug, Default)]
+pub struct Slice {
+    pub products: HashMap<ProductCode, Product>,
+    pub locations: HashSet<String>,
+    pub parties: HashSet<String>,
+    pub events: HashSet<Uuid>,
+    /// `None` means "loaded, and does not exist".
+    pub items: HashMap<ItemKey, Option<ItemState>>,
+    pub children: HashMap<ItemKey, BTreeSet<ItemKey>>,
+    pub lots: HashMap<LotKey, Option<LotState>>,
+    pub stock: HashMap<(LotKey, String), Quantity>,
+
+    pub dirty_items: BTreeSet<ItemKey>,
+    pub dirty_lots: BTreeSet<LotKey>,
+    pub dirty_stock: BTreeSet<(LotKey, String)>,
+    pub edges: Vec<EdgeOp>,
+}
+
+impl Needs {
+    pub fn of(events: &[Event]) -> Needs {
+        let mut n = Needs::default();
+        for ev in events {
+            for (k, _) in ev.item_refs() {
+                n.products.insert(k.product.clone());
+                n.items.insert(k.clone());
+            }
+            if let (Some(p), EventKind::Aggregation | EventKind::Association) = (&ev.parent, ev.kind) {
+                n.children_of.insert(p.clone());
+            }
+            for (q, _) in ev.lot_refs() {
+                n.products.insert(q.product.clone());
+                n.lots.insert(q.key());
+            }
+            if let Some(lot) = ev.ilmd.as_ref().and_then(|i| i.lot.as_ref()) {
+                for k in ev.items.iter().chain(ev.outputs.iter()) {
+                    n.lots.insert(LotKey { product: k.product.clone(), lot: lot.clone() });
+                }
+            }
+            for l in ev.location_refs() {
+                n.locations.insert(l.as_str().to_owned());
+            }
+            for l in ev.endpoint_locations() {
+                n.locations.insert(l.to_owned());
+            }
+            for p in ev.party_refs() {
+                n.parties.insert(p.to_owned());
+            }
+            if let Some(c) = &ev.corrects {
+                n.events.insert(c.event);
+            }
+            for (q, loc) in stock_moves(ev) {
+                let _ = q;
+                if let Some(loc) = loc {
+                    n.stock.insert((q.key(), loc.to_owned()));
+                }
+            }
+            if let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location()) {
+                for q in &ev.lots {
+                    n.stock.insert((q.key(), src.to_owned()));
+                    n.stock.insert((q.key(), dst.to_owned()));
+                }
+            }
+        }
+        n
+    }
+}
+
+/// Lot quantities the event adds (+) or takes (−), with the location they apply to.
+fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
+    let at = ev.biz_location.as_ref().map(|l| l.as_str());
+    let mut out = Vec::new();
+    match (ev.kind, ev.action) {
+        (EventKind::Object, Some(Action::Add | Action::Delete)) => out.extend(ev.lots.iter().map(|q| (q, at))),
+        (EventKind::Aggregation | EventKind::Association, Some(Action::Add)) => {
+            out.extend(ev.child_lots.iter().map(|q| (q, at)))
+        }
+        (EventKind::Transformation, _) => {
+            out.extend(ev.input_lots.iter().map(|q| (q, at)));
+            out.extend(ev.output_lots.iter().map(|q| (q, at)));
+        }
+        _ => {}
+    }
+    out
+}
+
+fn err(code: &'static str, msg: String, field: String) -> FieldError {
+    FieldError::new(code, msg).at(field)
+}
+
+impl Slice {
+    /// Units whose ancestors are not loaded yet (needed to refuse assembly cycles). The store
+    /// loads these and asks again until the answer is empty.
+    pub fn missing_ancestors(&self) -> Vec<ItemKey> {
+        let mut out = Vec::new();
+        for state in self.items.values().flatten() {
+            if let Some(p) = &state.parent {
+                if !self.items.contains_key(p) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn item(&self, k: &ItemKey) -> Option<&ItemState> {
+        self.items.get(k).and_then(Option::as_ref)
+    }
+
+    fn lot_exists(&self, k: &LotKey) -> bool {
+        matches!(self.lots.get(k), Some(Some(_)))
+    }
+
+    fn stock_of(&self, k: &LotKey, loc: &str) -> Quantity {
+        self.stock.get(&(k.clone(), loc.to_owned())).copied().unwrap_or_default()
+    }
+
+    /// Is `candidate` the unit `k` or one of its ancestors?
+    fn is_self_or_ancestor(&self, candidate: &ItemKey, k: &ItemKey) -> bool {
+        let mut cur = Some(k.clone());
+        let mut guard = 0;
+        while let Some(c) = cur {
+            if &c == candidate {
+                return true;
+            }
+            guard += 1;
+            if guard > 1000 {
+                return true;
+            }
+            cur = self.item(&c).and_then(|s| s.parent.clone());
+        }
+        false
+    }
+
+    /// Checks one event against the current state and, if it is acceptable, applies it.
+    /// On refusal nothing in the slice changes.
+    pub fn apply(&mut self, ev: &Event, rules: &StatusRules) -> Result<(), Violations> {
+        let v = self.check(ev);
+        if !v.is_empty() {
+            return Err(v);
+        }
+        self.effects(ev, rules);
+        self.events.insert(ev.id);
+        Ok(())
+    }
+
+    fn check(&self, ev: &Event) -> Violations {
+        let mut v = Violations::new();
+        let is_correction = ev.corrects.is_some();
+
+        if let Some(c) = &ev.corrects {
+            if !self.events.contains(&c.event) {
+                v.push(err("unknown_event", format!("event {} to be corrected does not exist", c.event), "corrects.event".into()));
+            }
+        }
+        if self.events.contains(&ev.id) {
+            v.push(err("duplicate_event", format!("event {} is already recorded", ev.id), "id".into()));
+        }
+        for (name, loc) in [("read_point", &ev.read_point), ("biz_location", &ev.biz_location)] {
+            if let Some(l) = loc {
+                if !self.locations.contains(l.as_str()) {
+                    v.push(err("unknown_location", format!("location {l} does not exist"), name.into()));
+                }
+            }
+        }
+        for (list, eps) in [("sources", &ev.sources), ("destinations", &ev.destinations)] {
+            for (i, e) in eps.iter().enumerate() {
+                let (known, what) = match e.location() {
+                    Some(l) => (self.locations.contains(l), "location"),
+                    None => (self.parties.contains(e.id.as_str()), "party"),
+                };
+                if !known {
+                    v.push(err(if what == "party" { "unknown_party" } else { "unknown_location" }, format!("{what} {} does not exist", e.id), format!("{list}[{i}].id")));
+                }
+            }
+        }
+
+        // Units.
+        let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
+        let item_lists: [(&str, &[ItemKey], crate::event::Role); 4] = [
+            ("items", &ev.items, crate::event::Role::Subject),
+            ("children", &ev.children, crate::event::Role::Child),
+            ("inputs", &ev.inputs, crate::event::Role::Input),
+            ("outputs", &ev.outputs, crate::event::Role::Output),
+        ];
+        let parent_list: Vec<ItemKey> = ev.parent.iter().cloned().collect();
+        for (name, list, role) in item_lists.into_iter().chain(std::iter::once(("parent", parent_list.as_slice(), crate::event::Role::Parent))) {
+            for (i, k) in list.iter().enumerate() {
+                let field = if name == "parent" { "parent".to_owned() } else { format!("{name}[{i}]") };
+                match self.products.get(&k.product) {
+                    None => {
+                        v.push(err("unknown_product", format!("product {} does not exist", k.product), format!("{field}.product")));
+                        continue;
+                    }
+                    Some(p) if p.tracking != TrackingMode::Serial => {
+                        v.push(err("wrong_tracking", format!("product {} is tracked by {}, not by serial", k.product, p.tracking.as_str()), format!("{field}.product")));
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+                let state = self.item(k);
+                let may_be_new = (creating && role == crate::event::Role::Subject) || role == crate::event::Role::Output;
+                match state {
+                    Some(_) if creating && role == crate::event::Role::Subject => v.push(err(
+                        "duplicate_serial",
+                        format!("serial {} of {} is already registered", k.serial, k.product),
+                        format!("{field}.serial"),
+                    )),
+                    None if !may_be_new => v.push(err(
+                        "unknown_serial",
+                        format!("serial {} of {} is not registered", k.serial, k.product),
+                        format!("{field}.serial"),
+                    )),
+                    Some(s) if s.status.is_final() && !is_correction => v.push(err(
+                        "item_scrapped",
+                        format!("serial {} of {} is {} and can take no further steps", k.serial, k.product, s.status.as_str().replace('_', " ")),
+                        format!("{field}.serial"),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+
+        // Assembly rules.
+        if let (EventKind::Aggregation | EventKind::Association, Some(parent)) = (ev.kind, &ev.parent) {
+            for (i, c) in ev.children.iter().enumerate() {
+                let Some(cs) = self.item(c) else { continue };
+                match ev.action {
+                    Some(Action::Add) => {
+                        if let Some(cur) = &cs.parent {
+                            if cur != parent {
+                                v.push(err("already_assembled", format!("serial {} of {} is already in {} {}", c.serial, c.product, cur.product, cur.serial), format!("children[{i}].serial")));
+                            }
+                        }
+                        if self.is_self_or_ancestor(c, parent) {
+                            v.push(err("assembly_cycle", format!("serial {} of {} contains {} {}; it cannot also go into it", c.serial, c.product, parent.product, parent.serial), format!("children[{i}].serial")));
+                        }
+                    }
+                    Some(Action::Delete) => {
+                        if cs.parent.as_ref() != Some(parent) {
+                            v.push(err("not_in_parent", format!("serial {} of {} is not in {} {}", c.serial, c.product, parent.product, parent.serial), format!("children[{i}].serial")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // Lots and stock.
+        let lot_lists: [(&str, &[LotQuantity]); 4] =
+            [("lots", &ev.lots), ("child_lots", &ev.child_lots), ("input_lots", &ev.input_lots), ("output_lots", &ev.output_lots)];
+        let lot_created = |name: &str| name == "output_lots" || (name == "lots" && ev.action == Some(Action::Add) && ev.kind == EventKind::Object);
+        for (name, list) in lot_lists {
+            for (i, q) in list.iter().enumerate() {
+                let field = format!("{name}[{i}]");
+                match self.products.get(&q.product) {
+                    None => {
+                        v.push(err("unknown_product", format!("product {} does not exist", q.product), format!("{field}.product")));
+                        continue;
+                    }
+                    Some(p) if p.tracking != TrackingMode::Lot => {
+                        v.push(err("wrong_tracking", format!("product {} is tracked by {}, not by lot", q.product, p.tracking.as_str()), format!("{field}.product")));
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+                if !lot_created(name) && !self.lot_exists(&q.key()) {
+                    v.push(err("unknown_lot", format!("{} is not registered", q.key()), format!("{field}.lot")));
+                }
+            }
+        }
+        let mut taken: HashMap<(LotKey, String), Quantity> = HashMap::new();
+        let mut take = |v: &mut Violations, q: &LotQuantity, loc: Option<&str>, field: String, this: &Slice| {
+            let Some(loc) = loc else {
+                v.push(err("location_required", format!("say where {} is taken from (biz_location)", q.key()), "biz_location".into()));
+                return;
+            };
+            let key = (q.key(), loc.to_owned());
+            let sum = taken.entry(key).or_default();
+            *sum = sum.checked_add(q.quantity).unwrap_or(Quantity::from_millis(i64::MAX));
+            let on_hand = this.stock_of(&q.key(), loc);
+            if *sum > on_hand {
+                v.push(err("insufficient_quantity", format!("{} has {} on hand at {loc}; {} requested", q.key(), on_hand, sum), format!("{field}.quantity")));
+            }
+        };
+        let at = ev.biz_location.as_ref().map(|l| l.as_str());
+        match (ev.kind, ev.action) {
+            (EventKind::Object, Some(Action::Delete)) => {
+                for (i, q) in ev.lots.iter().enumerate() {
+                    take(&mut v, q, at, format!("lots[{i}]"), self);
+                }
+            }
+            (EventKind::Object, Some(Action::Add)) if !ev.lots.is_empty() && at.is_none() => {
+                v.push(err("location_required", "say where the lot quantities are (biz_location)".into(), "biz_location".into()));
+            }
+            (EventKind::Object, Some(Action::Observe)) => {
+                if let (Some(src), Some(_)) = (ev.source_location(), ev.destination_location()) {
+                    for (i, q) in ev.lots.iter().enumerate() {
+                        take(&mut v, q, Some(src), format!("lots[{i}]"), self);
+                    }
+                }
+            }
+            (EventKind::Aggregation | EventKind::Association, Some(Action::Add)) => {
+                for (i, q) in ev.child_lots.iter().enumerate() {
+                    take(&mut v, q, at, format!("child_lots[{i}]"), self);
+                }
+            }
+            (EventKind::Transformation, _) => {
+                for (i, q) in ev.input_lots.iter().enumerate() {
+                    take(&mut v, q, at, format!("input_lots[{i}]"), self);
+                }
+                if !ev.output_lots.is_empty() && at.is_none() {
+                    v.push(err("location_required", "say where the output lots are made (biz_location)".into(), "biz_location".into()));
+                }
+            }
+            _ => {}
+        }
+
+        // Custom attributes of units coming into being.
+        let new_units: Vec<&ItemKey> = match (ev.kind, ev.action) {
+            (EventKind::Object, Some(Action::Add)) => ev.items.iter().collect(),
+            (EventKind::Transformation, _) => ev.outputs.iter().filter(|k| self.item(k).is_none()).collect(),
+            _ => Vec::new(),
+        };
+        let mut checked = HashSet::new();
+        for k in new_units {
+            let Some(p) = self.products.get(&k.product) else { continue };
+            if !checked.insert(&k.product) {
+                continue;
+            }
+            let given = ev.ilmd.as_ref().map(|i| &i.attributes);
+            for def in &p.attributes {
+                match given.and_then(|g| g.get(&def.name)) {
+                    None if def.required => v.push(err(
+                        "missing_attribute",
+                        format!("product {} requires attribute `{}`", p.code, def.name),
+                        format!("ilmd.{}", def.name),
+                    )),
+                    Some(val) => {
+                        if let Err(e) = def.check(val) {
+                            v.push(e.at(format!("ilmd.{}", def.name)));
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        v
+    }
+
+    fn touch_item(&mut self, k: &ItemKey) -> Option<&mut ItemState> {
+        self.dirty_items.insert(k.clone());
+        self.items.get_mut(k).and_then(Option::as_mut)
+    }
+
+    fn ensure_lot(&mut self, k: LotKey, ev: &Event) {
+        if !self.lot_exists(&k) {
+            let ilmd = ev.ilmd.as_ref();
+            self.lots.insert(
+                k.clone(),
+                Some(LotState {
+                    production_date: ilmd.and_then(|i| i.production_date),
+                    expiry_date: ilmd.and_then(|i| i.expiry_date),
+                    holds: 0,
+                }),
+            );
+            self.dirty_lots.insert(k);
+        }
+    }
+
+    fn add_stock(&mut self, k: LotKey, loc: &str, delta: Quantity, negative: bool) {
+        let key = (k, loc.to_owned());
+        let cur = self.stock.get(&key).copied().unwrap_or_default();
+        let next = if negative { cur.checked_sub(delta) } else { cur.checked_add(delta) };
+        self.stock.insert(key.clone(), next.unwrap_or(cur));
+        self.dirty_stock.insert(key);
+    }
+
+    fn new_item(&mut self, k: &ItemKey, ev: &Event, status: ItemStatus) {
+        let ilmd = ev.ilmd.as_ref();
+        let attributes = match (ilmd, self.products.get(&k.product)) {
+            (Some(i), Some(p)) => i.attributes.iter().filter(|(name, _)| p.attribute(name).is_some()).map(|(a, b)| (a.clone(), b.clone())).collect(),
+            _ => BTreeMap::new(),
+        };
+        let lot = ilmd.and_then(|i| i.lot.clone());
+        if let Some(lot) = &lot {
+            self.ensure_lot(LotKey { product: k.product.clone(), lot: lot.clone() }, ev);
+        }
+        self.items.insert(
+            k.clone(),
+            Some(ItemState {
+                status,
+                holds: 0,
+                location: ev.biz_location.clone(),
+                custodian: ev.new_custodian().map(str::to_owned),
+                lot,
+                parent: None,
+                attributes,
+            }),
+        );
+        self.dirty_items.insert(k.clone());
+    }
+
+    fn link(&mut self, parent: &ItemKey, child: &ItemKey, kind: EdgeKind, ev: &Event) {
+        if let Some(c) = self.touch_item(child) {
+            if c.parent.as_ref() == Some(parent) {
+                return;
+            }
+            c.parent = Some(parent.clone());
+        }
+        self.children.entry(parent.clone()).or_default().insert(child.clone());
+        self.edges.push(EdgeOp::Open { parent: Node::Item(parent.clone()), child: Node::Item(child.clone()), quantity: None, kind, event: ev.id });
+    }
+
+    fn unlink(&mut self, parent: &ItemKey, child: &ItemKey, ev: &Event) {
+        if let Some(c) = self.touch_item(child) {
+            c.parent = None;
+        }
+        if let Some(set) = self.children.get_mut(parent) {
+            set.remove(child);
+        }
+        self.edges.push(EdgeOp::Close { parent: Node::Item(parent.clone()), child: Node::Item(child.clone()), event: ev.id });
+    }
+
+    fn effects(&mut self, ev: &Event, rules: &StatusRules) {
+        let status = rules.status_after(ev);
+        let at = ev.biz_location.clone();
+        let custodian = ev.new_custodian().map(str::to_owned);
+        match (ev.kind, ev.action) {
+            (EventKind::Object, Some(Action::Add)) => {
+                for k in &ev.items {
+                    self.new_item(k, ev, status.unwrap_or(ItemStatus::InProduction));
+                }
+            }
+            (EventKind::Object, _) => {
+                for k in &ev.items {
+                    if let Some(s) = self.touch_item(k) {
+                        if let Some(st) = status {
+                            s.status = st;
+                        }
+                        if at.is_some() {
+                            s.location = at.clone();
+                        } else if matches!(s.status, ItemStatus::InTransit | ItemStatus::Sold) && status.is_some() {
+                            s.location = None;
+                        }
+                        if custodian.is_some() {
+                            s.custodian = custodian.clone();
+                        }
+                    }
+                }
+            }
+            (EventKind::Aggregation | EventKind::Association, Some(action)) => {
+                let kind = if ev.kind == EventKind::Aggregation { EdgeKind::Aggregation } else { EdgeKind::Association };
+                if let Some(parent) = &ev.parent {
+                    match action {
+                        Action::Add | Action::Observe if action == Action::Add => {
+                            for c in &ev.children {
+                                self.link(parent, c, kind, ev);
+                            }
+                            for q in &ev.child_lots {
+                                self.edges.push(EdgeOp::Open {
+                                    parent: Node::Item(parent.clone()),
+                                    child: Node::Lot(q.key()),
+                                    quantity: Some(q.quantity),
+                                    kind,
+                                    event: ev.id,
+                                });
+                            }
+                        }
+                        Action::Delete => {
+                            let children: Vec<ItemKey> = if ev.children.is_empty() && ev.child_lots.is_empty() {
+                                self.children.get(parent).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+                            } else {
+                                ev.children.clone()
+                            };
+                            for c in &children {
+                                self.unlink(parent, c, ev);
+                            }
+                            for q in &ev.child_lots {
+                                self.edges.push(EdgeOp::Close { parent: Node::Item(parent.clone()), child: Node::Lot(q.key()), event: ev.id });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (EventKind::Transformation, _) => {
+                for k in &ev.inputs {
+                    if let Some(s) = self.touch_item(k) {
+                        s.status = ItemStatus::Consumed;
+                    }
+                }
+                for k in &ev.outputs {
+                    let st = status.unwrap_or(ItemStatus::InProduction);
+                    match self.touch_item(k) {
+                        Some(s) => {
+                            s.status = st;
+                            if at.is_some() {
+                                s.location = at.clone();
+                            }
+                        }
+                        None => self.new_item(k, ev, st),
+                    }
+                }
+                for q in &ev.output_lots {
+                    self.ensure_lot(q.key(), ev);
+                }
+                let inputs: Vec<(Node, Option<Quantity>)> = ev
+                    .inputs
+                    .iter()
+                    .map(|k| (Node::Item(k.clone()), None))
+                    .chain(ev.input_lots.iter().map(|q| (Node::Lot(q.key()), Some(q.quantity))))
+                    .collect();
+                let outputs: Vec<Node> =
+                    ev.outputs.iter().map(|k| Node::Item(k.clone())).chain(ev.output_lots.iter().map(|q| Node::Lot(q.key()))).collect();
+                for o in &outputs {
+                    for (i, qty) in &inputs {
+                        self.edges.push(EdgeOp::Open { parent: o.clone(), child: i.clone(), quantity: *qty, kind: EdgeKind::Transformation, event: ev.id });
+                    }
+                }
+            }
+            _ => {}
+        }
+
+        // Lot stock.
+        if ev.kind == EventKind::Object && ev.action == Some(Action::Add) {
+            for q in &ev.lots {
+                self.ensure_lot(q.key(), ev);
+            }
+        }
+        let consumed_kinds = [EventKind::Aggregation, EventKind::Association, EventKind::Transformation];
+        for (q, loc) in stock_moves(ev) {
+            let Some(loc) = loc else { continue };
+            let output = ev.output_lots.contains(q);
+            let negative = !output
+                && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
+            self.add_stock(q.key(), loc, q.quantity, negative);
+        }
+        if ev.kind == EventKind::Object && ev.action == Some(Action::Observe) {
+            if let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location()) {
+                let (src, dst) = (src.to_owned(), dst.to_owned());
+                for q in &ev.lots {
+                    self.add_stock(q.key(), &src, q.quantity, true);
+                    self.add_stock(q.key(), &dst, q.quantity, false);
+                }
+            }
+        }
+
+        // Holds.
+        if let Some(h) = ev.hold {
+            let apply = |holds: &mut Holds| match h {
+                HoldChange::Place(k) => *holds |= k.bit(),
+                HoldChange::Release(k) => *holds &= !k.bit(),
+            };
+            for k in &ev.items {
+                if let Some(s) = self.touch_item(k) {
+                    apply(&mut s.holds);
+                }
+            }
+            for q in &ev.lots {
+                let key = q.key();
+                if let Some(Some(l)) = self.lots.get_mut(&key) {
+                    apply(&mut l.holds);
+                    self.dirty_lots.insert(key);
+                }
+            }
+        }
+    }
+
+    /// Applies a batch: every event is checked, the violations of all of them are reported
+    /// (field paths prefixed with `events[i]` when there is more than one), and the slice is
+    /// only meaningful if the result is `Ok`.
+    pub fn apply_batch(&mut self, events: &[Event], rules: &StatusRules, prefix_index: bool) -> Result<(), Violations> {
+        let mut all = Violations::new();
+        for (i, ev) in events.iter().enumerate() {
+            if let Err(v) = self.apply(ev, rules) {
+                if prefix_index {
+                    all.extend(v.into_iter().map(|e| e.within(&format!("events[{i}]"))));
+                } else {
+                    all.extend(v);
+                }
+            }
+        }
+        if all.is_empty() { Ok(()) } else { Err(all) }
+    }
+}
