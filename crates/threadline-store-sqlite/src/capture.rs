@@ -1,0 +1,423 @@
+//! The write path: load the touched state, let the domain check and apply the events, then
+//! append the ledger rows and write the changed state back — one transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use threadline_domain::codes::{ItemKey, LotKey, ProductCode, Serial};
+use threadline_domain::error::FieldError;
+use threadline_domain::event::{Event, HoldKind};
+use threadline_domain::ledger::{Hash, LedgerEntry, chain_hash};
+use threadline_domain::master::Product;
+use threadline_domain::projection::{EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules};
+use threadline_store::{Receipt, StoreError};
+use uuid::Uuid;
+
+use crate::{db, micros};
+
+/// Row ids of the things a batch touches.
+#[derive(Default)]
+pub(crate) struct Ids {
+    products: HashMap<ProductCode, i64>,
+    items: HashMap<ItemKey, i64>,
+    lots: HashMap<LotKey, i64>,
+}
+
+pub(crate) fn head(tx: &Transaction) -> Result<(i64, Hash), StoreError> {
+    let (seq, hash): (i64, Vec<u8>) =
+        tx.query_row("SELECT seq, hash FROM ledger_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+    let hash: Hash = hash.try_into().map_err(|_| StoreError::Schema("ledger head hash is not 32 bytes".into()))?;
+    Ok((seq, hash))
+}
+
+/// Appends one entry after `prev` and returns its receipt. The caller updates the head.
+pub(crate) fn append(tx: &Transaction, prev: &mut (i64, Hash), entry: &LedgerEntry) -> Result<Receipt, StoreError> {
+    let seq = prev.0 + 1;
+    let body = entry.body();
+    let hash = chain_hash(&prev.1, seq, body.as_bytes());
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO ledger (seq, entry_id, kind, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .map_err(db)?;
+    stmt.execute(params![seq, entry.id().as_bytes(), entry.kind(), micros(entry.recorded_at()), body, hash.as_slice()])
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(
+                FieldError::new("duplicate_event", format!("entry {} is already recorded", entry.id())).at("id"),
+            ),
+            _ => db(e),
+        })?;
+    *prev = (seq, hash);
+    Ok(Receipt { id: entry.id(), seq, hash: hex::encode(hash) })
+}
+
+pub(crate) fn set_head(tx: &Transaction, head: &(i64, Hash)) -> Result<(), StoreError> {
+    tx.execute("UPDATE ledger_head SET seq = ?1, hash = ?2 WHERE id = 1", params![head.0, head.1.as_slice()]).map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn load_product(tx: &Transaction, code: &str) -> Result<Option<(i64, Product)>, StoreError> {
+    let row: Option<(i64, String)> = tx
+        .prepare_cached("SELECT id, def FROM products WHERE code = ?1")
+        .map_err(db)?
+        .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db)?;
+    row.map(|(id, def)| serde_json::from_str(&def).map(|p| (id, p)).map_err(|e| StoreError::Schema(e.to_string()))).transpose()
+}
+
+fn exists(tx: &Transaction, sql: &str, key: &dyn rusqlite::ToSql) -> Result<bool, StoreError> {
+    tx.prepare_cached(sql).map_err(db)?.exists([key]).map_err(db)
+}
+
+fn load_item(tx: &Transaction, product_id: i64, serial: &str) -> Result<Option<(i64, ItemState)>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT i.id, i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial
+             FROM items i
+             LEFT JOIN items par ON par.id = i.parent_id
+             LEFT JOIN products pp ON pp.id = par.product_id
+             WHERE i.product_id = ?1 AND i.serial = ?2",
+        )
+        .map_err(db)?;
+    let row = stmt
+        .query_row(params![product_id, serial], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((id, status, holds, location, custodian, lot, attributes, parent_product, parent_serial)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str| StoreError::Schema(format!("item {id}: stored {what} is not valid"));
+    let parent = match (parent_product, parent_serial) {
+        (Some(p), Some(s)) => Some(ItemKey {
+            product: ProductCode::parse(&p).map_err(|_| corrupt("parent"))?,
+            serial: Serial::parse(&s).map_err(|_| corrupt("parent"))?,
+        }),
+        _ => None,
+    };
+    let state = ItemState {
+        status: ItemStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        holds: u8::try_from(holds).map_err(|_| corrupt("holds"))?,
+        location: location.map(|l| threadline_domain::LocationCode::parse(&l)).transpose().map_err(|_| corrupt("location"))?,
+        custodian,
+        lot: lot.map(|l| threadline_domain::LotCode::parse(&l)).transpose().map_err(|_| corrupt("lot"))?,
+        parent,
+        attributes: attributes.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| corrupt("attributes"))?.unwrap_or_default(),
+    };
+    Ok(Some((id, state)))
+}
+
+fn item_key_of(product: String, serial: String) -> Result<ItemKey, StoreError> {
+    Ok(ItemKey {
+        product: ProductCode::parse(&product).map_err(|e| StoreError::Schema(e.message))?,
+        serial: Serial::parse(&serial).map_err(|e| StoreError::Schema(e.message))?,
+    })
+}
+
+/// Loads exactly what `needs` names into a slice.
+fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreError> {
+    let mut s = Slice::default();
+    for code in &needs.products {
+        if let Some((id, p)) = load_product(tx, code.as_str())? {
+            ids.products.insert(code.clone(), id);
+            s.products.insert(code.clone(), p);
+        }
+    }
+    for code in &needs.locations {
+        if exists(tx, "SELECT 1 FROM locations WHERE code = ?1", code)? {
+            s.locations.insert(code.clone());
+        }
+    }
+    for code in &needs.parties {
+        if exists(tx, "SELECT 1 FROM parties WHERE code = ?1", code)? {
+            s.parties.insert(code.clone());
+        }
+    }
+    for id in &needs.events {
+        if exists(tx, "SELECT 1 FROM events WHERE event_id = ?1", &id.as_bytes().as_slice())? {
+            s.events.insert(*id);
+        }
+    }
+    let mut pending: Vec<ItemKey> = needs.items.iter().cloned().collect();
+    while !pending.is_empty() {
+        for key in pending {
+            let state = match ids.products.get(&key.product) {
+                Some(pid) => load_item(tx, *pid, key.serial.as_str())?,
+                None => match load_product(tx, key.product.as_str())? {
+                    Some((pid, p)) => {
+                        ids.products.insert(key.product.clone(), pid);
+                        s.products.insert(key.product.clone(), p);
+                        load_item(tx, pid, key.serial.as_str())?
+                    }
+                    None => None,
+                },
+            };
+            match state {
+                Some((id, st)) => {
+                    ids.items.insert(key.clone(), id);
+                    s.items.insert(key, Some(st));
+                }
+                None => {
+                    s.items.insert(key, None);
+                }
+            }
+        }
+        pending = s.missing_ancestors();
+    }
+    for parent in &needs.children_of {
+        let Some(pid) = ids.items.get(parent) else { continue };
+        let mut stmt = tx
+            .prepare_cached("SELECT p.code, c.serial FROM items c JOIN products p ON p.id = c.product_id WHERE c.parent_id = ?1")
+            .map_err(db)?;
+        let rows = stmt.query_map([pid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
+        let mut set = std::collections::BTreeSet::new();
+        for row in rows {
+            let (p, ser) = row.map_err(db)?;
+            set.insert(item_key_of(p, ser)?);
+        }
+        s.children.insert(parent.clone(), set);
+    }
+    for key in &needs.lots {
+        let Some(pid) = ids.products.get(&key.product) else { continue };
+        let row: Option<(i64, Option<String>, Option<String>, i64)> = tx
+            .prepare_cached("SELECT id, production_date, expiry_date, holds FROM lots WHERE product_id = ?1 AND code = ?2")
+            .map_err(db)?
+            .query_row(params![pid, key.lot.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()
+            .map_err(db)?;
+        match row {
+            Some((id, prod, exp, holds)) => {
+                ids.lots.insert(key.clone(), id);
+                let date = |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+                s.lots.insert(
+                    key.clone(),
+                    Some(LotState { production_date: date(prod), expiry_date: date(exp), holds: u8::try_from(holds).unwrap_or(0) }),
+                );
+            }
+            None => {
+                s.lots.insert(key.clone(), None);
+            }
+        }
+    }
+    for (lot, loc) in &needs.stock {
+        let Some(lot_id) = ids.lots.get(lot) else { continue };
+        let q: Option<i64> = tx
+            .prepare_cached("SELECT quantity FROM lot_stock WHERE lot_id = ?1 AND location = ?2")
+            .map_err(db)?
+            .query_row(params![lot_id, loc], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        if let Some(q) = q {
+            s.stock.insert((lot.clone(), loc.clone()), threadline_domain::Quantity::from_millis(q));
+        }
+    }
+    Ok(s)
+}
+
+fn node_ids(ids: &Ids, n: &Node) -> Result<(&'static str, i64), StoreError> {
+    let missing = || StoreError::Database(format!("genealogy node {n:?} has no row id"));
+    Ok(match n {
+        Node::Item(k) => ("i", *ids.items.get(k).ok_or_else(missing)?),
+        Node::Lot(k) => ("l", *ids.lots.get(k).ok_or_else(missing)?),
+    })
+}
+
+/// Writes the slice's changes back.
+fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (i64, i64)>) -> Result<(), StoreError> {
+    // New units first (so parents have ids), then every changed unit in full.
+    for key in &s.dirty_items {
+        if ids.items.contains_key(key) {
+            continue;
+        }
+        let pid = *ids.products.get(&key.product).ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
+        let id: i64 = tx
+            .prepare_cached("INSERT INTO items (product_id, serial, status) VALUES (?1, ?2, 'unassigned') RETURNING id")
+            .map_err(db)?
+            .query_row(params![pid, key.serial.as_str()], |r| r.get(0))
+            .map_err(db)?;
+        ids.items.insert(key.clone(), id);
+    }
+    for key in &s.dirty_lots {
+        if ids.lots.contains_key(key) {
+            continue;
+        }
+        let pid = *ids.products.get(&key.product).ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
+        let id: i64 = tx
+            .prepare_cached("INSERT INTO lots (product_id, code) VALUES (?1, ?2) RETURNING id")
+            .map_err(db)?
+            .query_row(params![pid, key.lot.as_str()], |r| r.get(0))
+            .map_err(db)?;
+        ids.lots.insert(key.clone(), id);
+    }
+    let mut upd = tx
+        .prepare_cached(
+            "UPDATE items SET status = ?2, holds = ?3, location = ?4, custodian = ?5, lot = ?6, parent_id = ?7, attributes = ?8 WHERE id = ?1",
+        )
+        .map_err(db)?;
+    for key in &s.dirty_items {
+        let Some(Some(st)) = s.items.get(key) else { continue };
+        let id = ids.items[key];
+        let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
+        let attrs = (!st.attributes.is_empty()).then(|| serde_json::to_string(&st.attributes).unwrap_or_default());
+        upd.execute(params![
+            id,
+            st.status.as_str(),
+            i64::from(st.holds),
+            st.location.as_ref().map(|l| l.as_str()),
+            st.custodian,
+            st.lot.as_ref().map(|l| l.as_str()),
+            parent_id,
+            attrs
+        ])
+        .map_err(db)?;
+    }
+    for key in &s.dirty_lots {
+        let Some(Some(l)) = s.lots.get(key) else { continue };
+        tx.prepare_cached("UPDATE lots SET production_date = ?2, expiry_date = ?3, holds = ?4 WHERE id = ?1")
+            .map_err(db)?
+            .execute(params![
+                ids.lots[key],
+                l.production_date.map(|d| d.to_string()),
+                l.expiry_date.map(|d| d.to_string()),
+                i64::from(l.holds)
+            ])
+            .map_err(db)?;
+    }
+    for key in &s.dirty_stock {
+        let lot_id = ids.lots[&key.0];
+        let q = s.stock.get(key).copied().unwrap_or_default();
+        if q.millis() == 0 {
+            tx.prepare_cached("DELETE FROM lot_stock WHERE lot_id = ?1 AND location = ?2")
+                .map_err(db)?
+                .execute(params![lot_id, key.1])
+                .map_err(db)?;
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO lot_stock (lot_id, location, quantity) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (lot_id, location) DO UPDATE SET quantity = excluded.quantity",
+            )
+            .map_err(db)?
+            .execute(params![lot_id, key.1, q.millis()])
+            .map_err(db)?;
+        }
+    }
+    for op in &s.edges {
+        match op {
+            EdgeOp::Open { parent, child, quantity, kind, event } => {
+                let (pt, pid) = node_ids(ids, parent)?;
+                let (ct, cid) = node_ids(ids, child)?;
+                let (seq, time) = when[event];
+                tx.prepare_cached(
+                    "INSERT INTO genealogy (parent_type, parent_id, child_type, child_id, kind, quantity, from_seq, from_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db)?
+                .execute(params![pt, pid, ct, cid, kind.as_str(), quantity.map(|q| q.millis()), seq, time])
+                .map_err(db)?;
+            }
+            EdgeOp::Close { parent, child, event } => {
+                let (pt, pid) = node_ids(ids, parent)?;
+                let (ct, cid) = node_ids(ids, child)?;
+                let (seq, time) = when[event];
+                tx.prepare_cached(
+                    "UPDATE genealogy SET to_seq = ?5, to_time = ?6
+                     WHERE parent_type = ?1 AND parent_id = ?2 AND child_type = ?3 AND child_id = ?4 AND to_seq IS NULL",
+                )
+                .map_err(db)?
+                .execute(params![pt, pid, ct, cid, seq, time])
+                .map_err(db)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn index_event(tx: &Transaction, seq: i64, ev: &Event, ids: &Ids) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .map_err(db)?
+    .execute(params![
+        seq,
+        ev.id.as_bytes().as_slice(),
+        micros(ev.event_time),
+        ev.kind.as_str(),
+        ev.action.map(|a| a.as_str()),
+        ev.biz_step.as_ref().map(|b| b.as_str()),
+        ev.disposition.as_ref().map(|d| d.as_str()),
+        ev.biz_location.as_ref().map(|l| l.as_str()),
+        ev.read_point.as_ref().map(|l| l.as_str()),
+        ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
+    ])
+    .map_err(db)?;
+    let mut items = tx.prepare_cached("INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES (?1, ?2, ?3)").map_err(db)?;
+    for (key, role) in ev.item_refs() {
+        if let Some(id) = ids.items.get(key) {
+            items.execute(params![id, seq, role.code()]).map_err(db)?;
+        }
+    }
+    let mut lots =
+        tx.prepare_cached("INSERT OR IGNORE INTO event_lots (lot_id, seq, role, quantity) VALUES (?1, ?2, ?3, ?4)").map_err(db)?;
+    for (q, role) in ev.lot_refs() {
+        if let Some(id) = ids.lots.get(&q.key()) {
+            lots.execute(params![id, seq, role.code(), q.quantity.millis()]).map_err(db)?;
+        }
+    }
+    let mut txs = tx.prepare_cached("INSERT OR IGNORE INTO event_transactions (type, tx_id, seq) VALUES (?1, ?2, ?3)").map_err(db)?;
+    for bt in &ev.biz_transactions {
+        txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq]).map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Checks and applies `events`. With `head` (capture) the events are appended to the ledger
+/// after it; without (rebuild) `seqs` gives their existing ledger positions.
+pub(crate) fn project_events(
+    tx: &Transaction,
+    events: &[Event],
+    head: Option<&mut (i64, Hash)>,
+    seqs: &[i64],
+    prefix_index: bool,
+) -> Result<Vec<Receipt>, StoreError> {
+    let mut needs = Needs::of(events);
+    needs.events.extend(events.iter().map(|e| e.id));
+    let mut ids = Ids::default();
+    let mut slice = load(tx, &needs, &mut ids)?;
+    slice.apply_batch(events, &StatusRules, prefix_index).map_err(StoreError::Invalid)?;
+    let mut receipts = Vec::with_capacity(events.len());
+    let mut when = HashMap::with_capacity(events.len());
+    let positions: Vec<i64> = match head {
+        Some(h) => {
+            for ev in events {
+                receipts.push(append(tx, h, &LedgerEntry::Event(ev.clone()))?);
+            }
+            set_head(tx, h)?;
+            receipts.iter().map(|r| r.seq).collect()
+        }
+        None => seqs.to_vec(),
+    };
+    for (ev, seq) in events.iter().zip(&positions) {
+        when.insert(ev.id, (*seq, micros(ev.event_time)));
+    }
+    write_back(tx, &slice, &mut ids, &when)?;
+    for (ev, seq) in events.iter().zip(&positions) {
+        index_event(tx, *seq, ev, &ids)?;
+    }
+    Ok(receipts)
+}
+
+/// Holds bits → kinds.
+pub(crate) fn holds_of(bits: i64) -> Vec<HoldKind> {
+    HoldKind::ALL.into_iter().filter(|k| bits & i64::from(k.bit()) != 0).collect()
+}

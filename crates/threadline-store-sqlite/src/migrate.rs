@@ -1,0 +1,38 @@
+//! Embedded, append-only migrations. An applied migration is never edited; a database that has
+//! migrations this binary does not know is refused rather than guessed at.
+
+use rusqlite::Connection;
+use threadline_store::StoreError;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_ledger.sql"))];
+
+pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .map_err(StoreError::db)?;
+    let current: i64 = conn
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(StoreError::db)?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > known {
+        return Err(StoreError::Schema(format!(
+            "the database is at schema version {current}, newer than this threadline ({known}); upgrade threadline"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction().map_err(StoreError::db)?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))",
+            [version],
+        )
+        .map_err(StoreError::db)?;
+        tx.commit().map_err(StoreError::db)?;
+    }
+    Ok(())
+}
+
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}

@@ -1,0 +1,286 @@
+//! The storage interface: what Threadline asks of a database, and nothing about how.
+//!
+//! One trait, [`Store`], chosen once at start-up from the database URL; one crate per engine
+//! (`threadline-store-sqlite`, `threadline-store-postgres`) owns its SQL and migrations. Handlers
+//! never see driver types. Every engine passes the same contract tests
+//! (`crates/threadline-testkit`), which is how "identical behaviour" is kept true.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::error::{FieldError, Violations};
+use threadline_domain::event::{Event, EventKind, HoldKind};
+use threadline_domain::ledger::{Break, MasterChange};
+use threadline_domain::master::{Location, MasterRecord, Party, Product};
+use threadline_domain::projection::{ItemStatus, LotState, Node};
+use threadline_domain::quantity::Quantity;
+use uuid::Uuid;
+
+pub mod master;
+
+/// Why a storage call failed. Small on purpose: callers map it to a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request is well-formed but breaks a rule of the current state; every problem found.
+    #[error("refused: {}", .0.first().map(ToString::to_string).unwrap_or_default())]
+    Invalid(Violations),
+    /// A uniqueness rule was hit (a serial captured twice, a product code taken).
+    #[error("conflict: {0}")]
+    Conflict(FieldError),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database is newer than this program, or its schema is otherwise unusable.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// The database failed; the text is for the log, never for a response body.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub fn db(e: impl std::fmt::Display) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A client's promise that a retried request is the same request.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// SHA-256 of the request body: the same key with another body is refused.
+    pub request_hash: [u8; 32],
+}
+
+/// What the ledger said about one appended entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: Uuid,
+    pub seq: i64,
+    /// Hex SHA-256 chain hash.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureOutcome {
+    Recorded(Vec<Receipt>),
+    /// The idempotency key was seen before: these are the first request's receipts and nothing
+    /// new was written.
+    Replayed(Vec<Receipt>),
+}
+
+impl CaptureOutcome {
+    pub fn receipts(&self) -> &[Receipt] {
+        match self {
+            CaptureOutcome::Recorded(r) | CaptureOutcome::Replayed(r) => r,
+        }
+    }
+}
+
+/// A master-data write.
+#[derive(Debug, Clone)]
+pub struct MasterWrite {
+    pub record: MasterRecord,
+    pub actor: String,
+    pub now: DateTime<Utc>,
+    pub id: Uuid,
+    /// `None`: create, refusing an existing code. `Some(v)`: replace version `v`, refusing if
+    /// the current version is another (someone changed it meanwhile).
+    pub replaces: Option<u32>,
+}
+
+/// A definition with its version and when it last changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    #[serde(flatten)]
+    pub def: T,
+    pub version: u32,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Substring of code or name, case-insensitive.
+    pub search: Option<String>,
+    /// `kind` for parties and locations, `tracking` for products.
+    pub kind: Option<String>,
+    /// Locations only: the parent location.
+    pub parent: Option<String>,
+    /// Return codes after this one (keyset paging).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass back as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The current state of one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemView {
+    pub product: String,
+    pub serial: String,
+    pub status: ItemStatus,
+    pub holds: Vec<HoldKind>,
+    pub location: Option<String>,
+    pub custodian: Option<String>,
+    pub lot: Option<String>,
+    pub parent: Option<ItemKey>,
+    pub children: Vec<ItemKey>,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Events that name this unit.
+    pub event_count: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_event_time: DateTime<Utc>,
+}
+
+/// The current state of one lot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LotView {
+    pub product: String,
+    pub lot: String,
+    pub production_date: Option<chrono::NaiveDate>,
+    pub expiry_date: Option<chrono::NaiveDate>,
+    pub holds: Vec<HoldKind>,
+    pub stock: Vec<StockLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLine {
+    pub location: String,
+    pub quantity: Quantity,
+}
+
+/// Filters for listing events. All given filters must match.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub item: Option<ItemKey>,
+    pub lot: Option<LotKey>,
+    pub kind: Option<EventKind>,
+    pub biz_step: Option<String>,
+    pub biz_location: Option<String>,
+    pub biz_transaction: Option<(String, String)>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Keyset paging: only entries with a ledger sequence above this.
+    pub after_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// An event as read back: the event, its place in the ledger, and later corrections of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub hash: String,
+    #[serde(flatten)]
+    pub event: Event,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub corrected_by: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub entries: i64,
+    /// The first break found; `None` means the ledger is intact.
+    #[serde(serialize_with = "ser_break")]
+    pub first_break: Option<Break>,
+}
+
+fn ser_break<S: serde::Serializer>(b: &Option<Break>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.serialize_some(&b.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebuildReport {
+    pub entries: i64,
+    pub items: i64,
+    pub lots: i64,
+}
+
+/// One genealogy link, as in the projection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EdgeRow {
+    pub parent: Node,
+    pub child: Node,
+    pub kind: String,
+    pub quantity: Option<Quantity>,
+    pub from_event: Uuid,
+    pub to_event: Option<Uuid>,
+}
+
+/// Everything derived from the ledger, in a canonical order: two snapshots are equal exactly
+/// when the projections are. Used to prove `rebuild` reproduces the live state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub products: Vec<(String, u32, String)>,
+    pub parties: Vec<(String, u32, String)>,
+    pub locations: Vec<(String, u32, String)>,
+    pub items: Vec<(ItemKey, String)>,
+    pub lots: Vec<(LotKey, LotState)>,
+    pub stock: Vec<(LotKey, String, Quantity)>,
+    pub edges: Vec<EdgeRow>,
+    pub events: Vec<(i64, Uuid)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+/// The storage interface.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn engine(&self) -> &'static str;
+
+    /// Appends `events` to the ledger and moves the projection, all or nothing. The events have
+    /// passed [`Event::from_request`]; this checks them against the current state.
+    async fn capture(&self, events: Vec<Event>, idempotency: Option<IdempotencyKey>) -> Result<CaptureOutcome>;
+
+    /// Records a master-data create or change as a ledger entry and updates its projection.
+    async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
+
+    async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>>;
+    async fn products(&self, q: &ListQuery) -> Result<Page<Versioned<Product>>>;
+    async fn party(&self, code: &str) -> Result<Option<Versioned<Party>>>;
+    async fn parties(&self, q: &ListQuery) -> Result<Page<Versioned<Party>>>;
+    async fn location(&self, code: &str) -> Result<Option<Versioned<Location>>>;
+    async fn locations(&self, q: &ListQuery) -> Result<Page<Versioned<Location>>>;
+    /// Every version of one master record, oldest first.
+    async fn master_history(&self, kind: &str, code: &str) -> Result<Vec<MasterChange>>;
+
+    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>>;
+    async fn lot(&self, key: &LotKey) -> Result<Option<LotView>>;
+    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
+    async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
+
+    /// Walks the hash chain and the event index.
+    async fn verify(&self) -> Result<VerifyReport>;
+    /// Recomputes every projection from the ledger.
+    async fn rebuild(&self) -> Result<RebuildReport>;
+    /// The whole projection, canonically ordered.
+    async fn snapshot(&self) -> Result<Snapshot>;
+
+    async fn user_count(&self) -> Result<i64>;
+    async fn create_user(&self, user: User) -> Result<()>;
+    async fn user(&self, name: &str) -> Result<Option<User>>;
+}
+
+/// Violation codes that mean "this already exists" rather than "this is not allowed": a
+/// response made only of these is a 409 Conflict, otherwise 422.
+pub fn is_conflict_code(code: &str) -> bool {
+    matches!(code, "duplicate_serial" | "duplicate_event" | "duplicate" | "duplicate_gtin" | "version_conflict" | "already_exists")
+}

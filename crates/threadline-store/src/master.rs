@@ -1,0 +1,69 @@
+//! Rules for master-data writes that need the current state; shared by every engine so they
+//! cannot disagree.
+
+use threadline_domain::error::{FieldError, Violations};
+use threadline_domain::master::{Location, LocationKind, MasterRecord, Party, PartyKind};
+
+use crate::StoreError;
+
+/// What a master write needs to know about the records it references.
+pub trait MasterLookup {
+    fn location_kind(&mut self, code: &str) -> crate::Result<Option<LocationKind>>;
+    fn party_kind(&mut self, code: &str) -> crate::Result<Option<PartyKind>>;
+    /// The code of the product that already holds this GTIN, if any.
+    fn gtin_owner(&mut self, gtin: &str) -> crate::Result<Option<String>>;
+}
+
+/// Checks a record's own rules and its references.
+pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Result<()> {
+    let mut v: Violations = match record {
+        MasterRecord::Product(p) => p.check(),
+        MasterRecord::Party(p) => p.check(),
+        MasterRecord::Location(l) => l.check(),
+    };
+    match record {
+        MasterRecord::Product(p) => {
+            if let Some(g) = &p.gtin {
+                if let Some(owner) = lookup.gtin_owner(g.as_str())? {
+                    if owner != p.code.as_str() {
+                        return Err(StoreError::Conflict(
+                            FieldError::new("duplicate_gtin", format!("GTIN {g} already belongs to product {owner}")).at("gtin"),
+                        ));
+                    }
+                }
+            }
+        }
+        MasterRecord::Party(p) => check_party(p, lookup, &mut v)?,
+        MasterRecord::Location(l) => check_location(l, lookup, &mut v)?,
+    }
+    if v.is_empty() { Ok(()) } else { Err(StoreError::Invalid(v)) }
+}
+
+fn check_party(p: &Party, lookup: &mut dyn MasterLookup, v: &mut Violations) -> crate::Result<()> {
+    if let Some(parent) = &p.parent {
+        match lookup.party_kind(parent.as_str())? {
+            None => v.push(FieldError::new("unknown_party", format!("party {parent} does not exist")).at("parent")),
+            Some(PartyKind::Distributor) => {}
+            Some(_) => v.push(FieldError::new("invalid_parent", format!("party {parent} is not a distributor")).at("parent")),
+        }
+    }
+    Ok(())
+}
+
+fn check_location(l: &Location, lookup: &mut dyn MasterLookup, v: &mut Violations) -> crate::Result<()> {
+    if let Some(parent) = &l.parent {
+        match lookup.location_kind(parent.as_str())? {
+            None => v.push(FieldError::new("unknown_location", format!("location {parent} does not exist")).at("parent")),
+            Some(k) if !l.kind.allowed_parents().contains(&k) => v.push(
+                FieldError::new("invalid_parent", format!("a {} cannot be inside a {} ({parent})", l.kind.as_str(), k.as_str())).at("parent"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(party) = &l.party {
+        if lookup.party_kind(party.as_str())?.is_none() {
+            v.push(FieldError::new("unknown_party", format!("party {party} does not exist")).at("party"));
+        }
+    }
+    Ok(())
+}
