@@ -12,7 +12,10 @@ pub const MAX_CODE_LEN: usize = 64;
 
 fn check_code(kind: &str, s: &str) -> Result<(), FieldError> {
     if s.is_empty() {
-        return Err(FieldError::new("empty", format!("{kind} must not be empty")));
+        return Err(FieldError::new(
+            "empty",
+            format!("{kind} must not be empty"),
+        ));
     }
     if s.len() > MAX_CODE_LEN {
         return Err(FieldError::new(
@@ -20,7 +23,10 @@ fn check_code(kind: &str, s: &str) -> Result<(), FieldError> {
             format!("{kind} `{s}` is longer than {MAX_CODE_LEN} characters"),
         ));
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
         return Err(FieldError::new(
             "invalid_character",
             format!("{kind} `{s}` contains `{c}`; use letters, digits, `-`, `_` and `.`"),
@@ -31,7 +37,10 @@ fn check_code(kind: &str, s: &str) -> Result<(), FieldError> {
 
 fn check_serial(kind: &str, s: &str) -> Result<(), FieldError> {
     if s.is_empty() {
-        return Err(FieldError::new("empty", format!("{kind} must not be empty")));
+        return Err(FieldError::new(
+            "empty",
+            format!("{kind} must not be empty"),
+        ));
     }
     if s.chars().count() > MAX_SERIAL_LEN {
         return Err(FieldError::new(
@@ -153,16 +162,28 @@ mod tests {
     fn codes_refuse_what_cannot_go_in_a_url() {
         assert!(ProductCode::parse("PJC-200_v1.2").is_ok());
         assert_eq!(ProductCode::parse("").unwrap_err().code, "empty");
-        assert_eq!(ProductCode::parse("a b").unwrap_err().code, "invalid_character");
-        assert_eq!(ProductCode::parse("a/b").unwrap_err().code, "invalid_character");
-        assert_eq!(ProductCode::parse(&"x".repeat(65)).unwrap_err().code, "too_long");
+        assert_eq!(
+            ProductCode::parse("a b").unwrap_err().code,
+            "invalid_character"
+        );
+        assert_eq!(
+            ProductCode::parse("a/b").unwrap_err().code,
+            "invalid_character"
+        );
+        assert_eq!(
+            ProductCode::parse(&"x".repeat(65)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]
     fn serials_take_supplier_shapes_but_not_control_characters() {
         assert!(Serial::parse("SN 0001/ä").is_ok());
         assert_eq!(Serial::parse(" SN").unwrap_err().code, "invalid_character");
-        assert_eq!(Serial::parse("SN\u{1d}21").unwrap_err().code, "invalid_character");
+        assert_eq!(
+            Serial::parse("SN\u{1d}21").unwrap_err().code,
+            "invalid_character"
+        );
         assert!(serde_json::from_str::<Serial>("\"\"").is_err());
     }
 }

@@ -62,31 +62,104 @@ impl Action {
 
 /// CBV 2.0 business steps.
 pub const CBV_BIZ_STEPS: &[&str] = &[
-    "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
-    "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying",
-    "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting",
-    "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing",
-    "repackaging", "repairing", "replacing", "reserving", "retail_selling", "sampling",
-    "sensor_reporting", "shipping", "staging_outbound", "stock_taking", "stocking", "storing",
-    "transporting", "unloading", "unpacking", "void_shipping",
+    "accepting",
+    "arriving",
+    "assembling",
+    "collecting",
+    "commissioning",
+    "consigning",
+    "creating_class_instance",
+    "cycle_counting",
+    "decommissioning",
+    "departing",
+    "destroying",
+    "disassembling",
+    "dispensing",
+    "encoding",
+    "entering_exiting",
+    "holding",
+    "inspecting",
+    "installing",
+    "killing",
+    "loading",
+    "other",
+    "packing",
+    "picking",
+    "receiving",
+    "removing",
+    "repackaging",
+    "repairing",
+    "replacing",
+    "reserving",
+    "retail_selling",
+    "sampling",
+    "sensor_reporting",
+    "shipping",
+    "staging_outbound",
+    "stock_taking",
+    "stocking",
+    "storing",
+    "transporting",
+    "unloading",
+    "unpacking",
+    "void_shipping",
 ];
 
 /// CBV 2.0 dispositions.
 pub const CBV_DISPOSITIONS: &[&str] = &[
-    "active", "available", "completeness_inferred", "completeness_verified", "conformant",
-    "container_closed", "container_open", "damaged", "destroyed", "dispensed", "disposed",
-    "encoded", "expired", "in_progress", "in_transit", "inactive", "mismatch_class",
-    "mismatch_instance", "mismatch_quantity", "needs_replacement", "no_pedigree_match",
-    "non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved",
-    "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen",
-    "unavailable", "unknown",
+    "active",
+    "available",
+    "completeness_inferred",
+    "completeness_verified",
+    "conformant",
+    "container_closed",
+    "container_open",
+    "damaged",
+    "destroyed",
+    "dispensed",
+    "disposed",
+    "encoded",
+    "expired",
+    "in_progress",
+    "in_transit",
+    "inactive",
+    "mismatch_class",
+    "mismatch_instance",
+    "mismatch_quantity",
+    "needs_replacement",
+    "no_pedigree_match",
+    "non_conformant",
+    "non_sellable_other",
+    "partially_dispensed",
+    "recalled",
+    "reserved",
+    "retail_sold",
+    "returned",
+    "sellable_accessible",
+    "sellable_not_accessible",
+    "stolen",
+    "unavailable",
+    "unknown",
 ];
 
 /// CBV 2.0 business transaction types, plus the two every plant has that CBV lacks: the sales
 /// order (`so`) and the repair order (`ro`).
 pub const BIZ_TRANSACTION_TYPES: &[&str] = &[
-    "bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma",
-    "testprd", "testres", "upevt", "so", "ro",
+    "bol",
+    "cert",
+    "desadv",
+    "inv",
+    "pedigree",
+    "po",
+    "poc",
+    "prodorder",
+    "recadv",
+    "rma",
+    "testprd",
+    "testres",
+    "upevt",
+    "so",
+    "ro",
 ];
 
 /// A vocabulary word: either one of the known bare words, or a URI of the user's own vocabulary
@@ -96,10 +169,13 @@ fn vocabulary_word(kind: &str, known: &[&str], s: &str) -> Result<String, FieldE
     if known.contains(&s) {
         return Ok(s.to_owned());
     }
-    let is_uri = s
-        .split_once(':')
-        .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let is_uri = s.split_once(':').is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && !rest.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    }) && !s.chars().any(|c| c.is_whitespace() || c.is_control());
     if is_uri && s.len() <= 256 {
         return Ok(s.to_owned());
     }
@@ -167,8 +243,12 @@ pub struct TransactionId(String);
 impl TryFrom<String> for TransactionId {
     type Error = FieldError;
     fn try_from(s: String) -> Result<Self, FieldError> {
-        if s.trim().is_empty() || s.trim() != s || s.len() > 128 || s.chars().any(char::is_control) {
-            return Err(FieldError::new("invalid_transaction_id", format!("transaction id `{s}` must be 1–128 characters without surrounding space")));
+        if s.trim().is_empty() || s.trim() != s || s.len() > 128 || s.chars().any(char::is_control)
+        {
+            return Err(FieldError::new(
+                "invalid_transaction_id",
+                format!("transaction id `{s}` must be 1–128 characters without surrounding space"),
+            ));
         }
         Ok(Self(s))
     }
@@ -225,7 +305,10 @@ pub struct LotQuantity {
 
 impl LotQuantity {
     pub fn key(&self) -> LotKey {
-        LotKey { product: self.product.clone(), lot: self.lot.clone() }
+        LotKey {
+            product: self.product.clone(),
+            lot: self.lot.clone(),
+        }
     }
 }
 
@@ -454,7 +537,12 @@ pub struct CaptureContext {
 }
 
 fn parse_offset(s: &str) -> Result<FixedOffset, FieldError> {
-    let bad = || FieldError::new("invalid_time_zone_offset", format!("`{s}` is not an offset like +08:00"));
+    let bad = || {
+        FieldError::new(
+            "invalid_time_zone_offset",
+            format!("`{s}` is not an offset like +08:00"),
+        )
+    };
     let b = s.as_bytes();
     if b.len() != 6 || !(b[0] == b'+' || b[0] == b'-') || b[3] != b':' {
         return Err(bad());
@@ -480,9 +568,14 @@ impl Event {
     /// Turns a request into an event, or lists everything wrong with it. Checks what can be
     /// known without the database: the EPCIS shape rules, duplicates within the event, the
     /// clock. State rules (does the serial exist, is it on hold) are the projection's.
-    pub fn from_request(req: EventRequest, ctx: &CaptureContext, id: Uuid) -> Result<Event, Violations> {
+    pub fn from_request(
+        req: EventRequest,
+        ctx: &CaptureContext,
+        id: Uuid,
+    ) -> Result<Event, Violations> {
         let mut v = Violations::new();
-        let err = |code: &'static str, msg: String, field: &str| FieldError::new(code, msg).at(field);
+        let err =
+            |code: &'static str, msg: String, field: &str| FieldError::new(code, msg).at(field);
 
         let offset = match &req.event_time_zone_offset {
             Some(s) => match parse_offset(s) {
@@ -498,29 +591,47 @@ impl Event {
         if (event_time - ctx.now).num_seconds() > FUTURE_TOLERANCE_SECONDS {
             v.push(err(
                 "future_event_time",
-                format!("event time {} is in the future (server time {})", req.event_time.to_rfc3339(), ctx.now.to_rfc3339()),
+                format!(
+                    "event time {} is in the future (server time {})",
+                    req.event_time.to_rfc3339(),
+                    ctx.now.to_rfc3339()
+                ),
                 "event_time",
             ));
         }
 
-        let has = |items: &Vec<ItemKey>, lots: &Vec<LotQuantity>| !items.is_empty() || !lots.is_empty();
+        let has =
+            |items: &Vec<ItemKey>, lots: &Vec<LotQuantity>| !items.is_empty() || !lots.is_empty();
         let kind = req.kind;
         let misplaced = |v: &mut Violations, name: &str, present: bool| {
             if present {
-                v.push(err("not_allowed", format!("a {} event does not take `{name}`", kind.as_str()), name));
+                v.push(err(
+                    "not_allowed",
+                    format!("a {} event does not take `{name}`", kind.as_str()),
+                    name,
+                ));
             }
         };
         match kind {
             EventKind::Transformation => misplaced(&mut v, "action", req.action.is_some()),
-            _ if req.action.is_none() => {
-                v.push(err("required", format!("a {} event needs an action (ADD, OBSERVE or DELETE)", kind.as_str()), "action"))
-            }
+            _ if req.action.is_none() => v.push(err(
+                "required",
+                format!(
+                    "a {} event needs an action (ADD, OBSERVE or DELETE)",
+                    kind.as_str()
+                ),
+                "action",
+            )),
             _ => {}
         }
         match kind {
             EventKind::Object | EventKind::Transaction => {
                 if !has(&req.items, &req.lots) {
-                    v.push(err("required", format!("a {} event needs `items` or `lots`", kind.as_str()), "items"));
+                    v.push(err(
+                        "required",
+                        format!("a {} event needs `items` or `lots`", kind.as_str()),
+                        "items",
+                    ));
                 }
                 misplaced(&mut v, "parent", req.parent.is_some());
                 misplaced(&mut v, "children", !req.children.is_empty());
@@ -530,10 +641,18 @@ impl Event {
                 misplaced(&mut v, "items", !req.items.is_empty());
                 misplaced(&mut v, "lots", !req.lots.is_empty());
                 if req.parent.is_none() {
-                    v.push(err("required", format!("an {} event needs a `parent`", kind.as_str()), "parent"));
+                    v.push(err(
+                        "required",
+                        format!("an {} event needs a `parent`", kind.as_str()),
+                        "parent",
+                    ));
                 }
                 if req.action != Some(Action::Delete) && !has(&req.children, &req.child_lots) {
-                    v.push(err("required", "`children` or `child_lots` is required unless the action is DELETE".into(), "children"));
+                    v.push(err(
+                        "required",
+                        "`children` or `child_lots` is required unless the action is DELETE".into(),
+                        "children",
+                    ));
                 }
             }
             EventKind::Transformation => {
@@ -543,10 +662,18 @@ impl Event {
                 misplaced(&mut v, "children", !req.children.is_empty());
                 misplaced(&mut v, "child_lots", !req.child_lots.is_empty());
                 if !has(&req.inputs, &req.input_lots) {
-                    v.push(err("required", "a transformation needs `inputs` or `input_lots`".into(), "inputs"));
+                    v.push(err(
+                        "required",
+                        "a transformation needs `inputs` or `input_lots`".into(),
+                        "inputs",
+                    ));
                 }
                 if !has(&req.outputs, &req.output_lots) {
-                    v.push(err("required", "a transformation needs `outputs` or `output_lots`".into(), "outputs"));
+                    v.push(err(
+                        "required",
+                        "a transformation needs `outputs` or `output_lots`".into(),
+                        "outputs",
+                    ));
                 }
             }
         }
@@ -557,66 +684,128 @@ impl Event {
             misplaced(&mut v, "output_lots", !req.output_lots.is_empty());
         }
         if kind == EventKind::Transaction && req.biz_transactions.is_empty() {
-            v.push(err("required", "a transaction event needs `biz_transactions`".into(), "biz_transactions"));
+            v.push(err(
+                "required",
+                "a transaction event needs `biz_transactions`".into(),
+                "biz_transactions",
+            ));
         }
-        let ilmd_allowed = kind == EventKind::Transformation || (kind == EventKind::Object && req.action == Some(Action::Add));
+        let ilmd_allowed = kind == EventKind::Transformation
+            || (kind == EventKind::Object && req.action == Some(Action::Add));
         if req.ilmd.is_some() && !ilmd_allowed {
             v.push(err("not_allowed", "`ilmd` is only allowed when objects come into being (object ADD or transformation)".into(), "ilmd"));
         }
         if let Some(ilmd) = &req.ilmd {
             if let (Some(p), Some(e)) = (ilmd.production_date, ilmd.expiry_date) {
                 if e < p {
-                    v.push(err("invalid_dates", format!("expiry date {e} is before production date {p}"), "ilmd.expiry_date"));
+                    v.push(err(
+                        "invalid_dates",
+                        format!("expiry date {e} is before production date {p}"),
+                        "ilmd.expiry_date",
+                    ));
                 }
             }
         }
-        if req.hold.is_some() && !(kind == EventKind::Object && req.action == Some(Action::Observe)) {
-            v.push(err("not_allowed", "a hold is placed or released by an object OBSERVE event".into(), "hold"));
+        if req.hold.is_some() && !(kind == EventKind::Object && req.action == Some(Action::Observe))
+        {
+            v.push(err(
+                "not_allowed",
+                "a hold is placed or released by an object OBSERVE event".into(),
+                "hold",
+            ));
         }
         if let Some(c) = &req.corrects {
             if c.reason.trim().is_empty() {
-                v.push(err("required", "a correction needs a reason".into(), "corrects.reason"));
+                v.push(err(
+                    "required",
+                    "a correction needs a reason".into(),
+                    "corrects.reason",
+                ));
             } else if c.reason.chars().count() > 1000 {
-                v.push(err("too_long", "the correction reason is longer than 1000 characters".into(), "corrects.reason"));
+                v.push(err(
+                    "too_long",
+                    "the correction reason is longer than 1000 characters".into(),
+                    "corrects.reason",
+                ));
             }
         }
-        for (i, e) in req.sources.iter().chain(req.destinations.iter()).enumerate() {
-            let (list, idx) = if i < req.sources.len() { ("sources", i) } else { ("destinations", i - req.sources.len()) };
+        for (i, e) in req
+            .sources
+            .iter()
+            .chain(req.destinations.iter())
+            .enumerate()
+        {
+            let (list, idx) = if i < req.sources.len() {
+                ("sources", i)
+            } else {
+                ("destinations", i - req.sources.len())
+            };
             if e.id.trim().is_empty() {
-                v.push(err("empty", "source/destination id must not be empty".into(), &format!("{list}[{idx}].id")));
+                v.push(err(
+                    "empty",
+                    "source/destination id must not be empty".into(),
+                    &format!("{list}[{idx}].id"),
+                ));
             }
         }
         for key in req.fields.keys() {
             if key.is_empty() || key.len() > 128 {
-                v.push(err("invalid_field_name", format!("custom field name `{key}` must be 1–128 characters"), "fields"));
+                v.push(err(
+                    "invalid_field_name",
+                    format!("custom field name `{key}` must be 1–128 characters"),
+                    "fields",
+                ));
             }
         }
 
         // A unit may appear once per event: the same serial scanned twice is a mistake at the
         // scan, and a unit cannot be both the parent and a child, or both input and output.
         let mut seen: HashSet<&ItemKey> = HashSet::new();
-        let lists: [(&str, &Vec<ItemKey>); 4] =
-            [("items", &req.items), ("children", &req.children), ("inputs", &req.inputs), ("outputs", &req.outputs)];
+        let lists: [(&str, &Vec<ItemKey>); 4] = [
+            ("items", &req.items),
+            ("children", &req.children),
+            ("inputs", &req.inputs),
+            ("outputs", &req.outputs),
+        ];
         if let Some(p) = &req.parent {
             seen.insert(p);
         }
         for (name, list) in lists {
             for (i, key) in list.iter().enumerate() {
                 if !seen.insert(key) {
-                    v.push(err("duplicate_scan", format!("serial {} of {} appears twice in this event", key.serial, key.product), &format!("{name}[{i}]")));
+                    v.push(err(
+                        "duplicate_scan",
+                        format!(
+                            "serial {} of {} appears twice in this event",
+                            key.serial, key.product
+                        ),
+                        &format!("{name}[{i}]"),
+                    ));
                 }
             }
         }
-        let lot_lists: [(&str, &Vec<LotQuantity>); 4] =
-            [("lots", &req.lots), ("child_lots", &req.child_lots), ("input_lots", &req.input_lots), ("output_lots", &req.output_lots)];
+        let lot_lists: [(&str, &Vec<LotQuantity>); 4] = [
+            ("lots", &req.lots),
+            ("child_lots", &req.child_lots),
+            ("input_lots", &req.input_lots),
+            ("output_lots", &req.output_lots),
+        ];
         for (name, list) in lot_lists {
             let mut seen_lots = HashSet::new();
             for (i, q) in list.iter().enumerate() {
                 if !q.quantity.is_positive() {
-                    v.push(err("invalid_quantity", format!("quantity of {} must be greater than zero", q.key()), &format!("{name}[{i}].quantity")));
+                    v.push(err(
+                        "invalid_quantity",
+                        format!("quantity of {} must be greater than zero", q.key()),
+                        &format!("{name}[{i}].quantity"),
+                    ));
                 }
                 if !seen_lots.insert(q.key()) {
-                    v.push(err("duplicate_scan", format!("{} appears twice in `{name}`", q.key()), &format!("{name}[{i}]")));
+                    v.push(err(
+                        "duplicate_scan",
+                        format!("{} appears twice in `{name}`", q.key()),
+                        &format!("{name}[{i}]"),
+                    ));
                 }
             }
         }
@@ -677,7 +866,10 @@ impl Event {
 
     /// Every party the event names.
     pub fn party_refs(&self) -> impl Iterator<Item = &str> {
-        self.sources.iter().chain(self.destinations.iter()).filter_map(Endpoint::party)
+        self.sources
+            .iter()
+            .chain(self.destinations.iter())
+            .filter_map(Endpoint::party)
     }
 
     /// Every location the event names.
@@ -687,7 +879,10 @@ impl Event {
 
     /// Locations named as sources/destinations, as raw codes (checked by the projection).
     pub fn endpoint_locations(&self) -> impl Iterator<Item = &str> {
-        self.sources.iter().chain(self.destinations.iter()).filter_map(Endpoint::location)
+        self.sources
+            .iter()
+            .chain(self.destinations.iter())
+            .filter_map(Endpoint::location)
     }
 
     pub fn source_location(&self) -> Option<&str> {
@@ -700,7 +895,12 @@ impl Event {
 
     /// The party that holds the goods after this event, if it says.
     pub fn new_custodian(&self) -> Option<&str> {
-        let find = |k: EndpointKind| self.destinations.iter().find(|e| e.kind == k).map(|e| e.id.as_str());
+        let find = |k: EndpointKind| {
+            self.destinations
+                .iter()
+                .find(|e| e.kind == k)
+                .map(|e| e.id.as_str())
+        };
         find(EndpointKind::PossessingParty).or_else(|| find(EndpointKind::OwningParty))
     }
 }

@@ -76,12 +76,24 @@ mod tests {
 
     #[test]
     fn published_check_digit_examples() {
-        for ok in ["24012345678905", "2112233789657", "416000336108", "02345680", "12345678901231"] {
+        for ok in [
+            "24012345678905",
+            "2112233789657",
+            "416000336108",
+            "02345680",
+            "12345678901231",
+        ] {
             assert!(Gtin::parse(ok).is_ok(), "{ok}");
         }
-        assert_eq!(Gtin::parse("24012345678909").unwrap_err().code, "invalid_check_digit");
+        assert_eq!(
+            Gtin::parse("24012345678909").unwrap_err().code,
+            "invalid_check_digit"
+        );
         assert_eq!(Gtin::parse("123").unwrap_err().code, "invalid_gtin");
-        assert_eq!(Gtin::parse("2112233789657").unwrap().as_str(), "02112233789657");
+        assert_eq!(
+            Gtin::parse("2112233789657").unwrap().as_str(),
+            "02112233789657"
+        );
         assert_eq!(mod10_check_digit("12345678901234567"), Some(5)); // SSCC 123456789012345675
     }
 

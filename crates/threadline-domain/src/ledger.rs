@@ -101,14 +101,27 @@ impl std::fmt::Display for Break {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Break::Gap { expected, found } => {
-                write!(f, "entry {expected} is missing (next entry found is {found})")
+                write!(
+                    f,
+                    "entry {expected} is missing (next entry found is {found})"
+                )
             }
-            Break::Hash { seq } => write!(f, "entry {seq}: content or link does not match its hash"),
-            Break::Body { seq, reason } => write!(f, "entry {seq}: body is not a valid entry: {reason}"),
+            Break::Hash { seq } => {
+                write!(f, "entry {seq}: content or link does not match its hash")
+            }
+            Break::Body { seq, reason } => {
+                write!(f, "entry {seq}: body is not a valid entry: {reason}")
+            }
             Break::Index { seq, column } => {
-                write!(f, "entry {seq}: indexed column `{column}` does not match the entry body")
+                write!(
+                    f,
+                    "entry {seq}: indexed column `{column}` does not match the entry body"
+                )
             }
-            Break::Head { expected_seq, found_seq } => write!(
+            Break::Head {
+                expected_seq,
+                found_seq,
+            } => write!(
                 f,
                 "the ledger head records entry {expected_seq} as the last, but the last entry is {found_seq}"
             ),
@@ -125,14 +138,20 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { prev: GENESIS, next_seq: 1 }
+        Self {
+            prev: GENESIS,
+            next_seq: 1,
+        }
     }
 }
 
 impl ChainVerifier {
     pub fn check(&mut self, seq: i64, body: &[u8], stored: &[u8]) -> Result<(), Break> {
         if seq != self.next_seq {
-            return Err(Break::Gap { expected: self.next_seq, found: seq });
+            return Err(Break::Gap {
+                expected: self.next_seq,
+                found: seq,
+            });
         }
         let h = chain_hash(&self.prev, seq, body);
         if h.as_slice() != stored {
@@ -170,7 +189,13 @@ mod tests {
 
         let mut v = ChainVerifier::default();
         assert!(v.check(1, b"a", &h1).is_ok());
-        assert_eq!(v.check(3, b"b", &h2), Err(Break::Gap { expected: 2, found: 3 }));
+        assert_eq!(
+            v.check(3, b"b", &h2),
+            Err(Break::Gap {
+                expected: 2,
+                found: 3
+            })
+        );
         // The same body at another position hashes differently.
         assert_ne!(chain_hash(&h1, 3, b"b"), h2);
     }

@@ -62,7 +62,9 @@ impl AttributeDef {
             (AttributeType::Text, Value::String(_)) => true,
             (AttributeType::Number, Value::Number(_)) => true,
             (AttributeType::Bool, Value::Bool(_)) => true,
-            (AttributeType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
+            (AttributeType::Date, Value::String(s)) => {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            }
             (AttributeType::Enum, Value::String(s)) => self.options.iter().any(|o| o == s),
             _ => false,
         };
@@ -120,10 +122,22 @@ impl Product {
     pub fn check(&self) -> Violations {
         let mut out = Violations::new();
         check_name(&self.name, "name", &mut out);
-        if self.uom.is_empty() || self.uom.len() > 3 || !self.uom.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if self.uom.is_empty()
+            || self.uom.len() > 3
+            || !self
+                .uom
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             out.push(
-                FieldError::new("invalid_uom", format!("unit of measure `{}` must be a UN/CEFACT code such as EA or KGM", self.uom))
-                    .at("uom"),
+                FieldError::new(
+                    "invalid_uom",
+                    format!(
+                        "unit of measure `{}` must be a UN/CEFACT code such as EA or KGM",
+                        self.uom
+                    ),
+                )
+                .at("uom"),
             );
         }
         let mut seen = std::collections::HashSet::new();
@@ -131,24 +145,45 @@ impl Product {
             let at = format!("attributes[{i}]");
             let valid_name = !a.name.is_empty()
                 && a.name.len() <= 64
-                && a.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                && a.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !valid_name {
                 out.push(
-                    FieldError::new("invalid_attribute_name", format!("attribute name `{}` must be letters, digits and `_`", a.name))
-                        .at(format!("{at}.name")),
+                    FieldError::new(
+                        "invalid_attribute_name",
+                        format!(
+                            "attribute name `{}` must be letters, digits and `_`",
+                            a.name
+                        ),
+                    )
+                    .at(format!("{at}.name")),
                 );
             }
             if !seen.insert(a.name.as_str()) {
-                out.push(FieldError::new("duplicate", format!("attribute `{}` is defined twice", a.name)).at(format!("{at}.name")));
+                out.push(
+                    FieldError::new(
+                        "duplicate",
+                        format!("attribute `{}` is defined twice", a.name),
+                    )
+                    .at(format!("{at}.name")),
+                );
             }
             match (a.kind, a.options.is_empty()) {
                 (AttributeType::Enum, true) => out.push(
-                    FieldError::new("missing_options", format!("enum attribute `{}` needs options", a.name)).at(format!("{at}.options")),
+                    FieldError::new(
+                        "missing_options",
+                        format!("enum attribute `{}` needs options", a.name),
+                    )
+                    .at(format!("{at}.options")),
                 ),
                 (AttributeType::Enum, false) | (_, true) => {}
                 (_, false) => out.push(
-                    FieldError::new("unexpected_options", format!("only enum attributes take options (`{}`)", a.name))
-                        .at(format!("{at}.options")),
+                    FieldError::new(
+                        "unexpected_options",
+                        format!("only enum attributes take options (`{}`)", a.name),
+                    )
+                    .at(format!("{at}.options")),
                 ),
             }
         }
@@ -212,15 +247,32 @@ impl Party {
         let mut out = Violations::new();
         check_name(&self.name, "name", &mut out);
         if !self.regions.is_empty() && self.kind != PartyKind::Distributor {
-            out.push(FieldError::new("unexpected_regions", "only distributors have authorised regions").at("regions"));
+            out.push(
+                FieldError::new(
+                    "unexpected_regions",
+                    "only distributors have authorised regions",
+                )
+                .at("regions"),
+            );
         }
         for (i, r) in self.regions.iter().enumerate() {
-            if r.is_empty() || r.len() > 32 || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                out.push(FieldError::new("invalid_region", format!("region `{r}` must be a code such as CN-GD")).at(format!("regions[{i}]")));
+            if r.is_empty()
+                || r.len() > 32
+                || r.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                out.push(
+                    FieldError::new(
+                        "invalid_region",
+                        format!("region `{r}` must be a code such as CN-GD"),
+                    )
+                    .at(format!("regions[{i}]")),
+                );
             }
         }
         if self.parent.as_ref() == Some(&self.code) {
-            out.push(FieldError::new("invalid_parent", "a party cannot be its own parent").at("parent"));
+            out.push(
+                FieldError::new("invalid_parent", "a party cannot be its own parent").at("parent"),
+            );
         }
         out
     }
@@ -281,19 +333,35 @@ impl Location {
         let mut out = Violations::new();
         check_name(&self.name, "name", &mut out);
         match (self.kind, &self.parent) {
-            (LocationKind::Site, Some(_)) => {
-                out.push(FieldError::new("invalid_parent", "a site is a top-level location and has no parent").at("parent"))
-            }
+            (LocationKind::Site, Some(_)) => out.push(
+                FieldError::new(
+                    "invalid_parent",
+                    "a site is a top-level location and has no parent",
+                )
+                .at("parent"),
+            ),
             (LocationKind::Area | LocationKind::Line | LocationKind::Bin, None) => out.push(
-                FieldError::new("missing_parent", format!("a {} must name the location it is in", self.kind.as_str())).at("parent"),
+                FieldError::new(
+                    "missing_parent",
+                    format!("a {} must name the location it is in", self.kind.as_str()),
+                )
+                .at("parent"),
             ),
             _ => {}
         }
         if self.parent.as_ref() == Some(&self.code) {
-            out.push(FieldError::new("invalid_parent", "a location cannot contain itself").at("parent"));
+            out.push(
+                FieldError::new("invalid_parent", "a location cannot contain itself").at("parent"),
+            );
         }
         if self.party.is_some() && self.kind != LocationKind::External {
-            out.push(FieldError::new("unexpected_party", "only external locations belong to a party").at("party"));
+            out.push(
+                FieldError::new(
+                    "unexpected_party",
+                    "only external locations belong to a party",
+                )
+                .at("party"),
+            );
         }
         out
     }

@@ -124,7 +124,13 @@ impl EdgeKind {
     }
 
     pub fn parse(s: &str) -> Option<EdgeKind> {
-        [EdgeKind::Aggregation, EdgeKind::Association, EdgeKind::Transformation].into_iter().find(|k| k.as_str() == s)
+        [
+            EdgeKind::Aggregation,
+            EdgeKind::Association,
+            EdgeKind::Transformation,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -132,8 +138,18 @@ impl EdgeKind {
 /// taken out, so the graph can be read as of any time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EdgeOp {
-    Open { parent: Node, child: Node, quantity: Option<Quantity>, kind: EdgeKind, event: Uuid },
-    Close { parent: Node, child: Node, event: Uuid },
+    Open {
+        parent: Node,
+        child: Node,
+        quantity: Option<Quantity>,
+        kind: EdgeKind,
+        event: Uuid,
+    },
+    Close {
+        parent: Node,
+        child: Node,
+        event: Uuid,
+    },
 }
 
 /// Which status an event leaves its units in. The default follows CBV dispositions; the
@@ -144,7 +160,10 @@ pub struct StatusRules;
 impl StatusRules {
     fn from_disposition(&self, ev: &Event) -> Option<ItemStatus> {
         let d = ev.disposition.as_ref()?.as_str();
-        let repairing = ev.biz_step.as_ref().is_some_and(|s| s.as_str() == "repairing");
+        let repairing = ev
+            .biz_step
+            .as_ref()
+            .is_some_and(|s| s.as_str() == "repairing");
         Some(match d {
             "active" | "encoded" | "in_progress" if repairing => ItemStatus::InRepair,
             "active" | "encoded" | "in_progress" => ItemStatus::InProduction,
@@ -160,9 +179,10 @@ impl StatusRules {
     /// The status of the event's subject units (object events) or outputs (transformations).
     pub fn status_after(&self, ev: &Event) -> Option<ItemStatus> {
         match (ev.kind, ev.action) {
-            (EventKind::Object, Some(Action::Add)) | (EventKind::Transformation, _) => {
-                Some(self.from_disposition(ev).unwrap_or(ItemStatus::InProduction))
-            }
+            (EventKind::Object, Some(Action::Add)) | (EventKind::Transformation, _) => Some(
+                self.from_disposition(ev)
+                    .unwrap_or(ItemStatus::InProduction),
+            ),
             (EventKind::Object, Some(Action::Delete)) => Some(ItemStatus::Scrapped),
             (EventKind::Object, _) => self.from_disposition(ev),
             _ => None,
@@ -211,7 +231,9 @@ impl Needs {
                 n.products.insert(k.product.clone());
                 n.items.insert(k.clone());
             }
-            if let (Some(p), EventKind::Aggregation | EventKind::Association) = (&ev.parent, ev.kind) {
+            if let (Some(p), EventKind::Aggregation | EventKind::Association) =
+                (&ev.parent, ev.kind)
+            {
                 n.children_of.insert(p.clone());
             }
             for (q, _) in ev.lot_refs() {
@@ -220,7 +242,10 @@ impl Needs {
             }
             if let Some(lot) = ev.ilmd.as_ref().and_then(|i| i.lot.as_ref()) {
                 for k in ev.items.iter().chain(ev.outputs.iter()) {
-                    n.lots.insert(LotKey { product: k.product.clone(), lot: lot.clone() });
+                    n.lots.insert(LotKey {
+                        product: k.product.clone(),
+                        lot: lot.clone(),
+                    });
                 }
             }
             for l in ev.location_refs() {
@@ -257,7 +282,9 @@ fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
     let at = ev.biz_location.as_ref().map(|l| l.as_str());
     let mut out = Vec::new();
     match (ev.kind, ev.action) {
-        (EventKind::Object, Some(Action::Add | Action::Delete)) => out.extend(ev.lots.iter().map(|q| (q, at))),
+        (EventKind::Object, Some(Action::Add | Action::Delete)) => {
+            out.extend(ev.lots.iter().map(|q| (q, at)))
+        }
         (EventKind::Aggregation | EventKind::Association, Some(Action::Add)) => {
             out.extend(ev.child_lots.iter().map(|q| (q, at)))
         }
@@ -300,7 +327,10 @@ impl Slice {
     }
 
     fn stock_of(&self, k: &LotKey, loc: &str) -> Quantity {
-        self.stock.get(&(k.clone(), loc.to_owned())).copied().unwrap_or_default()
+        self.stock
+            .get(&(k.clone(), loc.to_owned()))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Is `candidate` the unit `k` or one of its ancestors?
@@ -338,16 +368,31 @@ impl Slice {
 
         if let Some(c) = &ev.corrects {
             if !self.events.contains(&c.event) {
-                v.push(err("unknown_event", format!("event {} to be corrected does not exist", c.event), "corrects.event".into()));
+                v.push(err(
+                    "unknown_event",
+                    format!("event {} to be corrected does not exist", c.event),
+                    "corrects.event".into(),
+                ));
             }
         }
         if self.events.contains(&ev.id) {
-            v.push(err("duplicate_event", format!("event {} is already recorded", ev.id), "id".into()));
+            v.push(err(
+                "duplicate_event",
+                format!("event {} is already recorded", ev.id),
+                "id".into(),
+            ));
         }
-        for (name, loc) in [("read_point", &ev.read_point), ("biz_location", &ev.biz_location)] {
+        for (name, loc) in [
+            ("read_point", &ev.read_point),
+            ("biz_location", &ev.biz_location),
+        ] {
             if let Some(l) = loc {
                 if !self.locations.contains(l.as_str()) {
-                    v.push(err("unknown_location", format!("location {l} does not exist"), name.into()));
+                    v.push(err(
+                        "unknown_location",
+                        format!("location {l} does not exist"),
+                        name.into(),
+                    ));
                 }
             }
         }
@@ -358,7 +403,15 @@ impl Slice {
                     None => (self.parties.contains(e.id.as_str()), "party"),
                 };
                 if !known {
-                    v.push(err(if what == "party" { "unknown_party" } else { "unknown_location" }, format!("{what} {} does not exist", e.id), format!("{list}[{i}].id")));
+                    v.push(err(
+                        if what == "party" {
+                            "unknown_party"
+                        } else {
+                            "unknown_location"
+                        },
+                        format!("{what} {} does not exist", e.id),
+                        format!("{list}[{i}].id"),
+                    ));
                 }
             }
         }
@@ -372,22 +425,43 @@ impl Slice {
             ("outputs", &ev.outputs, crate::event::Role::Output),
         ];
         let parent_list: Vec<ItemKey> = ev.parent.iter().cloned().collect();
-        for (name, list, role) in item_lists.into_iter().chain(std::iter::once(("parent", parent_list.as_slice(), crate::event::Role::Parent))) {
+        for (name, list, role) in item_lists.into_iter().chain(std::iter::once((
+            "parent",
+            parent_list.as_slice(),
+            crate::event::Role::Parent,
+        ))) {
             for (i, k) in list.iter().enumerate() {
-                let field = if name == "parent" { "parent".to_owned() } else { format!("{name}[{i}]") };
+                let field = if name == "parent" {
+                    "parent".to_owned()
+                } else {
+                    format!("{name}[{i}]")
+                };
                 match self.products.get(&k.product) {
                     None => {
-                        v.push(err("unknown_product", format!("product {} does not exist", k.product), format!("{field}.product")));
+                        v.push(err(
+                            "unknown_product",
+                            format!("product {} does not exist", k.product),
+                            format!("{field}.product"),
+                        ));
                         continue;
                     }
                     Some(p) if p.tracking != TrackingMode::Serial => {
-                        v.push(err("wrong_tracking", format!("product {} is tracked by {}, not by serial", k.product, p.tracking.as_str()), format!("{field}.product")));
+                        v.push(err(
+                            "wrong_tracking",
+                            format!(
+                                "product {} is tracked by {}, not by serial",
+                                k.product,
+                                p.tracking.as_str()
+                            ),
+                            format!("{field}.product"),
+                        ));
                         continue;
                     }
                     Some(_) => {}
                 }
                 let state = self.item(k);
-                let may_be_new = (creating && role == crate::event::Role::Subject) || role == crate::event::Role::Output;
+                let may_be_new = (creating && role == crate::event::Role::Subject)
+                    || role == crate::event::Role::Output;
                 match state {
                     Some(_) if creating && role == crate::event::Role::Subject => v.push(err(
                         "duplicate_serial",
@@ -401,7 +475,12 @@ impl Slice {
                     )),
                     Some(s) if s.status.is_final() && !is_correction => v.push(err(
                         "item_scrapped",
-                        format!("serial {} of {} is {} and can take no further steps", k.serial, k.product, s.status.as_str().replace('_', " ")),
+                        format!(
+                            "serial {} of {} is {} and can take no further steps",
+                            k.serial,
+                            k.product,
+                            s.status.as_str().replace('_', " ")
+                        ),
                         format!("{field}.serial"),
                     )),
                     _ => {}
@@ -410,23 +489,46 @@ impl Slice {
         }
 
         // Assembly rules.
-        if let (EventKind::Aggregation | EventKind::Association, Some(parent)) = (ev.kind, &ev.parent) {
+        if let (EventKind::Aggregation | EventKind::Association, Some(parent)) =
+            (ev.kind, &ev.parent)
+        {
             for (i, c) in ev.children.iter().enumerate() {
                 let Some(cs) = self.item(c) else { continue };
                 match ev.action {
                     Some(Action::Add) => {
                         if let Some(cur) = &cs.parent {
                             if cur != parent {
-                                v.push(err("already_assembled", format!("serial {} of {} is already in {} {}", c.serial, c.product, cur.product, cur.serial), format!("children[{i}].serial")));
+                                v.push(err(
+                                    "already_assembled",
+                                    format!(
+                                        "serial {} of {} is already in {} {}",
+                                        c.serial, c.product, cur.product, cur.serial
+                                    ),
+                                    format!("children[{i}].serial"),
+                                ));
                             }
                         }
                         if self.is_self_or_ancestor(c, parent) {
-                            v.push(err("assembly_cycle", format!("serial {} of {} contains {} {}; it cannot also go into it", c.serial, c.product, parent.product, parent.serial), format!("children[{i}].serial")));
+                            v.push(err(
+                                "assembly_cycle",
+                                format!(
+                                    "serial {} of {} contains {} {}; it cannot also go into it",
+                                    c.serial, c.product, parent.product, parent.serial
+                                ),
+                                format!("children[{i}].serial"),
+                            ));
                         }
                     }
                     Some(Action::Delete) => {
                         if cs.parent.as_ref() != Some(parent) {
-                            v.push(err("not_in_parent", format!("serial {} of {} is not in {} {}", c.serial, c.product, parent.product, parent.serial), format!("children[{i}].serial")));
+                            v.push(err(
+                                "not_in_parent",
+                                format!(
+                                    "serial {} of {} is not in {} {}",
+                                    c.serial, c.product, parent.product, parent.serial
+                                ),
+                                format!("children[{i}].serial"),
+                            ));
                         }
                     }
                     _ => {}
@@ -435,40 +537,84 @@ impl Slice {
         }
 
         // Lots and stock.
-        let lot_lists: [(&str, &[LotQuantity]); 4] =
-            [("lots", &ev.lots), ("child_lots", &ev.child_lots), ("input_lots", &ev.input_lots), ("output_lots", &ev.output_lots)];
-        let lot_created = |name: &str| name == "output_lots" || (name == "lots" && ev.action == Some(Action::Add) && ev.kind == EventKind::Object);
+        let lot_lists: [(&str, &[LotQuantity]); 4] = [
+            ("lots", &ev.lots),
+            ("child_lots", &ev.child_lots),
+            ("input_lots", &ev.input_lots),
+            ("output_lots", &ev.output_lots),
+        ];
+        let lot_created = |name: &str| {
+            name == "output_lots"
+                || (name == "lots"
+                    && ev.action == Some(Action::Add)
+                    && ev.kind == EventKind::Object)
+        };
         for (name, list) in lot_lists {
             for (i, q) in list.iter().enumerate() {
                 let field = format!("{name}[{i}]");
                 match self.products.get(&q.product) {
                     None => {
-                        v.push(err("unknown_product", format!("product {} does not exist", q.product), format!("{field}.product")));
+                        v.push(err(
+                            "unknown_product",
+                            format!("product {} does not exist", q.product),
+                            format!("{field}.product"),
+                        ));
                         continue;
                     }
                     Some(p) if p.tracking != TrackingMode::Lot => {
-                        v.push(err("wrong_tracking", format!("product {} is tracked by {}, not by lot", q.product, p.tracking.as_str()), format!("{field}.product")));
+                        v.push(err(
+                            "wrong_tracking",
+                            format!(
+                                "product {} is tracked by {}, not by lot",
+                                q.product,
+                                p.tracking.as_str()
+                            ),
+                            format!("{field}.product"),
+                        ));
                         continue;
                     }
                     Some(_) => {}
                 }
                 if !lot_created(name) && !self.lot_exists(&q.key()) {
-                    v.push(err("unknown_lot", format!("{} is not registered", q.key()), format!("{field}.lot")));
+                    v.push(err(
+                        "unknown_lot",
+                        format!("{} is not registered", q.key()),
+                        format!("{field}.lot"),
+                    ));
                 }
             }
         }
         let mut taken: HashMap<(LotKey, String), Quantity> = HashMap::new();
-        let mut take = |v: &mut Violations, q: &LotQuantity, loc: Option<&str>, field: String, this: &Slice| {
+        let mut take = |v: &mut Violations,
+                        q: &LotQuantity,
+                        loc: Option<&str>,
+                        field: String,
+                        this: &Slice| {
             let Some(loc) = loc else {
-                v.push(err("location_required", format!("say where {} is taken from (biz_location)", q.key()), "biz_location".into()));
+                v.push(err(
+                    "location_required",
+                    format!("say where {} is taken from (biz_location)", q.key()),
+                    "biz_location".into(),
+                ));
                 return;
             };
             let key = (q.key(), loc.to_owned());
             let sum = taken.entry(key).or_default();
-            *sum = sum.checked_add(q.quantity).unwrap_or(Quantity::from_millis(i64::MAX));
+            *sum = sum
+                .checked_add(q.quantity)
+                .unwrap_or(Quantity::from_millis(i64::MAX));
             let on_hand = this.stock_of(&q.key(), loc);
             if *sum > on_hand {
-                v.push(err("insufficient_quantity", format!("{} has {} on hand at {loc}; {} requested", q.key(), on_hand, sum), format!("{field}.quantity")));
+                v.push(err(
+                    "insufficient_quantity",
+                    format!(
+                        "{} has {} on hand at {loc}; {} requested",
+                        q.key(),
+                        on_hand,
+                        sum
+                    ),
+                    format!("{field}.quantity"),
+                ));
             }
         };
         let at = ev.biz_location.as_ref().map(|l| l.as_str());
@@ -479,7 +625,11 @@ impl Slice {
                 }
             }
             (EventKind::Object, Some(Action::Add)) if !ev.lots.is_empty() && at.is_none() => {
-                v.push(err("location_required", "say where the lot quantities are (biz_location)".into(), "biz_location".into()));
+                v.push(err(
+                    "location_required",
+                    "say where the lot quantities are (biz_location)".into(),
+                    "biz_location".into(),
+                ));
             }
             (EventKind::Object, Some(Action::Observe)) => {
                 if let (Some(src), Some(_)) = (ev.source_location(), ev.destination_location()) {
@@ -498,7 +648,11 @@ impl Slice {
                     take(&mut v, q, at, format!("input_lots[{i}]"), self);
                 }
                 if !ev.output_lots.is_empty() && at.is_none() {
-                    v.push(err("location_required", "say where the output lots are made (biz_location)".into(), "biz_location".into()));
+                    v.push(err(
+                        "location_required",
+                        "say where the output lots are made (biz_location)".into(),
+                        "biz_location".into(),
+                    ));
                 }
             }
             _ => {}
@@ -507,12 +661,18 @@ impl Slice {
         // Custom attributes of units coming into being.
         let new_units: Vec<&ItemKey> = match (ev.kind, ev.action) {
             (EventKind::Object, Some(Action::Add)) => ev.items.iter().collect(),
-            (EventKind::Transformation, _) => ev.outputs.iter().filter(|k| self.item(k).is_none()).collect(),
+            (EventKind::Transformation, _) => ev
+                .outputs
+                .iter()
+                .filter(|k| self.item(k).is_none())
+                .collect(),
             _ => Vec::new(),
         };
         let mut checked = HashSet::new();
         for k in new_units {
-            let Some(p) = self.products.get(&k.product) else { continue };
+            let Some(p) = self.products.get(&k.product) else {
+                continue;
+            };
             if !checked.insert(&k.product) {
                 continue;
             }
@@ -559,7 +719,11 @@ impl Slice {
     fn add_stock(&mut self, k: LotKey, loc: &str, delta: Quantity, negative: bool) {
         let key = (k, loc.to_owned());
         let cur = self.stock.get(&key).copied().unwrap_or_default();
-        let next = if negative { cur.checked_sub(delta) } else { cur.checked_add(delta) };
+        let next = if negative {
+            cur.checked_sub(delta)
+        } else {
+            cur.checked_add(delta)
+        };
         self.stock.insert(key.clone(), next.unwrap_or(cur));
         self.dirty_stock.insert(key);
     }
@@ -567,12 +731,23 @@ impl Slice {
     fn new_item(&mut self, k: &ItemKey, ev: &Event, status: ItemStatus) {
         let ilmd = ev.ilmd.as_ref();
         let attributes = match (ilmd, self.products.get(&k.product)) {
-            (Some(i), Some(p)) => i.attributes.iter().filter(|(name, _)| p.attribute(name).is_some()).map(|(a, b)| (a.clone(), b.clone())).collect(),
+            (Some(i), Some(p)) => i
+                .attributes
+                .iter()
+                .filter(|(name, _)| p.attribute(name).is_some())
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect(),
             _ => BTreeMap::new(),
         };
         let lot = ilmd.and_then(|i| i.lot.clone());
         if let Some(lot) = &lot {
-            self.ensure_lot(LotKey { product: k.product.clone(), lot: lot.clone() }, ev);
+            self.ensure_lot(
+                LotKey {
+                    product: k.product.clone(),
+                    lot: lot.clone(),
+                },
+                ev,
+            );
         }
         self.items.insert(
             k.clone(),
@@ -596,8 +771,17 @@ impl Slice {
             }
             c.parent = Some(parent.clone());
         }
-        self.children.entry(parent.clone()).or_default().insert(child.clone());
-        self.edges.push(EdgeOp::Open { parent: Node::Item(parent.clone()), child: Node::Item(child.clone()), quantity: None, kind, event: ev.id });
+        self.children
+            .entry(parent.clone())
+            .or_default()
+            .insert(child.clone());
+        self.edges.push(EdgeOp::Open {
+            parent: Node::Item(parent.clone()),
+            child: Node::Item(child.clone()),
+            quantity: None,
+            kind,
+            event: ev.id,
+        });
     }
 
     fn unlink(&mut self, parent: &ItemKey, child: &ItemKey, ev: &Event) {
@@ -607,7 +791,11 @@ impl Slice {
         if let Some(set) = self.children.get_mut(parent) {
             set.remove(child);
         }
-        self.edges.push(EdgeOp::Close { parent: Node::Item(parent.clone()), child: Node::Item(child.clone()), event: ev.id });
+        self.edges.push(EdgeOp::Close {
+            parent: Node::Item(parent.clone()),
+            child: Node::Item(child.clone()),
+            event: ev.id,
+        });
     }
 
     fn effects(&mut self, ev: &Event, rules: &StatusRules) {
@@ -628,7 +816,9 @@ impl Slice {
                         }
                         if at.is_some() {
                             s.location = at.clone();
-                        } else if matches!(s.status, ItemStatus::InTransit | ItemStatus::Sold) && status.is_some() {
+                        } else if matches!(s.status, ItemStatus::InTransit | ItemStatus::Sold)
+                            && status.is_some()
+                        {
                             s.location = None;
                         }
                         if custodian.is_some() {
@@ -638,7 +828,11 @@ impl Slice {
                 }
             }
             (EventKind::Aggregation | EventKind::Association, Some(action)) => {
-                let kind = if ev.kind == EventKind::Aggregation { EdgeKind::Aggregation } else { EdgeKind::Association };
+                let kind = if ev.kind == EventKind::Aggregation {
+                    EdgeKind::Aggregation
+                } else {
+                    EdgeKind::Association
+                };
                 if let Some(parent) = &ev.parent {
                     match action {
                         Action::Add | Action::Observe if action == Action::Add => {
@@ -656,16 +850,24 @@ impl Slice {
                             }
                         }
                         Action::Delete => {
-                            let children: Vec<ItemKey> = if ev.children.is_empty() && ev.child_lots.is_empty() {
-                                self.children.get(parent).map(|s| s.iter().cloned().collect()).unwrap_or_default()
-                            } else {
-                                ev.children.clone()
-                            };
+                            let children: Vec<ItemKey> =
+                                if ev.children.is_empty() && ev.child_lots.is_empty() {
+                                    self.children
+                                        .get(parent)
+                                        .map(|s| s.iter().cloned().collect())
+                                        .unwrap_or_default()
+                                } else {
+                                    ev.children.clone()
+                                };
                             for c in &children {
                                 self.unlink(parent, c, ev);
                             }
                             for q in &ev.child_lots {
-                                self.edges.push(EdgeOp::Close { parent: Node::Item(parent.clone()), child: Node::Lot(q.key()), event: ev.id });
+                                self.edges.push(EdgeOp::Close {
+                                    parent: Node::Item(parent.clone()),
+                                    child: Node::Lot(q.key()),
+                                    event: ev.id,
+                                });
                             }
                         }
                         _ => {}
@@ -697,13 +899,27 @@ impl Slice {
                     .inputs
                     .iter()
                     .map(|k| (Node::Item(k.clone()), None))
-                    .chain(ev.input_lots.iter().map(|q| (Node::Lot(q.key()), Some(q.quantity))))
+                    .chain(
+                        ev.input_lots
+                            .iter()
+                            .map(|q| (Node::Lot(q.key()), Some(q.quantity))),
+                    )
                     .collect();
-                let outputs: Vec<Node> =
-                    ev.outputs.iter().map(|k| Node::Item(k.clone())).chain(ev.output_lots.iter().map(|q| Node::Lot(q.key()))).collect();
+                let outputs: Vec<Node> = ev
+                    .outputs
+                    .iter()
+                    .map(|k| Node::Item(k.clone()))
+                    .chain(ev.output_lots.iter().map(|q| Node::Lot(q.key())))
+                    .collect();
                 for o in &outputs {
                     for (i, qty) in &inputs {
-                        self.edges.push(EdgeOp::Open { parent: o.clone(), child: i.clone(), quantity: *qty, kind: EdgeKind::Transformation, event: ev.id });
+                        self.edges.push(EdgeOp::Open {
+                            parent: o.clone(),
+                            child: i.clone(),
+                            quantity: *qty,
+                            kind: EdgeKind::Transformation,
+                            event: ev.id,
+                        });
                     }
                 }
             }
@@ -716,12 +932,16 @@ impl Slice {
                 self.ensure_lot(q.key(), ev);
             }
         }
-        let consumed_kinds = [EventKind::Aggregation, EventKind::Association, EventKind::Transformation];
+        let consumed_kinds = [
+            EventKind::Aggregation,
+            EventKind::Association,
+            EventKind::Transformation,
+        ];
         for (q, loc) in stock_moves(ev) {
             let Some(loc) = loc else { continue };
             let output = ev.output_lots.contains(q);
-            let negative = !output
-                && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
+            let negative =
+                !output && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
             self.add_stock(q.key(), loc, q.quantity, negative);
         }
         if ev.kind == EventKind::Object && ev.action == Some(Action::Observe) {
@@ -758,7 +978,12 @@ impl Slice {
     /// Applies a batch: every event is checked, the violations of all of them are reported
     /// (field paths prefixed with `events[i]` when there is more than one), and the slice is
     /// only meaningful if the result is `Ok`.
-    pub fn apply_batch(&mut self, events: &[Event], rules: &StatusRules, prefix_index: bool) -> Result<(), Violations> {
+    pub fn apply_batch(
+        &mut self,
+        events: &[Event],
+        rules: &StatusRules,
+        prefix_index: bool,
+    ) -> Result<(), Violations> {
         let mut all = Violations::new();
         for (i, ev) in events.iter().enumerate() {
             if let Err(v) = self.apply(ev, rules) {

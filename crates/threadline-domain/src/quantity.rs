@@ -42,7 +42,10 @@ impl Quantity {
     /// Parses `12`, `12.5`, `0.125`; refuses more than three decimals rather than rounding.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let bad = || {
-            FieldError::new("invalid_quantity", format!("`{s}` is not a quantity with at most 3 decimals"))
+            FieldError::new(
+                "invalid_quantity",
+                format!("`{s}` is not a quantity with at most 3 decimals"),
+            )
         };
         let (neg, body) = match s.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -52,7 +55,10 @@ impl Quantity {
         if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) || (body.contains('.') && frac.is_empty()) {
+        if frac.len() > 3
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (body.contains('.') && frac.is_empty())
+        {
             return Err(bad());
         }
         let int: i64 = int.parse().map_err(|_| bad())?;
@@ -60,7 +66,10 @@ impl Quantity {
         for (i, b) in frac.bytes().enumerate() {
             frac_millis += i64::from(b - b'0') * 10_i64.pow(2 - i as u32);
         }
-        let v = int.checked_mul(SCALE).and_then(|v| v.checked_add(frac_millis)).ok_or_else(bad)?;
+        let v = int
+            .checked_mul(SCALE)
+            .and_then(|v| v.checked_add(frac_millis))
+            .ok_or_else(bad)?;
         Ok(Self(if neg { -v } else { v }))
     }
 }
@@ -104,7 +113,9 @@ impl<'de> Deserialize<'de> for Quantity {
                     .ok_or_else(|| E::custom("quantity too large"))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
-                v.checked_mul(SCALE).map(Quantity).ok_or_else(|| E::custom("quantity too large"))
+                v.checked_mul(SCALE)
+                    .map(Quantity)
+                    .ok_or_else(|| E::custom("quantity too large"))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Quantity, E> {
                 // Go through the shortest decimal text so 0.1 means exactly 0.1.

@@ -22,7 +22,12 @@ pub(crate) fn verify(c: &Connection) -> Result<VerifyReport, StoreError> {
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     let mut v = ChainVerifier::default();
-    let report = |v: &ChainVerifier, b: Break| Ok(VerifyReport { entries: v.count(), first_break: Some(b) });
+    let report = |v: &ChainVerifier, b: Break| {
+        Ok(VerifyReport {
+            entries: v.count(),
+            first_break: Some(b),
+        })
+    };
     while let Some(r) = rows.next().map_err(db)? {
         let seq: i64 = r.get(0).map_err(db)?;
         let body: String = r.get(1).map_err(db)?;
@@ -32,34 +37,81 @@ pub(crate) fn verify(c: &Connection) -> Result<VerifyReport, StoreError> {
         }
         let entry = match LedgerEntry::from_body(&body) {
             Ok(e) => e,
-            Err(e) => return report(&v, Break::Body { seq, reason: e.to_string() }),
+            Err(e) => {
+                return report(
+                    &v,
+                    Break::Body {
+                        seq,
+                        reason: e.to_string(),
+                    },
+                );
+            }
         };
         if let LedgerEntry::Event(ev) = entry {
             let id: Option<Vec<u8>> = r.get(3).map_err(db)?;
             let time: Option<i64> = r.get(4).map_err(db)?;
             let kind: Option<String> = r.get(5).map_err(db)?;
             if id.as_deref() != Some(ev.id.as_bytes().as_slice()) {
-                return report(&v, Break::Index { seq, column: "event_id" });
+                return report(
+                    &v,
+                    Break::Index {
+                        seq,
+                        column: "event_id",
+                    },
+                );
             }
             if time != Some(micros(ev.event_time)) {
-                return report(&v, Break::Index { seq, column: "event_time" });
+                return report(
+                    &v,
+                    Break::Index {
+                        seq,
+                        column: "event_time",
+                    },
+                );
             }
             if kind.as_deref() != Some(ev.kind.as_str()) {
-                return report(&v, Break::Index { seq, column: "kind" });
+                return report(
+                    &v,
+                    Break::Index {
+                        seq,
+                        column: "kind",
+                    },
+                );
             }
         }
     }
-    let (head_seq, head_hash): (i64, Vec<u8>) =
-        c.query_row("SELECT seq, hash FROM ledger_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+    let (head_seq, head_hash): (i64, Vec<u8>) = c
+        .query_row("SELECT seq, hash FROM ledger_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(db)?;
     if head_seq != v.count() || (head_seq > 0 && head_hash != v.last_hash()) {
-        return report(&v, Break::Head { expected_seq: head_seq, found_seq: v.count() });
+        return report(
+            &v,
+            Break::Head {
+                expected_seq: head_seq,
+                found_seq: v.count(),
+            },
+        );
     }
-    Ok(VerifyReport { entries: v.count(), first_break: None })
+    Ok(VerifyReport {
+        entries: v.count(),
+        first_break: None,
+    })
 }
 
 const PROJECTIONS: &[&str] = &[
-    "products", "parties", "locations", "events", "items", "lots", "lot_stock", "event_items", "event_lots",
-    "event_transactions", "genealogy",
+    "products",
+    "parties",
+    "locations",
+    "events",
+    "items",
+    "lots",
+    "lot_stock",
+    "event_items",
+    "event_lots",
+    "event_transactions",
+    "genealogy",
 ];
 
 pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
@@ -70,8 +122,15 @@ pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
     let mut entries = 0i64;
     loop {
         let chunk: Vec<(i64, String)> = {
-            let mut stmt = tx.prepare_cached("SELECT seq, body FROM ledger WHERE seq > ?1 ORDER BY seq LIMIT 2000").map_err(db)?;
-            stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?.collect::<Result<_, _>>().map_err(db)?
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT seq, body FROM ledger WHERE seq > ?1 ORDER BY seq LIMIT 2000",
+                )
+                .map_err(db)?;
+            stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
         };
         let Some(last) = chunk.last() else { break };
         after = last.0;
@@ -79,7 +138,9 @@ pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
         let mut events: Vec<Event> = Vec::new();
         let mut seqs: Vec<i64> = Vec::new();
         for (seq, body) in chunk {
-            match LedgerEntry::from_body(&body).map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))? {
+            match LedgerEntry::from_body(&body)
+                .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?
+            {
                 LedgerEntry::Event(e) => {
                     events.push(e);
                     seqs.push(seq);
@@ -92,8 +153,17 @@ pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
         }
         flush(tx, &mut events, &mut seqs)?;
     }
-    let count = |t: &str| tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).map_err(db);
-    Ok(RebuildReport { entries, items: count("items")?, lots: count("lots")? })
+    let count = |t: &str| {
+        tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(db)
+    };
+    Ok(RebuildReport {
+        entries,
+        items: count("items")?,
+        lots: count("lots")?,
+    })
 }
 
 fn flush(tx: &Transaction, events: &mut Vec<Event>, seqs: &mut Vec<i64>) -> Result<(), StoreError> {
@@ -102,8 +172,12 @@ fn flush(tx: &Transaction, events: &mut Vec<Event>, seqs: &mut Vec<i64>) -> Resu
     }
     // Events were accepted once in this order, so they are accepted again; if not, the ledger
     // and the rules disagree and rebuilding must stop rather than guess.
-    project_events(tx, events, None, seqs, true)
-        .map_err(|e| StoreError::Schema(format!("replaying the ledger failed near entry {}: {e}", seqs[0])))?;
+    project_events(tx, events, None, seqs, true).map_err(|e| {
+        StoreError::Schema(format!(
+            "replaying the ledger failed near entry {}: {e}",
+            seqs[0]
+        ))
+    })?;
     events.clear();
     seqs.clear();
     Ok(())
@@ -114,11 +188,17 @@ fn schema<E: std::fmt::Display>(e: E) -> StoreError {
 }
 
 fn item_key(p: String, s: String) -> Result<ItemKey, StoreError> {
-    Ok(ItemKey { product: ProductCode::parse(&p).map_err(schema)?, serial: Serial::parse(&s).map_err(schema)? })
+    Ok(ItemKey {
+        product: ProductCode::parse(&p).map_err(schema)?,
+        serial: Serial::parse(&s).map_err(schema)?,
+    })
 }
 
 fn lot_key(p: String, l: String) -> Result<LotKey, StoreError> {
-    Ok(LotKey { product: ProductCode::parse(&p).map_err(schema)?, lot: LotCode::parse(&l).map_err(schema)? })
+    Ok(LotKey {
+        product: ProductCode::parse(&p).map_err(schema)?,
+        lot: LotCode::parse(&l).map_err(schema)?,
+    })
 }
 
 fn node(c: &Connection, kind: &str, id: i64) -> Result<Node, StoreError> {
@@ -150,8 +230,15 @@ fn event_id_at(c: &Connection, seq: i64) -> Result<Uuid, StoreError> {
 
 pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
     let master = |table: &str| -> Result<Vec<(String, u32, String)>, StoreError> {
-        let mut stmt = c.prepare(&format!("SELECT code, version, def FROM {table} ORDER BY code")).map_err(db)?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db)?.collect::<Result<_, _>>().map_err(db)
+        let mut stmt = c
+            .prepare(&format!(
+                "SELECT code, version, def FROM {table} ORDER BY code"
+            ))
+            .map_err(db)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
     };
     let mut items = Vec::new();
     {
@@ -176,7 +263,9 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
                 r.get::<_, Option<String>>(5).map_err(db)?,
                 r.get::<_, Option<String>>(6).map_err(db)?,
                 parent.zip(parent_serial),
-                r.get::<_, Option<String>>(9).map_err(db)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(9)
+                    .map_err(db)?
+                    .unwrap_or_default(),
             );
             items.push((key, state));
         }
@@ -191,7 +280,9 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
             .map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(r) = rows.next().map_err(db)? {
-            let date = |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+            let date = |d: Option<String>| {
+                d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+            };
             lots.push((
                 lot_key(r.get(0).map_err(db)?, r.get(1).map_err(db)?)?,
                 LotState {
@@ -224,9 +315,29 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
         let mut stmt = c
             .prepare("SELECT parent_type, parent_id, child_type, child_id, kind, quantity, from_seq, to_seq FROM genealogy")
             .map_err(db)?;
-        type Row = (String, i64, String, i64, String, Option<i64>, i64, Option<i64>);
+        type Row = (
+            String,
+            i64,
+            String,
+            i64,
+            String,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        );
         let rows: Vec<Row> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
@@ -244,7 +355,9 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
     }
     let mut events = Vec::new();
     {
-        let mut stmt = c.prepare("SELECT seq, event_id FROM events ORDER BY seq").map_err(db)?;
+        let mut stmt = c
+            .prepare("SELECT seq, event_id FROM events ORDER BY seq")
+            .map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(r) = rows.next().map_err(db)? {
             let b: Vec<u8> = r.get(1).map_err(db)?;

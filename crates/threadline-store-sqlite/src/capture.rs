@@ -9,7 +9,9 @@ use threadline_domain::error::FieldError;
 use threadline_domain::event::{Event, HoldKind};
 use threadline_domain::ledger::{Hash, LedgerEntry, chain_hash};
 use threadline_domain::master::Product;
-use threadline_domain::projection::{EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules};
+use threadline_domain::projection::{
+    EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules,
+};
 use threadline_store::{Receipt, StoreError};
 use uuid::Uuid;
 
@@ -24,51 +26,94 @@ pub(crate) struct Ids {
 }
 
 pub(crate) fn head(tx: &Transaction) -> Result<(i64, Hash), StoreError> {
-    let (seq, hash): (i64, Vec<u8>) =
-        tx.query_row("SELECT seq, hash FROM ledger_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
-    let hash: Hash = hash.try_into().map_err(|_| StoreError::Schema("ledger head hash is not 32 bytes".into()))?;
+    let (seq, hash): (i64, Vec<u8>) = tx
+        .query_row("SELECT seq, hash FROM ledger_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(db)?;
+    let hash: Hash = hash
+        .try_into()
+        .map_err(|_| StoreError::Schema("ledger head hash is not 32 bytes".into()))?;
     Ok((seq, hash))
 }
 
 /// Appends one entry after `prev` and returns its receipt. The caller updates the head.
-pub(crate) fn append(tx: &Transaction, prev: &mut (i64, Hash), entry: &LedgerEntry) -> Result<Receipt, StoreError> {
+pub(crate) fn append(
+    tx: &Transaction,
+    prev: &mut (i64, Hash),
+    entry: &LedgerEntry,
+) -> Result<Receipt, StoreError> {
     let seq = prev.0 + 1;
     let body = entry.body();
     let hash = chain_hash(&prev.1, seq, body.as_bytes());
     let mut stmt = tx
         .prepare_cached("INSERT INTO ledger (seq, entry_id, kind, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(db)?;
-    stmt.execute(params![seq, entry.id().as_bytes(), entry.kind(), micros(entry.recorded_at()), body, hash.as_slice()])
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(
-                FieldError::new("duplicate_event", format!("entry {} is already recorded", entry.id())).at("id"),
-            ),
-            _ => db(e),
-        })?;
+    stmt.execute(params![
+        seq,
+        entry.id().as_bytes(),
+        entry.kind(),
+        micros(entry.recorded_at()),
+        body,
+        hash.as_slice()
+    ])
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(
+            FieldError::new(
+                "duplicate_event",
+                format!("entry {} is already recorded", entry.id()),
+            )
+            .at("id"),
+        ),
+        _ => db(e),
+    })?;
     *prev = (seq, hash);
-    Ok(Receipt { id: entry.id(), seq, hash: hex::encode(hash) })
+    Ok(Receipt {
+        id: entry.id(),
+        seq,
+        hash: hex::encode(hash),
+    })
 }
 
 pub(crate) fn set_head(tx: &Transaction, head: &(i64, Hash)) -> Result<(), StoreError> {
-    tx.execute("UPDATE ledger_head SET seq = ?1, hash = ?2 WHERE id = 1", params![head.0, head.1.as_slice()]).map_err(db)?;
+    tx.execute(
+        "UPDATE ledger_head SET seq = ?1, hash = ?2 WHERE id = 1",
+        params![head.0, head.1.as_slice()],
+    )
+    .map_err(db)?;
     Ok(())
 }
 
-pub(crate) fn load_product(tx: &Transaction, code: &str) -> Result<Option<(i64, Product)>, StoreError> {
+pub(crate) fn load_product(
+    tx: &Transaction,
+    code: &str,
+) -> Result<Option<(i64, Product)>, StoreError> {
     let row: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, def FROM products WHERE code = ?1")
         .map_err(db)?
         .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(db)?;
-    row.map(|(id, def)| serde_json::from_str(&def).map(|p| (id, p)).map_err(|e| StoreError::Schema(e.to_string()))).transpose()
+    row.map(|(id, def)| {
+        serde_json::from_str(&def)
+            .map(|p| (id, p))
+            .map_err(|e| StoreError::Schema(e.to_string()))
+    })
+    .transpose()
 }
 
 fn exists(tx: &Transaction, sql: &str, key: &dyn rusqlite::ToSql) -> Result<bool, StoreError> {
-    tx.prepare_cached(sql).map_err(db)?.exists([key]).map_err(db)
+    tx.prepare_cached(sql)
+        .map_err(db)?
+        .exists([key])
+        .map_err(db)
 }
 
-fn load_item(tx: &Transaction, product_id: i64, serial: &str) -> Result<Option<(i64, ItemState)>, StoreError> {
+fn load_item(
+    tx: &Transaction,
+    product_id: i64,
+    serial: &str,
+) -> Result<Option<(i64, ItemState)>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT i.id, i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial
@@ -94,7 +139,18 @@ fn load_item(tx: &Transaction, product_id: i64, serial: &str) -> Result<Option<(
         })
         .optional()
         .map_err(db)?;
-    let Some((id, status, holds, location, custodian, lot, attributes, parent_product, parent_serial)) = row else {
+    let Some((
+        id,
+        status,
+        holds,
+        location,
+        custodian,
+        lot,
+        attributes,
+        parent_product,
+        parent_serial,
+    )) = row
+    else {
         return Ok(None);
     };
     let corrupt = |what: &str| StoreError::Schema(format!("item {id}: stored {what} is not valid"));
@@ -108,11 +164,21 @@ fn load_item(tx: &Transaction, product_id: i64, serial: &str) -> Result<Option<(
     let state = ItemState {
         status: ItemStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         holds: u8::try_from(holds).map_err(|_| corrupt("holds"))?,
-        location: location.map(|l| threadline_domain::LocationCode::parse(&l)).transpose().map_err(|_| corrupt("location"))?,
+        location: location
+            .map(|l| threadline_domain::LocationCode::parse(&l))
+            .transpose()
+            .map_err(|_| corrupt("location"))?,
         custodian,
-        lot: lot.map(|l| threadline_domain::LotCode::parse(&l)).transpose().map_err(|_| corrupt("lot"))?,
+        lot: lot
+            .map(|l| threadline_domain::LotCode::parse(&l))
+            .transpose()
+            .map_err(|_| corrupt("lot"))?,
         parent,
-        attributes: attributes.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| corrupt("attributes"))?.unwrap_or_default(),
+        attributes: attributes
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|_| corrupt("attributes"))?
+            .unwrap_or_default(),
     };
     Ok(Some((id, state)))
 }
@@ -122,6 +188,48 @@ fn item_key_of(product: String, serial: String) -> Result<ItemKey, StoreError> {
         product: ProductCode::parse(&product).map_err(|e| StoreError::Schema(e.message))?,
         serial: Serial::parse(&serial).map_err(|e| StoreError::Schema(e.message))?,
     })
+}
+
+/// Loads units (and their products, and their ancestors) into the slice.
+fn load_items(
+    tx: &Transaction,
+    s: &mut Slice,
+    ids: &mut Ids,
+    mut pending: Vec<ItemKey>,
+) -> Result<(), StoreError> {
+    while !pending.is_empty() {
+        for key in pending {
+            if s.items.contains_key(&key) {
+                continue;
+            }
+            let pid = match ids.products.get(&key.product) {
+                Some(pid) => Some(*pid),
+                None => match load_product(tx, key.product.as_str())? {
+                    Some((pid, p)) => {
+                        ids.products.insert(key.product.clone(), pid);
+                        s.products.insert(key.product.clone(), p);
+                        Some(pid)
+                    }
+                    None => None,
+                },
+            };
+            match pid
+                .map(|pid| load_item(tx, pid, key.serial.as_str()))
+                .transpose()?
+                .flatten()
+            {
+                Some((id, st)) => {
+                    ids.items.insert(key.clone(), id);
+                    s.items.insert(key, Some(st));
+                }
+                None => {
+                    s.items.insert(key, None);
+                }
+            }
+        }
+        pending = s.missing_ancestors();
+    }
+    Ok(())
 }
 
 /// Loads exactly what `needs` names into a slice.
@@ -144,51 +252,44 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
         }
     }
     for id in &needs.events {
-        if exists(tx, "SELECT 1 FROM events WHERE event_id = ?1", &id.as_bytes().as_slice())? {
+        if exists(
+            tx,
+            "SELECT 1 FROM events WHERE event_id = ?1",
+            &id.as_bytes().as_slice(),
+        )? {
             s.events.insert(*id);
         }
     }
-    let mut pending: Vec<ItemKey> = needs.items.iter().cloned().collect();
-    while !pending.is_empty() {
-        for key in pending {
-            let state = match ids.products.get(&key.product) {
-                Some(pid) => load_item(tx, *pid, key.serial.as_str())?,
-                None => match load_product(tx, key.product.as_str())? {
-                    Some((pid, p)) => {
-                        ids.products.insert(key.product.clone(), pid);
-                        s.products.insert(key.product.clone(), p);
-                        load_item(tx, pid, key.serial.as_str())?
-                    }
-                    None => None,
-                },
-            };
-            match state {
-                Some((id, st)) => {
-                    ids.items.insert(key.clone(), id);
-                    s.items.insert(key, Some(st));
-                }
-                None => {
-                    s.items.insert(key, None);
-                }
-            }
-        }
-        pending = s.missing_ancestors();
-    }
+    load_items(tx, &mut s, ids, needs.items.iter().cloned().collect())?;
+    let mut children_keys = Vec::new();
     for parent in &needs.children_of {
-        let Some(pid) = ids.items.get(parent) else { continue };
+        let Some(pid) = ids.items.get(parent) else {
+            continue;
+        };
         let mut stmt = tx
             .prepare_cached("SELECT p.code, c.serial FROM items c JOIN products p ON p.id = c.product_id WHERE c.parent_id = ?1")
             .map_err(db)?;
-        let rows = stmt.query_map([pid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
+        let rows = stmt
+            .query_map([pid], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
         let mut set = std::collections::BTreeSet::new();
         for row in rows {
             let (p, ser) = row.map_err(db)?;
-            set.insert(item_key_of(p, ser)?);
+            let k = item_key_of(p, ser)?;
+            if !s.items.contains_key(&k) {
+                children_keys.push(k.clone());
+            }
+            set.insert(k);
         }
         s.children.insert(parent.clone(), set);
     }
+    load_items(tx, &mut s, ids, children_keys)?;
     for key in &needs.lots {
-        let Some(pid) = ids.products.get(&key.product) else { continue };
+        let Some(pid) = ids.products.get(&key.product) else {
+            continue;
+        };
         let row: Option<(i64, Option<String>, Option<String>, i64)> = tx
             .prepare_cached("SELECT id, production_date, expiry_date, holds FROM lots WHERE product_id = ?1 AND code = ?2")
             .map_err(db)?
@@ -198,10 +299,16 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
         match row {
             Some((id, prod, exp, holds)) => {
                 ids.lots.insert(key.clone(), id);
-                let date = |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+                let date = |d: Option<String>| {
+                    d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+                };
                 s.lots.insert(
                     key.clone(),
-                    Some(LotState { production_date: date(prod), expiry_date: date(exp), holds: u8::try_from(holds).unwrap_or(0) }),
+                    Some(LotState {
+                        production_date: date(prod),
+                        expiry_date: date(exp),
+                        holds: u8::try_from(holds).unwrap_or(0),
+                    }),
                 );
             }
             None => {
@@ -210,7 +317,9 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
         }
     }
     for (lot, loc) in &needs.stock {
-        let Some(lot_id) = ids.lots.get(lot) else { continue };
+        let Some(lot_id) = ids.lots.get(lot) else {
+            continue;
+        };
         let q: Option<i64> = tx
             .prepare_cached("SELECT quantity FROM lot_stock WHERE lot_id = ?1 AND location = ?2")
             .map_err(db)?
@@ -218,7 +327,10 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
             .optional()
             .map_err(db)?;
         if let Some(q) = q {
-            s.stock.insert((lot.clone(), loc.clone()), threadline_domain::Quantity::from_millis(q));
+            s.stock.insert(
+                (lot.clone(), loc.clone()),
+                threadline_domain::Quantity::from_millis(q),
+            );
         }
     }
     Ok(s)
@@ -233,13 +345,21 @@ fn node_ids(ids: &Ids, n: &Node) -> Result<(&'static str, i64), StoreError> {
 }
 
 /// Writes the slice's changes back.
-fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (i64, i64)>) -> Result<(), StoreError> {
+fn write_back(
+    tx: &Transaction,
+    s: &Slice,
+    ids: &mut Ids,
+    when: &HashMap<Uuid, (i64, i64)>,
+) -> Result<(), StoreError> {
     // New units first (so parents have ids), then every changed unit in full.
     for key in &s.dirty_items {
         if ids.items.contains_key(key) {
             continue;
         }
-        let pid = *ids.products.get(&key.product).ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
+        let pid = *ids
+            .products
+            .get(&key.product)
+            .ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
         let id: i64 = tx
             .prepare_cached("INSERT INTO items (product_id, serial, status) VALUES (?1, ?2, 'unassigned') RETURNING id")
             .map_err(db)?
@@ -251,7 +371,10 @@ fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (
         if ids.lots.contains_key(key) {
             continue;
         }
-        let pid = *ids.products.get(&key.product).ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
+        let pid = *ids
+            .products
+            .get(&key.product)
+            .ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
         let id: i64 = tx
             .prepare_cached("INSERT INTO lots (product_id, code) VALUES (?1, ?2) RETURNING id")
             .map_err(db)?
@@ -265,10 +388,13 @@ fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (
         )
         .map_err(db)?;
     for key in &s.dirty_items {
-        let Some(Some(st)) = s.items.get(key) else { continue };
+        let Some(Some(st)) = s.items.get(key) else {
+            continue;
+        };
         let id = ids.items[key];
         let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
-        let attrs = (!st.attributes.is_empty()).then(|| serde_json::to_string(&st.attributes).unwrap_or_default());
+        let attrs = (!st.attributes.is_empty())
+            .then(|| serde_json::to_string(&st.attributes).unwrap_or_default());
         upd.execute(params![
             id,
             st.status.as_str(),
@@ -282,16 +408,20 @@ fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (
         .map_err(db)?;
     }
     for key in &s.dirty_lots {
-        let Some(Some(l)) = s.lots.get(key) else { continue };
-        tx.prepare_cached("UPDATE lots SET production_date = ?2, expiry_date = ?3, holds = ?4 WHERE id = ?1")
-            .map_err(db)?
-            .execute(params![
-                ids.lots[key],
-                l.production_date.map(|d| d.to_string()),
-                l.expiry_date.map(|d| d.to_string()),
-                i64::from(l.holds)
-            ])
-            .map_err(db)?;
+        let Some(Some(l)) = s.lots.get(key) else {
+            continue;
+        };
+        tx.prepare_cached(
+            "UPDATE lots SET production_date = ?2, expiry_date = ?3, holds = ?4 WHERE id = ?1",
+        )
+        .map_err(db)?
+        .execute(params![
+            ids.lots[key],
+            l.production_date.map(|d| d.to_string()),
+            l.expiry_date.map(|d| d.to_string()),
+            i64::from(l.holds)
+        ])
+        .map_err(db)?;
     }
     for key in &s.dirty_stock {
         let lot_id = ids.lots[&key.0];
@@ -313,7 +443,13 @@ fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (
     }
     for op in &s.edges {
         match op {
-            EdgeOp::Open { parent, child, quantity, kind, event } => {
+            EdgeOp::Open {
+                parent,
+                child,
+                quantity,
+                kind,
+                event,
+            } => {
                 let (pt, pid) = node_ids(ids, parent)?;
                 let (ct, cid) = node_ids(ids, child)?;
                 let (seq, time) = when[event];
@@ -325,7 +461,11 @@ fn write_back(tx: &Transaction, s: &Slice, ids: &mut Ids, when: &HashMap<Uuid, (
                 .execute(params![pt, pid, ct, cid, kind.as_str(), quantity.map(|q| q.millis()), seq, time])
                 .map_err(db)?;
             }
-            EdgeOp::Close { parent, child, event } => {
+            EdgeOp::Close {
+                parent,
+                child,
+                event,
+            } => {
                 let (pt, pid) = node_ids(ids, parent)?;
                 let (ct, cid) = node_ids(ids, child)?;
                 let (seq, time) = when[event];
@@ -361,7 +501,11 @@ fn index_event(tx: &Transaction, seq: i64, ev: &Event, ids: &Ids) -> Result<(), 
         ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
     ])
     .map_err(db)?;
-    let mut items = tx.prepare_cached("INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES (?1, ?2, ?3)").map_err(db)?;
+    let mut items = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(db)?;
     for (key, role) in ev.item_refs() {
         if let Some(id) = ids.items.get(key) {
             items.execute(params![id, seq, role.code()]).map_err(db)?;
@@ -371,12 +515,18 @@ fn index_event(tx: &Transaction, seq: i64, ev: &Event, ids: &Ids) -> Result<(), 
         tx.prepare_cached("INSERT OR IGNORE INTO event_lots (lot_id, seq, role, quantity) VALUES (?1, ?2, ?3, ?4)").map_err(db)?;
     for (q, role) in ev.lot_refs() {
         if let Some(id) = ids.lots.get(&q.key()) {
-            lots.execute(params![id, seq, role.code(), q.quantity.millis()]).map_err(db)?;
+            lots.execute(params![id, seq, role.code(), q.quantity.millis()])
+                .map_err(db)?;
         }
     }
-    let mut txs = tx.prepare_cached("INSERT OR IGNORE INTO event_transactions (type, tx_id, seq) VALUES (?1, ?2, ?3)").map_err(db)?;
+    let mut txs = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_transactions (type, tx_id, seq) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(db)?;
     for bt in &ev.biz_transactions {
-        txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq]).map_err(db)?;
+        txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq])
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -394,7 +544,9 @@ pub(crate) fn project_events(
     needs.events.extend(events.iter().map(|e| e.id));
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids)?;
-    slice.apply_batch(events, &StatusRules, prefix_index).map_err(StoreError::Invalid)?;
+    slice
+        .apply_batch(events, &StatusRules, prefix_index)
+        .map_err(StoreError::Invalid)?;
     let mut receipts = Vec::with_capacity(events.len());
     let mut when = HashMap::with_capacity(events.len());
     let positions: Vec<i64> = match head {
@@ -419,5 +571,8 @@ pub(crate) fn project_events(
 
 /// Holds bits → kinds.
 pub(crate) fn holds_of(bits: i64) -> Vec<HoldKind> {
-    HoldKind::ALL.into_iter().filter(|k| bits & i64::from(k.bit()) != 0).collect()
+    HoldKind::ALL
+        .into_iter()
+        .filter(|k| bits & i64::from(k.bit()) != 0)
+        .collect()
 }

@@ -16,8 +16,8 @@ use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, MasterWrite, Page, RebuildReport, Receipt,
-    Snapshot, StoreError, StoredEvent, User, VerifyReport, Versioned,
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, MasterWrite, Page,
+    RebuildReport, Receipt, Snapshot, StoreError, StoredEvent, User, VerifyReport, Versioned,
 };
 use uuid::Uuid;
 
@@ -56,15 +56,23 @@ struct Readers {
 
 impl Readers {
     fn take(&self) -> Result<Connection, StoreError> {
-        if let Some(c) = self.idle.lock().map_err(|_| StoreError::Database("reader pool poisoned".into()))?.pop() {
+        if let Some(c) = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Database("reader pool poisoned".into()))?
+            .pop()
+        {
             return Ok(c);
         }
         let c = Connection::open_with_flags(
             &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(db)?;
-        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
         c.pragma_update(None, "cache_size", -16_000).map_err(db)?;
         Ok(c)
     }
@@ -86,7 +94,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.readers.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.readers.path)
+            .finish()
     }
 }
 
@@ -94,15 +104,28 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let mut c = Connection::open(path).map_err(db)?;
-        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
         c.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        c.pragma_update(None, "synchronous", if durability == Durability::Power { "FULL" } else { "NORMAL" }).map_err(db)?;
+        c.pragma_update(
+            None,
+            "synchronous",
+            if durability == Durability::Power {
+                "FULL"
+            } else {
+                "NORMAL"
+            },
+        )
+        .map_err(db)?;
         c.pragma_update(None, "cache_size", -64_000).map_err(db)?;
         c.pragma_update(None, "temp_store", "MEMORY").map_err(db)?;
         migrate::run(&mut c)?;
         Ok(Self {
             writer: Arc::new(Mutex::new(c)),
-            readers: Arc::new(Readers { path: path.to_owned(), idle: Mutex::new(Vec::new()) }),
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -117,7 +140,9 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut c = writer.lock().map_err(|_| StoreError::Database("writer connection poisoned".into()))?;
+            let mut c = writer
+                .lock()
+                .map_err(|_| StoreError::Database("writer connection poisoned".into()))?;
             f(&mut c)
         })
         .await
@@ -144,7 +169,8 @@ impl SqliteStore {
         self.read(move |c| {
             let mut out = Connection::open(&dest).map_err(db)?;
             let b = rusqlite::backup::Backup::new(c, &mut out).map_err(db)?;
-            b.run_to_completion(1000, std::time::Duration::from_millis(0), None).map_err(db)
+            b.run_to_completion(1000, std::time::Duration::from_millis(0), None)
+                .map_err(db)
         })
         .await
     }
@@ -156,9 +182,15 @@ impl threadline_store::Store for SqliteStore {
         "sqlite"
     }
 
-    async fn capture(&self, events: Vec<Event>, idempotency: Option<IdempotencyKey>) -> Result<CaptureOutcome, StoreError> {
+    async fn capture(
+        &self,
+        events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
             if let Some(k) = &idempotency {
                 if let Some(prior) = read::idempotent_replay(&tx, k)? {
                     return Ok(CaptureOutcome::Replayed(prior));
@@ -178,7 +210,9 @@ impl threadline_store::Store for SqliteStore {
 
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
             let r = master::put(&tx, write)?;
             tx.commit().map_err(db)?;
             Ok(r)
@@ -188,37 +222,48 @@ impl threadline_store::Store for SqliteStore {
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let code = code.to_owned();
-        self.read(move |c| read::master_one(c, "products", &code)).await
+        self.read(move |c| read::master_one(c, "products", &code))
+            .await
     }
 
     async fn products(&self, q: &ListQuery) -> Result<Page<Versioned<Product>>, StoreError> {
         let q = q.clone();
-        self.read(move |c| read::master_list(c, "products", "tracking", &q)).await
+        self.read(move |c| read::master_list(c, "products", "tracking", &q))
+            .await
     }
 
     async fn party(&self, code: &str) -> Result<Option<Versioned<Party>>, StoreError> {
         let code = code.to_owned();
-        self.read(move |c| read::master_one(c, "parties", &code)).await
+        self.read(move |c| read::master_one(c, "parties", &code))
+            .await
     }
 
     async fn parties(&self, q: &ListQuery) -> Result<Page<Versioned<Party>>, StoreError> {
         let q = q.clone();
-        self.read(move |c| read::master_list(c, "parties", "kind", &q)).await
+        self.read(move |c| read::master_list(c, "parties", "kind", &q))
+            .await
     }
 
     async fn location(&self, code: &str) -> Result<Option<Versioned<Location>>, StoreError> {
         let code = code.to_owned();
-        self.read(move |c| read::master_one(c, "locations", &code)).await
+        self.read(move |c| read::master_one(c, "locations", &code))
+            .await
     }
 
     async fn locations(&self, q: &ListQuery) -> Result<Page<Versioned<Location>>, StoreError> {
         let q = q.clone();
-        self.read(move |c| read::master_list(c, "locations", "kind", &q)).await
+        self.read(move |c| read::master_list(c, "locations", "kind", &q))
+            .await
     }
 
-    async fn master_history(&self, kind: &str, code: &str) -> Result<Vec<MasterChange>, StoreError> {
+    async fn master_history(
+        &self,
+        kind: &str,
+        code: &str,
+    ) -> Result<Vec<MasterChange>, StoreError> {
         let (kind, code) = (kind.to_owned(), code.to_owned());
-        self.read(move |c| read::master_history(c, &kind, &code)).await
+        self.read(move |c| read::master_history(c, &kind, &code))
+            .await
     }
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
@@ -246,7 +291,9 @@ impl threadline_store::Store for SqliteStore {
 
     async fn rebuild(&self) -> Result<RebuildReport, StoreError> {
         self.write(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
             let r = admin::rebuild(&tx)?;
             tx.commit().map_err(db)?;
             Ok(r)
@@ -259,18 +306,31 @@ impl threadline_store::Store for SqliteStore {
     }
 
     async fn user_count(&self) -> Result<i64, StoreError> {
-        self.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).map_err(db)).await
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
     }
 
     async fn create_user(&self, user: User) -> Result<(), StoreError> {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![user.name, user.password_hash, user.role, Utc::now().timestamp_micros()],
+                rusqlite::params![
+                    user.name,
+                    user.password_hash,
+                    user.role,
+                    Utc::now().timestamp_micros()
+                ],
             )
             .map_err(|e| match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(
-                    threadline_domain::FieldError::new("duplicate", format!("user {} already exists", user.name)).at("name"),
+                    threadline_domain::FieldError::new(
+                        "duplicate",
+                        format!("user {} already exists", user.name),
+                    )
+                    .at("name"),
                 ),
                 _ => db(e),
             })?;
@@ -283,9 +343,17 @@ impl threadline_store::Store for SqliteStore {
         let name = name.to_owned();
         self.read(move |c| {
             use rusqlite::OptionalExtension;
-            c.query_row("SELECT name, password_hash, role FROM users WHERE name = ?1", [name], |r| {
-                Ok(User { name: r.get(0)?, password_hash: r.get(1)?, role: r.get(2)? })
-            })
+            c.query_row(
+                "SELECT name, password_hash, role FROM users WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        role: r.get(2)?,
+                    })
+                },
+            )
             .optional()
             .map_err(db)
         })

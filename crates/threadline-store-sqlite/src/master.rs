@@ -12,9 +12,20 @@ use crate::{db, micros};
 
 struct Lookup<'a>(&'a Transaction<'a>);
 
-fn kind_of<T: serde::de::DeserializeOwned>(tx: &Transaction, sql: &str, code: &str) -> Result<Option<T>, StoreError> {
-    let k: Option<String> = tx.query_row(sql, [code], |r| r.get(0)).optional().map_err(db)?;
-    k.map(|k| serde_json::from_value(serde_json::Value::String(k)).map_err(|e| StoreError::Schema(e.to_string()))).transpose()
+fn kind_of<T: serde::de::DeserializeOwned>(
+    tx: &Transaction,
+    sql: &str,
+    code: &str,
+) -> Result<Option<T>, StoreError> {
+    let k: Option<String> = tx
+        .query_row(sql, [code], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    k.map(|k| {
+        serde_json::from_value(serde_json::Value::String(k))
+            .map_err(|e| StoreError::Schema(e.to_string()))
+    })
+    .transpose()
 }
 
 impl MasterLookup for Lookup<'_> {
@@ -25,7 +36,12 @@ impl MasterLookup for Lookup<'_> {
         kind_of(self.0, "SELECT kind FROM parties WHERE code = ?1", code)
     }
     fn gtin_owner(&mut self, gtin: &str) -> Result<Option<String>, StoreError> {
-        self.0.query_row("SELECT code FROM products WHERE gtin = ?1", [gtin], |r| r.get(0)).optional().map_err(db)
+        self.0
+            .query_row("SELECT code FROM products WHERE gtin = ?1", [gtin], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)
     }
 }
 
@@ -42,13 +58,21 @@ pub(crate) fn put(tx: &Transaction, w: MasterWrite) -> Result<Receipt, StoreErro
     let table = table(&w.record);
     let code = w.record.code().to_owned();
     let current: Option<(u32, String)> = tx
-        .query_row(&format!("SELECT version, def FROM {table} WHERE code = ?1"), [&code], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            &format!("SELECT version, def FROM {table} WHERE code = ?1"),
+            [&code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .map_err(db)?;
     let version = match (w.replaces, &current) {
         (None, Some(_)) => {
             return Err(StoreError::Invalid(vec![
-                FieldError::new("already_exists", format!("{} {code} already exists", w.record.kind())).at("code"),
+                FieldError::new(
+                    "already_exists",
+                    format!("{} {code} already exists", w.record.kind()),
+                )
+                .at("code"),
             ]));
         }
         (None, None) => 1,
@@ -64,20 +88,32 @@ pub(crate) fn put(tx: &Transaction, w: MasterWrite) -> Result<Receipt, StoreErro
         }
         (Some(v), Some((_, def))) => {
             if let MasterRecord::Product(p) = &w.record {
-                let old: threadline_domain::master::Product = serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?;
+                let old: threadline_domain::master::Product =
+                    serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?;
                 if old.tracking != p.tracking {
-                    return Err(StoreError::Invalid(vec![FieldError::new(
-                        "immutable_field",
-                        format!("product {code} is tracked by {}; its tracking mode cannot change", old.tracking.as_str()),
-                    )
-                    .at("tracking")]));
+                    return Err(StoreError::Invalid(vec![
+                        FieldError::new(
+                            "immutable_field",
+                            format!(
+                                "product {code} is tracked by {}; its tracking mode cannot change",
+                                old.tracking.as_str()
+                            ),
+                        )
+                        .at("tracking"),
+                    ]));
                 }
             }
             v + 1
         }
     };
     check(&w.record, &mut Lookup(tx))?;
-    let change = MasterChange { id: w.id, recorded_at: w.now, actor: w.actor, version, record: w.record };
+    let change = MasterChange {
+        id: w.id,
+        recorded_at: w.now,
+        actor: w.actor,
+        version,
+        record: w.record,
+    };
     let mut h = head(tx)?;
     let receipt = append(tx, &mut h, &LedgerEntry::Master(change.clone()))?;
     set_head(tx, &h)?;

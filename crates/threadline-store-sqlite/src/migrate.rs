@@ -12,7 +12,11 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     )
     .map_err(StoreError::db)?;
     let current: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(StoreError::db)?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if current > known {
@@ -22,7 +26,8 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = conn.transaction().map_err(StoreError::db)?;
-        tx.execute_batch(sql).map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))",
             [version],

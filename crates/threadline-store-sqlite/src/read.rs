@@ -7,40 +7,70 @@ use threadline_domain::error::FieldError;
 use threadline_domain::ledger::{LedgerEntry, MasterChange};
 use threadline_domain::projection::ItemStatus;
 use threadline_store::{
-    EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, Page, Receipt, StockLine, StoreError, StoredEvent, Versioned,
+    EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, Page, Receipt, StockLine, StoreError,
+    StoredEvent, Versioned,
 };
 use uuid::Uuid;
 
 use crate::capture::holds_of;
 use crate::{db, from_micros, micros};
 
-pub(crate) fn idempotent_replay(tx: &Transaction, k: &IdempotencyKey) -> Result<Option<Vec<Receipt>>, StoreError> {
+pub(crate) fn idempotent_replay(
+    tx: &Transaction,
+    k: &IdempotencyKey,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     let row: Option<(Vec<u8>, String)> = tx
-        .query_row("SELECT request_hash, receipts FROM idempotency WHERE key = ?1", [&k.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT request_hash, receipts FROM idempotency WHERE key = ?1",
+            [&k.key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .map_err(db)?;
-    let Some((hash, receipts)) = row else { return Ok(None) };
+    let Some((hash, receipts)) = row else {
+        return Ok(None);
+    };
     if hash != k.request_hash {
-        return Err(StoreError::Invalid(vec![FieldError::new(
-            "idempotency_key_reused",
-            format!("Idempotency-Key `{}` was already used for a different request", k.key),
-        )
-        .at("Idempotency-Key")]));
+        return Err(StoreError::Invalid(vec![
+            FieldError::new(
+                "idempotency_key_reused",
+                format!(
+                    "Idempotency-Key `{}` was already used for a different request",
+                    k.key
+                ),
+            )
+            .at("Idempotency-Key"),
+        ]));
     }
-    serde_json::from_str(&receipts).map(Some).map_err(|e| StoreError::Schema(e.to_string()))
+    serde_json::from_str(&receipts)
+        .map(Some)
+        .map_err(|e| StoreError::Schema(e.to_string()))
 }
 
-pub(crate) fn remember(tx: &Transaction, k: &IdempotencyKey, receipts: &[Receipt]) -> Result<(), StoreError> {
+pub(crate) fn remember(
+    tx: &Transaction,
+    k: &IdempotencyKey,
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
     let body = serde_json::to_string(receipts).map_err(|e| StoreError::Database(e.to_string()))?;
     tx.execute(
         "INSERT INTO idempotency (key, request_hash, receipts, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![k.key, k.request_hash.as_slice(), body, receipts.first().map(|r| r.seq).unwrap_or(0)],
+        params![
+            k.key,
+            k.request_hash.as_slice(),
+            body,
+            receipts.first().map(|r| r.seq).unwrap_or(0)
+        ],
     )
     .map_err(db)?;
     Ok(())
 }
 
-fn versioned<T: DeserializeOwned>(def: &str, version: u32, updated_at: i64) -> Result<Versioned<T>, StoreError> {
+fn versioned<T: DeserializeOwned>(
+    def: &str,
+    version: u32,
+    updated_at: i64,
+) -> Result<Versioned<T>, StoreError> {
     Ok(Versioned {
         def: serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?,
         version,
@@ -48,9 +78,15 @@ fn versioned<T: DeserializeOwned>(def: &str, version: u32, updated_at: i64) -> R
     })
 }
 
-pub(crate) fn master_one<T: DeserializeOwned>(c: &Connection, table: &str, code: &str) -> Result<Option<Versioned<T>>, StoreError> {
+pub(crate) fn master_one<T: DeserializeOwned>(
+    c: &Connection,
+    table: &str,
+    code: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
     let row: Option<(String, u32, i64)> = c
-        .prepare_cached(&format!("SELECT def, version, updated_at FROM {table} WHERE code = ?1"))
+        .prepare_cached(&format!(
+            "SELECT def, version, updated_at FROM {table} WHERE code = ?1"
+        ))
         .map_err(db)?
         .query_row([code], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
@@ -66,10 +102,14 @@ pub(crate) fn master_list<T: DeserializeOwned>(
 ) -> Result<Page<Versioned<T>>, StoreError> {
     let limit = q.limit.clamp(1, 1000);
     let mut sql = format!("SELECT code, def, version, updated_at FROM {table} WHERE code > ?1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(q.after.clone().unwrap_or_default())];
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> =
+        vec![Box::new(q.after.clone().unwrap_or_default())];
     if let Some(s) = &q.search {
         args.push(Box::new(format!("%{}%", s.to_lowercase())));
-        sql.push_str(&format!(" AND (lower(code) LIKE ?{n} OR lower(name) LIKE ?{n})", n = args.len()));
+        sql.push_str(&format!(
+            " AND (lower(code) LIKE ?{n} OR lower(name) LIKE ?{n})",
+            n = args.len()
+        ));
     }
     if let Some(k) = &q.kind {
         args.push(Box::new(k.clone()));
@@ -83,7 +123,12 @@ pub(crate) fn master_list<T: DeserializeOwned>(
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })
         .map_err(db)?;
     let mut items = Vec::new();
@@ -102,9 +147,15 @@ pub(crate) fn master_list<T: DeserializeOwned>(
     Ok(Page { items, next })
 }
 
-pub(crate) fn master_history(c: &Connection, kind: &str, code: &str) -> Result<Vec<MasterChange>, StoreError> {
+pub(crate) fn master_history(
+    c: &Connection,
+    kind: &str,
+    code: &str,
+) -> Result<Vec<MasterChange>, StoreError> {
     // Master entries are few; the body holds kind and code.
-    let mut stmt = c.prepare_cached("SELECT body FROM ledger WHERE kind = 'master' ORDER BY seq").map_err(db)?;
+    let mut stmt = c
+        .prepare_cached("SELECT body FROM ledger WHERE kind = 'master' ORDER BY seq")
+        .map_err(db)?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
     let mut out = Vec::new();
     for row in rows {
@@ -120,20 +171,34 @@ pub(crate) fn master_history(c: &Connection, kind: &str, code: &str) -> Result<V
 
 fn keys_of(c: &Connection, sql: &str, id: i64) -> Result<Vec<ItemKey>, StoreError> {
     let mut stmt = c.prepare_cached(sql).map_err(db)?;
-    let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db)?;
     let mut out = Vec::new();
     for row in rows {
         let (p, s) = row.map_err(db)?;
         out.push(ItemKey {
-            product: threadline_domain::ProductCode::parse(&p).map_err(|e| StoreError::Schema(e.message))?,
-            serial: threadline_domain::Serial::parse(&s).map_err(|e| StoreError::Schema(e.message))?,
+            product: threadline_domain::ProductCode::parse(&p)
+                .map_err(|e| StoreError::Schema(e.message))?,
+            serial: threadline_domain::Serial::parse(&s)
+                .map_err(|e| StoreError::Schema(e.message))?,
         });
     }
     Ok(out)
 }
 
 pub(crate) fn item(c: &Connection, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
-    type Row = (i64, String, i64, Option<String>, Option<String>, Option<String>, Option<String>);
+    type Row = (
+        i64,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let row: Option<Row> = c
         .prepare_cached(
             "SELECT i.id, i.status, i.holds, i.location, i.custodian, i.lot, i.attributes
@@ -145,7 +210,9 @@ pub(crate) fn item(c: &Connection, key: &ItemKey) -> Result<Option<ItemView>, St
         })
         .optional()
         .map_err(db)?;
-    let Some((id, status, holds, location, custodian, lot, attributes)) = row else { return Ok(None) };
+    let Some((id, status, holds, location, custodian, lot, attributes)) = row else {
+        return Ok(None);
+    };
     let parent = keys_of(
         c,
         "SELECT p.code, par.serial FROM items i JOIN items par ON par.id = i.parent_id JOIN products p ON p.id = par.product_id WHERE i.id = ?1",
@@ -168,14 +235,19 @@ pub(crate) fn item(c: &Connection, key: &ItemKey) -> Result<Option<ItemView>, St
     Ok(Some(ItemView {
         product: key.product.to_string(),
         serial: key.serial.to_string(),
-        status: ItemStatus::parse(&status).ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+        status: ItemStatus::parse(&status)
+            .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
         holds: holds_of(holds),
         location,
         custodian,
         lot,
         parent,
         children,
-        attributes: attributes.map(|a| serde_json::from_str(&a)).transpose().map_err(|e| StoreError::Schema(e.to_string()))?.unwrap_or_default(),
+        attributes: attributes
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| StoreError::Schema(e.to_string()))?
+            .unwrap_or_default(),
         event_count: count,
         first_seen: from_micros(first.unwrap_or(0)),
         last_event_time: from_micros(last.unwrap_or(0)),
@@ -192,16 +264,26 @@ pub(crate) fn lot(c: &Connection, key: &LotKey) -> Result<Option<LotView>, Store
         .query_row(params![key.product.as_str(), key.lot.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .map_err(db)?;
-    let Some((id, prod, exp, holds)) = row else { return Ok(None) };
-    let mut stmt = c.prepare_cached("SELECT location, quantity FROM lot_stock WHERE lot_id = ?1 ORDER BY location").map_err(db)?;
+    let Some((id, prod, exp, holds)) = row else {
+        return Ok(None);
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT location, quantity FROM lot_stock WHERE lot_id = ?1 ORDER BY location",
+        )
+        .map_err(db)?;
     let stock = stmt
         .query_map([id], |r| {
-            Ok(StockLine { location: r.get(0)?, quantity: threadline_domain::Quantity::from_millis(r.get(1)?) })
+            Ok(StockLine {
+                location: r.get(0)?,
+                quantity: threadline_domain::Quantity::from_millis(r.get(1)?),
+            })
         })
         .map_err(db)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db)?;
-    let date = |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let date =
+        |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
     Ok(Some(LotView {
         product: key.product.to_string(),
         lot: key.lot.to_string(),
@@ -213,16 +295,25 @@ pub(crate) fn lot(c: &Connection, key: &LotKey) -> Result<Option<LotView>, Store
 }
 
 fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEvent, StoreError> {
-    let LedgerEntry::Event(event) = LedgerEntry::from_body(body).map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))? else {
+    let LedgerEntry::Event(event) = LedgerEntry::from_body(body)
+        .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?
+    else {
         return Err(StoreError::Schema(format!("entry {seq} is not an event")));
     };
-    let mut stmt = c.prepare_cached("SELECT event_id FROM events WHERE corrects = ?1 ORDER BY seq").map_err(db)?;
+    let mut stmt = c
+        .prepare_cached("SELECT event_id FROM events WHERE corrects = ?1 ORDER BY seq")
+        .map_err(db)?;
     let corrected_by = stmt
         .query_map([event.id.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))
         .map_err(db)?
         .filter_map(|r| r.ok().and_then(|b| Uuid::from_slice(&b).ok()))
         .collect();
-    Ok(StoredEvent { seq, hash: hex::encode(hash), event, corrected_by })
+    Ok(StoredEvent {
+        seq,
+        hash: hex::encode(hash),
+        event,
+        corrected_by,
+    })
 }
 
 pub(crate) fn event(c: &Connection, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
@@ -232,12 +323,14 @@ pub(crate) fn event(c: &Connection, id: Uuid) -> Result<Option<StoredEvent>, Sto
         .query_row([id.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(db)?;
-    row.map(|(seq, body, hash)| stored(c, seq, &body, &hash)).transpose()
+    row.map(|(seq, body, hash)| stored(c, seq, &body, &hash))
+        .transpose()
 }
 
 pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {
     let limit = q.limit.clamp(1, 1000);
-    let mut sql = String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
+    let mut sql =
+        String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
     let mut cond = Vec::new();
     let arg = |args: &mut Vec<Box<dyn rusqlite::ToSql>>, v: Box<dyn rusqlite::ToSql>| {
@@ -261,22 +354,36 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
     if let Some((t, id)) = &q.biz_transaction {
         let a = arg(&mut args, Box::new(t.clone()));
         let b = arg(&mut args, Box::new(id.clone()));
-        cond.push(format!("e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"));
+        cond.push(format!(
+            "e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"
+        ));
     }
     if let Some(k) = q.kind {
         cond.push(format!("e.kind = {}", arg(&mut args, Box::new(k.as_str()))));
     }
     if let Some(s) = &q.biz_step {
-        cond.push(format!("e.biz_step = {}", arg(&mut args, Box::new(s.clone()))));
+        cond.push(format!(
+            "e.biz_step = {}",
+            arg(&mut args, Box::new(s.clone()))
+        ));
     }
     if let Some(s) = &q.biz_location {
-        cond.push(format!("e.biz_location = {}", arg(&mut args, Box::new(s.clone()))));
+        cond.push(format!(
+            "e.biz_location = {}",
+            arg(&mut args, Box::new(s.clone()))
+        ));
     }
     if let Some(t) = q.from {
-        cond.push(format!("e.event_time >= {}", arg(&mut args, Box::new(micros(t)))));
+        cond.push(format!(
+            "e.event_time >= {}",
+            arg(&mut args, Box::new(micros(t)))
+        ));
     }
     if let Some(t) = q.to {
-        cond.push(format!("e.event_time < {}", arg(&mut args, Box::new(micros(t)))));
+        cond.push(format!(
+            "e.event_time < {}",
+            arg(&mut args, Box::new(micros(t)))
+        ));
     }
     if let Some(s) = q.after_seq {
         cond.push(format!("e.seq > {}", arg(&mut args, Box::new(s))));
@@ -289,7 +396,11 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })
         .map_err(db)?
         .collect::<Result<Vec<_>, _>>()
@@ -298,6 +409,8 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
     for (seq, body, hash) in rows.iter().take(limit as usize) {
         items.push(stored(c, *seq, body, hash)?);
     }
-    let next = (rows.len() > limit as usize).then(|| items.last().map(|e| e.seq.to_string())).flatten();
+    let next = (rows.len() > limit as usize)
+        .then(|| items.last().map(|e| e.seq.to_string()))
+        .flatten();
     Ok(Page { items, next })
 }

@@ -194,7 +194,10 @@ pub struct VerifyReport {
     pub first_break: Option<Break>,
 }
 
-fn ser_break<S: serde::Serializer>(b: &Option<Break>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_break<S: serde::Serializer>(
+    b: &Option<Break>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match b {
         Some(b) => s.serialize_some(&b.to_string()),
         None => s.serialize_none(),
@@ -248,7 +251,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends `events` to the ledger and moves the projection, all or nothing. The events have
     /// passed [`Event::from_request`]; this checks them against the current state.
-    async fn capture(&self, events: Vec<Event>, idempotency: Option<IdempotencyKey>) -> Result<CaptureOutcome>;
+    async fn capture(
+        &self,
+        events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome>;
 
     /// Records a master-data create or change as a ledger entry and updates its projection.
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
@@ -282,5 +289,13 @@ pub trait Store: Send + Sync + 'static {
 /// Violation codes that mean "this already exists" rather than "this is not allowed": a
 /// response made only of these is a 409 Conflict, otherwise 422.
 pub fn is_conflict_code(code: &str) -> bool {
-    matches!(code, "duplicate_serial" | "duplicate_event" | "duplicate" | "duplicate_gtin" | "version_conflict" | "already_exists")
+    matches!(
+        code,
+        "duplicate_serial"
+            | "duplicate_event"
+            | "duplicate"
+            | "duplicate_gtin"
+            | "version_conflict"
+            | "already_exists"
+    )
 }

@@ -27,7 +27,11 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
                 if let Some(owner) = lookup.gtin_owner(g.as_str())? {
                     if owner != p.code.as_str() {
                         return Err(StoreError::Conflict(
-                            FieldError::new("duplicate_gtin", format!("GTIN {g} already belongs to product {owner}")).at("gtin"),
+                            FieldError::new(
+                                "duplicate_gtin",
+                                format!("GTIN {g} already belongs to product {owner}"),
+                            )
+                            .at("gtin"),
                         ));
                     }
                 }
@@ -36,33 +40,67 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
         MasterRecord::Party(p) => check_party(p, lookup, &mut v)?,
         MasterRecord::Location(l) => check_location(l, lookup, &mut v)?,
     }
-    if v.is_empty() { Ok(()) } else { Err(StoreError::Invalid(v)) }
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(v))
+    }
 }
 
 fn check_party(p: &Party, lookup: &mut dyn MasterLookup, v: &mut Violations) -> crate::Result<()> {
     if let Some(parent) = &p.parent {
         match lookup.party_kind(parent.as_str())? {
-            None => v.push(FieldError::new("unknown_party", format!("party {parent} does not exist")).at("parent")),
+            None => v.push(
+                FieldError::new("unknown_party", format!("party {parent} does not exist"))
+                    .at("parent"),
+            ),
             Some(PartyKind::Distributor) => {}
-            Some(_) => v.push(FieldError::new("invalid_parent", format!("party {parent} is not a distributor")).at("parent")),
+            Some(_) => v.push(
+                FieldError::new(
+                    "invalid_parent",
+                    format!("party {parent} is not a distributor"),
+                )
+                .at("parent"),
+            ),
         }
     }
     Ok(())
 }
 
-fn check_location(l: &Location, lookup: &mut dyn MasterLookup, v: &mut Violations) -> crate::Result<()> {
+fn check_location(
+    l: &Location,
+    lookup: &mut dyn MasterLookup,
+    v: &mut Violations,
+) -> crate::Result<()> {
     if let Some(parent) = &l.parent {
         match lookup.location_kind(parent.as_str())? {
-            None => v.push(FieldError::new("unknown_location", format!("location {parent} does not exist")).at("parent")),
+            None => v.push(
+                FieldError::new(
+                    "unknown_location",
+                    format!("location {parent} does not exist"),
+                )
+                .at("parent"),
+            ),
             Some(k) if !l.kind.allowed_parents().contains(&k) => v.push(
-                FieldError::new("invalid_parent", format!("a {} cannot be inside a {} ({parent})", l.kind.as_str(), k.as_str())).at("parent"),
+                FieldError::new(
+                    "invalid_parent",
+                    format!(
+                        "a {} cannot be inside a {} ({parent})",
+                        l.kind.as_str(),
+                        k.as_str()
+                    ),
+                )
+                .at("parent"),
             ),
             Some(_) => {}
         }
     }
     if let Some(party) = &l.party {
         if lookup.party_kind(party.as_str())?.is_none() {
-            v.push(FieldError::new("unknown_party", format!("party {party} does not exist")).at("party"));
+            v.push(
+                FieldError::new("unknown_party", format!("party {party} does not exist"))
+                    .at("party"),
+            );
         }
     }
     Ok(())

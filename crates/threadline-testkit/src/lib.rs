@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+pub mod fixtures;
+
 use threadline_store::Store;
 
 /// A store for one test, and whatever must outlive it (a temp dir, a schema to drop).
@@ -17,7 +19,9 @@ pub struct TestStore {
 
 impl std::fmt::Debug for TestStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestStore").field("engine", &self.store.engine()).finish()
+        f.debug_struct("TestStore")
+            .field("engine", &self.store.engine())
+            .finish()
     }
 }
 
@@ -31,14 +35,22 @@ impl std::ops::Deref for TestStore {
 /// A new SQLite database in a temporary directory.
 pub fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = threadline_store_sqlite::SqliteStore::open(&dir.path().join("t.db"), threadline_store_sqlite::Durability::Process)
-        .expect("open sqlite");
-    TestStore { store: Arc::new(store), _guard: Box::new(dir) }
+    let store = threadline_store_sqlite::SqliteStore::open(
+        &dir.path().join("t.db"),
+        threadline_store_sqlite::Durability::Process,
+    )
+    .expect("open sqlite");
+    TestStore {
+        store: Arc::new(store),
+        _guard: Box::new(dir),
+    }
 }
 
 /// The PostgreSQL server URL for tests, if configured.
 pub fn pg_url() -> Option<String> {
-    std::env::var("THREADLINE_TEST_PG").ok().filter(|s| !s.is_empty())
+    std::env::var("THREADLINE_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A new, empty schema on the test PostgreSQL server; `None` if none is configured.
