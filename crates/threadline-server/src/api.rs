@@ -1,0 +1,272 @@
+//! `/api/v1`: JSON over HTTP. Handlers parse, call the store, and render; rules live in the
+//! domain and the store.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::error::FieldError;
+use threadline_domain::event::{CaptureContext, Event, EventKind, EventRequest};
+use threadline_domain::master::{Location, MasterRecord, Party, Product};
+use threadline_domain::{LotCode, ProductCode, Serial};
+use threadline_store::{CaptureOutcome, EventQuery, IdempotencyKey, ListQuery, MasterWrite, Versioned};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::body::{first_byte, parse, require_json};
+use crate::error::AppError;
+
+/// Who is acting. Until sign-in exists every request acts as `anonymous`.
+fn actor(_headers: &HeaderMap) -> String {
+    "anonymous".to_owned()
+}
+
+fn idempotency(headers: &HeaderMap, scope: &str, body: &[u8]) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
+        AppError::malformed("invalid_idempotency_key", "Idempotency-Key must be 1–255 visible ASCII characters", Some("Idempotency-Key".into()))
+    })?;
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(body);
+    Ok(Some(IdempotencyKey { key: key.to_owned(), request_hash: h.finalize().into() }))
+}
+
+pub async fn capture_events(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let batch = first_byte(&body) == Some(b'[');
+    let requests: Vec<EventRequest> = if batch { parse(&body, "events")? } else { vec![parse(&body, "")?] };
+    if requests.is_empty() {
+        return Err(AppError::malformed("empty_batch", "the batch holds no events", Some("events".into())));
+    }
+    if requests.len() > app.limits.max_batch {
+        return Err(AppError::Rule(vec![
+            FieldError::new("batch_too_large", format!("a batch holds at most {} events; this one holds {}", app.limits.max_batch, requests.len()))
+                .at("events"),
+        ]));
+    }
+    let ctx = CaptureContext { actor: actor(&headers), now: app.clock.now() };
+    let mut events = Vec::with_capacity(requests.len());
+    let mut violations = Vec::new();
+    for (i, req) in requests.into_iter().enumerate() {
+        match Event::from_request(req, &ctx, Uuid::now_v7()) {
+            Ok(e) => events.push(e),
+            Err(v) if batch => violations.extend(v.into_iter().map(|e| e.within(&format!("events[{i}]")))),
+            Err(v) => violations.extend(v),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(AppError::Rule(violations));
+    }
+    let key = idempotency(&headers, "POST /api/v1/events", &body)?;
+    let outcome = app.store.capture(events, key).await?;
+    let replayed = matches!(outcome, CaptureOutcome::Replayed(_));
+    let mut resp = (StatusCode::CREATED, Json(json!({ "events": outcome.receipts() }))).into_response();
+    if replayed {
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    product: Option<String>,
+    serial: Option<String>,
+    lot: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<EventKind>,
+    biz_step: Option<String>,
+    biz_location: Option<String>,
+    transaction_type: Option<String>,
+    transaction_id: Option<String>,
+    from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    to: Option<chrono::DateTime<chrono::FixedOffset>>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+fn field_err(e: FieldError, field: &str) -> AppError {
+    AppError::Malformed(vec![e.at(field)])
+}
+
+fn limit(l: Option<u32>) -> Result<u32, AppError> {
+    match l {
+        None => Ok(100),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::malformed("invalid_limit", format!("limit must be between 1 and 1000, got {n}"), Some("limit".into()))),
+    }
+}
+
+pub async fn list_events(State(app): State<AppState>, query: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
+    let Query(f) = query.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let product = f.product.as_deref().map(|p| ProductCode::parse(p).map_err(|e| field_err(e, "product"))).transpose()?;
+    let need_product = || AppError::malformed("missing_field", "give `product` with `serial` or `lot`", Some("product".into()));
+    let item = match &f.serial {
+        Some(s) => Some(ItemKey { product: product.clone().ok_or_else(need_product)?, serial: Serial::parse(s).map_err(|e| field_err(e, "serial"))? }),
+        None => None,
+    };
+    let lot = match &f.lot {
+        Some(l) => Some(LotKey { product: product.clone().ok_or_else(need_product)?, lot: LotCode::parse(l).map_err(|e| field_err(e, "lot"))? }),
+        None => None,
+    };
+    let biz_transaction = match (f.transaction_type, f.transaction_id) {
+        (Some(t), Some(id)) => Some((t, id)),
+        (None, None) => None,
+        _ => return Err(AppError::malformed("missing_field", "give both transaction_type and transaction_id", Some("transaction_id".into()))),
+    };
+    let q = EventQuery {
+        item,
+        lot,
+        kind: f.kind,
+        biz_step: f.biz_step,
+        biz_location: f.biz_location,
+        biz_transaction,
+        from: f.from.map(|t| t.with_timezone(&chrono::Utc)),
+        to: f.to.map(|t| t.with_timezone(&chrono::Utc)),
+        after_seq: f.after,
+        limit: limit(f.limit)?,
+    };
+    let page = app.store.events(&q).await?;
+    Ok(Json(page).into_response())
+}
+
+pub async fn get_event(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::malformed("invalid_id", format!("`{id}` is not an event id (UUID)"), Some("id".into())))?;
+    match app.store.event(id).await? {
+        Some(e) => Ok(Json(e).into_response()),
+        None => Err(AppError::NotFound(format!("event {id} does not exist"))),
+    }
+}
+
+fn parse_item_key(product: &str, serial: &str) -> Result<ItemKey, AppError> {
+    Ok(ItemKey {
+        product: ProductCode::parse(product).map_err(|e| field_err(e, "product"))?,
+        serial: Serial::parse(serial).map_err(|e| field_err(e, "serial"))?,
+    })
+}
+
+pub async fn get_item(State(app): State<AppState>, Path((product, serial)): Path<(String, String)>) -> Result<Response, AppError> {
+    let key = parse_item_key(&product, &serial)?;
+    match app.store.item(&key).await? {
+        Some(i) => Ok(Json(i).into_response()),
+        None => Err(AppError::NotFound(format!("serial {serial} of product {product} is not registered"))),
+    }
+}
+
+pub async fn get_lot(State(app): State<AppState>, Path((product, lot)): Path<(String, String)>) -> Result<Response, AppError> {
+    let key = LotKey {
+        product: ProductCode::parse(&product).map_err(|e| field_err(e, "product"))?,
+        lot: LotCode::parse(&lot).map_err(|e| field_err(e, "lot"))?,
+    };
+    match app.store.lot(&key).await? {
+        Some(l) => Ok(Json(l).into_response()),
+        None => Err(AppError::NotFound(format!("lot {lot} of product {product} is not registered"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    q: Option<String>,
+    kind: Option<String>,
+    tracking: Option<String>,
+    parent: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+fn list_query(p: ListParams) -> Result<ListQuery, AppError> {
+    Ok(ListQuery { search: p.q, kind: p.kind.or(p.tracking), parent: p.parent, after: p.after, limit: limit(p.limit)? })
+}
+
+fn versioned_response<T: serde::Serialize>(status: StatusCode, v: &Versioned<T>) -> Response {
+    let mut resp = (status, Json(v)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", v.version)) {
+        resp.headers_mut().insert(header::ETAG, etag);
+    }
+    resp
+}
+
+/// `If-Match: "3"` — the version a change replaces.
+fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Err(AppError::PreconditionRequired(
+            FieldError::new("version_required", "send If-Match with the version you are changing (the ETag of the record)").at("If-Match"),
+        ));
+    };
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| AppError::malformed("invalid_if_match", "If-Match must be a version such as \"3\"", Some("If-Match".into())))
+}
+
+macro_rules! master_endpoints {
+    ($ty:ty, $variant:ident, $kind:literal, $one:ident, $list:ident, $create:ident, $replace:ident, $get:ident, $get_list:ident) => {
+        pub async fn $create(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+            require_json(&headers)?;
+            let def: $ty = parse(&body, "")?;
+            let code = def.code.to_string();
+            app.store
+                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor(&headers), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
+                .await?;
+            let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after create", $kind)))?;
+            Ok(versioned_response(StatusCode::CREATED, &v))
+        }
+
+        pub async fn $replace(State(app): State<AppState>, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+            require_json(&headers)?;
+            let version = if_match(&headers)?;
+            let def: $ty = parse(&body, "")?;
+            if def.code.as_str() != code {
+                return Err(AppError::Rule(vec![FieldError::new("code_mismatch", format!("the body's code {} differs from {code} in the URL; codes cannot be renamed", def.code)).at("code")]));
+            }
+            app.store
+                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor(&headers), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
+                .await?;
+            let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after update", $kind)))?;
+            Ok(versioned_response(StatusCode::OK, &v))
+        }
+
+        pub async fn $get(State(app): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
+            match app.store.$one(&code).await? {
+                Some(v) => Ok(versioned_response(StatusCode::OK, &v)),
+                None => Err(AppError::NotFound(format!("{} {code} does not exist", $kind))),
+            }
+        }
+
+        pub async fn $get_list(State(app): State<AppState>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
+            let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+            Ok(Json(app.store.$list(&list_query(p)?).await?).into_response())
+        }
+    };
+}
+
+master_endpoints!(Product, Product, "product", product, products, create_product, replace_product, get_product, list_products);
+master_endpoints!(Party, Party, "party", party, parties, create_party, replace_party, get_party, list_parties);
+master_endpoints!(Location, Location, "location", location, locations, create_location, replace_location, get_location, list_locations);
+
+pub async fn master_history(State(app): State<AppState>, Path((kind, code)): Path<(String, String)>) -> Result<Response, AppError> {
+    let kind = match kind.as_str() {
+        "products" => "product",
+        "parties" => "party",
+        "locations" => "location",
+        _ => return Err(AppError::NotFound(format!("/api/v1/{kind} does not exist"))),
+    };
+    let history = app.store.master_history(kind, &code).await?;
+    if history.is_empty() {
+        return Err(AppError::NotFound(format!("{kind} {code} does not exist")));
+    }
+    Ok(Json(json!({ "versions": history })).into_response())
+}
+
+pub async fn verify(State(app): State<AppState>) -> Result<Response, AppError> {
+    Ok(Json(app.store.verify().await?).into_response())
+}

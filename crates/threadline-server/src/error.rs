@@ -1,0 +1,66 @@
+//! The one error type of the HTTP surface. Every refusal becomes
+//! `{"error": {"code", "message", "field"}, "errors": [...]}` with the status the kind of
+//! problem deserves; internal failures are logged and never leak their text.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use threadline_domain::error::FieldError;
+use threadline_store::StoreError;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// The request cannot be read: bad JSON, wrong types, unknown fields. 400.
+    Malformed(Vec<FieldError>),
+    /// Readable, but breaks a rule. 422.
+    Rule(Vec<FieldError>),
+    /// Would duplicate something that exists. 409.
+    Conflict(Vec<FieldError>),
+    /// 404.
+    NotFound(String),
+    /// A precondition header is missing (e.g. `If-Match` on a change). 428.
+    PreconditionRequired(FieldError),
+    /// 500; the text goes to the log only.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn malformed(code: &'static str, message: impl Into<String>, field: Option<String>) -> Self {
+        let mut e = FieldError::new(code, message);
+        e.field = field;
+        AppError::Malformed(vec![e])
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(v) if !v.is_empty() && v.iter().all(|f| threadline_store::is_conflict_code(f.code)) => AppError::Conflict(v),
+            StoreError::Invalid(v) => AppError::Rule(v),
+            StoreError::Conflict(f) => AppError::Conflict(vec![f]),
+            StoreError::NotFound(what) => AppError::NotFound(format!("{what} does not exist")),
+            StoreError::Schema(m) | StoreError::Database(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, errors) = match self {
+            AppError::Malformed(v) => (StatusCode::BAD_REQUEST, v),
+            AppError::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v),
+            AppError::Conflict(v) => (StatusCode::CONFLICT, v),
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, vec![FieldError::new("not_found", m)]),
+            AppError::PreconditionRequired(f) => (StatusCode::PRECONDITION_REQUIRED, vec![f]),
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    vec![FieldError::new("internal", "the server failed to handle this request; it has been logged")],
+                )
+            }
+        };
+        let first = errors.first().cloned().unwrap_or_else(|| FieldError::new("unknown", "unknown error"));
+        (status, axum::Json(json!({ "error": first, "errors": errors }))).into_response()
+    }
+}
