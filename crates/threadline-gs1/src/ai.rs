@@ -600,8 +600,7 @@ fn run_check(
             let mut i = 0;
             while i < b.len() {
                 if b[i] == b'%' {
-                    let ok = i + 2 < b.len() + 1
-                        && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                         && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
                     if !ok {
                         return fail("invalid_value", "`%` must start a %XX escape".to_owned());

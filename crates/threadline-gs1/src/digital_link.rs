@@ -256,16 +256,29 @@ impl DigitalLink {
     }
 
     /// Builds the Digital Link of an element string on the canonical domain: the first AI that
-    /// can be a primary key goes first, then its qualifiers in the prescribed order, then every
-    /// other AI as a query attribute (in element string order). Fails with
-    /// `not_representable` if there is no primary key, or an AI can be neither.
+    /// can be a primary key (and with which every other AI fits) goes first, then its qualifiers
+    /// in the prescribed order, then every other AI as a query attribute (in element string
+    /// order). Fails with `not_representable` if there is no primary key, or an AI can be
+    /// neither qualifier nor attribute.
     pub fn from_element_string(es: &ElementString) -> Result<Self, FieldError> {
-        let Some(pk) = es.iter().find(|e| e.def().is_dl_primary_key()) else {
-            return Err(FieldError::new(
+        let mut first_error = None;
+        for pk in es.iter().filter(|e| e.def().is_dl_primary_key()) {
+            match Self::with_primary_key(es, pk) {
+                Ok(dl) => return Ok(dl),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            FieldError::new(
                 "not_representable",
                 format!("`{es}` has no AI that can be a Digital Link primary key"),
-            ));
-        };
+            )
+        }))
+    }
+
+    fn with_primary_key(es: &ElementString, pk: &Element) -> Result<Self, FieldError> {
         let pk_def = pk.def();
         let present: Vec<&str> = es
             .iter()

@@ -441,7 +441,8 @@ impl EpcUrn {
             }
             "00" => EpcScheme::Sscc,
             "414" => {
-                if let Some(ext) = es.get("254") {
+                // Extension `0` is how a URN says "no extension".
+                if let Some(ext) = es.get("254").filter(|x| *x != "0") {
                     pairs.push(("254", ext));
                 }
                 EpcScheme::Sgln
