@@ -1,11 +1,352 @@
-//! The PostgreSQL engine (work in progress).
+//! The scale-out engine: PostgreSQL, shared by any number of Threadline processes.
+//!
+//! It behaves exactly like the embedded SQLite engine — same errors, receipts, hash chain,
+//! verify results, snapshots and paging — and passes the same contract tests. What differs is
+//! how it gets there:
+//!
+//! * **One chain, many writers.** Every write transaction first locks the chain head
+//!   (`SELECT … FROM ledger_head WHERE id = 1 FOR UPDATE`) and checks its idempotency key only
+//!   after that, so appends from several processes queue up and the chain never forks. Under
+//!   READ COMMITTED each later statement of the holder sees everything committed before it.
+//! * **Set-based capture.** A batch's slice is loaded with a handful of `= ANY($1)` / `unnest`
+//!   queries pipelined on one connection, and written back with multi-row
+//!   `INSERT … SELECT … FROM unnest(…)` statements: the number of round trips does not grow
+//!   with the batch ([`capture`]).
+//! * **Consistent reads.** A read that needs more than one statement runs in a read-only
+//!   REPEATABLE READ transaction, so it sees one snapshot ([`read`], [`admin`]).
+//!
+//! Driver types never leave this crate: every failure becomes a [`StoreError`].
 
-pub mod testing {
-    //! Fresh schemas for tests.
-    pub async fn fresh_schema(_url: &str) -> Result<(super::PgStore, ()), threadline_store::StoreError> {
-        Err(threadline_store::StoreError::Database("not implemented yet".into()))
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::event::Event;
+use threadline_domain::ledger::MasterChange;
+use threadline_domain::master::{Location, Party, Product};
+use threadline_store::{
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, MasterWrite, Page,
+    RebuildReport, Receipt, Snapshot, StoreError, StoredEvent, User, VerifyReport, Versioned,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+use uuid::Uuid;
+
+mod admin;
+mod capture;
+mod master;
+mod migrate;
+mod read;
+pub mod testing;
+
+/// Connections a store opens at most.
+const POOL_SIZE: usize = 16;
+
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(d) => StoreError::Database(format!(
+            "{}: {}{}",
+            d.code().code(),
+            d.message(),
+            d.detail().map(|x| format!(" ({x})")).unwrap_or_default()
+        )),
+        None => StoreError::Database(e.to_string()),
     }
 }
 
-#[derive(Debug)]
-pub struct PgStore;
+/// Is this the database refusing a duplicate key (SQLSTATE 23505)?
+pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// Reads column `i`, turning a type mismatch into an error instead of a panic.
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    r: &'a Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    r.try_get(i).map_err(db)
+}
+
+/// PostgreSQL text cannot hold NUL, so a lookup key containing one names nothing stored.
+pub(crate) fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("connections", &status.size)
+            .field("max", &status.max_size)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`) and brings its schema
+    /// up to date. A database migrated by a newer Threadline is refused with
+    /// [`StoreError::Schema`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        Self::from_config(config).await
+    }
+
+    /// Like [`PgStore::connect`], from a parsed configuration.
+    pub async fn from_config(mut config: tokio_postgres::Config) -> Result<Self, StoreError> {
+        if config.get_application_name().is_none() {
+            config.application_name("threadline");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(15)))
+            .wait_timeout(Some(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrate::run(&mut client).await?;
+        Ok(store)
+    }
+
+    /// The schema version this binary creates.
+    pub fn schema_version() -> i64 {
+        migrate::latest()
+    }
+
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Database(format!("no database connection: {e}")))
+    }
+
+    /// Starts a read-only REPEATABLE READ transaction: one snapshot for several statements.
+    async fn begin_read(client: &mut Object) -> Result<Transaction<'_>, StoreError> {
+        client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)
+    }
+}
+
+#[async_trait]
+impl threadline_store::Store for PgStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn capture(
+        &self,
+        events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let (head, prior) = match &idempotency {
+            // Pipelined: the replay lookup runs once the head lock is held.
+            Some(k) => tokio::try_join!(capture::lock_head(&tx), read::idempotent_replay(&tx, k))?,
+            None => (capture::lock_head(&tx).await?, None),
+        };
+        if let Some(prior) = prior {
+            tx.rollback().await.map_err(db)?;
+            return Ok(CaptureOutcome::Replayed(prior));
+        }
+        let mut head = head;
+        let batch = events.len() > 1;
+        let receipts = capture::project_events(&tx, &events, Some(&mut head), &[], batch).await?;
+        if let Some(k) = &idempotency {
+            read::remember(&tx, k, &receipts).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(CaptureOutcome::Recorded(receipts))
+    }
+
+    async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let r = master::put(&tx, write).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(r)
+    }
+
+    async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>, StoreError> {
+        let client = self.client().await?;
+        read::master_one(&client, "products", code).await
+    }
+
+    async fn products(&self, q: &ListQuery) -> Result<Page<Versioned<Product>>, StoreError> {
+        let client = self.client().await?;
+        read::master_list(&client, "products", "tracking", q).await
+    }
+
+    async fn party(&self, code: &str) -> Result<Option<Versioned<Party>>, StoreError> {
+        let client = self.client().await?;
+        read::master_one(&client, "parties", code).await
+    }
+
+    async fn parties(&self, q: &ListQuery) -> Result<Page<Versioned<Party>>, StoreError> {
+        let client = self.client().await?;
+        read::master_list(&client, "parties", "kind", q).await
+    }
+
+    async fn location(&self, code: &str) -> Result<Option<Versioned<Location>>, StoreError> {
+        let client = self.client().await?;
+        read::master_one(&client, "locations", code).await
+    }
+
+    async fn locations(&self, q: &ListQuery) -> Result<Page<Versioned<Location>>, StoreError> {
+        let client = self.client().await?;
+        read::master_list(&client, "locations", "kind", q).await
+    }
+
+    async fn master_history(
+        &self,
+        kind: &str,
+        code: &str,
+    ) -> Result<Vec<MasterChange>, StoreError> {
+        let client = self.client().await?;
+        read::master_history(&client, kind, code).await
+    }
+
+    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
+        let client = self.client().await?;
+        read::item(&client, key).await
+    }
+
+    async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
+        let client = self.client().await?;
+        read::lot(&client, key).await
+    }
+
+    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::begin_read(&mut client).await?;
+        let out = read::event(&tx, id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::begin_read(&mut client).await?;
+        let out = read::events(&tx, q).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::begin_read(&mut client).await?;
+        let out = admin::verify(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn rebuild(&self) -> Result<RebuildReport, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let r = admin::rebuild(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(r)
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::begin_read(&mut client).await?;
+        let out = admin::snapshot(&tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn user_count(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .map_err(db)?;
+        col(&row, 0)
+    }
+
+    async fn create_user(&self, user: User) -> Result<(), StoreError> {
+        // Users are not ledger entries, so this write does not queue behind the chain head;
+        // the primary key alone refuses a second user of the same name.
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
+                &[
+                    &user.name,
+                    &user.password_hash,
+                    &user.role,
+                    &Utc::now().timestamp_micros(),
+                ],
+            )
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(
+                        threadline_domain::FieldError::new(
+                            "duplicate",
+                            format!("user {} already exists", user.name),
+                        )
+                        .at("name"),
+                    )
+                } else {
+                    db(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        if !storable(name) {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT name, password_hash, role FROM users WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            Ok(User {
+                name: col(&r, 0)?,
+                password_hash: col(&r, 1)?,
+                role: col(&r, 2)?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,64 @@
+//! Embedded, append-only migrations. An applied migration is never edited; a database that has
+//! migrations this binary does not know is refused rather than guessed at.
+//!
+//! Several processes may start against one database at once, so the whole check-and-apply runs
+//! in one transaction that first takes a transaction-scoped advisory lock, keyed by the schema:
+//! the second process waits, then finds the work done. Schemas on one server (the tests make
+//! one per test) do not wait for each other.
+
+use deadpool_postgres::ClientWrapper;
+use threadline_store::StoreError;
+
+use crate::{col, db};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_ledger.sql"))];
+
+/// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.
+const LOCK_CLASS: i32 = 0x5448_4C4E;
+
+pub(crate) async fn run(client: &mut ClientWrapper) -> Result<(), StoreError> {
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))",
+        &[&LOCK_CLASS],
+    )
+    .await
+    .map_err(db)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await
+    .map_err(|e| StoreError::Schema(format!("cannot create the migrations table: {}", crate::db(e))))?;
+    let row = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let current: i64 = col(&row, 0)?;
+    let known = latest();
+    if current > known {
+        return Err(StoreError::Schema(format!(
+            "the database is at schema version {current}, newer than this threadline ({known}); upgrade threadline"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Schema(format!("migration {version}: {}", crate::db(e))))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await
+        .map_err(db)?;
+        tracing::info!(version, "applied PostgreSQL migration");
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}

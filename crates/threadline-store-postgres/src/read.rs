@@ -1,0 +1,471 @@
+//! Queries. A read is one statement where it can be (one statement sees one snapshot); reads
+//! that need several run in a read-only REPEATABLE READ transaction opened by the caller.
+//!
+//! Text filters follow SQLite's semantics exactly: byte order (`COLLATE "C"` columns), ASCII-only
+//! `lower()`, and `LIKE` without an escape character.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::{ClientWrapper, Transaction};
+use serde::de::DeserializeOwned;
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::error::FieldError;
+use threadline_domain::ledger::{LedgerEntry, MasterChange};
+use threadline_domain::projection::ItemStatus;
+use threadline_domain::{ProductCode, Quantity, Serial};
+use threadline_store::{
+    EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, Page, Receipt, StockLine, StoreError,
+    StoredEvent, Versioned,
+};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::capture::holds_of;
+use crate::{col, db, from_micros, micros, storable};
+
+/// The receipts of an earlier request with this key, if any; a different request under the
+/// same key is refused. Call with the chain head locked.
+pub(crate) async fn idempotent_replay(
+    tx: &Transaction<'_>,
+    k: &IdempotencyKey,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT request_hash, receipts FROM idempotency WHERE key = $1")
+        .await
+        .map_err(db)?;
+    let Some(row) = tx.query_opt(&stmt, &[&k.key]).await.map_err(db)? else {
+        return Ok(None);
+    };
+    let hash: Vec<u8> = col(&row, 0)?;
+    let receipts: String = col(&row, 1)?;
+    if hash != k.request_hash {
+        return Err(StoreError::Invalid(vec![
+            FieldError::new(
+                "idempotency_key_reused",
+                format!(
+                    "Idempotency-Key `{}` was already used for a different request",
+                    k.key
+                ),
+            )
+            .at("Idempotency-Key"),
+        ]));
+    }
+    serde_json::from_str(&receipts)
+        .map(Some)
+        .map_err(|e| StoreError::Schema(e.to_string()))
+}
+
+pub(crate) async fn remember(
+    tx: &Transaction<'_>,
+    k: &IdempotencyKey,
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(receipts).map_err(|e| StoreError::Database(e.to_string()))?;
+    let stmt = tx
+        .prepare_cached("INSERT INTO idempotency (key, request_hash, receipts, created_at) VALUES ($1, $2, $3, $4)")
+        .await
+        .map_err(db)?;
+    let now = chrono::Utc::now().timestamp_micros();
+    tx.execute(&stmt, &[&k.key, &k.request_hash.as_slice(), &body, &now])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+fn versioned<T: DeserializeOwned>(
+    def: &str,
+    version: i64,
+    updated_at: i64,
+) -> Result<Versioned<T>, StoreError> {
+    Ok(Versioned {
+        def: serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?,
+        version: u32::try_from(version)
+            .map_err(|_| StoreError::Schema(format!("version {version} is out of range")))?,
+        updated_at: from_micros(updated_at),
+    })
+}
+
+pub(crate) async fn master_one<T: DeserializeOwned>(
+    c: &ClientWrapper,
+    table: &str,
+    code: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    if !storable(code) {
+        return Ok(None);
+    }
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT def, version, updated_at FROM {table} WHERE code = $1"
+        ))
+        .await
+        .map_err(db)?;
+    let row = c.query_opt(&stmt, &[&code]).await.map_err(db)?;
+    row.map(|r| versioned(&col::<String>(&r, 0)?, col(&r, 1)?, col(&r, 2)?))
+        .transpose()
+}
+
+pub(crate) async fn master_list<T: DeserializeOwned>(
+    c: &ClientWrapper,
+    table: &str,
+    kind_column: &str,
+    q: &ListQuery,
+) -> Result<Page<Versioned<T>>, StoreError> {
+    let limit = q.limit.clamp(1, 1000);
+    let empty = Page {
+        items: Vec::new(),
+        next: None,
+    };
+    // No stored code holds NUL, so for any of them `code > "ab\0…"` is `code > "ab"`.
+    let after: String = q
+        .after
+        .as_deref()
+        .unwrap_or_default()
+        .split('\0')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut sql = format!("SELECT code, def, version, updated_at FROM {table} WHERE code > $1");
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(after)];
+    if let Some(s) = &q.search {
+        if !storable(s) {
+            return Ok(empty);
+        }
+        args.push(Box::new(format!("%{}%", s.to_lowercase())));
+        sql.push_str(&format!(
+            " AND (lower(code) LIKE ${n} ESCAPE '' OR lower(name) LIKE ${n} ESCAPE '')",
+            n = args.len()
+        ));
+    }
+    if let Some(k) = &q.kind {
+        if !storable(k) {
+            return Ok(empty);
+        }
+        args.push(Box::new(k.clone()));
+        sql.push_str(&format!(" AND {kind_column} = ${}", args.len()));
+    }
+    if let (Some(p), "locations") = (&q.parent, table) {
+        if !storable(p) {
+            return Ok(empty);
+        }
+        args.push(Box::new(p.clone()));
+        sql.push_str(&format!(" AND parent = ${}", args.len()));
+    }
+    args.push(Box::new(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY code LIMIT ${}", args.len()));
+    let stmt = c.prepare_cached(&sql).await.map_err(db)?;
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = c.query(&stmt, &params).await.map_err(db)?;
+    let mut items = Vec::new();
+    let mut codes: Vec<String> = Vec::new();
+    for r in &rows {
+        codes.push(col(r, 0)?);
+        items.push(versioned(&col::<String>(r, 1)?, col(r, 2)?, col(r, 3)?)?);
+    }
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        codes.get(limit as usize - 1).cloned()
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+pub(crate) async fn master_history(
+    c: &ClientWrapper,
+    kind: &str,
+    code: &str,
+) -> Result<Vec<MasterChange>, StoreError> {
+    // Master entries are few; the body holds kind and code.
+    let stmt = c
+        .prepare_cached("SELECT body FROM ledger WHERE kind = 'master' ORDER BY seq")
+        .await
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in c.query(&stmt, &[]).await.map_err(db)? {
+        let body: String = col(&r, 0)?;
+        if let Ok(LedgerEntry::Master(m)) = LedgerEntry::from_body(&body)
+            && m.record.kind() == kind
+            && m.record.code() == code
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn item_key(p: &str, s: &str) -> Result<ItemKey, StoreError> {
+    Ok(ItemKey {
+        product: ProductCode::parse(p).map_err(|e| StoreError::Schema(e.message))?,
+        serial: Serial::parse(s).map_err(|e| StoreError::Schema(e.message))?,
+    })
+}
+
+pub(crate) async fn item(c: &ClientWrapper, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial,
+                    ch.products, ch.serials, ev.n, ev.first, ev.last
+             FROM items i
+             JOIN products p ON p.id = i.product_id
+             LEFT JOIN items par ON par.id = i.parent_id
+             LEFT JOIN products pp ON pp.id = par.product_id
+             CROSS JOIN LATERAL (
+                 SELECT array_agg(cp.code ORDER BY cp.code, c.serial) AS products, array_agg(c.serial ORDER BY cp.code, c.serial) AS serials
+                 FROM items c JOIN products cp ON cp.id = c.product_id WHERE c.parent_id = i.id
+             ) ch
+             CROSS JOIN LATERAL (
+                 SELECT count(*) AS n, min(e.event_time) AS first, max(e.event_time) AS last
+                 FROM event_items ei JOIN events e ON e.seq = ei.seq WHERE ei.item_id = i.id
+             ) ev
+             WHERE p.code = $1 AND i.serial = $2",
+        )
+        .await
+        .map_err(db)?;
+    let Some(r) = c
+        .query_opt(&stmt, &[&key.product.as_str(), &key.serial.as_str()])
+        .await
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let status: String = col(&r, 0)?;
+    let holds: i16 = col(&r, 1)?;
+    let attributes: Option<String> = col(&r, 5)?;
+    let parent = match (col::<Option<String>>(&r, 6)?, col::<Option<String>>(&r, 7)?) {
+        (Some(p), Some(s)) => Some(item_key(&p, &s)?),
+        _ => None,
+    };
+    let child_products: Vec<String> = col::<Option<Vec<String>>>(&r, 8)?.unwrap_or_default();
+    let child_serials: Vec<String> = col::<Option<Vec<String>>>(&r, 9)?.unwrap_or_default();
+    let children = child_products
+        .iter()
+        .zip(&child_serials)
+        .map(|(p, s)| item_key(p, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first: Option<i64> = col(&r, 11)?;
+    let last: Option<i64> = col(&r, 12)?;
+    Ok(Some(ItemView {
+        product: key.product.to_string(),
+        serial: key.serial.to_string(),
+        status: ItemStatus::parse(&status)
+            .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+        holds: holds_of(i64::from(holds)),
+        location: col(&r, 2)?,
+        custodian: col(&r, 3)?,
+        lot: col(&r, 4)?,
+        parent,
+        children,
+        attributes: attributes
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| StoreError::Schema(e.to_string()))?
+            .unwrap_or_default(),
+        event_count: col(&r, 10)?,
+        first_seen: from_micros(first.unwrap_or(0)),
+        last_event_time: from_micros(last.unwrap_or(0)),
+    }))
+}
+
+pub(crate) async fn lot(c: &ClientWrapper, key: &LotKey) -> Result<Option<LotView>, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT l.production_date, l.expiry_date, l.holds,
+                    ARRAY(SELECT s.location FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location),
+                    ARRAY(SELECT s.quantity FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location)
+             FROM lots l JOIN products p ON p.id = l.product_id
+             WHERE p.code = $1 AND l.code = $2",
+        )
+        .await
+        .map_err(db)?;
+    let Some(r) = c
+        .query_opt(&stmt, &[&key.product.as_str(), &key.lot.as_str()])
+        .await
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let date =
+        |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let holds: i16 = col(&r, 2)?;
+    let locations: Vec<String> = col(&r, 3)?;
+    let quantities: Vec<i64> = col(&r, 4)?;
+    Ok(Some(LotView {
+        product: key.product.to_string(),
+        lot: key.lot.to_string(),
+        production_date: date(col(&r, 0)?),
+        expiry_date: date(col(&r, 1)?),
+        holds: holds_of(i64::from(holds)),
+        stock: locations
+            .into_iter()
+            .zip(quantities)
+            .map(|(location, q)| StockLine {
+                location,
+                quantity: Quantity::from_millis(q),
+            })
+            .collect(),
+    }))
+}
+
+/// Ledger rows (seq, body, hash) as stored events, with the events that correct them.
+async fn stored(
+    tx: &Transaction<'_>,
+    rows: Vec<(i64, String, Vec<u8>)>,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, body, hash) in rows {
+        let LedgerEntry::Event(event) = LedgerEntry::from_body(&body)
+            .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?
+        else {
+            return Err(StoreError::Schema(format!("entry {seq} is not an event")));
+        };
+        out.push(StoredEvent {
+            seq,
+            hash: hex::encode(hash),
+            event,
+            corrected_by: Vec::new(),
+        });
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<Uuid> = out.iter().map(|e| e.event.id).collect();
+    let stmt = tx
+        .prepare_cached(
+            "SELECT corrects, event_id FROM events WHERE corrects = ANY($1::uuid[]) ORDER BY seq",
+        )
+        .await
+        .map_err(db)?;
+    let mut corrections: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for r in tx.query(&stmt, &[&ids]).await.map_err(db)? {
+        corrections
+            .entry(col(&r, 0)?)
+            .or_default()
+            .push(col(&r, 1)?);
+    }
+    for e in &mut out {
+        e.corrected_by = corrections.get(&e.event.id).cloned().unwrap_or_default();
+    }
+    Ok(out)
+}
+
+pub(crate) async fn event(
+    tx: &Transaction<'_>,
+    id: Uuid,
+) -> Result<Option<StoredEvent>, StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq WHERE e.event_id = $1")
+        .await
+        .map_err(db)?;
+    let Some(r) = tx.query_opt(&stmt, &[&id]).await.map_err(db)? else {
+        return Ok(None);
+    };
+    Ok(stored(tx, vec![(col(&r, 0)?, col(&r, 1)?, col(&r, 2)?)])
+        .await?
+        .pop())
+}
+
+pub(crate) async fn events(
+    tx: &Transaction<'_>,
+    q: &EventQuery,
+) -> Result<Page<StoredEvent>, StoreError> {
+    let limit = q.limit.clamp(1, 1000);
+    let empty = Page {
+        items: Vec::new(),
+        next: None,
+    };
+    let texts = [
+        q.biz_step.as_deref(),
+        q.biz_location.as_deref(),
+        q.biz_transaction.as_ref().map(|t| t.0.as_str()),
+        q.biz_transaction.as_ref().map(|t| t.1.as_str()),
+    ];
+    if texts.into_iter().flatten().any(|t| !storable(t)) {
+        return Ok(empty);
+    }
+    let mut sql =
+        String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut cond = Vec::new();
+    let arg = |args: &mut Vec<Box<dyn ToSql + Sync + Send>>, v: Box<dyn ToSql + Sync + Send>| {
+        args.push(v);
+        format!("${}", args.len())
+    };
+    if let Some(k) = &q.item {
+        let a = arg(&mut args, Box::new(k.product.to_string()));
+        let b = arg(&mut args, Box::new(k.serial.to_string()));
+        cond.push(format!(
+            "e.seq IN (SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b})"
+        ));
+    }
+    if let Some(k) = &q.lot {
+        let a = arg(&mut args, Box::new(k.product.to_string()));
+        let b = arg(&mut args, Box::new(k.lot.to_string()));
+        cond.push(format!(
+            "e.seq IN (SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b})"
+        ));
+    }
+    if let Some((t, id)) = &q.biz_transaction {
+        let a = arg(&mut args, Box::new(t.clone()));
+        let b = arg(&mut args, Box::new(id.clone()));
+        cond.push(format!(
+            "e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"
+        ));
+    }
+    if let Some(k) = q.kind {
+        cond.push(format!("e.kind = {}", arg(&mut args, Box::new(k.as_str()))));
+    }
+    if let Some(s) = &q.biz_step {
+        cond.push(format!(
+            "e.biz_step = {}",
+            arg(&mut args, Box::new(s.clone()))
+        ));
+    }
+    if let Some(s) = &q.biz_location {
+        cond.push(format!(
+            "e.biz_location = {}",
+            arg(&mut args, Box::new(s.clone()))
+        ));
+    }
+    if let Some(t) = q.from {
+        cond.push(format!(
+            "e.event_time >= {}",
+            arg(&mut args, Box::new(micros(t)))
+        ));
+    }
+    if let Some(t) = q.to {
+        cond.push(format!(
+            "e.event_time < {}",
+            arg(&mut args, Box::new(micros(t)))
+        ));
+    }
+    if let Some(s) = q.after_seq {
+        cond.push(format!("e.seq > {}", arg(&mut args, Box::new(s))));
+    }
+    if !cond.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&cond.join(" AND "));
+    }
+    sql.push_str(&format!(
+        " ORDER BY e.seq LIMIT {}",
+        arg(&mut args, Box::new(i64::from(limit) + 1))
+    ));
+    let stmt = tx.prepare_cached(&sql).await.map_err(db)?;
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = tx.query(&stmt, &params).await.map_err(db)?;
+    let more = rows.len() > limit as usize;
+    let mut page = Vec::with_capacity(rows.len().min(limit as usize));
+    for r in rows.iter().take(limit as usize) {
+        page.push((col(r, 0)?, col(r, 1)?, col(r, 2)?));
+    }
+    let items = stored(tx, page).await?;
+    let next = more
+        .then(|| items.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Page { items, next })
+}
