@@ -695,16 +695,15 @@ impl Event {
         if req.ilmd.is_some() && !ilmd_allowed {
             v.push(err("not_allowed", "`ilmd` is only allowed when objects come into being (object ADD or transformation)".into(), "ilmd"));
         }
-        if let Some(ilmd) = &req.ilmd {
-            if let (Some(p), Some(e)) = (ilmd.production_date, ilmd.expiry_date) {
-                if e < p {
-                    v.push(err(
-                        "invalid_dates",
-                        format!("expiry date {e} is before production date {p}"),
-                        "ilmd.expiry_date",
-                    ));
-                }
-            }
+        if let Some(ilmd) = &req.ilmd
+            && let (Some(p), Some(e)) = (ilmd.production_date, ilmd.expiry_date)
+            && e < p
+        {
+            v.push(err(
+                "invalid_dates",
+                format!("expiry date {e} is before production date {p}"),
+                "ilmd.expiry_date",
+            ));
         }
         if req.hold.is_some() && !(kind == EventKind::Object && req.action == Some(Action::Observe))
         {

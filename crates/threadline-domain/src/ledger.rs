@@ -32,6 +32,8 @@ pub struct MasterChange {
 }
 
 /// One ledger entry, as its body is stored.
+// Entries live only between parsing and serialising; boxing the event would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum LedgerEntry {

@@ -158,7 +158,7 @@ pub enum EdgeOp {
 pub struct StatusRules;
 
 impl StatusRules {
-    fn from_disposition(&self, ev: &Event) -> Option<ItemStatus> {
+    fn by_disposition(&self, ev: &Event) -> Option<ItemStatus> {
         let d = ev.disposition.as_ref()?.as_str();
         let repairing = ev
             .biz_step
@@ -179,12 +179,11 @@ impl StatusRules {
     /// The status of the event's subject units (object events) or outputs (transformations).
     pub fn status_after(&self, ev: &Event) -> Option<ItemStatus> {
         match (ev.kind, ev.action) {
-            (EventKind::Object, Some(Action::Add)) | (EventKind::Transformation, _) => Some(
-                self.from_disposition(ev)
-                    .unwrap_or(ItemStatus::InProduction),
-            ),
+            (EventKind::Object, Some(Action::Add)) | (EventKind::Transformation, _) => {
+                Some(self.by_disposition(ev).unwrap_or(ItemStatus::InProduction))
+            }
             (EventKind::Object, Some(Action::Delete)) => Some(ItemStatus::Scrapped),
-            (EventKind::Object, _) => self.from_disposition(ev),
+            (EventKind::Object, _) => self.by_disposition(ev),
             _ => None,
         }
     }
@@ -307,10 +306,10 @@ impl Slice {
     pub fn missing_ancestors(&self) -> Vec<ItemKey> {
         let mut out = Vec::new();
         for state in self.items.values().flatten() {
-            if let Some(p) = &state.parent {
-                if !self.items.contains_key(p) {
-                    out.push(p.clone());
-                }
+            if let Some(p) = &state.parent
+                && !self.items.contains_key(p)
+            {
+                out.push(p.clone());
             }
         }
         out.sort();
@@ -366,14 +365,14 @@ impl Slice {
         let mut v = Violations::new();
         let is_correction = ev.corrects.is_some();
 
-        if let Some(c) = &ev.corrects {
-            if !self.events.contains(&c.event) {
-                v.push(err(
-                    "unknown_event",
-                    format!("event {} to be corrected does not exist", c.event),
-                    "corrects.event".into(),
-                ));
-            }
+        if let Some(c) = &ev.corrects
+            && !self.events.contains(&c.event)
+        {
+            v.push(err(
+                "unknown_event",
+                format!("event {} to be corrected does not exist", c.event),
+                "corrects.event".into(),
+            ));
         }
         if self.events.contains(&ev.id) {
             v.push(err(
@@ -386,14 +385,14 @@ impl Slice {
             ("read_point", &ev.read_point),
             ("biz_location", &ev.biz_location),
         ] {
-            if let Some(l) = loc {
-                if !self.locations.contains(l.as_str()) {
-                    v.push(err(
-                        "unknown_location",
-                        format!("location {l} does not exist"),
-                        name.into(),
-                    ));
-                }
+            if let Some(l) = loc
+                && !self.locations.contains(l.as_str())
+            {
+                v.push(err(
+                    "unknown_location",
+                    format!("location {l} does not exist"),
+                    name.into(),
+                ));
             }
         }
         for (list, eps) in [("sources", &ev.sources), ("destinations", &ev.destinations)] {
@@ -496,17 +495,17 @@ impl Slice {
                 let Some(cs) = self.item(c) else { continue };
                 match ev.action {
                     Some(Action::Add) => {
-                        if let Some(cur) = &cs.parent {
-                            if cur != parent {
-                                v.push(err(
-                                    "already_assembled",
-                                    format!(
-                                        "serial {} of {} is already in {} {}",
-                                        c.serial, c.product, cur.product, cur.serial
-                                    ),
-                                    format!("children[{i}].serial"),
-                                ));
-                            }
+                        if let Some(cur) = &cs.parent
+                            && cur != parent
+                        {
+                            v.push(err(
+                                "already_assembled",
+                                format!(
+                                    "serial {} of {} is already in {} {}",
+                                    c.serial, c.product, cur.product, cur.serial
+                                ),
+                                format!("children[{i}].serial"),
+                            ));
                         }
                         if self.is_self_or_ancestor(c, parent) {
                             v.push(err(
@@ -519,17 +518,15 @@ impl Slice {
                             ));
                         }
                     }
-                    Some(Action::Delete) => {
-                        if cs.parent.as_ref() != Some(parent) {
-                            v.push(err(
-                                "not_in_parent",
-                                format!(
-                                    "serial {} of {} is not in {} {}",
-                                    c.serial, c.product, parent.product, parent.serial
-                                ),
-                                format!("children[{i}].serial"),
-                            ));
-                        }
+                    Some(Action::Delete) if cs.parent.as_ref() != Some(parent) => {
+                        v.push(err(
+                            "not_in_parent",
+                            format!(
+                                "serial {} of {} is not in {} {}",
+                                c.serial, c.product, parent.product, parent.serial
+                            ),
+                            format!("children[{i}].serial"),
+                        ));
                     }
                     _ => {}
                 }
@@ -944,13 +941,14 @@ impl Slice {
                 !output && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
             self.add_stock(q.key(), loc, q.quantity, negative);
         }
-        if ev.kind == EventKind::Object && ev.action == Some(Action::Observe) {
-            if let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location()) {
-                let (src, dst) = (src.to_owned(), dst.to_owned());
-                for q in &ev.lots {
-                    self.add_stock(q.key(), &src, q.quantity, true);
-                    self.add_stock(q.key(), &dst, q.quantity, false);
-                }
+        if ev.kind == EventKind::Object
+            && ev.action == Some(Action::Observe)
+            && let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location())
+        {
+            let (src, dst) = (src.to_owned(), dst.to_owned());
+            for q in &ev.lots {
+                self.add_stock(q.key(), &src, q.quantity, true);
+                self.add_stock(q.key(), &dst, q.quantity, false);
             }
         }
 

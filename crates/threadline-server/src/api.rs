@@ -14,7 +14,9 @@ use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventKind, EventRequest};
 use threadline_domain::master::{Location, MasterRecord, Party, Product};
 use threadline_domain::{LotCode, ProductCode, Serial};
-use threadline_store::{CaptureOutcome, EventQuery, IdempotencyKey, ListQuery, MasterWrite, Versioned};
+use threadline_store::{
+    CaptureOutcome, EventQuery, IdempotencyKey, ListQuery, MasterWrite, Versioned,
+};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -26,38 +28,80 @@ fn actor(_headers: &HeaderMap) -> String {
     "anonymous".to_owned()
 }
 
-fn idempotency(headers: &HeaderMap, scope: &str, body: &[u8]) -> Result<Option<IdempotencyKey>, AppError> {
-    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
-    let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
-        AppError::malformed("invalid_idempotency_key", "Idempotency-Key must be 1–255 visible ASCII characters", Some("Idempotency-Key".into()))
-    })?;
+fn idempotency(
+    headers: &HeaderMap,
+    scope: &str,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            AppError::malformed(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1–255 visible ASCII characters",
+                Some("Idempotency-Key".into()),
+            )
+        })?;
     let mut h = Sha256::new();
     h.update(scope.as_bytes());
     h.update([0]);
     h.update(body);
-    Ok(Some(IdempotencyKey { key: key.to_owned(), request_hash: h.finalize().into() }))
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: h.finalize().into(),
+    }))
 }
 
-pub async fn capture_events(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+pub async fn capture_events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
     require_json(&headers)?;
     let batch = first_byte(&body) == Some(b'[');
-    let requests: Vec<EventRequest> = if batch { parse(&body, "events")? } else { vec![parse(&body, "")?] };
+    let requests: Vec<EventRequest> = if batch {
+        parse(&body, "events")?
+    } else {
+        vec![parse(&body, "")?]
+    };
     if requests.is_empty() {
-        return Err(AppError::malformed("empty_batch", "the batch holds no events", Some("events".into())));
+        return Err(AppError::malformed(
+            "empty_batch",
+            "the batch holds no events",
+            Some("events".into()),
+        ));
     }
     if requests.len() > app.limits.max_batch {
         return Err(AppError::Rule(vec![
-            FieldError::new("batch_too_large", format!("a batch holds at most {} events; this one holds {}", app.limits.max_batch, requests.len()))
-                .at("events"),
+            FieldError::new(
+                "batch_too_large",
+                format!(
+                    "a batch holds at most {} events; this one holds {}",
+                    app.limits.max_batch,
+                    requests.len()
+                ),
+            )
+            .at("events"),
         ]));
     }
-    let ctx = CaptureContext { actor: actor(&headers), now: app.clock.now() };
+    let ctx = CaptureContext {
+        actor: actor(&headers),
+        now: app.clock.now(),
+    };
     let mut events = Vec::with_capacity(requests.len());
     let mut violations = Vec::new();
     for (i, req) in requests.into_iter().enumerate() {
         match Event::from_request(req, &ctx, Uuid::now_v7()) {
             Ok(e) => events.push(e),
-            Err(v) if batch => violations.extend(v.into_iter().map(|e| e.within(&format!("events[{i}]")))),
+            Err(v) if batch => {
+                violations.extend(v.into_iter().map(|e| e.within(&format!("events[{i}]"))))
+            }
             Err(v) => violations.extend(v),
         }
     }
@@ -67,9 +111,14 @@ pub async fn capture_events(State(app): State<AppState>, headers: HeaderMap, bod
     let key = idempotency(&headers, "POST /api/v1/events", &body)?;
     let outcome = app.store.capture(events, key).await?;
     let replayed = matches!(outcome, CaptureOutcome::Replayed(_));
-    let mut resp = (StatusCode::CREATED, Json(json!({ "events": outcome.receipts() }))).into_response();
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(json!({ "events": outcome.receipts() })),
+    )
+        .into_response();
     if replayed {
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
 }
@@ -100,26 +149,55 @@ fn limit(l: Option<u32>) -> Result<u32, AppError> {
     match l {
         None => Ok(100),
         Some(n) if (1..=1000).contains(&n) => Ok(n),
-        Some(n) => Err(AppError::malformed("invalid_limit", format!("limit must be between 1 and 1000, got {n}"), Some("limit".into()))),
+        Some(n) => Err(AppError::malformed(
+            "invalid_limit",
+            format!("limit must be between 1 and 1000, got {n}"),
+            Some("limit".into()),
+        )),
     }
 }
 
-pub async fn list_events(State(app): State<AppState>, query: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
+pub async fn list_events(
+    State(app): State<AppState>,
+    query: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
     let Query(f) = query.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-    let product = f.product.as_deref().map(|p| ProductCode::parse(p).map_err(|e| field_err(e, "product"))).transpose()?;
-    let need_product = || AppError::malformed("missing_field", "give `product` with `serial` or `lot`", Some("product".into()));
+    let product = f
+        .product
+        .as_deref()
+        .map(|p| ProductCode::parse(p).map_err(|e| field_err(e, "product")))
+        .transpose()?;
+    let need_product = || {
+        AppError::malformed(
+            "missing_field",
+            "give `product` with `serial` or `lot`",
+            Some("product".into()),
+        )
+    };
     let item = match &f.serial {
-        Some(s) => Some(ItemKey { product: product.clone().ok_or_else(need_product)?, serial: Serial::parse(s).map_err(|e| field_err(e, "serial"))? }),
+        Some(s) => Some(ItemKey {
+            product: product.clone().ok_or_else(need_product)?,
+            serial: Serial::parse(s).map_err(|e| field_err(e, "serial"))?,
+        }),
         None => None,
     };
     let lot = match &f.lot {
-        Some(l) => Some(LotKey { product: product.clone().ok_or_else(need_product)?, lot: LotCode::parse(l).map_err(|e| field_err(e, "lot"))? }),
+        Some(l) => Some(LotKey {
+            product: product.clone().ok_or_else(need_product)?,
+            lot: LotCode::parse(l).map_err(|e| field_err(e, "lot"))?,
+        }),
         None => None,
     };
     let biz_transaction = match (f.transaction_type, f.transaction_id) {
         (Some(t), Some(id)) => Some((t, id)),
         (None, None) => None,
-        _ => return Err(AppError::malformed("missing_field", "give both transaction_type and transaction_id", Some("transaction_id".into()))),
+        _ => {
+            return Err(AppError::malformed(
+                "missing_field",
+                "give both transaction_type and transaction_id",
+                Some("transaction_id".into()),
+            ));
+        }
     };
     let q = EventQuery {
         item,
@@ -137,8 +215,17 @@ pub async fn list_events(State(app): State<AppState>, query: Result<Query<EventF
     Ok(Json(page).into_response())
 }
 
-pub async fn get_event(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::malformed("invalid_id", format!("`{id}` is not an event id (UUID)"), Some("id".into())))?;
+pub async fn get_event(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        AppError::malformed(
+            "invalid_id",
+            format!("`{id}` is not an event id (UUID)"),
+            Some("id".into()),
+        )
+    })?;
     match app.store.event(id).await? {
         Some(e) => Ok(Json(e).into_response()),
         None => Err(AppError::NotFound(format!("event {id} does not exist"))),
@@ -152,22 +239,32 @@ fn parse_item_key(product: &str, serial: &str) -> Result<ItemKey, AppError> {
     })
 }
 
-pub async fn get_item(State(app): State<AppState>, Path((product, serial)): Path<(String, String)>) -> Result<Response, AppError> {
+pub async fn get_item(
+    State(app): State<AppState>,
+    Path((product, serial)): Path<(String, String)>,
+) -> Result<Response, AppError> {
     let key = parse_item_key(&product, &serial)?;
     match app.store.item(&key).await? {
         Some(i) => Ok(Json(i).into_response()),
-        None => Err(AppError::NotFound(format!("serial {serial} of product {product} is not registered"))),
+        None => Err(AppError::NotFound(format!(
+            "serial {serial} of product {product} is not registered"
+        ))),
     }
 }
 
-pub async fn get_lot(State(app): State<AppState>, Path((product, lot)): Path<(String, String)>) -> Result<Response, AppError> {
+pub async fn get_lot(
+    State(app): State<AppState>,
+    Path((product, lot)): Path<(String, String)>,
+) -> Result<Response, AppError> {
     let key = LotKey {
         product: ProductCode::parse(&product).map_err(|e| field_err(e, "product"))?,
         lot: LotCode::parse(&lot).map_err(|e| field_err(e, "lot"))?,
     };
     match app.store.lot(&key).await? {
         Some(l) => Ok(Json(l).into_response()),
-        None => Err(AppError::NotFound(format!("lot {lot} of product {product} is not registered"))),
+        None => Err(AppError::NotFound(format!(
+            "lot {lot} of product {product} is not registered"
+        ))),
     }
 }
 
@@ -183,7 +280,13 @@ pub struct ListParams {
 }
 
 fn list_query(p: ListParams) -> Result<ListQuery, AppError> {
-    Ok(ListQuery { search: p.q, kind: p.kind.or(p.tracking), parent: p.parent, after: p.after, limit: limit(p.limit)? })
+    Ok(ListQuery {
+        search: p.q,
+        kind: p.kind.or(p.tracking),
+        parent: p.parent,
+        after: p.after,
+        limit: limit(p.limit)?,
+    })
 }
 
 fn versioned_response<T: serde::Serialize>(status: StatusCode, v: &Versioned<T>) -> Response {
@@ -198,14 +301,24 @@ fn versioned_response<T: serde::Serialize>(status: StatusCode, v: &Versioned<T>)
 fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Err(AppError::PreconditionRequired(
-            FieldError::new("version_required", "send If-Match with the version you are changing (the ETag of the record)").at("If-Match"),
+            FieldError::new(
+                "version_required",
+                "send If-Match with the version you are changing (the ETag of the record)",
+            )
+            .at("If-Match"),
         ));
     };
     v.to_str()
         .ok()
         .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| AppError::malformed("invalid_if_match", "If-Match must be a version such as \"3\"", Some("If-Match".into())))
+        .ok_or_else(|| {
+            AppError::malformed(
+                "invalid_if_match",
+                "If-Match must be a version such as \"3\"",
+                Some("If-Match".into()),
+            )
+        })
 }
 
 macro_rules! master_endpoints {
@@ -249,11 +362,44 @@ macro_rules! master_endpoints {
     };
 }
 
-master_endpoints!(Product, Product, "product", product, products, create_product, replace_product, get_product, list_products);
-master_endpoints!(Party, Party, "party", party, parties, create_party, replace_party, get_party, list_parties);
-master_endpoints!(Location, Location, "location", location, locations, create_location, replace_location, get_location, list_locations);
+master_endpoints!(
+    Product,
+    Product,
+    "product",
+    product,
+    products,
+    create_product,
+    replace_product,
+    get_product,
+    list_products
+);
+master_endpoints!(
+    Party,
+    Party,
+    "party",
+    party,
+    parties,
+    create_party,
+    replace_party,
+    get_party,
+    list_parties
+);
+master_endpoints!(
+    Location,
+    Location,
+    "location",
+    location,
+    locations,
+    create_location,
+    replace_location,
+    get_location,
+    list_locations
+);
 
-pub async fn master_history(State(app): State<AppState>, Path((kind, code)): Path<(String, String)>) -> Result<Response, AppError> {
+pub async fn master_history(
+    State(app): State<AppState>,
+    Path((kind, code)): Path<(String, String)>,
+) -> Result<Response, AppError> {
     let kind = match kind.as_str() {
         "products" => "product",
         "parties" => "party",

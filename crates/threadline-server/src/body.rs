@@ -30,11 +30,18 @@ fn field_path(path: &serde_path_to_error::Path, array_prefix: &str) -> Option<St
     if p == "." || p.is_empty() {
         return None;
     }
-    Some(if p.starts_with('[') { format!("{array_prefix}{p}") } else { p })
+    Some(if p.starts_with('[') {
+        format!("{array_prefix}{p}")
+    } else {
+        p
+    })
 }
 
 pub fn require_json(headers: &HeaderMap) -> Result<(), AppError> {
-    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
         return Ok(());
@@ -56,7 +63,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], array_prefix: &str) -> Result<T,
             let inner = e.into_inner();
             let msg = inner.to_string();
             let code = match inner.classify() {
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed_json",
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "malformed_json"
+                }
                 _ => classify(&msg),
             };
             // serde appends " at line L column C"; keep it for syntax errors only, where it helps.

@@ -25,7 +25,11 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn malformed(code: &'static str, message: impl Into<String>, field: Option<String>) -> Self {
+    pub fn malformed(
+        code: &'static str,
+        message: impl Into<String>,
+        field: Option<String>,
+    ) -> Self {
         let mut e = FieldError::new(code, message);
         e.field = field;
         AppError::Malformed(vec![e])
@@ -35,7 +39,12 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(v) if !v.is_empty() && v.iter().all(|f| threadline_store::is_conflict_code(f.code)) => AppError::Conflict(v),
+            StoreError::Invalid(v)
+                if !v.is_empty()
+                    && v.iter().all(|f| threadline_store::is_conflict_code(f.code)) =>
+            {
+                AppError::Conflict(v)
+            }
             StoreError::Invalid(v) => AppError::Rule(v),
             StoreError::Conflict(f) => AppError::Conflict(vec![f]),
             StoreError::NotFound(what) => AppError::NotFound(format!("{what} does not exist")),
@@ -56,11 +65,21 @@ impl IntoResponse for AppError {
                 tracing::error!(error = %m, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    vec![FieldError::new("internal", "the server failed to handle this request; it has been logged")],
+                    vec![FieldError::new(
+                        "internal",
+                        "the server failed to handle this request; it has been logged",
+                    )],
                 )
             }
         };
-        let first = errors.first().cloned().unwrap_or_else(|| FieldError::new("unknown", "unknown error"));
-        (status, axum::Json(json!({ "error": first, "errors": errors }))).into_response()
+        let first = errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| FieldError::new("unknown", "unknown error"));
+        (
+            status,
+            axum::Json(json!({ "error": first, "errors": errors })),
+        )
+            .into_response()
     }
 }

@@ -43,12 +43,20 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, clock: Arc::new(SystemClock), limits: Limits::default() }
+        AppState {
+            store,
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+        }
     }
 }
 
-async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine(), "version": env!("CARGO_PKG_VERSION") }))
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(
+        serde_json::json!({ "status": "ok", "engine": app.store.engine(), "version": env!("CARGO_PKG_VERSION") }),
+    )
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> error::AppError {
@@ -87,5 +95,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -57,7 +57,10 @@ pub struct PageParams {
 }
 
 fn lang_of(p: &PageParams, headers: &HeaderMap) -> Lang {
-    Lang::negotiate(p.lang.as_deref(), headers.get("accept-language").and_then(|v| v.to_str().ok()))
+    Lang::negotiate(
+        p.lang.as_deref(),
+        headers.get("accept-language").and_then(|v| v.to_str().ok()),
+    )
 }
 
 fn lookup_form(lang: Lang, product: &str, serial: &str) -> String {
@@ -76,18 +79,30 @@ fn lookup_form(lang: Lang, product: &str, serial: &str) -> String {
     )
 }
 
-pub async fn home(State(app): State<AppState>, Query(p): Query<PageParams>, headers: HeaderMap) -> Response {
+pub async fn home(
+    State(app): State<AppState>,
+    Query(p): Query<PageParams>,
+    headers: HeaderMap,
+) -> Response {
     let lang = lang_of(&p, &headers);
     let ledger = match app.store.verify().await {
         Ok(r) if r.first_break.is_none() => {
-            format!("<span class=\"ok\">✔ {} · {} {}</span>", t(lang, Msg::LedgerIntact), r.entries, t(lang, Msg::Entries))
+            format!(
+                "<span class=\"ok\">✔ {} · {} {}</span>",
+                t(lang, Msg::LedgerIntact),
+                r.entries,
+                t(lang, Msg::Entries)
+            )
         }
         Ok(r) => format!(
             "<span class=\"bad\">✘ {}: {}</span>",
             t(lang, Msg::LedgerBroken),
             esc(&r.first_break.map(|b| b.to_string()).unwrap_or_default())
         ),
-        Err(_) => format!("<span class=\"bad\">✘ {}</span>", t(lang, Msg::LedgerBroken)),
+        Err(_) => format!(
+            "<span class=\"bad\">✘ {}</span>",
+            t(lang, Msg::LedgerBroken)
+        ),
     };
     let body = format!(
         "<section><h1>Threadline</h1><p>{tag}</p><p>{ledger}</p><p>{eng}: {engine} · {api}</p></section>{form}",
@@ -100,23 +115,75 @@ pub async fn home(State(app): State<AppState>, Query(p): Query<PageParams>, head
     page(lang, t(lang, Msg::Home), &body).into_response()
 }
 
-pub async fn unit(State(app): State<AppState>, Query(p): Query<PageParams>, headers: HeaderMap) -> Response {
+pub async fn unit(
+    State(app): State<AppState>,
+    Query(p): Query<PageParams>,
+    headers: HeaderMap,
+) -> Response {
     let lang = lang_of(&p, &headers);
-    let (product, serial) = (p.product.clone().unwrap_or_default(), p.serial.clone().unwrap_or_default());
+    let (product, serial) = (
+        p.product.clone().unwrap_or_default(),
+        p.serial.clone().unwrap_or_default(),
+    );
     let form = lookup_form(lang, &product, serial.trim());
-    let key = match (ProductCode::parse(product.trim()), Serial::parse(serial.trim())) {
+    let key = match (
+        ProductCode::parse(product.trim()),
+        Serial::parse(serial.trim()),
+    ) {
         (Ok(product), Ok(serial)) => ItemKey { product, serial },
-        _ => return page(lang, t(lang, Msg::LookUpUnit), &format!("{form}<section class=\"bad\">{}</section>", t(lang, Msg::NotRegistered))).into_response(),
+        _ => {
+            return page(
+                lang,
+                t(lang, Msg::LookUpUnit),
+                &format!(
+                    "{form}<section class=\"bad\">{}</section>",
+                    t(lang, Msg::NotRegistered)
+                ),
+            )
+            .into_response();
+        }
     };
     let item = match app.store.item(&key).await {
         Ok(Some(i)) => i,
-        _ => return page(lang, t(lang, Msg::LookUpUnit), &format!("{form}<section class=\"bad\">{}</section>", t(lang, Msg::NotRegistered))).into_response(),
+        _ => {
+            return page(
+                lang,
+                t(lang, Msg::LookUpUnit),
+                &format!(
+                    "{form}<section class=\"bad\">{}</section>",
+                    t(lang, Msg::NotRegistered)
+                ),
+            )
+            .into_response();
+        }
     };
     let none = t(lang, Msg::None);
     let opt = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_else(|| none.to_owned());
-    let holds: String = item.holds.iter().map(|h| format!("<span class=\"badge hold\">{}</span>", crate::i18n::hold(lang, *h))).collect();
-    let children: Vec<String> = item.children.iter().map(|c| format!("{} {}", esc(c.product.as_str()), esc(c.serial.as_str()))).collect();
-    let events = app.store.events(&EventQuery { item: Some(key.clone()), limit: 1000, ..Default::default() }).await.map(|p| p.items).unwrap_or_default();
+    let holds: String = item
+        .holds
+        .iter()
+        .map(|h| {
+            format!(
+                "<span class=\"badge hold\">{}</span>",
+                crate::i18n::hold(lang, *h)
+            )
+        })
+        .collect();
+    let children: Vec<String> = item
+        .children
+        .iter()
+        .map(|c| format!("{} {}", esc(c.product.as_str()), esc(c.serial.as_str())))
+        .collect();
+    let events = app
+        .store
+        .events(&EventQuery {
+            item: Some(key.clone()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
     let rows: String = events
         .iter()
         .map(|e| {
@@ -124,7 +191,11 @@ pub async fn unit(State(app): State<AppState>, Query(p): Query<PageParams>, head
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&ev.event_time.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-                esc(ev.biz_step.as_ref().map(|b| b.as_str()).unwrap_or(ev.kind.as_str())),
+                esc(ev
+                    .biz_step
+                    .as_ref()
+                    .map(|b| b.as_str())
+                    .unwrap_or(ev.kind.as_str())),
                 esc(ev.biz_location.as_ref().map(|l| l.as_str()).unwrap_or(none)),
                 esc(&ev.actor)
             )
@@ -145,9 +216,17 @@ pub async fn unit(State(app): State<AppState>, Query(p): Query<PageParams>, head
         l_lot = t(lang, Msg::Lot),
         lot = opt(&item.lot),
         l_par = t(lang, Msg::Parent),
-        par = item.parent.as_ref().map(|p| format!("{} {}", esc(p.product.as_str()), esc(p.serial.as_str()))).unwrap_or_else(|| none.to_owned()),
+        par = item
+            .parent
+            .as_ref()
+            .map(|p| format!("{} {}", esc(p.product.as_str()), esc(p.serial.as_str())))
+            .unwrap_or_else(|| none.to_owned()),
         l_comp = t(lang, Msg::Components),
-        comp = if children.is_empty() { none.to_owned() } else { children.join("<br>") },
+        comp = if children.is_empty() {
+            none.to_owned()
+        } else {
+            children.join("<br>")
+        },
         l_tl = t(lang, Msg::Timeline),
         l_when = t(lang, Msg::When),
         l_step = t(lang, Msg::Step),

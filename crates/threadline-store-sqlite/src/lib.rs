@@ -78,10 +78,10 @@ impl Readers {
     }
 
     fn give(&self, c: Connection) {
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < 16 {
-                idle.push(c);
-            }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 16
+        {
+            idle.push(c);
         }
     }
 }
@@ -191,10 +191,10 @@ impl threadline_store::Store for SqliteStore {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
-            if let Some(k) = &idempotency {
-                if let Some(prior) = read::idempotent_replay(&tx, k)? {
-                    return Ok(CaptureOutcome::Replayed(prior));
-                }
+            if let Some(k) = &idempotency
+                && let Some(prior) = read::idempotent_replay(&tx, k)?
+            {
+                return Ok(CaptureOutcome::Replayed(prior));
             }
             let mut head = capture::head(&tx)?;
             let batch = events.len() > 1;

@@ -160,10 +160,11 @@ pub(crate) fn master_history(
     let mut out = Vec::new();
     for row in rows {
         let body = row.map_err(db)?;
-        if let Ok(LedgerEntry::Master(m)) = LedgerEntry::from_body(&body) {
-            if m.record.kind() == kind && m.record.code() == code {
-                out.push(m);
-            }
+        if let Ok(LedgerEntry::Master(m)) = LedgerEntry::from_body(&body)
+            && m.record.kind() == kind
+            && m.record.code() == code
+        {
+            out.push(m);
         }
     }
     Ok(out)

@@ -23,18 +23,17 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
     };
     match record {
         MasterRecord::Product(p) => {
-            if let Some(g) = &p.gtin {
-                if let Some(owner) = lookup.gtin_owner(g.as_str())? {
-                    if owner != p.code.as_str() {
-                        return Err(StoreError::Conflict(
-                            FieldError::new(
-                                "duplicate_gtin",
-                                format!("GTIN {g} already belongs to product {owner}"),
-                            )
-                            .at("gtin"),
-                        ));
-                    }
-                }
+            if let Some(g) = &p.gtin
+                && let Some(owner) = lookup.gtin_owner(g.as_str())?
+                && owner != p.code.as_str()
+            {
+                return Err(StoreError::Conflict(
+                    FieldError::new(
+                        "duplicate_gtin",
+                        format!("GTIN {g} already belongs to product {owner}"),
+                    )
+                    .at("gtin"),
+                ));
             }
         }
         MasterRecord::Party(p) => check_party(p, lookup, &mut v)?,
@@ -95,13 +94,12 @@ fn check_location(
             Some(_) => {}
         }
     }
-    if let Some(party) = &l.party {
-        if lookup.party_kind(party.as_str())?.is_none() {
-            v.push(
-                FieldError::new("unknown_party", format!("party {party} does not exist"))
-                    .at("party"),
-            );
-        }
+    if let Some(party) = &l.party
+        && lookup.party_kind(party.as_str())?.is_none()
+    {
+        v.push(
+            FieldError::new("unknown_party", format!("party {party} does not exist")).at("party"),
+        );
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The store contract: every behaviour a storage engine must have, run on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
 use serde_json::json;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::projection::{ItemStatus, Node};

@@ -1,6 +1,8 @@
 //! The projection is a function of the ledger: after a long random sequence of operations
 //! (accepted and refused alike), rebuilding from the ledger gives exactly the live state.
 
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
 use serde_json::{Value, json};
 use threadline_testkit::fixtures::*;
 use threadline_testkit::{TestStore, store_test};

@@ -1,0 +1,68 @@
+//! The command line. `main` parses it and hands over to [`crate::run`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "threadline",
+    version,
+    about = "Serial-number and lot traceability server",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// TOML configuration file (also THREADLINE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct DbArgs {
+    /// Database URL: `sqlite:PATH` (default `sqlite:./threadline.db`) or `postgres://…`
+    /// (also THREADLINE_DB).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and web UI.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on (default 127.0.0.1:8080; also THREADLINE_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Load the demo plant into an empty database.
+        #[arg(long)]
+        demo: bool,
+        /// Password of the first `admin` user, when the database has no users
+        /// (also THREADLINE_ADMIN_PASSWORD or THREADLINE_ADMIN_PASSWORD_FILE). Without it a
+        /// one-time password is generated and printed once.
+        #[arg(long, value_name = "PASSWORD")]
+        admin_password: Option<String>,
+    },
+    /// Walk the ledger's hash chain; exit 1 and name the first broken entry if any.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Recompute every projection (current state, genealogy, indexes) from the ledger.
+    Rebuild {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,253 @@
+//! One typed configuration. Precedence: defaults < TOML file < `THREADLINE_*` environment
+//! (with `_FILE` variants for secrets) < command-line flags. Unknown `THREADLINE_*` variables
+//! are warned about; secrets are never printed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+pub const DEFAULT_DB: &str = "sqlite:./threadline.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+const KNOWN_ENV: &[&str] = &[
+    "THREADLINE_CONFIG",
+    "THREADLINE_DB",
+    "THREADLINE_LISTEN",
+    "THREADLINE_ADMIN_PASSWORD",
+    "THREADLINE_ADMIN_PASSWORD_FILE",
+    "THREADLINE_DURABILITY",
+    "THREADLINE_LOG",
+    "THREADLINE_TEST_PG",
+];
+
+/// The file form; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    db: Option<String>,
+    listen: Option<String>,
+    admin_password: Option<String>,
+    admin_password_file: Option<PathBuf>,
+    durability: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub db: String,
+    pub listen: String,
+    pub admin_password: Option<String>,
+    /// `process` (default) or `power`: see `threadline_store_sqlite::Durability`.
+    pub durability: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("db", &redact_url(&self.db))
+            .field("listen", &self.listen)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<secret>"),
+            )
+            .field("durability", &self.durability)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// What the command line said.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub db: Option<String>,
+    pub listen: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path)
+        .with_context(|| format!("reading secret file {}", path.display()))?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Builds the configuration from `flags` and an environment (a function, so tests can pass
+/// their own).
+pub fn load(
+    flags: Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+    env_names: &[String],
+) -> anyhow::Result<Config> {
+    for name in env_names {
+        if name.starts_with("THREADLINE_") && !KNOWN_ENV.contains(&name.as_str()) {
+            tracing::warn!(variable = %name, "unknown THREADLINE_ environment variable ignored");
+        }
+    }
+    let file_path = flags
+        .config
+        .clone()
+        .or_else(|| env("THREADLINE_CONFIG").map(PathBuf::from));
+    let file: FileConfig = match &file_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config file {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("config file {}", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let mut admin_password = file.admin_password;
+    if let Some(p) = &file.admin_password_file {
+        admin_password = Some(read_secret(p)?);
+    }
+    if let Some(p) = env("THREADLINE_ADMIN_PASSWORD") {
+        admin_password = Some(p);
+    }
+    if let Some(p) = env("THREADLINE_ADMIN_PASSWORD_FILE") {
+        admin_password = Some(read_secret(Path::new(&p))?);
+    }
+    if flags.admin_password.is_some() {
+        admin_password = flags.admin_password;
+    }
+    let cfg = Config {
+        db: flags
+            .db
+            .or_else(|| env("THREADLINE_DB"))
+            .or(file.db)
+            .unwrap_or_else(|| DEFAULT_DB.to_owned()),
+        listen: flags
+            .listen
+            .or_else(|| env("THREADLINE_LISTEN"))
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+        admin_password,
+        durability: env("THREADLINE_DURABILITY")
+            .or(file.durability)
+            .unwrap_or_else(|| "process".to_owned()),
+    };
+    if !matches!(cfg.durability.as_str(), "process" | "power") {
+        bail!(
+            "durability must be `process` or `power`, not `{}`",
+            cfg.durability
+        );
+    }
+    if let Some(p) = &cfg.admin_password
+        && p.chars().count() < 8
+    {
+        bail!("the admin password must be at least 8 characters");
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn flags_beat_env_beats_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "db = \"sqlite:/from/file.db\"\nlisten = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
+        let flags = || Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+
+        let c = load(flags(), &env_of(&[]), &[]).unwrap();
+        assert_eq!(
+            (c.db.as_str(), c.listen.as_str()),
+            ("sqlite:/from/file.db", "0.0.0.0:1")
+        );
+        let c = load(
+            flags(),
+            &env_of(&[("THREADLINE_DB", "sqlite:/env.db")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.db, "sqlite:/env.db");
+        let c = load(
+            Flags {
+                db: Some("sqlite:/flag.db".into()),
+                ..flags()
+            },
+            &env_of(&[("THREADLINE_DB", "x")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.db, "sqlite:/flag.db");
+        let c = load(Flags::default(), &env_of(&[]), &[]).unwrap();
+        assert_eq!(
+            (c.db.as_str(), c.listen.as_str()),
+            (DEFAULT_DB, DEFAULT_LISTEN)
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "correct horse battery\n").unwrap();
+        let c = load(
+            Flags::default(),
+            &env_of(&[("THREADLINE_ADMIN_PASSWORD_FILE", secret.to_str().unwrap())]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.admin_password.as_deref(), Some("correct horse battery"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("horse"), "{shown}");
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn bad_configuration_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "dbb = \"x\"\n").unwrap();
+        let e = load(
+            Flags {
+                config: Some(file),
+                ..Default::default()
+            },
+            &env_of(&[]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field"), "{e:#}");
+        let e = load(
+            Flags {
+                admin_password: Some("short".into()),
+                ..Default::default()
+            },
+            &env_of(&[]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("at least 8"));
+    }
+}

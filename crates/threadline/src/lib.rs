@@ -1,0 +1,192 @@
+//! The `threadline` program: configuration, start-up, and the subcommands. `main` only parses
+//! the command line and calls [`run`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use threadline_store::{Store, User};
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+
+use cli::{Cli, Command};
+use config::{Config, Flags};
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // PENDING: wired to threadline_store_postgres::PgStore::connect when that engine lands.
+        bail!(
+            "PostgreSQL database {} cannot be opened by this build yet",
+            config::redact_url(url)
+        );
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() {
+        bail!("the database URL `{url}` names no file");
+    }
+    let durability = if durability == "power" {
+        threadline_store_sqlite::Durability::Power
+    } else {
+        threadline_store_sqlite::Durability::Process
+    };
+    let s = threadline_store_sqlite::SqliteStore::open(&PathBuf::from(path), durability)
+        .with_context(|| format!("opening SQLite database {path}"))?;
+    Ok(Arc::new(s))
+}
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    rand::Rng::fill(&mut rand::rng(), &mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
+        .to_string())
+}
+
+/// A password for the first sign-in: 20 characters from an alphabet without look-alikes.
+fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rand::Rng::random_range(&mut rng, 0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Creates the `admin` user on a database without users. Returns the generated password if
+/// none was configured, for printing once.
+pub async fn ensure_admin(
+    store: &dyn Store,
+    configured: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match configured {
+        Some(p) => (p.to_owned(), false),
+        None => (one_time_password(), true),
+    };
+    store
+        .create_user(User {
+            name: "admin".into(),
+            password_hash: hash_password(&password)?,
+            role: "admin".into(),
+        })
+        .await?;
+    Ok(generated.then_some(password))
+}
+
+fn config_of(
+    cli_config: Option<PathBuf>,
+    db: Option<String>,
+    listen: Option<String>,
+    admin_password: Option<String>,
+) -> anyhow::Result<Config> {
+    let names: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    config::load(
+        Flags {
+            config: cli_config,
+            db,
+            listen,
+            admin_password,
+        },
+        &|k| std::env::var(k).ok(),
+        &names,
+    )
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Runs a parsed command line; the exit code is the return value.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve {
+            db,
+            listen,
+            demo,
+            admin_password,
+        } => {
+            let cfg = config_of(cli.config, db.db, listen, admin_password)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            if let Some(pw) = ensure_admin(&*store, cfg.admin_password.as_deref()).await? {
+                println!("Created user `admin` with one-time password: {pw}");
+                println!("Sign in and change it; it is not shown again.");
+            }
+            if demo {
+                match demo::load(&*store, chrono::Utc::now()).await? {
+                    Some(n) => println!("Loaded the demo plant: {n} ledger entries."),
+                    None => println!("The database already holds data; demo not loaded."),
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(&cfg.listen)
+                .await
+                .with_context(|| format!("listening on {}", cfg.listen))?;
+            let addr = listener.local_addr()?;
+            println!(
+                "Threadline {} listening on http://{addr} ({} database {})",
+                env!("CARGO_PKG_VERSION"),
+                store.engine(),
+                config::redact_url(&cfg.db)
+            );
+            threadline_server::serve(
+                listener,
+                threadline_server::AppState::new(store),
+                shutdown_signal(),
+            )
+            .await?;
+            Ok(0)
+        }
+        Command::Verify { db } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let report = store.verify().await?;
+            match report.first_break {
+                None => {
+                    println!("ledger OK: {} entries verified", report.entries);
+                    Ok(0)
+                }
+                Some(b) => {
+                    println!(
+                        "ledger BROKEN: {b} ({} entries verified before it)",
+                        report.entries
+                    );
+                    Ok(1)
+                }
+            }
+        }
+        Command::Rebuild { db } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let r = store.rebuild().await?;
+            println!(
+                "rebuilt from {} ledger entries: {} items, {} lots",
+                r.entries, r.items, r.lots
+            );
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The `threadline` binary end to end: verify catches tampering in the database file, and a
+//! server killed with SIGKILL mid-stream loses no acknowledged batch and keeps no half batch.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_threadline");
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("THREADLINE_DB")
+        .output()
+        .expect("run threadline");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Starts `threadline serve` on a free port and returns it with the port.
+fn serve(db: &Path, demo: bool) -> (Child, u16) {
+    let url = format!("sqlite:{}", db.display());
+    let mut args = vec![
+        "serve",
+        "--db",
+        url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-password",
+        "test-password-1",
+    ];
+    if demo {
+        args.push("--demo");
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            let port: u16 = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            std::thread::spawn(move || for _ in lines {});
+            return (child, port);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+/// A minimal HTTP/1.1 client: enough for tests, no extra dependencies.
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, Value)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    // Chunked responses: take the first chunk's JSON.
+    let json_start = body.find(['{', '[']).unwrap_or(0);
+    let json_end = body.rfind(['}', ']']).map(|i| i + 1).unwrap_or(body.len());
+    Ok((
+        status,
+        serde_json::from_str(&body[json_start..json_end]).unwrap_or(Value::Null),
+    ))
+}
+
+#[test]
+fn verify_detects_rows_altered_in_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let (mut child, port) = serve(&db, true);
+    let (status, _) = http(port, "GET", "/healthz", None).unwrap();
+    assert_eq!(status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let url = format!("sqlite:{}", db.display());
+
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ledger OK"), "{out}");
+
+    let tamper = |sql: &str| {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(sql).unwrap();
+    };
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let backup = std::fs::read(&db).unwrap();
+    let restore = || {
+        std::fs::write(&db, &backup).unwrap();
+        let _ = std::fs::remove_file(db.with_extension("db-wal"));
+        let _ = std::fs::remove_file(db.with_extension("db-shm"));
+    };
+
+    // Content changed: a serial rewritten inside an event body.
+    tamper(
+        "UPDATE ledger SET body = replace(body, 'ND5A2609001', 'ND5A2609999') WHERE seq = (SELECT min(seq) FROM ledger WHERE body LIKE '%ND5A2609001%')",
+    );
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("BROKEN") && out.contains("does not match its hash"),
+        "{out}"
+    );
+    restore();
+
+    // An entry removed from the middle.
+    tamper("DELETE FROM ledger WHERE seq = 100");
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 1);
+    assert!(out.contains("entry 100 is missing"), "{out}");
+    restore();
+
+    // The tail cut off.
+    tamper("DELETE FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)");
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 1);
+    assert!(out.contains("ledger head"), "{out}");
+    restore();
+
+    // An index column changed behind the ledger's back.
+    tamper("UPDATE events SET event_time = event_time + 1 WHERE seq = 200");
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("entry 200") && out.contains("event_time"),
+        "{out}"
+    );
+    restore();
+
+    let (code, _) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 0);
+    let (code, out) = run(&["rebuild", "--db", &url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rebuilt from"), "{out}");
+}
+
+fn batch(round: usize) -> (Vec<String>, String) {
+    let serials: Vec<String> = (0..200).map(|i| format!("K{round:04}-{i:03}")).collect();
+    let events: Vec<Value> = serials
+        .chunks(20)
+        .map(|c| {
+            json!({"type": "object", "action": "ADD", "event_time": "2026-01-01T08:00:00+08:00", "biz_step": "commissioning",
+                   "biz_location": "SZ-L1", "items": c.iter().map(|s| json!({"product": "PCB-A", "serial": s})).collect::<Vec<_>>()})
+        })
+        .collect();
+    (serials, Value::Array(events).to_string())
+}
+
+#[test]
+fn sigkill_mid_stream_keeps_every_acknowledged_batch_and_no_half_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let (mut child, port) = serve(&db, true);
+
+    // Stream batches from a thread; kill the server while it is busy.
+    let writer = std::thread::spawn(move || {
+        let mut acknowledged = Vec::new();
+        let mut attempted = Vec::new();
+        for round in 0..10_000 {
+            let (serials, body) = batch(round);
+            attempted.push(serials.clone());
+            match http(port, "POST", "/api/v1/events", Some(&body)) {
+                Ok((201, _)) => acknowledged.push(serials),
+                Ok((status, body)) => panic!("batch {round} refused: {status} {body}"),
+                Err(_) => break,
+            }
+        }
+        (acknowledged, attempted)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (acknowledged, attempted) = writer.join().unwrap();
+    assert!(
+        acknowledged.len() >= 2,
+        "the server should have acknowledged some batches before the kill"
+    );
+
+    let (mut child, port) = serve(&db, false);
+    let exists = |serial: &str| {
+        http(port, "GET", &format!("/api/v1/items/PCB-A/{serial}"), None)
+            .unwrap()
+            .0
+            == 200
+    };
+    for serials in &acknowledged {
+        assert!(
+            exists(&serials[0]) && exists(&serials[199]),
+            "acknowledged batch lost: {}",
+            serials[0]
+        );
+    }
+    for serials in attempted.iter().skip(acknowledged.len()) {
+        assert_eq!(
+            exists(&serials[0]),
+            exists(&serials[199]),
+            "half a batch was kept: {}",
+            serials[0]
+        );
+    }
+    let (_, report) = http(port, "GET", "/api/v1/ledger/verify", None).unwrap();
+    assert_eq!(report["first_break"], Value::Null, "{report}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, out) = run(&["verify", "--db", &format!("sqlite:{}", db.display())]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn bad_configuration_fails_with_a_clear_message() {
+    let (code, out) = run(&["serve", "--db", "sqlite:", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("names no file"), "{out}");
+    let (code, out) = run(&[
+        "serve",
+        "--admin-password",
+        "short",
+        "--db",
+        "sqlite:/nonexistent-dir/x.db",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.contains("at least 8"), "{out}");
+    let (code, out) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("threadline "), "{out}");
+}
