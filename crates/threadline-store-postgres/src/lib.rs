@@ -46,16 +46,19 @@ pub mod testing;
 /// Connections a store opens at most.
 const POOL_SIZE: usize = 16;
 
-pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+/// The server's own words for a failure: SQLSTATE, message and detail.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(d) => StoreError::Database(format!(
-            "{}: {}{}",
-            d.code().code(),
-            d.message(),
-            d.detail().map(|x| format!(" ({x})")).unwrap_or_default()
-        )),
-        None => StoreError::Database(e.to_string()),
+        Some(d) => match d.detail() {
+            Some(detail) => format!("{}: {} ({detail})", d.code().code(), d.message()),
+            None => format!("{}: {}", d.code().code(), d.message()),
+        },
+        None => e.to_string(),
     }
+}
+
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database(describe(&e))
 }
 
 /// Is this the database refusing a duplicate key (SQLSTATE 23505)?

@@ -28,7 +28,7 @@ pub(crate) async fn run(client: &mut ClientWrapper) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )
     .await
-    .map_err(|e| StoreError::Schema(format!("cannot create the migrations table: {}", crate::db(e))))?;
+    .map_err(|e| StoreError::Schema(format!("cannot create the migrations table: {}", crate::describe(&e))))?;
     let row = tx
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -44,9 +44,9 @@ pub(crate) async fn run(client: &mut ClientWrapper) -> Result<(), StoreError> {
         )));
     }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.batch_execute(sql)
-            .await
-            .map_err(|e| StoreError::Schema(format!("migration {version}: {}", crate::db(e))))?;
+        tx.batch_execute(sql).await.map_err(|e| {
+            StoreError::Schema(format!("migration {version}: {}", crate::describe(&e)))
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",
             &[version],

@@ -52,7 +52,7 @@ impl Drop for SchemaGuard {
                 match admin_connection(&config).await {
                     Ok(client) => {
                         if let Err(e) = client.batch_execute(&sql).await {
-                            tracing::warn!("cannot drop test schema: {}", crate::db(e));
+                            tracing::warn!("cannot drop test schema: {}", crate::describe(&e));
                         }
                     }
                     Err(e) => tracing::warn!("cannot drop test schema: {e}"),
@@ -63,9 +63,12 @@ impl Drop for SchemaGuard {
     }
 }
 
-/// Creates a uniquely named, empty schema on the server at `base_url` and returns a migrated
-/// store whose connections use only it, with the guard that drops it.
-pub async fn fresh_schema(base_url: &str) -> Result<(PgStore, SchemaGuard), StoreError> {
+/// Creates a uniquely named, empty schema on the server at `base_url`, and returns a connection
+/// configuration whose sessions use only it (for tests that start stores themselves, such as
+/// two "processes" on one database) with the guard that drops it.
+pub async fn empty_schema(
+    base_url: &str,
+) -> Result<(tokio_postgres::Config, SchemaGuard), StoreError> {
     let config: tokio_postgres::Config = base_url
         .parse()
         .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
@@ -75,12 +78,15 @@ pub async fn fresh_schema(base_url: &str) -> Result<(PgStore, SchemaGuard), Stor
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .map_err(crate::db)?;
-    let guard = SchemaGuard {
-        config: config.clone(),
-        schema,
-    };
-    let mut scoped = config;
-    scoped.options(format!("-csearch_path={}", guard.schema));
-    let store = PgStore::from_config(scoped).await?;
+    let mut scoped = config.clone();
+    scoped.options(format!("-csearch_path={schema}"));
+    Ok((scoped, SchemaGuard { config, schema }))
+}
+
+/// Creates a uniquely named, empty schema on the server at `base_url` and returns a migrated
+/// store whose connections use only it, with the guard that drops it.
+pub async fn fresh_schema(base_url: &str) -> Result<(PgStore, SchemaGuard), StoreError> {
+    let (config, guard) = empty_schema(base_url).await?;
+    let store = PgStore::from_config(config).await?;
     Ok((store, guard))
 }

@@ -1,0 +1,221 @@
+//! What only the PostgreSQL engine has to get right: several processes on one database, and
+//! migrations that start at the same time or meet a newer database.
+//!
+//! Run with `THREADLINE_TEST_PG=postgres://…`; without it each test says so and passes.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use threadline_store::{CaptureOutcome, IdempotencyKey, MasterWrite, Receipt, Store, StoreError};
+use threadline_store_postgres::{PgStore, testing};
+use threadline_testkit::fixtures::{at, commission_phones, event, master, now, plant};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+fn server() -> Option<String> {
+    let url = threadline_testkit::pg_url();
+    if url.is_none() {
+        eprintln!("THREADLINE_TEST_PG is not set: PostgreSQL engine test skipped");
+    }
+    url
+}
+
+async fn sql(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_an_up_to_date_schema_is_a_no_op_even_when_two_start_at_once() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+
+    // Two processes starting on an empty schema: one migrates, the other waits and finds the
+    // work done.
+    let (a, b) = tokio::join!(
+        PgStore::from_config(config.clone()),
+        PgStore::from_config(config.clone())
+    );
+    let a = a.unwrap();
+    b.unwrap();
+    plant(&a).await;
+    let before = a.snapshot().await.unwrap();
+
+    let again = PgStore::from_config(config.clone()).await.unwrap();
+    assert_eq!(
+        again.snapshot().await.unwrap(),
+        before,
+        "a second migration run changed the data"
+    );
+    assert!(again.verify().await.unwrap().first_break.is_none());
+    let versions: Vec<i64> = sql(&config)
+        .await
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, vec![PgStore::schema_version()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_a_newer_threadline_is_refused() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+    PgStore::from_config(config.clone()).await.unwrap();
+    let newer = PgStore::schema_version() + 1;
+    sql(&config)
+        .await
+        .execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&newer],
+        )
+        .await
+        .unwrap();
+
+    match PgStore::from_config(config).await {
+        Err(StoreError::Schema(m)) => {
+            assert!(m.contains(&format!("schema version {newer}")), "{m}");
+            assert!(m.contains("newer than this threadline"), "{m}");
+        }
+        other => panic!("expected a schema refusal, got {other:?}"),
+    }
+}
+
+/// Commissions `per_batch` phones per event, `events` events per batch, under a worker prefix.
+fn batch(
+    worker: usize,
+    n: usize,
+    events: usize,
+    per_event: usize,
+) -> Vec<threadline_domain::Event> {
+    (0..events)
+        .map(|e| {
+            let serials: Vec<String> = (0..per_event)
+                .map(|i| format!("W{worker}-{n}-{e}-{i}"))
+                .collect();
+            let refs: Vec<&str> = serials.iter().map(String::as_str).collect();
+            commission_phones(&refs, 30)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_writing_at_once_never_fork_the_chain() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+    let a = PgStore::from_config(config.clone()).await.unwrap();
+    let b = PgStore::from_config(config.clone()).await.unwrap();
+    plant(&a).await;
+    let planted = a.verify().await.unwrap().entries;
+
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let store = if w % 2 == 0 { a.clone() } else { b.clone() };
+        workers.spawn(async move {
+            let mut receipts: Vec<Receipt> = Vec::new();
+            for n in 0..8 {
+                let out = store.capture(batch(w, n, 5, 4), None).await.unwrap();
+                receipts.extend(out.receipts().iter().cloned());
+                // Master writes take the same head lock as captures.
+                let r = store
+                    .put_master(MasterWrite {
+                        record: master("party", json!({"code": format!("C-{w}-{n}"), "name": "Customer", "kind": "customer"})),
+                        actor: "test".into(),
+                        now: now(),
+                        id: Uuid::now_v7(),
+                        replaces: None,
+                    })
+                    .await
+                    .unwrap();
+                receipts.push(r);
+            }
+            receipts
+        });
+    }
+    // The same retried request sent to both processes at once is recorded once.
+    let key = IdempotencyKey {
+        key: "retry-1".into(),
+        request_hash: [7; 32],
+    };
+    let retried = batch(99, 0, 2, 3);
+    let (first, second) = tokio::join!(
+        a.capture(retried.clone(), Some(key.clone())),
+        b.capture(retried, Some(key))
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.receipts(), second.receipts());
+    let recorded = [&first, &second]
+        .iter()
+        .filter(|o| matches!(o, CaptureOutcome::Recorded(_)))
+        .count();
+    assert_eq!(
+        recorded, 1,
+        "exactly one of the two identical requests is recorded"
+    );
+
+    let mut seqs: Vec<i64> = first.receipts().iter().map(|r| r.seq).collect();
+    while let Some(done) = workers.join_next().await {
+        seqs.extend(done.unwrap().iter().map(|r| r.seq));
+    }
+    let expected = planted + 6 * 8 * 6 + 2;
+    let distinct: BTreeSet<i64> = seqs.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        seqs.len(),
+        "two entries were given the same place in the ledger"
+    );
+    assert_eq!(
+        distinct,
+        (planted + 1..=expected).collect(),
+        "the ledger has a gap"
+    );
+
+    for store in [&a, &b] {
+        let report = store.verify().await.unwrap();
+        assert_eq!(report.first_break, None);
+        assert_eq!(report.entries, expected);
+    }
+    let live = a.snapshot().await.unwrap();
+    assert_eq!(live, b.snapshot().await.unwrap());
+    assert_eq!(live.items.len(), 6 * 8 * 5 * 4 + 6);
+    b.rebuild().await.unwrap();
+    assert_eq!(
+        a.snapshot().await.unwrap(),
+        live,
+        "rebuilt projection differs from the live one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_waits_for_a_rebuild_and_then_sees_its_result() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+    let a = PgStore::from_config(config.clone()).await.unwrap();
+    let b = PgStore::from_config(config).await.unwrap();
+    plant(&a).await;
+    a.capture(vec![commission_phones(&["R1", "R2"], 20)], None)
+        .await
+        .unwrap();
+
+    // Racing a capture against a rebuild must neither lose the unit nor let it be registered
+    // twice: whichever runs second sees the other's committed work.
+    let again = commission_phones(&["R2"], 10);
+    let (rebuilt, captured) = tokio::join!(b.rebuild(), a.capture(vec![again], None));
+    rebuilt.unwrap();
+    match captured {
+        Err(StoreError::Invalid(v)) => assert_eq!(v[0].code, "duplicate_serial"),
+        other => panic!("R2 was registered twice: {other:?}"),
+    }
+    let ship = event(
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(5), "biz_step": "shipping",
+        "disposition": "in_transit", "items": [{"product": "PHONE", "serial": "R1"}]}),
+    );
+    b.capture(vec![ship], None).await.unwrap();
+    assert!(a.verify().await.unwrap().first_break.is_none());
+}
