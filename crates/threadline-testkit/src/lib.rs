@@ -56,8 +56,13 @@ pub fn pg_url() -> Option<String> {
 /// A new, empty schema on the test PostgreSQL server; `None` if none is configured.
 pub async fn postgres() -> Option<TestStore> {
     let url = pg_url()?;
-    let (store, guard) = threadline_store_postgres::testing::fresh_schema(&url).await.expect("fresh PostgreSQL schema");
-    Some(TestStore { store: Arc::new(store), _guard: Box::new(guard) })
+    let (store, guard) = threadline_store_postgres::testing::fresh_schema(&url)
+        .await
+        .expect("fresh PostgreSQL schema");
+    Some(TestStore {
+        store: Arc::new(store),
+        _guard: Box::new(guard),
+    })
 }
 
 /// Stamps out `async fn $name(store: TestStore)` as one `#[tokio::test]` per engine:

@@ -17,11 +17,10 @@ use config::{Config, Flags};
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // PENDING: wired to threadline_store_postgres::PgStore::connect when that engine lands.
-        bail!(
-            "PostgreSQL database {} cannot be opened by this build yet",
-            config::redact_url(url)
-        );
+        let s = threadline_store_postgres::PgStore::connect(url)
+            .await
+            .with_context(|| format!("opening PostgreSQL database {}", config::redact_url(url)))?;
+        return Ok(Arc::new(s));
     }
     let path = url
         .strip_prefix("sqlite://")
