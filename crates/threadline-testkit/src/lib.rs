@@ -51,7 +51,9 @@ pub fn sqlite() -> TestStore {
 /// In CI (`CI` set) a missing URL is an error, not a skip: the PostgreSQL half of the suite
 /// must never pass by not running.
 pub fn pg_url() -> Option<String> {
-    let url = std::env::var("THREADLINE_TEST_PG").ok().filter(|s| !s.is_empty());
+    let url = std::env::var("THREADLINE_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty());
     if url.is_none() && std::env::var_os("CI").is_some() {
         panic!("CI is set but THREADLINE_TEST_PG is not: the PostgreSQL tests would be skipped");
     }
