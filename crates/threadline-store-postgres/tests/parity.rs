@@ -5,6 +5,9 @@
 //!
 //! Run with `THREADLINE_TEST_PG=postgres://…`; without it each test says so and passes.
 
+// Test helpers panic on any failure, which is what a test should do with it.
+#![allow(clippy::unwrap_used)]
+
 use std::fmt::Debug;
 use std::path::PathBuf;
 
@@ -662,7 +665,7 @@ async fn refusals_read_the_same_on_both_engines() {
         "{e:?}"
     );
     p.capture(&[b], None).await.unwrap_err();
-    p.capture(&[a.clone()], None).await.unwrap();
+    p.capture(std::slice::from_ref(&a), None).await.unwrap();
 
     // And a master change whose id an event holds.
     let w = MasterWrite {
