@@ -773,16 +773,24 @@ pub(crate) fn pattern_matches(pattern: &str, ai: &str) -> bool {
             .all(|(p, a)| p == a || (p == b'n' && a.is_ascii_digit()))
 }
 
-/// Checks the mutual exclusions and (if `requisites`) the requisites of the AIs present.
-pub(crate) fn check_associations(ais: &[&str], requisites: bool) -> Result<(), FieldError> {
-    for &ai in ais {
+/// Checks the mutual exclusions and (if `requisites`) the requisites of the elements present,
+/// given as `(AI, value)` pairs (the values are only quoted in messages).
+pub(crate) fn check_associations(
+    elements: &[(&str, &str)],
+    requisites: bool,
+) -> Result<(), FieldError> {
+    let present = |pat: &str| elements.iter().any(|&(o, _)| pattern_matches(pat, o));
+    for &(ai, value) in elements {
         let Some(def) = lookup(ai) else { continue };
         for pat in def.exclusions() {
-            if let Some(&other) = ais.iter().find(|&&o| o != ai && pattern_matches(pat, o)) {
+            let clash = elements
+                .iter()
+                .find(|&&(o, _)| o != ai && pattern_matches(pat, o));
+            if let Some(&(other, other_value)) = clash {
                 return Err(FieldError::new(
                     "mutually_exclusive_ais",
                     format!(
-                        "AI ({ai}) {} may not appear together with AI ({other})",
+                        "AI ({ai}) {} `{value}` may not appear together with AI ({other}) `{other_value}`",
                         def.title
                     ),
                 ));
@@ -792,13 +800,10 @@ pub(crate) fn check_associations(ais: &[&str], requisites: bool) -> Result<(), F
     if !requisites {
         return Ok(());
     }
-    for &ai in ais {
+    for &(ai, value) in elements {
         let Some(def) = lookup(ai) else { continue };
         for clause in def.req {
-            let satisfied = clause.split(',').any(|alt| {
-                alt.split('+')
-                    .all(|pat| ais.iter().any(|&o| pattern_matches(pat, o)))
-            });
+            let satisfied = clause.split(',').any(|alt| alt.split('+').all(present));
             if !satisfied {
                 let wanted: Vec<String> = clause
                     .split(',')
@@ -812,7 +817,7 @@ pub(crate) fn check_associations(ais: &[&str], requisites: bool) -> Result<(), F
                 return Err(FieldError::new(
                     "missing_required_ai",
                     format!(
-                        "AI ({ai}) {} requires {} to be present",
+                        "AI ({ai}) {} `{value}` requires {} to be present",
                         def.title,
                         wanted.join(" or ")
                     ),
@@ -1126,53 +1131,78 @@ mod tests {
 
     #[test]
     fn associations() {
-        assert_eq!(check_associations(&["01", "21"], true), Ok(()));
         assert_eq!(
-            check_associations(&["21"], true).unwrap_err().code,
+            check_associations(&[("01", "v"), ("21", "v")], true),
+            Ok(())
+        );
+        assert_eq!(
+            check_associations(&[("21", "v")], true).unwrap_err().code,
             "missing_required_ai"
         );
-        assert_eq!(check_associations(&["21"], false), Ok(()));
+        assert_eq!(check_associations(&[("21", "v")], false), Ok(()));
         assert_eq!(
-            check_associations(&["10"], true).unwrap_err().code,
+            check_associations(&[("10", "v")], true).unwrap_err().code,
             "missing_required_ai"
         );
         assert_eq!(
-            check_associations(&["02", "10"], true).unwrap_err().code,
+            check_associations(&[("02", "v"), ("10", "v")], true)
+                .unwrap_err()
+                .code,
             "missing_required_ai"
         );
-        assert_eq!(check_associations(&["00", "02", "37", "10"], true), Ok(()));
         assert_eq!(
-            check_associations(&["01", "250"], true).unwrap_err().code,
+            check_associations(&[("00", "v"), ("02", "v"), ("37", "v"), ("10", "v")], true),
+            Ok(())
+        );
+        assert_eq!(
+            check_associations(&[("01", "v"), ("250", "v")], true)
+                .unwrap_err()
+                .code,
             "missing_required_ai"
         );
-        assert_eq!(check_associations(&["01", "21", "250"], true), Ok(()));
         assert_eq!(
-            check_associations(&["01", "02"], true).unwrap_err().code,
-            "mutually_exclusive_ais"
+            check_associations(&[("01", "v"), ("21", "v"), ("250", "v")], true),
+            Ok(())
         );
         assert_eq!(
-            check_associations(&["01", "21", "235"], true)
+            check_associations(&[("01", "v"), ("02", "v")], true)
                 .unwrap_err()
                 .code,
             "mutually_exclusive_ais"
         );
         assert_eq!(
-            check_associations(&["01", "3102", "3103"], true)
+            check_associations(&[("01", "v"), ("21", "v"), ("235", "v")], true)
                 .unwrap_err()
                 .code,
             "mutually_exclusive_ais"
         );
-        assert_eq!(check_associations(&["01", "3102", "3202"], true), Ok(()));
         assert_eq!(
-            check_associations(&["8030"], true).unwrap_err().code,
+            check_associations(&[("01", "v"), ("3102", "v"), ("3103", "v")], true)
+                .unwrap_err()
+                .code,
+            "mutually_exclusive_ais"
+        );
+        assert_eq!(
+            check_associations(&[("01", "v"), ("3102", "v"), ("3202", "v")], true),
+            Ok(())
+        );
+        assert_eq!(
+            check_associations(&[("8030", "v")], true).unwrap_err().code,
             "missing_required_ai"
         );
         assert_eq!(
-            check_associations(&["01", "8030"], true).unwrap_err().code,
+            check_associations(&[("01", "v"), ("8030", "v")], true)
+                .unwrap_err()
+                .code,
             "missing_required_ai"
         );
-        assert_eq!(check_associations(&["01", "21", "8030"], true), Ok(()));
-        let msg = check_associations(&["21"], true).unwrap_err().message;
+        assert_eq!(
+            check_associations(&[("01", "v"), ("21", "v"), ("8030", "v")], true),
+            Ok(())
+        );
+        let msg = check_associations(&[("21", "v")], true)
+            .unwrap_err()
+            .message;
         assert!(
             msg.contains("(21)") && msg.contains("(01) or (03) or (8006)"),
             "{msg}"

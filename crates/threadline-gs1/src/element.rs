@@ -81,7 +81,16 @@ pub struct Element {
 impl Element {
     /// Parses and validates one pair (without the cross-element rules).
     pub fn new(ai: &str, value: &str) -> Result<Self, FieldError> {
-        let def = ai::lookup(ai).ok_or_else(|| unknown_ai(ai))?;
+        let def = ai::lookup(ai).ok_or_else(|| {
+            let mut e = unknown_ai(ai);
+            e.message = format!(
+                "({}){}: {}",
+                ai.escape_debug(),
+                value.escape_debug(),
+                e.message
+            );
+            e
+        })?;
         def.validate(ai, value)?;
         Ok(Self {
             ai: ai.to_owned(),
@@ -187,8 +196,11 @@ impl ElementString {
                 "no GS1 Application Identifiers found",
             ));
         }
-        let ais: Vec<&str> = elements.iter().map(|e| e.ai.as_str()).collect();
-        ai::check_associations(&ais, options.check_requisites)?;
+        let pairs: Vec<(&str, &str)> = elements
+            .iter()
+            .map(|e| (e.ai.as_str(), e.value.as_str()))
+            .collect();
+        ai::check_associations(&pairs, options.check_requisites)?;
         Ok(Self { elements })
     }
 

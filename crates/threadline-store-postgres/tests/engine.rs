@@ -3,6 +3,9 @@
 //!
 //! Run with `THREADLINE_TEST_PG=postgres://…`; without it each test says so and passes.
 
+// Test helpers panic on any failure, which is what a test should do with it.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use serde_json::json;
