@@ -11,9 +11,9 @@
 //! * **Set-based capture.** A batch's slice is loaded with a handful of `= ANY($1)` / `unnest`
 //!   queries pipelined on one connection, and written back with multi-row
 //!   `INSERT … SELECT … FROM unnest(…)` statements: the number of round trips does not grow
-//!   with the batch ([`capture`]).
+//!   with the batch (`capture`).
 //! * **Consistent reads.** A read that needs more than one statement runs in a read-only
-//!   REPEATABLE READ transaction, so it sees one snapshot ([`read`], [`admin`]).
+//!   REPEATABLE READ transaction, so it sees one snapshot (`read`, `admin`).
 //!
 //! Driver types never leave this crate: every failure becomes a [`StoreError`].
 

@@ -2,8 +2,8 @@
 //!
 //! SQLite allows one writer at a time, so all writes go through one connection behind a mutex,
 //! on the blocking thread pool; reads use a small pool of their own connections and never wait
-//! for writers (WAL). The write path is in [`capture`], reads in [`read`], ledger maintenance
-//! (verify, rebuild, snapshot) in [`admin`].
+//! for writers (WAL). The write path is in `capture`, reads in `read`, ledger maintenance
+//! (verify, rebuild, snapshot) in `admin`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
