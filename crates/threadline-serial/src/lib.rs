@@ -1,0 +1,1 @@
+//! Serial-number rules (work in progress).
