@@ -55,6 +55,34 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Measure performance figures (see docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Batch capture through HTTP, against a raw SQLite insert of the same rows.
+    Capture {
+        /// Database: `sqlite` (a fresh temporary file per run, the default) or a URL of an
+        /// empty PostgreSQL database.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// Events per run.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Repetitions (min/median/max are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

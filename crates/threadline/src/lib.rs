@@ -7,11 +7,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use threadline_store::{Store, User};
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
 
-use cli::{Cli, Command};
+use cli::{BenchCommand, Cli, Command};
 use config::{Config, Flags};
 
 /// Opens the store a database URL names, creating and migrating it as needed.
@@ -176,6 +177,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Capture {
+                    db,
+                    events,
+                    batch,
+                    runs,
+                    json,
+                },
+        } => {
+            let figures = bench::capture(
+                bench::CaptureBench {
+                    db,
+                    events,
+                    batch: batch.max(1),
+                    runs: runs.max(1),
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(0)
         }
         Command::Rebuild { db } => {
             let cfg = config_of(cli.config, db.db, None, None)?;
