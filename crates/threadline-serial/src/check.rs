@@ -20,7 +20,8 @@
 //! where the table says so), and [`CheckAlgorithm::catches_transposition`] states them as a
 //! predicate that the property tests hold each algorithm to. A character the algorithm cannot
 //! cover (a letter under `luhn`, a lower-case letter under `mod37-36`) is an error naming its
-//! position, never silently skipped.
+//! position, never silently skipped. (Templates choose what a check covers: see
+//! [`crate::template`].)
 
 use serde::{Deserialize, Serialize};
 use threadline_domain::FieldError;

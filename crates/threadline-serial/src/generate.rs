@@ -180,6 +180,8 @@ pub struct Pattern<'r> {
     fixed: Vec<u8>,
     segments: Vec<Segment<'r>>,
     serial_len: usize,
+    /// Which characters before the check character it covers.
+    check_mask: Vec<bool>,
     scope: SequenceScope,
 }
 
@@ -277,11 +279,13 @@ impl SerialRule {
             ));
         }
         let scope = self.scope_for(context, date)?;
+        let check_mask = template.check_mask(serial_len - template.fixed_len());
         Ok(Pattern {
             rule: self,
             fixed,
             segments,
             serial_len,
+            check_mask,
             scope,
         })
     }
@@ -504,7 +508,17 @@ impl Pattern<'_> {
                 }
                 Segment::Random(draw) => draw.append(rng, out, &mut drawn),
                 Segment::Check(algorithm) => {
-                    let check = algorithm.compute_bytes(&out[start..])?;
+                    let mut covered = [0u8; MAX_SERIAL_LEN];
+                    let mut n = 0;
+                    for (&b, _) in out[start..]
+                        .iter()
+                        .zip(&self.check_mask)
+                        .filter(|(_, covers)| **covers)
+                    {
+                        covered[n] = b;
+                        n += 1;
+                    }
+                    let check = algorithm.compute_bytes(&covered[..n])?;
                     out.extend_from_slice(check.as_bytes());
                 }
             }

@@ -15,7 +15,13 @@
 //! | `{WW}` | ISO 8601 week, `01`–`53` | 2 |
 //! | `{SEQ:width}`, `{SEQ:width:alphabet}` | the sequence value, zero-padded (radix 10 by default) | `width` |
 //! | `{RAND:length}`, `{RAND:length:alphabet}` | random characters (digits by default) | `length` |
-//! | `{CHECK:algorithm}` | check character(s) over everything before it | 1 (2 for `mod97-10`) |
+//! | `{CHECK:algorithm}` | check character(s) over what comes before it (below) | 1 (2 for `mod97-10`) |
+//!
+//! A check character covers every character a placeholder before it writes, and the literal
+//! characters before it that the algorithm can read; literal characters it cannot read
+//! (separators such as `-`, letters under a numeric algorithm) are skipped, the way ORCID's
+//! MOD 11-2 skips its hyphens. They are the same in every serial and checked by position, so
+//! skipping them loses no protection, and `PJC-{YYMMDD}-{LINE}-{SEQ:5}{CHECK:mod37-36}` works.
 //!
 //! An alphabet is a radix from 2 to 36 (`{SEQ:6:36}`), a built-in name (`crockford32`,
 //! `alnum`, …, see [`crate::alphabet::BUILTIN`]) or the name of one of the rule's own alphabets.
@@ -27,8 +33,8 @@
 //!   part has no fixed width (give the others one, like `{SITE:2}`);
 //! - serials differ from one another: there is one `{SEQ}` or at least one `{RAND}`;
 //! - a serial has at most [`MAX_SERIAL_LEN`] characters;
-//! - the check character can cover every fixed character before it (letters and `-` cannot be
-//!   under `luhn`, say); codes from the context are checked when serials are made;
+//! - the check character can cover every sequence and random character before it (letters
+//!   cannot be under `luhn`, say); codes from the context are checked when serials are made;
 //! - a sequence's largest value plus one fits in a `u64`, so a counter can always name the
 //!   value after the last one it handed out.
 
@@ -404,53 +410,64 @@ impl Template {
             return Ok(());
         };
         let at = self.positions[index];
-        let covers = match algorithm {
-            CheckAlgorithm::Mod37_36 => "digits and upper-case letters",
-            _ => "digits only",
-        };
-        if index == 0 {
+        if self.parts[..index]
+            .iter()
+            .all(|p| matches!(p, Part::Literal(_)))
+        {
             return Err(template_error(
                 "check_covers_nothing",
                 self.snippet(index),
                 at,
-                "a check character covers the characters before it, and there are none".to_owned(),
+                "a check character covers the placeholders before it, and there are none"
+                    .to_owned(),
             ));
         }
         for (k, part) in self.parts[..index].iter().enumerate() {
-            match part {
-                Part::Literal(text) => {
-                    if let Some(i) = text.bytes().position(|b| !algorithm.can_cover(b)) {
-                        return Err(template_error(
-                            "check_alphabet",
-                            &text[i..=i],
-                            self.positions[k] + i,
-                            format!(
-                                "the {} check character at position {at} cannot cover it \
-                                 ({covers}), and a check covers everything before it",
-                                algorithm.name()
-                            ),
-                        ));
-                    }
+            if let Part::Sequence { alphabet, .. } | Part::Random { alphabet, .. } = part {
+                if let Some(c) = alphabet.chars().bytes().find(|&b| !algorithm.can_cover(b)) {
+                    return Err(template_error(
+                        "check_alphabet",
+                        self.snippet(k),
+                        self.positions[k],
+                        format!(
+                            "writes `{}`, which the {} check character at position {at} \
+                             cannot cover ({})",
+                            c as char,
+                            algorithm.name(),
+                            match algorithm {
+                                CheckAlgorithm::Mod37_36 => "digits and upper-case letters",
+                                _ => "digits only",
+                            }
+                        ),
+                    ));
                 }
-                Part::Sequence { alphabet, .. } | Part::Random { alphabet, .. } => {
-                    if let Some(c) = alphabet.chars().bytes().find(|&b| !algorithm.can_cover(b)) {
-                        return Err(template_error(
-                            "check_alphabet",
-                            self.snippet(k),
-                            self.positions[k],
-                            format!(
-                                "writes `{}`, which the {} check character at position {at} \
-                                 cannot cover ({covers})",
-                                c as char,
-                                algorithm.name()
-                            ),
-                        ));
-                    }
-                }
-                Part::Context { .. } | Part::Date(_) | Part::Check(_) => {}
             }
         }
         Ok(())
+    }
+
+    /// Which characters of a serial the check character covers: every character from a
+    /// placeholder before it, and the literal characters before it that the algorithm can
+    /// read. `variable_len` is the width of the part without one. Empty without a check.
+    pub(crate) fn check_mask(&self, variable_len: usize) -> Vec<bool> {
+        let mut mask = Vec::new();
+        let Some(algorithm) = self.check() else {
+            return mask;
+        };
+        for part in self
+            .parts
+            .iter()
+            .take_while(|p| !matches!(p, Part::Check(_)))
+        {
+            match part {
+                Part::Literal(text) => mask.extend(text.bytes().map(|b| algorithm.can_cover(b))),
+                other => {
+                    let width = other.width().unwrap_or(variable_len);
+                    mask.extend(std::iter::repeat_n(true, width));
+                }
+            }
+        }
+        mask
     }
 
     /// The template text.
@@ -807,14 +824,9 @@ mod tests {
         ("{PRODUCT}-{YYMMDD}", "no_unique_part", "neither"),
         ("{CHECK:luhn}{SEQ:4}", "check_covers_nothing", "position 1"),
         (
-            "PJC-{SEQ:5}{CHECK:luhn}",
-            "check_alphabet",
-            "`P` at position 1: the luhn check character at position 12 cannot cover it (digits only)",
-        ),
-        (
-            "12-{SEQ:5}{CHECK:mod37-36}",
-            "check_alphabet",
-            "`-` at position 3",
+            "PJC-{CHECK:luhn}{SEQ:4}",
+            "check_covers_nothing",
+            "`{CHECK:luhn}` at position 5",
         ),
         (
             "{PRODUCT}{YY}{WW}{SEQ:6:36}{CHECK:luhn}",
@@ -842,9 +854,19 @@ mod tests {
     }
 
     #[test]
-    fn the_alphanumeric_check_accepts_the_other_example() {
+    fn the_check_skips_literal_characters_it_cannot_read() {
         Template::parse("{PRODUCT}{YY}{WW}{SEQ:6:36}{CHECK:mod37-36}").unwrap();
         Template::parse("{PRODUCT}{YY}{WW}{SEQ:6}{CHECK:luhn}").unwrap();
+        let t = Template::parse("PJC-{YY}-{LINE}-{SEQ:2}{CHECK:mod37-36}-X").unwrap();
+        let mask: String = t
+            .check_mask(3)
+            .into_iter()
+            .map(|covered| if covered { '1' } else { '.' })
+            .collect();
+        assert_eq!(mask, "111.11.111.11");
+        let t = Template::parse("35-{SEQ:2}{CHECK:luhn}").unwrap();
+        assert_eq!(t.check_mask(0), [true, true, false, true, true]);
+        assert!(Template::parse("{SEQ:2}").unwrap().check_mask(0).is_empty());
     }
 
     #[test]

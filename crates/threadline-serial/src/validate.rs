@@ -117,6 +117,7 @@ impl SerialRule {
             }
         };
         let bytes = serial.as_bytes();
+        let check_mask = template.check_mask(variable_len);
         let mut parsed = ParsedSerial::default();
         let mut dates = DateReading::default();
         let mut at = 0;
@@ -207,7 +208,13 @@ impl SerialRule {
                     parsed.random.push(text.to_owned());
                 }
                 Part::Check(algorithm) => {
-                    let expected = algorithm.compute(&serial[..at]).map_err(|e| {
+                    let covered: Vec<u8> = bytes[..at]
+                        .iter()
+                        .zip(&check_mask)
+                        .filter(|(_, covers)| **covers)
+                        .map(|(&b, _)| b)
+                        .collect();
+                    let expected = algorithm.compute_bytes(&covered).map_err(|e| {
                         FieldError::new(
                             "does_not_match_rule",
                             format!("`{serial}` does not fit rule `{code}`: {}", e.message),
