@@ -343,36 +343,47 @@ impl Template {
         let mut sequence = None;
         let mut check = None;
         let mut variable = None;
+        let mut codes = [None; ContextField::ALL.len()];
         for (index, part) in self.parts.iter().enumerate() {
-            let first = match part {
-                Part::Sequence { .. } => sequence.replace(index),
-                Part::Check(_) => check.replace(index),
-                Part::Context { width: None, .. } => variable.replace(index),
-                _ => None,
-            };
-            if let Some(first) = first {
-                let why = match part {
-                    Part::Context { .. } => format!(
-                        "`{}` at position {} has no width either, so a serial could not be \
-                         read back into its parts; give all but one code a width, like `{{{}:3}}`",
-                        self.snippet(first),
-                        self.positions[first],
-                        match part {
-                            Part::Context { field, .. } => field.placeholder(),
-                            _ => "LINE",
-                        }
-                    ),
-                    _ => format!(
-                        "a template has at most one of these; the first is at position {}",
-                        self.positions[first]
-                    ),
-                };
-                return Err(template_error(
+            let repeated = |first: usize, why: String| {
+                Err(template_error(
                     "repeated_part",
                     self.snippet(index),
                     self.positions[index],
-                    why,
-                ));
+                    format!("{why} (the first is at position {})", self.positions[first]),
+                ))
+            };
+            match part {
+                Part::Sequence { .. } | Part::Check(_) => {
+                    let slot = if matches!(part, Part::Check(_)) {
+                        &mut check
+                    } else {
+                        &mut sequence
+                    };
+                    if let Some(first) = slot.replace(index) {
+                        return repeated(first, "a template has at most one of these".to_owned());
+                    }
+                }
+                Part::Context { field, width } => {
+                    if let Some(first) = codes[*field as usize].replace(index) {
+                        return repeated(first, "a template writes each code once".to_owned());
+                    }
+                    if width.is_some() {
+                        continue;
+                    }
+                    if let Some(first) = variable.replace(index) {
+                        return repeated(
+                            first,
+                            format!(
+                                "`{}` has no width either, so a serial could not be read back \
+                                 into its parts; give all but one code a width, like `{{{}:3}}`",
+                                self.snippet(first),
+                                field.placeholder()
+                            ),
+                        );
+                    }
+                }
+                Part::Literal(_) | Part::Date(_) | Part::Random { .. } => {}
             }
         }
         if sequence.is_none() && !self.parts.iter().any(|p| matches!(p, Part::Random { .. })) {
@@ -809,7 +820,7 @@ mod tests {
         (
             "{SEQ:4}-{SEQ:2}",
             "repeated_part",
-            "`{SEQ:2}` at position 9: a template has at most one of these; the first is at position 1",
+            "`{SEQ:2}` at position 9: a template has at most one of these (the first is at position 1)",
         ),
         (
             "{SEQ:4}{CHECK:luhn}{CHECK:damm}",
@@ -819,7 +830,12 @@ mod tests {
         (
             "{SITE}{LINE}{SEQ:4}",
             "repeated_part",
-            "`{LINE}` at position 7: `{SITE}` at position 1 has no width either",
+            "`{LINE}` at position 7: `{SITE}` has no width either, so a serial could not be read back into its parts; give all but one code a width, like `{LINE:3}` (the first is at position 1)",
+        ),
+        (
+            "{LINE:2}-{SEQ:4}-{LINE:2}",
+            "repeated_part",
+            "`{LINE:2}` at position 18: a template writes each code once (the first is at position 1)",
         ),
         ("{PRODUCT}-{YYMMDD}", "no_unique_part", "neither"),
         ("{CHECK:luhn}{SEQ:4}", "check_covers_nothing", "position 1"),

@@ -153,17 +153,6 @@ impl SerialRule {
                         ));
                     }
                     let slot = parsed.context_mut(*field);
-                    if slot.as_deref().is_some_and(|seen| seen != text) {
-                        return Err(FieldError::new(
-                            "does_not_match_rule",
-                            format!(
-                                "`{serial}` writes the {} code twice, differently (`{}` and \
-                                 `{text}` at position {position})",
-                                field.field(),
-                                slot.as_deref().unwrap_or_default()
-                            ),
-                        ));
-                    }
                     *slot = Some(text.to_owned());
                 }
                 Part::Date(date_part) => {
