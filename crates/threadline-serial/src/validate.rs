@@ -11,7 +11,7 @@ use threadline_domain::FieldError;
 
 use crate::alphabet::is_cset82;
 use crate::rule::SerialRule;
-use crate::template::{ContextField, DatePart, Part};
+use crate::template::{ContextField, DatePart, MAX_SERIAL_LEN, Part};
 
 /// The parts read back out of a serial.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -102,16 +102,21 @@ impl SerialRule {
         let template = self.template();
         let fixed = template.fixed_len();
         let variable_len = match template.variable_part() {
-            Some(_) if serial.len() > fixed => serial.len() - fixed,
+            Some(_) if serial.len() > fixed && serial.len() <= MAX_SERIAL_LEN => {
+                serial.len() - fixed
+            }
             None if serial.len() == fixed => 0,
             variable => {
                 return Err(FieldError::new(
                     "wrong_length",
                     format!(
-                        "`{serial}` has {} characters; serials of rule `{code}` have {}{}",
+                        "`{serial}` has {} characters; serials of rule `{code}` have {}",
                         serial.len(),
-                        if variable.is_some() { "more than " } else { "" },
-                        fixed
+                        if variable.is_some() {
+                            format!("more than {fixed} and at most {MAX_SERIAL_LEN}")
+                        } else {
+                            fixed.to_string()
+                        }
                     ),
                 ));
             }

@@ -487,6 +487,10 @@ fn validation_names_what_is_wrong() {
         assert_eq!(e.code, code, "{serial}: {e}");
         assert!(e.message.contains(fragment), "{serial}: {e}");
     }
+    let e = rule
+        .validate(&format!("PJC-240229-{}-00042Z", "A".repeat(47)))
+        .unwrap_err();
+    assert!(e.message.contains("more than 18 and at most 64"), "{e}");
     // 2025 has no 29 February, even with a right check character.
     let e = rule
         .validate(&with_check("PJC-250229-A01-00042"))
