@@ -65,12 +65,57 @@ impl LedgerEntry {
 
     /// The body text that is stored and hashed.
     pub fn body(&self) -> String {
-        // Serialising these types cannot fail: every map key is a string.
-        serde_json::to_string(self).unwrap_or_default()
+        self.as_ref().body()
+    }
+
+    /// A borrowed view, for writing without cloning.
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        match self {
+            LedgerEntry::Event(e) => EntryRef::Event(e),
+            LedgerEntry::Master(m) => EntryRef::Master(m),
+        }
     }
 
     pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(body)
+    }
+}
+
+/// A ledger entry by reference: serialises to exactly the same body as [`LedgerEntry`], so the
+/// write path can hash and store an event without cloning it.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum EntryRef<'a> {
+    Event(&'a Event),
+    Master(&'a MasterChange),
+}
+
+impl EntryRef<'_> {
+    pub fn id(&self) -> Uuid {
+        match self {
+            EntryRef::Event(e) => e.id,
+            EntryRef::Master(m) => m.id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EntryRef::Event(_) => "event",
+            EntryRef::Master(_) => "master",
+        }
+    }
+
+    pub fn recorded_at(&self) -> DateTime<Utc> {
+        match self {
+            EntryRef::Event(e) => e.record_time,
+            EntryRef::Master(m) => m.recorded_at,
+        }
+    }
+
+    /// The body text that is stored and hashed.
+    pub fn body(&self) -> String {
+        // Serialising these types cannot fail: every map key is a string.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -177,6 +222,21 @@ impl ChainVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borrowed_and_owned_entries_serialise_identically() {
+        let m = MasterChange {
+            id: Uuid::nil(),
+            recorded_at: DateTime::from_timestamp(0, 0).unwrap(),
+            actor: "t".into(),
+            version: 1,
+            record: serde_json::from_value(serde_json::json!({"type": "party", "def": {"code": "P", "name": "p", "kind": "supplier"}}))
+                .unwrap(),
+        };
+        let owned = LedgerEntry::Master(m.clone());
+        assert_eq!(owned.body(), EntryRef::Master(&m).body());
+        assert_eq!(LedgerEntry::from_body(&owned.body()).unwrap(), owned);
+    }
 
     #[test]
     fn a_changed_body_or_link_breaks_the_chain() {

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use threadline_domain::codes::{ItemKey, LotKey, ProductCode, Serial};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{Event, HoldKind};
-use threadline_domain::ledger::{Hash, LedgerEntry, chain_hash};
+use threadline_domain::ledger::{EntryRef, Hash, chain_hash};
 use threadline_domain::master::Product;
 use threadline_domain::projection::{
     EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules,
@@ -41,7 +41,7 @@ pub(crate) fn head(tx: &Transaction) -> Result<(i64, Hash), StoreError> {
 pub(crate) fn append(
     tx: &Transaction,
     prev: &mut (i64, Hash),
-    entry: &LedgerEntry,
+    entry: EntryRef<'_>,
 ) -> Result<Receipt, StoreError> {
     let seq = prev.0 + 1;
     let body = entry.body();
@@ -351,21 +351,68 @@ fn write_back(
     ids: &mut Ids,
     when: &HashMap<Uuid, (i64, i64)>,
 ) -> Result<(), StoreError> {
-    // New units first (so parents have ids), then every changed unit in full.
-    for key in &s.dirty_items {
-        if ids.items.contains_key(key) {
-            continue;
-        }
-        let pid = *ids
-            .products
-            .get(&key.product)
-            .ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
-        let id: i64 = tx
-            .prepare_cached("INSERT INTO items (product_id, serial, status) VALUES (?1, ?2, 'unassigned') RETURNING id")
-            .map_err(db)?
-            .query_row(params![pid, key.serial.as_str()], |r| r.get(0))
+    // New units are inserted whole; only those whose parent is in the batch too need their
+    // parent id set afterwards. Units that existed are updated whole.
+    let attrs_of = |st: &ItemState| {
+        (!st.attributes.is_empty())
+            .then(|| serde_json::to_string(&st.attributes).unwrap_or_default())
+    };
+    let mut later_parent = Vec::new();
+    let mut existing = Vec::new();
+    {
+        let mut ins = tx
+            .prepare_cached(
+                "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+            )
             .map_err(db)?;
-        ids.items.insert(key.clone(), id);
+        for key in &s.dirty_items {
+            if ids.items.contains_key(key) {
+                existing.push(key);
+                continue;
+            }
+            let Some(Some(st)) = s.items.get(key) else {
+                continue;
+            };
+            let pid = *ids.products.get(&key.product).ok_or_else(|| {
+                StoreError::Database(format!("no id for product {}", key.product))
+            })?;
+            let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
+            if st.parent.is_some() && parent_id.is_none() {
+                later_parent.push(key);
+            }
+            let id: i64 = ins
+                .query_row(
+                    params![
+                        pid,
+                        key.serial.as_str(),
+                        st.status.as_str(),
+                        i64::from(st.holds),
+                        st.location.as_ref().map(|l| l.as_str()),
+                        st.custodian,
+                        st.lot.as_ref().map(|l| l.as_str()),
+                        parent_id,
+                        attrs_of(st)
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            ids.items.insert(key.clone(), id);
+        }
+    }
+    {
+        let mut set_parent = tx
+            .prepare_cached("UPDATE items SET parent_id = ?2 WHERE id = ?1")
+            .map_err(db)?;
+        for key in later_parent {
+            let Some(Some(st)) = s.items.get(key) else {
+                continue;
+            };
+            let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
+            set_parent
+                .execute(params![ids.items[key], parent_id])
+                .map_err(db)?;
+        }
     }
     for key in &s.dirty_lots {
         if ids.lots.contains_key(key) {
@@ -387,14 +434,12 @@ fn write_back(
             "UPDATE items SET status = ?2, holds = ?3, location = ?4, custodian = ?5, lot = ?6, parent_id = ?7, attributes = ?8 WHERE id = ?1",
         )
         .map_err(db)?;
-    for key in &s.dirty_items {
+    for key in existing {
         let Some(Some(st)) = s.items.get(key) else {
             continue;
         };
         let id = ids.items[key];
         let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
-        let attrs = (!st.attributes.is_empty())
-            .then(|| serde_json::to_string(&st.attributes).unwrap_or_default());
         upd.execute(params![
             id,
             st.status.as_str(),
@@ -403,7 +448,7 @@ fn write_back(
             st.custodian,
             st.lot.as_ref().map(|l| l.as_str()),
             parent_id,
-            attrs
+            attrs_of(st)
         ])
         .map_err(db)?;
     }
@@ -482,51 +527,61 @@ fn write_back(
     Ok(())
 }
 
-fn index_event(tx: &Transaction, seq: i64, ev: &Event, ids: &Ids) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .map_err(db)?
-    .execute(params![
-        seq,
-        ev.id.as_bytes().as_slice(),
-        micros(ev.event_time),
-        ev.kind.as_str(),
-        ev.action.map(|a| a.as_str()),
-        ev.biz_step.as_ref().map(|b| b.as_str()),
-        ev.disposition.as_ref().map(|d| d.as_str()),
-        ev.biz_location.as_ref().map(|l| l.as_str()),
-        ev.read_point.as_ref().map(|l| l.as_str()),
-        ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
-    ])
-    .map_err(db)?;
+fn index_events(
+    tx: &Transaction,
+    events: &[Event],
+    positions: &[i64],
+    ids: &Ids,
+) -> Result<(), StoreError> {
+    let mut event_row = tx
+        .prepare_cached(
+            "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(db)?;
     let mut items = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES (?1, ?2, ?3)",
         )
         .map_err(db)?;
-    for (key, role) in ev.item_refs() {
-        if let Some(id) = ids.items.get(key) {
-            items.execute(params![id, seq, role.code()]).map_err(db)?;
-        }
-    }
-    let mut lots =
-        tx.prepare_cached("INSERT OR IGNORE INTO event_lots (lot_id, seq, role, quantity) VALUES (?1, ?2, ?3, ?4)").map_err(db)?;
-    for (q, role) in ev.lot_refs() {
-        if let Some(id) = ids.lots.get(&q.key()) {
-            lots.execute(params![id, seq, role.code(), q.quantity.millis()])
-                .map_err(db)?;
-        }
-    }
+    let mut lots = tx
+        .prepare_cached("INSERT OR IGNORE INTO event_lots (lot_id, seq, role, quantity) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(db)?;
     let mut txs = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO event_transactions (type, tx_id, seq) VALUES (?1, ?2, ?3)",
         )
         .map_err(db)?;
-    for bt in &ev.biz_transactions {
-        txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq])
+    for (ev, seq) in events.iter().zip(positions) {
+        event_row
+            .execute(params![
+                seq,
+                ev.id.as_bytes().as_slice(),
+                micros(ev.event_time),
+                ev.kind.as_str(),
+                ev.action.map(|a| a.as_str()),
+                ev.biz_step.as_ref().map(|b| b.as_str()),
+                ev.disposition.as_ref().map(|d| d.as_str()),
+                ev.biz_location.as_ref().map(|l| l.as_str()),
+                ev.read_point.as_ref().map(|l| l.as_str()),
+                ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
+            ])
             .map_err(db)?;
+        for (key, role) in ev.item_refs() {
+            if let Some(id) = ids.items.get(key) {
+                items.execute(params![id, seq, role.code()]).map_err(db)?;
+            }
+        }
+        for (q, role) in ev.lot_refs() {
+            if let Some(id) = ids.lots.get(&q.key()) {
+                lots.execute(params![id, seq, role.code(), q.quantity.millis()])
+                    .map_err(db)?;
+            }
+        }
+        for bt in &ev.biz_transactions {
+            txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq])
+                .map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -540,8 +595,10 @@ pub(crate) fn project_events(
     seqs: &[i64],
     prefix_index: bool,
 ) -> Result<Vec<Receipt>, StoreError> {
-    let mut needs = Needs::of(events);
-    needs.events.extend(events.iter().map(|e| e.id));
+    // Event ids of the batch are not looked up: the unique index on `events.event_id` refuses a
+    // repeated id (mapped to `duplicate_event`), and repeats within the batch are caught by
+    // the slice.
+    let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids)?;
     slice
@@ -552,7 +609,7 @@ pub(crate) fn project_events(
     let positions: Vec<i64> = match head {
         Some(h) => {
             for ev in events {
-                receipts.push(append(tx, h, &LedgerEntry::Event(ev.clone()))?);
+                receipts.push(append(tx, h, EntryRef::Event(ev))?);
             }
             set_head(tx, h)?;
             receipts.iter().map(|r| r.seq).collect()
@@ -563,9 +620,7 @@ pub(crate) fn project_events(
         when.insert(ev.id, (*seq, micros(ev.event_time)));
     }
     write_back(tx, &slice, &mut ids, &when)?;
-    for (ev, seq) in events.iter().zip(&positions) {
-        index_event(tx, *seq, ev, &ids)?;
-    }
+    index_events(tx, events, &positions, &ids)?;
     Ok(receipts)
 }
 

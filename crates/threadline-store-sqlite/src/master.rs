@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use threadline_domain::error::FieldError;
-use threadline_domain::ledger::{LedgerEntry, MasterChange};
+use threadline_domain::ledger::{EntryRef, MasterChange};
 use threadline_domain::master::{LocationKind, MasterRecord, PartyKind};
 use threadline_store::master::{MasterLookup, check};
 use threadline_store::{MasterWrite, Receipt, StoreError};
@@ -115,7 +115,7 @@ pub(crate) fn put(tx: &Transaction, w: MasterWrite) -> Result<Receipt, StoreErro
         record: w.record,
     };
     let mut h = head(tx)?;
-    let receipt = append(tx, &mut h, &LedgerEntry::Master(change.clone()))?;
+    let receipt = append(tx, &mut h, EntryRef::Master(&change))?;
     set_head(tx, &h)?;
     project(tx, &change)?;
     Ok(receipt)

@@ -561,3 +561,28 @@ store_test!(
         assert_eq!(commissioning.items.len(), 5);
     }
 );
+
+store_test!(
+    a_client_chosen_event_id_is_recorded_once,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let id = Uuid::now_v7();
+        let mut first = commission_phones(&["ID1"], 30);
+        first.id = id;
+        s.capture(vec![first], None).await.unwrap();
+        let before = ledger_len(&s).await;
+        let mut again = commission_phones(&["ID2"], 20);
+        again.id = id;
+        let e = s.capture(vec![again.clone()], None).await.unwrap_err();
+        assert_eq!(codes(&e)[0].0, "duplicate_event");
+        // Twice within one batch.
+        let mut twin = commission_phones(&["ID3"], 10);
+        twin.id = Uuid::now_v7();
+        let mut twin2 = commission_phones(&["ID4"], 10);
+        twin2.id = twin.id;
+        let e = s.capture(vec![twin, twin2], None).await.unwrap_err();
+        assert_eq!(codes(&e)[0].0, "duplicate_event");
+        assert_eq!(ledger_len(&s).await, before);
+        assert!(s.item(&key("PHONE", "ID2")).await.unwrap().is_none());
+    }
+);

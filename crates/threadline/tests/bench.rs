@@ -5,10 +5,20 @@
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_bench_runs_at_a_tiny_size() {
     let mut out = Vec::new();
-    let opts = threadline::bench::CaptureBench { db: None, events: 300, batch: 100, runs: 2 };
+    let opts = threadline::bench::CaptureBench {
+        db: None,
+        events: 300,
+        batch: 100,
+        runs: 2,
+    };
     let figures = threadline::bench::capture(opts, &mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(figures.len(), 3, "{text}");
-    assert!(figures.iter().all(|f| f.min > 0.0 && f.min <= f.median && f.median <= f.max), "{figures:?}");
+    assert!(
+        figures
+            .iter()
+            .all(|f| f.min > 0.0 && f.min <= f.median && f.median <= f.max),
+        "{figures:?}"
+    );
     assert!(text.contains("| capture ÷ raw |"), "{text}");
 }
