@@ -36,6 +36,20 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The sentence a person reads about this error (internal details stay in the log).
+    pub fn first_message(&self) -> String {
+        match self {
+            AppError::Malformed(v) | AppError::Rule(v) | AppError::Conflict(v) => {
+                v.first().map(|e| e.message.clone()).unwrap_or_default()
+            }
+            AppError::NotFound(m) => m.clone(),
+            AppError::PreconditionRequired(f) => f.message.clone(),
+            AppError::Internal(_) => String::new(),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -46,6 +46,8 @@ impl Lang {
 pub enum Msg {
     AppTagline,
     LookUpUnit,
+    ScanOrType,
+    ScanHint,
     Product,
     Serial,
     LookUp,
@@ -79,6 +81,12 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, AppTagline) => "Serial number and lot traceability · one item, one code",
         (Lang::Zh, LookUpUnit) => "查询单品档案",
         (Lang::En, LookUpUnit) => "Look up a unit",
+        (Lang::Zh, ScanOrType) => "扫码或输入序列号",
+        (Lang::En, ScanOrType) => "Scan or type a serial number",
+        (Lang::Zh, ScanHint) => "支持序列号、GS1 条码（含 FNC1）、GS1 数字链接和 EPC URN",
+        (Lang::En, ScanHint) => {
+            "Serial numbers, GS1 barcodes (with FNC1), GS1 Digital Link and EPC URNs"
+        }
         (Lang::Zh, Product) => "产品",
         (Lang::En, Product) => "Product",
         (Lang::Zh, Serial) => "序列号",

@@ -16,6 +16,8 @@ pub mod body;
 pub mod clock;
 pub mod error;
 pub mod i18n;
+pub mod scan;
+pub mod serials;
 pub mod ui;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -79,6 +81,15 @@ pub fn app(state: AppState) -> Router {
         .route("/locations/{code}", get(get_location).put(replace_location))
         .route("/{kind}/{code}/history", get(master_history))
         .route("/ledger/verify", get(verify))
+        .route("/scan", get(scan::scan))
+        .route(
+            "/serial-rules/preview",
+            axum::routing::post(serials::preview),
+        )
+        .route(
+            "/serial-rules/validate",
+            axum::routing::post(serials::validate),
+        )
         .fallback(api_not_found);
     Router::new()
         .route("/", get(ui::home))

@@ -54,6 +54,8 @@ pub struct PageParams {
     lang: Option<String>,
     product: Option<String>,
     serial: Option<String>,
+    /// Whatever the scanner sent.
+    code: Option<String>,
 }
 
 fn lang_of(p: &PageParams, headers: &HeaderMap) -> Lang {
@@ -63,19 +65,17 @@ fn lang_of(p: &PageParams, headers: &HeaderMap) -> Lang {
     )
 }
 
-fn lookup_form(lang: Lang, product: &str, serial: &str) -> String {
+fn lookup_form(lang: Lang, code: &str) -> String {
     format!(
         "<section><h2>{h}</h2><form method=\"get\" action=\"/unit\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
-         <label for=\"product\">{p}</label><input id=\"product\" name=\"product\" value=\"{pv}\" required>\
-         <label for=\"serial\">{s}</label><input id=\"serial\" name=\"serial\" value=\"{sv}\" required autofocus>\
-         <button type=\"submit\">{b}</button></form></section>",
+         <label for=\"code\">{label}</label><input id=\"code\" name=\"code\" value=\"{cv}\" required autofocus autocomplete=\"off\">\
+         <p><small>{hint}</small></p><button type=\"submit\">{b}</button></form></section>",
         h = t(lang, Msg::LookUpUnit),
         l = if lang == Lang::Zh { "zh" } else { "en" },
-        p = t(lang, Msg::Product),
-        s = t(lang, Msg::Serial),
+        label = t(lang, Msg::ScanOrType),
+        hint = t(lang, Msg::ScanHint),
         b = t(lang, Msg::LookUp),
-        pv = esc(product),
-        sv = esc(serial),
+        cv = esc(code),
     )
 }
 
@@ -110,7 +110,7 @@ pub async fn home(
         eng = t(lang, Msg::Engine),
         engine = app.store.engine(),
         api = t(lang, Msg::ApiHint),
-        form = lookup_form(lang, "", ""),
+        form = lookup_form(lang, ""),
     );
     page(lang, t(lang, Msg::Home), &body).into_response()
 }
@@ -121,42 +121,55 @@ pub async fn unit(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_of(&p, &headers);
-    let (product, serial) = (
-        p.product.clone().unwrap_or_default(),
-        p.serial.clone().unwrap_or_default(),
-    );
-    let form = lookup_form(lang, &product, serial.trim());
-    let key = match (
-        ProductCode::parse(product.trim()),
-        Serial::parse(serial.trim()),
-    ) {
-        (Ok(product), Ok(serial)) => ItemKey { product, serial },
+    let code = p.code.clone().unwrap_or_default();
+    let form = lookup_form(lang, code.trim());
+    let not_found = |detail: String| {
+        page(
+            lang,
+            t(lang, Msg::LookUpUnit),
+            &format!(
+                "{form}<section class=\"bad\"><p>{}</p><p>{}</p></section>",
+                t(lang, Msg::NotRegistered),
+                esc(&detail)
+            ),
+        )
+        .into_response()
+    };
+    // A unit named by product and serial, or by whatever the scanner sent.
+    let item = match (&p.product, &p.serial) {
+        (Some(product), Some(serial)) => {
+            match (
+                ProductCode::parse(product.trim()),
+                Serial::parse(serial.trim()),
+            ) {
+                (Ok(product), Ok(serial)) => app
+                    .store
+                    .item(&ItemKey { product, serial })
+                    .await
+                    .ok()
+                    .flatten(),
+                _ => None,
+            }
+        }
         _ => {
-            return page(
-                lang,
-                t(lang, Msg::LookUpUnit),
-                &format!(
-                    "{form}<section class=\"bad\">{}</section>",
-                    t(lang, Msg::NotRegistered)
-                ),
-            )
-            .into_response();
+            let year = chrono::Datelike::year(&app.clock.now());
+            match crate::scan::resolve(&*app.store, &code, year).await {
+                Ok((crate::scan::Resolved::Item { item }, _)) => Some(item),
+                Ok(_) => None,
+                Err(e) => return not_found(e.first_message()),
+            }
         }
     };
-    let item = match app.store.item(&key).await {
-        Ok(Some(i)) => i,
-        _ => {
-            return page(
-                lang,
-                t(lang, Msg::LookUpUnit),
-                &format!(
-                    "{form}<section class=\"bad\">{}</section>",
-                    t(lang, Msg::NotRegistered)
-                ),
-            )
-            .into_response();
-        }
+    let Some(item) = item else {
+        return not_found(String::new());
     };
+    let (Ok(product), Ok(serial)) = (
+        ProductCode::parse(&item.product),
+        Serial::parse(&item.serial),
+    ) else {
+        return not_found(String::new());
+    };
+    let key = ItemKey { product, serial };
     let none = t(lang, Msg::None);
     let opt = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_else(|| none.to_owned());
     let holds: String = item

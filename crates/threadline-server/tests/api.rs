@@ -474,6 +474,15 @@ store_test!(
             html.contains("In production") && html.contains("commissioning"),
             "{html}"
         );
+        let scanned = api
+            .get("/unit?lang=en&code=%2801%2909521234543213%2821%29U1")
+            .await;
+        assert!(
+            scanned.body.as_str().unwrap().contains("PHONE U1"),
+            "a GS1 scan opens the passport"
+        );
+        let home = api.get("/?lang=zh").await;
+        assert!(home.body.as_str().unwrap().contains("扫码或输入序列号"));
         let missing = api
             .get("/unit?lang=zh&product=PHONE&serial=%3Cscript%3E")
             .await;

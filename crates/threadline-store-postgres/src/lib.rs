@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 mod admin;
 mod capture;
+mod lookup;
 mod master;
 mod migrate;
 mod read;
@@ -289,6 +290,16 @@ impl threadline_store::Store for PgStore {
         let out = admin::snapshot(&tx).await?;
         tx.commit().await.map_err(db)?;
         Ok(out)
+    }
+
+    async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
+        let client = self.client().await?;
+        lookup::product_by_gtin(&client, gtin).await
+    }
+
+    async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {
+        let client = self.client().await?;
+        lookup::items_by_serial(&client, serial, limit).await
     }
 
     async fn user_count(&self) -> Result<i64, StoreError> {

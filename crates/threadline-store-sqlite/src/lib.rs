@@ -305,6 +305,17 @@ impl threadline_store::Store for SqliteStore {
         self.read(admin::snapshot).await
     }
 
+    async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
+        let gtin = gtin.to_owned();
+        self.read(move |c| read::product_by_gtin(c, &gtin)).await
+    }
+
+    async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {
+        let serial = serial.to_owned();
+        self.read(move |c| read::items_by_serial(c, &serial, limit))
+            .await
+    }
+
     async fn user_count(&self) -> Result<i64, StoreError> {
         self.read(|c| {
             c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))

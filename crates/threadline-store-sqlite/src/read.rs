@@ -415,3 +415,44 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
         .flatten();
     Ok(Page { items, next })
 }
+
+pub(crate) fn product_by_gtin(
+    c: &Connection,
+    gtin: &str,
+) -> Result<Option<Versioned<threadline_domain::master::Product>>, StoreError> {
+    let row: Option<(String, u32, i64)> = c
+        .prepare_cached("SELECT def, version, updated_at FROM products WHERE gtin = ?1")
+        .map_err(db)?
+        .query_row([gtin], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(db)?;
+    row.map(|(d, v, u)| versioned(&d, v, u)).transpose()
+}
+
+pub(crate) fn items_by_serial(
+    c: &Connection,
+    serial: &str,
+    limit: u32,
+) -> Result<Vec<ItemKey>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT p.code, i.serial FROM items i JOIN products p ON p.id = i.product_id WHERE i.serial = ?1 ORDER BY p.code LIMIT ?2",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![serial, limit.clamp(1, 1000)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (p, s) = row.map_err(db)?;
+        out.push(ItemKey {
+            product: threadline_domain::ProductCode::parse(&p)
+                .map_err(|e| StoreError::Schema(e.message))?,
+            serial: threadline_domain::Serial::parse(&s)
+                .map_err(|e| StoreError::Schema(e.message))?,
+        });
+    }
+    Ok(out)
+}

@@ -281,6 +281,12 @@ pub trait Store: Send + Sync + 'static {
     /// The whole projection, canonically ordered.
     async fn snapshot(&self) -> Result<Snapshot>;
 
+    /// The product that holds this GTIN (the 14-digit form).
+    async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
+    /// Units with this serial in any product — a raw scan carries no product — at most
+    /// `limit`, ordered by product code.
+    async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>>;
+
     async fn user_count(&self) -> Result<i64>;
     async fn create_user(&self, user: User) -> Result<()>;
     async fn user(&self, name: &str) -> Result<Option<User>>;

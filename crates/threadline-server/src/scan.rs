@@ -1,0 +1,158 @@
+//! One scan parser: whatever a scanner delivers — a raw serial, a GS1 element string (with
+//! FNC1/GS and a symbology identifier), a bracketed HRI string, a Digital Link URI or an EPC
+//! URN — resolves to the unit, lot or product it names, or to an error saying why not.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::error::FieldError;
+use threadline_domain::master::Product;
+use threadline_domain::{LotCode, Serial};
+use threadline_gs1::scan::{Scan, parse_scan};
+use threadline_store::{ItemView, LotView, Store, Versioned};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// What a scan names.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Resolved {
+    Item { item: ItemView },
+    Lot { lot: LotView },
+    Product { product: Versioned<Product> },
+}
+
+/// How the scan was read, for the person checking a label.
+#[derive(Debug, Serialize)]
+pub struct ScanReading {
+    /// `element_string`, `digital_link`, `epc_urn` or `plain`.
+    pub form: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+}
+
+fn refuse(code: &'static str, message: String) -> AppError {
+    AppError::Rule(vec![FieldError::new(code, message).at("code")])
+}
+
+/// Resolves one scanned string.
+///
+/// `reference_year` is this year: GS1 dates carry two-digit years, read in a window around it.
+pub async fn resolve(
+    store: &dyn Store,
+    input: &str,
+    reference_year: i32,
+) -> Result<(Resolved, ScanReading), AppError> {
+    let scan = parse_scan(input).map_err(|e| AppError::Rule(vec![e.at("code")]))?;
+    let reading = ScanReading {
+        form: scan.kind(),
+        gtin: scan.gtin().map(|g| g.to_string()),
+        serial: scan.serial().map(str::to_owned),
+        lot: scan.lot().map(str::to_owned),
+        expiry: scan
+            .expiry()
+            .and_then(|d| d.to_date(reference_year).map(|d| d.to_string())),
+    };
+    if let Scan::Plain(text) = &scan {
+        let serial = Serial::parse(text).map_err(|e| AppError::Rule(vec![e.at("code")]))?;
+        let found = store.items_by_serial(serial.as_str(), 10).await?;
+        return match found.as_slice() {
+            [] => Err(AppError::NotFound(format!("no unit has serial {serial}"))),
+            [key] => {
+                let item = store
+                    .item(key)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("no unit has serial {serial}")))?;
+                Ok((Resolved::Item { item }, reading))
+            }
+            many => Err(refuse(
+                "ambiguous_serial",
+                format!(
+                    "serial {serial} belongs to units of several products ({}); scan the GS1 code or choose the product",
+                    many.iter()
+                        .map(|k| k.product.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        };
+    }
+    if let Some(sscc) = scan.sscc() {
+        return Err(refuse(
+            "unsupported_identifier",
+            format!(
+                "SSCC {} names a container; containers are not tracked yet",
+                sscc.as_str()
+            ),
+        ));
+    }
+    let Some(gtin) = scan.gtin() else {
+        return Err(refuse(
+            "no_identifier",
+            format!(
+                "`{}` names no product, unit or lot that Threadline tracks",
+                input.trim()
+            ),
+        ));
+    };
+    let Some(product) = store.product_by_gtin(gtin.as_str()).await? else {
+        return Err(refuse(
+            "unknown_gtin",
+            format!("no product has GTIN {gtin}"),
+        ));
+    };
+    if let Some(serial) = scan.serial() {
+        let key = ItemKey {
+            product: product.def.code.clone(),
+            serial: Serial::parse(serial).map_err(|e| AppError::Rule(vec![e.at("code")]))?,
+        };
+        return match store.item(&key).await? {
+            Some(item) => Ok((Resolved::Item { item }, reading)),
+            None => Err(AppError::NotFound(format!(
+                "serial {serial} of {} (GTIN {gtin}) is not registered",
+                product.def.code
+            ))),
+        };
+    }
+    if let Some(lot) = scan.lot() {
+        let key = LotKey {
+            product: product.def.code.clone(),
+            lot: LotCode::parse(lot).map_err(|e| AppError::Rule(vec![e.at("code")]))?,
+        };
+        return match store.lot(&key).await? {
+            Some(lot) => Ok((Resolved::Lot { lot }, reading)),
+            None => Err(AppError::NotFound(format!(
+                "lot {lot} of {} (GTIN {gtin}) is not registered",
+                product.def.code
+            ))),
+        };
+    }
+    Ok((Resolved::Product { product }, reading))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanParams {
+    code: String,
+}
+
+/// `GET /api/v1/scan?code=…`
+pub async fn scan(
+    State(app): State<AppState>,
+    params: Result<Query<ScanParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params
+        .map_err(|e| AppError::malformed("invalid_query", e.body_text(), Some("code".into())))?;
+    let year = chrono::Datelike::year(&app.clock.now());
+    let (resolved, reading) = resolve(&*app.store, &p.code, year).await?;
+    Ok(Json(serde_json::json!({ "resolved": resolved, "scan": reading })).into_response())
+}
