@@ -11,6 +11,7 @@ pub mod event;
 pub mod gs1;
 pub mod ledger;
 pub mod master;
+pub mod process;
 pub mod projection;
 pub mod quantity;
 

@@ -216,6 +216,10 @@ pub struct Slice {
     pub lots: HashMap<LotKey, Option<LotState>>,
     pub stock: HashMap<(LotKey, String), Quantity>,
 
+    /// The rules checked at the scan. Replaying the ledger sets `replay` and skips them.
+    pub process: crate::process::Process,
+    pub replay: bool,
+
     pub dirty_items: BTreeSet<ItemKey>,
     pub dirty_lots: BTreeSet<LotKey>,
     pub dirty_stock: BTreeSet<(LotKey, String)>,
@@ -364,6 +368,9 @@ impl Slice {
     fn check(&self, ev: &Event) -> Violations {
         let mut v = Violations::new();
         let is_correction = ev.corrects.is_some();
+        if !self.replay && !is_correction {
+            self.check_process(ev, &mut v);
+        }
 
         if let Some(c) = &ev.corrects
             && !self.events.contains(&c.event)
@@ -693,6 +700,126 @@ impl Slice {
         v
     }
 
+    /// The process definition's rules: the unit's state allows this operation, no hold blocks
+    /// it, and the fields the operation requires for this product are there.
+    fn check_process(&self, ev: &Event, v: &mut Violations) {
+        use crate::process::Operation;
+        let op = Operation::of(ev);
+        let subjects: Vec<(String, &ItemKey, bool)> = match op {
+            Operation::Assemble => ev
+                .parent
+                .iter()
+                .map(|k| ("parent".to_owned(), k, false))
+                .chain(
+                    ev.children
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| (format!("children[{i}]"), k, true)),
+                )
+                .collect(),
+            _ => ev
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("items[{i}]"), k, true))
+                .collect(),
+        };
+        if let Some(rule) = self.process.rule(op) {
+            for (field, key, holds_matter) in &subjects {
+                let Some(state) = self.item(key) else {
+                    continue;
+                };
+                if state.status.is_final() {
+                    continue; // reported as item_scrapped
+                }
+                if !rule.from.is_empty() && !rule.from.contains(&state.status) {
+                    let (code, why) = if state.status == ItemStatus::Sold
+                        && matches!(op, Operation::Ship | Operation::Sell)
+                    {
+                        ("already_sold", "it is already sold".to_owned())
+                    } else {
+                        (
+                            "wrong_state",
+                            format!(
+                                "it is {}; {} needs it {}",
+                                state.status.as_str().replace('_', " "),
+                                op.gerund(),
+                                rule.from
+                                    .iter()
+                                    .map(|s| s.as_str().replace('_', " "))
+                                    .collect::<Vec<_>>()
+                                    .join(" or ")
+                            ),
+                        )
+                    };
+                    v.push(err(
+                        code,
+                        format!(
+                            "serial {} of {} cannot be {}: {why}",
+                            key.serial,
+                            key.product,
+                            participle(op)
+                        ),
+                        format!("{field}.serial"),
+                    ));
+                }
+                if rule.refuse_held && *holds_matter && state.holds != 0 {
+                    let holds: Vec<&str> = crate::event::HoldKind::ALL
+                        .into_iter()
+                        .filter(|h| state.holds & h.bit() != 0)
+                        .map(|h| h.as_str())
+                        .collect();
+                    v.push(err(
+                        "on_hold",
+                        format!(
+                            "serial {} of {} is on {} hold and cannot be {}",
+                            key.serial,
+                            key.product,
+                            holds.join(" and "),
+                            participle(op)
+                        ),
+                        format!("{field}.serial"),
+                    ));
+                }
+            }
+        }
+        for fr in self
+            .process
+            .required_fields
+            .iter()
+            .filter(|f| f.operation == op)
+        {
+            let applies = subjects
+                .iter()
+                .map(|(_, k, _)| &k.product)
+                .chain(ev.lots.iter().map(|q| &q.product))
+                .any(|p| {
+                    fr.category.is_none()
+                        || self.products.get(p).and_then(|p| p.category.as_ref())
+                            == fr.category.as_ref()
+                });
+            if !applies {
+                continue;
+            }
+            for name in &fr.fields {
+                if ev.fields.get(name).is_none_or(|x| x.is_null()) {
+                    v.push(err(
+                        "missing_field",
+                        format!(
+                            "{} {}requires `{name}`",
+                            op.gerund(),
+                            fr.category
+                                .as_ref()
+                                .map(|c| format!("{c} products "))
+                                .unwrap_or_default()
+                        ),
+                        format!("fields.{name}"),
+                    ));
+                }
+            }
+        }
+    }
+
     fn touch_item(&mut self, k: &ItemKey) -> Option<&mut ItemState> {
         self.dirty_items.insert(k.clone());
         self.items.get_mut(k).and_then(Option::as_mut)
@@ -993,5 +1120,25 @@ impl Slice {
             }
         }
         if all.is_empty() { Ok(()) } else { Err(all) }
+    }
+}
+
+fn participle(op: crate::process::Operation) -> &'static str {
+    use crate::process::Operation::*;
+    match op {
+        Commission => "commissioned",
+        Receive => "received",
+        Assemble => "assembled",
+        Disassemble => "disassembled",
+        Transform => "used",
+        Inspect => "inspected",
+        Store => "moved",
+        Ship => "shipped",
+        Sell => "sold",
+        Return => "returned",
+        Repair => "repaired",
+        Scrap => "scrapped",
+        Hold => "held",
+        Observe => "recorded",
     }
 }

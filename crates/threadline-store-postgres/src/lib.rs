@@ -176,10 +176,13 @@ impl threadline_store::Store for PgStore {
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let (head, prior) = match &idempotency {
-            // Pipelined: the replay lookup runs once the head lock is held.
-            Some(k) => tokio::try_join!(capture::lock_head(&tx), read::idempotent_replay(&tx, k))?,
-            None => (capture::lock_head(&tx).await?, None),
+        // The replay lookup must run after the head lock is granted: pipelining the two lets
+        // the lookup reach the server first (when its statement is already prepared) and miss
+        // a concurrent request's key.
+        let head = capture::lock_head(&tx).await?;
+        let prior = match &idempotency {
+            Some(k) => read::idempotent_replay(&tx, k).await?,
+            None => None,
         };
         if let Some(prior) = prior {
             tx.rollback().await.map_err(db)?;

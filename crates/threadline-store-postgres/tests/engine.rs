@@ -216,8 +216,8 @@ async fn a_capture_waits_for_a_rebuild_and_then_sees_its_result() {
         other => panic!("R2 was registered twice: {other:?}"),
     }
     let ship = event(
-        json!({"type": "object", "action": "OBSERVE", "event_time": at(5), "biz_step": "shipping",
-        "disposition": "in_transit", "items": [{"product": "PHONE", "serial": "R1"}]}),
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(5), "biz_step": "storing",
+        "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": [{"product": "PHONE", "serial": "R1"}]}),
     );
     b.capture(vec![ship], None).await.unwrap();
     assert!(a.verify().await.unwrap().first_break.is_none());

@@ -514,7 +514,7 @@ async fn random_run(seed: u64) {
     }
     eprintln!("seed {seed}: {recorded} batches recorded");
     assert!(
-        recorded > 60,
+        recorded > 40,
         "the generator should produce mostly acceptable batches, got {recorded}"
     );
     p.compare_reads(&format!("seed {seed} end")).await;

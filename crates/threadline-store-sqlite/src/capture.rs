@@ -601,6 +601,9 @@ pub(crate) fn project_events(
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids)?;
+    // Replaying the ledger (no head to append to) applies what was accepted without asking the
+    // process rules again.
+    slice.replay = head.is_none();
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;

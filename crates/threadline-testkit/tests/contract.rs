@@ -502,7 +502,11 @@ store_test!(
         "items": [{"product": "PHONE", "serial": "E1"}], "destinations": [{"type": "owning_party", "id": "DIST-GD"}],
         "biz_transactions": [{"type": "so", "id": "SO-9"}]}),
         );
-        s.capture(vec![ship], None).await.unwrap();
+        let stock = event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(6), "biz_step": "storing",
+        "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": [{"product": "PHONE", "serial": "E1"}]}),
+        );
+        s.capture(vec![stock, ship], None).await.unwrap();
         let e1 = s
             .events(&EventQuery {
                 item: Some(key("PHONE", "E1")),
@@ -511,7 +515,7 @@ store_test!(
             })
             .await
             .unwrap();
-        assert_eq!(e1.items.len(), 2);
+        assert_eq!(e1.items.len(), 3);
         let item = s.item(&key("PHONE", "E1")).await.unwrap().unwrap();
         assert_eq!(
             (
@@ -584,5 +588,100 @@ store_test!(
         assert_eq!(codes(&e)[0].0, "duplicate_event");
         assert_eq!(ledger_len(&s).await, before);
         assert!(s.item(&key("PHONE", "ID2")).await.unwrap().is_none());
+    }
+);
+
+store_test!(
+    the_process_refuses_out_of_sequence_steps_at_the_scan,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        s.capture(vec![commission_phones(&["Q1", "Q2", "Q3"], 100)], None)
+            .await
+            .unwrap();
+        let ship = |serial: &str, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "shipping", "disposition": "in_transit",
+            "items": [{"product": "PHONE", "serial": serial}], "destinations": [{"type": "owning_party", "id": "DIST-GD"}]}),
+            )
+        };
+        let store = |serial: &str, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "storing",
+            "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": [{"product": "PHONE", "serial": serial}]}),
+            )
+        };
+        let before = ledger_len(&s).await;
+        // Not in stock yet.
+        let e = s.capture(vec![ship("Q1", 90)], None).await.unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![("wrong_state", Some("items[0].serial".into()))]
+        );
+        let StoreError::Invalid(v) = &e else {
+            unreachable!()
+        };
+        assert!(
+            v[0].message.contains("Q1")
+                && v[0].message.contains("in production")
+                && v[0].message.contains("in stock"),
+            "{}",
+            v[0].message
+        );
+        assert_eq!(ledger_len(&s).await, before);
+
+        // Stored, then shipped once; a second shipment is refused.
+        s.capture(vec![store("Q1", 80), ship("Q1", 79)], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            codes(&s.capture(vec![ship("Q1", 70)], None).await.unwrap_err())[0].0,
+            "wrong_state"
+        );
+        let sell = event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(60), "biz_step": "retail_selling",
+        "disposition": "retail_sold", "items": [{"product": "PHONE", "serial": "Q1"}], "destinations": [{"type": "owning_party", "id": "CUST1"}]}),
+        );
+        s.capture(vec![sell.clone()], None).await.unwrap();
+        assert_eq!(
+            codes(&s.capture(vec![ship("Q1", 50)], None).await.unwrap_err())[0].0,
+            "already_sold"
+        );
+
+        // A unit on QC hold is neither shipped nor built into another.
+        let hold = event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(40), "biz_step": "inspecting",
+        "disposition": "non_conformant", "items": [{"product": "PHONE", "serial": "Q2"}], "hold": {"place": "qc"}}),
+        );
+        s.capture(vec![store("Q2", 45), hold], None).await.unwrap();
+        let e = s.capture(vec![ship("Q2", 30)], None).await.unwrap_err();
+        assert_eq!(codes(&e), vec![("on_hold", Some("items[0].serial".into()))]);
+        let StoreError::Invalid(v) = &e else {
+            unreachable!()
+        };
+        assert!(v[0].message.contains("qc hold"), "{}", v[0].message);
+        let build = event(
+            json!({"type": "aggregation", "action": "ADD", "event_time": at(30), "biz_step": "assembling",
+        "parent": {"product": "PHONE", "serial": "Q3"}, "children": [{"product": "PHONE", "serial": "Q2"}]}),
+        );
+        assert_eq!(
+            codes(&s.capture(vec![build], None).await.unwrap_err())[0].0,
+            "on_hold"
+        );
+        // A batch reports every refused scan at once.
+        let e = s
+            .capture(vec![ship("Q2", 20), ship("Q3", 20)], None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![
+                ("on_hold", Some("events[0].items[0].serial".into())),
+                ("wrong_state", Some("events[1].items[0].serial".into()))
+            ]
+        );
+        // Rebuild replays what was accepted and ends where the live state is.
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );

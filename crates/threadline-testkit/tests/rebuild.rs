@@ -37,7 +37,7 @@ fn random_event(r: &mut Rng, minutes_ago: i64) -> Value {
     let board = json!({"product": "BOARD", "serial": r.pick(BOARDS)});
     let qty = format!("{}.{}", r.below(20), r.below(1000));
     let lotq = json!({"product": "RESIN", "lot": r.pick(LOTS), "quantity": qty});
-    match r.below(11) {
+    match r.below(14) {
         0 => {
             json!({"type": "object", "action": "ADD", "event_time": t, "biz_location": r.pick(BINS), "items": [phone], "ilmd": {"color": "white"}})
         }
@@ -66,6 +66,11 @@ fn random_event(r: &mut Rng, minutes_ago: i64) -> Value {
         }
         9 => json!({"type": "object", "action": "OBSERVE", "event_time": t, "items": [phone],
                      "hold": if r.below(2) == 0 { json!({"place": "qc"}) } else { json!({"release": "qc"}) }}),
+        11..=13 => {
+            json!({"type": "object", "action": "OBSERVE", "event_time": t, "biz_step": "storing",
+                          "disposition": "sellable_not_accessible", "biz_location": r.pick(BINS),
+                          "items": [if r.below(2) == 0 { phone } else { board }]})
+        }
         _ => {
             json!({"type": "object", "action": "DELETE", "event_time": t, "biz_step": "destroying", "items": [board]})
         }
@@ -76,22 +81,27 @@ async fn run(s: TestStore, seed: u64) {
     plant(&*s).await;
     let mut r = Rng(seed);
     let mut accepted = 0;
-    for i in 0..250 {
-        // Batches of one to three events, some of which are refused as a whole.
-        let n = 1 + r.below(3) as usize;
+    for i in 0..400 {
+        // Mostly single events, sometimes batches of two or three that stand or fall together.
+        let n = if r.below(4) == 0 {
+            2 + r.below(2) as usize
+        } else {
+            1
+        };
         let batch: Vec<_> = (0..n)
             .filter_map(|j| try_event(random_event(&mut r, 10_000 - i * 3 - j as i64)).ok())
             .collect();
         if batch.is_empty() {
             continue;
         }
+        let len = batch.len();
         if s.capture(batch, None).await.is_ok() {
-            accepted += 1;
+            accepted += len;
         }
     }
     assert!(
-        accepted > 50,
-        "the generator should produce mostly acceptable batches, got {accepted}"
+        accepted > 100,
+        "too few accepted events to exercise the projection: {accepted}"
     );
     let live = s.snapshot().await.unwrap();
     assert!(
