@@ -13,7 +13,7 @@ use deadpool_postgres::Transaction;
 use threadline_domain::codes::{ItemKey, LotKey, ProductCode, Serial};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{Event, HoldKind};
-use threadline_domain::ledger::{Hash, LedgerEntry, chain_hash};
+use threadline_domain::ledger::{EntryRef, Hash, chain_hash};
 use threadline_domain::master::Product;
 use threadline_domain::projection::{
     EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules,
@@ -39,13 +39,48 @@ pub(crate) struct Ids {
 
 /// Locks the chain head for the rest of the transaction and returns it. Every write
 /// transaction calls this first.
+///
+/// It also sets how the transaction's statements are planned. They look rows up by key, from
+/// arrays of one key or of thousands, so they probe indexes: never hash or merge whole tables
+/// (which the planner prefers for a thousand keys against a few hundred thousand rows, and
+/// which grows with the table). And lookups are planned for their actual parameters (see
+/// [`plan`]).
 pub(crate) async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StoreError> {
     let stmt = tx
         .prepare_cached("SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE")
         .await
         .map_err(db)?;
-    let row = tx.query_one(&stmt, &[]).await.map_err(db)?;
+    let (_, _, row) = tokio::try_join!(
+        biased;
+        tx.batch_execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"),
+        plan(tx, Plans::Custom),
+        tx.query_one(&stmt, &[]),
+    )
+    .map_err(db)?;
     head_of(&row)
+}
+
+/// How the statements that follow in a transaction are planned.
+#[derive(Clone, Copy)]
+enum Plans {
+    /// For each execution, with its parameters: for lookups and updates that join keys to
+    /// tables. A generic plan made once per connection, while the tables were small or not yet
+    /// analysed, can probe an index by half its key and filter the rest — a cost that then
+    /// grows with the table.
+    Custom,
+    /// PostgreSQL's default, which settles on a cached generic plan: for plain inserts from
+    /// arrays, whose plan never changes, so that planning does not copy megabytes of
+    /// parameters into each plan.
+    Cached,
+}
+
+/// Sets how the statements sent after this one in the transaction are planned.
+async fn plan(tx: &Transaction<'_>, plans: Plans) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute(match plans {
+        Plans::Custom => "SET LOCAL plan_cache_mode = force_custom_plan",
+        Plans::Cached => "SET LOCAL plan_cache_mode = auto",
+    })
+    .await
 }
 
 pub(crate) fn head_of(row: &Row) -> Result<Head, StoreError> {
@@ -70,7 +105,7 @@ pub(crate) struct LedgerRows {
 
 impl LedgerRows {
     /// Chains `entry` after `head`, moves `head` on, and returns the entry's receipt.
-    pub(crate) fn push(&mut self, head: &mut Head, entry: &LedgerEntry) -> Receipt {
+    pub(crate) fn push(&mut self, head: &mut Head, entry: EntryRef<'_>) -> Receipt {
         let seq = head.0 + 1;
         let body = entry.body();
         let hash = chain_hash(&head.1, seq, body.as_bytes());
@@ -147,10 +182,15 @@ const APPEND_LEDGER: &str = "INSERT INTO ledger (seq, entry_id, kind, recorded_a
      SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::bytea[])";
 const SET_HEAD: &str = "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1";
 
-const Q_PRODUCTS: &str = "SELECT id, code, def FROM products WHERE code = ANY($1::text[])";
-const Q_LOCATIONS: &str = "SELECT code FROM locations WHERE code = ANY($1::text[])";
-const Q_PARTIES: &str = "SELECT code FROM parties WHERE code = ANY($1::text[])";
-const Q_EVENTS: &str = "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])";
+// Keys go in as arrays joined through `unnest`, never as `= ANY($1)`: with a thousand keys the
+// planner turns `= ANY` into a sequential scan, while the join probes the index once per key.
+const Q_PRODUCTS: &str = "SELECT p.id, p.code, p.def FROM unnest($1::text[]) AS k(code) JOIN products p ON p.code = k.code";
+const Q_LOCATIONS: &str =
+    "SELECT l.code FROM unnest($1::text[]) AS k(code) JOIN locations l ON l.code = k.code";
+const Q_PARTIES: &str =
+    "SELECT p.code FROM unnest($1::text[]) AS k(code) JOIN parties p ON p.code = k.code";
+const Q_EVENTS: &str =
+    "SELECT e.event_id FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.event_id = k.id";
 const Q_ITEMS: &str = "SELECT k.n, i.id, i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(product, serial, n)
      JOIN products p ON p.code = k.product
@@ -529,11 +569,13 @@ fn attributes_text(st: &ItemState) -> Result<Option<String>, StoreError> {
         .map_err(|e| StoreError::Database(e.to_string()))
 }
 
-/// Units that have no row yet, column by column, in full (their parent is set afterwards,
-/// when every new unit has an id).
+/// Units that have no row yet, column by column, in full — but for a parent that is new in
+/// the same batch, which is set afterwards, when it has an id.
 #[derive(Default)]
 struct NewItems<'a> {
     keys: Vec<&'a ItemKey>,
+    /// Units whose parent has no row yet.
+    later_parent: HashSet<&'a ItemKey>,
     product_ids: Vec<i64>,
     serials: Vec<&'a str>,
     statuses: Vec<&'static str>,
@@ -541,6 +583,7 @@ struct NewItems<'a> {
     locations: Vec<Option<&'a str>>,
     custodians: Vec<Option<&'a str>>,
     lots: Vec<Option<&'a str>>,
+    parent_ids: Vec<Option<i64>>,
     attributes: Vec<Option<String>>,
 }
 
@@ -575,6 +618,9 @@ struct EventRows<'a> {
 impl<'a> EventRows<'a> {
     fn of(events: &'a [Event], positions: &[i64]) -> Self {
         let mut r = EventRows::default();
+        // An index row is written once however often the event names it (SQLite's
+        // INSERT OR IGNORE); plain INSERTs cost half of ON CONFLICT DO NOTHING.
+        let mut seen = HashSet::new();
         for (ev, seq) in events.iter().zip(positions) {
             r.seqs.push(*seq);
             r.ids.push(ev.id);
@@ -590,17 +636,20 @@ impl<'a> EventRows<'a> {
                 .push(ev.read_point.as_ref().map(|l| l.as_str()));
             r.corrects.push(ev.corrects.as_ref().map(|c| c.event));
             for bt in &ev.biz_transactions {
-                r.tx_types.push(bt.kind.as_str());
-                r.tx_ids.push(bt.id.as_str());
-                r.tx_seqs.push(*seq);
+                if seen.insert((bt.kind.as_str(), bt.id.as_str(), *seq)) {
+                    r.tx_types.push(bt.kind.as_str());
+                    r.tx_ids.push(bt.id.as_str());
+                    r.tx_seqs.push(*seq);
+                }
             }
         }
         r
     }
 }
 
-const INSERT_ITEMS: &str = "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, attributes)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[])
+const INSERT_ITEMS: &str = "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                          $9::text[])
      RETURNING id, product_id, serial";
 const INSERT_LOTS: &str = "INSERT INTO lots (product_id, code, production_date, expiry_date, holds)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[])
@@ -610,7 +659,7 @@ const INSERT_EVENTS: &str =
      SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                           $9::text[], $10::uuid[])";
 const INSERT_TRANSACTIONS: &str = "INSERT INTO event_transactions (type, tx_id, seq)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING";
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
 const UPDATE_ITEMS: &str = "UPDATE items AS i SET status = u.status, holds = u.holds, location = u.location, custodian = u.custodian,
        lot = u.lot, parent_id = u.parent_id, attributes = u.attributes
      FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
@@ -626,9 +675,9 @@ const UPSERT_STOCK: &str = "INSERT INTO lot_stock (lot_id, location, quantity)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])
      ON CONFLICT (lot_id, location) DO UPDATE SET quantity = excluded.quantity";
 const INSERT_EVENT_ITEMS: &str = "INSERT INTO event_items (item_id, seq, role)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[]) ON CONFLICT DO NOTHING";
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[])";
 const INSERT_EVENT_LOTS: &str = "INSERT INTO event_lots (lot_id, seq, role, quantity)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[]) ON CONFLICT DO NOTHING";
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[])";
 const OPEN_EDGES: &str =
     "INSERT INTO genealogy (parent_type, parent_id, child_type, child_id, kind, quantity, from_seq, from_time)
      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])";
@@ -640,7 +689,7 @@ const CLOSE_EDGES: &str = "UPDATE genealogy AS g SET to_seq = u.seq, to_time = u
 
 /// Stage one of the write-back: rows for units and lots that are new, the ledger (when
 /// capturing), and the event index. Puts the new row ids into `ids` and returns the units
-/// created.
+/// inserted whole (all new ones but those whose parent is new too).
 async fn write_new<'s>(
     tx: &Transaction<'_>,
     s: &'s Slice,
@@ -650,32 +699,28 @@ async fn write_new<'s>(
 ) -> Result<HashSet<&'s ItemKey>, StoreError> {
     let mut new_items = NewItems::default();
     for key in &s.dirty_items {
+        let Some(Some(st)) = s.items.get(key) else {
+            continue;
+        };
         if ids.items.contains_key(key) {
             continue;
+        }
+        let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
+        if st.parent.is_some() && parent_id.is_none() {
+            new_items.later_parent.insert(key);
         }
         new_items.keys.push(key);
         new_items.product_ids.push(product_id(ids, &key.product)?);
         new_items.serials.push(key.serial.as_str());
-        match s.items.get(key) {
-            Some(Some(st)) => {
-                new_items.statuses.push(st.status.as_str());
-                new_items.holds.push(i16::from(st.holds));
-                new_items
-                    .locations
-                    .push(st.location.as_ref().map(|l| l.as_str()));
-                new_items.custodians.push(st.custodian.as_deref());
-                new_items.lots.push(st.lot.as_ref().map(|l| l.as_str()));
-                new_items.attributes.push(attributes_text(st)?);
-            }
-            _ => {
-                new_items.statuses.push(ItemStatus::Unassigned.as_str());
-                new_items.holds.push(0);
-                new_items.locations.push(None);
-                new_items.custodians.push(None);
-                new_items.lots.push(None);
-                new_items.attributes.push(None);
-            }
-        }
+        new_items.statuses.push(st.status.as_str());
+        new_items.holds.push(i16::from(st.holds));
+        new_items
+            .locations
+            .push(st.location.as_ref().map(|l| l.as_str()));
+        new_items.custodians.push(st.custodian.as_deref());
+        new_items.lots.push(st.lot.as_ref().map(|l| l.as_str()));
+        new_items.parent_ids.push(parent_id);
+        new_items.attributes.push(attributes_text(st)?);
     }
     let mut new_lots = NewLots::default();
     for key in &s.dirty_lots {
@@ -710,8 +755,9 @@ async fn write_new<'s>(
     let l = &new_lots;
     let e = index;
     // The ledger goes first: a duplicate entry is reported before anything else, as on SQLite.
-    let (appended, items, lots, indexed, txs) = tokio::join!(
+    let (planned, appended, items, lots, indexed, txs) = tokio::join!(
         biased;
+        plan(tx, Plans::Cached),
         async {
             match ledger {
                 Some((rows, head)) => rows.write_prepared(tx, &q_append, &q_head, head).await,
@@ -722,7 +768,7 @@ async fn write_new<'s>(
             tx,
             n.keys.is_empty(),
             &q_items,
-            [&n.product_ids, &n.serials, &n.statuses, &n.holds, &n.locations, &n.custodians, &n.lots, &n.attributes]
+            [&n.product_ids, &n.serials, &n.statuses, &n.holds, &n.locations, &n.custodians, &n.lots, &n.parent_ids, &n.attributes]
         ),
         rows_unless(tx, l.keys.is_empty(), &q_lots, [&l.product_ids, &l.codes, &l.production, &l.expiry, &l.holds]),
         execute_unless(
@@ -744,6 +790,7 @@ async fn write_new<'s>(
         ),
         execute_unless(tx, e.tx_seqs.is_empty(), &q_txs, [&e.tx_types, &e.tx_ids, &e.tx_seqs]),
     );
+    planned.map_err(db)?;
     appended?;
     let items = items.map_err(db)?;
     let lots = lots.map_err(db)?;
@@ -776,7 +823,11 @@ async fn write_new<'s>(
             .ok_or_else(|| StoreError::Database(format!("unexpected new lot {code}")))?;
         ids.lots.insert((*key).clone(), id);
     }
-    Ok(new_items.keys.into_iter().collect())
+    Ok(new_items
+        .keys
+        .into_iter()
+        .filter(|k| !new_items.later_parent.contains(*k))
+        .collect())
 }
 
 /// Genealogy links as columns: the rows of one multi-row statement.
@@ -863,9 +914,9 @@ async fn write_changes(
     events: &[Event],
     positions: &[i64],
     when: &HashMap<Uuid, (i64, i64)>,
-    created: &HashSet<&ItemKey>,
+    inserted_whole: &HashSet<&ItemKey>,
 ) -> Result<(), StoreError> {
-    // Units: every changed one in full, except new units without a parent (inserted in full).
+    // Units: every changed one in full, but those just inserted whole.
     let (
         mut u_ids,
         mut u_status,
@@ -889,10 +940,10 @@ async fn write_changes(
         let Some(Some(st)) = s.items.get(key) else {
             continue;
         };
-        let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
-        if created.contains(key) && parent_id.is_none() {
+        if inserted_whole.contains(key) {
             continue;
         }
+        let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
         u_ids.push(
             *ids.items
                 .get(key)
@@ -941,16 +992,22 @@ async fn write_changes(
     let (mut ei_ids, mut ei_seqs, mut ei_roles) = (Vec::new(), Vec::new(), Vec::new());
     let (mut el_ids, mut el_seqs, mut el_roles, mut el_qty) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Each index row once, the first time it is named (see `EventRows::of`).
+    let (mut seen_items, mut seen_lots) = (HashSet::new(), HashSet::new());
     for (ev, seq) in events.iter().zip(positions) {
         for (key, role) in ev.item_refs() {
-            if let Some(id) = ids.items.get(key) {
+            if let Some(id) = ids.items.get(key)
+                && seen_items.insert((*id, *seq, role.code()))
+            {
                 ei_ids.push(*id);
                 ei_seqs.push(*seq);
                 ei_roles.push(role.code());
             }
         }
         for (q, role) in ev.lot_refs() {
-            if let Some(id) = ids.lots.get(&q.key()) {
+            if let Some(id) = ids.lots.get(&q.key())
+                && seen_lots.insert((*id, *seq, role.code()))
+            {
                 el_ids.push(*id);
                 el_seqs.push(*seq);
                 el_roles.push(role.code());
@@ -973,6 +1030,7 @@ async fn write_changes(
     .map_err(db)?;
     tokio::try_join!(
         biased;
+        plan(tx, Plans::Custom),
         execute_unless(tx, u_ids.is_empty(), &q_items, [&u_ids, &u_status, &u_holds, &u_loc, &u_cust, &u_lot, &u_parent, &u_attrs]),
         execute_unless(tx, l_ids.is_empty(), &q_lots, [&l_ids, &l_prod, &l_exp, &l_holds]),
         execute_unless(tx, gone_lots.is_empty(), &q_gone, [&gone_lots, &gone_locs]),
@@ -1011,8 +1069,10 @@ pub(crate) async fn project_events(
     seqs: &[i64],
     prefix_index: bool,
 ) -> Result<Vec<Receipt>, StoreError> {
-    let mut needs = Needs::of(events);
-    needs.events.extend(events.iter().map(|e| e.id));
+    // The batch's own event ids are not looked up: the ledger's unique key refuses one that is
+    // already recorded (`duplicate_event`, naming the entry), and the slice refuses one repeated
+    // within the batch — as on SQLite.
+    let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids).await?;
     slice
@@ -1025,7 +1085,7 @@ pub(crate) async fn project_events(
         Some(h) => {
             let mut h: Head = **h;
             for ev in events {
-                receipts.push(rows.push(&mut h, &LedgerEntry::Event(ev.clone())));
+                receipts.push(rows.push(&mut h, EntryRef::Event(ev)));
             }
             rows.seqs.clone()
         }
@@ -1046,7 +1106,7 @@ pub(crate) async fn project_events(
         .map(|(ev, seq)| (ev.id, (*seq, micros(ev.event_time))))
         .collect();
     let index = EventRows::of(events, &positions);
-    let created = write_new(
+    let inserted_whole = write_new(
         tx,
         &slice,
         &mut ids,
@@ -1054,7 +1114,7 @@ pub(crate) async fn project_events(
         &index,
     )
     .await?;
-    write_changes(tx, &slice, &ids, events, &positions, &when, &created).await?;
+    write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;
     Ok(receipts)
 }
 

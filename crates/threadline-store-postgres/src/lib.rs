@@ -8,7 +8,7 @@
 //!   (`SELECT … FROM ledger_head WHERE id = 1 FOR UPDATE`) and checks its idempotency key only
 //!   after that, so appends from several processes queue up and the chain never forks. Under
 //!   READ COMMITTED each later statement of the holder sees everything committed before it.
-//! * **Set-based capture.** A batch's slice is loaded with a handful of `= ANY($1)` / `unnest`
+//! * **Set-based capture.** A batch's slice is loaded with a handful of set-based (`unnest` join)
 //!   queries pipelined on one connection, and written back with multi-row
 //!   `INSERT … SELECT … FROM unnest(…)` statements: the number of round trips does not grow
 //!   with the batch (`capture`).
@@ -176,19 +176,15 @@ impl threadline_store::Store for PgStore {
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        // The replay lookup must run after the head lock is granted: pipelining the two lets
-        // the lookup reach the server first (when its statement is already prepared) and miss
-        // a concurrent request's key.
-        let head = capture::lock_head(&tx).await?;
-        let prior = match &idempotency {
-            Some(k) => read::idempotent_replay(&tx, k).await?,
-            None => None,
-        };
-        if let Some(prior) = prior {
+        let mut head = capture::lock_head(&tx).await?;
+        // Only now: a retry sent to another process while the first attempt was being recorded
+        // waited for the lock above, and finds that attempt's receipts.
+        if let Some(k) = &idempotency
+            && let Some(prior) = read::idempotent_replay(&tx, k).await?
+        {
             tx.rollback().await.map_err(db)?;
             return Ok(CaptureOutcome::Replayed(prior));
         }
-        let mut head = head;
         let batch = events.len() > 1;
         let receipts = capture::project_events(&tx, &events, Some(&mut head), &[], batch).await?;
         if let Some(k) = &idempotency {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
 use threadline_domain::error::FieldError;
-use threadline_domain::ledger::{LedgerEntry, MasterChange};
+use threadline_domain::ledger::{EntryRef, MasterChange};
 use threadline_domain::master::{LocationKind, MasterRecord, PartyKind, Product};
 use threadline_store::master::{MasterLookup, check};
 use threadline_store::{MasterWrite, Receipt, StoreError};
@@ -189,7 +189,7 @@ pub(crate) async fn put(tx: &Transaction<'_>, w: MasterWrite) -> Result<Receipt,
         record: w.record,
     };
     let mut rows = LedgerRows::default();
-    let receipt = rows.push(&mut head, &LedgerEntry::Master(change.clone()));
+    let receipt = rows.push(&mut head, EntryRef::Master(&change));
     rows.write(tx, &head).await?;
     project(tx, &change).await?;
     Ok(receipt)

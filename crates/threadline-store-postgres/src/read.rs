@@ -334,7 +334,7 @@ async fn stored(
     let ids: Vec<Uuid> = out.iter().map(|e| e.event.id).collect();
     let stmt = tx
         .prepare_cached(
-            "SELECT corrects, event_id FROM events WHERE corrects = ANY($1::uuid[]) ORDER BY seq",
+            "SELECT e.corrects, e.event_id FROM unnest($1::uuid[]) AS k(id) JOIN events e ON e.corrects = k.id ORDER BY e.seq",
         )
         .await
         .map_err(db)?;

@@ -667,6 +667,21 @@ async fn refusals_read_the_same_on_both_engines() {
     p.capture(&[b], None).await.unwrap_err();
     p.capture(std::slice::from_ref(&a), None).await.unwrap();
 
+    // An event sent again (the client's retry without an idempotency key) that the state still
+    // accepts: the ledger refuses it, naming it, behind a new event in the same batch.
+    let seen = ev(
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(9), "items": [phone("X1")]}),
+    );
+    p.capture(std::slice::from_ref(&seen), None).await.unwrap();
+    let fresh = ev(
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(9), "items": [phone("X1")]}),
+    );
+    let e = p.capture(&[fresh, seen.clone()], None).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Conflict(f) if f.message == format!("entry {} is already recorded", seen.id)),
+        "{e:?}"
+    );
+
     // And a master change whose id an event holds.
     let w = MasterWrite {
         record: master(
