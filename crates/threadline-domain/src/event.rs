@@ -372,6 +372,19 @@ pub struct Correction {
     pub reason: String,
 }
 
+/// Serials drawn from a product's rule: which counter (`scope`), from which value, how many.
+/// Carried by the event that registers the allocated serials, so the counter is a projection
+/// of the ledger like everything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    pub scope: String,
+    pub first: u64,
+    pub count: u64,
+    /// The product version whose rule made the serials.
+    pub rule_version: u32,
+}
+
 /// An event as a client sends it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -427,6 +440,8 @@ pub struct EventRequest {
     #[serde(default)]
     pub corrects: Option<Correction>,
     #[serde(default)]
+    pub allocation: Option<Allocation>,
+    #[serde(default)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
@@ -481,6 +496,8 @@ pub struct Event {
     pub hold: Option<HoldChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrects: Option<Correction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<Allocation>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
@@ -747,6 +764,31 @@ impl Event {
                 ));
             }
         }
+        if let Some(a) = &req.allocation {
+            if !(kind == EventKind::Object && req.action == Some(Action::Add)) {
+                v.push(err(
+                    "not_allowed",
+                    "an allocation registers serials: an object ADD event".into(),
+                    "allocation",
+                ));
+            } else if a.count != req.items.len() as u64 || a.count == 0 {
+                v.push(err(
+                    "invalid_allocation",
+                    format!(
+                        "the allocation counts {} serials but the event names {}",
+                        a.count,
+                        req.items.len()
+                    ),
+                    "allocation.count",
+                ));
+            } else if a.scope.is_empty() || a.scope.len() > 256 {
+                v.push(err(
+                    "invalid_allocation",
+                    "the allocation scope must be 1–256 characters".into(),
+                    "allocation.scope",
+                ));
+            }
+        }
         for key in req.fields.keys() {
             if key.is_empty() || key.len() > 128 {
                 v.push(err(
@@ -838,6 +880,7 @@ impl Event {
             ilmd: req.ilmd,
             hold: req.hold,
             corrects: req.corrects,
+            allocation: req.allocation,
             fields: req.fields,
         })
     }

@@ -103,6 +103,10 @@ pub struct Product {
     pub warranty_months: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<AttributeDef>,
+    /// The serial-number rule this product's serials are allocated by (a `threadline-serial`
+    /// rule spec, checked when the product is written). A new product version versions the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_rule: Option<serde_json::Value>,
 }
 
 fn default_uom() -> String {

@@ -165,8 +165,10 @@ impl StatusRules {
             .as_ref()
             .is_some_and(|s| s.as_str() == "repairing");
         Some(match d {
-            "active" | "encoded" | "in_progress" if repairing => ItemStatus::InRepair,
-            "active" | "encoded" | "in_progress" => ItemStatus::InProduction,
+            "active" | "in_progress" if repairing => ItemStatus::InRepair,
+            "active" | "in_progress" => ItemStatus::InProduction,
+            // A serial allocated (and perhaps printed) but not yet on a unit.
+            "encoded" => ItemStatus::Unassigned,
             "sellable_accessible" | "sellable_not_accessible" | "available" => ItemStatus::InStock,
             "in_transit" => ItemStatus::InTransit,
             "retail_sold" | "dispensed" => ItemStatus::Sold,
@@ -201,6 +203,8 @@ pub struct Needs {
     pub children_of: BTreeSet<ItemKey>,
     pub lots: BTreeSet<LotKey>,
     pub stock: BTreeSet<(LotKey, String)>,
+    /// Serial counters (by scope key) that allocations in the batch draw from.
+    pub counters: BTreeSet<String>,
 }
 
 /// The touched part of the current state, plus what changed.
@@ -215,6 +219,8 @@ pub struct Slice {
     pub children: HashMap<ItemKey, BTreeSet<ItemKey>>,
     pub lots: HashMap<LotKey, Option<LotState>>,
     pub stock: HashMap<(LotKey, String), Quantity>,
+    /// Serial counters: the next value of each scope that has one.
+    pub counters: HashMap<String, u64>,
 
     /// The rules checked at the scan. Replaying the ledger sets `replay` and skips them.
     pub process: crate::process::Process,
@@ -223,6 +229,7 @@ pub struct Slice {
     pub dirty_items: BTreeSet<ItemKey>,
     pub dirty_lots: BTreeSet<LotKey>,
     pub dirty_stock: BTreeSet<(LotKey, String)>,
+    pub dirty_counters: BTreeSet<String>,
     pub edges: Vec<EdgeOp>,
 }
 
@@ -262,6 +269,9 @@ impl Needs {
             }
             if let Some(c) = &ev.corrects {
                 n.events.insert(c.event);
+            }
+            if let Some(a) = &ev.allocation {
+                n.counters.insert(a.scope.clone());
             }
             for (q, loc) in stock_moves(ev) {
                 let _ = q;
@@ -422,6 +432,17 @@ impl Slice {
             }
         }
 
+        if let Some(a) = &ev.allocation {
+            match self.counters.get(&a.scope) {
+                Some(next) if *next != a.first => v.push(err(
+                    "allocation_conflict",
+                    format!("counter {} is at {next}, not {}: another allocation came first; allocate again", a.scope, a.first),
+                    "allocation.first".into(),
+                )),
+                _ => {}
+            }
+        }
+
         // Units.
         let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
         let item_lists: [(&str, &[ItemKey], crate::event::Role); 4] = [
@@ -469,6 +490,12 @@ impl Slice {
                 let may_be_new = (creating && role == crate::event::Role::Subject)
                     || role == crate::event::Role::Output;
                 match state {
+                    // Commissioning a serial that was allocated in advance.
+                    Some(s)
+                        if creating
+                            && role == crate::event::Role::Subject
+                            && s.status == ItemStatus::Unassigned
+                            && ev.allocation.is_none() => {}
                     Some(_) if creating && role == crate::event::Role::Subject => v.push(err(
                         "duplicate_serial",
                         format!("serial {} of {} is already registered", k.serial, k.product),
@@ -1048,6 +1075,12 @@ impl Slice {
                 }
             }
             _ => {}
+        }
+
+        if let Some(a) = &ev.allocation {
+            self.counters
+                .insert(a.scope.clone(), a.first.saturating_add(a.count));
+            self.dirty_counters.insert(a.scope.clone());
         }
 
         // Lot stock.

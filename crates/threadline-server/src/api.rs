@@ -24,7 +24,7 @@ use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
 
 /// Who is acting. Until sign-in exists every request acts as `anonymous`.
-fn actor(_headers: &HeaderMap) -> String {
+pub(crate) fn actor(_headers: &HeaderMap) -> String {
     "anonymous".to_owned()
 }
 

@@ -83,6 +83,10 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger/verify", get(verify))
         .route("/scan", get(scan::scan))
         .route(
+            "/products/{code}/allocations",
+            axum::routing::post(serials::allocate_endpoint),
+        )
+        .route(
             "/serial-rules/preview",
             axum::routing::post(serials::preview),
         )

@@ -129,6 +129,7 @@ const PROJECTIONS: &[&str] = &[
     "event_lots",
     "event_transactions",
     "genealogy",
+    "serial_counters",
 ];
 
 pub(crate) async fn rebuild(tx: &Transaction<'_>) -> Result<RebuildReport, StoreError> {
@@ -348,7 +349,23 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
         });
     }
     edges.sort();
+    let mut counters = Vec::new();
+    for r in tx
+        .query(
+            "SELECT scope, next FROM serial_counters ORDER BY scope COLLATE \"C\"",
+            &[],
+        )
+        .await
+        .map_err(db)?
+    {
+        let next: i64 = col(&r, 1)?;
+        counters.push((
+            col::<String>(&r, 0)?,
+            u64::try_from(next).map_err(|e| StoreError::Schema(e.to_string()))?,
+        ));
+    }
     Ok(Snapshot {
+        counters,
         products: master_rows(&products)?,
         parties: master_rows(&parties)?,
         locations: master_rows(&locations)?,

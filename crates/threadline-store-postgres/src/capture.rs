@@ -542,6 +542,25 @@ async fn load(tx: &Transaction<'_>, needs: &Needs, ids: &mut Ids) -> Result<Slic
         s.stock
             .insert((*key).clone(), Quantity::from_millis(col(r, 1)?));
     }
+    if !needs.counters.is_empty() {
+        let scopes: Vec<&str> = needs
+            .counters
+            .iter()
+            .map(String::as_str)
+            .filter(|c| storable(c))
+            .collect();
+        let stmt = tx
+            .prepare_cached("SELECT scope, next FROM serial_counters WHERE scope = ANY($1)")
+            .await
+            .map_err(db)?;
+        for r in tx.query(&stmt, &[&scopes]).await.map_err(db)? {
+            let scope: String = col(&r, 0)?;
+            let next: i64 = col(&r, 1)?;
+            let next = u64::try_from(next)
+                .map_err(|_| StoreError::Schema(format!("counter {scope} is negative")))?;
+            s.counters.insert(scope, next);
+        }
+    }
     Ok(s)
 }
 
@@ -1075,6 +1094,9 @@ pub(crate) async fn project_events(
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids).await?;
+    // Replaying the ledger (no head to append to) applies what was accepted without asking the
+    // process rules again.
+    slice.replay = head.is_none();
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
@@ -1115,6 +1137,22 @@ pub(crate) async fn project_events(
     )
     .await?;
     write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;
+    if !slice.dirty_counters.is_empty() {
+        let scopes: Vec<&str> = slice.dirty_counters.iter().map(String::as_str).collect();
+        let nexts: Vec<i64> = slice
+            .dirty_counters
+            .iter()
+            .map(|k| i64::try_from(slice.counters.get(k).copied().unwrap_or(0)).unwrap_or(i64::MAX))
+            .collect();
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO serial_counters (scope, next) SELECT * FROM unnest($1::text[], $2::bigint[])
+                 ON CONFLICT (scope) DO UPDATE SET next = excluded.next",
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(&stmt, &[&scopes, &nexts]).await.map_err(db)?;
+    }
     Ok(receipts)
 }
 

@@ -291,6 +291,11 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
+    async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
+        let client = self.client().await?;
+        lookup::counter(&client, scope).await
+    }
+
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let client = self.client().await?;
         lookup::product_by_gtin(&client, gtin).await

@@ -62,3 +62,20 @@ pub(crate) async fn items_by_serial(
     }
     Ok(out)
 }
+
+pub(crate) async fn counter(c: &ClientWrapper, scope: &str) -> Result<Option<u64>, StoreError> {
+    if !storable(scope) {
+        return Ok(None);
+    }
+    let stmt = c
+        .prepare_cached("SELECT next FROM serial_counters WHERE scope = $1")
+        .await
+        .map_err(db)?;
+    let Some(r) = c.query_opt(&stmt, &[&scope]).await.map_err(db)? else {
+        return Ok(None);
+    };
+    let next: i64 = col(&r, 0)?;
+    u64::try_from(next)
+        .map(Some)
+        .map_err(|e| StoreError::Schema(e.to_string()))
+}

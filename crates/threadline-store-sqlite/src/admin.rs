@@ -112,6 +112,7 @@ const PROJECTIONS: &[&str] = &[
     "event_lots",
     "event_transactions",
     "genealogy",
+    "serial_counters",
 ];
 
 pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
@@ -364,7 +365,19 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
             events.push((r.get(0).map_err(db)?, Uuid::from_slice(&b).map_err(schema)?));
         }
     }
+    let mut counters = Vec::new();
+    {
+        let mut stmt = c
+            .prepare("SELECT scope, next FROM serial_counters ORDER BY scope")
+            .map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let next: i64 = r.get(1).map_err(db)?;
+            counters.push((r.get(0).map_err(db)?, u64::try_from(next).map_err(schema)?));
+        }
+    }
     Ok(Snapshot {
+        counters,
         products: master("products")?,
         parties: master("parties")?,
         locations: master("locations")?,

@@ -316,6 +316,19 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
             }
         }
     }
+    for scope in &needs.counters {
+        let next: Option<i64> = tx
+            .prepare_cached("SELECT next FROM serial_counters WHERE scope = ?1")
+            .map_err(db)?
+            .query_row([scope], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        if let Some(next) = next {
+            let next = u64::try_from(next)
+                .map_err(|_| StoreError::Schema(format!("counter {scope} is negative")))?;
+            s.counters.insert(scope.clone(), next);
+        }
+    }
     for (lot, loc) in &needs.stock {
         let Some(lot_id) = ids.lots.get(lot) else {
             continue;
@@ -485,6 +498,15 @@ fn write_back(
             .execute(params![lot_id, key.1, q.millis()])
             .map_err(db)?;
         }
+    }
+    for scope in &s.dirty_counters {
+        let next = s.counters.get(scope).copied().unwrap_or(0);
+        tx.prepare_cached(
+            "INSERT INTO serial_counters (scope, next) VALUES (?1, ?2) ON CONFLICT (scope) DO UPDATE SET next = excluded.next",
+        )
+        .map_err(db)?
+        .execute(params![scope, i64::try_from(next).unwrap_or(i64::MAX)])
+        .map_err(db)?;
     }
     for op in &s.edges {
         match op {

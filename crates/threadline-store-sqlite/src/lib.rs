@@ -156,9 +156,13 @@ impl SqliteStore {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let c = readers.take()?;
+            // One read transaction per call: every statement of a read (verify's ledger walk
+            // and head check, an item and its children) sees the same snapshot.
+            c.execute_batch("BEGIN DEFERRED").map_err(db)?;
             let out = f(&c);
+            let end = c.execute_batch("COMMIT").map_err(db);
             readers.give(c);
-            out
+            end.and(out)
         })
         .await
         .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
@@ -303,6 +307,24 @@ impl threadline_store::Store for SqliteStore {
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.read(admin::snapshot).await
+    }
+
+    async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
+        let scope = scope.to_owned();
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            let next: Option<i64> = c
+                .query_row(
+                    "SELECT next FROM serial_counters WHERE scope = ?1",
+                    [scope],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            next.map(|n| u64::try_from(n).map_err(|e| StoreError::Schema(e.to_string())))
+                .transpose()
+        })
+        .await
     }
 
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {

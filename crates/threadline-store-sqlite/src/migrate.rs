@@ -4,7 +4,11 @@
 use rusqlite::Connection;
 use threadline_store::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_ledger.sql")),
+    // 2 is the access-control migration.
+    (3, include_str!("../migrations/0003_serial_counters.sql")),
+];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(

@@ -234,6 +234,8 @@ pub struct Snapshot {
     pub stock: Vec<(LotKey, String, Quantity)>,
     pub edges: Vec<EdgeRow>,
     pub events: Vec<(i64, Uuid)>,
+    /// Serial counters: scope and next value.
+    pub counters: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +283,8 @@ pub trait Store: Send + Sync + 'static {
     /// The whole projection, canonically ordered.
     async fn snapshot(&self) -> Result<Snapshot>;
 
+    /// The next value of a serial counter, if any allocation drew from it.
+    async fn counter(&self, scope: &str) -> Result<Option<u64>>;
     /// The product that holds this GTIN (the 14-digit form).
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
     /// Units with this serial in any product — a raw scan carries no product — at most

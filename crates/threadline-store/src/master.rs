@@ -23,6 +23,18 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
     };
     match record {
         MasterRecord::Product(p) => {
+            if let Some(rule) = &p.serial_rule
+                && let Err(e) =
+                    serde_json::from_value::<threadline_serial::SerialRule>(rule.clone())
+            {
+                v.push(
+                    FieldError::new(
+                        "invalid_serial_rule",
+                        format!("serial rule of product {}: {e}", p.code),
+                    )
+                    .at("serial_rule"),
+                );
+            }
             if let Some(g) = &p.gtin
                 && let Some(owner) = lookup.gtin_owner(g.as_str())?
                 && owner != p.code.as_str()

@@ -685,3 +685,30 @@ store_test!(
         assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );
+
+store_test!(
+    verify_sees_one_snapshot_while_captures_run,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let writer = {
+            let store = s.store.clone();
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    store
+                        .capture(vec![commission_boards(&[&format!("V{i}")], 10)], None)
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        while !writer.is_finished() {
+            let report = s.verify().await.unwrap();
+            assert_eq!(
+                report.first_break, None,
+                "a live ledger must verify at every moment"
+            );
+        }
+        writer.await.unwrap();
+        assert_eq!(s.verify().await.unwrap().first_break, None);
+    }
+);

@@ -1,0 +1,235 @@
+//! Allocating serials from a product's rule: blocks continue the counter, never repeat even
+//! under concurrent allocators, register unassigned units, and commissioning takes them over.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use threadline_server::serials::{AllocationRequest, allocate};
+use threadline_server::{AppState, FixedClock, app};
+use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::{TestStore, store_test};
+use tower::ServiceExt;
+
+async fn call(router: &axum::Router, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+const RULE: &str = r#"{"code": "TCR", "template": "TC{YYMMDD}{LINE}{SEQ:5}", "time_zone": "+08:00", "sequence_reset": "daily"}"#;
+
+async fn product_with_rule(router: &axum::Router) {
+    let def = json!({"code": "TC", "name": "Controller", "tracking": "serial", "serial_rule": serde_json::from_str::<Value>(RULE).unwrap()});
+    let (status, body) = call(router, "POST", "/api/v1/products", def).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+store_test!(
+    allocated_blocks_continue_the_counter,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let router = app(AppState {
+            clock: Arc::new(FixedClock(now())),
+            ..AppState::new(s.store.clone())
+        });
+        product_with_rule(&router).await;
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 3, "line": "L1", "printer": "ZT410-01"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(
+            body["serials"],
+            json!(["TC260601L100001", "TC260601L100002", "TC260601L100003"])
+        );
+        let (_, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 2, "line": "L1"}),
+        )
+        .await;
+        assert_eq!(
+            body["serials"],
+            json!(["TC260601L100004", "TC260601L100005"])
+        );
+        // Another line has its own counter; another day starts again.
+        let (_, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 1, "line": "L2"}),
+        )
+        .await;
+        assert_eq!(body["serials"], json!(["TC260601L200001"]));
+        let (_, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 1, "line": "L1", "at": "2026-06-02T02:00:00Z"}),
+        )
+        .await;
+        assert_eq!(body["serials"], json!(["TC260602L100001"]));
+
+        // Allocated serials are unassigned units until commissioned; the event says who and where.
+        let (_, item) = call(
+            &router,
+            "GET",
+            "/api/v1/items/TC/TC260601L100002",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(item["status"], "unassigned");
+        let (_, events) = call(
+            &router,
+            "GET",
+            "/api/v1/events?product=TC&serial=TC260601L100002",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(events["items"][0]["biz_step"], "encoding");
+        assert_eq!(events["items"][0]["fields"]["printer"], "ZT410-01");
+        let commission = json!({"type": "object", "action": "ADD", "event_time": at(1), "biz_step": "commissioning", "disposition": "active",
+        "biz_location": "SZ-L1", "items": [{"product": "TC", "serial": "TC260601L100002"}]});
+        let (status, body) = call(&router, "POST", "/api/v1/events", commission.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, item) = call(
+            &router,
+            "GET",
+            "/api/v1/items/TC/TC260601L100002",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(item["status"], "in_production");
+        // ...once.
+        let (status, body) = call(&router, "POST", "/api/v1/events", commission).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("duplicate_serial"))
+        );
+
+        // Refusals.
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/PHONE/allocations",
+            json!({"count": 1}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("no_serial_rule"))
+        );
+        let (status, _) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 0}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 1}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("missing_context")),
+            "{body}"
+        );
+        let bad = json!({"code": "TB", "name": "x", "tracking": "serial", "serial_rule": {"code": "B", "template": "B{SEQ:0}"}});
+        let (status, body) = call(&router, "POST", "/api/v1/products", bad).await;
+        assert_eq!(
+            (
+                status,
+                body["error"]["code"].as_str(),
+                body["error"]["field"].as_str()
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid_serial_rule"),
+                Some("serial_rule")
+            ),
+            "{body}"
+        );
+
+        // The counters are part of the projection: rebuild restores them.
+        let live = s.snapshot().await.unwrap();
+        assert_eq!(live.counters.len(), 3);
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+        assert!(s.verify().await.unwrap().first_break.is_none());
+    }
+);
+
+store_test!(
+    concurrent_allocators_never_issue_a_serial_twice,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let router = app(AppState {
+            clock: Arc::new(FixedClock(now())),
+            ..AppState::new(s.store.clone())
+        });
+        product_with_rule(&router).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let store = s.store.clone();
+            tasks.spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..5 {
+                    let req = AllocationRequest {
+                        count: 7,
+                        site: None,
+                        line: Some("L9".into()),
+                        at: None,
+                        printer: None,
+                    };
+                    got.extend(
+                        allocate(&*store, "TC", &req, "test", now())
+                            .await
+                            .unwrap()
+                            .serials,
+                    );
+                }
+                got
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            all.extend(r.unwrap());
+        }
+        let distinct: HashSet<&String> = all.iter().collect();
+        assert_eq!(
+            (all.len(), distinct.len()),
+            (8 * 5 * 7, 8 * 5 * 7),
+            "no serial issued twice"
+        );
+        // No gaps either when nothing crashed: the block is 1..=280.
+        let mut seqs: Vec<u32> = all.iter().map(|s| s[10..].parse().unwrap()).collect();
+        seqs.sort();
+        assert_eq!(seqs, (1..=280).collect::<Vec<_>>());
+    }
+);
