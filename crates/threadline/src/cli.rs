@@ -55,6 +55,11 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Serial numbers: allocate blocks from a product's rule, check a serial against it.
+    Serial {
+        #[command(subcommand)]
+        what: SerialCommand,
+    },
     /// Measure performance figures (see docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -93,4 +98,35 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SerialCommand {
+    /// Allocate a block of serials from the product's rule and print them, one per line.
+    Allocate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Product code.
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        count: u64,
+        /// Line code, for rules with {LINE}.
+        #[arg(long)]
+        line: Option<String>,
+        /// Site code, for rules with {SITE}.
+        #[arg(long)]
+        site: Option<String>,
+        /// The printer or packer the block is handed to.
+        #[arg(long)]
+        printer: Option<String>,
+    },
+    /// Check a serial against the product's rule and print its parts.
+    Validate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        product: String,
+        serial: String,
+    },
 }

@@ -12,7 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 
-use cli::{BenchCommand, Cli, Command};
+use cli::{BenchCommand, Cli, Command, SerialCommand};
 use config::{Config, Flags};
 
 /// Opens the store a database URL names, creating and migrating it as needed.
@@ -203,6 +203,102 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             Ok(0)
+        }
+        Command::Serial {
+            what:
+                SerialCommand::Allocate {
+                    db,
+                    product,
+                    count,
+                    line,
+                    site,
+                    printer,
+                },
+        } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let req = threadline_server::serials::AllocationRequest {
+                count,
+                site,
+                line,
+                at: None,
+                printer,
+            };
+            match threadline_server::serials::allocate(
+                &*store,
+                &product,
+                &req,
+                "cli",
+                chrono::Utc::now(),
+            )
+            .await
+            {
+                Ok(out) => {
+                    let mut stdout = std::io::stdout().lock();
+                    for s in &out.serials {
+                        std::io::Write::write_all(&mut stdout, format!("{s}\n").as_bytes())?;
+                    }
+                    eprintln!(
+                        "allocated {} serials of {product} (counter {}, entry {})",
+                        out.serials.len(),
+                        out.scope,
+                        out.receipt.seq
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("refused: {}", e.first_message());
+                    Ok(1)
+                }
+            }
+        }
+        Command::Serial {
+            what:
+                SerialCommand::Validate {
+                    db,
+                    product,
+                    serial,
+                },
+        } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let Some(p) = store.product(&product).await? else {
+                bail!("product {product} does not exist")
+            };
+            let Some(spec) = p.def.serial_rule else {
+                bail!("product {product} has no serial rule")
+            };
+            let rule: threadline_serial::SerialRule = serde_json::from_value(spec)?;
+            match rule.validate(&serial) {
+                Ok(parts) => {
+                    println!("{serial}: valid for rule {}", rule.code());
+                    if let Some(d) = parts.date.and_then(|d| d.date) {
+                        println!("  date      {d}");
+                    }
+                    for (name, v) in [
+                        ("product", parts.product),
+                        ("category", parts.category),
+                        ("site", parts.site),
+                        ("line", parts.line),
+                    ] {
+                        if let Some(v) = v {
+                            println!("  {name:<9} {v}");
+                        }
+                    }
+                    if let Some(q) = parts.sequence {
+                        println!("  sequence  {q}");
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    println!(
+                        "{serial}: NOT valid for rule {}: {}",
+                        rule.code(),
+                        e.message
+                    );
+                    Ok(1)
+                }
+            }
         }
         Command::Rebuild { db } => {
             let cfg = config_of(cli.config, db.db, None, None)?;
