@@ -11,7 +11,10 @@ use threadline_store::StoreError;
 
 use crate::{col, db};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_ledger.sql")),
+    (2, include_str!("../migrations/0002_access.sql")),
+];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.
 const LOCK_CLASS: i32 = 0x5448_4C4E;
