@@ -489,10 +489,18 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         Guard::Public | Guard::SignedIn => Ok(()),
         Guard::Needs(p) => actor.require(p),
         Guard::Capture if actor.permissions.may_capture() => Ok(()),
-        Guard::Capture => Err(forbidden(
-            &actor,
-            threadline_domain::access::CAPTURE_PERMISSIONS,
-        )),
+        Guard::Capture => Err(AppError::Forbidden(vec![FieldError::new(
+            "forbidden",
+            format!(
+                "{} holds no permission that records events ({})",
+                actor.name(),
+                threadline_domain::access::CAPTURE_PERMISSIONS
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )])),
     };
     if let Err(e) = allowed {
         return refuse(e);
