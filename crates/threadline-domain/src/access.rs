@@ -647,6 +647,42 @@ mod tests {
         required_for(&event(v)).iter().collect()
     }
 
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn a_name_that_parses_is_safe_to_show_and_to_prefix(s in "[a-zA-Z0-9:._@ \t-]{0,70}|\\PC{0,20}") {
+                if let Ok(n) = UserName::parse(&s) {
+                    prop_assert_eq!(n.as_str(), s.as_str());
+                    prop_assert!(!s.contains(':') && !s.contains(char::is_whitespace));
+                    prop_assert!(s.len() <= 64 && !s.is_empty());
+                }
+            }
+
+            #[test]
+            fn only_issued_credentials_parse(random in any::<[u8; 32]>(), s in "\\PC{0,80}") {
+                let c = Credential::new(CredentialKind::Session, random);
+                prop_assert_eq!(Credential::parse(CredentialKind::Session, c.expose()), Ok(c.clone()));
+                prop_assert!(Credential::parse(CredentialKind::ApiToken, c.expose()).is_err());
+                if let Ok(p) = Credential::parse(CredentialKind::ApiToken, &s) {
+                    prop_assert_eq!(p.expose(), s.as_str());
+                }
+            }
+
+            #[test]
+            fn roles_survive_storage(picks in proptest::collection::vec(0usize..9, 1..6)) {
+                let names: Vec<&str> = picks.iter().map(|i| Role::ALL[*i].as_str()).collect();
+                let roles = Roles::parse(&names).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(Roles::from_stored(&roles.to_stored()), roles.clone());
+                for r in roles.as_slice() {
+                    prop_assert!(roles.permissions().covers(r.permissions()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn permission_names_round_trip() {
         for p in Permission::ALL {

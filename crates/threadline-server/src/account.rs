@@ -164,6 +164,7 @@ pub async fn change_own_password(
             actor.session.as_ref().map(|s| s.digest),
         )
         .await?;
+    tracing::info!(user = %name, "password changed by its user");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -192,6 +193,7 @@ pub async fn list_users(State(app): State<AppState>) -> Result<Response, AppErro
 /// `POST /api/v1/users`: `{"name", "password", "roles", "site"?}`.
 pub async fn create_user(
     State(app): State<AppState>,
+    actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -213,6 +215,7 @@ pub async fn create_user(
         .user(&name)
         .await?
         .ok_or_else(|| AppError::Internal(format!("user {name} vanished after create")))?;
+    tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user created");
     Ok((StatusCode::CREATED, Json(user.view())).into_response())
 }
 
@@ -260,6 +263,7 @@ pub async fn set_user_roles(
     app.store
         .set_user_access(&name, &req.roles, req.site.as_ref())
         .await?;
+    tracing::info!(actor = %actor.name(), user = %name, roles = %req.roles.to_stored(), "user roles changed");
     let user = app
         .store
         .user(&name)
@@ -278,6 +282,7 @@ struct PasswordReset {
 /// sessions and clears a lockout.
 pub async fn reset_password(
     State(app): State<AppState>,
+    actor: Actor,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -291,6 +296,7 @@ pub async fn reset_password(
     app.store
         .set_password(&name, hash_password(pw).await?, app.clock.now(), None)
         .await?;
+    tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -302,15 +308,18 @@ pub async fn lock_user(
 ) -> Result<Response, AppError> {
     not_yourself(&actor, &name, "lock")?;
     app.store.set_user_disabled(&name, true).await?;
+    tracing::info!(actor = %actor.name(), user = %name, "user locked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/v1/users/{name}/unlock`: also clears a lockout after failed sign-ins.
 pub async fn unlock_user(
     State(app): State<AppState>,
+    actor: Actor,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     app.store.set_user_disabled(&name, false).await?;
+    tracing::info!(actor = %actor.name(), user = %name, "user unlocked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -377,6 +386,7 @@ pub async fn create_token(
         .token_by_digest(&secret.digest())
         .await?
         .ok_or_else(|| AppError::Internal(format!("token {name} vanished after create")))?;
+    tracing::info!(actor = %actor.name(), token = %name, roles = %token.roles.to_stored(), "API token created");
     Ok((
         StatusCode::CREATED,
         Json(json!({ "token": token, "secret": secret.expose() })),
@@ -387,8 +397,10 @@ pub async fn create_token(
 /// `DELETE /api/v1/tokens/{name}`: revokes the token; it stays listed, with its revocation time.
 pub async fn revoke_token(
     State(app): State<AppState>,
+    actor: Actor,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     app.store.revoke_token(&name, app.clock.now()).await?;
+    tracing::info!(actor = %actor.name(), token = %name, "API token revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -304,7 +304,10 @@ pub async fn check_password(
             .login_failed(&user.name, now, app.auth.lockout)
             .await?;
         return Err(match f.locked_until {
-            Some(until) => SignInError::Locked(until),
+            Some(until) => {
+                tracing::warn!(user = %user.name, %until, "account locked after repeated failed sign-ins");
+                SignInError::Locked(until)
+            }
             None => SignInError::InvalidCredentials,
         });
     }
