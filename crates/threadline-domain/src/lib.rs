@@ -5,6 +5,7 @@
 //! The projection ([`projection::Slice::apply`]) is a pure function from the current state and
 //! an event to the next state, shared by every storage engine and by `rebuild`.
 
+pub mod access;
 pub mod codes;
 pub mod error;
 pub mod event;

@@ -1,5 +1,7 @@
 //! `/api/v1`: JSON over HTTP. Handlers parse, call the store, and render; rules live in the
-//! domain and the store.
+//! domain and the store. Every handler here runs behind [`crate::auth::guard`], which has
+//! already checked the route's permission; those that record something take the [`Actor`]
+//! to name it.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use threadline_domain::access::required_for;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventKind, EventRequest};
@@ -20,13 +23,9 @@ use threadline_store::{
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
-
-/// Who is acting. Until sign-in exists every request acts as `anonymous`.
-pub(crate) fn actor(_headers: &HeaderMap) -> String {
-    "anonymous".to_owned()
-}
 
 fn idempotency(
     headers: &HeaderMap,
@@ -58,8 +57,11 @@ fn idempotency(
     }))
 }
 
+/// `POST /api/v1/events`. The actor must hold, for every event, the permissions
+/// [`required_for`] names; otherwise the whole request is refused with 403 naming each event.
 pub async fn capture_events(
     State(app): State<AppState>,
+    actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -91,18 +93,46 @@ pub async fn capture_events(
         ]));
     }
     let ctx = CaptureContext {
-        actor: actor(&headers),
+        actor: actor.name(),
         now: app.clock.now(),
     };
+    let within = |i: usize, e: FieldError| {
+        if batch {
+            e.within(&format!("events[{i}]"))
+        } else {
+            e
+        }
+    };
+    let refusals: Vec<FieldError> = requests
+        .iter()
+        .enumerate()
+        .filter_map(|(i, req)| {
+            let missing = actor.permissions.missing(required_for(req));
+            let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+            (!missing.is_empty()).then(|| {
+                within(
+                    i,
+                    FieldError::new(
+                        "forbidden",
+                        format!(
+                            "recording this event needs the permission {}, which {} lacks",
+                            names.join(", "),
+                            actor.name()
+                        ),
+                    ),
+                )
+            })
+        })
+        .collect();
+    if !refusals.is_empty() {
+        return Err(AppError::Forbidden(refusals));
+    }
     let mut events = Vec::with_capacity(requests.len());
     let mut violations = Vec::new();
     for (i, req) in requests.into_iter().enumerate() {
         match Event::from_request(req, &ctx, Uuid::now_v7()) {
             Ok(e) => events.push(e),
-            Err(v) if batch => {
-                violations.extend(v.into_iter().map(|e| e.within(&format!("events[{i}]"))))
-            }
-            Err(v) => violations.extend(v),
+            Err(v) => violations.extend(v.into_iter().map(|e| within(i, e))),
         }
     }
     if !violations.is_empty() {
@@ -323,18 +353,18 @@ fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
 
 macro_rules! master_endpoints {
     ($ty:ty, $variant:ident, $kind:literal, $one:ident, $list:ident, $create:ident, $replace:ident, $get:ident, $get_list:ident) => {
-        pub async fn $create(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+        pub async fn $create(State(app): State<AppState>, actor: Actor, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
             require_json(&headers)?;
             let def: $ty = parse(&body, "")?;
             let code = def.code.to_string();
             app.store
-                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor(&headers), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
+                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after create", $kind)))?;
             Ok(versioned_response(StatusCode::CREATED, &v))
         }
 
-        pub async fn $replace(State(app): State<AppState>, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+        pub async fn $replace(State(app): State<AppState>, actor: Actor, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
             require_json(&headers)?;
             let version = if_match(&headers)?;
             let def: $ty = parse(&body, "")?;
@@ -342,7 +372,7 @@ macro_rules! master_endpoints {
                 return Err(AppError::Rule(vec![FieldError::new("code_mismatch", format!("the body's code {} differs from {code} in the URL; codes cannot be renamed", def.code)).at("code")]));
             }
             app.store
-                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor(&headers), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
+                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after update", $kind)))?;
             Ok(versioned_response(StatusCode::OK, &v))

@@ -25,3 +25,31 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A clock tests move by hand (lockout expiry, session idle time, token last use).
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(t: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(t))
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = t;
+        }
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+}

@@ -2,7 +2,7 @@
 //! `{"error": {"code", "message", "field"}, "errors": [...]}` with the status the kind of
 //! problem deserves; internal failures are logged and never leak their text.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use threadline_domain::error::FieldError;
@@ -16,6 +16,11 @@ pub enum AppError {
     Rule(Vec<FieldError>),
     /// Would duplicate something that exists. 409.
     Conflict(Vec<FieldError>),
+    /// No credentials, or credentials that do not hold (unknown or revoked token, wrong
+    /// password, expired session). 401, with `WWW-Authenticate: Bearer`.
+    Unauthorized(FieldError),
+    /// Signed in, but lacking a permission (or the CSRF token). 403.
+    Forbidden(Vec<FieldError>),
     /// 404.
     NotFound(String),
     /// A precondition header is missing (e.g. `If-Match` on a change). 428.
@@ -44,7 +49,8 @@ impl AppError {
                 v.first().map(|e| e.message.clone()).unwrap_or_default()
             }
             AppError::NotFound(m) => m.clone(),
-            AppError::PreconditionRequired(f) => f.message.clone(),
+            AppError::PreconditionRequired(f) | AppError::Unauthorized(f) => f.message.clone(),
+            AppError::Forbidden(v) => v.first().map(|e| e.message.clone()).unwrap_or_default(),
             AppError::Internal(_) => String::new(),
         }
     }
@@ -69,10 +75,16 @@ impl From<StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut challenge = false;
         let (status, errors) = match self {
             AppError::Malformed(v) => (StatusCode::BAD_REQUEST, v),
             AppError::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v),
             AppError::Conflict(v) => (StatusCode::CONFLICT, v),
+            AppError::Unauthorized(f) => {
+                challenge = true;
+                (StatusCode::UNAUTHORIZED, vec![f])
+            }
+            AppError::Forbidden(v) => (StatusCode::FORBIDDEN, v),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, vec![FieldError::new("not_found", m)]),
             AppError::PreconditionRequired(f) => (StatusCode::PRECONDITION_REQUIRED, vec![f]),
             AppError::Internal(m) => {
@@ -90,10 +102,17 @@ impl IntoResponse for AppError {
             .first()
             .cloned()
             .unwrap_or_else(|| FieldError::new("unknown", "unknown error"));
-        (
+        let mut resp = (
             status,
             axum::Json(json!({ "error": first, "errors": errors })),
         )
-            .into_response()
+            .into_response();
+        if challenge {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"threadline\""),
+            );
+        }
+        resp
     }
 }

@@ -1,17 +1,23 @@
 //! The HTTP surface of Threadline: the JSON API under `/api/v1` and the server-rendered web UI.
 //!
-//! [`app`] builds the whole router from an [`AppState`]; tests call it in-process, `serve`
-//! binds it to a socket. Handlers parse input into domain types, call the [`Store`], and render;
-//! no rule lives here.
+//! [`app`] builds the whole router from an [`AppState`] and the one route table, [`routes`],
+//! in which every route states who may call it ([`Guard`]); tests call it in-process and walk
+//! the same table, `serve` binds it to a socket. Handlers parse input into domain types, call
+//! the [`Store`], and render; no rule lives here.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use threadline_domain::access::Permission;
 use threadline_store::Store;
 
+pub mod account;
 pub mod api;
+pub mod auth;
 pub mod body;
 pub mod clock;
 pub mod error;
@@ -20,7 +26,8 @@ pub mod scan;
 pub mod serials;
 pub mod ui;
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use auth::{Actor, AuthSettings, Guard, Surface};
+pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 
 /// Limits the API enforces.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +48,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    pub auth: AuthSettings,
 }
 
 impl AppState {
@@ -49,6 +57,7 @@ impl AppState {
             store,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -65,42 +74,297 @@ async fn api_not_found(uri: axum::http::Uri) -> error::AppError {
     error::AppError::NotFound(format!("{} is not an API endpoint", uri.path()))
 }
 
+/// One route: its method and path, who may call it, how a refusal is shown, and the handler.
+pub struct Route {
+    pub method: Method,
+    /// The full path in axum's syntax (`/api/v1/events/{id}`).
+    pub path: &'static str,
+    pub guard: Guard,
+    pub surface: Surface,
+    handler: MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {:?}", self.method, self.path, self.guard)
+    }
+}
+
+fn route<H, T>(method: Method, path: &'static str, guard: Guard, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let surface = if path.starts_with("/api/") {
+        Surface::Api
+    } else {
+        Surface::Page
+    };
+    #[allow(clippy::expect_used)] // the table is code: a bad method fails the first test run
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+    Route {
+        method,
+        path,
+        guard,
+        surface,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every route of [`app`], with its guard. The router is built from this table, so a route
+/// cannot exist without stating who may call it, and the access tests walk the same list.
+///
+/// Event capture needs, per event, the permission of its business step (see
+/// [`threadline_domain::access::required_for`]); master-data writes need `configure`; every
+/// read needs `read`; the ledger check needs `read_audit`; users and tokens need
+/// `manage_users`.
+pub fn routes() -> Vec<Route> {
+    use Guard::{Capture, Needs, Public, SignedIn};
+    use Method as M;
+    use Permission::{Configure, ManageUsers, Read, ReadAudit};
+    vec![
+        route(M::GET, "/healthz", Public, healthz),
+        route(M::GET, "/assets/threadline.css", Public, ui::stylesheet),
+        route(M::GET, "/login", Public, ui::login_page),
+        route(M::POST, "/login", Public, ui::login_submit),
+        route(M::POST, "/logout", SignedIn, ui::logout),
+        route(M::GET, "/", Needs(Read), ui::home),
+        route(M::GET, "/unit", Needs(Read), ui::unit),
+        // Identity.
+        route(M::POST, "/api/v1/session", Public, account::create_session),
+        route(M::DELETE, "/api/v1/session", SignedIn, account::end_session),
+        route(M::GET, "/api/v1/me", SignedIn, account::me),
+        route(
+            M::POST,
+            "/api/v1/me/password",
+            SignedIn,
+            account::change_own_password,
+        ),
+        route(
+            M::GET,
+            "/api/v1/users",
+            Needs(ManageUsers),
+            account::list_users,
+        ),
+        route(
+            M::POST,
+            "/api/v1/users",
+            Needs(ManageUsers),
+            account::create_user,
+        ),
+        route(
+            M::GET,
+            "/api/v1/users/{name}",
+            Needs(ManageUsers),
+            account::get_user,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/users/{name}/roles",
+            Needs(ManageUsers),
+            account::set_user_roles,
+        ),
+        route(
+            M::POST,
+            "/api/v1/users/{name}/password",
+            Needs(ManageUsers),
+            account::reset_password,
+        ),
+        route(
+            M::POST,
+            "/api/v1/users/{name}/lock",
+            Needs(ManageUsers),
+            account::lock_user,
+        ),
+        route(
+            M::POST,
+            "/api/v1/users/{name}/unlock",
+            Needs(ManageUsers),
+            account::unlock_user,
+        ),
+        route(
+            M::GET,
+            "/api/v1/tokens",
+            Needs(ManageUsers),
+            account::list_tokens,
+        ),
+        route(
+            M::POST,
+            "/api/v1/tokens",
+            Needs(ManageUsers),
+            account::create_token,
+        ),
+        route(
+            M::DELETE,
+            "/api/v1/tokens/{name}",
+            Needs(ManageUsers),
+            account::revoke_token,
+        ),
+        // The ledger.
+        route(M::GET, "/api/v1/events", Needs(Read), api::list_events),
+        route(M::POST, "/api/v1/events", Capture, api::capture_events),
+        route(M::GET, "/api/v1/events/{id}", Needs(Read), api::get_event),
+        route(
+            M::GET,
+            "/api/v1/items/{product}/{serial}",
+            Needs(Read),
+            api::get_item,
+        ),
+        route(
+            M::GET,
+            "/api/v1/lots/{product}/{lot}",
+            Needs(Read),
+            api::get_lot,
+        ),
+        route(
+            M::GET,
+            "/api/v1/ledger/verify",
+            Needs(ReadAudit),
+            api::verify,
+        ),
+        // Master data.
+        route(M::GET, "/api/v1/products", Needs(Read), api::list_products),
+        route(
+            M::POST,
+            "/api/v1/products",
+            Needs(Configure),
+            api::create_product,
+        ),
+        route(
+            M::GET,
+            "/api/v1/products/{code}",
+            Needs(Read),
+            api::get_product,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/products/{code}",
+            Needs(Configure),
+            api::replace_product,
+        ),
+        route(M::GET, "/api/v1/parties", Needs(Read), api::list_parties),
+        route(
+            M::POST,
+            "/api/v1/parties",
+            Needs(Configure),
+            api::create_party,
+        ),
+        route(
+            M::GET,
+            "/api/v1/parties/{code}",
+            Needs(Read),
+            api::get_party,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/parties/{code}",
+            Needs(Configure),
+            api::replace_party,
+        ),
+        route(
+            M::GET,
+            "/api/v1/locations",
+            Needs(Read),
+            api::list_locations,
+        ),
+        route(
+            M::POST,
+            "/api/v1/locations",
+            Needs(Configure),
+            api::create_location,
+        ),
+        route(
+            M::GET,
+            "/api/v1/locations/{code}",
+            Needs(Read),
+            api::get_location,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/locations/{code}",
+            Needs(Configure),
+            api::replace_location,
+        ),
+        route(
+            M::GET,
+            "/api/v1/{kind}/{code}/history",
+            Needs(Read),
+            api::master_history,
+        ),
+        // Identifiers: scanning and serial numbers.
+        route(M::GET, "/api/v1/scan", Needs(Read), scan::scan),
+        route(
+            M::POST,
+            "/api/v1/products/{code}/allocations",
+            Needs(Permission::Commission),
+            serials::allocate_endpoint,
+        ),
+        route(
+            M::POST,
+            "/api/v1/serial-rules/preview",
+            Needs(Read),
+            serials::preview,
+        ),
+        route(
+            M::POST,
+            "/api/v1/serial-rules/validate",
+            Needs(Read),
+            serials::validate,
+        ),
+    ]
+}
+
+/// The content security policy: nothing but this origin's stylesheet, no script at all, no
+/// framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Security headers on every response, refusals and 404s included. Responses that say nothing
+/// about caching are not cached: they carry traceability data or credentials.
+async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    use api::*;
-    let api = Router::new()
-        .route("/events", get(list_events).post(capture_events))
-        .route("/events/{id}", get(get_event))
-        .route("/items/{product}/{serial}", get(get_item))
-        .route("/lots/{product}/{lot}", get(get_lot))
-        .route("/products", get(list_products).post(create_product))
-        .route("/products/{code}", get(get_product).put(replace_product))
-        .route("/parties", get(list_parties).post(create_party))
-        .route("/parties/{code}", get(get_party).put(replace_party))
-        .route("/locations", get(list_locations).post(create_location))
-        .route("/locations/{code}", get(get_location).put(replace_location))
-        .route("/{kind}/{code}/history", get(master_history))
-        .route("/ledger/verify", get(verify))
-        .route("/scan", get(scan::scan))
-        .route(
-            "/products/{code}/allocations",
-            axum::routing::post(serials::allocate_endpoint),
-        )
-        .route(
-            "/serial-rules/preview",
-            axum::routing::post(serials::preview),
-        )
-        .route(
-            "/serial-rules/validate",
-            axum::routing::post(serials::validate),
-        )
-        .fallback(api_not_found);
-    Router::new()
-        .route("/", get(ui::home))
-        .route("/unit", get(ui::unit))
-        .route("/healthz", get(healthz))
-        .nest("/api/v1", api)
+    let mut api = Router::new();
+    let mut root = Router::new();
+    for r in routes() {
+        let handler = match r.guard {
+            Guard::Public => r.handler,
+            guard => r.handler.route_layer(axum::middleware::from_fn_with_state(
+                auth::GuardState {
+                    app: state.clone(),
+                    guard,
+                    surface: r.surface,
+                },
+                auth::guard,
+            )),
+        };
+        match r.path.strip_prefix("/api/v1") {
+            Some(rest) => api = api.route(rest, handler),
+            None => root = root.route(r.path, handler),
+        }
+    }
+    root.nest("/api/v1", api.fallback(api_not_found))
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 

@@ -311,19 +311,13 @@ pub async fn allocate(
 /// `POST /api/v1/products/{code}/allocations`
 pub async fn allocate_endpoint(
     State(app): State<AppState>,
+    actor: crate::auth::Actor,
     axum::extract::Path(code): axum::extract::Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: AllocationRequest = parse(&body, "")?;
-    let out = allocate(
-        &*app.store,
-        &code,
-        &req,
-        &crate::api::actor(&headers),
-        app.clock.now(),
-    )
-    .await?;
+    let out = allocate(&*app.store, &code, &req, &actor.name(), app.clock.now()).await?;
     Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
 }

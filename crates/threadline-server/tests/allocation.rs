@@ -10,20 +10,41 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use threadline_domain::access::Role;
 use threadline_server::serials::{AllocationRequest, allocate};
 use threadline_server::{AppState, FixedClock, app};
-use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::fixtures::{at, now, plant, token};
 use threadline_testkit::{TestStore, store_test};
 use tower::ServiceExt;
 
-async fn call(router: &axum::Router, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+/// The app, with an admin token to send.
+async fn authed(s: &TestStore) -> (axum::Router, String) {
+    let secret = token(&*s.store, "test-admin", &[Role::Admin]).await;
+    let router = app(AppState {
+        clock: Arc::new(FixedClock(now())),
+        ..AppState::new(s.store.clone())
+    });
+    (router, format!("Bearer {secret}"))
+}
+
+async fn call(
+    router: &(axum::Router, String),
+    method: &str,
+    uri: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let req = Request::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
-    let resp = router.clone().oneshot(req).await.unwrap();
+    let mut req = req;
+    req.headers_mut().insert(
+        axum::http::header::AUTHORIZATION,
+        axum::http::HeaderValue::from_str(&router.1).unwrap(),
+    );
+    let resp = router.0.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (
@@ -34,7 +55,7 @@ async fn call(router: &axum::Router, method: &str, uri: &str, body: Value) -> (S
 
 const RULE: &str = r#"{"code": "TCR", "template": "TC{YYMMDD}{LINE}{SEQ:5}", "time_zone": "+08:00", "sequence_reset": "daily"}"#;
 
-async fn product_with_rule(router: &axum::Router) {
+async fn product_with_rule(router: &(axum::Router, String)) {
     let def = json!({"code": "TC", "name": "Controller", "tracking": "serial", "serial_rule": serde_json::from_str::<Value>(RULE).unwrap()});
     let (status, body) = call(router, "POST", "/api/v1/products", def).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -44,10 +65,7 @@ store_test!(
     allocated_blocks_continue_the_counter,
     |s: TestStore| async move {
         plant(&*s).await;
-        let router = app(AppState {
-            clock: Arc::new(FixedClock(now())),
-            ..AppState::new(s.store.clone())
-        });
+        let router = authed(&s).await;
         product_with_rule(&router).await;
 
         let (status, body) = call(
@@ -189,10 +207,7 @@ store_test!(
     concurrent_allocators_never_issue_a_serial_twice,
     |s: TestStore| async move {
         plant(&*s).await;
-        let router = app(AppState {
-            clock: Arc::new(FixedClock(now())),
-            ..AppState::new(s.store.clone())
-        });
+        let router = authed(&s).await;
         product_with_rule(&router).await;
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..8 {

@@ -8,13 +8,16 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use threadline_domain::access::Role;
 use threadline_server::{AppState, FixedClock, app};
-use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::fixtures::{at, now, plant, token};
 use threadline_testkit::{TestStore, store_test};
 use tower::ServiceExt;
 
 struct Api {
     router: axum::Router,
+    /// `Bearer <secret>` of an admin token, sent with every request.
+    auth: String,
 }
 
 struct Reply {
@@ -24,15 +27,21 @@ struct Reply {
 }
 
 impl Api {
-    fn new(s: &TestStore) -> Api {
+    async fn new(s: &TestStore) -> Api {
         let state = AppState {
             clock: Arc::new(FixedClock(now())),
             ..AppState::new(s.store.clone())
         };
-        Api { router: app(state) }
+        let secret = token(&**s, "test-admin", &[Role::Admin]).await;
+        Api {
+            router: app(state),
+            auth: format!("Bearer {secret}"),
+        }
     }
 
-    async fn send(&self, req: Request<Body>) -> Reply {
+    async fn send(&self, mut req: Request<Body>) -> Reply {
+        req.headers_mut()
+            .insert("authorization", self.auth.parse().unwrap());
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -81,7 +90,7 @@ async fn ledger_len(api: &Api) -> i64 {
 }
 
 store_test!(health_and_unknown_routes, |s: TestStore| async move {
-    let api = Api::new(&s);
+    let api = Api::new(&s).await;
     let r = api.get("/healthz").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["engine"], s.engine());
@@ -91,7 +100,7 @@ store_test!(health_and_unknown_routes, |s: TestStore| async move {
 });
 
 store_test!(master_data_crud_over_http, |s: TestStore| async move {
-    let api = Api::new(&s);
+    let api = Api::new(&s).await;
     let r = api
         .post(
             "/api/v1/products",
@@ -235,7 +244,7 @@ store_test!(
     capture_one_event_and_read_the_unit,
     |s: TestStore| async move {
         plant(&*s).await;
-        let api = Api::new(&s);
+        let api = Api::new(&s).await;
         let r = api.post("/api/v1/events", commission(&["S1", "S2"])).await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         let receipt = &r.body["events"][0];
@@ -249,7 +258,7 @@ store_test!(
         let ev = api.get(&format!("/api/v1/events/{id}")).await;
         assert_eq!(ev.body["biz_step"], "commissioning");
         assert_eq!(ev.body["event_time_zone_offset"], "+08:00");
-        assert_eq!(ev.body["actor"], "anonymous");
+        assert_eq!(ev.body["actor"], "token:test-admin");
         let list = api.get("/api/v1/events?product=PHONE&serial=S2").await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 
@@ -276,7 +285,7 @@ store_test!(
     capture_refusals_name_the_field_and_write_nothing,
     |s: TestStore| async move {
         plant(&*s).await;
-        let api = Api::new(&s);
+        let api = Api::new(&s).await;
         api.post("/api/v1/events", commission(&["D1"])).await;
         let before = ledger_len(&api).await;
 
@@ -356,7 +365,7 @@ store_test!(
     a_batch_is_atomic_and_reports_every_bad_event,
     |s: TestStore| async move {
         plant(&*s).await;
-        let api = Api::new(&s);
+        let api = Api::new(&s).await;
         let before = ledger_len(&api).await;
         let bad_time = {
             let mut e = commission(&["X2"]);
@@ -411,7 +420,7 @@ store_test!(
     idempotency_key_makes_retries_safe,
     |s: TestStore| async move {
         plant(&*s).await;
-        let api = Api::new(&s);
+        let api = Api::new(&s).await;
         let body = json!([commission(&["K1"])]).to_string();
         let first = api
             .post_raw(
@@ -455,7 +464,7 @@ store_test!(
     web_pages_render_in_both_languages,
     |s: TestStore| async move {
         plant(&*s).await;
-        let api = Api::new(&s);
+        let api = Api::new(&s).await;
         api.post("/api/v1/events", commission(&["U1"])).await;
         let zh = api
             .send(

@@ -9,13 +9,29 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use threadline_domain::access::Role;
 use threadline_server::{AppState, FixedClock, app};
-use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::fixtures::{at, now, plant, token};
 use threadline_testkit::{TestStore, store_test};
 use tower::ServiceExt;
 
-async fn call(router: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = router.clone().oneshot(req).await.unwrap();
+/// The app, with an admin token to send.
+async fn authed(s: &TestStore) -> (axum::Router, String) {
+    let secret = token(&*s.store, "test-admin", &[Role::Admin]).await;
+    let router = app(AppState {
+        clock: Arc::new(FixedClock(now())),
+        ..AppState::new(s.store.clone())
+    });
+    (router, format!("Bearer {secret}"))
+}
+
+async fn call(router: &(axum::Router, String), req: Request<Body>) -> (StatusCode, Value) {
+    let mut req = req;
+    req.headers_mut().insert(
+        axum::http::header::AUTHORIZATION,
+        axum::http::HeaderValue::from_str(&router.1).unwrap(),
+    );
+    let resp = router.0.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (
@@ -36,7 +52,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn scan(router: &axum::Router, code: &str) -> (StatusCode, Value) {
+async fn scan(router: &(axum::Router, String), code: &str) -> (StatusCode, Value) {
     call(
         router,
         Request::get(format!("/api/v1/scan?code={}", encode(code)))
@@ -46,7 +62,7 @@ async fn scan(router: &axum::Router, code: &str) -> (StatusCode, Value) {
     .await
 }
 
-async fn post(router: &axum::Router, uri: &str, body: Value) -> (StatusCode, Value) {
+async fn post(router: &(axum::Router, String), uri: &str, body: Value) -> (StatusCode, Value) {
     call(
         router,
         Request::post(uri)
@@ -61,10 +77,7 @@ store_test!(
     every_scanned_form_resolves_to_the_unit,
     |s: TestStore| async move {
         plant(&*s).await;
-        let router = app(AppState {
-            clock: Arc::new(FixedClock(now())),
-            ..AppState::new(s.store.clone())
-        });
+        let router = authed(&s).await;
         let commission = |product: &str, serial: &str| {
             json!({"type": "object", "action": "ADD", "event_time": at(30), "biz_location": "SZ-L1",
                "items": [{"product": product, "serial": serial}], "ilmd": {"color": "black"}})
@@ -193,10 +206,7 @@ store_test!(
 store_test!(
     serial_rules_preview_and_validate,
     |s: TestStore| async move {
-        let router = app(AppState {
-            clock: Arc::new(FixedClock(now())),
-            ..AppState::new(s.store.clone())
-        });
+        let router = authed(&s).await;
         let rule = json!({"code": "PJC", "template": "PJC-{YYMMDD}-{LINE}-{SEQ:5}", "time_zone": "+08:00", "sequence_reset": "daily"});
         let (status, body) = post(&router, "/api/v1/serial-rules/preview", json!({
         "rule": rule, "context": {"product": "PHONE", "line": "A01", "at": "2023-12-25T01:00:00Z"}, "count": 3})).await;

@@ -24,18 +24,22 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
 };
+use threadline_domain::LocationCode;
+use threadline_domain::access::{LockoutPolicy, Roles};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, MasterWrite, Page,
-    RebuildReport, Receipt, Snapshot, StoreError, StoredEvent, User, VerifyReport, Versioned,
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
+    MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
+    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
+mod access;
 mod admin;
 mod capture;
 mod lookup;
@@ -307,64 +311,96 @@ impl threadline_store::Store for PgStore {
     }
 
     async fn user_count(&self) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM users", &[])
-            .await
-            .map_err(db)?;
-        col(&row, 0)
+        self.access_user_count().await
     }
 
-    async fn create_user(&self, user: User) -> Result<(), StoreError> {
-        // Users are not ledger entries, so this write does not queue behind the chain head;
-        // the primary key alone refuses a second user of the same name.
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
-                &[
-                    &user.name,
-                    &user.password_hash,
-                    &user.role,
-                    &Utc::now().timestamp_micros(),
-                ],
-            )
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(
-                        threadline_domain::FieldError::new(
-                            "duplicate",
-                            format!("user {} already exists", user.name),
-                        )
-                        .at("name"),
-                    )
-                } else {
-                    db(e)
-                }
-            })?;
-        Ok(())
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
+        self.access_create_user(user).await
     }
 
-    async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        if !storable(name) {
-            return Ok(None);
-        }
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT name, password_hash, role FROM users WHERE name = $1",
-                &[&name],
-            )
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.access_user(name).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.access_users().await
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+        now: DateTime<Utc>,
+        keep_session: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        self.access_set_password(name, password_hash, now, keep_session)
             .await
-            .map_err(db)?;
-        row.map(|r| {
-            Ok(User {
-                name: col(&r, 0)?,
-                password_hash: col(&r, 1)?,
-                role: col(&r, 2)?,
-            })
-        })
-        .transpose()
+    }
+
+    async fn set_user_access(
+        &self,
+        name: &str,
+        roles: &Roles,
+        site: Option<&LocationCode>,
+    ) -> Result<(), StoreError> {
+        self.access_set_user_access(name, roles, site.map(|s| s.as_str()))
+            .await
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        self.access_set_user_disabled(name, disabled).await
+    }
+
+    async fn login_failed(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> Result<LoginFailure, StoreError> {
+        self.access_login_failed(name, now, policy).await
+    }
+
+    async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
+        self.access_login_succeeded(name).await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        self.access_create_token(token).await
+    }
+
+    async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.access_token_by_digest(digest).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.access_tokens().await
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.access_revoke_token(name, now).await
+    }
+
+    async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.access_token_used(id, now).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.access_create_session(session).await
+    }
+
+    async fn session(&self, id_digest: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        self.access_session(id_digest).await
+    }
+
+    async fn touch_session(
+        &self,
+        id_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.access_touch_session(id_digest, now).await
+    }
+
+    async fn end_session(&self, id_digest: &[u8; 32]) -> Result<(), StoreError> {
+        self.access_end_session(id_digest).await
     }
 }

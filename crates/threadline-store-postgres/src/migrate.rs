@@ -13,7 +13,7 @@ use crate::{col, db};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_ledger.sql")),
-    // 2 is the access-control migration.
+    (2, include_str!("../migrations/0002_access.sql")),
     (3, include_str!("../migrations/0003_serial_counters.sql")),
 ];
 

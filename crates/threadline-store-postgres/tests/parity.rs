@@ -16,7 +16,7 @@ use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::{Event, EventKind};
 use threadline_domain::ledger::{Hash, chain_hash};
 use threadline_store::{
-    EventQuery, IdempotencyKey, ListQuery, MasterWrite, Receipt, Store, StoreError, User,
+    EventQuery, IdempotencyKey, ListQuery, MasterWrite, NewUser, Receipt, Store, StoreError,
 };
 use threadline_store_postgres::PgStore;
 use threadline_store_postgres::testing::{SchemaGuard, empty_schema};
@@ -817,10 +817,12 @@ async fn refusals_read_the_same_on_both_engines() {
         .await;
 
     // Users.
-    let u = User {
-        name: "ana".into(),
+    let u = NewUser {
+        name: threadline_domain::access::UserName::parse("ana").unwrap(),
         password_hash: "h".into(),
-        role: "admin".into(),
+        roles: threadline_domain::access::Roles::one(threadline_domain::access::Role::Admin),
+        site: None,
+        created_at: now(),
     };
     p.both("create user", async |s| s.create_user(u.clone()).await)
         .await

@@ -11,16 +11,20 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
+use threadline_domain::LocationCode;
+use threadline_domain::access::{LockoutPolicy, Roles};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, MasterWrite, Page,
-    RebuildReport, Receipt, Snapshot, StoreError, StoredEvent, User, VerifyReport, Versioned,
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
+    MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
+    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use uuid::Uuid;
 
+mod access;
 mod admin;
 mod capture;
 mod master;
@@ -339,57 +343,129 @@ impl threadline_store::Store for SqliteStore {
     }
 
     async fn user_count(&self) -> Result<i64, StoreError> {
-        self.read(|c| {
-            c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-                .map_err(db)
-        })
-        .await
+        self.read(access::user_count).await
     }
 
-    async fn create_user(&self, user: User) -> Result<(), StoreError> {
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![
-                    user.name,
-                    user.password_hash,
-                    user.role,
-                    Utc::now().timestamp_micros()
-                ],
-            )
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(
-                    threadline_domain::FieldError::new(
-                        "duplicate",
-                        format!("user {} already exists", user.name),
-                    )
-                    .at("name"),
-                ),
-                _ => db(e),
-            })?;
-            Ok(())
-        })
-        .await
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
+        self.write(move |c| access::create_user(c, &user)).await
     }
 
-    async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         let name = name.to_owned();
-        self.read(move |c| {
-            use rusqlite::OptionalExtension;
-            c.query_row(
-                "SELECT name, password_hash, role FROM users WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(User {
-                        name: r.get(0)?,
-                        password_hash: r.get(1)?,
-                        role: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db)
+        self.read(move |c| access::user(c, &name)).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.read(access::users).await
+    }
+
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+        now: DateTime<Utc>,
+        keep_session: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            access::set_password(&tx, &name, &password_hash, now, keep_session)?;
+            tx.commit().map_err(db)
         })
         .await
+    }
+
+    async fn set_user_access(
+        &self,
+        name: &str,
+        roles: &Roles,
+        site: Option<&LocationCode>,
+    ) -> Result<(), StoreError> {
+        let (name, roles, site) = (
+            name.to_owned(),
+            roles.clone(),
+            site.map(|s| s.as_str().to_owned()),
+        );
+        self.write(move |c| access::set_user_access(c, &name, &roles, site.as_deref()))
+            .await
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            access::set_user_disabled(&tx, &name, disabled)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn login_failed(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> Result<LoginFailure, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| access::login_failed(c, &name, now, policy))
+            .await
+    }
+
+    async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| access::login_succeeded(c, &name)).await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        self.write(move |c| access::create_token(c, &token)).await
+    }
+
+    async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let digest = *digest;
+        self.read(move |c| access::token_by_digest(c, &digest))
+            .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(access::tokens).await
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| access::revoke_token(c, &name, now))
+            .await
+    }
+
+    async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(move |c| access::token_used(c, id, now)).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            access::create_session(&tx, &session)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn session(&self, id_digest: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        let digest = *id_digest;
+        self.read(move |c| access::session(c, &digest)).await
+    }
+
+    async fn touch_session(
+        &self,
+        id_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let digest = *id_digest;
+        self.write(move |c| access::touch_session(c, &digest, now))
+            .await
+    }
+
+    async fn end_session(&self, id_digest: &[u8; 32]) -> Result<(), StoreError> {
+        let digest = *id_digest;
+        self.write(move |c| access::end_session(c, &digest)).await
     }
 }

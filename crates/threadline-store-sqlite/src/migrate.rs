@@ -6,7 +6,7 @@ use threadline_store::StoreError;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_ledger.sql")),
-    // 2 is the access-control migration.
+    (2, include_str!("../migrations/0002_access.sql")),
     (3, include_str!("../migrations/0003_serial_counters.sql")),
 ];
 
@@ -44,4 +44,35 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
 
 pub fn latest() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_keeps_its_users_through_the_access_migration() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        c.execute_batch(MIGRATIONS[0].1).unwrap();
+        c.execute_batch(
+            "INSERT INTO schema_migrations VALUES (1, 'then');
+             INSERT INTO users (name, password_hash, role, created_at) VALUES ('admin', 'h', 'admin', 0);",
+        )
+        .unwrap();
+        run(&mut c).unwrap();
+        let (roles, disabled, failed): (String, i64, i64) = c
+            .query_row(
+                "SELECT roles, disabled, failed_logins FROM users WHERE name = 'admin'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((roles.as_str(), disabled, failed), ("admin", 0, 0));
+        run(&mut c).unwrap();
+        assert_eq!(latest(), 3);
+    }
 }

@@ -19,7 +19,12 @@ use threadline_domain::projection::{ItemStatus, LotState, Node};
 use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
 
+pub mod access;
 pub mod master;
+
+pub use access::{
+    LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
+};
 
 /// Why a storage call failed. Small on purpose: callers map it to a status code.
 #[derive(Debug, thiserror::Error)]
@@ -238,13 +243,6 @@ pub struct Snapshot {
     pub counters: Vec<(String, u64)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub name: String,
-    pub password_hash: String,
-    pub role: String,
-}
-
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -290,10 +288,68 @@ pub trait Store: Send + Sync + 'static {
     /// Units with this serial in any product — a raw scan carries no product — at most
     /// `limit`, ordered by product code.
     async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>>;
+    // Users. Names are exact (case-sensitive); a missing user is `NotFound` for changes and
+    // `None` for reads.
 
     async fn user_count(&self) -> Result<i64>;
-    async fn create_user(&self, user: User) -> Result<()>;
-    async fn user(&self, name: &str) -> Result<Option<User>>;
+    /// Refuses a taken name with `Conflict` on field `name`.
+    async fn create_user(&self, user: NewUser) -> Result<()>;
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>>;
+    /// Replaces the password hash, clears failed sign-ins and any lockout, and ends every
+    /// session of the user except `keep_session` (the one that changed its own password).
+    async fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+        now: DateTime<Utc>,
+        keep_session: Option<[u8; 32]>,
+    ) -> Result<()>;
+    /// Replaces the roles and site of a user.
+    async fn set_user_access(
+        &self,
+        name: &str,
+        roles: &threadline_domain::access::Roles,
+        site: Option<&threadline_domain::LocationCode>,
+    ) -> Result<()>;
+    /// `disabled = true` locks the account and ends its sessions; `false` unlocks it and also
+    /// clears failed sign-ins and any lockout.
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()>;
+    /// Counts a failed sign-in, atomically. The failure that reaches `policy.max_failures`
+    /// locks the account until `now + policy.lock_for` and restarts the count.
+    async fn login_failed(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        policy: threadline_domain::access::LockoutPolicy,
+    ) -> Result<LoginFailure>;
+    /// Clears failed sign-ins after a successful one.
+    async fn login_succeeded(&self, name: &str) -> Result<()>;
+
+    // API tokens.
+
+    /// Refuses a name used before (revoked tokens included) with `Conflict` on field `name`.
+    async fn create_token(&self, token: NewToken) -> Result<()>;
+    /// The token whose secret has this digest, revoked or not.
+    async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>>;
+    /// Every token, by name.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Revokes a token; revoking it again keeps the first time.
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Records that the token was used at `now`.
+    async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
+
+    // Web sessions.
+
+    /// Stores a new session; also forgets sessions past their absolute expiry.
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The session with this id digest and its user; expiry is the caller's to judge.
+    async fn session(&self, id_digest: &[u8; 32]) -> Result<Option<SessionRecord>>;
+    /// Records activity on a session.
+    async fn touch_session(&self, id_digest: &[u8; 32], now: DateTime<Utc>) -> Result<()>;
+    /// Ends a session (sign-out, expiry). Ending an unknown session is not an error.
+    async fn end_session(&self, id_digest: &[u8; 32]) -> Result<()>;
 }
 
 /// Violation codes that mean "this already exists" rather than "this is not allowed": a

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use threadline_domain::access::{Credential, CredentialKind, Role, Roles, TokenName};
 use threadline_domain::event::{CaptureContext, Event, EventRequest};
 use threadline_domain::master::MasterRecord;
-use threadline_store::{MasterWrite, Store};
+use threadline_store::{MasterWrite, NewToken, Store};
 use uuid::Uuid;
 
 /// A fixed "now" so tests never depend on the wall clock.
@@ -153,4 +154,27 @@ pub fn receive_resin(lot: &str, kg: &str, bin: &str, minutes_ago: i64) -> Event 
         "biz_transactions": [{"type": "po", "id": "PO-7"}],
         "ilmd": {"production_date": "2026-05-01", "expiry_date": "2027-05-01"}
     }))
+}
+
+/// Creates an API token named `name` with `roles` and returns its secret, ready for an
+/// `Authorization: Bearer` header.
+pub async fn token(store: &dyn Store, name: &str, roles: &[Role]) -> String {
+    let mut random = [0u8; 32];
+    random[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    random[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    let secret = Credential::new(CredentialKind::ApiToken, random);
+    store
+        .create_token(NewToken {
+            id: Uuid::now_v7(),
+            name: TokenName::parse(name).unwrap_or_else(|e| panic!("token name: {e}")),
+            secret_digest: secret.digest(),
+            roles: Roles::parse(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("roles: {e}")),
+            site: None,
+            created_at: now(),
+            created_by: "test".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("token creation failed: {e:?}"));
+    secret.expose().to_owned()
 }

@@ -56,10 +56,11 @@ fn event_json(i: usize, now: DateTime<Utc>) -> serde_json::Value {
 async fn post(
     stream: &mut BufReader<tokio::net::TcpStream>,
     path: &str,
+    token: &str,
     body: &[u8],
 ) -> anyhow::Result<(u16, Vec<u8>)> {
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.get_mut().write_all(head.as_bytes()).await?;
@@ -122,6 +123,19 @@ async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
     let now = Utc::now();
     let store = crate::open_store(db_url, "process").await?;
     setup(&*store, now).await?;
+    // Each run on a shared database needs its own token name: names are never reused.
+    let token = threadline_server::account::mint_token(
+        &*store,
+        threadline_domain::access::TokenName::parse(&format!(
+            "bench-{}",
+            uuid::Uuid::now_v7().simple()
+        ))?,
+        threadline_domain::access::Roles::one(threadline_domain::access::Role::Production),
+        None,
+        "bench".into(),
+        now,
+    )
+    .await?;
     let bodies: Vec<Vec<u8>> = (0..n)
         .collect::<Vec<_>>()
         .chunks(batch)
@@ -141,7 +155,7 @@ async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
         let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
         let start = Instant::now();
         for body in &bodies {
-            let (status, resp) = post(&mut conn, "/api/v1/events", body).await?;
+            let (status, resp) = post(&mut conn, "/api/v1/events", token.expose(), body).await?;
             if status != 201 {
                 bail!(
                     "capture refused with {status}: {}",

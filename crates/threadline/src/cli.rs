@@ -60,10 +60,35 @@ pub enum Command {
         #[command(subcommand)]
         what: SerialCommand,
     },
+    /// Manage API tokens for machines (ERP, MES, scanners, PLC gateways).
+    Token {
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
     /// Measure performance figures (see docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret on standard output. The secret is shown this once;
+    /// only its SHA-256 digest is stored.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The token's name, unique forever; events it records name `token:<NAME>`.
+        #[arg(long)]
+        name: String,
+        /// A role the token holds (repeat for several): admin, warehouse, production, qc,
+        /// sales, service, quality, auditor, distributor.
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// The site (location code) the token acts for. Stored and shown; not yet enforced.
+        #[arg(long, value_name = "LOCATION")]
+        site: Option<String>,
     },
 }
 

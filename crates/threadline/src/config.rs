@@ -17,6 +17,7 @@ const KNOWN_ENV: &[&str] = &[
     "THREADLINE_ADMIN_PASSWORD",
     "THREADLINE_ADMIN_PASSWORD_FILE",
     "THREADLINE_DURABILITY",
+    "THREADLINE_COOKIE_SECURE",
     "THREADLINE_LOG",
     "THREADLINE_TEST_PG",
 ];
@@ -30,6 +31,7 @@ struct FileConfig {
     admin_password: Option<String>,
     admin_password_file: Option<PathBuf>,
     durability: Option<String>,
+    cookie_secure: Option<bool>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -39,6 +41,9 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// `process` (default) or `power`: see `threadline_store_sqlite::Durability`.
     pub durability: String,
+    /// Mark the session cookie `Secure` (default). Browsers accept secure cookies from
+    /// `http://localhost`; turn this off only for plain HTTP on another host.
+    pub cookie_secure: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +56,7 @@ impl std::fmt::Debug for Config {
                 &self.admin_password.as_ref().map(|_| "<secret>"),
             )
             .field("durability", &self.durability)
+            .field("cookie_secure", &self.cookie_secure)
             .finish()
     }
 }
@@ -76,6 +82,14 @@ pub struct Flags {
     pub db: Option<String>,
     pub listen: Option<String>,
     pub admin_password: Option<String>,
+}
+
+fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => bail!("{name} must be true or false, not `{v}`"),
+    }
 }
 
 fn read_secret(path: &Path) -> anyhow::Result<String> {
@@ -136,6 +150,10 @@ pub fn load(
         durability: env("THREADLINE_DURABILITY")
             .or(file.durability)
             .unwrap_or_else(|| "process".to_owned()),
+        cookie_secure: match env("THREADLINE_COOKIE_SECURE") {
+            Some(v) => parse_bool("THREADLINE_COOKIE_SECURE", &v)?,
+            None => file.cookie_secure.unwrap_or(true),
+        },
     };
     if !matches!(cfg.durability.as_str(), "process" | "power") {
         bail!(
@@ -222,6 +240,26 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("horse"), "{shown}");
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn session_cookies_are_secure_unless_turned_off() {
+        let c = load(Flags::default(), &env_of(&[]), &[]).unwrap();
+        assert!(c.cookie_secure);
+        let c = load(
+            Flags::default(),
+            &env_of(&[("THREADLINE_COOKIE_SECURE", "false")]),
+            &[],
+        )
+        .unwrap();
+        assert!(!c.cookie_secure);
+        let e = load(
+            Flags::default(),
+            &env_of(&[("THREADLINE_COOKIE_SECURE", "maybe")]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
     }
 
     #[test]

@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use threadline_store::{Store, User};
+use threadline_domain::access::{Role, Roles, TokenName, UserName};
+use threadline_store::{NewUser, Store};
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
 
-use cli::{BenchCommand, Cli, Command, SerialCommand};
+use cli::{BenchCommand, Cli, Command, SerialCommand, TokenCommand};
 use config::{Config, Flags};
 
 /// Opens the store a database URL names, creating and migrating it as needed.
@@ -40,17 +41,6 @@ pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn S
     Ok(Arc::new(s))
 }
 
-fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let mut salt = [0u8; 16];
-    rand::Rng::fill(&mut rand::rng(), &mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    Ok(argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
-        .to_string())
-}
-
 /// A password for the first sign-in: 20 characters from an alphabet without look-alikes.
 fn one_time_password() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
@@ -74,10 +64,13 @@ pub async fn ensure_admin(
         None => (one_time_password(), true),
     };
     store
-        .create_user(User {
-            name: "admin".into(),
-            password_hash: hash_password(&password)?,
-            role: "admin".into(),
+        .create_user(NewUser {
+            name: UserName::parse("admin")?,
+            password_hash: threadline_server::auth::hash_password_blocking(&password)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            roles: Roles::one(Role::Admin),
+            site: None,
+            created_at: chrono::Utc::now(),
         })
         .await?;
     Ok(generated.then_some(password))
@@ -152,12 +145,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 store.engine(),
                 config::redact_url(&cfg.db)
             );
-            threadline_server::serve(
-                listener,
-                threadline_server::AppState::new(store),
-                shutdown_signal(),
-            )
-            .await?;
+            let state = threadline_server::AppState {
+                auth: threadline_server::AuthSettings {
+                    secure_cookies: cfg.cookie_secure,
+                    ..Default::default()
+                },
+                ..threadline_server::AppState::new(store)
+            };
+            threadline_server::serve(listener, state, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Verify { db } => {
@@ -177,6 +172,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::Token {
+            what:
+                TokenCommand::Create {
+                    db,
+                    name,
+                    roles,
+                    site,
+                },
+        } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let name = TokenName::parse(&name).context("--name")?;
+            let roles = Roles::parse(&roles).context("--role")?;
+            let site = site
+                .map(|s| threadline_domain::LocationCode::parse(&s))
+                .transpose()
+                .context("--site")?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let secret = threadline_server::account::mint_token(
+                &*store,
+                name.clone(),
+                roles.clone(),
+                site,
+                "cli".to_owned(),
+                chrono::Utc::now(),
+            )
+            .await?;
+            eprintln!(
+                "Created token `{name}` (roles: {}); it records events as `{}`.",
+                roles.to_stored().replace(' ', ", "),
+                name.actor()
+            );
+            eprintln!("Its secret follows; it is not shown again:");
+            println!("{}", secret.expose());
+            Ok(0)
         }
         Command::Bench {
             what:

@@ -67,14 +67,47 @@ fn serve(db: &Path, demo: bool) -> (Child, u16) {
     panic!("server did not start");
 }
 
-/// A minimal HTTP/1.1 client: enough for tests, no extra dependencies.
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, Value)> {
+/// Creates an API token with `roles` in the database and returns its secret (`threadline
+/// token create` prints only the secret on standard output).
+fn token(db: &Path, name: &str, roles: &[&str]) -> String {
+    let url = format!("sqlite:{}", db.display());
+    let mut args = vec!["token", "create", "--db", url.as_str(), "--name", name];
+    for r in roles {
+        args.extend(["--role", r]);
+    }
+    let out = Command::new(BIN)
+        .args(&args)
+        .env_remove("THREADLINE_DB")
+        .output()
+        .expect("run threadline token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A minimal HTTP/1.1 client: enough for tests, no extra dependencies. `token` is sent as a
+/// bearer token when not empty.
+fn http(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, Value)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let auth = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();
@@ -100,7 +133,7 @@ fn verify_detects_rows_altered_in_the_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let (mut child, port) = serve(&db, true);
-    let (status, _) = http(port, "GET", "/healthz", None).unwrap();
+    let (status, _) = http(port, "", "GET", "/healthz", None).unwrap();
     assert_eq!(status, 200);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -184,16 +217,18 @@ fn batch(round: usize) -> (Vec<String>, String) {
 fn sigkill_mid_stream_keeps_every_acknowledged_batch_and_no_half_batch() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
+    let secret = token(&db, "line-1", &["production"]);
     let (mut child, port) = serve(&db, true);
 
     // Stream batches from a thread; kill the server while it is busy.
+    let writer_secret = secret.clone();
     let writer = std::thread::spawn(move || {
         let mut acknowledged = Vec::new();
         let mut attempted = Vec::new();
         for round in 0..10_000 {
             let (serials, body) = batch(round);
             attempted.push(serials.clone());
-            match http(port, "POST", "/api/v1/events", Some(&body)) {
+            match http(port, &writer_secret, "POST", "/api/v1/events", Some(&body)) {
                 Ok((201, _)) => acknowledged.push(serials),
                 Ok((status, body)) => panic!("batch {round} refused: {status} {body}"),
                 Err(_) => break,
@@ -212,10 +247,15 @@ fn sigkill_mid_stream_keeps_every_acknowledged_batch_and_no_half_batch() {
 
     let (mut child, port) = serve(&db, false);
     let exists = |serial: &str| {
-        http(port, "GET", &format!("/api/v1/items/PCB-A/{serial}"), None)
-            .unwrap()
-            .0
-            == 200
+        http(
+            port,
+            &secret,
+            "GET",
+            &format!("/api/v1/items/PCB-A/{serial}"),
+            None,
+        )
+        .unwrap()
+        .0 == 200
     };
     for serials in &acknowledged {
         assert!(
@@ -232,7 +272,8 @@ fn sigkill_mid_stream_keeps_every_acknowledged_batch_and_no_half_batch() {
             serials[0]
         );
     }
-    let (_, report) = http(port, "GET", "/api/v1/ledger/verify", None).unwrap();
+    let auditor = token(&db, "auditor", &["auditor"]);
+    let (_, report) = http(port, &auditor, "GET", "/api/v1/ledger/verify", None).unwrap();
     assert_eq!(report["first_break"], Value::Null, "{report}");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -257,4 +298,63 @@ fn bad_configuration_fails_with_a_clear_message() {
     let (code, out) = run(&["--version"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("threadline "), "{out}");
+}
+
+#[test]
+fn a_default_install_lets_nobody_in_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let url = format!("sqlite:{}", db.display());
+
+    // The secret is the only thing on standard output, so scripts can capture it.
+    let secret = token(&db, "erp", &["production", "qc"]);
+    assert!(secret.starts_with("tlt_") && secret.len() == 68, "{secret}");
+    let (code, out) = run(&[
+        "token", "create", "--db", &url, "--name", "erp", "--role", "qc",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("never reused"), "{out}");
+    let (code, out) = run(&[
+        "token", "create", "--db", &url, "--name", "x", "--role", "boss",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.contains("not a role"), "{out}");
+
+    let (mut child, port) = serve(&db, true);
+    let (status, body) =
+        http(port, "", "GET", "/api/v1/items/TC-200/TC2-2610-00001", None).unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, _) = http(port, "", "GET", "/", None).unwrap();
+    assert_eq!(status, 303, "the web UI sends visitors to the sign-in page");
+    let (status, me) = http(port, &secret, "GET", "/api/v1/me", None).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(me["actor"], "token:erp");
+    assert_eq!(me["roles"], json!(["production", "qc"]));
+    let (status, _) = http(
+        port,
+        &secret,
+        "GET",
+        "/api/v1/items/TC-200/TC2-2610-00001",
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    // `serve` created `admin` with the configured password.
+    let (status, session) = http(
+        port,
+        "",
+        "POST",
+        "/api/v1/session",
+        Some(r#"{"name": "admin", "password": "test-password-1"}"#),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, session["user"]["roles"].clone()),
+        (200, json!(["admin"]))
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

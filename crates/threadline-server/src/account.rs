@@ -1,0 +1,406 @@
+//! `/api/v1/session`, `/api/v1/me`, `/api/v1/users`, `/api/v1/tokens`: signing in and out,
+//! who-am-I, password changes, and the administration of users and API tokens.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use threadline_domain::FieldError;
+use threadline_domain::LocationCode;
+use threadline_domain::access::{Credential, CredentialKind, Password, Roles, TokenName, UserName};
+use threadline_store::{NewToken, NewUser, UserRecord};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Actor, Principal, SignedIn, hash_password, random_bytes, sign_in};
+use crate::body::{parse, require_json};
+use crate::error::AppError;
+
+fn password(s: &str, field: &str) -> Result<Password, AppError> {
+    Password::parse(s).map_err(|e| AppError::Rule(vec![e.at(field)]))
+}
+
+fn user_not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("user {name} does not exist"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignInRequest {
+    name: String,
+    password: String,
+}
+
+/// The body of a successful sign-in and of `/me` for a session.
+fn session_body(
+    user: &UserRecord,
+    csrf_token: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    json!({
+        "actor": user.name,
+        "user": user.view(),
+        "permissions": user.roles.permissions(),
+        "csrf_token": csrf_token,
+        "expires_at": expires_at,
+    })
+}
+
+/// The cookie that carries a new session.
+pub fn session_cookie(app: &AppState, s: &SignedIn) -> axum::http::HeaderValue {
+    app.auth.set_cookie(
+        app.auth.session_cookie(),
+        s.session_id.expose(),
+        app.auth.session_lifetime.num_seconds(),
+    )
+}
+
+/// The cookie that ends one.
+pub fn cleared_session_cookie(app: &AppState) -> axum::http::HeaderValue {
+    app.auth.set_cookie(app.auth.session_cookie(), "", 0)
+}
+
+/// `POST /api/v1/session`: `{"name", "password"}` → the session cookie, who-am-I and the
+/// CSRF token to send with unsafe requests.
+pub async fn create_session(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: SignInRequest = parse(&body, "")?;
+    let s = sign_in(&app, &req.name, &req.password).await?;
+    let mut resp = Json(session_body(&s.user, &s.csrf_token, s.expires_at)).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&app, &s));
+    Ok(resp)
+}
+
+/// `DELETE /api/v1/session`: signs the session out.
+pub async fn end_session(State(app): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    let Some(s) = &actor.session else {
+        return Err(AppError::Rule(vec![FieldError::new(
+            "not_a_session",
+            "this request is authenticated by a token; revoke the token instead",
+        )]));
+    };
+    app.store.end_session(&s.digest).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, cleared_session_cookie(&app));
+    Ok(resp)
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(actor: Actor) -> Response {
+    let (kind, name) = match &actor.principal {
+        Principal::User(n) => ("user", n),
+        Principal::Token(n) => ("token", n),
+    };
+    let mut body = json!({
+        "actor": actor.name(),
+        "kind": kind,
+        "name": name,
+        "roles": actor.roles,
+        "permissions": actor.permissions,
+        "site": actor.site,
+    });
+    if let Some(s) = &actor.session {
+        body["csrf_token"] = json!(s.csrf_token);
+        body["expires_at"] = json!(s.expires_at);
+    }
+    Json(body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: `{"old_password", "new_password"}`. A wrong old password counts
+/// towards the lockout. Other sessions of the user end; this one stays.
+pub async fn change_own_password(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: PasswordChange = parse(&body, "")?;
+    let Some(name) = actor.user_name() else {
+        return Err(AppError::Rule(vec![FieldError::new(
+            "not_a_user",
+            "a token has no password",
+        )]));
+    };
+    let user = app
+        .store
+        .user(name)
+        .await?
+        .ok_or_else(|| user_not_found(name))?;
+    let new = password(&req.new_password, "new_password")?;
+    crate::auth::check_password(&app, &user, &req.old_password)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Unauthorized(f) if f.code == "invalid_credentials" => {
+                AppError::Forbidden(vec![
+                    FieldError::new("wrong_password", "the old password is wrong")
+                        .at("old_password"),
+                ])
+            }
+            other => other,
+        })?;
+    let hash = hash_password(new).await?;
+    app.store
+        .set_password(
+            name,
+            hash,
+            app.clock.now(),
+            actor.session.as_ref().map(|s| s.digest),
+        )
+        .await?;
+    tracing::info!(user = %name, "password changed by its user");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserRequest {
+    name: UserName,
+    password: String,
+    roles: Roles,
+    #[serde(default)]
+    site: Option<LocationCode>,
+}
+
+/// `GET /api/v1/users`.
+pub async fn list_users(State(app): State<AppState>) -> Result<Response, AppError> {
+    let users: Vec<_> = app
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(UserRecord::view)
+        .collect();
+    Ok(Json(json!({ "items": users })).into_response())
+}
+
+/// `POST /api/v1/users`: `{"name", "password", "roles", "site"?}`.
+pub async fn create_user(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: UserRequest = parse(&body, "")?;
+    let pw = password(&req.password, "password")?;
+    let name = req.name.to_string();
+    app.store
+        .create_user(NewUser {
+            name: req.name,
+            password_hash: hash_password(pw).await?,
+            roles: req.roles,
+            site: req.site,
+            created_at: app.clock.now(),
+        })
+        .await?;
+    let user = app
+        .store
+        .user(&name)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("user {name} vanished after create")))?;
+    tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user created");
+    Ok((StatusCode::CREATED, Json(user.view())).into_response())
+}
+
+/// `GET /api/v1/users/{name}`.
+pub async fn get_user(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    match app.store.user(&name).await? {
+        Some(u) => Ok(Json(u.view()).into_response()),
+        None => Err(user_not_found(&name)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessRequest {
+    roles: Roles,
+    #[serde(default)]
+    site: Option<LocationCode>,
+}
+
+fn not_yourself(actor: &Actor, name: &str, what: &str) -> Result<(), AppError> {
+    if actor.user_name() == Some(name) {
+        return Err(AppError::Rule(vec![FieldError::new(
+            "own_account",
+            format!("you cannot {what} your own account; ask another administrator"),
+        )]));
+    }
+    Ok(())
+}
+
+/// `PUT /api/v1/users/{name}/roles`: `{"roles", "site"?}`. Not for one's own account, so the
+/// last administrator cannot demote themselves by accident.
+pub async fn set_user_roles(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: AccessRequest = parse(&body, "")?;
+    not_yourself(&actor, &name, "change the roles of")?;
+    app.store
+        .set_user_access(&name, &req.roles, req.site.as_ref())
+        .await?;
+    tracing::info!(actor = %actor.name(), user = %name, roles = %req.roles.to_stored(), "user roles changed");
+    let user = app
+        .store
+        .user(&name)
+        .await?
+        .ok_or_else(|| user_not_found(&name))?;
+    Ok(Json(user.view()).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordReset {
+    password: String,
+}
+
+/// `POST /api/v1/users/{name}/password`: an administrator's reset. Ends all of the user's
+/// sessions and clears a lockout.
+pub async fn reset_password(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: PasswordReset = parse(&body, "")?;
+    let pw = password(&req.password, "password")?;
+    if app.store.user(&name).await?.is_none() {
+        return Err(user_not_found(&name));
+    }
+    app.store
+        .set_password(&name, hash_password(pw).await?, app.clock.now(), None)
+        .await?;
+    tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/users/{name}/lock`: no sign-in until unlocked; ends the user's sessions.
+pub async fn lock_user(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    not_yourself(&actor, &name, "lock")?;
+    app.store.set_user_disabled(&name, true).await?;
+    tracing::info!(actor = %actor.name(), user = %name, "user locked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/users/{name}/unlock`: also clears a lockout after failed sign-ins.
+pub async fn unlock_user(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    app.store.set_user_disabled(&name, false).await?;
+    tracing::info!(actor = %actor.name(), user = %name, "user unlocked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    name: TokenName,
+    roles: Roles,
+    #[serde(default)]
+    site: Option<LocationCode>,
+}
+
+/// `GET /api/v1/tokens`.
+pub async fn list_tokens(State(app): State<AppState>) -> Result<Response, AppError> {
+    Ok(Json(json!({ "items": app.store.tokens().await? })).into_response())
+}
+
+/// Mints a token and stores its digest; returns the secret, to be shown once.
+pub async fn mint_token(
+    store: &dyn threadline_store::Store,
+    name: TokenName,
+    roles: Roles,
+    site: Option<LocationCode>,
+    created_by: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Credential, threadline_store::StoreError> {
+    let secret = Credential::new(CredentialKind::ApiToken, random_bytes());
+    store
+        .create_token(NewToken {
+            id: Uuid::now_v7(),
+            name,
+            secret_digest: secret.digest(),
+            roles,
+            site,
+            created_at: now,
+            created_by,
+        })
+        .await?;
+    Ok(secret)
+}
+
+/// `POST /api/v1/tokens`: `{"name", "roles", "site"?}` → the token and its secret, which is
+/// shown this once.
+pub async fn create_token(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: TokenRequest = parse(&body, "")?;
+    let name = req.name.to_string();
+    let secret = mint_token(
+        &*app.store,
+        req.name,
+        req.roles,
+        req.site,
+        actor.name(),
+        app.clock.now(),
+    )
+    .await?;
+    let token = app
+        .store
+        .token_by_digest(&secret.digest())
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("token {name} vanished after create")))?;
+    tracing::info!(actor = %actor.name(), token = %name, roles = %token.roles.to_stored(), "API token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "secret": secret.expose() })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/tokens/{name}`: revokes the token; it stays listed, with its revocation time.
+pub async fn revoke_token(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    app.store.revoke_token(&name, app.clock.now()).await?;
+    tracing::info!(actor = %actor.name(), token = %name, "API token revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

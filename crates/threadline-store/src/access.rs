@@ -1,0 +1,134 @@
+//! What the store keeps about identities: users, API tokens and web sessions.
+//!
+//! Secrets never reach the database in the clear: passwords as Argon2id PHC strings, token
+//! secrets and session ids as SHA-256 digests ([`threadline_domain::access::Credential`]).
+//! These rows are not ledger entries (the audit trail of issue 6 will record changes to them).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use threadline_domain::access::{Roles, TokenName, UserName};
+use threadline_domain::codes::LocationCode;
+use uuid::Uuid;
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: UserName,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub roles: Roles,
+    /// The site the user works at. Stored and shown; not yet enforced on writes.
+    pub site: Option<LocationCode>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    pub password_hash: String,
+    pub roles: Roles,
+    pub site: Option<String>,
+    /// Locked by an administrator: no sign-in until unlocked.
+    pub disabled: bool,
+    /// Failed sign-ins since the last success or lockout.
+    pub failed_logins: u32,
+    /// Locked by failed sign-ins until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub password_changed_at: Option<DateTime<Utc>>,
+}
+
+impl UserRecord {
+    /// Locked by failed sign-ins at `now`.
+    pub fn locked_out_at(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+
+    /// What the API shows about a user: everything but the hash.
+    pub fn view(&self) -> UserView {
+        UserView {
+            name: self.name.clone(),
+            roles: self.roles.clone(),
+            site: self.site.clone(),
+            disabled: self.disabled,
+            locked_until: self.locked_until,
+            created_at: self.created_at,
+            password_changed_at: self.password_changed_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub name: String,
+    pub roles: Roles,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    pub disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_changed_at: Option<DateTime<Utc>>,
+}
+
+/// What a failed sign-in did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailure {
+    /// Consecutive failures now counted (0 right after a lockout started).
+    pub failures: u32,
+    /// Set when this failure locked the account.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// An API token to create. The secret itself is shown to its creator once and never stored.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub name: TokenName,
+    pub secret_digest: [u8; 32],
+    pub roles: Roles,
+    /// The site the token may act for. Stored and shown; not yet enforced on writes.
+    pub site: Option<LocationCode>,
+    pub created_at: DateTime<Utc>,
+    /// The actor who created it (`admin`, `cli`).
+    pub created_by: String,
+}
+
+/// An API token as stored (without its digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub roles: Roles,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A web session to create.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_digest: [u8; 32],
+    pub user: String,
+    /// Sent back by the browser in `X-CSRF-Token` (or a form field) on every unsafe request.
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    /// The absolute end of the session, however active it is.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session with its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user: UserRecord,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    /// The last request seen (updated at most about once a minute).
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
