@@ -248,3 +248,67 @@ store_test!(
         assert_eq!(seqs, (1..=280).collect::<Vec<_>>());
     }
 );
+
+/// Two server processes on one PostgreSQL database (two independent connection pools) allocate
+/// from the same counter at once: every serial is issued once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_never_issue_a_serial_twice() {
+    let Some(url) = threadline_testkit::pg_url() else {
+        eprintln!("THREADLINE_TEST_PG is not set: PostgreSQL test skipped");
+        return;
+    };
+    let (config, _guard) = threadline_store_postgres::testing::empty_schema(&url)
+        .await
+        .unwrap();
+    let a: Arc<dyn threadline_store::Store> = Arc::new(
+        threadline_store_postgres::PgStore::from_config(config.clone())
+            .await
+            .unwrap(),
+    );
+    let b: Arc<dyn threadline_store::Store> = Arc::new(
+        threadline_store_postgres::PgStore::from_config(config)
+            .await
+            .unwrap(),
+    );
+    plant(&*a).await;
+    let def = json!({"code": "TC", "name": "Controller", "tracking": "serial", "serial_rule": serde_json::from_str::<Value>(RULE).unwrap()});
+    a.put_master(threadline_store::MasterWrite {
+        record: serde_json::from_value(json!({"type": "product", "def": def})).unwrap(),
+        actor: "test".into(),
+        now: now(),
+        id: uuid::Uuid::now_v7(),
+        replaces: None,
+    })
+    .await
+    .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let store = if w % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..5 {
+                let req = AllocationRequest {
+                    count: 9,
+                    site: None,
+                    line: Some("L7".into()),
+                    at: None,
+                    printer: None,
+                };
+                got.extend(
+                    allocate(&*store, "TC", &req, "test", now())
+                        .await
+                        .unwrap()
+                        .serials,
+                );
+            }
+            got
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (6 * 5 * 9, 6 * 5 * 9));
+    assert!(a.verify().await.unwrap().first_break.is_none());
+}
