@@ -691,7 +691,10 @@ impl Slice {
 
         // Custom attributes of units coming into being.
         let new_units: Vec<&ItemKey> = match (ev.kind, ev.action) {
-            (EventKind::Object, Some(Action::Add)) => ev.items.iter().collect(),
+            // Allocated serials get their attributes when they are commissioned.
+            (EventKind::Object, Some(Action::Add)) if ev.allocation.is_none() => {
+                ev.items.iter().collect()
+            }
             (EventKind::Transformation, _) => ev
                 .outputs
                 .iter()

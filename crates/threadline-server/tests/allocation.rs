@@ -312,3 +312,44 @@ async fn two_processes_on_one_postgres_never_issue_a_serial_twice() {
     assert_eq!((all.len(), distinct.len()), (6 * 5 * 9, 6 * 5 * 9));
     assert!(a.verify().await.unwrap().first_break.is_none());
 }
+
+store_test!(
+    allocated_serials_get_their_attributes_at_commissioning,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let router = authed(&s).await;
+        let def = json!({"code": "TA", "name": "With attributes", "tracking": "serial",
+        "attributes": [{"name": "firmware", "type": "text", "required": true}],
+        "serial_rule": serde_json::from_str::<Value>(RULE).unwrap()});
+        assert_eq!(
+            call(&router, "POST", "/api/v1/products", def).await.0,
+            StatusCode::CREATED
+        );
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TA/allocations",
+            json!({"count": 1, "line": "L1"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let serial = body["serials"][0].as_str().unwrap().to_owned();
+        let commission = |ilmd: Value| {
+            json!({"type": "object", "action": "ADD", "event_time": at(1), "biz_step": "commissioning", "disposition": "active",
+               "biz_location": "SZ-L1", "items": [{"product": "TA", "serial": serial}], "ilmd": ilmd})
+        };
+        let (status, body) = call(&router, "POST", "/api/v1/events", commission(json!({}))).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("missing_attribute"))
+        );
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/events",
+            commission(json!({"firmware": "1.0"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+);

@@ -164,6 +164,7 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
     // Products: a controller made of a main board, a battery pack, housing resin and screws.
     r.master("product", json!({"code": "TC-200", "name": "智能温控器 TC-200 smart controller", "tracking": "serial", "gtin": "06901234567892",
         "category": "controllers", "warranty_months": 24,
+        "serial_rule": {"code": "TC2", "template": "TC2-{YYMMDD}-{LINE}-{SEQ:4}", "time_zone": "+08:00", "sequence_reset": "daily"},
         "attributes": [{"name": "firmware", "type": "text", "required": true}, {"name": "color", "type": "enum", "options": ["graphite", "white"], "required": true}]})).await?;
     r.master("product", json!({"code": "PCB-A", "name": "主板 Main board A", "tracking": "serial", "category": "modules"})).await?;
     r.master("product", json!({"code": "BAT-5", "name": "电池包 Battery pack 5Ah", "tracking": "serial", "category": "modules"})).await?;
