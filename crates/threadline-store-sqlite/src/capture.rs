@@ -357,6 +357,20 @@ fn node_ids(ids: &Ids, n: &Node) -> Result<(&'static str, i64), StoreError> {
     })
 }
 
+fn item_id(ids: &Ids, key: &ItemKey) -> Result<i64, StoreError> {
+    ids.items
+        .get(key)
+        .copied()
+        .ok_or_else(|| StoreError::Database(format!("no row id for unit {key}")))
+}
+
+fn lot_id(ids: &Ids, key: &LotKey) -> Result<i64, StoreError> {
+    ids.lots
+        .get(key)
+        .copied()
+        .ok_or_else(|| StoreError::Database(format!("no row id for {key}")))
+}
+
 /// Writes the slice's changes back.
 fn write_back(
     tx: &Transaction,
@@ -423,7 +437,7 @@ fn write_back(
             };
             let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
             set_parent
-                .execute(params![ids.items[key], parent_id])
+                .execute(params![item_id(ids, key)?, parent_id])
                 .map_err(db)?;
         }
     }
@@ -451,7 +465,7 @@ fn write_back(
         let Some(Some(st)) = s.items.get(key) else {
             continue;
         };
-        let id = ids.items[key];
+        let id = item_id(ids, key)?;
         let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
         upd.execute(params![
             id,
@@ -474,7 +488,7 @@ fn write_back(
         )
         .map_err(db)?
         .execute(params![
-            ids.lots[key],
+            lot_id(ids, key)?,
             l.production_date.map(|d| d.to_string()),
             l.expiry_date.map(|d| d.to_string()),
             i64::from(l.holds)
@@ -482,7 +496,7 @@ fn write_back(
         .map_err(db)?;
     }
     for key in &s.dirty_stock {
-        let lot_id = ids.lots[&key.0];
+        let lot_id = lot_id(ids, &key.0)?;
         let q = s.stock.get(key).copied().unwrap_or_default();
         if q.millis() == 0 {
             tx.prepare_cached("DELETE FROM lot_stock WHERE lot_id = ?1 AND location = ?2")
@@ -519,7 +533,9 @@ fn write_back(
             } => {
                 let (pt, pid) = node_ids(ids, parent)?;
                 let (ct, cid) = node_ids(ids, child)?;
-                let (seq, time) = when[event];
+                let (seq, time) = *when.get(event).ok_or_else(|| {
+                    StoreError::Database(format!("no position for event {event}"))
+                })?;
                 tx.prepare_cached(
                     "INSERT INTO genealogy (parent_type, parent_id, child_type, child_id, kind, quantity, from_seq, from_time)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -535,7 +551,9 @@ fn write_back(
             } => {
                 let (pt, pid) = node_ids(ids, parent)?;
                 let (ct, cid) = node_ids(ids, child)?;
-                let (seq, time) = when[event];
+                let (seq, time) = *when.get(event).ok_or_else(|| {
+                    StoreError::Database(format!("no position for event {event}"))
+                })?;
                 tx.prepare_cached(
                     "UPDATE genealogy SET to_seq = ?5, to_time = ?6
                      WHERE parent_type = ?1 AND parent_id = ?2 AND child_type = ?3 AND child_id = ?4 AND to_seq IS NULL",
