@@ -22,6 +22,7 @@ pub mod body;
 pub mod clock;
 pub mod error;
 pub mod i18n;
+pub mod passport;
 pub mod scan;
 pub mod serials;
 pub mod ui;
@@ -291,6 +292,14 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             api::master_history,
         ),
+        // The passport of one unit.
+        route(
+            M::GET,
+            "/api/v1/items/{product}/{serial}/passport",
+            Needs(Read),
+            passport::by_key,
+        ),
+        route(M::GET, "/api/v1/passport", Needs(Read), passport::by_code),
         // Identifiers: scanning and serial numbers.
         route(M::GET, "/api/v1/scan", Needs(Read), scan::scan),
         route(

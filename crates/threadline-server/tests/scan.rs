@@ -118,6 +118,41 @@ store_test!(
         assert_eq!(body["scan"]["form"], "digital_link");
         assert_eq!(body["scan"]["expiry"], "2027-12-31");
 
+        // The passport, from any scanned form.
+        let (status, body) = call(
+            &router,
+            Request::get(format!(
+                "/api/v1/passport?code={}",
+                encode("]d20109521234543213\u{1d}21S1")
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["identity"]["digital_link"],
+            "https://id.gs1.org/01/09521234543213/21/S1"
+        );
+        assert_eq!(body["warranty"]["status"], "not_started");
+        assert_eq!(body["timeline"].as_array().unwrap().len(), 1);
+        let (status, _) = call(
+            &router,
+            Request::get("/api/v1/items/PHONE/S1/passport")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(
+            &router,
+            Request::get("/api/v1/items/PHONE/NOPE/passport")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
         // Failures say why, and name the field.
         let cases = [
             ("(01)09521234543219(21)S1", StatusCode::UNPROCESSABLE_ENTITY),

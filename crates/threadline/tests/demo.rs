@@ -30,3 +30,70 @@ store_test!(
         assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );
+
+store_test!(
+    the_passport_of_a_repaired_unit_tells_its_whole_story,
+    |s: TestStore| async move {
+        let now = threadline_testkit::fixtures::now();
+        threadline::demo::load(&*s, now).await.unwrap();
+        let key: threadline_domain::codes::ItemKey = serde_json::from_value(
+            serde_json::json!({"product": "TC-200", "serial": "TC2-2610-00001"}),
+        )
+        .unwrap();
+        let p = threadline_server::passport::passport(&*s, &key, now)
+            .await
+            .unwrap()
+            .expect("registered");
+        assert_eq!(
+            p.identity.digital_link.as_deref(),
+            Some("https://id.gs1.org/01/06901234567892/21/TC2-2610-00001")
+        );
+        assert_eq!((p.warranty.status, p.warranty.months), ("active", Some(24)));
+        let start = p.warranty.start.unwrap();
+        assert!(start < now && p.warranty.end.unwrap() > now);
+        let steps: Vec<&str> = p
+            .timeline
+            .iter()
+            .map(|e| e.event.biz_step.as_ref().map(|s| s.as_str()).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            &steps[..4],
+            ["commissioning", "assembling", "inspecting", "storing"]
+        );
+        assert!(
+            p.timeline.windows(2).all(|w| w[0].seq < w[1].seq),
+            "oldest first"
+        );
+        assert_eq!(p.qc.len(), 1);
+        let repair_steps: Vec<&str> = p
+            .repairs
+            .iter()
+            .map(|e| e.event.biz_step.as_ref().map(|s| s.as_str()).unwrap_or(""))
+            .collect();
+        assert!(
+            repair_steps.contains(&"removing")
+                && repair_steps.contains(&"replacing")
+                && repair_steps.contains(&"repairing"),
+            "{repair_steps:?}"
+        );
+        // The battery swap shows in the components.
+        assert!(
+            p.state
+                .children
+                .iter()
+                .any(|c| c.serial.as_str() == "ND5A2609201"),
+            "{:?}",
+            p.state.children
+        );
+        // An unknown unit has no passport.
+        let ghost: threadline_domain::codes::ItemKey =
+            serde_json::from_value(serde_json::json!({"product": "TC-200", "serial": "NOPE"}))
+                .unwrap();
+        assert!(
+            threadline_server::passport::passport(&*s, &ghost, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+);

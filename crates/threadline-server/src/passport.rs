@@ -1,0 +1,236 @@
+//! The passport of one unit (一物一档): identity, current state, warranty, and the whole
+//! timeline with QC records and repairs picked out — what a service engineer or an auditor reads
+//! first. Composed from the store's unit view and event index; it adds no rule of its own.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Months, Utc};
+use serde::{Deserialize, Serialize};
+use threadline_domain::codes::ItemKey;
+use threadline_domain::{ProductCode, Serial};
+use threadline_store::{EventQuery, ItemView, Store, StoredEvent};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Where a unit stands with its warranty.
+#[derive(Debug, Serialize)]
+pub struct Warranty {
+    /// `none` (the product has no warranty), `not_started` (not sold to an end customer yet),
+    /// `active` or `expired`.
+    pub status: &'static str,
+    pub months: Option<u32>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Identity {
+    pub product: String,
+    pub product_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    pub serial: String,
+    /// The GS1 Digital Link of the unit, when its product has a GTIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digital_link: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Passport {
+    pub identity: Identity,
+    pub state: ItemView,
+    pub warranty: Warranty,
+    /// Every event that names the unit, oldest first.
+    pub timeline: Vec<StoredEvent>,
+    /// The inspections among them.
+    pub qc: Vec<StoredEvent>,
+    /// Returns, repairs and part swaps among them.
+    pub repairs: Vec<StoredEvent>,
+}
+
+fn step(e: &StoredEvent) -> &str {
+    e.event.biz_step.as_ref().map(|s| s.as_str()).unwrap_or("")
+}
+
+fn disposition(e: &StoredEvent) -> &str {
+    e.event
+        .disposition
+        .as_ref()
+        .map(|s| s.as_str())
+        .unwrap_or("")
+}
+
+/// Builds the passport of `key`, or `None` if the unit is not registered.
+pub async fn passport(
+    store: &dyn Store,
+    key: &ItemKey,
+    now: DateTime<Utc>,
+) -> Result<Option<Passport>, AppError> {
+    let Some(state) = store.item(key).await? else {
+        return Ok(None);
+    };
+    let product = store.product(key.product.as_str()).await?;
+    let mut timeline = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .events(&EventQuery {
+                item: Some(key.clone()),
+                after_seq: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        timeline.extend(page.items);
+        match page.next.and_then(|n| n.parse().ok()) {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let months = product.as_ref().and_then(|p| p.def.warranty_months);
+    // The warranty starts at the first sale to an end customer that was not corrected away.
+    let sale = timeline
+        .iter()
+        .filter(|e| e.corrected_by.is_empty())
+        .find(|e| step(e) == "retail_selling" || disposition(e) == "retail_sold")
+        .map(|e| e.event.event_time);
+    let warranty = match (months, sale) {
+        (None, _) => Warranty {
+            status: "none",
+            months: None,
+            start: None,
+            end: None,
+        },
+        (Some(m), None) => Warranty {
+            status: "not_started",
+            months: Some(m),
+            start: None,
+            end: None,
+        },
+        (Some(m), Some(start)) => {
+            let end = start.checked_add_months(Months::new(m));
+            let status = match end {
+                Some(end) if now < end => "active",
+                _ => "expired",
+            };
+            Warranty {
+                status,
+                months: Some(m),
+                start: Some(start),
+                end,
+            }
+        }
+    };
+    let qc = timeline
+        .iter()
+        .filter(|e| step(e) == "inspecting")
+        .cloned()
+        .collect();
+    let repairs = timeline
+        .iter()
+        .filter(|e| {
+            matches!(step(e), "repairing" | "removing" | "replacing")
+                || disposition(e) == "returned"
+                || e.event
+                    .biz_transactions
+                    .iter()
+                    .any(|t| matches!(t.kind.as_str(), "rma" | "ro"))
+        })
+        .cloned()
+        .collect();
+    let gtin = product
+        .as_ref()
+        .and_then(|p| p.def.gtin.as_ref())
+        .map(|g| g.to_string());
+    let identity = Identity {
+        product: key.product.to_string(),
+        product_name: product
+            .as_ref()
+            .map(|p| p.def.name.clone())
+            .unwrap_or_default(),
+        digital_link: gtin.as_ref().map(|g| {
+            format!(
+                "https://id.gs1.org/01/{g}/21/{}",
+                encode_path(key.serial.as_str())
+            )
+        }),
+        gtin,
+        serial: key.serial.to_string(),
+    };
+    Ok(Some(Passport {
+        identity,
+        state,
+        warranty,
+        timeline,
+        qc,
+        repairs,
+    }))
+}
+
+/// Percent-encodes a serial for a Digital Link path segment (unreserved characters stay).
+fn encode_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `GET /api/v1/items/{product}/{serial}/passport`
+pub async fn by_key(
+    State(app): State<AppState>,
+    Path((product, serial)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let key = ItemKey {
+        product: ProductCode::parse(&product)
+            .map_err(|e| AppError::Malformed(vec![e.at("product")]))?,
+        serial: Serial::parse(&serial).map_err(|e| AppError::Malformed(vec![e.at("serial")]))?,
+    };
+    match passport(&*app.store, &key, app.clock.now()).await? {
+        Some(p) => Ok(Json(p).into_response()),
+        None => Err(AppError::NotFound(format!(
+            "serial {serial} of product {product} is not registered"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByCode {
+    code: String,
+}
+
+/// `GET /api/v1/passport?code=…`: the passport of whatever unit a scanned code names.
+pub async fn by_code(
+    State(app): State<AppState>,
+    params: Result<Query<ByCode>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params
+        .map_err(|e| AppError::malformed("invalid_query", e.body_text(), Some("code".into())))?;
+    let now = app.clock.now();
+    let (resolved, _) =
+        crate::scan::resolve(&*app.store, &p.code, chrono::Datelike::year(&now)).await?;
+    let crate::scan::Resolved::Item { item } = resolved else {
+        return Err(AppError::Rule(vec![
+            threadline_domain::FieldError::new(
+                "not_a_unit",
+                "this code names a lot or a product, not one unit",
+            )
+            .at("code"),
+        ]));
+    };
+    let key = ItemKey {
+        product: ProductCode::parse(&item.product).map_err(|e| AppError::Internal(e.message))?,
+        serial: Serial::parse(&item.serial).map_err(|e| AppError::Internal(e.message))?,
+    };
+    match passport(&*app.store, &key, now).await? {
+        Some(p) => Ok(Json(p).into_response()),
+        None => Err(AppError::NotFound(format!("{} is not registered", p.code))),
+    }
+}
