@@ -33,10 +33,13 @@ pub enum ItemStatus {
     /// Used up as the input of a transformation.
     Consumed,
     Scrapped,
+    /// An allocated serial withdrawn before it was ever on a unit (a spoiled label, an unused
+    /// block): accounted for, never reused.
+    Voided,
 }
 
 impl ItemStatus {
-    pub const ALL: [ItemStatus; 9] = [
+    pub const ALL: [ItemStatus; 10] = [
         ItemStatus::Unassigned,
         ItemStatus::InProduction,
         ItemStatus::InStock,
@@ -46,6 +49,7 @@ impl ItemStatus {
         ItemStatus::Returned,
         ItemStatus::Consumed,
         ItemStatus::Scrapped,
+        ItemStatus::Voided,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +63,7 @@ impl ItemStatus {
             ItemStatus::Returned => "returned",
             ItemStatus::Consumed => "consumed",
             ItemStatus::Scrapped => "scrapped",
+            ItemStatus::Voided => "voided",
         }
     }
 
@@ -68,7 +73,10 @@ impl ItemStatus {
 
     /// A unit in this state no longer exists physically; only a correction may touch it.
     pub fn is_final(self) -> bool {
-        matches!(self, ItemStatus::Consumed | ItemStatus::Scrapped)
+        matches!(
+            self,
+            ItemStatus::Consumed | ItemStatus::Scrapped | ItemStatus::Voided
+        )
     }
 }
 
@@ -966,7 +974,14 @@ impl Slice {
                 for k in &ev.items {
                     if let Some(s) = self.touch_item(k) {
                         if let Some(st) = status {
-                            s.status = st;
+                            // Deleting a serial that never reached a unit voids it.
+                            s.status = if st == ItemStatus::Scrapped
+                                && s.status == ItemStatus::Unassigned
+                            {
+                                ItemStatus::Voided
+                            } else {
+                                st
+                            };
                         }
                         if at.is_some() {
                             s.location = at.clone();

@@ -47,6 +47,9 @@ pub enum Msg {
     AppTagline,
     LookUpUnit,
     ScanOrType,
+    WarrantyUntil,
+    WarrantyExpired,
+    WarrantyNotStarted,
     ScanHint,
     Product,
     Serial,
@@ -93,6 +96,12 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, AppTagline) => "Serial number and lot traceability · one item, one code",
         (Lang::Zh, LookUpUnit) => "查询单品档案",
         (Lang::En, LookUpUnit) => "Look up a unit",
+        (Lang::Zh, WarrantyUntil) => "保修至",
+        (Lang::En, WarrantyUntil) => "Under warranty until",
+        (Lang::Zh, WarrantyExpired) => "已过保",
+        (Lang::En, WarrantyExpired) => "Out of warranty",
+        (Lang::Zh, WarrantyNotStarted) => "保修未开始",
+        (Lang::En, WarrantyNotStarted) => "Warranty not started",
         (Lang::Zh, ScanOrType) => "扫码或输入序列号",
         (Lang::En, ScanOrType) => "Scan or type a serial number",
         (Lang::Zh, ScanHint) => "支持序列号、GS1 条码（含 FNC1）、GS1 数字链接和 EPC URN",
@@ -196,6 +205,8 @@ pub fn status(lang: Lang, s: threadline_domain::projection::ItemStatus) -> &'sta
         (Lang::En, Consumed) => "Consumed",
         (Lang::Zh, Scrapped) => "已报废",
         (Lang::En, Scrapped) => "Scrapped",
+        (Lang::Zh, Voided) => "已作废",
+        (Lang::En, Voided) => "Voided",
     }
 }
 

@@ -12,7 +12,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::{ProductCode, Serial};
-use threadline_store::EventQuery;
 
 use crate::AppState;
 use crate::auth::{Actor, SignInError, random_bytes, same_secret, sign_in};
@@ -280,16 +279,30 @@ pub async fn unit(
         .iter()
         .map(|c| format!("{} {}", esc(c.product.as_str()), esc(c.serial.as_str())))
         .collect();
-    let events = app
-        .store
-        .events(&EventQuery {
-            item: Some(key.clone()),
-            limit: 1000,
-            ..Default::default()
-        })
+    let passport = crate::passport::passport(&*app.store, &key, app.clock.now())
         .await
-        .map(|p| p.items)
-        .unwrap_or_default();
+        .ok()
+        .flatten();
+    let warranty = match passport
+        .as_ref()
+        .map(|p| (p.warranty.status, p.warranty.end))
+    {
+        Some(("active", Some(end))) => format!(
+            "<span class=\"badge\">{} {}</span>",
+            t(lang, Msg::WarrantyUntil),
+            esc(&end.format("%Y-%m-%d").to_string())
+        ),
+        Some(("expired", _)) => format!(
+            "<span class=\"badge\">{}</span>",
+            t(lang, Msg::WarrantyExpired)
+        ),
+        Some(("not_started", _)) => format!(
+            "<span class=\"badge\">{}</span>",
+            t(lang, Msg::WarrantyNotStarted)
+        ),
+        _ => String::new(),
+    };
+    let events = passport.map(|p| p.timeline).unwrap_or_default();
     let rows: String = events
         .iter()
         .map(|e| {
@@ -308,7 +321,7 @@ pub async fn unit(
         })
         .collect();
     let body = format!(
-        "{form}<section><h2>{prod} {ser}</h2><p><span class=\"badge\">{status}</span>{holds}</p><table>\
+        "{form}<section><h2>{prod} {ser}</h2><p><span class=\"badge\">{status}</span>{holds}{warranty}</p><table>\
          <tr><th>{l_loc}</th><td>{loc}</td></tr><tr><th>{l_cus}</th><td>{cus}</td></tr><tr><th>{l_lot}</th><td>{lot}</td></tr>\
          <tr><th>{l_par}</th><td>{par}</td></tr><tr><th>{l_comp}</th><td>{comp}</td></tr></table></section>\
          <section><h2>{l_tl}</h2><table><tr><th>{l_when}</th><th>{l_step}</th><th>{l_where}</th><th>{l_who}</th></tr>{rows}</table></section>",

@@ -353,3 +353,45 @@ store_test!(
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 );
+
+store_test!(
+    a_spoiled_allocated_serial_is_voided_and_never_used,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let router = authed(&s).await;
+        product_with_rule(&router).await;
+        let (_, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 2, "line": "L1"}),
+        )
+        .await;
+        let spoiled = body["serials"][0].as_str().unwrap().to_owned();
+        let void = json!({"type": "object", "action": "DELETE", "event_time": at(2), "biz_step": "decommissioning",
+        "items": [{"product": "TC", "serial": spoiled}], "fields": {"reason": "label torn at the printer"}});
+        let (status, body) = call(&router, "POST", "/api/v1/events", void).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, item) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/items/TC/{spoiled}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(item["status"], "voided");
+        let commission = json!({"type": "object", "action": "ADD", "event_time": at(1), "biz_location": "SZ-L1",
+        "items": [{"product": "TC", "serial": spoiled}]});
+        let (status, body) = call(&router, "POST", "/api/v1/events", commission).await;
+        assert_eq!(status.as_u16() / 100, 4, "{body}");
+        // The next block does not reuse it.
+        let (_, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 1, "line": "L1"}),
+        )
+        .await;
+        assert_eq!(body["serials"][0], "TC260601L100003");
+    }
+);

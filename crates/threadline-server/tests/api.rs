@@ -480,7 +480,9 @@ store_test!(
         let unit = api.get("/unit?lang=en&product=PHONE&serial=U1").await;
         let html = unit.body.as_str().unwrap();
         assert!(
-            html.contains("In production") && html.contains("commissioning"),
+            html.contains("In production")
+                && html.contains("commissioning")
+                && html.contains("Warranty not started"),
             "{html}"
         );
         let scanned = api
