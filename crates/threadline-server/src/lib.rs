@@ -25,6 +25,7 @@ pub mod i18n;
 pub mod passport;
 pub mod scan;
 pub mod serials;
+pub mod trace;
 pub mod ui;
 
 pub use auth::{Actor, AuthSettings, Guard, Surface};
@@ -300,6 +301,14 @@ pub fn routes() -> Vec<Route> {
             passport::by_key,
         ),
         route(M::GET, "/api/v1/passport", Needs(Read), passport::by_code),
+        // Trace.
+        route(
+            M::GET,
+            "/api/v1/trace/backward",
+            Needs(Read),
+            trace::backward,
+        ),
+        route(M::GET, "/api/v1/trace/forward", Needs(Read), trace::forward),
         // Identifiers: scanning and serial numbers.
         route(M::GET, "/api/v1/scan", Needs(Read), scan::scan),
         route(

@@ -153,6 +153,43 @@ store_test!(
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
+        // Trace endpoints: a unit with no components traces to nothing; bad or unknown roots are refused.
+        let (status, body) = call(
+            &router,
+            Request::get("/api/v1/trace/backward?product=PHONE&serial=S1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                body["direction"].as_str(),
+                body["nodes"].as_array().map(Vec::len)
+            ),
+            (StatusCode::OK, Some("backward"), Some(0)),
+            "{body}"
+        );
+        let (status, _) = call(
+            &router,
+            Request::get("/api/v1/trace/forward?product=PHONE&serial=NOPE")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = call(
+            &router,
+            Request::get("/api/v1/trace/forward?product=PHONE")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("serial"))
+        );
+
         // Failures say why, and name the field.
         let cases = [
             ("(01)09521234543219(21)S1", StatusCode::UNPROCESSABLE_ENTITY),

@@ -295,6 +295,15 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
+    async fn links(
+        &self,
+        node: &threadline_domain::projection::Node,
+        direction: threadline_store::Direction,
+    ) -> Result<Vec<threadline_store::Link>, StoreError> {
+        let client = self.client().await?;
+        lookup::links(&client, node, direction).await
+    }
+
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
         let client = self.client().await?;
         lookup::counter(&client, scope).await

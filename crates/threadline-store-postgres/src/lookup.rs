@@ -79,3 +79,73 @@ pub(crate) async fn counter(c: &ClientWrapper, scope: &str) -> Result<Option<u64
         .map(Some)
         .map_err(|e| StoreError::Schema(e.to_string()))
 }
+
+/// The direct genealogy links of a node.
+pub(crate) async fn links(
+    c: &ClientWrapper,
+    node: &threadline_domain::projection::Node,
+    direction: threadline_store::Direction,
+) -> Result<Vec<threadline_store::Link>, StoreError> {
+    use threadline_domain::codes::LotKey;
+    use threadline_domain::projection::Node;
+    let (kind, product, code, sql) = match node {
+        Node::Item(k) => (
+            "i",
+            k.product.as_str(),
+            k.serial.as_str(),
+            "SELECT i.id FROM items i JOIN products p ON p.id = i.product_id WHERE p.code = $1 AND i.serial = $2",
+        ),
+        Node::Lot(k) => (
+            "l",
+            k.product.as_str(),
+            k.lot.as_str(),
+            "SELECT l.id FROM lots l JOIN products p ON p.id = l.product_id WHERE p.code = $1 AND l.code = $2",
+        ),
+    };
+    if !storable(product) || !storable(code) {
+        return Ok(Vec::new());
+    }
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    let Some(r) = c.query_opt(&stmt, &[&product, &code]).await.map_err(db)? else {
+        return Ok(Vec::new());
+    };
+    let id: i64 = col(&r, 0)?;
+    let (me, other) = match direction {
+        threadline_store::Direction::Children => ("parent", "child"),
+        threadline_store::Direction::Parents => ("child", "parent"),
+    };
+    let sql = format!(
+        "SELECT g.kind, g.quantity, g.from_time, g.to_time, g.{other}_type, ip.code, i.serial, lp.code, l.code
+         FROM genealogy g
+         LEFT JOIN items i ON g.{other}_type = 'i' AND i.id = g.{other}_id LEFT JOIN products ip ON ip.id = i.product_id
+         LEFT JOIN lots l ON g.{other}_type = 'l' AND l.id = g.{other}_id LEFT JOIN products lp ON lp.id = l.product_id
+         WHERE g.{me}_type = $1 AND g.{me}_id = $2 ORDER BY g.from_seq"
+    );
+    let stmt = c.prepare_cached(&sql).await.map_err(db)?;
+    let mut out = Vec::new();
+    for r in c.query(&stmt, &[&kind, &id]).await.map_err(db)? {
+        let other_type: String = col(&r, 4)?;
+        let schema = |e: threadline_domain::FieldError| StoreError::Schema(e.message);
+        let node = if other_type == "i" {
+            let (p, s): (String, String) = (col(&r, 5)?, col(&r, 6)?);
+            Node::Item(ItemKey {
+                product: ProductCode::parse(&p).map_err(schema)?,
+                serial: Serial::parse(&s).map_err(schema)?,
+            })
+        } else {
+            let (p, l): (String, String) = (col(&r, 7)?, col(&r, 8)?);
+            Node::Lot(LotKey {
+                product: ProductCode::parse(&p).map_err(schema)?,
+                lot: threadline_domain::LotCode::parse(&l).map_err(schema)?,
+            })
+        };
+        out.push(threadline_store::Link {
+            node,
+            kind: col(&r, 0)?,
+            quantity: col::<Option<i64>>(&r, 1)?.map(threadline_domain::Quantity::from_millis),
+            from_time: from_micros(col(&r, 2)?),
+            to_time: col::<Option<i64>>(&r, 3)?.map(from_micros),
+        });
+    }
+    Ok(out)
+}

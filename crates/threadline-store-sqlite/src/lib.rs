@@ -313,6 +313,15 @@ impl threadline_store::Store for SqliteStore {
         self.read(admin::snapshot).await
     }
 
+    async fn links(
+        &self,
+        node: &threadline_domain::projection::Node,
+        direction: threadline_store::Direction,
+    ) -> Result<Vec<threadline_store::Link>, StoreError> {
+        let node = node.clone();
+        self.read(move |c| read::links(c, &node, direction)).await
+    }
+
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
         let scope = scope.to_owned();
         self.read(move |c| {

@@ -456,3 +456,73 @@ pub(crate) fn items_by_serial(
     }
     Ok(out)
 }
+
+/// The direct genealogy links of a node.
+pub(crate) fn links(
+    c: &Connection,
+    node: &threadline_domain::projection::Node,
+    direction: threadline_store::Direction,
+) -> Result<Vec<threadline_store::Link>, StoreError> {
+    use threadline_domain::projection::Node;
+    let (kind, id): (&str, Option<i64>) = match node {
+        Node::Item(k) => (
+            "i",
+            c.prepare_cached("SELECT i.id FROM items i JOIN products p ON p.id = i.product_id WHERE p.code = ?1 AND i.serial = ?2")
+                .map_err(db)?
+                .query_row(params![k.product.as_str(), k.serial.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(db)?,
+        ),
+        Node::Lot(k) => (
+            "l",
+            c.prepare_cached("SELECT l.id FROM lots l JOIN products p ON p.id = l.product_id WHERE p.code = ?1 AND l.code = ?2")
+                .map_err(db)?
+                .query_row(params![k.product.as_str(), k.lot.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(db)?,
+        ),
+    };
+    let Some(id) = id else { return Ok(Vec::new()) };
+    let (me, other) = match direction {
+        threadline_store::Direction::Children => ("parent", "child"),
+        threadline_store::Direction::Parents => ("child", "parent"),
+    };
+    let sql = format!(
+        "SELECT g.kind, g.quantity, g.from_time, g.to_time, g.{other}_type, ip.code, i.serial, lp.code, l.code
+         FROM genealogy g
+         LEFT JOIN items i ON g.{other}_type = 'i' AND i.id = g.{other}_id LEFT JOIN products ip ON ip.id = i.product_id
+         LEFT JOIN lots l ON g.{other}_type = 'l' AND l.id = g.{other}_id LEFT JOIN products lp ON lp.id = l.product_id
+         WHERE g.{me}_type = ?1 AND g.{me}_id = ?2 ORDER BY g.from_seq"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let mut rows = stmt.query(params![kind, id]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        let other_type: String = r.get(4).map_err(db)?;
+        let schema = |e: threadline_domain::FieldError| StoreError::Schema(e.message);
+        let node = if other_type == "i" {
+            let (p, s): (String, String) = (r.get(5).map_err(db)?, r.get(6).map_err(db)?);
+            Node::Item(ItemKey {
+                product: threadline_domain::ProductCode::parse(&p).map_err(schema)?,
+                serial: threadline_domain::Serial::parse(&s).map_err(schema)?,
+            })
+        } else {
+            let (p, l): (String, String) = (r.get(7).map_err(db)?, r.get(8).map_err(db)?);
+            Node::Lot(LotKey {
+                product: threadline_domain::ProductCode::parse(&p).map_err(schema)?,
+                lot: threadline_domain::LotCode::parse(&l).map_err(schema)?,
+            })
+        };
+        out.push(threadline_store::Link {
+            node,
+            kind: r.get(0).map_err(db)?,
+            quantity: r
+                .get::<_, Option<i64>>(1)
+                .map_err(db)?
+                .map(threadline_domain::Quantity::from_millis),
+            from_time: from_micros(r.get(2).map_err(db)?),
+            to_time: r.get::<_, Option<i64>>(3).map_err(db)?.map(from_micros),
+        });
+    }
+    Ok(out)
+}

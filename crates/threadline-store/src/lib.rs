@@ -227,6 +227,33 @@ pub struct EdgeRow {
     pub to_event: Option<Uuid>,
 }
 
+/// Which way to walk the genealogy from a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// What went into it: components, consumed lots and inputs (backward trace).
+    Children,
+    /// What it went into: assemblies, containers and outputs (forward trace).
+    Parents,
+}
+
+/// One genealogy link seen from a node: the node at the other end and the interval the link held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub node: Node,
+    pub kind: String,
+    pub quantity: Option<Quantity>,
+    pub from_time: DateTime<Utc>,
+    /// When the link ended (a part removed in a repair); open if absent.
+    pub to_time: Option<DateTime<Utc>>,
+}
+
+impl Link {
+    /// Did the link hold at `t`?
+    pub fn held_at(&self, t: DateTime<Utc>) -> bool {
+        self.from_time <= t && self.to_time.is_none_or(|end| end > t)
+    }
+}
+
 /// Everything derived from the ledger, in a canonical order: two snapshots are equal exactly
 /// when the projections are. Used to prove `rebuild` reproduces the live state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -281,6 +308,8 @@ pub trait Store: Send + Sync + 'static {
     /// The whole projection, canonically ordered.
     async fn snapshot(&self) -> Result<Snapshot>;
 
+    /// The direct genealogy links of a node, oldest first; empty if the node does not exist.
+    async fn links(&self, node: &Node, direction: Direction) -> Result<Vec<Link>>;
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;
     /// The product that holds this GTIN (the 14-digit form).

@@ -97,3 +97,113 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    backward_and_forward_trace_as_of_a_date,
+    |s: TestStore| async move {
+        use threadline_domain::projection::Node;
+        use threadline_store::Direction;
+        let now = threadline_testkit::fixtures::now();
+        threadline::demo::load(&*s, now).await.unwrap();
+        let unit: Node = serde_json::from_value(
+            serde_json::json!({"item": {"product": "TC-200", "serial": "TC2-2610-00001"}}),
+        )
+        .unwrap();
+        let label = |n: &Node| match n {
+            Node::Item(k) => format!("{} {}", k.product, k.serial),
+            Node::Lot(k) => format!("{} lot {}", k.product, k.lot),
+        };
+
+        // Today: the board, the replacement battery, the resin; the old battery shown as removed.
+        let t = threadline_server::trace::trace(&*s, unit.clone(), Direction::Children, now)
+            .await
+            .unwrap();
+        let held: Vec<String> = t
+            .nodes
+            .iter()
+            .filter(|n| n.removed_at.is_none())
+            .map(|n| label(&n.node))
+            .collect();
+        let removed: Vec<String> = t
+            .nodes
+            .iter()
+            .filter(|n| n.removed_at.is_some())
+            .map(|n| label(&n.node))
+            .collect();
+        assert_eq!(
+            held,
+            [
+                "PCB-A PCBA-2610-00001",
+                "RESIN-PC lot KF-2609-01",
+                "BAT-5 ND5A2609201"
+            ]
+        );
+        assert_eq!(removed, ["BAT-5 ND5A2609001"]);
+        let resin = t
+            .nodes
+            .iter()
+            .find(|n| matches!(&n.node, Node::Lot(_)))
+            .unwrap();
+        assert_eq!(
+            resin.quantity.map(|q| q.to_string()).as_deref(),
+            Some("0.12")
+        );
+
+        // Before the repair: the original battery, and no replacement yet.
+        let before = now - chrono::Duration::days(6);
+        let t = threadline_server::trace::trace(&*s, unit.clone(), Direction::Children, before)
+            .await
+            .unwrap();
+        let held: Vec<String> = t
+            .nodes
+            .iter()
+            .filter(|n| n.removed_at.is_none())
+            .map(|n| label(&n.node))
+            .collect();
+        assert!(
+            held.contains(&"BAT-5 ND5A2609001".to_string())
+                && !held.contains(&"BAT-5 ND5A2609201".to_string()),
+            "{held:?}"
+        );
+
+        // Forward from the resin lot: the first 100 controllers, each with where it is now.
+        let lot: Node = serde_json::from_value(
+            serde_json::json!({"lot": {"product": "RESIN-PC", "lot": "KF-2609-01"}}),
+        )
+        .unwrap();
+        let t = threadline_server::trace::trace(&*s, lot, Direction::Parents, now)
+            .await
+            .unwrap();
+        let units: Vec<&threadline_server::trace::TraceNode> = t
+            .nodes
+            .iter()
+            .filter(|n| matches!(&n.node, Node::Item(k) if k.product.as_str() == "TC-200"))
+            .collect();
+        assert_eq!(units.len(), 100);
+        assert!(units.iter().all(|n| n.state.is_some()));
+        assert!(
+            units
+                .iter()
+                .any(|n| n.state.as_ref().unwrap().custodian.as_deref() == Some("DIST-GD"))
+        );
+        // Forward from the swapped-out battery today reaches nothing; as of before the repair it reached its unit.
+        let old: Node = serde_json::from_value(
+            serde_json::json!({"item": {"product": "BAT-5", "serial": "ND5A2609001"}}),
+        )
+        .unwrap();
+        assert!(
+            threadline_server::trace::trace(&*s, old.clone(), Direction::Parents, now)
+                .await
+                .unwrap()
+                .nodes
+                .is_empty()
+        );
+        let t = threadline_server::trace::trace(&*s, old, Direction::Parents, before)
+            .await
+            .unwrap();
+        assert_eq!(
+            t.nodes.iter().map(|n| label(&n.node)).collect::<Vec<_>>(),
+            ["TC-200 TC2-2610-00001"]
+        );
+    }
+);
