@@ -119,6 +119,8 @@ pub struct TraceParams {
     serial: Option<String>,
     lot: Option<String>,
     as_of: Option<DateTime<chrono::FixedOffset>>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
 }
 
 fn root_of(p: &TraceParams) -> Result<Node, AppError> {
@@ -165,7 +167,32 @@ async fn run(
         .as_of
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| app.clock.now());
-    Ok(Json(trace(&*app.store, root, direction, as_of).await?).into_response())
+    let t = trace(&*app.store, root, direction, as_of).await?;
+    match p.format.as_deref() {
+        None | Some("json") => Ok(Json(t).into_response()),
+        Some("csv") => {
+            let name = format!("trace-{}.csv", t.direction);
+            Ok((
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                t.to_csv()?,
+            )
+                .into_response())
+        }
+        Some(other) => Err(AppError::malformed(
+            "invalid_format",
+            format!("format must be json or csv, not `{other}`"),
+            Some("format".into()),
+        )),
+    }
 }
 
 /// `GET /api/v1/trace/backward?product=…&serial=…|lot=…[&as_of=…]`
@@ -182,4 +209,58 @@ pub async fn forward(
     params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     run(app, params, Direction::Parents).await
+}
+
+impl Trace {
+    /// The trace as a spreadsheet: one row per unit or lot with the key data elements, for
+    /// auditors and regulators (sortable in any spreadsheet program).
+    pub fn to_csv(&self) -> Result<Vec<u8>, AppError> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let fail = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
+        w.write_record([
+            "depth",
+            "kind_of_node",
+            "product",
+            "serial_or_lot",
+            "via_product",
+            "via_serial_or_lot",
+            "link",
+            "quantity",
+            "linked_at",
+            "removed_at",
+            "status",
+            "location",
+            "custodian",
+        ])
+        .map_err(fail)?;
+        let parts = |n: &Node| match n {
+            Node::Item(k) => ("unit", k.product.to_string(), k.serial.to_string()),
+            Node::Lot(k) => ("lot", k.product.to_string(), k.lot.to_string()),
+        };
+        for n in &self.nodes {
+            let (kind, product, id) = parts(&n.node);
+            let (_, via_product, via_id) = parts(&n.via);
+            let state = n.state.as_ref();
+            w.write_record([
+                n.depth.to_string(),
+                kind.to_owned(),
+                product,
+                id,
+                via_product,
+                via_id,
+                n.kind.clone(),
+                n.quantity.map(|q| q.to_string()).unwrap_or_default(),
+                n.linked_at.to_rfc3339(),
+                n.removed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                state
+                    .map(|s| s.status.as_str().to_owned())
+                    .unwrap_or_default(),
+                state.and_then(|s| s.location.clone()).unwrap_or_default(),
+                state.and_then(|s| s.custodian.clone()).unwrap_or_default(),
+            ])
+            .map_err(fail)?;
+        }
+        w.into_inner()
+            .map_err(|e| AppError::Internal(format!("csv: {e}")))
+    }
 }

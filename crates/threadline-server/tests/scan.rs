@@ -189,6 +189,17 @@ store_test!(
             (status, body["error"]["field"].as_str()),
             (StatusCode::BAD_REQUEST, Some("serial"))
         );
+        let (status, body) = call(
+            &router,
+            Request::get("/api/v1/trace/backward?product=PHONE&serial=S1&format=xml")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("format"))
+        );
 
         // Failures say why, and name the field.
         let cases = [

@@ -60,6 +60,27 @@ pub enum Command {
         #[command(subcommand)]
         what: SerialCommand,
     },
+    /// Trace a unit or lot backward (what went into it) or forward (what it reached).
+    Trace {
+        #[command(flatten)]
+        db: DbArgs,
+        /// `backward` or `forward`.
+        #[arg(value_parser = ["backward", "forward"])]
+        direction: String,
+        #[arg(long)]
+        product: String,
+        /// The unit's serial (or give --lot).
+        #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
+        serial: Option<String>,
+        #[arg(long)]
+        lot: Option<String>,
+        /// Trace as of this time (RFC 3339); now if absent.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Print CSV (one row per unit or lot) instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Manage API tokens for machines (ERP, MES, scanners, PLC gateways).
     Token {
         #[command(subcommand)]

@@ -330,6 +330,77 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+        Command::Trace {
+            db,
+            direction,
+            product,
+            serial,
+            lot,
+            as_of,
+            csv,
+        } => {
+            use threadline_domain::projection::Node;
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            let root: Node = match (serial, lot) {
+                (Some(s), _) => serde_json::from_value(
+                    serde_json::json!({"item": {"product": product, "serial": s}}),
+                )?,
+                (None, Some(l)) => serde_json::from_value(
+                    serde_json::json!({"lot": {"product": product, "lot": l}}),
+                )?,
+                (None, None) => bail!("give --serial or --lot"),
+            };
+            let as_of = match as_of {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .with_context(|| format!("--as-of `{t}`"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let dir = if direction == "backward" {
+                threadline_store::Direction::Children
+            } else {
+                threadline_store::Direction::Parents
+            };
+            let t = threadline_server::trace::trace(&*store, root, dir, as_of)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.first_message()))?;
+            let mut out = std::io::stdout().lock();
+            if csv {
+                std::io::Write::write_all(
+                    &mut out,
+                    &t.to_csv().map_err(|e| anyhow::anyhow!(e.first_message()))?,
+                )?;
+            } else {
+                for n in &t.nodes {
+                    let name = match &n.node {
+                        Node::Item(k) => format!("{} {}", k.product, k.serial),
+                        Node::Lot(k) => format!("{} lot {}", k.product, k.lot),
+                    };
+                    let removed = n
+                        .removed_at
+                        .map(|r| format!("  removed {}", r.to_rfc3339()))
+                        .unwrap_or_default();
+                    let status = n
+                        .state
+                        .as_ref()
+                        .map(|s| format!("  [{}]", s.status.as_str()))
+                        .unwrap_or_default();
+                    std::io::Write::write_all(
+                        &mut out,
+                        format!("{}{name}{status}{removed}\n", "  ".repeat(n.depth as usize))
+                            .as_bytes(),
+                    )?;
+                }
+                eprintln!(
+                    "{} {} nodes as of {}",
+                    t.nodes.len(),
+                    t.direction,
+                    t.as_of.to_rfc3339()
+                );
+            }
+            Ok(0)
+        }
         Command::Rebuild { db } => {
             let cfg = config_of(cli.config, db.db, None, None)?;
             let store = open_store(&cfg.db, &cfg.durability).await?;

@@ -196,6 +196,43 @@ fn verify_detects_rows_altered_in_the_database_file() {
 
     let (code, _) = run(&["verify", "--db", &url]);
     assert_eq!(code, 0);
+    // The trace on the command line, as a spreadsheet: a header and one row per reached unit.
+    let (code, out) = run(&[
+        "trace",
+        "forward",
+        "--db",
+        &url,
+        "--product",
+        "RESIN-PC",
+        "--lot",
+        "KF-2609-01",
+        "--csv",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("depth,kind_of_node,product,serial_or_lot"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains(",unit,TC-200,")).count(),
+        100,
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "trace",
+        "backward",
+        "--db",
+        &url,
+        "--product",
+        "TC-200",
+        "--serial",
+        "TC2-2610-00001",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("BAT-5 ND5A2609001") && out.contains("removed"),
+        "{out}"
+    );
     let (code, out) = run(&["rebuild", "--db", &url]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("rebuilt from"), "{out}");
