@@ -53,6 +53,46 @@ async fn call(
     )
 }
 
+/// `workers` allocators, each taking `rounds` blocks of `count` serials of `TC` on `line`; the
+/// n-th worker uses `stores[n % stores.len()]`. Returns every serial issued.
+async fn allocate_concurrently(
+    stores: &[Arc<dyn threadline_store::Store>],
+    workers: usize,
+    rounds: usize,
+    count: u64,
+    line: &str,
+) -> Vec<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let store = stores[w % stores.len()].clone();
+        let line = line.to_owned();
+        tasks.spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..rounds {
+                let req = AllocationRequest {
+                    count,
+                    site: None,
+                    line: Some(line.clone()),
+                    at: None,
+                    printer: None,
+                };
+                got.extend(
+                    allocate(&*store, "TC", &req, "test", now())
+                        .await
+                        .unwrap()
+                        .serials,
+                );
+            }
+            got
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    all
+}
+
 const RULE: &str = r#"{"code": "TCR", "template": "TC{YYMMDD}{LINE}{SEQ:5}", "time_zone": "+08:00", "sequence_reset": "daily"}"#;
 
 async fn product_with_rule(router: &(axum::Router, String)) {
@@ -209,33 +249,7 @@ store_test!(
         plant(&*s).await;
         let router = authed(&s).await;
         product_with_rule(&router).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..8 {
-            let store = s.store.clone();
-            tasks.spawn(async move {
-                let mut got = Vec::new();
-                for _ in 0..5 {
-                    let req = AllocationRequest {
-                        count: 7,
-                        site: None,
-                        line: Some("L9".into()),
-                        at: None,
-                        printer: None,
-                    };
-                    got.extend(
-                        allocate(&*store, "TC", &req, "test", now())
-                            .await
-                            .unwrap()
-                            .serials,
-                    );
-                }
-                got
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            all.extend(r.unwrap());
-        }
+        let all = allocate_concurrently(std::slice::from_ref(&s.store), 8, 5, 7, "L9").await;
         let distinct: HashSet<&String> = all.iter().collect();
         assert_eq!(
             (all.len(), distinct.len()),
@@ -281,33 +295,7 @@ async fn two_processes_on_one_postgres_never_issue_a_serial_twice() {
     })
     .await
     .unwrap();
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..6 {
-        let store = if w % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.spawn(async move {
-            let mut got = Vec::new();
-            for _ in 0..5 {
-                let req = AllocationRequest {
-                    count: 9,
-                    site: None,
-                    line: Some("L7".into()),
-                    at: None,
-                    printer: None,
-                };
-                got.extend(
-                    allocate(&*store, "TC", &req, "test", now())
-                        .await
-                        .unwrap()
-                        .serials,
-                );
-            }
-            got
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        all.extend(r.unwrap());
-    }
+    let all = allocate_concurrently(&[a.clone(), b.clone()], 6, 5, 9, "L7").await;
     let distinct: HashSet<&String> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (6 * 5 * 9, 6 * 5 * 9));
     assert!(a.verify().await.unwrap().first_break.is_none());

@@ -117,27 +117,12 @@ pub(crate) async fn verify(tx: &Transaction<'_>) -> Result<VerifyReport, StoreEr
     })
 }
 
-const PROJECTIONS: &[&str] = &[
-    "products",
-    "parties",
-    "locations",
-    "events",
-    "items",
-    "lots",
-    "lot_stock",
-    "event_items",
-    "event_lots",
-    "event_transactions",
-    "genealogy",
-    "serial_counters",
-];
-
 pub(crate) async fn rebuild(tx: &Transaction<'_>) -> Result<RebuildReport, StoreError> {
     // Captures wait until the rebuilt projection is committed; readers keep seeing the old one
     // until then (DELETE, not TRUNCATE, which would lock them out).
     lock_head(tx).await?;
     tx.batch_execute(
-        &PROJECTIONS
+        &threadline_store::query::PROJECTION_TABLES
             .iter()
             .map(|t| format!("DELETE FROM {t};"))
             .collect::<String>(),

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use deadpool_postgres::Transaction;
 use threadline_domain::error::FieldError;
 use threadline_domain::ledger::{EntryRef, MasterChange};
-use threadline_domain::master::{LocationKind, MasterRecord, PartyKind, Product};
-use threadline_store::master::{MasterLookup, check};
+use threadline_domain::master::{LocationKind, MasterRecord, PartyKind};
+use threadline_store::master::{MasterLookup, check, next_version};
 use threadline_store::{MasterWrite, Receipt, StoreError};
 
 use crate::capture::{LedgerRows, lock_head};
@@ -139,47 +139,7 @@ pub(crate) async fn put(tx: &Transaction<'_>, w: MasterWrite) -> Result<Receipt,
         }
         None => None,
     };
-    let version = match (w.replaces, &current) {
-        (None, Some(_)) => {
-            return Err(StoreError::Invalid(vec![
-                FieldError::new(
-                    "already_exists",
-                    format!("{} {code} already exists", w.record.kind()),
-                )
-                .at("code"),
-            ]));
-        }
-        (None, None) => 1,
-        (Some(_), None) => return Err(StoreError::NotFound(format!("{} {code}", w.record.kind()))),
-        (Some(v), Some((cur, _))) if v != *cur => {
-            return Err(StoreError::Invalid(vec![
-                FieldError::new(
-                    "version_conflict",
-                    format!("{} {code} is at version {cur}, not {v}; reload it and apply your change again", w.record.kind()),
-                )
-                .at("version"),
-            ]));
-        }
-        (Some(v), Some((_, def))) => {
-            if let MasterRecord::Product(p) = &w.record {
-                let old: Product =
-                    serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?;
-                if old.tracking != p.tracking {
-                    return Err(StoreError::Invalid(vec![
-                        FieldError::new(
-                            "immutable_field",
-                            format!(
-                                "product {code} is tracked by {}; its tracking mode cannot change",
-                                old.tracking.as_str()
-                            ),
-                        )
-                        .at("tracking"),
-                    ]));
-                }
-            }
-            v + 1
-        }
-    };
+    let version = next_version(&w, current.as_ref().map(|(v, def)| (*v, def.as_str())))?;
     check(&w.record, &mut Prefetched::load(tx, &w.record).await?)?;
     let change = MasterChange {
         id: w.id,

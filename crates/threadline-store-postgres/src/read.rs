@@ -21,7 +21,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::capture::holds_of;
-use crate::{col, db, from_micros, micros, storable};
+use crate::{col, db, from_micros, storable};
 
 /// The receipts of an earlier request with this key, if any; a different request under the
 /// same key is refused. Call with the chain head locked.
@@ -385,73 +385,16 @@ pub(crate) async fn events(
     if texts.into_iter().flatten().any(|t| !storable(t)) {
         return Ok(empty);
     }
-    let mut sql =
-        String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut cond = Vec::new();
-    let arg = |args: &mut Vec<Box<dyn ToSql + Sync + Send>>, v: Box<dyn ToSql + Sync + Send>| {
-        args.push(v);
-        format!("${}", args.len())
-    };
-    if let Some(k) = &q.item {
-        let a = arg(&mut args, Box::new(k.product.to_string()));
-        let b = arg(&mut args, Box::new(k.serial.to_string()));
-        cond.push(format!(
-            "e.seq IN (SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b})"
-        ));
-    }
-    if let Some(k) = &q.lot {
-        let a = arg(&mut args, Box::new(k.product.to_string()));
-        let b = arg(&mut args, Box::new(k.lot.to_string()));
-        cond.push(format!(
-            "e.seq IN (SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b})"
-        ));
-    }
-    if let Some((t, id)) = &q.biz_transaction {
-        let a = arg(&mut args, Box::new(t.clone()));
-        let b = arg(&mut args, Box::new(id.clone()));
-        cond.push(format!(
-            "e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"
-        ));
-    }
-    if let Some(k) = q.kind {
-        cond.push(format!("e.kind = {}", arg(&mut args, Box::new(k.as_str()))));
-    }
-    if let Some(s) = &q.biz_step {
-        cond.push(format!(
-            "e.biz_step = {}",
-            arg(&mut args, Box::new(s.clone()))
-        ));
-    }
-    if let Some(s) = &q.biz_location {
-        cond.push(format!(
-            "e.biz_location = {}",
-            arg(&mut args, Box::new(s.clone()))
-        ));
-    }
-    if let Some(t) = q.from {
-        cond.push(format!(
-            "e.event_time >= {}",
-            arg(&mut args, Box::new(micros(t)))
-        ));
-    }
-    if let Some(t) = q.to {
-        cond.push(format!(
-            "e.event_time < {}",
-            arg(&mut args, Box::new(micros(t)))
-        ));
-    }
-    if let Some(s) = q.after_seq {
-        cond.push(format!("e.seq > {}", arg(&mut args, Box::new(s))));
-    }
-    if !cond.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&cond.join(" AND "));
-    }
-    sql.push_str(&format!(
-        " ORDER BY e.seq LIMIT {}",
-        arg(&mut args, Box::new(i64::from(limit) + 1))
-    ));
+    let (sql, args) = threadline_store::query::events_sql(q, |n| format!("${n}"));
+    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
+        .into_iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                threadline_store::query::SqlValue::Text(t) => Box::new(t),
+                threadline_store::query::SqlValue::Int(i) => Box::new(i),
+            }
+        })
+        .collect();
     let stmt = tx.prepare_cached(&sql).await.map_err(db)?;
     let params: Vec<&(dyn ToSql + Sync)> = args
         .iter()

@@ -100,23 +100,8 @@ pub(crate) fn verify(c: &Connection) -> Result<VerifyReport, StoreError> {
     })
 }
 
-const PROJECTIONS: &[&str] = &[
-    "products",
-    "parties",
-    "locations",
-    "events",
-    "items",
-    "lots",
-    "lot_stock",
-    "event_items",
-    "event_lots",
-    "event_transactions",
-    "genealogy",
-    "serial_counters",
-];
-
 pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
-    for t in PROJECTIONS {
+    for t in threadline_store::query::PROJECTION_TABLES {
         tx.execute(&format!("DELETE FROM {t}"), []).map_err(db)?;
     }
     let mut after = 0i64;

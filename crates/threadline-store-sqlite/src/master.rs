@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use threadline_domain::error::FieldError;
 use threadline_domain::ledger::{EntryRef, MasterChange};
 use threadline_domain::master::{LocationKind, MasterRecord, PartyKind};
-use threadline_store::master::{MasterLookup, check};
+use threadline_store::master::{MasterLookup, check, next_version};
 use threadline_store::{MasterWrite, Receipt, StoreError};
 
 use crate::capture::{append, head, set_head};
@@ -65,47 +65,7 @@ pub(crate) fn put(tx: &Transaction, w: MasterWrite) -> Result<Receipt, StoreErro
         )
         .optional()
         .map_err(db)?;
-    let version = match (w.replaces, &current) {
-        (None, Some(_)) => {
-            return Err(StoreError::Invalid(vec![
-                FieldError::new(
-                    "already_exists",
-                    format!("{} {code} already exists", w.record.kind()),
-                )
-                .at("code"),
-            ]));
-        }
-        (None, None) => 1,
-        (Some(_), None) => return Err(StoreError::NotFound(format!("{} {code}", w.record.kind()))),
-        (Some(v), Some((cur, _))) if v != *cur => {
-            return Err(StoreError::Invalid(vec![
-                FieldError::new(
-                    "version_conflict",
-                    format!("{} {code} is at version {cur}, not {v}; reload it and apply your change again", w.record.kind()),
-                )
-                .at("version"),
-            ]));
-        }
-        (Some(v), Some((_, def))) => {
-            if let MasterRecord::Product(p) = &w.record {
-                let old: threadline_domain::master::Product =
-                    serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?;
-                if old.tracking != p.tracking {
-                    return Err(StoreError::Invalid(vec![
-                        FieldError::new(
-                            "immutable_field",
-                            format!(
-                                "product {code} is tracked by {}; its tracking mode cannot change",
-                                old.tracking.as_str()
-                            ),
-                        )
-                        .at("tracking"),
-                    ]));
-                }
-            }
-            v + 1
-        }
-    };
+    let version = next_version(&w, current.as_ref().map(|(v, def)| (*v, def.as_str())))?;
     check(&w.record, &mut Lookup(tx))?;
     let change = MasterChange {
         id: w.id,

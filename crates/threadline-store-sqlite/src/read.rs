@@ -13,7 +13,7 @@ use threadline_store::{
 use uuid::Uuid;
 
 use crate::capture::holds_of;
-use crate::{db, from_micros, micros};
+use crate::{db, from_micros};
 
 pub(crate) fn idempotent_replay(
     tx: &Transaction,
@@ -330,73 +330,14 @@ pub(crate) fn event(c: &Connection, id: Uuid) -> Result<Option<StoredEvent>, Sto
 
 pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {
     let limit = q.limit.clamp(1, 1000);
-    let mut sql =
-        String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-    let mut cond = Vec::new();
-    let arg = |args: &mut Vec<Box<dyn rusqlite::ToSql>>, v: Box<dyn rusqlite::ToSql>| {
-        args.push(v);
-        format!("?{}", args.len())
-    };
-    if let Some(k) = &q.item {
-        let a = arg(&mut args, Box::new(k.product.to_string()));
-        let b = arg(&mut args, Box::new(k.serial.to_string()));
-        cond.push(format!(
-            "e.seq IN (SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b})"
-        ));
-    }
-    if let Some(k) = &q.lot {
-        let a = arg(&mut args, Box::new(k.product.to_string()));
-        let b = arg(&mut args, Box::new(k.lot.to_string()));
-        cond.push(format!(
-            "e.seq IN (SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b})"
-        ));
-    }
-    if let Some((t, id)) = &q.biz_transaction {
-        let a = arg(&mut args, Box::new(t.clone()));
-        let b = arg(&mut args, Box::new(id.clone()));
-        cond.push(format!(
-            "e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"
-        ));
-    }
-    if let Some(k) = q.kind {
-        cond.push(format!("e.kind = {}", arg(&mut args, Box::new(k.as_str()))));
-    }
-    if let Some(s) = &q.biz_step {
-        cond.push(format!(
-            "e.biz_step = {}",
-            arg(&mut args, Box::new(s.clone()))
-        ));
-    }
-    if let Some(s) = &q.biz_location {
-        cond.push(format!(
-            "e.biz_location = {}",
-            arg(&mut args, Box::new(s.clone()))
-        ));
-    }
-    if let Some(t) = q.from {
-        cond.push(format!(
-            "e.event_time >= {}",
-            arg(&mut args, Box::new(micros(t)))
-        ));
-    }
-    if let Some(t) = q.to {
-        cond.push(format!(
-            "e.event_time < {}",
-            arg(&mut args, Box::new(micros(t)))
-        ));
-    }
-    if let Some(s) = q.after_seq {
-        cond.push(format!("e.seq > {}", arg(&mut args, Box::new(s))));
-    }
-    if !cond.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&cond.join(" AND "));
-    }
-    sql.push_str(&format!(" ORDER BY e.seq LIMIT {}", limit + 1));
+    let (sql, args) = threadline_store::query::events_sql(q, |n| format!("?{n}"));
+    let args = args.into_iter().map(|v| match v {
+        threadline_store::query::SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+        threadline_store::query::SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+    });
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        .query_map(rusqlite::params_from_iter(args), |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 pub mod access;
 pub mod master;
+pub mod query;
 
 pub use access::{
     LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,

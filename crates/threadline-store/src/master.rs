@@ -115,3 +115,41 @@ fn check_location(
     }
     Ok(())
 }
+
+/// The version a master write gets, given the current version and stored definition of the
+/// record (if any): a create refuses an existing code, a change must name the current version,
+/// and a product's tracking mode never changes.
+pub fn next_version(w: &crate::MasterWrite, current: Option<(u32, &str)>) -> crate::Result<u32> {
+    let code = w.record.code();
+    let kind = w.record.kind();
+    match (w.replaces, current) {
+        (None, Some(_)) => Err(StoreError::Invalid(vec![
+            FieldError::new("already_exists", format!("{kind} {code} already exists")).at("code"),
+        ])),
+        (None, None) => Ok(1),
+        (Some(_), None) => Err(StoreError::NotFound(format!("{kind} {code}"))),
+        (Some(v), Some((cur, _))) if v != cur => Err(StoreError::Invalid(vec![
+            FieldError::new(
+                "version_conflict",
+                format!("{kind} {code} is at version {cur}, not {v}; reload it and apply your change again"),
+            )
+            .at("version"),
+        ])),
+        (Some(v), Some((_, def))) => {
+            if let MasterRecord::Product(p) = &w.record {
+                let old: threadline_domain::master::Product =
+                    serde_json::from_str(def).map_err(|e| StoreError::Schema(e.to_string()))?;
+                if old.tracking != p.tracking {
+                    return Err(StoreError::Invalid(vec![
+                        FieldError::new(
+                            "immutable_field",
+                            format!("product {code} is tracked by {}; its tracking mode cannot change", old.tracking.as_str()),
+                        )
+                        .at("tracking"),
+                    ]));
+                }
+            }
+            Ok(v + 1)
+        }
+    }
+}

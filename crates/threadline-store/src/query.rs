@@ -1,0 +1,105 @@
+//! SQL shared by the engines where their dialects agree, so a filter means the same on both.
+
+use crate::EventQuery;
+
+/// A bound value of a shared statement; each engine turns it into its driver's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+/// The event listing for `q`: statement text and its arguments in order. `placeholder(n)` writes
+/// the n-th (1-based) placeholder: `?n` for SQLite, `$n` for PostgreSQL. Fetches one row more
+/// than the page so the caller knows whether there is a next page.
+pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, Vec<SqlValue>) {
+    let mut args = Vec::new();
+    let mut arg = |v: SqlValue| {
+        args.push(v);
+        placeholder(args.len())
+    };
+    let mut cond = Vec::new();
+    if let Some(k) = &q.item {
+        let (a, b) = (
+            arg(SqlValue::Text(k.product.to_string())),
+            arg(SqlValue::Text(k.serial.to_string())),
+        );
+        cond.push(format!(
+            "e.seq IN (SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b})"
+        ));
+    }
+    if let Some(k) = &q.lot {
+        let (a, b) = (
+            arg(SqlValue::Text(k.product.to_string())),
+            arg(SqlValue::Text(k.lot.to_string())),
+        );
+        cond.push(format!(
+            "e.seq IN (SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b})"
+        ));
+    }
+    if let Some((t, id)) = &q.biz_transaction {
+        let (a, b) = (
+            arg(SqlValue::Text(t.clone())),
+            arg(SqlValue::Text(id.clone())),
+        );
+        cond.push(format!(
+            "e.seq IN (SELECT seq FROM event_transactions WHERE type = {a} AND tx_id = {b})"
+        ));
+    }
+    if let Some(k) = q.kind {
+        cond.push(format!(
+            "e.kind = {}",
+            arg(SqlValue::Text(k.as_str().to_owned()))
+        ));
+    }
+    if let Some(s) = &q.biz_step {
+        cond.push(format!("e.biz_step = {}", arg(SqlValue::Text(s.clone()))));
+    }
+    if let Some(s) = &q.biz_location {
+        cond.push(format!(
+            "e.biz_location = {}",
+            arg(SqlValue::Text(s.clone()))
+        ));
+    }
+    if let Some(t) = q.from {
+        cond.push(format!(
+            "e.event_time >= {}",
+            arg(SqlValue::Int(t.timestamp_micros()))
+        ));
+    }
+    if let Some(t) = q.to {
+        cond.push(format!(
+            "e.event_time < {}",
+            arg(SqlValue::Int(t.timestamp_micros()))
+        ));
+    }
+    if let Some(s) = q.after_seq {
+        cond.push(format!("e.seq > {}", arg(SqlValue::Int(s))));
+    }
+    let limit = arg(SqlValue::Int(i64::from(q.limit.clamp(1, 1000)) + 1));
+    let mut sql =
+        String::from("SELECT l.seq, l.body, l.hash FROM events e JOIN ledger l ON l.seq = e.seq");
+    if !cond.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&cond.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY e.seq LIMIT {limit}"));
+    (sql, args)
+}
+
+/// The projection tables `rebuild` empties and refills: everything but the ledger, its head,
+/// idempotency keys and identity rows.
+pub const PROJECTION_TABLES: &[&str] = &[
+    "products",
+    "parties",
+    "locations",
+    "events",
+    "items",
+    "lots",
+    "lot_stock",
+    "event_items",
+    "event_lots",
+    "event_transactions",
+    "genealogy",
+    "serial_counters",
+];
