@@ -500,6 +500,20 @@ pub struct Event {
     pub allocation: Option<Allocation>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// The EPCIS `eventID` the event was captured with, when it is not `urn:uuid:{id}` (a
+    /// partner's URI, or the CBV 2.0 event hash ID when the partner gave none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epcis_id: Option<String>,
+    /// The CBV 2.0 event hash ID (`ni:///sha-256;…?ver=CBV2.0`) of an event captured through the
+    /// EPCIS binding: an identical event captured again is refused by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_id: Option<String>,
+    /// EPCIS content Threadline does not model, kept exactly so the event reads back as it was
+    /// sent (sensor data, certification info, transformation ID, persistent disposition,
+    /// namespaced ILMD and user extensions with their namespaces…). Only the EPCIS binding
+    /// (`threadline-epcis`) writes and reads it; the rules never look at it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub epcis: BTreeMap<String, serde_json::Value>,
 }
 
 /// The role an item or lot plays in an event; also the role column of the event indexes.
@@ -882,6 +896,9 @@ impl Event {
             corrects: req.corrects,
             allocation: req.allocation,
             fields: req.fields,
+            epcis_id: None,
+            hash_id: None,
+            epcis: BTreeMap::new(),
         })
     }
 

@@ -1,0 +1,478 @@
+//! Identifiers: EPCIS names objects, classes, places, parties and transactions by URI;
+//! Threadline by product code + serial, product code + lot, location code, party code and
+//! transaction id. This module is the one place where one becomes the other.
+//!
+//! GS1 keys come first: an SGTIN (EPC URN or Digital Link) is a unit of the product holding that
+//! GTIN, an LGTIN a lot of it, a GTIN alone (`urn:epc:idpat:sgtin:….*`, `/01/{gtin}`) every
+//! unit or lot of it. Places and parties are named by GLN: a location or party whose code is its
+//! 13-digit GLN (a location with an extension: `{gln}.{extension}`) is an SGLN or PGLN to
+//! partners. Everything else Threadline knows has no GS1 key, and is written with Threadline's
+//! own URNs, which read back to the same thing:
+//!
+//! | thing | URN |
+//! |---|---|
+//! | unit of a product without GTIN | `urn:threadline:unit:{product}:{serial}` |
+//! | lot of a product without GTIN | `urn:threadline:lot:{product}:{lot}` |
+//! | every unit or lot of a product | `urn:threadline:product:{product}` |
+//! | location | `urn:threadline:loc:{code}` |
+//! | party | `urn:threadline:party:{code}` |
+//! | business transaction | `urn:threadline:bt:{id}` (an id that is already a URI is kept) |
+//!
+//! Serials, lots and transaction ids are percent-encoded in these URNs.
+
+use std::collections::HashMap;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use threadline_domain::codes::{
+    ItemKey, LocationCode, LotCode, LotKey, PartyCode, ProductCode, Serial,
+};
+use threadline_domain::error::FieldError;
+use threadline_domain::master::{Product, TrackingMode};
+use threadline_gs1::{DigitalLink, ElementString, EpcUrn, Gln, Gtin, ParseOptions};
+
+const UNIT: &str = "urn:threadline:unit:";
+const LOT: &str = "urn:threadline:lot:";
+const PRODUCT: &str = "urn:threadline:product:";
+const LOC: &str = "urn:threadline:loc:";
+const PARTY: &str = "urn:threadline:party:";
+const BT: &str = "urn:threadline:bt:";
+
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn escape(s: &str) -> String {
+    utf8_percent_encode(s, ESCAPED).to_string()
+}
+
+fn unescape(s: &str, uri: &str) -> Result<String, FieldError> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| invalid(uri, "its escapes are not UTF-8"))
+}
+
+fn invalid(uri: &str, why: &str) -> FieldError {
+    FieldError::new("invalid_identifier", format!("`{uri}`: {why}"))
+}
+
+/// What Threadline knows of a product, as the EPCIS binding needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductInfo {
+    pub code: ProductCode,
+    pub gtin: Option<Gtin>,
+    /// UN/CEFACT Rec. 20 unit; `EA` is a count.
+    pub uom: String,
+    pub tracking: TrackingMode,
+}
+
+/// The products a document names, by GTIN and by code. The caller fills it from the store
+/// (see [`gtins`] for what to look up), so mapping stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    by_gtin: HashMap<String, ProductInfo>,
+    by_code: HashMap<String, ProductInfo>,
+}
+
+impl Catalogue {
+    pub fn insert(&mut self, p: &Product) {
+        let info = ProductInfo {
+            code: p.code.clone(),
+            gtin: p.gtin.clone(),
+            uom: p.uom.clone(),
+            tracking: p.tracking,
+        };
+        if let Some(g) = &p.gtin {
+            self.by_gtin.insert(g.as_str().to_owned(), info.clone());
+        }
+        self.by_code.insert(p.code.as_str().to_owned(), info);
+    }
+
+    pub fn by_gtin(&self, gtin: &Gtin) -> Option<&ProductInfo> {
+        self.by_gtin.get(gtin.as_str())
+    }
+
+    pub fn by_code(&self, code: &str) -> Option<&ProductInfo> {
+        self.by_code.get(code)
+    }
+
+    fn product_of_gtin(&self, gtin: &Gtin) -> Result<&ProductInfo, FieldError> {
+        self.by_gtin(gtin).ok_or_else(|| {
+            FieldError::new(
+                "unknown_gtin",
+                format!("no product has GTIN {}", gtin.as_str()),
+            )
+        })
+    }
+}
+
+/// The GS1 keys in an EPC URN or Digital Link; `None` for any other URI.
+fn gs1_keys(uri: &str) -> Result<Option<ElementString>, FieldError> {
+    if uri.starts_with("urn:epc:") {
+        return EpcUrn::parse(uri).map(|u| Some(u.element_string().clone()));
+    }
+    if uri.starts_with("https://") || uri.starts_with("http://") {
+        let options = ParseOptions::default()
+            .with_requisites(false)
+            .with_zero_suppressed_gtin(true);
+        return match DigitalLink::parse_with(uri, &options) {
+            Ok(dl) => Ok(Some(dl.into_element_string())),
+            Err(e) if e.code == threadline_gs1::codes::NOT_A_DIGITAL_LINK => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    Ok(None)
+}
+
+/// The constrained canonical Digital Link (`https://id.gs1.org/…`, finest key only) of an EPC
+/// URN or Digital Link, as event hashing and comparisons need it; `None` for other URIs.
+pub fn canonical_gs1_uri(uri: &str) -> Option<String> {
+    if uri.starts_with("urn:epc:") {
+        return EpcUrn::parse(uri)
+            .ok()
+            .map(|u| u.to_digital_link().to_constrained_uri());
+    }
+    if uri.starts_with("https://") || uri.starts_with("http://") {
+        let options = ParseOptions::default()
+            .with_requisites(false)
+            .with_zero_suppressed_gtin(true);
+        return DigitalLink::parse_with(uri, &options)
+            .ok()
+            .map(|d| d.to_constrained_uri());
+    }
+    None
+}
+
+/// Every GTIN named by the URIs, so the caller can load their products.
+pub fn gtins<'a>(uris: impl IntoIterator<Item = &'a str>) -> Vec<Gtin> {
+    let mut out: Vec<Gtin> = uris
+        .into_iter()
+        .filter_map(|u| gs1_keys(u).ok().flatten())
+        .filter_map(|es| es.get("01").and_then(|g| Gtin::parse(g).ok()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A unit named by an EPC: `epcList`, `childEPCs`, `parentID`, input and output lists.
+pub fn unit(catalogue: &Catalogue, uri: &str) -> Result<ItemKey, FieldError> {
+    if let Some(rest) = uri.strip_prefix(UNIT) {
+        let (product, serial) = rest
+            .split_once(':')
+            .ok_or_else(|| invalid(uri, "expected urn:threadline:unit:{product}:{serial}"))?;
+        return Ok(ItemKey {
+            product: ProductCode::parse(product)?,
+            serial: Serial::parse(&unescape(serial, uri)?)?,
+        });
+    }
+    let Some(keys) = gs1_keys(uri)? else {
+        return Err(FieldError::new(
+            "unsupported_identifier",
+            format!(
+                "`{uri}` is not a GS1 key or a Threadline unit; Threadline tracks units by GTIN + serial"
+            ),
+        ));
+    };
+    match (keys.get("01"), keys.get("21")) {
+        (Some(gtin), Some(serial)) => {
+            let p = catalogue.product_of_gtin(&Gtin::parse(gtin)?)?;
+            Ok(ItemKey {
+                product: p.code.clone(),
+                serial: Serial::parse(serial)?,
+            })
+        }
+        _ => Err(FieldError::new(
+            "unsupported_identifier",
+            format!(
+                "`{uri}` is not a serialised GTIN (SGTIN); other GS1 keys (SSCC, GRAI, GIAI…) are not tracked as units yet"
+            ),
+        )),
+    }
+}
+
+/// A lot named by an `epcClass` (LGTIN or a Threadline lot URN).
+pub fn lot(catalogue: &Catalogue, uri: &str) -> Result<LotKey, FieldError> {
+    if let Some(rest) = uri.strip_prefix(LOT) {
+        let (product, lot) = rest
+            .split_once(':')
+            .ok_or_else(|| invalid(uri, "expected urn:threadline:lot:{product}:{lot}"))?;
+        return Ok(LotKey {
+            product: ProductCode::parse(product)?,
+            lot: LotCode::parse(&unescape(lot, uri)?)?,
+        });
+    }
+    let keys = gs1_keys(uri)?;
+    match keys.as_ref().map(|k| (k.get("01"), k.get("10"))) {
+        Some((Some(gtin), Some(lot))) => {
+            let p = catalogue.product_of_gtin(&Gtin::parse(gtin)?)?;
+            Ok(LotKey {
+                product: p.code.clone(),
+                lot: LotCode::parse(lot)?,
+            })
+        }
+        Some((Some(_), None)) => Err(FieldError::new(
+            "unsupported_identifier",
+            format!(
+                "`{uri}` names a GTIN without a lot; Threadline counts quantities per lot (use an LGTIN)"
+            ),
+        )),
+        _ => Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` is not a GTIN + lot class (LGTIN) or a Threadline lot"),
+        )),
+    }
+}
+
+/// What a `MATCH_…` query value selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// One unit.
+    Unit(ItemKey),
+    /// One lot.
+    Lot(LotKey),
+    /// Every unit and lot of a product (`urn:epc:idpat:sgtin:GCP.ITEM.*`, `/01/{gtin}`).
+    Product(ProductCode),
+    /// A GS1 key no product holds, or an identifier Threadline does not track: matches nothing.
+    Nothing,
+}
+
+/// Reads a query value of `MATCH_epc`, `MATCH_epcClass` and their kin.
+pub fn pattern(catalogue: &Catalogue, uri: &str) -> Result<Pattern, FieldError> {
+    if let Some(p) = uri.strip_prefix(PRODUCT) {
+        return Ok(Pattern::Product(ProductCode::parse(p)?));
+    }
+    if uri.starts_with(UNIT) {
+        return unit(catalogue, uri).map(Pattern::Unit);
+    }
+    if uri.starts_with(LOT) {
+        return lot(catalogue, uri).map(Pattern::Lot);
+    }
+    let Some(keys) = gs1_keys(uri)? else {
+        return Ok(Pattern::Nothing);
+    };
+    let Some(gtin) = keys.get("01") else {
+        return Ok(Pattern::Nothing);
+    };
+    let Some(p) = catalogue.by_gtin(&Gtin::parse(gtin)?) else {
+        return Ok(Pattern::Nothing);
+    };
+    Ok(match (keys.get("21"), keys.get("10")) {
+        (Some(serial), _) => Pattern::Unit(ItemKey {
+            product: p.code.clone(),
+            serial: Serial::parse(serial)?,
+        }),
+        (None, Some(lot)) => Pattern::Lot(LotKey {
+            product: p.code.clone(),
+            lot: LotCode::parse(lot)?,
+        }),
+        (None, None) => Pattern::Product(p.code.clone()),
+    })
+}
+
+/// The EPC of a unit: its SGTIN as a Digital Link when the product has a GTIN.
+pub fn unit_uri(catalogue: &Catalogue, key: &ItemKey) -> String {
+    let gtin = catalogue
+        .by_code(key.product.as_str())
+        .and_then(|p| p.gtin.as_ref());
+    if let Some(g) = gtin
+        && let Ok(es) = ElementString::from_pairs([("01", g.as_str()), ("21", key.serial.as_str())])
+        && let Ok(dl) = DigitalLink::from_element_string(&es)
+    {
+        return dl.to_canonical_uri();
+    }
+    format!("{UNIT}{}:{}", key.product, escape(key.serial.as_str()))
+}
+
+/// The `epcClass` of a lot: its LGTIN as a Digital Link when the product has a GTIN.
+pub fn lot_uri(catalogue: &Catalogue, key: &LotKey) -> String {
+    let gtin = catalogue
+        .by_code(key.product.as_str())
+        .and_then(|p| p.gtin.as_ref());
+    if let Some(g) = gtin
+        && let Ok(es) = ElementString::from_pairs([("01", g.as_str()), ("10", key.lot.as_str())])
+        && let Ok(dl) = DigitalLink::from_element_string(&es)
+    {
+        return dl.to_canonical_uri();
+    }
+    format!("{LOT}{}:{}", key.product, escape(key.lot.as_str()))
+}
+
+/// The code of a place named by `readPoint`, `bizLocation` or a `location` source/destination.
+pub fn location(uri: &str) -> Result<LocationCode, FieldError> {
+    if let Some(code) = uri.strip_prefix(LOC) {
+        return LocationCode::parse(code);
+    }
+    let keys = gs1_keys(uri)?;
+    let Some(gln) = keys
+        .as_ref()
+        .and_then(|k| k.get("414").or_else(|| k.get("417")))
+    else {
+        return Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` is not a GLN (SGLN, Digital Link /414/) or a Threadline location"),
+        ));
+    };
+    let code = match keys.as_ref().and_then(|k| k.get("254")) {
+        Some(ext) => format!("{gln}.{ext}"),
+        None => gln.to_owned(),
+    };
+    LocationCode::parse(&code).map_err(|_| {
+        FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}`: the GLN extension cannot be a Threadline location code (letters, digits, `-`, `_`, `.`)"),
+        )
+    })
+}
+
+/// The URI partners see for a location.
+pub fn location_uri(code: &LocationCode) -> String {
+    let (gln, ext) = match code.as_str().split_once('.') {
+        Some((g, e)) => (g, Some(e)),
+        None => (code.as_str(), None),
+    };
+    if Gln::parse(gln).is_ok() {
+        let mut pairs = vec![("414", gln)];
+        pairs.extend(ext.map(|e| ("254", e)));
+        if let Ok(dl) =
+            ElementString::from_pairs(pairs).and_then(|es| DigitalLink::from_element_string(&es))
+        {
+            return dl.to_canonical_uri();
+        }
+    }
+    format!("{LOC}{code}")
+}
+
+/// The code of a party named by an `owning_party`/`possessing_party` source or destination.
+pub fn party(uri: &str) -> Result<PartyCode, FieldError> {
+    if let Some(code) = uri.strip_prefix(PARTY) {
+        return PartyCode::parse(code);
+    }
+    let keys = gs1_keys(uri)?;
+    match keys
+        .as_ref()
+        .and_then(|k| k.get("417").or_else(|| k.get("414")))
+    {
+        Some(gln) => PartyCode::parse(gln),
+        None => Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` is not a party GLN (PGLN, Digital Link /417/) or a Threadline party"),
+        )),
+    }
+}
+
+/// The URI partners see for a party.
+pub fn party_uri(code: &PartyCode) -> String {
+    if Gln::parse(code.as_str()).is_ok()
+        && let Ok(dl) = ElementString::from_pairs([("417", code.as_str())])
+            .and_then(|es| DigitalLink::from_element_string(&es))
+    {
+        return dl.to_canonical_uri();
+    }
+    format!("{PARTY}{code}")
+}
+
+/// The Threadline id of a business transaction URI: a Threadline URN reads back to its id,
+/// any other URI is the id itself.
+pub fn transaction(uri: &str) -> Result<String, FieldError> {
+    match uri.strip_prefix(BT) {
+        Some(id) => unescape(id, uri),
+        None => Ok(uri.to_owned()),
+    }
+}
+
+/// The URI partners see for a transaction id.
+pub fn transaction_uri(id: &str) -> String {
+    if is_uri(id) {
+        id.to_owned()
+    } else {
+        format!("{BT}{}", escape(id))
+    }
+}
+
+/// An absolute URI (a scheme, a colon, something after it, no white space).
+pub fn is_uri(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    }) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn catalogue() -> Catalogue {
+        let mut c = Catalogue::default();
+        let p: Product = serde_json::from_value(serde_json::json!({
+            "code": "PJ-1", "name": "Projector", "gtin": "10614141073464", "tracking": "serial"
+        }))
+        .unwrap();
+        c.insert(&p);
+        c
+    }
+
+    #[test]
+    fn sgtin_urn_and_digital_link_name_the_same_unit_and_read_back() {
+        let c = catalogue();
+        let a = unit(&c, "urn:epc:id:sgtin:0614141.107346.2017").unwrap();
+        let b = unit(&c, "https://id.gs1.org/01/10614141073464/21/2017").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.product.as_str(), "PJ-1");
+        assert_eq!(
+            unit_uri(&c, &a),
+            "https://id.gs1.org/01/10614141073464/21/2017"
+        );
+        let other = ItemKey {
+            product: ProductCode::parse("X-1").unwrap(),
+            serial: Serial::parse("A/1 ä").unwrap(),
+        };
+        assert_eq!(unit(&c, &unit_uri(&c, &other)).unwrap(), other);
+    }
+
+    #[test]
+    fn places_and_parties_are_glns_or_threadline_urns() {
+        let l = location("urn:epc:id:sgln:0614141.07346.1234").unwrap();
+        assert_eq!(l.as_str(), "0614141073467.1234");
+        assert_eq!(
+            location_uri(&l),
+            "https://id.gs1.org/414/0614141073467/254/1234"
+        );
+        let own = LocationCode::parse("SZ-L1").unwrap();
+        assert_eq!(location(&location_uri(&own)).unwrap(), own);
+        let p = party("urn:epc:id:pgln:4012345.00000").unwrap();
+        assert_eq!(party_uri(&p), "https://id.gs1.org/417/4012345000009");
+        assert_eq!(transaction(&transaction_uri("WO 1")).unwrap(), "WO 1");
+        assert_eq!(transaction_uri("urn:x:1"), "urn:x:1");
+    }
+
+    #[test]
+    fn unknown_gtins_and_untracked_keys_are_refused_by_name() {
+        let c = catalogue();
+        assert_eq!(
+            unit(&c, "urn:epc:id:sgtin:4012345.011111.1")
+                .unwrap_err()
+                .code,
+            "unknown_gtin"
+        );
+        assert_eq!(
+            unit(&c, "urn:epc:id:sscc:4012345.0000000333")
+                .unwrap_err()
+                .code,
+            "unsupported_identifier"
+        );
+        assert_eq!(
+            pattern(&c, "urn:epc:idpat:sgtin:0614141.107346.*").unwrap(),
+            Pattern::Product(ProductCode::parse("PJ-1").unwrap())
+        );
+    }
+}
