@@ -103,6 +103,11 @@ pub struct Product {
     pub warranty_months: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<AttributeDef>,
+    /// Units of this product are containers (cases, pallets — identified by an SSCC or an
+    /// internal code): packing puts units into them, and moving, shipping or receiving one
+    /// moves everything inside it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub container: bool,
     /// The serial-number rule this product's serials are allocated by (a `threadline-serial`
     /// rule spec, checked when the product is written). A new product version versions the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -378,6 +383,8 @@ pub enum MasterRecord {
     Product(Product),
     Party(Party),
     Location(Location),
+    /// The process definition (one per plant, under [`crate::process::PROCESS_CODE`]).
+    Process(crate::process::Process),
 }
 
 impl MasterRecord {
@@ -386,6 +393,7 @@ impl MasterRecord {
             MasterRecord::Product(_) => "product",
             MasterRecord::Party(_) => "party",
             MasterRecord::Location(_) => "location",
+            MasterRecord::Process(_) => "process",
         }
     }
 
@@ -394,6 +402,7 @@ impl MasterRecord {
             MasterRecord::Product(p) => p.code.as_str(),
             MasterRecord::Party(p) => p.code.as_str(),
             MasterRecord::Location(l) => l.code.as_str(),
+            MasterRecord::Process(_) => crate::process::PROCESS_CODE,
         }
     }
 }

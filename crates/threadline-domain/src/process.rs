@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{FieldError, Violations};
 use crate::event::{Action, Event, EventKind};
 use crate::projection::ItemStatus;
 
@@ -176,9 +177,58 @@ impl Default for Process {
     }
 }
 
+/// The code under which the process definition is kept in the ledger: a plant has one.
+pub const PROCESS_CODE: &str = "default";
+
 impl Process {
     pub fn rule(&self, op: Operation) -> Option<&StepRule> {
         self.steps.iter().find(|r| r.operation == op)
+    }
+
+    /// The rules the JSON shape cannot express: one rule per operation, named fields.
+    pub fn check(&self) -> Violations {
+        let mut out = Violations::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in self.steps.iter().enumerate() {
+            if !seen.insert(r.operation) {
+                out.push(
+                    FieldError::new(
+                        "duplicate_rule",
+                        format!(
+                            "operation {} has more than one step rule",
+                            r.operation.as_str()
+                        ),
+                    )
+                    .at(format!("steps[{i}].operation")),
+                );
+            }
+        }
+        for (i, f) in self.required_fields.iter().enumerate() {
+            if f.category.as_ref().is_some_and(|c| c.trim().is_empty()) {
+                out.push(
+                    FieldError::new("empty", "a category must not be empty")
+                        .at(format!("required_fields[{i}].category")),
+                );
+            }
+            if f.fields.is_empty() {
+                out.push(
+                    FieldError::new("required", "name at least one field")
+                        .at(format!("required_fields[{i}].fields")),
+                );
+            }
+            for (j, name) in f.fields.iter().enumerate() {
+                if name.is_empty() || name.len() > 128 {
+                    out.push(
+                        FieldError::new(
+                            "invalid_field_name",
+                            format!("field name `{name}` must be 1–128 characters"),
+                        )
+                        .at(format!("required_fields[{i}].fields[{j}]")),
+                    );
+                }
+            }
+        }
+        out
     }
 }
 

@@ -339,6 +339,127 @@ impl Slice {
         out
     }
 
+    /// Containers whose contents are not loaded yet (moving a container moves everything in
+    /// it). The store loads their children and asks again until the answer is empty.
+    pub fn missing_contents(&self) -> Vec<ItemKey> {
+        let mut out: Vec<ItemKey> = self
+            .items
+            .iter()
+            .filter(|(k, st)| {
+                st.is_some() && self.is_container(k) && !self.children.contains_key(*k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn is_container(&self, k: &ItemKey) -> bool {
+        self.products.get(&k.product).is_some_and(|p| p.container)
+    }
+
+    /// Everything packed in `k`, through nested containers; empty if `k` is not a container.
+    pub fn contents(&self, k: &ItemKey) -> Vec<ItemKey> {
+        let mut out = Vec::new();
+        let mut stack = vec![k.clone()];
+        let mut seen = HashSet::new();
+        while let Some(c) = stack.pop() {
+            if !self.is_container(&c) || !seen.insert(c.clone()) {
+                continue;
+            }
+            for child in self.children.get(&c).into_iter().flatten() {
+                out.push(child.clone());
+                stack.push(child.clone());
+            }
+        }
+        out
+    }
+
+    /// Containers: only containers are packed into, a packed unit moves with its container
+    /// (not on its own), and a container is emptied before it is scrapped.
+    fn check_containers(&self, ev: &Event, op: crate::process::Operation, v: &mut Violations) {
+        use crate::process::Operation;
+        let packing = ev.biz_step.as_ref().is_some_and(|s| s.as_str() == "packing");
+        if let (EventKind::Aggregation, Some(Action::Add), true, Some(p)) =
+            (ev.kind, ev.action, packing, &ev.parent)
+            && self.products.contains_key(&p.product)
+            && !self.is_container(p)
+        {
+            v.push(err(
+                "not_a_container",
+                format!(
+                    "{} {} is not a container: its product is not marked `container`",
+                    p.product, p.serial
+                ),
+                "parent.serial".into(),
+            ));
+        }
+        if ev.kind != EventKind::Object || ev.action == Some(Action::Add) {
+            return;
+        }
+        let moves = matches!(
+            op,
+            Operation::Ship
+                | Operation::Sell
+                | Operation::Store
+                | Operation::Receive
+                | Operation::Return
+                | Operation::Scrap
+        );
+        for (i, k) in ev.items.iter().enumerate() {
+            let Some(state) = self.item(k) else { continue };
+            if moves
+                && let Some(parent) = &state.parent
+                && self.is_container(parent)
+                && !ev.items.contains(parent)
+            {
+                v.push(err(
+                    "in_container",
+                    format!(
+                        "serial {} of {} is packed in container {}; move the container or unpack it first",
+                        k.serial, k.product, parent.serial
+                    ),
+                    format!("items[{i}].serial"),
+                ));
+            }
+            if ev.action == Some(Action::Delete) && !self.contents(k).is_empty() {
+                v.push(err(
+                    "container_not_empty",
+                    format!(
+                        "container {} still holds {} units; unpack it before scrapping it",
+                        k.serial,
+                        self.contents(k).len()
+                    ),
+                    format!("items[{i}].serial"),
+                ));
+            }
+        }
+    }
+
+    /// Custom attribute values given in `fields` are checked against the definitions of the
+    /// products the event touches, whatever the operation.
+    fn check_attribute_fields(&self, ev: &Event, v: &mut Violations) {
+        if ev.fields.is_empty() {
+            return;
+        }
+        let products: BTreeSet<&ProductCode> = ev
+            .item_refs()
+            .map(|(k, _)| &k.product)
+            .chain(ev.lot_refs().map(|(q, _)| &q.product))
+            .collect();
+        for (name, value) in &ev.fields {
+            for code in &products {
+                let Some(def) = self.products.get(*code).and_then(|p| p.attribute(name)) else {
+                    continue;
+                };
+                if let Err(e) = def.check(value) {
+                    v.push(e.at(format!("fields.{name}")));
+                    break;
+                }
+            }
+        }
+    }
+
     fn item(&self, k: &ItemKey) -> Option<&ItemState> {
         self.items.get(k).and_then(Option::as_ref)
     }
@@ -451,6 +572,8 @@ impl Slice {
             }
         }
 
+        self.check_attribute_fields(ev, &mut v);
+
         // Units.
         let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
         let item_lists: [(&str, &[ItemKey], crate::event::Role); 4] = [
@@ -540,10 +663,15 @@ impl Slice {
                         if let Some(cur) = &cs.parent
                             && cur != parent
                         {
+                            let (code, how) = if self.is_container(cur) {
+                                ("already_packed", "packed in container")
+                            } else {
+                                ("already_assembled", "installed in")
+                            };
                             v.push(err(
-                                "already_assembled",
+                                code,
                                 format!(
-                                    "serial {} of {} is already in {} {}",
+                                    "serial {} of {} is already {how} {} {}; take it out first",
                                     c.serial, c.product, cur.product, cur.serial
                                 ),
                                 format!("children[{i}].serial"),
@@ -743,25 +871,34 @@ impl Slice {
     fn check_process(&self, ev: &Event, v: &mut Violations) {
         use crate::process::Operation;
         let op = Operation::of(ev);
-        let subjects: Vec<(String, &ItemKey, bool)> = match op {
+        let subjects: Vec<(String, ItemKey, bool)> = match op {
             Operation::Assemble => ev
                 .parent
                 .iter()
-                .map(|k| ("parent".to_owned(), k, false))
+                .map(|k| ("parent".to_owned(), k.clone(), false))
                 .chain(
                     ev.children
                         .iter()
                         .enumerate()
-                        .map(|(i, k)| (format!("children[{i}]"), k, true)),
+                        .map(|(i, k)| (format!("children[{i}]"), k.clone(), true)),
                 )
                 .collect(),
+            // A container's contents take the step with it.
             _ => ev
                 .items
                 .iter()
                 .enumerate()
-                .map(|(i, k)| (format!("items[{i}]"), k, true))
+                .flat_map(|(i, k)| {
+                    std::iter::once(k.clone())
+                        .chain(self.contents(k))
+                        .map(move |c| (format!("items[{i}]"), c))
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|(f, k)| (f, k, true))
                 .collect(),
         };
+        self.check_containers(ev, op, v);
         if let Some(rule) = self.process.rule(op) {
             for (field, key, holds_matter) in &subjects {
                 let Some(state) = self.item(key) else {
@@ -771,24 +908,26 @@ impl Slice {
                     continue; // reported as item_scrapped
                 }
                 if !rule.from.is_empty() && !rule.from.contains(&state.status) {
-                    let (code, why) = if state.status == ItemStatus::Sold
-                        && matches!(op, Operation::Ship | Operation::Sell)
-                    {
-                        ("already_sold", "it is already sold".to_owned())
-                    } else {
-                        (
-                            "wrong_state",
-                            format!(
-                                "it is {}; {} needs it {}",
-                                state.status.as_str().replace('_', " "),
-                                op.gerund(),
-                                rule.from
-                                    .iter()
-                                    .map(|s| s.as_str().replace('_', " "))
-                                    .collect::<Vec<_>>()
-                                    .join(" or ")
-                            ),
-                        )
+                    let needs = format!(
+                        "it is {}; {} needs it {}",
+                        state.status.as_str().replace('_', " "),
+                        op.gerund(),
+                        rule.from
+                            .iter()
+                            .map(|s| s.as_str().replace('_', " "))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    );
+                    let (code, why) = match (op, state.status) {
+                        (Operation::Ship | Operation::Sell, ItemStatus::Sold) => {
+                            ("already_sold", "it is already sold".to_owned())
+                        }
+                        (Operation::Ship, ItemStatus::InTransit) => (
+                            "already_shipped",
+                            "it is already shipped and in transit".to_owned(),
+                        ),
+                        (Operation::Ship, _) => ("not_in_stock", needs),
+                        _ => ("out_of_sequence", needs),
                     };
                     v.push(err(
                         code,
@@ -807,13 +946,20 @@ impl Slice {
                         .filter(|h| state.holds & h.bit() != 0)
                         .map(|h| h.as_str())
                         .collect();
+                    // A QC hold alone means QC failed it (or has not passed it yet): the clerk
+                    // is told so, under its own code.
+                    let qc_only = state.holds == crate::event::HoldKind::Qc.bit();
+                    let (code, what) = if qc_only {
+                        ("qc_hold", "on QC hold (failed or awaiting inspection)".to_owned())
+                    } else {
+                        ("on_hold", format!("on {} hold", holds.join(" and ")))
+                    };
                     v.push(err(
-                        "on_hold",
+                        code,
                         format!(
-                            "serial {} of {} is on {} hold and cannot be {}",
+                            "serial {} of {} is {what} and cannot be {}",
                             key.serial,
                             key.product,
-                            holds.join(" and "),
                             participle(op)
                         ),
                         format!("{field}.serial"),
@@ -856,6 +1002,14 @@ impl Slice {
                 }
             }
         }
+    }
+
+    /// `items` and everything packed in them.
+    fn with_contents(&self, items: &[ItemKey]) -> Vec<ItemKey> {
+        items
+            .iter()
+            .flat_map(|k| std::iter::once(k.clone()).chain(self.contents(k)))
+            .collect()
     }
 
     fn touch_item(&mut self, k: &ItemKey) -> Option<&mut ItemState> {
@@ -971,7 +1125,25 @@ impl Slice {
                 }
             }
             (EventKind::Object, _) => {
-                for k in &ev.items {
+                let attributes: Vec<(ItemKey, String, serde_json::Value)> = ev
+                    .items
+                    .iter()
+                    .flat_map(|k| {
+                        let product = self.products.get(&k.product);
+                        ev.fields
+                            .iter()
+                            .filter(move |(name, _)| {
+                                product.is_some_and(|p| p.attribute(name).is_some())
+                            })
+                            .map(move |(n, val)| (k.clone(), n.clone(), val.clone()))
+                    })
+                    .collect();
+                for (k, name, value) in attributes {
+                    if let Some(s) = self.touch_item(&k) {
+                        s.attributes.insert(name, value);
+                    }
+                }
+                for k in &self.with_contents(&ev.items) {
                     if let Some(s) = self.touch_item(k) {
                         if let Some(st) = status {
                             // Deleting a serial that never reached a unit voids it.
@@ -1136,7 +1308,7 @@ impl Slice {
                 HoldChange::Place(k) => *holds |= k.bit(),
                 HoldChange::Release(k) => *holds &= !k.bit(),
             };
-            for k in &ev.items {
+            for k in &self.with_contents(&ev.items) {
                 if let Some(s) = self.touch_item(k) {
                     apply(&mut s.holds);
                 }

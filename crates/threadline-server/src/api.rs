@@ -328,7 +328,7 @@ fn versioned_response<T: serde::Serialize>(status: StatusCode, v: &Versioned<T>)
 }
 
 /// `If-Match: "3"` — the version a change replaces.
-fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Err(AppError::PreconditionRequired(
             FieldError::new(

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod error;
 pub mod i18n;
 pub mod passport;
+pub mod process;
 pub mod scan;
 pub mod serials;
 pub mod trace;
@@ -292,6 +293,20 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/{kind}/{code}/history",
             Needs(Read),
             api::master_history,
+        ),
+        // The process definition.
+        route(M::GET, "/api/v1/process", Needs(Read), process::get_process),
+        route(
+            M::PUT,
+            "/api/v1/process",
+            Needs(Configure),
+            process::put_process,
+        ),
+        route(
+            M::GET,
+            "/api/v1/process/history",
+            Needs(Read),
+            process::process_history,
         ),
         // The passport of one unit.
         route(

@@ -354,6 +354,14 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
         products: master_rows(&products)?,
         parties: master_rows(&parties)?,
         locations: master_rows(&locations)?,
+        processes: master_rows(
+            &tx.query(
+                "SELECT code, version, def FROM processes ORDER BY code COLLATE \"C\"",
+                &[],
+            )
+            .await
+            .map_err(db)?,
+        )?,
         items,
         lots,
         stock,

@@ -511,6 +511,45 @@ async fn load(tx: &Transaction<'_>, needs: &Needs, ids: &mut Ids) -> Result<Slic
     }
     load_items(tx, (&q_products, &q_items), &mut s, ids, unloaded).await?;
 
+    // Containers move with everything inside them, through nested containers.
+    loop {
+        let containers = s.missing_contents();
+        if containers.is_empty() {
+            break;
+        }
+        let (products, serials): (Vec<&str>, Vec<&str>) = containers
+            .iter()
+            .map(|k| (k.product.as_str(), k.serial.as_str()))
+            .unzip();
+        let rows = tx
+            .query(&q_children, &[&products, &serials])
+            .await
+            .map_err(db)?;
+        let mut found: HashMap<usize, BTreeSet<ItemKey>> = HashMap::new();
+        for r in &rows {
+            let key = item_key_of(&col::<String>(r, 1)?, &col::<String>(r, 2)?)?;
+            found.entry(nth(r)?).or_default().insert(key);
+        }
+        let mut unloaded = Vec::new();
+        for (n, c) in containers.iter().enumerate() {
+            let set = found.remove(&n).unwrap_or_default();
+            unloaded.extend(set.iter().filter(|k| !s.items.contains_key(*k)).cloned());
+            s.children.insert(c.clone(), set);
+        }
+        load_items(tx, (&q_products, &q_items), &mut s, ids, unloaded).await?;
+    }
+    let process = tx
+        .query_opt(
+            "SELECT def FROM processes WHERE code = $1",
+            &[&threadline_domain::process::PROCESS_CODE],
+        )
+        .await
+        .map_err(db)?;
+    if let Some(r) = process {
+        s.process = serde_json::from_str(&col::<String>(&r, 0)?)
+            .map_err(|e| StoreError::Schema(format!("stored process definition: {e}")))?;
+    }
+
     let mut found_lots: HashMap<usize, (i64, LotState)> = HashMap::new();
     for r in &r_lots {
         let holds: i16 = col(r, 4)?;

@@ -30,6 +30,7 @@ use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
+use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
     CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
     MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
@@ -204,6 +205,11 @@ impl threadline_store::Store for PgStore {
         let r = master::put(&tx, write).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
+    }
+
+    async fn process(&self) -> Result<Option<Versioned<Process>>, StoreError> {
+        let client = self.client().await?;
+        read::master_one(&client, "processes", PROCESS_CODE).await
     }
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>, StoreError> {

@@ -21,6 +21,7 @@ pub(crate) fn table(record: &MasterRecord) -> &'static str {
         MasterRecord::Product(_) => "products",
         MasterRecord::Party(_) => "parties",
         MasterRecord::Location(_) => "locations",
+        MasterRecord::Process(_) => "processes",
     }
 }
 
@@ -89,6 +90,7 @@ impl Prefetched {
                 None,
                 l.party.as_ref().map(|c| c.as_str()),
             ),
+            MasterRecord::Process(_) => (None, None, None, None),
         };
         let (owner, location_kind, parent_kind, party_kind) = tokio::try_join!(
             one_text(tx, "SELECT code FROM products WHERE gtin = $1", gtin),
@@ -244,6 +246,18 @@ pub(crate) async fn project(tx: &Transaction<'_>, c: &MasterChange) -> Result<()
                 ],
             )
             .await
+        }
+        MasterRecord::Process(p) => {
+            let def = to_json(serde_json::to_string(p))?;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO processes (code, version, updated_at, def) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (code) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, def = excluded.def",
+                )
+                .await
+                .map_err(db)?;
+            tx.execute(&stmt, &[&c.record.code(), &version, &at, &def])
+                .await
         }
     };
     done.map_err(|e| {

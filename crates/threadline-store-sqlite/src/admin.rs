@@ -366,6 +366,7 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
         products: master("products")?,
         parties: master("parties")?,
         locations: master("locations")?,
+        processes: master("processes")?,
         items,
         lots,
         stock,

@@ -260,32 +260,26 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
             s.events.insert(*id);
         }
     }
-    load_items(tx, &mut s, ids, needs.items.iter().cloned().collect())?;
-    let mut children_keys = Vec::new();
-    for parent in &needs.children_of {
-        let Some(pid) = ids.items.get(parent) else {
-            continue;
-        };
-        let mut stmt = tx
-            .prepare_cached("SELECT p.code, c.serial FROM items c JOIN products p ON p.id = c.product_id WHERE c.parent_id = ?1")
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([pid], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(db)?;
-        let mut set = std::collections::BTreeSet::new();
-        for row in rows {
-            let (p, ser) = row.map_err(db)?;
-            let k = item_key_of(p, ser)?;
-            if !s.items.contains_key(&k) {
-                children_keys.push(k.clone());
-            }
-            set.insert(k);
-        }
-        s.children.insert(parent.clone(), set);
+    let process: Option<String> = tx
+        .prepare_cached("SELECT def FROM processes WHERE code = ?1")
+        .map_err(db)?
+        .query_row([threadline_domain::process::PROCESS_CODE], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    if let Some(def) = process {
+        s.process = serde_json::from_str(&def)
+            .map_err(|e| StoreError::Schema(format!("stored process definition: {e}")))?;
     }
-    load_items(tx, &mut s, ids, children_keys)?;
+    load_items(tx, &mut s, ids, needs.items.iter().cloned().collect())?;
+    load_children(tx, &mut s, ids, needs.children_of.iter().cloned().collect())?;
+    // Containers move with everything inside them, through nested containers.
+    loop {
+        let containers = s.missing_contents();
+        if containers.is_empty() {
+            break;
+        }
+        load_children(tx, &mut s, ids, containers)?;
+    }
     for key in &needs.lots {
         let Some(pid) = ids.products.get(&key.product) else {
             continue;
@@ -347,6 +341,41 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
         }
     }
     Ok(s)
+}
+
+/// Loads the current children of `parents` (and the children as units).
+fn load_children(
+    tx: &Transaction,
+    s: &mut Slice,
+    ids: &mut Ids,
+    parents: Vec<ItemKey>,
+) -> Result<(), StoreError> {
+    let mut children_keys = Vec::new();
+    for parent in &parents {
+        let Some(pid) = ids.items.get(parent) else {
+            s.children.entry(parent.clone()).or_default();
+            continue;
+        };
+        let mut stmt = tx
+            .prepare_cached("SELECT p.code, c.serial FROM items c JOIN products p ON p.id = c.product_id WHERE c.parent_id = ?1")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([pid], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
+        let mut set = std::collections::BTreeSet::new();
+        for row in rows {
+            let (p, ser) = row.map_err(db)?;
+            let k = item_key_of(p, ser)?;
+            if !s.items.contains_key(&k) {
+                children_keys.push(k.clone());
+            }
+            set.insert(k);
+        }
+        s.children.insert(parent.clone(), set);
+    }
+    load_items(tx, s, ids, children_keys)
 }
 
 fn node_ids(ids: &Ids, n: &Node) -> Result<(&'static str, i64), StoreError> {

@@ -17,6 +17,7 @@ use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
+use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
     CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
     MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
@@ -226,6 +227,11 @@ impl threadline_store::Store for SqliteStore {
             Ok(r)
         })
         .await
+    }
+
+    async fn process(&self) -> Result<Option<Versioned<Process>>, StoreError> {
+        self.read(|c| read::master_one(c, "processes", PROCESS_CODE))
+            .await
     }
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>, StoreError> {

@@ -50,6 +50,7 @@ pub(crate) fn table(record: &MasterRecord) -> &'static str {
         MasterRecord::Product(_) => "products",
         MasterRecord::Party(_) => "parties",
         MasterRecord::Location(_) => "locations",
+        MasterRecord::Process(_) => "processes",
     }
 }
 
@@ -110,6 +111,14 @@ pub(crate) fn project(tx: &Transaction, c: &MasterChange) -> Result<(), StoreErr
                  ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, parent = excluded.parent,
                    version = excluded.version, updated_at = excluded.updated_at, def = excluded.def",
                 params![l.code.as_str(), l.name, l.kind.as_str(), l.parent.as_ref().map(|p| p.as_str()), c.version, at, def],
+            )
+        }
+        MasterRecord::Process(p) => {
+            let def = serde_json::to_string(p).map_err(|e| StoreError::Database(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO processes (code, version, updated_at, def) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (code) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, def = excluded.def",
+                params![c.record.code(), c.version, at, def],
             )
         }
     }

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_ledger.sql")),
     (2, include_str!("../migrations/0002_access.sql")),
     (3, include_str!("../migrations/0003_serial_counters.sql")),
+    (4, include_str!("../migrations/0004_process.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ use threadline_domain::error::{FieldError, Violations};
 use threadline_domain::event::{Event, EventKind, HoldKind};
 use threadline_domain::ledger::{Break, MasterChange};
 use threadline_domain::master::{Location, MasterRecord, Party, Product};
+use threadline_domain::process::Process;
 use threadline_domain::projection::{ItemStatus, LotState, Node};
 use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
@@ -269,6 +270,8 @@ pub struct Snapshot {
     pub events: Vec<(i64, Uuid)>,
     /// Serial counters: scope and next value.
     pub counters: Vec<(String, u64)>,
+    /// The stored process definition: code, version, definition.
+    pub processes: Vec<(String, u32, String)>,
 }
 
 /// The storage interface.
@@ -296,6 +299,9 @@ pub trait Store: Send + Sync + 'static {
     async fn locations(&self, q: &ListQuery) -> Result<Page<Versioned<Location>>>;
     /// Every version of one master record, oldest first.
     async fn master_history(&self, kind: &str, code: &str) -> Result<Vec<MasterChange>>;
+    /// The stored process definition; `None` until one is written (capture then uses
+    /// [`Process::default`]).
+    async fn process(&self) -> Result<Option<Versioned<Process>>>;
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>>;
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>>;

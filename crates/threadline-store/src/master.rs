@@ -20,6 +20,7 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
         MasterRecord::Product(p) => p.check(),
         MasterRecord::Party(p) => p.check(),
         MasterRecord::Location(l) => l.check(),
+        MasterRecord::Process(p) => p.check(),
     };
     match record {
         MasterRecord::Product(p) => {
@@ -50,6 +51,7 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
         }
         MasterRecord::Party(p) => check_party(p, lookup, &mut v)?,
         MasterRecord::Location(l) => check_location(l, lookup, &mut v)?,
+        MasterRecord::Process(_) => {}
     }
     if v.is_empty() {
         Ok(())

@@ -102,4 +102,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "event_transactions",
     "genealogy",
     "serial_counters",
+    "processes",
 ];

@@ -615,7 +615,7 @@ store_test!(
         let e = s.capture(vec![ship("Q1", 90)], None).await.unwrap_err();
         assert_eq!(
             codes(&e),
-            vec![("wrong_state", Some("items[0].serial".into()))]
+            vec![("not_in_stock", Some("items[0].serial".into()))]
         );
         let StoreError::Invalid(v) = &e else {
             unreachable!()
@@ -635,7 +635,7 @@ store_test!(
             .unwrap();
         assert_eq!(
             codes(&s.capture(vec![ship("Q1", 70)], None).await.unwrap_err())[0].0,
-            "wrong_state"
+            "already_shipped"
         );
         let sell = event(
             json!({"type": "object", "action": "OBSERVE", "event_time": at(60), "biz_step": "retail_selling",
@@ -654,18 +654,22 @@ store_test!(
         );
         s.capture(vec![store("Q2", 45), hold], None).await.unwrap();
         let e = s.capture(vec![ship("Q2", 30)], None).await.unwrap_err();
-        assert_eq!(codes(&e), vec![("on_hold", Some("items[0].serial".into()))]);
+        assert_eq!(codes(&e), vec![("qc_hold", Some("items[0].serial".into()))]);
         let StoreError::Invalid(v) = &e else {
             unreachable!()
         };
-        assert!(v[0].message.contains("qc hold"), "{}", v[0].message);
+        assert!(
+            v[0].message.contains("Q2") && v[0].message.contains("QC hold"),
+            "{}",
+            v[0].message
+        );
         let build = event(
             json!({"type": "aggregation", "action": "ADD", "event_time": at(30), "biz_step": "assembling",
         "parent": {"product": "PHONE", "serial": "Q3"}, "children": [{"product": "PHONE", "serial": "Q2"}]}),
         );
         assert_eq!(
             codes(&s.capture(vec![build], None).await.unwrap_err())[0].0,
-            "on_hold"
+            "qc_hold"
         );
         // A batch reports every refused scan at once.
         let e = s
@@ -675,8 +679,8 @@ store_test!(
         assert_eq!(
             codes(&e),
             vec![
-                ("on_hold", Some("events[0].items[0].serial".into())),
-                ("wrong_state", Some("events[1].items[0].serial".into()))
+                ("qc_hold", Some("events[0].items[0].serial".into())),
+                ("not_in_stock", Some("events[1].items[0].serial".into()))
             ]
         );
         // Rebuild replays what was accepted and ends where the live state is.
@@ -710,5 +714,210 @@ store_test!(
         }
         writer.await.unwrap();
         assert_eq!(s.verify().await.unwrap().first_break, None);
+    }
+);
+
+store_test!(
+    a_container_carries_its_contents_and_holds_each_unit_once,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        put(
+            &*s,
+            "product",
+            json!({"code": "CASE", "name": "Shipping case", "tracking": "serial", "container": true}),
+        )
+        .await;
+        s.capture(vec![commission_phones(&["C1", "C2", "C3"], 100)], None)
+            .await
+            .unwrap();
+        let store = |items: serde_json::Value, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "storing",
+                "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": items}),
+            )
+        };
+        let case = |serial: &str| json!({"product": "CASE", "serial": serial});
+        let phone = |serial: &str| json!({"product": "PHONE", "serial": serial});
+        let new_cases = event(
+            json!({"type": "object", "action": "ADD", "event_time": at(95), "biz_step": "commissioning",
+            "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": [case("00095212345000000018"), case("00095212345000000025")]}),
+        );
+        let pack = |container: &str, items: serde_json::Value, m: i64| {
+            event(
+                json!({"type": "aggregation", "action": "ADD", "event_time": at(m), "biz_step": "packing",
+                "parent": case(container), "children": items}),
+            )
+        };
+        s.capture(
+            vec![
+                store(json!([phone("C1"), phone("C2"), phone("C3")]), 96),
+                new_cases,
+                pack("00095212345000000018", json!([phone("C1"), phone("C2")]), 90),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        let before = ledger_len(&s).await;
+
+        // A unit is in one container at a time.
+        let e = s
+            .capture(
+                vec![pack("00095212345000000025", json!([phone("C2")]), 80)],
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![("already_packed", Some("children[0].serial".into()))]
+        );
+        // Only containers are packed into.
+        let into_phone = event(
+            json!({"type": "aggregation", "action": "ADD", "event_time": at(80), "biz_step": "packing",
+            "parent": phone("C3"), "children": [phone("C1")]}),
+        );
+        let e = s.capture(vec![into_phone], None).await.unwrap_err();
+        assert!(
+            codes(&e).contains(&("not_a_container", Some("parent.serial".into()))),
+            "{e:?}"
+        );
+        // A packed unit does not leave on its own.
+        let ship = |items: serde_json::Value, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "shipping", "disposition": "in_transit",
+                "items": items, "destinations": [{"type": "owning_party", "id": "DIST-GD"}]}),
+            )
+        };
+        let e = s
+            .capture(vec![ship(json!([phone("C1")]), 70)], None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![("in_container", Some("items[0].serial".into()))]
+        );
+        // A held unit inside the case stops the case, naming the unit.
+        let hold = event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(75), "items": [phone("C2")], "hold": {"place": "admin"}}),
+        );
+        s.capture(vec![hold], None).await.unwrap();
+        let e = s
+            .capture(vec![ship(json!([case("00095212345000000018")]), 70)], None)
+            .await
+            .unwrap_err();
+        let StoreError::Invalid(v) = &e else {
+            unreachable!()
+        };
+        assert_eq!(v[0].code, "on_hold");
+        assert!(v[0].message.contains("C2"), "{}", v[0].message);
+        // A case with contents is not scrapped.
+        let scrap = event(
+            json!({"type": "object", "action": "DELETE", "event_time": at(70), "biz_step": "destroying",
+            "items": [case("00095212345000000018")]}),
+        );
+        assert_eq!(
+            codes(&s.capture(vec![scrap], None).await.unwrap_err())[0].0,
+            "container_not_empty"
+        );
+        assert_eq!(ledger_len(&s).await, before + 1);
+
+        // Released, the case ships and everything in it ships with it.
+        let release = event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(65), "items": [phone("C2")], "hold": {"release": "admin"}}),
+        );
+        s.capture(
+            vec![
+                release,
+                ship(json!([case("00095212345000000018")]), 60),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        for serial in ["C1", "C2"] {
+            let u = s.item(&key("PHONE", serial)).await.unwrap().unwrap();
+            assert_eq!(
+                (u.status, u.custodian.as_deref()),
+                (ItemStatus::InTransit, Some("DIST-GD"))
+            );
+        }
+        let c3 = s.item(&key("PHONE", "C3")).await.unwrap().unwrap();
+        assert_eq!(c3.status, ItemStatus::InStock);
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
+
+store_test!(
+    custom_attributes_are_checked_on_every_operation,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        s.capture(vec![commission_phones(&["A1"], 100)], None)
+            .await
+            .unwrap();
+        let repaint = |color: &str| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(50), "biz_step": "inspecting",
+                "items": [{"product": "PHONE", "serial": "A1"}], "fields": {"color": color}}),
+            )
+        };
+        let before = ledger_len(&s).await;
+        let e = s.capture(vec![repaint("pink")], None).await.unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![("invalid_attribute", Some("fields.color".into()))]
+        );
+        assert_eq!(ledger_len(&s).await, before);
+        s.capture(vec![repaint("white")], None).await.unwrap();
+        let u = s.item(&key("PHONE", "A1")).await.unwrap().unwrap();
+        assert_eq!(u.attributes["color"], "white");
+    }
+);
+
+store_test!(
+    capture_checks_against_the_stored_process_definition,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        assert!(s.process().await.unwrap().is_none());
+        s.capture(vec![commission_phones(&["R1"], 100)], None)
+            .await
+            .unwrap();
+        let inspect = || {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(50), "biz_step": "inspecting",
+                "items": [{"product": "PHONE", "serial": "R1"}], "fields": {"inspector": "Zhao"}}),
+            )
+        };
+        s.capture(vec![inspect()], None).await.unwrap();
+        let mut process = threadline_domain::process::Process::default();
+        process
+            .required_fields
+            .push(threadline_domain::process::FieldRule {
+                operation: threadline_domain::process::Operation::Inspect,
+                category: None,
+                fields: vec!["inspector".into(), "equipment".into()],
+            });
+        s.put_master(MasterWrite {
+            record: threadline_domain::master::MasterRecord::Process(process.clone()),
+            actor: "test".into(),
+            now: now(),
+            id: Uuid::now_v7(),
+            replaces: None,
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.process().await.unwrap().unwrap().def, process);
+        let e = s.capture(vec![inspect()], None).await.unwrap_err();
+        assert_eq!(
+            codes(&e),
+            vec![("missing_field", Some("fields.equipment".into()))]
+        );
+        // What was accepted before stays accepted: rebuild replays it under the rules of its day.
+        let live = s.snapshot().await.unwrap();
+        assert_eq!(live.processes.len(), 1);
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );

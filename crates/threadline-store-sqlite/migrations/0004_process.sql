@@ -1,0 +1,8 @@
+-- The process definition (which operation is allowed in which state, required fields): a
+-- projection of the `process` master entries in the ledger. One row, code 'default'.
+CREATE TABLE processes (
+    code       TEXT    PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    def        TEXT    NOT NULL
+);
