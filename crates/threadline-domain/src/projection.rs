@@ -379,7 +379,10 @@ impl Slice {
     /// (not on its own), and a container is emptied before it is scrapped.
     fn check_containers(&self, ev: &Event, op: crate::process::Operation, v: &mut Violations) {
         use crate::process::Operation;
-        let packing = ev.biz_step.as_ref().is_some_and(|s| s.as_str() == "packing");
+        let packing = ev
+            .biz_step
+            .as_ref()
+            .is_some_and(|s| s.as_str() == "packing");
         if let (EventKind::Aggregation, Some(Action::Add), true, Some(p)) =
             (ev.kind, ev.action, packing, &ev.parent)
             && self.products.contains_key(&p.product)
@@ -950,7 +953,10 @@ impl Slice {
                     // is told so, under its own code.
                     let qc_only = state.holds == crate::event::HoldKind::Qc.bit();
                     let (code, what) = if qc_only {
-                        ("qc_hold", "on QC hold (failed or awaiting inspection)".to_owned())
+                        (
+                            "qc_hold",
+                            "on QC hold (failed or awaiting inspection)".to_owned(),
+                        )
                     } else {
                         ("on_hold", format!("on {} hold", holds.join(" and ")))
                     };

@@ -79,11 +79,9 @@ pub async fn put_process(
             replaces: (version > 0).then_some(version),
         })
         .await?;
-    let stored = app
-        .store
-        .process()
-        .await?
-        .ok_or_else(|| AppError::Internal("the process definition vanished after a write".into()))?;
+    let stored = app.store.process().await?.ok_or_else(|| {
+        AppError::Internal("the process definition vanished after a write".into())
+    })?;
     Ok(respond(StatusCode::OK, &stored.def, stored.version))
 }
 

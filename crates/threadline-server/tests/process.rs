@@ -81,7 +81,10 @@ store_test!(
 
         // Stored as version 1; inspections now need equipment.
         let r = api.put("/api/v1/process", "\"0\"", def.clone()).await;
-        assert_eq!((r.status, r.body["version"].as_i64()), (StatusCode::OK, Some(1)));
+        assert_eq!(
+            (r.status, r.body["version"].as_i64()),
+            (StatusCode::OK, Some(1))
+        );
         assert_eq!(r.headers["etag"], "\"1\"");
         let r = api.post("/api/v1/events", inspect("P1")).await;
         assert_eq!(
@@ -93,7 +96,9 @@ store_test!(
         );
         // The same version again is a conflict; the next one names version 1.
         assert_eq!(
-            api.put("/api/v1/process", "\"0\"", def.clone()).await.status,
+            api.put("/api/v1/process", "\"0\"", def.clone())
+                .await
+                .status,
             StatusCode::CONFLICT
         );
         def["required_fields"] = json!([]);

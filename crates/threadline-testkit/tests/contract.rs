@@ -752,7 +752,11 @@ store_test!(
             vec![
                 store(json!([phone("C1"), phone("C2"), phone("C3")]), 96),
                 new_cases,
-                pack("00095212345000000018", json!([phone("C1"), phone("C2")]), 90),
+                pack(
+                    "00095212345000000018",
+                    json!([phone("C1"), phone("C2")]),
+                    90,
+                ),
             ],
             None,
         )
@@ -827,10 +831,7 @@ store_test!(
             json!({"type": "object", "action": "OBSERVE", "event_time": at(65), "items": [phone("C2")], "hold": {"release": "admin"}}),
         );
         s.capture(
-            vec![
-                release,
-                ship(json!([case("00095212345000000018")]), 60),
-            ],
+            vec![release, ship(json!([case("00095212345000000018")]), 60)],
             None,
         )
         .await
