@@ -20,6 +20,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod clock;
+pub mod epcis;
 pub mod error;
 pub mod i18n;
 pub mod passport;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     pub auth: AuthSettings,
+    /// EPCIS capture jobs of this process.
+    pub epcis_jobs: epcis::Jobs,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             auth: AuthSettings::default(),
+            epcis_jobs: epcis::Jobs::default(),
         }
     }
 }
@@ -344,6 +348,18 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             serials::validate,
         ),
+        // EPCIS 2.0 (GS1 REST binding).
+        route(M::GET, "/epcis", Needs(Read), epcis::discovery),
+        route(M::POST, "/epcis/capture", Capture, epcis::capture),
+        route(
+            M::GET,
+            "/epcis/capture/{id}",
+            Needs(Read),
+            epcis::capture_job,
+        ),
+        route(M::GET, "/epcis/events", Needs(Read), epcis::query),
+        route(M::POST, "/epcis/events", Capture, epcis::capture_one),
+        route(M::GET, "/epcis/events/{id}", Needs(Read), epcis::get_event),
     ]
 }
 
