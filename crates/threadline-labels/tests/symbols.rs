@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use threadline_labels::{LabelData, LabelTemplate, Symbology, encode, raster};
 use threadline_testkit::scanner::{Format, Scanned, scan_png};
 
-/// A label with one barcode of `symbology` carrying `data`, drawn at 203 dpi (3 dots a
-/// module) and scanned.
+/// A label with one barcode of `symbology` carrying `data`, drawn at 203 dpi (2 dots a
+/// module, as small as thermal printers print) and scanned.
 fn print_and_scan(symbology: Symbology, data: &str) -> Scanned {
     let format = match symbology {
         Symbology::Qr | Symbology::Gs1Qr | Symbology::DigitalLinkQr => Format::QR_CODE,
@@ -19,9 +19,9 @@ fn print_and_scan(symbology: Symbology, data: &str) -> Scanned {
     };
     let template = LabelTemplate::from_json(
         &serde_json::json!({
-            "width_mm": 150, "height_mm": 40, "dpi": 203,
+            "width_mm": 200, "height_mm": 40, "dpi": 203,
             "fields": [{"type": "barcode", "x_mm": 6, "y_mm": 6, "symbology": symbology,
-                        "data": "{attr.content}", "module_mm": 0.375, "height_mm": 12, "hri": false}]
+                        "data": "{attr.content}", "module_mm": 0.25, "height_mm": 12, "hri": false}]
         })
         .to_string(),
     )
