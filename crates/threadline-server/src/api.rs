@@ -27,7 +27,7 @@ use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
 
-fn idempotency(
+pub(crate) fn idempotency(
     headers: &HeaderMap,
     scope: &str,
     body: &[u8],
@@ -103,30 +103,7 @@ pub async fn capture_events(
             e
         }
     };
-    let refusals: Vec<FieldError> = requests
-        .iter()
-        .enumerate()
-        .filter_map(|(i, req)| {
-            let missing = actor.permissions.missing(required_for(req));
-            let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
-            (!missing.is_empty()).then(|| {
-                within(
-                    i,
-                    FieldError::new(
-                        "forbidden",
-                        format!(
-                            "recording this event needs the permission {}, which {} lacks",
-                            names.join(", "),
-                            actor.name()
-                        ),
-                    ),
-                )
-            })
-        })
-        .collect();
-    if !refusals.is_empty() {
-        return Err(AppError::Forbidden(refusals));
-    }
+    permitted(&actor, &requests, batch)?;
     let mut events = Vec::with_capacity(requests.len());
     let mut violations = Vec::new();
     for (i, req) in requests.into_iter().enumerate() {
@@ -151,6 +128,43 @@ pub async fn capture_events(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// Refuses the whole request with 403, naming each event the actor may not record (see
+/// [`required_for`]).
+pub(crate) fn permitted(
+    actor: &Actor,
+    requests: &[EventRequest],
+    batch: bool,
+) -> Result<(), AppError> {
+    let refusals: Vec<FieldError> = requests
+        .iter()
+        .enumerate()
+        .filter_map(|(i, req)| {
+            let missing = actor.permissions.missing(required_for(req));
+            let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+            (!missing.is_empty()).then(|| {
+                let e = FieldError::new(
+                    "forbidden",
+                    format!(
+                        "recording this event needs the permission {}, which {} lacks",
+                        names.join(", "),
+                        actor.name()
+                    ),
+                );
+                if batch {
+                    e.within(&format!("events[{i}]"))
+                } else {
+                    e
+                }
+            })
+        })
+        .collect();
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(refusals))
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod epcis;
 pub mod error;
 pub mod i18n;
+pub mod ops;
 pub mod passport;
 pub mod process;
 pub mod scan;
@@ -128,7 +129,10 @@ where
 pub fn routes() -> Vec<Route> {
     use Guard::{Capture, Needs, Public, SignedIn};
     use Method as M;
-    use Permission::{Configure, ManageUsers, Read, ReadAudit};
+    use Permission::{
+        Assemble, Commission, Configure, Hold, Inspect, ManageUsers, Move, Read, ReadAudit,
+        Receive, Repair, Return, Scrap, Ship,
+    };
     vec![
         route(M::GET, "/healthz", Public, healthz),
         route(M::GET, "/assets/threadline.css", Public, ui::stylesheet),
@@ -298,6 +302,63 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             api::master_history,
         ),
+        // Operations: one per business step, each recorded as events through capture. The
+        // guard is the step's permission; every planned event is checked like a captured one.
+        route(M::POST, "/api/v1/ops/receive", Needs(Receive), ops::receive),
+        route(
+            M::POST,
+            "/api/v1/ops/commission",
+            Needs(Commission),
+            ops::commission,
+        ),
+        route(
+            M::POST,
+            "/api/v1/ops/assemble",
+            Needs(Assemble),
+            ops::assemble,
+        ),
+        route(M::POST, "/api/v1/ops/remove", Needs(Assemble), ops::remove),
+        route(
+            M::POST,
+            "/api/v1/ops/replace",
+            Needs(Assemble),
+            ops::replace,
+        ),
+        route(
+            M::POST,
+            "/api/v1/ops/transform",
+            Needs(Commission),
+            ops::transform,
+        ),
+        route(M::POST, "/api/v1/ops/inspect", Needs(Inspect), ops::inspect),
+        route(
+            M::POST,
+            "/api/v1/ops/disposition",
+            Needs(Inspect),
+            ops::disposition,
+        ),
+        route(M::POST, "/api/v1/ops/pack", Needs(Assemble), ops::pack),
+        route(M::POST, "/api/v1/ops/unpack", Needs(Assemble), ops::unpack),
+        route(M::POST, "/api/v1/ops/move", Needs(Move), ops::move_goods),
+        route(M::GET, "/api/v1/ops/pick", Needs(Read), ops::pick),
+        route(M::POST, "/api/v1/ops/ship", Needs(Ship), ops::ship),
+        route(
+            M::POST,
+            "/api/v1/ops/distributor-receipt",
+            Needs(Receive),
+            ops::distributor_receipt,
+        ),
+        route(M::POST, "/api/v1/ops/sell", Needs(Ship), ops::sell),
+        route(
+            M::POST,
+            "/api/v1/ops/return",
+            Needs(Return),
+            ops::return_goods,
+        ),
+        route(M::POST, "/api/v1/ops/repair", Needs(Repair), ops::repair),
+        route(M::POST, "/api/v1/ops/scrap", Needs(Scrap), ops::scrap),
+        route(M::POST, "/api/v1/ops/hold", Needs(Hold), ops::hold),
+        route(M::POST, "/api/v1/ops/release", Needs(Hold), ops::release),
         // The process definition.
         route(M::GET, "/api/v1/process", Needs(Read), process::get_process),
         route(

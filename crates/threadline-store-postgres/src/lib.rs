@@ -32,9 +32,10 @@ use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
-    MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
+    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure,
+    LotView, MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt,
+    SessionRecord, Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
+    Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -308,6 +309,36 @@ impl threadline_store::Store for PgStore {
     ) -> Result<Vec<threadline_store::Link>, StoreError> {
         let client = self.client().await?;
         lookup::links(&client, node, direction).await
+    }
+
+    async fn available(&self, product: &str) -> Result<Vec<Available>, StoreError> {
+        let client = self.client().await?;
+        if !storable(product) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let lots = client
+            .prepare_cached(threadline_store::query::AVAILABLE_LOTS)
+            .await
+            .map_err(db)?;
+        for r in client.query(&lots, &[&product]).await.map_err(db)? {
+            out.push(Available::lot_row(
+                col(&r, 0)?,
+                col(&r, 1)?,
+                col(&r, 2)?,
+                col(&r, 3)?,
+                col(&r, 4)?,
+                col(&r, 5)?,
+            ));
+        }
+        let units = client
+            .prepare_cached(threadline_store::query::AVAILABLE_UNITS)
+            .await
+            .map_err(db)?;
+        for r in client.query(&units, &[&product]).await.map_err(db)? {
+            out.push(Available::unit_row(col(&r, 0)?, col(&r, 1)?, col(&r, 2)?));
+        }
+        Ok(out)
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {

@@ -19,9 +19,10 @@ use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure, LotView,
-    MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
+    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure,
+    LotView, MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt,
+    SessionRecord, Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
+    Versioned,
 };
 use uuid::Uuid;
 
@@ -326,6 +327,44 @@ impl threadline_store::Store for SqliteStore {
     ) -> Result<Vec<threadline_store::Link>, StoreError> {
         let node = node.clone();
         self.read(move |c| read::links(c, &node, direction)).await
+    }
+
+    async fn available(&self, product: &str) -> Result<Vec<Available>, StoreError> {
+        let product = product.to_owned();
+        self.read(move |c| {
+            let mut out = Vec::new();
+            let mut stmt = c
+                .prepare_cached(threadline_store::query::AVAILABLE_LOTS)
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([&product], |r| {
+                    Ok(Available::lot_row(
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .map_err(db)?;
+            for r in rows {
+                out.push(r.map_err(db)?);
+            }
+            let mut stmt = c
+                .prepare_cached(threadline_store::query::AVAILABLE_UNITS)
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([&product], |r| {
+                    Ok(Available::unit_row(r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(db)?;
+            for r in rows {
+                out.push(r.map_err(db)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {

@@ -166,6 +166,66 @@ pub struct StockLine {
     pub quantity: Quantity,
 }
 
+/// Stock that may be picked: a lot quantity at a location, or one unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Available {
+    pub lot: Option<String>,
+    pub serial: Option<String>,
+    pub location: Option<String>,
+    pub quantity: Quantity,
+    pub expiry_date: Option<chrono::NaiveDate>,
+    /// Its age for FIFO: the lot's production date, else when it was first recorded.
+    pub since: DateTime<Utc>,
+}
+
+impl Available {
+    /// Builds a lot row of [`query::AVAILABLE_LOTS`].
+    pub fn lot_row(
+        code: String,
+        location: String,
+        millis: i64,
+        expiry: Option<String>,
+        production: Option<String>,
+        first_micros: Option<i64>,
+    ) -> Available {
+        let date = |d: Option<String>| {
+            d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        };
+        let produced = date(production)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc());
+        Available {
+            lot: Some(code),
+            serial: None,
+            location: Some(location),
+            quantity: Quantity::from_millis(millis),
+            expiry_date: date(expiry),
+            since: produced.unwrap_or_else(|| from_micros(first_micros)),
+        }
+    }
+
+    /// Builds a unit row of [`query::AVAILABLE_UNITS`].
+    pub fn unit_row(
+        serial: String,
+        location: Option<String>,
+        first_micros: Option<i64>,
+    ) -> Available {
+        Available {
+            lot: None,
+            serial: Some(serial),
+            location,
+            quantity: Quantity::from_millis(1000),
+            expiry_date: None,
+            since: from_micros(first_micros),
+        }
+    }
+}
+
+fn from_micros(us: Option<i64>) -> DateTime<Utc> {
+    us.and_then(DateTime::from_timestamp_micros)
+        .unwrap_or_default()
+}
+
 /// Filters for listing events. All given filters must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -319,6 +379,9 @@ pub trait Store: Send + Sync + 'static {
     async fn links(&self, node: &Node, direction: Direction) -> Result<Vec<Link>>;
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;
+    /// What of a product may be picked: lot quantities per location (lots not on hold), or
+    /// units in stock that are neither held nor packed. Unordered.
+    async fn available(&self, product: &str) -> Result<Vec<Available>>;
     /// The product that holds this GTIN (the 14-digit form).
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
     /// Units with this serial in any product — a raw scan carries no product — at most

@@ -87,6 +87,22 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
     (sql, args)
 }
 
+/// Lot stock of one product that may be picked (lots not on hold), per location: code,
+/// location, quantity (thousandths), expiry date, production date, first event time (µs).
+/// Both engines bind `$1` (the product code).
+pub const AVAILABLE_LOTS: &str = "SELECT l.code, s.location, s.quantity, l.expiry_date, l.production_date,
+       (SELECT MIN(e.event_time) FROM event_lots el JOIN events e ON e.seq = el.seq WHERE el.lot_id = l.id)
+     FROM lots l JOIN products p ON p.id = l.product_id JOIN lot_stock s ON s.lot_id = l.id
+     WHERE p.code = $1 AND l.holds = 0";
+
+/// Units of one product that may be picked — in stock, not held, not packed: serial,
+/// location, first event time (µs). At most 10 000.
+pub const AVAILABLE_UNITS: &str = "SELECT i.serial, i.location,
+       (SELECT MIN(e.event_time) FROM event_items ei JOIN events e ON e.seq = ei.seq WHERE ei.item_id = i.id)
+     FROM items i JOIN products p ON p.id = i.product_id
+     WHERE p.code = $1 AND i.status = 'in_stock' AND i.holds = 0 AND i.parent_id IS NULL
+     LIMIT 10000";
+
 /// The projection tables `rebuild` empties and refills: everything but the ledger, its head,
 /// idempotency keys and identity rows.
 pub const PROJECTION_TABLES: &[&str] = &[

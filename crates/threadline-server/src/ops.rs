@@ -1,0 +1,1858 @@
+//! `/api/v1/ops/…`: one endpoint per business step of the lifecycle (receive, commission,
+//! assemble, inspect, pack, ship, sell, return, repair, scrap, hold…), in the words a clerk or an
+//! ERP uses — a purchase order and its lines, a sales order, an RMA.
+//!
+//! An operation adds no rule and no storage of its own: it is planned into EPCIS-shaped
+//! [`EventRequest`]s, which go through the same permission check, [`Event::from_request`] and
+//! [`threadline_store::Store::capture`] as `POST /api/v1/events`, all or nothing. The ledger stays
+//! the single truth. What an operation adds is the translation back: every refusal names the
+//! field of the operation's own body (`lines[1].serials[4]`), not of the events it became, and
+//! checks that need the order line (a serial of another product) are made before capture.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use threadline_domain::codes::{ItemKey, LotKey};
+use threadline_domain::error::FieldError;
+use threadline_domain::event::{
+    CaptureContext, Event, EventRequest, HoldKind, LotQuantity, TransactionId,
+};
+use threadline_domain::projection::Node;
+use threadline_domain::{LocationCode, LotCode, PartyCode, ProductCode, Quantity, Serial};
+use threadline_store::{Direction, IdempotencyKey, Receipt, Store, StoreError};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::api::{idempotency, permitted};
+use crate::auth::Actor;
+use crate::body::{parse, require_json};
+use crate::error::AppError;
+
+/// One event of a plan, and where its parts came from in the operation's body.
+#[derive(Debug)]
+struct Planned {
+    event: Map<String, Value>,
+    /// Event field → operation field (`items[3]` → `lines[0].serials[2]`), longest match wins.
+    paths: Vec<(String, String)>,
+}
+
+impl Planned {
+    fn new(kind: &str, action: Option<&str>, step: &str, time: DateTime<FixedOffset>) -> Self {
+        let mut event = Map::new();
+        event.insert("type".into(), json!(kind));
+        if let Some(a) = action {
+            event.insert("action".into(), json!(a));
+        }
+        event.insert("event_time".into(), json!(time.to_rfc3339()));
+        event.insert("biz_step".into(), json!(step));
+        Planned {
+            event,
+            paths: vec![("event_time".into(), "time".into())],
+        }
+    }
+
+    fn set(mut self, key: &str, value: impl Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(Value::Null);
+        if !v.is_null() {
+            self.event.insert(key.into(), v);
+        }
+        self
+    }
+
+    fn list(&mut self, key: &str) -> &mut Vec<Value> {
+        let slot = self
+            .event
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !slot.is_array() {
+            *slot = Value::Array(Vec::new());
+        }
+        match slot {
+            Value::Array(a) => a,
+            _ => unreachable!("just made an array"),
+        }
+    }
+
+    /// Adds a unit to `items`, `children`, `inputs` or `outputs`, remembering its source field.
+    fn unit(&mut self, list: &str, key: &ItemKey, from: impl Into<String>) {
+        let from = from.into();
+        let i = self.list(list).len();
+        self.list(list).push(json!(key));
+        self.paths
+            .push((format!("{list}[{i}].serial"), from.clone()));
+        self.paths.push((format!("{list}[{i}]"), from));
+    }
+
+    fn units<'a>(&mut self, list: &str, keys: impl IntoIterator<Item = &'a ItemKey>, from: &str) {
+        for (i, k) in keys.into_iter().enumerate() {
+            self.unit(list, k, format!("{from}[{i}]"));
+        }
+    }
+
+    fn lot(&mut self, list: &str, q: &LotQuantity, from: impl Into<String>) {
+        let i = self.list(list).len();
+        self.list(list).push(json!(q));
+        self.paths.push((format!("{list}[{i}]"), from.into()));
+    }
+
+    fn lots<'a>(&mut self, list: &str, qs: impl IntoIterator<Item = &'a LotQuantity>, from: &str) {
+        for (i, q) in qs.into_iter().enumerate() {
+            self.lot(list, q, format!("{from}[{i}]"));
+        }
+    }
+
+    fn transaction(self, kind: &str, id: Option<&TransactionId>) -> Self {
+        match id {
+            Some(id) => {
+                let mut me = self;
+                me.list("biz_transactions")
+                    .push(json!({"type": kind, "id": id}));
+                me
+            }
+            None => self,
+        }
+    }
+
+    fn endpoint(mut self, list: &str, kind: &str, id: Option<&str>) -> Self {
+        if let Some(id) = id {
+            self.list(list).push(json!({"type": kind, "id": id}));
+        }
+        self
+    }
+
+    /// Sets `fields.<name>` unless the value is null or an empty list/object.
+    fn field(mut self, name: &str, value: impl Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(Value::Null);
+        let empty = match &v {
+            Value::Null => true,
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            let fields = self
+                .event
+                .entry("fields")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(f) = fields {
+                f.insert(name.into(), v);
+            }
+            self.paths.push((format!("fields.{name}"), name.into()));
+        }
+        self
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.event
+            .get(key)
+            .is_some_and(|v| v.as_array().is_none_or(|a| !a.is_empty()))
+    }
+}
+
+/// Maps a field of event `i` of the plan back to the operation's body.
+fn op_field(plan: &[Planned], field: &str) -> String {
+    let (i, rest) = match field
+        .strip_prefix("events[")
+        .and_then(|r| r.split_once("]."))
+        .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest)))
+    {
+        Some((i, rest)) => (i, rest),
+        None => (0, field),
+    };
+    let Some(p) = plan.get(i) else {
+        return field.to_owned();
+    };
+    let best = p
+        .paths
+        .iter()
+        .filter(|(ev, _)| {
+            rest == ev
+                || rest
+                    .strip_prefix(ev.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        })
+        .max_by_key(|(ev, _)| ev.len());
+    match best {
+        Some((ev, op)) => format!("{op}{}", &rest[ev.len()..]),
+        None if plan.len() > 1 => format!("events[{i}].{rest}"),
+        None => rest.to_owned(),
+    }
+}
+
+fn remap(plan: &[Planned], errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|mut e| {
+            e.field = e.field.as_deref().map(|f| op_field(plan, f));
+            e
+        })
+        .collect()
+}
+
+/// The time of an operation: as given, or now.
+fn time_of(t: Option<DateTime<FixedOffset>>, now: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.unwrap_or_else(|| now.fixed_offset())
+}
+
+fn required(field: &str, what: &str) -> FieldError {
+    FieldError::new("required", what.to_owned()).at(field)
+}
+
+/// The same unit scanned twice in one operation, wherever in it.
+fn duplicate_scans<'a>(scans: impl IntoIterator<Item = (&'a ItemKey, String)>) -> Vec<FieldError> {
+    let mut seen = HashSet::new();
+    scans
+        .into_iter()
+        .filter(|(k, _)| !seen.insert(*k))
+        .map(|(k, field)| {
+            FieldError::new(
+                "duplicate_scan",
+                format!(
+                    "serial {} of {} is scanned twice in this operation",
+                    k.serial, k.product
+                ),
+            )
+            .at(field)
+        })
+        .collect()
+}
+
+/// Scanned serials that are not registered for the line's product but are for another one:
+/// the clerk scanned the wrong box.
+async fn wrong_products(
+    store: &dyn Store,
+    scans: &[(ItemKey, String)],
+) -> Result<Vec<FieldError>, AppError> {
+    let mut out = Vec::new();
+    for (k, field) in scans {
+        if store.item(k).await?.is_some() {
+            continue;
+        }
+        let others = store.items_by_serial(k.serial.as_str(), 5).await?;
+        if let Some(other) = others.iter().find(|o| o.product != k.product) {
+            out.push(
+                FieldError::new(
+                    "wrong_product",
+                    format!(
+                        "serial {} is a unit of {}, not of {} as the line says",
+                        k.serial, other.product, k.product
+                    ),
+                )
+                .at(field.clone()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Records a plan: permission per event, the request rules, then one capture. Every problem is
+/// named by the operation's own field.
+async fn record(
+    app: &AppState,
+    actor: &Actor,
+    key: Option<IdempotencyKey>,
+    operation: &str,
+    plan: Vec<Planned>,
+    mut problems: Vec<FieldError>,
+) -> Result<Response, AppError> {
+    let receipts = record_plan(
+        &*app.store,
+        &CaptureContext {
+            actor: actor.name(),
+            now: app.clock.now(),
+        },
+        Some(actor),
+        key,
+        plan,
+        &mut problems,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "operation": operation, "events": receipts })),
+    )
+        .into_response())
+}
+
+async fn record_plan(
+    store: &dyn Store,
+    ctx: &CaptureContext,
+    actor: Option<&Actor>,
+    key: Option<IdempotencyKey>,
+    plan: Vec<Planned>,
+    problems: &mut Vec<FieldError>,
+) -> Result<Vec<Receipt>, AppError> {
+    let mut requests = Vec::with_capacity(plan.len());
+    for p in &plan {
+        let req: EventRequest = serde_json::from_value(Value::Object(p.event.clone()))
+            .map_err(|e| AppError::Internal(format!("an operation planned a bad event: {e}")))?;
+        requests.push(req);
+    }
+    if let Some(actor) = actor {
+        permitted(actor, &requests, requests.len() > 1).map_err(|e| match e {
+            AppError::Forbidden(v) => AppError::Forbidden(remap(&plan, v)),
+            other => other,
+        })?;
+    }
+    let batch = requests.len() > 1;
+    let mut events = Vec::with_capacity(requests.len());
+    for (i, req) in requests.into_iter().enumerate() {
+        match Event::from_request(req, ctx, Uuid::now_v7()) {
+            Ok(e) => events.push(e),
+            Err(v) => problems.extend(remap(
+                &plan,
+                v.into_iter()
+                    .map(|e| {
+                        if batch {
+                            e.within(&format!("events[{i}]"))
+                        } else {
+                            e
+                        }
+                    })
+                    .collect(),
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Rule(std::mem::take(problems)));
+    }
+    match store.capture(events, key).await {
+        Ok(outcome) => Ok(outcome.receipts().to_vec()),
+        Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, AppError> {
+    require_json(headers)?;
+    parse(body, "")
+}
+
+fn key_for(headers: &HeaderMap, op: &str, body: &[u8]) -> Result<Option<IdempotencyKey>, AppError> {
+    idempotency(headers, &format!("POST /api/v1/ops/{op}"), body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operations. Each request type is the body of its endpoint; `plan` turns it into events.
+
+/// A received lot: quantity and, for a first receipt, its dates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivedLot {
+    pub lot: LotCode,
+    pub quantity: Quantity,
+    #[serde(default)]
+    pub production_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub expiry_date: Option<NaiveDate>,
+}
+
+/// One line of a purchase order or a sales order: a product, its serials and/or lots.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    /// The order's own line number, recorded on the event.
+    #[serde(default)]
+    pub line: Option<String>,
+    pub product: ProductCode,
+    #[serde(default)]
+    pub serials: Vec<Serial>,
+    #[serde(default)]
+    pub lots: Vec<ReceivedLot>,
+    /// Custom attribute values of the received units (receipt only).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl OrderLine {
+    fn keys(&self) -> Vec<ItemKey> {
+        self.serials
+            .iter()
+            .map(|s| ItemKey {
+                product: self.product.clone(),
+                serial: s.clone(),
+            })
+            .collect()
+    }
+
+    fn lot(&self, l: &ReceivedLot) -> LotQuantity {
+        LotQuantity {
+            product: self.product.clone(),
+            lot: l.lot.clone(),
+            quantity: l.quantity,
+        }
+    }
+}
+
+fn line_scans(lines: &[OrderLine]) -> Vec<(ItemKey, String)> {
+    lines
+        .iter()
+        .enumerate()
+        .flat_map(|(l, line)| {
+            line.keys()
+                .into_iter()
+                .enumerate()
+                .map(move |(i, k)| (k, format!("lines[{l}].serials[{i}]")))
+        })
+        .collect()
+}
+
+fn empty_lines(lines: &[OrderLine]) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.serials.is_empty() && l.lots.is_empty())
+        .map(|(i, _)| required(&format!("lines[{i}]"), "a line needs `serials` or `lots`"))
+        .collect();
+    if lines.is_empty() {
+        out.push(required("lines", "name at least one line"));
+    }
+    out
+}
+
+/// `POST /api/v1/ops/receive`: goods received against a purchase order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receive {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub supplier: PartyCode,
+    pub purchase_order: TransactionId,
+    /// The receiving bin or area.
+    pub location: LocationCode,
+    #[serde(default)]
+    pub inspector: Option<String>,
+    pub lines: Vec<OrderLine>,
+}
+
+impl Receive {
+    /// Supplier serials not yet known are registered here, with the supplier as their origin;
+    /// lots come into stock at `location`, one event per lot (each carries its own dates).
+    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+        let t = time_of(self.time, now);
+        let mut plan = Vec::new();
+        let base = |step: &str| {
+            Planned::new("object", Some("ADD"), step, t)
+                .set("disposition", "sellable_not_accessible")
+                .set("biz_location", &self.location)
+                .endpoint("sources", "owning_party", Some(self.supplier.as_str()))
+                .transaction("po", Some(&self.purchase_order))
+                .field("supplier", &self.supplier)
+                .field("origin", &self.supplier)
+                .field("inspector", &self.inspector)
+        };
+        for (l, line) in self.lines.iter().enumerate() {
+            if !line.serials.is_empty() {
+                let mut p = base("receiving").field("po_line", &line.line);
+                p.units("items", &line.keys(), &format!("lines[{l}].serials"));
+                if !line.attributes.is_empty() {
+                    p = p.set("ilmd", &line.attributes);
+                    p.paths
+                        .push(("ilmd".into(), format!("lines[{l}].attributes")));
+                }
+                plan.push(p);
+            }
+            for (i, lot) in line.lots.iter().enumerate() {
+                let mut p = base("receiving").field("po_line", &line.line).set(
+                    "ilmd",
+                    json!({"production_date": lot.production_date, "expiry_date": lot.expiry_date})
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .filter(|(_, v)| !v.is_null())
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect::<Map<_, _>>()
+                        }),
+                );
+                p.lot("lots", &line.lot(lot), format!("lines[{l}].lots[{i}]"));
+                plan.push(p);
+            }
+        }
+        let mut problems = empty_lines(&self.lines);
+        let scans = line_scans(&self.lines);
+        problems.extend(duplicate_scans(scans.iter().map(|(k, f)| (k, f.clone()))));
+        (plan, problems)
+    }
+}
+
+pub async fn receive(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Receive = read(&headers, &body)?;
+    let (plan, problems) = op.plan(app.clock.now());
+    let key = key_for(&headers, "receive", &body)?;
+    record(&app, &actor, key, "receive", plan, problems).await
+}
+
+/// `POST /api/v1/ops/commission`: finished-good serials made on a work order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commission {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub product: ProductCode,
+    pub serials: Vec<Serial>,
+    pub work_order: TransactionId,
+    /// The production line.
+    pub line: LocationCode,
+    #[serde(default)]
+    pub station: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub revision: Option<String>,
+    #[serde(default)]
+    pub lot: Option<LotCode>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl Commission {
+    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+        let mut ilmd = self.attributes.clone();
+        if let Some(lot) = &self.lot {
+            ilmd.insert("lot".into(), json!(lot));
+        }
+        let mut p = Planned::new(
+            "object",
+            Some("ADD"),
+            "commissioning",
+            time_of(self.time, now),
+        )
+        .set("disposition", "active")
+        .set("biz_location", &self.line)
+        .set("read_point", &self.line)
+        .transaction("prodorder", Some(&self.work_order))
+        .field("station", &self.station)
+        .field("operator", &self.operator)
+        .field("revision", &self.revision)
+        .set("ilmd", (!ilmd.is_empty()).then_some(&ilmd));
+        p.paths.push(("ilmd".into(), "attributes".into()));
+        p.paths.push(("biz_location".into(), "line".into()));
+        let keys: Vec<ItemKey> = self
+            .serials
+            .iter()
+            .map(|s| ItemKey {
+                product: self.product.clone(),
+                serial: s.clone(),
+            })
+            .collect();
+        p.units("items", &keys, "serials");
+        let mut problems = Vec::new();
+        if self.serials.is_empty() {
+            problems.push(required("serials", "name at least one serial"));
+        }
+        (vec![p], problems)
+    }
+}
+
+pub async fn commission(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Commission = read(&headers, &body)?;
+    let (plan, problems) = op.plan(app.clock.now());
+    let key = key_for(&headers, "commission", &body)?;
+    record(&app, &actor, key, "commission", plan, problems).await
+}
+
+/// `POST /api/v1/ops/assemble`: components (serials and lot quantities) into a parent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assemble {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub parent: ItemKey,
+    #[serde(default)]
+    pub components: Vec<ItemKey>,
+    #[serde(default)]
+    pub component_lots: Vec<LotQuantity>,
+    /// Where the lots are taken from (required with `component_lots`).
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+    #[serde(default)]
+    pub work_order: Option<TransactionId>,
+    #[serde(default)]
+    pub station: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+impl Assemble {
+    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+        let mut p = Planned::new(
+            "aggregation",
+            Some("ADD"),
+            "assembling",
+            time_of(self.time, now),
+        )
+        .set("biz_location", &self.location)
+        .transaction("prodorder", self.work_order.as_ref())
+        .field("station", &self.station)
+        .field("operator", &self.operator);
+        p.unit("parent", &self.parent, "parent");
+        p.event.insert("parent".into(), json!(self.parent));
+        p.units("children", &self.components, "components");
+        p.lots("child_lots", &self.component_lots, "component_lots");
+        p.paths.push(("biz_location".into(), "location".into()));
+        let mut problems = Vec::new();
+        if self.components.is_empty() && self.component_lots.is_empty() {
+            problems.push(required(
+                "components",
+                "name the components (serials or lot quantities)",
+            ));
+        }
+        (vec![p], problems)
+    }
+}
+
+pub async fn assemble(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Assemble = read(&headers, &body)?;
+    let (plan, problems) = op.plan(app.clock.now());
+    let key = key_for(&headers, "assemble", &body)?;
+    record(&app, &actor, key, "assemble", plan, problems).await
+}
+
+/// `POST /api/v1/ops/remove`: components taken out of a parent (all of them if none named).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remove {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub parent: ItemKey,
+    #[serde(default)]
+    pub components: Vec<ItemKey>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+    #[serde(default)]
+    pub repair_order: Option<TransactionId>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn removal(
+    t: DateTime<FixedOffset>,
+    step: &str,
+    parent: &ItemKey,
+    location: Option<&LocationCode>,
+) -> Planned {
+    let mut p = Planned::new("aggregation", Some("DELETE"), step, t).set("biz_location", location);
+    p.event.insert("parent".into(), json!(parent));
+    p.paths.push(("parent".into(), "parent".into()));
+    p
+}
+
+pub async fn remove(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Remove = read(&headers, &body)?;
+    let mut p = removal(
+        time_of(op.time, app.clock.now()),
+        "removing",
+        &op.parent,
+        op.location.as_ref(),
+    )
+    .transaction("ro", op.repair_order.as_ref())
+    .field("reason", &op.reason);
+    p.units("children", &op.components, "components");
+    let key = key_for(&headers, "remove", &body)?;
+    record(&app, &actor, key, "remove", vec![p], Vec::new()).await
+}
+
+/// A part swapped: the old one comes out, the new one goes in.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swap {
+    pub old: ItemKey,
+    pub new: ItemKey,
+}
+
+/// The events of part swaps in `parent`: every old part out, then every new part in.
+fn swaps(
+    t: DateTime<FixedOffset>,
+    parent: &ItemKey,
+    parts: &[Swap],
+    from: &str,
+    location: Option<&LocationCode>,
+    order: (&str, Option<&TransactionId>),
+) -> Vec<Planned> {
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    let mut out = removal(t, "removing", parent, location).transaction(order.0, order.1);
+    let mut into = Planned::new("aggregation", Some("ADD"), "replacing", t)
+        .set("biz_location", location)
+        .transaction(order.0, order.1);
+    into.event.insert("parent".into(), json!(parent));
+    into.paths.push(("parent".into(), "parent".into()));
+    for (i, s) in parts.iter().enumerate() {
+        out.unit("children", &s.old, format!("{from}[{i}].old"));
+        into.unit("children", &s.new, format!("{from}[{i}].new"));
+    }
+    vec![out, into]
+}
+
+fn swap_scans<'a>(parts: &'a [Swap], from: &str) -> Vec<(&'a ItemKey, String)> {
+    parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            [
+                (&s.old, format!("{from}[{i}].old")),
+                (&s.new, format!("{from}[{i}].new")),
+            ]
+        })
+        .collect()
+}
+
+/// `POST /api/v1/ops/replace`: parts swapped in a parent; the genealogy keeps both bindings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replace {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub parent: ItemKey,
+    pub parts: Vec<Swap>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+    #[serde(default)]
+    pub repair_order: Option<TransactionId>,
+}
+
+pub async fn replace(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Replace = read(&headers, &body)?;
+    let plan = swaps(
+        time_of(op.time, app.clock.now()),
+        &op.parent,
+        &op.parts,
+        "parts",
+        op.location.as_ref(),
+        ("ro", op.repair_order.as_ref()),
+    );
+    let mut problems = duplicate_scans(swap_scans(&op.parts, "parts"));
+    if op.parts.is_empty() {
+        problems.push(required("parts", "name the parts swapped (old and new)"));
+    }
+    let key = key_for(&headers, "replace", &body)?;
+    record(&app, &actor, key, "replace", plan, problems).await
+}
+
+/// A lot produced by a transformation, with its dates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputLot {
+    pub product: ProductCode,
+    pub lot: LotCode,
+    pub quantity: Quantity,
+}
+
+/// `POST /api/v1/ops/transform`: inputs consumed (with quantities) into outputs, on equipment
+/// with process parameters.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transform {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub location: LocationCode,
+    #[serde(default)]
+    pub inputs: Vec<ItemKey>,
+    #[serde(default)]
+    pub input_lots: Vec<LotQuantity>,
+    #[serde(default)]
+    pub outputs: Vec<ItemKey>,
+    #[serde(default)]
+    pub output_lots: Vec<LotQuantity>,
+    #[serde(default)]
+    pub production_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub expiry_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub equipment: Option<String>,
+    /// Process parameters (temperature, pressure…), recorded as given.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub work_order: Option<TransactionId>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+pub async fn transform(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Transform = read(&headers, &body)?;
+    let mut ilmd = op.attributes.clone();
+    if let Some(d) = op.production_date {
+        ilmd.insert("production_date".into(), json!(d));
+    }
+    if let Some(d) = op.expiry_date {
+        ilmd.insert("expiry_date".into(), json!(d));
+    }
+    let mut p = Planned::new(
+        "transformation",
+        None,
+        "creating_class_instance",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("biz_location", &op.location)
+    .transaction("prodorder", op.work_order.as_ref())
+    .field("equipment", &op.equipment)
+    .field("parameters", &op.parameters)
+    .set("ilmd", (!ilmd.is_empty()).then_some(&ilmd));
+    p.paths.push(("biz_location".into(), "location".into()));
+    p.paths.push(("ilmd".into(), "attributes".into()));
+    p.units("inputs", &op.inputs, "inputs");
+    p.lots("input_lots", &op.input_lots, "input_lots");
+    p.units("outputs", &op.outputs, "outputs");
+    p.lots("output_lots", &op.output_lots, "output_lots");
+    let key = key_for(&headers, "transform", &body)?;
+    record(&app, &actor, key, "transform", vec![p], Vec::new()).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionResult {
+    Pass,
+    Fail,
+    /// Passed with a reservation (a deviation accepted, a re-test due).
+    Conditional,
+}
+
+/// One measured value and its limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    pub name: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+}
+
+impl Measurement {
+    fn within_limits(&self) -> bool {
+        self.low.is_none_or(|l| self.value >= l) && self.high.is_none_or(|h| self.value <= h)
+    }
+}
+
+/// `POST /api/v1/ops/inspect`: a QC result for units and/or lot samples. A failure puts them
+/// on QC hold (which needs the `hold` permission too).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inspect {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    /// Lots inspected, with the sample quantity.
+    #[serde(default)]
+    pub lots: Vec<LotQuantity>,
+    pub result: InspectionResult,
+    #[serde(default)]
+    pub measurements: Vec<Measurement>,
+    #[serde(default)]
+    pub defect_codes: Vec<String>,
+    pub inspector: String,
+    #[serde(default)]
+    pub equipment: Option<String>,
+    /// References to documents or photos kept elsewhere.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+pub async fn inspect(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Inspect = read(&headers, &body)?;
+    let mut problems = Vec::new();
+    if op.inspector.trim().is_empty() {
+        problems.push(required("inspector", "say who inspected"));
+    }
+    for (i, m) in op.measurements.iter().enumerate() {
+        if m.name.trim().is_empty() {
+            problems.push(required(
+                &format!("measurements[{i}].name"),
+                "name the measurement",
+            ));
+        }
+        if let (Some(l), Some(h)) = (m.low, m.high)
+            && l > h
+        {
+            problems.push(
+                FieldError::new(
+                    "invalid_limits",
+                    format!(
+                        "the low limit {l} of {} is above its high limit {h}",
+                        m.name
+                    ),
+                )
+                .at(format!("measurements[{i}].low")),
+            );
+        }
+        if op.result == InspectionResult::Pass && !m.within_limits() {
+            problems.push(
+                FieldError::new(
+                    "out_of_limits",
+                    format!(
+                        "{} = {} is outside its limits; the result cannot be pass",
+                        m.name, m.value
+                    ),
+                )
+                .at(format!("measurements[{i}].value")),
+            );
+        }
+    }
+    let (disposition, hold) = match op.result {
+        InspectionResult::Fail => ("non_conformant", Some(json!({"place": "qc"}))),
+        InspectionResult::Pass | InspectionResult::Conditional => ("conformant", None),
+    };
+    let mut p = Planned::new(
+        "object",
+        Some("OBSERVE"),
+        "inspecting",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("disposition", disposition)
+    .set("biz_location", &op.location)
+    .set("hold", hold)
+    .field("result", op.result)
+    .field("measurements", &op.measurements)
+    .field("defect_codes", &op.defect_codes)
+    .field("inspector", &op.inspector)
+    .field("equipment", &op.equipment)
+    .field("attachments", &op.attachments)
+    .field("note", &op.note);
+    p.units("items", &op.items, "items");
+    p.lots("lots", &op.lots, "lots");
+    if !p.has("items") && !p.has("lots") {
+        problems.push(required("items", "name the units or lots inspected"));
+    }
+    let key = key_for(&headers, "inspect", &body)?;
+    record(&app, &actor, key, "inspect", vec![p], problems).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Back to production; the QC hold is released.
+    Rework,
+    /// Scrapped: the units leave the books.
+    Scrap,
+    /// Used as it is, with an approval; the QC hold is released.
+    UseAsIs,
+}
+
+/// `POST /api/v1/ops/disposition`: what happens to units (or lots) that failed QC.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QcDisposition {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub lots: Vec<LotQuantity>,
+    pub decision: Decision,
+    pub reason: String,
+    /// Who approved a use-as-is (required for it).
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+}
+
+pub async fn disposition(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: QcDisposition = read(&headers, &body)?;
+    let t = time_of(op.time, app.clock.now());
+    let mut problems = Vec::new();
+    if op.reason.trim().is_empty() {
+        problems.push(required("reason", "give the reason for the decision"));
+    }
+    if op.decision == Decision::UseAsIs && op.approved_by.as_deref().is_none_or(str::is_empty) {
+        problems.push(
+            FieldError::new(
+                "approval_required",
+                "use-as-is needs the name of whoever approved it",
+            )
+            .at("approved_by"),
+        );
+    }
+    let p = match op.decision {
+        Decision::Scrap => {
+            Planned::new("object", Some("DELETE"), "destroying", t).set("disposition", "destroyed")
+        }
+        Decision::Rework => Planned::new("object", Some("OBSERVE"), "inspecting", t)
+            .set("disposition", "in_progress")
+            .set("hold", json!({"release": "qc"})),
+        Decision::UseAsIs => Planned::new("object", Some("OBSERVE"), "inspecting", t)
+            .set("disposition", "conformant")
+            .set("hold", json!({"release": "qc"})),
+    };
+    let mut p = p
+        .set("biz_location", &op.location)
+        .field("decision", op.decision)
+        .field("reason", &op.reason)
+        .field("approved_by", &op.approved_by);
+    p.units("items", &op.items, "items");
+    p.lots("lots", &op.lots, "lots");
+    if !p.has("items") && !p.has("lots") {
+        problems.push(required("items", "name the units or lots decided on"));
+    }
+    let key = key_for(&headers, "disposition", &body)?;
+    record(&app, &actor, key, "disposition", vec![p], problems).await
+}
+
+/// `POST /api/v1/ops/pack`: units (or cases) into a container, registered on first use.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pack {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    /// A unit of a container product: an SSCC or an internal code as the serial.
+    pub container: ItemKey,
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+}
+
+pub async fn pack(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Pack = read(&headers, &body)?;
+    let t = time_of(op.time, app.clock.now());
+    let mut plan = Vec::new();
+    if app.store.item(&op.container).await?.is_none() {
+        let mut new = Planned::new("object", Some("ADD"), "packing", t)
+            .set("disposition", "sellable_not_accessible")
+            .set("biz_location", &op.location);
+        new.unit("items", &op.container, "container");
+        plan.push(new);
+    }
+    let mut p = Planned::new("aggregation", Some("ADD"), "packing", t)
+        .set("biz_location", &op.location)
+        .set("parent", &op.container);
+    p.paths.push(("parent".into(), "container".into()));
+    p.units("children", &op.items, "items");
+    plan.push(p);
+    let mut problems = Vec::new();
+    if op.items.is_empty() {
+        problems.push(required("items", "name what goes into the container"));
+    }
+    let key = key_for(&headers, "pack", &body)?;
+    record(&app, &actor, key, "pack", plan, problems).await
+}
+
+/// `POST /api/v1/ops/unpack`: units out of a container (all of them if none named).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unpack {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub container: ItemKey,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+}
+
+pub async fn unpack(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Unpack = read(&headers, &body)?;
+    let mut p = removal(
+        time_of(op.time, app.clock.now()),
+        "unpacking",
+        &op.container,
+        op.location.as_ref(),
+    );
+    p.paths.push(("parent".into(), "container".into()));
+    p.units("children", &op.items, "items");
+    let key = key_for(&headers, "unpack", &body)?;
+    record(&app, &actor, key, "unpack", vec![p], Vec::new()).await
+}
+
+/// `POST /api/v1/ops/move`: put away, move or transfer units, containers and lot quantities.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Move {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub lots: Vec<LotQuantity>,
+    /// Where lot quantities are taken from (required with `lots`).
+    #[serde(default)]
+    pub from: Option<LocationCode>,
+    pub to: LocationCode,
+    /// Put away into stock: units made on a line become `in_stock`.
+    #[serde(default)]
+    pub put_away: bool,
+    #[serde(default)]
+    pub transfer_order: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+pub async fn move_goods(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Move = read(&headers, &body)?;
+    let mut p = Planned::new(
+        "object",
+        Some("OBSERVE"),
+        "storing",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("biz_location", &op.to)
+    .set(
+        "disposition",
+        op.put_away.then_some("sellable_not_accessible"),
+    )
+    .field("transfer_order", &op.transfer_order)
+    .field("operator", &op.operator);
+    p.paths.push(("biz_location".into(), "to".into()));
+    if !op.lots.is_empty() {
+        p = p
+            .endpoint("sources", "location", op.from.as_ref().map(|l| l.as_str()))
+            .endpoint("destinations", "location", Some(op.to.as_str()));
+        p.paths.push(("sources[0]".into(), "from".into()));
+        p.paths.push(("destinations[0]".into(), "to".into()));
+    }
+    p.units("items", &op.items, "items");
+    p.lots("lots", &op.lots, "lots");
+    let mut problems = Vec::new();
+    if !op.lots.is_empty() && op.from.is_none() {
+        problems.push(required(
+            "from",
+            "say where the lot quantities are taken from",
+        ));
+    }
+    if op.items.is_empty() && op.lots.is_empty() {
+        problems.push(required("items", "name the units or lots moved"));
+    }
+    let key = key_for(&headers, "move", &body)?;
+    record(&app, &actor, key, "move", vec![p], problems).await
+}
+
+/// `POST /api/v1/ops/ship`: goods shipped against a sales order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ship {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub sales_order: TransactionId,
+    #[serde(default)]
+    pub customer: Option<PartyCode>,
+    #[serde(default)]
+    pub distributor: Option<PartyCode>,
+    #[serde(default)]
+    pub ship_to_region: Option<String>,
+    #[serde(default)]
+    pub ship_to_address: Option<String>,
+    #[serde(default)]
+    pub carrier: Option<String>,
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    /// The warehouse (or bin, for lot quantities) the goods leave.
+    pub from: LocationCode,
+    /// The receiving party's location, if it is known (required for lot quantities).
+    #[serde(default)]
+    pub to: Option<LocationCode>,
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+    /// Containers shipped whole, with everything inside.
+    #[serde(default)]
+    pub containers: Vec<ItemKey>,
+}
+
+pub async fn ship(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Ship = read(&headers, &body)?;
+    let consignee = op.distributor.as_ref().or(op.customer.as_ref());
+    let has_lots = op.lines.iter().any(|l| !l.lots.is_empty());
+    let mut p = Planned::new(
+        "object",
+        Some("OBSERVE"),
+        "shipping",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("disposition", "in_transit")
+    .set("read_point", &op.from)
+    .transaction("so", Some(&op.sales_order))
+    .endpoint("sources", "location", Some(op.from.as_str()))
+    .endpoint(
+        "destinations",
+        "owning_party",
+        consignee.map(|c| c.as_str()),
+    )
+    .endpoint(
+        "destinations",
+        "location",
+        op.to.as_ref().map(|l| l.as_str()),
+    )
+    .field("customer", &op.customer)
+    .field("distributor", &op.distributor)
+    .field("ship_to_region", &op.ship_to_region)
+    .field("ship_to_address", &op.ship_to_address)
+    .field("carrier", &op.carrier)
+    .field("tracking_number", &op.tracking_number);
+    p.paths.push(("read_point".into(), "from".into()));
+    p.paths.push(("sources[0]".into(), "from".into()));
+    let party_at = usize::from(consignee.is_some());
+    if consignee.is_some() {
+        p.paths.push((
+            "destinations[0]".into(),
+            if op.distributor.is_some() {
+                "distributor"
+            } else {
+                "customer"
+            }
+            .into(),
+        ));
+    }
+    p.paths
+        .push((format!("destinations[{party_at}]"), "to".into()));
+    for (l, line) in op.lines.iter().enumerate() {
+        for (i, k) in line.keys().iter().enumerate() {
+            p.unit("items", k, format!("lines[{l}].serials[{i}]"));
+        }
+        for (i, lot) in line.lots.iter().enumerate() {
+            p.lot("lots", &line.lot(lot), format!("lines[{l}].lots[{i}]"));
+        }
+    }
+    for (i, c) in op.containers.iter().enumerate() {
+        p.unit("items", c, format!("containers[{i}]"));
+    }
+    let mut problems = Vec::new();
+    if consignee.is_none() {
+        problems.push(required("customer", "name the customer or the distributor"));
+    }
+    if has_lots && op.to.is_none() {
+        problems.push(required(
+            "to",
+            "lot quantities need the location they are shipped to",
+        ));
+    }
+    if op.lines.is_empty() && op.containers.is_empty() {
+        problems.push(required("lines", "name what is shipped"));
+    }
+    problems.extend(
+        op.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.serials.is_empty() && l.lots.is_empty())
+            .map(|(i, _)| required(&format!("lines[{i}]"), "a line needs `serials` or `lots`")),
+    );
+    let scans = line_scans(&op.lines);
+    problems.extend(wrong_products(&*app.store, &scans).await?);
+    let key = key_for(&headers, "ship", &body)?;
+    record(&app, &actor, key, "ship", vec![p], problems).await
+}
+
+/// `POST /api/v1/ops/distributor-receipt`: a distributor takes goods into its warehouse.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributorReceipt {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub distributor: PartyCode,
+    /// The distributor's location.
+    pub location: LocationCode,
+    #[serde(default)]
+    pub sales_order: Option<TransactionId>,
+    /// Units and containers received.
+    pub items: Vec<ItemKey>,
+}
+
+pub async fn distributor_receipt(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: DistributorReceipt = read(&headers, &body)?;
+    let mut p = Planned::new(
+        "object",
+        Some("OBSERVE"),
+        "receiving",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("disposition", "sellable_accessible")
+    .set("biz_location", &op.location)
+    .endpoint(
+        "destinations",
+        "possessing_party",
+        Some(op.distributor.as_str()),
+    )
+    .transaction("so", op.sales_order.as_ref());
+    p.paths.push(("biz_location".into(), "location".into()));
+    p.paths
+        .push(("destinations[0]".into(), "distributor".into()));
+    p.units("items", &op.items, "items");
+    let key = key_for(&headers, "distributor-receipt", &body)?;
+    record(
+        &app,
+        &actor,
+        key,
+        "distributor-receipt",
+        vec![p],
+        Vec::new(),
+    )
+    .await
+}
+
+/// `POST /api/v1/ops/sell`: sold to an end customer; the warranty starts now, for the months
+/// the product gives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sell {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub customer: PartyCode,
+    /// The distributor or shop that sold it.
+    #[serde(default)]
+    pub seller: Option<PartyCode>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub invoice: Option<String>,
+    pub items: Vec<ItemKey>,
+}
+
+pub async fn sell(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Sell = read(&headers, &body)?;
+    let t = time_of(op.time, app.clock.now());
+    let mut months = BTreeMap::new();
+    for k in &op.items {
+        if !months.contains_key(k.product.as_str())
+            && let Some(p) = app.store.product(k.product.as_str()).await?
+            && let Some(m) = p.def.warranty_months
+        {
+            months.insert(k.product.to_string(), m);
+        }
+    }
+    let mut p = Planned::new("object", Some("OBSERVE"), "retail_selling", t)
+        .set("disposition", "retail_sold")
+        .endpoint("destinations", "owning_party", Some(op.customer.as_str()))
+        .field("sold_by", &op.seller)
+        .field("region", &op.region)
+        .field("invoice", &op.invoice)
+        .field("warranty_start", t.to_rfc3339())
+        .field("warranty_months", &months);
+    p.paths.push(("destinations[0]".into(), "customer".into()));
+    p.units("items", &op.items, "items");
+    let key = key_for(&headers, "sell", &body)?;
+    record(&app, &actor, key, "sell", vec![p], Vec::new()).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnOutcome {
+    /// Kept aside as `returned` (not sellable, not shippable) until someone decides.
+    Quarantine,
+    /// Back into stock at `location`.
+    Restock,
+    /// Straight into repair.
+    Repair,
+}
+
+/// `POST /api/v1/ops/return`: units coming back under an RMA.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub rma: TransactionId,
+    #[serde(default)]
+    pub customer: Option<PartyCode>,
+    pub reason: String,
+    pub condition: String,
+    pub outcome: ReturnOutcome,
+    pub location: LocationCode,
+    pub items: Vec<ItemKey>,
+}
+
+pub async fn return_goods(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Return = read(&headers, &body)?;
+    let t = time_of(op.time, app.clock.now());
+    let mut back = Planned::new("object", Some("OBSERVE"), "receiving", t)
+        .set("disposition", "returned")
+        .set("biz_location", &op.location)
+        .transaction("rma", Some(&op.rma))
+        .endpoint(
+            "sources",
+            "owning_party",
+            op.customer.as_ref().map(|c| c.as_str()),
+        )
+        .field("reason", &op.reason)
+        .field("condition", &op.condition)
+        .field("outcome", op.outcome);
+    back.paths.push(("biz_location".into(), "location".into()));
+    back.units("items", &op.items, "items");
+    let mut plan = vec![back];
+    let next = match op.outcome {
+        ReturnOutcome::Quarantine => None,
+        ReturnOutcome::Restock => Some(
+            Planned::new("object", Some("OBSERVE"), "storing", t)
+                .set("disposition", "sellable_not_accessible"),
+        ),
+        ReturnOutcome::Repair => Some(
+            Planned::new("object", Some("OBSERVE"), "repairing", t)
+                .set("disposition", "in_progress"),
+        ),
+    };
+    if let Some(n) = next {
+        let mut n = n
+            .set("biz_location", &op.location)
+            .transaction("rma", Some(&op.rma));
+        n.units("items", &op.items, "items");
+        plan.push(n);
+    }
+    let mut problems = Vec::new();
+    for (name, v) in [("reason", &op.reason), ("condition", &op.condition)] {
+        if v.trim().is_empty() {
+            problems.push(required(name, &format!("give the {name}")));
+        }
+    }
+    let key = key_for(&headers, "return", &body)?;
+    record(&app, &actor, key, "return", plan, problems).await
+}
+
+/// `POST /api/v1/ops/repair`: a repair order on one unit, with the parts swapped.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repair {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub repair_order: TransactionId,
+    pub unit: ItemKey,
+    pub fault: String,
+    #[serde(default)]
+    pub fault_code: Option<String>,
+    pub engineer: String,
+    #[serde(default)]
+    pub parts: Vec<Swap>,
+    /// Finished: the unit goes back into stock at `location`; otherwise it stays in repair.
+    #[serde(default)]
+    pub completed: bool,
+    pub location: LocationCode,
+}
+
+pub async fn repair(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Repair = read(&headers, &body)?;
+    let now = app.clock.now();
+    let t = time_of(op.time, now);
+    // In or out of warranty is read from the unit's passport at the time of the repair.
+    let warranty = crate::passport::passport(&*app.store, &op.unit, t.with_timezone(&Utc))
+        .await?
+        .map(|p| match p.warranty.status {
+            "active" => "in_warranty",
+            "expired" => "out_of_warranty",
+            other => other,
+        });
+    let mut plan = swaps(
+        t,
+        &op.unit,
+        &op.parts,
+        "parts",
+        Some(&op.location),
+        ("ro", Some(&op.repair_order)),
+    );
+    for p in &mut plan {
+        p.paths.push(("parent".into(), "unit".into()));
+    }
+    let mut done = Planned::new("object", Some("OBSERVE"), "repairing", t)
+        .set(
+            "disposition",
+            if op.completed {
+                "sellable_not_accessible"
+            } else {
+                "in_progress"
+            },
+        )
+        .set("biz_location", &op.location)
+        .transaction("ro", Some(&op.repair_order))
+        .field("fault", &op.fault)
+        .field("fault_code", &op.fault_code)
+        .field("engineer", &op.engineer)
+        .field("parts_replaced", &op.parts)
+        .field("completed", op.completed)
+        .field("warranty", warranty);
+    done.unit("items", &op.unit, "unit");
+    plan.push(done);
+    let mut problems = duplicate_scans(
+        std::iter::once((&op.unit, "unit".to_owned())).chain(swap_scans(&op.parts, "parts")),
+    );
+    for (name, v) in [("fault", &op.fault), ("engineer", &op.engineer)] {
+        if v.trim().is_empty() {
+            problems.push(required(name, &format!("give the {name}")));
+        }
+    }
+    let key = key_for(&headers, "repair", &body)?;
+    record(&app, &actor, key, "repair", plan, problems).await
+}
+
+/// `POST /api/v1/ops/scrap`: units and lot quantities destroyed; their history stays.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scrap {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub lots: Vec<LotQuantity>,
+    pub reason: String,
+    /// Where lot quantities are scrapped from (required with `lots`).
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+}
+
+pub async fn scrap(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: Scrap = read(&headers, &body)?;
+    let mut p = Planned::new(
+        "object",
+        Some("DELETE"),
+        "destroying",
+        time_of(op.time, app.clock.now()),
+    )
+    .set("disposition", "destroyed")
+    .set("biz_location", &op.location)
+    .field("reason", &op.reason);
+    p.paths.push(("biz_location".into(), "location".into()));
+    p.units("items", &op.items, "items");
+    p.lots("lots", &op.lots, "lots");
+    let mut problems = Vec::new();
+    if op.reason.trim().is_empty() {
+        problems.push(required("reason", "give the reason for scrapping"));
+    }
+    if op.items.is_empty() && op.lots.is_empty() {
+        problems.push(required("items", "name the units or lots scrapped"));
+    }
+    let key = key_for(&headers, "scrap", &body)?;
+    record(&app, &actor, key, "scrap", vec![p], problems).await
+}
+
+/// `POST /api/v1/ops/hold` and `/release`: a QC, recall or administrative hold on units, lots,
+/// or everything produced from a lot (through every level of assembly and transformation).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    pub kind: HoldKind,
+    #[serde(default)]
+    pub items: Vec<ItemKey>,
+    #[serde(default)]
+    pub lots: Vec<LotKey>,
+    /// Lots whose every downstream unit and lot is held (or released) too.
+    #[serde(default)]
+    pub produced_from: Vec<LotKey>,
+    pub reason: String,
+}
+
+async fn hold_or_release(
+    app: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    body: &[u8],
+    place: bool,
+) -> Result<Response, AppError> {
+    let op: Hold = read(headers, body)?;
+    let now = app.clock.now();
+    let change = if place {
+        json!({"place": op.kind})
+    } else {
+        json!({"release": op.kind})
+    };
+    let mut p = Planned::new("object", Some("OBSERVE"), "holding", time_of(op.time, now))
+        .set("hold", change)
+        .field("reason", &op.reason);
+    p.units("items", &op.items, "items");
+    let mut problems = Vec::new();
+    // A hold names lots without moving stock; the quantity recorded is what is on hand.
+    let mut lots: Vec<(LotKey, String)> = op
+        .lots
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.clone(), format!("lots[{i}]")))
+        .collect();
+    let mut units: BTreeSet<ItemKey> = op.items.iter().cloned().collect();
+    let mut not_held = Vec::new();
+    for (i, root) in op.produced_from.iter().enumerate() {
+        if app.store.lot(root).await?.is_none() {
+            problems.push(
+                FieldError::new("unknown_lot", format!("{root} is not registered"))
+                    .at(format!("produced_from[{i}]")),
+            );
+            continue;
+        }
+        lots.push((root.clone(), format!("produced_from[{i}]")));
+        let reached = crate::trace::trace(
+            &*app.store,
+            Node::Lot(root.clone()),
+            Direction::Parents,
+            now,
+        )
+        .await?;
+        for n in reached.nodes {
+            match n.node {
+                Node::Item(k) => {
+                    let gone = n.state.as_ref().is_some_and(|s| s.status.is_final());
+                    if !gone && units.insert(k.clone()) {
+                        p.unit("items", &k, format!("produced_from[{i}]"));
+                    }
+                }
+                Node::Lot(l) => {
+                    if !lots.iter().any(|(x, _)| *x == l) {
+                        lots.push((l, format!("produced_from[{i}]")));
+                    }
+                }
+            }
+        }
+    }
+    for (key, from) in lots {
+        let on_hand = match app.store.lot(&key).await? {
+            Some(view) => view
+                .stock
+                .iter()
+                .try_fold(Quantity::default(), |acc, s| acc.checked_add(s.quantity))
+                .unwrap_or_default(),
+            None => {
+                problems.push(
+                    FieldError::new("unknown_lot", format!("{key} is not registered")).at(from),
+                );
+                continue;
+            }
+        };
+        if on_hand.is_positive() {
+            p.lot(
+                "lots",
+                &LotQuantity {
+                    product: key.product.clone(),
+                    lot: key.lot.clone(),
+                    quantity: on_hand,
+                },
+                from,
+            );
+        } else {
+            not_held.push(key.to_string());
+        }
+    }
+    if op.reason.trim().is_empty() {
+        problems.push(required("reason", "give the reason for the hold"));
+    }
+    let name = if place { "hold" } else { "release" };
+    if !p.has("items") && !p.has("lots") {
+        if problems.is_empty() {
+            return Ok((
+                StatusCode::OK,
+                Json(json!({ "operation": name, "events": [], "not_held": not_held })),
+            )
+                .into_response());
+        }
+        problems.push(required("items", "name units, lots or produced_from"));
+    }
+    let key = key_for(headers, name, body)?;
+    let receipts = record_plan(
+        &*app.store,
+        &CaptureContext {
+            actor: actor.name(),
+            now,
+        },
+        Some(actor),
+        key,
+        vec![p],
+        &mut problems,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "operation": name, "events": receipts, "units": units.len(), "not_held": not_held })),
+    )
+        .into_response())
+}
+
+pub async fn hold(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold_or_release(&app, &actor, &headers, &body, true).await
+}
+
+pub async fn release(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold_or_release(&app, &actor, &headers, &body, false).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickStrategy {
+    /// First in, first out: oldest production (or receipt) first.
+    Fifo,
+    /// First expired, first out: nearest expiry first; expired stock is never suggested.
+    Fefo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickParams {
+    product: String,
+    quantity: String,
+    #[serde(default)]
+    strategy: Option<PickStrategy>,
+}
+
+/// One suggested pick.
+#[derive(Debug, Serialize)]
+pub struct Pick {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub location: Option<String>,
+    pub quantity: Quantity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<NaiveDate>,
+}
+
+/// `GET /api/v1/ops/pick?product=&quantity=&strategy=fifo|fefo`: what to pick, in order. Held,
+/// packed, and (for FEFO) expired stock is left out; `short` says how much is missing.
+pub async fn pick(
+    State(app): State<AppState>,
+    params: Result<Query<PickParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(q) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let product =
+        ProductCode::parse(&q.product).map_err(|e| AppError::Malformed(vec![e.at("product")]))?;
+    let wanted: Quantity = serde_json::from_value(json!(q.quantity))
+        .ok()
+        .filter(|w: &Quantity| w.is_positive())
+        .ok_or_else(|| {
+            AppError::malformed(
+                "invalid_quantity",
+                format!(
+                    "quantity `{}` must be a number greater than zero",
+                    q.quantity
+                ),
+                Some("quantity".into()),
+            )
+        })?;
+    let strategy = q.strategy.unwrap_or(PickStrategy::Fifo);
+    let today = app.clock.now().date_naive();
+    let mut stock = app.store.available(product.as_str()).await?;
+    if strategy == PickStrategy::Fefo {
+        stock.retain(|s| s.expiry_date.is_none_or(|e| e >= today));
+        stock.sort_by_key(|s| (s.expiry_date.is_none(), s.expiry_date, s.since));
+    } else {
+        stock.sort_by_key(|s| s.since);
+    }
+    let mut picks = Vec::new();
+    let mut left = wanted;
+    for s in stock {
+        if !left.is_positive() {
+            break;
+        }
+        let take = if s.quantity > left { left } else { s.quantity };
+        left = Quantity::from_millis(left.millis() - take.millis());
+        picks.push(Pick {
+            lot: s.lot,
+            serial: s.serial,
+            location: s.location,
+            quantity: take,
+            expiry_date: s.expiry_date,
+        });
+    }
+    Ok(Json(json!({
+        "product": product,
+        "quantity": wanted,
+        "strategy": strategy,
+        "picks": picks,
+        "short": left,
+    }))
+    .into_response())
+}

@@ -1,0 +1,399 @@
+//! Every operation of `/api/v1/ops`, through the API, on both engines: the whole lifecycle from
+//! raw material to scrap, and every refusal at the scan (named by the operation's own field,
+//! nothing written).
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Api, Reply};
+use serde_json::{Value, json};
+use threadline_domain::access::Role;
+use threadline_testkit::fixtures::{at, plant};
+use threadline_testkit::{TestStore, store_test};
+
+fn unit(product: &str, serial: &str) -> Value {
+    json!({"product": product, "serial": serial})
+}
+
+const CASE: &str = "00095212345000000018";
+
+/// The fixture plant plus a container product, a lot-tracked housing and a distributor's
+/// warehouse.
+async fn setup(s: &TestStore) -> Api {
+    plant(&**s).await;
+    let api = Api::new(s).await;
+    for (uri, body) in [
+        (
+            "/api/v1/products",
+            json!({"code": "CASE", "name": "Shipping case", "tracking": "serial", "container": true}),
+        ),
+        (
+            "/api/v1/products",
+            json!({"code": "HOUSING", "name": "Moulded housing", "tracking": "lot"}),
+        ),
+        (
+            "/api/v1/locations",
+            json!({"code": "EXT-GD", "name": "DIST-GD warehouse", "kind": "external", "party": "DIST-GD"}),
+        ),
+    ] {
+        let r = api.post(uri, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    api
+}
+
+async fn ok(api: &Api, op: &str, body: Value) -> Reply {
+    let r = api.post(&format!("/api/v1/ops/{op}"), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{op}: {:?}", r.body);
+    r
+}
+
+async fn status(api: &Api, product: &str, serial: &str) -> String {
+    api.item(product, serial).await["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Material receipt, production, assembly and QC: the state the refusal tests start from.
+async fn produce(api: &Api) {
+    ok(api, "receive", json!({"time": at(600), "supplier": "SUP1", "purchase_order": "PO-1", "location": "SZ-WH-A1", "inspector": "Wu",
+        "lines": [
+            {"line": "10", "product": "RESIN", "lots": [
+                {"lot": "L1", "quantity": "50", "production_date": "2026-04-01", "expiry_date": "2027-04-01"},
+                {"lot": "L2", "quantity": "20", "production_date": "2026-05-01", "expiry_date": "2026-09-01"}]},
+            {"line": "20", "product": "BOARD", "serials": ["B1", "B2", "B3", "B4"]}]})).await;
+    ok(
+        api,
+        "move",
+        json!({"time": at(590), "lots": [{"product": "RESIN", "lot": "L1", "quantity": "10"}],
+        "from": "SZ-WH-A1", "to": "SZ-L1", "operator": "Liu"}),
+    )
+    .await;
+    ok(api, "transform", json!({"time": at(580), "location": "SZ-L1",
+        "input_lots": [{"product": "RESIN", "lot": "L1", "quantity": "4"}],
+        "output_lots": [{"product": "HOUSING", "lot": "H1", "quantity": "4"}],
+        "equipment": "MOULD-3", "parameters": {"temperature_c": 180, "pressure_bar": 90}, "work_order": "WO-1"})).await;
+    ok(api, "commission", json!({"time": at(570), "product": "PHONE", "serials": ["P1", "P2", "P3", "P4"], "work_order": "WO-1",
+        "line": "SZ-L1", "station": "FA-01", "operator": "Li", "revision": "C", "attributes": {"color": "black"}})).await;
+    ok(api, "assemble", json!({"time": at(560), "parent": unit("PHONE", "P1"), "components": [unit("BOARD", "B1")],
+        "component_lots": [{"product": "HOUSING", "lot": "H1", "quantity": "1"}], "location": "SZ-L1", "work_order": "WO-1"})).await;
+    ok(api, "assemble", json!({"time": at(559), "parent": unit("PHONE", "P2"), "components": [unit("BOARD", "B2")]})).await;
+    ok(api, "inspect", json!({"time": at(550), "items": [unit("PHONE", "P1"), unit("PHONE", "P3"), unit("PHONE", "P4")], "result": "pass",
+        "measurements": [{"name": "output_voltage", "value": 5.01, "unit": "V", "low": 4.8, "high": 5.2}],
+        "inspector": "Zhao", "equipment": "ATE-07"})).await;
+    ok(api, "inspect", json!({"time": at(549), "items": [unit("PHONE", "P2")], "result": "fail",
+        "measurements": [{"name": "output_voltage", "value": 4.6, "unit": "V", "low": 4.8, "high": 5.2}],
+        "defect_codes": ["E-VOLT-LOW"], "inspector": "Zhao", "equipment": "ATE-07"})).await;
+}
+
+store_test!(
+    the_whole_lifecycle_through_the_operations,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        let l1 = api.get("/api/v1/lots/RESIN/L1").await.body;
+        assert_eq!(
+            l1["stock"],
+            json!([{"location": "SZ-L1", "quantity": "6"}, {"location": "SZ-WH-A1", "quantity": "40"}])
+        );
+        assert_eq!(api.item("BOARD", "B1").await["parent"], unit("PHONE", "P1"));
+        let p2 = api.item("PHONE", "P2").await;
+        assert_eq!(p2["holds"], json!(["qc"]));
+
+        // Pick suggestions: FIFO takes the oldest lot, FEFO the nearest expiry.
+        let r = api
+            .get("/api/v1/ops/pick?product=RESIN&quantity=45&strategy=fifo")
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let lots: Vec<&str> = r.body["picks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["lot"].as_str().unwrap())
+            .collect();
+        assert_eq!(lots[0], "L1");
+        assert_eq!(r.body["short"], "0");
+        let r = api
+            .get("/api/v1/ops/pick?product=RESIN&quantity=25&strategy=fefo")
+            .await;
+        assert_eq!(
+            (
+                r.body["picks"][0]["lot"].as_str(),
+                r.body["picks"][0]["quantity"].as_str()
+            ),
+            (Some("L2"), Some("20"))
+        );
+        let r = api.get("/api/v1/ops/pick?product=PHONE&quantity=1").await;
+        assert_eq!(r.body["picks"], json!([]), "nothing is in stock yet");
+        assert_eq!(r.body["short"], "1");
+
+        // QC disposition: rework releases the hold.
+        ok(&api, "disposition", json!({"time": at(540), "items": [unit("PHONE", "P2")], "decision": "rework", "reason": "re-soldered"})).await;
+        assert_eq!(api.item("PHONE", "P2").await["holds"], json!([]));
+        ok(&api, "replace", json!({"time": at(535), "parent": unit("PHONE", "P2"), "parts": [{"old": unit("BOARD", "B2"), "new": unit("BOARD", "B4")}]})).await;
+        assert_eq!(api.item("BOARD", "B4").await["parent"], unit("PHONE", "P2"));
+        assert!(api.item("BOARD", "B2").await["parent"].is_null());
+
+        // Put away, pack, ship the case and a loose unit, receive at the distributor.
+        ok(&api, "move", json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P2"), unit("PHONE", "P3"), unit("PHONE", "P4")],
+            "to": "SZ-WH-A2", "put_away": true})).await;
+        assert_eq!(status(&api, "PHONE", "P1").await, "in_stock");
+        let r = api.get("/api/v1/ops/pick?product=PHONE&quantity=2").await;
+        assert_eq!(r.body["picks"].as_array().unwrap().len(), 2);
+        ok(&api, "pack", json!({"time": at(520), "container": unit("CASE", CASE), "items": [unit("PHONE", "P1"), unit("PHONE", "P2")], "location": "SZ-WH-A2"})).await;
+        assert_eq!(
+            api.item("CASE", CASE).await["children"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        ok(&api, "ship", json!({"time": at(500), "sales_order": "SO-1", "distributor": "DIST-GD", "ship_to_region": "CN-GD",
+            "carrier": "SF Express", "tracking_number": "SF1001", "from": "SZ-WH-A2", "to": "EXT-GD",
+            "lines": [{"line": "1", "product": "PHONE", "serials": ["P3"]}], "containers": [unit("CASE", CASE)]})).await;
+        for serial in ["P1", "P2", "P3"] {
+            let u = api.item("PHONE", serial).await;
+            assert_eq!(
+                (u["status"].as_str(), u["custodian"].as_str()),
+                (Some("in_transit"), Some("DIST-GD")),
+                "{serial}"
+            );
+        }
+        ok(&api, "distributor-receipt", json!({"time": at(480), "distributor": "DIST-GD", "location": "EXT-GD", "sales_order": "SO-1",
+            "items": [unit("CASE", CASE), unit("PHONE", "P3")]})).await;
+        assert_eq!(api.item("PHONE", "P1").await["location"], "EXT-GD");
+        ok(
+            &api,
+            "unpack",
+            json!({"time": at(470), "container": unit("CASE", CASE), "location": "EXT-GD"}),
+        )
+        .await;
+        assert!(api.item("PHONE", "P1").await["parent"].is_null());
+
+        // Sold: the warranty starts.
+        ok(&api, "sell", json!({"time": at(460), "customer": "CUST1", "seller": "DIST-GD", "region": "CN-GD", "items": [unit("PHONE", "P1")]})).await;
+        let passport = api.get("/api/v1/items/PHONE/P1/passport").await.body;
+        assert_eq!(passport["warranty"]["status"], "active");
+
+        // Returned for repair; the board is swapped; the old board is scrapped.
+        ok(&api, "return", json!({"time": at(400), "rma": "RMA-1", "customer": "CUST1", "reason": "does not power on",
+            "condition": "cosmetically fine", "outcome": "repair", "location": "SZ-WH-A1", "items": [unit("PHONE", "P1")]})).await;
+        assert_eq!(status(&api, "PHONE", "P1").await, "in_repair");
+        let r = ok(&api, "repair", json!({"time": at(390), "repair_order": "RO-1", "unit": unit("PHONE", "P1"), "fault": "dead board",
+            "fault_code": "F-BOARD", "engineer": "Chen", "parts": [{"old": unit("BOARD", "B1"), "new": unit("BOARD", "B3")}],
+            "completed": true, "location": "SZ-WH-A1"})).await;
+        assert_eq!(r.body["events"].as_array().unwrap().len(), 3);
+        assert_eq!(status(&api, "PHONE", "P1").await, "in_stock");
+        assert_eq!(api.item("BOARD", "B3").await["parent"], unit("PHONE", "P1"));
+        let repair = api
+            .get("/api/v1/events?transaction_type=ro&transaction_id=RO-1")
+            .await
+            .body;
+        let last = repair["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (
+                last["fields"]["warranty"].as_str(),
+                last["fields"]["engineer"].as_str()
+            ),
+            (Some("in_warranty"), Some("Chen"))
+        );
+        ok(
+            &api,
+            "scrap",
+            json!({"time": at(380), "items": [unit("BOARD", "B1")], "reason": "burnt"}),
+        )
+        .await;
+        ok(&api, "scrap", json!({"time": at(379), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}], "location": "SZ-WH-A1", "reason": "expired"})).await;
+        assert_eq!(status(&api, "BOARD", "B1").await, "scrapped");
+
+        // A recall hold on everything made from resin lot L1, and its release.
+        let r = ok(&api, "hold", json!({"time": at(300), "kind": "recall", "produced_from": [{"product": "RESIN", "lot": "L1"}], "reason": "supplier notice"})).await;
+        assert!(r.body["units"].as_u64().unwrap() >= 1);
+        assert_eq!(api.item("PHONE", "P1").await["holds"], json!(["recall"]));
+        assert_eq!(
+            api.get("/api/v1/lots/HOUSING/H1").await.body["holds"],
+            json!(["recall"])
+        );
+        ok(&api, "release", json!({"time": at(290), "kind": "recall", "produced_from": [{"product": "RESIN", "lot": "L1"}], "reason": "cleared"})).await;
+        assert_eq!(api.item("PHONE", "P1").await["holds"], json!([]));
+        ok(&api, "remove", json!({"time": at(280), "parent": unit("PHONE", "P2"), "components": [unit("BOARD", "B4")], "reason": "teardown"})).await;
+
+        // The ledger is intact and rebuilds to the same state.
+        assert!(api.get("/api/v1/ledger/verify").await.body["first_break"].is_null());
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
+
+/// A refused operation: the status, every `(code, field)`, the first message, and nothing
+/// written.
+async fn refused(api: &Api, op: &str, body: Value) -> (StatusCode, Vec<(String, String)>, String) {
+    let before = api.ledger_len().await;
+    let r = api.post(&format!("/api/v1/ops/{op}"), body).await;
+    assert_ne!(r.status, StatusCode::CREATED, "{op} was accepted");
+    assert_eq!(api.ledger_len().await, before, "a refusal wrote something");
+    (r.status, r.codes(), r.message())
+}
+
+fn pair(code: &str, field: &str) -> (String, String) {
+    (code.to_owned(), field.to_owned())
+}
+
+store_test!(
+    every_refusal_at_the_scan_names_the_serial_and_writes_nothing,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        ok(&api, "move", json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P2"), unit("PHONE", "P3")], "to": "SZ-WH-A2", "put_away": true})).await;
+        let ship = |lines: Value| json!({"time": at(100), "sales_order": "SO-9", "customer": "CUST1", "from": "SZ-WH-A2", "lines": lines});
+        let phones = |serials: &[&str]| json!([{"product": "PHONE", "serials": serials}]);
+
+        // Unknown serial.
+        let (st, codes, msg) = refused(&api, "ship", ship(phones(&["NOPE"]))).await;
+        assert_eq!(
+            (st, codes),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![pair("unknown_serial", "lines[0].serials[0]")]
+            )
+        );
+        assert!(msg.contains("NOPE"), "{msg}");
+        // A serial of another product than the order line.
+        let (_, codes, msg) = refused(&api, "ship", ship(phones(&["B3"]))).await;
+        assert!(
+            codes.contains(&pair("wrong_product", "lines[0].serials[0]")),
+            "{codes:?}"
+        );
+        assert!(msg.contains("B3") && msg.contains("BOARD"), "{msg}");
+        // The same unit scanned twice.
+        let (_, codes, _) = refused(&api, "ship", ship(json!([{"product": "PHONE", "serials": ["P1"]}, {"product": "PHONE", "serials": ["P1"]}]))).await;
+        assert_eq!(codes, vec![pair("duplicate_scan", "lines[1].serials[0]")]);
+        // Failed QC, not in stock; a batch names every bad line at once.
+        let (_, codes, msg) = refused(&api, "ship", ship(phones(&["P2", "P4", "P1"]))).await;
+        assert_eq!(
+            codes,
+            vec![
+                pair("qc_hold", "lines[0].serials[0]"),
+                pair("not_in_stock", "lines[0].serials[1]")
+            ]
+        );
+        assert!(msg.contains("P2") && msg.contains("QC"), "{msg}");
+        // On hold.
+        ok(&api, "hold", json!({"time": at(200), "kind": "admin", "items": [unit("PHONE", "P3")], "reason": "count"})).await;
+        let (_, codes, _) = refused(&api, "ship", ship(phones(&["P3"]))).await;
+        assert_eq!(codes, vec![pair("on_hold", "lines[0].serials[0]")]);
+        // Already shipped.
+        ok(&api, "ship", ship(phones(&["P1"]))).await;
+        let (_, codes, msg) = refused(&api, "ship", ship(phones(&["P1"]))).await;
+        assert_eq!(codes, vec![pair("already_shipped", "lines[0].serials[0]")]);
+        assert!(msg.contains("P1"), "{msg}");
+        // A component installed elsewhere.
+        let (_, codes, msg) = refused(&api, "assemble", json!({"time": at(90), "parent": unit("PHONE", "P4"), "components": [unit("BOARD", "B1")]})).await;
+        assert_eq!(codes, vec![pair("already_assembled", "components[0]")]);
+        assert!(msg.contains("B1") && msg.contains("P1"), "{msg}");
+        // More of a lot than is on hand.
+        let (_, codes, msg) = refused(&api, "transform", json!({"time": at(90), "location": "SZ-L1",
+            "input_lots": [{"product": "RESIN", "lot": "L1", "quantity": "7"}], "output_lots": [{"product": "HOUSING", "lot": "H2", "quantity": "7"}]})).await;
+        assert_eq!(
+            codes,
+            vec![pair("insufficient_quantity", "input_lots[0].quantity")]
+        );
+        assert!(msg.contains("L1") && msg.contains('6'), "{msg}");
+        // An event time in the future beyond the tolerance.
+        let future =
+            chrono::DateTime::parse_from_rfc3339(&at(0)).unwrap() + chrono::Duration::minutes(30);
+        let (_, codes, _) = refused(
+            &api,
+            "commission",
+            json!({"time": future.to_rfc3339(), "product": "PHONE", "serials": ["P9"],
+            "work_order": "WO-2", "line": "SZ-L1", "attributes": {"color": "white"}}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("future_event_time", "time")]);
+        // Out of sequence: selling a unit still in production, repairing one never returned.
+        let (_, codes, msg) = refused(
+            &api,
+            "sell",
+            json!({"time": at(80), "customer": "CUST1", "items": [unit("PHONE", "P4")]}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("out_of_sequence", "items[0]")]);
+        assert!(msg.contains("P4") && msg.contains("in production"), "{msg}");
+        // A custom attribute is checked on every operation.
+        let (_, codes, _) = refused(
+            &api,
+            "commission",
+            json!({"time": at(80), "product": "PHONE", "serials": ["P9"],
+            "work_order": "WO-2", "line": "SZ-L1", "attributes": {"color": "pink"}}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("invalid_attribute", "attributes.color")]);
+        // QC: a pass outside the limits; use-as-is without an approval.
+        let (_, codes, _) = refused(
+            &api,
+            "inspect",
+            json!({"items": [unit("PHONE", "P4")], "result": "pass", "inspector": "Zhao",
+            "measurements": [{"name": "output_voltage", "value": 4.1, "low": 4.8, "high": 5.2}]}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("out_of_limits", "measurements[0].value")]);
+        let (_, codes, _) = refused(
+            &api,
+            "disposition",
+            json!({"items": [unit("PHONE", "P2")], "decision": "use_as_is", "reason": "cosmetic"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("approval_required", "approved_by")]);
+        // Bad input names the field of the operation's body.
+        let (st, codes, _) = refused(
+            &api,
+            "receive",
+            json!({"supplier": "SUP1", "purchase_order": "PO-2", "location": "SZ-WH-A1",
+            "lines": [{"product": "RESIN", "lots": [{"lot": "L3", "quantity": "-1"}]}]}),
+        )
+        .await;
+        assert_eq!(
+            (st, codes),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![pair("invalid_quantity", "lines[0].lots[0].quantity")]
+            )
+        );
+        let (st, codes, _) = refused(
+            &api,
+            "receive",
+            json!({"supplier": "SUP1", "purchase_order": "PO-2", "location": "SZ-WH-A1",
+            "lines": [{"product": "RESIN", "lots": [{"lot": "L3", "quantity": "x"}]}]}),
+        )
+        .await;
+        assert_eq!(
+            (st, codes[0].1.as_str()),
+            (StatusCode::BAD_REQUEST, "lines[0].lots[0].quantity")
+        );
+
+        // Permissions: the route's, then each planned event's.
+        let qc = Api::with_roles(&s, "qc-1", &[Role::Qc]).await;
+        let r = qc.post("/api/v1/ops/ship", ship(phones(&["P3"]))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let before = api.ledger_len().await;
+        let r = qc.post("/api/v1/ops/disposition", json!({"items": [unit("PHONE", "P2")], "decision": "scrap", "reason": "beyond repair"})).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.message().contains("scrap"), "{}", r.message());
+        let warehouse = Api::with_roles(&s, "wh-1", &[Role::Warehouse]).await;
+        assert_eq!(
+            warehouse
+                .post(
+                    "/api/v1/ops/inspect",
+                    json!({"items": [unit("PHONE", "P4")], "result": "pass", "inspector": "x"})
+                )
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(api.ledger_len().await, before);
+    }
+);
