@@ -22,6 +22,7 @@ pub mod body;
 pub mod clock;
 pub mod epcis;
 pub mod error;
+pub mod export;
 pub mod i18n;
 pub mod ops;
 pub mod passport;

@@ -1,266 +1,791 @@
 //! Backward and forward trace (逆向溯源 / 正向追踪) over the time-aware genealogy, as of a date.
 //!
-//! Backward: everything that went into a unit or lot, level by level; a part removed before the
-//! as-of date is listed with when it was removed and not descended into. Forward: every unit and
-//! lot a component or material reached through links that held at the as-of date, each with its
-//! current state (status, location, custodian).
+//! A trace starts from a [`Scope`]: one unit or lot, or — forward only — everything received
+//! from a supplier, made under a work order, made on a line (in a time window or shift), or
+//! made in a production time window. The scope resolves to starting nodes from the event
+//! indexes; [`Store::reach`] then walks the genealogy from all of them in one set-based
+//! statement. Backward: everything that went into the start, level by level; a part removed
+//! before the as-of date is listed with when and not descended into. Forward: every unit and
+//! lot the start reached through links that held at the as-of date. Every unit carries where it
+//! is now ([`Whereabouts`]: state, location, custodian, distributor, customer, region).
+//!
+//! JSON answers are capped at [`MAX_NODES`]; CSV and XLSX exports stream without a cap.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use threadline_domain::codes::{ItemKey, LotKey};
-use threadline_domain::projection::Node;
+use threadline_domain::event::{Action, EndpointKind, Event, HoldKind};
+use threadline_domain::master::{Location, LocationKind, Party, PartyKind};
+use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{LotCode, ProductCode, Quantity, Serial};
-use threadline_store::{Direction, ItemView, Store};
+use threadline_store::{Direction, EventQuery, ReachStream, Reached, Store, UnitState};
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::export::{Cell, Format};
 
-/// Most nodes one trace returns; a larger result is refused rather than cut silently.
+/// Most nodes one JSON trace returns; a larger result is refused rather than cut silently
+/// (ask for `format=csv` or `xlsx`, which stream).
 pub const MAX_NODES: usize = 200_000;
+
+/// Where a trace starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    Item(ItemKey),
+    Lot(LotKey),
+    /// Every unit and lot received from this supplier (in the window, if given).
+    Supplier(String),
+    /// Every unit and lot made under this work order (`prodorder`).
+    WorkOrder(String),
+    /// Every unit and lot made on this line (in the window and shift, if given).
+    Line(String),
+    /// Every unit commissioned and lot made in the window.
+    Production,
+}
+
+/// A daily time window on the events' own clock (their recorded offset), e.g. `22:00-06:00`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shift {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl Shift {
+    fn parse(s: &str) -> Option<Shift> {
+        let (a, b) = s.split_once('-')?;
+        let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").ok();
+        let shift = Shift {
+            start: t(a)?,
+            end: t(b)?,
+        };
+        (shift.start != shift.end).then_some(shift)
+    }
+
+    fn contains(&self, t: NaiveTime) -> bool {
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+}
+
+/// What a trace covers, checked: where it starts, an optional window, and the as-of date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    pub start: Start,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<Shift>,
+    pub as_of: DateTime<Utc>,
+}
+
+/// A scope as a client sends it (query string or JSON): exactly one of `serial`/`lot` (with
+/// `product`), `supplier`, `work_order`, `line`, or a bare `from`+`to` production window.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRequest {
+    pub product: Option<String>,
+    pub serial: Option<String>,
+    pub lot: Option<String>,
+    pub supplier: Option<String>,
+    pub work_order: Option<String>,
+    pub line: Option<String>,
+    /// `HH:MM-HH:MM`, with `line`.
+    pub shift: Option<String>,
+    pub from: Option<DateTime<FixedOffset>>,
+    pub to: Option<DateTime<FixedOffset>>,
+    pub as_of: Option<DateTime<FixedOffset>>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>, field: &str) -> AppError {
+    AppError::malformed(code, message, Some(field.to_owned()))
+}
+
+impl ScopeRequest {
+    /// Checks the request; `now` is the as-of date when none is given. Field names in errors
+    /// are prefixed with `prefix` (`scope.` inside a recall).
+    pub fn check(self, now: DateTime<Utc>, prefix: &str) -> Result<Scope, AppError> {
+        let f = |name: &str| format!("{prefix}{name}");
+        let product = || -> Result<ProductCode, AppError> {
+            let p = self.product.as_deref().ok_or_else(|| {
+                bad(
+                    "missing_field",
+                    "give `product` with `serial` or `lot`",
+                    &f("product"),
+                )
+            })?;
+            ProductCode::parse(p).map_err(|e| AppError::Malformed(vec![e.at(f("product"))]))
+        };
+        let starts = [
+            self.serial.is_some() || self.lot.is_some(),
+            self.supplier.is_some(),
+            self.work_order.is_some(),
+            self.line.is_some(),
+        ];
+        if starts.iter().filter(|s| **s).count() > 1 || (self.serial.is_some() && self.lot.is_some())
+        {
+            return Err(bad(
+                "ambiguous_scope",
+                "give one starting point: `serial` or `lot` (with `product`), `supplier`, `work_order` or `line`",
+                &f(if self.lot.is_some() && self.serial.is_some() { "lot" } else { "supplier" }),
+            ));
+        }
+        let window_allowed = !(starts[0] || starts[2]);
+        let time = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
+        let (from, to) = (time(self.from), time(self.to));
+        if !window_allowed && (from.is_some() || to.is_some()) {
+            return Err(bad(
+                "unexpected_field",
+                "a time window applies to a supplier, a line or production, not to one unit, lot or work order",
+                &f(if from.is_some() { "from" } else { "to" }),
+            ));
+        }
+        if let (Some(a), Some(b)) = (from, to)
+            && b <= a
+        {
+            return Err(bad("invalid_window", "`to` must be after `from`", &f("to")));
+        }
+        let shift = match &self.shift {
+            None => None,
+            Some(_) if self.line.is_none() => {
+                return Err(bad(
+                    "unexpected_field",
+                    "a shift applies to a line",
+                    &f("shift"),
+                ));
+            }
+            Some(s) => Some(Shift::parse(s).ok_or_else(|| {
+                bad(
+                    "invalid_shift",
+                    format!("shift `{s}` must look like 08:00-16:00"),
+                    &f("shift"),
+                )
+            })?),
+        };
+        let code = |v: &str, field: &str| -> Result<String, AppError> {
+            if v.trim().is_empty() || v.trim() != v || v.len() > 128 || v.chars().any(char::is_control)
+            {
+                return Err(bad(
+                    "invalid_code",
+                    format!("`{v}` must be 1–128 characters without surrounding space"),
+                    &f(field),
+                ));
+            }
+            Ok(v.to_owned())
+        };
+        let start = if let Some(s) = &self.serial {
+            Start::Item(ItemKey {
+                product: product()?,
+                serial: Serial::parse(s).map_err(|e| AppError::Malformed(vec![e.at(f("serial"))]))?,
+            })
+        } else if let Some(l) = &self.lot {
+            Start::Lot(LotKey {
+                product: product()?,
+                lot: LotCode::parse(l).map_err(|e| AppError::Malformed(vec![e.at(f("lot"))]))?,
+            })
+        } else if self.product.is_some() {
+            return Err(bad(
+                "missing_field",
+                "give either `serial` or `lot` with `product`",
+                &f("serial"),
+            ));
+        } else if let Some(s) = &self.supplier {
+            Start::Supplier(code(s, "supplier")?)
+        } else if let Some(w) = &self.work_order {
+            Start::WorkOrder(code(w, "work_order")?)
+        } else if let Some(l) = &self.line {
+            Start::Line(code(l, "line")?)
+        } else if from.is_some() && to.is_some() {
+            Start::Production
+        } else {
+            return Err(bad(
+                "missing_field",
+                "give a starting point: `serial` or `lot` with `product`, `supplier`, `work_order`, `line`, or a `from`–`to` production window",
+                &f(if from.is_some() { "to" } else { "serial" }),
+            ));
+        };
+        Ok(Scope {
+            start,
+            from,
+            to,
+            shift,
+            as_of: time(self.as_of).unwrap_or(now),
+        })
+    }
+}
+
+impl Scope {
+    /// One unit or lot (the trace lists what it reached, not the start itself).
+    pub fn is_single(&self) -> bool {
+        matches!(self.start, Start::Item(_) | Start::Lot(_))
+    }
+
+    /// The starting nodes. A single unit or lot must exist (404); a set may be empty.
+    pub async fn starts(&self, store: &dyn Store) -> Result<Vec<Node>, AppError> {
+        let events = |q: EventQuery| async move {
+            let mut out = Vec::new();
+            let mut q = EventQuery { limit: 1000, ..q };
+            loop {
+                let page = store.events(&q).await?;
+                let last = page.items.last().map(|e| e.seq);
+                out.extend(page.items);
+                match (page.next, last) {
+                    (Some(_), Some(seq)) => q.after_seq = Some(seq),
+                    _ => return Ok::<_, AppError>(out),
+                }
+            }
+        };
+        let window = EventQuery {
+            from: self.from,
+            to: self.to,
+            ..Default::default()
+        };
+        let mut nodes = Vec::new();
+        match &self.start {
+            Start::Item(k) => {
+                if store.item(k).await?.is_none() {
+                    return Err(AppError::NotFound(format!(
+                        "serial {} of {} is not registered",
+                        k.serial, k.product
+                    )));
+                }
+                nodes.push(Node::Item(k.clone()));
+            }
+            Start::Lot(k) => {
+                if store.lot(k).await?.is_none() {
+                    return Err(AppError::NotFound(format!("{k} is not registered")));
+                }
+                nodes.push(Node::Lot(k.clone()));
+            }
+            Start::Supplier(code) => {
+                if store.party(code).await?.is_none() {
+                    return Err(AppError::NotFound(format!("party {code} does not exist")));
+                }
+                let received = events(EventQuery {
+                    biz_step: Some("receiving".into()),
+                    ..window.clone()
+                })
+                .await?;
+                for e in received.iter().filter(|e| {
+                    e.event.sources.iter().any(|s| {
+                        s.kind != EndpointKind::Location && s.id == *code
+                    })
+                }) {
+                    nodes.extend(made_or_named(&e.event));
+                }
+            }
+            Start::WorkOrder(wo) => {
+                let made = events(EventQuery {
+                    biz_transaction: Some(("prodorder".into(), wo.clone())),
+                    ..Default::default()
+                })
+                .await?;
+                for e in &made {
+                    nodes.extend(made_or_named(&e.event));
+                }
+            }
+            Start::Line(line) => {
+                if store.location(line).await?.is_none() {
+                    return Err(AppError::NotFound(format!(
+                        "location {line} does not exist"
+                    )));
+                }
+                let made = events(EventQuery {
+                    biz_location: Some(line.clone()),
+                    ..window.clone()
+                })
+                .await?;
+                for e in made.iter().filter(|e| {
+                    self.shift.is_none_or(|s| {
+                        let off = e
+                            .event
+                            .event_time_zone_offset
+                            .parse::<FixedOffset>()
+                            .unwrap_or(Utc.fix());
+                        s.contains(e.event.event_time.with_timezone(&off).time())
+                    })
+                }) {
+                    nodes.extend(made_or_named(&e.event));
+                }
+            }
+            Start::Production => {
+                for q in [
+                    EventQuery {
+                        biz_step: Some("commissioning".into()),
+                        ..window.clone()
+                    },
+                    EventQuery {
+                        kind: Some(threadline_domain::event::EventKind::Transformation),
+                        ..window.clone()
+                    },
+                ] {
+                    for e in events(q).await? {
+                        nodes.extend(made_or_named(&e.event));
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        nodes.retain(|n| seen.insert(n.clone()));
+        Ok(nodes)
+    }
+}
+
+use chrono::Offset as _;
+
+/// The units and lots an event made or names as its subject: items and lots (not those it
+/// deletes), an assembly's parent, a transformation's outputs.
+fn made_or_named(e: &Event) -> Vec<Node> {
+    let mut out = Vec::new();
+    if e.action != Some(Action::Delete) {
+        out.extend(e.items.iter().cloned().map(Node::Item));
+        out.extend(e.lots.iter().map(|l| Node::Lot(l.key())));
+    }
+    out.extend(e.parent.iter().cloned().map(Node::Item));
+    out.extend(e.outputs.iter().cloned().map(Node::Item));
+    out.extend(e.output_lots.iter().map(|l| Node::Lot(l.key())));
+    out
+}
+
+/// Where a unit is now, in the words a recall manager uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Whereabouts {
+    pub status: ItemStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The party holding it, as recorded by the last transfer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custodian: Option<String>,
+    /// The distributor that holds it or sold it on (the owner of the external location).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributor: Option<String>,
+    /// The customer it was sold or shipped to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The unit it is built into now; it goes where that one goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<ItemKey>,
+    /// In our own plant or warehouse and not used up: a recall puts it on hold.
+    pub in_our_hands: bool,
+}
+
+/// Party and location master data, looked up once per code while a trace is written.
+pub struct Places<'a> {
+    store: &'a dyn Store,
+    parties: HashMap<String, Option<Party>>,
+    locations: HashMap<String, Option<Location>>,
+}
+
+impl<'a> Places<'a> {
+    pub fn new(store: &'a dyn Store) -> Self {
+        Places {
+            store,
+            parties: HashMap::new(),
+            locations: HashMap::new(),
+        }
+    }
+
+    pub async fn party(&mut self, code: &str) -> Result<Option<&Party>, AppError> {
+        if !self.parties.contains_key(code) {
+            let p = self.store.party(code).await?.map(|v| v.def);
+            self.parties.insert(code.to_owned(), p);
+        }
+        Ok(self.parties.get(code).and_then(Option::as_ref))
+    }
+
+    pub async fn location(&mut self, code: &str) -> Result<Option<&Location>, AppError> {
+        if !self.locations.contains_key(code) {
+            let l = self.store.location(code).await?.map(|v| v.def);
+            self.locations.insert(code.to_owned(), l);
+        }
+        Ok(self.locations.get(code).and_then(Option::as_ref))
+    }
+
+    /// The first region on the way up from a location.
+    async fn region(&mut self, code: &str) -> Result<Option<String>, AppError> {
+        let mut at = Some(code.to_owned());
+        let mut hops = 0;
+        while let Some(c) = at.take() {
+            let Some(l) = self.location(&c).await? else {
+                break;
+            };
+            if l.region.is_some() {
+                return Ok(l.region.clone());
+            }
+            at = l.parent.as_ref().map(ToString::to_string);
+            hops += 1;
+            if hops > 16 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads a unit's projected state in terms of parties and regions.
+    pub async fn whereabouts(&mut self, u: &UnitState) -> Result<Whereabouts, AppError> {
+        let mut w = Whereabouts {
+            status: u.status,
+            location: u.location.clone(),
+            custodian: u.custodian.clone(),
+            distributor: None,
+            customer: None,
+            region: None,
+            inside: u.parent.clone(),
+            in_our_hands: false,
+        };
+        if let Some(c) = &u.custodian {
+            match self.party(c).await?.map(|p| p.kind) {
+                Some(PartyKind::Customer) => w.customer = Some(c.clone()),
+                Some(PartyKind::Distributor) => w.distributor = Some(c.clone()),
+                _ => {}
+            }
+        }
+        let mut external = false;
+        if let Some(code) = &u.location {
+            let owner = match self.location(code).await? {
+                Some(l) => {
+                    external = l.kind == LocationKind::External;
+                    l.party.as_ref().map(ToString::to_string)
+                }
+                None => None,
+            };
+            if w.distributor.is_none()
+                && let Some(o) = owner
+                && self.party(&o).await?.map(|p| p.kind) == Some(PartyKind::Distributor)
+            {
+                w.distributor = Some(o);
+            }
+            w.region = self.region(code).await?;
+        }
+        w.in_our_hands = !external
+            && matches!(
+                u.status,
+                ItemStatus::InProduction
+                    | ItemStatus::InStock
+                    | ItemStatus::InRepair
+                    | ItemStatus::Returned
+            );
+        Ok(w)
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct TraceNode {
     pub node: Node,
-    /// 1 for direct components (or direct parents), 2 for theirs, …
+    /// 0 for a starting node (set scopes only), 1 for direct components (or direct parents), …
     pub depth: u32,
     /// The node this one was reached from.
-    pub via: Node,
-    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Quantity>,
-    pub linked_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_at: Option<DateTime<Utc>>,
     /// Set when the link ended before the as-of date (a part swapped out in a repair).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<DateTime<Utc>>,
-    /// For units reached by a forward trace: where they are now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<HoldKind>,
+    /// For units: where each is now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<ItemView>,
+    pub state: Option<Whereabouts>,
+}
+
+impl TraceNode {
+    pub async fn of(r: Reached, places: &mut Places<'_>) -> Result<TraceNode, AppError> {
+        let state = match &r.unit {
+            Some(u) => Some(places.whereabouts(u).await?),
+            None => None,
+        };
+        Ok(TraceNode {
+            node: r.node,
+            depth: r.depth,
+            via: r.via,
+            kind: r.kind,
+            quantity: r.quantity,
+            linked_at: r.linked_at,
+            removed_at: r.removed_at,
+            holds: r.holds,
+            state,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Trace {
-    pub root: Node,
+    pub scope: Scope,
     pub direction: &'static str,
     pub as_of: DateTime<Utc>,
     pub nodes: Vec<TraceNode>,
 }
 
-/// Walks the genealogy from `root`.
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Children => "backward",
+        Direction::Parents => "forward",
+    }
+}
+
+/// Starts the walk for a scope: the rows arrive on the stream.
+pub async fn walk(
+    store: &dyn Store,
+    scope: &Scope,
+    direction: Direction,
+) -> Result<ReachStream, AppError> {
+    let starts = scope.starts(store).await?;
+    Ok(store.reach(starts, direction, scope.as_of).await?)
+}
+
+/// The whole trace of a scope in memory (at most [`MAX_NODES`] nodes). For a single unit or
+/// lot the start itself is left out.
+pub async fn trace_scope(
+    store: &dyn Store,
+    scope: Scope,
+    direction: Direction,
+) -> Result<Trace, AppError> {
+    let rows = walk(store, &scope, direction).await?;
+    let rows = threadline_store::collect_reach(rows, MAX_NODES + 1)
+        .await
+        .map_err(too_large)?;
+    let mut places = Places::new(store);
+    let mut nodes = Vec::with_capacity(rows.len());
+    for r in rows {
+        if scope.is_single() && r.depth == 0 {
+            continue;
+        }
+        nodes.push(TraceNode::of(r, &mut places).await?);
+    }
+    if nodes.len() > MAX_NODES {
+        return Err(too_large(threadline_store::ReachError::TooLarge(MAX_NODES)));
+    }
+    Ok(Trace {
+        as_of: scope.as_of,
+        scope,
+        direction: direction_name(direction),
+        nodes,
+    })
+}
+
+fn too_large(e: threadline_store::ReachError) -> AppError {
+    match e {
+        threadline_store::ReachError::Store(e) => e.into(),
+        threadline_store::ReachError::TooLarge(_) => {
+            AppError::Rule(vec![threadline_domain::FieldError::new(
+                "trace_too_large",
+                format!(
+                    "the trace reaches more than {MAX_NODES} units and lots; ask for format=csv or xlsx, which stream, or narrow it"
+                ),
+            )])
+        }
+    }
+}
+
+/// Walks the genealogy from one unit or lot, as of a date.
 pub async fn trace(
     store: &dyn Store,
     root: Node,
     direction: Direction,
     as_of: DateTime<Utc>,
 ) -> Result<Trace, AppError> {
-    let mut nodes = Vec::new();
-    let mut seen: HashSet<Node> = HashSet::from([root.clone()]);
-    let mut queue = VecDeque::from([(root.clone(), 0u32)]);
-    while let Some((node, depth)) = queue.pop_front() {
-        for link in store.links(&node, direction).await? {
-            if link.from_time > as_of {
-                continue; // not linked yet at the as-of date
-            }
-            let removed = link.to_time.filter(|end| *end <= as_of);
-            if direction == Direction::Parents && removed.is_some() {
-                continue; // it had left that parent by then
-            }
-            if !seen.insert(link.node.clone()) {
-                continue;
-            }
-            if nodes.len() >= MAX_NODES {
-                return Err(AppError::Rule(vec![threadline_domain::FieldError::new(
-                    "trace_too_large",
-                    format!(
-                        "the trace reaches more than {MAX_NODES} units and lots; narrow it with an as-of date"
-                    ),
-                )]));
-            }
-            if removed.is_none() {
-                queue.push_back((link.node.clone(), depth + 1));
-            }
-            let state = match (&link.node, direction) {
-                (Node::Item(k), Direction::Parents) => store.item(k).await?,
-                _ => None,
-            };
-            nodes.push(TraceNode {
-                node: link.node,
-                depth: depth + 1,
-                via: node.clone(),
-                kind: link.kind,
-                quantity: link.quantity,
-                linked_at: link.from_time,
-                removed_at: removed,
-                state,
-            });
-        }
-    }
-    let direction = if direction == Direction::Children {
-        "backward"
-    } else {
-        "forward"
+    let start = match root {
+        Node::Item(k) => Start::Item(k),
+        Node::Lot(k) => Start::Lot(k),
     };
-    Ok(Trace {
-        root,
-        direction,
+    let scope = Scope {
+        start,
+        from: None,
+        to: None,
+        shift: None,
         as_of,
-        nodes,
-    })
+    };
+    trace_scope(store, scope, direction).await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TraceParams {
-    product: String,
-    serial: Option<String>,
-    lot: Option<String>,
-    as_of: Option<DateTime<chrono::FixedOffset>>,
-    /// `json` (default) or `csv`.
-    format: Option<String>,
-}
+/// The columns of a trace export.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "depth",
+    "kind_of_node",
+    "product",
+    "serial_or_lot",
+    "via_product",
+    "via_serial_or_lot",
+    "link",
+    "quantity",
+    "linked_at",
+    "removed_at",
+    "holds",
+    "status",
+    "location",
+    "custodian",
+    "distributor",
+    "customer",
+    "region",
+    "inside",
+];
 
-fn root_of(p: &TraceParams) -> Result<Node, AppError> {
-    let product =
-        ProductCode::parse(&p.product).map_err(|e| AppError::Malformed(vec![e.at("product")]))?;
-    match (&p.serial, &p.lot) {
-        (Some(s), None) => Ok(Node::Item(ItemKey {
-            product,
-            serial: Serial::parse(s).map_err(|e| AppError::Malformed(vec![e.at("serial")]))?,
-        })),
-        (None, Some(l)) => Ok(Node::Lot(LotKey {
-            product,
-            lot: LotCode::parse(l).map_err(|e| AppError::Malformed(vec![e.at("lot")]))?,
-        })),
-        _ => Err(AppError::malformed(
-            "missing_field",
-            "give either `serial` or `lot` with `product`",
-            Some("serial".into()),
-        )),
+/// The product and serial or lot of a node, for a spreadsheet row.
+pub fn node_cells(n: &Node) -> (&'static str, String, String) {
+    match n {
+        Node::Item(k) => ("unit", k.product.to_string(), k.serial.to_string()),
+        Node::Lot(k) => ("lot", k.product.to_string(), k.lot.to_string()),
     }
+}
+
+pub fn holds_text(h: &[HoldKind]) -> String {
+    h.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+impl TraceNode {
+    /// One spreadsheet row, in [`EXPORT_COLUMNS`] order.
+    pub fn cells(&self) -> Vec<Cell> {
+        let (kind, product, id) = node_cells(&self.node);
+        let (via_product, via_id) = self
+            .via
+            .as_ref()
+            .map(|v| {
+                let (_, p, i) = node_cells(v);
+                (p, i)
+            })
+            .unwrap_or_default();
+        let s = self.state.as_ref();
+        let text = |v: Option<String>| Cell::Text(v.unwrap_or_default());
+        vec![
+            Cell::Number(f64::from(self.depth)),
+            Cell::Text(kind.to_owned()),
+            Cell::Text(product),
+            Cell::Text(id),
+            Cell::Text(via_product),
+            Cell::Text(via_id),
+            text(self.kind.clone()),
+            text(self.quantity.map(|q| q.to_string())),
+            text(self.linked_at.map(|t| t.to_rfc3339())),
+            text(self.removed_at.map(|t| t.to_rfc3339())),
+            Cell::Text(holds_text(&self.holds)),
+            text(s.map(|s| s.status.as_str().to_owned())),
+            text(s.and_then(|s| s.location.clone())),
+            text(s.and_then(|s| s.custodian.clone())),
+            text(s.and_then(|s| s.distributor.clone())),
+            text(s.and_then(|s| s.customer.clone())),
+            text(s.and_then(|s| s.region.clone())),
+            text(s.and_then(|s| s.inside.as_ref().map(|k| format!("{} {}", k.product, k.serial)))),
+        ]
+    }
+}
+
+impl Trace {
+    /// The trace as a spreadsheet: one row per unit or lot with the key data elements.
+    pub fn to_csv(&self) -> Result<Vec<u8>, AppError> {
+        let mut out = Vec::new();
+        crate::export::write_csv_rows(
+            &mut out,
+            Some(EXPORT_COLUMNS),
+            self.nodes.iter().map(TraceNode::cells),
+        )?;
+        Ok(out)
+    }
+}
+
+/// Reads a query string into a [`ScopeRequest`] and an output format, naming any bad field.
+pub fn scope_from_query(
+    params: BTreeMap<String, String>,
+) -> Result<(ScopeRequest, Format), AppError> {
+    let mut params = params;
+    let format = Format::parse(params.remove("format").as_deref())?;
+    let v = serde_json::to_value(&params).map_err(|e| AppError::Internal(e.to_string()))?;
+    let req: ScopeRequest = serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if field == "." {
+            inner
+                .split('`')
+                .nth(1)
+                .map(str::to_owned)
+                .unwrap_or_default()
+        } else {
+            field
+        };
+        bad("invalid_query", inner, &field)
+    })?;
+    Ok((req, format))
 }
 
 async fn run(
     app: AppState,
-    params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
     direction: Direction,
 ) -> Result<Response, AppError> {
-    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-    let root = root_of(&p)?;
-    let known = match &root {
-        Node::Item(k) => app.store.item(k).await?.is_some(),
-        Node::Lot(k) => app.store.lot(k).await?.is_some(),
-    };
-    if !known {
-        return Err(AppError::NotFound(format!(
-            "{} is not registered",
-            match &root {
-                Node::Item(k) => format!("serial {} of {}", k.serial, k.product),
-                Node::Lot(k) => k.to_string(),
-            }
-        )));
+    let Query(params) =
+        params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let (req, format) = scope_from_query(params)?;
+    let scope = req.check(app.clock.now(), "")?;
+    if direction == Direction::Children && !scope.is_single() {
+        return Err(bad(
+            "unexpected_field",
+            "a backward trace starts from one unit or lot",
+            "serial",
+        ));
     }
-    let as_of = p
-        .as_of
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| app.clock.now());
-    let t = trace(&*app.store, root, direction, as_of).await?;
-    match p.format.as_deref() {
-        None | Some("json") => Ok(Json(t).into_response()),
-        Some("csv") => {
-            let name = format!("trace-{}.csv", t.direction);
-            Ok((
-                [
-                    (
-                        axum::http::header::CONTENT_TYPE,
-                        "text/csv; charset=utf-8".to_owned(),
-                    ),
-                    (
-                        axum::http::header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    ),
-                ],
-                t.to_csv()?,
-            )
-                .into_response())
+    match format {
+        Format::Json => Ok(Json(trace_scope(&*app.store, scope, direction).await?).into_response()),
+        f => {
+            let rows = walk(&*app.store, &scope, direction).await?;
+            let single = scope.is_single();
+            let store = app.store.clone();
+            let name = format!("trace-{}", direction_name(direction));
+            Ok(crate::export::spreadsheet(
+                f,
+                &name,
+                EXPORT_COLUMNS,
+                move |tx| async move {
+                    let mut rows = rows;
+                    let mut places = Places::new(&*store);
+                    while let Some(chunk) = rows.recv().await {
+                        let mut out = Vec::with_capacity(threadline_store::REACH_CHUNK);
+                        for r in chunk? {
+                            if single && r.depth == 0 {
+                                continue;
+                            }
+                            out.push(TraceNode::of(r, &mut places).await?.cells());
+                        }
+                        if tx.send(out).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(())
+                },
+            ))
         }
-        Some(other) => Err(AppError::malformed(
-            "invalid_format",
-            format!("format must be json or csv, not `{other}`"),
-            Some("format".into()),
-        )),
     }
 }
 
-/// `GET /api/v1/trace/backward?product=…&serial=…|lot=…[&as_of=…]`
+/// `GET /api/v1/trace/backward?product=…&serial=…|lot=…[&as_of=…][&format=csv|xlsx]`
 pub async fn backward(
     State(app): State<AppState>,
-    params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     run(app, params, Direction::Children).await
 }
 
-/// `GET /api/v1/trace/forward?product=…&serial=…|lot=…[&as_of=…]`
+/// `GET /api/v1/trace/forward?…` from a unit or lot (`product` with `serial`|`lot`), a
+/// `supplier` (`from`/`to` optional), a `work_order`, a `line` (`from`/`to`/`shift` optional)
+/// or a production window (`from` and `to`); `as_of` and `format=csv|xlsx` optional.
 pub async fn forward(
     State(app): State<AppState>,
-    params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     run(app, params, Direction::Parents).await
-}
-
-impl Trace {
-    /// The trace as a spreadsheet: one row per unit or lot with the key data elements, for
-    /// auditors and regulators (sortable in any spreadsheet program).
-    pub fn to_csv(&self) -> Result<Vec<u8>, AppError> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let fail = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
-        w.write_record([
-            "depth",
-            "kind_of_node",
-            "product",
-            "serial_or_lot",
-            "via_product",
-            "via_serial_or_lot",
-            "link",
-            "quantity",
-            "linked_at",
-            "removed_at",
-            "status",
-            "location",
-            "custodian",
-        ])
-        .map_err(fail)?;
-        let parts = |n: &Node| match n {
-            Node::Item(k) => ("unit", k.product.to_string(), k.serial.to_string()),
-            Node::Lot(k) => ("lot", k.product.to_string(), k.lot.to_string()),
-        };
-        for n in &self.nodes {
-            let (kind, product, id) = parts(&n.node);
-            let (_, via_product, via_id) = parts(&n.via);
-            let state = n.state.as_ref();
-            w.write_record([
-                n.depth.to_string(),
-                kind.to_owned(),
-                product,
-                id,
-                via_product,
-                via_id,
-                n.kind.clone(),
-                n.quantity.map(|q| q.to_string()).unwrap_or_default(),
-                n.linked_at.to_rfc3339(),
-                n.removed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                state
-                    .map(|s| s.status.as_str().to_owned())
-                    .unwrap_or_default(),
-                state.and_then(|s| s.location.clone()).unwrap_or_default(),
-                state.and_then(|s| s.custodian.clone()).unwrap_or_default(),
-            ])
-            .map_err(fail)?;
-        }
-        w.into_inner()
-            .map_err(|e| AppError::Internal(format!("csv: {e}")))
-    }
 }

@@ -341,6 +341,22 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
+    async fn reach(
+        &self,
+        roots: Vec<threadline_domain::projection::Node>,
+        direction: threadline_store::Direction,
+        as_of: DateTime<Utc>,
+    ) -> Result<threadline_store::ReachStream, StoreError> {
+        let client = self.client().await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(e) = lookup::reach(&client, &roots, direction, micros(as_of), &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Ok(rx)
+    }
+
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
         let client = self.client().await?;
         lookup::counter(&client, scope).await

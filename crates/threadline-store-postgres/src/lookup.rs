@@ -149,3 +149,94 @@ pub(crate) async fn links(
     }
     Ok(out)
 }
+
+/// The starting nodes of a walk, from three parallel arrays: type (`i`/`l`), product, serial
+/// or lot.
+const REACH_SEED: &str = "SELECT 'i'::text COLLATE \"C\" AS t, i.id AS id
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS s(t, product, code)
+       JOIN products p ON p.code = s.product
+       JOIN items i ON i.product_id = p.id AND i.serial = s.code
+       WHERE s.t = 'i'
+     UNION
+     SELECT 'l'::text COLLATE \"C\", l.id
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS s(t, product, code)
+       JOIN products p ON p.code = s.product
+       JOIN lots l ON l.product_id = p.id AND l.code = s.code
+       WHERE s.t = 'l'";
+
+/// Runs the walk and sends its rows in chunks as they arrive; stops early if the receiver is
+/// gone.
+pub(crate) async fn reach(
+    c: &ClientWrapper,
+    roots: &[threadline_domain::projection::Node],
+    direction: threadline_store::Direction,
+    as_of: i64,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<threadline_store::Reached>, StoreError>>,
+) -> Result<(), StoreError> {
+    use futures_util::StreamExt;
+    use threadline_domain::projection::Node;
+    let (mut types, mut products, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+    for n in roots {
+        let (t, p, code) = match n {
+            Node::Item(k) => ("i", k.product.as_str(), k.serial.as_str()),
+            Node::Lot(k) => ("l", k.product.as_str(), k.lot.as_str()),
+        };
+        if storable(p) && storable(code) {
+            types.push(t);
+            products.push(p);
+            codes.push(code);
+        }
+    }
+    let sql = threadline_store::query::reach_sql(
+        direction,
+        REACH_SEED,
+        4,
+        threadline_store::query::Dialect {
+            placeholder: |n| format!("${n}"),
+            null_text: "NULL::text COLLATE \"C\"",
+            null_int: "NULL::bigint",
+        },
+    );
+    let stmt = c.prepare_cached(&sql).await.map_err(db)?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&types, &products, &codes, &as_of];
+    let rows = c.query_raw(&stmt, params).await.map_err(db)?;
+    let mut rows = std::pin::pin!(rows);
+    let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
+    while let Some(r) = rows.next().await {
+        let r = r.map_err(db)?;
+        chunk.push(
+            threadline_store::RawReached {
+                depth: i64::from(col::<i32>(&r, 0)?),
+                node_type: col(&r, 1)?,
+                product: col(&r, 2)?,
+                code: col(&r, 3)?,
+                via_type: col(&r, 4)?,
+                via_product: col(&r, 5)?,
+                via_code: col(&r, 6)?,
+                kind: col(&r, 7)?,
+                quantity: col(&r, 8)?,
+                from_time: col(&r, 9)?,
+                removed_time: col(&r, 10)?,
+                status: col(&r, 11)?,
+                holds: col::<Option<i16>>(&r, 12)?.map(i64::from),
+                location: col(&r, 13)?,
+                custodian: col(&r, 14)?,
+                lot: col(&r, 15)?,
+                parent_product: col(&r, 16)?,
+                parent_serial: col(&r, 17)?,
+            }
+            .decode()?,
+        );
+        if chunk.len() == threadline_store::REACH_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(threadline_store::REACH_CHUNK));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(chunk)).await;
+    }
+    Ok(())
+}

@@ -367,6 +367,32 @@ impl threadline_store::Store for SqliteStore {
         .await
     }
 
+    async fn reach(
+        &self,
+        roots: Vec<threadline_domain::projection::Node>,
+        direction: threadline_store::Direction,
+        as_of: DateTime<Utc>,
+    ) -> Result<threadline_store::ReachStream, StoreError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let readers = self.readers.clone();
+        // The walk runs in one read transaction on its own connection while the caller reads
+        // the chunks; a slow reader holds that snapshot (and WAL checkpoints) until it is done.
+        tokio::task::spawn_blocking(move || {
+            let run = || {
+                let c = readers.take()?;
+                c.execute_batch("BEGIN DEFERRED").map_err(db)?;
+                let out = read::reach(&c, &roots, direction, micros(as_of), &tx);
+                let end = c.execute_batch("COMMIT").map_err(db);
+                readers.give(c);
+                end.and(out)
+            };
+            if let Err(e) = run() {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        Ok(rx)
+    }
+
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
         let scope = scope.to_owned();
         self.read(move |c| {

@@ -467,3 +467,81 @@ pub(crate) fn links(
     }
     Ok(out)
 }
+
+/// The starting nodes of a walk, from a JSON array of `["i"|"l", product, serial or lot]`.
+const REACH_SEED: &str = "SELECT 'i' AS t, i.id AS id FROM json_each(?1) j
+       JOIN products p ON p.code = json_extract(j.value, '$[1]')
+       JOIN items i ON i.product_id = p.id AND i.serial = json_extract(j.value, '$[2]')
+       WHERE json_extract(j.value, '$[0]') = 'i'
+     UNION
+     SELECT 'l', l.id FROM json_each(?1) j
+       JOIN products p ON p.code = json_extract(j.value, '$[1]')
+       JOIN lots l ON l.product_id = p.id AND l.code = json_extract(j.value, '$[2]')
+       WHERE json_extract(j.value, '$[0]') = 'l'";
+
+/// Runs the walk and sends its rows in chunks; stops early if the receiver is gone.
+pub(crate) fn reach(
+    c: &Connection,
+    roots: &[threadline_domain::projection::Node],
+    direction: threadline_store::Direction,
+    as_of: i64,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<threadline_store::Reached>, StoreError>>,
+) -> Result<(), StoreError> {
+    use threadline_domain::projection::Node;
+    let seeds: Vec<[&str; 3]> = roots
+        .iter()
+        .map(|n| match n {
+            Node::Item(k) => ["i", k.product.as_str(), k.serial.as_str()],
+            Node::Lot(k) => ["l", k.product.as_str(), k.lot.as_str()],
+        })
+        .collect();
+    let seeds = serde_json::to_string(&seeds).map_err(|e| StoreError::Database(e.to_string()))?;
+    let sql = threadline_store::query::reach_sql(
+        direction,
+        REACH_SEED,
+        2,
+        threadline_store::query::Dialect {
+            placeholder: |n| format!("?{n}"),
+            null_text: "NULL",
+            null_int: "NULL",
+        },
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let mut rows = stmt.query(params![seeds, as_of]).map_err(db)?;
+    let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
+    while let Some(r) = rows.next().map_err(db)? {
+        chunk.push(
+            threadline_store::RawReached {
+                depth: r.get(0).map_err(db)?,
+                node_type: r.get(1).map_err(db)?,
+                product: r.get(2).map_err(db)?,
+                code: r.get(3).map_err(db)?,
+                via_type: r.get(4).map_err(db)?,
+                via_product: r.get(5).map_err(db)?,
+                via_code: r.get(6).map_err(db)?,
+                kind: r.get(7).map_err(db)?,
+                quantity: r.get(8).map_err(db)?,
+                from_time: r.get(9).map_err(db)?,
+                removed_time: r.get(10).map_err(db)?,
+                status: r.get(11).map_err(db)?,
+                holds: r.get(12).map_err(db)?,
+                location: r.get(13).map_err(db)?,
+                custodian: r.get(14).map_err(db)?,
+                lot: r.get(15).map_err(db)?,
+                parent_product: r.get(16).map_err(db)?,
+                parent_serial: r.get(17).map_err(db)?,
+            }
+            .decode()?,
+        );
+        if chunk.len() == threadline_store::REACH_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(threadline_store::REACH_CHUNK));
+            if tx.blocking_send(Ok(full)).is_err() {
+                return Ok(()); // nobody is listening any more
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(Ok(chunk));
+    }
+    Ok(())
+}

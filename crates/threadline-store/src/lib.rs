@@ -377,6 +377,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The direct genealogy links of a node, oldest first; empty if the node does not exist.
     async fn links(&self, node: &Node, direction: Direction) -> Result<Vec<Link>>;
+    /// Walks the genealogy from `roots` in one set-based statement (a recursive CTE): every node
+    /// reached through links that held at `as_of`, each once, at its smallest depth, with its
+    /// current holds and (units) state. Backward, a link that ended by `as_of` (a part swapped
+    /// out) is listed with its end and not followed. The starting nodes come first, at depth 0
+    /// (unknown ones are left out); then by depth and link order. Rows arrive in chunks of
+    /// [`REACH_CHUNK`] while the statement runs, so a caller can write them out as they come.
+    async fn reach(
+        &self,
+        roots: Vec<Node>,
+        direction: Direction,
+        as_of: DateTime<Utc>,
+    ) -> Result<ReachStream>;
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;
     /// What of a product may be picked: lot quantities per location (lots not on hold), or
@@ -463,4 +475,152 @@ pub fn is_conflict_code(code: &str) -> bool {
             | "version_conflict"
             | "already_exists"
     )
+}
+
+/// Where a unit is now, as the projection has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitState {
+    pub status: ItemStatus,
+    pub location: Option<String>,
+    /// The party that holds it (a distributor, a customer), if it left our hands.
+    pub custodian: Option<String>,
+    pub lot: Option<String>,
+    /// The unit it is built into now, if any: it goes where that one goes.
+    pub parent: Option<ItemKey>,
+}
+
+/// One node of a set-based genealogy walk ([`Store::reach`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reached {
+    pub node: Node,
+    /// 0 for a starting node, 1 for what it links to directly, …
+    pub depth: u32,
+    /// The node this one was reached from; absent for a starting node.
+    pub via: Option<Node>,
+    /// The link's kind (`aggregation`, `association`, `transformation`); absent for a start.
+    pub kind: Option<String>,
+    pub quantity: Option<Quantity>,
+    pub linked_at: Option<DateTime<Utc>>,
+    /// When the link ended, if that was at or before the as-of date (a part swapped out).
+    pub removed_at: Option<DateTime<Utc>>,
+    /// Holds on the unit or lot now.
+    pub holds: Vec<HoldKind>,
+    /// For units: where each is now. Absent for lots.
+    pub unit: Option<UnitState>,
+}
+
+/// The rows of a walk, in chunks, as the engine reads them: a caller can write them out without
+/// holding the whole result. An `Err` ends the stream.
+pub type ReachStream = tokio::sync::mpsc::Receiver<Result<Vec<Reached>>>;
+
+/// How many rows an engine sends per chunk of a [`ReachStream`].
+pub const REACH_CHUNK: usize = 1024;
+
+/// Reads a whole [`ReachStream`], refusing more than `max` rows.
+pub async fn collect_reach(mut rx: ReachStream, max: usize) -> Result<Vec<Reached>, ReachError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        out.extend(chunk.map_err(ReachError::Store)?);
+        if out.len() > max {
+            return Err(ReachError::TooLarge(max));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReachError {
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("more than {0} nodes")]
+    TooLarge(usize),
+}
+
+/// One row of the walk as both engines' SQL returns it ([`query::reach_sql`]); turned into a
+/// [`Reached`] by [`RawReached::decode`], so the engines cannot read it differently.
+#[derive(Debug, Clone)]
+pub struct RawReached {
+    pub depth: i64,
+    pub node_type: String,
+    pub product: String,
+    pub code: String,
+    pub via_type: Option<String>,
+    pub via_product: Option<String>,
+    pub via_code: Option<String>,
+    pub kind: Option<String>,
+    pub quantity: Option<i64>,
+    /// µs since the epoch, UTC.
+    pub from_time: Option<i64>,
+    pub removed_time: Option<i64>,
+    pub status: Option<String>,
+    pub holds: Option<i64>,
+    pub location: Option<String>,
+    pub custodian: Option<String>,
+    pub lot: Option<String>,
+    pub parent_product: Option<String>,
+    pub parent_serial: Option<String>,
+}
+
+fn node_of(t: &str, product: &str, code: &str) -> Result<Node> {
+    use threadline_domain::{LotCode, ProductCode, Serial};
+    let schema = |e: FieldError| StoreError::Schema(e.message);
+    let product = ProductCode::parse(product).map_err(schema)?;
+    Ok(match t {
+        "i" => Node::Item(ItemKey {
+            product,
+            serial: Serial::parse(code).map_err(schema)?,
+        }),
+        "l" => Node::Lot(LotKey {
+            product,
+            lot: LotCode::parse(code).map_err(schema)?,
+        }),
+        other => return Err(StoreError::Schema(format!("unknown node type `{other}`"))),
+    })
+}
+
+fn micros_to_time(us: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default()
+}
+
+impl RawReached {
+    pub fn decode(self) -> Result<Reached> {
+        let node = node_of(&self.node_type, &self.product, &self.code)?;
+        let via = match (self.via_type, self.via_product, self.via_code) {
+            (Some(t), Some(p), Some(c)) => Some(node_of(&t, &p, &c)?),
+            _ => None,
+        };
+        let holds = self.holds.unwrap_or(0);
+        let parent = match (self.parent_product, self.parent_serial) {
+            (Some(p), Some(s)) => match node_of("i", &p, &s)? {
+                Node::Item(k) => Some(k),
+                Node::Lot(_) => None,
+            },
+            _ => None,
+        };
+        let unit = match (&node, self.status) {
+            (Node::Item(_), Some(s)) => Some(UnitState {
+                status: ItemStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{s}`")))?,
+                location: self.location,
+                custodian: self.custodian,
+                lot: self.lot,
+                parent,
+            }),
+            _ => None,
+        };
+        Ok(Reached {
+            node,
+            depth: u32::try_from(self.depth).map_err(|e| StoreError::Schema(e.to_string()))?,
+            via,
+            kind: self.kind,
+            quantity: self.quantity.map(Quantity::from_millis),
+            linked_at: self.from_time.map(micros_to_time),
+            removed_at: self.removed_time.map(micros_to_time),
+            holds: HoldKind::ALL
+                .into_iter()
+                .filter(|k| holds & i64::from(k.bit()) != 0)
+                .collect(),
+            unit,
+        })
+    }
 }

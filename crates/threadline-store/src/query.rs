@@ -120,3 +120,67 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "serial_counters",
     "processes",
 ];
+
+/// How an engine writes the parts of [`reach_sql`] its dialect spells its own way.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// The n-th (1-based) placeholder: `?n` or `$n`.
+    pub placeholder: fn(usize) -> String,
+    /// A typed NULL text matching the genealogy's text columns (PostgreSQL needs the collation).
+    pub null_text: &'static str,
+    pub null_int: &'static str,
+}
+
+/// The set-based genealogy walk behind [`crate::Store::reach`]. `seed` is a statement returning
+/// the starting nodes as `(t, id)` (`'i'`/`'l'` and the unit or lot row id); `as_of` is the
+/// placeholder number of the as-of time (µs). Rows: depth, node type, product, serial or lot,
+/// via type, via product, via serial or lot, link kind, quantity, linked at, removed at, and the
+/// node's status, holds, location, custodian, lot and parent unit — the columns of [`crate::RawReached`].
+///
+/// The walk is `UNION ALL` (a tree is walked once); a node reached along several paths (lots
+/// merged in a transformation) is kept once, at its smallest depth, by `row_number()`. Depth
+/// is capped at 64, which also ends a walk round a cycle of lot transformations.
+pub fn reach_sql(
+    direction: crate::Direction,
+    seed: &str,
+    as_of: usize,
+    d: Dialect,
+) -> String {
+    let t = (d.placeholder)(as_of);
+    let (me, other, still_held) = match direction {
+        crate::Direction::Parents => ("child", "parent", format!(" AND (g.to_time IS NULL OR g.to_time > {t})")),
+        crate::Direction::Children => ("parent", "child", String::new()),
+    };
+    let (nt, ni) = (d.null_text, d.null_int);
+    format!(
+        "WITH RECURSIVE walk(t, id, depth, vt, vid, kind, qty, ft, tt, fs) AS (
+           SELECT s.t, s.id, 0, {nt}, {ni}, {nt}, {ni}, {ni}, {ni}, {ni} FROM ({seed}) s
+           UNION ALL
+           SELECT g.{other}_type, g.{other}_id, w.depth + 1, g.{me}_type, g.{me}_id, g.kind, g.quantity,
+                  g.from_time, CASE WHEN g.to_time <= {t} THEN g.to_time END, g.from_seq
+           FROM walk w JOIN genealogy g ON g.{me}_type = w.t AND g.{me}_id = w.id
+           WHERE w.depth < 64 AND w.tt IS NULL AND g.from_time <= {t}{still_held}
+         ),
+         ranked AS (
+           SELECT w.*, row_number() OVER (PARTITION BY w.t, w.id ORDER BY w.depth, w.fs, w.vt, w.vid) AS rn
+           FROM walk w
+         )
+         SELECT r.depth, r.t, COALESCE(ip.code, lp.code), COALESCE(i.serial, l.code),
+                r.vt, COALESCE(vip.code, vlp.code), COALESCE(vi.serial, vl.code),
+                r.kind, r.qty, r.ft, r.tt,
+                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial
+         FROM ranked r
+         LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
+         LEFT JOIN products ip ON ip.id = i.product_id
+         LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
+         LEFT JOIN products lp ON lp.id = l.product_id
+         LEFT JOIN items vi ON r.vt = 'i' AND vi.id = r.vid
+         LEFT JOIN products vip ON vip.id = vi.product_id
+         LEFT JOIN lots vl ON r.vt = 'l' AND vl.id = r.vid
+         LEFT JOIN products vlp ON vlp.id = vl.product_id
+         LEFT JOIN items pi ON pi.id = i.parent_id
+         LEFT JOIN products pp ON pp.id = pi.product_id
+         WHERE r.rn = 1
+         ORDER BY r.depth, r.fs, r.t, r.id"
+    )
+}
