@@ -59,9 +59,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], array_prefix: &str) -> Result<T,
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
         Err(e) => {
-            let field = field_path(e.path(), array_prefix);
+            let mut field = field_path(e.path(), array_prefix);
             let inner = e.into_inner();
             let msg = inner.to_string();
+            // A missing field is reported at the object that lacks it: name the field itself.
+            if let Some(name) = msg
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                field = Some(match field {
+                    Some(at) => format!("{at}.{name}"),
+                    None => name.to_owned(),
+                });
+            }
             let code = match inner.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     "malformed_json"

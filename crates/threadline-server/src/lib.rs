@@ -27,6 +27,7 @@ pub mod i18n;
 pub mod ops;
 pub mod passport;
 pub mod process;
+pub mod recall;
 pub mod scan;
 pub mod serials;
 pub mod trace;
@@ -390,6 +391,33 @@ pub fn routes() -> Vec<Route> {
             trace::backward,
         ),
         route(M::GET, "/api/v1/trace/forward", Needs(Read), trace::forward),
+        // Recall campaigns.
+        route(M::GET, "/api/v1/recalls", Needs(Read), recall::list),
+        route(
+            M::POST,
+            "/api/v1/recalls",
+            Needs(Permission::Recall),
+            recall::create,
+        ),
+        route(M::GET, "/api/v1/recalls/{code}", Needs(Read), recall::get),
+        route(
+            M::GET,
+            "/api/v1/recalls/{code}/units",
+            Needs(Read),
+            recall::units,
+        ),
+        route(
+            M::GET,
+            "/api/v1/recalls/{code}/contacts",
+            Needs(Permission::ReadCustomerData),
+            recall::contacts,
+        ),
+        route(
+            M::POST,
+            "/api/v1/recalls/{code}/close",
+            Needs(Permission::Recall),
+            recall::close,
+        ),
         // Identifiers: scanning and serial numbers.
         route(M::GET, "/api/v1/scan", Needs(Read), scan::scan),
         route(

@@ -433,6 +433,59 @@ impl<'a> Places<'a> {
         Ok(None)
     }
 
+    /// For a unit sold to a customer (the projection forgets where it was): the distributor it
+    /// passed through and the region it was last in, from its history.
+    pub async fn sold_through(
+        &mut self,
+        key: &ItemKey,
+        w: &mut Whereabouts,
+    ) -> Result<(), AppError> {
+        let mut q = EventQuery {
+            item: Some(key.clone()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let (mut distributor, mut region) = (None, None);
+        loop {
+            let page = self.store.events(&q).await?;
+            for e in &page.items {
+                let ev = &e.event;
+                let places = ev
+                    .biz_location
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(ev.destinations.iter().filter_map(|d| d.location().map(str::to_owned)))
+                    .collect::<Vec<_>>();
+                for code in places {
+                    if let Some(r) = self.region(&code).await? {
+                        region = Some(r);
+                    }
+                    let owner = self
+                        .location(&code)
+                        .await?
+                        .and_then(|l| l.party.as_ref().map(ToString::to_string));
+                    if let Some(o) = owner
+                        && self.party(&o).await?.map(|p| p.kind) == Some(PartyKind::Distributor)
+                    {
+                        distributor = Some(o);
+                    }
+                }
+                if let Some(c) = ev.new_custodian()
+                    && self.party(c).await?.map(|p| p.kind) == Some(PartyKind::Distributor)
+                {
+                    distributor = Some(c.to_owned());
+                }
+            }
+            match (page.next, page.items.last()) {
+                (Some(_), Some(last)) => q.after_seq = Some(last.seq),
+                _ => break,
+            }
+        }
+        w.distributor = w.distributor.take().or(distributor);
+        w.region = w.region.take().or(region);
+        Ok(())
+    }
+
     /// Reads a unit's projected state in terms of parties and regions.
     pub async fn whereabouts(&mut self, u: &UnitState) -> Result<Whereabouts, AppError> {
         let mut w = Whereabouts {

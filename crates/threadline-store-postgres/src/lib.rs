@@ -48,6 +48,7 @@ mod lookup;
 mod master;
 mod migrate;
 mod read;
+mod recall;
 pub mod testing;
 
 /// Connections a store opens at most.
@@ -355,6 +356,39 @@ impl threadline_store::Store for PgStore {
             }
         });
         Ok(rx)
+    }
+
+    async fn create_recall(
+        &self,
+        r: threadline_store::Recall,
+        members: Vec<threadline_store::RecallMember>,
+    ) -> Result<(), StoreError> {
+        self.recall_create(r, members).await
+    }
+
+    async fn recall(&self, code: &str) -> Result<Option<threadline_store::Recall>, StoreError> {
+        self.recall_one(code).await
+    }
+
+    async fn recalls(&self) -> Result<Vec<threadline_store::Recall>, StoreError> {
+        self.recall_all().await
+    }
+
+    async fn recall_members(
+        &self,
+        code: &str,
+    ) -> Result<Vec<threadline_store::RecallMember>, StoreError> {
+        self.recall_members_of(code).await
+    }
+
+    async fn close_recall(
+        &self,
+        code: &str,
+        closed_by: String,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Result<threadline_store::Recall, StoreError> {
+        self.recall_close(code, closed_by, at, note).await
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {

@@ -32,6 +32,7 @@ mod capture;
 mod master;
 mod migrate;
 mod read;
+mod recall;
 
 pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
@@ -391,6 +392,43 @@ impl threadline_store::Store for SqliteStore {
             }
         });
         Ok(rx)
+    }
+
+    async fn create_recall(
+        &self,
+        r: threadline_store::Recall,
+        members: Vec<threadline_store::RecallMember>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| recall::create(c, &r, &members)).await
+    }
+
+    async fn recall(&self, code: &str) -> Result<Option<threadline_store::Recall>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |c| recall::one(c, &code)).await
+    }
+
+    async fn recalls(&self) -> Result<Vec<threadline_store::Recall>, StoreError> {
+        self.read(recall::all).await
+    }
+
+    async fn recall_members(
+        &self,
+        code: &str,
+    ) -> Result<Vec<threadline_store::RecallMember>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |c| recall::members(c, &code)).await
+    }
+
+    async fn close_recall(
+        &self,
+        code: &str,
+        closed_by: String,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Result<threadline_store::Recall, StoreError> {
+        let code = code.to_owned();
+        self.write(move |c| recall::close(c, &code, &closed_by, at, note.as_deref()))
+            .await
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_access.sql")),
     (3, include_str!("../migrations/0003_serial_counters.sql")),
     (4, include_str!("../migrations/0004_process.sql")),
+    (5, include_str!("../migrations/0005_recalls.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

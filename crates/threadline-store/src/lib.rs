@@ -23,7 +23,9 @@ use uuid::Uuid;
 pub mod access;
 pub mod master;
 pub mod query;
+pub mod recall;
 
+pub use recall::{Recall, RecallMember};
 pub use access::{
     LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
 };
@@ -389,6 +391,24 @@ pub trait Store: Send + Sync + 'static {
         direction: Direction,
         as_of: DateTime<Utc>,
     ) -> Result<ReachStream>;
+    // Recall campaigns.
+
+    /// Stores a campaign and its members; a taken code is `Conflict` on field `code`.
+    async fn create_recall(&self, recall: Recall, members: Vec<RecallMember>) -> Result<()>;
+    async fn recall(&self, code: &str) -> Result<Option<Recall>>;
+    /// Every campaign, newest first.
+    async fn recalls(&self) -> Result<Vec<Recall>>;
+    /// A campaign's units and lots, in trace order.
+    async fn recall_members(&self, code: &str) -> Result<Vec<RecallMember>>;
+    /// Closes a campaign: `NotFound`, or `Invalid` (`already_closed`) if it was closed.
+    async fn close_recall(
+        &self,
+        code: &str,
+        closed_by: String,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Result<Recall>;
+
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;
     /// What of a product may be picked: lot quantities per location (lots not on hold), or
@@ -474,6 +494,7 @@ pub fn is_conflict_code(code: &str) -> bool {
             | "duplicate_gtin"
             | "version_conflict"
             | "already_exists"
+            | "already_closed"
     )
 }
 
@@ -561,7 +582,7 @@ pub struct RawReached {
     pub parent_serial: Option<String>,
 }
 
-fn node_of(t: &str, product: &str, code: &str) -> Result<Node> {
+pub(crate) fn node_of(t: &str, product: &str, code: &str) -> Result<Node> {
     use threadline_domain::{LotCode, ProductCode, Serial};
     let schema = |e: FieldError| StoreError::Schema(e.message);
     let product = ProductCode::parse(product).map_err(schema)?;

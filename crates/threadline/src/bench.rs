@@ -33,7 +33,7 @@ pub struct Figure {
 }
 
 impl Figure {
-    fn of(name: &str, unit: &str, mut xs: Vec<f64>) -> Figure {
+    pub(crate) fn of(name: &str, unit: &str, mut xs: Vec<f64>) -> Figure {
         xs.sort_by(|a, b| a.total_cmp(b));
         let median = if xs.is_empty() { 0.0 } else { xs[xs.len() / 2] };
         Figure {

@@ -134,6 +134,26 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// A forward trace from one material lot to UNITS finished units through three levels,
+    /// and its CSV (and XLSX) export through HTTP; the data is generated deterministically.
+    Trace {
+        /// Database: `sqlite` (a fresh temporary file, the default) or a URL of an empty
+        /// PostgreSQL database.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// Finished units the lot reaches (the trace has twice as many nodes, plus ten lots).
+        #[arg(long, default_value_t = 100_000)]
+        units: usize,
+        /// Repetitions of each timed step (min/median/max are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also measure the XLSX export.
+        #[arg(long)]
+        xlsx: bool,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use threadline_domain::access::{Role, Roles, TokenName, UserName};
 use threadline_store::{NewUser, Store};
 
 pub mod bench;
+pub mod bench_trace;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -224,6 +225,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     events,
                     batch: batch.max(1),
                     runs: runs.max(1),
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Trace {
+                    db,
+                    units,
+                    runs,
+                    xlsx,
+                    json,
+                },
+        } => {
+            let figures = bench_trace::trace(
+                bench_trace::TraceBench {
+                    db,
+                    units: units.max(1),
+                    runs: runs.max(1),
+                    xlsx,
                 },
                 &mut std::io::stdout(),
             )

@@ -1,0 +1,774 @@
+//! Recall campaigns (召回): from "this lot is bad" to holds, the affected list, the contact list
+//! and progress, in one call.
+//!
+//! Creating a campaign walks the forward trace of its scope, places a recall hold on every
+//! affected unit and lot still in our hands — as ledger events recorded through
+//! [`Store::capture`] in one batch, so shipping them is refused from then on — and stores the
+//! campaign with its members. Everything else is read live: where each affected unit is now,
+//! who to contact (distributors with their business contact; customers with their personal
+//! contact in the field `personal`, which is what field-level masking will hide), and how far
+//! the campaign has come (each unit `scrapped`, `repaired`, `returned`, `located` or
+//! `not_found`, judged from its state and from events since the campaign began).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use threadline_domain::access::Permission;
+use threadline_domain::codes::ItemKey;
+use threadline_domain::event::{CaptureContext, Event, EventRequest, HoldKind};
+use threadline_domain::master::{Contact, LocationKind};
+use threadline_domain::projection::{ItemStatus, Node};
+use threadline_domain::{FieldError, Quantity};
+use threadline_store::{
+    Direction, EventQuery, IdempotencyKey, Reached, Recall, RecallMember, Store,
+};
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::body::{parse, require_json};
+use crate::error::AppError;
+use crate::export::{Cell, Format};
+use crate::trace::{Places, ScopeRequest, Whereabouts, holds_text, node_cells};
+
+/// Most units and lots one campaign covers.
+pub const MAX_MEMBERS: usize = 2_000_000;
+/// Units per hold event (all of a campaign's hold events are one batch, one transaction).
+const HOLD_CHUNK: usize = 1000;
+/// Most events read to judge a campaign's progress.
+const PROGRESS_SCAN: usize = 200_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Could cause serious harm: stop everything, contact every customer.
+    Critical,
+    Major,
+    Minor,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+        }
+    }
+}
+
+/// `POST /api/v1/recalls` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallRequest {
+    /// The campaign's code; made from the date if absent.
+    #[serde(default)]
+    pub code: Option<String>,
+    pub reason: String,
+    pub severity: Severity,
+    pub scope: ScopeRequest,
+}
+
+fn bad(code: &'static str, message: impl Into<String>, field: &str) -> AppError {
+    AppError::malformed(code, message, Some(field.to_owned()))
+}
+
+fn check_code(code: &str) -> Result<(), AppError> {
+    let ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid_code",
+            format!("recall code `{code}` must be 1–64 letters, digits, `-`, `_` or `.`"),
+            "code",
+        ))
+    }
+}
+
+/// How far one affected unit is from closure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closure {
+    /// Scrapped, used up or destroyed.
+    Scrapped,
+    /// Repaired since the campaign began.
+    Repaired,
+    /// Back with us (returned or in repair).
+    Returned,
+    /// We know where it is (in our hands, or seen by an event since the campaign began), not
+    /// yet dealt with.
+    Located,
+    /// Out in the field with no news since the campaign began.
+    NotFound,
+}
+
+impl Closure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Closure::Scrapped => "scrapped",
+            Closure::Repaired => "repaired",
+            Closure::Returned => "returned",
+            Closure::Located => "located",
+            Closure::NotFound => "not_found",
+        }
+    }
+
+    fn is_closed(self) -> bool {
+        matches!(self, Closure::Scrapped | Closure::Repaired | Closure::Returned)
+    }
+}
+
+/// One affected unit or lot, now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Affected {
+    pub node: Node,
+    pub depth: u32,
+    /// This campaign placed a recall hold on it.
+    pub held_by_recall: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<HoldKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Whereabouts>,
+    /// Units not built into another affected unit: their closure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closure: Option<Closure>,
+}
+
+/// A party to contact about the campaign.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactRow {
+    pub party: String,
+    /// `distributor` or `customer`.
+    pub kind: &'static str,
+    pub name: String,
+    /// Affected units it holds or was sold.
+    pub units: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// A distributor's business contact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// A customer's contact: personal data, shown only with `read_customer_data` and hidden
+    /// by field-level masking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal: Option<Contact>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    /// Affected units (not counting parts built into other affected units).
+    pub units: usize,
+    pub scrapped: usize,
+    pub repaired: usize,
+    pub returned: usize,
+    pub located: usize,
+    pub not_found: usize,
+    /// Scrapped, repaired or returned.
+    pub closed: usize,
+    /// `closed` / `units`, 0–100 (100 when there is nothing to do).
+    pub percent: f64,
+}
+
+/// A campaign as shown: the decision, counts, progress and contacts.
+#[derive(Debug, Serialize)]
+pub struct CampaignView {
+    #[serde(flatten)]
+    pub recall: Recall,
+    pub status: &'static str,
+    pub units: usize,
+    pub lots: usize,
+    pub held_units: usize,
+    pub held_lots: usize,
+    /// Units in our hands now (held), and units out there (shipped, at a distributor, sold).
+    pub in_our_hands: usize,
+    pub outside: usize,
+    pub by_status: BTreeMap<&'static str, usize>,
+    pub by_custodian: BTreeMap<String, usize>,
+    pub progress: Progress,
+    pub contacts: Vec<ContactRow>,
+}
+
+/// The affected nodes of a campaign with their current state and closure.
+async fn affected(
+    store: &dyn Store,
+    members: &[RecallMember],
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Affected>, AppError> {
+    let roots: Vec<Node> = members.iter().map(|m| m.node.clone()).collect();
+    let rows = store.reach(roots, Direction::Parents, now).await?;
+    let rows = threadline_store::collect_reach(rows, usize::MAX)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut now_state: HashMap<Node, Reached> = rows
+        .into_iter()
+        .filter(|r| r.depth == 0)
+        .map(|r| (r.node.clone(), r))
+        .collect();
+    let (seen, repaired) = news_since(store, members, since).await?;
+    let mut places = Places::new(store);
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let r = now_state.remove(&m.node);
+        let state = match (r.as_ref().and_then(|r| r.unit.as_ref()), &m.node) {
+            (Some(u), Node::Item(k)) => {
+                let mut w = places.whereabouts(u).await?;
+                if w.status == ItemStatus::Sold && w.inside.is_none() {
+                    places.sold_through(k, &mut w).await?;
+                }
+                Some(w)
+            }
+            _ => None,
+        };
+        let closure = match (&m.node, &state) {
+            (Node::Item(k), Some(w)) if w.inside.is_none() => Some(closure_of(
+                w,
+                repaired.contains(k),
+                seen.contains(k),
+            )),
+            _ => None,
+        };
+        out.push(Affected {
+            node: m.node.clone(),
+            depth: m.depth,
+            held_by_recall: m.held,
+            holds: r.map(|r| r.holds).unwrap_or_default(),
+            state,
+            closure,
+        });
+    }
+    Ok(out)
+}
+
+fn closure_of(w: &Whereabouts, repaired: bool, seen: bool) -> Closure {
+    match w.status {
+        ItemStatus::Scrapped | ItemStatus::Consumed | ItemStatus::Voided => Closure::Scrapped,
+        _ if repaired => Closure::Repaired,
+        ItemStatus::Returned | ItemStatus::InRepair => Closure::Returned,
+        _ if w.in_our_hands || seen => Closure::Located,
+        _ => Closure::NotFound,
+    }
+}
+
+/// Affected units named by an event since the campaign began (other than its own holds), and
+/// those repaired since.
+async fn news_since(
+    store: &dyn Store,
+    members: &[RecallMember],
+    since: DateTime<Utc>,
+) -> Result<(HashSet<ItemKey>, HashSet<ItemKey>), AppError> {
+    let units: HashSet<&ItemKey> = members
+        .iter()
+        .filter_map(|m| match &m.node {
+            Node::Item(k) => Some(k),
+            Node::Lot(_) => None,
+        })
+        .collect();
+    let (mut seen, mut repaired) = (HashSet::new(), HashSet::new());
+    let mut q = EventQuery {
+        from: Some(since),
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut read = 0;
+    loop {
+        let page = store.events(&q).await?;
+        read += page.items.len();
+        for e in &page.items {
+            let ev = &e.event;
+            if ev.hold.is_some() {
+                continue;
+            }
+            let named = ev
+                .items
+                .iter()
+                .chain(&ev.parent)
+                .chain(&ev.children)
+                .chain(&ev.inputs)
+                .chain(&ev.outputs);
+            for k in named.filter(|k| units.contains(k)) {
+                seen.insert(k.clone());
+                if ev.biz_step.as_ref().map(|s| s.as_str()) == Some("repairing") {
+                    repaired.insert(k.clone());
+                }
+            }
+        }
+        match (page.next, page.items.last()) {
+            (Some(_), Some(last)) if read < PROGRESS_SCAN => q.after_seq = Some(last.seq),
+            _ => break,
+        }
+    }
+    Ok((seen, repaired))
+}
+
+/// Counts, progress and contacts over the affected list.
+async fn view(
+    store: &dyn Store,
+    recall: Recall,
+    list: &[Affected],
+    show_personal: bool,
+) -> Result<CampaignView, AppError> {
+    let mut v = CampaignView {
+        status: if recall.closed_at.is_some() {
+            "closed"
+        } else {
+            "open"
+        },
+        recall,
+        units: 0,
+        lots: 0,
+        held_units: 0,
+        held_lots: 0,
+        in_our_hands: 0,
+        outside: 0,
+        by_status: BTreeMap::new(),
+        by_custodian: BTreeMap::new(),
+        progress: Progress::default(),
+        contacts: Vec::new(),
+    };
+    let mut parties: BTreeMap<(String, &'static str), (usize, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for a in list {
+        match &a.node {
+            Node::Lot(_) => {
+                v.lots += 1;
+                v.held_lots += usize::from(a.held_by_recall);
+            }
+            Node::Item(_) => {
+                v.units += 1;
+                v.held_units += usize::from(a.held_by_recall);
+            }
+        }
+        let (Some(w), Some(c)) = (&a.state, a.closure) else {
+            continue;
+        };
+        *v.by_status.entry(w.status.as_str()).or_default() += 1;
+        if let Some(cu) = &w.custodian {
+            *v.by_custodian.entry(cu.clone()).or_default() += 1;
+        }
+        if w.in_our_hands {
+            v.in_our_hands += 1;
+        } else if !w.status.is_final() {
+            v.outside += 1;
+            for (party, kind) in [(&w.distributor, "distributor"), (&w.customer, "customer")] {
+                if let Some(p) = party {
+                    let e = parties.entry((p.clone(), kind)).or_default();
+                    e.0 += 1;
+                    if let Some(r) = &w.region {
+                        e.1.insert(r.clone());
+                    }
+                }
+            }
+        }
+        let p = &mut v.progress;
+        p.units += 1;
+        match c {
+            Closure::Scrapped => p.scrapped += 1,
+            Closure::Repaired => p.repaired += 1,
+            Closure::Returned => p.returned += 1,
+            Closure::Located => p.located += 1,
+            Closure::NotFound => p.not_found += 1,
+        }
+        p.closed += usize::from(c.is_closed());
+    }
+    v.progress.percent = if v.progress.units == 0 {
+        100.0
+    } else {
+        (v.progress.closed as f64 * 1000.0 / v.progress.units as f64).round() / 10.0
+    };
+    let mut places = Places::new(store);
+    for ((code, kind), (units, regions)) in parties {
+        let party = places.party(&code).await?.cloned();
+        let name = party.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+        let contact = party.and_then(|p| p.contact);
+        v.contacts.push(ContactRow {
+            party: code,
+            kind,
+            name,
+            units,
+            regions: regions.into_iter().collect(),
+            contact: if kind == "distributor" {
+                contact.clone()
+            } else {
+                None
+            },
+            personal: if kind == "customer" && show_personal {
+                contact
+            } else {
+                None
+            },
+        });
+    }
+    Ok(v)
+}
+
+fn hold_requests(
+    code: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+    units: &[ItemKey],
+    lots: &[(threadline_domain::codes::LotKey, Quantity)],
+) -> Result<Vec<EventRequest>, AppError> {
+    let time = now.to_rfc3339();
+    let fields = json!({"recall": code, "reason": reason});
+    let mut out = Vec::new();
+    for chunk in units.chunks(HOLD_CHUNK) {
+        out.push(json!({"type": "object", "action": "OBSERVE", "event_time": time,
+            "hold": {"place": "recall"}, "items": chunk, "fields": fields}));
+    }
+    if !lots.is_empty() {
+        let lots: Vec<_> = lots
+            .iter()
+            .map(|(k, q)| json!({"product": k.product, "lot": k.lot, "quantity": q}))
+            .collect();
+        out.push(json!({"type": "object", "action": "OBSERVE", "event_time": time,
+            "hold": {"place": "recall"}, "lots": lots, "fields": fields}));
+    }
+    out.into_iter()
+        .map(|v| serde_json::from_value(v).map_err(|e| AppError::Internal(e.to_string())))
+        .collect()
+}
+
+/// `POST /api/v1/recalls` (needs `recall`): creates a campaign from a forward-trace scope, puts
+/// a recall hold on everything affected still in our hands, and answers with the campaign:
+/// counts, progress and the contact list.
+pub async fn create(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: RecallRequest = parse(&body, "")?;
+    let now = app.clock.now();
+    let code = match req.code {
+        Some(c) => c,
+        None => format!(
+            "RC-{}-{}",
+            now.format("%Y%m%d"),
+            &uuid::Uuid::now_v7().simple().to_string()[26..]
+        ),
+    };
+    check_code(&code)?;
+    let reason = req.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(bad(
+            "invalid_reason",
+            "give the reason for the recall (1–1000 characters)",
+            "reason",
+        ));
+    }
+    let scope = req.scope.check(now, "scope.")?;
+    if app.store.recall(&code).await?.is_some() {
+        return Err(threadline_store::recall::code_taken(&code).into());
+    }
+    let rows = crate::trace::walk(&*app.store, &scope, Direction::Parents).await?;
+    let rows = threadline_store::collect_reach(rows, MAX_MEMBERS)
+        .await
+        .map_err(|e| match e {
+            threadline_store::ReachError::Store(e) => AppError::from(e),
+            threadline_store::ReachError::TooLarge(n) => AppError::Rule(vec![FieldError::new(
+                "recall_too_large",
+                format!("the scope reaches more than {n} units and lots; narrow it"),
+            )
+            .at("scope")]),
+        })?;
+
+    // What to hold: units in our hands that are not inside another unit (the outer one is
+    // held), and lots with stock at our own locations; skip what already carries a recall hold.
+    let mut places = Places::new(&*app.store);
+    let (mut hold_units, mut hold_lots) = (Vec::new(), Vec::new());
+    let mut members = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let already = r.holds.contains(&HoldKind::Recall);
+        let held = match (&r.node, &r.unit) {
+            (Node::Item(k), Some(u)) if !already => {
+                let w = places.whereabouts(u).await?;
+                let hold = w.in_our_hands && w.inside.is_none();
+                if hold {
+                    hold_units.push(k.clone());
+                }
+                hold
+            }
+            (Node::Lot(k), _) if !already => {
+                let mut ours = Quantity::from_millis(0);
+                for line in app.store.lot(k).await?.map(|l| l.stock).unwrap_or_default() {
+                    let internal = places
+                        .location(&line.location)
+                        .await?
+                        .is_some_and(|l| l.kind != LocationKind::External);
+                    if internal {
+                        ours = Quantity::from_millis(ours.millis() + line.quantity.millis());
+                    }
+                }
+                let hold = ours.millis() > 0;
+                if hold {
+                    hold_lots.push((k.clone(), ours));
+                }
+                hold
+            }
+            _ => false,
+        };
+        members.push(RecallMember {
+            node: r.node.clone(),
+            depth: r.depth,
+            held,
+        });
+    }
+
+    let ctx = CaptureContext {
+        actor: actor.name(),
+        now,
+    };
+    let events: Vec<Event> = hold_requests(&code, &reason, now, &hold_units, &hold_lots)?
+        .into_iter()
+        .map(|req| {
+            Event::from_request(req, &ctx, uuid::Uuid::now_v7())
+                .map_err(|v| AppError::Internal(format!("recall hold event refused: {v:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut opened_seq = 0;
+    if !events.is_empty() {
+        // A retry after a failure between the holds and the campaign row replays the holds.
+        let mut h = Sha256::new();
+        h.update(b"recall\0");
+        h.update(&body);
+        let outcome = app
+            .store
+            .capture(
+                events,
+                Some(IdempotencyKey {
+                    key: format!("recall:{code}"),
+                    request_hash: h.finalize().into(),
+                }),
+            )
+            .await?;
+        opened_seq = outcome.receipts().last().map(|r| r.seq).unwrap_or(0);
+    }
+    let recall = Recall {
+        code,
+        reason,
+        severity: req.severity.as_str().to_owned(),
+        scope: serde_json::to_value(&scope).map_err(|e| AppError::Internal(e.to_string()))?,
+        opened_seq,
+        created_at: now,
+        created_by: actor.name(),
+        closed_at: None,
+        closed_by: None,
+        close_note: None,
+    };
+    app.store
+        .create_recall(recall.clone(), members.clone())
+        .await?;
+    tracing::info!(recall = %recall.code, actor = %recall.created_by, held_units = hold_units.len(), held_lots = hold_lots.len(), "recall created");
+    let list = affected(&*app.store, &members, now, now).await?;
+    let show = actor.permissions.contains(Permission::ReadCustomerData);
+    let v = view(&*app.store, recall, &list, show).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn load(app: &AppState, code: &str) -> Result<(Recall, Vec<RecallMember>), AppError> {
+    let recall = app
+        .store
+        .recall(code)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("recall {code} does not exist")))?;
+    let members = app.store.recall_members(code).await?;
+    Ok((recall, members))
+}
+
+/// `GET /api/v1/recalls`: every campaign, newest first.
+pub async fn list(State(app): State<AppState>) -> Result<Response, AppError> {
+    Ok(Json(json!({ "recalls": app.store.recalls().await? })).into_response())
+}
+
+/// `GET /api/v1/recalls/{code}`: the campaign with counts, progress and contacts, now.
+pub async fn get(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let (recall, members) = load(&app, &code).await?;
+    let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
+    let show = actor.permissions.contains(Permission::ReadCustomerData);
+    Ok(Json(view(&*app.store, recall, &list, show).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    format: Option<String>,
+}
+
+/// The columns of an affected-units export.
+pub const UNIT_COLUMNS: &[&str] = &[
+    "kind_of_node",
+    "product",
+    "serial_or_lot",
+    "depth",
+    "closure",
+    "held_by_recall",
+    "holds",
+    "status",
+    "location",
+    "custodian",
+    "distributor",
+    "customer",
+    "region",
+    "inside",
+];
+
+/// The columns of a contact-list export. `personal_*` are a customer's personal data.
+pub const CONTACT_COLUMNS: &[&str] = &[
+    "party",
+    "kind",
+    "name",
+    "units",
+    "regions",
+    "contact_person",
+    "contact_phone",
+    "contact_email",
+    "contact_address",
+    "personal_person",
+    "personal_phone",
+    "personal_email",
+    "personal_address",
+];
+
+fn format_of(params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Format, AppError> {
+    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    Format::parse(p.format.as_deref())
+}
+
+fn affected_cells(a: &Affected) -> Vec<Cell> {
+    let (kind, product, id) = node_cells(&a.node);
+    let s = a.state.as_ref();
+    let text = |v: Option<String>| Cell::Text(v.unwrap_or_default());
+    vec![
+        Cell::Text(kind.to_owned()),
+        Cell::Text(product),
+        Cell::Text(id),
+        Cell::Number(f64::from(a.depth)),
+        text(a.closure.map(|c| c.as_str().to_owned())),
+        Cell::Text(if a.held_by_recall { "yes" } else { "no" }.to_owned()),
+        Cell::Text(holds_text(&a.holds)),
+        text(s.map(|s| s.status.as_str().to_owned())),
+        text(s.and_then(|s| s.location.clone())),
+        text(s.and_then(|s| s.custodian.clone())),
+        text(s.and_then(|s| s.distributor.clone())),
+        text(s.and_then(|s| s.customer.clone())),
+        text(s.and_then(|s| s.region.clone())),
+        text(s.and_then(|s| s.inside.as_ref().map(|k| format!("{} {}", k.product, k.serial)))),
+    ]
+}
+
+fn contact_cells(c: &ContactRow) -> Vec<Cell> {
+    let parts = |c: &Option<Contact>| {
+        let c = c.clone().unwrap_or_default();
+        [c.person, c.phone, c.email, c.address].map(|v| Cell::Text(v.unwrap_or_default()))
+    };
+    let mut row = vec![
+        Cell::Text(c.party.clone()),
+        Cell::Text(c.kind.to_owned()),
+        Cell::Text(c.name.clone()),
+        Cell::Number(c.units as f64),
+        Cell::Text(c.regions.join(" ")),
+    ];
+    row.extend(parts(&c.contact));
+    row.extend(parts(&c.personal));
+    row
+}
+
+/// Sends rows already in memory to a streamed spreadsheet.
+fn rows_out(format: Format, name: String, columns: &'static [&'static str], rows: Vec<Vec<Cell>>) -> Response {
+    crate::export::spreadsheet(format, &name, columns, move |tx| async move {
+        let mut rows = rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(threadline_store::REACH_CHUNK));
+            if tx.send(std::mem::replace(&mut rows, rest)).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `GET /api/v1/recalls/{code}/units[?format=csv|xlsx]`: every affected unit and lot, where it
+/// is now and how far it is from closure.
+pub async fn units(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let format = format_of(params)?;
+    let (recall, members) = load(&app, &code).await?;
+    let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
+    if format == Format::Json {
+        return Ok(Json(json!({ "recall": recall.code, "units": list })).into_response());
+    }
+    let rows = list.iter().map(affected_cells).collect();
+    Ok(rows_out(format, format!("recall-{code}-units"), UNIT_COLUMNS, rows))
+}
+
+/// `GET /api/v1/recalls/{code}/contacts[?format=csv|xlsx]` (needs `read_customer_data`): the
+/// distributors and customers holding affected units, with their contacts.
+pub async fn contacts(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let format = format_of(params)?;
+    let (recall, members) = load(&app, &code).await?;
+    let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
+    let v = view(&*app.store, recall, &list, true).await?;
+    if format == Format::Json {
+        return Ok(Json(json!({ "recall": v.recall.code, "contacts": v.contacts })).into_response());
+    }
+    let rows = v.contacts.iter().map(contact_cells).collect();
+    Ok(rows_out(format, format!("recall-{code}-contacts"), CONTACT_COLUMNS, rows))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /api/v1/recalls/{code}/close` (needs `recall`), body `{"note": …}` (optional): closes
+/// the campaign. Holds stay until released one by one (each released unit needs a decision).
+pub async fn close(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let req: CloseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CloseRequest { note: None }
+    } else {
+        require_json(&headers)?;
+        parse(&body, "")?
+    };
+    if req.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(bad("invalid_note", "the note is at most 2000 characters", "note"));
+    }
+    let closed = app
+        .store
+        .close_recall(&code, actor.name(), app.clock.now(), req.note)
+        .await?;
+    tracing::info!(recall = %code, actor = %actor.name(), "recall closed");
+    Ok(Json(closed).into_response())
+}
