@@ -110,7 +110,12 @@ impl std::io::Write for BodyWriter {
 /// Answers with a streamed spreadsheet: `produce` sends row chunks (in `columns` order) and
 /// returns when done; the rows become CSV or XLSX bytes as they arrive. An error after the
 /// first bytes went out can only cut the response short; it is logged.
-pub fn spreadsheet<F, Fut>(format: Format, name: &str, columns: &'static [&'static str], produce: F) -> Response
+pub fn spreadsheet<F, Fut>(
+    format: Format,
+    name: &str,
+    columns: &'static [&'static str],
+    produce: F,
+) -> Response
 where
     F: FnOnce(RowSender) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), AppError>> + Send + 'static,
@@ -149,7 +154,9 @@ where
                 let header = first.take();
                 if let Err(e) = write_csv_rows(&mut out, header, chunk) {
                     tracing::error!(error = ?e, "csv export failed");
-                    let _ = bytes_tx.send(Err(std::io::Error::other("export failed"))).await;
+                    let _ = bytes_tx
+                        .send(Err(std::io::Error::other("export failed")))
+                        .await;
                     return;
                 }
                 if bytes_tx.send(Ok(Bytes::from(out))).await.is_err() {

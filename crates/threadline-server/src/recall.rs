@@ -126,7 +126,10 @@ impl Closure {
     }
 
     fn is_closed(self) -> bool {
-        matches!(self, Closure::Scrapped | Closure::Repaired | Closure::Returned)
+        matches!(
+            self,
+            Closure::Scrapped | Closure::Repaired | Closure::Returned
+        )
     }
 }
 
@@ -233,11 +236,9 @@ async fn affected(
             _ => None,
         };
         let closure = match (&m.node, &state) {
-            (Node::Item(k), Some(w)) if w.inside.is_none() => Some(closure_of(
-                w,
-                repaired.contains(k),
-                seen.contains(k),
-            )),
+            (Node::Item(k), Some(w)) if w.inside.is_none() => {
+                Some(closure_of(w, repaired.contains(k), seen.contains(k)))
+            }
             _ => None,
         };
         out.push(Affected {
@@ -425,16 +426,20 @@ fn hold_requests(
     let fields = json!({"recall": code, "reason": reason});
     let mut out = Vec::new();
     for chunk in units.chunks(HOLD_CHUNK) {
-        out.push(json!({"type": "object", "action": "OBSERVE", "event_time": time,
-            "hold": {"place": "recall"}, "items": chunk, "fields": fields}));
+        out.push(
+            json!({"type": "object", "action": "OBSERVE", "event_time": time,
+            "hold": {"place": "recall"}, "items": chunk, "fields": fields}),
+        );
     }
     if !lots.is_empty() {
         let lots: Vec<_> = lots
             .iter()
             .map(|(k, q)| json!({"product": k.product, "lot": k.lot, "quantity": q}))
             .collect();
-        out.push(json!({"type": "object", "action": "OBSERVE", "event_time": time,
-            "hold": {"place": "recall"}, "lots": lots, "fields": fields}));
+        out.push(
+            json!({"type": "object", "action": "OBSERVE", "event_time": time,
+            "hold": {"place": "recall"}, "lots": lots, "fields": fields}),
+        );
     }
     out.into_iter()
         .map(|v| serde_json::from_value(v).map_err(|e| AppError::Internal(e.to_string())))
@@ -479,11 +484,13 @@ pub async fn create(
         .await
         .map_err(|e| match e {
             threadline_store::ReachError::Store(e) => AppError::from(e),
-            threadline_store::ReachError::TooLarge(n) => AppError::Rule(vec![FieldError::new(
-                "recall_too_large",
-                format!("the scope reaches more than {n} units and lots; narrow it"),
-            )
-            .at("scope")]),
+            threadline_store::ReachError::TooLarge(n) => AppError::Rule(vec![
+                FieldError::new(
+                    "recall_too_large",
+                    format!("the scope reaches more than {n} units and lots; narrow it"),
+                )
+                .at("scope"),
+            ]),
         })?;
 
     // What to hold: units in our hands that are not inside another unit (the outer one is
@@ -647,7 +654,9 @@ pub const CONTACT_COLUMNS: &[&str] = &[
     "personal_address",
 ];
 
-fn format_of(params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Format, AppError> {
+fn format_of(
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Format, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
     Format::parse(p.format.as_deref())
 }
@@ -670,7 +679,11 @@ fn affected_cells(a: &Affected) -> Vec<Cell> {
         text(s.and_then(|s| s.distributor.clone())),
         text(s.and_then(|s| s.customer.clone())),
         text(s.and_then(|s| s.region.clone())),
-        text(s.and_then(|s| s.inside.as_ref().map(|k| format!("{} {}", k.product, k.serial)))),
+        text(s.and_then(|s| {
+            s.inside
+                .as_ref()
+                .map(|k| format!("{} {}", k.product, k.serial))
+        })),
     ]
 }
 
@@ -692,7 +705,12 @@ fn contact_cells(c: &ContactRow) -> Vec<Cell> {
 }
 
 /// Sends rows already in memory to a streamed spreadsheet.
-fn rows_out(format: Format, name: String, columns: &'static [&'static str], rows: Vec<Vec<Cell>>) -> Response {
+fn rows_out(
+    format: Format,
+    name: String,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Cell>>,
+) -> Response {
     crate::export::spreadsheet(format, &name, columns, move |tx| async move {
         let mut rows = rows;
         while !rows.is_empty() {
@@ -719,7 +737,12 @@ pub async fn units(
         return Ok(Json(json!({ "recall": recall.code, "units": list })).into_response());
     }
     let rows = list.iter().map(affected_cells).collect();
-    Ok(rows_out(format, format!("recall-{code}-units"), UNIT_COLUMNS, rows))
+    Ok(rows_out(
+        format,
+        format!("recall-{code}-units"),
+        UNIT_COLUMNS,
+        rows,
+    ))
 }
 
 /// `GET /api/v1/recalls/{code}/contacts[?format=csv|xlsx]` (needs `read_customer_data`): the
@@ -734,10 +757,17 @@ pub async fn contacts(
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
     let v = view(&*app.store, recall, &list, true).await?;
     if format == Format::Json {
-        return Ok(Json(json!({ "recall": v.recall.code, "contacts": v.contacts })).into_response());
+        return Ok(
+            Json(json!({ "recall": v.recall.code, "contacts": v.contacts })).into_response(),
+        );
     }
     let rows = v.contacts.iter().map(contact_cells).collect();
-    Ok(rows_out(format, format!("recall-{code}-contacts"), CONTACT_COLUMNS, rows))
+    Ok(rows_out(
+        format,
+        format!("recall-{code}-contacts"),
+        CONTACT_COLUMNS,
+        rows,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -763,7 +793,11 @@ pub async fn close(
         parse(&body, "")?
     };
     if req.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(bad("invalid_note", "the note is at most 2000 characters", "note"));
+        return Err(bad(
+            "invalid_note",
+            "the note is at most 2000 characters",
+            "note",
+        ));
     }
     let closed = app
         .store

@@ -132,12 +132,17 @@ impl ScopeRequest {
             self.work_order.is_some(),
             self.line.is_some(),
         ];
-        if starts.iter().filter(|s| **s).count() > 1 || (self.serial.is_some() && self.lot.is_some())
+        if starts.iter().filter(|s| **s).count() > 1
+            || (self.serial.is_some() && self.lot.is_some())
         {
             return Err(bad(
                 "ambiguous_scope",
                 "give one starting point: `serial` or `lot` (with `product`), `supplier`, `work_order` or `line`",
-                &f(if self.lot.is_some() && self.serial.is_some() { "lot" } else { "supplier" }),
+                &f(if self.lot.is_some() && self.serial.is_some() {
+                    "lot"
+                } else {
+                    "supplier"
+                }),
             ));
         }
         let window_allowed = !(starts[0] || starts[2]);
@@ -173,7 +178,10 @@ impl ScopeRequest {
             })?),
         };
         let code = |v: &str, field: &str| -> Result<String, AppError> {
-            if v.trim().is_empty() || v.trim() != v || v.len() > 128 || v.chars().any(char::is_control)
+            if v.trim().is_empty()
+                || v.trim() != v
+                || v.len() > 128
+                || v.chars().any(char::is_control)
             {
                 return Err(bad(
                     "invalid_code",
@@ -186,7 +194,8 @@ impl ScopeRequest {
         let start = if let Some(s) = &self.serial {
             Start::Item(ItemKey {
                 product: product()?,
-                serial: Serial::parse(s).map_err(|e| AppError::Malformed(vec![e.at(f("serial"))]))?,
+                serial: Serial::parse(s)
+                    .map_err(|e| AppError::Malformed(vec![e.at(f("serial"))]))?,
             })
         } else if let Some(l) = &self.lot {
             Start::Lot(LotKey {
@@ -277,9 +286,10 @@ impl Scope {
                 })
                 .await?;
                 for e in received.iter().filter(|e| {
-                    e.event.sources.iter().any(|s| {
-                        s.kind != EndpointKind::Location && s.id == *code
-                    })
+                    e.event
+                        .sources
+                        .iter()
+                        .any(|s| s.kind != EndpointKind::Location && s.id == *code)
                 }) {
                     nodes.extend(made_or_named(&e.event));
                 }
@@ -454,7 +464,11 @@ impl<'a> Places<'a> {
                     .biz_location
                     .iter()
                     .map(ToString::to_string)
-                    .chain(ev.destinations.iter().filter_map(|d| d.location().map(str::to_owned)))
+                    .chain(
+                        ev.destinations
+                            .iter()
+                            .filter_map(|d| d.location().map(str::to_owned)),
+                    )
                     .collect::<Vec<_>>();
                 for code in places {
                     if let Some(r) = self.region(&code).await? {
@@ -734,7 +748,11 @@ impl TraceNode {
             text(s.and_then(|s| s.distributor.clone())),
             text(s.and_then(|s| s.customer.clone())),
             text(s.and_then(|s| s.region.clone())),
-            text(s.and_then(|s| s.inside.as_ref().map(|k| format!("{} {}", k.product, k.serial)))),
+            text(s.and_then(|s| {
+                s.inside
+                    .as_ref()
+                    .map(|k| format!("{} {}", k.product, k.serial))
+            })),
         ]
     }
 }

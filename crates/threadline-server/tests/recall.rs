@@ -46,7 +46,13 @@ impl Api {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,
@@ -86,10 +92,19 @@ fn units(product: &str, serials: &[&str]) -> Value {
 /// customer, P4 (resin R2) in stock.
 async fn genealogy(s: &TestStore, api: &Api, admin: &str) {
     plant(&**s).await;
-    put(&**s, "location", json!({"code": "SZ-L2", "name": "Line 2", "kind": "line", "parent": "SZ"})).await;
+    put(
+        &**s,
+        "location",
+        json!({"code": "SZ-L2", "name": "Line 2", "kind": "line", "parent": "SZ"}),
+    )
+    .await;
     put(&**s, "location", json!({"code": "EXT-GD", "name": "GD warehouse", "kind": "external", "party": "DIST-GD", "region": "CN-GD"})).await;
-    put(&**s, "party", json!({"code": "CUST9", "name": "Zhang San", "kind": "customer",
-        "contact": {"person": "张三", "phone": "+86 138 0000 0000"}}))
+    put(
+        &**s,
+        "party",
+        json!({"code": "CUST9", "name": "Zhang San", "kind": "customer",
+        "contact": {"person": "张三", "phone": "+86 138 0000 0000"}}),
+    )
     .await;
     let mut events = Vec::new();
     for (lot, minutes) in [("R1", 300), ("R2", 299)] {
@@ -113,9 +128,11 @@ async fn genealogy(s: &TestStore, api: &Api, admin: &str) {
         events.push(json!({"type": "aggregation", "action": "ADD", "event_time": at(110), "biz_step": "assembling",
             "biz_location": "SZ-L1", "parent": unit("PHONE", &format!("P{n}")), "children": [unit("BOARD", &format!("B{n}"))]}));
     }
-    events.push(json!({"type": "object", "action": "OBSERVE", "event_time": at(100), "biz_step": "storing",
+    events.push(
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(100), "biz_step": "storing",
         "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1",
-        "items": units("PHONE", &["P1", "P2", "P3", "P4"])}));
+        "items": units("PHONE", &["P1", "P2", "P3", "P4"])}),
+    );
     events.push(json!({"type": "object", "action": "OBSERVE", "event_time": at(90), "biz_step": "shipping",
         "disposition": "in_transit", "items": [unit("PHONE", "P2"), unit("PHONE", "P3")],
         "destinations": [{"type": "owning_party", "id": "DIST-GD"}, {"type": "location", "id": "EXT-GD"}]}));
@@ -125,7 +142,9 @@ async fn genealogy(s: &TestStore, api: &Api, admin: &str) {
     events.push(json!({"type": "object", "action": "OBSERVE", "event_time": at(70), "biz_step": "retail_selling",
         "disposition": "retail_sold", "items": [unit("PHONE", "P3")],
         "destinations": [{"type": "owning_party", "id": "CUST9"}]}));
-    let r = api.post(admin, "/api/v1/events", Value::Array(events)).await;
+    let r = api
+        .post(admin, "/api/v1/events", Value::Array(events))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
@@ -135,8 +154,16 @@ fn labels(nodes: &Value) -> BTreeSet<String> {
         .unwrap()
         .iter()
         .map(|n| match (&n["node"]["item"], &n["node"]["lot"]) {
-            (Value::Object(k), _) => format!("{} {}", k["product"].as_str().unwrap(), k["serial"].as_str().unwrap()),
-            (_, Value::Object(k)) => format!("{} lot {}", k["product"].as_str().unwrap(), k["lot"].as_str().unwrap()),
+            (Value::Object(k), _) => format!(
+                "{} {}",
+                k["product"].as_str().unwrap(),
+                k["serial"].as_str().unwrap()
+            ),
+            (_, Value::Object(k)) => format!(
+                "{} lot {}",
+                k["product"].as_str().unwrap(),
+                k["lot"].as_str().unwrap()
+            ),
             _ => panic!("not a node: {n}"),
         })
         .collect()
@@ -176,23 +203,41 @@ store_test!(
         let nodes = &r.body["nodes"];
         assert_eq!(
             labels(nodes),
-            set(&["BOARD B1", "BOARD B2", "BOARD B3", "PHONE P1", "PHONE P2", "PHONE P3"])
+            set(&[
+                "BOARD B1", "BOARD B2", "BOARD B3", "PHONE P1", "PHONE P2", "PHONE P3"
+            ])
         );
         assert_eq!(node(nodes, "B1")["depth"], 1);
         assert_eq!(node(nodes, "P1")["depth"], 2);
         assert_eq!(node(nodes, "B1")["state"]["inside"]["serial"], "P1");
         let p1 = &node(nodes, "P1")["state"];
-        assert_eq!((p1["status"].as_str(), p1["in_our_hands"].as_bool(), p1["region"].as_str()), (Some("in_stock"), Some(true), None));
+        assert_eq!(
+            (
+                p1["status"].as_str(),
+                p1["in_our_hands"].as_bool(),
+                p1["region"].as_str()
+            ),
+            (Some("in_stock"), Some(true), None)
+        );
         let p2 = &node(nodes, "P2")["state"];
         assert_eq!(
-            (p2["custodian"].as_str(), p2["distributor"].as_str(), p2["region"].as_str(), p2["in_our_hands"].as_bool()),
+            (
+                p2["custodian"].as_str(),
+                p2["distributor"].as_str(),
+                p2["region"].as_str(),
+                p2["in_our_hands"].as_bool()
+            ),
             (Some("DIST-GD"), Some("DIST-GD"), Some("CN-GD"), Some(false))
         );
         // A sold unit: the projection knows the customer (the recall list also finds the
         // distributor it went through, from its history).
         let p3 = &node(nodes, "P3")["state"];
         assert_eq!(
-            (p3["status"].as_str(), p3["customer"].as_str(), p3["location"].as_str()),
+            (
+                p3["status"].as_str(),
+                p3["customer"].as_str(),
+                p3["location"].as_str()
+            ),
             (Some("sold"), Some("CUST9"), None)
         );
 
@@ -201,47 +246,114 @@ store_test!(
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(
             labels(&r.body["nodes"]),
-            set(&["RESIN lot R1", "RESIN lot R2", "BOARD B1", "BOARD B2", "BOARD B3", "BOARD B4",
-                  "PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"])
+            set(&[
+                "RESIN lot R1",
+                "RESIN lot R2",
+                "BOARD B1",
+                "BOARD B2",
+                "BOARD B3",
+                "BOARD B4",
+                "PHONE P1",
+                "PHONE P2",
+                "PHONE P3",
+                "PHONE P4"
+            ])
         );
         // A window before the receipts finds nothing.
         let r = api
-            .get(&admin, &format!("/api/v1/trace/forward?supplier=SUP1&from={}&to={}", enc(&at(600)), enc(&at(400))))
+            .get(
+                &admin,
+                &format!(
+                    "/api/v1/trace/forward?supplier=SUP1&from={}&to={}",
+                    enc(&at(600)),
+                    enc(&at(400))
+                ),
+            )
             .await;
-        assert_eq!((r.status, r.body["nodes"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{}", r.body);
+        assert_eq!(
+            (r.status, r.body["nodes"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0)),
+            "{}",
+            r.body
+        );
 
         // From a work order: the phones it made.
-        let r = api.get(&admin, "/api/v1/trace/forward?work_order=WO-1").await;
-        assert_eq!(labels(&r.body["nodes"]), set(&["PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"]));
+        let r = api
+            .get(&admin, "/api/v1/trace/forward?work_order=WO-1")
+            .await;
+        assert_eq!(
+            labels(&r.body["nodes"]),
+            set(&["PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"])
+        );
 
         // From a line and a shift: line 2 made the boards (and so reached the phones); a shift
         // that misses the commissioning time finds nothing.
         let r = api.get(&admin, "/api/v1/trace/forward?line=SZ-L2").await;
         assert_eq!(
             labels(&r.body["nodes"]),
-            set(&["BOARD B1", "BOARD B2", "BOARD B3", "BOARD B4", "PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"])
+            set(&[
+                "BOARD B1", "BOARD B2", "BOARD B3", "BOARD B4", "PHONE P1", "PHONE P2", "PHONE P3",
+                "PHONE P4"
+            ])
         );
         let made = chrono::DateTime::parse_from_rfc3339(&at(240)).unwrap();
         let shift = |from: i64, to: i64| {
-            let t = |m: i64| (made + chrono::Duration::minutes(m)).format("%H:%M").to_string();
-            format!("/api/v1/trace/forward?line=SZ-L2&shift={}-{}", t(from), t(to))
+            let t = |m: i64| {
+                (made + chrono::Duration::minutes(m))
+                    .format("%H:%M")
+                    .to_string()
+            };
+            format!(
+                "/api/v1/trace/forward?line=SZ-L2&shift={}-{}",
+                t(from),
+                t(to)
+            )
         };
         let r = api.get(&admin, &shift(-30, 30)).await;
-        assert_eq!(r.body["nodes"].as_array().map(Vec::len), Some(8), "{}", r.body);
+        assert_eq!(
+            r.body["nodes"].as_array().map(Vec::len),
+            Some(8),
+            "{}",
+            r.body
+        );
         let r = api.get(&admin, &shift(60, 120)).await;
-        assert_eq!(r.body["nodes"].as_array().map(Vec::len), Some(0), "{}", r.body);
+        assert_eq!(
+            r.body["nodes"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            r.body
+        );
 
         // A production window: only what was made in it (the phones), not the boards before.
         let r = api
-            .get(&admin, &format!("/api/v1/trace/forward?from={}&to={}", enc(&at(130)), enc(&at(115))))
+            .get(
+                &admin,
+                &format!(
+                    "/api/v1/trace/forward?from={}&to={}",
+                    enc(&at(130)),
+                    enc(&at(115))
+                ),
+            )
             .await;
-        assert_eq!(labels(&r.body["nodes"]), set(&["PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"]));
+        assert_eq!(
+            labels(&r.body["nodes"]),
+            set(&["PHONE P1", "PHONE P2", "PHONE P3", "PHONE P4"])
+        );
 
         // As of before the phones were assembled, the lot reached only the boards.
         let r = api
-            .get(&admin, &format!("/api/v1/trace/forward?product=RESIN&lot=R1&as_of={}", enc(&at(115))))
+            .get(
+                &admin,
+                &format!(
+                    "/api/v1/trace/forward?product=RESIN&lot=R1&as_of={}",
+                    enc(&at(115))
+                ),
+            )
             .await;
-        assert_eq!(labels(&r.body["nodes"]), set(&["BOARD B1", "BOARD B2", "BOARD B3"]));
+        assert_eq!(
+            labels(&r.body["nodes"]),
+            set(&["BOARD B1", "BOARD B2", "BOARD B3"])
+        );
 
         // Bad input names the field.
         for (query, field) in [
@@ -251,33 +363,66 @@ store_test!(
             ("supplier=SUP1&shift=08:00-16:00", "shift"),
             ("supplier=SUP1&colour=red", "colour"),
             ("from=2026-01-01T00:00:00Z", "to"),
-            ("supplier=SUP1&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "to"),
+            (
+                "supplier=SUP1&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+                "to",
+            ),
             ("product=RESIN&lot=R1&format=pdf", "format"),
             ("supplier=SUP1&as_of=yesterday", "as_of"),
         ] {
-            let r = api.get(&admin, &format!("/api/v1/trace/forward?{query}")).await;
-            assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{query}: {}", r.body);
+            let r = api
+                .get(&admin, &format!("/api/v1/trace/forward?{query}"))
+                .await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(field)),
+                "{query}: {}",
+                r.body
+            );
         }
-        let r = api.get(&admin, "/api/v1/trace/forward?supplier=NOBODY").await;
+        let r = api
+            .get(&admin, "/api/v1/trace/forward?supplier=NOBODY")
+            .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
-        let r = api.get(&admin, "/api/v1/trace/backward?supplier=SUP1").await;
+        let r = api
+            .get(&admin, "/api/v1/trace/backward?supplier=SUP1")
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
         // Exports: CSV (a header and one row per node), XLSX (a zip).
         let r = api
-            .get(&admin, "/api/v1/trace/forward?product=RESIN&lot=R1&format=csv")
+            .get(
+                &admin,
+                "/api/v1/trace/forward?product=RESIN&lot=R1&format=csv",
+            )
             .await;
-        assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
+        assert_eq!(
+            (r.status, r.content_type.as_str()),
+            (StatusCode::OK, "text/csv; charset=utf-8")
+        );
         let text = String::from_utf8(r.bytes).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 7, "{text}");
-        assert!(lines[0].starts_with("depth,kind_of_node,product,serial_or_lot"), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("2,unit,PHONE,P3,BOARD,B3,aggregation") && l.contains("CUST9")), "{text}");
+        assert!(
+            lines[0].starts_with("depth,kind_of_node,product,serial_or_lot"),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("2,unit,PHONE,P3,BOARD,B3,aggregation")
+                    && l.contains("CUST9")),
+            "{text}"
+        );
         let r = api
             .get(&admin, "/api/v1/trace/forward?supplier=SUP1&format=xlsx")
             .await;
         assert_eq!(r.status, StatusCode::OK);
-        assert!(r.content_type.contains("spreadsheetml"), "{}", r.content_type);
+        assert!(
+            r.content_type.contains("spreadsheetml"),
+            "{}",
+            r.content_type
+        );
         assert_eq!(&r.bytes[..2], b"PK");
     }
 );
@@ -305,8 +450,16 @@ store_test!(
             ("severity", json!("urgent"), "severity"),
             ("code", json!("RC 1"), "code"),
             ("scope", json!({"lot": "R1"}), "scope.product"),
-            ("scope", json!({"product": "RESIN", "lot": "R1", "colour": "red"}), "scope.colour"),
-            ("scope", json!({"work_order": "WO-1", "from": "2026-01-01T00:00:00Z"}), "scope.from"),
+            (
+                "scope",
+                json!({"product": "RESIN", "lot": "R1", "colour": "red"}),
+                "scope.colour",
+            ),
+            (
+                "scope",
+                json!({"work_order": "WO-1", "from": "2026-01-01T00:00:00Z"}),
+                "scope.from",
+            ),
             ("extra", json!(1), "extra"),
         ] {
             let mut b = good.clone();
@@ -318,35 +471,81 @@ store_test!(
         cases.push((missing, "reason"));
         for (body, named) in cases {
             let r = api.post(&quality, "/api/v1/recalls", body.clone()).await;
-            assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(named)), "{body}: {}", r.body);
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(named)),
+                "{body}: {}",
+                r.body
+            );
         }
         // Without the recall permission: refused.
         let r = api.post(&production, "/api/v1/recalls", good.clone()).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert_eq!(ledger_len(&api, &admin).await, before);
-        assert_eq!(api.get(&admin, "/api/v1/recalls").await.body["recalls"], json!([]));
+        assert_eq!(
+            api.get(&admin, "/api/v1/recalls").await.body["recalls"],
+            json!([])
+        );
 
         // One call: the campaign, its holds, the affected list and the contacts.
         let r = api.post(&quality, "/api/v1/recalls", good.clone()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let c = &r.body;
-        assert_eq!((c["code"].as_str(), c["status"].as_str(), c["severity"].as_str()), (Some("RC-1"), Some("open"), Some("critical")));
+        assert_eq!(
+            (
+                c["code"].as_str(),
+                c["status"].as_str(),
+                c["severity"].as_str()
+            ),
+            (Some("RC-1"), Some("open"), Some("critical"))
+        );
         assert_eq!(c["created_by"], "token:t-quality");
         // Units: three boards and three phones; the lot itself. Held: P1 (in stock; its board
         // is inside it) and what is left of the lot on the line.
-        assert_eq!((c["units"].as_u64(), c["lots"].as_u64(), c["held_units"].as_u64(), c["held_lots"].as_u64()), (Some(6), Some(1), Some(1), Some(1)), "{c}");
-        assert_eq!((c["in_our_hands"].as_u64(), c["outside"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(
+            (
+                c["units"].as_u64(),
+                c["lots"].as_u64(),
+                c["held_units"].as_u64(),
+                c["held_lots"].as_u64()
+            ),
+            (Some(6), Some(1), Some(1), Some(1)),
+            "{c}"
+        );
+        assert_eq!(
+            (c["in_our_hands"].as_u64(), c["outside"].as_u64()),
+            (Some(1), Some(2))
+        );
         assert_eq!(c["by_status"], json!({"in_stock": 2, "sold": 1}), "{c}");
         assert_eq!(c["by_custodian"], json!({"DIST-GD": 1, "CUST9": 1}), "{c}");
         let p = &c["progress"];
-        assert_eq!((p["units"].as_u64(), p["located"].as_u64(), p["not_found"].as_u64(), p["closed"].as_u64(), p["percent"].as_f64()),
-            (Some(3), Some(1), Some(2), Some(0), Some(0.0)), "{p}");
+        assert_eq!(
+            (
+                p["units"].as_u64(),
+                p["located"].as_u64(),
+                p["not_found"].as_u64(),
+                p["closed"].as_u64(),
+                p["percent"].as_f64()
+            ),
+            (Some(3), Some(1), Some(2), Some(0), Some(0.0)),
+            "{p}"
+        );
         let contacts = c["contacts"].as_array().unwrap();
         assert_eq!(contacts.len(), 2, "{c}");
         let dist = contacts.iter().find(|x| x["party"] == "DIST-GD").unwrap();
-        assert_eq!((dist["kind"].as_str(), dist["units"].as_u64(), dist["regions"].clone()), (Some("distributor"), Some(2), json!(["CN-GD"])));
+        assert_eq!(
+            (
+                dist["kind"].as_str(),
+                dist["units"].as_u64(),
+                dist["regions"].clone()
+            ),
+            (Some("distributor"), Some(2), json!(["CN-GD"]))
+        );
         let cust = contacts.iter().find(|x| x["party"] == "CUST9").unwrap();
-        assert_eq!((cust["kind"].as_str(), cust["units"].as_u64()), (Some("customer"), Some(1)));
+        assert_eq!(
+            (cust["kind"].as_str(), cust["units"].as_u64()),
+            (Some("customer"), Some(1))
+        );
         assert_eq!(cust["personal"]["phone"], "+86 138 0000 0000");
         assert!(cust.get("contact").is_none(), "{cust}");
         // The holds are two ledger events (units, lots), recorded as one batch.
@@ -355,17 +554,34 @@ store_test!(
         assert_eq!(item.body["holds"], json!(["recall"]));
         let lot = api.get(&admin, "/api/v1/lots/RESIN/R1").await;
         assert_eq!(lot.body["holds"], json!(["recall"]));
-        assert_eq!(api.get(&admin, "/api/v1/items/PHONE/P4").await.body["holds"], json!([]));
+        assert_eq!(
+            api.get(&admin, "/api/v1/items/PHONE/P4").await.body["holds"],
+            json!([])
+        );
 
         // Shipping a held unit is refused.
-        let r = api.post(&admin, "/api/v1/events", json!({"type": "object", "action": "OBSERVE", "event_time": at(0),
-            "biz_step": "shipping", "disposition": "in_transit", "items": [unit("PHONE", "P1")]})).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("on_hold")), "{}", r.body);
+        let r = api
+            .post(
+                &admin,
+                "/api/v1/events",
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(0),
+            "biz_step": "shipping", "disposition": "in_transit", "items": [unit("PHONE", "P1")]}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("on_hold")),
+            "{}",
+            r.body
+        );
 
         // The same code again: 409, nothing written.
         let n = ledger_len(&api, &admin).await;
         let r = api.post(&quality, "/api/v1/recalls", good.clone()).await;
-        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::CONFLICT, Some("code")));
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (StatusCode::CONFLICT, Some("code"))
+        );
         assert_eq!(ledger_len(&api, &admin).await, n);
 
         // Progress from later events: P2 comes back.
@@ -375,46 +591,125 @@ store_test!(
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let c = api.get(&quality, "/api/v1/recalls/RC-1").await.body;
         let p = &c["progress"];
-        assert_eq!((p["returned"].as_u64(), p["located"].as_u64(), p["not_found"].as_u64(), p["closed"].as_u64(), p["percent"].as_f64()),
-            (Some(1), Some(1), Some(1), Some(1), Some(33.3)), "{p}");
+        assert_eq!(
+            (
+                p["returned"].as_u64(),
+                p["located"].as_u64(),
+                p["not_found"].as_u64(),
+                p["closed"].as_u64(),
+                p["percent"].as_f64()
+            ),
+            (Some(1), Some(1), Some(1), Some(1), Some(33.3)),
+            "{p}"
+        );
 
         // The affected list, as JSON and as a spreadsheet; the contacts as a spreadsheet.
         let r = api.get(&admin, "/api/v1/recalls/RC-1/units").await;
         let list = r.body["units"].as_array().unwrap();
         assert_eq!(list.len(), 7);
-        let p2 = list.iter().find(|u| u["node"]["item"]["serial"] == "P2").unwrap();
-        assert_eq!((p2["closure"].as_str(), p2["held_by_recall"].as_bool()), (Some("returned"), Some(false)));
-        let r = api.get(&admin, "/api/v1/recalls/RC-1/units?format=csv").await;
+        let p2 = list
+            .iter()
+            .find(|u| u["node"]["item"]["serial"] == "P2")
+            .unwrap();
+        assert_eq!(
+            (p2["closure"].as_str(), p2["held_by_recall"].as_bool()),
+            (Some("returned"), Some(false))
+        );
+        let r = api
+            .get(&admin, "/api/v1/recalls/RC-1/units?format=csv")
+            .await;
         let text = String::from_utf8(r.bytes).unwrap();
         assert_eq!(text.lines().count(), 8, "{text}");
-        assert!(text.lines().any(|l| l.starts_with("unit,PHONE,P1,2,located,yes,recall,in_stock")), "{text}");
-        let r = api.get(&admin, "/api/v1/recalls/RC-1/contacts?format=csv").await;
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("unit,PHONE,P1,2,located,yes,recall,in_stock")),
+            "{text}"
+        );
+        let r = api
+            .get(&admin, "/api/v1/recalls/RC-1/contacts?format=csv")
+            .await;
         let text = String::from_utf8(r.bytes).unwrap();
-        assert!(text.starts_with("party,kind,name,units,regions,contact_person"), "{text}");
-        assert!(text.lines().any(|l| l.starts_with("CUST9,customer,Zhang San,1,CN-GD") && l.contains("+86 138 0000 0000")), "{text}");
-        let r = api.get(&admin, "/api/v1/recalls/RC-1/units?format=xlsx").await;
+        assert!(
+            text.starts_with("party,kind,name,units,regions,contact_person"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("CUST9,customer,Zhang San,1,CN-GD")
+                    && l.contains("+86 138 0000 0000")),
+            "{text}"
+        );
+        let r = api
+            .get(&admin, "/api/v1/recalls/RC-1/units?format=xlsx")
+            .await;
         assert_eq!(&r.bytes[..2], b"PK");
         // Contacts need read_customer_data; production has none.
-        assert_eq!(api.get(&production, "/api/v1/recalls/RC-1/contacts").await.status, StatusCode::FORBIDDEN);
-        assert_eq!(api.get(&admin, "/api/v1/recalls/NOPE").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            api.get(&production, "/api/v1/recalls/RC-1/contacts")
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            api.get(&admin, "/api/v1/recalls/NOPE").await.status,
+            StatusCode::NOT_FOUND
+        );
 
         // Closing: once.
-        let r = api.post(&quality, "/api/v1/recalls/RC-1/close", json!({"note": "all customers called"})).await;
-        assert_eq!((r.status, r.body["closed_by"].as_str()), (StatusCode::OK, Some("token:t-quality")), "{}", r.body);
-        let r = api.post(&quality, "/api/v1/recalls/RC-1/close", json!({})).await;
-        assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_closed")));
-        let r = api.post(&quality, "/api/v1/recalls/RC-1/close", json!({"note": 5})).await;
-        assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("note")));
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls/RC-1/close",
+                json!({"note": "all customers called"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["closed_by"].as_str()),
+            (StatusCode::OK, Some("token:t-quality")),
+            "{}",
+            r.body
+        );
+        let r = api
+            .post(&quality, "/api/v1/recalls/RC-1/close", json!({}))
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("already_closed"))
+        );
+        let r = api
+            .post(&quality, "/api/v1/recalls/RC-1/close", json!({"note": 5}))
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("note"))
+        );
         let all = api.get(&admin, "/api/v1/recalls").await.body;
-        assert_eq!((all["recalls"][0]["code"].as_str(), all["recalls"][0]["close_note"].as_str()), (Some("RC-1"), Some("all customers called")));
+        assert_eq!(
+            (
+                all["recalls"][0]["code"].as_str(),
+                all["recalls"][0]["close_note"].as_str()
+            ),
+            (Some("RC-1"), Some("all customers called"))
+        );
 
         // A second campaign from the supplier: P1 and R1 already carry a recall hold; R2, P4 (in
         // stock) and P2 (returned, so in our hands again) are held now.
         let n = ledger_len(&api, &admin).await;
-        let r = api.post(&quality, "/api/v1/recalls", json!({"code": "RC-2", "reason": "supplier audit failed",
-            "severity": "major", "scope": {"supplier": "SUP1"}})).await;
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls",
+                json!({"code": "RC-2", "reason": "supplier audit failed",
+            "severity": "major", "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        assert_eq!((r.body["held_units"].as_u64(), r.body["held_lots"].as_u64()), (Some(2), Some(1)), "{}", r.body);
+        assert_eq!(
+            (r.body["held_units"].as_u64(), r.body["held_lots"].as_u64()),
+            (Some(2), Some(1)),
+            "{}",
+            r.body
+        );
         assert_eq!(ledger_len(&api, &admin).await, n + 2);
     }
 );

@@ -229,7 +229,10 @@ pub(crate) async fn reach(
             .decode()?,
         );
         if chunk.len() == threadline_store::REACH_CHUNK {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(threadline_store::REACH_CHUNK));
+            let full = std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(threadline_store::REACH_CHUNK),
+            );
             if tx.send(Ok(full)).await.is_err() {
                 return Ok(());
             }

@@ -26,7 +26,11 @@ fn row(r: &Row) -> Result<Recall, StoreError> {
 }
 
 impl PgStore {
-    pub(crate) async fn recall_create(&self, r: Recall, members: Vec<RecallMember>) -> Result<(), StoreError> {
+    pub(crate) async fn recall_create(
+        &self,
+        r: Recall,
+        members: Vec<RecallMember>,
+    ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         tx.execute(
@@ -43,8 +47,14 @@ impl PgStore {
         )
         .await
         .map_err(|e| if is_unique_violation(&e) { code_taken(&r.code) } else { db(e) })?;
-        let (mut ord, mut types, mut products, mut codes, mut depths, mut held) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ord, mut types, mut products, mut codes, mut depths, mut held) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for (i, m) in members.iter().enumerate() {
             let (t, p, c) = member_columns(&m.node);
             ord.push(i32::try_from(i).map_err(|e| StoreError::Database(e.to_string()))?);
@@ -70,7 +80,10 @@ impl PgStore {
         }
         let client = self.client().await?;
         let r = client
-            .query_opt(&format!("SELECT {COLUMNS} FROM recalls WHERE code = $1"), &[&code])
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1"),
+                &[&code],
+            )
             .await
             .map_err(db)?;
         r.as_ref().map(row).transpose()
@@ -79,13 +92,19 @@ impl PgStore {
     pub(crate) async fn recall_all(&self) -> Result<Vec<Recall>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(&format!("SELECT {COLUMNS} FROM recalls ORDER BY created_at DESC, code"), &[])
+            .query(
+                &format!("SELECT {COLUMNS} FROM recalls ORDER BY created_at DESC, code"),
+                &[],
+            )
             .await
             .map_err(db)?;
         rows.iter().map(row).collect()
     }
 
-    pub(crate) async fn recall_members_of(&self, code: &str) -> Result<Vec<RecallMember>, StoreError> {
+    pub(crate) async fn recall_members_of(
+        &self,
+        code: &str,
+    ) -> Result<Vec<RecallMember>, StoreError> {
         if !storable(code) {
             return Ok(Vec::new());
         }
@@ -118,7 +137,10 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let Some(current) = tx
-            .query_opt(&format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"), &[&code])
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"),
+                &[&code],
+            )
             .await
             .map_err(db)?
         else {

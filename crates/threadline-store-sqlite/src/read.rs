@@ -534,7 +534,10 @@ pub(crate) fn reach(
             .decode()?,
         );
         if chunk.len() == threadline_store::REACH_CHUNK {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(threadline_store::REACH_CHUNK));
+            let full = std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(threadline_store::REACH_CHUNK),
+            );
             if tx.blocking_send(Ok(full)).is_err() {
                 return Ok(()); // nobody is listening any more
             }

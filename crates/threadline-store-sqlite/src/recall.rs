@@ -25,10 +25,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recall> {
     })
 }
 
-pub(crate) fn create(c: &mut Connection, r: &Recall, members: &[RecallMember]) -> Result<(), StoreError> {
+pub(crate) fn create(
+    c: &mut Connection,
+    r: &Recall,
+    members: &[RecallMember],
+) -> Result<(), StoreError> {
     let tx = c.transaction().map_err(db)?;
     tx.execute(
-        &format!("INSERT INTO recalls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL)"),
+        &format!(
+            "INSERT INTO recalls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL)"
+        ),
         params![
             r.code,
             r.reason,
@@ -52,8 +58,16 @@ pub(crate) fn create(c: &mut Connection, r: &Recall, members: &[RecallMember]) -
             .map_err(db)?;
         for (i, m) in members.iter().enumerate() {
             let (t, p, code) = member_columns(&m.node);
-            ins.execute(params![r.code, i as i64, t, p, code, i64::from(m.depth), m.held])
-                .map_err(db)?;
+            ins.execute(params![
+                r.code,
+                i as i64,
+                t,
+                p,
+                code,
+                i64::from(m.depth),
+                m.held
+            ])
+            .map_err(db)?;
         }
     }
     tx.commit().map_err(db)
@@ -69,7 +83,9 @@ pub(crate) fn one(c: &Connection, code: &str) -> Result<Option<Recall>, StoreErr
 
 pub(crate) fn all(c: &Connection) -> Result<Vec<Recall>, StoreError> {
     let mut stmt = c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM recalls ORDER BY created_at DESC, code"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM recalls ORDER BY created_at DESC, code"
+        ))
         .map_err(db)?;
     let rows = stmt.query_map([], row).map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
@@ -82,8 +98,18 @@ pub(crate) fn members(c: &Connection, code: &str) -> Result<Vec<RecallMember>, S
     let mut rows = stmt.query([code]).map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        let (t, p, k): (String, String, String) = (r.get(0).map_err(db)?, r.get(1).map_err(db)?, r.get(2).map_err(db)?);
-        out.push(member_of(&t, &p, &k, r.get(3).map_err(db)?, r.get(4).map_err(db)?)?);
+        let (t, p, k): (String, String, String) = (
+            r.get(0).map_err(db)?,
+            r.get(1).map_err(db)?,
+            r.get(2).map_err(db)?,
+        );
+        out.push(member_of(
+            &t,
+            &p,
+            &k,
+            r.get(3).map_err(db)?,
+            r.get(4).map_err(db)?,
+        )?);
     }
     Ok(out)
 }

@@ -25,10 +25,10 @@ pub mod master;
 pub mod query;
 pub mod recall;
 
-pub use recall::{Recall, RecallMember};
 pub use access::{
     LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
 };
+pub use recall::{Recall, RecallMember};
 
 /// Why a storage call failed. Small on purpose: callers map it to a status code.
 #[derive(Debug, thiserror::Error)]

@@ -140,15 +140,14 @@ pub struct Dialect {
 /// The walk is `UNION ALL` (a tree is walked once); a node reached along several paths (lots
 /// merged in a transformation) is kept once, at its smallest depth, by `row_number()`. Depth
 /// is capped at 64, which also ends a walk round a cycle of lot transformations.
-pub fn reach_sql(
-    direction: crate::Direction,
-    seed: &str,
-    as_of: usize,
-    d: Dialect,
-) -> String {
+pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Dialect) -> String {
     let t = (d.placeholder)(as_of);
     let (me, other, still_held) = match direction {
-        crate::Direction::Parents => ("child", "parent", format!(" AND (g.to_time IS NULL OR g.to_time > {t})")),
+        crate::Direction::Parents => (
+            "child",
+            "parent",
+            format!(" AND (g.to_time IS NULL OR g.to_time > {t})"),
+        ),
         crate::Direction::Children => ("parent", "child", String::new()),
     };
     let (nt, ni) = (d.null_text, d.null_int);

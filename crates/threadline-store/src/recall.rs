@@ -44,7 +44,13 @@ pub fn member_columns(n: &Node) -> (&'static str, &str, &str) {
 }
 
 /// A member from its storage columns.
-pub fn member_of(t: &str, product: &str, code: &str, depth: i64, held: bool) -> crate::Result<RecallMember> {
+pub fn member_of(
+    t: &str,
+    product: &str,
+    code: &str,
+    depth: i64,
+    held: bool,
+) -> crate::Result<RecallMember> {
     Ok(RecallMember {
         node: crate::node_of(t, product, code)?,
         depth: u32::try_from(depth).map_err(|e| crate::StoreError::Schema(e.to_string()))?,

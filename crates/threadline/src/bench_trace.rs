@@ -105,9 +105,21 @@ pub async fn load(store: &dyn Store, units: usize) -> anyhow::Result<usize> {
         now: Utc::now().max(base() + chrono::Duration::days(30)),
         events: 0,
     };
-    l.master("location", json!({"code": "BENCH", "name": "Bench plant", "kind": "site", "region": "CN-GD"})).await?;
-    l.master("location", json!({"code": "BENCH-L1", "name": "Bench line", "kind": "line", "parent": "BENCH"})).await?;
-    l.master("party", json!({"code": "SUP-RESIN", "name": "Resin supplier", "kind": "supplier"})).await?;
+    l.master(
+        "location",
+        json!({"code": "BENCH", "name": "Bench plant", "kind": "site", "region": "CN-GD"}),
+    )
+    .await?;
+    l.master(
+        "location",
+        json!({"code": "BENCH-L1", "name": "Bench line", "kind": "line", "parent": "BENCH"}),
+    )
+    .await?;
+    l.master(
+        "party",
+        json!({"code": "SUP-RESIN", "name": "Resin supplier", "kind": "supplier"}),
+    )
+    .await?;
     l.master("party", json!({"code": "DIST-1", "name": "Distributor", "kind": "distributor", "regions": ["CN-SH"]})).await?;
     l.master("location", json!({"code": "EXT-DIST-1", "name": "Distributor warehouse", "kind": "external", "party": "DIST-1", "region": "CN-SH"})).await?;
     for (code, tracking) in [
@@ -116,8 +128,11 @@ pub async fn load(store: &dyn Store, units: usize) -> anyhow::Result<usize> {
         ("HOUSING", "serial"),
         ("DEVICE", "serial"),
     ] {
-        l.master("product", json!({"code": code, "name": code, "tracking": tracking}))
-            .await?;
+        l.master(
+            "product",
+            json!({"code": code, "name": code, "tracking": tracking}),
+        )
+        .await?;
     }
     let compounds = 10usize;
     let per_compound = units.div_ceil(compounds);
@@ -190,7 +205,11 @@ fn reset_peak_rss() {
 
 /// GETs `path` over HTTP/1.0 (the body ends when the server closes) and returns the body size
 /// and its line count.
-async fn download(addr: std::net::SocketAddr, path: &str, token: &str) -> anyhow::Result<(usize, usize)> {
+async fn download(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+) -> anyhow::Result<(usize, usize)> {
     let mut conn = tokio::net::TcpStream::connect(addr).await?;
     conn.write_all(
         format!("GET {path} HTTP/1.0\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n")
@@ -213,7 +232,10 @@ async fn download(addr: std::net::SocketAddr, path: &str, token: &str) -> anyhow
             };
             let status = String::from_utf8_lossy(&head[..end]).to_string();
             if !status.starts_with("HTTP/1.0 200") && !status.starts_with("HTTP/1.1 200") {
-                bail!("export answered {}", status.lines().next().unwrap_or_default());
+                bail!(
+                    "export answered {}",
+                    status.lines().next().unwrap_or_default()
+                );
             }
             in_body = true;
             let body_start = end + 4 - (head.len() - n);
@@ -234,7 +256,9 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     };
     let store = crate::open_store(&url, "process").await?;
     let started = Instant::now();
-    let events = load(&*store, opts.units).await.context("loading the genealogy")?;
+    let events = load(&*store, opts.units)
+        .await
+        .context("loading the genealogy")?;
     writeln!(
         out,
         "loaded {events} events ({} finished units) in {:.1} s",
@@ -247,7 +271,9 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     for run in 0..opts.runs {
         let t = Instant::now();
         let rows = threadline_store::collect_reach(
-            store.reach(vec![root()?], Direction::Parents, as_of).await?,
+            store
+                .reach(vec![root()?], Direction::Parents, as_of)
+                .await?,
             usize::MAX,
         )
         .await
@@ -274,7 +300,11 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         walk.push(w * 1000.0);
         whole.push(total * 1000.0);
     }
-    let engine = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
+    let engine = if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
     let mut figures = vec![
         Figure::of(
             &format!("forward walk (Store::reach), {nodes} nodes, {engine}"),
@@ -291,7 +321,10 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     // Exports through HTTP.
     let token = threadline_server::account::mint_token(
         &*store,
-        threadline_domain::access::TokenName::parse(&format!("bench-{}", uuid::Uuid::now_v7().simple()))?,
+        threadline_domain::access::TokenName::parse(&format!(
+            "bench-{}",
+            uuid::Uuid::now_v7().simple()
+        ))?,
         threadline_domain::access::Roles::one(threadline_domain::access::Role::Auditor),
         None,
         "bench".into(),
@@ -325,7 +358,11 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
             )
             .await?;
             let secs = t.elapsed().as_secs_f64();
-            let rows = if format == "csv" { lines.saturating_sub(1) } else { nodes };
+            let rows = if format == "csv" {
+                lines.saturating_sub(1)
+            } else {
+                nodes
+            };
             let peak = rss_mib("VmHWM:").unwrap_or(f64::NAN);
             writeln!(
                 out,
@@ -350,7 +387,10 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     let _ = stop_tx.send(());
     let _ = server.await;
 
-    writeln!(out, "\n| figure | min | median | max | unit |\n|---|---|---|---|---|")?;
+    writeln!(
+        out,
+        "\n| figure | min | median | max | unit |\n|---|---|---|---|---|"
+    )?;
     for f in &figures {
         writeln!(
             out,
