@@ -75,6 +75,6 @@ mod tests {
             .unwrap();
         assert_eq!((roles.as_str(), disabled, failed), ("admin", 0, 0));
         run(&mut c).unwrap();
-        assert_eq!(latest(), 4);
+        assert_eq!(latest(), 5);
     }
 }
