@@ -279,7 +279,7 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let w = t.elapsed().as_secs_f64();
-        nodes = rows.len();
+        nodes = rows.iter().filter(|r| r.depth > 0).count();
         let t = Instant::now();
         let mut places = threadline_server::trace::Places::new(&*store);
         let mut units = 0usize;

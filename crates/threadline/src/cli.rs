@@ -60,20 +60,42 @@ pub enum Command {
         #[command(subcommand)]
         what: SerialCommand,
     },
-    /// Trace a unit or lot backward (what went into it) or forward (what it reached).
+    /// Trace a unit or lot backward (what went into it) or forward (what it reached); forward
+    /// also from a supplier, a work order, a line or a production window.
     Trace {
         #[command(flatten)]
         db: DbArgs,
         /// `backward` or `forward`.
         #[arg(value_parser = ["backward", "forward"])]
         direction: String,
+        /// The product of --serial or --lot.
         #[arg(long)]
-        product: String,
-        /// The unit's serial (or give --lot).
-        #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
+        product: Option<String>,
+        /// Start from this unit (with --product).
+        #[arg(long, conflicts_with = "lot")]
         serial: Option<String>,
+        /// Start from this lot (with --product).
         #[arg(long)]
         lot: Option<String>,
+        /// Forward from everything received from this supplier (party code).
+        #[arg(long, conflicts_with_all = ["serial", "lot", "work_order", "line"])]
+        supplier: Option<String>,
+        /// Forward from everything made under this work order.
+        #[arg(long, conflicts_with_all = ["serial", "lot", "line"])]
+        work_order: Option<String>,
+        /// Forward from everything made on this line (location code).
+        #[arg(long, conflicts_with_all = ["serial", "lot"])]
+        line: Option<String>,
+        /// With --line: a daily shift such as 08:00-16:00, on the events' own clock.
+        #[arg(long, requires = "line")]
+        shift: Option<String>,
+        /// Window start (RFC 3339) for --supplier or --line; alone with --to, a production
+        /// window.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Window end (RFC 3339, exclusive).
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
         /// Trace as of this time (RFC 3339); now if absent.
         #[arg(long, value_name = "TIME")]
         as_of: Option<String>,

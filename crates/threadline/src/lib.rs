@@ -363,35 +363,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             product,
             serial,
             lot,
+            supplier,
+            work_order,
+            line,
+            shift,
+            from,
+            to,
             as_of,
             csv,
         } => {
             use threadline_domain::projection::Node;
             let cfg = config_of(cli.config, db.db, None, None)?;
             let store = open_store(&cfg.db, &cfg.durability).await?;
-            let root: Node = match (serial, lot) {
-                (Some(s), _) => serde_json::from_value(
-                    serde_json::json!({"item": {"product": product, "serial": s}}),
-                )?,
-                (None, Some(l)) => serde_json::from_value(
-                    serde_json::json!({"lot": {"product": product, "lot": l}}),
-                )?,
-                (None, None) => bail!("give --serial or --lot"),
+            let time = |flag: &str, t: Option<String>| -> anyhow::Result<_> {
+                t.map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .with_context(|| format!("--{flag} `{t}` is not an RFC 3339 time"))
+                })
+                .transpose()
             };
-            let as_of = match as_of {
-                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
-                    .with_context(|| format!("--as-of `{t}`"))?
-                    .with_timezone(&chrono::Utc),
-                None => chrono::Utc::now(),
+            let req = threadline_server::trace::ScopeRequest {
+                product,
+                serial,
+                lot,
+                supplier,
+                work_order,
+                line,
+                shift,
+                from: time("from", from)?,
+                to: time("to", to)?,
+                as_of: time("as-of", as_of)?,
             };
+            let refused =
+                |e: threadline_server::error::AppError| anyhow::anyhow!("{}", e.first_message());
+            let scope = req.check(chrono::Utc::now(), "").map_err(refused)?;
             let dir = if direction == "backward" {
+                if !scope.is_single() {
+                    bail!("a backward trace starts from one unit or lot (--serial or --lot)");
+                }
                 threadline_store::Direction::Children
             } else {
                 threadline_store::Direction::Parents
             };
-            let t = threadline_server::trace::trace(&*store, root, dir, as_of)
+            let t = threadline_server::trace::trace_scope(&*store, scope, dir)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.first_message()))?;
+                .map_err(refused)?;
             let mut out = std::io::stdout().lock();
             if csv {
                 std::io::Write::write_all(

@@ -22,3 +22,23 @@ async fn capture_bench_runs_at_a_tiny_size() {
     );
     assert!(text.contains("| capture ÷ raw |"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_bench_runs_at_a_tiny_size() {
+    let mut out = Vec::new();
+    let opts = threadline::bench_trace::TraceBench {
+        db: None,
+        units: 250,
+        runs: 1,
+        xlsx: true,
+    };
+    let figures = threadline::bench_trace::trace(opts, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    // Walk, walk with whereabouts, then rows/s and memory for CSV and XLSX.
+    assert_eq!(figures.len(), 6, "{text}");
+    assert!(text.contains("510 nodes, 500 units"), "{text}");
+    assert!(text.contains("csv export 510 rows"), "{text}");
+    assert!(figures[2].min > 0.0, "{figures:?}");
+}

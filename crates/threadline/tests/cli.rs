@@ -218,6 +218,35 @@ fn verify_detects_rows_altered_in_the_database_file() {
         100,
         "{out}"
     );
+    // Forward from a supplier: both resin lots it delivered reach all 200 controllers.
+    let (code, out) = run(&[
+        "trace",
+        "forward",
+        "--db",
+        &url,
+        "--supplier",
+        "SUP-RESIN",
+        "--csv",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains(",unit,TC-200,")).count(),
+        200,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("0,lot,RESIN-PC,"))
+            .count(),
+        2,
+        "{out}"
+    );
+    // A scope that makes no sense is refused, naming what is wrong.
+    let (code, out) = run(&[
+        "trace", "forward", "--db", &url, "--line", "SZ-L1", "--shift", "8-16",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("shift `8-16`"), "{out}");
     let (code, out) = run(&[
         "trace",
         "backward",
