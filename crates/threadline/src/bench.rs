@@ -118,24 +118,45 @@ async fn setup(store: &dyn threadline_store::Store, now: DateTime<Utc>) -> anyho
     Ok(())
 }
 
+/// An API token for a benchmark client. Each run on a shared database needs its own name:
+/// names are never reused.
+pub(crate) async fn token(
+    store: &dyn threadline_store::Store,
+    role: threadline_domain::access::Role,
+    now: DateTime<Utc>,
+) -> anyhow::Result<threadline_domain::access::Credential> {
+    Ok(threadline_server::account::mint_token(
+        store,
+        threadline_domain::access::TokenName::parse(&format!(
+            "bench-{}",
+            uuid::Uuid::now_v7().simple()
+        ))?,
+        threadline_domain::access::Roles::one(role),
+        None,
+        "bench".into(),
+        now,
+    )
+    .await?)
+}
+
+/// Writes benchmark figures as JSON, if a file was named.
+pub(crate) fn write_figures(
+    path: Option<&std::path::Path>,
+    figures: &[Figure],
+) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_vec_pretty(figures)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// One run of HTTP capture; returns events per second.
 async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
     let now = Utc::now();
     let store = crate::open_store(db_url, "process").await?;
     setup(&*store, now).await?;
-    // Each run on a shared database needs its own token name: names are never reused.
-    let token = threadline_server::account::mint_token(
-        &*store,
-        threadline_domain::access::TokenName::parse(&format!(
-            "bench-{}",
-            uuid::Uuid::now_v7().simple()
-        ))?,
-        threadline_domain::access::Roles::one(threadline_domain::access::Role::Production),
-        None,
-        "bench".into(),
-        now,
-    )
-    .await?;
+    let token = token(&*store, threadline_domain::access::Role::Production, now).await?;
     let bodies: Vec<Vec<u8>> = (0..n)
         .collect::<Vec<_>>()
         .chunks(batch)

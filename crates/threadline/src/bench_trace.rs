@@ -2,7 +2,7 @@
 //!
 //! The data is made deterministically: one resin lot from a supplier is turned into ten
 //! compound lots; each of `units` housings takes compound from one of them; each housing is
-//! built into one finished device; a tenth of the devices are shipped to a distributor. So the
+//! built into one finished device; the devices are stored and a tenth of them shipped to a distributor. So the
 //! resin lot reaches `units` finished devices through three levels (compound → housing →
 //! device), 2 × `units` + 10 nodes in all. The figures: the set-based walk alone
 //! (`Store::reach`), the walk with every unit's whereabouts (what a JSON trace or an export
@@ -116,6 +116,11 @@ pub async fn load(store: &dyn Store, units: usize) -> anyhow::Result<usize> {
     )
     .await?;
     l.master(
+        "location",
+        json!({"code": "BENCH-WH", "name": "Bench warehouse", "kind": "area", "parent": "BENCH"}),
+    )
+    .await?;
+    l.master(
         "party",
         json!({"code": "SUP-RESIN", "name": "Resin supplier", "kind": "supplier"}),
     )
@@ -142,7 +147,7 @@ pub async fn load(store: &dyn Store, units: usize) -> anyhow::Result<usize> {
         "sources": [{"type": "owning_party", "id": "SUP-RESIN"}], "biz_transactions": [{"type": "po", "id": "PO-1"}]}))
         .await?;
     for c in 0..compounds {
-        l.event(json!({"type": "transformation", "event_time": at(60 + c as i64), "biz_step": "transforming", "biz_location": "BENCH-L1",
+        l.event(json!({"type": "transformation", "event_time": at(60 + c as i64), "biz_step": "creating_class_instance", "biz_location": "BENCH-L1",
             "input_lots": [{"product": "RESIN", "lot": "R-1", "quantity": format!("{compound_kg}")}],
             "output_lots": [{"product": "COMPOUND", "lot": format!("C-{c}"), "quantity": format!("{compound_kg}")}]}))
             .await?;
@@ -167,6 +172,12 @@ pub async fn load(store: &dyn Store, units: usize) -> anyhow::Result<usize> {
     for (i, (d, h)) in devices.iter().zip(&housings).enumerate() {
         l.event(json!({"type": "aggregation", "action": "ADD", "event_time": at(20_000 + (i / 100) as i64), "biz_step": "assembling",
             "biz_location": "BENCH-L1", "parent": item("DEVICE", d), "children": [item("HOUSING", h)]}))
+            .await?;
+    }
+    for (k, chunk) in devices.chunks(1000).enumerate() {
+        let items: Vec<Value> = chunk.iter().map(|s| item("DEVICE", s)).collect();
+        l.event(json!({"type": "object", "action": "OBSERVE", "event_time": at(29_000 + k as i64), "biz_step": "storing",
+            "disposition": "sellable_not_accessible", "biz_location": "BENCH-WH", "items": items}))
             .await?;
     }
     for (k, chunk) in devices.chunks(1000).step_by(10).enumerate() {
@@ -319,15 +330,9 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     ];
 
     // Exports through HTTP.
-    let token = threadline_server::account::mint_token(
+    let token = crate::bench::token(
         &*store,
-        threadline_domain::access::TokenName::parse(&format!(
-            "bench-{}",
-            uuid::Uuid::now_v7().simple()
-        ))?,
-        threadline_domain::access::Roles::one(threadline_domain::access::Role::Auditor),
-        None,
-        "bench".into(),
+        threadline_domain::access::Role::Auditor,
         Utc::now(),
     )
     .await?;

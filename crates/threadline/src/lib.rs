@@ -229,10 +229,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &mut std::io::stdout(),
             )
             .await?;
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            bench::write_figures(json.as_deref(), &figures)?;
             Ok(0)
         }
         Command::Bench {
@@ -255,10 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &mut std::io::stdout(),
             )
             .await?;
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            bench::write_figures(json.as_deref(), &figures)?;
             Ok(0)
         }
         Command::Serial {
