@@ -393,7 +393,7 @@ store_test!(
             .await;
         assert_eq!(
             (r.status, r.body["error"]["field"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("events[1]"))
+            (StatusCode::BAD_REQUEST, Some("events[1].event_time"))
         );
         assert_eq!(ledger_len(&api).await, before);
         assert_eq!(
