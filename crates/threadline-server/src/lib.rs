@@ -24,6 +24,7 @@ pub mod epcis;
 pub mod error;
 pub mod export;
 pub mod i18n;
+pub mod labels;
 pub mod ops;
 pub mod passport;
 pub mod process;
@@ -425,6 +426,50 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/products/{code}/allocations",
             Needs(Permission::Commission),
             serials::allocate_endpoint,
+        ),
+        // Labels.
+        route(M::GET, "/api/v1/label-templates", Needs(Read), labels::list),
+        route(
+            M::POST,
+            "/api/v1/label-templates",
+            Needs(Configure),
+            labels::create,
+        ),
+        route(
+            M::POST,
+            "/api/v1/label-templates/preview",
+            Needs(Read),
+            labels::preview,
+        ),
+        route(
+            M::GET,
+            "/api/v1/label-templates/{name}",
+            Needs(Read),
+            labels::get,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/label-templates/{name}",
+            Needs(Configure),
+            labels::replace,
+        ),
+        route(
+            M::DELETE,
+            "/api/v1/label-templates/{name}",
+            Needs(Configure),
+            labels::delete,
+        ),
+        route(
+            M::POST,
+            "/api/v1/label-jobs",
+            Needs(Permission::Commission),
+            labels::download_job,
+        ),
+        route(
+            M::POST,
+            "/api/v1/label-jobs/print",
+            Needs(Permission::Commission),
+            labels::print_job,
         ),
         route(
             M::POST,

@@ -32,10 +32,10 @@ use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
-    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure,
-    LotView, MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt,
-    SessionRecord, Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
-    Versioned,
+    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, LabelTemplateRecord,
+    LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite, NewSession, NewToken,
+    NewUser, Page, RebuildReport, Receipt, SessionRecord, Snapshot, StoreError, StoredEvent,
+    TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -44,6 +44,7 @@ use uuid::Uuid;
 mod access;
 mod admin;
 mod capture;
+mod labels;
 mod lookup;
 mod master;
 mod migrate;
@@ -394,6 +395,25 @@ impl threadline_store::Store for PgStore {
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
         let client = self.client().await?;
         lookup::counter(&client, scope).await
+    }
+
+    async fn label_templates(&self) -> Result<Vec<LabelTemplateRecord>, StoreError> {
+        self.labels_list().await
+    }
+
+    async fn label_template(&self, name: &str) -> Result<Option<LabelTemplateRecord>, StoreError> {
+        self.labels_get(name).await
+    }
+
+    async fn put_label_template(
+        &self,
+        write: LabelTemplateWrite,
+    ) -> Result<LabelTemplateRecord, StoreError> {
+        self.labels_put(write).await
+    }
+
+    async fn delete_label_template(&self, name: &str) -> Result<(), StoreError> {
+        self.labels_delete(name).await
     }
 
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_serial_counters.sql")),
     (4, include_str!("../migrations/0004_process.sql")),
     (5, include_str!("../migrations/0005_recalls.sql")),
+    (6, include_str!("../migrations/0006_label_templates.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

@@ -19,16 +19,17 @@ use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::{
-    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, ListQuery, LoginFailure,
-    LotView, MasterWrite, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt,
-    SessionRecord, Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
-    Versioned,
+    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, LabelTemplateRecord,
+    LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite, NewSession, NewToken,
+    NewUser, Page, RebuildReport, Receipt, SessionRecord, Snapshot, StoreError, StoredEvent,
+    TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use uuid::Uuid;
 
 mod access;
 mod admin;
 mod capture;
+mod labels;
 mod master;
 mod migrate;
 mod read;
@@ -447,6 +448,27 @@ impl threadline_store::Store for SqliteStore {
                 .transpose()
         })
         .await
+    }
+
+    async fn label_templates(&self) -> Result<Vec<LabelTemplateRecord>, StoreError> {
+        self.read(labels::list).await
+    }
+
+    async fn label_template(&self, name: &str) -> Result<Option<LabelTemplateRecord>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| labels::get(c, &name)).await
+    }
+
+    async fn put_label_template(
+        &self,
+        write: LabelTemplateWrite,
+    ) -> Result<LabelTemplateRecord, StoreError> {
+        self.write(move |c| labels::put(c, &write)).await
+    }
+
+    async fn delete_label_template(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| labels::delete(c, &name)).await
     }
 
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {

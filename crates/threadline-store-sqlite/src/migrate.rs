@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_serial_counters.sql")),
     (4, include_str!("../migrations/0004_process.sql")),
     (5, include_str!("../migrations/0005_recalls.sql")),
+    (6, include_str!("../migrations/0006_label_templates.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -75,6 +76,6 @@ mod tests {
             .unwrap();
         assert_eq!((roles.as_str(), disabled, failed), ("admin", 0, 0));
         run(&mut c).unwrap();
-        assert_eq!(latest(), 5);
+        assert_eq!(latest(), 6);
     }
 }

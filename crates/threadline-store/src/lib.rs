@@ -132,6 +132,56 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// A stored label template. The definition is JSON that `threadline-labels` reads; the store
+/// keeps it as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelTemplateRecord {
+    pub name: String,
+    pub definition: serde_json::Value,
+    pub version: u32,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// Creating or replacing a label template.
+#[derive(Debug, Clone)]
+pub struct LabelTemplateWrite {
+    pub name: String,
+    pub definition: serde_json::Value,
+    pub actor: String,
+    pub now: DateTime<Utc>,
+    /// `None`: create, refusing an existing name. `Some(v)`: replace version `v`, refusing
+    /// another version (a conflict) or a missing template (not found).
+    pub replaces: Option<u32>,
+}
+
+impl LabelTemplateWrite {
+    /// The refusal when the name is taken.
+    pub fn taken(&self) -> StoreError {
+        StoreError::Conflict(
+            FieldError::new(
+                "already_exists",
+                format!("label template {} already exists", self.name),
+            )
+            .at("name"),
+        )
+    }
+    /// The refusal when the stored version is not the one replaced.
+    pub fn stale(&self, current: u32) -> StoreError {
+        StoreError::Conflict(
+            FieldError::new(
+                "version_mismatch",
+                format!(
+                    "label template {} is at version {current}, not {}; reload it and try again",
+                    self.name,
+                    self.replaces.unwrap_or(0)
+                ),
+            )
+            .at("If-Match"),
+        )
+    }
+}
+
 /// The current state of one unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemView {
@@ -414,6 +464,13 @@ pub trait Store: Send + Sync + 'static {
     /// What of a product may be picked: lot quantities per location (lots not on hold), or
     /// units in stock that are neither held nor packed. Unordered.
     async fn available(&self, product: &str) -> Result<Vec<Available>>;
+    /// Label templates, by name.
+    async fn label_templates(&self) -> Result<Vec<LabelTemplateRecord>>;
+    async fn label_template(&self, name: &str) -> Result<Option<LabelTemplateRecord>>;
+    /// Creates or replaces a template (see [`LabelTemplateWrite::replaces`]).
+    async fn put_label_template(&self, write: LabelTemplateWrite) -> Result<LabelTemplateRecord>;
+    /// Deletes a template; `NotFound` if there is none.
+    async fn delete_label_template(&self, name: &str) -> Result<()>;
     /// The product that holds this GTIN (the 14-digit form).
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
     /// Units with this serial in any product — a raw scan carries no product — at most

@@ -137,6 +137,15 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Render labels for COUNT serials into one PDF (A4 sheets), streamed to a file.
+    Labels {
+        /// How many labels.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Where the PDF goes (default: discarded after counting its bytes).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Batch capture through HTTP, against a raw SQLite insert of the same rows.
     Capture {
         /// Database: `sqlite` (a fresh temporary file per run, the default) or a URL of an

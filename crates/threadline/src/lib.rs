@@ -9,6 +9,7 @@ use threadline_domain::access::{Role, Roles, TokenName, UserName};
 use threadline_store::{NewUser, Store};
 
 pub mod bench;
+pub mod bench_labels;
 pub mod bench_trace;
 pub mod cli;
 pub mod config;
@@ -207,6 +208,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             eprintln!("Its secret follows; it is not shown again:");
             println!("{}", secret.expose());
+            Ok(0)
+        }
+        Command::Bench {
+            what: BenchCommand::Labels { count, out },
+        } => {
+            let mut stdout = std::io::stdout();
+            match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    bench_labels::labels(count, std::io::BufWriter::new(file), &mut stdout)?;
+                }
+                None => {
+                    bench_labels::labels(count, std::io::sink(), &mut stdout)?;
+                }
+            }
             Ok(0)
         }
         Command::Bench {

@@ -42,3 +42,16 @@ async fn trace_bench_runs_at_a_tiny_size() {
     assert!(text.contains("csv export 510 rows"), "{text}");
     assert!(figures[2].min > 0.0, "{figures:?}");
 }
+
+#[test]
+fn labels_bench_runs_at_a_tiny_size() {
+    let mut report = Vec::new();
+    let mut pdf = Vec::new();
+    let figure = threadline::bench_labels::labels(40, &mut pdf, &mut report).unwrap();
+    let text = String::from_utf8(report).unwrap();
+    // 60 × 40 mm labels on A4: 3 × 6 a page, so 40 labels fill 3 pages.
+    assert_eq!((figure.labels, figure.pages), (40, 3), "{text}");
+    assert_eq!(figure.pdf_bytes, pdf.len() as u64);
+    assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains("/Count 3"));
+    assert!(text.contains("| 40 | 3 |"), "{text}");
+}

@@ -114,6 +114,35 @@ impl Api {
         .await
     }
 
+    /// A POST whose answer is a file (PNG, PDF, ZPL): status, headers and the bytes.
+    pub async fn post_file(
+        &self,
+        uri: &str,
+        body: Value,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", self.auth.parse().unwrap());
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, headers, bytes)
+    }
+
+    pub async fn delete(&self, uri: &str) -> Reply {
+        self.send(Request::delete(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
     /// Ledger entries so far (refusals must leave it unchanged).
     pub async fn ledger_len(&self) -> i64 {
         self.get("/api/v1/ledger/verify").await.body["entries"]

@@ -1,0 +1,128 @@
+//! Label templates on PostgreSQL: plain versioned rows.
+
+use threadline_store::{LabelTemplateRecord, LabelTemplateWrite, StoreError};
+use tokio_postgres::Row;
+
+use crate::{PgStore, col, db, from_micros, micros, storable};
+
+const COLUMNS: &str = "name, definition, version, updated_at, updated_by";
+
+fn record(r: &Row) -> Result<LabelTemplateRecord, StoreError> {
+    let definition: String = col(r, 1)?;
+    let version: i32 = col(r, 2)?;
+    Ok(LabelTemplateRecord {
+        name: col(r, 0)?,
+        definition: serde_json::from_str(&definition)
+            .map_err(|e| StoreError::Database(format!("stored label template: {e}")))?,
+        version: u32::try_from(version).unwrap_or(0),
+        updated_at: from_micros(col(r, 3)?),
+        updated_by: col(r, 4)?,
+    })
+}
+
+impl PgStore {
+    pub(crate) async fn labels_list(&self) -> Result<Vec<LabelTemplateRecord>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {COLUMNS} FROM label_templates ORDER BY name"),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(record).collect()
+    }
+
+    pub(crate) async fn labels_get(
+        &self,
+        name: &str,
+    ) -> Result<Option<LabelTemplateRecord>, StoreError> {
+        if !storable(name) {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM label_templates WHERE name = $1"),
+                &[&name],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    pub(crate) async fn labels_put(
+        &self,
+        w: LabelTemplateWrite,
+    ) -> Result<LabelTemplateRecord, StoreError> {
+        if !storable(&w.name) {
+            return Err(StoreError::Invalid(vec![
+                threadline_domain::FieldError::new(
+                    "invalid_name",
+                    "a template name cannot contain NUL",
+                )
+                .at("name"),
+            ]));
+        }
+        let client = self.client().await?;
+        let body = w.definition.to_string();
+        let version = match w.replaces {
+            None => {
+                let n = client
+                    .execute(
+                        "INSERT INTO label_templates (name, definition, version, updated_at, updated_by)
+                         VALUES ($1, $2, 1, $3, $4) ON CONFLICT (name) DO NOTHING",
+                        &[&w.name, &body, &micros(w.now), &w.actor],
+                    )
+                    .await
+                    .map_err(db)?;
+                if n == 0 {
+                    return Err(w.taken());
+                }
+                1
+            }
+            Some(v) => {
+                let expected = i32::try_from(v).unwrap_or(i32::MAX);
+                let n = client
+                    .execute(
+                        "UPDATE label_templates SET definition = $2, version = version + 1, updated_at = $3, updated_by = $4
+                         WHERE name = $1 AND version = $5",
+                        &[&w.name, &body, &micros(w.now), &w.actor, &expected],
+                    )
+                    .await
+                    .map_err(db)?;
+                if n == 0 {
+                    drop(client);
+                    return Err(match self.labels_get(&w.name).await? {
+                        Some(current) => w.stale(current.version),
+                        None => StoreError::NotFound(format!("label template {}", w.name)),
+                    });
+                }
+                v + 1
+            }
+        };
+        Ok(LabelTemplateRecord {
+            name: w.name.clone(),
+            definition: w.definition.clone(),
+            version,
+            updated_at: w.now,
+            updated_by: w.actor.clone(),
+        })
+    }
+
+    pub(crate) async fn labels_delete(&self, name: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let n = if storable(name) {
+            client
+                .execute("DELETE FROM label_templates WHERE name = $1", &[&name])
+                .await
+                .map_err(db)?
+        } else {
+            0
+        };
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("label template {name}")));
+        }
+        Ok(())
+    }
+}
