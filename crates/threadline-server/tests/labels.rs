@@ -213,7 +213,7 @@ store_test!(
         );
         assert_eq!(
             transmitted,
-            format!("]d201069012345678922") + "1" + &serials[136]
+            format!("]d2010690123456789221{}", serials[136])
         );
         let r = api
             .get(&format!(
