@@ -35,6 +35,7 @@ use crate::api::{idempotency, permitted};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
+use async_trait::async_trait;
 
 /// One event of a plan, and where its parts came from in the operation's body.
 #[derive(Debug)]
@@ -253,43 +254,88 @@ async fn wrong_products(
     Ok(out)
 }
 
-/// Records a plan: permission per event, the request rules, then one capture. Every problem is
-/// named by the operation's own field.
-async fn record(
-    app: &AppState,
-    actor: &Actor,
-    key: Option<IdempotencyKey>,
-    operation: &str,
-    plan: Vec<Planned>,
-    mut problems: Vec<FieldError>,
-) -> Result<Response, AppError> {
-    let receipts = record_plan(
-        &*app.store,
-        &CaptureContext {
-            actor: actor.name(),
-            now: app.clock.now(),
-        },
-        Some(actor),
-        key,
-        plan,
-        &mut problems,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "operation": operation, "events": receipts })),
-    )
-        .into_response())
+/// What an operation becomes: events, problems found while planning, and anything the
+/// response reports besides the receipts.
+pub struct Plan {
+    events: Vec<Planned>,
+    problems: Vec<FieldError>,
+    extra: Map<String, Value>,
 }
 
+impl Plan {
+    fn new(events: Vec<Planned>, problems: Vec<FieldError>) -> Plan {
+        Plan {
+            events,
+            problems,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// A business operation: a request body that plans itself into events against the current
+/// state (read through `store`, never written).
+#[async_trait]
+pub trait Operation: DeserializeOwned + Send + Sync {
+    /// The last segment of its endpoint, `/api/v1/ops/<NAME>`.
+    const NAME: &'static str;
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError>;
+}
+
+/// `POST /api/v1/ops/<T::NAME>`: parse, plan, check each planned event's permission, capture.
+pub async fn handle<T: Operation>(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let op: T = read(&headers, &body)?;
+    let now = app.clock.now();
+    let mut plan = op.plan(&*app.store, now).await?;
+    let mut out = std::mem::take(&mut plan.extra);
+    out.insert("operation".into(), json!(T::NAME));
+    if plan.events.is_empty() && plan.problems.is_empty() {
+        out.insert("events".into(), json!([]));
+        return Ok((StatusCode::OK, Json(Value::Object(out))).into_response());
+    }
+    let key = key_for(&headers, T::NAME, &body)?;
+    let ctx = CaptureContext {
+        actor: actor.name(),
+        now,
+    };
+    let receipts = record_plan(&*app.store, &ctx, Some(&actor), key, plan).await?;
+    out.insert("events".into(), json!(receipts));
+    Ok((StatusCode::CREATED, Json(Value::Object(out))).into_response())
+}
+
+/// Performs an operation as `ctx.actor` without a permission check: for loading data (the
+/// demo plant) and for callers that checked already.
+pub async fn perform<T: Operation>(
+    store: &dyn Store,
+    ctx: &CaptureContext,
+    op: &T,
+) -> Result<Vec<Receipt>, AppError> {
+    let plan = op.plan(store, ctx.now).await?;
+    if plan.events.is_empty() && plan.problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    record_plan(store, ctx, None, None, plan).await
+}
+
+/// Records a plan: permission per event (when an actor is given), the request rules, then one
+/// capture. Every problem is named by the operation's own field.
 async fn record_plan(
     store: &dyn Store,
     ctx: &CaptureContext,
     actor: Option<&Actor>,
     key: Option<IdempotencyKey>,
-    plan: Vec<Planned>,
-    problems: &mut Vec<FieldError>,
+    plan: Plan,
 ) -> Result<Vec<Receipt>, AppError> {
+    let Plan {
+        events: plan,
+        mut problems,
+        ..
+    } = plan;
     let mut requests = Vec::with_capacity(plan.len());
     for p in &plan {
         let req: EventRequest = serde_json::from_value(Value::Object(p.event.clone()))
@@ -322,7 +368,7 @@ async fn record_plan(
         }
     }
     if !problems.is_empty() {
-        return Err(AppError::Rule(std::mem::take(problems)));
+        return Err(AppError::Rule(problems));
     }
     match store.capture(events, key).await {
         Ok(outcome) => Ok(outcome.receipts().to_vec()),
@@ -436,7 +482,7 @@ pub struct Receive {
 impl Receive {
     /// Supplier serials not yet known are registered here, with the supplier as their origin;
     /// lots come into stock at `location`, one event per lot (each carries its own dates).
-    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+    fn events(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
         let t = time_of(self.time, now);
         let mut plan = Vec::new();
         let base = |step: &str| {
@@ -483,16 +529,15 @@ impl Receive {
     }
 }
 
-pub async fn receive(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Receive = read(&headers, &body)?;
-    let (plan, problems) = op.plan(app.clock.now());
-    let key = key_for(&headers, "receive", &body)?;
-    record(&app, &actor, key, "receive", plan, problems).await
+#[async_trait]
+impl Operation for Receive {
+    const NAME: &'static str = "receive";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let (plan, problems) = op.events(now);
+        Ok(Plan::new(plan, problems))
+    }
 }
 
 /// `POST /api/v1/ops/commission`: finished-good serials made on a work order.
@@ -519,7 +564,7 @@ pub struct Commission {
 }
 
 impl Commission {
-    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+    fn events(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
         let mut ilmd = self.attributes.clone();
         if let Some(lot) = &self.lot {
             ilmd.insert("lot".into(), json!(lot));
@@ -557,16 +602,15 @@ impl Commission {
     }
 }
 
-pub async fn commission(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Commission = read(&headers, &body)?;
-    let (plan, problems) = op.plan(app.clock.now());
-    let key = key_for(&headers, "commission", &body)?;
-    record(&app, &actor, key, "commission", plan, problems).await
+#[async_trait]
+impl Operation for Commission {
+    const NAME: &'static str = "commission";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let (plan, problems) = op.events(now);
+        Ok(Plan::new(plan, problems))
+    }
 }
 
 /// `POST /api/v1/ops/assemble`: components (serials and lot quantities) into a parent.
@@ -592,7 +636,7 @@ pub struct Assemble {
 }
 
 impl Assemble {
-    fn plan(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
+    fn events(&self, now: DateTime<Utc>) -> (Vec<Planned>, Vec<FieldError>) {
         let mut p = Planned::new(
             "aggregation",
             Some("ADD"),
@@ -619,16 +663,15 @@ impl Assemble {
     }
 }
 
-pub async fn assemble(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Assemble = read(&headers, &body)?;
-    let (plan, problems) = op.plan(app.clock.now());
-    let key = key_for(&headers, "assemble", &body)?;
-    record(&app, &actor, key, "assemble", plan, problems).await
+#[async_trait]
+impl Operation for Assemble {
+    const NAME: &'static str = "assemble";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let (plan, problems) = op.events(now);
+        Ok(Plan::new(plan, problems))
+    }
 }
 
 /// `POST /api/v1/ops/remove`: components taken out of a parent (all of them if none named).
@@ -660,24 +703,23 @@ fn removal(
     p
 }
 
-pub async fn remove(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Remove = read(&headers, &body)?;
-    let mut p = removal(
-        time_of(op.time, app.clock.now()),
-        "removing",
-        &op.parent,
-        op.location.as_ref(),
-    )
-    .transaction("ro", op.repair_order.as_ref())
-    .field("reason", &op.reason);
-    p.units("children", &op.components, "components");
-    let key = key_for(&headers, "remove", &body)?;
-    record(&app, &actor, key, "remove", vec![p], Vec::new()).await
+#[async_trait]
+impl Operation for Remove {
+    const NAME: &'static str = "remove";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut p = removal(
+            time_of(op.time, now),
+            "removing",
+            &op.parent,
+            op.location.as_ref(),
+        )
+        .transaction("ro", op.repair_order.as_ref())
+        .field("reason", &op.reason);
+        p.units("children", &op.components, "components");
+        Ok(Plan::new(vec![p], Vec::new()))
+    }
 }
 
 /// A part swapped: the old one comes out, the new one goes in.
@@ -740,27 +782,26 @@ pub struct Replace {
     pub repair_order: Option<TransactionId>,
 }
 
-pub async fn replace(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Replace = read(&headers, &body)?;
-    let plan = swaps(
-        time_of(op.time, app.clock.now()),
-        &op.parent,
-        &op.parts,
-        "parts",
-        op.location.as_ref(),
-        ("ro", op.repair_order.as_ref()),
-    );
-    let mut problems = duplicate_scans(swap_scans(&op.parts, "parts"));
-    if op.parts.is_empty() {
-        problems.push(required("parts", "name the parts swapped (old and new)"));
+#[async_trait]
+impl Operation for Replace {
+    const NAME: &'static str = "replace";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let plan = swaps(
+            time_of(op.time, now),
+            &op.parent,
+            &op.parts,
+            "parts",
+            op.location.as_ref(),
+            ("ro", op.repair_order.as_ref()),
+        );
+        let mut problems = duplicate_scans(swap_scans(&op.parts, "parts"));
+        if op.parts.is_empty() {
+            problems.push(required("parts", "name the parts swapped (old and new)"));
+        }
+        Ok(Plan::new(plan, problems))
     }
-    let key = key_for(&headers, "replace", &body)?;
-    record(&app, &actor, key, "replace", plan, problems).await
 }
 
 /// A lot produced by a transformation, with its dates.
@@ -803,39 +844,38 @@ pub struct Transform {
     pub attributes: BTreeMap<String, Value>,
 }
 
-pub async fn transform(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Transform = read(&headers, &body)?;
-    let mut ilmd = op.attributes.clone();
-    if let Some(d) = op.production_date {
-        ilmd.insert("production_date".into(), json!(d));
+#[async_trait]
+impl Operation for Transform {
+    const NAME: &'static str = "transform";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut ilmd = op.attributes.clone();
+        if let Some(d) = op.production_date {
+            ilmd.insert("production_date".into(), json!(d));
+        }
+        if let Some(d) = op.expiry_date {
+            ilmd.insert("expiry_date".into(), json!(d));
+        }
+        let mut p = Planned::new(
+            "transformation",
+            None,
+            "creating_class_instance",
+            time_of(op.time, now),
+        )
+        .set("biz_location", &op.location)
+        .transaction("prodorder", op.work_order.as_ref())
+        .field("equipment", &op.equipment)
+        .field("parameters", &op.parameters)
+        .set("ilmd", (!ilmd.is_empty()).then_some(&ilmd));
+        p.paths.push(("biz_location".into(), "location".into()));
+        p.paths.push(("ilmd".into(), "attributes".into()));
+        p.units("inputs", &op.inputs, "inputs");
+        p.lots("input_lots", &op.input_lots, "input_lots");
+        p.units("outputs", &op.outputs, "outputs");
+        p.lots("output_lots", &op.output_lots, "output_lots");
+        Ok(Plan::new(vec![p], Vec::new()))
     }
-    if let Some(d) = op.expiry_date {
-        ilmd.insert("expiry_date".into(), json!(d));
-    }
-    let mut p = Planned::new(
-        "transformation",
-        None,
-        "creating_class_instance",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("biz_location", &op.location)
-    .transaction("prodorder", op.work_order.as_ref())
-    .field("equipment", &op.equipment)
-    .field("parameters", &op.parameters)
-    .set("ilmd", (!ilmd.is_empty()).then_some(&ilmd));
-    p.paths.push(("biz_location".into(), "location".into()));
-    p.paths.push(("ilmd".into(), "attributes".into()));
-    p.units("inputs", &op.inputs, "inputs");
-    p.lots("input_lots", &op.input_lots, "input_lots");
-    p.units("outputs", &op.outputs, "outputs");
-    p.lots("output_lots", &op.output_lots, "output_lots");
-    let key = key_for(&headers, "transform", &body)?;
-    record(&app, &actor, key, "transform", vec![p], Vec::new()).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -896,78 +936,77 @@ pub struct Inspect {
     pub note: Option<String>,
 }
 
-pub async fn inspect(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Inspect = read(&headers, &body)?;
-    let mut problems = Vec::new();
-    if op.inspector.trim().is_empty() {
-        problems.push(required("inspector", "say who inspected"));
-    }
-    for (i, m) in op.measurements.iter().enumerate() {
-        if m.name.trim().is_empty() {
-            problems.push(required(
-                &format!("measurements[{i}].name"),
-                "name the measurement",
-            ));
+#[async_trait]
+impl Operation for Inspect {
+    const NAME: &'static str = "inspect";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut problems = Vec::new();
+        if op.inspector.trim().is_empty() {
+            problems.push(required("inspector", "say who inspected"));
         }
-        if let (Some(l), Some(h)) = (m.low, m.high)
-            && l > h
-        {
-            problems.push(
-                FieldError::new(
-                    "invalid_limits",
-                    format!(
-                        "the low limit {l} of {} is above its high limit {h}",
-                        m.name
-                    ),
-                )
-                .at(format!("measurements[{i}].low")),
-            );
+        for (i, m) in op.measurements.iter().enumerate() {
+            if m.name.trim().is_empty() {
+                problems.push(required(
+                    &format!("measurements[{i}].name"),
+                    "name the measurement",
+                ));
+            }
+            if let (Some(l), Some(h)) = (m.low, m.high)
+                && l > h
+            {
+                problems.push(
+                    FieldError::new(
+                        "invalid_limits",
+                        format!(
+                            "the low limit {l} of {} is above its high limit {h}",
+                            m.name
+                        ),
+                    )
+                    .at(format!("measurements[{i}].low")),
+                );
+            }
+            if op.result == InspectionResult::Pass && !m.within_limits() {
+                problems.push(
+                    FieldError::new(
+                        "out_of_limits",
+                        format!(
+                            "{} = {} is outside its limits; the result cannot be pass",
+                            m.name, m.value
+                        ),
+                    )
+                    .at(format!("measurements[{i}].value")),
+                );
+            }
         }
-        if op.result == InspectionResult::Pass && !m.within_limits() {
-            problems.push(
-                FieldError::new(
-                    "out_of_limits",
-                    format!(
-                        "{} = {} is outside its limits; the result cannot be pass",
-                        m.name, m.value
-                    ),
-                )
-                .at(format!("measurements[{i}].value")),
-            );
+        let (disposition, hold) = match op.result {
+            InspectionResult::Fail => ("non_conformant", Some(json!({"place": "qc"}))),
+            InspectionResult::Pass | InspectionResult::Conditional => ("conformant", None),
+        };
+        let mut p = Planned::new(
+            "object",
+            Some("OBSERVE"),
+            "inspecting",
+            time_of(op.time, now),
+        )
+        .set("disposition", disposition)
+        .set("biz_location", &op.location)
+        .set("hold", hold)
+        .field("result", op.result)
+        .field("measurements", &op.measurements)
+        .field("defect_codes", &op.defect_codes)
+        .field("inspector", &op.inspector)
+        .field("equipment", &op.equipment)
+        .field("attachments", &op.attachments)
+        .field("note", &op.note);
+        p.units("items", &op.items, "items");
+        p.lots("lots", &op.lots, "lots");
+        if !p.has("items") && !p.has("lots") {
+            problems.push(required("items", "name the units or lots inspected"));
         }
+        Ok(Plan::new(vec![p], problems))
     }
-    let (disposition, hold) = match op.result {
-        InspectionResult::Fail => ("non_conformant", Some(json!({"place": "qc"}))),
-        InspectionResult::Pass | InspectionResult::Conditional => ("conformant", None),
-    };
-    let mut p = Planned::new(
-        "object",
-        Some("OBSERVE"),
-        "inspecting",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("disposition", disposition)
-    .set("biz_location", &op.location)
-    .set("hold", hold)
-    .field("result", op.result)
-    .field("measurements", &op.measurements)
-    .field("defect_codes", &op.defect_codes)
-    .field("inspector", &op.inspector)
-    .field("equipment", &op.equipment)
-    .field("attachments", &op.attachments)
-    .field("note", &op.note);
-    p.units("items", &op.items, "items");
-    p.lots("lots", &op.lots, "lots");
-    if !p.has("items") && !p.has("lots") {
-        problems.push(required("items", "name the units or lots inspected"));
-    }
-    let key = key_for(&headers, "inspect", &body)?;
-    record(&app, &actor, key, "inspect", vec![p], problems).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -1000,50 +1039,48 @@ pub struct QcDisposition {
     pub location: Option<LocationCode>,
 }
 
-pub async fn disposition(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: QcDisposition = read(&headers, &body)?;
-    let t = time_of(op.time, app.clock.now());
-    let mut problems = Vec::new();
-    if op.reason.trim().is_empty() {
-        problems.push(required("reason", "give the reason for the decision"));
-    }
-    if op.decision == Decision::UseAsIs && op.approved_by.as_deref().is_none_or(str::is_empty) {
-        problems.push(
-            FieldError::new(
-                "approval_required",
-                "use-as-is needs the name of whoever approved it",
-            )
-            .at("approved_by"),
-        );
-    }
-    let p = match op.decision {
-        Decision::Scrap => {
-            Planned::new("object", Some("DELETE"), "destroying", t).set("disposition", "destroyed")
+#[async_trait]
+impl Operation for QcDisposition {
+    const NAME: &'static str = "disposition";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let t = time_of(op.time, now);
+        let mut problems = Vec::new();
+        if op.reason.trim().is_empty() {
+            problems.push(required("reason", "give the reason for the decision"));
         }
-        Decision::Rework => Planned::new("object", Some("OBSERVE"), "inspecting", t)
-            .set("disposition", "in_progress")
-            .set("hold", json!({"release": "qc"})),
-        Decision::UseAsIs => Planned::new("object", Some("OBSERVE"), "inspecting", t)
-            .set("disposition", "conformant")
-            .set("hold", json!({"release": "qc"})),
-    };
-    let mut p = p
-        .set("biz_location", &op.location)
-        .field("decision", op.decision)
-        .field("reason", &op.reason)
-        .field("approved_by", &op.approved_by);
-    p.units("items", &op.items, "items");
-    p.lots("lots", &op.lots, "lots");
-    if !p.has("items") && !p.has("lots") {
-        problems.push(required("items", "name the units or lots decided on"));
+        if op.decision == Decision::UseAsIs && op.approved_by.as_deref().is_none_or(str::is_empty) {
+            problems.push(
+                FieldError::new(
+                    "approval_required",
+                    "use-as-is needs the name of whoever approved it",
+                )
+                .at("approved_by"),
+            );
+        }
+        let p = match op.decision {
+            Decision::Scrap => Planned::new("object", Some("DELETE"), "destroying", t)
+                .set("disposition", "destroyed"),
+            Decision::Rework => Planned::new("object", Some("OBSERVE"), "inspecting", t)
+                .set("disposition", "in_progress")
+                .set("hold", json!({"release": "qc"})),
+            Decision::UseAsIs => Planned::new("object", Some("OBSERVE"), "inspecting", t)
+                .set("disposition", "conformant")
+                .set("hold", json!({"release": "qc"})),
+        };
+        let mut p = p
+            .set("biz_location", &op.location)
+            .field("decision", op.decision)
+            .field("reason", &op.reason)
+            .field("approved_by", &op.approved_by);
+        p.units("items", &op.items, "items");
+        p.lots("lots", &op.lots, "lots");
+        if !p.has("items") && !p.has("lots") {
+            problems.push(required("items", "name the units or lots decided on"));
+        }
+        Ok(Plan::new(vec![p], problems))
     }
-    let key = key_for(&headers, "disposition", &body)?;
-    record(&app, &actor, key, "disposition", vec![p], problems).await
 }
 
 /// `POST /api/v1/ops/pack`: units (or cases) into a container, registered on first use.
@@ -1059,34 +1096,33 @@ pub struct Pack {
     pub location: Option<LocationCode>,
 }
 
-pub async fn pack(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Pack = read(&headers, &body)?;
-    let t = time_of(op.time, app.clock.now());
-    let mut plan = Vec::new();
-    if app.store.item(&op.container).await?.is_none() {
-        let mut new = Planned::new("object", Some("ADD"), "packing", t)
-            .set("disposition", "sellable_not_accessible")
-            .set("biz_location", &op.location);
-        new.unit("items", &op.container, "container");
-        plan.push(new);
+#[async_trait]
+impl Operation for Pack {
+    const NAME: &'static str = "pack";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let t = time_of(op.time, now);
+        let mut plan = Vec::new();
+        if store.item(&op.container).await?.is_none() {
+            let mut new = Planned::new("object", Some("ADD"), "packing", t)
+                .set("disposition", "sellable_not_accessible")
+                .set("biz_location", &op.location);
+            new.unit("items", &op.container, "container");
+            plan.push(new);
+        }
+        let mut p = Planned::new("aggregation", Some("ADD"), "packing", t)
+            .set("biz_location", &op.location)
+            .set("parent", &op.container);
+        p.paths.push(("parent".into(), "container".into()));
+        p.units("children", &op.items, "items");
+        plan.push(p);
+        let mut problems = Vec::new();
+        if op.items.is_empty() {
+            problems.push(required("items", "name what goes into the container"));
+        }
+        Ok(Plan::new(plan, problems))
     }
-    let mut p = Planned::new("aggregation", Some("ADD"), "packing", t)
-        .set("biz_location", &op.location)
-        .set("parent", &op.container);
-    p.paths.push(("parent".into(), "container".into()));
-    p.units("children", &op.items, "items");
-    plan.push(p);
-    let mut problems = Vec::new();
-    if op.items.is_empty() {
-        problems.push(required("items", "name what goes into the container"));
-    }
-    let key = key_for(&headers, "pack", &body)?;
-    record(&app, &actor, key, "pack", plan, problems).await
 }
 
 /// `POST /api/v1/ops/unpack`: units out of a container (all of them if none named).
@@ -1102,23 +1138,22 @@ pub struct Unpack {
     pub location: Option<LocationCode>,
 }
 
-pub async fn unpack(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Unpack = read(&headers, &body)?;
-    let mut p = removal(
-        time_of(op.time, app.clock.now()),
-        "unpacking",
-        &op.container,
-        op.location.as_ref(),
-    );
-    p.paths.push(("parent".into(), "container".into()));
-    p.units("children", &op.items, "items");
-    let key = key_for(&headers, "unpack", &body)?;
-    record(&app, &actor, key, "unpack", vec![p], Vec::new()).await
+#[async_trait]
+impl Operation for Unpack {
+    const NAME: &'static str = "unpack";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut p = removal(
+            time_of(op.time, now),
+            "unpacking",
+            &op.container,
+            op.location.as_ref(),
+        );
+        p.paths.push(("parent".into(), "container".into()));
+        p.units("children", &op.items, "items");
+        Ok(Plan::new(vec![p], Vec::new()))
+    }
 }
 
 /// `POST /api/v1/ops/move`: put away, move or transfer units, containers and lot quantities.
@@ -1144,48 +1179,42 @@ pub struct Move {
     pub operator: Option<String>,
 }
 
-pub async fn move_goods(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Move = read(&headers, &body)?;
-    let mut p = Planned::new(
-        "object",
-        Some("OBSERVE"),
-        "storing",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("biz_location", &op.to)
-    .set(
-        "disposition",
-        op.put_away.then_some("sellable_not_accessible"),
-    )
-    .field("transfer_order", &op.transfer_order)
-    .field("operator", &op.operator);
-    p.paths.push(("biz_location".into(), "to".into()));
-    if !op.lots.is_empty() {
-        p = p
-            .endpoint("sources", "location", op.from.as_ref().map(|l| l.as_str()))
-            .endpoint("destinations", "location", Some(op.to.as_str()));
-        p.paths.push(("sources[0]".into(), "from".into()));
-        p.paths.push(("destinations[0]".into(), "to".into()));
+#[async_trait]
+impl Operation for Move {
+    const NAME: &'static str = "move";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut p = Planned::new("object", Some("OBSERVE"), "storing", time_of(op.time, now))
+            .set("biz_location", &op.to)
+            .set(
+                "disposition",
+                op.put_away.then_some("sellable_not_accessible"),
+            )
+            .field("transfer_order", &op.transfer_order)
+            .field("operator", &op.operator);
+        p.paths.push(("biz_location".into(), "to".into()));
+        if !op.lots.is_empty() {
+            p = p
+                .endpoint("sources", "location", op.from.as_ref().map(|l| l.as_str()))
+                .endpoint("destinations", "location", Some(op.to.as_str()));
+            p.paths.push(("sources[0]".into(), "from".into()));
+            p.paths.push(("destinations[0]".into(), "to".into()));
+        }
+        p.units("items", &op.items, "items");
+        p.lots("lots", &op.lots, "lots");
+        let mut problems = Vec::new();
+        if !op.lots.is_empty() && op.from.is_none() {
+            problems.push(required(
+                "from",
+                "say where the lot quantities are taken from",
+            ));
+        }
+        if op.items.is_empty() && op.lots.is_empty() {
+            problems.push(required("items", "name the units or lots moved"));
+        }
+        Ok(Plan::new(vec![p], problems))
     }
-    p.units("items", &op.items, "items");
-    p.lots("lots", &op.lots, "lots");
-    let mut problems = Vec::new();
-    if !op.lots.is_empty() && op.from.is_none() {
-        problems.push(required(
-            "from",
-            "say where the lot quantities are taken from",
-        ));
-    }
-    if op.items.is_empty() && op.lots.is_empty() {
-        problems.push(required("items", "name the units or lots moved"));
-    }
-    let key = key_for(&headers, "move", &body)?;
-    record(&app, &actor, key, "move", vec![p], problems).await
 }
 
 /// `POST /api/v1/ops/ship`: goods shipped against a sales order.
@@ -1219,92 +1248,86 @@ pub struct Ship {
     pub containers: Vec<ItemKey>,
 }
 
-pub async fn ship(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Ship = read(&headers, &body)?;
-    let consignee = op.distributor.as_ref().or(op.customer.as_ref());
-    let has_lots = op.lines.iter().any(|l| !l.lots.is_empty());
-    let mut p = Planned::new(
-        "object",
-        Some("OBSERVE"),
-        "shipping",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("disposition", "in_transit")
-    .set("read_point", &op.from)
-    .transaction("so", Some(&op.sales_order))
-    .endpoint("sources", "location", Some(op.from.as_str()))
-    .endpoint(
-        "destinations",
-        "owning_party",
-        consignee.map(|c| c.as_str()),
-    )
-    .endpoint(
-        "destinations",
-        "location",
-        op.to.as_ref().map(|l| l.as_str()),
-    )
-    .field("customer", &op.customer)
-    .field("distributor", &op.distributor)
-    .field("ship_to_region", &op.ship_to_region)
-    .field("ship_to_address", &op.ship_to_address)
-    .field("carrier", &op.carrier)
-    .field("tracking_number", &op.tracking_number);
-    p.paths.push(("read_point".into(), "from".into()));
-    p.paths.push(("sources[0]".into(), "from".into()));
-    let party_at = usize::from(consignee.is_some());
-    if consignee.is_some() {
-        p.paths.push((
-            "destinations[0]".into(),
-            if op.distributor.is_some() {
-                "distributor"
-            } else {
-                "customer"
+#[async_trait]
+impl Operation for Ship {
+    const NAME: &'static str = "ship";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let consignee = op.distributor.as_ref().or(op.customer.as_ref());
+        let has_lots = op.lines.iter().any(|l| !l.lots.is_empty());
+        let mut p = Planned::new("object", Some("OBSERVE"), "shipping", time_of(op.time, now))
+            .set("disposition", "in_transit")
+            .set("read_point", &op.from)
+            .transaction("so", Some(&op.sales_order))
+            .endpoint("sources", "location", Some(op.from.as_str()))
+            .endpoint(
+                "destinations",
+                "owning_party",
+                consignee.map(|c| c.as_str()),
+            )
+            .endpoint(
+                "destinations",
+                "location",
+                op.to.as_ref().map(|l| l.as_str()),
+            )
+            .field("customer", &op.customer)
+            .field("distributor", &op.distributor)
+            .field("ship_to_region", &op.ship_to_region)
+            .field("ship_to_address", &op.ship_to_address)
+            .field("carrier", &op.carrier)
+            .field("tracking_number", &op.tracking_number);
+        p.paths.push(("read_point".into(), "from".into()));
+        p.paths.push(("sources[0]".into(), "from".into()));
+        let party_at = usize::from(consignee.is_some());
+        if consignee.is_some() {
+            p.paths.push((
+                "destinations[0]".into(),
+                if op.distributor.is_some() {
+                    "distributor"
+                } else {
+                    "customer"
+                }
+                .into(),
+            ));
+        }
+        p.paths
+            .push((format!("destinations[{party_at}]"), "to".into()));
+        for (l, line) in op.lines.iter().enumerate() {
+            for (i, k) in line.keys().iter().enumerate() {
+                p.unit("items", k, format!("lines[{l}].serials[{i}]"));
             }
-            .into(),
-        ));
-    }
-    p.paths
-        .push((format!("destinations[{party_at}]"), "to".into()));
-    for (l, line) in op.lines.iter().enumerate() {
-        for (i, k) in line.keys().iter().enumerate() {
-            p.unit("items", k, format!("lines[{l}].serials[{i}]"));
+            for (i, lot) in line.lots.iter().enumerate() {
+                p.lot("lots", &line.lot(lot), format!("lines[{l}].lots[{i}]"));
+            }
         }
-        for (i, lot) in line.lots.iter().enumerate() {
-            p.lot("lots", &line.lot(lot), format!("lines[{l}].lots[{i}]"));
+        for (i, c) in op.containers.iter().enumerate() {
+            p.unit("items", c, format!("containers[{i}]"));
         }
+        let mut problems = Vec::new();
+        if consignee.is_none() {
+            problems.push(required("customer", "name the customer or the distributor"));
+        }
+        if has_lots && op.to.is_none() {
+            problems.push(required(
+                "to",
+                "lot quantities need the location they are shipped to",
+            ));
+        }
+        if op.lines.is_empty() && op.containers.is_empty() {
+            problems.push(required("lines", "name what is shipped"));
+        }
+        problems.extend(
+            op.lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.serials.is_empty() && l.lots.is_empty())
+                .map(|(i, _)| required(&format!("lines[{i}]"), "a line needs `serials` or `lots`")),
+        );
+        let scans = line_scans(&op.lines);
+        problems.extend(wrong_products(store, &scans).await?);
+        Ok(Plan::new(vec![p], problems))
     }
-    for (i, c) in op.containers.iter().enumerate() {
-        p.unit("items", c, format!("containers[{i}]"));
-    }
-    let mut problems = Vec::new();
-    if consignee.is_none() {
-        problems.push(required("customer", "name the customer or the distributor"));
-    }
-    if has_lots && op.to.is_none() {
-        problems.push(required(
-            "to",
-            "lot quantities need the location they are shipped to",
-        ));
-    }
-    if op.lines.is_empty() && op.containers.is_empty() {
-        problems.push(required("lines", "name what is shipped"));
-    }
-    problems.extend(
-        op.lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.serials.is_empty() && l.lots.is_empty())
-            .map(|(i, _)| required(&format!("lines[{i}]"), "a line needs `serials` or `lots`")),
-    );
-    let scans = line_scans(&op.lines);
-    problems.extend(wrong_products(&*app.store, &scans).await?);
-    let key = key_for(&headers, "ship", &body)?;
-    record(&app, &actor, key, "ship", vec![p], problems).await
 }
 
 /// `POST /api/v1/ops/distributor-receipt`: a distributor takes goods into its warehouse.
@@ -1322,41 +1345,32 @@ pub struct DistributorReceipt {
     pub items: Vec<ItemKey>,
 }
 
-pub async fn distributor_receipt(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: DistributorReceipt = read(&headers, &body)?;
-    let mut p = Planned::new(
-        "object",
-        Some("OBSERVE"),
-        "receiving",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("disposition", "sellable_accessible")
-    .set("biz_location", &op.location)
-    .endpoint(
-        "destinations",
-        "possessing_party",
-        Some(op.distributor.as_str()),
-    )
-    .transaction("so", op.sales_order.as_ref());
-    p.paths.push(("biz_location".into(), "location".into()));
-    p.paths
-        .push(("destinations[0]".into(), "distributor".into()));
-    p.units("items", &op.items, "items");
-    let key = key_for(&headers, "distributor-receipt", &body)?;
-    record(
-        &app,
-        &actor,
-        key,
-        "distributor-receipt",
-        vec![p],
-        Vec::new(),
-    )
-    .await
+#[async_trait]
+impl Operation for DistributorReceipt {
+    const NAME: &'static str = "distributor-receipt";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut p = Planned::new(
+            "object",
+            Some("OBSERVE"),
+            "receiving",
+            time_of(op.time, now),
+        )
+        .set("disposition", "sellable_accessible")
+        .set("biz_location", &op.location)
+        .endpoint(
+            "destinations",
+            "possessing_party",
+            Some(op.distributor.as_str()),
+        )
+        .transaction("so", op.sales_order.as_ref());
+        p.paths.push(("biz_location".into(), "location".into()));
+        p.paths
+            .push(("destinations[0]".into(), "distributor".into()));
+        p.units("items", &op.items, "items");
+        Ok(Plan::new(vec![p], Vec::new()))
+    }
 }
 
 /// `POST /api/v1/ops/sell`: sold to an end customer; the warranty starts now, for the months
@@ -1377,35 +1391,34 @@ pub struct Sell {
     pub items: Vec<ItemKey>,
 }
 
-pub async fn sell(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Sell = read(&headers, &body)?;
-    let t = time_of(op.time, app.clock.now());
-    let mut months = BTreeMap::new();
-    for k in &op.items {
-        if !months.contains_key(k.product.as_str())
-            && let Some(p) = app.store.product(k.product.as_str()).await?
-            && let Some(m) = p.def.warranty_months
-        {
-            months.insert(k.product.to_string(), m);
+#[async_trait]
+impl Operation for Sell {
+    const NAME: &'static str = "sell";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let t = time_of(op.time, now);
+        let mut months = BTreeMap::new();
+        for k in &op.items {
+            if !months.contains_key(k.product.as_str())
+                && let Some(p) = store.product(k.product.as_str()).await?
+                && let Some(m) = p.def.warranty_months
+            {
+                months.insert(k.product.to_string(), m);
+            }
         }
+        let mut p = Planned::new("object", Some("OBSERVE"), "retail_selling", t)
+            .set("disposition", "retail_sold")
+            .endpoint("destinations", "owning_party", Some(op.customer.as_str()))
+            .field("sold_by", &op.seller)
+            .field("region", &op.region)
+            .field("invoice", &op.invoice)
+            .field("warranty_start", t.to_rfc3339())
+            .field("warranty_months", &months);
+        p.paths.push(("destinations[0]".into(), "customer".into()));
+        p.units("items", &op.items, "items");
+        Ok(Plan::new(vec![p], Vec::new()))
     }
-    let mut p = Planned::new("object", Some("OBSERVE"), "retail_selling", t)
-        .set("disposition", "retail_sold")
-        .endpoint("destinations", "owning_party", Some(op.customer.as_str()))
-        .field("sold_by", &op.seller)
-        .field("region", &op.region)
-        .field("invoice", &op.invoice)
-        .field("warranty_start", t.to_rfc3339())
-        .field("warranty_months", &months);
-    p.paths.push(("destinations[0]".into(), "customer".into()));
-    p.units("items", &op.items, "items");
-    let key = key_for(&headers, "sell", &body)?;
-    record(&app, &actor, key, "sell", vec![p], Vec::new()).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -1435,55 +1448,54 @@ pub struct Return {
     pub items: Vec<ItemKey>,
 }
 
-pub async fn return_goods(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Return = read(&headers, &body)?;
-    let t = time_of(op.time, app.clock.now());
-    let mut back = Planned::new("object", Some("OBSERVE"), "receiving", t)
-        .set("disposition", "returned")
-        .set("biz_location", &op.location)
-        .transaction("rma", Some(&op.rma))
-        .endpoint(
-            "sources",
-            "owning_party",
-            op.customer.as_ref().map(|c| c.as_str()),
-        )
-        .field("reason", &op.reason)
-        .field("condition", &op.condition)
-        .field("outcome", op.outcome);
-    back.paths.push(("biz_location".into(), "location".into()));
-    back.units("items", &op.items, "items");
-    let mut plan = vec![back];
-    let next = match op.outcome {
-        ReturnOutcome::Quarantine => None,
-        ReturnOutcome::Restock => Some(
-            Planned::new("object", Some("OBSERVE"), "storing", t)
-                .set("disposition", "sellable_not_accessible"),
-        ),
-        ReturnOutcome::Repair => Some(
-            Planned::new("object", Some("OBSERVE"), "repairing", t)
-                .set("disposition", "in_progress"),
-        ),
-    };
-    if let Some(n) = next {
-        let mut n = n
+#[async_trait]
+impl Operation for Return {
+    const NAME: &'static str = "return";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let t = time_of(op.time, now);
+        let mut back = Planned::new("object", Some("OBSERVE"), "receiving", t)
+            .set("disposition", "returned")
             .set("biz_location", &op.location)
-            .transaction("rma", Some(&op.rma));
-        n.units("items", &op.items, "items");
-        plan.push(n);
-    }
-    let mut problems = Vec::new();
-    for (name, v) in [("reason", &op.reason), ("condition", &op.condition)] {
-        if v.trim().is_empty() {
-            problems.push(required(name, &format!("give the {name}")));
+            .transaction("rma", Some(&op.rma))
+            .endpoint(
+                "sources",
+                "owning_party",
+                op.customer.as_ref().map(|c| c.as_str()),
+            )
+            .field("reason", &op.reason)
+            .field("condition", &op.condition)
+            .field("outcome", op.outcome);
+        back.paths.push(("biz_location".into(), "location".into()));
+        back.units("items", &op.items, "items");
+        let mut plan = vec![back];
+        let next = match op.outcome {
+            ReturnOutcome::Quarantine => None,
+            ReturnOutcome::Restock => Some(
+                Planned::new("object", Some("OBSERVE"), "storing", t)
+                    .set("disposition", "sellable_not_accessible"),
+            ),
+            ReturnOutcome::Repair => Some(
+                Planned::new("object", Some("OBSERVE"), "repairing", t)
+                    .set("disposition", "in_progress"),
+            ),
+        };
+        if let Some(n) = next {
+            let mut n = n
+                .set("biz_location", &op.location)
+                .transaction("rma", Some(&op.rma));
+            n.units("items", &op.items, "items");
+            plan.push(n);
         }
+        let mut problems = Vec::new();
+        for (name, v) in [("reason", &op.reason), ("condition", &op.condition)] {
+            if v.trim().is_empty() {
+                problems.push(required(name, &format!("give the {name}")));
+            }
+        }
+        Ok(Plan::new(plan, problems))
     }
-    let key = key_for(&headers, "return", &body)?;
-    record(&app, &actor, key, "return", plan, problems).await
 }
 
 /// `POST /api/v1/ops/repair`: a repair order on one unit, with the parts swapped.
@@ -1506,63 +1518,61 @@ pub struct Repair {
     pub location: LocationCode,
 }
 
-pub async fn repair(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Repair = read(&headers, &body)?;
-    let now = app.clock.now();
-    let t = time_of(op.time, now);
-    // In or out of warranty is read from the unit's passport at the time of the repair.
-    let warranty = crate::passport::passport(&*app.store, &op.unit, t.with_timezone(&Utc))
-        .await?
-        .map(|p| match p.warranty.status {
-            "active" => "in_warranty",
-            "expired" => "out_of_warranty",
-            other => other,
-        });
-    let mut plan = swaps(
-        t,
-        &op.unit,
-        &op.parts,
-        "parts",
-        Some(&op.location),
-        ("ro", Some(&op.repair_order)),
-    );
-    for p in &mut plan {
-        p.paths.push(("parent".into(), "unit".into()));
-    }
-    let mut done = Planned::new("object", Some("OBSERVE"), "repairing", t)
-        .set(
-            "disposition",
-            if op.completed {
-                "sellable_not_accessible"
-            } else {
-                "in_progress"
-            },
-        )
-        .set("biz_location", &op.location)
-        .transaction("ro", Some(&op.repair_order))
-        .field("fault", &op.fault)
-        .field("fault_code", &op.fault_code)
-        .field("engineer", &op.engineer)
-        .field("parts_replaced", &op.parts)
-        .field("completed", op.completed)
-        .field("warranty", warranty);
-    done.unit("items", &op.unit, "unit");
-    plan.push(done);
-    let mut problems = duplicate_scans(
-        std::iter::once((&op.unit, "unit".to_owned())).chain(swap_scans(&op.parts, "parts")),
-    );
-    for (name, v) in [("fault", &op.fault), ("engineer", &op.engineer)] {
-        if v.trim().is_empty() {
-            problems.push(required(name, &format!("give the {name}")));
+#[async_trait]
+impl Operation for Repair {
+    const NAME: &'static str = "repair";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let t = time_of(op.time, now);
+        // In or out of warranty is read from the unit's passport at the time of the repair.
+        let warranty = crate::passport::passport(store, &op.unit, t.with_timezone(&Utc))
+            .await?
+            .map(|p| match p.warranty.status {
+                "active" => "in_warranty",
+                "expired" => "out_of_warranty",
+                other => other,
+            });
+        let mut plan = swaps(
+            t,
+            &op.unit,
+            &op.parts,
+            "parts",
+            Some(&op.location),
+            ("ro", Some(&op.repair_order)),
+        );
+        for p in &mut plan {
+            p.paths.push(("parent".into(), "unit".into()));
         }
+        let mut done = Planned::new("object", Some("OBSERVE"), "repairing", t)
+            .set(
+                "disposition",
+                if op.completed {
+                    "sellable_not_accessible"
+                } else {
+                    "in_progress"
+                },
+            )
+            .set("biz_location", &op.location)
+            .transaction("ro", Some(&op.repair_order))
+            .field("fault", &op.fault)
+            .field("fault_code", &op.fault_code)
+            .field("engineer", &op.engineer)
+            .field("parts_replaced", &op.parts)
+            .field("completed", op.completed)
+            .field("warranty", warranty);
+        done.unit("items", &op.unit, "unit");
+        plan.push(done);
+        let mut problems = duplicate_scans(
+            std::iter::once((&op.unit, "unit".to_owned())).chain(swap_scans(&op.parts, "parts")),
+        );
+        for (name, v) in [("fault", &op.fault), ("engineer", &op.engineer)] {
+            if v.trim().is_empty() {
+                problems.push(required(name, &format!("give the {name}")));
+            }
+        }
+        Ok(Plan::new(plan, problems))
     }
-    let key = key_for(&headers, "repair", &body)?;
-    record(&app, &actor, key, "repair", plan, problems).await
 }
 
 /// `POST /api/v1/ops/scrap`: units and lot quantities destroyed; their history stays.
@@ -1581,34 +1591,33 @@ pub struct Scrap {
     pub location: Option<LocationCode>,
 }
 
-pub async fn scrap(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let op: Scrap = read(&headers, &body)?;
-    let mut p = Planned::new(
-        "object",
-        Some("DELETE"),
-        "destroying",
-        time_of(op.time, app.clock.now()),
-    )
-    .set("disposition", "destroyed")
-    .set("biz_location", &op.location)
-    .field("reason", &op.reason);
-    p.paths.push(("biz_location".into(), "location".into()));
-    p.units("items", &op.items, "items");
-    p.lots("lots", &op.lots, "lots");
-    let mut problems = Vec::new();
-    if op.reason.trim().is_empty() {
-        problems.push(required("reason", "give the reason for scrapping"));
+#[async_trait]
+impl Operation for Scrap {
+    const NAME: &'static str = "scrap";
+
+    async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let op = self;
+        let mut p = Planned::new(
+            "object",
+            Some("DELETE"),
+            "destroying",
+            time_of(op.time, now),
+        )
+        .set("disposition", "destroyed")
+        .set("biz_location", &op.location)
+        .field("reason", &op.reason);
+        p.paths.push(("biz_location".into(), "location".into()));
+        p.units("items", &op.items, "items");
+        p.lots("lots", &op.lots, "lots");
+        let mut problems = Vec::new();
+        if op.reason.trim().is_empty() {
+            problems.push(required("reason", "give the reason for scrapping"));
+        }
+        if op.items.is_empty() && op.lots.is_empty() {
+            problems.push(required("items", "name the units or lots scrapped"));
+        }
+        Ok(Plan::new(vec![p], problems))
     }
-    if op.items.is_empty() && op.lots.is_empty() {
-        problems.push(required("items", "name the units or lots scrapped"));
-    }
-    let key = key_for(&headers, "scrap", &body)?;
-    record(&app, &actor, key, "scrap", vec![p], problems).await
 }
 
 /// `POST /api/v1/ops/hold` and `/release`: a QC, recall or administrative hold on units, lots,
@@ -1629,15 +1638,35 @@ pub struct Hold {
     pub reason: String,
 }
 
-async fn hold_or_release(
-    app: &AppState,
-    actor: &Actor,
-    headers: &HeaderMap,
-    body: &[u8],
+/// `POST /api/v1/ops/release`: the same body as a hold; releases it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Release(pub Hold);
+
+#[async_trait]
+impl Operation for Hold {
+    const NAME: &'static str = "hold";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        hold_plan(self, store, now, true).await
+    }
+}
+
+#[async_trait]
+impl Operation for Release {
+    const NAME: &'static str = "release";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        hold_plan(&self.0, store, now, false).await
+    }
+}
+
+async fn hold_plan(
+    op: &Hold,
+    store: &dyn Store,
+    now: DateTime<Utc>,
     place: bool,
-) -> Result<Response, AppError> {
-    let op: Hold = read(headers, body)?;
-    let now = app.clock.now();
+) -> Result<Plan, AppError> {
     let change = if place {
         json!({"place": op.kind})
     } else {
@@ -1658,7 +1687,7 @@ async fn hold_or_release(
     let mut units: BTreeSet<ItemKey> = op.items.iter().cloned().collect();
     let mut not_held = Vec::new();
     for (i, root) in op.produced_from.iter().enumerate() {
-        if app.store.lot(root).await?.is_none() {
+        if store.lot(root).await?.is_none() {
             problems.push(
                 FieldError::new("unknown_lot", format!("{root} is not registered"))
                     .at(format!("produced_from[{i}]")),
@@ -1666,13 +1695,8 @@ async fn hold_or_release(
             continue;
         }
         lots.push((root.clone(), format!("produced_from[{i}]")));
-        let reached = crate::trace::trace(
-            &*app.store,
-            Node::Lot(root.clone()),
-            Direction::Parents,
-            now,
-        )
-        .await?;
+        let reached =
+            crate::trace::trace(store, Node::Lot(root.clone()), Direction::Parents, now).await?;
         for n in reached.nodes {
             match n.node {
                 Node::Item(k) => {
@@ -1690,7 +1714,7 @@ async fn hold_or_release(
         }
     }
     for (key, from) in lots {
-        let on_hand = match app.store.lot(&key).await? {
+        let on_hand = match store.lot(&key).await? {
             Some(view) => view
                 .stock
                 .iter()
@@ -1720,53 +1744,14 @@ async fn hold_or_release(
     if op.reason.trim().is_empty() {
         problems.push(required("reason", "give the reason for the hold"));
     }
-    let name = if place { "hold" } else { "release" };
-    if !p.has("items") && !p.has("lots") {
-        if problems.is_empty() {
-            return Ok((
-                StatusCode::OK,
-                Json(json!({ "operation": name, "events": [], "not_held": not_held })),
-            )
-                .into_response());
-        }
+    let nothing = !p.has("items") && !p.has("lots");
+    if nothing && !problems.is_empty() {
         problems.push(required("items", "name units, lots or produced_from"));
     }
-    let key = key_for(headers, name, body)?;
-    let receipts = record_plan(
-        &*app.store,
-        &CaptureContext {
-            actor: actor.name(),
-            now,
-        },
-        Some(actor),
-        key,
-        vec![p],
-        &mut problems,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "operation": name, "events": receipts, "units": units.len(), "not_held": not_held })),
-    )
-        .into_response())
-}
-
-pub async fn hold(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    hold_or_release(&app, &actor, &headers, &body, true).await
-}
-
-pub async fn release(
-    State(app): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    hold_or_release(&app, &actor, &headers, &body, false).await
+    let mut plan = Plan::new(if nothing { Vec::new() } else { vec![p] }, problems);
+    plan.extra.insert("units".into(), json!(units.len()));
+    plan.extra.insert("not_held".into(), json!(not_held));
+    Ok(plan)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
