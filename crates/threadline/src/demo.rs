@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use threadline_domain::event::{CaptureContext, Event, EventRequest};
+use threadline_domain::event::CaptureContext;
+use threadline_server::ops;
 use threadline_domain::master::MasterRecord;
 use threadline_store::{MasterWrite, Store};
 use uuid::Uuid;
@@ -30,7 +31,6 @@ impl Rng {
 struct Recorder<'a> {
     store: &'a dyn Store,
     now: DateTime<Utc>,
-    pending: Vec<Event>,
     entries: usize,
 }
 
@@ -59,32 +59,18 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// Queues an event; `flush` records the queue as one batch.
-    fn event(&mut self, v: Value) -> anyhow::Result<()> {
-        let req: EventRequest = serde_json::from_value(v)?;
-        let ev = Event::from_request(
-            req,
-            &CaptureContext {
-                actor: "demo".into(),
-                now: self.now,
-            },
-            Uuid::now_v7(),
-        )
-        .map_err(|v| anyhow::anyhow!("demo event invalid: {v:?}"))?;
-        self.pending.push(ev);
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> anyhow::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.pending);
-        self.entries += batch.len();
-        self.store
-            .capture(batch, None)
+    /// Performs one operation, exactly as `/api/v1/ops/<name>` would.
+    async fn op<T: ops::Operation>(&mut self, body: Value) -> anyhow::Result<()> {
+        let op: T = serde_json::from_value(body)
+            .map_err(|e| anyhow::anyhow!("demo {} body: {e}", T::NAME))?;
+        let ctx = CaptureContext {
+            actor: "demo".into(),
+            now: self.now,
+        };
+        let receipts = ops::perform(self.store, &ctx, &op)
             .await
-            .map_err(|e| anyhow::anyhow!("demo batch refused: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("demo {} refused: {e:?}", T::NAME))?;
+        self.entries += receipts.len();
         Ok(())
     }
 }
@@ -108,7 +94,6 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
     let mut r = Recorder {
         store,
         now,
-        pending: Vec::new(),
         entries: 0,
     };
     let mut rng = Rng(2026);
@@ -175,71 +160,72 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
     )
     .await?;
 
-    // Purchase receipts: material lots and supplier-serialized battery packs.
+    r.master("product", json!({"code": "HSG-TC2", "name": "TC-200 外壳 Moulded housing", "tracking": "lot", "uom": "EA"})).await?;
+    r.master("product", json!({"code": "CASE-10", "name": "十台装纸箱 Case of ten", "tracking": "serial", "container": true})).await?;
+
+    // Purchase receipts against purchase orders: material lots and supplier-serialized battery
+    // packs (registered with their supplier as origin).
     let resin_lots = ["KF-2609-01", "KF-2610-07"];
     for (i, lot) in resin_lots.iter().enumerate() {
-        r.event(json!({"type": "object", "action": "ADD", "event_time": r.time(60.0 - i as f64 * 20.0), "biz_step": "receiving",
-            "disposition": "sellable_not_accessible", "biz_location": "SZ-RM-R01",
-            "lots": [{"product": "RESIN-PC", "lot": lot, "quantity": "40"}],
-            "sources": [{"type": "owning_party", "id": "SUP-RESIN"}],
-            "biz_transactions": [{"type": "po", "id": format!("PO-2026-{:04}", 101 + i)}],
-            "ilmd": {"production_date": "2026-09-01", "expiry_date": "2028-09-01"}}))?;
+        r.op::<ops::Receive>(json!({"time": r.time(60.0 - i as f64 * 20.0), "supplier": "SUP-RESIN",
+            "purchase_order": format!("PO-2026-{:04}", 101 + i), "location": "SZ-RM-R01", "inspector": "吴静",
+            "lines": [{"line": "10", "product": "RESIN-PC", "lots": [{"lot": lot, "quantity": "40",
+                       "production_date": "2026-09-01", "expiry_date": "2028-09-01"}]}]}))
+            .await?;
     }
-    r.event(json!({"type": "object", "action": "ADD", "event_time": r.time(59.0), "biz_step": "receiving",
-        "disposition": "sellable_not_accessible", "biz_location": "SZ-RM-R02",
-        "lots": [{"product": "SCREW-M3", "lot": "M3-2609", "quantity": "2000"}],
-        "sources": [{"type": "owning_party", "id": "SUP-PCB"}], "biz_transactions": [{"type": "po", "id": "PO-2026-0103"}]}))?;
+    r.op::<ops::Receive>(json!({"time": r.time(59.0), "supplier": "SUP-PCB", "purchase_order": "PO-2026-0103",
+        "location": "SZ-RM-R02", "lines": [{"line": "10", "product": "SCREW-M3", "lots": [{"lot": "M3-2609", "quantity": "2000"}]}]}))
+        .await?;
     let batteries: Vec<String> = (1..=260)
         .map(|i| format!("ND5A{:07}", 2_609_000 + i))
         .collect();
-    for chunk in batteries.chunks(100) {
-        let items: Vec<Value> = chunk.iter().map(|s| item("BAT-5", s)).collect();
-        r.event(json!({"type": "object", "action": "ADD", "event_time": r.time(58.0), "biz_step": "receiving",
-            "disposition": "sellable_not_accessible", "biz_location": "SZ-RM-R02", "items": items,
-            "sources": [{"type": "owning_party", "id": "SUP-BAT"}], "biz_transactions": [{"type": "po", "id": "PO-2026-0104"}]}))?;
+    for (n, chunk) in batteries.chunks(100).enumerate() {
+        r.op::<ops::Receive>(json!({"time": r.time(58.0), "supplier": "SUP-BAT", "purchase_order": "PO-2026-0104",
+            "location": "SZ-RM-R02", "lines": [{"line": format!("{}", 10 * (n + 1)), "product": "BAT-5", "serials": chunk}]}))
+            .await?;
     }
-    r.flush().await?;
 
     // Boards made on the SMT line.
     let boards: Vec<String> = (1..=220).map(|i| format!("PCBA-2610-{i:05}")).collect();
     for chunk in boards.chunks(110) {
-        let items: Vec<Value> = chunk.iter().map(|s| item("PCB-A", s)).collect();
-        r.event(json!({"type": "object", "action": "ADD", "event_time": r.time(50.0), "biz_step": "commissioning",
-            "disposition": "active", "biz_location": "SZ-L2", "items": items,
-            "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0201"}], "fields": {"station": "SMT-02", "operator": "王芳"}}))?;
+        r.op::<ops::Commission>(json!({"time": r.time(50.0), "product": "PCB-A", "serials": chunk,
+            "work_order": "WO-2026-0201", "line": "SZ-L2", "station": "SMT-02", "operator": "王芳"}))
+            .await?;
     }
-    r.flush().await?;
+    // Housings moulded from resin: a batch transformation with its process parameters.
+    r.op::<ops::Move>(json!({"time": r.time(49.0), "lots": [{"product": "RESIN-PC", "lot": resin_lots[0], "quantity": "2"}],
+        "from": "SZ-RM-R01", "to": "SZ-L2", "operator": "王芳"}))
+        .await?;
+    r.op::<ops::Transform>(json!({"time": r.time(48.5), "location": "SZ-L2",
+        "input_lots": [{"product": "RESIN-PC", "lot": resin_lots[0], "quantity": "2"}],
+        "output_lots": [{"product": "HSG-TC2", "lot": "HSG-2610-01", "quantity": "40"}],
+        "production_date": "2026-10-05", "equipment": "注塑机 IMM-05",
+        "parameters": {"barrel_temperature_c": 285, "injection_pressure_bar": 1100, "cycle_s": 38},
+        "work_order": "WO-2026-0202"}))
+        .await?;
 
-    // 200 controllers: commission, assemble, inspect, store — per work order of 50.
+    // 200 controllers: commission, assemble, inspect — per work order of 50.
     let units: Vec<String> = (1..=200).map(|i| format!("TC2-2610-{i:05}")).collect();
     let mut failed = Vec::new();
     for (wo, chunk) in units.chunks(50).enumerate() {
         let day = 45.0 - wo as f64 * 6.0;
         let wo_id = format!("WO-2026-03{:02}", wo + 1);
-        let items: Vec<Value> = chunk.iter().map(|s| item("TC-200", s)).collect();
-        r.event(json!({"type": "object", "action": "ADD", "event_time": r.time(day), "biz_step": "commissioning", "disposition": "active",
-            "biz_location": "SZ-L1", "read_point": "SZ-L1", "items": items, "biz_transactions": [{"type": "prodorder", "id": wo_id}],
-            "ilmd": {"firmware": "2.4.1", "color": if wo % 2 == 0 { "graphite" } else { "white" }},
-            "fields": {"station": "FA-01", "operator": "李强", "revision": "C"}}))?;
+        // Raw material is issued to the line before assembly.
+        r.op::<ops::Move>(json!({"time": r.time(day + 0.5), "lots": [{"product": "RESIN-PC", "lot": resin_lots[wo / 2], "quantity": "6"}],
+            "from": "SZ-RM-R01", "to": "SZ-L1"}))
+            .await?;
+        r.op::<ops::Commission>(json!({"time": r.time(day), "product": "TC-200", "serials": chunk, "work_order": wo_id,
+            "line": "SZ-L1", "station": "FA-01", "operator": "李强", "revision": "C",
+            "attributes": {"firmware": "2.4.1", "color": if wo % 2 == 0 { "graphite" } else { "white" }}}))
+            .await?;
         for (k, serial) in chunk.iter().enumerate() {
             let n = wo * 50 + k;
-            let t = r.time(day - 0.01 * k as f64);
-            r.event(json!({"type": "aggregation", "action": "ADD", "event_time": t, "biz_step": "assembling", "biz_location": "SZ-L1",
-                "parent": item("TC-200", serial), "children": [item("PCB-A", &boards[n]), item("BAT-5", &batteries[n])],
-                "child_lots": [{"product": "RESIN-PC", "lot": resin_lots[n / 100], "quantity": "0.12"}],
-                "biz_transactions": [{"type": "prodorder", "id": wo_id}], "fields": {"station": "FA-03", "operator": "李强"}}))?;
+            r.op::<ops::Assemble>(json!({"time": r.time(day - 0.01 * k as f64), "parent": item("TC-200", serial),
+                "components": [item("PCB-A", &boards[n]), item("BAT-5", &batteries[n])],
+                "component_lots": [{"product": "RESIN-PC", "lot": resin_lots[n / 100], "quantity": "0.12"}],
+                "location": "SZ-L1", "work_order": wo_id, "station": "FA-03", "operator": "李强"}))
+                .await?;
         }
-        // Raw material is issued to the line before assembly.
-        r.pending.insert(
-            0,
-            {
-                let req: EventRequest = serde_json::from_value(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(day + 0.5),
-                    "biz_step": "picking", "lots": [{"product": "RESIN-PC", "lot": resin_lots[wo / 2], "quantity": "6"}],
-                    "sources": [{"type": "location", "id": "SZ-RM-R01"}], "destinations": [{"type": "location", "id": "SZ-L1"}]}))?;
-                Event::from_request(req, &CaptureContext { actor: "demo".into(), now }, Uuid::now_v7()).map_err(|v| anyhow::anyhow!("{v:?}"))?
-            },
-        );
-        r.flush().await?;
         for serial in chunk {
             let fail = rng.below(100) < 4;
             let volts = if fail {
@@ -247,83 +233,127 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
             } else {
                 5.0 + (rng.below(20) as f64 - 10.0) / 100.0
             };
-            r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(day - 0.6), "biz_step": "inspecting",
-                "disposition": if fail { "non_conformant" } else { "conformant" }, "biz_location": "SZ-QC",
-                "items": [item("TC-200", serial)], "hold": if fail { json!({"place": "qc"}) } else { Value::Null },
-                "fields": {"inspector": "赵敏", "equipment": "ATE-07", "measurements": [{"name": "output_voltage", "value": volts, "unit": "V", "low": 4.8, "high": 5.2}],
-                           "defect_code": if fail { json!("E-VOLT-LOW") } else { Value::Null }}}))?;
+            r.op::<ops::Inspect>(json!({"time": r.time(day - 0.6), "items": [item("TC-200", serial)],
+                "result": if fail { "fail" } else { "pass" }, "location": "SZ-QC",
+                "measurements": [{"name": "output_voltage", "value": volts, "unit": "V", "low": 4.8, "high": 5.2}],
+                "defect_codes": if fail { json!(["E-VOLT-LOW"]) } else { json!([]) },
+                "inspector": "赵敏", "equipment": "ATE-07"}))
+                .await?;
             if fail {
                 failed.push(serial.clone());
             }
         }
-        r.flush().await?;
     }
-    // Failed units are reworked and released.
-    for serial in &failed {
-        r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(20.0), "biz_step": "inspecting", "disposition": "conformant",
-            "biz_location": "SZ-QC", "items": [item("TC-200", serial)], "hold": {"release": "qc"},
-            "fields": {"inspector": "赵敏", "disposition": "rework", "note": "电源模块重焊 power stage re-soldered"}}))?;
+    // Failed units: the first is used as it is with an approval, the others reworked.
+    for (i, serial) in failed.iter().enumerate() {
+        let decision = if i == 0 {
+            json!({"decision": "use_as_is", "approved_by": "质量经理 孙丽", "reason": "4.61 V 在客户允差内 within the customer's tolerance"})
+        } else {
+            json!({"decision": "rework", "reason": "电源模块重焊 power stage re-soldered"})
+        };
+        let mut body = json!({"time": r.time(20.0), "items": [item("TC-200", serial)], "location": "SZ-QC"});
+        if let (Some(b), Some(d)) = (body.as_object_mut(), decision.as_object()) {
+            b.extend(d.clone());
+        }
+        r.op::<ops::QcDisposition>(body).await?;
     }
-    for (i, serial) in units.iter().enumerate() {
-        r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(19.0), "biz_step": "storing",
-            "disposition": "sellable_not_accessible", "biz_location": format!("SZ-WH-A0{}", 1 + i % 4), "items": [item("TC-200", serial)]}))?;
+    // Put away into the finished-goods bins.
+    for bin in 0..4 {
+        let items: Vec<Value> = units
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 4 == bin)
+            .map(|(_, s)| item("TC-200", s))
+            .collect();
+        r.op::<ops::Move>(json!({"time": r.time(19.0), "items": items, "to": format!("SZ-WH-A0{}", bin + 1), "put_away": true}))
+            .await?;
     }
-    r.flush().await?;
+    // An administrative hold for a stock count, released the next day.
+    let counted = json!([item("TC-200", &units[199])]);
+    r.op::<ops::Hold>(json!({"time": r.time(18.0), "kind": "admin", "items": counted, "reason": "盘点 stock count"}))
+        .await?;
+    r.op::<ops::Release>(json!({"time": r.time(17.0), "kind": "admin", "items": counted, "reason": "盘点完成 count done"}))
+        .await?;
 
-    // Shipments to distributors, their receipts, and sales to end customers.
-    for (n, (dist, ext, so)) in [
-        ("DIST-GD", "EXT-DIST-GD", "SO-2026-0501"),
-        ("DIST-SH", "EXT-DIST-SH", "SO-2026-0502"),
+    // Shipments to distributors (the first ten of each in a case), their receipts, and sales
+    // to end customers.
+    for (n, (dist, ext, so, region)) in [
+        ("DIST-GD", "EXT-DIST-GD", "SO-2026-0501", "CN-GD"),
+        ("DIST-SH", "EXT-DIST-SH", "SO-2026-0502", "CN-SH"),
     ]
     .iter()
     .enumerate()
     {
         let shipped: Vec<&String> = units.iter().skip(n * 80).take(70).collect();
-        let items: Vec<Value> = shipped.iter().map(|s| item("TC-200", s)).collect();
-        r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(15.0 - n as f64), "biz_step": "shipping", "disposition": "in_transit",
-            "read_point": "SZ-WH", "items": items.clone(), "biz_transactions": [{"type": "so", "id": so}],
-            "sources": [{"type": "location", "id": "SZ-WH"}],
-            "destinations": [{"type": "owning_party", "id": dist}, {"type": "location", "id": ext}],
-            "fields": {"carrier": "顺丰 SF Express", "tracking_number": format!("SF10{:08}", 4_410_000 + n), "ship_to_region": if n == 0 { "CN-GD" } else { "CN-SH" }}}))?;
-        r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(13.0 - n as f64), "biz_step": "receiving", "disposition": "sellable_accessible",
-            "biz_location": ext, "items": items, "destinations": [{"type": "possessing_party", "id": dist}], "biz_transactions": [{"type": "so", "id": so}]}))?;
+        let case = format!("069012340000{:05}{}", 10 + n, n);
+        let in_case: Vec<Value> = shipped.iter().take(10).map(|s| item("TC-200", s)).collect();
+        let loose: Vec<&String> = shipped.iter().skip(10).copied().collect();
+        r.op::<ops::Pack>(json!({"time": r.time(15.5 - n as f64), "container": item("CASE-10", &case), "items": in_case,
+            "location": "SZ-WH"}))
+            .await?;
+        r.op::<ops::Ship>(json!({"time": r.time(15.0 - n as f64), "sales_order": so, "distributor": dist, "ship_to_region": region,
+            "carrier": "顺丰 SF Express", "tracking_number": format!("SF10{:08}", 4_410_000 + n), "from": "SZ-WH",
+            "to": ext, "lines": [{"line": "1", "product": "TC-200", "serials": loose}], "containers": [item("CASE-10", &case)]}))
+            .await?;
+        let mut received: Vec<Value> = loose.iter().map(|s| item("TC-200", s)).collect();
+        received.push(item("CASE-10", &case));
+        r.op::<ops::DistributorReceipt>(json!({"time": r.time(13.0 - n as f64), "distributor": dist, "location": ext,
+            "sales_order": so, "items": received}))
+            .await?;
+        r.op::<ops::Unpack>(json!({"time": r.time(12.5 - n as f64), "container": item("CASE-10", &case), "location": ext}))
+            .await?;
         for (k, s) in shipped.iter().take(40).enumerate() {
             let cust = ["CUST-001", "CUST-002", "CUST-003"][(k + n) % 3];
-            r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(10.0 - 0.1 * k as f64), "biz_step": "retail_selling",
-                "disposition": "retail_sold", "items": [item("TC-200", s)], "destinations": [{"type": "owning_party", "id": cust}],
-                "fields": {"warranty_start": true, "sold_by": dist}}))?;
+            r.op::<ops::Sell>(json!({"time": r.time(10.0 - 0.1 * k as f64), "customer": cust, "seller": dist, "region": region,
+                "items": [item("TC-200", s)]}))
+                .await?;
         }
     }
-    r.flush().await?;
 
     // After-sales: returns, repairs that swap a battery, and scrap.
     let spares: Vec<&String> = batteries.iter().skip(200).collect();
     for (k, s) in units.iter().take(5).enumerate() {
         let rma = format!("RMA-2026-{:04}", 11 + k);
-        r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(6.0 - k as f64 * 0.5), "biz_step": "receiving", "disposition": "returned",
-            "biz_location": "SZ-RW", "items": [item("TC-200", s)], "biz_transactions": [{"type": "rma", "id": rma}],
-            "fields": {"reason": "不开机 does not power on", "condition": "外观完好 cosmetically fine"}}))?;
-        if k < 3 {
-            let old = &batteries[k];
-            let new = spares[k];
-            r.event(json!({"type": "aggregation", "action": "DELETE", "event_time": r.time(5.0 - k as f64 * 0.5), "biz_step": "removing",
-                "biz_location": "SZ-RW", "parent": item("TC-200", s), "children": [item("BAT-5", old)], "biz_transactions": [{"type": "ro", "id": format!("RO-{rma}")}]}))?;
-            r.event(json!({"type": "aggregation", "action": "ADD", "event_time": r.time(4.99 - k as f64 * 0.5), "biz_step": "replacing",
-                "biz_location": "SZ-RW", "parent": item("TC-200", s), "children": [item("BAT-5", new)], "biz_transactions": [{"type": "ro", "id": format!("RO-{rma}")}]}))?;
-            r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(4.9 - k as f64 * 0.5), "biz_step": "repairing", "disposition": "sellable_not_accessible",
-                "biz_location": "SZ-WH-A04", "items": [item("TC-200", s)], "biz_transactions": [{"type": "ro", "id": format!("RO-{rma}")}],
-                "fields": {"fault_code": "F-BAT-CELL", "engineer": "陈工", "warranty": "in_warranty"}}))?;
-            let cust = ["CUST-001", "CUST-002", "CUST-003"][k % 3];
-            r.event(json!({"type": "object", "action": "OBSERVE", "event_time": r.time(4.7 - k as f64 * 0.5), "biz_step": "shipping", "disposition": "in_transit",
-                "read_point": "SZ-WH", "items": [item("TC-200", s)], "destinations": [{"type": "possessing_party", "id": cust}],
-                "biz_transactions": [{"type": "ro", "id": format!("RO-{rma}")}], "fields": {"carrier": "顺丰 SF Express", "note": "repaired unit returned to customer"}}))?;
-            r.event(json!({"type": "object", "action": "DELETE", "event_time": r.time(4.8 - k as f64 * 0.5), "biz_step": "destroying",
-                "disposition": "destroyed", "biz_location": "SZ-RW", "items": [item("BAT-5", old)], "fields": {"reason": "电芯失效 failed cell"}}))?;
+        let ro = format!("RO-{rma}");
+        let cust = ["CUST-001", "CUST-002", "CUST-003"][k % 3];
+        let repairable = k < 3;
+        r.op::<ops::Return>(json!({"time": r.time(6.0 - k as f64 * 0.5), "rma": rma, "customer": cust,
+            "reason": "不开机 does not power on", "condition": "外观完好 cosmetically fine",
+            "outcome": if repairable { "repair" } else { "quarantine" }, "location": "SZ-RW", "items": [item("TC-200", s)]}))
+            .await?;
+        let unit = item("TC-200", s);
+        let old = item("BAT-5", &batteries[k]);
+        let new = item("BAT-5", spares[k]);
+        if repairable {
+            let parts = if k == 2 {
+                // The swap recorded on its own first, then the repair that closes the order.
+                r.op::<ops::Replace>(json!({"time": r.time(5.0 - k as f64 * 0.5), "parent": unit, "location": "SZ-RW",
+                    "repair_order": ro, "parts": [{"old": old, "new": new}]}))
+                    .await?;
+                json!([])
+            } else {
+                json!([{"old": old, "new": new}])
+            };
+            r.op::<ops::Repair>(json!({"time": r.time(4.99 - k as f64 * 0.5), "repair_order": ro, "unit": unit,
+                "fault": "电芯失效 battery cell failed", "fault_code": "F-BAT-CELL", "engineer": "陈工", "parts": parts,
+                "completed": true, "location": "SZ-WH-A04"}))
+                .await?;
+            r.op::<ops::Scrap>(json!({"time": r.time(4.8 - k as f64 * 0.5), "items": [old], "reason": "电芯失效 failed cell",
+                "location": "SZ-RW"}))
+                .await?;
+            r.op::<ops::Ship>(json!({"time": r.time(4.7 - k as f64 * 0.5), "sales_order": ro, "customer": cust,
+                "carrier": "顺丰 SF Express", "from": "SZ-WH-A04",
+                "lines": [{"product": "TC-200", "serials": [s]}]}))
+                .await?;
         } else {
-            r.event(json!({"type": "object", "action": "DELETE", "event_time": r.time(4.0), "biz_step": "destroying", "disposition": "destroyed",
-                "biz_location": "SZ-RW", "items": [item("TC-200", s)], "fields": {"reason": "主板烧毁 board burnt, beyond repair"}}))?;
+            // Beyond repair: the battery is salvaged, the unit scrapped.
+            r.op::<ops::Remove>(json!({"time": r.time(4.2), "parent": unit, "components": [old], "location": "SZ-RW",
+                "repair_order": ro, "reason": "拆件回收 salvaged"}))
+                .await?;
+            r.op::<ops::Scrap>(json!({"time": r.time(4.0), "items": [unit], "reason": "主板烧毁 board burnt, beyond repair",
+                "location": "SZ-RW"}))
+                .await?;
         }
     }
-    r.flush().await?;
     Ok(Some(r.entries))
 }
