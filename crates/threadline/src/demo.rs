@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use threadline_domain::event::CaptureContext;
-use threadline_server::ops;
 use threadline_domain::master::MasterRecord;
+use threadline_server::ops;
 use threadline_store::{MasterWrite, Store};
 use uuid::Uuid;
 
@@ -251,7 +251,8 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
         } else {
             json!({"decision": "rework", "reason": "电源模块重焊 power stage re-soldered"})
         };
-        let mut body = json!({"time": r.time(20.0), "items": [item("TC-200", serial)], "location": "SZ-QC"});
+        let mut body =
+            json!({"time": r.time(20.0), "items": [item("TC-200", serial)], "location": "SZ-QC"});
         if let (Some(b), Some(d)) = (body.as_object_mut(), decision.as_object()) {
             b.extend(d.clone());
         }
@@ -297,9 +298,11 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
             .await?;
         let mut received: Vec<Value> = loose.iter().map(|s| item("TC-200", s)).collect();
         received.push(item("CASE-10", &case));
-        r.op::<ops::DistributorReceipt>(json!({"time": r.time(13.0 - n as f64), "distributor": dist, "location": ext,
-            "sales_order": so, "items": received}))
-            .await?;
+        r.op::<ops::DistributorReceipt>(
+            json!({"time": r.time(13.0 - n as f64), "distributor": dist, "location": ext,
+            "sales_order": so, "items": received}),
+        )
+        .await?;
         r.op::<ops::Unpack>(json!({"time": r.time(12.5 - n as f64), "container": item("CASE-10", &case), "location": ext}))
             .await?;
         for (k, s) in shipped.iter().take(40).enumerate() {
@@ -341,10 +344,12 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
             r.op::<ops::Scrap>(json!({"time": r.time(4.8 - k as f64 * 0.5), "items": [old], "reason": "电芯失效 failed cell",
                 "location": "SZ-RW"}))
                 .await?;
-            r.op::<ops::Ship>(json!({"time": r.time(4.7 - k as f64 * 0.5), "sales_order": ro, "customer": cust,
+            r.op::<ops::Ship>(
+                json!({"time": r.time(4.7 - k as f64 * 0.5), "sales_order": ro, "customer": cust,
                 "carrier": "顺丰 SF Express", "from": "SZ-WH-A04",
-                "lines": [{"product": "TC-200", "serials": [s]}]}))
-                .await?;
+                "lines": [{"product": "TC-200", "serials": [s]}]}),
+            )
+            .await?;
         } else {
             // Beyond repair: the battery is salvaged, the unit scrapped.
             r.op::<ops::Remove>(json!({"time": r.time(4.2), "parent": unit, "components": [old], "location": "SZ-RW",
