@@ -69,7 +69,7 @@ fn event_for(ch: &Choice, minutes_ago: i64) -> Value {
     let other_bin = pick(BINS, ch.c + 1);
     let qty = format!("{}.{}", ch.millis / 1000, ch.millis % 1000);
     let lotq = json!({"product": "RESIN", "lot": pick(LOTS, ch.a), "quantity": qty});
-    let unit = if ch.b % 2 == 0 {
+    let unit = if ch.b.is_multiple_of(2) {
         phone.clone()
     } else {
         board.clone()
@@ -102,8 +102,8 @@ fn event_for(ch: &Choice, minutes_ago: i64) -> Value {
             json!({"type": "transformation", "event_time": t, "biz_location": bin, "input_lots": [lotq], "outputs": [board]})
         }
         9 => {
-            json!({"type": "object", "action": "OBSERVE", "event_time": t, "items": [if ch.c % 3 == 0 { case } else { phone }],
-                     "hold": if ch.b % 2 == 0 { json!({"place": "qc"}) } else { json!({"release": "qc"}) }})
+            json!({"type": "object", "action": "OBSERVE", "event_time": t, "items": [if ch.c.is_multiple_of(3) { case } else { phone }],
+                     "hold": if ch.b.is_multiple_of(2) { json!({"place": "qc"}) } else { json!({"release": "qc"}) }})
         }
         10 | 11 => {
             json!({"type": "object", "action": "OBSERVE", "event_time": t, "biz_step": "storing",
