@@ -119,6 +119,10 @@ pub struct StepRule {
     /// Refuse units that carry any hold (QC, recall, admin).
     #[serde(default)]
     pub refuse_held: bool,
+    /// The state the operation leaves its units in; absent, the event's disposition decides
+    /// (`StatusRules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<ItemStatus>,
 }
 
 /// Fields an operation must carry for some products (e.g. medical devices: inspector and
@@ -153,6 +157,7 @@ impl Default for Process {
             operation,
             from: from.to_vec(),
             refuse_held,
+            to: None,
         };
         Process {
             steps: vec![
@@ -200,6 +205,25 @@ impl Process {
                         ),
                     )
                     .at(format!("steps[{i}].operation")),
+                );
+            }
+        }
+        for (i, r) in self.steps.iter().enumerate() {
+            if let Some(to) = r.to
+                && matches!(
+                    to,
+                    ItemStatus::Unassigned | ItemStatus::Consumed | ItemStatus::Voided
+                )
+            {
+                out.push(
+                    FieldError::new(
+                        "invalid_state",
+                        format!(
+                            "no operation can leave units {}: only allocation, transformation and voiding do",
+                            to.as_str().replace('_', " ")
+                        ),
+                    )
+                    .at(format!("steps[{i}].to")),
                 );
             }
         }

@@ -1121,7 +1121,16 @@ impl Slice {
     }
 
     fn effects(&mut self, ev: &Event, rules: &StatusRules) {
-        let status = rules.status_after(ev);
+        // The process may say which state an operation leaves its units in; replay sees the
+        // process that was stored when the event was recorded.
+        let configured = match ev.kind {
+            EventKind::Object | EventKind::Transformation => self
+                .process
+                .rule(crate::process::Operation::of(ev))
+                .and_then(|r| r.to),
+            _ => None,
+        };
+        let status = configured.or_else(|| rules.status_after(ev));
         let at = ev.biz_location.clone();
         let custodian = ev.new_custodian().map(str::to_owned);
         match (ev.kind, ev.action) {

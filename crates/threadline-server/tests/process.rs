@@ -66,6 +66,16 @@ store_test!(
         let r = api.put("/api/v1/process", "\"0\"", twice).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.codes()[0].0, "duplicate_rule");
+        let mut unreachable = def.clone();
+        unreachable["steps"][0]["to"] = json!("consumed");
+        let r = api.put("/api/v1/process", "\"0\"", unreachable).await;
+        assert_eq!(
+            (r.status, r.codes()[0].clone()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ("invalid_state".to_owned(), "steps[0].to".to_owned())
+            )
+        );
         let r = api.put("/api/v1/process", "\"3\"", def.clone()).await;
         assert_eq!(
             (r.status, r.codes()[0].0.as_str()),

@@ -922,3 +922,55 @@ store_test!(
         assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );
+
+store_test!(
+    the_process_says_which_state_an_operation_leaves,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        s.capture(vec![commission_phones(&["D1", "D2"], 100)], None)
+            .await
+            .unwrap();
+        let store = |serial: &str, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "storing",
+                "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1", "items": [{"product": "PHONE", "serial": serial}]}),
+            )
+        };
+        let ship = |serial: &str, m: i64| {
+            event(
+                json!({"type": "object", "action": "OBSERVE", "event_time": at(m), "biz_step": "shipping", "disposition": "in_transit",
+                "items": [{"product": "PHONE", "serial": serial}], "destinations": [{"type": "owning_party", "id": "CUST1"}]}),
+            )
+        };
+        s.capture(vec![store("D1", 90), store("D2", 90), ship("D1", 80)], None)
+            .await
+            .unwrap();
+        // A plant that sells straight to end customers: a shipment leaves the unit sold.
+        let mut process = threadline_domain::process::Process::default();
+        for r in &mut process.steps {
+            if r.operation == threadline_domain::process::Operation::Ship {
+                r.to = Some(ItemStatus::Sold);
+            }
+        }
+        s.put_master(MasterWrite {
+            record: threadline_domain::master::MasterRecord::Process(process),
+            actor: "test".into(),
+            now: now(),
+            id: Uuid::now_v7(),
+            replaces: None,
+        })
+        .await
+        .unwrap();
+        s.capture(vec![ship("D2", 70)], None).await.unwrap();
+        let status = |serial: &'static str| {
+            let s = &s;
+            async move { s.item(&key("PHONE", serial)).await.unwrap().unwrap().status }
+        };
+        assert_eq!(status("D1").await, ItemStatus::InTransit);
+        assert_eq!(status("D2").await, ItemStatus::Sold);
+        // Rebuild replays each event under the process of its day.
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
