@@ -713,3 +713,50 @@ store_test!(
         assert_eq!(ledger_len(&api, &admin).await, n + 2);
     }
 );
+
+store_test!(
+    a_lot_reached_along_two_paths_is_listed_once,
+    |s: TestStore| async move {
+        let api = Api::new(&s);
+        let admin = token(&*s.store, "t-admin", &[Role::Admin]).await;
+        plant(&*s).await;
+        // Two resin lots from SUP1 are blended into one compound lot, which goes into a board.
+        let mut events = Vec::new();
+        for lot in ["R1", "R2"] {
+            events.push(json!({"type": "object", "action": "ADD", "event_time": at(60), "biz_step": "receiving",
+                "biz_location": "SZ-L1", "lots": [{"product": "RESIN", "lot": lot, "quantity": "5"}],
+                "sources": [{"type": "owning_party", "id": "SUP1"}]}));
+        }
+        events.push(json!({"type": "transformation", "event_time": at(50), "biz_step": "creating_class_instance", "biz_location": "SZ-L1",
+            "input_lots": [{"product": "RESIN", "lot": "R1", "quantity": "5"}, {"product": "RESIN", "lot": "R2", "quantity": "5"}],
+            "output_lots": [{"product": "RESIN", "lot": "BLEND-1", "quantity": "10"}]}));
+        events.push(json!({"type": "object", "action": "ADD", "event_time": at(40), "biz_step": "commissioning",
+            "disposition": "active", "biz_location": "SZ-L1", "items": [unit("BOARD", "B1")]}));
+        events.push(json!({"type": "aggregation", "action": "ADD", "event_time": at(30), "biz_step": "assembling",
+            "biz_location": "SZ-L1", "parent": unit("BOARD", "B1"),
+            "child_lots": [{"product": "RESIN", "lot": "BLEND-1", "quantity": "1"}]}));
+        let r = api.post(&admin, "/api/v1/events", Value::Array(events)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+        let r = api.get(&admin, "/api/v1/trace/forward?supplier=SUP1").await;
+        let nodes = r.body["nodes"].as_array().unwrap();
+        let got: Vec<(String, u64)> = nodes
+            .iter()
+            .map(|n| {
+                let l = labels(&Value::Array(vec![n.clone()])).into_iter().next().unwrap();
+                (l, n["depth"].as_u64().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("RESIN lot R1".to_owned(), 0),
+                ("RESIN lot R2".to_owned(), 0),
+                ("RESIN lot BLEND-1".to_owned(), 1),
+                ("BOARD B1".to_owned(), 2)
+            ],
+            "{}",
+            r.body
+        );
+    }
+);

@@ -195,6 +195,8 @@ pub(crate) async fn reach(
             placeholder: |n| format!("${n}"),
             null_text: "NULL::text COLLATE \"C\"",
             null_int: "NULL::bigint",
+            step_order: "",
+            final_order: "ORDER BY r.depth, r.fs, r.t, r.id",
         },
     );
     let stmt = c.prepare_cached(&sql).await.map_err(db)?;
@@ -203,12 +205,17 @@ pub(crate) async fn reach(
     let rows = c.query_raw(&stmt, params).await.map_err(db)?;
     let mut rows = std::pin::pin!(rows);
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
+    let mut seen = threadline_store::query::Seen::default();
     while let Some(r) = rows.next().await {
         let r = r.map_err(db)?;
+        let node_type: String = col(&r, 1)?;
+        if !seen.first(&node_type, col(&r, 18)?) {
+            continue;
+        }
         chunk.push(
             threadline_store::RawReached {
                 depth: i64::from(col::<i32>(&r, 0)?),
-                node_type: col(&r, 1)?,
+                node_type,
                 product: col(&r, 2)?,
                 code: col(&r, 3)?,
                 via_type: col(&r, 4)?,

@@ -504,16 +504,23 @@ pub(crate) fn reach(
             placeholder: |n| format!("?{n}"),
             null_text: "NULL",
             null_int: "NULL",
+            step_order: "ORDER BY 3, 10",
+            final_order: "",
         },
     );
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let mut rows = stmt.query(params![seeds, as_of]).map_err(db)?;
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
+    let mut seen = threadline_store::query::Seen::default();
     while let Some(r) = rows.next().map_err(db)? {
+        let node_type: String = r.get(1).map_err(db)?;
+        if !seen.first(&node_type, r.get(18).map_err(db)?) {
+            continue;
+        }
         chunk.push(
             threadline_store::RawReached {
                 depth: r.get(0).map_err(db)?,
-                node_type: r.get(1).map_err(db)?,
+                node_type,
                 product: r.get(2).map_err(db)?,
                 code: r.get(3).map_err(db)?,
                 via_type: r.get(4).map_err(db)?,

@@ -129,17 +129,23 @@ pub struct Dialect {
     /// A typed NULL text matching the genealogy's text columns (PostgreSQL needs the collation).
     pub null_text: &'static str,
     pub null_int: &'static str,
+    /// Appended to the recursive step: SQLite's `ORDER BY 3, 10` (depth, link order) makes its queue breadth-first.
+    pub step_order: &'static str,
+    /// Appended to the whole statement: PostgreSQL needs `ORDER BY depth` to promise the order.
+    pub final_order: &'static str,
 }
 
 /// The set-based genealogy walk behind [`crate::Store::reach`]. `seed` is a statement returning
 /// the starting nodes as `(t, id)` (`'i'`/`'l'` and the unit or lot row id); `as_of` is the
-/// placeholder number of the as-of time (µs). Rows: depth, node type, product, serial or lot,
-/// via type, via product, via serial or lot, link kind, quantity, linked at, removed at, and the
-/// node's status, holds, location, custodian, lot and parent unit — the columns of [`crate::RawReached`].
+/// placeholder number of the as-of time (µs). Rows come breadth-first (by depth): depth, node
+/// type, product, serial or lot, via type, via product, via serial or lot, link kind, quantity,
+/// linked at, removed at, and the node's status, holds, location, custodian, lot and parent
+/// unit — the columns of [`crate::RawReached`] — and last the node's row id.
 ///
-/// The walk is `UNION ALL` (a tree is walked once); a node reached along several paths (lots
-/// merged in a transformation) is kept once, at its smallest depth, by `row_number()`. Depth
-/// is capped at 64, which also ends a walk round a cycle of lot transformations.
+/// The walk is `UNION ALL` (a tree is walked once). A node reached along several paths (lots
+/// merged in a transformation) comes once per path; [`Seen`] keeps the first, which is at its
+/// smallest depth. Depth is capped at 64, which also ends a walk round a cycle of lot
+/// transformations.
 pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Dialect) -> String {
     let t = (d.placeholder)(as_of);
     let (me, other, still_held) = match direction {
@@ -150,7 +156,7 @@ pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Diale
         ),
         crate::Direction::Children => ("parent", "child", String::new()),
     };
-    let (nt, ni) = (d.null_text, d.null_int);
+    let (nt, ni, step_order, final_order) = (d.null_text, d.null_int, d.step_order, d.final_order);
     format!(
         "WITH RECURSIVE walk(t, id, depth, vt, vid, kind, qty, ft, tt, fs) AS (
            SELECT s.t, s.id, 0, {nt}, {ni}, {nt}, {ni}, {ni}, {ni}, {ni} FROM ({seed}) s
@@ -159,16 +165,14 @@ pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Diale
                   g.from_time, CASE WHEN g.to_time <= {t} THEN g.to_time END, g.from_seq
            FROM walk w JOIN genealogy g ON g.{me}_type = w.t AND g.{me}_id = w.id
            WHERE w.depth < 64 AND w.tt IS NULL AND g.from_time <= {t}{still_held}
-         ),
-         ranked AS (
-           SELECT w.*, row_number() OVER (PARTITION BY w.t, w.id ORDER BY w.depth, w.fs, w.vt, w.vid) AS rn
-           FROM walk w
+           {step_order}
          )
          SELECT r.depth, r.t, COALESCE(ip.code, lp.code), COALESCE(i.serial, l.code),
                 r.vt, COALESCE(vip.code, vlp.code), COALESCE(vi.serial, vl.code),
                 r.kind, r.qty, r.ft, r.tt,
-                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial
-         FROM ranked r
+                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial,
+                r.id
+         FROM walk r
          LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
          LEFT JOIN products ip ON ip.id = i.product_id
          LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
@@ -179,7 +183,17 @@ pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Diale
          LEFT JOIN products vlp ON vlp.id = vl.product_id
          LEFT JOIN items pi ON pi.id = i.parent_id
          LEFT JOIN products pp ON pp.id = pi.product_id
-         WHERE r.rn = 1
-         ORDER BY r.depth, r.fs, r.t, r.id"
+         {final_order}"
     )
+}
+
+/// The nodes a walk has produced so far: the first row of a node wins.
+#[derive(Debug, Default)]
+pub struct Seen(std::collections::HashSet<(bool, i64)>);
+
+impl Seen {
+    /// True the first time a node (`'i'`/`'l'`, row id) is offered.
+    pub fn first(&mut self, node_type: &str, id: i64) -> bool {
+        self.0.insert((node_type == "i", id))
+    }
 }

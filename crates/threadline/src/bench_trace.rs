@@ -25,7 +25,8 @@ use crate::bench::Figure;
 /// Options of one trace run.
 #[derive(Debug, Clone)]
 pub struct TraceBench {
-    /// `sqlite:` (a fresh temporary file, the default) or the URL of an empty PostgreSQL database.
+    /// `sqlite` (a fresh temporary file, the default), `sqlite:PATH` (a new file kept after the
+    /// run), or the URL of an empty PostgreSQL database.
     pub db: Option<String>,
     /// Finished units the lot reaches.
     pub units: usize,
@@ -262,7 +263,7 @@ async fn download(
 pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir()?;
     let url = match &opts.db {
-        Some(u) if !u.starts_with("sqlite") => u.clone(),
+        Some(u) if u.len() > "sqlite:".len() || !u.starts_with("sqlite") => u.clone(),
         _ => format!("sqlite:{}", dir.path().join("bench.db").display()),
     };
     let store = crate::open_store(&url, "process").await?;
