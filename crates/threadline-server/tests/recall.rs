@@ -735,7 +735,9 @@ store_test!(
         events.push(json!({"type": "aggregation", "action": "ADD", "event_time": at(30), "biz_step": "assembling",
             "biz_location": "SZ-L1", "parent": unit("BOARD", "B1"),
             "child_lots": [{"product": "RESIN", "lot": "BLEND-1", "quantity": "1"}]}));
-        let r = api.post(&admin, "/api/v1/events", Value::Array(events)).await;
+        let r = api
+            .post(&admin, "/api/v1/events", Value::Array(events))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
         let r = api.get(&admin, "/api/v1/trace/forward?supplier=SUP1").await;
@@ -743,7 +745,10 @@ store_test!(
         let got: Vec<(String, u64)> = nodes
             .iter()
             .map(|n| {
-                let l = labels(&Value::Array(vec![n.clone()])).into_iter().next().unwrap();
+                let l = labels(&Value::Array(vec![n.clone()]))
+                    .into_iter()
+                    .next()
+                    .unwrap();
                 (l, n["depth"].as_u64().unwrap())
             })
             .collect();
