@@ -372,6 +372,19 @@ pub struct Correction {
     pub reason: String,
 }
 
+/// The EPCIS error declaration of an event recorded in error (EPCIS 2.0 §7.4.1.4): a copy of
+/// that event, saying it did not occur or its data were wrong. In Threadline it is a correction
+/// of that event (`corrects` names it) that changes no state: what is true instead is recorded
+/// by the corrective events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDeclaration {
+    pub declaration_time: DateTime<Utc>,
+    /// A CBV error reason (`did_not_occur`, `incorrect_data`) or a URI of one's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// Serials drawn from a product's rule: which counter (`scope`), from which value, how many.
 /// Carried by the event that registers the allocated serials, so the counter is a projection
 /// of the ledger like everything else.
@@ -441,6 +454,9 @@ pub struct EventRequest {
     pub corrects: Option<Correction>,
     #[serde(default)]
     pub allocation: Option<Allocation>,
+    /// This event is the error declaration of the event `corrects` names.
+    #[serde(default)]
+    pub error_declaration: Option<ErrorDeclaration>,
     #[serde(default)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
@@ -498,16 +514,26 @@ pub struct Event {
     pub corrects: Option<Correction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation: Option<Allocation>,
+    /// This event declares the event `corrects` names to be in error; it changes no state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_declaration: Option<ErrorDeclaration>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, serde_json::Value>,
     /// The EPCIS `eventID` the event was captured with, when it is not `urn:uuid:{id}` (a
     /// partner's URI, or the CBV 2.0 event hash ID when the partner gave none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epcis_id: Option<String>,
-    /// The CBV 2.0 event hash ID (`ni:///sha-256;…?ver=CBV2.0`) of an event captured through the
-    /// EPCIS binding: an identical event captured again is refused by it.
+    /// The CBV 2.0 event hash ID (`ni:///sha-256;…?ver=CBV2.0`): of the document as sent for an
+    /// event captured through the EPCIS binding, of its EPCIS form for any other (stamped by the
+    /// store at capture). Absent only on events recorded before hash IDs were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_id: Option<String>,
+    /// Captured through the EPCIS binding: another event so captured with the same `hash_id`
+    /// (and the same error-declaration status) is refused as a duplicate. Threadline's own
+    /// events are never refused for their hash: two identical scans in one millisecond are
+    /// two scans.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub epcis_capture: bool,
     /// EPCIS content Threadline does not model, kept exactly so the event reads back as it was
     /// sent (sensor data, certification info, transformation ID, persistent disposition,
     /// namespaced ILMD and user extensions with their namespaces…). Only the EPCIS binding
@@ -744,6 +770,13 @@ impl Event {
                 "hold",
             ));
         }
+        if req.error_declaration.is_some() && req.corrects.is_none() {
+            v.push(err(
+                "required",
+                "an error declaration names the event it declares in error (`corrects`)".into(),
+                "corrects",
+            ));
+        }
         if let Some(c) = &req.corrects {
             if c.reason.trim().is_empty() {
                 v.push(err(
@@ -895,9 +928,11 @@ impl Event {
             hold: req.hold,
             corrects: req.corrects,
             allocation: req.allocation,
+            error_declaration: req.error_declaration,
             fields: req.fields,
             epcis_id: None,
             hash_id: None,
+            epcis_capture: false,
             epcis: BTreeMap::new(),
         })
     }

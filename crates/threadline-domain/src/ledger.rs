@@ -142,6 +142,9 @@ pub enum Break {
     Index { seq: i64, column: &'static str },
     /// The recorded chain head does not match the last entry: entries were cut off the end.
     Head { expected_seq: i64, found_seq: i64 },
+    /// The audit trail's own chain is broken (its records are numbered and chained
+    /// separately; see [`crate::audit`]).
+    Audit(Box<Break>),
 }
 
 impl std::fmt::Display for Break {
@@ -172,6 +175,7 @@ impl std::fmt::Display for Break {
                 f,
                 "the ledger head records entry {expected_seq} as the last, but the last entry is {found_seq}"
             ),
+            Break::Audit(inner) => write!(f, "audit trail: {inner}"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! an event to the next state, shared by every storage engine and by `rebuild`.
 
 pub mod access;
+pub mod audit;
 pub mod codes;
 pub mod error;
 pub mod event;

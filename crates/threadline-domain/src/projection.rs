@@ -498,6 +498,16 @@ impl Slice {
     /// Checks one event against the current state and, if it is acceptable, applies it.
     /// On refusal nothing in the slice changes.
     pub fn apply(&mut self, ev: &Event, rules: &StatusRules) -> Result<(), Violations> {
+        if ev.error_declaration.is_some() {
+            // A declaration repeats the event it declares in error and changes nothing: only
+            // that event must exist.
+            let v = self.check_ids(ev);
+            if !v.is_empty() {
+                return Err(v);
+            }
+            self.events.insert(ev.id);
+            return Ok(());
+        }
         let v = self.check(ev);
         if !v.is_empty() {
             return Err(v);
@@ -507,13 +517,9 @@ impl Slice {
         Ok(())
     }
 
-    fn check(&self, ev: &Event) -> Violations {
+    /// The event it corrects exists; its own id is new.
+    fn check_ids(&self, ev: &Event) -> Violations {
         let mut v = Violations::new();
-        let is_correction = ev.corrects.is_some();
-        if !self.replay && !is_correction {
-            self.check_process(ev, &mut v);
-        }
-
         if let Some(c) = &ev.corrects
             && !self.events.contains(&c.event)
         {
@@ -530,6 +536,17 @@ impl Slice {
                 "id".into(),
             ));
         }
+        v
+    }
+
+    fn check(&self, ev: &Event) -> Violations {
+        let mut v = Violations::new();
+        let is_correction = ev.corrects.is_some();
+        if !self.replay && !is_correction {
+            self.check_process(ev, &mut v);
+        }
+
+        v.extend(self.check_ids(ev));
         for (name, loc) in [
             ("read_point", &ev.read_point),
             ("biz_location", &ev.biz_location),

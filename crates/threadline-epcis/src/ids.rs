@@ -286,6 +286,14 @@ pub fn unit_uri(catalogue: &Catalogue, key: &ItemKey) -> String {
     format!("{UNIT}{}:{}", key.product, escape(key.serial.as_str()))
 }
 
+/// Every unit and lot of a product: its GTIN as a Digital Link, or Threadline's product URN.
+pub fn product_uri(p: &Product) -> String {
+    match &p.gtin {
+        Some(g) => format!("https://id.gs1.org/01/{}", g.as_str()),
+        None => format!("{PRODUCT}{}", p.code),
+    }
+}
+
 /// The `epcClass` of a lot: its LGTIN as a Digital Link when the product has a GTIN.
 pub fn lot_uri(catalogue: &Catalogue, key: &LotKey) -> String {
     let gtin = catalogue

@@ -18,7 +18,7 @@ use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{
     Action, BizStep, BizTransaction, BizTransactionType, Disposition, Endpoint, EndpointKind,
-    Event, EventKind, EventRequest, Ilmd, LotQuantity, TransactionId,
+    ErrorDeclaration, Event, EventKind, EventRequest, Ilmd, LotQuantity, TransactionId,
 };
 use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
@@ -209,6 +209,16 @@ impl Inbound {
         event.epcis_id = self.epcis_id;
         event.hash_id = Some(self.hash_id);
         event.epcis = self.extras;
+        event.epcis_capture = true;
+    }
+
+    /// For an error declaration, the eventID of the event it declares in error (which the
+    /// caller resolves to a ledger event and puts in `request.corrects`).
+    pub fn declares(&self) -> Option<&str> {
+        self.request
+            .error_declaration
+            .as_ref()
+            .and(self.epcis_id.as_deref())
     }
 }
 
@@ -277,6 +287,7 @@ const STANDARD: &[&str] = &[
 
 /// Fields kept exactly, as sent.
 const KEPT: &[&str] = &[
+    "errorDeclaration",
     "certificationInfo",
     "transformationID",
     "persistentDisposition",
@@ -349,16 +360,15 @@ pub fn to_request(
             None
         }
     };
-    if ev.contains_key("errorDeclaration") {
-        v.push(err(
-            "not_supported",
-            "errorDeclaration",
-            "error declarations are not accepted yet; record a correction instead",
-        ));
-    }
+    let error_declaration = ev
+        .get("errorDeclaration")
+        .and_then(|d| declaration(&mut v, d, ctx));
+    let declares = error_declaration.is_some();
 
     let (mut id, mut epcis_id) = (None, None);
     match text("eventID") {
+        // A declaration repeats the eventID of the event it declares; its own ledger id is new.
+        Some(e) if declares && ids::is_uri(e) => epcis_id = Some(e.to_owned()),
         Some(e) => match e.strip_prefix("urn:uuid:").map(Uuid::parse_str) {
             Some(Ok(u)) => id = Some(u),
             _ if ids::is_uri(e) => epcis_id = Some(e.to_owned()),
@@ -719,7 +729,7 @@ pub fn to_request(
     }
     if extras
         .keys()
-        .any(|k| k != "transformationID" && k != "certificationInfo")
+        .any(|k| k != "transformationID" && k != "certificationInfo" && k != "errorDeclaration")
     {
         let used: Map<String, Value> = ctx
             .prefixes()
@@ -765,11 +775,102 @@ pub fn to_request(
             hold,
             corrects,
             allocation,
+            error_declaration,
             fields,
         },
         epcis_id,
         hash_id,
         extras,
+    })
+}
+
+/// Reads `errorDeclaration`: its time, its reason (a CBV word in any spelling, or a URI), the
+/// corrective event IDs (URIs) and namespaced extensions. The object itself is kept exactly.
+fn declaration(v: &mut Vec<FieldError>, d: &Value, ctx: &Context) -> Option<ErrorDeclaration> {
+    let Some(o) = d.as_object() else {
+        v.push(err(
+            "invalid_value",
+            "errorDeclaration",
+            "`errorDeclaration` is an object",
+        ));
+        return None;
+    };
+    let mut ok = true;
+    let time = match o.get("declarationTime").and_then(Value::as_str) {
+        Some(t) => match DateTime::parse_from_rfc3339(t) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                v.push(err(
+                    "invalid_time",
+                    "errorDeclaration.declarationTime",
+                    "`declarationTime` is a date-time with an offset",
+                ));
+                None
+            }
+        },
+        None => {
+            v.push(err(
+                "required",
+                "errorDeclaration.declarationTime",
+                "an error declaration needs `declarationTime`",
+            ));
+            None
+        }
+    };
+    let reason = match o.get("reason") {
+        None => None,
+        Some(Value::String(r)) if Vocab::ErrorReason.word(r).is_some() || ids::is_uri(r) => {
+            Some(vocab::word_in(Vocab::ErrorReason, r))
+        }
+        Some(_) => {
+            ok = false;
+            v.push(err(
+                "unknown_vocabulary",
+                "errorDeclaration.reason",
+                "the reason is did_not_occur, incorrect_data or a URI of your own",
+            ));
+            None
+        }
+    };
+    match o.get("correctiveEventIDs") {
+        None => {}
+        Some(Value::Array(list)) => {
+            for (i, x) in list.iter().enumerate() {
+                if !x.as_str().is_some_and(ids::is_uri) {
+                    ok = false;
+                    v.push(err(
+                        "invalid_value",
+                        &format!("errorDeclaration.correctiveEventIDs[{i}]"),
+                        "a corrective event ID is a URI",
+                    ));
+                }
+            }
+        }
+        Some(_) => {
+            ok = false;
+            v.push(err(
+                "invalid_value",
+                "errorDeclaration.correctiveEventIDs",
+                "`correctiveEventIDs` is a list of event IDs",
+            ));
+        }
+    }
+    for k in o.keys() {
+        if !["declarationTime", "reason", "correctiveEventIDs"].contains(&k.as_str())
+            && ctx.split(k).is_none()
+        {
+            ok = false;
+            v.push(err(
+                "unknown_field",
+                &format!("errorDeclaration.{k}"),
+                format!("`{k}` is not an EPCIS field; extensions need a namespace (a prefix declared in @context)"),
+            ));
+        }
+    }
+    let declaration_time = time?;
+    ok.then_some(ErrorDeclaration {
+        declaration_time,
+        reason,
     })
 }
 
@@ -836,6 +937,27 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
         json!(ev.event_time_zone_offset),
     );
     put(&mut o, "eventID", json!(event_id(ev)));
+    if let Some(d) = &ev.error_declaration {
+        let written = ev
+            .epcis
+            .get("errorDeclaration")
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut x = Map::new();
+                x.insert(
+                    "declarationTime".into(),
+                    json!(
+                        d.declaration_time
+                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                    ),
+                );
+                if let Some(r) = &d.reason {
+                    x.insert("reason".into(), json!(r));
+                }
+                Value::Object(x)
+            });
+        put(&mut o, "errorDeclaration", written);
+    }
     for k in ["certificationInfo", "transformationID"] {
         if let Some(x) = ev.epcis.get(k) {
             put(&mut o, k, x.clone());
@@ -988,7 +1110,12 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
     if let Some(h) = &ev.hold {
         put(&mut o, "threadline:hold", json!(h));
     }
-    if let Some(c) = &ev.corrects {
+    // A declaration names what it declares by its eventID, like the standard.
+    if let Some(c) = ev
+        .corrects
+        .as_ref()
+        .filter(|_| ev.error_declaration.is_none())
+    {
         put(&mut o, "threadline:corrects", json!(c));
     }
     if let Some(a) = &ev.allocation {

@@ -13,11 +13,13 @@
 //! - [`vocab`] — CBV words, Web URIs and URNs;
 //! - [`hash`] — the event hash ID;
 //! - [`json`] — JSON-LD documents ↔ events;
-//! - [`xml`] — the XML binding, read into and written from the JSON shape.
+//! - [`xml`] — the XML binding, read into and written from the JSON shape;
+//! - [`query`] — the Simple Event Query, judged against an event's EPCIS form.
 
 pub mod hash;
 pub mod ids;
 pub mod json;
+pub mod query;
 pub mod vocab;
 pub mod xml;
 

@@ -15,6 +15,7 @@ use threadline_store::{NewToken, NewUser, UserRecord};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::audit::{AuditNote, ClientAddress};
 use crate::auth::{Actor, Principal, SignedIn, hash_password, random_bytes, sign_in};
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -67,12 +68,13 @@ pub fn cleared_session_cookie(app: &AppState) -> axum::http::HeaderValue {
 /// CSRF token to send with unsafe requests.
 pub async fn create_session(
     State(app): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: SignInRequest = parse(&body, "")?;
-    let s = sign_in(&app, &req.name, &req.password).await?;
+    let s = sign_in(&app, &req.name, &req.password, address.as_deref()).await?;
     let mut resp = Json(session_body(&s.user, &s.csrf_token, s.expires_at)).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&app, &s));
@@ -127,6 +129,7 @@ struct PasswordChange {
 pub async fn change_own_password(
     State(app): State<AppState>,
     actor: Actor,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -144,7 +147,7 @@ pub async fn change_own_password(
         .await?
         .ok_or_else(|| user_not_found(name))?;
     let new = password(&req.new_password, "new_password")?;
-    crate::auth::check_password(&app, &user, &req.old_password)
+    crate::auth::check_password(&app, &user, &req.old_password, address.as_deref())
         .await
         .map_err(|e| match AppError::from(e) {
             AppError::Unauthorized(f) if f.code == "invalid_credentials" => {
@@ -216,7 +219,9 @@ pub async fn create_user(
         .await?
         .ok_or_else(|| AppError::Internal(format!("user {name} vanished after create")))?;
     tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user created");
-    Ok((StatusCode::CREATED, Json(user.view())).into_response())
+    Ok(AuditNote::object(format!("users/{name}"))
+        .after(user.view())
+        .on((StatusCode::CREATED, Json(user.view())).into_response()))
 }
 
 /// `GET /api/v1/users/{name}`.
@@ -260,6 +265,11 @@ pub async fn set_user_roles(
     require_json(&headers)?;
     let req: AccessRequest = parse(&body, "")?;
     not_yourself(&actor, &name, "change the roles of")?;
+    let before = app
+        .store
+        .user(&name)
+        .await?
+        .ok_or_else(|| user_not_found(&name))?;
     app.store
         .set_user_access(&name, &req.roles, req.site.as_ref())
         .await?;
@@ -269,7 +279,10 @@ pub async fn set_user_roles(
         .user(&name)
         .await?
         .ok_or_else(|| user_not_found(&name))?;
-    Ok(Json(user.view()).into_response())
+    Ok(AuditNote::object(format!("users/{name}"))
+        .before(before.view())
+        .after(user.view())
+        .on(Json(user.view()).into_response()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,14 +303,17 @@ pub async fn reset_password(
     require_json(&headers)?;
     let req: PasswordReset = parse(&body, "")?;
     let pw = password(&req.password, "password")?;
-    if app.store.user(&name).await?.is_none() {
+    let Some(before) = app.store.user(&name).await? else {
         return Err(user_not_found(&name));
-    }
+    };
     app.store
         .set_password(&name, hash_password(pw).await?, app.clock.now(), None)
         .await?;
     tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(AuditNote::object(format!("users/{name}"))
+        .before(json!({"password_changed_at": before.password_changed_at, "locked_until": before.locked_until}))
+        .after(json!({"password_changed_at": app.clock.now()}))
+        .on(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// `POST /api/v1/users/{name}/lock`: no sign-in until unlocked; ends the user's sessions.
@@ -307,9 +323,10 @@ pub async fn lock_user(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     not_yourself(&actor, &name, "lock")?;
+    let before = app.store.user(&name).await?.map(|u| u.view());
     app.store.set_user_disabled(&name, true).await?;
     tracing::info!(actor = %actor.name(), user = %name, "user locked");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(access_change(&name, before, json!({"disabled": true})))
 }
 
 /// `POST /api/v1/users/{name}/unlock`: also clears a lockout after failed sign-ins.
@@ -318,9 +335,27 @@ pub async fn unlock_user(
     actor: Actor,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
+    let before = app.store.user(&name).await?.map(|u| u.view());
     app.store.set_user_disabled(&name, false).await?;
     tracing::info!(actor = %actor.name(), user = %name, "user unlocked");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(access_change(
+        &name,
+        before,
+        json!({"disabled": false, "locked_until": null}),
+    ))
+}
+
+/// The 204 of a lock or unlock, noting for the audit trail what the account was before.
+fn access_change(
+    name: &str,
+    before: Option<threadline_store::UserView>,
+    after: serde_json::Value,
+) -> Response {
+    let before = before.map(|u| json!({"disabled": u.disabled, "locked_until": u.locked_until}));
+    AuditNote::object(format!("users/{name}"))
+        .before(before)
+        .after(after)
+        .on(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -387,11 +422,13 @@ pub async fn create_token(
         .await?
         .ok_or_else(|| AppError::Internal(format!("token {name} vanished after create")))?;
     tracing::info!(actor = %actor.name(), token = %name, roles = %token.roles.to_stored(), "API token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "token": token, "secret": secret.expose() })),
-    )
-        .into_response())
+    Ok(AuditNote::object(format!("tokens/{name}"))
+        .after(&token)
+        .on((
+            StatusCode::CREATED,
+            Json(json!({ "token": token, "secret": secret.expose() })),
+        )
+            .into_response()))
 }
 
 /// `DELETE /api/v1/tokens/{name}`: revokes the token; it stays listed, with its revocation time.
@@ -400,7 +437,15 @@ pub async fn revoke_token(
     actor: Actor,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
+    let before = app
+        .store
+        .tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name);
     app.store.revoke_token(&name, app.clock.now()).await?;
     tracing::info!(actor = %actor.name(), token = %name, "API token revoked");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(AuditNote::object(format!("tokens/{name}"))
+        .before(before)
+        .on(StatusCode::NO_CONTENT.into_response()))
 }

@@ -23,6 +23,7 @@ use threadline_store::{
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::audit::AuditNote;
 use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
@@ -116,6 +117,7 @@ pub async fn capture_events(
         return Err(AppError::Rule(violations));
     }
     let key = idempotency(&headers, "POST /api/v1/events", &body)?;
+    let note = capture_note(&events);
     let outcome = app.store.capture(events, key).await?;
     let replayed = matches!(outcome, CaptureOutcome::Replayed(_));
     let mut resp = (
@@ -127,7 +129,37 @@ pub async fn capture_events(
         resp.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(resp)
+    Ok(note.after(receipts_summary(&outcome)).on(resp))
+}
+
+/// The receipts of a capture, for the audit trail: the ledger range, and the event ids of a
+/// batch of at most 100 (the ledger holds the rest).
+pub(crate) fn receipts_summary(outcome: &CaptureOutcome) -> serde_json::Value {
+    let r = outcome.receipts();
+    let mut v = json!({
+        "count": r.len(),
+        "first_seq": r.first().map(|r| r.seq),
+        "last_seq": r.last().map(|r| r.seq),
+        "replayed": matches!(outcome, CaptureOutcome::Replayed(_)),
+    });
+    if r.len() <= 100 {
+        v["ids"] = json!(r.iter().map(|r| r.id).collect::<Vec<_>>());
+    }
+    v
+}
+
+/// What the audit trail says about a capture: the event (or `events` for a batch) and the
+/// reasons of any corrections.
+pub(crate) fn capture_note(events: &[Event]) -> AuditNote {
+    let object = match events {
+        [one] => format!("events/{}", one.id),
+        _ => "events".to_owned(),
+    };
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.corrects.as_ref().map(|c| c.reason.as_str()))
+        .collect();
+    AuditNote::object(object).reason((!reasons.is_empty()).then(|| reasons.join("; ")))
 }
 
 /// Refuses the whole request with 403, naming each event the actor may not record (see
@@ -254,6 +286,7 @@ pub async fn list_events(
         to: f.to.map(|t| t.with_timezone(&chrono::Utc)),
         after_seq: f.after,
         limit: limit(f.limit)?,
+        ..EventQuery::default()
     };
     let page = app.store.events(&q).await?;
     Ok(Json(page).into_response())
@@ -375,7 +408,7 @@ macro_rules! master_endpoints {
                 .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after create", $kind)))?;
-            Ok(versioned_response(StatusCode::CREATED, &v))
+            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).after(&v).on(versioned_response(StatusCode::CREATED, &v)))
         }
 
         pub async fn $replace(State(app): State<AppState>, actor: Actor, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
@@ -385,11 +418,12 @@ macro_rules! master_endpoints {
             if def.code.as_str() != code {
                 return Err(AppError::Rule(vec![FieldError::new("code_mismatch", format!("the body's code {} differs from {code} in the URL; codes cannot be renamed", def.code)).at("code")]));
             }
+            let before = app.store.$one(&code).await?;
             app.store
                 .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after update", $kind)))?;
-            Ok(versioned_response(StatusCode::OK, &v))
+            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(&v).on(versioned_response(StatusCode::OK, &v)))
         }
 
         pub async fn $get(State(app): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {

@@ -286,14 +286,20 @@ impl From<SignInError> for AppError {
 }
 
 /// Checks `password` for `user`, counting a failure towards the lockout. During a lockout
-/// nothing is checked, so guessing cannot go on.
+/// nothing is checked, so guessing cannot go on. Failures and lockouts are audited, with the
+/// client's `address`.
 pub async fn check_password(
     app: &AppState,
     user: &UserRecord,
     password: &str,
+    address: Option<&str>,
 ) -> Result<(), SignInError> {
     let now = app.clock.now();
+    let failed = |why: String| {
+        crate::audit::sign_in_event(app, &user.name, address, "sign_in_failed", Some(why))
+    };
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        failed(format!("locked until {}", until.to_rfc3339())).await;
         return Err(SignInError::Locked(until));
     }
     let ok = password.len() <= threadline_domain::access::MAX_PASSWORD_BYTES
@@ -306,9 +312,23 @@ pub async fn check_password(
         return Err(match f.locked_until {
             Some(until) => {
                 tracing::warn!(user = %user.name, %until, "account locked after repeated failed sign-ins");
+                crate::audit::sign_in_event(
+                    app,
+                    &user.name,
+                    address,
+                    "account_locked",
+                    Some(format!(
+                        "wrong password; locked until {}",
+                        until.to_rfc3339()
+                    )),
+                )
+                .await;
                 SignInError::Locked(until)
             }
-            None => SignInError::InvalidCredentials,
+            None => {
+                failed("wrong password".into()).await;
+                SignInError::InvalidCredentials
+            }
         });
     }
     Ok(())
@@ -324,21 +344,44 @@ pub struct SignedIn {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Signs `name` in with `password` and starts a session.
-pub async fn sign_in(app: &AppState, name: &str, password: &str) -> Result<SignedIn, SignInError> {
+/// Signs `name` in with `password` and starts a session. Every attempt is audited, with the
+/// client's `address`.
+pub async fn sign_in(
+    app: &AppState,
+    name: &str,
+    password: &str,
+    address: Option<&str>,
+) -> Result<SignedIn, SignInError> {
     let user = match app.store.user(name).await? {
         Some(u) => u,
         None => {
             if password.len() <= threadline_domain::access::MAX_PASSWORD_BYTES {
                 verify_password(None, password.to_owned()).await?;
             }
+            crate::audit::sign_in_event(
+                app,
+                name,
+                address,
+                "sign_in_failed",
+                Some("unknown user".into()),
+            )
+            .await;
             return Err(SignInError::InvalidCredentials);
         }
     };
-    check_password(app, &user, password).await?;
+    check_password(app, &user, password, address).await?;
     if user.disabled {
+        crate::audit::sign_in_event(
+            app,
+            name,
+            address,
+            "sign_in_failed",
+            Some("disabled by an administrator".into()),
+        )
+        .await;
         return Err(SignInError::Disabled);
     }
+    crate::audit::sign_in_event(app, name, address, "sign_in", None).await;
     app.store.login_succeeded(&user.name).await?;
     let now = app.clock.now();
     let session_id = Credential::new(CredentialKind::Session, random_bytes());
@@ -460,6 +503,8 @@ pub struct GuardState {
     pub app: AppState,
     pub guard: Guard,
     pub surface: Surface,
+    /// The route's path in the table (`/api/v1/products/{code}`): the action audit records name.
+    pub path: &'static str,
 }
 
 /// Recognises the actor, refuses what the route does not allow, and hands the [`Actor`] to
@@ -505,11 +550,26 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
             ),
         )])),
     };
-    if let Err(e) = allowed {
-        return refuse(e);
+    let method = req.method().clone();
+    let action = format!("{method} {}", g.path);
+    let object = crate::audit::object_of_path(req.uri().path());
+    let origin = crate::audit::Origin::of(Some(&actor), req.extensions());
+    let resp = match allowed {
+        Err(e) => refuse(e),
+        Ok(()) => {
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+    };
+    if crate::audit::recorded(&method, resp.status()) {
+        let note = resp
+            .extensions()
+            .get::<crate::audit::AuditNote>()
+            .cloned()
+            .unwrap_or_default();
+        crate::audit::record(&g.app, &origin, action, object, Some(resp.status()), note).await;
     }
-    req.extensions_mut().insert(actor);
-    next.run(req).await
+    resp
 }
 
 pub fn csrf_refused() -> AppError {

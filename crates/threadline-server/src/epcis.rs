@@ -2,14 +2,14 @@
 //! same ledger event Threadline's own API records (same rules, same permissions per event), and
 //! every ledger event reads back as a standard EPCIS event (`threadline_epcis`).
 //!
-//! Capture runs synchronously with `rollback` behaviour (all or nothing): `POST /capture`
-//! answers 202 with the finished job's address. Jobs are kept in memory, the last
-//! [`MAX_JOBS`], so a restart forgets them (the events are in the ledger). Errors are RFC 7807
-//! problem documents with the EPCIS exception type, plus Threadline's `errors` list naming each
-//! field.
+//! Capture runs synchronously: `rollback` (the default) captures all or nothing, `proceed`
+//! each event on its own; `POST /capture` answers 202 with the finished job's address. Jobs
+//! are rows in the store, so they outlive a restart. An identical EPCIS event captured again
+//! is refused by its hash ID (409); an error declaration is recorded as a correction of the
+//! declared event. Errors are RFC 7807 problem documents with the EPCIS exception type, plus
+//! Threadline's `errors` list naming each field.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -18,11 +18,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::required_for;
 use threadline_domain::error::FieldError;
-use threadline_domain::event::{CaptureContext, Event};
-use threadline_epcis::json::{Inbound, kind_of, object_uris};
-use threadline_epcis::vocab::{self, Vocab};
+use threadline_domain::event::{CaptureContext, Correction, Event};
+use threadline_epcis::json::{kind_of, object_uris};
+use threadline_epcis::query::{Filter, OrderBy};
 use threadline_epcis::{Catalogue, Document, Pattern, ids};
-use threadline_store::{EventQuery, StoreError};
+use threadline_store::{CaptureJob, EventQuery, StoreError};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -33,32 +33,7 @@ use crate::error::AppError;
 pub const CAPTURE_LIMIT: usize = 10_000;
 /// Largest capture document in bytes (advertised in `GS1-EPCIS-Capture-File-Size-Limit`).
 pub const CAPTURE_FILE_SIZE_LIMIT: usize = 16 * 1024 * 1024;
-/// Capture jobs remembered.
-pub const MAX_JOBS: usize = 1000;
 const PER_PAGE: u32 = 100;
-
-/// The capture jobs of this process, newest last.
-#[derive(Debug, Clone, Default)]
-pub struct Jobs(Arc<Mutex<VecDeque<(String, Value)>>>);
-
-impl Jobs {
-    fn put(&self, id: String, job: Value) {
-        if let Ok(mut q) = self.0.lock() {
-            if q.len() >= MAX_JOBS {
-                q.pop_front();
-            }
-            q.push_back((id, job));
-        }
-    }
-    fn get(&self, id: &str) -> Option<Value> {
-        self.0
-            .lock()
-            .ok()?
-            .iter()
-            .find(|(k, _)| k == id)
-            .map(|(_, v)| v.clone())
-    }
-}
 
 /// An EPCIS exception: status, exception type, and the problems found.
 #[derive(Debug)]
@@ -150,9 +125,68 @@ impl IntoResponse for Problem {
     }
 }
 
+/// Refuses a client that needs an EPCIS or CBV version other than 2.0 (406): the versions it
+/// asks for (`GS1-EPCIS-Version`, `GS1-CBV-Version`) or accepts (`GS1-EPCIS-Min`/`-Max`).
+pub fn negotiate(headers: &HeaderMap) -> Result<(), Problem> {
+    let version = |name: &str| -> Result<Option<(u32, u32)>, Problem> {
+        let Some(v) = headers.get(name) else {
+            return Ok(None);
+        };
+        let text = v.to_str().unwrap_or("").trim();
+        let mut parts = text.split('.').map(str::parse::<u32>);
+        match (parts.next(), parts.next().unwrap_or(Ok(0))) {
+            (Some(Ok(major)), Ok(minor)) => Ok(Some((major, minor))),
+            _ => Err(Problem::validation(vec![
+                FieldError::new(
+                    "invalid_value",
+                    format!("`{text}` is not a version such as 2.0"),
+                )
+                .at(name),
+            ])),
+        }
+    };
+    let ours = (2, 0);
+    let refuse = |name: &str, why: String| {
+        Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "ValidationException",
+            vec![FieldError::new("unsupported_version", why).at(name)],
+        )
+    };
+    for name in ["GS1-EPCIS-Version", "GS1-CBV-Version"] {
+        if let Some(v) = version(name)?
+            && v != ours
+        {
+            return Err(refuse(
+                name,
+                format!("Threadline speaks 2.0, not {}.{}", v.0, v.1),
+            ));
+        }
+    }
+    if let Some(min) = version("GS1-EPCIS-Min")?
+        && min > ours
+    {
+        return Err(refuse(
+            "GS1-EPCIS-Min",
+            "Threadline speaks EPCIS 2.0".into(),
+        ));
+    }
+    if let Some(max) = version("GS1-EPCIS-Max")?
+        && max < ours
+    {
+        return Err(refuse(
+            "GS1-EPCIS-Max",
+            "Threadline speaks EPCIS 2.0".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn with_version(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert("gs1-epcis-version", HeaderValue::from_static("2.0.0"));
+    h.insert("gs1-epcis-min", HeaderValue::from_static("2.0.0"));
+    h.insert("gs1-epcis-max", HeaderValue::from_static("2.0.0"));
     h.insert("gs1-cbv-version", HeaderValue::from_static("2.0.0"));
     h.insert("gs1-epcis-capture-limit", HeaderValue::from(CAPTURE_LIMIT));
     h.insert(
@@ -235,42 +269,96 @@ async fn catalogue_for(app: &AppState, doc: &Document) -> Result<Catalogue, Prob
     Ok(c)
 }
 
-/// Maps and checks every event of a document; all problems are reported, nothing is written.
-async fn events_of(app: &AppState, actor: &Actor, doc: &Document) -> Result<Vec<Event>, Problem> {
+/// One event of a document after mapping and the checks that need no state: the event, or
+/// why it was refused.
+type Checked = Result<Event, Problem>;
+
+/// The ledger event an error declaration declares: named by its `urn:uuid:` eventID, by an
+/// earlier event of the same document, or by the eventID it was captured with.
+async fn declared_event(
+    app: &AppState,
+    earlier: &[(Option<String>, Uuid)],
+    event_id: &str,
+) -> Result<Option<Uuid>, Problem> {
+    if let Some(Ok(u)) = event_id.strip_prefix("urn:uuid:").map(Uuid::parse_str) {
+        return Ok(Some(u));
+    }
+    if let Some((_, u)) = earlier.iter().find(|(e, _)| e.as_deref() == Some(event_id)) {
+        return Ok(Some(*u));
+    }
+    let page = app
+        .store
+        .events(&EventQuery {
+            epcis_id: Some(event_id.to_owned()),
+            declared: Some(false),
+            limit: 1,
+            ..EventQuery::default()
+        })
+        .await?;
+    Ok(page.items.first().map(|e| e.event.id))
+}
+
+/// Maps and checks every event of a document, each on its own; nothing is written.
+async fn check_events(
+    app: &AppState,
+    actor: &Actor,
+    doc: &Document,
+) -> Result<Vec<Checked>, Problem> {
     let catalogue = catalogue_for(app, doc).await?;
-    let at = |i: usize| {
-        if doc.events_path.is_empty() {
-            String::new()
-        } else {
-            format!("{}[{i}]", doc.events_path)
-        }
-    };
     let within = |i: usize, e: FieldError| {
         if doc.events_path.is_empty() {
             e
         } else {
-            e.within(&at(i))
+            e.within(&format!("{}[{i}]", doc.events_path))
         }
     };
-    let mut inbound: Vec<Inbound> = Vec::with_capacity(doc.events.len());
-    let mut errors = Vec::new();
+    let ctx = CaptureContext {
+        actor: actor.name(),
+        now: app.clock.now(),
+    };
+    // The eventIDs of the document's events so far, for declarations of one of them.
+    let mut earlier: Vec<(Option<String>, Uuid)> = Vec::new();
+    let mut out = Vec::with_capacity(doc.events.len());
     for (i, ev) in doc.events.iter().enumerate() {
-        match threadline_epcis::to_request(ev, &doc.context, &catalogue) {
-            Ok(x) => inbound.push(x),
-            Err(v) => errors.extend(v.into_iter().map(|e| within(i, e))),
+        let mut x = match threadline_epcis::to_request(ev, &doc.context, &catalogue) {
+            Ok(x) => x,
+            Err(v) => {
+                out.push(Err(Problem::validation(
+                    v.into_iter().map(|e| within(i, e)).collect(),
+                )));
+                continue;
+            }
+        };
+        if let Some(declared) = x.declares().map(str::to_owned) {
+            let Some(original) = declared_event(app, &earlier, &declared).await? else {
+                out.push(Err(Problem::validation(vec![within(
+                    i,
+                    FieldError::new(
+                        "unknown_event",
+                        format!("the event declared in error ({declared}) was never captured"),
+                    )
+                    .at("eventID"),
+                )])));
+                continue;
+            };
+            let reason = x
+                .request
+                .error_declaration
+                .as_ref()
+                .and_then(|d| d.reason.clone())
+                .unwrap_or_else(|| "error declared".to_owned());
+            x.request.corrects = Some(Correction {
+                event: original,
+                reason,
+            });
         }
-    }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
-    let refusals: Vec<FieldError> = inbound
-        .iter()
-        .enumerate()
-        .filter_map(|(i, x)| {
-            let missing = actor.permissions.missing(required_for(&x.request));
+        let missing = actor.permissions.missing(required_for(&x.request));
+        if !missing.is_empty() {
             let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
-            (!missing.is_empty()).then(|| {
-                within(
+            out.push(Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "SecurityException",
+                vec![within(
                     i,
                     FieldError::new(
                         "forbidden",
@@ -280,44 +368,148 @@ async fn events_of(app: &AppState, actor: &Actor, doc: &Document) -> Result<Vec<
                             actor.name()
                         ),
                     ),
-                )
-            })
-        })
-        .collect();
-    if !refusals.is_empty() {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "SecurityException",
-            refusals,
-        ));
-    }
-    let ctx = CaptureContext {
-        actor: actor.name(),
-        now: app.clock.now(),
-    };
-    let mut events = Vec::with_capacity(inbound.len());
-    for (i, x) in inbound.into_iter().enumerate() {
+                )],
+            )));
+            continue;
+        }
         match Event::from_request(x.request.clone(), &ctx, Uuid::now_v7()) {
             Ok(mut e) => {
+                if e.error_declaration.is_none() {
+                    earlier.push((
+                        x.epcis_id
+                            .clone()
+                            .or_else(|| Some(format!("urn:uuid:{}", e.id))),
+                        e.id,
+                    ));
+                }
                 x.finish(&mut e);
-                events.push(e);
+                out.push(Ok(e));
             }
-            Err(v) => errors.extend(v.into_iter().map(|e| within(i, e))),
+            Err(v) => out.push(Err(Problem::validation(
+                v.into_iter().map(|e| within(i, e)).collect(),
+            ))),
         }
     }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
-    Ok(events)
+    Ok(out)
 }
 
-/// `POST /epcis/capture`: an EPCISDocument (or EPCISQueryDocument), all or nothing.
+/// All events, or one problem listing everything wrong with any of them (the status of the
+/// first refusal).
+fn all_or_nothing(checked: Vec<Checked>) -> Result<Vec<Event>, Problem> {
+    let mut events = Vec::with_capacity(checked.len());
+    let mut refused: Option<Problem> = None;
+    for c in checked {
+        match (c, &mut refused) {
+            (Ok(e), None) => events.push(e),
+            (Ok(_), Some(_)) => {}
+            (Err(p), None) => refused = Some(p),
+            (Err(p), Some(first)) => first.errors.extend(p.errors),
+        }
+    }
+    match refused {
+        Some(p) => Err(p),
+        None => Ok(events),
+    }
+}
+
+/// How `POST /capture` treats an event that cannot be captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorBehaviour {
+    /// Nothing is captured (the default).
+    Rollback,
+    /// Every other event is captured, each on its own.
+    Proceed,
+}
+
+impl ErrorBehaviour {
+    fn of(headers: &HeaderMap) -> Result<Self, Problem> {
+        match headers
+            .get("gs1-capture-error-behaviour")
+            .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("rollback") => Ok(ErrorBehaviour::Rollback),
+            Some("proceed") => Ok(ErrorBehaviour::Proceed),
+            Some(b) => Err(Problem::validation(vec![
+                FieldError::new(
+                    "invalid_value",
+                    format!("capture error behaviour `{b}` is neither rollback nor proceed"),
+                )
+                .at("GS1-Capture-Error-Behaviour"),
+            ])),
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorBehaviour::Rollback => "rollback",
+            ErrorBehaviour::Proceed => "proceed",
+        }
+    }
+}
+
+/// A capture job's errors as RFC 7807 entries.
+fn job_errors(p: &Problem) -> Vec<Value> {
+    p.errors
+        .iter()
+        .map(|e| {
+            json!({"type": format!("epcisException:{}", p.kind), "title": e.code,
+                   "status": p.status.as_u16(), "detail": e.to_string(), "field": e.field})
+        })
+        .collect()
+}
+
+/// Captures the events the store accepts: all or nothing, or each on its own (`proceed`);
+/// the errors of the job.
+async fn record(
+    app: &AppState,
+    checked: Vec<Checked>,
+    behaviour: ErrorBehaviour,
+) -> Result<Vec<Value>, Problem> {
+    let refusal = |e: StoreError| -> Result<Problem, Problem> {
+        match e {
+            e @ (StoreError::Invalid(_) | StoreError::Conflict(_)) => Ok(Problem::from(e)),
+            e => Err(e.into()),
+        }
+    };
+    match behaviour {
+        ErrorBehaviour::Rollback => {
+            let events = match all_or_nothing(checked) {
+                Ok(events) => events,
+                Err(p) => return Ok(job_errors(&p)),
+            };
+            match app.store.capture(events, None).await {
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => Ok(job_errors(&refusal(e)?)),
+            }
+        }
+        ErrorBehaviour::Proceed => {
+            let mut errors = Vec::new();
+            for c in checked {
+                let p = match c {
+                    Ok(e) => match app.store.capture(vec![e], None).await {
+                        Ok(_) => continue,
+                        Err(e) => refusal(e)?,
+                    },
+                    Err(p) => p,
+                };
+                errors.extend(job_errors(&p));
+            }
+            Ok(errors)
+        }
+    }
+}
+
+/// `POST /epcis/capture`: an EPCISDocument (or EPCISQueryDocument), all or nothing unless
+/// `GS1-Capture-Error-Behaviour: proceed`. The job is stored, so its outcome outlives a
+/// restart.
 pub async fn capture(
     State(app): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    negotiate(&headers)?;
+    let behaviour = ErrorBehaviour::of(&headers)?;
     let doc = read_document(&headers, &body)?;
     if doc.events.len() > CAPTURE_LIMIT {
         return Err(Problem::new(
@@ -335,35 +527,28 @@ pub async fn capture(
             ],
         ));
     }
-    if let Some(b) = headers
-        .get("gs1-capture-error-behaviour")
-        .and_then(|v| v.to_str().ok())
-        && b != "rollback"
-    {
-        return Err(Problem::validation(vec![FieldError::new("not_supported", format!("capture error behaviour `{b}` is not supported; Threadline captures all or nothing (rollback)")).at("GS1-Capture-Error-Behaviour")]));
+    let checked = check_events(&app, &actor, &doc).await?;
+    if behaviour == ErrorBehaviour::Rollback && checked.iter().any(Result::is_err) {
+        // A document that cannot be read as events, or that the caller may not record, is
+        // refused at once; the job reports what the ledger's state refuses.
+        return Err(all_or_nothing(checked)
+            .err()
+            .unwrap_or_else(|| Problem::validation(Vec::new())));
     }
-    let events = events_of(&app, &actor, &doc).await?;
     let id = Uuid::now_v7().to_string();
-    let created = app
-        .clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let job = match app.store.capture(events, None).await {
-        Ok(_) => {
-            json!({"captureID": id, "createdAt": created, "finishedAt": created, "running": false, "success": true, "captureErrorBehaviour": "rollback", "errors": []})
-        }
-        Err(e @ (StoreError::Invalid(_) | StoreError::Conflict(_))) => {
-            let p = Problem::from(e);
-            let errors: Vec<Value> = p
-                .errors
-                .iter()
-                .map(|e| json!({"type": format!("epcisException:{}", p.kind), "title": e.code, "status": p.status.as_u16(), "detail": e.to_string()}))
-                .collect();
-            json!({"captureID": id, "createdAt": created, "finishedAt": created, "running": false, "success": false, "captureErrorBehaviour": "rollback", "errors": errors})
-        }
-        Err(e) => return Err(e.into()),
-    };
-    app.epcis_jobs.put(id.clone(), job);
+    let created = app.clock.now();
+    let errors = record(&app, checked, behaviour).await?;
+    let at = created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
+        "success": errors.is_empty(), "captureErrorBehaviour": behaviour.as_str(), "errors": errors});
+    app.store
+        .put_capture_job(CaptureJob {
+            id: id.clone(),
+            created_at: created,
+            actor: actor.name(),
+            job,
+        })
+        .await?;
     let mut resp = StatusCode::ACCEPTED.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/epcis/capture/{id}")) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -376,8 +561,8 @@ pub async fn capture_job(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match app.epcis_jobs.get(&id) {
-        Some(job) => Ok(with_version(axum::Json(job).into_response())),
+    match app.store.capture_job(&id).await? {
+        Some(job) => Ok(with_version(axum::Json(job.job).into_response())),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "NoSuchResourceException",
@@ -396,6 +581,7 @@ pub async fn capture_one(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    negotiate(&headers)?;
     let doc = read_document(&headers, &body)?;
     if doc.events.len() != 1 {
         return Err(Problem::validation(vec![FieldError::new(
@@ -403,7 +589,7 @@ pub async fn capture_one(
             "POST /events takes one event; send documents to /capture",
         )]));
     }
-    let events = events_of(&app, &actor, &doc).await?;
+    let events = all_or_nothing(check_events(&app, &actor, &doc).await?)?;
     let id = events
         .first()
         .map(threadline_epcis::json::event_id)
@@ -472,8 +658,8 @@ async fn respond(
         )
             .into_response()
     };
-    if let Some(token) = next
-        && let Ok(v) = HeaderValue::from_str(&format!("<?nextPageToken={token}>; rel=\"next\""))
+    if let Some(link) = next
+        && let Ok(v) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\""))
     {
         resp.headers_mut().insert(header::LINK, v);
     }
@@ -493,142 +679,577 @@ pub async fn get_event(
             vec![FieldError::new("not_found", format!("event {id} does not exist")).at("eventID")],
         )
     };
-    let uuid = id.strip_prefix("urn:uuid:").unwrap_or(&id);
-    let Ok(uuid) = Uuid::parse_str(uuid) else {
-        return Err(not_found());
+    let ev = match Uuid::parse_str(id.strip_prefix("urn:uuid:").unwrap_or(&id)) {
+        Ok(uuid) => app.store.event(uuid).await?,
+        Err(_) => app
+            .store
+            .events(&EventQuery {
+                epcis_id: Some(id.clone()),
+                declared: Some(false),
+                limit: 1,
+                ..EventQuery::default()
+            })
+            .await?
+            .items
+            .into_iter()
+            .next(),
     };
-    let ev = app.store.event(uuid).await?.ok_or_else(not_found)?;
+    let ev = ev.ok_or_else(not_found)?;
     respond(&app, &headers, vec![ev.event], None).await
 }
 
-fn parse_time(name: &str, v: &str) -> Result<chrono::DateTime<chrono::Utc>, Problem> {
-    chrono::DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| {
-            Problem::query(
-                FieldError::new(
-                    "invalid_time",
-                    format!("{name} must be a date-time with offset, got `{v}`"),
-                )
-                .at(name),
-            )
-        })
+/// Events read from the store per step of a query's scan.
+const SCAN_CHUNK: u32 = 500;
+/// Most events one request looks at; a page cut short by it still has a next page.
+const SCAN_LIMIT: usize = 100_000;
+/// Most matching events a sorted or counted query collects before it must be narrowed.
+const COLLECT_LIMIT: usize = 10_000;
+
+/// The products of events, loaded once per request, for writing them as EPCIS.
+#[derive(Default)]
+struct Products {
+    loaded: BTreeSet<String>,
+    catalogue: Catalogue,
 }
 
-/// `GET /epcis/events`: the Simple Event Query parameters Threadline answers from its indexes.
+impl Products {
+    async fn load(&mut self, app: &AppState, events: &[Event]) -> Result<(), Problem> {
+        let codes: BTreeSet<String> = events
+            .iter()
+            .flat_map(|e| {
+                e.item_refs()
+                    .map(|(k, _)| k.product.to_string())
+                    .chain(e.lot_refs().map(|(q, _)| q.product.to_string()))
+            })
+            .filter(|c| !self.loaded.contains(c))
+            .collect();
+        for code in codes {
+            if let Some(p) = app.store.product(&code).await? {
+                self.catalogue.insert(&p.def);
+            }
+            self.loaded.insert(code);
+        }
+        Ok(())
+    }
+}
+
+/// The places under `code`, through every level of `parent`.
+async fn descendants(app: &AppState, code: &str) -> Result<Vec<String>, Problem> {
+    let mut out = Vec::new();
+    let mut pending = vec![code.to_owned()];
+    while let Some(parent) = pending.pop() {
+        let mut after = None;
+        loop {
+            let page = app
+                .store
+                .locations(&threadline_store::ListQuery {
+                    parent: Some(parent.clone()),
+                    after: after.clone(),
+                    limit: 1000,
+                    ..threadline_store::ListQuery::default()
+                })
+                .await?;
+            for l in page.items {
+                let c = l.def.code.as_str().to_owned();
+                if !out.contains(&c) && c != code {
+                    out.push(c.clone());
+                    pending.push(c);
+                }
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The store filter for what the query's indexes can answer, or `None` when the query names
+/// something Threadline does not hold (it matches nothing).
+async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>, Problem> {
+    let n = filter.narrowing();
+    let mut q = EventQuery {
+        kind: n.event_type.as_deref().and_then(kind_of),
+        from: n.from,
+        to: n.to,
+        biz_step: n.biz_step,
+        declared: n.declared,
+        limit: SCAN_CHUNK,
+        ..EventQuery::default()
+    };
+    if let Some(uri) = &n.biz_location {
+        match ids::location(uri) {
+            Ok(code) => q.biz_location = Some(code.as_str().to_owned()),
+            Err(_) => return Ok(None),
+        }
+    }
+    if let Some((kind, uri)) = &n.biz_transaction
+        && let Ok(id) = ids::transaction(uri)
+    {
+        q.biz_transaction = Some((kind.clone(), id));
+    }
+    if let Some(uri) = &n.epc {
+        let mut c = Catalogue::default();
+        for g in ids::gtins([uri.as_str()]) {
+            if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
+                c.insert(&p.def);
+            }
+        }
+        match ids::pattern(&c, uri) {
+            Ok(Pattern::Unit(k)) => q.item = Some(k),
+            Ok(Pattern::Lot(k)) => q.lot = Some(k),
+            Ok(Pattern::Product(_)) => {}
+            Ok(Pattern::Nothing) | Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(q))
+}
+
+/// Runs a Simple Event Query: narrows by the indexes, then keeps the events whose EPCIS form
+/// matches, in ledger order one page at a time (`nextPageToken` is the last sequence number
+/// shown), or — with `orderBy`, `eventCountLimit` or `maxEventCount` — collected, sorted and
+/// paged by position (`o{offset}`).
+/// `link` holds the parameters the next page's address repeats (the request's own).
+pub async fn run_query(
+    app: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    params: Vec<(String, String)>,
+    link: Vec<(String, String)>,
+) -> Result<Response, Problem> {
+    negotiate(headers)?;
+    let mut filter = Filter::parse(&params).map_err(Problem::query)?;
+    for (field, uris) in filter.wd.clone() {
+        for uri in uris {
+            let code = ids::location(&uri).map_err(|e| {
+                Problem::query(e.at(if field == "readPoint" {
+                    "WD_readPoint"
+                } else {
+                    "WD_bizLocation"
+                }))
+            })?;
+            let below = descendants(app, code.as_str()).await?;
+            let uris = below
+                .iter()
+                .filter_map(|c| threadline_domain::LocationCode::parse(c).ok())
+                .map(|c| ids::location_uri(&c));
+            filter.add_descendants(field, uris);
+        }
+    }
+    let per_page = filter.per_page.unwrap_or(PER_PAGE) as usize;
+    let bad_token = |t: &str| {
+        Problem::query(
+            FieldError::new(
+                "invalid_value",
+                format!("`{t}` is not a page token from this server"),
+            )
+            .at("nextPageToken"),
+        )
+    };
+    let Some(mut q) = narrowed(app, &filter).await? else {
+        return respond(app, headers, Vec::new(), None).await;
+    };
+    let mut products = Products::default();
+    let collect = filter.collects();
+    let offset = match (&filter.next_page_token, collect) {
+        (Some(t), true) => t
+            .strip_prefix('o')
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| bad_token(t))?,
+        (Some(t), false) => {
+            q.after_seq = Some(t.parse::<i64>().map_err(|_| bad_token(t))?);
+            0
+        }
+        (None, _) => 0,
+    };
+    let mut found: Vec<(i64, Event)> = Vec::new();
+    let mut scanned = 0usize;
+    let mut last_seen = None;
+    let mut cut_short = false;
+    let wanted = if collect {
+        filter
+            .max_event_count
+            .map_or(COLLECT_LIMIT, |m| m.min(COLLECT_LIMIT))
+            + 1
+    } else {
+        per_page + 1
+    };
+    'scan: loop {
+        let page = app.store.events(&q).await?;
+        let events: Vec<Event> = page.items.iter().map(|s| s.event.clone()).collect();
+        products.load(app, &events).await?;
+        for (stored, ev) in page.items.iter().zip(events) {
+            scanned += 1;
+            last_seen = Some(stored.seq);
+            let form = threadline_epcis::event_json(&ev, &products.catalogue);
+            let ctx = threadline_epcis::json::context_of(std::iter::once(&ev));
+            if filter.matches(&form, &ctx) {
+                found.push((stored.seq, ev));
+                if found.len() >= wanted {
+                    break 'scan;
+                }
+            }
+        }
+        match page.next {
+            Some(n) if !collect && scanned >= SCAN_LIMIT => {
+                cut_short = n.parse::<i64>().is_ok();
+                break;
+            }
+            Some(n) => q.after_seq = Some(n.parse::<i64>().map_err(|_| bad_token(&n))?),
+            None => break,
+        }
+    }
+    let next = if collect {
+        if let Some(max) = filter.max_event_count
+            && found.len() > max
+        {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QueryTooLargeException",
+                vec![
+                    FieldError::new(
+                        "too_many_events",
+                        format!("more than {max} events match this query"),
+                    )
+                    .at("maxEventCount"),
+                ],
+            ));
+        }
+        if found.len() > COLLECT_LIMIT {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QueryTooLargeException",
+                vec![FieldError::new(
+                    "too_many_events",
+                    format!(
+                        "more than {COLLECT_LIMIT} events match a sorted or counted query; narrow it"
+                    ),
+                )],
+            ));
+        }
+        if let Some((by, asc)) = filter.order {
+            found.sort_by_key(|(seq, e)| {
+                let t = match by {
+                    OrderBy::EventTime => e.event_time,
+                    OrderBy::RecordTime => e.record_time,
+                };
+                (t, *seq)
+            });
+            if !asc {
+                found.reverse();
+            }
+        }
+        if let Some(limit) = filter.event_count_limit {
+            found.truncate(limit);
+        }
+        let total = found.len();
+        let page: Vec<(i64, Event)> = found.into_iter().skip(offset).take(per_page).collect();
+        let shown = offset + page.len();
+        found = page;
+        (shown < total).then(|| format!("o{shown}"))
+    } else if found.len() > per_page {
+        found.truncate(per_page);
+        found.last().map(|(seq, _)| seq.to_string())
+    } else if cut_short {
+        last_seen.map(|s| s.to_string())
+    } else {
+        None
+    };
+    let next = next.map(|token| {
+        let mut link: Vec<String> = link
+            .iter()
+            .filter(|(k, _)| k != "nextPageToken")
+            .map(|(k, v)| format!("{}={}", utf8_percent(k), utf8_percent(v)))
+            .collect();
+        link.push(format!("nextPageToken={token}"));
+        format!("{path}?{}", link.join("&"))
+    });
+    let events = found.into_iter().map(|(_, e)| e).collect();
+    respond(app, headers, events, next).await
+}
+
+/// `GET /epcis/events`: the Simple Event Query.
 pub async fn query(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
-    let params: Vec<(String, String)> = form_urlencoded(raw.as_deref().unwrap_or(""));
-    let mut q = EventQuery {
-        limit: PER_PAGE,
-        ..EventQuery::default()
-    };
-    let one = |name: &str, v: &str| -> Result<String, Problem> {
-        if v.contains('|') {
-            return Err(Problem::query(
-                FieldError::new(
-                    "not_supported",
-                    format!("{name} takes one value here; several (a|b) are not supported yet"),
-                )
-                .at(name),
-            ));
-        }
-        Ok(v.to_owned())
-    };
-    let mut catalogue: Option<Catalogue> = None;
-    for (name, v) in &params {
-        match name.as_str() {
-            "eventType" => {
-                let t = one(name, v)?;
-                q.kind = Some(kind_of(&t).ok_or_else(|| {
-                    Problem::query(
-                        FieldError::new(
-                            "invalid_value",
-                            format!("`{t}` is not an EPCIS event type"),
-                        )
-                        .at(name),
-                    )
-                })?);
-            }
-            "GE_eventTime" => q.from = Some(parse_time(name, v)?),
-            "LT_eventTime" => q.to = Some(parse_time(name, v)?),
-            "EQ_bizStep" => q.biz_step = Some(vocab::word_in(Vocab::BizStep, &one(name, v)?)),
-            "EQ_bizLocation" => {
-                let code = ids::location(&one(name, v)?).map_err(|e| Problem::query(e.at(name)))?;
-                q.biz_location = Some(code.as_str().to_owned());
-            }
-            "MATCH_anyEPC" | "MATCH_epc" | "MATCH_epcClass" | "MATCH_anyEPCClass" => {
-                let uri = one(name, v)?;
-                if catalogue.is_none() {
-                    let mut c = Catalogue::default();
-                    for g in ids::gtins([uri.as_str()]) {
-                        if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
-                            c.insert(&p.def);
-                        }
-                    }
-                    catalogue = Some(c);
-                }
-                let c = catalogue
-                    .as_ref()
-                    .ok_or_else(|| Problem::query(FieldError::new("internal", "no catalogue")))?;
-                match ids::pattern(c, &uri).map_err(|e| Problem::query(e.at(name)))? {
-                    Pattern::Unit(k) => q.item = Some(k),
-                    Pattern::Lot(k) => q.lot = Some(k),
-                    Pattern::Nothing => return respond(&app, &headers, Vec::new(), None).await,
-                    Pattern::Product(_) => {
-                        return Err(Problem::query(FieldError::new("not_supported", "matching every unit of a product (an EPC pattern) is not supported yet").at(name)));
-                    }
-                }
-            }
-            "perPage" => {
-                q.limit = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        Problem::query(
-                            FieldError::new(
-                                "invalid_value",
-                                format!("perPage must be 1–1000, got `{v}`"),
-                            )
-                            .at(name),
-                        )
-                    })?;
-            }
-            "nextPageToken" => {
-                q.after_seq = Some(v.parse::<i64>().map_err(|_| {
-                    Problem::query(
-                        FieldError::new(
-                            "invalid_value",
-                            format!("`{v}` is not a page token from this server"),
-                        )
-                        .at(name),
-                    )
-                })?);
-            }
-            n if n.starts_with("EQ_bizTransaction_") => {
-                let t = vocab::btt_in(&n["EQ_bizTransaction_".len()..]);
-                let id =
-                    ids::transaction(&one(name, v)?).map_err(|e| Problem::query(e.at(name)))?;
-                q.biz_transaction = Some((t, id));
-            }
-            other => {
-                return Err(Problem::query(
-                    FieldError::new(
-                        "not_supported",
-                        format!("query parameter `{other}` is unknown or not supported yet"),
-                    )
-                    .at(other),
-                ));
-            }
+    let params = form_urlencoded(raw.as_deref().unwrap_or(""));
+    run_query(&app, &headers, "/epcis/events", params.clone(), params).await
+}
+
+/// The event types (`GET /epcis/eventTypes`).
+pub async fn event_types() -> Response {
+    with_version(
+        axum::Json(json!([
+            "ObjectEvent",
+            "AggregationEvent",
+            "TransactionEvent",
+            "TransformationEvent",
+            "AssociationEvent"
+        ]))
+        .into_response(),
+    )
+}
+
+/// The CBV business steps (`GET /epcis/bizSteps`).
+pub async fn biz_steps() -> Response {
+    with_version(axum::Json(threadline_domain::event::CBV_BIZ_STEPS).into_response())
+}
+
+/// The CBV dispositions (`GET /epcis/dispositions`).
+pub async fn dispositions() -> Response {
+    with_version(axum::Json(threadline_domain::event::CBV_DISPOSITIONS).into_response())
+}
+
+/// Every place, as the URI events name it (`GET /epcis/bizLocations`, `/readPoints`).
+pub async fn places(State(app): State<AppState>) -> Result<Response, Problem> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .locations(&threadline_store::ListQuery {
+                after,
+                limit: 1000,
+                ..threadline_store::ListQuery::default()
+            })
+            .await?;
+        out.extend(page.items.iter().map(|l| ids::location_uri(&l.def.code)));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
         }
     }
-    let page = app.store.events(&q).await?;
-    let events = page.items.into_iter().map(|s| s.event).collect();
-    respond(&app, &headers, events, page.next).await
+    Ok(with_version(axum::Json(out).into_response()))
+}
+
+/// Every product, as the EPC class pattern its units and lots fall under (`GET /epcis/epcs`):
+/// `…/{id}/events` takes a pattern or one EPC.
+pub async fn epcs(State(app): State<AppState>) -> Result<Response, Problem> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .products(&threadline_store::ListQuery {
+                after,
+                limit: 1000,
+                ..threadline_store::ListQuery::default()
+            })
+            .await?;
+        out.extend(page.items.iter().map(|p| ids::product_uri(&p.def)));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(with_version(axum::Json(out).into_response()))
+}
+
+/// `GET /epcis/{resource}/{id}/events`: the query with the resource's own parameter added.
+async fn resource_events(
+    app: &AppState,
+    headers: &HeaderMap,
+    raw: Option<String>,
+    path: String,
+    param: &str,
+    value: String,
+) -> Result<Response, Problem> {
+    let own = form_urlencoded(raw.as_deref().unwrap_or(""));
+    let mut params = own.clone();
+    params.push((param.to_owned(), value));
+    run_query(app, headers, &path, params, own).await
+}
+
+macro_rules! resource_events {
+    ($(#[$doc:meta])* $name:ident, $resource:literal, $param:literal) => {
+        $(#[$doc])*
+        pub async fn $name(
+            State(app): State<AppState>,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            RawQuery(raw): RawQuery,
+        ) -> Result<Response, Problem> {
+            let path = format!(concat!("/epcis/", $resource, "/{}/events"), utf8_percent(&id));
+            resource_events(&app, &headers, raw, path, $param, id).await
+        }
+    };
+}
+
+resource_events!(
+    /// `GET /epcis/eventTypes/{type}/events`.
+    event_type_events, "eventTypes", "eventType");
+resource_events!(
+    /// `GET /epcis/epcs/{epc}/events`: events naming the EPC (or pattern) in any role.
+    epc_events, "epcs", "MATCH_anyEPC");
+resource_events!(
+    /// `GET /epcis/bizSteps/{bizStep}/events`.
+    biz_step_events, "bizSteps", "EQ_bizStep");
+resource_events!(
+    /// `GET /epcis/bizLocations/{location}/events`.
+    biz_location_events, "bizLocations", "EQ_bizLocation");
+resource_events!(
+    /// `GET /epcis/readPoints/{location}/events`.
+    read_point_events, "readPoints", "EQ_readPoint");
+resource_events!(
+    /// `GET /epcis/dispositions/{disposition}/events`.
+    disposition_events, "dispositions", "EQ_disposition");
+
+/// A named query as `/epcis/queries` shows it.
+fn query_json(q: &threadline_store::NamedQuery) -> Value {
+    json!({"name": q.name, "query": q.query,
+        "createdAt": q.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "createdBy": q.created_by})
+}
+
+fn no_query(name: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "NoSuchNameException",
+        vec![FieldError::new("not_found", format!("there is no query named {name}")).at("name")],
+    )
+}
+
+/// `POST /epcis/queries`: `{"name", "query": {parameter: value or [values]}}`, checked like
+/// `GET /events` parameters; 201 with the query's address.
+pub async fn create_query(
+    State(app): State<AppState>,
+    actor: Actor,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        Problem::validation(vec![FieldError::new(
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )])
+    })?;
+    let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+    if name.is_empty()
+        || name.len() > 128
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(Problem::validation(vec![
+            FieldError::new(
+                "invalid_value",
+                "a query name is 1–128 letters, digits, `-`, `_` or `.`",
+            )
+            .at("name"),
+        ]));
+    }
+    let Some(obj) = v.get("query").and_then(Value::as_object) else {
+        return Err(Problem::validation(vec![
+            FieldError::new("required", "`query` is an object of query parameters").at("query"),
+        ]));
+    };
+    let mut query = std::collections::BTreeMap::new();
+    for (k, x) in obj {
+        let text = match x {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(a) if a.iter().all(Value::is_string) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("|"),
+            _ => {
+                return Err(Problem::validation(vec![
+                    FieldError::new(
+                        "invalid_value",
+                        "a value is text, a number or a list of text",
+                    )
+                    .at(format!("query.{k}")),
+                ]));
+            }
+        };
+        query.insert(k.clone(), text);
+    }
+    let params: Vec<(String, String)> = query.clone().into_iter().collect();
+    Filter::parse(&params).map_err(|e| Problem::query(e.within("query")))?;
+    let q = threadline_store::NamedQuery {
+        name: name.to_owned(),
+        query,
+        created_at: app.clock.now(),
+        created_by: actor.name(),
+    };
+    app.store.create_named_query(q.clone()).await?;
+    let mut resp = (StatusCode::CREATED, axum::Json(query_json(&q))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/epcis/queries/{name}")) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(with_version(resp))
+}
+
+/// `GET /epcis/queries`.
+pub async fn queries(State(app): State<AppState>) -> Result<Response, Problem> {
+    let list: Vec<Value> = app
+        .store
+        .named_queries()
+        .await?
+        .iter()
+        .map(query_json)
+        .collect();
+    Ok(with_version(axum::Json(list).into_response()))
+}
+
+/// `GET /epcis/queries/{name}`.
+pub async fn named_query(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    let q = app
+        .store
+        .named_query(&name)
+        .await?
+        .ok_or_else(|| no_query(&name))?;
+    Ok(with_version(axum::Json(query_json(&q)).into_response()))
+}
+
+/// `DELETE /epcis/queries/{name}`.
+pub async fn delete_query(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    match app.store.delete_named_query(&name).await {
+        Ok(()) => Ok(with_version(StatusCode::NO_CONTENT.into_response())),
+        Err(StoreError::NotFound(_)) => Err(no_query(&name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /epcis/queries/{name}/events`: the stored parameters, paged by the request's
+/// `perPage` and `nextPageToken`.
+pub async fn named_query_events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let q = app
+        .store
+        .named_query(&name)
+        .await?
+        .ok_or_else(|| no_query(&name))?;
+    let mut params: Vec<(String, String)> = q.query.into_iter().collect();
+    let own = form_urlencoded(raw.as_deref().unwrap_or(""));
+    for (k, v) in own.clone() {
+        if k != "perPage" && k != "nextPageToken" {
+            return Err(Problem::query(
+                FieldError::new(
+                    "not_allowed",
+                    "a named query takes only perPage and nextPageToken",
+                )
+                .at(k),
+            ));
+        }
+        params.retain(|(p, _)| *p != k);
+        params.push((k, v));
+    }
+    let path = format!("/epcis/queries/{}/events", utf8_percent(&name));
+    run_query(&app, &headers, &path, params, own).await
 }
 
 /// Splits `a=b&c=d`, decoding `%XX` and `+`.

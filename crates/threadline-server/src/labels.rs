@@ -126,7 +126,11 @@ pub async fn create(
             replaces: None,
         })
         .await?;
-    Ok(record_response(StatusCode::CREATED, &record))
+    Ok(
+        crate::audit::AuditNote::object(format!("label-templates/{}", record.name))
+            .after(&record)
+            .on(record_response(StatusCode::CREATED, &record)),
+    )
 }
 
 /// `PUT /api/v1/label-templates/{name}` — the template; `If-Match` names the version replaced.
@@ -141,6 +145,7 @@ pub async fn replace(
     let version = if_match(&headers)?;
     let definition: serde_json::Value = parse(&body, "")?;
     checked(&definition, "template")?;
+    let before = app.store.label_template(&name).await?;
     let record = app
         .store
         .put_label_template(LabelTemplateWrite {
@@ -151,7 +156,12 @@ pub async fn replace(
             replaces: Some(version),
         })
         .await?;
-    Ok(record_response(StatusCode::OK, &record))
+    Ok(
+        crate::audit::AuditNote::object(format!("label-templates/{}", record.name))
+            .before(before)
+            .after(&record)
+            .on(record_response(StatusCode::OK, &record)),
+    )
 }
 
 /// `DELETE /api/v1/label-templates/{name}`
@@ -159,8 +169,13 @@ pub async fn delete(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
+    let before = app.store.label_template(&name).await?;
     app.store.delete_label_template(&name).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(
+        crate::audit::AuditNote::object(format!("label-templates/{name}"))
+            .before(before)
+            .on(StatusCode::NO_CONTENT.into_response()),
+    )
 }
 
 /// Values for a preview, by placeholder name: `{"serial": "…", "expiry": "2027-03-31",

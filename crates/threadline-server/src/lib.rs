@@ -17,6 +17,7 @@ use threadline_store::Store;
 
 pub mod account;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod clock;
@@ -24,7 +25,9 @@ pub mod epcis;
 pub mod error;
 pub mod export;
 pub mod i18n;
+pub mod import;
 pub mod labels;
+pub mod mqtt;
 pub mod ops;
 pub mod passport;
 pub mod process;
@@ -33,6 +36,7 @@ pub mod scan;
 pub mod serials;
 pub mod trace;
 pub mod ui;
+pub mod webhook;
 
 pub use auth::{Actor, AuthSettings, Guard, Surface};
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
@@ -57,8 +61,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     pub auth: AuthSettings,
-    /// EPCIS capture jobs of this process.
-    pub epcis_jobs: epcis::Jobs,
+    /// How webhook deliveries are sent.
+    pub webhooks: webhook::WebhookSettings,
 }
 
 impl AppState {
@@ -68,7 +72,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             auth: AuthSettings::default(),
-            epcis_jobs: epcis::Jobs::default(),
+            webhooks: webhook::WebhookSettings::default(),
         }
     }
 }
@@ -139,11 +143,35 @@ pub fn routes() -> Vec<Route> {
     vec![
         route(M::GET, "/healthz", Public, healthz),
         route(M::GET, "/assets/threadline.css", Public, ui::stylesheet),
+        route(M::GET, "/assets/station.js", Public, ui::station::script),
+        route(M::GET, "/assets/trace.js", Public, ui::trace::script),
         route(M::GET, "/login", Public, ui::login_page),
         route(M::POST, "/login", Public, ui::login_submit),
         route(M::POST, "/logout", SignedIn, ui::logout),
         route(M::GET, "/", Needs(Read), ui::home),
-        route(M::GET, "/unit", Needs(Read), ui::unit),
+        route(M::GET, "/unit", Needs(Read), ui::passport::page),
+        route(M::GET, "/scan", Needs(Read), ui::station::page),
+        route(M::GET, "/trace", Needs(Read), ui::trace::page),
+        route(M::GET, "/recalls", Needs(Read), ui::recall::list),
+        route(
+            M::GET,
+            "/recalls/new",
+            Needs(Permission::Recall),
+            ui::recall::preview,
+        ),
+        route(
+            M::POST,
+            "/recalls",
+            Needs(Permission::Recall),
+            ui::recall::create,
+        ),
+        route(M::GET, "/recalls/{code}", Needs(Read), ui::recall::campaign),
+        route(
+            M::GET,
+            "/api/v1/scan/check",
+            Needs(Read),
+            ui::station::check,
+        ),
         // Identity.
         route(M::POST, "/api/v1/session", Public, account::create_session),
         route(M::DELETE, "/api/v1/session", SignedIn, account::end_session),
@@ -236,6 +264,7 @@ pub fn routes() -> Vec<Route> {
             Needs(ReadAudit),
             api::verify,
         ),
+        route(M::GET, "/api/v1/audit", Needs(ReadAudit), audit::search),
         // Master data.
         route(M::GET, "/api/v1/products", Needs(Read), api::list_products),
         route(
@@ -555,12 +584,136 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/epcis/events", Needs(Read), epcis::query),
         route(M::POST, "/epcis/events", Capture, epcis::capture_one),
         route(M::GET, "/epcis/events/{id}", Needs(Read), epcis::get_event),
+        // Bulk import of master data (CSV/XLSX; dry run by default).
+        route(
+            M::POST,
+            "/api/v1/imports/{kind}",
+            Needs(Configure),
+            import::import,
+        ),
+        route(
+            M::GET,
+            "/api/v1/imports/{kind}/template",
+            Needs(Read),
+            import::template,
+        ),
+        // Webhooks: subscriptions and their delivery log (administrators: `configure`).
+        route(M::GET, "/api/v1/webhooks", Needs(Configure), webhook::list),
+        route(
+            M::POST,
+            "/api/v1/webhooks",
+            Needs(Configure),
+            webhook::create,
+        ),
+        route(
+            M::GET,
+            "/api/v1/webhooks/{name}",
+            Needs(Configure),
+            webhook::get,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/webhooks/{name}",
+            Needs(Configure),
+            webhook::replace,
+        ),
+        route(
+            M::DELETE,
+            "/api/v1/webhooks/{name}",
+            Needs(Configure),
+            webhook::delete,
+        ),
+        route(
+            M::GET,
+            "/api/v1/webhooks/{name}/deliveries",
+            Needs(Configure),
+            webhook::deliveries,
+        ),
+        route(
+            M::GET,
+            "/api/v1/webhook-deliveries/{id}",
+            Needs(Configure),
+            webhook::get_delivery,
+        ),
+        route(
+            M::POST,
+            "/api/v1/webhook-deliveries/{id}/redeliver",
+            Needs(Configure),
+            webhook::redeliver,
+        ),
+        route(M::GET, "/epcis/eventTypes", Needs(Read), epcis::event_types),
+        route(
+            M::GET,
+            "/epcis/eventTypes/{id}/events",
+            Needs(Read),
+            epcis::event_type_events,
+        ),
+        route(M::GET, "/epcis/epcs", Needs(Read), epcis::epcs),
+        route(
+            M::GET,
+            "/epcis/epcs/{id}/events",
+            Needs(Read),
+            epcis::epc_events,
+        ),
+        route(M::GET, "/epcis/bizSteps", Needs(Read), epcis::biz_steps),
+        route(
+            M::GET,
+            "/epcis/bizSteps/{id}/events",
+            Needs(Read),
+            epcis::biz_step_events,
+        ),
+        route(M::GET, "/epcis/bizLocations", Needs(Read), epcis::places),
+        route(
+            M::GET,
+            "/epcis/bizLocations/{id}/events",
+            Needs(Read),
+            epcis::biz_location_events,
+        ),
+        route(M::GET, "/epcis/readPoints", Needs(Read), epcis::places),
+        route(
+            M::GET,
+            "/epcis/readPoints/{id}/events",
+            Needs(Read),
+            epcis::read_point_events,
+        ),
+        route(
+            M::GET,
+            "/epcis/dispositions",
+            Needs(Read),
+            epcis::dispositions,
+        ),
+        route(
+            M::GET,
+            "/epcis/dispositions/{id}/events",
+            Needs(Read),
+            epcis::disposition_events,
+        ),
+        route(M::GET, "/epcis/queries", Needs(Read), epcis::queries),
+        route(M::POST, "/epcis/queries", Needs(Read), epcis::create_query),
+        route(
+            M::GET,
+            "/epcis/queries/{name}",
+            Needs(Read),
+            epcis::named_query,
+        ),
+        route(
+            M::DELETE,
+            "/epcis/queries/{name}",
+            Needs(Read),
+            epcis::delete_query,
+        ),
+        route(
+            M::GET,
+            "/epcis/queries/{name}/events",
+            Needs(Read),
+            epcis::named_query_events,
+        ),
     ]
 }
 
-/// The content security policy: nothing but this origin's stylesheet, no script at all, no
-/// framing.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The content security policy: nothing but this origin's stylesheet and scripts (no inline
+/// script, no `eval`), API calls to this origin only, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Security headers on every response, refusals and 404s included. Responses that say nothing
 /// about caching are not cached: they carry traceability data or credentials.
@@ -597,6 +750,7 @@ pub fn app(state: AppState) -> Router {
                     app: state.clone(),
                     guard,
                     surface: r.surface,
+                    path: r.path,
                 },
                 auth::guard,
             )),
@@ -612,13 +766,20 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves, with the background work of a server
+/// (the webhook delivery worker) running beside it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let worker = webhook::spawn_worker(state.clone());
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    worker.abort();
+    served
 }

@@ -304,8 +304,13 @@ pub async fn handle<T: Operation>(
         now,
     };
     let receipts = record_plan(&*app.store, &ctx, Some(&actor), key, plan).await?;
+    let note = crate::audit::AuditNote::object(format!("ops/{}", T::NAME)).after(json!({
+        "count": receipts.len(),
+        "first_seq": receipts.first().map(|r| r.seq),
+        "last_seq": receipts.last().map(|r| r.seq),
+    }));
     out.insert("events".into(), json!(receipts));
-    Ok((StatusCode::CREATED, Json(Value::Object(out))).into_response())
+    Ok(note.on((StatusCode::CREATED, Json(Value::Object(out))).into_response()))
 }
 
 /// Performs an operation as `ctx.actor` without a permission check: for loading data (the

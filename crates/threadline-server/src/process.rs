@@ -58,7 +58,8 @@ pub async fn put_process(
     }
     let body = serde_json::to_vec(&value).map_err(|e| AppError::Internal(e.to_string()))?;
     let def: Process = parse(&body, "")?;
-    let current = app.store.process().await?.map(|v| v.version).unwrap_or(0);
+    let before = app.store.process().await?;
+    let current = before.as_ref().map(|v| v.version).unwrap_or(0);
     if version != current {
         return Err(AppError::Conflict(vec![
             FieldError::new(
@@ -82,7 +83,10 @@ pub async fn put_process(
     let stored = app.store.process().await?.ok_or_else(|| {
         AppError::Internal("the process definition vanished after a write".into())
     })?;
-    Ok(respond(StatusCode::OK, &stored.def, stored.version))
+    Ok(crate::audit::AuditNote::object("process")
+        .before(before)
+        .after(&stored)
+        .on(respond(StatusCode::OK, &stored.def, stored.version)))
 }
 
 /// `GET /api/v1/process/history`: every stored version, oldest first.

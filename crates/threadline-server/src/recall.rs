@@ -582,8 +582,11 @@ pub async fn create(
     tracing::info!(recall = %recall.code, actor = %recall.created_by, held_units = hold_units.len(), held_lots = hold_lots.len(), "recall created");
     let list = affected(&*app.store, &members, now, now).await?;
     let show = actor.permissions.contains(Permission::ReadCustomerData);
+    let note = crate::audit::AuditNote::object(format!("recalls/{}", recall.code))
+        .after(&recall)
+        .reason(Some(recall.reason.clone()));
     let v = view(&*app.store, recall, &list, show).await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok(note.on((StatusCode::CREATED, Json(v)).into_response()))
 }
 
 async fn load(app: &AppState, code: &str) -> Result<(Recall, Vec<RecallMember>), AppError> {
@@ -799,10 +802,15 @@ pub async fn close(
             "note",
         ));
     }
+    let before = app.store.recall(&code).await?;
     let closed = app
         .store
-        .close_recall(&code, actor.name(), app.clock.now(), req.note)
+        .close_recall(&code, actor.name(), app.clock.now(), req.note.clone())
         .await?;
     tracing::info!(recall = %code, actor = %actor.name(), "recall closed");
-    Ok(Json(closed).into_response())
+    Ok(crate::audit::AuditNote::object(format!("recalls/{code}"))
+        .before(before)
+        .after(&closed)
+        .reason(req.note)
+        .on(Json(closed).into_response()))
 }

@@ -10,13 +10,16 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threadline_domain::codes::ItemKey;
-use threadline_domain::{ProductCode, Serial};
 
 use crate::AppState;
 use crate::auth::{Actor, SignInError, random_bytes, same_secret, sign_in};
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
+
+pub mod passport;
+pub mod recall;
+pub mod station;
+pub mod trace;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -35,15 +38,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// The stylesheet, served from this origin so the policy needs no `'unsafe-inline'`.
-const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}\
-header{background:#17324d;color:#fff;padding:12px 16px;display:flex;justify-content:space-between;align-items:center;gap:12px}\
-header a{color:#fff}header form{display:inline;margin:0}header button{margin:0 0 0 8px;padding:4px 10px;font-size:.9rem;background:#2d5077}\
-.who{margin-left:auto}main{padding:16px;max-width:960px;margin:auto}section{background:#fff;border-radius:8px;padding:16px;margin-bottom:16px}\
-label{display:block;margin:8px 0 4px}input{font-size:1.1rem;padding:8px;width:100%;box-sizing:border-box}\
-button{font-size:1.1rem;padding:10px 16px;margin-top:12px;background:#1f6feb;color:#fff;border:0;border-radius:6px}\
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:6px;border-bottom:1px solid #e3e6ea;vertical-align:top}\
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;background:#e3e6ea;margin-right:4px}.hold{background:#ffd8d3;color:#8a1c0f}\
-.ok{color:#116329}.bad{color:#8a1c0f}";
+const STYLE: &str = include_str!("ui/threadline.css");
 
 /// `GET /assets/threadline.css`.
 pub async fn stylesheet() -> Response {
@@ -62,35 +57,105 @@ fn lang_param(lang: Lang) -> &'static str {
 }
 
 fn page(lang: Lang, title: &str, actor: Option<&Actor>, body: &str) -> Html<String> {
+    page_with(lang, title, actor, body, &[], None)
+}
+
+/// The same page in the other language: the current path and query with `lang` replaced.
+fn switch_href(here: Option<&Uri>, other: &str) -> String {
+    let Some(uri) = here else {
+        return format!("?lang={other}");
+    };
+    let mut query: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+        .map(str::to_owned)
+        .collect();
+    query.push(format!("lang={other}"));
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
+/// The navigation: only the pages the actor may use are offered.
+fn nav(lang: Lang, actor: &Actor) -> String {
+    use threadline_domain::access::Permission;
+    let l = lang_param(lang);
+    let mut links = vec![(format!("/?lang={l}"), t(lang, Msg::Home))];
+    if station::StationOp::ALL
+        .iter()
+        .any(|o| actor.permissions.contains(o.permission()))
+    {
+        links.push((format!("/scan?lang={l}"), t(lang, Msg::ScanStation)));
+    }
+    if actor.permissions.contains(Permission::Read) {
+        links.push((format!("/unit?lang={l}"), t(lang, Msg::Passport)));
+        links.push((format!("/trace?lang={l}"), t(lang, Msg::Trace)));
+        links.push((format!("/recalls?lang={l}"), t(lang, Msg::Recalls)));
+    }
+    links
+        .iter()
+        .map(|(href, label)| format!("<a href=\"{href}\">{label}</a>"))
+        .collect()
+}
+
+/// A whole page: header with navigation, who is signed in and the language switch; the
+/// session's CSRF token in a `<meta>` for scripts that call the API; `scripts` from this origin.
+fn page_with(
+    lang: Lang,
+    title: &str,
+    actor: Option<&Actor>,
+    body: &str,
+    scripts: &[&str],
+    here: Option<&Uri>,
+) -> Html<String> {
     let other = if lang == Lang::Zh { "en" } else { "zh" };
-    let who = match actor {
+    let (who, links, csrf) = match actor {
         Some(a) => {
-            let sign_out = match &a.session {
-                Some(s) => format!(
-                    "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                     <input type=\"hidden\" name=\"lang\" value=\"{l}\"><button type=\"submit\">{out}</button></form>",
-                    csrf = esc(&s.csrf_token),
-                    l = lang_param(lang),
-                    out = t(lang, Msg::SignOut),
+            let (sign_out, csrf) = match &a.session {
+                Some(s) => (
+                    format!(
+                        "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                         <input type=\"hidden\" name=\"lang\" value=\"{l}\"><button type=\"submit\" id=\"sign-out\">{out}</button></form>",
+                        csrf = esc(&s.csrf_token),
+                        l = lang_param(lang),
+                        out = t(lang, Msg::SignOut),
+                    ),
+                    format!(
+                        "<meta name=\"csrf-token\" content=\"{}\">",
+                        esc(&s.csrf_token)
+                    ),
                 ),
-                None => String::new(),
+                None => (String::new(), String::new()),
             };
-            format!(
-                "<span class=\"who\">{signed} {name}{sign_out}</span>",
-                signed = t(lang, Msg::SignedInAs),
-                name = esc(&a.name()),
+            (
+                format!(
+                    "<span class=\"who\"><span class=\"muted\">{signed}</span> <span id=\"who\">{name}</span>{sign_out}</span>",
+                    signed = t(lang, Msg::SignedInAs),
+                    name = esc(&a.name()),
+                ),
+                format!(
+                    "<nav aria-label=\"{}\">{}</nav>",
+                    t(lang, Msg::Menu),
+                    nav(lang, a)
+                ),
+                csrf,
             )
         }
-        None => String::new(),
+        None => (String::new(), String::new(), String::new()),
     };
+    let scripts: String = scripts
+        .iter()
+        .map(|s| format!("<script src=\"{s}\" defer></script>"))
+        .collect();
     Html(format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · Threadline</title><link rel=\"stylesheet\" href=\"/assets/threadline.css\"></head><body><header><a href=\"/?lang={cur}\"><strong>Threadline</strong></a>\
-         {who}<a href=\"?lang={other}\">{switch}</a></header><main>{body}</main></body></html>",
+         {csrf}<title>{title} · Threadline</title><link rel=\"stylesheet\" href=\"/assets/threadline.css\">{scripts}</head><body><header><a class=\"brand\" href=\"/?lang={cur}\">Threadline</a>\
+         {links}<span class=\"spacer\"></span>{who}<a id=\"lang-switch\" href=\"{switch_href}\" hreflang=\"{other}\">{switch}</a></header><main>{body}</main></body></html>",
         code = lang.code(),
         cur = lang_param(lang),
         title = esc(title),
         switch = t(lang, Msg::SwitchLanguage),
+        switch_href = esc(&switch_href(here, other)),
     ))
 }
 
@@ -154,18 +219,17 @@ fn lang_of(p: &PageParams, headers: &HeaderMap) -> Lang {
     )
 }
 
-fn lookup_form(lang: Lang, code: &str) -> String {
-    format!(
-        "<section><h2>{h}</h2><form method=\"get\" action=\"/unit\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
-         <label for=\"code\">{label}</label><input id=\"code\" name=\"code\" value=\"{cv}\" required autofocus autocomplete=\"off\">\
-         <p><small>{hint}</small></p><button type=\"submit\">{b}</button></form></section>",
-        h = t(lang, Msg::LookUpUnit),
-        l = lang_param(lang),
-        label = t(lang, Msg::ScanOrType),
-        hint = t(lang, Msg::ScanHint),
-        b = t(lang, Msg::LookUp),
-        cv = esc(code),
-    )
+/// Percent-encodes a query parameter value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 pub async fn home(
@@ -200,165 +264,9 @@ pub async fn home(
         eng = t(lang, Msg::Engine),
         engine = app.store.engine(),
         api = t(lang, Msg::ApiHint),
-        form = lookup_form(lang, ""),
+        form = passport::lookup_form(lang, ""),
     );
     page(lang, t(lang, Msg::Home), Some(&actor), &body).into_response()
-}
-
-pub async fn unit(
-    State(app): State<AppState>,
-    actor: Actor,
-    Query(p): Query<PageParams>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = lang_of(&p, &headers);
-    let code = p.code.clone().unwrap_or_default();
-    let form = lookup_form(lang, code.trim());
-    let not_found = |detail: String| {
-        page(
-            lang,
-            t(lang, Msg::LookUpUnit),
-            Some(&actor),
-            &format!(
-                "{form}<section class=\"bad\"><p>{}</p><p>{}</p></section>",
-                t(lang, Msg::NotRegistered),
-                esc(&detail)
-            ),
-        )
-        .into_response()
-    };
-    // A unit named by product and serial, or by whatever the scanner sent.
-    let item = match (&p.product, &p.serial) {
-        (Some(product), Some(serial)) => {
-            match (
-                ProductCode::parse(product.trim()),
-                Serial::parse(serial.trim()),
-            ) {
-                (Ok(product), Ok(serial)) => app
-                    .store
-                    .item(&ItemKey { product, serial })
-                    .await
-                    .ok()
-                    .flatten(),
-                _ => None,
-            }
-        }
-        _ => {
-            let year = chrono::Datelike::year(&app.clock.now());
-            match crate::scan::resolve(&*app.store, &code, year).await {
-                Ok((crate::scan::Resolved::Item { item }, _)) => Some(item),
-                Ok(_) => None,
-                Err(e) => return not_found(e.first_message()),
-            }
-        }
-    };
-    let Some(item) = item else {
-        return not_found(String::new());
-    };
-    let (Ok(product), Ok(serial)) = (
-        ProductCode::parse(&item.product),
-        Serial::parse(&item.serial),
-    ) else {
-        return not_found(String::new());
-    };
-    let key = ItemKey { product, serial };
-    let none = t(lang, Msg::None);
-    let opt = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_else(|| none.to_owned());
-    let holds: String = item
-        .holds
-        .iter()
-        .map(|h| {
-            format!(
-                "<span class=\"badge hold\">{}</span>",
-                crate::i18n::hold(lang, *h)
-            )
-        })
-        .collect();
-    let children: Vec<String> = item
-        .children
-        .iter()
-        .map(|c| format!("{} {}", esc(c.product.as_str()), esc(c.serial.as_str())))
-        .collect();
-    let passport = crate::passport::passport(&*app.store, &key, app.clock.now())
-        .await
-        .ok()
-        .flatten();
-    let warranty = match passport
-        .as_ref()
-        .map(|p| (p.warranty.status, p.warranty.end))
-    {
-        Some(("active", Some(end))) => format!(
-            "<span class=\"badge\">{} {}</span>",
-            t(lang, Msg::WarrantyUntil),
-            esc(&end.format("%Y-%m-%d").to_string())
-        ),
-        Some(("expired", _)) => format!(
-            "<span class=\"badge\">{}</span>",
-            t(lang, Msg::WarrantyExpired)
-        ),
-        Some(("not_started", _)) => format!(
-            "<span class=\"badge\">{}</span>",
-            t(lang, Msg::WarrantyNotStarted)
-        ),
-        _ => String::new(),
-    };
-    let events = passport.map(|p| p.timeline).unwrap_or_default();
-    let rows: String = events
-        .iter()
-        .map(|e| {
-            let ev = &e.event;
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&ev.event_time.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-                esc(ev
-                    .biz_step
-                    .as_ref()
-                    .map(|b| b.as_str())
-                    .unwrap_or(ev.kind.as_str())),
-                esc(ev.biz_location.as_ref().map(|l| l.as_str()).unwrap_or(none)),
-                esc(&ev.actor)
-            )
-        })
-        .collect();
-    let body = format!(
-        "{form}<section><h2>{prod} {ser}</h2><p><span class=\"badge\">{status}</span>{holds}{warranty}</p><table>\
-         <tr><th>{l_loc}</th><td>{loc}</td></tr><tr><th>{l_cus}</th><td>{cus}</td></tr><tr><th>{l_lot}</th><td>{lot}</td></tr>\
-         <tr><th>{l_par}</th><td>{par}</td></tr><tr><th>{l_comp}</th><td>{comp}</td></tr></table></section>\
-         <section><h2>{l_tl}</h2><table><tr><th>{l_when}</th><th>{l_step}</th><th>{l_where}</th><th>{l_who}</th></tr>{rows}</table></section>",
-        prod = esc(&item.product),
-        ser = esc(&item.serial),
-        status = crate::i18n::status(lang, item.status),
-        l_loc = t(lang, Msg::Location),
-        loc = opt(&item.location),
-        l_cus = t(lang, Msg::Custodian),
-        cus = opt(&item.custodian),
-        l_lot = t(lang, Msg::Lot),
-        lot = opt(&item.lot),
-        l_par = t(lang, Msg::Parent),
-        par = item
-            .parent
-            .as_ref()
-            .map(|p| format!("{} {}", esc(p.product.as_str()), esc(p.serial.as_str())))
-            .unwrap_or_else(|| none.to_owned()),
-        l_comp = t(lang, Msg::Components),
-        comp = if children.is_empty() {
-            none.to_owned()
-        } else {
-            children.join("<br>")
-        },
-        l_tl = t(lang, Msg::Timeline),
-        l_when = t(lang, Msg::When),
-        l_step = t(lang, Msg::Step),
-        l_where = t(lang, Msg::Where),
-        l_who = t(lang, Msg::Who),
-    );
-    page(
-        lang,
-        &format!("{} {}", item.product, item.serial),
-        Some(&actor),
-        &body,
-    )
-    .into_response()
 }
 
 /// The cookie that binds the sign-in form to the browser that fetched it (double submit):
@@ -435,6 +343,7 @@ pub struct LoginForm {
 /// a refusal shows the form again with the reason.
 pub async fn login_submit(
     State(app): State<AppState>,
+    crate::audit::ClientAddress(address): crate::audit::ClientAddress,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
@@ -460,7 +369,7 @@ pub async fn login_submit(
             Some(t(lang, Msg::FormExpired)),
         );
     }
-    match sign_in(&app, &f.name, &f.password).await {
+    match sign_in(&app, &f.name, &f.password, address.as_deref()).await {
         Ok(s) => {
             let mut resp = Redirect::to(&format!("/?lang={}", lang_param(lang))).into_response();
             let h = resp.headers_mut();

@@ -234,6 +234,8 @@ store_test!(
             [
                 (Method::GET, "/healthz"),
                 (Method::GET, "/assets/threadline.css"),
+                (Method::GET, "/assets/station.js"),
+                (Method::GET, "/assets/trace.js"),
                 (Method::GET, "/login"),
                 (Method::POST, "/login"),
                 (Method::POST, "/api/v1/session"),
@@ -1243,7 +1245,9 @@ store_test!(
             .await;
         assert_eq!(home.status, StatusCode::OK);
         assert!(
-            home.text.contains("Signed in as chen") && home.text.contains("action=\"/logout\""),
+            home.text
+                .contains("Signed in as</span> <span id=\"who\">chen</span>")
+                && home.text.contains("action=\"/logout\""),
             "{}",
             home.text
         );
@@ -1319,7 +1323,9 @@ store_test!(
                 "{csp}"
             );
             assert!(
-                !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+                !csp.contains("unsafe-inline")
+                    && !csp.contains("unsafe-eval")
+                    && csp.contains("script-src 'self';"),
                 "{csp}"
             );
             assert_eq!(r.headers["x-content-type-options"], "nosniff");

@@ -481,7 +481,7 @@ store_test!(
         let html = unit.body.as_str().unwrap();
         assert!(
             html.contains("In production")
-                && html.contains("commissioning")
+                && html.contains("Commissioned")
                 && html.contains("Warranty not started"),
             "{html}"
         );

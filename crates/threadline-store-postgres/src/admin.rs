@@ -35,6 +35,7 @@ pub(crate) async fn verify(tx: &Transaction<'_>) -> Result<VerifyReport, StoreEr
     let report = |v: &ChainVerifier, b: Break| {
         Ok(VerifyReport {
             entries: v.count(),
+            audit_records: 0,
             first_break: Some(b),
         })
     };
@@ -111,9 +112,11 @@ pub(crate) async fn verify(tx: &Transaction<'_>) -> Result<VerifyReport, StoreEr
             },
         );
     }
+    let (audit_records, first_break) = crate::audit::verify(tx).await?;
     Ok(VerifyReport {
         entries: v.count(),
-        first_break: None,
+        audit_records,
+        first_break,
     })
 }
 

@@ -668,6 +668,11 @@ struct EventRows<'a> {
     biz_locations: Vec<Option<&'a str>>,
     read_points: Vec<Option<&'a str>>,
     corrects: Vec<Option<Uuid>>,
+    hash_ids: Vec<Option<&'a str>>,
+    epcis_ids: Vec<Option<&'a str>>,
+    declared: Vec<Option<i64>>,
+    dedups: Vec<Option<String>>,
+    events: &'a [Event],
     tx_types: Vec<&'a str>,
     tx_ids: Vec<&'a str>,
     tx_seqs: Vec<i64>,
@@ -675,7 +680,10 @@ struct EventRows<'a> {
 
 impl<'a> EventRows<'a> {
     fn of(events: &'a [Event], positions: &[i64]) -> Self {
-        let mut r = EventRows::default();
+        let mut r = EventRows {
+            events,
+            ..EventRows::default()
+        };
         // An index row is written once however often the event names it (SQLite's
         // INSERT OR IGNORE); plain INSERTs cost half of ON CONFLICT DO NOTHING.
         let mut seen = HashSet::new();
@@ -693,6 +701,14 @@ impl<'a> EventRows<'a> {
             r.read_points
                 .push(ev.read_point.as_ref().map(|l| l.as_str()));
             r.corrects.push(ev.corrects.as_ref().map(|c| c.event));
+            r.hash_ids.push(ev.hash_id.as_deref());
+            r.epcis_ids.push(ev.epcis_id.as_deref());
+            r.declared.push(
+                ev.error_declaration
+                    .as_ref()
+                    .map(|d| micros(d.declaration_time)),
+            );
+            r.dedups.push(threadline_store::epcis::dedup_key(ev));
             for bt in &ev.biz_transactions {
                 if seen.insert((bt.kind.as_str(), bt.id.as_str(), *seq)) {
                     r.tx_types.push(bt.kind.as_str());
@@ -702,6 +718,27 @@ impl<'a> EventRows<'a> {
             }
         }
         r
+    }
+
+    /// The events table refuses only a repeated hash of an EPCIS capture (the ledger refused
+    /// a repeated id already): name the event the server names, else the first captured one.
+    fn conflict(&self, e: tokio_postgres::Error) -> StoreError {
+        if !is_unique_violation(&e) {
+            return db(e);
+        }
+        let detail = e.as_db_error().and_then(|d| d.detail()).unwrap_or_default();
+        self.events
+            .iter()
+            .zip(&self.dedups)
+            .filter_map(|(ev, k)| k.as_ref().map(|k| (ev, k)))
+            .find(|(_, k)| detail.contains(&format!("(dedup)=({k})")))
+            .or_else(|| {
+                self.events
+                    .iter()
+                    .zip(&self.dedups)
+                    .find_map(|(ev, k)| k.as_ref().map(|k| (ev, k)))
+            })
+            .map_or_else(|| db(e), |(ev, _)| threadline_store::epcis::duplicate(ev))
     }
 }
 
@@ -713,9 +750,10 @@ const INSERT_LOTS: &str = "INSERT INTO lots (product_id, code, production_date, 
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[])
      RETURNING id, product_id, code";
 const INSERT_EVENTS: &str =
-    "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects)
+    "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
+                         hash_id, epcis_id, declared, dedup)
      SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                          $9::text[], $10::uuid[])";
+                          $9::text[], $10::uuid[], $11::text[], $12::text[], $13::bigint[], $14::text[])";
 const INSERT_TRANSACTIONS: &str = "INSERT INTO event_transactions (type, tx_id, seq)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
 const UPDATE_ITEMS: &str = "UPDATE items AS i SET status = u.status, holds = u.holds, location = u.location, custodian = u.custodian,
@@ -844,6 +882,10 @@ async fn write_new<'s>(
                     &e.biz_locations,
                     &e.read_points,
                     &e.corrects,
+                    &e.hash_ids,
+                    &e.epcis_ids,
+                    &e.declared,
+                    &e.dedups,
                 ],
         ),
         execute_unless(tx, e.tx_seqs.is_empty(), &q_txs, [&e.tx_types, &e.tx_ids, &e.tx_seqs]),
@@ -852,7 +894,7 @@ async fn write_new<'s>(
     appended?;
     let items = items.map_err(db)?;
     let lots = lots.map_err(db)?;
-    indexed.map_err(db)?;
+    indexed.map_err(|e| index.conflict(e))?;
     txs.map_err(db)?;
 
     let by_row: HashMap<(i64, &str), &ItemKey> = n
@@ -1122,7 +1164,7 @@ async fn write_changes(
 /// after it; without (rebuild) `seqs` gives their existing ledger positions.
 pub(crate) async fn project_events(
     tx: &Transaction<'_>,
-    events: &[Event],
+    events: &mut [Event],
     head: Option<&mut Head>,
     seqs: &[i64],
     prefix_index: bool,
@@ -1130,6 +1172,26 @@ pub(crate) async fn project_events(
     // The batch's own event ids are not looked up: the ledger's unique key refuses one that is
     // already recorded (`duplicate_event`, naming the entry), and the slice refuses one repeated
     // within the batch — as on SQLite.
+    if head.is_some() {
+        // An EPCIS event captured before is a duplicate, whatever else it would break.
+        let keys = threadline_store::epcis::batch_keys(events)?;
+        if !keys.is_empty() {
+            let texts: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+            let found = tx
+                .query(
+                    "SELECT k.d FROM unnest($1::text[]) AS k(d) JOIN events e ON e.dedup = k.d LIMIT 1",
+                    &[&texts],
+                )
+                .await
+                .map_err(db)?;
+            if let Some(r) = found.first() {
+                let k: String = col(r, 0)?;
+                if let Some((_, ev)) = keys.iter().find(|(x, _)| *x == k) {
+                    return Err(threadline_store::epcis::duplicate(ev));
+                }
+            }
+        }
+    }
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids).await?;
@@ -1139,6 +1201,10 @@ pub(crate) async fn project_events(
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
+    if head.is_some() {
+        threadline_store::epcis::stamp_hash_ids(events, &slice.products);
+    }
+    let events = &*events;
 
     let mut receipts = Vec::with_capacity(events.len());
     let mut rows = LedgerRows::default();

@@ -31,11 +31,14 @@ use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
+use threadline_store::webhook::{
+    Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
+};
 use threadline_store::{
-    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, LabelTemplateRecord,
-    LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite, NewSession, NewToken,
-    NewUser, Page, RebuildReport, Receipt, SessionRecord, Snapshot, StoreError, StoredEvent,
-    TokenRecord, UserRecord, VerifyReport, Versioned,
+    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemView,
+    LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
+    NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
+    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -43,7 +46,9 @@ use uuid::Uuid;
 
 mod access;
 mod admin;
+mod audit;
 mod capture;
+mod epcis;
 mod labels;
 mod lookup;
 mod master;
@@ -51,6 +56,7 @@ mod migrate;
 mod read;
 mod recall;
 pub mod testing;
+mod webhook;
 
 /// Connections a store opens at most.
 const POOL_SIZE: usize = 16;
@@ -179,7 +185,7 @@ impl threadline_store::Store for PgStore {
 
     async fn capture(
         &self,
-        events: Vec<Event>,
+        mut events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
@@ -194,7 +200,9 @@ impl threadline_store::Store for PgStore {
             return Ok(CaptureOutcome::Replayed(prior));
         }
         let batch = events.len() > 1;
-        let receipts = capture::project_events(&tx, &events, Some(&mut head), &[], batch).await?;
+        let receipts =
+            capture::project_events(&tx, &mut events, Some(&mut head), &[], batch).await?;
+        webhook::enqueue(&tx, &events, &receipts).await?;
         if let Some(k) = &idempotency {
             read::remember(&tx, k, &receipts).await?;
         }
@@ -208,6 +216,32 @@ impl threadline_store::Store for PgStore {
         let r = master::put(&tx, write).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
+    }
+
+    async fn put_masters(
+        &self,
+        writes: Vec<MasterWrite>,
+        dry_run: bool,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut receipts = Vec::with_capacity(writes.len());
+        let mut refused = Vec::new();
+        for (i, w) in writes.into_iter().enumerate() {
+            match master::put(&tx, w).await {
+                Ok(r) => receipts.push(r),
+                Err(e) => threadline_store::refusal_at(i, e, &mut refused)?,
+            }
+        }
+        if !refused.is_empty() {
+            return Err(StoreError::Invalid(refused));
+        }
+        if dry_run {
+            tx.rollback().await.map_err(db)?;
+        } else {
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(receipts)
     }
 
     async fn process(&self) -> Result<Option<Versioned<Process>>, StoreError> {
@@ -416,6 +450,30 @@ impl threadline_store::Store for PgStore {
         self.labels_delete(name).await
     }
 
+    async fn put_capture_job(&self, job: CaptureJob) -> Result<(), StoreError> {
+        self.put_job(&job).await
+    }
+
+    async fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+        self.job(id).await
+    }
+
+    async fn create_named_query(&self, query: NamedQuery) -> Result<(), StoreError> {
+        self.create_query(&query).await
+    }
+
+    async fn named_queries(&self) -> Result<Vec<NamedQuery>, StoreError> {
+        self.queries(None).await
+    }
+
+    async fn named_query(&self, name: &str) -> Result<Option<NamedQuery>, StoreError> {
+        self.queries(Some(name)).await.map(|v| v.into_iter().next())
+    }
+
+    async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
+        self.delete_query(name).await
+    }
+
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let client = self.client().await?;
         lookup::product_by_gtin(&client, gtin).await
@@ -518,5 +576,65 @@ impl threadline_store::Store for PgStore {
 
     async fn end_session(&self, id_digest: &[u8; 32]) -> Result<(), StoreError> {
         self.access_end_session(id_digest).await
+    }
+
+    async fn append_audit(
+        &self,
+        record: threadline_domain::audit::AuditRecord,
+    ) -> Result<i64, StoreError> {
+        self.audit_append(&record).await
+    }
+
+    async fn audit(
+        &self,
+        q: &threadline_store::AuditQuery,
+    ) -> Result<Page<threadline_store::AuditEntry>, StoreError> {
+        self.audit_search(q).await
+    }
+
+    async fn put_webhook(&self, write: WebhookWrite) -> Result<Webhook, StoreError> {
+        self.webhooks_put(write).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.webhooks_list().await
+    }
+
+    async fn webhook(&self, name: &str) -> Result<Option<Webhook>, StoreError> {
+        self.webhooks_get(name).await
+    }
+
+    async fn delete_webhook(&self, name: &str) -> Result<(), StoreError> {
+        self.webhooks_delete(name).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries_claim(micros(now), micros(lease_until), limit)
+            .await
+    }
+
+    async fn finish_delivery(&self, id: Uuid, outcome: AttemptOutcome) -> Result<(), StoreError> {
+        self.deliveries_finish(id, outcome).await
+    }
+
+    async fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries_list(q).await
+    }
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        self.deliveries_get(id).await
+    }
+
+    async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<Attempt>, StoreError> {
+        self.deliveries_attempts(id).await
+    }
+
+    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Delivery, StoreError> {
+        self.deliveries_redeliver(id, micros(now)).await
     }
 }

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_process.sql")),
     (5, include_str!("../migrations/0005_recalls.sql")),
     (6, include_str!("../migrations/0006_label_templates.sql")),
+    (7, include_str!("../migrations/0007_audit.sql")),
+    (8, include_str!("../migrations/0008_epcis.sql")),
+    (9, include_str!("../migrations/0009_webhooks.sql")),
+    (10, include_str!("../migrations/0010_epcis_queries.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

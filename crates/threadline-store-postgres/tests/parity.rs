@@ -633,6 +633,78 @@ async fn the_same_tampering_gives_the_same_verify_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_is_chained_searched_and_verified_alike() {
+    let record = |i: u128, actor: &str, object: &str| threadline_domain::audit::AuditRecord {
+        id: Uuid::from_u128(0xa0d1_7000 + i),
+        recorded_at: chrono::DateTime::from_timestamp(1_790_000_000 + i as i64, 0).unwrap(),
+        actor: Some(actor.into()),
+        address: Some("192.0.2.1".into()),
+        action: "PUT /api/v1/products/{code}".into(),
+        object: object.into(),
+        status: Some(200),
+        before: Some(json!({"name": "old"})),
+        after: Some(json!({"name": "new"})),
+        reason: None,
+        signature: None,
+    };
+    let cases: &[&str] = &[
+        "UPDATE audit_log SET body = replace(body, 'old', 'odd') WHERE seq = 2",
+        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 1",
+        "UPDATE audit_log SET object = 'products/X' WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 4",
+    ];
+    for sql in cases {
+        let Some(p) = Pair::new().await else { return };
+        for (i, (actor, object)) in [
+            ("li.na", "products/TC-200"),
+            ("token:erp", "products/TC-2000"),
+            ("li.na", "products/TC-200/x"),
+            ("wang", "users/li.na"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seq = p
+                .both("append", async |s| {
+                    s.append_audit(record(i as u128, actor, object))
+                        .await
+                        .unwrap()
+                })
+                .await;
+            assert_eq!(seq, i as i64 + 1);
+        }
+        let q = threadline_store::AuditQuery {
+            object: Some("products/TC-200".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let found = p.both("search", async |s| s.audit(&q).await.unwrap()).await;
+        let seqs: Vec<i64> = found.items.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 3], "the object and what is below it, not TC-2000");
+        let q = threadline_store::AuditQuery {
+            actor: Some("li.na".into()),
+            limit: 1,
+            ..Default::default()
+        };
+        let page = p.both("page", async |s| s.audit(&q).await.unwrap()).await;
+        assert_eq!(page.next.as_deref(), Some("1"));
+        let ok = p.both("verify", async |s| s.verify().await.unwrap()).await;
+        assert_eq!((ok.audit_records, ok.first_break), (4, None));
+
+        p.tamper(sql).await;
+        let report = p.both(sql, async |s| s.verify().await.unwrap()).await;
+        assert!(
+            matches!(
+                report.first_break,
+                Some(threadline_domain::ledger::Break::Audit(_))
+            ),
+            "{sql}: {report:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_read_the_same_on_both_engines() {
     let Some(mut p) = Pair::new().await else {
         return;

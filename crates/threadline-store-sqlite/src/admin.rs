@@ -25,6 +25,7 @@ pub(crate) fn verify(c: &Connection) -> Result<VerifyReport, StoreError> {
     let report = |v: &ChainVerifier, b: Break| {
         Ok(VerifyReport {
             entries: v.count(),
+            audit_records: 0,
             first_break: Some(b),
         })
     };
@@ -94,9 +95,11 @@ pub(crate) fn verify(c: &Connection) -> Result<VerifyReport, StoreError> {
             },
         );
     }
+    let (audit_records, first_break) = crate::audit::verify(c)?;
     Ok(VerifyReport {
         entries: v.count(),
-        first_break: None,
+        audit_records,
+        first_break,
     })
 }
 

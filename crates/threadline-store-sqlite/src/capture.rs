@@ -604,8 +604,9 @@ fn index_events(
 ) -> Result<(), StoreError> {
     let mut event_row = tx
         .prepare_cached(
-            "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
+                                 hash_id, epcis_id, declared, dedup)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .map_err(db)?;
     let mut items = tx
@@ -634,8 +635,20 @@ fn index_events(
                 ev.biz_location.as_ref().map(|l| l.as_str()),
                 ev.read_point.as_ref().map(|l| l.as_str()),
                 ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
+                ev.hash_id,
+                ev.epcis_id,
+                ev.error_declaration
+                    .as_ref()
+                    .map(|d| micros(d.declaration_time)),
+                threadline_store::epcis::dedup_key(ev),
             ])
-            .map_err(db)?;
+            .map_err(|e| match e.sqlite_error_code() {
+                // The ledger refused a repeated event id already; what is left is the hash.
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    threadline_store::epcis::duplicate(ev)
+                }
+                _ => db(e),
+            })?;
         for (key, role) in ev.item_refs() {
             if let Some(id) = ids.items.get(key) {
                 items.execute(params![id, seq, role.code()]).map_err(db)?;
@@ -659,7 +672,7 @@ fn index_events(
 /// after it; without (rebuild) `seqs` gives their existing ledger positions.
 pub(crate) fn project_events(
     tx: &Transaction,
-    events: &[Event],
+    events: &mut [Event],
     head: Option<&mut (i64, Hash)>,
     seqs: &[i64],
     prefix_index: bool,
@@ -667,6 +680,14 @@ pub(crate) fn project_events(
     // Event ids of the batch are not looked up: the unique index on `events.event_id` refuses a
     // repeated id (mapped to `duplicate_event`), and repeats within the batch are caught by
     // the slice.
+    if head.is_some() {
+        // An EPCIS event captured before is a duplicate, whatever else it would break.
+        for (k, ev) in threadline_store::epcis::batch_keys(events)? {
+            if exists(tx, "SELECT 1 FROM events WHERE dedup = ?1", &k)? {
+                return Err(threadline_store::epcis::duplicate(ev));
+            }
+        }
+    }
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids)?;
@@ -676,6 +697,10 @@ pub(crate) fn project_events(
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
+    if head.is_some() {
+        threadline_store::epcis::stamp_hash_ids(events, &slice.products);
+    }
+    let events = &*events;
     let mut receipts = Vec::with_capacity(events.len());
     let mut when = HashMap::with_capacity(events.len());
     let positions: Vec<i64> = match head {

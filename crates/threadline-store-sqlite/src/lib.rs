@@ -18,22 +18,28 @@ use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
+use threadline_store::webhook::{
+    Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
+};
 use threadline_store::{
-    Available, CaptureOutcome, EventQuery, IdempotencyKey, ItemView, LabelTemplateRecord,
-    LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite, NewSession, NewToken,
-    NewUser, Page, RebuildReport, Receipt, SessionRecord, Snapshot, StoreError, StoredEvent,
-    TokenRecord, UserRecord, VerifyReport, Versioned,
+    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemView,
+    LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
+    NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
+    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use uuid::Uuid;
 
 mod access;
 mod admin;
+mod audit;
 mod capture;
+mod epcis;
 mod labels;
 mod master;
 mod migrate;
 mod read;
 mod recall;
+mod webhook;
 
 pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
@@ -196,7 +202,7 @@ impl threadline_store::Store for SqliteStore {
 
     async fn capture(
         &self,
-        events: Vec<Event>,
+        mut events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
@@ -210,7 +216,8 @@ impl threadline_store::Store for SqliteStore {
             }
             let mut head = capture::head(&tx)?;
             let batch = events.len() > 1;
-            let receipts = capture::project_events(&tx, &events, Some(&mut head), &[], batch)?;
+            let receipts = capture::project_events(&tx, &mut events, Some(&mut head), &[], batch)?;
+            webhook::enqueue(&tx, &events, &receipts)?;
             if let Some(k) = &idempotency {
                 read::remember(&tx, k, &receipts)?;
             }
@@ -228,6 +235,34 @@ impl threadline_store::Store for SqliteStore {
             let r = master::put(&tx, write)?;
             tx.commit().map_err(db)?;
             Ok(r)
+        })
+        .await
+    }
+
+    async fn put_masters(
+        &self,
+        writes: Vec<MasterWrite>,
+        dry_run: bool,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let mut receipts = Vec::with_capacity(writes.len());
+            let mut refused = Vec::new();
+            for (i, w) in writes.into_iter().enumerate() {
+                match master::put(&tx, w) {
+                    Ok(r) => receipts.push(r),
+                    Err(e) => threadline_store::refusal_at(i, e, &mut refused)?,
+                }
+            }
+            if !refused.is_empty() {
+                return Err(StoreError::Invalid(refused));
+            }
+            if !dry_run {
+                tx.commit().map_err(db)?;
+            }
+            Ok(receipts)
         })
         .await
     }
@@ -471,6 +506,37 @@ impl threadline_store::Store for SqliteStore {
         self.write(move |c| labels::delete(c, &name)).await
     }
 
+    async fn put_capture_job(&self, job: CaptureJob) -> Result<(), StoreError> {
+        let job = job.clone();
+        self.write(move |c| epcis::put_job(c, &job)).await
+    }
+
+    async fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| epcis::job(c, &id)).await
+    }
+
+    async fn create_named_query(&self, query: NamedQuery) -> Result<(), StoreError> {
+        let query = query.clone();
+        self.write(move |c| epcis::create_query(c, &query)).await
+    }
+
+    async fn named_queries(&self) -> Result<Vec<NamedQuery>, StoreError> {
+        self.read(|c| epcis::queries(c, None)).await
+    }
+
+    async fn named_query(&self, name: &str) -> Result<Option<NamedQuery>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| epcis::queries(c, Some(&name)))
+            .await
+            .map(|v| v.into_iter().next())
+    }
+
+    async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| epcis::delete_query(c, &name)).await
+    }
+
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let gtin = gtin.to_owned();
         self.read(move |c| read::product_by_gtin(c, &gtin)).await
@@ -607,5 +673,87 @@ impl threadline_store::Store for SqliteStore {
     async fn end_session(&self, id_digest: &[u8; 32]) -> Result<(), StoreError> {
         let digest = *id_digest;
         self.write(move |c| access::end_session(c, &digest)).await
+    }
+
+    async fn append_audit(
+        &self,
+        record: threadline_domain::audit::AuditRecord,
+    ) -> Result<i64, StoreError> {
+        self.write(move |c| audit::append(c, &record)).await
+    }
+
+    async fn audit(
+        &self,
+        q: &threadline_store::AuditQuery,
+    ) -> Result<Page<threadline_store::AuditEntry>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| audit::search(c, &q)).await
+    }
+
+    async fn put_webhook(&self, write: WebhookWrite) -> Result<Webhook, StoreError> {
+        self.write(move |c| webhook::put(c, &write)).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.read(webhook::list).await
+    }
+
+    async fn webhook(&self, name: &str) -> Result<Option<Webhook>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| webhook::get(c, &name)).await
+    }
+
+    async fn delete_webhook(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            webhook::delete(&tx, &name)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let out = webhook::claim(&tx, micros(now), micros(lease_until), limit)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_delivery(&self, id: Uuid, outcome: AttemptOutcome) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            webhook::finish(&tx, id, &outcome)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| webhook::list_deliveries(c, &q)).await
+    }
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        self.read(move |c| webhook::get_delivery(c, id)).await
+    }
+
+    async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<Attempt>, StoreError> {
+        self.read(move |c| webhook::attempts(c, id)).await
+    }
+
+    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Delivery, StoreError> {
+        self.write(move |c| webhook::redeliver(c, id, micros(now)))
+            .await
     }
 }

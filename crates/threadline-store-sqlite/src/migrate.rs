@@ -11,6 +11,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_process.sql")),
     (5, include_str!("../migrations/0005_recalls.sql")),
     (6, include_str!("../migrations/0006_label_templates.sql")),
+    (7, include_str!("../migrations/0007_audit.sql")),
+    (8, include_str!("../migrations/0008_epcis.sql")),
+    (9, include_str!("../migrations/0009_webhooks.sql")),
+    (10, include_str!("../migrations/0010_epcis_queries.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -76,6 +80,6 @@ mod tests {
             .unwrap();
         assert_eq!((roles.as_str(), disabled, failed), ("admin", 0, 0));
         run(&mut c).unwrap();
-        assert_eq!(latest(), 6);
+        assert_eq!(latest(), i64::try_from(MIGRATIONS.len()).unwrap());
     }
 }

@@ -21,13 +21,17 @@ use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
 
 pub mod access;
+pub mod audit;
+pub mod epcis;
 pub mod master;
 pub mod query;
 pub mod recall;
+pub mod webhook;
 
 pub use access::{
     LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
 };
+pub use audit::{AuditEntry, AuditQuery};
 pub use recall::{Recall, RecallMember};
 
 /// Why a storage call failed. Small on purpose: callers map it to a status code.
@@ -153,6 +157,19 @@ pub struct LabelTemplateWrite {
     /// `None`: create, refusing an existing name. `Some(v)`: replace version `v`, refusing
     /// another version (a conflict) or a missing template (not found).
     pub replaces: Option<u32>,
+}
+
+impl NamedQuery {
+    /// The refusal when the name is taken.
+    pub fn taken(&self) -> StoreError {
+        StoreError::Conflict(
+            FieldError::new(
+                "already_exists",
+                format!("a query named {} exists already", self.name),
+            )
+            .at("name"),
+        )
+    }
 }
 
 impl LabelTemplateWrite {
@@ -289,9 +306,34 @@ pub struct EventQuery {
     pub biz_transaction: Option<(String, String)>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The EPCIS `eventID` an event was captured with (not `urn:uuid:` ones: those are `id`s).
+    pub epcis_id: Option<String>,
+    /// Only error declarations (`true`) or only the others (`false`).
+    pub declared: Option<bool>,
     /// Keyset paging: only entries with a ledger sequence above this.
     pub after_seq: Option<i64>,
     pub limit: u32,
+}
+
+/// An EPCIS named query: a name for a set of Simple Event Query parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedQuery {
+    pub name: String,
+    /// Parameter → value (several values joined with `|`).
+    pub query: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// An EPCIS capture job as `GET /epcis/capture/{id}` shows it; plain rows, not ledger entries
+/// (the events are).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptureJob {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// Who sent the document.
+    pub actor: String,
+    pub job: serde_json::Value,
 }
 
 /// An event as read back: the event, its place in the ledger, and later corrections of it.
@@ -308,6 +350,8 @@ pub struct StoredEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub entries: i64,
+    /// Records in the audit trail's chain, checked after the ledger.
+    pub audit_records: i64,
     /// The first break found; `None` means the ledger is intact.
     #[serde(serialize_with = "ser_break")]
     pub first_break: Option<Break>,
@@ -402,6 +446,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a master-data create or change as a ledger entry and updates its projection.
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
+    /// Records master-data writes in one transaction, all or nothing (a bulk import). Every
+    /// refusal is reported, its field prefixed with the write's index (`[3].parent`); with
+    /// `dry_run` nothing is kept even when every write passes.
+    async fn put_masters(&self, writes: Vec<MasterWrite>, dry_run: bool) -> Result<Vec<Receipt>>;
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>>;
     async fn products(&self, q: &ListQuery) -> Result<Page<Versioned<Product>>>;
@@ -471,6 +519,16 @@ pub trait Store: Send + Sync + 'static {
     async fn put_label_template(&self, write: LabelTemplateWrite) -> Result<LabelTemplateRecord>;
     /// Deletes a template; `NotFound` if there is none.
     async fn delete_label_template(&self, name: &str) -> Result<()>;
+    /// Stores a capture job, replacing one with the same id (a running job that finished).
+    async fn put_capture_job(&self, job: CaptureJob) -> Result<()>;
+    async fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>>;
+    /// Stores a named query; a taken name is `Conflict` on field `name`.
+    async fn create_named_query(&self, query: NamedQuery) -> Result<()>;
+    /// Every named query, by name.
+    async fn named_queries(&self) -> Result<Vec<NamedQuery>>;
+    async fn named_query(&self, name: &str) -> Result<Option<NamedQuery>>;
+    /// Deletes a named query; `NotFound` if there is none.
+    async fn delete_named_query(&self, name: &str) -> Result<()>;
     /// The product that holds this GTIN (the 14-digit form).
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
     /// Units with this serial in any product — a raw scan carries no product — at most
@@ -538,6 +596,52 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id_digest: &[u8; 32], now: DateTime<Utc>) -> Result<()>;
     /// Ends a session (sign-out, expiry). Ending an unknown session is not an error.
     async fn end_session(&self, id_digest: &[u8; 32]) -> Result<()>;
+
+    // The audit trail.
+
+    /// Appends a record to the audit chain; returns its sequence number.
+    async fn append_audit(&self, record: threadline_domain::audit::AuditRecord) -> Result<i64>;
+    /// Audit records matching `q`, oldest first.
+    async fn audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>>;
+
+    // Webhooks (see [`webhook`]): subscriptions, and the outbox `capture` fills.
+
+    /// Creates or replaces a subscription (see [`webhook::WebhookWrite::replaces`]).
+    async fn put_webhook(&self, write: webhook::WebhookWrite) -> Result<webhook::Webhook>;
+    /// Every subscription, by name.
+    async fn webhooks(&self) -> Result<Vec<webhook::Webhook>>;
+    async fn webhook(&self, name: &str) -> Result<Option<webhook::Webhook>>;
+    /// Deletes a subscription with its deliveries and their log; `NotFound` if there is none.
+    async fn delete_webhook(&self, name: &str) -> Result<()>;
+    /// Takes up to `limit` pending deliveries due at `now`, oldest event first, and hides them
+    /// from other claims until `lease_until` (a worker that dies leaves them to be retried).
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<webhook::Delivery>>;
+    /// Records an attempt and what follows from it.
+    async fn finish_delivery(&self, id: Uuid, outcome: webhook::AttemptOutcome) -> Result<()>;
+    /// The delivery log, newest event first.
+    async fn deliveries(&self, q: &webhook::DeliveryQuery) -> Result<Vec<webhook::Delivery>>;
+    async fn delivery(&self, id: Uuid) -> Result<Option<webhook::Delivery>>;
+    /// Every attempt at one delivery, oldest first.
+    async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<webhook::Attempt>>;
+    /// Queues a delivery again now, whatever its state, with a fresh set of attempts.
+    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<webhook::Delivery>;
+}
+
+/// Adds the refusal of write `i` of a batch to `into` (fields prefixed `[i]`); any other
+/// failure is returned.
+pub fn refusal_at(i: usize, e: StoreError, into: &mut Violations) -> Result<()> {
+    let at = format!("[{i}]");
+    match e {
+        StoreError::Invalid(v) => into.extend(v.into_iter().map(|f| f.within(&at))),
+        StoreError::Conflict(f) => into.push(f.within(&at)),
+        other => return Err(other),
+    }
+    Ok(())
 }
 
 /// Violation codes that mean "this already exists" rather than "this is not allowed": a

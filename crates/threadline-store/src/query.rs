@@ -73,6 +73,14 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
             arg(SqlValue::Int(t.timestamp_micros()))
         ));
     }
+    if let Some(id) = &q.epcis_id {
+        cond.push(format!("e.epcis_id = {}", arg(SqlValue::Text(id.clone()))));
+    }
+    match q.declared {
+        Some(true) => cond.push("e.declared IS NOT NULL".into()),
+        Some(false) => cond.push("e.declared IS NULL".into()),
+        None => {}
+    }
     if let Some(s) = q.after_seq {
         cond.push(format!("e.seq > {}", arg(SqlValue::Int(s))));
     }

@@ -53,7 +53,7 @@ fn event_json(i: usize, now: DateTime<Utc>) -> serde_json::Value {
         "biz_transactions": [{"type": "prodorder", "id": format!("WO-{}", i / 5000)}]})
 }
 
-async fn post(
+pub(crate) async fn post(
     stream: &mut BufReader<tokio::net::TcpStream>,
     path: &str,
     token: &str,
@@ -88,7 +88,10 @@ async fn post(
     Ok((status, buf))
 }
 
-async fn setup(store: &dyn threadline_store::Store, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub(crate) async fn setup(
+    store: &dyn threadline_store::Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     use threadline_domain::master::MasterRecord;
     for (kind, def) in [
         (

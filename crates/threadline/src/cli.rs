@@ -165,6 +165,22 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// EPCIS capture of whole documents through HTTP: events/s and latency per document.
+    Epcis {
+        /// Database: `sqlite` (a fresh temporary file, the default) or a URL of an empty
+        /// PostgreSQL database.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// Documents to capture.
+        #[arg(long, default_value_t = 40)]
+        documents: usize,
+        /// Events per document.
+        #[arg(long, default_value_t = 500)]
+        events: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// A forward trace from one material lot to UNITS finished units through three levels,
     /// and its CSV (and XLSX) export through HTTP; the data is generated deterministically.
     Trace {

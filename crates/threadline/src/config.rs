@@ -20,6 +20,11 @@ const KNOWN_ENV: &[&str] = &[
     "THREADLINE_COOKIE_SECURE",
     "THREADLINE_LOG",
     "THREADLINE_TEST_PG",
+    "THREADLINE_WEBHOOKS_ALLOW_PRIVATE",
+    "THREADLINE_MQTT_BROKER",
+    "THREADLINE_MQTT_TOPICS",
+    "THREADLINE_MQTT_TOKEN",
+    "THREADLINE_MQTT_TOKEN_FILE",
 ];
 
 /// The file form; every key optional.
@@ -32,6 +37,33 @@ struct FileConfig {
     admin_password_file: Option<PathBuf>,
     durability: Option<String>,
     cookie_secure: Option<bool>,
+    webhooks_allow_private: Option<bool>,
+    mqtt: Option<MqttFile>,
+}
+
+/// `[mqtt]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MqttFile {
+    broker: Option<String>,
+    topics: Option<Vec<String>>,
+    reply_topic: Option<String>,
+    dead_letter_topic: Option<String>,
+    client_id: Option<String>,
+    token_file: Option<PathBuf>,
+}
+
+/// MQTT ingestion: on when a broker is named.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// `host:port`.
+    pub broker: String,
+    pub topics: Vec<String>,
+    pub reply_topic: String,
+    pub dead_letter_topic: String,
+    pub client_id: String,
+    /// The API token messages are recorded as.
+    pub token: String,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -44,6 +76,9 @@ pub struct Config {
     /// Mark the session cookie `Secure` (default). Browsers accept secure cookies from
     /// `http://localhost`; turn this off only for plain HTTP on another host.
     pub cookie_secure: bool,
+    /// Let webhooks reach loopback and private addresses (a receiver inside the plant).
+    pub webhooks_allow_private: bool,
+    pub mqtt: Option<MqttConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -57,6 +92,14 @@ impl std::fmt::Debug for Config {
             )
             .field("durability", &self.durability)
             .field("cookie_secure", &self.cookie_secure)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field(
+                "mqtt",
+                &self
+                    .mqtt
+                    .as_ref()
+                    .map(|m| (&m.broker, &m.topics, &m.reply_topic, &m.dead_letter_topic)),
+            )
             .finish()
     }
 }
@@ -135,6 +178,7 @@ pub fn load(
     if flags.admin_password.is_some() {
         admin_password = flags.admin_password;
     }
+    let mqtt = mqtt_config(file.mqtt.unwrap_or_default(), env)?;
     let cfg = Config {
         db: flags
             .db
@@ -154,6 +198,11 @@ pub fn load(
             Some(v) => parse_bool("THREADLINE_COOKIE_SECURE", &v)?,
             None => file.cookie_secure.unwrap_or(true),
         },
+        webhooks_allow_private: match env("THREADLINE_WEBHOOKS_ALLOW_PRIVATE") {
+            Some(v) => parse_bool("THREADLINE_WEBHOOKS_ALLOW_PRIVATE", &v)?,
+            None => file.webhooks_allow_private.unwrap_or(false),
+        },
+        mqtt,
     };
     if !matches!(cfg.durability.as_str(), "process" | "power") {
         bail!(
@@ -167,6 +216,53 @@ pub fn load(
         bail!("the admin password must be at least 8 characters");
     }
     Ok(cfg)
+}
+
+fn mqtt_config(
+    file: MqttFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<MqttConfig>> {
+    let Some(broker) = env("THREADLINE_MQTT_BROKER").or(file.broker) else {
+        return Ok(None);
+    };
+    let topics = match env("THREADLINE_MQTT_TOPICS") {
+        Some(t) => t
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        None => file.topics.unwrap_or_default(),
+    };
+    if topics.is_empty() {
+        bail!(
+            "MQTT needs at least one topic to subscribe to (mqtt.topics or THREADLINE_MQTT_TOPICS)"
+        );
+    }
+    let token = match (
+        env("THREADLINE_MQTT_TOKEN"),
+        env("THREADLINE_MQTT_TOKEN_FILE"),
+    ) {
+        (_, Some(p)) => read_secret(Path::new(&p))?,
+        (Some(t), None) => t,
+        (None, None) => match &file.token_file {
+            Some(p) => read_secret(p)?,
+            None => bail!(
+                "MQTT needs the API token its messages are recorded as (mqtt.token_file, THREADLINE_MQTT_TOKEN or THREADLINE_MQTT_TOKEN_FILE)"
+            ),
+        },
+    };
+    Ok(Some(MqttConfig {
+        broker,
+        topics,
+        reply_topic: file
+            .reply_topic
+            .unwrap_or_else(|| "threadline/replies".into()),
+        dead_letter_topic: file
+            .dead_letter_topic
+            .unwrap_or_else(|| "threadline/dead-letter".into()),
+        client_id: file.client_id.unwrap_or_else(|| "threadline".into()),
+        token,
+    }))
 }
 
 #[cfg(test)]
@@ -287,5 +383,38 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("at least 8"));
+    }
+
+    #[test]
+    fn mqtt_is_on_when_a_broker_is_named_and_needs_topics_and_a_token() {
+        let c = load(Flags::default(), &env_of(&[]), &[]).unwrap();
+        assert!(c.mqtt.is_none());
+        let c = load(
+            Flags::default(),
+            &env_of(&[
+                ("THREADLINE_MQTT_BROKER", "127.0.0.1:1883"),
+                ("THREADLINE_MQTT_TOPICS", "plant/+/scans, plant/+/events"),
+                ("THREADLINE_MQTT_TOKEN", "tlt_x"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        let m = c.mqtt.clone().unwrap();
+        assert_eq!(m.topics, vec!["plant/+/scans", "plant/+/events"]);
+        assert_eq!(m.reply_topic, "threadline/replies");
+        assert!(
+            !format!("{c:?}").contains("tlt_x"),
+            "the token is never printed"
+        );
+        let e = load(
+            Flags::default(),
+            &env_of(&[
+                ("THREADLINE_MQTT_BROKER", "127.0.0.1:1883"),
+                ("THREADLINE_MQTT_TOPICS", "a"),
+            ]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("token"), "{e}");
     }
 }

@@ -9,6 +9,7 @@ use threadline_domain::access::{Role, Roles, TokenName, UserName};
 use threadline_store::{NewUser, Store};
 
 pub mod bench;
+pub mod bench_epcis;
 pub mod bench_labels;
 pub mod bench_trace;
 pub mod cli;
@@ -75,7 +76,40 @@ pub async fn ensure_admin(
             created_at: chrono::Utc::now(),
         })
         .await?;
+    audit_cli(
+        store,
+        "create admin (first start)",
+        "users/admin",
+        serde_json::json!({"roles": ["admin"]}),
+    )
+    .await?;
     Ok(generated.then_some(password))
+}
+
+/// Records a change made from the command line in the audit trail, as actor `cli` (whoever
+/// could run the binary against the database).
+async fn audit_cli(
+    store: &dyn Store,
+    action: &str,
+    object: &str,
+    after: serde_json::Value,
+) -> anyhow::Result<()> {
+    store
+        .append_audit(threadline_domain::audit::AuditRecord {
+            id: uuid::Uuid::now_v7(),
+            recorded_at: chrono::Utc::now(),
+            actor: Some("cli".into()),
+            address: None,
+            action: action.into(),
+            object: object.into(),
+            status: None,
+            before: None,
+            after: Some(after),
+            reason: None,
+            signature: None,
+        })
+        .await?;
+    Ok(())
 }
 
 fn config_of(
@@ -152,8 +186,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     secure_cookies: cfg.cookie_secure,
                     ..Default::default()
                 },
+                webhooks: threadline_server::webhook::WebhookSettings {
+                    allow_private: cfg.webhooks_allow_private,
+                    ..Default::default()
+                },
                 ..threadline_server::AppState::new(store)
             };
+            if let Some(m) = &cfg.mqtt {
+                let (host, port) = m
+                    .broker
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
+                    .with_context(|| format!("MQTT broker `{}` is not host:port", m.broker))?;
+                threadline_server::mqtt::spawn(
+                    state.clone(),
+                    threadline_server::mqtt::MqttSettings {
+                        host,
+                        port,
+                        client_id: m.client_id.clone(),
+                        topics: m.topics.clone(),
+                        reply_topic: m.reply_topic.clone(),
+                        dead_letter_topic: m.dead_letter_topic.clone(),
+                        token: m.token.clone(),
+                        credentials: None,
+                    },
+                );
+                println!("MQTT: listening on {} at {}", m.topics.join(", "), m.broker);
+            }
             threadline_server::serve(listener, state, shutdown_signal()).await?;
             Ok(0)
         }
@@ -163,7 +222,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let report = store.verify().await?;
             match report.first_break {
                 None => {
-                    println!("ledger OK: {} entries verified", report.entries);
+                    println!(
+                        "ledger OK: {} entries verified; audit trail OK: {} records verified",
+                        report.entries, report.audit_records
+                    );
                     Ok(0)
                 }
                 Some(b) => {
@@ -192,6 +254,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .transpose()
                 .context("--site")?;
             let store = open_store(&cfg.db, &cfg.durability).await?;
+            let site_text = site.as_ref().map(ToString::to_string);
             let secret = threadline_server::account::mint_token(
                 &*store,
                 name.clone(),
@@ -199,6 +262,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 site,
                 "cli".to_owned(),
                 chrono::Utc::now(),
+            )
+            .await?;
+            audit_cli(
+                &*store,
+                "token create",
+                &format!("tokens/{name}"),
+                serde_json::json!({"roles": roles, "site": site_text}),
             )
             .await?;
             eprintln!(
@@ -242,6 +312,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     events,
                     batch: batch.max(1),
                     runs: runs.max(1),
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            bench::write_figures(json.as_deref(), &figures)?;
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Epcis {
+                    db,
+                    documents,
+                    events,
+                    json,
+                },
+        } => {
+            let figures = bench_epcis::epcis(
+                bench_epcis::EpcisBench {
+                    db,
+                    documents: documents.max(1),
+                    events: events.max(1),
                 },
                 &mut std::io::stdout(),
             )

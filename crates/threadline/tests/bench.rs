@@ -24,6 +24,23 @@ async fn capture_bench_runs_at_a_tiny_size() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epcis_bench_runs_at_a_tiny_size() {
+    let mut out = Vec::new();
+    let opts = threadline::bench_epcis::EpcisBench {
+        db: None,
+        documents: 3,
+        events: 20,
+    };
+    let figures = threadline::bench_epcis::epcis(opts, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(figures.len(), 2, "{text}");
+    assert!(figures[0].min > 0.0, "{figures:?}");
+    assert!(text.contains("3 documents of 20 events"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_bench_runs_at_a_tiny_size() {
     let mut out = Vec::new();
     let opts = threadline::bench_trace::TraceBench {

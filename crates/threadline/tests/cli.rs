@@ -194,6 +194,18 @@ fn verify_detects_rows_altered_in_the_database_file() {
     );
     restore();
 
+    // The audit trail (the admin created on first start) altered.
+    let (_, out) = run(&["verify", "--db", &url]);
+    assert!(out.contains("audit trail OK: 1 records"), "{out}");
+    tamper("UPDATE audit_log SET body = replace(body, 'admin', 'root') WHERE seq = 1");
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("audit trail: entry 1: content or link does not match its hash"),
+        "{out}"
+    );
+    restore();
+
     let (code, _) = run(&["verify", "--db", &url]);
     assert_eq!(code, 0);
     // The trace on the command line, as a spreadsheet: a header and one row per reached unit.

@@ -72,6 +72,15 @@ impl Api {
         }
     }
 
+    /// A client of a router built from `state` (its own clock, settings), with `roles`.
+    pub async fn with_state(s: &TestStore, state: AppState, name: &str, roles: &[Role]) -> Api {
+        let secret = token(&**s, name, roles).await;
+        Api {
+            router: app(state),
+            auth: format!("Bearer {secret}"),
+        }
+    }
+
     pub async fn send(&self, mut req: Request<Body>) -> Reply {
         req.headers_mut()
             .insert("authorization", self.auth.parse().unwrap());

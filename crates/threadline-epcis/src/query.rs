@@ -1,0 +1,851 @@
+//! The EPCIS 2.0 Simple Event Query, read from `GET /events` parameters and judged against an
+//! event's EPCIS form — the same JSON a partner reads — so every parameter means what the
+//! standard says whatever Threadline field it maps to. The caller narrows the candidates with
+//! its indexes ([`Filter::narrowing`]) and asks [`Filter::matches`] of each.
+//!
+//! Several values of one parameter are separated by `|` (any of them matches); EPCs compare in
+//! their canonical Digital Link form, so an EPC URN and a Digital Link name the same object,
+//! and an EPC pattern (`urn:epc:idpat:sgtin:….*`, a GTIN-only Digital Link, or any URI ending
+//! in `*`) matches every instance under it.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use threadline_domain::error::FieldError;
+
+use crate::hash::Context;
+use crate::ids;
+use crate::vocab::{self, Vocab};
+
+/// The order of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderBy {
+    EventTime,
+    RecordTime,
+}
+
+/// One comparison of an ILMD field or a top-level extension field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Exists,
+}
+
+#[derive(Debug, Clone)]
+enum Cond {
+    EventType(Vec<String>),
+    Time {
+        field: &'static str,
+        at_least: bool,
+        t: DateTime<Utc>,
+    },
+    Action(Vec<String>),
+    Word {
+        field: &'static str,
+        vocab: Vocab,
+        values: Vec<String>,
+    },
+    /// `readPoint`/`bizLocation` is one of these places (canonical URIs).
+    Place {
+        field: &'static str,
+        uris: Vec<String>,
+    },
+    Match {
+        lists: &'static [&'static str],
+        patterns: Vec<Pattern>,
+    },
+    Quantity {
+        op: Op,
+        value: f64,
+    },
+    DeclarationExists,
+    DeclarationText {
+        field: &'static str,
+        values: Vec<String>,
+    },
+    EventId(Vec<String>),
+    Typed {
+        list: &'static str,
+        value: &'static str,
+        vocab: Vocab,
+        kind: String,
+        uris: Vec<String>,
+    },
+    Field {
+        ilmd: bool,
+        name: String,
+        op: Op,
+        values: Vec<String>,
+    },
+    TransformationId(Vec<String>),
+}
+
+/// An identifier to match: exactly, or everything under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(String),
+    /// Everything starting with one of these.
+    Under(Vec<String>),
+}
+
+impl Pattern {
+    fn of(value: &str) -> Pattern {
+        if let Some(stem) = value.strip_suffix('*')
+            && !value.starts_with("urn:epc:idpat:")
+        {
+            return Pattern::Under(vec![stem.to_owned()]);
+        }
+        if let Some(code) = value.strip_prefix("urn:threadline:product:") {
+            return Pattern::Under(vec![
+                format!("urn:threadline:unit:{code}:"),
+                format!("urn:threadline:lot:{code}:"),
+            ]);
+        }
+        let c = canonical(value);
+        // A GTIN alone (an idpat, or /01/{gtin}) is every instance and lot of it.
+        let gtin_only = c
+            .strip_prefix("https://id.gs1.org/01/")
+            .is_some_and(|rest| !rest.contains('/'));
+        if gtin_only {
+            Pattern::Under(vec![format!("{c}/")])
+        } else {
+            Pattern::Exact(c)
+        }
+    }
+
+    fn matches(&self, uri: &str) -> bool {
+        let c = canonical(uri);
+        match self {
+            Pattern::Exact(x) => *x == c,
+            Pattern::Under(stems) => stems
+                .iter()
+                .any(|s| c.starts_with(s.as_str()) || uri.starts_with(s.as_str())),
+        }
+    }
+}
+
+/// An identifier in the form comparisons use: the constrained Digital Link of a GS1 key,
+/// anything else as written.
+fn canonical(uri: &str) -> String {
+    ids::canonical_gs1_uri(uri).unwrap_or_else(|| uri.to_owned())
+}
+
+/// A parsed Simple Event Query.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    conds: Vec<Cond>,
+    /// `orderBy` and whether it is ascending (`orderDirection`, descending by default).
+    pub order: Option<(OrderBy, bool)>,
+    /// `eventCountLimit`: at most this many events in all.
+    pub event_count_limit: Option<usize>,
+    /// `maxEventCount`: more matching events than this is an error.
+    pub max_event_count: Option<usize>,
+    pub per_page: Option<u32>,
+    pub next_page_token: Option<String>,
+    /// `WD_readPoint`/`WD_bizLocation`: the places whose descendants the caller must add
+    /// ([`Filter::add_descendants`]), by parameter.
+    pub wd: Vec<(&'static str, Vec<String>)>,
+}
+
+/// What the caller's indexes can answer: one value per field, or nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Narrowing {
+    pub event_type: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub biz_step: Option<String>,
+    pub biz_location: Option<String>,
+    /// One exact EPC or class named by a MATCH parameter.
+    pub epc: Option<String>,
+    pub biz_transaction: Option<(String, String)>,
+    pub declared: Option<bool>,
+}
+
+fn bad(name: &str, msg: impl Into<String>) -> FieldError {
+    FieldError::new("invalid_value", msg).at(name)
+}
+
+fn values(v: &str) -> Vec<String> {
+    v.split('|')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn time(name: &str, v: &str) -> Result<DateTime<Utc>, FieldError> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            FieldError::new(
+                "invalid_time",
+                format!("{name} must be a date-time with offset, got `{v}`"),
+            )
+            .at(name)
+        })
+}
+
+fn count(name: &str, v: &str) -> Result<usize, FieldError> {
+    v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        bad(
+            name,
+            format!("{name} is a positive whole number, got `{v}`"),
+        )
+    })
+}
+
+const EVENT_TYPES: &[&str] = &[
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+];
+
+impl Filter {
+    /// Reads the query parameters; an unknown parameter or a bad value is refused naming it.
+    pub fn parse(params: &[(String, String)]) -> Result<Filter, FieldError> {
+        let mut f = Filter::default();
+        for (name, v) in params {
+            f.read(name, v)?;
+        }
+        Ok(f)
+    }
+
+    fn read(&mut self, name: &str, v: &str) -> Result<(), FieldError> {
+        let list = values(v);
+        let cond = match name {
+            "eventType" => {
+                if let Some(t) = list.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+                    return Err(bad(name, format!("`{t}` is not an EPCIS event type")));
+                }
+                Cond::EventType(list)
+            }
+            "GE_eventTime"
+            | "LT_eventTime"
+            | "GE_recordTime"
+            | "LT_recordTime"
+            | "GE_errorDeclarationTime"
+            | "LT_errorDeclarationTime" => {
+                let (op, field) = name.split_once('_').unwrap_or_default();
+                Cond::Time {
+                    field: match field {
+                        "eventTime" => "eventTime",
+                        "recordTime" => "recordTime",
+                        _ => "declarationTime",
+                    },
+                    at_least: op == "GE",
+                    t: time(name, v)?,
+                }
+            }
+            "EQ_action" => {
+                if let Some(a) = list
+                    .iter()
+                    .find(|a| !["ADD", "OBSERVE", "DELETE"].contains(&a.as_str()))
+                {
+                    return Err(bad(name, format!("`{a}` is not ADD, OBSERVE or DELETE")));
+                }
+                Cond::Action(list)
+            }
+            "EQ_bizStep" => Cond::Word {
+                field: "bizStep",
+                vocab: Vocab::BizStep,
+                values: list,
+            },
+            "EQ_disposition" => Cond::Word {
+                field: "disposition",
+                vocab: Vocab::Disposition,
+                values: list,
+            },
+            "EQ_readPoint" | "EQ_bizLocation" | "WD_readPoint" | "WD_bizLocation" => {
+                let field = if name.ends_with("readPoint") {
+                    "readPoint"
+                } else {
+                    "bizLocation"
+                };
+                if name.starts_with("WD_") {
+                    self.wd.push((field, list.clone()));
+                }
+                Cond::Place {
+                    field,
+                    uris: list.iter().map(|u| canonical(u)).collect(),
+                }
+            }
+            "EQ_transformationID" => Cond::TransformationId(list),
+            "MATCH_epc"
+            | "MATCH_parentID"
+            | "MATCH_inputEPC"
+            | "MATCH_outputEPC"
+            | "MATCH_anyEPC"
+            | "MATCH_epcClass"
+            | "MATCH_inputEPCClass"
+            | "MATCH_outputEPCClass"
+            | "MATCH_anyEPCClass" => Cond::Match {
+                lists: match name {
+                    "MATCH_epc" => &["epcList", "childEPCs"],
+                    "MATCH_parentID" => &["parentID"],
+                    "MATCH_inputEPC" => &["inputEPCList"],
+                    "MATCH_outputEPC" => &["outputEPCList"],
+                    "MATCH_anyEPC" => &[
+                        "epcList",
+                        "childEPCs",
+                        "parentID",
+                        "inputEPCList",
+                        "outputEPCList",
+                    ],
+                    "MATCH_epcClass" => &["quantityList", "childQuantityList"],
+                    "MATCH_inputEPCClass" => &["inputQuantityList"],
+                    "MATCH_outputEPCClass" => &["outputQuantityList"],
+                    _ => &[
+                        "quantityList",
+                        "childQuantityList",
+                        "inputQuantityList",
+                        "outputQuantityList",
+                    ],
+                },
+                patterns: list.iter().map(|p| Pattern::of(p)).collect(),
+            },
+            "EQ_quantity" | "GT_quantity" | "GE_quantity" | "LT_quantity" | "LE_quantity" => {
+                Cond::Quantity {
+                    op: op_of(name),
+                    value: v
+                        .parse::<f64>()
+                        .map_err(|_| bad(name, format!("{name} is a number, got `{v}`")))?,
+                }
+            }
+            "EXISTS_errorDeclaration" => Cond::DeclarationExists,
+            "EQ_errorReason" => Cond::DeclarationText {
+                field: "reason",
+                values: list
+                    .iter()
+                    .map(|r| vocab::word_in(Vocab::ErrorReason, r))
+                    .collect(),
+            },
+            "EQ_correctiveEventID" => Cond::DeclarationText {
+                field: "correctiveEventIDs",
+                values: list,
+            },
+            "EQ_eventID" => Cond::EventId(list),
+            "orderBy" => {
+                let by = match v {
+                    "eventTime" => OrderBy::EventTime,
+                    "recordTime" => OrderBy::RecordTime,
+                    _ => {
+                        return Err(FieldError::new(
+                            "not_supported",
+                            format!("orderBy is eventTime or recordTime, got `{v}`"),
+                        )
+                        .at(name));
+                    }
+                };
+                let asc = self.order.is_some_and(|o| o.1);
+                self.order = Some((by, asc));
+                return Ok(());
+            }
+            "orderDirection" => {
+                let asc = match v {
+                    "ASC" => true,
+                    "DESC" => false,
+                    _ => {
+                        return Err(bad(
+                            name,
+                            format!("orderDirection is ASC or DESC, got `{v}`"),
+                        ));
+                    }
+                };
+                let by = self.order.map_or(OrderBy::EventTime, |o| o.0);
+                self.order = Some((by, asc));
+                return Ok(());
+            }
+            "eventCountLimit" => {
+                self.event_count_limit = Some(count(name, v)?);
+                return Ok(());
+            }
+            "maxEventCount" => {
+                self.max_event_count = Some(count(name, v)?);
+                return Ok(());
+            }
+            "perPage" => {
+                self.per_page = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| bad(name, format!("perPage must be 1–1000, got `{v}`")))?,
+                );
+                return Ok(());
+            }
+            "nextPageToken" => {
+                self.next_page_token = Some(v.to_owned());
+                return Ok(());
+            }
+            n => {
+                if let Some(t) = n.strip_prefix("EQ_bizTransaction_") {
+                    Cond::Typed {
+                        list: "bizTransactionList",
+                        value: "bizTransaction",
+                        vocab: Vocab::BizTransactionType,
+                        kind: vocab::btt_in(t),
+                        uris: list,
+                    }
+                } else if let Some(t) = n.strip_prefix("EQ_source_") {
+                    Cond::Typed {
+                        list: "sourceList",
+                        value: "source",
+                        vocab: Vocab::SourceDestType,
+                        kind: vocab::word_in(Vocab::SourceDestType, t),
+                        uris: list,
+                    }
+                } else if let Some(t) = n.strip_prefix("EQ_destination_") {
+                    Cond::Typed {
+                        list: "destinationList",
+                        value: "destination",
+                        vocab: Vocab::SourceDestType,
+                        kind: vocab::word_in(Vocab::SourceDestType, t),
+                        uris: list,
+                    }
+                } else if let Some(cond) = field_cond(n, list) {
+                    cond
+                } else {
+                    return Err(FieldError::new(
+                        "not_supported",
+                        format!("query parameter `{n}` is unknown or not supported"),
+                    )
+                    .at(n));
+                }
+            }
+        };
+        self.conds.push(cond);
+        Ok(())
+    }
+
+    /// Adds the places below a `WD_` place (their URIs), so they match too.
+    pub fn add_descendants(&mut self, field: &str, uris: impl IntoIterator<Item = String>) {
+        let extra: Vec<String> = uris.into_iter().map(|u| canonical(&u)).collect();
+        for c in &mut self.conds {
+            if let Cond::Place { field: f, uris } = c
+                && *f == field
+            {
+                uris.extend(extra.iter().cloned());
+            }
+        }
+    }
+
+    /// What an index can narrow the candidates to; the caller still asks [`Filter::matches`].
+    pub fn narrowing(&self) -> Narrowing {
+        let mut n = Narrowing::default();
+        for c in &self.conds {
+            match c {
+                Cond::EventType(t) if t.len() == 1 => n.event_type = t.first().cloned(),
+                Cond::Time {
+                    field: "eventTime",
+                    at_least,
+                    t,
+                } => {
+                    if *at_least {
+                        n.from = Some(n.from.map_or(*t, |x| x.max(*t)));
+                    } else {
+                        n.to = Some(n.to.map_or(*t, |x| x.min(*t)));
+                    }
+                }
+                Cond::Word {
+                    field: "bizStep",
+                    values,
+                    ..
+                } if values.len() == 1 => {
+                    n.biz_step = values.first().map(|v| vocab::word_in(Vocab::BizStep, v));
+                }
+                Cond::Place {
+                    field: "bizLocation",
+                    uris,
+                } if uris.len() == 1 && !self.wd.iter().any(|(f, _)| *f == "bizLocation") => {
+                    n.biz_location = uris.first().cloned();
+                }
+                Cond::Match { patterns, lists } if patterns.len() == 1 && lists.len() >= 4 => {
+                    if let Some(Pattern::Exact(u)) = patterns.first() {
+                        n.epc = Some(u.clone());
+                    }
+                }
+                Cond::Typed {
+                    list: "bizTransactionList",
+                    kind,
+                    uris,
+                    ..
+                } if uris.len() == 1 => {
+                    n.biz_transaction = uris.first().map(|u| (kind.clone(), u.clone()));
+                }
+                Cond::DeclarationExists => n.declared = Some(true),
+                _ => {}
+            }
+        }
+        n
+    }
+
+    /// Does the event (its EPCIS form, with the context its prefixes are declared in) match?
+    pub fn matches(&self, ev: &Map<String, Value>, ctx: &Context) -> bool {
+        self.conds.iter().all(|c| cond_matches(c, ev, ctx))
+    }
+
+    /// Whether results must be collected and sorted rather than streamed in ledger order.
+    pub fn collects(&self) -> bool {
+        self.order.is_some() || self.event_count_limit.is_some() || self.max_event_count.is_some()
+    }
+}
+
+fn op_of(name: &str) -> Op {
+    match name.split('_').next() {
+        Some("GT") => Op::Gt,
+        Some("GE") => Op::Ge,
+        Some("LT") => Op::Lt,
+        Some("LE") => Op::Le,
+        Some("EXISTS") => Op::Exists,
+        _ => Op::Eq,
+    }
+}
+
+/// `EQ_ILMD_{field}`, `GT_{field}`, `EXISTS_ILMD_{field}`…: a namespaced field name (an IRI
+/// such as `https://ns.example.com/epcis/myField`, or `prefix:local` as the event declares it).
+fn field_cond(name: &str, values: Vec<String>) -> Option<Cond> {
+    let (op, rest) = name.split_once('_')?;
+    if !["EQ", "GT", "GE", "LT", "LE", "EXISTS"].contains(&op) {
+        return None;
+    }
+    let (ilmd, field) = match rest.strip_prefix("ILMD_") {
+        Some(f) => (true, f),
+        None => (false, rest),
+    };
+    // A field is namespaced: an IRI or a CURIE.
+    if !field.contains(':') {
+        return None;
+    }
+    Some(Cond::Field {
+        ilmd,
+        name: field.to_owned(),
+        op: op_of(name),
+        values,
+    })
+}
+
+fn text<'a>(ev: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    ev.get(k).and_then(Value::as_str)
+}
+
+fn uris_of<'a>(ev: &'a Map<String, Value>, list: &str) -> Vec<&'a str> {
+    match ev.get(list) {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| {
+                x.as_str()
+                    .or_else(|| x.get("epcClass").and_then(Value::as_str))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn compare(op: Op, have: &Value, want: &str) -> bool {
+    let have_text = match have {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return false,
+    };
+    if op == Op::Eq {
+        return have_text == want
+            || matches!((have_text.parse::<f64>(), want.parse::<f64>()), (Ok(a), Ok(b)) if a == b);
+    }
+    let ord = match (have_text.parse::<f64>(), want.parse::<f64>()) {
+        (Ok(a), Ok(b)) => a.partial_cmp(&b),
+        _ => match (
+            DateTime::parse_from_rfc3339(&have_text),
+            DateTime::parse_from_rfc3339(want),
+        ) {
+            (Ok(a), Ok(b)) => Some(a.cmp(&b)),
+            _ => None,
+        },
+    };
+    let Some(ord) = ord else { return false };
+    match op {
+        Op::Gt => ord.is_gt(),
+        Op::Ge => ord.is_ge(),
+        Op::Lt => ord.is_lt(),
+        Op::Le => ord.is_le(),
+        Op::Eq | Op::Exists => false,
+    }
+}
+
+/// The value of a namespaced field of `obj`, named as an IRI or as a CURIE.
+fn field<'a>(obj: &'a Map<String, Value>, name: &str, ctx: &Context) -> Option<&'a Value> {
+    let want = ctx.expand(name);
+    obj.iter()
+        .find(|(k, _)| *k == name || ctx.expand(k) == want)
+        .map(|(_, v)| v)
+}
+
+fn cond_matches(c: &Cond, ev: &Map<String, Value>, ctx: &Context) -> bool {
+    match c {
+        Cond::EventType(types) => text(ev, "type").is_some_and(|t| types.iter().any(|x| x == t)),
+        Cond::Time { field, at_least, t } => {
+            let v = if *field == "declarationTime" {
+                ev.get("errorDeclaration")
+                    .and_then(|d| d.get("declarationTime"))
+                    .and_then(Value::as_str)
+            } else {
+                text(ev, field)
+            };
+            v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .is_some_and(|x| {
+                    let x = x.with_timezone(&Utc);
+                    if *at_least { x >= *t } else { x < *t }
+                })
+        }
+        Cond::Action(list) => text(ev, "action").is_some_and(|a| list.iter().any(|x| x == a)),
+        Cond::Word {
+            field,
+            vocab,
+            values,
+        } => text(ev, field).is_some_and(|w| {
+            let w = vocab::word_in(*vocab, w);
+            values.iter().any(|x| vocab::word_in(*vocab, x) == w)
+        }),
+        Cond::Place { field, uris } => ev
+            .get(*field)
+            .and_then(|p| p.get("id"))
+            .and_then(Value::as_str)
+            .is_some_and(|id| uris.contains(&canonical(id))),
+        Cond::Match { lists, patterns } => lists.iter().any(|l| {
+            uris_of(ev, l)
+                .iter()
+                .any(|u| patterns.iter().any(|p| p.matches(u)))
+        }),
+        Cond::Quantity { op, value } => [
+            "quantityList",
+            "childQuantityList",
+            "inputQuantityList",
+            "outputQuantityList",
+        ]
+        .iter()
+        .flat_map(|l| ev.get(*l).and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|q| q.get("quantity"))
+        .any(|q| compare(*op, q, &value.to_string())),
+        Cond::DeclarationExists => ev.contains_key("errorDeclaration"),
+        Cond::DeclarationText { field, values } => {
+            let Some(d) = ev.get("errorDeclaration") else {
+                return false;
+            };
+            match d.get(*field) {
+                Some(Value::String(r)) => {
+                    let r = vocab::word_in(Vocab::ErrorReason, r);
+                    values.contains(&r)
+                }
+                Some(Value::Array(ids)) => ids
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|i| values.iter().any(|x| x == i)),
+                _ => false,
+            }
+        }
+        Cond::EventId(list) => text(ev, "eventID").is_some_and(|i| list.iter().any(|x| x == i)),
+        Cond::TransformationId(list) => {
+            text(ev, "transformationID").is_some_and(|i| list.iter().any(|x| x == i))
+        }
+        Cond::Typed {
+            list,
+            value,
+            vocab,
+            kind,
+            uris,
+        } => ev
+            .get(*list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|e| {
+                let t = e.get("type").and_then(Value::as_str).unwrap_or("");
+                let same_type = if *vocab == Vocab::BizTransactionType {
+                    vocab::btt_in(t) == *kind
+                } else {
+                    vocab::word_in(*vocab, t) == *kind
+                };
+                same_type
+                    && e.get(*value).and_then(Value::as_str).is_some_and(|u| {
+                        let c = canonical(u);
+                        uris.iter().any(|x| *x == u || canonical(x) == c)
+                    })
+            }),
+        Cond::Field {
+            ilmd,
+            name,
+            op,
+            values,
+        } => {
+            let scope = if *ilmd {
+                match ev.get("ilmd").and_then(Value::as_object) {
+                    Some(m) => m,
+                    None => return false,
+                }
+            } else {
+                ev
+            };
+            match (field(scope, name, ctx), op) {
+                (None, _) => false,
+                (Some(_), Op::Exists) => true,
+                (Some(v), op) => values.iter().any(|w| compare(*op, v, w)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn filter(q: &[(&str, &str)]) -> Filter {
+        let params: Vec<(String, String)> = q
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Filter::parse(&params).unwrap()
+    }
+
+    fn ctx() -> Context {
+        let mut c = Context::default();
+        c.insert("example", "https://ns.example.com/epcis/");
+        c
+    }
+
+    fn event() -> Map<String, Value> {
+        json!({"type": "ObjectEvent", "eventTime": "2022-02-17T02:33:31.116Z", "recordTime": "2022-02-18T00:00:00Z",
+            "eventTimeZoneOffset": "-06:00", "eventID": "urn:uuid:1",
+            "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"], "action": "OBSERVE",
+            "bizStep": "shipping", "disposition": "in_transit",
+            "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1234"},
+            "bizTransactionList": [{"type": "po", "bizTransaction": "http://transaction.acme.com/po/12345678"}],
+            "quantityList": [{"epcClass": "https://id.gs1.org/01/10614141073464/10/L1", "quantity": 12.5, "uom": "KGM"}],
+            "sourceList": [{"type": "owning_party", "source": "https://id.gs1.org/417/0614141000005"}],
+            "ilmd": {"example:grade": "A", "example:weight": 7},
+            "example:temp": "2022-02-17T00:00:00Z"})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn every_parameter_matches_what_the_standard_says() {
+        let ev = event();
+        let yes: &[&[(&str, &str)]] = &[
+            &[("eventType", "AggregationEvent|ObjectEvent")],
+            &[
+                ("GE_eventTime", "2022-02-17T02:33:31.116Z"),
+                ("LT_eventTime", "2022-02-18T00:00:00Z"),
+            ],
+            &[("GE_recordTime", "2022-02-17T00:00:00+08:00")],
+            &[("EQ_action", "OBSERVE")],
+            &[("EQ_bizStep", "https://ref.gs1.org/cbv/BizStep-shipping")],
+            &[("EQ_disposition", "in_transit|active")],
+            &[(
+                "EQ_readPoint",
+                "https://id.gs1.org/414/0614141073467/254/1234",
+            )],
+            &[("MATCH_epc", "https://id.gs1.org/01/10614141073464/21/2017")],
+            &[("MATCH_anyEPC", "urn:epc:idpat:sgtin:0614141.107346.*")],
+            &[("MATCH_epcClass", "urn:epc:class:lgtin:0614141.107346.L1")],
+            &[("MATCH_anyEPCClass", "https://id.gs1.org/01/10614141073464")],
+            &[("GT_quantity", "12"), ("LE_quantity", "12.5")],
+            &[(
+                "EQ_bizTransaction_po",
+                "http://transaction.acme.com/po/12345678",
+            )],
+            &[("EQ_source_owning_party", "urn:epc:id:pgln:0614141.00000")],
+            &[("EQ_ILMD_example:grade", "A")],
+            &[("GE_ILMD_https://ns.example.com/epcis/weight", "7")],
+            &[("EXISTS_ILMD_example:weight", "")],
+            &[("LT_example:temp", "2022-02-18T00:00:00Z")],
+            &[("EQ_eventID", "urn:uuid:1")],
+        ];
+        for q in yes {
+            assert!(filter(q).matches(&ev, &ctx()), "{q:?}");
+        }
+        let no: &[&[(&str, &str)]] = &[
+            &[("eventType", "AggregationEvent")],
+            &[("LT_eventTime", "2022-02-17T02:33:31.116Z")],
+            &[("EQ_bizStep", "receiving")],
+            &[("EQ_readPoint", "urn:epc:id:sgln:0614141.07346.0")],
+            &[("MATCH_epc", "https://id.gs1.org/01/10614141073464/21/2018")],
+            &[("MATCH_parentID", "urn:epc:id:sgtin:0614141.107346.2017")],
+            &[(
+                "MATCH_inputEPCClass",
+                "urn:epc:class:lgtin:0614141.107346.L1",
+            )],
+            &[("GT_quantity", "12.5")],
+            &[(
+                "EQ_bizTransaction_inv",
+                "http://transaction.acme.com/po/12345678",
+            )],
+            &[(
+                "EQ_destination_owning_party",
+                "urn:epc:id:pgln:0614141.00000",
+            )],
+            &[("EQ_ILMD_example:grade", "B")],
+            &[("EXISTS_example:missing", "")],
+            &[("EXISTS_errorDeclaration", "")],
+            &[("EQ_errorReason", "did_not_occur")],
+        ];
+        for q in no {
+            assert!(!filter(q).matches(&ev, &ctx()), "{q:?}");
+        }
+        let mut declared = ev.clone();
+        declared.insert(
+            "errorDeclaration".into(),
+            json!({"declarationTime": "2022-03-01T00:00:00Z", "reason": "urn:epcglobal:cbv:er:did_not_occur",
+                   "correctiveEventIDs": ["urn:uuid:2"]}),
+        );
+        for q in [
+            &[("EXISTS_errorDeclaration", "")][..],
+            &[("EQ_errorReason", "did_not_occur")],
+            &[("EQ_correctiveEventID", "urn:uuid:2")],
+            &[("GE_errorDeclarationTime", "2022-03-01T00:00:00Z")],
+        ] {
+            assert!(filter(q).matches(&declared, &ctx()), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_by_name() {
+        for (k, v) in [
+            ("eventType", "ThingEvent"),
+            ("GE_eventTime", "yesterday"),
+            ("EQ_action", "MAYBE"),
+            ("GT_quantity", "lots"),
+            ("orderBy", "bizStep"),
+            ("orderDirection", "UP"),
+            ("eventCountLimit", "0"),
+            ("perPage", "5000"),
+            ("EQ_nonsense", "1"),
+        ] {
+            let e = Filter::parse(&[(k.to_owned(), v.to_owned())]).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(k));
+        }
+    }
+
+    #[test]
+    fn narrowing_names_what_an_index_answers() {
+        let f = filter(&[
+            ("EQ_bizStep", "urn:epcglobal:cbv:bizstep:shipping"),
+            ("MATCH_anyEPC", "urn:epc:id:sgtin:0614141.107346.2017"),
+            ("eventType", "ObjectEvent"),
+        ]);
+        let n = f.narrowing();
+        assert_eq!(n.biz_step.as_deref(), Some("shipping"));
+        assert_eq!(
+            n.epc.as_deref(),
+            Some("https://id.gs1.org/01/10614141073464/21/2017")
+        );
+        assert_eq!(n.event_type.as_deref(), Some("ObjectEvent"));
+        assert_eq!(filter(&[("EQ_bizStep", "a|b")]).narrowing().biz_step, None);
+    }
+}

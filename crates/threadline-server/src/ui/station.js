@@ -1,0 +1,431 @@
+// The scan station's loop: one input that keeps focus, a verdict per scan from
+// /api/v1/scan/check, undo, and a submit that goes through a queue kept in localStorage. Each
+// request of a batch is built once, stored with its Idempotency-Key, and re-sent with the same
+// key and body until the server answers, so a batch is recorded exactly once however often the
+// Wi-Fi drops. Hand-written, no dependencies; every text comes from the page (data-*).
+(function () {
+  'use strict';
+  var root = document.getElementById('station');
+  if (!root) { return; }
+  function $(id) { return document.getElementById(id); }
+  var messages = $('messages');
+  function msg(code) { return messages.getAttribute('data-' + code) || code; }
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
+  var opSelect = $('op');
+  var input = $('scan');
+  var form = $('context');
+  var list = $('scans');
+  var result = $('result');
+  var STATE = 'threadline.station.v1';
+  var QUEUE = 'threadline.queue.v1';
+  var state = load(STATE, { op: '', context: {}, scans: [] });
+  var queue = load(QUEUE, []);
+  var flushing = false;
+  var audio = null;
+  var beeps = 0;
+
+  function load(key, fallback) {
+    try {
+      var v = JSON.parse(window.localStorage.getItem(key));
+      return v || fallback;
+    } catch (e) { return fallback; }
+  }
+  function save() {
+    try {
+      window.localStorage.setItem(STATE, JSON.stringify(state));
+      window.localStorage.setItem(QUEUE, JSON.stringify(queue));
+    } catch (e) { /* private mode: the page still works, without surviving a reload */ }
+  }
+  function enc(s) { return encodeURIComponent(s); }
+  function newKey() {
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ('0' + x.toString(16)).slice(-2); }).join('');
+  }
+
+  // --- context -------------------------------------------------------------------------
+  function fieldBoxes() { return form.querySelectorAll('.field[data-required]'); }
+  function control(box) { return box.querySelector('input,select'); }
+  function has(list, op) { return list.split(' ').indexOf(op) >= 0; }
+  function showFields() {
+    var op = opSelect.value;
+    Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      var req = has(box.getAttribute('data-required'), op);
+      var opt = has(box.getAttribute('data-optional'), op);
+      box.hidden = !(req || opt);
+      box.classList.toggle('required', req);
+      control(box).required = req;
+    });
+    render();
+  }
+  function context() {
+    var out = {};
+    Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      if (box.hidden) { return; }
+      var c = control(box);
+      if (c.type === 'checkbox') { out[c.name] = c.checked; return; }
+      if (c.value.trim() !== '') { out[c.name] = c.value.trim(); }
+    });
+    return out;
+  }
+  function missingFields() {
+    var out = [];
+    Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      var c = control(box);
+      if (!box.hidden && c.required && c.value.trim() === '') {
+        out.push(box.querySelector('label').firstChild.textContent);
+      }
+    });
+    return out;
+  }
+  function restore() {
+    if (state.op && opSelect.querySelector('option[value="' + state.op + '"]')) { opSelect.value = state.op; }
+    Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      var c = control(box);
+      var v = state.context[c.name];
+      if (v === undefined) { return; }
+      if (c.type === 'checkbox') { c.checked = !!v; } else { c.value = v; }
+    });
+  }
+  function remember() {
+    state.op = opSelect.value;
+    state.context = {};
+    Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      var c = control(box);
+      state.context[c.name] = c.type === 'checkbox' ? c.checked : c.value;
+    });
+    save();
+  }
+
+  // --- feedback ------------------------------------------------------------------------
+  function beep() {
+    beeps += 1;
+    root.setAttribute('data-beeps', String(beeps));
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) { return; }
+      audio = audio || new Ctx();
+      var osc = audio.createOscillator();
+      var gain = audio.createGain();
+      osc.type = 'square';
+      osc.frequency.value = 880;
+      gain.gain.value = 0.08;
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no sound device */ }
+  }
+  function say(kind, text) {
+    result.className = 'result ' + kind;
+    result.textContent = text;
+  }
+  function setOnline(on) {
+    var net = $('net');
+    net.textContent = msg(on ? 'online' : 'offline');
+    net.className = 'pill ' + (on ? 'ok' : 'warn');
+    root.setAttribute('data-online', on ? 'true' : 'false');
+  }
+  function unitText(u) { return u ? u.product + ' · ' + u.serial : ''; }
+
+  function render() {
+    list.textContent = '';
+    var accepted = 0;
+    var refused = 0;
+    for (var i = state.scans.length - 1; i >= 0; i -= 1) {
+      var s = state.scans[i];
+      var li = document.createElement('li');
+      li.className = s.pending ? 'pending' : (s.accepted ? 'ok' : 'bad');
+      var code = document.createElement('span');
+      code.className = 'code';
+      code.textContent = s.code;
+      li.appendChild(code);
+      var why = document.createElement('span');
+      why.className = 'why';
+      var text = msg(s.pending ? 'unchecked' : s.reason);
+      if (s.status && !s.accepted) { text += ' · ' + msg('status-' + s.status); }
+      why.textContent = text;
+      li.appendChild(why);
+      if (s.unit) {
+        var unit = document.createElement('span');
+        unit.className = 'unit';
+        unit.textContent = unitText(s.unit);
+        li.appendChild(unit);
+      }
+      list.appendChild(li);
+      if (s.pending) { continue; }
+      if (s.accepted) { accepted += 1; } else { refused += 1; }
+    }
+    $('count').textContent = String(accepted);
+    $('errors').textContent = String(refused);
+    var expected = parseInt(context().expected || '', 10);
+    $('expected').textContent = expected > 0 ? ' / ' + expected : '';
+    $('count').className = 'count' + (expected > 0 && accepted === expected ? ' done' : '') +
+      (expected > 0 && accepted > expected ? ' over' : '');
+    var q = $('queue');
+    q.hidden = queue.length === 0;
+    q.textContent = msg('queued') + ': ' + queue.length;
+  }
+
+  // --- scanning ------------------------------------------------------------------------
+  function sameUnit(a, b) { return a && b && a.product === b.product && a.serial === b.serial; }
+  function errorText(body) {
+    var e = body && body.errors && body.errors[0];
+    if (e) { return (e.field ? e.field + ': ' : '') + e.message; }
+    return (body && body.error && body.error.message) || '';
+  }
+  function checkCode(op, code, product) {
+    var url = '/api/v1/scan/check?operation=' + enc(op) + '&code=' + enc(code) +
+      (product ? '&product=' + enc(product) : '');
+    return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          if (r.ok) { return body; }
+          return { accepted: false, reason: 'unreadable', detail: errorText(body) };
+        });
+      });
+  }
+  function judge(entry) {
+    var ctx = context();
+    return checkCode(opSelect.value, entry.code, ctx.product).then(function (v) {
+      setOnline(true);
+      entry.pending = false;
+      entry.unit = v.unit || null;
+      entry.status = v.status || null;
+      entry.detail = v.detail || '';
+      var dup = v.accepted && state.scans.some(function (o) {
+        return o !== entry && o.accepted && sameUnit(o.unit, entry.unit);
+      });
+      entry.accepted = !!v.accepted && !dup;
+      entry.reason = dup ? 'duplicate' : v.reason;
+      if (!entry.accepted) {
+        beep();
+        say('bad', entry.code + ': ' + msg(entry.reason));
+      } else {
+        say('ok', unitText(entry.unit));
+      }
+    }, function () {
+      // No answer: the network is down. The scan stays in the list, to be checked later.
+      setOnline(false);
+    }).then(function () { render(); save(); });
+  }
+  function scan(code) {
+    var entry = { code: code, accepted: false, reason: 'unchecked', pending: true };
+    state.scans.push(entry);
+    render();
+    save();
+    return judge(entry);
+  }
+  function recheck() {
+    state.scans.filter(function (s) { return s.pending; }).forEach(judge);
+  }
+
+  // --- submitting ----------------------------------------------------------------------
+  function byProduct(units) {
+    var lines = [];
+    units.forEach(function (u) {
+      var line = lines.filter(function (l) { return l.product === u.product; })[0];
+      if (!line) { line = { product: u.product, serials: [] }; lines.push(line); }
+      line.serials.push(u.serial);
+    });
+    return lines;
+  }
+  function pick(ctx, keys) {
+    var out = {};
+    keys.forEach(function (k) { if (ctx[k] !== undefined) { out[k] = ctx[k]; } });
+    return out;
+  }
+  function resolveParent(code) {
+    return fetch('/api/v1/scan?code=' + enc(code), { credentials: 'same-origin' })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          if (r.ok && body.resolved && body.resolved.kind === 'item') {
+            return { product: body.resolved.item.product, serial: body.resolved.item.serial };
+          }
+          throw { refused: errorText(body) || code };
+        });
+      });
+  }
+  // The requests of a batch: usually one; repair takes one unit per order.
+  function build(op, ctx, units) {
+    var path = '/api/v1/ops/' + op;
+    var one = function (body) { return Promise.resolve([{ path: path, body: body }]); };
+    switch (op) {
+      case 'receive':
+        return one(Object.assign(pick(ctx, ['supplier', 'purchase_order', 'location', 'inspector']), { lines: byProduct(units) }));
+      case 'commission':
+        return one(Object.assign(pick(ctx, ['product', 'work_order', 'line', 'station', 'operator']), {
+          serials: units.map(function (u) { return u.serial; })
+        }));
+      case 'assemble':
+        return resolveParent(ctx.parent).then(function (parent) {
+          return [{ path: path, body: Object.assign(pick(ctx, ['location', 'work_order']), { parent: parent, components: units }) }];
+        });
+      case 'inspect':
+        var body = Object.assign(pick(ctx, ['result', 'inspector', 'location', 'note']), { items: units });
+        if (ctx.defect_codes) {
+          body.defect_codes = ctx.defect_codes.split(/[,，\s]+/).filter(function (s) { return s; });
+        }
+        return one(body);
+      case 'move':
+        return one(Object.assign(pick(ctx, ['from', 'to', 'operator']), { items: units }));
+      case 'ship':
+        return one(Object.assign(pick(ctx, ['sales_order', 'from', 'customer', 'distributor', 'ship_to_region', 'tracking_number']), { lines: byProduct(units) }));
+      case 'return':
+        return one(Object.assign(pick(ctx, ['rma', 'customer', 'reason', 'condition', 'outcome', 'location']), { items: units }));
+      case 'repair':
+        return Promise.resolve(units.map(function (u) {
+          return { path: path, body: Object.assign(pick(ctx, ['repair_order', 'fault', 'engineer', 'location', 'completed']), { unit: u }) };
+        }));
+      default:
+        return one(Object.assign(pick(ctx, ['reason', 'location']), { items: units }));
+    }
+  }
+  function submit() {
+    var missing = missingFields();
+    if (missing.length) {
+      beep();
+      say('bad', msg('missing') + ': ' + missing.join(', '));
+      return;
+    }
+    var scans = state.scans.filter(function (s) { return s.accepted || s.pending; });
+    if (scans.length === 0) {
+      say('bad', msg('nothing'));
+      return;
+    }
+    queue.push({
+      key: newKey(),
+      op: opSelect.value,
+      context: context(),
+      scans: scans.map(function (s) { return { code: s.code, unit: s.accepted ? s.unit : null }; }),
+      requests: null,
+      ok: 0,
+      errors: []
+    });
+    state.scans = [];
+    save();
+    render();
+    say('pending', msg('queued'));
+    flush();
+  }
+  function post(r) {
+    return fetch(r.path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, 'Idempotency-Key': r.key },
+      body: JSON.stringify(r.body)
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (body) {
+        return { status: resp.status, body: body };
+      });
+    });
+  }
+  function report(batch) {
+    if (batch.errors.length) {
+      beep();
+      say('bad', msg('refused') + ': ' + batch.errors.join('; '));
+    } else {
+      say('ok', msg('submitted') + ': ' + batch.count);
+    }
+  }
+  // Sends the queue in order. A lost answer leaves the request at the head of its batch, to be
+  // sent again with the same key and body; the server answers a repeat with the first result.
+  function flush() {
+    if (flushing || queue.length === 0) { return Promise.resolve(); }
+    flushing = true;
+    var batch = queue[0];
+    var prepared = batch.requests ? Promise.resolve() : prepare(batch);
+    return prepared.then(function () {
+      return sendAll(batch);
+    }).then(function () {
+      queue.shift();
+      save();
+      report(batch);
+      flushing = false;
+      render();
+      return flush();
+    }, function (e) {
+      flushing = false;
+      if (e && e.refused !== undefined) {
+        queue.shift();
+        save();
+        beep();
+        say('bad', msg('refused') + ': ' + e.refused);
+        render();
+        return flush();
+      }
+      setOnline(false);
+      render();
+    });
+  }
+  function prepare(batch) {
+    var unchecked = batch.scans.filter(function (s) { return !s.unit; });
+    return Promise.all(unchecked.map(function (s) {
+      return checkCode(batch.op, s.code, batch.context.product).then(function (v) {
+        if (v.accepted) { s.unit = v.unit; } else { batch.errors.push(s.code + ': ' + msg(v.reason)); }
+      });
+    })).then(function () {
+      var units = batch.scans.filter(function (s) { return s.unit; }).map(function (s) { return s.unit; });
+      batch.count = units.length;
+      if (units.length === 0) { batch.requests = []; save(); return; }
+      return build(batch.op, batch.context, units).then(function (requests) {
+        batch.requests = requests.map(function (r, i) {
+          r.key = requests.length > 1 ? batch.key + '.' + i : batch.key;
+          return r;
+        });
+        save();
+      });
+    });
+  }
+  function sendAll(batch) {
+    if (batch.requests.length === 0) { return Promise.resolve(); }
+    return post(batch.requests[0]).then(function (answer) {
+      setOnline(true);
+      if (answer.status === 401) { throw new Error('signed out'); }
+      if (answer.status >= 300) { batch.errors.push(errorText(answer.body) || String(answer.status)); }
+      batch.requests.shift();
+      save();
+      return sendAll(batch);
+    });
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+  input.addEventListener('keydown', function (e) {
+    if (e.key !== 'Enter') { return; }
+    e.preventDefault();
+    var code = input.value.trim();
+    input.value = '';
+    if (code) { scan(code); }
+  });
+  $('undo').addEventListener('click', function () {
+    var last = state.scans.pop();
+    if (last) { say('pending', msg('undone') + ': ' + last.code); }
+    render();
+    save();
+    input.focus();
+  });
+  $('clear').addEventListener('click', function () {
+    state.scans = [];
+    render();
+    save();
+    input.focus();
+  });
+  $('submit').addEventListener('click', function () { submit(); input.focus(); });
+  opSelect.addEventListener('change', function () { showFields(); remember(); input.focus(); });
+  form.addEventListener('change', function () { remember(); render(); });
+  form.addEventListener('keydown', function (e) {
+    // Enter in a context field moves on to scanning instead of submitting the form.
+    if (e.key === 'Enter') { e.preventDefault(); input.focus(); }
+  });
+  window.addEventListener('online', function () { setOnline(true); recheck(); flush(); });
+  window.addEventListener('offline', function () { setOnline(false); });
+  window.setInterval(function () { if (queue.length) { flush(); } }, 10000);
+
+  restore();
+  showFields();
+  render();
+  recheck();
+  flush();
+  input.focus();
+}());

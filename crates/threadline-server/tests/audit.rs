@@ -1,0 +1,402 @@
+//! The audit trail through HTTP, on both engines: every kind of write leaves a record saying
+//! who, when, from where, what and what it was before; sign-in failures and lockouts too; an
+//! auditor searches it by user, object and time and exports it; `verify` counts it.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use threadline_domain::access::Role;
+use threadline_server::{AppState, ManualClock, app};
+use threadline_testkit::fixtures::{at, now, plant, token};
+use threadline_testkit::{TestStore, store_test};
+use tower::ServiceExt;
+
+struct Client {
+    router: axum::Router,
+    clock: Arc<ManualClock>,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    bytes: Vec<u8>,
+}
+
+const ADDRESS: &str = "192.0.2.44";
+
+impl Client {
+    async fn new(s: &TestStore) -> Client {
+        let clock = Arc::new(ManualClock::new(now()));
+        let state = AppState {
+            clock: clock.clone(),
+            ..AppState::new(s.store.clone())
+        };
+        Client {
+            router: app(state),
+            clock,
+        }
+    }
+
+    /// A request from [`ADDRESS`], as `serve` would see it.
+    async fn call(&self, method: Method, uri: &str, auth: &str, body: Option<Value>) -> Reply {
+        let mut b = Request::builder().method(method).uri(uri);
+        if !auth.is_empty() {
+            b = b.header("authorization", format!("Bearer {auth}"));
+        }
+        let mut req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .unwrap();
+        let addr: SocketAddr = format!("{ADDRESS}:50000").parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            bytes,
+        }
+    }
+
+    async fn records(&self, auditor: &str, query: &str) -> Vec<Value> {
+        let r = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/audit?{query}"),
+                auditor,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["records"].as_array().unwrap().clone()
+    }
+}
+
+fn actions(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+store_test!(
+    every_kind_of_write_is_recorded_with_who_when_where_and_before,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        let qc = token(&*s, "qc-1", &[Role::Qc]).await;
+
+        // Master data: the value before and after.
+        let p = c
+            .call(Method::GET, "/api/v1/products/BOARD", &admin, None)
+            .await;
+        let mut changed = p.body.clone();
+        changed["name"] = json!("Main board rev B");
+        for k in ["version", "updated_at"] {
+            changed.as_object_mut().unwrap().remove(k);
+        }
+        let mut req = Request::builder()
+            .method(Method::PUT)
+            .uri("/api/v1/products/BOARD")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .header("if-match", "\"1\"")
+            .body(Body::from(changed.to_string()))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>("192.0.2.44:1".parse().unwrap()));
+        let resp = c.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+
+        c.clock.advance(chrono::Duration::minutes(5));
+        // An event with a correction: the reason is recorded.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/events",
+                &admin,
+                Some(json!({"type": "object", "action": "ADD", "event_time": at(30), "biz_step": "commissioning",
+                    "disposition": "active", "biz_location": "SZ-L1", "items": [{"product": "BOARD", "serial": "B1"}]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let first = r.body["events"][0]["id"].as_str().unwrap().to_owned();
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/events",
+                &admin,
+                Some(json!({"type": "object", "action": "OBSERVE", "event_time": at(20), "biz_step": "inspecting",
+                    "items": [{"product": "BOARD", "serial": "B1"}],
+                    "corrects": {"event": first, "reason": "scanned at the wrong station"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+        // Users and tokens: created, changed, locked, revoked.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                &admin,
+                Some(json!({"name": "li.na", "password": "correct horse", "roles": ["qc"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let r = c
+            .call(
+                Method::PUT,
+                "/api/v1/users/li.na/roles",
+                &admin,
+                Some(json!({"roles": ["quality"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        c.call(Method::POST, "/api/v1/users/li.na/lock", &admin, None)
+            .await;
+        c.call(Method::POST, "/api/v1/users/li.na/unlock", &admin, None)
+            .await;
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                &admin,
+                Some(json!({"name": "erp", "roles": ["production"]})),
+            )
+            .await;
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        c.call(Method::DELETE, "/api/v1/tokens/erp", &admin, None)
+            .await;
+        // A refusal for lack of permission is recorded too.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/products",
+                &qc,
+                Some(json!({"code": "X", "name": "x", "tracking": "serial"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // Reads are not.
+        c.call(Method::GET, "/api/v1/products", &admin, None).await;
+
+        let all = c.records(&auditor, "limit=1000").await;
+        let text = serde_json::to_string(&all).unwrap();
+        assert!(
+            !text.contains(&secret) && !text.contains("correct horse") && !text.contains("$argon2"),
+            "no secret reaches the trail"
+        );
+
+        let board = c.records(&auditor, "object=products/BOARD").await;
+        assert_eq!(actions(&board), ["PUT /api/v1/products/{code}"]);
+        let b = &board[0];
+        assert_eq!(b["actor"], "token:root");
+        assert_eq!(b["address"], ADDRESS);
+        assert_eq!(b["status"], 200);
+        assert_eq!(b["recorded_at"], json!(now()));
+        assert_eq!(b["before"]["name"], "Main board");
+        assert_eq!(b["before"]["version"], 1);
+        assert_eq!(b["after"]["name"], "Main board rev B");
+        assert_eq!(b["after"]["version"], 2);
+
+        let events = c.records(&auditor, "object=events").await;
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1]["reason"], "scanned at the wrong station");
+        assert_eq!(events[1]["after"]["count"], 1);
+        assert!(events[0]["object"].as_str().unwrap().starts_with("events/"));
+
+        let user = c.records(&auditor, "object=users/li.na").await;
+        assert_eq!(
+            actions(&user),
+            [
+                "POST /api/v1/users",
+                "PUT /api/v1/users/{name}/roles",
+                "POST /api/v1/users/{name}/lock",
+                "POST /api/v1/users/{name}/unlock",
+            ]
+        );
+        assert_eq!(user[1]["before"]["roles"], json!(["qc"]));
+        assert_eq!(user[1]["after"]["roles"], json!(["quality"]));
+        assert_eq!(user[2]["before"]["disabled"], false);
+        assert_eq!(user[2]["after"]["disabled"], true);
+
+        let tokens = c.records(&auditor, "object=tokens/erp").await;
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[0]["after"]["roles"], json!(["production"]));
+        assert_eq!(tokens[1]["before"]["name"], "erp");
+        assert!(tokens[1]["before"]["revoked_at"].is_null());
+
+        let refused = c.records(&auditor, "actor=token:qc-1").await;
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0]["status"], 403);
+        assert_eq!(refused[0]["object"], "products");
+
+        // By time: the product change was at `now`, the events five minutes later.
+        let later = (now() + chrono::Duration::minutes(1)).to_rfc3339();
+        let before = c
+            .records(&auditor, &format!("to={}", later.replace('+', "%2B")))
+            .await;
+        assert_eq!(actions(&before), ["PUT /api/v1/products/{code}"]);
+        let after = c
+            .records(
+                &auditor,
+                &format!("from={}&limit=2", later.replace('+', "%2B")),
+            )
+            .await;
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[0]["action"], "POST /api/v1/events");
+
+        let report = s.verify().await.unwrap();
+        assert_eq!(report.first_break, None);
+        assert_eq!(report.audit_records as usize, all.len());
+    }
+);
+
+store_test!(
+    sign_ins_failures_and_lockouts_are_recorded,
+    |s: TestStore| async move {
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        c.call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"name": "wang", "password": "correct horse", "roles": ["qc"]})),
+        )
+        .await;
+        let sign_in = |name: &str, password: &str| {
+            let body = json!({"name": name, "password": password});
+            let c = &c;
+            async move {
+                c.call(Method::POST, "/api/v1/session", "", Some(body))
+                    .await
+                    .status
+            }
+        };
+        assert_eq!(sign_in("wang", "correct horse").await, StatusCode::OK);
+        assert_eq!(
+            sign_in("nobody\u{7}", "whatever1").await,
+            StatusCode::UNAUTHORIZED
+        );
+        for _ in 0..5 {
+            assert_eq!(
+                sign_in("wang", "wrong password").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let wang = c.records(&auditor, "actor=wang").await;
+        assert_eq!(
+            actions(&wang),
+            [
+                "sign_in",
+                "sign_in_failed",
+                "sign_in_failed",
+                "sign_in_failed",
+                "sign_in_failed",
+                "account_locked"
+            ]
+        );
+        assert!(wang.iter().all(|r| r["address"] == ADDRESS));
+        assert!(wang.iter().all(|r| r["object"] == "users/wang"));
+        assert_eq!(wang[1]["reason"], "wrong password");
+        let stranger = c.records(&auditor, "object=users/nobody").await;
+        assert_eq!(actions(&stranger), ["sign_in_failed"]);
+        assert_eq!(stranger[0]["reason"], "unknown user");
+        assert_eq!(stranger[0]["actor"], "nobody", "control characters dropped");
+    }
+);
+
+store_test!(
+    the_trail_exports_and_refuses_bad_queries,
+    |s: TestStore| async move {
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        for i in 0..3 {
+            c.call(
+                Method::POST,
+                "/api/v1/tokens",
+                &admin,
+                Some(json!({"name": format!("t{i}"), "roles": ["qc"]})),
+            )
+            .await;
+        }
+        let csv = c
+            .call(Method::GET, "/api/v1/audit?format=csv", &auditor, None)
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let text = String::from_utf8(csv.bytes).unwrap();
+        let mut lines = text.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("seq,recorded_at,actor,address,action,object")
+        );
+        assert_eq!(lines.count(), 3, "{text}");
+        let xlsx = c
+            .call(
+                Method::GET,
+                "/api/v1/audit?format=xlsx&object=tokens/t1",
+                &auditor,
+                None,
+            )
+            .await;
+        assert_eq!(xlsx.status, StatusCode::OK);
+        assert!(xlsx.bytes.starts_with(b"PK"), "a zip");
+
+        // Paging.
+        let r = c
+            .call(Method::GET, "/api/v1/audit?limit=2", &auditor, None)
+            .await;
+        assert_eq!(r.body["records"].as_array().unwrap().len(), 2);
+        let next = r.body["next"].as_str().unwrap().to_owned();
+        let r = c
+            .call(
+                Method::GET,
+                &format!("/api/v1/audit?limit=2&after={next}"),
+                &auditor,
+                None,
+            )
+            .await;
+        assert_eq!(r.body["records"].as_array().unwrap().len(), 1);
+        assert!(r.body["next"].is_null());
+
+        for (q, field) in [
+            ("limit=0", "limit"),
+            ("format=pdf", "format"),
+            ("from=yesterday", ""),
+            ("colour=red", ""),
+        ] {
+            let r = c
+                .call(Method::GET, &format!("/api/v1/audit?{q}"), &auditor, None)
+                .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+            if !field.is_empty() {
+                assert_eq!(r.body["error"]["field"], field, "{q}");
+            }
+        }
+        let r = c.call(Method::GET, "/api/v1/audit", &admin, None).await;
+        assert_eq!(r.status, StatusCode::OK, "the admin holds every permission");
+    }
+);

@@ -1,0 +1,576 @@
+//! End-to-end tests of the web UI in real headless Chromium, driven through chromedriver
+//! (WebDriver) on both engines: sign-in and the language switch, a scan session typed as a
+//! hardware scanner types it, the passport, a forward trace into a recall.
+//!
+//! Each test serves the real router on `127.0.0.1:0` and starts its own chromedriver. Without
+//! `chromedriver` on the PATH the tests say so and pass, except under `CI=true`, where
+//! `.ci/run` installs Debian's `chromium` and `chromium-driver` and a missing browser fails.
+//! Screenshots of every page, in both languages, land in `target/screenshots/`.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Api;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use threadline_server::{AppState, AuthSettings, FixedClock, app};
+use threadline_testkit::fixtures::{now, plant};
+use threadline_testkit::{TestStore, store_test};
+
+const PASSWORD: &str = "correct-horse-battery-7";
+
+/// The served application and an admin API client on the same store.
+struct Site {
+    base: String,
+    api: Api,
+    server: tokio::task::JoinHandle<()>,
+    _store: TestStore,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The fixture plant, one user per role the tests sign in as, and the router on a socket.
+async fn site(store: TestStore) -> Site {
+    plant(&*store).await;
+    let api = Api::new(&store).await;
+    for (name, roles) in [
+        ("boss", vec!["admin"]),
+        ("liu", vec!["production"]),
+        ("wang", vec!["warehouse"]),
+        ("zhao", vec!["quality"]),
+    ] {
+        let r = api
+            .post(
+                "/api/v1/users",
+                json!({"name": name, "password": PASSWORD, "roles": roles}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let state = AppState {
+        clock: Arc::new(FixedClock(now())),
+        auth: AuthSettings {
+            secure_cookies: false,
+            ..AuthSettings::default()
+        },
+        ..AppState::new(store.store.clone())
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app(state)).await.unwrap();
+    });
+    Site {
+        base,
+        api,
+        server,
+        _store: store,
+    }
+}
+
+/// One headless Chromium behind its own chromedriver; both end when this is dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver leads its own process group: ending the group ends the browser too.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn have_chromedriver() -> bool {
+    let found = Command::new("chromedriver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install chromium and chromium-driver (see .ci/run)"
+        );
+        eprintln!("chromedriver is not installed: browser test skipped");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A browser whose preferred language is `accept` (`zh-CN`, `en-US`) and whose window is
+/// `width` pixels wide.
+async fn browser(accept: &str, width: u32) -> Browser {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--hide-scrollbars", "--force-device-scale-factor=1",
+                     format!("--window-size={width},900"), format!("--lang={accept}")],
+            "prefs": {"intl.accept_languages": accept},
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    client.set_window_size(width, 900).await.unwrap();
+    Browser { client, driver }
+}
+
+impl Browser {
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until the expression is true in the page.
+    async fn until(&self, expr: &str) {
+        for _ in 0..300 {
+            if self.js(&format!("return !!({expr});")).await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "timed out waiting for `{expr}` on {}",
+            self.client.current_url().await.unwrap()
+        );
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn lang(&self) -> String {
+        self.js("return document.documentElement.lang;")
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Saves the whole page (the window grown to its height) as
+    /// `target/screenshots/{name}.png`.
+    async fn shot(&self, name: &str) {
+        let (width, height) = self.client.get_window_size().await.unwrap();
+        let page = self
+            .js("return document.documentElement.scrollHeight;")
+            .await
+            .as_u64()
+            .unwrap_or(height);
+        let full = u32::try_from(page.clamp(height, 4000)).unwrap();
+        let width = u32::try_from(width).unwrap();
+        self.client.set_window_size(width, full).await.unwrap();
+        self.js("window.scrollTo(0, 0); return 0;").await;
+        let png = self.client.screenshot().await.unwrap();
+        self.client
+            .set_window_size(width, u32::try_from(height).unwrap())
+            .await
+            .unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn sign_in(&self, site: &Site, name: &str, lang: &str) {
+        self.open(&format!("{}/login?lang={lang}", site.base)).await;
+        self.type_into("#name", name).await;
+        self.type_into("#password", PASSWORD).await;
+        self.click("main button[type=submit]").await;
+        self.until("document.getElementById('who')").await;
+    }
+
+    async fn close(self) {
+        self.client.clone().close().await.unwrap();
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("screenshots")
+}
+
+store_test!(
+    sign_in_language_switch_and_sign_out,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let b = browser("zh-CN", 1280).await;
+        // A zh browser gets Chinese without asking.
+        b.open(&format!("{}/", site.base)).await;
+        b.until("document.getElementById('password')").await;
+        assert_eq!(b.lang().await, "zh-CN");
+        assert_eq!(b.text("h1").await, "登录");
+        b.shot("login-zh").await;
+        b.type_into("#name", "liu").await;
+        b.type_into("#password", "not-the-password").await;
+        b.click("main button[type=submit]").await;
+        b.until("document.querySelector('main .bad')").await;
+        assert_eq!(b.text("main .bad").await, "用户名或密码错误");
+        b.type_into("#password", PASSWORD).await;
+        b.click("main button[type=submit]").await;
+        b.until("document.getElementById('who')").await;
+        assert_eq!(b.text("#who").await, "liu");
+        // A production operator is offered the scan station, not what needs other permissions.
+        let nav = b.text("nav").await;
+        assert!(nav.contains("扫码工作站"), "{nav}");
+        b.shot("home-zh").await;
+        b.click("#lang-switch").await;
+        b.until("document.documentElement.lang === 'en'").await;
+        assert!(b.text("nav").await.contains("Scan station"));
+        b.shot("home-en").await;
+        b.click("#sign-out").await;
+        b.until("document.getElementById('password')").await;
+        assert_eq!(b.lang().await, "en");
+        b.shot("login-en").await;
+        // Signed out means signed out: the home page sends us back to the sign-in form.
+        b.open(&format!("{}/", site.base)).await;
+        b.until("document.getElementById('password')").await;
+        b.close().await;
+    }
+);
+
+store_test!(
+    a_scan_session_with_an_error_and_an_undo,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        // B9 exists already: scanning it again for commissioning is an error at the scan.
+        let r = site
+        .api
+        .post(
+            "/api/v1/ops/commission",
+            json!({"product": "BOARD", "serials": ["B9"], "work_order": "WO-0", "line": "SZ-L1"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let before = site.api.ledger_len().await;
+
+        let b = browser("zh-CN", 360).await;
+        b.sign_in(&site, "liu", "zh").await;
+        b.open(&format!("{}/scan", site.base)).await;
+        b.until("document.getElementById('scan')").await;
+        // Only the operations a production operator may perform are offered.
+        let ops = b
+            .js("return Array.from(document.querySelectorAll('#op option')).map(o => o.value);")
+            .await;
+        assert_eq!(ops, json!(["commission", "assemble", "move"]));
+        b.client
+            .find(Locator::Css("#op"))
+            .await
+            .unwrap()
+            .select_by_value("commission")
+            .await
+            .unwrap();
+        b.type_into("#f-product", "BOARD").await;
+        b.type_into("#f-work_order", "WO-9").await;
+        b.type_into("#f-line", "SZ-L1").await;
+        b.type_into("#f-expected", "2").await;
+        // The input has focus; a wedge scanner types each code and Enter.
+        b.click("#scan").await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        let active = b.client.active_element().await.unwrap();
+        assert_eq!(active.attr("id").await.unwrap().as_deref(), Some("scan"));
+        active
+            .send_keys(&format!("B1{enter}B2{enter}B1{enter}B9{enter}B3{enter}"))
+            .await
+            .unwrap();
+        b.until("document.querySelectorAll('#scans li').length === 5 && !document.querySelector('#scans li.pending')")
+        .await;
+        let rows = b
+        .js("return Array.from(document.querySelectorAll('#scans li')).reverse().map(li => [li.className, li.querySelector('.code').textContent, li.querySelector('.why').textContent]);")
+        .await;
+        assert_eq!(
+            rows,
+            json!([
+                ["ok", "B1", "通过"],
+                ["ok", "B2", "通过"],
+                ["bad", "B1", "重复扫码"],
+                ["bad", "B9", "序列号已登记 · 生产中"],
+                ["ok", "B3", "通过"],
+            ])
+        );
+        assert_eq!(b.text("#count").await, "3");
+        assert_eq!(b.text("#errors").await, "2");
+        let beeps = b
+            .js("return document.getElementById('station').dataset.beeps;")
+            .await;
+        assert_eq!(beeps, json!("2"));
+        b.shot("scan-zh").await;
+        // One too many: undo the last scan, and the count meets the expected quantity.
+        b.click("#undo").await;
+        b.until("document.querySelectorAll('#scans li').length === 4")
+            .await;
+        assert_eq!(b.text("#count").await, "2");
+        assert_eq!(b.text("#expected").await, "/ 2");
+        b.click("#submit").await;
+        b.until("document.getElementById('result').classList.contains('ok')")
+            .await;
+        assert_eq!(b.text("#result").await, "已提交: 2");
+        assert_eq!(
+            b.js("return document.querySelectorAll('#scans li').length;")
+                .await,
+            json!(0)
+        );
+        assert_eq!(
+            b.js("return JSON.parse(localStorage.getItem('threadline.queue.v1')).length;")
+                .await,
+            json!(0)
+        );
+        b.shot("scan-submitted-zh").await;
+        // One commissioning event for B1 and B2; B3 was undone, B9 untouched.
+        assert_eq!(site.api.ledger_len().await, before + 1);
+        assert_eq!(
+            site.api.item("BOARD", "B1").await["status"],
+            "in_production"
+        );
+        assert_eq!(
+            site.api.item("BOARD", "B2").await["status"],
+            "in_production"
+        );
+        assert_eq!(site.api.get("/api/v1/items/BOARD/B3").await.status, 404);
+        b.open(&format!("{}/scan?lang=en", site.base)).await;
+        b.until("document.documentElement.lang === 'en'").await;
+        b.shot("scan-en").await;
+        b.close().await;
+    }
+);
+
+/// A board received, a phone built from it and failed at QC: the story the passport tells.
+async fn build_a_phone(site: &Site) {
+    for (op, body) in [
+        (
+            "receive",
+            json!({"supplier": "SUP1", "purchase_order": "PO-7", "location": "SZ-WH-A1",
+                   "lines": [{"product": "BOARD", "serials": ["B1"]}]}),
+        ),
+        (
+            "commission",
+            json!({"product": "PHONE", "serials": ["P1"], "work_order": "WO-7", "line": "SZ-L1",
+                   "operator": "Li", "attributes": {"color": "black"}}),
+        ),
+        (
+            "assemble",
+            json!({"parent": {"product": "PHONE", "serial": "P1"},
+                   "components": [{"product": "BOARD", "serial": "B1"}], "location": "SZ-L1"}),
+        ),
+        (
+            "inspect",
+            json!({"items": [{"product": "PHONE", "serial": "P1"}], "result": "fail",
+                   "measurements": [{"name": "output_voltage", "value": 4.6, "unit": "V", "low": 4.8, "high": 5.2}],
+                   "defect_codes": ["E-VOLT-LOW"], "inspector": "Zhao", "equipment": "ATE-07"}),
+        ),
+    ] {
+        let r = site.api.post(&format!("/api/v1/ops/{op}"), body).await;
+        assert_eq!(r.status, 201, "{op}: {:?}", r.body);
+    }
+}
+
+store_test!(the_passport_of_a_scanned_unit, |s: TestStore| async move {
+    if !have_chromedriver() {
+        return;
+    }
+    let site = site(s).await;
+    build_a_phone(&site).await;
+    let b = browser("zh-CN", 1280).await;
+    b.sign_in(&site, "zhao", "zh").await;
+    b.open(&format!("{}/unit", site.base)).await;
+    // The search box takes what a scanner sends: here a GS1 code in its printed form.
+    let enter = char::from(fantoccini::key::Key::Enter);
+    b.type_into("#code", &format!("(01)09521234543213(21)P1{enter}"))
+        .await;
+    b.until("document.getElementById('identity')").await;
+    assert_eq!(b.text("#identity h1").await, "Phone P1");
+    let badges = b.text("#badges").await;
+    assert!(
+        badges.contains("生产中") && badges.contains("质检冻结"),
+        "{badges}"
+    );
+    assert_eq!(b.text("#components").await, "BOARD · B1");
+    assert_eq!(
+        b.js("return document.querySelectorAll('#timeline li').length;")
+            .await,
+        json!(3)
+    );
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains("生产赋码")
+            && timeline.contains("WO-7")
+            && timeline.contains("token:test-admin"),
+        "{timeline}"
+    );
+    let qc = b.text("#qc").await;
+    assert!(
+        qc.contains("不合格") && qc.contains("output_voltage = 4.6 V") && qc.contains("E-VOLT-LOW"),
+        "{qc}"
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#qc td div.bad').length;")
+            .await,
+        json!(1)
+    );
+    b.shot("passport-zh").await;
+    b.click("#lang-switch").await;
+    b.until("document.documentElement.lang === 'en'").await;
+    assert!(b.text("#badges").await.contains("QC hold"));
+    b.shot("passport-en").await;
+    // From the phone to its board, and back through the parent link.
+    b.click("#components a").await;
+    b.until("document.querySelector('#identity h1') && document.querySelector('#identity h1').textContent.startsWith('Main board')")
+        .await;
+    assert_eq!(b.text("#parent").await, "PHONE · P1");
+    // An unknown code says so, next to the search box.
+    b.type_into("#code", &format!("NO-SUCH-SERIAL{enter}"))
+        .await;
+    b.until("document.getElementById('not-found')").await;
+    b.shot("passport-not-found-en").await;
+    b.close().await;
+});
+
+store_test!(a_forward_trace_into_a_recall, |s: TestStore| async move {
+    if !have_chromedriver() {
+        return;
+    }
+    let site = site(s).await;
+    build_a_phone(&site).await;
+    let b = browser("zh-CN", 1280).await;
+    b.sign_in(&site, "zhao", "zh").await;
+    b.open(&format!("{}/trace", site.base)).await;
+    b.type_into("#t-product", "BOARD").await;
+    b.type_into("#t-serial", "B1").await;
+    b.click("#scope button[type=submit]").await;
+    b.until("document.getElementById('trace-result')").await;
+    // The board reached one phone: the start and the phone are drawn, the phone is listed.
+    assert_eq!(
+        b.js("return document.querySelectorAll('#trace-graph g.node').length;")
+            .await,
+        json!(2)
+    );
+    assert!(b.text("#trace-table").await.contains("PHONE · P1"));
+    assert_eq!(
+        b.js("return document.querySelectorAll('#trace-graph g.node.held').length;")
+            .await,
+        json!(1)
+    );
+    // Folding the start hides what was reached through it; unfolding shows it again.
+    b.click("#trace-graph g.toggle").await;
+    b.until("document.getElementById('trace-graph').dataset.visible === '1'")
+        .await;
+    b.click("#trace-graph g.toggle").await;
+    b.until("document.getElementById('trace-graph').dataset.visible === '2'")
+        .await;
+    let csv = b
+        .js("return document.getElementById('export-csv').getAttribute('href');")
+        .await;
+    assert_eq!(
+        csv,
+        json!("/api/v1/trace/forward?product=BOARD&serial=B1&format=csv")
+    );
+    b.shot("trace-zh").await;
+    b.click("#lang-switch").await;
+    b.until("document.documentElement.lang === 'en'").await;
+    b.until("document.getElementById('trace-result')").await;
+    b.shot("trace-en").await;
+
+    // From the trace to a recall: preview, then create.
+    b.click("#start-recall").await;
+    b.until("document.getElementById('recall-preview')").await;
+    let summary = b.text("#preview-summary").await;
+    assert!(
+        summary.starts_with("Units: 1 · In our hands: 1"),
+        "{summary}"
+    );
+    b.shot("recall-preview-en").await;
+    b.type_into("#r-code", "RC-TEST-1").await;
+    b.type_into("#r-reason", "Boards from PO-7 short the supply rail")
+        .await;
+    b.click("#create-recall button[type=submit]").await;
+    b.until("document.getElementById('campaign')").await;
+    assert_eq!(b.text("#campaign h1").await, "Recall RC-TEST-1");
+    let counts = b.text("#campaign-counts").await;
+    assert!(counts.contains("Held by the recall\n1"), "{counts}");
+    b.shot("recall-en").await;
+    b.click("#lang-switch").await;
+    b.until("document.documentElement.lang === 'zh-CN'").await;
+    b.shot("recall-zh").await;
+    // The hold is real: the phone is now on recall hold too.
+    let holds = &site.api.item("PHONE", "P1").await["holds"];
+    assert_eq!(holds, &json!(["qc", "recall"]));
+    b.open(&format!("{}/recalls?lang=zh", site.base)).await;
+    b.until("document.getElementById('recalls')").await;
+    assert!(b.text("#recalls").await.contains("RC-TEST-1"));
+    b.shot("recalls-zh").await;
+    b.close().await;
+});

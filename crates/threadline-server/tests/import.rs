@@ -1,0 +1,211 @@
+//! Bulk import of master data through the API: Chinese and English headers, a dry run that
+//! names every bad row, an all-or-nothing commit, a real XLSX written by a spreadsheet library,
+//! and the templates. Both engines.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use calamine::Reader;
+use common::{Api, Reply};
+use threadline_testkit::{TestStore, store_test};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+async fn upload(api: &Api, uri: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    api.send(
+        Request::post(uri)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+store_test!(
+    a_dry_run_names_every_bad_row_and_a_commit_is_all_or_nothing,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        let before = api.ledger_len().await;
+        let bad = "编码,名称,类型,上级\n\
+                   SZ2,深圳二厂,工厂,\n\
+                   SZ2-WH,仓库,库区,SZ2\n\
+                   SZ2-A1,,货位,SZ2-WH\n\
+                   SZ2-A2,A2,货位,NOPE\n\
+                   SZ2-X,X,仓库,SZ2\n";
+        let r = upload(&api, "/api/v1/imports/locations", "text/csv", bad.into()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let fields: Vec<String> = r.codes().into_iter().map(|(_, f)| f).collect();
+        assert_eq!(
+            fields,
+            vec!["rows[4].名称", "rows[5].上级", "rows[6].类型"],
+            "{:?}",
+            r.body
+        );
+        // A commit of the same file writes nothing either.
+        let r = upload(
+            &api,
+            "/api/v1/imports/locations?mode=commit",
+            "text/csv",
+            bad.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(api.ledger_len().await, before);
+
+        let good = "编码 (code),名称 (name),类型 (kind),上级 (parent)\n\
+                    SZ2,深圳二厂,工厂,\n\
+                    SZ2-WH,仓库,库区,SZ2\n\
+                    SZ2-A1,A1,货位,SZ2-WH\n";
+        let r = upload(&api, "/api/v1/imports/locations", "text/csv", good.into()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(
+            (r.body["rows"].as_u64(), r.body["dry_run"].as_bool()),
+            (Some(3), Some(true))
+        );
+        assert_eq!(api.ledger_len().await, before, "a dry run keeps nothing");
+        let r = upload(
+            &api,
+            "/api/v1/imports/locations?mode=commit",
+            "text/csv",
+            good.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before + 3);
+        let bin = api.get("/api/v1/locations/SZ2-A1").await;
+        assert_eq!(
+            (bin.body["kind"].as_str(), bin.body["parent"].as_str()),
+            (Some("bin"), Some("SZ2-WH"))
+        );
+        // Importing them again: every row already exists.
+        let r = upload(
+            &api,
+            "/api/v1/imports/locations?mode=commit",
+            "text/csv",
+            good.into(),
+        )
+        .await;
+        assert_eq!(r.codes().len(), 3);
+        assert_eq!(
+            r.codes()[0],
+            ("already_exists".into(), "rows[2].编码 (code)".into())
+        );
+
+        // Headers that are not columns are refused before any row is read.
+        let r = upload(
+            &api,
+            "/api/v1/imports/parties",
+            "text/csv",
+            "编码,名称,颜色\nS1,x,red\n".into(),
+        )
+        .await;
+        assert_eq!(
+            r.codes(),
+            vec![
+                ("unknown_column".into(), "rows[1].颜色".into()),
+                ("missing_column".into(), "rows[1]".into()),
+            ]
+        );
+    }
+);
+
+store_test!(
+    an_xlsx_written_by_a_spreadsheet_library_imports_and_templates_download,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["code", "name", "tracking", "gtin", "warranty_months"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "TC-300").unwrap();
+        sheet.write_string(1, 1, "控制器 300").unwrap();
+        sheet.write_string(1, 2, "序列号").unwrap();
+        sheet.write_string(1, 3, "06901234567892").unwrap();
+        sheet.write_number(1, 4, 24).unwrap();
+        sheet.write_string(2, 0, "RESIN-X").unwrap();
+        sheet.write_string(2, 1, "Resin X").unwrap();
+        sheet.write_string(2, 2, "lot").unwrap();
+        sheet.write_string(3, 0, "BAD").unwrap();
+        sheet.write_string(3, 1, "Bad").unwrap();
+        sheet.write_string(3, 2, "serial").unwrap();
+        sheet.write_string(3, 4, "two years").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+
+        let r = upload(&api, "/api/v1/imports/products", XLSX, bytes.clone()).await;
+        assert_eq!(
+            r.codes(),
+            vec![("invalid_number".into(), "rows[4].warranty_months".into())]
+        );
+
+        sheet_fix(&mut book);
+        let bytes = book.save_to_buffer().unwrap();
+        let r = upload(&api, "/api/v1/imports/products?mode=commit", XLSX, bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let p = api.get("/api/v1/products/TC-300").await.body;
+        assert_eq!(
+            (p["tracking"].as_str(), p["warranty_months"].as_u64()),
+            (Some("serial"), Some(24))
+        );
+        assert_eq!(p["gtin"], "06901234567892");
+
+        // The template is a workbook whose header row imports as is.
+        let (status, headers, bytes) = {
+            let req = Request::get("/api/v1/imports/parties/template?format=xlsx")
+                .body(Body::empty())
+                .unwrap();
+            let mut req = req;
+            req.headers_mut()
+                .insert("authorization", api.auth.parse().unwrap());
+            let resp = tower::ServiceExt::oneshot(api.router.clone(), req)
+                .await
+                .unwrap();
+            let (st, h) = (resp.status(), resp.headers().clone());
+            let b = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (st, h, b.to_vec())
+        };
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"].to_str().unwrap().starts_with(XLSX));
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let range = wb.worksheet_range_at(0).unwrap().unwrap();
+        let head: Vec<String> = range
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(head, vec!["编码 (code)", "名称 (name)", "类型 (kind)"]);
+        let csv = format!("{}\nSUP-9,华南树脂,供应商\n", head.join(","));
+        let r = upload(
+            &api,
+            "/api/v1/imports/parties?mode=commit",
+            "text/csv",
+            csv.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(
+            api.get("/api/v1/parties/SUP-9").await.body["kind"],
+            "supplier"
+        );
+    }
+);
+
+/// Removes the bad row of the products sheet.
+fn sheet_fix(book: &mut rust_xlsxwriter::Workbook) {
+    let sheet = book.worksheet_from_index(0).unwrap();
+    for c in 0..5u16 {
+        sheet.clear_cell(3, c);
+    }
+}

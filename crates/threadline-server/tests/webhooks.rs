@@ -1,0 +1,416 @@
+//! Webhooks through the HTTP API and the delivery worker, against a local receiver that fails
+//! on purpose: the outbox is written with the event, signatures verify, failures are retried
+//! with back-off, exhausted deliveries go dead and come back on redelivery; DingTalk's signed
+//! URL; private destinations refused unless allowed. Both engines.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use common::Api;
+use serde_json::{Value, json};
+use threadline_domain::access::Role;
+use threadline_server::webhook::{WebhookSettings, dingtalk_url, sender, signature, signing_key};
+use threadline_server::{AppState, ManualClock, webhook};
+use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::{TestStore, store_test};
+
+/// What the receiver saw, and the statuses it answers with next (200 once they run out).
+#[derive(Default)]
+struct Receiver {
+    seen: Mutex<Vec<(HeaderMap, String, Vec<u8>)>>,
+    answers: Mutex<VecDeque<u16>>,
+}
+
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, String) {
+    r.seen
+        .lock()
+        .unwrap()
+        .push((headers, uri.to_string(), body.to_vec()));
+    let code = r.answers.lock().unwrap().pop_front().unwrap_or(200);
+    (
+        StatusCode::from_u16(code).unwrap(),
+        r#"{"errcode":0,"errmsg":"ok"}"#.into(),
+    )
+}
+
+/// A receiver on 127.0.0.1 that answers `answers` in turn, then 200.
+async fn receiver(answers: &[u16]) -> (Arc<Receiver>, String) {
+    let r = Arc::new(Receiver::default());
+    r.answers.lock().unwrap().extend(answers);
+    let router = axum::Router::new().fallback(receive).with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (r, format!("http://{addr}/hook"))
+}
+
+fn settings(allow_private: bool) -> WebhookSettings {
+    WebhookSettings {
+        allow_private,
+        timeout: Duration::from_secs(5),
+        first_retry: Duration::from_secs(60),
+        max_retry: Duration::from_secs(600),
+        max_attempts: 3,
+        poll: Duration::from_millis(50),
+    }
+}
+
+struct Setup {
+    api: Api,
+    state: AppState,
+    clock: Arc<ManualClock>,
+}
+
+async fn setup(s: &TestStore, allow_private: bool) -> Setup {
+    plant(&**s).await;
+    let clock = Arc::new(ManualClock::new(now()));
+    let state = AppState {
+        clock: clock.clone(),
+        webhooks: settings(allow_private),
+        ..AppState::new(s.store.clone())
+    };
+    let api = Api::with_state(s, state.clone(), "hook-admin", &[Role::Admin]).await;
+    Setup { api, state, clock }
+}
+
+impl Setup {
+    /// One pass of the worker, as `serve` runs it in a loop.
+    async fn work(&self) -> usize {
+        let client = sender(&self.state.webhooks).unwrap();
+        webhook::work_once(&self.state, &client).await.unwrap()
+    }
+
+    async fn deliveries(&self, name: &str) -> Vec<Value> {
+        let r = self
+            .api
+            .get(&format!("/api/v1/webhooks/{name}/deliveries"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["deliveries"].as_array().unwrap().clone()
+    }
+}
+
+fn commission(serials: &[&str]) -> Value {
+    let items: Vec<Value> = serials
+        .iter()
+        .map(|s| json!({"product": "BOARD", "serial": s}))
+        .collect();
+    json!({"type": "object", "action": "ADD", "event_time": at(5), "biz_step": "commissioning",
+           "disposition": "active", "biz_location": "SZ-L1", "items": items})
+}
+
+fn qc_fail(serial: &str) -> Value {
+    json!({"type": "object", "action": "OBSERVE", "event_time": at(1), "biz_step": "inspecting",
+           "disposition": "non_conformant", "biz_location": "SZ-L1", "hold": {"place": "qc"},
+           "items": [{"product": "BOARD", "serial": serial}], "fields": {"defect": "cold solder joint"}})
+}
+
+store_test!(
+    deliveries_are_queued_with_the_event_signed_retried_and_logged,
+    |s: TestStore| async move {
+        let t = setup(&s, true).await;
+        let (rx, url) = receiver(&[500, 503]).await;
+        let created = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "erp", "url": url, "filter": {"topics": ["qc_failed"], "products": ["BOARD"], "locations": ["SZ"]}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        // The secret is shown once: never listed or read back.
+        let listed = t.api.get("/api/v1/webhooks").await;
+        assert!(listed.body["webhooks"][0].get("secret").is_none());
+        assert!(
+            t.api
+                .get("/api/v1/webhooks/erp")
+                .await
+                .body
+                .get("secret")
+                .is_none()
+        );
+
+        // Commissioning is not a QC failure: nothing queued. The failure is, in the same
+        // transaction as the event.
+        let r = t
+            .api
+            .post("/api/v1/events", commission(&["B-1", "B-2"]))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert!(t.deliveries("erp").await.is_empty());
+        let r = t.api.post("/api/v1/events", qc_fail("B-1")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let event_id = r.body["events"][0]["id"].as_str().unwrap().to_owned();
+        let queued = t.deliveries("erp").await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0]["status"], "pending");
+        assert_eq!(queued[0]["event"], event_id.as_str());
+        assert_eq!(queued[0]["topics"], json!(["event", "hold", "qc_failed"]));
+        let delivery = queued[0]["id"].as_str().unwrap().to_owned();
+
+        // A refused event queues nothing.
+        let refused = t.api.post("/api/v1/events", qc_fail("B-404")).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(t.deliveries("erp").await.len(), 1);
+
+        // First attempt: 500. Not due again until the back-off has passed.
+        assert_eq!(t.work().await, 1);
+        let d = &t.deliveries("erp").await[0];
+        assert_eq!(
+            (d["status"].as_str(), d["attempts"].as_u64()),
+            (Some("pending"), Some(1))
+        );
+        assert_eq!(d["last_status"], 500);
+        assert_eq!(t.work().await, 0, "retried before its back-off");
+        t.clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(t.work().await, 1); // 503
+        t.clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(t.work().await, 1); // 200
+        let d = t
+            .api
+            .get(&format!("/api/v1/webhook-deliveries/{delivery}"))
+            .await;
+        assert_eq!(d.body["status"], "delivered");
+        let log: Vec<Value> = d.body["attempts_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["status"].clone())
+            .collect();
+        assert_eq!(log, vec![json!(500), json!(503), json!(200)]);
+
+        // Every attempt carried the same id and a valid signature over id, timestamp and body.
+        let seen = rx.seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        for (headers, _, body) in seen.iter() {
+            let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+            assert_eq!(h("webhook-id"), delivery);
+            let ts: i64 = h("webhook-timestamp").parse().unwrap();
+            assert_eq!(
+                h("webhook-signature"),
+                signature(&signing_key(&secret), &delivery, ts, body)
+            );
+            assert_ne!(
+                h("webhook-signature"),
+                signature(b"another key", &delivery, ts, body)
+            );
+            let payload: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(payload["webhook"], "erp");
+            assert_eq!(payload["event"]["id"], event_id.as_str());
+            assert_eq!(payload["event"]["items"][0]["serial"], "B-1");
+        }
+    }
+);
+
+store_test!(
+    exhausted_deliveries_go_dead_until_redelivered,
+    |s: TestStore| async move {
+        let t = setup(&s, true).await;
+        let (rx, url) = receiver(&[500, 500, 500]).await;
+        let r = t
+            .api
+            .post("/api/v1/webhooks", json!({"name": "mes", "url": url}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        t.api.post("/api/v1/events", commission(&["B-9"])).await;
+        for _ in 0..3 {
+            assert_eq!(t.work().await, 1);
+            t.clock.advance(chrono::Duration::hours(1));
+        }
+        let d = t.deliveries("mes").await;
+        assert_eq!(d[0]["status"], "dead");
+        assert_eq!(d[0]["attempts"], 3);
+        assert_eq!(
+            t.work().await,
+            0,
+            "a dead delivery is not retried by itself"
+        );
+        let dead = t
+            .api
+            .get("/api/v1/webhooks/mes/deliveries?status=dead")
+            .await;
+        assert_eq!(dead.body["deliveries"].as_array().unwrap().len(), 1);
+
+        // Redelivery on demand: the receiver is fixed now.
+        let id = d[0]["id"].as_str().unwrap();
+        let r = t
+            .api
+            .post(
+                &format!("/api/v1/webhook-deliveries/{id}/redeliver"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["status"], "pending");
+        assert_eq!(t.work().await, 1);
+        assert_eq!(t.deliveries("mes").await[0]["status"], "delivered");
+        assert_eq!(rx.seen.lock().unwrap().len(), 4);
+
+        // Paused subscriptions queue nothing and send nothing; deleting one drops its log.
+        let r = t
+            .api
+            .put(
+                "/api/v1/webhooks/mes",
+                "\"1\"",
+                json!({"url": url, "active": false}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        t.api.post("/api/v1/events", commission(&["B-10"])).await;
+        assert_eq!(t.deliveries("mes").await.len(), 1);
+        let r = t.api.delete("/api/v1/webhooks/mes").await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            t.api.get("/api/v1/webhooks/mes").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.api
+                .get(&format!("/api/v1/webhook-deliveries/{id}"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+);
+
+store_test!(
+    dingtalk_and_wecom_robots_get_signed_chat_alerts,
+    |s: TestStore| async move {
+        let t = setup(&s, true).await;
+        let (rx, url) = receiver(&[]).await;
+        let ding = format!("{url}?access_token=abc");
+        let r = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "qc-team", "url": ding, "format": "dingtalk", "secret": "SECtest",
+                       "filter": {"topics": ["qc_failed", "recall"]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert!(
+            r.body.get("secret").is_none(),
+            "a given secret is not echoed"
+        );
+        let r = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "wecom", "url": format!("{url}?key=k"), "format": "wecom", "language": "en",
+                       "filter": {"topics": ["qc_failed"]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        t.api.post("/api/v1/events", commission(&["B-1"])).await;
+        t.api.post("/api/v1/events", qc_fail("B-1")).await;
+        assert_eq!(t.work().await, 2);
+        let seen = rx.seen.lock().unwrap();
+        let (_, uri, body) = seen
+            .iter()
+            .find(|(_, u, _)| u.contains("access_token"))
+            .unwrap();
+        let ts_ms = threadline_server::Clock::now(&*t.clock).timestamp_millis();
+        assert_eq!(
+            format!("http://x{uri}"),
+            dingtalk_url("http://x/hook?access_token=abc", "SECtest", ts_ms)
+        );
+        let msg: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(msg["msgtype"], "markdown");
+        assert_eq!(msg["markdown"]["title"], "质检不合格");
+        let text = msg["markdown"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("BOARD B-1") && text.contains("cold solder joint"),
+            "{text}"
+        );
+        let (_, _, body) = seen.iter().find(|(_, u, _)| u.contains("key=k")).unwrap();
+        let msg: Value = serde_json::from_slice(body).unwrap();
+        let content = msg["markdown"]["content"].as_str().unwrap();
+        assert!(content.starts_with("### QC failure"), "{content}");
+    }
+);
+
+store_test!(
+    private_destinations_and_bad_subscriptions_are_refused,
+    |s: TestStore| async move {
+        let t = setup(&s, false).await;
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://localhost/hook",
+            "http://10.1.2.3/hook",
+            "http://192.168.1.10/hook",
+            "http://[::1]/hook",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            let r = t
+                .api
+                .post("/api/v1/webhooks", json!({"name": "inside", "url": url}))
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+            assert_eq!(
+                r.codes(),
+                vec![("private_destination".into(), "url".into())],
+                "{url}"
+            );
+        }
+        let r = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "bad name!", "url": "ftp://example.com/x", "filter": {"biz_steps": ["teleporting"]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<String> = r.codes().into_iter().map(|(_, f)| f).collect();
+        assert_eq!(fields, vec!["name", "url", "filter.biz_steps[0]"]);
+        let r = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "x", "url": "https://example.com", "filter": {"topics": ["weather"]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.codes()[0].1, "filter.topics[0]");
+        assert!(
+            t.api.get("/api/v1/webhooks").await.body["webhooks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        // A public name is accepted; the sender checks where it resolves when it connects.
+        let r = t
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "erp", "url": "https://erp.example.com/threadline"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        // Only administrators (configure) manage webhooks.
+        let clerk = Api::with_state(&s, t.state.clone(), "clerk", &[Role::Warehouse]).await;
+        assert_eq!(
+            clerk.get("/api/v1/webhooks").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

@@ -1,0 +1,92 @@
+//! EPCIS capture jobs and named queries on SQLite: plain rows.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use threadline_store::{CaptureJob, NamedQuery, StoreError};
+
+use crate::{db, from_micros, micros};
+
+pub fn put_job(c: &Connection, job: &CaptureJob) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO epcis_capture_jobs (id, created_at, actor, job) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET job = excluded.job",
+        params![
+            job.id,
+            micros(job.created_at),
+            job.actor,
+            job.job.to_string()
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+pub fn job(c: &Connection, id: &str) -> Result<Option<CaptureJob>, StoreError> {
+    let row: Option<(i64, String, String)> = c
+        .query_row(
+            "SELECT created_at, actor, job FROM epcis_capture_jobs WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    row.map(|(at, actor, job)| {
+        Ok(CaptureJob {
+            id: id.to_owned(),
+            created_at: from_micros(at),
+            actor,
+            job: serde_json::from_str(&job)
+                .map_err(|e| StoreError::Database(format!("stored capture job: {e}")))?,
+        })
+    })
+    .transpose()
+}
+
+type QueryRow = (String, String, i64, String);
+
+fn named(r: QueryRow) -> Result<NamedQuery, StoreError> {
+    Ok(NamedQuery {
+        name: r.0,
+        query: serde_json::from_str(&r.1)
+            .map_err(|e| StoreError::Database(format!("stored named query: {e}")))?,
+        created_at: from_micros(r.2),
+        created_by: r.3,
+    })
+}
+
+pub fn create_query(c: &Connection, q: &NamedQuery) -> Result<(), StoreError> {
+    let query = serde_json::to_string(&q.query).map_err(StoreError::db)?;
+    let n = c
+        .execute(
+            "INSERT INTO epcis_queries (name, query, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO NOTHING",
+            params![q.name, query, micros(q.created_at), q.created_by],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        return Err(q.taken());
+    }
+    Ok(())
+}
+
+pub fn queries(c: &Connection, name: Option<&str>) -> Result<Vec<NamedQuery>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT name, query, created_at, created_by FROM epcis_queries
+             WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        )
+        .map_err(db)?;
+    let rows = st
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(db)?;
+    rows.map(|r| r.map_err(db).and_then(named)).collect()
+}
+
+pub fn delete_query(c: &Connection, name: &str) -> Result<(), StoreError> {
+    let n = c
+        .execute("DELETE FROM epcis_queries WHERE name = ?1", [name])
+        .map_err(db)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("query {name}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! What both engines keep about an event's EPCIS identity: its CBV 2.0 hash ID, stamped at
+//! capture on events that arrive without one, and the key that refuses an EPCIS event captured
+//! twice.
+
+use std::collections::HashMap;
+
+use threadline_domain::codes::ProductCode;
+use threadline_domain::event::Event;
+use threadline_domain::master::Product;
+use threadline_epcis::{Catalogue, json};
+
+/// Gives every event without a hash ID the hash of its EPCIS form, as a partner would read it
+/// (units by GTIN where their product has one). `products` holds at least the products the
+/// events name.
+pub fn stamp_hash_ids(events: &mut [Event], products: &HashMap<ProductCode, Product>) {
+    if events.iter().all(|e| e.hash_id.is_some()) {
+        return;
+    }
+    let mut catalogue = Catalogue::default();
+    for p in products.values() {
+        catalogue.insert(p);
+    }
+    for ev in events.iter_mut().filter(|e| e.hash_id.is_none()) {
+        let form = json::event_json(ev, &catalogue);
+        let ctx = json::context_of(std::iter::once(&*ev));
+        ev.hash_id = Some(threadline_epcis::hash_id(&form, &ctx));
+    }
+}
+
+/// The unique key of an event captured through the EPCIS binding: its hash ID, marked when
+/// the event is an error declaration (which hashes like the event it declares). `None` for
+/// Threadline's own events, which are never refused for their hash.
+pub fn dedup_key(ev: &Event) -> Option<String> {
+    let hash = ev.hash_id.as_deref().filter(|_| ev.epcis_capture)?;
+    Some(match ev.error_declaration {
+        Some(_) => format!("{hash} declared"),
+        None => hash.to_owned(),
+    })
+}
+
+/// The batch's dedup keys, or the refusal of an event that repeats an earlier one of the batch.
+pub fn batch_keys(events: &[Event]) -> Result<Vec<(String, &Event)>, crate::StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for ev in events {
+        if let Some(k) = dedup_key(ev) {
+            if !seen.insert(k.clone()) {
+                return Err(duplicate(ev));
+            }
+            keys.push((k, ev));
+        }
+    }
+    Ok(keys)
+}
+
+/// The refusal of an event captured before.
+pub fn duplicate(ev: &Event) -> crate::StoreError {
+    crate::StoreError::Conflict(
+        threadline_domain::error::FieldError::new(
+            "duplicate_event",
+            format!(
+                "an identical event ({}) was captured before",
+                ev.epcis_id
+                    .clone()
+                    .or_else(|| ev.hash_id.clone())
+                    .unwrap_or_else(|| ev.id.to_string())
+            ),
+        )
+        .at("eventID"),
+    )
+}

@@ -1,0 +1,370 @@
+//! Webhook subscriptions and their outbox, as stored.
+//!
+//! A subscription says which events a receiver wants ([`WebhookFilter`]); `Store::capture`
+//! writes one [`Delivery`] per matching subscription and event in the same transaction as the
+//! event (the outbox), so an event is never recorded without its deliveries nor a delivery
+//! queued for an event that was rolled back. A worker in the server claims due deliveries,
+//! sends them and records each attempt. Which events match is decided here, once, for both
+//! engines; the engines only load subscriptions and store rows.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use threadline_domain::error::FieldError;
+use threadline_domain::event::{Event, HoldChange, HoldKind};
+use uuid::Uuid;
+
+/// What an event means to a receiver. Every event is an `event`; some are more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// Any event recorded in the ledger.
+    Event,
+    /// A hold placed (QC, recall or admin).
+    Hold,
+    /// A hold released.
+    Release,
+    /// A recall hold placed: a recall campaign reached these units or lots.
+    Recall,
+    /// A QC failure: an inspection left them non-conformant, or a QC hold was placed.
+    QcFailed,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 5] = [
+        Topic::Event,
+        Topic::Hold,
+        Topic::Release,
+        Topic::Recall,
+        Topic::QcFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Event => "event",
+            Topic::Hold => "hold",
+            Topic::Release => "release",
+            Topic::Recall => "recall",
+            Topic::QcFailed => "qc_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The topics of one event, most general first.
+    pub fn of(event: &Event) -> Vec<Topic> {
+        let mut out = vec![Topic::Event];
+        match event.hold {
+            Some(HoldChange::Place(kind)) => {
+                out.push(Topic::Hold);
+                if kind == HoldKind::Recall {
+                    out.push(Topic::Recall);
+                }
+            }
+            Some(HoldChange::Release(_)) => out.push(Topic::Release),
+            None => {}
+        }
+        let non_conformant = event
+            .disposition
+            .as_ref()
+            .is_some_and(|d| d.as_str() == "non_conformant");
+        if non_conformant || event.hold == Some(HoldChange::Place(HoldKind::Qc)) {
+            out.push(Topic::QcFailed);
+        }
+        out
+    }
+}
+
+/// Which events a subscription wants. Every list that is not empty must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFilter {
+    /// The event is any of these topics; empty: every event.
+    #[serde(default)]
+    pub topics: Vec<Topic>,
+    /// It names a unit or lot of any of these products.
+    #[serde(default)]
+    pub products: Vec<String>,
+    /// It happened at one of these locations or anywhere under one (a site, an area, a line).
+    #[serde(default)]
+    pub locations: Vec<String>,
+    /// Its business step (the operation) is one of these (`shipping`, `inspecting`, …).
+    #[serde(default)]
+    pub biz_steps: Vec<String>,
+}
+
+impl WebhookFilter {
+    /// Does `event` match, given its topics and the ancestors (self included) of the
+    /// locations it happened at?
+    pub fn matches(&self, event: &Event, topics: &[Topic], places: &BTreeSet<String>) -> bool {
+        (self.topics.is_empty() || self.topics.iter().any(|t| topics.contains(t)))
+            && (self.products.is_empty() || {
+                let named = products_of(event);
+                self.products.iter().any(|p| named.contains(p.as_str()))
+            })
+            && (self.locations.is_empty() || self.locations.iter().any(|l| places.contains(l)))
+            && (self.biz_steps.is_empty()
+                || event
+                    .biz_step
+                    .as_ref()
+                    .is_some_and(|s| self.biz_steps.iter().any(|b| b == s.as_str())))
+    }
+}
+
+/// Product codes of every unit and lot an event names.
+pub fn products_of(event: &Event) -> BTreeSet<&str> {
+    let items = event
+        .items
+        .iter()
+        .chain(&event.children)
+        .chain(&event.inputs)
+        .chain(&event.outputs)
+        .chain(&event.parent)
+        .map(|k| k.product.as_str());
+    let lots = event
+        .lots
+        .iter()
+        .chain(&event.child_lots)
+        .chain(&event.input_lots)
+        .chain(&event.output_lots)
+        .map(|l| l.product.as_str());
+    items.chain(lots).collect()
+}
+
+/// The locations an event happened at: its business location and read point.
+pub fn places_of(event: &Event) -> Vec<&str> {
+    event
+        .biz_location
+        .iter()
+        .chain(&event.read_point)
+        .map(|l| l.as_str())
+        .collect()
+}
+
+/// How a delivery's body is shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// Threadline's JSON (the event as `GET /api/v1/events/{id}` shows it), signed with
+    /// HMAC-SHA256.
+    Json,
+    /// A DingTalk group robot's markdown message; the secret, if any, signs the URL.
+    Dingtalk,
+    /// A WeCom (企业微信) group robot's markdown message.
+    Wecom,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Dingtalk => "dingtalk",
+            WebhookFormat::Wecom => "wecom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebhookFormat> {
+        [
+            WebhookFormat::Json,
+            WebhookFormat::Dingtalk,
+            WebhookFormat::Wecom,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// A subscription as stored. The secret is kept as given (it must sign every delivery): it is
+/// shown once, when the subscription is created, and never listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub format: WebhookFormat,
+    #[serde(skip_serializing)]
+    pub secret: String,
+    pub filter: WebhookFilter,
+    /// `zh-CN` or `en`: the language of chat messages.
+    pub language: String,
+    pub active: bool,
+    pub version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// Creating or replacing a subscription.
+#[derive(Debug, Clone)]
+pub struct WebhookWrite {
+    pub webhook: Webhook,
+    /// `None`: create, refusing a taken name. `Some(v)`: replace version `v`.
+    pub replaces: Option<u32>,
+}
+
+impl WebhookWrite {
+    pub fn taken(&self) -> crate::StoreError {
+        crate::StoreError::Conflict(
+            FieldError::new(
+                "already_exists",
+                format!("webhook {} already exists", self.webhook.name),
+            )
+            .at("name"),
+        )
+    }
+
+    pub fn stale(&self, current: u32) -> crate::StoreError {
+        crate::StoreError::Conflict(
+            FieldError::new(
+                "version_mismatch",
+                format!(
+                    "webhook {} is at version {current}, not {}; reload it and try again",
+                    self.webhook.name,
+                    self.replaces.unwrap_or(0)
+                ),
+            )
+            .at("If-Match"),
+        )
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed; it waits for someone to ask for a redelivery.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Dead,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// One event queued for one subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook: Uuid,
+    pub event: Uuid,
+    /// The event's place in the ledger.
+    pub seq: i64,
+    pub topics: Vec<Topic>,
+    pub status: DeliveryStatus,
+    /// Attempts since it was queued (or last redelivered).
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The receiver's HTTP status on the last attempt, if it answered.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// One try at sending a delivery, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub delivery: Uuid,
+    pub at: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u32,
+}
+
+/// What the worker decided after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptOutcome {
+    pub attempt: Attempt,
+    /// `Delivered`, `Pending` (try again at `next_attempt_at`) or `Dead`.
+    pub status: DeliveryStatus,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+/// Filters for the delivery log.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub webhook: Option<Uuid>,
+    pub status: Option<DeliveryStatus>,
+    pub limit: u32,
+}
+
+/// Topics as stored: comma-separated names.
+pub fn topics_column(topics: &[Topic]) -> String {
+    topics
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Topics from their stored form; unknown names (from a newer version) are skipped.
+pub fn topics_of_column(s: &str) -> Vec<Topic> {
+    s.split(',').filter_map(Topic::parse).collect()
+}
+
+/// The deliveries to queue for a batch just appended: for each event, every active
+/// subscription that matches it. `ancestors` gives a location's chain of parents (itself
+/// first); it is asked only when some subscription filters by location.
+pub fn plan_deliveries(
+    webhooks: &[(Uuid, WebhookFilter)],
+    events: &[(&Event, i64)],
+    now: DateTime<Utc>,
+    mut ancestors: impl FnMut(&str) -> crate::Result<Vec<String>>,
+) -> crate::Result<Vec<Delivery>> {
+    if webhooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_location = webhooks.iter().any(|(_, f)| !f.locations.is_empty());
+    let mut out = Vec::new();
+    for (event, seq) in events {
+        let topics = Topic::of(event);
+        let mut places = BTreeSet::new();
+        if by_location {
+            for p in places_of(event) {
+                places.extend(ancestors(p)?);
+            }
+        }
+        for (id, filter) in webhooks {
+            if filter.matches(event, &topics, &places) {
+                out.push(Delivery {
+                    id: Uuid::now_v7(),
+                    webhook: *id,
+                    event: event.id,
+                    seq: *seq,
+                    topics: topics.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    created_at: now,
+                    last_attempt_at: None,
+                    last_status: None,
+                    last_error: None,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
