@@ -16,7 +16,7 @@ use crate::event::{Action, EventKind, EventRequest, HoldChange, HoldKind};
 macro_rules! permissions {
     ($($(#[$doc:meta])* $variant:ident = $name:literal),+ $(,)?) => {
         /// One operation a role may be allowed to perform.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum Permission {
             $($(#[$doc])* $variant),+
@@ -181,7 +181,19 @@ impl Serialize for Permissions {
 
 /// A shipped role: the jobs of the product brief. Custom roles are future work; until then a
 /// user or token holds one or more of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
@@ -286,7 +298,7 @@ impl fmt::Display for Role {
 }
 
 /// The roles of one user or token: at least one, no repeats, in a fixed order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
 pub struct Roles(Vec<Role>);
 
@@ -393,7 +405,7 @@ fn check_name(kind: &str, s: &str) -> Result<(), FieldError> {
 macro_rules! name_newtype {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 

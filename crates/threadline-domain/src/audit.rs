@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// An electronic signature given for an operation: the signer re-entered their password and
 /// stated what the signature means (21 CFR Part 11 §11.50).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signature {
     /// The user who signed (re-authenticated).
     pub signer: String,
@@ -23,7 +23,7 @@ pub struct Signature {
 }
 
 /// One audit record, as its body is stored and hashed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     pub id: Uuid,
     /// Server time.

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// Why a value or a request was refused. `code` is stable and meant for programs; `message` is
 /// for the person holding the scanner and names the offending value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub code: &'static str,
     pub message: String,

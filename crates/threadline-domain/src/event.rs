@@ -17,7 +17,7 @@ use crate::quantity::Quantity;
 pub const FUTURE_TOLERANCE_SECONDS: i64 = 300;
 
 /// The five EPCIS event types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Object,
@@ -39,7 +39,7 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Action {
     /// Objects come into being (commissioning, first receipt) or are added to a parent.
@@ -188,7 +188,7 @@ fn vocabulary_word(kind: &str, known: &[&str], s: &str) -> Result<String, FieldE
 macro_rules! vocabulary {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $list:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -227,7 +227,7 @@ vocabulary!(
     BizTransactionType, "business transaction type", BIZ_TRANSACTION_TYPES);
 
 /// A purchase order, work order, sales order, RMA… that the event belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BizTransaction {
     #[serde(rename = "type")]
@@ -236,7 +236,7 @@ pub struct BizTransaction {
 }
 
 /// The identifier of a business transaction, e.g. `PO-2026-0001`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct TransactionId(String);
 
@@ -267,7 +267,7 @@ impl TransactionId {
 }
 
 /// CBV source/destination types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointKind {
     OwningParty,
@@ -276,7 +276,7 @@ pub enum EndpointKind {
 }
 
 /// A source or destination of a transfer: a party (owning or possessing) or a location.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     #[serde(rename = "type")]
@@ -295,7 +295,7 @@ impl Endpoint {
 }
 
 /// A quantity of one lot.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LotQuantity {
     pub product: crate::codes::ProductCode,
@@ -314,7 +314,7 @@ impl LotQuantity {
 
 /// Instance/lot master data given when objects come into being (EPCIS ILMD): the lot a unit
 /// belongs to, dates, and values of the product's custom attributes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ilmd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lot: Option<LotCode>,
@@ -327,7 +327,7 @@ pub struct Ilmd {
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldKind {
     Qc,
@@ -356,7 +356,7 @@ impl HoldKind {
 }
 
 /// Placing or releasing a hold on every unit and lot the event names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum HoldChange {
     Place(HoldKind),
@@ -365,7 +365,7 @@ pub enum HoldChange {
 
 /// This event corrects an earlier one. The earlier event stays in the ledger, marked as
 /// corrected; this event's own content says what is true instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Correction {
     pub event: Uuid,
@@ -376,7 +376,7 @@ pub struct Correction {
 /// that event, saying it did not occur or its data were wrong. In Threadline it is a correction
 /// of that event (`corrects` names it) that changes no state: what is true instead is recorded
 /// by the corrective events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorDeclaration {
     pub declaration_time: DateTime<Utc>,
@@ -388,7 +388,7 @@ pub struct ErrorDeclaration {
 /// Serials drawn from a product's rule: which counter (`scope`), from which value, how many.
 /// Carried by the event that registers the allocated serials, so the counter is a projection
 /// of the ledger like everything else.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {
     pub scope: String,
@@ -399,7 +399,7 @@ pub struct Allocation {
 }
 
 /// An event as a client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
     /// A client-chosen id (UUID); a server-made UUIDv7 otherwise.
@@ -462,7 +462,7 @@ pub struct EventRequest {
 }
 
 /// A validated event, as stored in the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     pub id: Uuid,
     #[serde(rename = "type")]
@@ -543,7 +543,19 @@ pub struct Event {
 }
 
 /// The role an item or lot plays in an event; also the role column of the event indexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Subject,

@@ -21,7 +21,9 @@ pub fn mod10_check_digit(digits: &str) -> Option<u8> {
 
 /// A Global Trade Item Number, always held as 14 digits (GTIN-8/12/13 are left-padded with
 /// zeros, as in AI (01) and EPCIS).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Gtin(String);
 

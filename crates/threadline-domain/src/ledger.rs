@@ -21,7 +21,7 @@ pub type Hash = [u8; 32];
 pub const GENESIS: Hash = [0; 32];
 
 /// A master-data change: a new product, party or location, or a new version of one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MasterChange {
     pub id: Uuid,
     pub recorded_at: DateTime<Utc>,
@@ -34,7 +34,7 @@ pub struct MasterChange {
 /// One ledger entry, as its body is stored.
 // Entries live only between parsing and serialising; boxing the event would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum LedgerEntry {
     Event(Event),
@@ -83,7 +83,7 @@ impl LedgerEntry {
 
 /// A ledger entry by reference: serialises to exactly the same body as [`LedgerEntry`], so the
 /// write path can hash and store an event without cloning it.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum EntryRef<'a> {
     Event(&'a Event),

@@ -13,7 +13,7 @@ use crate::event::{Action, Event, EventKind};
 use crate::projection::ItemStatus;
 
 /// The business operation an event performs, read from its type, action, step and disposition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Commission,
@@ -109,7 +109,7 @@ impl Operation {
 }
 
 /// Which unit states an operation accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepRule {
     pub operation: Operation,
@@ -127,7 +127,7 @@ pub struct StepRule {
 
 /// Fields an operation must carry for some products (e.g. medical devices: inspector and
 /// equipment on every inspection).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldRule {
     pub operation: Operation,
@@ -138,7 +138,7 @@ pub struct FieldRule {
     pub fields: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
     #[serde(default)]

@@ -18,7 +18,7 @@ use crate::master::{Product, TrackingMode};
 use crate::quantity::Quantity;
 
 /// Where a unit is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// A serial exists (pre-generated, received unknown) but the unit has not been made.
@@ -84,7 +84,7 @@ impl ItemStatus {
 pub type Holds = u8;
 
 /// The current state of one unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ItemState {
     pub status: ItemStatus,
     pub holds: Holds,
@@ -96,7 +96,7 @@ pub struct ItemState {
 }
 
 /// The current state of one lot (stock is kept per location, separately).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LotState {
     pub production_date: Option<chrono::NaiveDate>,
     pub expiry_date: Option<chrono::NaiveDate>,
@@ -104,14 +104,16 @@ pub struct LotState {
 }
 
 /// A node of the genealogy graph.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Node {
     Item(ItemKey),
     Lot(LotKey),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// Physical containment or assembly (AggregationEvent).

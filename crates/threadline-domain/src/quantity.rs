@@ -94,6 +94,24 @@ impl Serialize for Quantity {
     }
 }
 
+/// Written as a decimal string; read from a decimal string or a number.
+impl schemars::JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An exact quantity with at most 3 decimals; answered as a decimal string, accepted as a string or a number.",
+            "anyOf": [
+                { "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,3})?$" },
+                { "type": "number" }
+            ],
+            "examples": ["12.5"]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

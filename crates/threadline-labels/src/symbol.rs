@@ -17,7 +17,7 @@ use threadline_domain::error::FieldError;
 use threadline_gs1::{DigitalLink, ElementString, Gtin};
 
 /// How a label's data is carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Symbology {
     /// QR Code with any text.

@@ -30,7 +30,7 @@ const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
 const MAX_LOGO_PIXELS: u64 = 1_000_000;
 
 /// A label template as stored and sent over the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelTemplate {
     pub width_mm: f64,
@@ -47,7 +47,7 @@ fn default_dpi() -> u32 {
 
 /// One thing printed on a label. Positions are the top-left corner, in millimetres from the
 /// label's top-left corner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Field {
     Text(TextField),
@@ -55,7 +55,7 @@ pub enum Field {
     Logo(LogoField),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextField {
     pub x_mm: f64,
@@ -66,7 +66,7 @@ pub struct TextField {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BarcodeField {
     pub x_mm: f64,
@@ -88,7 +88,7 @@ pub struct BarcodeField {
     pub hri_size_mm: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoField {
     pub x_mm: f64,

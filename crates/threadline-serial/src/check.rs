@@ -28,7 +28,7 @@ use threadline_domain::FieldError;
 use threadline_domain::gs1::mod10_check_digit;
 
 /// A check-character algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum CheckAlgorithm {
     /// GS1 mod-10: weights 3 and 1 alternating from the right, as in every GTIN, SSCC and GLN.
     #[serde(rename = "gs1")]

@@ -27,7 +27,9 @@ use crate::alphabet::Alphabet;
 use crate::template::{DatePart, Template};
 
 /// When the sequence starts again from [`SerialRule::sequence_start`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SequenceReset {
     /// One counter for the life of the rule.
@@ -54,7 +56,9 @@ impl SequenceReset {
 }
 
 /// Where a serial of the rule must be unique.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Uniqueness {
     /// Unique within one product, the GS1 way (GTIN + serial): each product counts on its own.
@@ -137,7 +141,7 @@ fn is_default_sequence_start(start: &u64) -> bool {
 
 /// A rule as written in JSON. Unknown fields are refused; [`SerialRule::try_from`] checks the
 /// rest and names the field of each problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// The rule's code, named in every error about it (letters, digits, `-`, `_`, `.`).
@@ -163,7 +167,7 @@ pub struct RuleSpec {
 }
 
 /// A checked serial rule, parsed once. Serialises as its [`RuleSpec`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RuleSpec", into = "RuleSpec")]
 pub struct SerialRule {
     spec: RuleSpec,

@@ -28,9 +28,9 @@ fn user_not_found(name: &str) -> AppError {
     AppError::NotFound(format!("user {name} does not exist"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SignInRequest {
+pub struct SignInRequest {
     name: String,
     password: String,
 }
@@ -117,9 +117,9 @@ pub async fn me(actor: Actor) -> Response {
     Json(body).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub struct PasswordChange {
     old_password: String,
     new_password: String,
 }
@@ -171,9 +171,9 @@ pub async fn change_own_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UserRequest {
+pub struct UserRequest {
     name: UserName,
     password: String,
     roles: Roles,
@@ -235,9 +235,9 @@ pub async fn get_user(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AccessRequest {
+pub struct AccessRequest {
     roles: Roles,
     #[serde(default)]
     site: Option<LocationCode>,
@@ -285,9 +285,9 @@ pub async fn set_user_roles(
         .on(Json(user.view()).into_response()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordReset {
+pub struct PasswordReset {
     password: String,
 }
 
@@ -358,9 +358,9 @@ fn access_change(
         .on(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenRequest {
+pub struct TokenRequest {
     name: TokenName,
     roles: Roles,
     #[serde(default)]

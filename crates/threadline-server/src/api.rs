@@ -199,7 +199,7 @@ pub(crate) fn permitted(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
     product: Option<String>,
@@ -345,7 +345,7 @@ pub async fn get_lot(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     q: Option<String>,

@@ -180,7 +180,7 @@ pub fn object_of_path(path: &str) -> String {
         .to_owned()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     actor: Option<String>,

@@ -75,7 +75,7 @@ impl AuthSettings {
 const TOUCH_EVERY_SECS: i64 = 60;
 
 /// The name under which something acts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Principal {
     User(String),

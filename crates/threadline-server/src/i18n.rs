@@ -222,6 +222,22 @@ pub enum Msg {
     Name,
     Kind,
     Contact,
+    ApiReference,
+    ApiDocIntro,
+    OpenApiDocument,
+    Parameters,
+    RequestBody,
+    Responses,
+    Example,
+    Permission,
+    Schemas,
+    Required,
+    Optional,
+    ParamIn,
+    ParamType,
+    Description,
+    Contents,
+    ErrorShape,
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
@@ -595,6 +611,46 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Kind) => "Kind",
         (Lang::Zh, Contact) => "联系方式",
         (Lang::En, Contact) => "Contact",
+        (Lang::Zh, ApiReference) => "API 参考",
+        (Lang::En, ApiReference) => "API reference",
+        (Lang::Zh, ApiDocIntro) => {
+            "Threadline 的全部 /api/v1 接口：权限、参数、请求与响应的结构和示例。本页由 OpenAPI 3.1 文档生成，ERP / MES 可直接导入该文档。"
+        }
+        (Lang::En, ApiDocIntro) => {
+            "Every /api/v1 endpoint of Threadline: permission, parameters, request and response shapes, and examples. This page is drawn from the OpenAPI 3.1 document, which an ERP or MES can import as it is."
+        }
+        (Lang::Zh, OpenApiDocument) => "下载 OpenAPI 文档 (JSON)",
+        (Lang::En, OpenApiDocument) => "Download the OpenAPI document (JSON)",
+        (Lang::Zh, Parameters) => "参数",
+        (Lang::En, Parameters) => "Parameters",
+        (Lang::Zh, RequestBody) => "请求体",
+        (Lang::En, RequestBody) => "Request body",
+        (Lang::Zh, Responses) => "响应",
+        (Lang::En, Responses) => "Responses",
+        (Lang::Zh, Example) => "示例",
+        (Lang::En, Example) => "Example",
+        (Lang::Zh, Permission) => "权限",
+        (Lang::En, Permission) => "Permission",
+        (Lang::Zh, Schemas) => "数据结构",
+        (Lang::En, Schemas) => "Schemas",
+        (Lang::Zh, Required) => "必填",
+        (Lang::En, Required) => "Required",
+        (Lang::Zh, Optional) => "可选",
+        (Lang::En, Optional) => "Optional",
+        (Lang::Zh, ParamIn) => "位置",
+        (Lang::En, ParamIn) => "In",
+        (Lang::Zh, ParamType) => "类型",
+        (Lang::En, ParamType) => "Type",
+        (Lang::Zh, Description) => "说明",
+        (Lang::En, Description) => "Description",
+        (Lang::Zh, Contents) => "目录",
+        (Lang::En, Contents) => "Contents",
+        (Lang::Zh, ErrorShape) => {
+            "所有错误都以相同的结构返回：error 为第一个问题，errors 列出全部问题，field 指出出错的输入。"
+        }
+        (Lang::En, ErrorShape) => {
+            "Every refusal has the same shape: error is the first problem, errors lists them all, and field names the input at fault."
+        }
     }
 }
 

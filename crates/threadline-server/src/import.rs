@@ -225,7 +225,7 @@ fn by_row(mut errors: Vec<FieldError>) -> Vec<FieldError> {
     errors
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// `dry_run` (default): check every row, keep nothing. `commit`: all rows or none.
@@ -422,7 +422,7 @@ pub async fn import(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateParams {
     #[serde(default)]

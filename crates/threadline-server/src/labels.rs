@@ -98,9 +98,9 @@ pub async fn get(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTemplate {
+pub struct NewTemplate {
     name: String,
     template: serde_json::Value,
 }
@@ -180,9 +180,10 @@ pub async fn delete(
 
 /// Values for a preview, by placeholder name: `{"serial": "…", "expiry": "2027-03-31",
 /// "attr.color": "white"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PreviewRequest {
+#[schemars(rename = "LabelPreviewRequest")]
+pub struct PreviewRequest {
     /// A stored template's name, or…
     #[serde(default)]
     name: Option<String>,
@@ -273,7 +274,7 @@ fn download(content_type: &'static str, file: Option<&str>, bytes: Vec<u8>) -> R
 }
 
 /// What a print job prints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// The stored template's name.

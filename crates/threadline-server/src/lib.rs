@@ -28,6 +28,7 @@ pub mod i18n;
 pub mod import;
 pub mod labels;
 pub mod mqtt;
+pub mod openapi;
 pub mod ops;
 pub mod passport;
 pub mod process;
@@ -172,6 +173,9 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             ui::station::check,
         ),
+        // The API's own description (public: it holds no data).
+        route(M::GET, "/api/v1/openapi.json", Public, openapi::serve),
+        route(M::GET, "/api/docs", Public, ui::apidocs::page),
         // Identity.
         route(M::POST, "/api/v1/session", Public, account::create_session),
         route(M::DELETE, "/api/v1/session", SignedIn, account::end_session),

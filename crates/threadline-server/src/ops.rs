@@ -395,7 +395,7 @@ fn key_for(headers: &HeaderMap, op: &str, body: &[u8]) -> Result<Option<Idempote
 // The operations. Each request type is the body of its endpoint; `plan` turns it into events.
 
 /// A received lot: quantity and, for a first receipt, its dates.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceivedLot {
     pub lot: LotCode,
@@ -407,7 +407,7 @@ pub struct ReceivedLot {
 }
 
 /// One line of a purchase order or a sales order: a product, its serials and/or lots.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     /// The order's own line number, recorded on the event.
@@ -470,7 +470,7 @@ fn empty_lines(lines: &[OrderLine]) -> Vec<FieldError> {
 }
 
 /// `POST /api/v1/ops/receive`: goods received against a purchase order.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Receive {
     #[serde(default)]
@@ -546,7 +546,7 @@ impl Operation for Receive {
 }
 
 /// `POST /api/v1/ops/commission`: finished-good serials made on a work order.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Commission {
     #[serde(default)]
@@ -619,7 +619,7 @@ impl Operation for Commission {
 }
 
 /// `POST /api/v1/ops/assemble`: components (serials and lot quantities) into a parent.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assemble {
     #[serde(default)]
@@ -680,7 +680,7 @@ impl Operation for Assemble {
 }
 
 /// `POST /api/v1/ops/remove`: components taken out of a parent (all of them if none named).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Remove {
     #[serde(default)]
@@ -728,7 +728,7 @@ impl Operation for Remove {
 }
 
 /// A part swapped: the old one comes out, the new one goes in.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Swap {
     pub old: ItemKey,
@@ -774,7 +774,7 @@ fn swap_scans<'a>(parts: &'a [Swap], from: &str) -> Vec<(&'a ItemKey, String)> {
 }
 
 /// `POST /api/v1/ops/replace`: parts swapped in a parent; the genealogy keeps both bindings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Replace {
     #[serde(default)]
@@ -810,7 +810,7 @@ impl Operation for Replace {
 }
 
 /// A lot produced by a transformation, with its dates.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputLot {
     pub product: ProductCode,
@@ -820,7 +820,7 @@ pub struct OutputLot {
 
 /// `POST /api/v1/ops/transform`: inputs consumed (with quantities) into outputs, on equipment
 /// with process parameters.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transform {
     #[serde(default)]
@@ -883,7 +883,7 @@ impl Operation for Transform {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InspectionResult {
     Pass,
@@ -893,7 +893,7 @@ pub enum InspectionResult {
 }
 
 /// One measured value and its limits.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Measurement {
     pub name: String,
@@ -914,7 +914,7 @@ impl Measurement {
 
 /// `POST /api/v1/ops/inspect`: a QC result for units and/or lot samples. A failure puts them
 /// on QC hold (which needs the `hold` permission too).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inspect {
     #[serde(default)]
@@ -1014,7 +1014,7 @@ impl Operation for Inspect {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Back to production; the QC hold is released.
@@ -1026,7 +1026,7 @@ pub enum Decision {
 }
 
 /// `POST /api/v1/ops/disposition`: what happens to units (or lots) that failed QC.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QcDisposition {
     #[serde(default)]
@@ -1089,7 +1089,7 @@ impl Operation for QcDisposition {
 }
 
 /// `POST /api/v1/ops/pack`: units (or cases) into a container, registered on first use.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pack {
     #[serde(default)]
@@ -1131,7 +1131,7 @@ impl Operation for Pack {
 }
 
 /// `POST /api/v1/ops/unpack`: units out of a container (all of them if none named).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unpack {
     #[serde(default)]
@@ -1162,7 +1162,7 @@ impl Operation for Unpack {
 }
 
 /// `POST /api/v1/ops/move`: put away, move or transfer units, containers and lot quantities.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Move {
     #[serde(default)]
@@ -1223,7 +1223,7 @@ impl Operation for Move {
 }
 
 /// `POST /api/v1/ops/ship`: goods shipped against a sales order.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ship {
     #[serde(default)]
@@ -1336,7 +1336,7 @@ impl Operation for Ship {
 }
 
 /// `POST /api/v1/ops/distributor-receipt`: a distributor takes goods into its warehouse.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistributorReceipt {
     #[serde(default)]
@@ -1380,7 +1380,7 @@ impl Operation for DistributorReceipt {
 
 /// `POST /api/v1/ops/sell`: sold to an end customer; the warranty starts now, for the months
 /// the product gives.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sell {
     #[serde(default)]
@@ -1426,7 +1426,7 @@ impl Operation for Sell {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnOutcome {
     /// Kept aside as `returned` (not sellable, not shippable) until someone decides.
@@ -1438,7 +1438,7 @@ pub enum ReturnOutcome {
 }
 
 /// `POST /api/v1/ops/return`: units coming back under an RMA.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Return {
     #[serde(default)]
@@ -1504,7 +1504,7 @@ impl Operation for Return {
 }
 
 /// `POST /api/v1/ops/repair`: a repair order on one unit, with the parts swapped.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Repair {
     #[serde(default)]
@@ -1581,7 +1581,7 @@ impl Operation for Repair {
 }
 
 /// `POST /api/v1/ops/scrap`: units and lot quantities destroyed; their history stays.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scrap {
     #[serde(default)]
@@ -1627,7 +1627,7 @@ impl Operation for Scrap {
 
 /// `POST /api/v1/ops/hold` and `/release`: a QC, recall or administrative hold on units, lots,
 /// or everything produced from a lot (through every level of assembly and transformation).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hold {
     #[serde(default)]
@@ -1644,7 +1644,7 @@ pub struct Hold {
 }
 
 /// `POST /api/v1/ops/release`: the same body as a hold; releases it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Release(pub Hold);
 
@@ -1759,7 +1759,7 @@ async fn hold_plan(
     Ok(plan)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PickStrategy {
     /// First in, first out: oldest production (or receipt) first.
@@ -1768,7 +1768,7 @@ pub enum PickStrategy {
     Fefo,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PickParams {
     product: String,
@@ -1778,7 +1778,7 @@ pub struct PickParams {
 }
 
 /// One suggested pick.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Pick {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lot: Option<String>,

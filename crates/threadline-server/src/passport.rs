@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::error::AppError;
 
 /// Where a unit stands with its warranty.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Warranty {
     /// `none` (the product has no warranty), `not_started` (not sold to an end customer yet),
     /// `active` or `expired`.
@@ -25,7 +25,7 @@ pub struct Warranty {
     pub end: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Identity {
     pub product: String,
     pub product_name: String,
@@ -37,7 +37,7 @@ pub struct Identity {
     pub digital_link: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Passport {
     pub identity: Identity,
     pub state: ItemView,
@@ -200,7 +200,7 @@ pub async fn by_key(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByCode {
     code: String,

@@ -45,7 +45,7 @@ const HOLD_CHUNK: usize = 1000;
 /// Most events read to judge a campaign's progress.
 const PROGRESS_SCAN: usize = 200_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Could cause serious harm: stop everything, contact every customer.
@@ -65,7 +65,7 @@ impl Severity {
 }
 
 /// `POST /api/v1/recalls` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecallRequest {
     /// The campaign's code; made from the date if absent.
@@ -98,7 +98,9 @@ fn check_code(code: &str) -> Result<(), AppError> {
 }
 
 /// How far one affected unit is from closure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Closure {
     /// Scrapped, used up or destroyed.
@@ -134,7 +136,7 @@ impl Closure {
 }
 
 /// One affected unit or lot, now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Affected {
     pub node: Node,
     pub depth: u32,
@@ -150,7 +152,7 @@ pub struct Affected {
 }
 
 /// A party to contact about the campaign.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ContactRow {
     pub party: String,
     /// `distributor` or `customer`.
@@ -169,7 +171,7 @@ pub struct ContactRow {
     pub personal: Option<Contact>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Affected units (not counting parts built into other affected units).
     pub units: usize,
@@ -185,7 +187,7 @@ pub struct Progress {
 }
 
 /// A campaign as shown: the decision, counts, progress and contacts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CampaignView {
     #[serde(flatten)]
     pub recall: Recall,
@@ -616,7 +618,7 @@ pub async fn get(
     Ok(Json(view(&*app.store, recall, &list, show).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     format: Option<String>,
@@ -773,7 +775,7 @@ pub async fn contacts(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
     #[serde(default)]

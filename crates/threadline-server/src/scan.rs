@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::error::AppError;
 
 /// What a scan names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Resolved {
     Item { item: ItemView },
@@ -26,7 +26,7 @@ pub enum Resolved {
 }
 
 /// How the scan was read, for the person checking a label.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ScanReading {
     /// `element_string`, `digital_link`, `epc_urn` or `plain`.
     pub form: &'static str,
@@ -139,7 +139,7 @@ pub async fn resolve(
     Ok((Resolved::Product { product }, reading))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanParams {
     code: String,

@@ -18,8 +18,9 @@ use crate::error::AppError;
 /// Most serials a preview returns.
 pub const MAX_PREVIEW: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SerialRuleContext")]
 pub struct Context {
     product: String,
     #[serde(default)]
@@ -33,8 +34,9 @@ pub struct Context {
     at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SerialRulePreviewRequest")]
 pub struct PreviewRequest {
     rule: SerialRule,
     context: Context,
@@ -106,7 +108,7 @@ pub async fn preview(
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     rule: SerialRule,
@@ -143,7 +145,7 @@ pub async fn validate(headers: HeaderMap, body: Bytes) -> Result<Response, AppEr
 pub const MAX_ALLOCATION: u64 = 100_000;
 
 /// An allocation request: how many serials, and the context the rule's parts read.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationRequest {
     pub count: u64,
@@ -160,7 +162,7 @@ pub struct AllocationRequest {
 }
 
 /// What an allocation made.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Allocated {
     pub product: String,
     pub serials: Vec<String>,

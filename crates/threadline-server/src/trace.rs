@@ -34,7 +34,7 @@ use crate::export::{Cell, Format};
 pub const MAX_NODES: usize = 200_000;
 
 /// Where a trace starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Start {
     Item(ItemKey),
@@ -50,7 +50,7 @@ pub enum Start {
 }
 
 /// A daily time window on the events' own clock (their recorded offset), e.g. `22:00-06:00`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shift {
     pub start: NaiveTime,
     pub end: NaiveTime,
@@ -77,7 +77,7 @@ impl Shift {
 }
 
 /// What a trace covers, checked: where it starts, an optional window, and the as-of date.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Scope {
     pub start: Start,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +91,7 @@ pub struct Scope {
 
 /// A scope as a client sends it (query string or JSON): exactly one of `serial`/`lot` (with
 /// `product`), `supplier`, `work_order`, `line`, or a bare `from`+`to` production window.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeRequest {
     pub product: Option<String>,
@@ -368,7 +368,7 @@ fn made_or_named(e: &Event) -> Vec<Node> {
 }
 
 /// Where a unit is now, in the words a recall manager uses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Whereabouts {
     pub status: ItemStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -548,7 +548,7 @@ impl<'a> Places<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TraceNode {
     pub node: Node,
     /// 0 for a starting node (set scopes only), 1 for direct components (or direct parents), …
@@ -592,7 +592,7 @@ impl TraceNode {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Trace {
     pub scope: Scope,
     pub direction: &'static str,

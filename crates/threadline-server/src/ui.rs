@@ -16,6 +16,7 @@ use crate::auth::{Actor, SignInError, random_bytes, same_secret, sign_in};
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
 
+pub mod apidocs;
 pub mod passport;
 pub mod recall;
 pub mod station;
@@ -159,7 +160,7 @@ fn page_with(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct LangOnly {
     lang: Option<String>,
 }
@@ -203,7 +204,7 @@ pub fn refusal(lang: Lang, e: AppError) -> Response {
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PageParams {
     lang: Option<String>,
     product: Option<String>,
@@ -331,7 +332,7 @@ pub async fn login_page(State(app): State<AppState>, uri: Uri, headers: HeaderMa
     fresh_login(&app, lang, StatusCode::OK, "", None)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LoginForm {
     name: String,
     password: String,
@@ -406,7 +407,7 @@ pub async fn login_submit(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LogoutForm {
     csrf: String,
     lang: Option<String>,

@@ -505,7 +505,7 @@ pub fn chat_message(lang: Lang, topics: &[Topic], stored: &StoredEvent) -> (Stri
 // The admin API.
 
 /// A subscription as a client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     /// Letters, digits, `.`, `_`, `-`; at most 64. Only on create (the path names it on PUT).
@@ -722,7 +722,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesParams {
     #[serde(default)]

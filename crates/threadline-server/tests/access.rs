@@ -238,6 +238,9 @@ store_test!(
                 (Method::GET, "/assets/trace.js"),
                 (Method::GET, "/login"),
                 (Method::POST, "/login"),
+                // The API's description holds no data: integrators read it before a token.
+                (Method::GET, "/api/v1/openapi.json"),
+                (Method::GET, "/api/docs"),
                 (Method::POST, "/api/v1/session"),
             ]
         );

@@ -59,7 +59,7 @@ impl UserRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UserView {
     pub name: String,
     pub roles: Roles,
@@ -97,7 +97,7 @@ pub struct NewToken {
 }
 
 /// An API token as stored (without its digest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TokenRecord {
     pub id: Uuid,
     pub name: String,

@@ -27,7 +27,7 @@ pub struct AuditQuery {
 }
 
 /// An audit record with its place in the audit chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub seq: i64,
     /// Hex SHA-256 chain hash.

@@ -70,7 +70,7 @@ pub struct IdempotencyKey {
 }
 
 /// What the ledger said about one appended entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Receipt {
     pub id: Uuid,
     pub seq: i64,
@@ -107,7 +107,7 @@ pub struct MasterWrite {
 }
 
 /// A definition with its version and when it last changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Versioned<T> {
     #[serde(flatten)]
     pub def: T,
@@ -128,7 +128,7 @@ pub struct ListQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass back as `after` for the next page; absent on the last page.
@@ -138,7 +138,7 @@ pub struct Page<T> {
 
 /// A stored label template. The definition is JSON that `threadline-labels` reads; the store
 /// keeps it as given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LabelTemplateRecord {
     pub name: String,
     pub definition: serde_json::Value,
@@ -200,7 +200,7 @@ impl LabelTemplateWrite {
 }
 
 /// The current state of one unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ItemView {
     pub product: String,
     pub serial: String,
@@ -219,7 +219,7 @@ pub struct ItemView {
 }
 
 /// The current state of one lot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LotView {
     pub product: String,
     pub lot: String,
@@ -229,14 +229,14 @@ pub struct LotView {
     pub stock: Vec<StockLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StockLine {
     pub location: String,
     pub quantity: Quantity,
 }
 
 /// Stock that may be picked: a lot quantity at a location, or one unit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Available {
     pub lot: Option<String>,
     pub serial: Option<String>,
@@ -316,7 +316,7 @@ pub struct EventQuery {
 }
 
 /// An EPCIS named query: a name for a set of Simple Event Query parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NamedQuery {
     pub name: String,
     /// Parameter → value (several values joined with `|`).
@@ -327,7 +327,7 @@ pub struct NamedQuery {
 
 /// An EPCIS capture job as `GET /epcis/capture/{id}` shows it; plain rows, not ledger entries
 /// (the events are).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureJob {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -337,7 +337,7 @@ pub struct CaptureJob {
 }
 
 /// An event as read back: the event, its place in the ledger, and later corrections of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredEvent {
     pub seq: i64,
     pub hash: String,
@@ -347,13 +347,14 @@ pub struct StoredEvent {
     pub corrected_by: Vec<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     pub entries: i64,
     /// Records in the audit trail's chain, checked after the ledger.
     pub audit_records: i64,
     /// The first break found; `None` means the ledger is intact.
     #[serde(serialize_with = "ser_break")]
+    #[schemars(with = "Option<String>")]
     pub first_break: Option<Break>,
 }
 
@@ -367,7 +368,7 @@ fn ser_break<S: serde::Serializer>(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RebuildReport {
     pub entries: i64,
     pub items: i64,
@@ -375,7 +376,9 @@ pub struct RebuildReport {
 }
 
 /// One genealogy link, as in the projection.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct EdgeRow {
     pub parent: Node,
     pub child: Node,
@@ -395,7 +398,7 @@ pub enum Direction {
 }
 
 /// One genealogy link seen from a node: the node at the other end and the interval the link held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Link {
     pub node: Node,
     pub kind: String,
@@ -414,7 +417,7 @@ impl Link {
 
 /// Everything derived from the ledger, in a canonical order: two snapshots are equal exactly
 /// when the projections are. Used to prove `rebuild` reproduces the live state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Snapshot {
     pub products: Vec<(String, u32, String)>,
     pub parties: Vec<(String, u32, String)>,
@@ -660,7 +663,7 @@ pub fn is_conflict_code(code: &str) -> bool {
 }
 
 /// Where a unit is now, as the projection has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitState {
     pub status: ItemStatus,
     pub location: Option<String>,
@@ -672,7 +675,7 @@ pub struct UnitState {
 }
 
 /// One node of a set-based genealogy walk ([`Store::reach`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reached {
     pub node: Node,
     /// 0 for a starting node, 1 for what it links to directly, …

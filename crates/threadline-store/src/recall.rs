@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use threadline_domain::projection::Node;
 
 /// A recall campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recall {
     pub code: String,
     pub reason: String,
@@ -27,7 +27,7 @@ pub struct Recall {
 }
 
 /// A unit or lot a campaign covers, in trace order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecallMember {
     pub node: Node,
     pub depth: u32,

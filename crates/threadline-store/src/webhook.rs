@@ -16,7 +16,19 @@ use threadline_domain::event::{Event, HoldChange, HoldKind};
 use uuid::Uuid;
 
 /// What an event means to a receiver. Every event is an `event`; some are more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     /// Any event recorded in the ledger.
@@ -79,7 +91,7 @@ impl Topic {
 }
 
 /// Which events a subscription wants. Every list that is not empty must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookFilter {
     /// The event is any of these topics; empty: every event.
@@ -145,7 +157,7 @@ pub fn places_of(event: &Event) -> Vec<&str> {
 }
 
 /// How a delivery's body is shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookFormat {
     /// Threadline's JSON (the event as `GET /api/v1/events/{id}` shows it), signed with
@@ -179,7 +191,7 @@ impl WebhookFormat {
 
 /// A subscription as stored. The secret is kept as given (it must sign every delivery): it is
 /// shown once, when the subscription is created, and never listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Webhook {
     pub id: Uuid,
     pub name: String,
@@ -232,7 +244,7 @@ impl WebhookWrite {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
@@ -264,7 +276,7 @@ impl DeliveryStatus {
 }
 
 /// One event queued for one subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Delivery {
     pub id: Uuid,
     pub webhook: Uuid,
@@ -285,7 +297,7 @@ pub struct Delivery {
 }
 
 /// One try at sending a delivery, for the delivery log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attempt {
     pub delivery: Uuid,
     pub at: DateTime<Utc>,

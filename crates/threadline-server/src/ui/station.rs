@@ -590,7 +590,7 @@ pub async fn script() -> Response {
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckParams {
     operation: String,
@@ -601,7 +601,7 @@ pub struct CheckParams {
 }
 
 /// The verdict on one scan.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub accepted: bool,
     /// `accepted`, or why not: `unreadable`, `not_registered`, `already_registered`,

@@ -1,0 +1,1038 @@
+//! The OpenAPI 3.1 document of `/api/v1`, built from the code: every path, method and
+//! permission comes from the route table ([`crate::routes`]); every request, query and
+//! response schema is the JSON Schema (2020-12, the dialect of OpenAPI 3.1) that `schemars`
+//! derives from the Rust type the handler parses or answers with, so a renamed field or a new
+//! variant changes the document by itself. What cannot be derived — a summary, an example, the
+//! status of success — is stated here, once per route, in [`describe`]; a route without an
+//! entry is listed by [`undocumented`] and fails the test suite.
+//!
+//! Served at `GET /api/v1/openapi.json` without credentials (it describes the surface and holds
+//! no data; an integrator reads it before holding a token) and rendered for people at
+//! `GET /api/docs` by [`crate::ui::apidocs`].
+
+use std::collections::BTreeMap;
+
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::Guard;
+use crate::error::AppError;
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+type ParseFn = fn(&[u8]) -> Result<(), AppError>;
+
+/// A JSON request body: its schema, an example, and the parser of its endpoint.
+pub struct JsonBody {
+    schema: SchemaFn,
+    /// Parses a body exactly as the endpoint does ([`crate::body::parse`] into the same type).
+    pub parse: ParseFn,
+    pub example: Value,
+}
+
+/// What a request carries.
+pub enum RequestBody {
+    Json(JsonBody),
+    /// A file upload (CSV or XLSX) sent as the raw body.
+    File {
+        media: &'static [&'static str],
+        description: &'static str,
+    },
+}
+
+/// What success answers.
+pub enum Success {
+    Json {
+        status: u16,
+        schema: SchemaFn,
+        example: Option<Value>,
+    },
+    /// A file (CSV, XLSX, PDF, PNG, ZPL…).
+    File {
+        media: &'static [&'static str],
+        description: &'static str,
+    },
+    /// 204, no body.
+    Empty,
+}
+
+/// The part of an operation's documentation that is not in the types.
+pub struct Doc {
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// A type whose fields are the query parameters (`axum::extract::Query<T>` in the handler).
+    query: Option<SchemaFn>,
+    /// Query parameters the type does not name (`format=csv|xlsx` on exports).
+    extra_query: &'static [(&'static str, &'static str, &'static [&'static str])],
+    pub body: Option<RequestBody>,
+    pub success: Success,
+    /// Takes `Idempotency-Key`.
+    idempotent: bool,
+    /// Needs `If-Match` with the version it replaces.
+    if_match: bool,
+    /// Examples of query parameters.
+    query_examples: &'static [(&'static str, &'static str)],
+}
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.root_schema_for::<T>()
+}
+
+fn parses<T: DeserializeOwned>(b: &[u8]) -> Result<(), AppError> {
+    crate::body::parse::<T>(b, "").map(|_| ())
+}
+
+/// An event or a batch of them, as `POST /api/v1/events` reads it.
+fn parses_events(b: &[u8]) -> Result<(), AppError> {
+    use threadline_domain::event::EventRequest;
+    if crate::body::first_byte(&axum::body::Bytes::copy_from_slice(b)) == Some(b'[') {
+        crate::body::parse::<Vec<EventRequest>>(b, "events").map(|_| ())
+    } else {
+        parses::<EventRequest>(b)
+    }
+}
+
+fn body<T: JsonSchema + DeserializeOwned>(example: Value) -> Option<RequestBody> {
+    Some(RequestBody::Json(JsonBody {
+        schema: schema::<T>,
+        parse: parses::<T>,
+        example,
+    }))
+}
+
+fn ok<T: JsonSchema>(status: u16) -> Success {
+    Success::Json {
+        status,
+        schema: schema::<T>,
+        example: None,
+    }
+}
+
+fn ok_eg<T: JsonSchema>(status: u16, example: Value) -> Success {
+    Success::Json {
+        status,
+        schema: schema::<T>,
+        example: Some(example),
+    }
+}
+
+fn doc(tag: &'static str, summary: &'static str, success: Success) -> Doc {
+    Doc {
+        tag,
+        summary,
+        description: "",
+        query: None,
+        extra_query: &[],
+        body: None,
+        success,
+        idempotent: false,
+        if_match: false,
+        query_examples: &[],
+    }
+}
+
+impl Doc {
+    fn says(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+    fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(inline::<T>);
+        self
+    }
+    fn eg(mut self, examples: &'static [(&'static str, &'static str)]) -> Self {
+        self.query_examples = examples;
+        self
+    }
+    fn export(mut self) -> Self {
+        self.extra_query = FORMAT_PARAM;
+        self
+    }
+    fn body(mut self, b: Option<RequestBody>) -> Self {
+        self.body = b;
+        self
+    }
+    fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+    fn if_match(mut self) -> Self {
+        self.if_match = true;
+        self
+    }
+}
+
+const LIST_EG: &[(&str, &str)] = &[("q", "controller"), ("limit", "50")];
+
+const FORMAT_PARAM: &[(&str, &str, &[&str])] = &[(
+    "format",
+    "`json` (default), or `csv` / `xlsx` to download the same rows as a spreadsheet (streamed).",
+    &["json", "csv", "xlsx"],
+)];
+const SPREADSHEETS: &[&str] = &[
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+];
+
+/// Response shapes the handlers build as JSON objects around typed parts.
+mod shapes {
+    use std::collections::BTreeMap;
+
+    use schemars::JsonSchema;
+    use serde_json::Value;
+    use threadline_domain::access::{Permission, Role};
+    use threadline_domain::ledger::MasterChange;
+    use threadline_store::webhook::{Delivery, Webhook};
+    use threadline_store::{LabelTemplateRecord, Receipt, TokenRecord};
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct AuditPage {
+        pub records: Vec<threadline_store::audit::AuditEntry>,
+        /// Pass back as `after` for the next page; absent on the last page.
+        pub next: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Receipts {
+        /// One receipt per recorded event, in ledger order.
+        pub events: Vec<Receipt>,
+    }
+
+    /// What an operation recorded: the receipts of its events, the operation's name, and
+    /// what the operation adds (e.g. the units a receipt registered).
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct OperationResult {
+        pub operation: String,
+        pub events: Vec<Receipt>,
+        #[serde(flatten)]
+        pub extra: BTreeMap<String, Value>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Versions {
+        pub versions: Vec<MasterChange>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct User {
+        pub name: String,
+        pub roles: Vec<Role>,
+        pub site: Option<String>,
+        pub disabled: bool,
+        pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
+        pub password_changed_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Users {
+        pub items: Vec<User>,
+    }
+
+    /// A signed-in session; the cookie `threadline_session` is set beside it.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Session {
+        pub actor: String,
+        pub user: User,
+        pub permissions: Vec<Permission>,
+        /// Send back as `X-CSRF-Token` on writes made with the session cookie.
+        pub csrf_token: String,
+        pub expires_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    /// Who is calling.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Me {
+        /// `user:<name>` is shown as the name; `token:<name>` for an API token.
+        pub actor: String,
+        /// `user` or `token`.
+        pub kind: String,
+        pub name: String,
+        pub roles: Vec<Role>,
+        pub permissions: Vec<Permission>,
+        pub site: Option<String>,
+        pub csrf_token: Option<String>,
+        pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Tokens {
+        pub items: Vec<TokenRecord>,
+    }
+
+    /// A new token: the secret is shown this once.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct NewToken {
+        pub token: TokenRecord,
+        pub secret: String,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct LabelTemplates {
+        pub items: Vec<LabelTemplateRecord>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Printed {
+        pub printer: String,
+        pub labels: u64,
+        pub bytes: u64,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Webhooks {
+        pub webhooks: Vec<Webhook>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Deliveries {
+        pub deliveries: Vec<Delivery>,
+    }
+
+    /// A delivery with every attempt made.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct DeliveryDetail {
+        #[serde(flatten)]
+        pub delivery: Delivery,
+        pub attempts_log: Vec<Value>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Recalls {
+        pub recalls: Vec<threadline_store::recall::Recall>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct RecallUnits {
+        pub recall: String,
+        pub units: Vec<crate::recall::Affected>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct RecallContacts {
+        pub recall: String,
+        pub contacts: Vec<crate::recall::ContactRow>,
+    }
+
+    /// The outcome of an import: a dry run checks every row and keeps nothing.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Imported {
+        pub kind: String,
+        pub rows: u64,
+        pub dry_run: bool,
+        /// The ledger receipts of the committed rows (empty on a dry run).
+        pub entries: Vec<Receipt>,
+    }
+
+    /// A scanned code: what it names, and what was read from it.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Scanned {
+        pub resolved: crate::scan::Resolved,
+        pub scan: crate::scan::ScanReading,
+    }
+
+    /// Serials a rule would make, without allocating them.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct SerialPreview {
+        pub serials: Vec<String>,
+        /// The rule's pattern with the context filled in.
+        pub pattern: String,
+        /// The sequence scope these serials count in.
+        pub scope: String,
+        /// How likely a guessed serial is a real one after `issued` serials.
+        pub guessing: Guessing,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Guessing {
+        pub issued: u64,
+        pub probability: f64,
+        pub meets_eu_fmd: bool,
+    }
+
+    /// Whether a serial fits a rule, and its parts.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct SerialCheck {
+        pub valid: bool,
+        pub product: Option<String>,
+        pub category: Option<String>,
+        pub site: Option<String>,
+        pub line: Option<String>,
+        /// The date parts the serial carries.
+        pub date: Option<BTreeMap<String, Value>>,
+        pub sequence: Option<u64>,
+        pub random: Vec<String>,
+        pub check: Option<String>,
+    }
+
+    /// The refusal of every `/api/v1` endpoint.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Problem {
+        /// The first problem, for clients that show one.
+        pub error: threadline_domain::error::FieldError,
+        /// Every problem found (a batch or an import names each bad event or row).
+        pub errors: Vec<threadline_domain::error::FieldError>,
+    }
+}
+
+const EVENT_ID: &str = "01936f3e-8a5b-7c2d-9e4f-0a1b2c3d4e5f";
+
+fn unit(serial: &str) -> Value {
+    json!({"product": "TC", "serial": serial})
+}
+
+/// The documentation of one route; `None` for a route not described yet.
+pub fn describe(method: &Method, path: &str) -> Option<Doc> {
+    use crate::{account, api, audit, import, labels, ops, passport, recall, scan, serials, trace};
+    use threadline_domain::event::EventRequest;
+    use threadline_domain::master::{Location, Party, Product};
+    use threadline_domain::process::Process;
+    use threadline_store::{
+        ItemView, LabelTemplateRecord, LotView, Page, StoredEvent, VerifyReport, Versioned,
+    };
+    let m = method.as_str();
+    let d = match (m, path) {
+        ("GET", "/api/v1/openapi.json") => doc(
+            "Meta",
+            "This OpenAPI 3.1 document",
+            Success::Json {
+                status: 200,
+                schema: |_| schemars::json_schema!({"type": "object", "description": "An OpenAPI 3.1 document."}),
+                example: None,
+            },
+        )
+        .says("Public: it describes the API and holds no data. Built from the route table and the request and response types."),
+        ("GET", "/api/v1/scan/check") => doc(
+            "Identifiers",
+            "Check a scan at the station",
+            Success::Json { status: 200, schema: |_| schemars::json_schema!({"type": "object"}), example: None },
+        )
+        .says("What the scan station page asks before it records an operation: may this scan be part of this operation now? Always 200 with a verdict once the request is readable.")
+        .query::<crate::ui::station::CheckParams>()
+        .eg(&[("operation", "ship"), ("code", "(01)06901234567892(21)TC-00001")]),
+        // Identity.
+        ("POST", "/api/v1/session") => doc("Identity", "Sign in", ok_eg::<shapes::Session>(200, json!({
+            "actor": "zhao", "user": {"name": "zhao", "roles": ["quality"], "site": null, "disabled": false,
+            "locked_until": null, "password_changed_at": "2026-03-01T08:00:00Z"},
+            "permissions": ["read", "inspect", "hold", "recall"], "csrf_token": "b64url-token",
+            "expires_at": "2026-03-02T08:00:00Z"})))
+            .says("Checks a user's password and starts a session: the `threadline_session` cookie for browsers, and the CSRF token to send as `X-CSRF-Token` on writes made with it. Repeated failures lock the user for a while.")
+            .body(body::<account::SignInRequest>(json!({"name": "zhao", "password": "correct horse battery"}))),
+        ("DELETE", "/api/v1/session") => doc("Identity", "Sign out", Success::Empty)
+            .says("Ends the session of the cookie sent."),
+        ("GET", "/api/v1/me") => doc("Identity", "Who am I", ok_eg::<shapes::Me>(200, json!({
+            "actor": "token:erp", "kind": "token", "name": "erp", "roles": ["production"],
+            "permissions": ["read", "commission", "assemble", "move"], "site": "SZ"}))),
+        ("POST", "/api/v1/me/password") => doc("Identity", "Change my password", Success::Empty)
+            .body(body::<account::PasswordChange>(json!({"old_password": "correct horse battery", "new_password": "a longer passphrase 2026"}))),
+        ("GET", "/api/v1/users") => doc("Identity", "List users", ok::<shapes::Users>(200)),
+        ("POST", "/api/v1/users") => doc("Identity", "Create a user", ok::<shapes::User>(201))
+            .body(body::<account::UserRequest>(json!({"name": "zhao", "password": "correct horse battery", "roles": ["quality"], "site": "SZ"}))),
+        ("GET", "/api/v1/users/{name}") => doc("Identity", "Get a user", ok::<shapes::User>(200)),
+        ("PUT", "/api/v1/users/{name}/roles") => doc("Identity", "Set a user's roles and site", ok::<shapes::User>(200))
+            .body(body::<account::AccessRequest>(json!({"roles": ["quality", "warehouse"], "site": "SZ"}))),
+        ("POST", "/api/v1/users/{name}/password") => doc("Identity", "Reset a user's password", Success::Empty)
+            .body(body::<account::PasswordReset>(json!({"password": "a temporary passphrase 7"}))),
+        ("POST", "/api/v1/users/{name}/lock") => doc("Identity", "Disable a user", Success::Empty)
+            .says("The user can no longer sign in; their sessions end."),
+        ("POST", "/api/v1/users/{name}/unlock") => doc("Identity", "Enable a user", Success::Empty)
+            .says("Also clears a lock from repeated failed sign-ins."),
+        ("GET", "/api/v1/tokens") => doc("Identity", "List API tokens", ok::<shapes::Tokens>(200))
+            .says("Secrets are never shown again after creation."),
+        ("POST", "/api/v1/tokens") => doc("Identity", "Create an API token", ok_eg::<shapes::NewToken>(201, json!({
+            "token": {"name": "erp", "roles": ["production"], "site": "SZ", "created_at": "2026-03-01T08:00:00Z",
+                      "created_by": "admin", "last_used_at": null, "revoked_at": null},
+            "secret": "tlt_…"})))
+            .says("For machines (ERP, MES, PLC gateways): send `Authorization: Bearer <secret>`. The secret is in this answer only.")
+            .body(body::<account::TokenRequest>(json!({"name": "erp", "roles": ["production"], "site": "SZ"}))),
+        ("DELETE", "/api/v1/tokens/{name}") => doc("Identity", "Revoke an API token", Success::Empty),
+        // The ledger.
+        ("GET", "/api/v1/events") => doc("Ledger", "Search events", ok::<Page<StoredEvent>>(200))
+            .says("Events in ledger order, filtered; `next` is the `after` of the following page.")
+            .query::<api::EventFilter>()
+            .eg(&[("product", "TC"), ("serial", "TC-00001"), ("biz_step", "shipping"), ("from", "2026-03-01T00:00:00+08:00"), ("limit", "100")]),
+        ("POST", "/api/v1/events") => doc("Ledger", "Capture events", ok_eg::<shapes::Receipts>(201, json!({
+            "events": [{"id": EVENT_ID, "seq": 42, "hash": "9f2c…"}]})))
+            .says("One event, or an array of at most 10,000 recorded all or nothing. Each event needs the permission of its business step. A retry with the same `Idempotency-Key` and body answers the first receipts (header `Idempotent-Replayed: true`).")
+            .idempotent()
+            .body(Some(RequestBody::Json(JsonBody {
+                schema: |g| {
+                    let one = g.subschema_for::<EventRequest>();
+                    schemars::json_schema!({"oneOf": [one, {"type": "array", "items": one, "minItems": 1}]})
+                },
+                parse: parses_events,
+                example: json!({"type": "object", "action": "ADD", "event_time": "2026-03-02T09:30:00+08:00",
+                    "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
+                    "items": [unit("TC-00001")],
+                    "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}]}),
+            }))),
+        ("GET", "/api/v1/events/{id}") => doc("Ledger", "Get an event", ok::<StoredEvent>(200)),
+        ("GET", "/api/v1/items/{product}/{serial}") => doc("Ledger", "Get a unit's current state", ok::<ItemView>(200))
+            .says("Status, location, custodian, parent, components and holds, as the ledger leaves them."),
+        ("GET", "/api/v1/lots/{product}/{lot}") => doc("Ledger", "Get a lot's current state", ok::<LotView>(200))
+            .says("Quantity on hand per location, and holds."),
+        ("GET", "/api/v1/ledger/verify") => doc("Ledger", "Verify the hash chain", ok::<VerifyReport>(200))
+            .says("Recomputes every entry's chain hash, then the audit trail's; names the first break."),
+        ("GET", "/api/v1/audit") => doc("Ledger", "Search the audit trail", ok::<shapes::AuditPage>(200))
+            .says("Who did what, when, from where, with the before and after of each change.")
+            .query::<audit::AuditParams>()
+            .eg(&[("actor", "token:erp"), ("object", "products/TC"), ("format", "xlsx")]),
+        // Master data.
+        ("GET", "/api/v1/products") => doc("Master data", "List products", ok::<Page<Versioned<Product>>>(200)).query::<api::ListParams>().eg(LIST_EG),
+        ("POST", "/api/v1/products") => doc("Master data", "Create a product", ok::<Versioned<Product>>(201))
+            .says("Answers the record with its version in `ETag`.")
+            .body(body::<Product>(json!({"code": "TC", "name": "Controller", "tracking": "serial", "gtin": "06901234567892",
+                "category": "electronics", "warranty_months": 24,
+                "serial_rule": {"code": "TCR", "template": "TC-{SEQ:5}", "sequence_reset": "never"}}))),
+        ("GET", "/api/v1/products/{code}") => doc("Master data", "Get a product", ok::<Versioned<Product>>(200)),
+        ("PUT", "/api/v1/products/{code}") => doc("Master data", "Replace a product", ok::<Versioned<Product>>(200))
+            .says("A new version; the old one stays in the history.")
+            .if_match()
+            .body(body::<Product>(json!({"code": "TC", "name": "Controller v2", "tracking": "serial", "warranty_months": 36}))),
+        ("GET", "/api/v1/parties") => doc("Master data", "List parties", ok::<Page<Versioned<Party>>>(200)).query::<api::ListParams>().eg(LIST_EG),
+        ("POST", "/api/v1/parties") => doc("Master data", "Create a party", ok::<Versioned<Party>>(201))
+            .body(body::<Party>(json!({"code": "D1", "name": "South China Distribution", "kind": "distributor", "regions": ["CN-GD"]}))),
+        ("GET", "/api/v1/parties/{code}") => doc("Master data", "Get a party", ok::<Versioned<Party>>(200)),
+        ("PUT", "/api/v1/parties/{code}") => doc("Master data", "Replace a party", ok::<Versioned<Party>>(200))
+            .if_match()
+            .body(body::<Party>(json!({"code": "D1", "name": "South China Distribution", "kind": "distributor", "regions": ["CN-GD", "CN-GX"]}))),
+        ("GET", "/api/v1/locations") => doc("Master data", "List locations", ok::<Page<Versioned<Location>>>(200)).query::<api::ListParams>().eg(LIST_EG),
+        ("POST", "/api/v1/locations") => doc("Master data", "Create a location", ok::<Versioned<Location>>(201))
+            .body(body::<Location>(json!({"code": "SZ", "name": "Shenzhen plant", "kind": "site"}))),
+        ("GET", "/api/v1/locations/{code}") => doc("Master data", "Get a location", ok::<Versioned<Location>>(200)),
+        ("PUT", "/api/v1/locations/{code}") => doc("Master data", "Replace a location", ok::<Versioned<Location>>(200))
+            .if_match()
+            .body(body::<Location>(json!({"code": "SZ", "name": "Shenzhen plant 1", "kind": "site"}))),
+        ("GET", "/api/v1/{kind}/{code}/history") => doc("Master data", "A record's versions", ok::<shapes::Versions>(200))
+            .says("`kind` is `products`, `parties` or `locations`."),
+        // Operations.
+        ("POST", "/api/v1/ops/receive") => op::<ops::Receive>("Receive against a purchase order", json!({
+            "supplier": "S1", "purchase_order": "PO-2026-0042", "location": "SZ-RM",
+            "lines": [{"product": "RESIN", "lots": [{"lot": "R1", "quantity": "250.5", "expiry_date": "2027-03-01"}]}]})),
+        ("POST", "/api/v1/ops/commission") => op::<ops::Commission>("Commission serials on a line", json!({
+            "product": "TC", "serials": ["TC-00001", "TC-00002"], "work_order": "WO-2026-0301", "line": "SZ-L1",
+            "station": "ST-3", "operator": "li.wei"})),
+        ("POST", "/api/v1/ops/assemble") => op::<ops::Assemble>("Build components into a unit", json!({
+            "parent": unit("TC-00001"), "components": [{"product": "BOARD", "serial": "B-77"}],
+            "component_lots": [{"product": "RESIN", "lot": "R1", "quantity": "0.25"}], "work_order": "WO-2026-0301"})),
+        ("POST", "/api/v1/ops/remove") => op::<ops::Remove>("Take components out of a unit", json!({
+            "parent": unit("TC-00001"), "components": [{"product": "BOARD", "serial": "B-77"}], "reason": "salvage"})),
+        ("POST", "/api/v1/ops/replace") => op::<ops::Replace>("Swap components of a unit", json!({
+            "parent": unit("TC-00001"), "parts": [{"old": {"product": "BOARD", "serial": "B-77"}, "new": {"product": "BOARD", "serial": "B-78"}}],
+            "repair_order": "RO-9"})),
+        ("POST", "/api/v1/ops/transform") => op::<ops::Transform>("Make outputs from inputs", json!({
+            "location": "SZ-MIX", "input_lots": [{"product": "RESIN", "lot": "R1", "quantity": "20"}],
+            "output_lots": [{"product": "HOUSING", "lot": "H-0302", "quantity": "400"}],
+            "parameters": {"temperature_c": 215}, "work_order": "WO-2026-0302"})),
+        ("POST", "/api/v1/ops/inspect") => op::<ops::Inspect>("Record a QC inspection", json!({
+            "items": [unit("TC-00001")], "result": "fail", "inspector": "zhao",
+            "measurements": [{"name": "voltage", "value": 5.31, "unit": "V", "low": 4.75, "high": 5.25}],
+            "defect_codes": ["D-OVERVOLT"], "location": "SZ-QC"})),
+        ("POST", "/api/v1/ops/disposition") => op::<ops::QcDisposition>("Decide what happens to failed units", json!({
+            "items": [unit("TC-00001")], "decision": "rework", "reason": "reflow the regulator", "approved_by": "qa.lead"})),
+        ("POST", "/api/v1/ops/pack") => op::<ops::Pack>("Pack units into a container", json!({
+            "container": {"product": "CASE", "serial": "006901234000000017"}, "items": [unit("TC-00001"), unit("TC-00002")]})),
+        ("POST", "/api/v1/ops/unpack") => op::<ops::Unpack>("Take units out of a container", json!({
+            "container": {"product": "CASE", "serial": "006901234000000017"}, "items": [unit("TC-00002")]})),
+        ("POST", "/api/v1/ops/move") => op::<ops::Move>("Move or put away", json!({
+            "items": [unit("TC-00001")], "to": "SZ-FG-A01", "put_away": true, "operator": "wang"})),
+        ("GET", "/api/v1/ops/pick") => doc("Operations", "Suggest lots to pick", ok::<Vec<ops::Pick>>(200))
+            .says("Lots in stock to pick a quantity from, first-in-first-out or first-expiry-first-out.")
+            .query::<ops::PickParams>()
+            .eg(&[("product", "RESIN"), ("quantity", "120.5"), ("strategy", "fefo")]),
+        ("POST", "/api/v1/ops/ship") => op::<ops::Ship>("Ship against a sales order", json!({
+            "sales_order": "SO-2026-1001", "customer": "C1", "from": "SZ-FG", "carrier": "SF Express",
+            "tracking_number": "SF1234567890", "lines": [{"product": "TC", "serials": ["TC-00001"]}]})),
+        ("POST", "/api/v1/ops/distributor-receipt") => op::<ops::DistributorReceipt>("A distributor receives units", json!({
+            "distributor": "D1", "location": "D1-GZ", "sales_order": "SO-2026-1001", "items": [unit("TC-00001")]})),
+        ("POST", "/api/v1/ops/sell") => op::<ops::Sell>("Sell units to an end customer", json!({
+            "customer": "C9", "seller": "D1", "region": "CN-GD", "invoice": "INV-88", "items": [unit("TC-00001")]})),
+        ("POST", "/api/v1/ops/return") => op::<ops::Return>("Take a return (RMA)", json!({
+            "rma": "RMA-501", "customer": "C9", "reason": "no power", "condition": "scuffed",
+            "outcome": "repair", "location": "SZ-RMA", "items": [unit("TC-00001")]})),
+        ("POST", "/api/v1/ops/repair") => op::<ops::Repair>("Record a repair", json!({
+            "repair_order": "RO-9", "unit": unit("TC-00001"), "fault": "regulator failed", "engineer": "chen",
+            "parts": [{"old": {"product": "BOARD", "serial": "B-77"}, "new": {"product": "BOARD", "serial": "B-78"}}],
+            "completed": true, "location": "SZ-RMA"})),
+        ("POST", "/api/v1/ops/scrap") => op::<ops::Scrap>("Scrap units or lot quantities", json!({
+            "items": [unit("TC-00002")], "lots": [{"product": "RESIN", "lot": "R1", "quantity": "1.5"}], "reason": "contaminated"})),
+        ("POST", "/api/v1/ops/hold") => op::<ops::Hold>("Place a hold", json!({
+            "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier notice 2026-11"})),
+        ("POST", "/api/v1/ops/release") => op::<ops::Release>("Release a hold", json!({
+            "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier cleared the lot"})),
+        // The process definition.
+        ("GET", "/api/v1/process") => doc("Process", "The process definition", ok::<Process>(200))
+            .says("Which state each operation takes its units from and to; version in `ETag` (`\"0\"`: the shipped default)."),
+        ("PUT", "/api/v1/process") => {
+            let mut example = serde_json::to_value(Process::default()).unwrap_or_default();
+            example["required_fields"] = json!([{"operation": "inspect", "fields": ["inspector", "equipment"]}]);
+            doc("Process", "Replace the process definition", ok::<Process>(200))
+                .says("Applies from now on; events keep the definition of their day.")
+                .if_match()
+                .body(body::<Process>(example))
+        }
+        ("GET", "/api/v1/process/history") => doc("Process", "Versions of the process definition", ok::<shapes::Versions>(200)),
+        // Passport.
+        ("GET", "/api/v1/items/{product}/{serial}/passport") => doc("Passport", "A unit's passport", ok::<passport::Passport>(200))
+            .says("Identity, state, warranty, timeline, QC and repairs of one unit."),
+        ("GET", "/api/v1/passport") => doc("Passport", "A unit's passport from a scan", ok::<passport::Passport>(200))
+            .says("`code` is anything printed on the unit: GS1 element string, Digital Link URL, or a plain serial.")
+            .query::<passport::ByCode>()
+            .eg(&[("code", "https://id.example.com/01/06901234567892/21/TC-00001")]),
+        // Trace.
+        ("GET", "/api/v1/trace/backward") => doc("Trace", "Trace back: what went into a unit or lot", ok::<trace::Trace>(200))
+            .says("Every component and input lot, depth by depth, with where each is now.")
+            .query::<trace::ScopeRequest>()
+            .eg(&[("product", "TC"), ("serial", "TC-00001")])
+            .export(),
+        ("GET", "/api/v1/trace/forward") => doc("Trace", "Trace forward: where a unit, lot, supplier, work order or line went", ok::<trace::Trace>(200))
+            .says("Everything built from the start, and where each is now (distributor, customer, region).")
+            .query::<trace::ScopeRequest>()
+            .eg(&[("product", "RESIN"), ("lot", "R1"), ("supplier", "S1"), ("from", "2026-03-01T00:00:00+08:00"), ("to", "2026-03-31T23:59:59+08:00")])
+            .export(),
+        // Recalls.
+        ("GET", "/api/v1/recalls") => doc("Recalls", "List recall campaigns", ok::<shapes::Recalls>(200)),
+        ("POST", "/api/v1/recalls") => doc("Recalls", "Open a recall campaign", ok::<recall::CampaignView>(201))
+            .says("Places recall holds on everything affected still in our hands (one capture batch) and answers counts, progress and contacts.")
+            .body(body::<recall::RecallRequest>(json!({"code": "RC-1", "reason": "resin lot R1 is brittle", "severity": "critical",
+                "scope": {"product": "RESIN", "lot": "R1"}}))),
+        ("GET", "/api/v1/recalls/{code}") => doc("Recalls", "A recall campaign with its progress", ok::<recall::CampaignView>(200)),
+        ("GET", "/api/v1/recalls/{code}/units") => doc("Recalls", "Units affected by a recall", ok::<shapes::RecallUnits>(200))
+            .query::<recall::ListParams>()
+            .eg(&[("format", "csv")]),
+        ("GET", "/api/v1/recalls/{code}/contacts") => doc("Recalls", "Who to contact for a recall", ok::<shapes::RecallContacts>(200))
+            .says("Distributors and customers holding affected units; needs `read_customer_data`.")
+            .query::<recall::ListParams>()
+            .eg(&[("format", "xlsx")]),
+        ("POST", "/api/v1/recalls/{code}/close") => doc("Recalls", "Close a recall campaign", ok::<recall::CampaignView>(200))
+            .body(body::<recall::CloseRequest>(json!({"note": "all affected units accounted for"}))),
+        // Identifiers.
+        ("GET", "/api/v1/scan") => doc("Identifiers", "Resolve a scanned code", ok::<shapes::Scanned>(200))
+            .says("Reads a GS1 element string, GS1 Digital Link URL, SSCC or plain serial, and names the unit, lot or container.")
+            .query::<scan::ScanParams>()
+            .eg(&[("code", "(01)06901234567892(21)TC-00001")]),
+        ("POST", "/api/v1/products/{code}/allocations") => doc("Identifiers", "Allocate serials from the product's rule", ok::<serials::Allocated>(201))
+            .says("Reserves the next serials (recorded as an encoding event) for printing and later commissioning.")
+            .body(body::<serials::AllocationRequest>(json!({"count": 3, "line": "L1", "printer": "ZT410-01"}))),
+        ("POST", "/api/v1/serial-rules/preview") => doc("Identifiers", "Preview a serial rule", ok::<shapes::SerialPreview>(200))
+            .body(body::<serials::PreviewRequest>(json!({"rule": {"code": "TCR", "template": "TC{YY}{MM}{DD}{LINE}{SEQ:5}", "time_zone": "+08:00"},
+                "context": {"product": "TC", "line": "L1", "at": "2026-03-02T01:00:00Z"}, "count": 3}))),
+        ("POST", "/api/v1/serial-rules/validate") => doc("Identifiers", "Check a serial against a rule", ok::<shapes::SerialCheck>(200))
+            .body(body::<serials::ValidateRequest>(json!({"rule": {"code": "TCR", "template": "TC-{SEQ:5}"}, "serial": "TC-00042"}))),
+        // Labels.
+        ("GET", "/api/v1/label-templates") => doc("Labels", "List label templates", ok::<shapes::LabelTemplates>(200)),
+        ("POST", "/api/v1/label-templates") => doc("Labels", "Create a label template", ok::<LabelTemplateRecord>(201))
+            .body(body::<labels::NewTemplate>(json!({"name": "unit-50x30", "template": label_template()}))),
+        ("POST", "/api/v1/label-templates/preview") => doc("Labels", "Preview a label", Success::File {
+                media: &["image/png", "image/svg+xml"], description: "The label drawn with the given data." })
+            .body(body::<labels::PreviewRequest>(json!({"name": "unit-50x30",
+                "data": {"product_name": "Controller", "serial": "TC-00001", "gtin": "06901234567892"}, "format": "png"}))),
+        ("GET", "/api/v1/label-templates/{name}") => doc("Labels", "Get a label template", ok::<LabelTemplateRecord>(200)),
+        ("PUT", "/api/v1/label-templates/{name}") => doc("Labels", "Replace a label template", ok::<LabelTemplateRecord>(200))
+            .says("The body is the template itself.")
+            .if_match()
+            .body(body::<threadline_labels::template::LabelTemplate>(label_template())),
+        ("DELETE", "/api/v1/label-templates/{name}") => doc("Labels", "Delete a label template", Success::Empty),
+        ("POST", "/api/v1/label-jobs") => doc("Labels", "Render a print job", Success::File {
+                media: &["application/pdf", "text/plain"], description: "The labels as PDF, or ZPL for a Zebra printer." })
+            .says("Labels for an allocation block, a lot, or a reprint of one unit (the reprint is recorded first).")
+            .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "format": "pdf"}))),
+        ("POST", "/api/v1/label-jobs/print") => doc("Labels", "Send a print job to a printer", ok::<shapes::Printed>(200))
+            .says("ZPL over raw TCP (port 9100) to a configured printer.")
+            .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "ZT410-01"}))),
+        // Imports.
+        ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data from CSV or XLSX", ok::<shapes::Imported>(200))
+            .says("`kind`: `products`, `parties` or `locations`. Headers in English or Chinese. `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201).")
+            .query::<import::ImportParams>()
+            .eg(&[("mode", "dry_run")])
+            .body(Some(RequestBody::File { media: SPREADSHEETS, description: "The spreadsheet, as the raw body." })),
+        ("GET", "/api/v1/imports/{kind}/template") => doc("Import", "Download an import template", Success::File {
+                media: SPREADSHEETS, description: "The header row to fill in." })
+            .query::<import::TemplateParams>()
+            .eg(&[("format", "xlsx")]),
+        // Webhooks.
+        ("GET", "/api/v1/webhooks") => doc("Webhooks", "List webhook subscriptions", ok::<shapes::Webhooks>(200)),
+        ("POST", "/api/v1/webhooks") => doc("Webhooks", "Subscribe a URL to events", ok::<threadline_store::webhook::Webhook>(201))
+            .says("Deliveries are signed with HMAC-SHA256 over id, timestamp and body (`json`), or sent as a DingTalk / WeCom robot message. Private and loopback addresses are refused unless the server allows them.")
+            .body(body::<crate::webhook::WebhookRequest>(json!({"name": "erp", "url": "https://erp.example.com/threadline",
+                "filter": {"topics": ["qc_failed"], "products": ["BOARD"], "locations": ["SZ"]}}))),
+        ("GET", "/api/v1/webhooks/{name}") => doc("Webhooks", "Get a webhook subscription", ok::<threadline_store::webhook::Webhook>(200)),
+        ("PUT", "/api/v1/webhooks/{name}") => doc("Webhooks", "Replace a webhook subscription", ok::<threadline_store::webhook::Webhook>(200))
+            .if_match()
+            .body(body::<crate::webhook::WebhookRequest>(json!({"url": "https://erp.example.com/threadline/v2", "active": true}))),
+        ("DELETE", "/api/v1/webhooks/{name}") => doc("Webhooks", "Delete a webhook subscription", Success::Empty),
+        ("GET", "/api/v1/webhooks/{name}/deliveries") => doc("Webhooks", "A subscription's delivery log", ok::<shapes::Deliveries>(200))
+            .query::<crate::webhook::DeliveriesParams>()
+            .eg(&[("status", "dead"), ("limit", "50")]),
+        ("GET", "/api/v1/webhook-deliveries/{id}") => doc("Webhooks", "A delivery with its attempts", ok::<shapes::DeliveryDetail>(200)),
+        ("POST", "/api/v1/webhook-deliveries/{id}/redeliver") => doc("Webhooks", "Send a delivery again", ok::<threadline_store::webhook::Delivery>(200))
+            .says("Queues a dead-lettered (or any) delivery for another attempt now."),
+        _ => return None,
+    };
+    Some(d)
+}
+
+fn op<T: ops_bound::Op>(summary: &'static str, example: Value) -> Doc {
+    doc("Operations", summary, ok::<shapes::OperationResult>(201))
+        .says("Plans the events of the step, checks each against the process definition and the caller's permissions, and records them in one capture (201). Nothing to do answers 200 with no events. A retry with the same `Idempotency-Key` and body answers the first receipts.")
+        .idempotent()
+        .body(body::<T>(example))
+}
+
+mod ops_bound {
+    pub trait Op: schemars::JsonSchema + serde::de::DeserializeOwned {}
+    impl<T: crate::ops::Operation + schemars::JsonSchema> Op for T {}
+}
+
+fn label_template() -> Value {
+    json!({"width_mm": 50, "height_mm": 30, "dpi": 300, "fields": [
+        {"type": "text", "x_mm": 2, "y_mm": 1.5, "size_mm": 3, "text": "{product_name} {serial}"},
+        {"type": "barcode", "x_mm": 2, "y_mm": 6, "symbology": "gs1_datamatrix", "module_mm": 0.5,
+         "data": "(01){gtin}(21){serial}"}
+    ]})
+}
+
+/// Routes of `/api/v1` that [`describe`] says nothing about.
+pub fn undocumented() -> Vec<String> {
+    crate::routes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/") && describe(&r.method, r.path).is_none())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// What a path parameter means, and an example, by the path it is in.
+fn path_param(path: &str, name: &str) -> (&'static str, &'static str) {
+    match name {
+        "product" => ("Product code.", "TC"),
+        "serial" => ("Serial number.", "TC-00001"),
+        "lot" => ("Lot code.", "R1"),
+        "id" if path.contains("webhook-deliveries") => ("Delivery id (UUID).", EVENT_ID),
+        "id" => ("Event id (UUID).", EVENT_ID),
+        "kind" if path.starts_with("/api/v1/imports") => {
+            ("`products`, `parties` or `locations`.", "products")
+        }
+        "kind" => ("`products`, `parties` or `locations`.", "products"),
+        "code" if path.starts_with("/api/v1/recalls") => ("Recall code.", "RC-1"),
+        "code" if path.starts_with("/api/v1/parties") => ("Party code.", "D1"),
+        "code" if path.starts_with("/api/v1/locations") => ("Location code.", "SZ"),
+        "code" if path.starts_with("/api/v1/products") => ("Product code.", "TC"),
+        "code" => ("Record code.", "TC"),
+        "name" if path.starts_with("/api/v1/users") => ("User name.", "zhao"),
+        "name" if path.starts_with("/api/v1/tokens") => ("Token name.", "erp"),
+        "name" if path.starts_with("/api/v1/label-templates") => ("Template name.", "unit-50x30"),
+        "name" => ("Webhook name.", "erp"),
+        _ => ("", ""),
+    }
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| {
+            let (description, example) = path_param(path, name);
+            json!({"name": name, "in": "path", "required": true, "description": description,
+                   "schema": {"type": "string"}, "example": example})
+        })
+        .collect()
+}
+
+fn query_params(g: &mut SchemaGenerator, d: &Doc) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(f) = d.query {
+        let s = f(g);
+        let required: Vec<&str> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            for (name, schema) in props {
+                let mut schema = schema.clone();
+                let description = schema
+                    .as_object_mut()
+                    .and_then(|o| o.remove("description"))
+                    .unwrap_or(Value::String(String::new()));
+                let mut p = json!({"name": name, "in": "query", "required": required.contains(&name.as_str()),
+                                   "description": description, "schema": schema});
+                if let Some((_, e)) = d.query_examples.iter().find(|(n, _)| n == name) {
+                    p["example"] = json!(e);
+                }
+                out.push(p);
+            }
+        }
+    }
+    for (name, description, values) in d.extra_query {
+        out.push(
+            json!({"name": name, "in": "query", "required": false, "description": description,
+                        "schema": {"type": "string", "enum": values}}),
+        );
+    }
+    out
+}
+
+fn security(guard: Guard) -> (Value, String) {
+    match guard {
+        Guard::Public => (json!([]), "Public.".to_owned()),
+        Guard::SignedIn => (
+            json!([{"bearer": []}, {"session": []}]),
+            "Any signed-in caller.".to_owned(),
+        ),
+        Guard::Needs(p) => (
+            json!([{"bearer": []}, {"session": []}]),
+            format!("Needs the permission `{}`.", p.as_str()),
+        ),
+        Guard::Capture => (
+            json!([{"bearer": []}, {"session": []}]),
+            "Needs, for each event, the permission of its business step.".to_owned(),
+        ),
+    }
+}
+
+fn media(types: &[&str], description: &str) -> Value {
+    let content: serde_json::Map<String, Value> = types
+        .iter()
+        .map(|t| {
+            (
+                (*t).to_owned(),
+                json!({"schema": {"type": "string", "contentMediaType": t}}),
+            )
+        })
+        .collect();
+    json!({"description": description, "content": content})
+}
+
+fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard, d: Doc) -> Value {
+    let (security, who) = security(guard);
+    let mut params = path_params(path);
+    params.extend(query_params(g, &d));
+    if d.idempotent {
+        params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Any 1–255 characters; a retry with the same key and body answers the first result.",
+            "schema": {"type": "string", "maxLength": 255}, "example": "erp-4711"}));
+    }
+    if d.if_match {
+        params.push(json!({"name": "If-Match", "in": "header", "required": true,
+            "description": "The version being replaced, from the `ETag` of the record.",
+            "schema": {"type": "string"}, "example": "\"1\""}));
+    }
+    let description = if d.description.is_empty() {
+        who
+    } else {
+        format!("{}\n\n{who}", d.description)
+    };
+    let operation_id = format!(
+        "{}{}",
+        method.as_str().to_ascii_lowercase(),
+        path.trim_start_matches("/api/v1")
+            .split(['/', '-', '{', '}', '.'])
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let mut c = s.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<String>()
+    );
+    let mut op = json!({
+        "operationId": operation_id,
+        "tags": [d.tag],
+        "summary": d.summary,
+        "description": description,
+        "parameters": params,
+        "security": security,
+        "x-permission": match guard {
+            Guard::Needs(p) => json!(p.as_str()),
+            Guard::Capture => json!("per event"),
+            Guard::SignedIn => json!("signed in"),
+            Guard::Public => json!("public"),
+        },
+    });
+    let has_body = d.body.is_some();
+    match d.body {
+        Some(RequestBody::Json(b)) => {
+            let schema = (b.schema)(g);
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {
+                "schema": schema, "example": b.example}}});
+        }
+        Some(RequestBody::File {
+            media: types,
+            description,
+        }) => {
+            op["requestBody"] = media(types, description);
+            op["requestBody"]["required"] = json!(true);
+        }
+        None => {}
+    }
+    let mut responses = serde_json::Map::new();
+    match d.success {
+        Success::Json {
+            status,
+            schema,
+            example,
+        } => {
+            let mut content = json!({"schema": schema(g)});
+            if let Some(e) = example {
+                content["example"] = e;
+            }
+            responses.insert(
+                status.to_string(),
+                json!({"description": if status == 201 { "Created." } else { "OK." },
+                       "content": {"application/json": content}}),
+            );
+        }
+        Success::File {
+            media: types,
+            description,
+        } => {
+            responses.insert("200".into(), media(types, description));
+        }
+        Success::Empty => {
+            responses.insert("204".into(), json!({"description": "Done; no body."}));
+        }
+    }
+    let mut errors = vec![];
+    if has_body || !path_params(path).is_empty() || d.query.is_some() {
+        errors.push("400");
+    }
+    if guard != Guard::Public {
+        errors.extend(["401", "403"]);
+    }
+    if !path_params(path).is_empty() {
+        errors.push("404");
+    }
+    if method == Method::POST && has_body || method == Method::PUT {
+        errors.extend(["409", "422"]);
+    }
+    if d.if_match {
+        errors.push("428");
+    }
+    for e in errors {
+        responses.insert(
+            e.into(),
+            json!({"$ref": format!("#/components/responses/{e}")}),
+        );
+    }
+    op["responses"] = Value::Object(responses);
+    op
+}
+
+fn problem_response(g: &mut SchemaGenerator, description: &str, example: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {
+        "schema": g.subschema_for::<shapes::Problem>(), "example": example}}})
+}
+
+fn problem(code: &str, message: &str, field: Option<&str>) -> Value {
+    let e = json!({"code": code, "message": message, "field": field});
+    json!({"error": e, "errors": [e]})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut g = SchemaGenerator::new(SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+    }));
+    let mut paths: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
+    for r in crate::routes() {
+        if !r.path.starts_with("/api/v1/") {
+            continue;
+        }
+        let Some(d) = describe(&r.method, r.path) else {
+            continue;
+        };
+        let op = operation(&mut g, &r.method, r.path, r.guard, d);
+        paths
+            .entry(r.path)
+            .or_default()
+            .insert(r.method.as_str().to_ascii_lowercase(), op);
+    }
+    let responses = json!({
+        "400": problem_response(&mut g, "The request cannot be read: bad JSON, a wrong type, an unknown or missing field (named in `field`).",
+            problem("missing_field", "missing field `reason`", Some("reason"))),
+        "401": problem_response(&mut g, "No credentials, or credentials that do not hold.",
+            problem("unauthenticated", "send a bearer token or sign in", None)),
+        "403": problem_response(&mut g, "Signed in, but lacking the permission (or the CSRF token).",
+            problem("forbidden", "this needs the permission configure, which token:erp lacks", None)),
+        "404": problem_response(&mut g, "No such record.",
+            problem("not_found", "product TC does not exist", None)),
+        "409": problem_response(&mut g, "It exists already, or the version changed since it was read.",
+            problem("already_exists", "product TC exists already", Some("code"))),
+        "422": problem_response(&mut g, "Readable, but breaks a rule (every violation listed).",
+            problem("on_hold", "TC/TC-00001 is on a QC hold and cannot be shipped", Some("lines[0].serials[0]"))),
+        "428": problem_response(&mut g, "`If-Match` is missing.",
+            problem("version_required", "send If-Match with the version you are changing (the ETag of the record)", Some("If-Match"))),
+    });
+    let mut tags: Vec<&str> = Vec::new();
+    for r in crate::routes() {
+        if let Some(d) = describe(&r.method, r.path)
+            && !tags.contains(&d.tag)
+        {
+            tags.push(d.tag);
+        }
+    }
+    let schemas = g.take_definitions(true);
+    json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "Threadline API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "summary": "Serial-number and lot traceability: capture, operations, trace, recalls, labels, imports and webhooks.",
+            "description": "Every refusal answers `{\"error\": {code, message, field}, \"errors\": [...]}`: `field` names the input at fault (`events[3].event_time`, `rows[12].GTIN`). Writes that a client may retry take `Idempotency-Key`. Record changes take `If-Match` with the version from `ETag`. Machines authenticate with `Authorization: Bearer <token>`; browsers with the session cookie and `X-CSRF-Token` on writes.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/"}],
+        "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": responses,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`tlt_…`) from `POST /api/v1/tokens`."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "threadline_session",
+                            "description": "The browser session from `POST /api/v1/session`; writes also need `X-CSRF-Token`."},
+            },
+        },
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve() -> Response {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(document()),
+    )
+        .into_response()
+}
