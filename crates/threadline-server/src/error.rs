@@ -73,8 +73,15 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// Every problem, as the body of the refusal lists them (internal failures are logged and
+    /// answered with a general sentence).
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.parts().1
+    }
+
+    /// The status, the problems, and whether to challenge for credentials.
+    fn parts(self) -> (StatusCode, Vec<FieldError>, bool) {
         let mut challenge = false;
         let (status, errors) = match self {
             AppError::Malformed(v) => (StatusCode::BAD_REQUEST, v),
@@ -98,6 +105,13 @@ impl IntoResponse for AppError {
                 )
             }
         };
+        (status, errors, challenge)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, errors, challenge) = self.parts();
         let first = errors
             .first()
             .cloned()

@@ -148,14 +148,14 @@ fn header_names(h: &str) -> Vec<String> {
     out
 }
 
-/// Reads the body into rows of text: CSV (UTF-8) or the first sheet of an XLSX workbook.
-fn table(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+/// The media type of an XLSX workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Reads the body into rows of text: CSV (UTF-8) or the first sheet of an XLSX workbook, by
+/// its media type `ct`.
+fn table(ct: &str, body: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
     let unreadable = |m: String| AppError::malformed("unreadable_file", m, Some("file".into()));
-    if ct.starts_with("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") {
+    if ct.starts_with(XLSX) {
         use calamine::Reader;
         let mut book: calamine::Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(body))
@@ -243,7 +243,6 @@ pub async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let (record_type, columns, _) = kind_of(&kind)?;
     let dry_run: bool = match p.mode.as_deref() {
         None | Some("dry_run") => true,
         Some("commit") => false,
@@ -255,7 +254,43 @@ pub async fn import(
             ));
         }
     };
-    let rows = table(&headers, &body)?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let outcome = run(
+        &*app.store,
+        &kind,
+        ct,
+        &body,
+        dry_run,
+        &actor.name(),
+        app.clock.now(),
+    )
+    .await?;
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(outcome)).into_response())
+}
+
+/// Imports `body` (CSV or XLSX by the media type `ct`) as `kind` (`products`, `parties`,
+/// `locations`) for `actor`: every row is checked, and kept only if `dry_run` is false and
+/// no row is refused. Answers `{kind, rows, dry_run, entries}`; a refusal names every bad row
+/// as `rows[N].<header>`, N the spreadsheet row. The API and the command line both call this.
+pub async fn run(
+    store: &dyn threadline_store::Store,
+    kind: &str,
+    ct: &str,
+    body: &[u8],
+    dry_run: bool,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, AppError> {
+    let (record_type, columns, _) = kind_of(kind)?;
+    let rows = table(ct, body)?;
     let Some((head, data)) = rows.split_first() else {
         return Err(AppError::Rule(vec![
             FieldError::new("empty_file", "the file has no header row").at("rows[1]"),
@@ -310,7 +345,6 @@ pub async fn import(
         .zip(head)
         .filter_map(|(c, h)| c.map(|c| (c.field, h.as_str())))
         .collect();
-    let now = app.clock.now();
     let mut writes = Vec::with_capacity(data.len());
     let mut rows_of = Vec::with_capacity(data.len());
     for (i, row) in data.iter().enumerate() {
@@ -357,7 +391,7 @@ pub async fn import(
             Ok(record) => {
                 writes.push(MasterWrite {
                     record,
-                    actor: actor.name(),
+                    actor: actor.to_owned(),
                     now,
                     id: Uuid::now_v7(),
                     replaces: None,
@@ -384,7 +418,7 @@ pub async fn import(
     // only on a clean commit), so one report names every bad row.
     let count = writes.len();
     let keep = !dry_run && errors.is_empty();
-    let receipts = match app.store.put_masters(writes, !keep).await {
+    let receipts = match store.put_masters(writes, !keep).await {
         Ok(r) if errors.is_empty() => r,
         Ok(_) => return Err(AppError::Rule(by_row(errors))),
         Err(StoreError::Invalid(v)) => {
@@ -408,18 +442,9 @@ pub async fn import(
         }
         Err(e) => return Err(e.into()),
     };
-    tracing::info!(kind = %kind, rows = count, dry_run, actor = %actor.name(), "import");
-    let status = if dry_run {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(json!({"kind": kind, "rows": count, "dry_run": dry_run,
-                    "entries": if dry_run { json!([]) } else { json!(receipts) }})),
-    )
-        .into_response())
+    tracing::info!(kind = %kind, rows = count, dry_run, actor = %actor, "import");
+    Ok(json!({"kind": kind, "rows": count, "dry_run": dry_run,
+              "entries": if dry_run { json!([]) } else { json!(receipts) }}))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

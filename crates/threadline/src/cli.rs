@@ -103,6 +103,39 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Import products, parties or locations from a CSV or XLSX file (columns by English or
+    /// Chinese header; see `GET /api/v1/imports/{kind}/template`). Every row is checked and
+    /// every bad one named by its spreadsheet row; nothing is kept without --commit, and with it
+    /// all rows or none. Into the database (--db) or through a running server (--server).
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+        /// `products`, `parties` or `locations`.
+        #[arg(value_parser = ["products", "parties", "locations"])]
+        kind: String,
+        /// The file: `.csv` (UTF-8) or `.xlsx` (its first sheet).
+        file: PathBuf,
+        /// Keep the rows (all or none). Without it this is a dry run.
+        #[arg(long)]
+        commit: bool,
+        /// Send the file to the server at this URL (`http://host:8080`) instead of opening the
+        /// database; needs --token (also THREADLINE_SERVER).
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "THREADLINE_SERVER",
+            conflicts_with = "db"
+        )]
+        server: Option<String>,
+        /// The API token for --server, with the `configure` permission (also THREADLINE_TOKEN).
+        #[arg(
+            long,
+            value_name = "SECRET",
+            env = "THREADLINE_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+    },
     /// Manage API tokens for machines (ERP, MES, scanners, PLC gateways).
     Token {
         #[command(subcommand)]

@@ -15,6 +15,7 @@ pub mod bench_trace;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod import;
 
 use cli::{BenchCommand, Cli, Command, SerialCommand, TokenCommand};
 use config::{Config, Flags};
@@ -236,6 +237,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::Import {
+            db,
+            kind,
+            file,
+            commit,
+            server,
+            token,
+        } => {
+            let target = match server {
+                Some(url) => import::Target::Server {
+                    url,
+                    token: token.context("--server needs --token (or THREADLINE_TOKEN)")?,
+                },
+                None => {
+                    let cfg = config_of(cli.config, db.db, None, None)?;
+                    import::Target::Database(open_store(&cfg.db, &cfg.durability).await?)
+                }
+            };
+            let outcome = import::import(&target, &kind, &file, commit).await?;
+            Ok(import::report(&kind, &outcome))
         }
         Command::Token {
             what:

@@ -436,3 +436,200 @@ fn a_default_install_lets_nobody_in_without_credentials() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The products of the database at `url`, by code.
+fn product_codes(url: &str) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = threadline::open_store(url, "process").await.unwrap();
+        let page = store
+            .products(&threadline_store::ListQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        page.items.iter().map(|p| p.def.code.to_string()).collect()
+    })
+}
+
+fn import(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("import")
+        .args(args)
+        .env_remove("THREADLINE_DB")
+        .env_remove("THREADLINE_SERVER")
+        .env_remove("THREADLINE_TOKEN")
+        .output()
+        .expect("run threadline import");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `threadline import` into a database (a SQLite file, and a PostgreSQL schema when
+/// THREADLINE_TEST_PG is set): a file with bad rows is refused naming each by its spreadsheet
+/// row and header, and nothing is written, not even its good rows; a dry run writes nothing;
+/// a commit keeps every row; an XLSX with Chinese headers imports the same way.
+#[test]
+fn import_from_the_command_line_checks_every_row_and_keeps_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut targets = vec![(
+        format!("sqlite:{}", dir.path().join("i.db").display()),
+        None,
+    )];
+    match threadline_testkit::pg_url() {
+        Some(base) => {
+            let (_, guard) = rt
+                .block_on(threadline_store_postgres::testing::empty_schema(&base))
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-csearch_path%3D{}", guard.schema());
+            targets.push((url, Some(guard)));
+        }
+        None => eprintln!("THREADLINE_TEST_PG is not set: PostgreSQL variant skipped"),
+    }
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "code,name,tracking,warranty_months\nTC,Controller,serial,24\nTB,,lot,x\nTD,Drive,sometimes,\n",
+    )
+    .unwrap();
+    let good = dir.path().join("products.csv");
+    std::fs::write(
+        &good,
+        "编码,名称,追溯方式,保修月数\nTC,Controller,序列号,24\nRESIN,Resin,批次,\n",
+    )
+    .unwrap();
+    let parties = dir.path().join("parties.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["编码 (code)", "名称 (name)", "类型 (kind)"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, row) in [
+        ["S1", "华南树脂", "供应商"],
+        ["D1", "South Distribution", "经销商"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    book.save(&parties).unwrap();
+
+    for (url, _guard) in &targets {
+        let bad_s = bad.to_str().unwrap();
+        // Every bad row at once, by spreadsheet row and header; nothing written.
+        let (code, out, err) = import(&["products", bad_s, "--db", url, "--commit"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert!(err.contains("rows[3].name"), "{err}");
+        assert!(
+            err.contains("rows[3].warranty_months: `x` is not a whole number"),
+            "{err}"
+        );
+        assert!(err.contains("rows[4].tracking"), "{err}");
+        assert!(!err.contains("rows[2]"), "{err}");
+        assert_eq!(product_codes(url), Vec::<String>::new(), "{url}");
+
+        let good_s = good.to_str().unwrap();
+        let (code, out, err) = import(&["products", good_s, "--db", url]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("2 products rows checked"), "{out}");
+        assert_eq!(
+            product_codes(url),
+            Vec::<String>::new(),
+            "a dry run writes nothing"
+        );
+
+        let (code, out, err) = import(&["products", good_s, "--db", url, "--commit"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("2 products rows imported"), "{out}");
+        let mut codes = product_codes(url);
+        codes.sort();
+        assert_eq!(codes, ["RESIN", "TC"]);
+        // Again: they exist now, and the report says so.
+        let (code, _, err) = import(&["products", good_s, "--db", url, "--commit"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("rows[2]") && err.contains("rows[3]"), "{err}");
+
+        let (code, out, err) = import(&[
+            "parties",
+            parties.to_str().unwrap(),
+            "--db",
+            url,
+            "--commit",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("2 parties rows imported"), "{out}");
+    }
+
+    // A file that is neither CSV nor XLSX is refused before anything is opened.
+    let txt = dir.path().join("products.txt");
+    std::fs::write(&txt, "code,name\n").unwrap();
+    let (code, _, err) = import(&["products", txt.to_str().unwrap(), "--db", &targets[0].0]);
+    assert_eq!(code, 2);
+    assert!(err.contains(".csv or .xlsx"), "{err}");
+}
+
+/// `threadline import --server URL --token SECRET` sends the file to a running server, under
+/// the token's permissions.
+#[test]
+fn import_through_a_running_server_uses_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let admin = token(&db, "erp-admin", &["admin"]);
+    let clerk = token(&db, "clerk", &["warehouse"]);
+    let file = dir.path().join("locations.csv");
+    std::fs::write(
+        &file,
+        "code,name,kind,parent\nSZ,Shenzhen plant,site,\nSZ-FG,Finished goods,area,SZ\n",
+    )
+    .unwrap();
+    let (mut child, port) = serve(&db, false);
+    let server = format!("http://127.0.0.1:{port}");
+    let f = file.to_str().unwrap();
+
+    let (code, _, err) = import(&[
+        "locations",
+        f,
+        "--server",
+        &server,
+        "--token",
+        &clerk,
+        "--commit",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("configure"), "{err}");
+    let (code, _, err) = import(&["locations", f, "--server", &server, "--commit"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--token"), "{err}");
+
+    let (code, out, err) = import(&[
+        "locations",
+        f,
+        "--server",
+        &server,
+        "--token",
+        &admin,
+        "--commit",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 locations rows imported (2 ledger entries)"),
+        "{out}"
+    );
+    let (status, fg) = http(port, &admin, "GET", "/api/v1/locations/SZ-FG", None).unwrap();
+    assert_eq!((status, fg["parent"].as_str()), (200, Some("SZ")));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
