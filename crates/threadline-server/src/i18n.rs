@@ -238,6 +238,52 @@ pub enum Msg {
     Description,
     Contents,
     ErrorShape,
+    Dashboard,
+    Quality,
+    FirstPassYield,
+    DefectRate,
+    FirstInspected,
+    Inspections,
+    Failed,
+    GroupBy,
+    ByLine,
+    BySupplier,
+    Period,
+    Day,
+    Week,
+    Month,
+    DateFrom,
+    DateTo,
+    TimeZone,
+    Show,
+    UnitsNow,
+    UnitsByStatus,
+    UnitsByLocation,
+    ChannelView,
+    Distributor,
+    Regions,
+    InTransitTo,
+    InStockAt,
+    SoldInWindow,
+    SoldByRegion,
+    Service,
+    RepairTurnaround,
+    RepairsCompleted,
+    AverageDays,
+    LongestDays,
+    WithinDay,
+    Within3Days,
+    WithinWeek,
+    TopFaults,
+    TopDefects,
+    NoData,
+    Unspecified,
+    Total,
+    Seller,
+    Region,
+    QualityHint,
+    TurnaroundHint,
+    BadFilter,
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
@@ -651,6 +697,104 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, ErrorShape) => {
             "Every refusal has the same shape: error is the first problem, errors lists them all, and field names the input at fault."
         }
+        (Lang::Zh, Dashboard) => "看板",
+        (Lang::En, Dashboard) => "Dashboards",
+        (Lang::Zh, Quality) => "质量",
+        (Lang::En, Quality) => "Quality",
+        (Lang::Zh, FirstPassYield) => "一次合格率",
+        (Lang::En, FirstPassYield) => "First-pass yield",
+        (Lang::Zh, DefectRate) => "不良率",
+        (Lang::En, DefectRate) => "Defect rate",
+        (Lang::Zh, FirstInspected) => "首检单品",
+        (Lang::En, FirstInspected) => "Units first inspected",
+        (Lang::Zh, Inspections) => "检验次数",
+        (Lang::En, Inspections) => "Inspections",
+        (Lang::Zh, Failed) => "不合格",
+        (Lang::En, Failed) => "Failed",
+        (Lang::Zh, GroupBy) => "分组",
+        (Lang::En, GroupBy) => "Group by",
+        (Lang::Zh, ByLine) => "产线",
+        (Lang::En, ByLine) => "Line",
+        (Lang::Zh, BySupplier) => "供应商",
+        (Lang::En, BySupplier) => "Supplier",
+        (Lang::Zh, Period) => "周期",
+        (Lang::En, Period) => "Period",
+        (Lang::Zh, Day) => "按日",
+        (Lang::En, Day) => "Day",
+        (Lang::Zh, Week) => "按周",
+        (Lang::En, Week) => "Week",
+        (Lang::Zh, Month) => "按月",
+        (Lang::En, Month) => "Month",
+        (Lang::Zh, DateFrom) => "开始日期",
+        (Lang::En, DateFrom) => "From",
+        (Lang::Zh, DateTo) => "结束日期",
+        (Lang::En, DateTo) => "To",
+        (Lang::Zh, TimeZone) => "时区",
+        (Lang::En, TimeZone) => "Time zone",
+        (Lang::Zh, Show) => "显示",
+        (Lang::En, Show) => "Show",
+        (Lang::Zh, UnitsNow) => "单品现状",
+        (Lang::En, UnitsNow) => "Units now",
+        (Lang::Zh, UnitsByStatus) => "按状态",
+        (Lang::En, UnitsByStatus) => "By state",
+        (Lang::Zh, UnitsByLocation) => "按位置（账内）",
+        (Lang::En, UnitsByLocation) => "By location (on the books)",
+        (Lang::Zh, ChannelView) => "渠道",
+        (Lang::En, ChannelView) => "Sales channel",
+        (Lang::Zh, Distributor) => "经销商",
+        (Lang::En, Distributor) => "Distributor",
+        (Lang::Zh, Regions) => "区域",
+        (Lang::En, Regions) => "Regions",
+        (Lang::Zh, InTransitTo) => "在途",
+        (Lang::En, InTransitTo) => "In transit",
+        (Lang::Zh, InStockAt) => "库存",
+        (Lang::En, InStockAt) => "In stock",
+        (Lang::Zh, SoldInWindow) => "期间售出",
+        (Lang::En, SoldInWindow) => "Sold in the period",
+        (Lang::Zh, SoldByRegion) => "售出（按地区）",
+        (Lang::En, SoldByRegion) => "Sold by region",
+        (Lang::Zh, Service) => "售后维修",
+        (Lang::En, Service) => "Service",
+        (Lang::Zh, RepairTurnaround) => "维修周期",
+        (Lang::En, RepairTurnaround) => "Repair turnaround",
+        (Lang::Zh, RepairsCompleted) => "完成维修",
+        (Lang::En, RepairsCompleted) => "Repairs completed",
+        (Lang::Zh, AverageDays) => "平均天数",
+        (Lang::En, AverageDays) => "Average (days)",
+        (Lang::Zh, LongestDays) => "最长天数",
+        (Lang::En, LongestDays) => "Longest (days)",
+        (Lang::Zh, WithinDay) => "1 天内",
+        (Lang::En, WithinDay) => "Within a day",
+        (Lang::Zh, Within3Days) => "3 天内",
+        (Lang::En, Within3Days) => "Within 3 days",
+        (Lang::Zh, WithinWeek) => "7 天内",
+        (Lang::En, WithinWeek) => "Within a week",
+        (Lang::Zh, TopFaults) => "主要故障代码",
+        (Lang::En, TopFaults) => "Top fault codes",
+        (Lang::Zh, TopDefects) => "主要缺陷代码",
+        (Lang::En, TopDefects) => "Top defect codes",
+        (Lang::Zh, NoData) => "此期间没有数据",
+        (Lang::En, NoData) => "No data for this period",
+        (Lang::Zh, Unspecified) => "（未指定）",
+        (Lang::En, Unspecified) => "(none)",
+        (Lang::Zh, Total) => "合计",
+        (Lang::En, Total) => "Total",
+        (Lang::Zh, Seller) => "销售方",
+        (Lang::En, Seller) => "Seller",
+        (Lang::Zh, Region) => "地区",
+        (Lang::En, Region) => "Region",
+        (Lang::Zh, QualityHint) => {
+            "一次合格率 = 首次检验即合格的单品 / 首次检验的单品；不良率 = 不合格检验 / 全部检验。供应商按单品本身及其装配零件的来料供应商统计。"
+        }
+        (Lang::En, QualityHint) => {
+            "First-pass yield = units that passed their first inspection / units first inspected; defect rate = failed inspections / all inspections. A unit counts for the supplier it was received from and for the suppliers of every part assembled into it."
+        }
+        (Lang::Zh, TurnaroundHint) => "从退货收货（或本轮首次维修记录）到维修完成。",
+        (Lang::En, TurnaroundHint) => {
+            "From the return receipt (or the first repair record of the cycle) to completion."
+        }
+        (Lang::Zh, BadFilter) => "筛选条件无效",
+        (Lang::En, BadFilter) => "Invalid filter",
     }
 }
 
@@ -855,5 +999,129 @@ pub fn alert(lang: Lang, a: Alert) -> &'static str {
         (Lang::En, When) => "When",
         (Lang::Zh, Event) => "事件",
         (Lang::En, Event) => "Event",
+    }
+}
+
+/// An integer with thousands separators (`12,345` in both languages).
+pub fn int(_lang: Lang, n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number with `places` decimals and thousands separators.
+pub fn decimal(lang: Lang, v: f64, places: usize) -> String {
+    let s = format!("{:.*}", places, v.abs());
+    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let whole: i64 = whole.parse().unwrap_or(0);
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    if frac.is_empty() {
+        format!("{sign}{}", int(lang, whole))
+    } else {
+        format!("{sign}{}.{frac}", int(lang, whole))
+    }
+}
+
+/// `num / den` as a percentage with one decimal (`66.7%`); a dash when `den` is zero.
+pub fn pct(lang: Lang, num: i64, den: i64) -> String {
+    if den == 0 {
+        return "—".to_owned();
+    }
+    format!("{}%", decimal(lang, num as f64 * 100.0 / den as f64, 1))
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn month_en(d: chrono::NaiveDate) -> &'static str {
+    use chrono::Datelike;
+    MONTHS_EN[d.month0() as usize % 12]
+}
+
+/// A date: `2026年5月26日`, `26 May 2026`.
+pub fn date(lang: Lang, d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    match lang {
+        Lang::Zh => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+        Lang::En => format!("{} {} {}", d.day(), month_en(d), d.year()),
+    }
+}
+
+/// A date without its year, for chart axes: `5月26日`, `26 May`.
+pub fn short_date(lang: Lang, d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    match lang {
+        Lang::Zh => format!("{}月{}日", d.month(), d.day()),
+        Lang::En => format!("{} {}", d.day(), month_en(d)),
+    }
+}
+
+/// A month: `2026年5月`, `May 2026`.
+pub fn month(lang: Lang, d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    match lang {
+        Lang::Zh => format!("{}年{}月", d.year(), d.month()),
+        Lang::En => format!("{} {}", month_en(d), d.year()),
+    }
+}
+
+/// A moment in the time zone it is given in: `2026年5月26日 10:00 (+08:00)`,
+/// `26 May 2026, 10:00 (+08:00)`.
+pub fn datetime<Tz: chrono::TimeZone>(lang: Lang, t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let offset = t.format("%:z").to_string();
+    let offset = if offset == "+00:00" {
+        "UTC".to_owned()
+    } else {
+        offset
+    };
+    let time = t.format("%H:%M");
+    match lang {
+        Lang::Zh => format!("{} {time} ({offset})", date(lang, t.date_naive())),
+        Lang::En => format!("{}, {time} ({offset})", date(lang, t.date_naive())),
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_dates_per_locale() {
+        assert_eq!(int(Lang::Zh, 1_234_567), "1,234,567");
+        assert_eq!(int(Lang::En, -1000), "-1,000");
+        assert_eq!(int(Lang::En, 999), "999");
+        assert_eq!(decimal(Lang::En, 12345.678, 2), "12,345.68");
+        assert_eq!(decimal(Lang::En, -0.04, 1), "0.0");
+        assert_eq!(pct(Lang::Zh, 2, 3), "66.7%");
+        assert_eq!(pct(Lang::En, 1, 0), "—");
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 5, 26).unwrap_or_default();
+        assert_eq!(date(Lang::Zh, d), "2026年5月26日");
+        assert_eq!(date(Lang::En, d), "26 May 2026");
+        assert_eq!(short_date(Lang::En, d), "26 May");
+        assert_eq!(month(Lang::Zh, d), "2026年5月");
+        let t =
+            chrono::DateTime::parse_from_rfc3339("2026-05-26T10:05:00+08:00").unwrap_or_default();
+        assert_eq!(datetime(Lang::Zh, &t), "2026年5月26日 10:05 (+08:00)");
+        assert_eq!(
+            datetime(Lang::En, &t.with_timezone(&chrono::Utc)),
+            "26 May 2026, 02:05 (UTC)"
+        );
     }
 }

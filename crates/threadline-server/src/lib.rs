@@ -154,6 +154,7 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/scan", Needs(Read), ui::station::page),
         route(M::GET, "/trace", Needs(Read), ui::trace::page),
         route(M::GET, "/recalls", Needs(Read), ui::recall::list),
+        route(M::GET, "/dashboard", Needs(Read), ui::dashboard::page),
         route(
             M::GET,
             "/recalls/new",

@@ -17,6 +17,8 @@ use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
 
 pub mod apidocs;
+pub mod chart;
+pub mod dashboard;
 pub mod passport;
 pub mod recall;
 pub mod station;
@@ -92,6 +94,7 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         links.push((format!("/unit?lang={l}"), t(lang, Msg::Passport)));
         links.push((format!("/trace?lang={l}"), t(lang, Msg::Trace)));
         links.push((format!("/recalls?lang={l}"), t(lang, Msg::Recalls)));
+        links.push((format!("/dashboard?lang={l}"), t(lang, Msg::Dashboard)));
     }
     links
         .iter()

@@ -574,3 +574,73 @@ store_test!(a_forward_trace_into_a_recall, |s: TestStore| async move {
     b.shot("recalls-zh").await;
     b.close().await;
 });
+
+store_test!(a_dashboard_with_real_numbers, |s: TestStore| async move {
+    if !have_chromedriver() {
+        return;
+    }
+    let site = site(s).await;
+    common::history(&site.api).await;
+    let b = browser("zh-CN", 1280).await;
+    b.sign_in(&site, "zhao", "zh").await;
+    b.open(&format!(
+        "{}/dashboard?from=2026-05-01&to=2026-06-01&period=week",
+        site.base
+    ))
+    .await;
+    b.until("document.getElementById('kpi-fpy')").await;
+    // 2 of the 3 phones passed their first inspection, 1 of 4 inspections failed.
+    assert!(b.text("#kpi-fpy").await.starts_with("66.7%"));
+    assert!(b.text("#kpi-defects").await.starts_with("25.0%"));
+    assert!(b.text("#qc-table").await.contains("SZ-L1"));
+    assert_eq!(
+        b.js("return document.querySelectorAll('#chart-fpy g.series circle').length;")
+            .await,
+        json!(1)
+    );
+    assert!(b.text("#channel-table").await.contains("DIST-GD"));
+    b.shot("dashboard-zh").await;
+    b.click("#lang-switch").await;
+    b.until("document.documentElement.lang === 'en'").await;
+    assert!(b.text("#quality h2").await.starts_with("Quality"));
+    // The filter keeps the window across the switch; group by supplier from the form.
+    assert_eq!(
+        b.js("return document.getElementById('d-from').value;")
+            .await,
+        json!("2026-05-01")
+    );
+    b.client
+        .find(Locator::Css("#d-by"))
+        .await
+        .unwrap()
+        .select_by_value("supplier")
+        .await
+        .unwrap();
+    b.click("#filter button[type=submit]").await;
+    b.until("document.getElementById('qc-table') && document.getElementById('qc-table').textContent.includes('SUP1')")
+        .await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('#chart-fpy g.series').length;")
+            .await,
+        json!(2)
+    );
+    b.shot("dashboard-en").await;
+    b.close().await;
+
+    // On a 360 px PDA the page fits the screen: nothing sticks out sideways.
+    let b = browser("zh-CN", 360).await;
+    b.sign_in(&site, "zhao", "zh").await;
+    b.open(&format!(
+        "{}/dashboard?from=2026-05-01&to=2026-06-01",
+        site.base
+    ))
+    .await;
+    b.until("document.getElementById('kpi-fpy')").await;
+    assert_eq!(
+        b.js("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await,
+        json!(true)
+    );
+    b.shot("dashboard-zh-360").await;
+    b.close().await;
+});

@@ -48,6 +48,7 @@ mod access;
 mod admin;
 mod audit;
 mod capture;
+mod dashboard;
 mod epcis;
 mod labels;
 mod lookup;
@@ -477,6 +478,33 @@ impl threadline_store::Store for PgStore {
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let client = self.client().await?;
         lookup::product_by_gtin(&client, gtin).await
+    }
+
+    async fn qc_stats(
+        &self,
+        by: threadline_store::dashboard::QcBy,
+        window: &threadline_store::dashboard::Window,
+    ) -> Result<Vec<threadline_store::dashboard::QcRow>, StoreError> {
+        self.dashboard_qc(by, window).await
+    }
+
+    async fn unit_counts(&self) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
+        self.dashboard_units().await
+    }
+
+    async fn channel(
+        &self,
+        window: &threadline_store::dashboard::Window,
+    ) -> Result<threadline_store::dashboard::Channel, StoreError> {
+        self.dashboard_channel(window).await
+    }
+
+    async fn service_stats(
+        &self,
+        window: &threadline_store::dashboard::Window,
+        top: u32,
+    ) -> Result<threadline_store::dashboard::ServiceStats, StoreError> {
+        self.dashboard_service(window, top).await
     }
 
     async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {

@@ -33,6 +33,7 @@ mod access;
 mod admin;
 mod audit;
 mod capture;
+mod dashboard;
 mod epcis;
 mod labels;
 mod master;
@@ -540,6 +541,37 @@ impl threadline_store::Store for SqliteStore {
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {
         let gtin = gtin.to_owned();
         self.read(move |c| read::product_by_gtin(c, &gtin)).await
+    }
+
+    async fn qc_stats(
+        &self,
+        by: threadline_store::dashboard::QcBy,
+        window: &threadline_store::dashboard::Window,
+    ) -> Result<Vec<threadline_store::dashboard::QcRow>, StoreError> {
+        let window = *window;
+        self.read(move |c| dashboard::qc(c, by, &window)).await
+    }
+
+    async fn unit_counts(&self) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
+        self.read(dashboard::units).await
+    }
+
+    async fn channel(
+        &self,
+        window: &threadline_store::dashboard::Window,
+    ) -> Result<threadline_store::dashboard::Channel, StoreError> {
+        let window = *window;
+        self.read(move |c| dashboard::channel(c, &window)).await
+    }
+
+    async fn service_stats(
+        &self,
+        window: &threadline_store::dashboard::Window,
+        top: u32,
+    ) -> Result<threadline_store::dashboard::ServiceStats, StoreError> {
+        let window = *window;
+        self.read(move |c| dashboard::service(c, &window, top))
+            .await
     }
 
     async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 pub mod access;
 pub mod audit;
+pub mod dashboard;
 pub mod epcis;
 pub mod master;
 pub mod query;
@@ -509,6 +510,23 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         note: Option<String>,
     ) -> Result<Recall>;
+
+    /// Quality by line, product, lot or supplier and period (see [`dashboard::qc_sql`]).
+    async fn qc_stats(
+        &self,
+        by: dashboard::QcBy,
+        window: &dashboard::Window,
+    ) -> Result<Vec<dashboard::QcRow>>;
+    /// Units now, by state and by location.
+    async fn unit_counts(&self) -> Result<dashboard::UnitCounts>;
+    /// What each distributor holds now, and what was sold in the window by seller and region.
+    async fn channel(&self, window: &dashboard::Window) -> Result<dashboard::Channel>;
+    /// Repair turnaround by period, and the `top` repair faults and QC defect codes.
+    async fn service_stats(
+        &self,
+        window: &dashboard::Window,
+        top: u32,
+    ) -> Result<dashboard::ServiceStats>;
 
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;

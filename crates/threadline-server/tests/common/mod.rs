@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use threadline_domain::access::Role;
 use threadline_server::{AppState, FixedClock, app};
 use threadline_testkit::TestStore;
@@ -163,5 +163,94 @@ impl Api {
         self.get(&format!("/api/v1/items/{product}/{serial}"))
             .await
             .body
+    }
+}
+
+fn unit(p: &str, s: &str) -> Value {
+    json!({"product": p, "serial": s})
+}
+
+/// A small plant history for the dashboards (on the fixture plant): boards from SUP1 go into
+/// P1 and P2; P2 fails its first inspection and passes the second; P1 and P3 go to the
+/// distributor, P1 is sold, returned and repaired two days later.
+pub async fn history(api: &Api) {
+    let steps = [
+        (
+            "locations",
+            json!({"code": "EXT-GD", "name": "DIST-GD warehouse", "kind": "external", "party": "DIST-GD"}),
+        ),
+        (
+            "ops/receive",
+            json!({"time": "2026-05-20T09:00:00+08:00", "supplier": "SUP1", "purchase_order": "PO-7",
+            "location": "SZ-WH-A1", "lines": [{"product": "BOARD", "serials": ["B1", "B2"]}]}),
+        ),
+        (
+            "ops/commission",
+            json!({"time": "2026-05-25T09:00:00+08:00", "product": "PHONE", "serials": ["P1", "P2", "P3"],
+            "work_order": "WO-1", "line": "SZ-L1", "attributes": {"color": "black"}}),
+        ),
+        (
+            "ops/assemble",
+            json!({"time": "2026-05-25T10:00:00+08:00", "parent": unit("PHONE", "P1"), "components": [unit("BOARD", "B1")]}),
+        ),
+        (
+            "ops/assemble",
+            json!({"time": "2026-05-25T10:00:00+08:00", "parent": unit("PHONE", "P2"), "components": [unit("BOARD", "B2")]}),
+        ),
+        (
+            "ops/inspect",
+            json!({"time": "2026-05-26T10:00:00+08:00", "items": [unit("PHONE", "P1")], "result": "pass", "inspector": "Zhao"}),
+        ),
+        (
+            "ops/inspect",
+            json!({"time": "2026-05-26T11:00:00+08:00", "items": [unit("PHONE", "P2")], "result": "fail",
+            "defect_codes": ["E-VOLT-LOW", "E-SCRATCH"], "inspector": "Zhao"}),
+        ),
+        (
+            "ops/inspect",
+            json!({"time": "2026-05-27T10:00:00+08:00", "items": [unit("PHONE", "P3")], "result": "pass", "inspector": "Zhao"}),
+        ),
+        (
+            "ops/disposition",
+            json!({"time": "2026-05-27T11:00:00+08:00", "items": [unit("PHONE", "P2")], "decision": "rework", "reason": "reseat"}),
+        ),
+        (
+            "ops/inspect",
+            json!({"time": "2026-05-28T10:00:00+08:00", "items": [unit("PHONE", "P2")], "result": "pass", "inspector": "Zhao"}),
+        ),
+        (
+            "ops/move",
+            json!({"time": "2026-05-28T11:00:00+08:00", "items": [unit("PHONE", "P1"), unit("PHONE", "P2"), unit("PHONE", "P3")],
+            "to": "SZ-WH-A1", "put_away": true}),
+        ),
+        (
+            "ops/ship",
+            json!({"time": "2026-05-29T09:00:00+08:00", "sales_order": "SO-1", "distributor": "DIST-GD", "from": "SZ-WH-A1",
+            "to": "EXT-GD", "lines": [{"product": "PHONE", "serials": ["P1", "P3"]}]}),
+        ),
+        (
+            "ops/distributor-receipt",
+            json!({"time": "2026-05-29T15:00:00+08:00", "distributor": "DIST-GD", "location": "EXT-GD",
+            "items": [unit("PHONE", "P1")]}),
+        ),
+        (
+            "ops/sell",
+            json!({"time": "2026-05-30T10:00:00+08:00", "customer": "CUST1", "seller": "DIST-GD", "region": "CN-GD-SZ",
+            "items": [unit("PHONE", "P1")]}),
+        ),
+        (
+            "ops/return",
+            json!({"time": "2026-05-30T12:00:00+08:00", "rma": "RMA-1", "customer": "CUST1", "reason": "no power",
+            "condition": "fine", "outcome": "repair", "location": "SZ-WH-A2", "items": [unit("PHONE", "P1")]}),
+        ),
+        (
+            "ops/repair",
+            json!({"time": "2026-06-01T12:00:00+08:00", "repair_order": "RO-1", "unit": unit("PHONE", "P1"),
+            "fault": "dead cell", "fault_code": "F-BAT", "engineer": "Chen", "completed": true, "location": "SZ-WH-A1"}),
+        ),
+    ];
+    for (path, body) in steps {
+        let r = api.post(&format!("/api/v1/{path}"), body).await;
+        assert_eq!(r.status, 201, "{path}: {:?}", r.body);
     }
 }

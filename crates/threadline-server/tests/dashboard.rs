@@ -1,0 +1,274 @@
+//! The dashboards' figures on both engines: a small plant history recorded through the
+//! operations, read back through the store's dashboard queries and the `/dashboard` page.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{Api, history};
+use threadline_store::dashboard::{Count, Period, QcBy, QcRow, Window};
+use threadline_testkit::fixtures::plant;
+use threadline_testkit::{TestStore, store_test};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn window(period: Period) -> Window {
+    Window {
+        from: at("2026-05-01T00:00:00+08:00"),
+        to: at("2026-06-02T00:00:00+08:00"),
+        period,
+        offset_minutes: 480,
+    }
+}
+
+fn qc(group: Option<&str>, period: &str, counts: [i64; 4]) -> QcRow {
+    QcRow {
+        group: group.map(str::to_owned),
+        period: period.to_owned(),
+        first_inspected: counts[0],
+        first_passed: counts[1],
+        inspections: counts[2],
+        failed: counts[3],
+    }
+}
+
+fn count(key: Option<&str>, n: i64) -> Count {
+    Count {
+        key: key.map(str::to_owned),
+        count: n,
+    }
+}
+
+store_test!(quality_by_every_dimension, |s: TestStore| async move {
+    plant(&*s).await;
+    let api = Api::new(&s).await;
+    history(&api).await;
+    let store = &s.store;
+    assert_eq!(
+        store
+            .qc_stats(QcBy::Product, &window(Period::Day))
+            .await
+            .unwrap(),
+        vec![
+            qc(Some("PHONE"), "2026-05-26", [2, 1, 2, 1]),
+            qc(Some("PHONE"), "2026-05-27", [1, 1, 1, 0]),
+            qc(Some("PHONE"), "2026-05-28", [0, 0, 1, 0]),
+        ]
+    );
+    // Weeks start on Monday (25 May 2026).
+    assert_eq!(
+        store
+            .qc_stats(QcBy::Line, &window(Period::Week))
+            .await
+            .unwrap(),
+        vec![qc(Some("SZ-L1"), "2026-05-25", [3, 2, 4, 1])]
+    );
+    // P1 and P2 carry SUP1's boards; P3 has no supplier.
+    assert_eq!(
+        store
+            .qc_stats(QcBy::Supplier, &window(Period::Month))
+            .await
+            .unwrap(),
+        vec![
+            qc(Some("SUP1"), "2026-05-01", [2, 1, 3, 1]),
+            qc(None, "2026-05-01", [1, 1, 1, 0]),
+        ]
+    );
+    assert_eq!(
+        store
+            .qc_stats(QcBy::Lot, &window(Period::Month))
+            .await
+            .unwrap(),
+        vec![qc(None, "2026-05-01", [3, 2, 4, 1])]
+    );
+    // The window's bounds hold: nothing before 27 May local time.
+    let late = Window {
+        from: at("2026-05-27T00:00:00+08:00"),
+        ..window(Period::Month)
+    };
+    assert_eq!(
+        store.qc_stats(QcBy::Product, &late).await.unwrap(),
+        vec![qc(Some("PHONE"), "2026-05-01", [1, 1, 2, 0])]
+    );
+    // Day boundaries follow the offset: in UTC the 10:00 (+08:00) inspections are still the
+    // same days, the 26 May ones at 02:00 and 03:00 UTC.
+    let utc = Window {
+        offset_minutes: 0,
+        ..window(Period::Day)
+    };
+    assert_eq!(
+        store.qc_stats(QcBy::Product, &utc).await.unwrap()[0].period,
+        "2026-05-26"
+    );
+});
+
+store_test!(units_channel_and_service, |s: TestStore| async move {
+    plant(&*s).await;
+    let api = Api::new(&s).await;
+    history(&api).await;
+    let store = &s.store;
+    let units = store.unit_counts().await.unwrap();
+    // P1 and P2 with their boards B1 and B2 in stock, P3 on the road.
+    assert_eq!(
+        units.by_status,
+        vec![count(Some("in_stock"), 4), count(Some("in_transit"), 1)]
+    );
+    assert_eq!(
+        units.by_location,
+        vec![count(Some("SZ-WH-A1"), 4), count(None, 1)]
+    );
+    let channel = store.channel(&window(Period::Month)).await.unwrap();
+    assert_eq!(channel.holdings.len(), 1);
+    let gd = &channel.holdings[0];
+    assert_eq!(
+        (
+            gd.distributor.as_str(),
+            gd.regions.clone(),
+            gd.in_transit,
+            gd.in_stock
+        ),
+        ("DIST-GD", vec!["CN-GD".to_owned()], 1, 0)
+    );
+    assert_eq!(channel.sales.len(), 1);
+    assert_eq!(
+        (
+            channel.sales[0].seller.as_deref(),
+            channel.sales[0].region.as_deref(),
+            channel.sales[0].units
+        ),
+        (Some("DIST-GD"), Some("CN-GD-SZ"), 1)
+    );
+    let service = store
+        .service_stats(&window(Period::Month), 5)
+        .await
+        .unwrap();
+    assert_eq!(service.turnaround.len(), 1);
+    let t = &service.turnaround[0];
+    // Returned 30 May 12:00, repaired 1 June 12:00: two days.
+    assert_eq!(
+        (
+            t.period.as_str(),
+            t.completed,
+            t.total_us,
+            t.max_us,
+            t.within_day,
+            t.within_3_days,
+            t.within_week
+        ),
+        (
+            "2026-06-01",
+            1,
+            2 * 86_400_000_000,
+            2 * 86_400_000_000,
+            0,
+            1,
+            1
+        )
+    );
+    assert_eq!(service.faults, vec![count(Some("F-BAT"), 1)]);
+    assert_eq!(
+        service.defects,
+        vec![count(Some("E-SCRATCH"), 1), count(Some("E-VOLT-LOW"), 1)]
+    );
+    // Nothing in a window before it all.
+    let empty = Window {
+        from: at("2026-01-01T00:00:00Z"),
+        to: at("2026-02-01T00:00:00Z"),
+        ..window(Period::Month)
+    };
+    let service = store.service_stats(&empty, 5).await.unwrap();
+    assert!(
+        service.turnaround.is_empty() && service.faults.is_empty() && service.defects.is_empty()
+    );
+    assert!(store.channel(&empty).await.unwrap().sales.is_empty());
+});
+
+/// The page from the element with `id` on (1,500 characters).
+fn near(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    html[at..].chars().take(1500).collect()
+}
+
+store_test!(
+    the_dashboard_page_shows_the_figures,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        history(&api).await;
+        let r = api
+        .get("/dashboard?lang=en&by=supplier&period=month&from=2026-05-01&to=2026-06-01&tz=%2B08:00")
+        .await;
+        assert_eq!(r.status, 200);
+        let html = r.body.as_str().unwrap();
+        // 2 of 3 units passed their first inspection; 1 of 4 inspections failed.
+        assert!(
+            near(html, "kpi-fpy").contains("66.7%"),
+            "{}",
+            near(html, "kpi-fpy")
+        );
+        assert!(near(html, "kpi-defects").contains("25.0%"));
+        assert!(near(html, "kpi-first").contains(">3<"));
+        // By supplier: SUP1's row, then the units with none.
+        let table = near(html, "qc-table");
+        assert!(table.contains("Supplier"), "{table}");
+        assert!(html.contains("<td>SUP1</td><td class=\"n\">2</td><td class=\"n\">50.0%</td><td class=\"n\">3</td><td class=\"n\">1</td><td class=\"n\">33.3%</td>"));
+        assert!(html.contains("<td>(none)</td><td class=\"n\">1</td><td class=\"n\">100.0%</td>"));
+        // Two lines in each quality chart, one dot per month that has inspections.
+        let fpy_chart = &html[html.find("id=\"chart-fpy\"").unwrap()..];
+        let fpy_chart = &fpy_chart[..fpy_chart.find("</svg>").unwrap()];
+        assert_eq!(fpy_chart.matches("<g class=\"series\"").count(), 2);
+        assert!(fpy_chart.contains("SUP1 · May 2026: 50%"), "{fpy_chart}");
+        // Units, channel and service.
+        assert!(near(html, "chart-status").contains("In stock"));
+        assert!(html.contains("<td>DIST-GD</td><td>Guangdong Dist.</td><td>CN-GD</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">1</td>"));
+        assert!(near(html, "chart-regions").contains("CN-GD-SZ"));
+        assert!(near(html, "kpi-repairs").contains(">1<"));
+        assert!(near(html, "kpi-turnaround").contains("2.0"));
+        assert!(near(html, "chart-faults").contains("F-BAT"));
+        assert!(near(html, "chart-defect-codes").contains("E-VOLT-LOW"));
+        assert!(near(html, "window").contains("1 May 2026 – 1 Jun 2026 (+08:00)"));
+
+        // In Chinese, the same numbers.
+        let r = api
+            .get("/dashboard?lang=zh&by=line&period=week&from=2026-05-01&to=2026-06-01")
+            .await;
+        let html = r.body.as_str().unwrap();
+        assert!(near(html, "kpi-fpy").contains("66.7%"));
+        assert!(near(html, "qc-table").contains("产线"));
+        assert!(html.contains("<td>SZ-L1</td><td class=\"n\">3</td><td class=\"n\">66.7%</td>"));
+        assert!(near(html, "window").contains("2026年5月1日 – 2026年6月1日"));
+    }
+);
+
+store_test!(a_wrong_filter_is_named, |s: TestStore| async move {
+    plant(&*s).await;
+    let api = Api::new(&s).await;
+    for (query, field) in [
+        ("by=colour", "by"),
+        ("period=year", "period"),
+        ("from=2026-13-01", "from"),
+        ("from=2026-06-02&to=2026-06-01", "from"),
+        ("period=day&from=2020-01-01&to=2026-06-01", "from"),
+        ("tz=Mars", "tz"),
+    ] {
+        let r = api.get(&format!("/dashboard?lang=en&{query}")).await;
+        assert_eq!(r.status, 400, "{query}");
+        let html = r.body.as_str().unwrap();
+        assert!(
+            near(html, "filter-error").contains(&format!("Invalid filter: <code>{field}</code>")),
+            "{query}: {}",
+            near(html, "filter-error")
+        );
+    }
+    // An empty store shows empty figures.
+    let r = api.get("/dashboard?lang=en").await;
+    assert_eq!(r.status, 200);
+    let html = r.body.as_str().unwrap();
+    assert!(near(html, "kpi-fpy").contains("—"));
+    assert!(near(html, "quality").contains("No data for this period"));
+});
