@@ -1,7 +1,11 @@
-//! Bulk import of master data (products, parties, locations) from CSV or XLSX: columns are
-//! matched by header name, in Chinese or English; every row becomes the same master record the
-//! API takes; a dry run reports every bad row with its spreadsheet row number and reason, a
-//! commit records them all in one transaction or none (`Store::put_masters`).
+//! Bulk import from CSV or XLSX of master data (products, parties, locations) and of what a
+//! plant already has: serials (legacy or supplier, with their origin, status and location) and
+//! lots (a quantity at a location) — the opening stock. Columns are matched by header name, in
+//! Chinese or English; every master row becomes the same record the API takes, every serial or
+//! lot row the event that registers it (checked by `Event::from_request` and the projection like
+//! a capture); a dry run reports every bad row with its spreadsheet row number and reason, a
+//! commit records them all in one transaction or none (`Store::put_masters`,
+//! `Store::capture_import`).
 
 use std::collections::HashMap;
 
@@ -13,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use threadline_domain::error::FieldError;
+use threadline_domain::event::{CaptureContext, Event, EventRequest};
 use threadline_domain::master::MasterRecord;
 use threadline_store::{MasterWrite, StoreError};
 use uuid::Uuid;
@@ -100,6 +105,63 @@ const LOCATION_COLUMNS: &[Column] = &[
     col("region", false, &["region", "地区"]),
 ];
 
+/// Where a legacy or supplier serial came from.
+const ORIGINS: &[(&str, &str)] = &[
+    ("历史", "legacy"),
+    ("旧系统", "legacy"),
+    ("供应商", "supplier"),
+];
+const PRODUCT_COLUMN: Column = col(
+    "product",
+    true,
+    &["product", "产品编码", "物料编码", "料号", "产品"],
+);
+const ORIGIN_COLUMN: Column = Column {
+    values: ORIGINS,
+    ..col("origin", false, &["origin", "来源"])
+};
+const SUPPLIER_COLUMN: Column = col("supplier", false, &["supplier", "供应商", "供应商编码"]);
+const LOCATION_COLUMN: Column = col("location", false, &["location", "位置", "库位", "仓库"]);
+const PRODUCTION_DATE_COLUMN: Column =
+    col("production_date", false, &["production_date", "生产日期"]);
+
+const SERIAL_COLUMNS: &[Column] = &[
+    PRODUCT_COLUMN,
+    col("serial", true, &["serial", "序列号", "sn"]),
+    ORIGIN_COLUMN,
+    SUPPLIER_COLUMN,
+    Column {
+        values: &[
+            ("在库", "in_stock"),
+            ("在制", "in_production"),
+            ("已售", "sold"),
+            ("未使用", "unassigned"),
+        ],
+        ..col("status", false, &["status", "状态"])
+    },
+    LOCATION_COLUMN,
+    col("lot", false, &["lot", "批次", "批号"]),
+    PRODUCTION_DATE_COLUMN,
+];
+
+const LOT_COLUMNS: &[Column] = &[
+    PRODUCT_COLUMN,
+    col("lot", true, &["lot", "批次", "批号"]),
+    col("quantity", true, &["quantity", "数量"]),
+    Column {
+        required: true,
+        ..LOCATION_COLUMN
+    },
+    ORIGIN_COLUMN,
+    SUPPLIER_COLUMN,
+    PRODUCTION_DATE_COLUMN,
+    col(
+        "expiry_date",
+        false,
+        &["expiry_date", "有效期至", "失效日期"],
+    ),
+];
+
 /// Template headers: Chinese name, English field in brackets (both are recognised).
 const PRODUCT_TEMPLATE: &[&str] = &[
     "编码 (code)",
@@ -120,17 +182,179 @@ const LOCATION_TEMPLATE: &[&str] = &[
     "地区 (region)",
 ];
 
+const SERIAL_TEMPLATE: &[&str] = &[
+    "产品编码 (product)",
+    "序列号 (serial)",
+    "来源 (origin)",
+    "供应商 (supplier)",
+    "状态 (status)",
+    "位置 (location)",
+    "批次 (lot)",
+    "生产日期 (production_date)",
+];
+const LOT_TEMPLATE: &[&str] = &[
+    "产品编码 (product)",
+    "批次 (lot)",
+    "数量 (quantity)",
+    "位置 (location)",
+    "来源 (origin)",
+    "供应商 (supplier)",
+    "生产日期 (production_date)",
+    "有效期至 (expiry_date)",
+];
+
+/// What rows become: master records of one type, or events that register units or lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Master(&'static str),
+    Serials,
+    Lots,
+}
+
+/// The kinds that can be imported, as the path names them.
+pub const KINDS: &[&str] = &["products", "parties", "locations", "serials", "lots"];
+
 /// What can be imported.
-fn kind_of(
-    kind: &str,
-) -> Result<(&'static str, &'static [Column], &'static [&'static str]), AppError> {
+fn kind_of(kind: &str) -> Result<(Target, &'static [Column], &'static [&'static str]), AppError> {
     match kind {
-        "products" => Ok(("product", PRODUCT_COLUMNS, PRODUCT_TEMPLATE)),
-        "parties" => Ok(("party", PARTY_COLUMNS, PARTY_TEMPLATE)),
-        "locations" => Ok(("location", LOCATION_COLUMNS, LOCATION_TEMPLATE)),
+        "products" => Ok((Target::Master("product"), PRODUCT_COLUMNS, PRODUCT_TEMPLATE)),
+        "parties" => Ok((Target::Master("party"), PARTY_COLUMNS, PARTY_TEMPLATE)),
+        "locations" => Ok((
+            Target::Master("location"),
+            LOCATION_COLUMNS,
+            LOCATION_TEMPLATE,
+        )),
+        "serials" => Ok((Target::Serials, SERIAL_COLUMNS, SERIAL_TEMPLATE)),
+        "lots" => Ok((Target::Lots, LOT_COLUMNS, LOT_TEMPLATE)),
         other => Err(AppError::NotFound(format!(
-            "`{other}` cannot be imported (products, parties, locations)"
+            "`{other}` cannot be imported ({})",
+            KINDS.join(", ")
         ))),
+    }
+}
+
+fn text<'a>(def: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+    def.get(field).and_then(Value::as_str)
+}
+
+/// The event that registers a row of the serials or lots import, or the column at fault.
+/// Serials: an ADD of the unit, `commissioning` for a legacy serial, `receiving` (from the
+/// supplier, its owning party) for a supplier's; its status now sets the disposition, `in_stock`
+/// by default, which needs a location. Lots: an ADD of the quantity at the location — a lot's
+/// opening stock. The origin is kept with the instance data.
+fn event_of(
+    target: Target,
+    def: &Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, (&'static str, FieldError)> {
+    let origin = text(def, "origin").unwrap_or("legacy");
+    if !matches!(origin, "legacy" | "supplier") {
+        return Err((
+            "origin",
+            FieldError::new(
+                "invalid_value",
+                format!("origin is legacy (历史) or supplier (供应商), not `{origin}`"),
+            ),
+        ));
+    }
+    let supplier = text(def, "supplier");
+    if origin == "supplier" && supplier.is_none() {
+        return Err((
+            "supplier",
+            FieldError::new(
+                "missing_field",
+                "a supplier's serial or lot names its supplier",
+            ),
+        ));
+    }
+    let mut ilmd = Map::new();
+    ilmd.insert("origin".into(), json!(origin));
+    for f in ["lot", "production_date", "expiry_date"] {
+        // A lot's own code is in `lots`; a serial's lot is instance data.
+        if (target == Target::Serials || f != "lot")
+            && let Some(v) = def.get(f)
+        {
+            ilmd.insert(f.into(), v.clone());
+        }
+    }
+    let mut ev = json!({
+        "type": "object",
+        "action": "ADD",
+        "event_time": now.to_rfc3339(),
+        "biz_step": if origin == "supplier" { "receiving" } else { "commissioning" },
+        "ilmd": ilmd,
+    });
+    if let Some(s) = supplier {
+        ev["sources"] = json!([{"type": "owning_party", "id": s}]);
+    }
+    if let Some(l) = def.get("location") {
+        ev["biz_location"] = l.clone();
+    }
+    match target {
+        Target::Serials => {
+            let status = text(def, "status").unwrap_or("in_stock");
+            let disposition = match status {
+                "in_stock" => "sellable_not_accessible",
+                "in_production" => "active",
+                "sold" => "retail_sold",
+                "unassigned" => "encoded",
+                other => {
+                    return Err((
+                        "status",
+                        FieldError::new(
+                            "invalid_value",
+                            format!(
+                                "status is in_stock (在库), in_production (在制), sold (已售) or unassigned (未使用), not `{other}`"
+                            ),
+                        ),
+                    ));
+                }
+            };
+            if status == "in_stock" && def.get("location").is_none() {
+                return Err((
+                    "location",
+                    FieldError::new("missing_field", "a unit in stock needs its location"),
+                ));
+            }
+            ev["disposition"] = json!(disposition);
+            ev["items"] = json!([{"product": def.get("product"), "serial": def.get("serial")}]);
+        }
+        Target::Lots => {
+            ev["disposition"] = json!("sellable_not_accessible");
+            ev["lots"] = json!([{"product": def.get("product"), "lot": def.get("lot"),
+                                 "quantity": def.get("quantity")}]);
+        }
+        Target::Master(_) => {}
+    }
+    Ok(ev)
+}
+
+/// The column an event field stands for (`items[0].serial` → `serial`).
+fn column_of(path: &str) -> &str {
+    let p = path.trim_start_matches('.');
+    let last = p.rsplit('.').next().unwrap_or(p);
+    if p.starts_with("items") {
+        if last == "product" {
+            "product"
+        } else {
+            "serial"
+        }
+    } else if p.starts_with("lots") {
+        match last {
+            "product" => "product",
+            "quantity" => "quantity",
+            _ => "lot",
+        }
+    } else if p.starts_with("biz_location") {
+        "location"
+    } else if p.starts_with("sources") {
+        "supplier"
+    } else if p == "disposition" {
+        "status"
+    } else if let Some(rest) = p.strip_prefix("ilmd.") {
+        rest
+    } else {
+        p
     }
 }
 
@@ -289,7 +513,7 @@ pub async fn run(
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, AppError> {
-    let (record_type, columns, _) = kind_of(kind)?;
+    let (target, columns, _) = kind_of(kind)?;
     let rows = table(ct, body)?;
     let Some((head, data)) = rows.split_first() else {
         return Err(AppError::Rule(vec![
@@ -346,6 +570,7 @@ pub async fn run(
         .filter_map(|(c, h)| c.map(|c| (c.field, h.as_str())))
         .collect();
     let mut writes = Vec::with_capacity(data.len());
+    let mut events = Vec::new();
     let mut rows_of = Vec::with_capacity(data.len());
     for (i, row) in data.iter().enumerate() {
         let n = i + 2;
@@ -386,6 +611,44 @@ pub async fn run(
             };
             def.insert(c.field.to_owned(), value);
         }
+        let record_type = match target {
+            Target::Master(t) => t,
+            _ => {
+                let ctx = CaptureContext {
+                    actor: actor.to_owned(),
+                    now,
+                };
+                let header = |f: &str| header_of.get(column_of(f)).copied().unwrap_or(f).to_owned();
+                match event_of(target, &def, now)
+                    .map_err(|(f, e)| vec![at_row(n, &header(f), e)])
+                    .and_then(|v| {
+                        let req: EventRequest =
+                            serde_path_to_error::deserialize(v).map_err(|e| {
+                                let path = e.path().to_string();
+                                vec![at_row(
+                                    n,
+                                    &header(&path),
+                                    FieldError::new("invalid_value", e.inner().to_string()),
+                                )]
+                            })?;
+                        Event::from_request(req, &ctx, Uuid::now_v7()).map_err(|v| {
+                            v.into_iter()
+                                .map(|mut e| {
+                                    let f = e.field.take().unwrap_or_default();
+                                    at_row(n, &header(&f), e)
+                                })
+                                .collect()
+                        })
+                    }) {
+                    Ok(ev) => {
+                        events.push(ev);
+                        rows_of.push(n);
+                    }
+                    Err(v) => errors.extend(v),
+                }
+                continue;
+            }
+        };
         let parsed = record_of(record_type, Value::Object(def));
         match parsed {
             Ok(record) => {
@@ -416,9 +679,14 @@ pub async fn run(
     }
     // Rows that parsed are checked against the database too (in a transaction that is kept
     // only on a clean commit), so one report names every bad row.
-    let count = writes.len();
+    let count = writes.len() + events.len();
     let keep = !dry_run && errors.is_empty();
-    let receipts = match store.put_masters(writes, !keep).await {
+    let stored = if matches!(target, Target::Master(_)) {
+        store.put_masters(writes, !keep).await
+    } else {
+        store.capture_import(events, !keep).await
+    };
+    let receipts = match stored {
         Ok(r) if errors.is_empty() => r,
         Ok(_) => return Err(AppError::Rule(by_row(errors))),
         Err(StoreError::Invalid(v)) => {
@@ -427,11 +695,16 @@ pub async fn run(
                 .into_iter()
                 .map(|mut e| {
                     let f = e.field.take().unwrap_or_default();
-                    let (idx, rest) = f
+                    let g = f.strip_prefix("events").unwrap_or(&f);
+                    let (idx, rest) = g
                         .strip_prefix('[')
                         .and_then(|s| s.split_once(']'))
                         .map(|(i, r)| (i.parse::<usize>().ok(), r.trim_start_matches('.')))
-                        .unwrap_or((None, f.as_str()));
+                        .unwrap_or((None, g));
+                    let rest = match target {
+                        Target::Master(_) => rest,
+                        _ => column_of(rest),
+                    };
                     let row = idx.and_then(|i| rows_of.get(i)).copied().unwrap_or(0);
                     let header = header_of.get(rest).copied().unwrap_or(rest).to_owned();
                     at_row(row, &header, e)

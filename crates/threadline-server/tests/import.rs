@@ -209,3 +209,226 @@ fn sheet_fix(book: &mut rust_xlsxwriter::Workbook) {
         sheet.clear_cell(3, c);
     }
 }
+
+/// Master data the serials and lots imports refer to.
+async fn plant(api: &Api) {
+    for (uri, body) in [
+        (
+            "/api/v1/products",
+            serde_json::json!({"code": "TC", "name": "Controller", "tracking": "serial"}),
+        ),
+        (
+            "/api/v1/products",
+            serde_json::json!({"code": "BOARD", "name": "Board", "tracking": "serial"}),
+        ),
+        (
+            "/api/v1/products",
+            serde_json::json!({"code": "RESIN", "name": "Resin", "tracking": "lot", "uom": "KGM"}),
+        ),
+        (
+            "/api/v1/parties",
+            serde_json::json!({"code": "S1", "name": "Supplier", "kind": "supplier"}),
+        ),
+        (
+            "/api/v1/locations",
+            serde_json::json!({"code": "SZ", "name": "Plant", "kind": "site"}),
+        ),
+        (
+            "/api/v1/locations",
+            serde_json::json!({"code": "SZ-FG", "name": "FG", "kind": "area", "parent": "SZ"}),
+        ),
+    ] {
+        let r = api.post(uri, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+}
+
+store_test!(
+    legacy_and_supplier_serials_import_with_their_origin_and_place_in_stock,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        let bad = "产品编码,序列号,来源,供应商,状态,位置\n\
+                   TC,TC-L001,历史,,在库,SZ-FG\n\
+                   TC,TC-L002,供应商,,在库,SZ-FG\n\
+                   TC,TC-L003,历史,,在库,NOPE\n\
+                   RESIN,R-1,历史,,在库,SZ-FG\n\
+                   TC,TC-L001,历史,,在库,SZ-FG\n\
+                   TC,TC-L007,历史,,丢失,SZ-FG\n\
+                   TC,TC-L008,历史,,在库,\n";
+        for mode in ["dry_run", "commit"] {
+            let r = upload(
+                &api,
+                &format!("/api/v1/imports/serials?mode={mode}"),
+                "text/csv",
+                bad.into(),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+            let fields: Vec<String> = r.codes().into_iter().map(|(_, f)| f).collect();
+            assert_eq!(
+                fields,
+                vec![
+                    "rows[3].供应商",
+                    "rows[4].位置",
+                    "rows[5].产品编码",
+                    "rows[6].序列号",
+                    "rows[7].状态",
+                    "rows[8].位置"
+                ],
+                "{:?}",
+                r.body
+            );
+            assert_eq!(api.ledger_len().await, before, "nothing written ({mode})");
+        }
+
+        let good = "product,serial,origin,supplier,status,location,lot,production_date\n\
+                    TC,TC-L001,legacy,,in_stock,SZ-FG,,2019-05-01\n\
+                    BOARD,B-S1-0001,供应商,S1,在库,SZ-FG,B-LOT-7,\n\
+                    TC,TC-L002,历史,,已售,,,\n";
+        let r = upload(&api, "/api/v1/imports/serials", "text/csv", good.into()).await;
+        assert_eq!(
+            (r.status, r.body["rows"].as_u64()),
+            (StatusCode::OK, Some(3)),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before, "a dry run keeps nothing");
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            "text/csv",
+            good.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["entries"].as_array().unwrap().len(), 3);
+        assert_eq!(api.ledger_len().await, before + 3);
+
+        let unit = api.item("TC", "TC-L001").await;
+        assert_eq!(
+            (unit["status"].as_str(), unit["location"].as_str()),
+            (Some("in_stock"), Some("SZ-FG")),
+            "{unit}"
+        );
+        assert_eq!(api.item("TC", "TC-L002").await["status"], "sold");
+        let board = api.item("BOARD", "B-S1-0001").await;
+        assert_eq!(board["status"], "in_stock");
+        let events = api
+            .get("/api/v1/events?product=BOARD&serial=B-S1-0001")
+            .await;
+        let ev = &events.body["items"][0];
+        assert_eq!(ev["biz_step"], "receiving", "{ev}");
+        assert_eq!(ev["sources"][0]["id"], "S1");
+        assert_eq!(
+            (ev["ilmd"]["origin"].as_str(), ev["ilmd"]["lot"].as_str()),
+            (Some("supplier"), Some("B-LOT-7"))
+        );
+        let events = api.get("/api/v1/events?product=TC&serial=TC-L001").await;
+        let ev = &events.body["items"][0];
+        assert_eq!(
+            (ev["biz_step"].as_str(), ev["ilmd"]["origin"].as_str()),
+            (Some("commissioning"), Some("legacy"))
+        );
+        assert_eq!(ev["ilmd"]["production_date"], "2019-05-01");
+
+        // Imported twice: every row is a duplicate now.
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            "text/csv",
+            good.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.codes().len(), 3, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before + 3);
+    }
+);
+
+store_test!(
+    lots_import_as_opening_stock_from_a_real_xlsx,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in [
+            "产品编码",
+            "批次",
+            "数量",
+            "位置",
+            "来源",
+            "供应商",
+            "有效期至",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "RESIN").unwrap();
+        sheet.write_string(1, 1, "R-2611").unwrap();
+        sheet.write_number(1, 2, 250.5).unwrap();
+        sheet.write_string(1, 3, "SZ-FG").unwrap();
+        sheet.write_string(1, 4, "供应商").unwrap();
+        sheet.write_string(1, 5, "S1").unwrap();
+        sheet.write_string(1, 6, "2027-06-30").unwrap();
+        sheet.write_string(2, 0, "RESIN").unwrap();
+        sheet.write_string(2, 1, "R-2612").unwrap();
+        sheet.write_string(2, 2, "many").unwrap();
+        sheet.write_string(2, 3, "SZ").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let r = upload(&api, "/api/v1/imports/lots?mode=commit", XLSX, bytes).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let fields: Vec<String> = r.codes().into_iter().map(|(_, f)| f).collect();
+        assert_eq!(fields, vec!["rows[3].数量"], "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before);
+
+        let sheet = book.worksheet_from_index(0).unwrap();
+        sheet.write_number(2, 2, 40).unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let r = upload(&api, "/api/v1/imports/lots", XLSX, bytes.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before, "a dry run keeps nothing");
+        let r = upload(&api, "/api/v1/imports/lots?mode=commit", XLSX, bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before + 2);
+        let lot = api.get("/api/v1/lots/RESIN/R-2611").await.body;
+        assert_eq!(lot["expiry_date"], "2027-06-30", "{lot}");
+        let stock = serde_json::to_string(&lot["stock"]).unwrap();
+        assert!(stock.contains("SZ-FG") && stock.contains("250.5"), "{lot}");
+        let lot = api.get("/api/v1/lots/RESIN/R-2612").await.body;
+        assert!(
+            serde_json::to_string(&lot["stock"]).unwrap().contains("40"),
+            "{lot}"
+        );
+
+        // Without a location column the file is refused before any row is read.
+        let r = upload(
+            &api,
+            "/api/v1/imports/lots",
+            "text/csv",
+            "product,lot,quantity\nRESIN,R-9,1\n".into(),
+        )
+        .await;
+        assert_eq!(
+            r.codes(),
+            vec![("missing_column".into(), "rows[1]".into())],
+            "{:?}",
+            r.body
+        );
+
+        // The templates of both kinds import as they are.
+        for (kind, header) in [("serials", "序列号 (serial)"), ("lots", "数量 (quantity)")] {
+            let r = api
+                .get(&format!("/api/v1/imports/{kind}/template?format=csv"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            let text = r.body.as_str().unwrap_or_default().to_owned();
+            assert!(text.contains(header), "{text}");
+        }
+    }
+);

@@ -211,6 +211,24 @@ impl threadline_store::Store for PgStore {
         Ok(CaptureOutcome::Recorded(receipts))
     }
 
+    async fn capture_import(
+        &self,
+        mut events: Vec<Event>,
+        dry_run: bool,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut head = capture::lock_head(&tx).await?;
+        let receipts =
+            capture::project_events(&tx, &mut events, Some(&mut head), &[], true).await?;
+        if dry_run {
+            tx.rollback().await.map_err(db)?;
+        } else {
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(receipts)
+    }
+
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;

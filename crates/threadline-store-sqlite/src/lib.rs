@@ -228,6 +228,25 @@ impl threadline_store::Store for SqliteStore {
         .await
     }
 
+    async fn capture_import(
+        &self,
+        mut events: Vec<Event>,
+        dry_run: bool,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let mut head = capture::head(&tx)?;
+            let receipts = capture::project_events(&tx, &mut events, Some(&mut head), &[], true)?;
+            if !dry_run {
+                tx.commit().map_err(db)?;
+            }
+            Ok(receipts)
+        })
+        .await
+    }
+
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
         self.write(move |c| {
             let tx = c

@@ -448,6 +448,13 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<CaptureOutcome>;
 
+    /// Records imported events (a bulk import of serials, lots or opening stock) in one
+    /// transaction, all or nothing, checked against the current state like [`Store::capture`].
+    /// Every refusal is reported with its event's index (`events[3].items[0]`); with `dry_run`
+    /// nothing is kept even when every event passes. Imported history enqueues no webhook
+    /// deliveries: subscribers hear of what happens, not of a plant's opening balance.
+    async fn capture_import(&self, events: Vec<Event>, dry_run: bool) -> Result<Vec<Receipt>>;
+
     /// Records a master-data create or change as a ledger entry and updates its projection.
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
     /// Records master-data writes in one transaction, all or nothing (a bulk import). Every

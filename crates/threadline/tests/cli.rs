@@ -571,6 +571,26 @@ fn import_from_the_command_line_checks_every_row_and_keeps_all_or_nothing() {
         ]);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("2 parties rows imported"), "{out}");
+
+        // Serials already in the field register with their origin.
+        let serials = dir.path().join("serials.csv");
+        std::fs::write(
+            &serials,
+            "产品编码,序列号,来源,状态\nTC,OLD-0001,历史,已售\n",
+        )
+        .unwrap();
+        let (code, out, err) = import(&[
+            "serials",
+            serials.to_str().unwrap(),
+            "--db",
+            url,
+            "--commit",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("1 serials rows imported (1 ledger entries)"),
+            "{out}"
+        );
     }
 
     // A file that is neither CSV nor XLSX is refused before anything is opened.
