@@ -79,9 +79,9 @@ permissions! {
     Read = "read",
     /// Read the ledger's integrity report and (later) the audit trail.
     ReadAudit = "read_audit",
-    /// See customer personal data (masking is not enforced yet).
+    /// See customer personal data (elsewhere masked: [`crate::mask`]).
     ReadCustomerData = "read_customer_data",
-    /// See prices and other commercial fields (masking is not enforced yet).
+    /// See prices and other commercial fields (elsewhere masked: [`crate::mask`]).
     ReadPrices = "read_prices",
 }
 

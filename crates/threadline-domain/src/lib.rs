@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod gs1;
 pub mod ledger;
+pub mod mask;
 pub mod master;
 pub mod process;
 pub mod projection;

@@ -235,6 +235,7 @@ fn limit(l: Option<u32>) -> Result<u32, AppError> {
 
 pub async fn list_events(
     State(app): State<AppState>,
+    actor: Actor,
     query: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(f) = query.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
@@ -289,11 +290,12 @@ pub async fn list_events(
         ..EventQuery::default()
     };
     let page = app.store.events(&q).await?;
-    Ok(Json(page).into_response())
+    Ok(Json(actor.masked(page)).into_response())
 }
 
 pub async fn get_event(
     State(app): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = Uuid::parse_str(&id).map_err(|_| {
@@ -304,7 +306,7 @@ pub async fn get_event(
         )
     })?;
     match app.store.event(id).await? {
-        Some(e) => Ok(Json(e).into_response()),
+        Some(e) => Ok(Json(actor.masked(e)).into_response()),
         None => Err(AppError::NotFound(format!("event {id} does not exist"))),
     }
 }
@@ -408,7 +410,7 @@ macro_rules! master_endpoints {
                 .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after create", $kind)))?;
-            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).after(&v).on(versioned_response(StatusCode::CREATED, &v)))
+            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).after(&v).on(versioned_response(StatusCode::CREATED, &actor.masked(v.clone()))))
         }
 
         pub async fn $replace(State(app): State<AppState>, actor: Actor, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
@@ -423,19 +425,19 @@ macro_rules! master_endpoints {
                 .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after update", $kind)))?;
-            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(&v).on(versioned_response(StatusCode::OK, &v)))
+            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(&v).on(versioned_response(StatusCode::OK, &actor.masked(v.clone()))))
         }
 
-        pub async fn $get(State(app): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
+        pub async fn $get(State(app): State<AppState>, actor: Actor, Path(code): Path<String>) -> Result<Response, AppError> {
             match app.store.$one(&code).await? {
-                Some(v) => Ok(versioned_response(StatusCode::OK, &v)),
+                Some(v) => Ok(versioned_response(StatusCode::OK, &actor.masked(v))),
                 None => Err(AppError::NotFound(format!("{} {code} does not exist", $kind))),
             }
         }
 
-        pub async fn $get_list(State(app): State<AppState>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
+        pub async fn $get_list(State(app): State<AppState>, actor: Actor, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
             let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-            Ok(Json(app.store.$list(&list_query(p)?).await?).into_response())
+            Ok(Json(actor.masked(app.store.$list(&list_query(p)?).await?)).into_response())
         }
     };
 }
@@ -476,6 +478,7 @@ master_endpoints!(
 
 pub async fn master_history(
     State(app): State<AppState>,
+    actor: Actor,
     Path((kind, code)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let kind = match kind.as_str() {
@@ -488,7 +491,7 @@ pub async fn master_history(
     if history.is_empty() {
         return Err(AppError::NotFound(format!("{kind} {code} does not exist")));
     }
-    Ok(Json(json!({ "versions": history })).into_response())
+    Ok(Json(json!({ "versions": actor.masked(history) })).into_response())
 }
 
 pub async fn verify(State(app): State<AppState>) -> Result<Response, AppError> {

@@ -22,6 +22,7 @@ use threadline_domain::FieldError;
 use threadline_domain::access::{
     Credential, CredentialKind, LockoutPolicy, Password, Permission, Permissions, Roles,
 };
+use threadline_domain::mask::{Mask, Visibility, masked};
 use threadline_store::{NewSession, StoreError, UserRecord};
 
 use crate::AppState;
@@ -124,6 +125,17 @@ impl Actor {
             Principal::User(n) => Some(n),
             Principal::Token(_) => None,
         }
+    }
+
+    /// What this actor may see of customers' personal data and commercial fields.
+    pub fn visibility(&self) -> Visibility {
+        Visibility::of(self.permissions)
+    }
+
+    /// `value` as this actor may see it ([`threadline_domain::mask::masked`]): every answer
+    /// that carries data goes through here, right before it is rendered.
+    pub fn masked<T: Mask>(&self, value: T) -> T {
+        masked(value, self.visibility())
     }
 
     /// Refuses with 403 unless the actor holds `p`.

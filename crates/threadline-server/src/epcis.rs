@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use threadline_domain::access::required_for;
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Correction, Event};
+use threadline_domain::mask::{Visibility, masked};
 use threadline_epcis::json::{kind_of, object_uris};
 use threadline_epcis::query::{Filter, OrderBy};
 use threadline_epcis::{Catalogue, Document, Pattern, ids};
@@ -619,9 +620,11 @@ fn utf8_percent(s: &str) -> String {
 async fn respond(
     app: &AppState,
     headers: &HeaderMap,
+    seen: Visibility,
     events: Vec<Event>,
     next: Option<String>,
 ) -> Result<Response, Problem> {
+    let events = masked(events, seen);
     let mut catalogue = Catalogue::default();
     let codes: BTreeSet<&str> = events
         .iter()
@@ -669,6 +672,7 @@ async fn respond(
 /// `GET /epcis/events/{eventID}`.
 pub async fn get_event(
     State(app): State<AppState>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
@@ -695,7 +699,7 @@ pub async fn get_event(
             .next(),
     };
     let ev = ev.ok_or_else(not_found)?;
-    respond(&app, &headers, vec![ev.event], None).await
+    respond(&app, &headers, actor.visibility(), vec![ev.event], None).await
 }
 
 /// Events read from the store per step of a query's scan.
@@ -814,6 +818,7 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
 pub async fn run_query(
     app: &AppState,
     headers: &HeaderMap,
+    seen: Visibility,
     path: &str,
     params: Vec<(String, String)>,
     link: Vec<(String, String)>,
@@ -848,7 +853,7 @@ pub async fn run_query(
         )
     };
     let Some(mut q) = narrowed(app, &filter).await? else {
-        return respond(app, headers, Vec::new(), None).await;
+        return respond(app, headers, seen, Vec::new(), None).await;
     };
     let mut products = Products::default();
     let collect = filter.collects();
@@ -877,7 +882,12 @@ pub async fn run_query(
     };
     'scan: loop {
         let page = app.store.events(&q).await?;
-        let events: Vec<Event> = page.items.iter().map(|s| s.event.clone()).collect();
+        // Judged on what the actor may see, so a filter cannot probe a masked value.
+        let events: Vec<Event> = page
+            .items
+            .iter()
+            .map(|s| masked(s.event.clone(), seen))
+            .collect();
         products.load(app, &events).await?;
         for (stored, ev) in page.items.iter().zip(events) {
             scanned += 1;
@@ -966,17 +976,26 @@ pub async fn run_query(
         format!("{path}?{}", link.join("&"))
     });
     let events = found.into_iter().map(|(_, e)| e).collect();
-    respond(app, headers, events, next).await
+    respond(app, headers, seen, events, next).await
 }
 
 /// `GET /epcis/events`: the Simple Event Query.
 pub async fn query(
     State(app): State<AppState>,
+    actor: Actor,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params = form_urlencoded(raw.as_deref().unwrap_or(""));
-    run_query(&app, &headers, "/epcis/events", params.clone(), params).await
+    run_query(
+        &app,
+        &headers,
+        actor.visibility(),
+        "/epcis/events",
+        params.clone(),
+        params,
+    )
+    .await
 }
 
 /// The event types (`GET /epcis/eventTypes`).
@@ -1052,6 +1071,7 @@ pub async fn epcs(State(app): State<AppState>) -> Result<Response, Problem> {
 async fn resource_events(
     app: &AppState,
     headers: &HeaderMap,
+    seen: Visibility,
     raw: Option<String>,
     path: String,
     param: &str,
@@ -1060,7 +1080,7 @@ async fn resource_events(
     let own = form_urlencoded(raw.as_deref().unwrap_or(""));
     let mut params = own.clone();
     params.push((param.to_owned(), value));
-    run_query(app, headers, &path, params, own).await
+    run_query(app, headers, seen, &path, params, own).await
 }
 
 macro_rules! resource_events {
@@ -1068,12 +1088,13 @@ macro_rules! resource_events {
         $(#[$doc])*
         pub async fn $name(
             State(app): State<AppState>,
+            actor: Actor,
             headers: HeaderMap,
             Path(id): Path<String>,
             RawQuery(raw): RawQuery,
         ) -> Result<Response, Problem> {
             let path = format!(concat!("/epcis/", $resource, "/{}/events"), utf8_percent(&id));
-            resource_events(&app, &headers, raw, path, $param, id).await
+            resource_events(&app, &headers, actor.visibility(), raw, path, $param, id).await
         }
     };
 }
@@ -1224,6 +1245,7 @@ pub async fn delete_query(
 /// `perPage` and `nextPageToken`.
 pub async fn named_query_events(
     State(app): State<AppState>,
+    actor: Actor,
     headers: HeaderMap,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
@@ -1249,7 +1271,7 @@ pub async fn named_query_events(
         params.push((k, v));
     }
     let path = format!("/epcis/queries/{}/events", utf8_percent(&name));
-    run_query(&app, &headers, &path, params, own).await
+    run_query(&app, &headers, actor.visibility(), &path, params, own).await
 }
 
 /// Splits `a=b&c=d`, decoding `%XX` and `+`.

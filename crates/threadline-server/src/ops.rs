@@ -1222,6 +1222,38 @@ impl Operation for Move {
     }
 }
 
+/// A unit price in the order's currency, as written: a non-negative decimal with at most four
+/// decimal places (`"1299.00"`). Commercial data: masked without `read_prices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Price(String);
+
+impl TryFrom<String> for Price {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
+        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 12
+            || !digits(whole)
+            || !digits(frac)
+            || frac.len() > 4
+            || (s.contains('.') && frac.is_empty())
+        {
+            return Err(format!(
+                "`{s}` is not a price: write a decimal such as \"1299.00\" (at most 4 decimals)"
+            ));
+        }
+        Ok(Price(s))
+    }
+}
+
+impl From<Price> for String {
+    fn from(p: Price) -> String {
+        p.0
+    }
+}
+
 /// `POST /api/v1/ops/ship`: goods shipped against a sales order.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1241,6 +1273,9 @@ pub struct Ship {
     pub carrier: Option<String>,
     #[serde(default)]
     pub tracking_number: Option<String>,
+    /// The unit price agreed on the order (recorded as the event field `price`).
+    #[serde(default)]
+    pub price: Option<Price>,
     /// The warehouse (or bin, for lot quantities) the goods leave.
     pub from: LocationCode,
     /// The receiving party's location, if it is known (required for lot quantities).
@@ -1281,7 +1316,8 @@ impl Operation for Ship {
             .field("ship_to_region", &op.ship_to_region)
             .field("ship_to_address", &op.ship_to_address)
             .field("carrier", &op.carrier)
-            .field("tracking_number", &op.tracking_number);
+            .field("tracking_number", &op.tracking_number)
+            .field("price", &op.price);
         p.paths.push(("read_point".into(), "from".into()));
         p.paths.push(("sources[0]".into(), "from".into()));
         let party_at = usize::from(consignee.is_some());
@@ -1393,6 +1429,9 @@ pub struct Sell {
     pub region: Option<String>,
     #[serde(default)]
     pub invoice: Option<String>,
+    /// The unit price the customer paid (recorded as the event field `price`).
+    #[serde(default)]
+    pub price: Option<Price>,
     pub items: Vec<ItemKey>,
 }
 
@@ -1418,6 +1457,7 @@ impl Operation for Sell {
             .field("sold_by", &op.seller)
             .field("region", &op.region)
             .field("invoice", &op.invoice)
+            .field("price", &op.price)
             .field("warranty_start", t.to_rfc3339())
             .field("warranty_months", &months);
         p.paths.push(("destinations[0]".into(), "customer".into()));

@@ -8,10 +8,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 use threadline_domain::codes::ItemKey;
+use threadline_domain::mask::{Mask, Visibility};
 use threadline_domain::{ProductCode, Serial};
 use threadline_store::{EventQuery, ItemView, Store, StoredEvent};
 
 use crate::AppState;
+use crate::auth::Actor;
 use crate::error::AppError;
 
 /// Where a unit stands with its warranty.
@@ -48,6 +50,14 @@ pub struct Passport {
     pub qc: Vec<StoredEvent>,
     /// Returns, repairs and part swaps among them.
     pub repairs: Vec<StoredEvent>,
+}
+
+impl Mask for Passport {
+    fn mask(&mut self, v: Visibility) {
+        self.timeline.mask(v);
+        self.qc.mask(v);
+        self.repairs.mask(v);
+    }
 }
 
 fn step(e: &StoredEvent) -> &str {
@@ -185,6 +195,7 @@ fn encode_path(s: &str) -> String {
 /// `GET /api/v1/items/{product}/{serial}/passport`
 pub async fn by_key(
     State(app): State<AppState>,
+    actor: Actor,
     Path((product, serial)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let key = ItemKey {
@@ -193,7 +204,7 @@ pub async fn by_key(
         serial: Serial::parse(&serial).map_err(|e| AppError::Malformed(vec![e.at("serial")]))?,
     };
     match passport(&*app.store, &key, app.clock.now()).await? {
-        Some(p) => Ok(Json(p).into_response()),
+        Some(p) => Ok(Json(actor.masked(p)).into_response()),
         None => Err(AppError::NotFound(format!(
             "serial {serial} of product {product} is not registered"
         ))),
@@ -209,6 +220,7 @@ pub struct ByCode {
 /// `GET /api/v1/passport?code=…`: the passport of whatever unit a scanned code names.
 pub async fn by_code(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<ByCode>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params
@@ -230,7 +242,7 @@ pub async fn by_code(
         serial: Serial::parse(&item.serial).map_err(|e| AppError::Internal(e.message))?,
     };
     match passport(&*app.store, &key, now).await? {
-        Some(p) => Ok(Json(p).into_response()),
+        Some(p) => Ok(Json(actor.masked(p)).into_response()),
         None => Err(AppError::NotFound(format!("{} is not registered", p.code))),
     }
 }

@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use threadline_domain::access::Permission;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{CaptureContext, Event, EventRequest, HoldKind};
+use threadline_domain::mask::{MASKED, Mask, Visibility};
 use threadline_domain::master::{Contact, LocationKind};
 use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{FieldError, Quantity};
@@ -165,10 +165,25 @@ pub struct ContactRow {
     /// A distributor's business contact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
-    /// A customer's contact: personal data, shown only with `read_customer_data` and hidden
-    /// by field-level masking.
+    /// A customer's contact: personal data, masked without `read_customer_data`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub personal: Option<Contact>,
+}
+
+/// A customer's name and contact are personal data.
+impl Mask for ContactRow {
+    fn mask(&mut self, v: Visibility) {
+        if self.kind == "customer" && !v.personal {
+            MASKED.clone_into(&mut self.name);
+            self.personal.mask(v);
+        }
+    }
+}
+
+impl Mask for Affected {
+    fn mask(&mut self, v: Visibility) {
+        self.state.mask(v);
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -321,7 +336,6 @@ async fn view(
     store: &dyn Store,
     recall: Recall,
     list: &[Affected],
-    show_personal: bool,
 ) -> Result<CampaignView, AppError> {
     let mut v = CampaignView {
         status: if recall.closed_at.is_some() {
@@ -407,11 +421,7 @@ async fn view(
             } else {
                 None
             },
-            personal: if kind == "customer" && show_personal {
-                contact
-            } else {
-                None
-            },
+            personal: if kind == "customer" { contact } else { None },
         });
     }
     Ok(v)
@@ -583,12 +593,17 @@ pub async fn create(
         .await?;
     tracing::info!(recall = %recall.code, actor = %recall.created_by, held_units = hold_units.len(), held_lots = hold_lots.len(), "recall created");
     let list = affected(&*app.store, &members, now, now).await?;
-    let show = actor.permissions.contains(Permission::ReadCustomerData);
     let note = crate::audit::AuditNote::object(format!("recalls/{}", recall.code))
         .after(&recall)
         .reason(Some(recall.reason.clone()));
-    let v = view(&*app.store, recall, &list, show).await?;
-    Ok(note.on((StatusCode::CREATED, Json(v)).into_response()))
+    let v = view(&*app.store, recall, &list).await?;
+    Ok(note.on((StatusCode::CREATED, Json(actor.masked(v))).into_response()))
+}
+
+impl Mask for CampaignView {
+    fn mask(&mut self, v: Visibility) {
+        self.contacts.mask(v);
+    }
 }
 
 async fn load(app: &AppState, code: &str) -> Result<(Recall, Vec<RecallMember>), AppError> {
@@ -614,8 +629,7 @@ pub async fn get(
 ) -> Result<Response, AppError> {
     let (recall, members) = load(&app, &code).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
-    let show = actor.permissions.contains(Permission::ReadCustomerData);
-    Ok(Json(view(&*app.store, recall, &list, show).await?).into_response())
+    Ok(Json(actor.masked(view(&*app.store, recall, &list).await?)).into_response())
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -638,6 +652,7 @@ pub const UNIT_COLUMNS: &[&str] = &[
     "custodian",
     "distributor",
     "customer",
+    "customer_name",
     "region",
     "inside",
 ];
@@ -683,6 +698,7 @@ fn affected_cells(a: &Affected) -> Vec<Cell> {
         text(s.and_then(|s| s.custodian.clone())),
         text(s.and_then(|s| s.distributor.clone())),
         text(s.and_then(|s| s.customer.clone())),
+        text(s.and_then(|s| s.customer_name.clone())),
         text(s.and_then(|s| s.region.clone())),
         text(s.and_then(|s| {
             s.inside
@@ -732,12 +748,14 @@ fn rows_out(
 /// is now and how far it is from closure.
 pub async fn units(
     State(app): State<AppState>,
+    actor: Actor,
     Path(code): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let format = format_of(params)?;
     let (recall, members) = load(&app, &code).await?;
-    let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
+    let list =
+        actor.masked(affected(&*app.store, &members, recall.created_at, app.clock.now()).await?);
     if format == Format::Json {
         return Ok(Json(json!({ "recall": recall.code, "units": list })).into_response());
     }
@@ -754,13 +772,14 @@ pub async fn units(
 /// distributors and customers holding affected units, with their contacts.
 pub async fn contacts(
     State(app): State<AppState>,
+    actor: Actor,
     Path(code): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let format = format_of(params)?;
     let (recall, members) = load(&app, &code).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
-    let v = view(&*app.store, recall, &list, true).await?;
+    let v = actor.masked(view(&*app.store, recall, &list).await?);
     if format == Format::Json {
         return Ok(
             Json(json!({ "recall": v.recall.code, "contacts": v.contacts })).into_response(),

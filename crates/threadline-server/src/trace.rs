@@ -20,12 +20,14 @@ use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::{Action, EndpointKind, Event, HoldKind};
+use threadline_domain::mask::{Mask, Visibility, mask_text, masked};
 use threadline_domain::master::{Location, LocationKind, Party, PartyKind};
 use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{LotCode, ProductCode, Quantity, Serial};
 use threadline_store::{Direction, EventQuery, ReachStream, Reached, Store, UnitState};
 
 use crate::AppState;
+use crate::auth::Actor;
 use crate::error::AppError;
 use crate::export::{Cell, Format};
 
@@ -382,6 +384,9 @@ pub struct Whereabouts {
     /// The customer it was sold or shipped to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
+    /// That customer's name: personal data (masked without `read_customer_data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The unit it is built into now; it goes where that one goes.
@@ -508,14 +513,18 @@ impl<'a> Places<'a> {
             custodian: u.custodian.clone(),
             distributor: None,
             customer: None,
+            customer_name: None,
             region: None,
             inside: u.parent.clone(),
             in_our_hands: false,
         };
         if let Some(c) = &u.custodian {
-            match self.party(c).await?.map(|p| p.kind) {
-                Some(PartyKind::Customer) => w.customer = Some(c.clone()),
-                Some(PartyKind::Distributor) => w.distributor = Some(c.clone()),
+            match self.party(c).await? {
+                Some(p) if p.kind == PartyKind::Customer => {
+                    w.customer = Some(c.clone());
+                    w.customer_name = Some(p.name.clone());
+                }
+                Some(p) if p.kind == PartyKind::Distributor => w.distributor = Some(c.clone()),
                 _ => {}
             }
         }
@@ -545,6 +554,14 @@ impl<'a> Places<'a> {
                     | ItemStatus::Returned
             );
         Ok(w)
+    }
+}
+
+impl Mask for Whereabouts {
+    fn mask(&mut self, v: Visibility) {
+        if !v.personal {
+            mask_text(&mut self.customer_name);
+        }
     }
 }
 
@@ -592,12 +609,24 @@ impl TraceNode {
     }
 }
 
+impl Mask for TraceNode {
+    fn mask(&mut self, v: Visibility) {
+        self.state.mask(v);
+    }
+}
+
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Trace {
     pub scope: Scope,
     pub direction: &'static str,
     pub as_of: DateTime<Utc>,
     pub nodes: Vec<TraceNode>,
+}
+
+impl Mask for Trace {
+    fn mask(&mut self, v: Visibility) {
+        self.nodes.mask(v);
+    }
 }
 
 fn direction_name(d: Direction) -> &'static str {
@@ -700,6 +729,7 @@ pub const EXPORT_COLUMNS: &[&str] = &[
     "custodian",
     "distributor",
     "customer",
+    "customer_name",
     "region",
     "inside",
 ];
@@ -747,6 +777,7 @@ impl TraceNode {
             text(s.and_then(|s| s.custodian.clone())),
             text(s.and_then(|s| s.distributor.clone())),
             text(s.and_then(|s| s.customer.clone())),
+            text(s.and_then(|s| s.customer_name.clone())),
             text(s.and_then(|s| s.region.clone())),
             text(s.and_then(|s| {
                 s.inside
@@ -796,6 +827,7 @@ pub fn scope_from_query(
 
 async fn run(
     app: AppState,
+    actor: Actor,
     params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
     direction: Direction,
 ) -> Result<Response, AppError> {
@@ -811,12 +843,15 @@ async fn run(
         ));
     }
     match format {
-        Format::Json => Ok(Json(trace_scope(&*app.store, scope, direction).await?).into_response()),
+        Format::Json => Ok(
+            Json(actor.masked(trace_scope(&*app.store, scope, direction).await?)).into_response(),
+        ),
         f => {
             let rows = walk(&*app.store, &scope, direction).await?;
             let single = scope.is_single();
             let store = app.store.clone();
             let name = format!("trace-{}", direction_name(direction));
+            let seen = actor.visibility();
             Ok(crate::export::spreadsheet(
                 f,
                 &name,
@@ -830,7 +865,7 @@ async fn run(
                             if single && r.depth == 0 {
                                 continue;
                             }
-                            out.push(TraceNode::of(r, &mut places).await?.cells());
+                            out.push(masked(TraceNode::of(r, &mut places).await?, seen).cells());
                         }
                         if tx.send(out).await.is_err() {
                             break;
@@ -846,9 +881,10 @@ async fn run(
 /// `GET /api/v1/trace/backward?product=…&serial=…|lot=…[&as_of=…][&format=csv|xlsx]`
 pub async fn backward(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    run(app, params, Direction::Children).await
+    run(app, actor, params, Direction::Children).await
 }
 
 /// `GET /api/v1/trace/forward?…` from a unit or lot (`product` with `serial`|`lot`), a
@@ -856,7 +892,8 @@ pub async fn backward(
 /// or a production window (`from` and `to`); `as_of` and `format=csv|xlsx` optional.
 pub async fn forward(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    run(app, params, Direction::Parents).await
+    run(app, actor, params, Direction::Parents).await
 }

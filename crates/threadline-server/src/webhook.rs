@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
 use threadline_domain::error::FieldError;
+use threadline_domain::mask::{Visibility, masked};
 use threadline_store::StoredEvent;
 use threadline_store::webhook::{
     AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Topic, Webhook, WebhookFilter,
@@ -410,8 +411,11 @@ async fn send(
     Ok(code)
 }
 
-/// The body of a delivery.
+/// The body of a delivery. A receiver is no actor holding permissions, so customers' personal
+/// data and commercial fields are always masked; it reads them through the API with a token
+/// that may.
 pub fn payload(hook: &Webhook, d: &Delivery, stored: &StoredEvent) -> serde_json::Value {
+    let stored = &masked(stored.clone(), Visibility::NONE);
     match hook.format {
         WebhookFormat::Json => json!({
             "id": d.id,

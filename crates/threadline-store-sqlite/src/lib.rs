@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
-use threadline_domain::LocationCode;
+use rusqlite::{Connection, OpenFlags};
 use threadline_domain::access::{LockoutPolicy, Roles};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product};
 use threadline_domain::process::{PROCESS_CODE, Process};
+use threadline_domain::{FieldError, LocationCode};
 use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
@@ -182,17 +182,48 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
     }
+}
 
-    /// Makes a consistent copy of the live database into `dest` (SQLite's online backup).
-    pub async fn backup_to(&self, dest: PathBuf) -> Result<(), StoreError> {
-        self.read(move |c| {
-            let mut out = Connection::open(&dest).map_err(db)?;
-            let b = rusqlite::backup::Backup::new(c, &mut out).map_err(db)?;
-            b.run_to_completion(1000, std::time::Duration::from_millis(0), None)
-                .map_err(db)
-        })
-        .await
+/// Copies the database at `path` into a new file `dest` while servers may be writing to it:
+/// `VACUUM INTO` on a read-only connection reads one snapshot (a WAL read transaction, so
+/// writers are not blocked and the copy holds exactly the commits before it began) and
+/// writes it compacted. `dest` must not exist.
+pub fn backup(path: &Path, dest: &Path) -> Result<(), StoreError> {
+    if !path.exists() {
+        return Err(StoreError::NotFound(format!(
+            "there is no database at {}",
+            path.display()
+        )));
     }
+    if dest.exists() {
+        return Err(StoreError::Conflict(
+            FieldError::new(
+                "exists",
+                format!("{} already exists; name a new file", dest.display()),
+            )
+            .at("dest"),
+        ));
+    }
+    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    let dest = dest
+        .to_str()
+        .ok_or_else(|| StoreError::Database(format!("{} is not UTF-8", dest.display())))?;
+    c.execute("VACUUM INTO ?1", [dest]).map_err(db)?;
+    Ok(())
+}
+
+/// Makes the database file `path` stand alone (no `-wal` beside it), ready to be moved: the
+/// write-ahead log is folded in and the journal switched to rollback mode; the next
+/// [`SqliteStore::open`] switches it back to WAL.
+pub fn settle(path: &Path) -> Result<(), StoreError> {
+    let c = Connection::open(path).map_err(db)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    c.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(db)?;
+    Ok(())
 }
 
 #[async_trait]

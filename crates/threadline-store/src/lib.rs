@@ -14,6 +14,7 @@ use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::{FieldError, Violations};
 use threadline_domain::event::{Event, EventKind, HoldKind};
 use threadline_domain::ledger::{Break, MasterChange};
+use threadline_domain::mask::{Mask, Visibility};
 use threadline_domain::master::{Location, MasterRecord, Party, Product};
 use threadline_domain::process::Process;
 use threadline_domain::projection::{ItemStatus, LotState, Node};
@@ -116,6 +117,12 @@ pub struct Versioned<T> {
     pub updated_at: DateTime<Utc>,
 }
 
+impl<T: Mask> Mask for Versioned<T> {
+    fn mask(&mut self, v: Visibility) {
+        self.def.mask(v);
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     /// Substring of code or name, case-insensitive.
@@ -135,6 +142,12 @@ pub struct Page<T> {
     /// Pass back as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+}
+
+impl<T: Mask> Mask for Page<T> {
+    fn mask(&mut self, v: Visibility) {
+        self.items.mask(v);
+    }
 }
 
 /// A stored label template. The definition is JSON that `threadline-labels` reads; the store
@@ -346,6 +359,12 @@ pub struct StoredEvent {
     pub event: Event,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub corrected_by: Vec<Uuid>,
+}
+
+impl Mask for StoredEvent {
+    fn mask(&mut self, v: Visibility) {
+        self.event.mask(v);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]

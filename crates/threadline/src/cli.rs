@@ -55,6 +55,27 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Copy a SQLite database, even while a server writes to it, into a new FILE: one
+    /// consistent snapshot. For PostgreSQL use pg_dump (see README).
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The file to write; it must not exist.
+        #[arg(value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the SQLite database, after checking its ledger and audit
+    /// chains (a broken backup restores nothing). Stop the server first.
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file.
+        #[arg(value_name = "FILE")]
+        from: PathBuf,
+        /// Replace a database that exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Serial numbers: allocate blocks from a product's rule, check a serial against it.
     Serial {
         #[command(subcommand)]

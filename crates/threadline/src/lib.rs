@@ -22,12 +22,29 @@ use config::{Config, Flags};
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         let s = threadline_store_postgres::PgStore::connect(url)
             .await
             .with_context(|| format!("opening PostgreSQL database {}", config::redact_url(url)))?;
         return Ok(Arc::new(s));
     }
+    let path = sqlite_path(url)?;
+    let durability = if durability == "power" {
+        threadline_store_sqlite::Durability::Power
+    } else {
+        threadline_store_sqlite::Durability::Process
+    };
+    let s = threadline_store_sqlite::SqliteStore::open(&path, durability)
+        .with_context(|| format!("opening SQLite database {}", path.display()))?;
+    Ok(Arc::new(s))
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The file a `sqlite:` URL (or a bare path) names.
+fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -35,14 +52,92 @@ pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn S
     if path.is_empty() {
         bail!("the database URL `{url}` names no file");
     }
-    let durability = if durability == "power" {
-        threadline_store_sqlite::Durability::Power
-    } else {
-        threadline_store_sqlite::Durability::Process
+    Ok(PathBuf::from(path))
+}
+
+/// `path` with `suffix` appended to its file name (`db.sqlite` → `db.sqlite-wal`).
+fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn remove_if_present(path: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `threadline backup`: a consistent copy of a SQLite database that may be in use.
+pub fn backup(url: &str, to: &std::path::Path) -> anyhow::Result<u64> {
+    if is_postgres(url) {
+        bail!(
+            "`threadline backup` copies SQLite databases; back up PostgreSQL with pg_dump (see README, Backups)"
+        );
+    }
+    let path = sqlite_path(url)?;
+    threadline_store_sqlite::backup(&path, to)
+        .with_context(|| format!("backing up {} to {}", path.display(), to.display()))?;
+    Ok(std::fs::metadata(to)?.len())
+}
+
+/// `threadline restore`: checks the backup's ledger and audit chains on a copy beside the
+/// database, then moves the copy into place. A broken backup, or one newer than this program,
+/// leaves everything as it was.
+pub async fn restore(
+    url: &str,
+    from: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<threadline_store::VerifyReport> {
+    if is_postgres(url) {
+        bail!(
+            "`threadline restore` restores SQLite databases; restore PostgreSQL with pg_restore (see README, Backups)"
+        );
+    }
+    let path = sqlite_path(url)?;
+    if !from.is_file() {
+        bail!("there is no backup file at {}", from.display());
+    }
+    if path.exists() && !force {
+        bail!(
+            "{} exists; stop the server and pass --force to replace it",
+            path.display()
+        );
+    }
+    let tmp = beside(&path, ".restoring");
+    for p in [&tmp, &beside(&tmp, "-wal"), &beside(&tmp, "-shm")] {
+        remove_if_present(p)?;
+    }
+    std::fs::copy(from, &tmp).with_context(|| format!("copying {}", from.display()))?;
+    let checked = async {
+        let store = open_store(&format!("sqlite:{}", tmp.display()), "process").await?;
+        let report = store.verify().await?;
+        drop(store);
+        if let Some(b) = &report.first_break {
+            bail!("the backup is broken: {b}; nothing was restored");
+        }
+        threadline_store_sqlite::settle(&tmp)?;
+        Ok(report)
+    }
+    .await;
+    let report = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            for p in [&tmp, &beside(&tmp, "-wal"), &beside(&tmp, "-shm")] {
+                remove_if_present(p)?;
+            }
+            return Err(e);
+        }
     };
-    let s = threadline_store_sqlite::SqliteStore::open(&PathBuf::from(path), durability)
-        .with_context(|| format!("opening SQLite database {path}"))?;
-    Ok(Arc::new(s))
+    for p in [beside(&path, "-wal"), beside(&path, "-shm")] {
+        remove_if_present(&p)?;
+    }
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("moving the restored copy to {}", path.display()))?;
+    Ok(report)
 }
 
 /// A password for the first sign-in: 20 characters from an alphabet without look-alikes.
@@ -566,6 +661,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     t.as_of.to_rfc3339()
                 );
             }
+            Ok(0)
+        }
+        Command::Backup { db, to } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let bytes = backup(&cfg.db, &to)?;
+            println!("backed up to {} ({bytes} bytes)", to.display());
+            Ok(0)
+        }
+        Command::Restore { db, from, force } => {
+            let cfg = config_of(cli.config, db.db, None, None)?;
+            let report = restore(&cfg.db, &from, force).await?;
+            println!(
+                "restored {}: ledger OK: {} entries verified; audit trail OK: {} records verified",
+                from.display(),
+                report.entries,
+                report.audit_records
+            );
             Ok(0)
         }
         Command::Rebuild { db } => {

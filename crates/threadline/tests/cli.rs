@@ -653,3 +653,105 @@ fn import_through_a_running_server_uses_the_token() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_backup_of_a_busy_server_restores_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let url = format!("sqlite:{}", db.display());
+    let secret = token(&db, "line-1", &["production"]);
+    let (mut child, port) = serve(&db, true);
+
+    // Batches stream in while the backup runs (at most 300; stopped after the backup).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (acked, first_ack) = std::sync::mpsc::channel();
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            for round in 0..300 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let (_, body) = batch(round);
+                let (status, body) =
+                    http(port, &secret, "POST", "/api/v1/events", Some(&body)).unwrap();
+                assert_eq!(status, 201, "{body}");
+                let _ = acked.send(round);
+            }
+        })
+    };
+    first_ack.recv_timeout(Duration::from_secs(60)).unwrap();
+    let copy = dir.path().join("copy.db");
+    let (code, out) = run(&["backup", "--db", &url, copy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("backed up to"), "{out}");
+    let (code, out) = run(&["backup", "--db", &url, copy.to_str().unwrap()]);
+    assert_ne!(code, 0, "an existing file is never overwritten");
+    assert!(out.contains("already exists"), "{out}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Restored into a new place: the chains verify, and only whole batches are in it.
+    let restored = dir.path().join("restored.db");
+    let restored_url = format!("sqlite:{}", restored.display());
+    let (code, out) = run(&["restore", "--db", &restored_url, copy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ledger OK"), "{out}");
+    let (code, out) = run(&["verify", "--db", &restored_url]);
+    assert_eq!(code, 0, "{out}");
+    let count = |path: &Path, sql: &str| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
+    let streamed = "SELECT count(*) FROM items WHERE serial LIKE 'K%'";
+    let kept = count(&restored, streamed);
+    assert!(kept > 0 && kept % 200 == 0, "{kept} streamed units kept");
+    assert!(kept <= count(&db, streamed));
+    let entries = count(&restored, "SELECT count(*) FROM ledger");
+
+    // An existing database is replaced only with --force.
+    let (code, out) = run(&["restore", "--db", &restored_url, copy.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--force"), "{out}");
+
+    // A tampered backup restores nothing: the database stays as it was.
+    let bad = dir.path().join("bad.db");
+    std::fs::copy(&copy, &bad).unwrap();
+    rusqlite::Connection::open(&bad)
+        .unwrap()
+        .execute_batch("UPDATE ledger SET body = replace(body, 'PCB-A', 'PCB-X') WHERE seq = (SELECT max(seq) FROM ledger)")
+        .unwrap();
+    let (code, out) = run(&[
+        "restore",
+        "--force",
+        "--db",
+        &restored_url,
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("broken") && out.contains("nothing was restored"),
+        "{out}"
+    );
+    assert_eq!(count(&restored, "SELECT count(*) FROM ledger"), entries);
+    let (code, out) = run(&["verify", "--db", &restored_url]);
+    assert_eq!(code, 0, "{out}");
+    // With --force a good backup replaces it.
+    let (code, out) = run(&[
+        "restore",
+        "--force",
+        "--db",
+        &restored_url,
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+
+    // PostgreSQL has its own tools.
+    let (code, out) = run(&["backup", "--db", "postgres://nobody@127.0.0.1:1/x", "pg.db"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("pg_dump"), "{out}");
+}

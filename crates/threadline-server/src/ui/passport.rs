@@ -67,8 +67,7 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// Why and how: the fields of an event a person reads (customer details are left out; they
-/// belong to the masked customer data).
+/// Why and how: the fields of an event a person reads (restricted ones arrive masked).
 fn reasons(lang: Lang, e: &StoredEvent) -> String {
     let ev = &e.event;
     let mut parts: Vec<String> = ev
@@ -497,7 +496,7 @@ pub async fn page(
     match crate::passport::passport(&*app.store, &key, now).await {
         Ok(Some(passport)) => {
             let title = format!("{} {}", key.product, key.serial);
-            show(&title, passport_body(lang, &passport))
+            show(&title, passport_body(lang, &actor.masked(passport)))
         }
         Ok(None) => show(
             t(lang, Msg::Passport),

@@ -408,7 +408,7 @@ pub async fn campaign(
             a.iter()
                 .map(|c| {
                     let contact = c.get("personal").or(c.get("contact")).map(|ct| {
-                        ["name", "phone", "email"]
+                        ["person", "phone", "email"]
                             .iter()
                             .filter_map(|k| ct[*k].as_str())
                             .collect::<Vec<_>>()

@@ -306,7 +306,7 @@ fn legend(lang: Lang) -> String {
     format!("<div class=\"legend\">{}</div>", items.concat())
 }
 
-fn table(lang: Lang, trace: &Trace, customers: bool) -> String {
+fn table(lang: Lang, trace: &Trace) -> String {
     let none = t(lang, Msg::None);
     let rows: String = trace
         .nodes
@@ -335,13 +335,12 @@ fn table(lang: Lang, trace: &Trace, customers: bool) -> String {
                 Node::Item(k) => super::passport::unit_link(lang, k.product.as_str(), k.serial.as_str()),
                 Node::Lot(_) => format!("{} · {}", esc(&product), esc(&id)),
             };
-            let customer = if customers {
-                format!("<td>{}</td>", opt(s.and_then(|s| s.customer.as_ref())))
-            } else {
-                String::new()
+            let customer = match (s.and_then(|s| s.customer.as_ref()), s.and_then(|s| s.customer_name.as_ref())) {
+                (Some(c), Some(n)) => format!("{} · {}", esc(c), esc(n)),
+                (c, _) => opt(c),
             };
             format!(
-                "<tr><td>{depth}</td><td>{link}</td><td>{via}</td><td>{status} {holds}</td><td>{loc}</td><td>{cus}</td><td>{dist}</td>{customer}<td>{region}</td><td>{qty}</td></tr>",
+                "<tr><td>{depth}</td><td>{link}</td><td>{via}</td><td>{status} {holds}</td><td>{loc}</td><td>{cus}</td><td>{dist}</td><td>{customer}</td><td>{region}</td><td>{qty}</td></tr>",
                 depth = n.depth,
                 via = esc(&via),
                 loc = opt(s.and_then(|s| s.location.as_ref())),
@@ -352,13 +351,8 @@ fn table(lang: Lang, trace: &Trace, customers: bool) -> String {
             )
         })
         .collect();
-    let customer_head = if customers {
-        format!("<th>{}</th>", t(lang, Msg::FieldCustomer))
-    } else {
-        String::new()
-    };
     format!(
-        "<div class=\"table-wrap\"><table id=\"trace-table\"><thead><tr><th>{d}</th><th>{n}</th><th>{v}</th><th>{s}</th><th>{l}</th><th>{c}</th><th>{di}</th>{customer_head}<th>{r}</th><th>{q}</th></tr></thead><tbody>{rows}</tbody></table></div>",
+        "<div class=\"table-wrap\"><table id=\"trace-table\"><thead><tr><th>{d}</th><th>{n}</th><th>{v}</th><th>{s}</th><th>{l}</th><th>{c}</th><th>{di}</th><th>{cu}</th><th>{r}</th><th>{q}</th></tr></thead><tbody>{rows}</tbody></table></div>",
         d = t(lang, Msg::Level),
         n = t(lang, Msg::UnitOrLot),
         v = t(lang, Msg::ReachedFrom),
@@ -366,6 +360,7 @@ fn table(lang: Lang, trace: &Trace, customers: bool) -> String {
         l = t(lang, Msg::Location),
         c = t(lang, Msg::Custodian),
         di = t(lang, Msg::FieldDistributor),
+        cu = t(lang, Msg::FieldCustomer),
         r = t(lang, Msg::FieldRegion),
         q = t(lang, Msg::Quantity),
     )
@@ -455,7 +450,7 @@ pub async fn page(
     }
     .await;
     let trace = match result {
-        Ok(t) => t,
+        Ok(t) => actor.masked(t),
         Err(AppError::Internal(m)) => return super::refusal(lang, AppError::Internal(m)),
         Err(e) => {
             return show(
@@ -522,11 +517,7 @@ pub async fn page(
         legend = legend(lang),
         graph = svg(lang, root, &trace),
         l_table = t(lang, Msg::TraceTable),
-        table = table(
-            lang,
-            &trace,
-            actor.permissions.contains(Permission::ReadCustomerData)
-        ),
+        table = table(lang, &trace),
     );
     show(body, &["/assets/trace.js"])
 }

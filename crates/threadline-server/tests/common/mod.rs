@@ -129,10 +129,22 @@ impl Api {
         uri: &str,
         body: Value,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let mut req = Request::post(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
+        self.file(
+            Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A GET whose answer is a file or a page (CSV, XLSX, HTML): status, headers and the bytes.
+    pub async fn get_file(&self, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        self.file(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn file(&self, mut req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         req.headers_mut()
             .insert("authorization", self.auth.parse().unwrap());
         let resp = self.router.clone().oneshot(req).await.unwrap();
