@@ -79,9 +79,9 @@ permissions! {
     Read = "read",
     /// Read the ledger's integrity report and (later) the audit trail.
     ReadAudit = "read_audit",
-    /// See customer personal data (elsewhere masked: [`crate::mask`]).
+    /// See customers' personal data; without it they read `***` (see `mask`).
     ReadCustomerData = "read_customer_data",
-    /// See prices and other commercial fields (elsewhere masked: [`crate::mask`]).
+    /// See prices and other commercial fields; without it they read `***` (see `mask`).
     ReadPrices = "read_prices",
 }
 

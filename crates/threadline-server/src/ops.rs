@@ -1254,6 +1254,21 @@ impl From<Price> for String {
     }
 }
 
+impl schemars::JsonSchema for Price {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Price".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A unit price in the order's currency: a decimal string with at most 4 decimals. Masked (`***`) to readers without `read_prices`.",
+            "type": "string",
+            "pattern": "^[0-9]{1,12}(\\.[0-9]{1,4})?$",
+            "examples": ["1299.00"]
+        })
+    }
+}
+
 /// `POST /api/v1/ops/ship`: goods shipped against a sales order.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
