@@ -155,6 +155,7 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/trace", Needs(Read), ui::trace::page),
         route(M::GET, "/recalls", Needs(Read), ui::recall::list),
         route(M::GET, "/dashboard", Needs(Read), ui::dashboard::page),
+        route(M::GET, "/search", Needs(Read), ui::search::page),
         route(
             M::GET,
             "/recalls/new",

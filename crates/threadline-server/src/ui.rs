@@ -21,6 +21,7 @@ pub mod chart;
 pub mod dashboard;
 pub mod passport;
 pub mod recall;
+pub mod search;
 pub mod station;
 pub mod trace;
 
@@ -38,6 +39,17 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A table: its headings (`true` for a numeric, right-aligned column) and its rows.
+pub(crate) fn table(id: &str, heads: &[(&str, bool)], rows: &str) -> String {
+    let heads: String = heads
+        .iter()
+        .map(|(h, numeric)| format!("<th{}>{h}</th>", if *numeric { " class=\"n\"" } else { "" }))
+        .collect();
+    format!(
+        "<div class=\"table-wrap\"><table id=\"{id}\"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 }
 
 /// The stylesheet, served from this origin so the policy needs no `'unsafe-inline'`.
@@ -95,6 +107,7 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         links.push((format!("/trace?lang={l}"), t(lang, Msg::Trace)));
         links.push((format!("/recalls?lang={l}"), t(lang, Msg::Recalls)));
         links.push((format!("/dashboard?lang={l}"), t(lang, Msg::Dashboard)));
+        links.push((format!("/search?lang={l}"), t(lang, Msg::Search)));
     }
     links
         .iter()

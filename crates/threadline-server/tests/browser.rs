@@ -644,3 +644,50 @@ store_test!(a_dashboard_with_real_numbers, |s: TestStore| async move {
     b.shot("dashboard-zh-360").await;
     b.close().await;
 });
+
+store_test!(
+    search_by_scan_order_and_customer,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        common::history(&site.api).await;
+        let b = browser("en-US", 1280).await;
+        b.sign_in(&site, "wang", "en").await;
+        b.click("nav a[href^='/search']").await;
+        b.until("document.getElementById('q') && document.activeElement.id === 'q'")
+            .await;
+        // A scanner types the GS1 code and Enter into the focused box.
+        let enter = char::from(fantoccini::key::Key::Enter);
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("(01)09521234543213(21)P3{enter}"))
+            .await
+            .unwrap();
+        b.until("document.getElementById('hits-units')").await;
+        assert_eq!(b.text("#units tbody td").await, "PHONE · P3");
+        b.type_into("#q", &format!("SO-1{enter}")).await;
+        b.until("document.getElementById('order-units')").await;
+        assert!(b.text("#orders").await.contains("Sales order"));
+        assert_eq!(
+            b.js("return document.querySelectorAll('#order-units tbody tr').length;")
+                .await,
+            json!(2)
+        );
+        b.shot("search-order-en").await;
+        b.type_into("#q", &format!("Guangdong{enter}")).await;
+        b.until("document.getElementById('party-units')").await;
+        b.click("#party-units a").await;
+        b.until("document.getElementById('identity')").await;
+        assert_eq!(b.text("#identity h1").await, "Phone P3");
+        b.open(&format!("{}/search?q=SO-1&lang=zh", site.base))
+            .await;
+        b.until("document.getElementById('orders')").await;
+        assert!(b.text("#orders").await.contains("销售订单"));
+        b.shot("search-order-zh").await;
+        b.close().await;
+    }
+);

@@ -15,7 +15,7 @@ fn bounds(w: &Window) -> (i64, i64) {
 }
 
 impl PgStore {
-    async fn rows(
+    pub(crate) async fn rows(
         &self,
         sql: &str,
         args: &[&(dyn ToSql + Sync)],

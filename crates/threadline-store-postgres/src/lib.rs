@@ -56,6 +56,7 @@ mod master;
 mod migrate;
 mod read;
 mod recall;
+mod search;
 pub mod testing;
 mod webhook;
 
@@ -523,6 +524,22 @@ impl threadline_store::Store for PgStore {
         top: u32,
     ) -> Result<threadline_store::dashboard::ServiceStats, StoreError> {
         self.dashboard_service(window, top).await
+    }
+
+    async fn search(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<threadline_store::search::SearchHits, StoreError> {
+        self.search_text(text, limit).await
+    }
+
+    async fn units_of(
+        &self,
+        of: &threadline_store::search::UnitsOf,
+        limit: u32,
+    ) -> Result<Vec<threadline_store::search::UnitHit>, StoreError> {
+        self.search_units_of(of, limit).await
     }
 
     async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {

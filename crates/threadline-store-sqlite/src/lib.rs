@@ -40,6 +40,7 @@ mod master;
 mod migrate;
 mod read;
 mod recall;
+mod search;
 mod webhook;
 
 pub(crate) fn db(e: rusqlite::Error) -> StoreError {
@@ -622,6 +623,24 @@ impl threadline_store::Store for SqliteStore {
         let window = *window;
         self.read(move |c| dashboard::service(c, &window, top))
             .await
+    }
+
+    async fn search(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<threadline_store::search::SearchHits, StoreError> {
+        let text = text.to_owned();
+        self.read(move |c| search::search(c, &text, limit)).await
+    }
+
+    async fn units_of(
+        &self,
+        of: &threadline_store::search::UnitsOf,
+        limit: u32,
+    ) -> Result<Vec<threadline_store::search::UnitHit>, StoreError> {
+        let of = of.clone();
+        self.read(move |c| search::units_of(c, &of, limit)).await
     }
 
     async fn items_by_serial(&self, serial: &str, limit: u32) -> Result<Vec<ItemKey>, StoreError> {

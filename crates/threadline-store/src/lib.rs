@@ -28,6 +28,7 @@ pub mod epcis;
 pub mod master;
 pub mod query;
 pub mod recall;
+pub mod search;
 pub mod webhook;
 
 pub use access::{
@@ -553,6 +554,11 @@ pub trait Store: Send + Sync + 'static {
         window: &dashboard::Window,
         top: u32,
     ) -> Result<dashboard::ServiceStats>;
+
+    /// Lots, orders and parties matching a searched text (see [`search`]), at most `limit` each.
+    async fn search(&self, text: &str, limit: u32) -> Result<search::SearchHits>;
+    /// The units an order names or a party holds, at most `limit`, by product and serial.
+    async fn units_of(&self, of: &search::UnitsOf, limit: u32) -> Result<Vec<search::UnitHit>>;
 
     /// The next value of a serial counter, if any allocation drew from it.
     async fn counter(&self, scope: &str) -> Result<Option<u64>>;

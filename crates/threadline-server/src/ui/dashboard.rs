@@ -13,7 +13,7 @@ use threadline_domain::projection::ItemStatus;
 use threadline_store::dashboard::{Period, QcBy, QcRow, ServiceStats, Window};
 
 use super::chart::{self, Bar, Series};
-use super::{esc, lang_of_request, lang_param, page_with};
+use super::{esc, lang_of_request, lang_param, page_with, table};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::i18n::{self, Lang, Msg, t};
@@ -222,17 +222,6 @@ fn pair(a: (&str, String), b: (&str, String)) -> String {
     format!(
         "<div class=\"cols\"><div><h3>{}</h3>{}</div><div><h3>{}</h3>{}</div></div>",
         a.0, a.1, b.0, b.1
-    )
-}
-
-/// A table: its headings (`true` for a numeric, right-aligned column) and its rows.
-fn table(id: &str, heads: &[(&str, bool)], rows: &str) -> String {
-    let heads: String = heads
-        .iter()
-        .map(|(h, numeric)| format!("<th{}>{h}</th>", if *numeric { " class=\"n\"" } else { "" }))
-        .collect();
-    format!(
-        "<div class=\"table-wrap\"><table id=\"{id}\"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 }
 

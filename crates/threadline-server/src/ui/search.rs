@@ -1,0 +1,317 @@
+//! `/search?q=…`: one box for whatever someone has in hand — a serial in any scanned form
+//! (through the scan parser), a lot code, an order number or a customer — and every kind of
+//! hit, each linked to where it is told in full.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
+use threadline_domain::Serial;
+use threadline_domain::projection::ItemStatus;
+use threadline_gs1::scan::{Scan, parse_scan};
+use threadline_store::search::{SearchHits, UnitHit, UnitsOf};
+
+use super::passport::unit_link;
+use super::{esc, lang_of_request, lang_param, page_with, table, url_encode};
+use crate::AppState;
+use crate::auth::Actor;
+use crate::error::AppError;
+use crate::i18n::{self, Lang, Msg, t};
+
+/// Most hits of each kind, and most units listed under one order or party.
+const LIMIT: u32 = 20;
+const UNITS: u32 = 50;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Params {
+    q: Option<String>,
+}
+
+/// The display name of an order type; a type without one shows as it is.
+fn order_kind(lang: Lang, kind: &str) -> String {
+    let m = match kind {
+        "po" => Msg::OrderPo,
+        "prodorder" => Msg::OrderProd,
+        "so" => Msg::OrderSo,
+        "rma" => Msg::OrderRma,
+        "ro" => Msg::OrderRo,
+        other => return other.to_owned(),
+    };
+    t(lang, m).to_owned()
+}
+
+fn status_text(lang: Lang, s: &str) -> String {
+    ItemStatus::parse(s)
+        .map(|s| i18n::status(lang, s).to_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+fn units_table(lang: Lang, id: &str, units: &[UnitHit]) -> String {
+    let rows: String = units
+        .iter()
+        .map(|u| {
+            format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                unit_link(lang, &u.product, &u.serial),
+                esc(&status_text(lang, &u.status))
+            )
+        })
+        .collect();
+    table(
+        id,
+        &[(t(lang, Msg::Units), false), (t(lang, Msg::Status), false)],
+        &rows,
+    )
+}
+
+fn section(id: &str, title: &str, body: &str) -> String {
+    format!("<section id=\"{id}\"><h2>{title}</h2>{body}</section>")
+}
+
+fn time(lang: Lang, us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| i18n::datetime(lang, &t))
+        .unwrap_or_default()
+}
+
+/// The units the text names as a scan: one unit, a lot or a product through the scan parser,
+/// or every unit with that serial when it is a plain serial.
+async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppError> {
+    let plain = matches!(parse_scan(text), Ok(Scan::Plain(_)));
+    if plain {
+        let Ok(serial) = Serial::parse(text) else {
+            return Ok(String::new());
+        };
+        let mut units = Vec::new();
+        for key in app.store.items_by_serial(serial.as_str(), LIMIT).await? {
+            if let Some(item) = app.store.item(&key).await? {
+                units.push(UnitHit {
+                    product: item.product,
+                    serial: item.serial,
+                    status: item.status.as_str().to_owned(),
+                });
+            }
+        }
+        return Ok(if units.is_empty() {
+            String::new()
+        } else {
+            section(
+                "hits-units",
+                t(lang, Msg::Units),
+                &units_table(lang, "units", &units),
+            )
+        });
+    }
+    let year = chrono::Datelike::year(&app.clock.now());
+    Ok(match crate::scan::resolve(&*app.store, text, year).await {
+        Ok((crate::scan::Resolved::Item { item }, _)) => section(
+            "hits-units",
+            t(lang, Msg::Units),
+            &units_table(
+                lang,
+                "units",
+                &[UnitHit {
+                    product: item.product,
+                    serial: item.serial,
+                    status: item.status.as_str().to_owned(),
+                }],
+            ),
+        ),
+        Ok((crate::scan::Resolved::Lot { lot }, _)) => section(
+            "hits-scanned-lot",
+            t(lang, Msg::Lots),
+            &format!(
+                "<p><a href=\"/unit?code={c}&amp;lang={l}\">{p} · {lot}</a></p>",
+                c = url_encode(text),
+                l = lang_param(lang),
+                p = esc(&lot.product),
+                lot = esc(&lot.lot),
+            ),
+        ),
+        Ok((crate::scan::Resolved::Product { product }, _)) => section(
+            "hits-product",
+            t(lang, Msg::ProductFound),
+            &format!(
+                "<p>{} · {}</p>",
+                esc(product.def.code.as_str()),
+                esc(&product.def.name)
+            ),
+        ),
+        // A code the parser read but that names nothing here: say why, next to the hits.
+        Err(e @ (AppError::NotFound(_) | AppError::Rule(_))) => format!(
+            "<section class=\"card\" id=\"scan-problem\"><p class=\"bad\">{}</p></section>",
+            esc(&e.first_message())
+        ),
+        Err(e) => return Err(e),
+    })
+}
+
+async fn hits(app: &AppState, lang: Lang, text: &str) -> Result<String, AppError> {
+    let mut out = scanned(app, lang, text).await?;
+    let SearchHits {
+        lots,
+        orders,
+        parties,
+    } = app.store.search(text, LIMIT).await?;
+    if !lots.is_empty() {
+        let rows: String = lots
+            .iter()
+            .map(|l| {
+                format!(
+                    "<tr><td><a href=\"/trace?product={pu}&amp;lot={lu}&amp;direction=forward&amp;lang={lp}\">{lot}</a></td><td>{p}</td><td>{held}</td></tr>",
+                    pu = url_encode(&l.product),
+                    lu = url_encode(&l.lot),
+                    lp = lang_param(lang),
+                    lot = esc(&l.lot),
+                    p = esc(&l.product),
+                    held = if l.held {
+                        format!("<span class=\"badge hold\">{}</span>", t(lang, Msg::OnHold))
+                    } else {
+                        String::new()
+                    },
+                )
+            })
+            .collect();
+        out.push_str(&section(
+            "hits-lots",
+            t(lang, Msg::Lots),
+            &table(
+                "lots",
+                &[
+                    (t(lang, Msg::Lot), false),
+                    (t(lang, Msg::Product), false),
+                    (t(lang, Msg::Holds), false),
+                ],
+                &rows,
+            ),
+        ));
+    }
+    if !orders.is_empty() {
+        let rows: String = orders
+            .iter()
+            .map(|o| {
+                format!(
+                    "<tr><td>{kind}</td><td>{id}</td><td class=\"n\">{ev}</td><td class=\"n\">{un}</td><td>{first}</td><td>{last}</td></tr>",
+                    kind = esc(&order_kind(lang, &o.kind)),
+                    id = esc(&o.id),
+                    ev = i18n::int(lang, o.events),
+                    un = i18n::int(lang, o.units),
+                    first = esc(&time(lang, o.first_us)),
+                    last = esc(&time(lang, o.last_us)),
+                )
+            })
+            .collect();
+        let mut body = table(
+            "orders",
+            &[
+                (t(lang, Msg::OrderType), false),
+                (t(lang, Msg::OrderNumber), false),
+                (t(lang, Msg::EventsCount), true),
+                (t(lang, Msg::Units), true),
+                (t(lang, Msg::FirstEvent), false),
+                (t(lang, Msg::LastEvent), false),
+            ],
+            &rows,
+        );
+        if let [o] = orders.as_slice() {
+            let of = UnitsOf::Order {
+                kind: o.kind.clone(),
+                id: o.id.clone(),
+            };
+            let units = app.store.units_of(&of, UNITS).await?;
+            if !units.is_empty() {
+                body.push_str(&format!(
+                    "<h3>{}</h3>{}",
+                    t(lang, Msg::UnitsOfOrder),
+                    units_table(lang, "order-units", &units)
+                ));
+            }
+        }
+        out.push_str(&section("hits-orders", t(lang, Msg::Orders), &body));
+    }
+    if !parties.is_empty() {
+        let rows: String = parties
+            .iter()
+            .map(|p| {
+                format!(
+                    "<tr><td>{code}</td><td>{name}</td><td>{kind}</td><td class=\"n\">{held}</td></tr>",
+                    code = esc(&p.code),
+                    name = esc(&p.name),
+                    kind = esc(&p.kind),
+                    held = i18n::int(lang, p.units_held),
+                )
+            })
+            .collect();
+        let mut body = table(
+            "parties",
+            &[
+                (t(lang, Msg::Party), false),
+                (t(lang, Msg::Name), false),
+                (t(lang, Msg::Kind), false),
+                (t(lang, Msg::UnitsHeld), true),
+            ],
+            &rows,
+        );
+        if let [p] = parties.as_slice() {
+            let units = app
+                .store
+                .units_of(&UnitsOf::Custodian(p.code.clone()), UNITS)
+                .await?;
+            if !units.is_empty() {
+                body.push_str(&format!(
+                    "<h3>{}</h3>{}",
+                    t(lang, Msg::UnitsHeldBy),
+                    units_table(lang, "party-units", &units)
+                ));
+            }
+        }
+        out.push_str(&section("hits-parties", t(lang, Msg::PartiesFound), &body));
+    }
+    Ok(out)
+}
+
+/// `GET /search?q=…`.
+pub async fn page(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let lang = lang_of_request(&uri, &headers);
+    let p = Query::<Params>::try_from_uri(&uri)
+        .map(|Query(p)| p)
+        .unwrap_or_default();
+    let text = p.q.as_deref().map(str::trim).unwrap_or("");
+    let form = format!(
+        "<section><h1>{h}</h1><form id=\"search\" method=\"get\" action=\"/search\" class=\"inline\" role=\"search\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
+         <div><label for=\"q\">{label}</label><input id=\"q\" name=\"q\" value=\"{v}\" required autofocus autocomplete=\"off\" spellcheck=\"false\"></div>\
+         <button type=\"submit\">{b}</button></form><p class=\"hint\">{hint}</p></section>",
+        h = t(lang, Msg::Search),
+        l = lang_param(lang),
+        label = t(lang, Msg::SearchLabel),
+        v = esc(text),
+        b = t(lang, Msg::Search),
+        hint = t(lang, Msg::SearchHint),
+    );
+    let results = if text.is_empty() {
+        String::new()
+    } else {
+        match hits(&app, lang, text).await {
+            Ok(h) if h.is_empty() => format!(
+                "<section id=\"nothing\"><p class=\"muted\">{}</p></section>",
+                t(lang, Msg::NothingFound)
+            ),
+            Ok(h) => h,
+            Err(e) => return super::refusal(lang, e),
+        }
+    };
+    page_with(
+        lang,
+        t(lang, Msg::Search),
+        Some(&actor),
+        &format!("{form}{results}"),
+        &[],
+        Some(&uri),
+    )
+    .into_response()
+}
