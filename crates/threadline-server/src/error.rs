@@ -76,6 +76,12 @@ impl From<StoreError> for AppError {
 impl AppError {
     /// Every problem, as the body of the refusal lists them (internal failures are logged and
     /// answered with a general sentence).
+    /// The status the API answers with, and every problem.
+    pub fn into_status_and_errors(self) -> (StatusCode, Vec<FieldError>) {
+        let (status, errors, _) = self.parts();
+        (status, errors)
+    }
+
     pub fn into_errors(self) -> Vec<FieldError> {
         self.parts().1
     }

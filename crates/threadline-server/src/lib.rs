@@ -156,6 +156,9 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/recalls", Needs(Read), ui::recall::list),
         route(M::GET, "/dashboard", Needs(Read), ui::dashboard::page),
         route(M::GET, "/search", Needs(Read), ui::search::page),
+        route(M::GET, "/admin", Needs(Configure), ui::admin::index),
+        route(M::GET, "/admin/{kind}", Needs(Configure), ui::admin::page),
+        route(M::POST, "/admin/{kind}", Needs(Configure), ui::admin::save),
         route(
             M::GET,
             "/recalls/new",

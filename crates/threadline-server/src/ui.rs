@@ -16,6 +16,7 @@ use crate::auth::{Actor, SignInError, random_bytes, same_secret, sign_in};
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
 
+pub mod admin;
 pub mod apidocs;
 pub mod chart;
 pub mod dashboard;
@@ -50,6 +51,32 @@ pub(crate) fn table(id: &str, heads: &[(&str, bool)], rows: &str) -> String {
     format!(
         "<div class=\"table-wrap\"><table id=\"{id}\"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
+}
+
+/// A posted form of a signed-in page: its fields and language, once its CSRF token matches
+/// the session's (API tokens have no session and no CSRF token); otherwise the refusal page.
+pub(crate) fn posted_form(
+    actor: &Actor,
+    headers: &HeaderMap,
+    form: Result<Form<std::collections::BTreeMap<String, String>>, FormRejection>,
+) -> Result<(Lang, std::collections::BTreeMap<String, String>), Box<Response>> {
+    let accept = headers.get("accept-language").and_then(|v| v.to_str().ok());
+    let Ok(Form(f)) = form else {
+        return Err(Box::new(refusal(
+            Lang::negotiate(None, accept),
+            AppError::malformed("invalid_form", "the form could not be read", None),
+        )));
+    };
+    let lang = Lang::negotiate(f.get("lang").map(String::as_str), accept);
+    if let Some(session) = &actor.session
+        && !same_secret(
+            &session.csrf_token,
+            f.get("csrf").map(String::as_str).unwrap_or(""),
+        )
+    {
+        return Err(Box::new(refusal(lang, crate::auth::csrf_refused())));
+    }
+    Ok((lang, f))
 }
 
 /// The stylesheet, served from this origin so the policy needs no `'unsafe-inline'`.
@@ -108,6 +135,9 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         links.push((format!("/recalls?lang={l}"), t(lang, Msg::Recalls)));
         links.push((format!("/dashboard?lang={l}"), t(lang, Msg::Dashboard)));
         links.push((format!("/search?lang={l}"), t(lang, Msg::Search)));
+    }
+    if actor.permissions.contains(Permission::Configure) {
+        links.push((format!("/admin/products?lang={l}"), t(lang, Msg::Admin)));
     }
     links
         .iter()

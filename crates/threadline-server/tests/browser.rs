@@ -691,3 +691,56 @@ store_test!(
         b.close().await;
     }
 );
+
+store_test!(an_admin_creates_a_product, |s: TestStore| async move {
+    if !have_chromedriver() {
+        return;
+    }
+    let site = site(s).await;
+    let b = browser("zh-CN", 1280).await;
+    b.sign_in(&site, "boss", "zh").await;
+    b.click("nav a[href^='/admin']").await;
+    b.until("document.getElementById('products-list')").await;
+    b.click("#new-record").await;
+    b.until("document.getElementById('record-form')").await;
+    b.type_into("#f-code", "DRONE").await;
+    b.type_into("#f-name", "无人机 X1").await;
+    b.type_into("#f-warranty_months", "18").await;
+    b.type_into("input[name='attr.0.name']", "color").await;
+    b.client
+        .find(Locator::Css("#attr-0-type"))
+        .await
+        .unwrap()
+        .select_by_value("enum")
+        .await
+        .unwrap();
+    b.click("input[name='attr.0.required']").await;
+    b.type_into("input[name='attr.0.options']", "red, grey")
+        .await;
+    b.shot("admin-product-form-zh").await;
+    b.click("#save").await;
+    b.until("document.getElementById('saved')").await;
+    assert!(b.text("#products-list").await.contains("无人机 X1"));
+    let p = site.api.get("/api/v1/products/DRONE").await;
+    assert_eq!(p.body["attributes"][0]["options"], json!(["red", "grey"]));
+    b.shot("admin-products-zh").await;
+    // The form is bound to the session: a post without its CSRF token is refused.
+    let status = b
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             fetch('/admin/products', {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'},
+                    body: 'code=EVIL&name=Evil&tracking=serial'}).then(r => done(r.status));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(403));
+    assert_eq!(site.api.get("/api/v1/products/EVIL").await.status, 404);
+    b.click("#lang-switch").await;
+    b.until("document.documentElement.lang === 'en'").await;
+    b.click("a.tab[href^='/admin/locations']").await;
+    b.until("document.getElementById('locations-list')").await;
+    b.shot("admin-locations-en").await;
+    b.close().await;
+});

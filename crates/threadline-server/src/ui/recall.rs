@@ -19,7 +19,7 @@ use threadline_store::Direction;
 use super::trace::{TraceQuery, scope_form};
 use super::{esc, lang_of_request, lang_param, page_with, url_encode};
 use crate::AppState;
-use crate::auth::{Actor, same_secret};
+use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
 
@@ -260,22 +260,10 @@ pub async fn create(
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
 ) -> Response {
-    let accept = headers.get("accept-language").and_then(|v| v.to_str().ok());
-    let Ok(Form(f)) = form else {
-        return super::refusal(
-            Lang::negotiate(None, accept),
-            AppError::malformed("invalid_form", "the form could not be read", None),
-        );
+    let (lang, f) = match super::posted_form(&actor, &headers, form) {
+        Ok(x) => x,
+        Err(refused) => return *refused,
     };
-    let lang = Lang::negotiate(f.get("lang").map(String::as_str), accept);
-    if let Some(session) = &actor.session
-        && !same_secret(
-            &session.csrf_token,
-            f.get("csrf").map(String::as_str).unwrap_or(""),
-        )
-    {
-        return super::refusal(lang, crate::auth::csrf_refused());
-    }
     let q = TraceQuery::read(&f);
     let scope = match q.scope() {
         Ok(s) => s,

@@ -1,0 +1,236 @@
+//! The master-data admin pages on both engines: create and edit through the forms, what the
+//! form does not show kept, and a refusal shown on the form with nothing written.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{Api, Reply};
+use serde_json::json;
+use threadline_testkit::fixtures::plant;
+use threadline_testkit::{TestStore, store_test};
+
+async fn post_form(api: &Api, uri: &str, fields: &[(&str, &str)]) -> Reply {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    api.send(
+        Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+fn html(r: &Reply) -> &str {
+    r.body.as_str().unwrap()
+}
+
+store_test!(
+    products_are_created_and_edited_through_the_form,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let r = api.get("/admin/products?lang=en&new=1").await;
+        assert_eq!(r.status, 200);
+        assert!(
+            html(&r).contains("id=\"record-form\"") && html(&r).contains("name=\"attr.0.name\"")
+        );
+
+        let r = post_form(
+            &api,
+            "/admin/products",
+            &[
+                ("lang", "en"),
+                ("code", "DRONE"),
+                ("name", "Drone X1"),
+                ("tracking", "serial"),
+                ("warranty_months", "12"),
+                ("attr.0.name", "color"),
+                ("attr.0.type", "enum"),
+                ("attr.0.required", "on"),
+                ("attr.0.options", "red, grey"),
+                ("attr.1.name", ""),
+                ("attr.1.type", "text"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(r.headers["location"], "/admin/products?saved=DRONE&lang=en");
+        let p = api.get("/api/v1/products/DRONE").await;
+        assert_eq!(p.body["version"], 1);
+        assert_eq!(p.body["name"], "Drone X1");
+        assert_eq!(p.body["warranty_months"], 12);
+        assert_eq!(
+            p.body["attributes"],
+            json!([{"name": "color", "type": "enum", "required": true, "options": ["red", "grey"]}])
+        );
+        let r = api.get("/admin/products?lang=en&saved=DRONE").await;
+        assert!(html(&r).contains("id=\"saved\""));
+        assert!(html(&r).contains("<a href=\"/admin/products?edit=DRONE&amp;lang=en\">DRONE</a>"));
+
+        // A product with a serial rule: the form does not show the rule, and an edit keeps it.
+        let r = api
+        .put(
+            "/api/v1/products/DRONE",
+            "\"1\"",
+            json!({"code": "DRONE", "name": "Drone X1", "tracking": "serial", "warranty_months": 12,
+                   "container": true}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let r = api.get("/admin/products?lang=en&edit=DRONE").await;
+        let page = html(&r);
+        assert!(page.contains("name=\"version\" value=\"2\""));
+        assert!(page.contains("value=\"DRONE\" autocomplete=\"off\" required readonly"));
+        let r = post_form(
+            &api,
+            "/admin/products",
+            &[
+                ("lang", "en"),
+                ("version", "2"),
+                ("code", "DRONE"),
+                ("name", "Drone X2"),
+                ("tracking", "serial"),
+                ("warranty_months", ""),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        let p = api.get("/api/v1/products/DRONE").await;
+        assert_eq!(p.body["version"], 3);
+        assert_eq!(p.body["name"], "Drone X2");
+        assert_eq!(p.body["container"], true);
+        assert!(p.body.get("warranty_months").is_none());
+        assert!(p.body.get("attributes").is_none());
+
+        // Saving over a version someone else replaced is refused on the form.
+        let r = post_form(
+            &api,
+            "/admin/products",
+            &[
+                ("lang", "en"),
+                ("version", "2"),
+                ("code", "DRONE"),
+                ("name", "Stale"),
+                ("tracking", "serial"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert!(html(&r).contains("id=\"form-errors\""));
+        assert_eq!(
+            api.get("/api/v1/products/DRONE").await.body["name"],
+            "Drone X2"
+        );
+    }
+);
+
+store_test!(
+    a_refused_form_names_the_field_and_writes_nothing,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let before = api.ledger_len().await;
+        let r = post_form(
+            &api,
+            "/admin/products",
+            &[
+                ("lang", "en"),
+                ("code", "KITE"),
+                ("name", "Kite"),
+                ("tracking", "serial"),
+                ("warranty_months", "a year"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        let page = html(&r);
+        assert!(
+            page.contains("<strong>Warranty (months)</strong> (<code>warranty_months</code>)"),
+            "{page}"
+        );
+        // What was typed is still in the form.
+        assert!(page.contains("value=\"a year\""));
+        let r = post_form(
+            &api,
+            "/admin/locations",
+            &[
+                ("lang", "zh"),
+                ("code", "SZ-L9"),
+                ("name", "Line 9"),
+                ("kind", "line"),
+                ("parent", "NO-SUCH-SITE"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            html(&r).contains("<strong>上级位置</strong> (<code>parent</code>)"),
+            "{}",
+            html(&r)
+        );
+        assert_eq!(api.ledger_len().await, before);
+        assert_eq!(api.get("/api/v1/products/KITE").await.status, 404);
+        // An unknown kind of record is no page.
+        assert_eq!(api.get("/admin/widgets").await.status, 404);
+    }
+);
+
+store_test!(
+    parties_and_locations_through_the_forms,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let r = post_form(
+            &api,
+            "/admin/parties",
+            &[
+                ("lang", "zh"),
+                ("code", "DIST-SH"),
+                ("name", "上海经销"),
+                ("kind", "distributor"),
+                ("regions", "CN-SH，CN-JS"),
+                ("contact.person", "王经理"),
+                ("contact.phone", "021-5555"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        let p = api.get("/api/v1/parties/DIST-SH").await;
+        assert_eq!(p.body["regions"], json!(["CN-SH", "CN-JS"]));
+        assert_eq!(
+            p.body["contact"],
+            json!({"person": "王经理", "phone": "021-5555"})
+        );
+        let r = post_form(
+            &api,
+            "/admin/locations",
+            &[
+                ("lang", "en"),
+                ("code", "EXT-SH"),
+                ("name", "Shanghai DC"),
+                ("kind", "external"),
+                ("party", "DIST-SH"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        let r = api.get("/admin/locations?lang=en").await;
+        assert!(
+            html(&r).contains("<td>External</td><td></td><td>DIST-SH</td>"),
+            "{}",
+            html(&r)
+        );
+        let r = api.get("/admin/parties?lang=zh").await;
+        assert!(html(&r).contains("<td>经销商</td><td>CN-SH, CN-JS</td>"));
+    }
+);
