@@ -15,10 +15,13 @@ use threadline_domain::access::required_for;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventKind, EventRequest};
+use threadline_domain::mask::masked;
 use threadline_domain::master::{Location, MasterRecord, Party, Product};
+use threadline_domain::projection::ItemStatus;
 use threadline_domain::{LotCode, ProductCode, Serial};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ListQuery, MasterWrite, Versioned,
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ListQuery, LotView, MasterWrite,
+    StateQuery, StoredEvent, Versioned,
 };
 use uuid::Uuid;
 
@@ -27,6 +30,7 @@ use crate::audit::AuditNote;
 use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
+use crate::export::{self, Cell, Format};
 
 pub(crate) fn idempotency(
     headers: &HeaderMap,
@@ -215,6 +219,8 @@ pub struct EventFilter {
     to: Option<chrono::DateTime<chrono::FixedOffset>>,
     after: Option<i64>,
     limit: Option<u32>,
+    /// `json` (default), or `csv` / `xlsx`: every matching event from `after` on, streamed.
+    format: Option<String>,
 }
 
 fn field_err(e: FieldError, field: &str) -> AppError {
@@ -289,8 +295,305 @@ pub async fn list_events(
         limit: limit(f.limit)?,
         ..EventQuery::default()
     };
-    let page = app.store.events(&q).await?;
-    Ok(Json(actor.masked(page)).into_response())
+    match Format::parse(f.format.as_deref())? {
+        Format::Json => Ok(Json(actor.masked(app.store.events(&q).await?)).into_response()),
+        format => {
+            let store = app.store.clone();
+            let seen = actor.visibility();
+            Ok(export::pages(
+                format,
+                "events",
+                EVENT_COLUMNS,
+                q.after_seq,
+                move |after| {
+                    let store = store.clone();
+                    let q = EventQuery {
+                        after_seq: after,
+                        limit: EXPORT_PAGE,
+                        ..q.clone()
+                    };
+                    async move { Ok(masked(store.events(&q).await?, seen)) }
+                },
+                event_cells,
+            ))
+        }
+    }
+}
+
+/// Rows read per query while a list streams as a spreadsheet.
+const EXPORT_PAGE: u32 = 1000;
+
+const EVENT_COLUMNS: &[&str] = &[
+    "seq",
+    "id",
+    "event_time",
+    "record_time",
+    "type",
+    "action",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "units",
+    "lots",
+    "parent",
+    "transactions",
+    "actor",
+];
+
+fn text(s: impl ToString) -> Cell {
+    Cell::Text(s.to_string())
+}
+
+fn opt<T: ToString>(v: Option<T>) -> Cell {
+    Cell::Text(v.map(|v| v.to_string()).unwrap_or_default())
+}
+
+fn event_cells(e: &StoredEvent) -> Vec<Vec<Cell>> {
+    let ev = &e.event;
+    let units: Vec<String> = ev
+        .items
+        .iter()
+        .chain(&ev.children)
+        .chain(&ev.inputs)
+        .chain(&ev.outputs)
+        .map(|k| format!("{}/{}", k.product, k.serial))
+        .collect();
+    let lots: Vec<String> = ev
+        .lots
+        .iter()
+        .chain(&ev.child_lots)
+        .chain(&ev.input_lots)
+        .chain(&ev.output_lots)
+        .map(|l| format!("{}/{} {}", l.product, l.lot, l.quantity))
+        .collect();
+    let transactions: Vec<String> = ev
+        .biz_transactions
+        .iter()
+        .map(|t| format!("{}:{}", t.kind.as_str(), t.id.as_str()))
+        .collect();
+    vec![vec![
+        Cell::Number(e.seq as f64),
+        text(ev.id),
+        text(ev.event_time.to_rfc3339()),
+        text(ev.record_time.to_rfc3339()),
+        text(ev.kind.as_str()),
+        opt(ev.action.map(|a| a.as_str())),
+        opt(ev.biz_step.as_ref().map(|b| b.as_str())),
+        opt(ev.disposition.as_ref().map(|d| d.as_str())),
+        opt(ev.read_point.as_ref()),
+        opt(ev.biz_location.as_ref()),
+        text(units.join(" ")),
+        text(lots.join(" ")),
+        opt(ev
+            .parent
+            .as_ref()
+            .map(|k| format!("{}/{}", k.product, k.serial))),
+        text(transactions.join(" ")),
+        text(&ev.actor),
+    ]]
+}
+
+fn holds_text(h: &[threadline_domain::event::HoldKind]) -> Cell {
+    text(h.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" "))
+}
+
+/// `after` as a list position.
+fn position(after: Option<String>) -> Result<Option<i64>, AppError> {
+    after
+        .map(|a| {
+            a.parse::<i64>().map_err(|_| {
+                AppError::malformed(
+                    "invalid_value",
+                    format!("`{a}` is not a list position (pass back `next`)"),
+                    Some("after".into()),
+                )
+            })
+        })
+        .transpose()
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemParams {
+    /// Units of this product.
+    product: Option<String>,
+    /// Units in this status: unassigned, in_production, in_stock, in_transit, sold, in_repair,
+    /// returned, consumed, scrapped, voided.
+    status: Option<String>,
+    /// Units at this location.
+    location: Option<String>,
+    /// `next` of the previous page.
+    after: Option<String>,
+    limit: Option<u32>,
+    /// `json` (default), or `csv` / `xlsx`: every matching unit from `after` on, streamed.
+    format: Option<String>,
+}
+
+const ITEM_COLUMNS: &[&str] = &[
+    "product",
+    "serial",
+    "status",
+    "holds",
+    "location",
+    "custodian",
+    "lot",
+    "parent",
+];
+
+fn item_cells(i: &ItemRow) -> Vec<Vec<Cell>> {
+    vec![vec![
+        text(&i.product),
+        text(&i.serial),
+        text(i.status.as_str()),
+        holds_text(&i.holds),
+        opt(i.location.as_ref()),
+        opt(i.custodian.as_ref()),
+        opt(i.lot.as_ref()),
+        opt(i
+            .parent
+            .as_ref()
+            .map(|k| format!("{}/{}", k.product, k.serial))),
+    ]]
+}
+
+/// `GET /api/v1/items?product=…&status=…&location=…[&format=csv|xlsx]`: units by their state.
+pub async fn list_items(
+    State(app): State<AppState>,
+    params: Result<Query<ItemParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let format = Format::parse(p.format.as_deref())?;
+    let status = p
+        .status
+        .as_deref()
+        .map(|s| {
+            ItemStatus::parse(s).ok_or_else(|| {
+                AppError::malformed(
+                    "invalid_value",
+                    format!(
+                        "`{s}` is not a unit status ({})",
+                        ItemStatus::ALL.map(|s| s.as_str()).join(", ")
+                    ),
+                    Some("status".into()),
+                )
+            })
+        })
+        .transpose()?;
+    let q = StateQuery {
+        product: p.product,
+        status,
+        location: p.location,
+        after: position(p.after)?,
+        limit: limit(p.limit)?,
+    };
+    if format == Format::Json {
+        return Ok(Json(app.store.item_list(&q).await?).into_response());
+    }
+    let store = app.store.clone();
+    Ok(export::pages(
+        format,
+        "items",
+        ITEM_COLUMNS,
+        q.after,
+        move |after| {
+            let store = store.clone();
+            let q = StateQuery {
+                after,
+                limit: EXPORT_PAGE,
+                ..q.clone()
+            };
+            async move { Ok(store.item_list(&q).await?) }
+        },
+        item_cells,
+    ))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LotParams {
+    /// Lots of this product.
+    product: Option<String>,
+    /// Lots with stock at this location.
+    location: Option<String>,
+    /// `next` of the previous page.
+    after: Option<String>,
+    limit: Option<u32>,
+    /// `json` (default), or `csv` / `xlsx`: one row per lot and location, streamed.
+    format: Option<String>,
+}
+
+const LOT_COLUMNS: &[&str] = &[
+    "product",
+    "lot",
+    "production_date",
+    "expiry_date",
+    "holds",
+    "location",
+    "quantity",
+];
+
+/// One row per stock line (a lot without stock: one row without a location).
+fn lot_cells(l: &LotView) -> Vec<Vec<Cell>> {
+    let head = || {
+        vec![
+            text(&l.product),
+            text(&l.lot),
+            opt(l.production_date),
+            opt(l.expiry_date),
+            holds_text(&l.holds),
+        ]
+    };
+    if l.stock.is_empty() {
+        let mut row = head();
+        row.extend([text(""), text("")]);
+        return vec![row];
+    }
+    l.stock
+        .iter()
+        .map(|s| {
+            let mut row = head();
+            row.push(text(&s.location));
+            row.push(Cell::Number(s.quantity.millis() as f64 / 1000.0));
+            row
+        })
+        .collect()
+}
+
+/// `GET /api/v1/lots?product=…&location=…[&format=csv|xlsx]`: lots with their stock.
+pub async fn list_lots(
+    State(app): State<AppState>,
+    params: Result<Query<LotParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let format = Format::parse(p.format.as_deref())?;
+    let q = StateQuery {
+        product: p.product,
+        status: None,
+        location: p.location,
+        after: position(p.after)?,
+        limit: limit(p.limit)?,
+    };
+    if format == Format::Json {
+        return Ok(Json(app.store.lot_list(&q).await?).into_response());
+    }
+    let store = app.store.clone();
+    Ok(export::pages(
+        format,
+        "lots",
+        LOT_COLUMNS,
+        q.after,
+        move |after| {
+            let store = store.clone();
+            let q = StateQuery {
+                after,
+                limit: EXPORT_PAGE,
+                ..q.clone()
+            };
+            async move { Ok(store.lot_list(&q).await?) }
+        },
+        lot_cells,
+    ))
 }
 
 pub async fn get_event(

@@ -229,3 +229,34 @@ fn write_xlsx(
 fn col(i: usize) -> u16 {
     u16::try_from(i).unwrap_or(u16::MAX)
 }
+
+/// Streams every page of a list as a spreadsheet: `fetch(after)` reads the page that starts
+/// after the position `after` (the list's `next`), and `cells` makes a row of each entry.
+pub fn pages<T, F, Fut>(
+    format: Format,
+    name: &str,
+    columns: &'static [&'static str],
+    first: Option<i64>,
+    fetch: F,
+    cells: fn(&T) -> Vec<Vec<Cell>>,
+) -> Response
+where
+    T: Send + 'static,
+    F: Fn(Option<i64>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<threadline_store::Page<T>, AppError>> + Send + 'static,
+{
+    spreadsheet(format, name, columns, move |tx| async move {
+        let mut after = first;
+        loop {
+            let page = fetch(after).await?;
+            let rows = page.items.iter().flat_map(cells).collect();
+            if tx.send(rows).await.is_err() {
+                return Ok(());
+            }
+            match page.next.as_deref().and_then(|n| n.parse().ok()) {
+                Some(n) => after = Some(n),
+                None => return Ok(()),
+            }
+        }
+    })
+}

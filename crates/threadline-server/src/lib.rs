@@ -255,6 +255,8 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/events", Needs(Read), api::list_events),
         route(M::POST, "/api/v1/events", Capture, api::capture_events),
         route(M::GET, "/api/v1/events/{id}", Needs(Read), api::get_event),
+        route(M::GET, "/api/v1/items", Needs(Read), api::list_items),
+        route(M::GET, "/api/v1/lots", Needs(Read), api::list_lots),
         route(
             M::GET,
             "/api/v1/items/{product}/{serial}",

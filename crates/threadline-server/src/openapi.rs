@@ -419,7 +419,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
     use threadline_domain::master::{Location, Party, Product};
     use threadline_domain::process::Process;
     use threadline_store::{
-        ItemView, LabelTemplateRecord, LotView, Page, StoredEvent, VerifyReport, Versioned,
+        ItemRow, ItemView, LabelTemplateRecord, LotView, Page, StoredEvent, VerifyReport, Versioned,
     };
     let m = method.as_str();
     let d = match (m, path) {
@@ -497,6 +497,14 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
                     "items": [unit("TC-00001")],
                     "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}]}),
             }))),
+        ("GET", "/api/v1/items") => doc("Ledger", "List units by state", ok::<Page<ItemRow>>(200))
+            .says("Units by product, status and location, in the order they were registered; `format=csv` or `xlsx` streams every match as a spreadsheet.")
+            .query::<api::ItemParams>()
+            .eg(&[("product", "TC"), ("status", "in_stock"), ("location", "SZ-FG"), ("format", "xlsx")]),
+        ("GET", "/api/v1/lots") => doc("Ledger", "List lots with their stock", ok::<Page<LotView>>(200))
+            .says("Lots by product, or with stock at a location; `format=csv` or `xlsx` streams one row per lot and location.")
+            .query::<api::LotParams>()
+            .eg(&[("product", "RESIN"), ("location", "SZ-RM"), ("format", "csv")]),
         ("GET", "/api/v1/events/{id}") => doc("Ledger", "Get an event", ok::<StoredEvent>(200)),
         ("GET", "/api/v1/items/{product}/{serial}") => doc("Ledger", "Get a unit's current state", ok::<ItemView>(200))
             .says("Status, location, custodian, parent, components and holds, as the ledger leaves them."),
@@ -872,7 +880,7 @@ fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard,
         "tags": [d.tag],
         "summary": d.summary,
         "description": description,
-        "parameters": params,
+        "parameters": params.clone(),
         "security": security,
         "x-permission": match guard {
             Guard::Needs(p) => json!(p.as_str()),
@@ -908,11 +916,23 @@ fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard,
             if let Some(e) = example {
                 content["example"] = e;
             }
-            responses.insert(
-                status.to_string(),
-                json!({"description": if status == 201 { "Created." } else { "OK." },
-                       "content": {"application/json": content}}),
-            );
+            let mut response = json!({"description": if status == 201 { "Created." } else { "OK." },
+                                      "content": {"application/json": content}});
+            // A list that takes `format` also answers as a streamed spreadsheet.
+            if params
+                .iter()
+                .any(|p| p["name"] == "format" && p["in"] == "query")
+            {
+                for (media, file) in media(SPREADSHEETS, "")["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    response["content"][media] = file.clone();
+                }
+                response["description"] = json!("OK: JSON, or the spreadsheet `format` asks for.");
+            }
+            responses.insert(status.to_string(), response);
         }
         Success::File {
             media: types,

@@ -35,10 +35,11 @@ use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemView,
+    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ItemView,
     LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
     NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
+    Snapshot, StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
+    Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -316,6 +317,16 @@ impl threadline_store::Store for PgStore {
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
         let client = self.client().await?;
         read::lot(&client, key).await
+    }
+
+    async fn item_list(&self, q: &StateQuery) -> Result<Page<ItemRow>, StoreError> {
+        let client = self.client().await?;
+        read::item_list(&client, q).await
+    }
+
+    async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>, StoreError> {
+        let client = self.client().await?;
+        read::lot_list(&client, q).await
     }
 
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {

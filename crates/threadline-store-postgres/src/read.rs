@@ -14,8 +14,8 @@ use threadline_domain::ledger::{LedgerEntry, MasterChange};
 use threadline_domain::projection::ItemStatus;
 use threadline_domain::{ProductCode, Quantity, Serial};
 use threadline_store::{
-    EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, Page, Receipt, StockLine, StoreError,
-    StoredEvent, Versioned,
+    EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
+    StockLine, StoreError, StoredEvent, Versioned, page_of,
 };
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -269,34 +269,121 @@ pub(crate) async fn item(c: &ClientWrapper, key: &ItemKey) -> Result<Option<Item
     }))
 }
 
+/// The columns of a lot with its stock, read by [`lot_of`].
+const LOT_COLUMNS: &str = "l.production_date, l.expiry_date, l.holds,
+    ARRAY(SELECT s.location FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location),
+    ARRAY(SELECT s.quantity FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location),
+    p.code, l.code, l.id";
+
 pub(crate) async fn lot(c: &ClientWrapper, key: &LotKey) -> Result<Option<LotView>, StoreError> {
     let stmt = c
-        .prepare_cached(
-            "SELECT l.production_date, l.expiry_date, l.holds,
-                    ARRAY(SELECT s.location FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location),
-                    ARRAY(SELECT s.quantity FROM lot_stock s WHERE s.lot_id = l.id ORDER BY s.location)
-             FROM lots l JOIN products p ON p.id = l.product_id
-             WHERE p.code = $1 AND l.code = $2",
+        .prepare_cached(&format!(
+            "SELECT {LOT_COLUMNS} FROM lots l JOIN products p ON p.id = l.product_id
+             WHERE p.code = $1 AND l.code = $2"
+        ))
+        .await
+        .map_err(db)?;
+    c.query_opt(&stmt, &[&key.product.as_str(), &key.lot.as_str()])
+        .await
+        .map_err(db)?
+        .map(|r| lot_of(&r))
+        .transpose()
+}
+
+pub(crate) async fn lot_list(
+    c: &ClientWrapper,
+    q: &StateQuery,
+) -> Result<Page<LotView>, StoreError> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {LOT_COLUMNS} FROM lots l JOIN products p ON p.id = l.product_id
+             WHERE ($1::text IS NULL OR p.code = $1)
+               AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id AND s.location = $2))
+               AND l.id > $3
+             ORDER BY l.id LIMIT $4"
+        ))
+        .await
+        .map_err(db)?;
+    let rows = c
+        .query(
+            &stmt,
+            &[
+                &q.product,
+                &q.location,
+                &q.after.unwrap_or(0),
+                &(i64::from(q.limit) + 1),
+            ],
         )
         .await
         .map_err(db)?;
-    let Some(r) = c
-        .query_opt(&stmt, &[&key.product.as_str(), &key.lot.as_str()])
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push((col::<i64>(r, 7)?, lot_of(r)?));
+    }
+    Ok(page_of(out, q.limit))
+}
+
+pub(crate) async fn item_list(
+    c: &ClientWrapper,
+    q: &StateQuery,
+) -> Result<Page<ItemRow>, StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT i.id, p.code, i.serial, i.status, i.holds, i.location, i.custodian, i.lot, pp.code, par.serial
+             FROM items i JOIN products p ON p.id = i.product_id
+             LEFT JOIN items par ON par.id = i.parent_id LEFT JOIN products pp ON pp.id = par.product_id
+             WHERE ($1::text IS NULL OR p.code = $1) AND ($2::text IS NULL OR i.status = $2)
+               AND ($3::text IS NULL OR i.location = $3) AND i.id > $4
+             ORDER BY i.id LIMIT $5",
+        )
         .await
-        .map_err(db)?
-    else {
-        return Ok(None);
-    };
+        .map_err(db)?;
+    let status = q.status.map(|s| s.as_str());
+    let rows = c
+        .query(
+            &stmt,
+            &[
+                &q.product,
+                &status,
+                &q.location,
+                &q.after.unwrap_or(0),
+                &(i64::from(q.limit) + 1),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status: String = col(r, 3)?;
+        let holds: i16 = col(r, 4)?;
+        let parent = col::<Option<String>>(r, 8)?.zip(col::<Option<String>>(r, 9)?);
+        let row = ItemRow::from_columns(
+            col(r, 1)?,
+            col(r, 2)?,
+            &status,
+            holds_of(i64::from(holds)),
+            col(r, 5)?,
+            col(r, 6)?,
+            col(r, 7)?,
+            parent,
+        )?;
+        out.push((col::<i64>(r, 0)?, row));
+    }
+    Ok(page_of(out, q.limit))
+}
+
+/// A lot from a row of [`LOT_COLUMNS`].
+fn lot_of(r: &tokio_postgres::Row) -> Result<LotView, StoreError> {
     let date =
         |d: Option<String>| d.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
-    let holds: i16 = col(&r, 2)?;
-    let locations: Vec<String> = col(&r, 3)?;
-    let quantities: Vec<i64> = col(&r, 4)?;
-    Ok(Some(LotView {
-        product: key.product.to_string(),
-        lot: key.lot.to_string(),
-        production_date: date(col(&r, 0)?),
-        expiry_date: date(col(&r, 1)?),
+    let holds: i16 = col(r, 2)?;
+    let locations: Vec<String> = col(r, 3)?;
+    let quantities: Vec<i64> = col(r, 4)?;
+    Ok(LotView {
+        product: col(r, 5)?,
+        lot: col(r, 6)?,
+        production_date: date(col(r, 0)?),
+        expiry_date: date(col(r, 1)?),
         holds: holds_of(i64::from(holds)),
         stock: locations
             .into_iter()
@@ -306,7 +393,7 @@ pub(crate) async fn lot(c: &ClientWrapper, key: &LotKey) -> Result<Option<LotVie
                 quantity: Quantity::from_millis(q),
             })
             .collect(),
-    }))
+    })
 }
 
 /// Ledger rows (seq, body, hash) as stored events, with the events that correct them.

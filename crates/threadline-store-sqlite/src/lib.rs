@@ -22,10 +22,11 @@ use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemView,
+    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ItemView,
     LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
     NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
+    Snapshot, StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
+    Versioned,
 };
 use uuid::Uuid;
 
@@ -378,6 +379,16 @@ impl threadline_store::Store for SqliteStore {
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
         let key = key.clone();
         self.read(move |c| read::lot(c, &key)).await
+    }
+
+    async fn item_list(&self, q: &StateQuery) -> Result<Page<ItemRow>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| read::item_list(c, &q)).await
+    }
+
+    async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| read::lot_list(c, &q)).await
     }
 
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {

@@ -7,8 +7,8 @@ use threadline_domain::error::FieldError;
 use threadline_domain::ledger::{LedgerEntry, MasterChange};
 use threadline_domain::projection::ItemStatus;
 use threadline_store::{
-    EventQuery, IdempotencyKey, ItemView, ListQuery, LotView, Page, Receipt, StockLine, StoreError,
-    StoredEvent, Versioned,
+    EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
+    StockLine, StoreError, StoredEvent, Versioned, page_of,
 };
 use uuid::Uuid;
 
@@ -293,6 +293,117 @@ pub(crate) fn lot(c: &Connection, key: &LotKey) -> Result<Option<LotView>, Store
         holds: holds_of(holds),
         stock,
     }))
+}
+
+pub(crate) fn item_list(c: &Connection, q: &StateQuery) -> Result<Page<ItemRow>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT i.id, p.code, i.serial, i.status, i.holds, i.location, i.custodian, i.lot, pp.code, par.serial
+             FROM items i JOIN products p ON p.id = i.product_id
+             LEFT JOIN items par ON par.id = i.parent_id LEFT JOIN products pp ON pp.id = par.product_id
+             WHERE (?1 IS NULL OR p.code = ?1) AND (?2 IS NULL OR i.status = ?2)
+               AND (?3 IS NULL OR i.location = ?3) AND i.id > ?4
+             ORDER BY i.id LIMIT ?5",
+        )
+        .map_err(db)?;
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows = stmt
+        .query_map(
+            params![
+                q.product,
+                q.status.map(|s| s.as_str()),
+                q.location,
+                q.after.unwrap_or(0),
+                i64::from(q.limit) + 1
+            ],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        )
+        .map_err(db)?
+        .collect::<Result<Vec<Row>, _>>()
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, product, serial, status, holds, location, custodian, lot, pp, ps) in rows {
+        let row = ItemRow::from_columns(
+            product,
+            serial,
+            &status,
+            holds_of(holds),
+            location,
+            custodian,
+            lot,
+            pp.zip(ps),
+        )?;
+        out.push((id, row));
+    }
+    Ok(page_of(out, q.limit))
+}
+
+pub(crate) fn lot_list(c: &Connection, q: &StateQuery) -> Result<Page<LotView>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT l.id, p.code, l.code FROM lots l JOIN products p ON p.id = l.product_id
+             WHERE (?1 IS NULL OR p.code = ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id AND s.location = ?2))
+               AND l.id > ?3
+             ORDER BY l.id LIMIT ?4",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![
+                q.product,
+                q.location,
+                q.after.unwrap_or(0),
+                i64::from(q.limit) + 1
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, product, code) in rows {
+        let key = LotKey {
+            product: threadline_domain::ProductCode::parse(&product)
+                .map_err(|e| StoreError::Schema(e.message))?,
+            lot: threadline_domain::LotCode::parse(&code)
+                .map_err(|e| StoreError::Schema(e.message))?,
+        };
+        if let Some(view) = lot(c, &key)? {
+            out.push((id, view));
+        }
+    }
+    Ok(page_of(out, q.limit))
 }
 
 fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEvent, StoreError> {

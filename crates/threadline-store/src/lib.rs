@@ -233,6 +233,83 @@ pub struct ItemView {
     pub last_event_time: DateTime<Utc>,
 }
 
+/// Which units or lots a list shows, in the order they were first registered.
+#[derive(Debug, Clone, Default)]
+pub struct StateQuery {
+    pub product: Option<String>,
+    /// Units in this status (lots have none).
+    pub status: Option<ItemStatus>,
+    /// Units at this location; lots with stock at it.
+    pub location: Option<String>,
+    /// Resume after this position (`Page::next` of the previous page).
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// One unit in a list: its current state, without genealogy or history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ItemRow {
+    pub product: String,
+    pub serial: String,
+    pub status: ItemStatus,
+    pub holds: Vec<HoldKind>,
+    pub location: Option<String>,
+    pub custodian: Option<String>,
+    pub lot: Option<String>,
+    /// The unit it is built or packed into.
+    pub parent: Option<ItemKey>,
+}
+
+impl ItemRow {
+    /// From the columns of the units table; a value that does not parse is a schema problem.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_columns(
+        product: String,
+        serial: String,
+        status: &str,
+        holds: Vec<HoldKind>,
+        location: Option<String>,
+        custodian: Option<String>,
+        lot: Option<String>,
+        parent: Option<(String, String)>,
+    ) -> Result<ItemRow> {
+        let schema = |e: threadline_domain::error::FieldError| StoreError::Schema(e.message);
+        Ok(ItemRow {
+            status: ItemStatus::parse(status)
+                .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{status}`")))?,
+            product,
+            serial,
+            holds,
+            location,
+            custodian,
+            lot,
+            parent: match parent {
+                Some((p, s)) => Some(ItemKey {
+                    product: threadline_domain::ProductCode::parse(&p).map_err(schema)?,
+                    serial: threadline_domain::Serial::parse(&s).map_err(schema)?,
+                }),
+                None => None,
+            },
+        })
+    }
+}
+
+/// A page from up to `limit + 1` rows read with their positions: the extra row only says
+/// there is a next page, which starts after the last position shown.
+pub fn page_of<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|(pos, _)| pos.to_string())
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(|(_, t)| t).collect(),
+        next,
+    }
+}
+
 /// The current state of one lot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LotView {
@@ -496,6 +573,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>>;
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>>;
+    /// Units by product, status and location, a page at a time.
+    async fn item_list(&self, q: &StateQuery) -> Result<Page<ItemRow>>;
+    /// Lots by product and location (with stock there), a page at a time.
+    async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>>;
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
 
