@@ -170,6 +170,23 @@ impl Doc {
     }
 }
 
+/// The groups of operations, in reading order.
+const TAGS: &[&str] = &[
+    "Meta",
+    "Identity",
+    "Master data",
+    "Ledger",
+    "Operations",
+    "Process",
+    "Identifiers",
+    "Labels",
+    "Passport",
+    "Trace",
+    "Recalls",
+    "Import",
+    "Webhooks",
+];
+
 const LIST_EG: &[(&str, &str)] = &[("q", "controller"), ("limit", "50")];
 
 const FORMAT_PARAM: &[(&str, &str, &[&str])] = &[(
@@ -436,7 +453,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
         ("GET", "/api/v1/scan/check") => doc(
             "Identifiers",
             "Check a scan at the station",
-            Success::Json { status: 200, schema: |_| schemars::json_schema!({"type": "object"}), example: None },
+            ok::<crate::ui::station::Verdict>(200),
         )
         .says("What the scan station page asks before it records an operation: may this scan be part of this operation now? Always 200 with a verdict once the request is readable.")
         .query::<crate::ui::station::CheckParams>()
@@ -1023,6 +1040,8 @@ pub fn document() -> Value {
             tags.push(d.tag);
         }
     }
+    // In the order an integrator meets them; a tag not listed goes last.
+    tags.sort_by_key(|t| TAGS.iter().position(|x| x == t).unwrap_or(TAGS.len()));
     let schemas = g.take_definitions(true);
     json!({
         "openapi": "3.1.0",

@@ -156,6 +156,13 @@ async fn every_api_route_is_documented_with_its_method_summary_and_example() {
         .sum();
     assert_eq!(documented, api_routes);
     assert!(api_routes > 80, "{api_routes}");
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags[..3], ["Meta", "Identity", "Master data"], "{tags:?}");
 
     // Every reference resolves.
     let mut all = Vec::new();
@@ -292,6 +299,8 @@ async fn the_reference_page_is_drawn_from_the_document_in_both_languages() {
     // Examples are shown, escaped.
     assert!(en.contains("&quot;biz_step&quot;: &quot;commissioning&quot;"));
     assert!(en.contains("id=\"schema-EventRequest\""));
+    // Shared refusals are linked with what they mean.
+    assert!(en.contains("<a href=\"#response-422\">422</a> Readable, but breaks a rule"));
     let (status, _, zh) = anonymous(&router, "/api/docs?lang=zh").await;
     assert_eq!(status, StatusCode::OK);
     assert!(zh.contains("<h1>API 参考</h1>"));

@@ -137,7 +137,7 @@ fn content(lang: Lang, c: &Value) -> String {
         .collect()
 }
 
-fn operation(lang: Lang, path: &str, method: &str, op: &Value) -> String {
+fn operation(lang: Lang, doc: &Value, path: &str, method: &str, op: &Value) -> String {
     let request = op
         .get("requestBody")
         .map(|b| {
@@ -157,10 +157,17 @@ fn operation(lang: Lang, path: &str, method: &str, op: &Value) -> String {
         .map(|m| {
             m.iter()
                 .map(|(status, r)| match r.get("$ref").and_then(Value::as_str) {
-                    Some(target) => format!(
-                        "<li><a href=\"#response-{s}\">{s}</a></li>",
-                        s = esc(target.rsplit('/').next().unwrap_or(status))
-                    ),
+                    Some(target) => {
+                        let shared = doc
+                            .pointer(target.trim_start_matches('#'))
+                            .and_then(|r| r["description"].as_str())
+                            .unwrap_or("");
+                        format!(
+                            "<li><a href=\"#response-{s}\">{s}</a> {d}</li>",
+                            s = esc(target.rsplit('/').next().unwrap_or(status)),
+                            d = esc(shared)
+                        )
+                    }
                     None => format!(
                         "<li><strong>{}</strong> {}{}</li>",
                         esc(status),
@@ -235,7 +242,7 @@ pub fn render(lang: Lang, doc: &Value) -> String {
         .map(|(tag, ops)| {
             let body: String = ops
                 .iter()
-                .map(|(path, method, op)| operation(lang, path, method, op))
+                .map(|(path, method, op)| operation(lang, doc, path, method, op))
                 .collect();
             format!("<h2>{}</h2>{body}", esc(tag))
         })
