@@ -340,6 +340,19 @@ pub enum Msg {
     Roles,
     Tokens,
     NotFoundPage,
+    NewUser,
+    NewToken,
+    SetRoles,
+    LockUser,
+    UnlockUser,
+    Revoke,
+    Created,
+    CreatedBy,
+    LastUsed,
+    Revoked,
+    Active,
+    Disabled,
+    TokenSecret,
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
@@ -969,6 +982,32 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Tokens) => "API tokens",
         (Lang::Zh, NotFoundPage) => "页面不存在",
         (Lang::En, NotFoundPage) => "Page not found",
+        (Lang::Zh, NewUser) => "新建用户",
+        (Lang::En, NewUser) => "New user",
+        (Lang::Zh, NewToken) => "新建 API 令牌",
+        (Lang::En, NewToken) => "New API token",
+        (Lang::Zh, SetRoles) => "保存角色",
+        (Lang::En, SetRoles) => "Save roles",
+        (Lang::Zh, LockUser) => "停用",
+        (Lang::En, LockUser) => "Lock",
+        (Lang::Zh, UnlockUser) => "启用",
+        (Lang::En, UnlockUser) => "Unlock",
+        (Lang::Zh, Revoke) => "吊销",
+        (Lang::En, Revoke) => "Revoke",
+        (Lang::Zh, Created) => "创建时间",
+        (Lang::En, Created) => "Created",
+        (Lang::Zh, CreatedBy) => "创建人",
+        (Lang::En, CreatedBy) => "Created by",
+        (Lang::Zh, LastUsed) => "最近使用",
+        (Lang::En, LastUsed) => "Last used",
+        (Lang::Zh, Revoked) => "已吊销",
+        (Lang::En, Revoked) => "Revoked",
+        (Lang::Zh, Active) => "正常",
+        (Lang::En, Active) => "Active",
+        (Lang::Zh, Disabled) => "已停用",
+        (Lang::En, Disabled) => "Locked",
+        (Lang::Zh, TokenSecret) => "令牌密钥（只显示这一次，请立即保存）",
+        (Lang::En, TokenSecret) => "Token secret (shown this once; store it now)",
     }
 }
 
@@ -1277,7 +1316,7 @@ where
 }
 
 /// The display name of a word of the master data's vocabularies (tracking modes, party and
-/// location kinds, attribute types); a word without one shows as it is.
+/// location kinds, attribute types) and of the roles; a word without one shows as it is.
 pub fn vocabulary(lang: Lang, word: &str) -> &str {
     match (lang, word) {
         (Lang::Zh, "serial") => "一物一码（序列号）",
@@ -1310,6 +1349,22 @@ pub fn vocabulary(lang: Lang, word: &str) -> &str {
         (Lang::En, "date") => "Date",
         (Lang::Zh, "enum") => "枚举",
         (Lang::En, "enum") => "Choice",
+        (Lang::Zh, "admin") => "管理员",
+        (Lang::En, "admin") => "Admin",
+        (Lang::Zh, "warehouse") => "仓管员",
+        (Lang::En, "warehouse") => "Warehouse",
+        (Lang::Zh, "production") => "产线操作员",
+        (Lang::En, "production") => "Production",
+        (Lang::Zh, "qc") => "质检员",
+        (Lang::En, "qc") => "QC",
+        (Lang::Zh, "sales") => "销售",
+        (Lang::En, "sales") => "Sales",
+        (Lang::Zh, "service") => "售后工程师",
+        (Lang::En, "service") => "Service",
+        (Lang::Zh, "quality") => "质量管理",
+        (Lang::En, "quality") => "Quality",
+        (Lang::Zh, "auditor") => "审计",
+        (Lang::En, "auditor") => "Auditor",
         (Lang::Zh, "bool") => "是/否",
         (Lang::En, "bool") => "Yes/no",
         _ => word,

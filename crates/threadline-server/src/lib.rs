@@ -157,6 +157,8 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/dashboard", Needs(Read), ui::dashboard::page),
         route(M::GET, "/search", Needs(Read), ui::search::page),
         route(M::GET, "/admin", Needs(Configure), ui::admin::index),
+        route(M::GET, "/admin/users", Needs(ManageUsers), ui::users::page),
+        route(M::POST, "/admin/users", Needs(ManageUsers), ui::users::act),
         route(M::GET, "/admin/{kind}", Needs(Configure), ui::admin::page),
         route(M::POST, "/admin/{kind}", Needs(Configure), ui::admin::save),
         route(

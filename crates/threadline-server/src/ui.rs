@@ -25,6 +25,7 @@ pub mod recall;
 pub mod search;
 pub mod station;
 pub mod trace;
+pub mod users;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -138,6 +139,8 @@ fn nav(lang: Lang, actor: &Actor) -> String {
     }
     if actor.permissions.contains(Permission::Configure) {
         links.push((format!("/admin/products?lang={l}"), t(lang, Msg::Admin)));
+    } else if actor.permissions.contains(Permission::ManageUsers) {
+        links.push((format!("/admin/users?lang={l}"), t(lang, Msg::Admin)));
     }
     links
         .iter()

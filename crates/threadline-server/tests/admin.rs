@@ -234,3 +234,129 @@ store_test!(
         assert!(html(&r).contains("<td>经销商</td><td>CN-SH, CN-JS</td>"));
     }
 );
+
+store_test!(
+    users_roles_and_tokens_through_the_forms,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_user"),
+                ("name", "li.na"),
+                ("password", "correct-horse-battery-7"),
+                ("role.warehouse", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(
+            api.get("/api/v1/users/li.na").await.body["roles"],
+            json!(["warehouse"])
+        );
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "roles"),
+                ("name", "li.na"),
+                ("role.warehouse", "on"),
+                ("role.qc", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(
+            r.headers["location"],
+            "/admin/users?done=li.na&lang=en&edit=li.na"
+        );
+        assert_eq!(
+            api.get("/api/v1/users/li.na").await.body["roles"],
+            json!(["warehouse", "qc"])
+        );
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[("lang", "en"), ("action", "lock"), ("name", "li.na")],
+        )
+        .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(api.get("/api/v1/users/li.na").await.body["disabled"], true);
+        let r = api.get("/admin/users?lang=en&edit=li.na").await;
+        let page = html(&r);
+        assert!(page.contains("id=\"user-form\"") && page.contains("value=\"unlock\""));
+        assert!(page.contains("<td><a href=\"/admin/users?edit=li.na&amp;lang=en\">li.na</a></td><td>Warehouse, QC</td><td><span class=\"badge bad\">Locked</span>"), "{page}");
+
+        // A token's secret is shown once, and works.
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_token"),
+                ("name", "erp-bridge"),
+                ("role.auditor", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let page = html(&r);
+        let at = page.find("<code id=\"secret\">").unwrap() + "<code id=\"secret\">".len();
+        let secret = &page[at..at + page[at..].find('<').unwrap()];
+        let erp = Api {
+            router: api.router.clone(),
+            auth: format!("Bearer {secret}"),
+        };
+        assert_eq!(erp.get("/api/v1/ledger/verify").await.status, 200);
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "revoke_token"),
+                ("name", "erp-bridge"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(erp.get("/api/v1/ledger/verify").await.status, 401);
+
+        // Refusals: a weak password, no role; nothing is created.
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_user"),
+                ("name", "weak"),
+                ("password", "123"),
+                ("role.qc", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(html(&r).contains("<code>password</code>"), "{}", html(&r));
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_token"),
+                ("name", "no-roles"),
+            ],
+        )
+        .await;
+        assert!(r.status == 400 || r.status == 422, "{:?}", r.status);
+        assert!(html(&r).contains("<code>roles</code>"), "{}", html(&r));
+        assert_eq!(api.get("/api/v1/users/weak").await.status, 404);
+
+        // Configuring master data is not managing users.
+        let configurer =
+            Api::with_roles(&s, "planner", &[threadline_domain::access::Role::Quality]).await;
+        assert_eq!(configurer.get("/admin/users?lang=en").await.status, 403);
+    }
+);

@@ -742,5 +742,20 @@ store_test!(an_admin_creates_a_product, |s: TestStore| async move {
     b.click("a.tab[href^='/admin/locations']").await;
     b.until("document.getElementById('locations-list')").await;
     b.shot("admin-locations-en").await;
+    // Users: a new operator with two roles.
+    b.click("a.tab[href^='/admin/users']").await;
+    b.until("document.getElementById('new-user')").await;
+    b.type_into("#u-name", "chen").await;
+    b.type_into("#u-password", PASSWORD).await;
+    b.click("#u-role-service").await;
+    b.click("#u-role-qc").await;
+    b.click("#new-user button[type=submit]").await;
+    b.until("document.getElementById('saved')").await;
+    assert!(b.text("#users").await.contains("chen"));
+    assert_eq!(
+        site.api.get("/api/v1/users/chen").await.body["roles"],
+        json!(["qc", "service"])
+    );
+    b.shot("admin-users-en").await;
     b.close().await;
 });

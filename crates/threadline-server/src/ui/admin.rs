@@ -535,18 +535,25 @@ fn form_html(
     )
 }
 
-/// The admin tabs: the record kinds.
-fn tabs(lang: Lang, current: &str) -> String {
-    let links: Vec<(String, &str, &str)> = KINDS
-        .iter()
-        .map(|k| {
+/// The admin tabs: the record kinds for those who configure, users for those who manage them.
+pub(super) fn tabs(lang: Lang, actor: &Actor, current: &str) -> String {
+    let mut links: Vec<(String, &str, &str)> = Vec::new();
+    if actor.permissions.contains(Permission::Configure) {
+        links.extend(KINDS.iter().map(|k| {
             (
                 format!("/admin/{}?lang={}", k.slug, lang_param(lang)),
                 t(lang, k.title),
                 k.slug,
             )
-        })
-        .collect();
+        }));
+    }
+    if actor.permissions.contains(Permission::ManageUsers) {
+        links.push((
+            format!("/admin/users?lang={}", lang_param(lang)),
+            t(lang, Msg::Users),
+            "users",
+        ));
+    }
     let links: String = links
         .into_iter()
         .map(|(href, label, slug)| {
@@ -675,7 +682,7 @@ async fn render(
     let body = format!(
         "<section><h1>{admin}</h1>{tabs}</section>{form}<section id=\"records\"><h2>{title}</h2>{saved}{list}{new}</section>",
         admin = t(lang, Msg::Admin),
-        tabs = tabs(lang, kind.slug),
+        tabs = tabs(lang, actor, kind.slug),
         form = form.unwrap_or_default(),
         title = t(lang, kind.title),
         list = list_html(lang, kind, &records),
