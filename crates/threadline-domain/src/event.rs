@@ -142,6 +142,10 @@ pub const CBV_DISPOSITIONS: &[&str] = &[
     "unknown",
 ];
 
+/// The disposition of a pool serial whose label has been printed (Threadline's own vocabulary:
+/// CBV has no word for it). Recorded by an `OBSERVE` event with business step `encoding`.
+pub const PRINTED_DISPOSITION: &str = "urn:threadline:disp:printed";
+
 /// CBV 2.0 business transaction types, plus the two every plant has that CBV lacks: the sales
 /// order (`so`) and the repair order (`ro`).
 pub const BIZ_TRANSACTION_TYPES: &[&str] = &[

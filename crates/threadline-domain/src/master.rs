@@ -108,8 +108,9 @@ pub struct Product {
     /// moves everything inside it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub container: bool,
-    /// The serial-number rule this product's serials are allocated by (a `threadline-serial`
-    /// rule spec, checked when the product is written). A new product version versions the rule.
+    /// The serial-number rule this product's serials are allocated by: the code of a stored
+    /// rule (`"PJC"`, see [`SerialRuleDef`]), or a rule spec of its own (an object, versioned
+    /// with the product). Without one, the rule assigned to the product's category applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial_rule: Option<serde_json::Value>,
 }
@@ -376,6 +377,56 @@ impl Location {
     }
 }
 
+/// A serial-number rule kept as master data: created through the API, versioned like every
+/// master record, and assigned to products (by their `serial_rule`) or to whole categories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialRuleDef {
+    /// The rule as `threadline-serial` reads it (template, time zone, reset, uniqueness…); its
+    /// `code` is the record's code.
+    pub rule: serde_json::Value,
+    pub name: String,
+    /// Product categories whose products take this rule unless they name their own. A category
+    /// has at most one rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+}
+
+impl SerialRuleDef {
+    /// The rule's code, read from the rule itself (empty when the rule has none, which the
+    /// store refuses).
+    pub fn code(&self) -> &str {
+        self.rule
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// Rules that need neither the database nor the serial crate.
+    pub fn check(&self) -> Violations {
+        let mut out = Violations::new();
+        check_name(&self.name, "name", &mut out);
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.categories.iter().enumerate() {
+            if c.trim().is_empty() || c.chars().count() > 64 || c.chars().any(char::is_control) {
+                out.push(
+                    FieldError::new(
+                        "invalid_category",
+                        "a category is 1 to 64 printable characters".to_owned(),
+                    )
+                    .at(format!("categories[{i}]")),
+                );
+            } else if !seen.insert(c.as_str()) {
+                out.push(
+                    FieldError::new("duplicate", format!("category `{c}` is listed twice"))
+                        .at(format!("categories[{i}]")),
+                );
+            }
+        }
+        out
+    }
+}
+
 /// One master-data change as it is written to the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "def", rename_all = "snake_case")]
@@ -385,6 +436,8 @@ pub enum MasterRecord {
     Location(Location),
     /// The process definition (one per plant, under [`crate::process::PROCESS_CODE`]).
     Process(crate::process::Process),
+    /// A serial-number rule.
+    SerialRule(SerialRuleDef),
 }
 
 impl MasterRecord {
@@ -394,6 +447,7 @@ impl MasterRecord {
             MasterRecord::Party(_) => "party",
             MasterRecord::Location(_) => "location",
             MasterRecord::Process(_) => "process",
+            MasterRecord::SerialRule(_) => "serial_rule",
         }
     }
 
@@ -403,6 +457,7 @@ impl MasterRecord {
             MasterRecord::Party(p) => p.code.as_str(),
             MasterRecord::Location(l) => l.code.as_str(),
             MasterRecord::Process(_) => crate::process::PROCESS_CODE,
+            MasterRecord::SerialRule(r) => r.code(),
         }
     }
 }

@@ -212,14 +212,17 @@ impl Process {
             if let Some(to) = r.to
                 && matches!(
                     to,
-                    ItemStatus::Unassigned | ItemStatus::Consumed | ItemStatus::Voided
+                    ItemStatus::Unassigned
+                        | ItemStatus::Printed
+                        | ItemStatus::Consumed
+                        | ItemStatus::Voided
                 )
             {
                 out.push(
                     FieldError::new(
                         "invalid_state",
                         format!(
-                            "no operation can leave units {}: only allocation, transformation and voiding do",
+                            "no operation can leave units {}: only allocation, printing, transformation and voiding do",
                             to.as_str().replace('_', " ")
                         ),
                     )

@@ -23,6 +23,9 @@ use crate::quantity::Quantity;
 pub enum ItemStatus {
     /// A serial exists (pre-generated, received unknown) but the unit has not been made.
     Unassigned,
+    /// An allocated serial whose label has been printed, not yet on a unit: still in the pool,
+    /// but a label exists and must be accounted for.
+    Printed,
     InProduction,
     InStock,
     InTransit,
@@ -39,8 +42,9 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
-    pub const ALL: [ItemStatus; 10] = [
+    pub const ALL: [ItemStatus; 11] = [
         ItemStatus::Unassigned,
+        ItemStatus::Printed,
         ItemStatus::InProduction,
         ItemStatus::InStock,
         ItemStatus::InTransit,
@@ -55,6 +59,7 @@ impl ItemStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ItemStatus::Unassigned => "unassigned",
+            ItemStatus::Printed => "printed",
             ItemStatus::InProduction => "in_production",
             ItemStatus::InStock => "in_stock",
             ItemStatus::InTransit => "in_transit",
@@ -69,6 +74,12 @@ impl ItemStatus {
 
     pub fn parse(s: &str) -> Option<ItemStatus> {
         ItemStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A serial of the pool (allocated or registered, perhaps printed) not yet on a unit:
+    /// commissioning takes it over, voiding withdraws it.
+    pub fn is_pooled(self) -> bool {
+        matches!(self, ItemStatus::Unassigned | ItemStatus::Printed)
     }
 
     /// A unit in this state no longer exists physically; only a correction may touch it.
@@ -177,8 +188,9 @@ impl StatusRules {
         Some(match d {
             "active" | "in_progress" if repairing => ItemStatus::InRepair,
             "active" | "in_progress" => ItemStatus::InProduction,
-            // A serial allocated (and perhaps printed) but not yet on a unit.
+            // A serial allocated but not yet on a unit.
             "encoded" => ItemStatus::Unassigned,
+            crate::event::PRINTED_DISPOSITION => ItemStatus::Printed,
             "sellable_accessible" | "sellable_not_accessible" | "available" => ItemStatus::InStock,
             "in_transit" => ItemStatus::InTransit,
             "retail_sold" | "dispensed" => ItemStatus::Sold,
@@ -598,6 +610,10 @@ impl Slice {
 
         // Units.
         let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
+        let print_mark = ev
+            .disposition
+            .as_ref()
+            .is_some_and(|d| d.as_str() == crate::event::PRINTED_DISPOSITION);
         let item_lists: [(&str, &[ItemKey], crate::event::Role); 4] = [
             ("items", &ev.items, crate::event::Role::Subject),
             ("children", &ev.children, crate::event::Role::Child),
@@ -647,8 +663,18 @@ impl Slice {
                     Some(s)
                         if creating
                             && role == crate::event::Role::Subject
-                            && s.status == ItemStatus::Unassigned
+                            && s.status.is_pooled()
                             && ev.allocation.is_none() => {}
+                    Some(s) if print_mark && !s.status.is_pooled() => v.push(err(
+                        "not_in_pool",
+                        format!(
+                            "serial {} of {} is {}; only pool serials (allocated, not yet on a unit) are marked printed",
+                            k.serial,
+                            k.product,
+                            s.status.as_str().replace('_', " ")
+                        ),
+                        format!("{field}.serial"),
+                    )),
                     Some(_) if creating && role == crate::event::Role::Subject => v.push(err(
                         "duplicate_serial",
                         format!("serial {} of {} is already registered", k.serial, k.product),
@@ -1181,9 +1207,7 @@ impl Slice {
                     if let Some(s) = self.touch_item(k) {
                         if let Some(st) = status {
                             // Deleting a serial that never reached a unit voids it.
-                            s.status = if st == ItemStatus::Scrapped
-                                && s.status == ItemStatus::Unassigned
-                            {
+                            s.status = if st == ItemStatus::Scrapped && s.status.is_pooled() {
                                 ItemStatus::Voided
                             } else {
                                 st

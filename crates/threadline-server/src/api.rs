@@ -671,7 +671,10 @@ fn list_query(p: ListParams) -> Result<ListQuery, AppError> {
     })
 }
 
-fn versioned_response<T: serde::Serialize>(status: StatusCode, v: &Versioned<T>) -> Response {
+pub(crate) fn versioned_response<T: serde::Serialize>(
+    status: StatusCode,
+    v: &Versioned<T>,
+) -> Response {
     let mut resp = (status, Json(v)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", v.version)) {
         resp.headers_mut().insert(header::ETAG, etag);
@@ -788,6 +791,7 @@ pub async fn master_history(
         "products" => "product",
         "parties" => "party",
         "locations" => "location",
+        "serial-rules" => "serial_rule",
         _ => return Err(AppError::NotFound(format!("/api/v1/{kind} does not exist"))),
     };
     let history = app.store.master_history(kind, &code).await?;

@@ -1017,6 +1017,8 @@ pub fn status(lang: Lang, s: threadline_domain::projection::ItemStatus) -> &'sta
     match (lang, s) {
         (Lang::Zh, Unassigned) => "未赋码",
         (Lang::En, Unassigned) => "Unassigned",
+        (Lang::Zh, Printed) => "已打印",
+        (Lang::En, Printed) => "Label printed",
         (Lang::Zh, InProduction) => "生产中",
         (Lang::En, InProduction) => "In production",
         (Lang::Zh, InStock) => "在库",

@@ -21,6 +21,7 @@ use serde_json::json;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventRequest};
+use threadline_domain::projection::ItemStatus;
 use threadline_labels::{CompiledTemplate, Label, LabelData, LabelTemplate, PdfLayout};
 use threadline_store::{LabelTemplateRecord, LabelTemplateWrite, Store};
 use tokio::io::AsyncWriteExt;
@@ -355,6 +356,40 @@ async fn lot_dates(store: &dyn Store, key: &LotKey, data: &mut LabelData) -> Res
     Ok(())
 }
 
+/// An encoding event recorded on `actor`'s behalf for a print job, refused unless the actor
+/// holds the permission the event needs (`what` says which record it is).
+fn encoding_event(
+    actor: &Actor,
+    body: serde_json::Value,
+    id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> Result<Event, AppError> {
+    let request: EventRequest = serde_json::from_value(body)
+        .map_err(|e| AppError::Internal(format!("{what} event: {e}")))?;
+    let missing = actor
+        .permissions
+        .missing(threadline_domain::access::required_for(&request));
+    if !missing.is_empty() {
+        return Err(AppError::Forbidden(vec![FieldError::new(
+            "forbidden",
+            format!(
+                "a {what} is recorded as an encoding event, which needs a permission {} lacks",
+                actor.name()
+            ),
+        )]));
+    }
+    Event::from_request(
+        request,
+        &CaptureContext {
+            actor: actor.name(),
+            now,
+        },
+        id,
+    )
+    .map_err(AppError::Rule)
+}
+
 /// Records the reprint of `key` by `actor` (see the module docs).
 async fn record_reprint(
     app: &AppState,
@@ -363,33 +398,17 @@ async fn record_reprint(
     job: uuid::Uuid,
 ) -> Result<(), AppError> {
     let now = app.clock.now();
-    let request: EventRequest = serde_json::from_value(json!({
-        "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
-        "items": [key],
-        "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
-    }))
-    .map_err(|e| AppError::Internal(format!("reprint event: {e}")))?;
-    let missing = actor
-        .permissions
-        .missing(threadline_domain::access::required_for(&request));
-    if !missing.is_empty() {
-        return Err(AppError::Forbidden(vec![FieldError::new(
-            "forbidden",
-            format!(
-                "a reprint is recorded as an encoding event, which needs a permission {} lacks",
-                actor.name()
-            ),
-        )]));
-    }
-    let event = Event::from_request(
-        request,
-        &CaptureContext {
-            actor: actor.name(),
-            now,
-        },
+    let event = encoding_event(
+        actor,
+        json!({
+            "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
+            "items": [key],
+            "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
+        }),
         job,
-    )
-    .map_err(AppError::Rule)?;
+        now,
+        "reprint",
+    )?;
     app.store.capture(vec![event], None).await?;
     Ok(())
 }
@@ -479,7 +498,8 @@ async fn job_labels(
         record_reprint(app, actor, key, uuid::Uuid::now_v7()).await?;
         data.push(d);
     }
-    data.iter()
+    let labels = data
+        .iter()
         .enumerate()
         .map(|(i, d)| {
             compiled.label(d).map_err(|e| {
@@ -490,7 +510,67 @@ async fn job_labels(
                 ])
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(id) = req.allocation {
+        record_block_print(app, actor, id).await?;
+    }
+    Ok(labels)
+}
+
+/// Records the printing of an allocation block's labels, once they are known to render: the
+/// serials still unassigned are marked printed (their first label), and any printed before is
+/// recorded as a reprint — every label in circulation is accounted for.
+async fn record_block_print(
+    app: &AppState,
+    actor: &Actor,
+    allocation: uuid::Uuid,
+) -> Result<(), AppError> {
+    let Some(event) = app.store.event(allocation).await? else {
+        return Ok(());
+    };
+    let mut first = Vec::new();
+    let mut again = Vec::new();
+    for key in &event.event.items {
+        match app.store.item(key).await? {
+            Some(item) if item.status == ItemStatus::Unassigned => first.push(key.clone()),
+            Some(item) if item.status.is_final() => {}
+            _ => again.push(key.clone()),
+        }
+    }
+    let now = app.clock.now();
+    let mut checked = Vec::new();
+    if !first.is_empty() {
+        checked.push(encoding_event(
+            actor,
+            json!({
+                "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
+                "disposition": threadline_domain::event::PRINTED_DISPOSITION,
+                "items": first,
+                "fields": {"allocation": allocation.to_string()},
+            }),
+            uuid::Uuid::now_v7(),
+            now,
+            "print",
+        )?);
+    }
+    if !again.is_empty() {
+        let job = uuid::Uuid::now_v7();
+        checked.push(encoding_event(
+            actor,
+            json!({
+                "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
+                "items": again,
+                "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
+            }),
+            job,
+            now,
+            "reprint",
+        )?);
+    }
+    if !checked.is_empty() {
+        app.store.capture(checked, None).await?;
+    }
+    Ok(())
 }
 
 fn pdf_layout(req: &JobRequest) -> Result<PdfLayout, AppError> {

@@ -574,6 +574,42 @@ pub fn routes() -> Vec<Route> {
             labels::print_job,
         ),
         route(
+            M::GET,
+            "/api/v1/serial-rules",
+            Needs(Read),
+            serials::list_rules,
+        ),
+        route(
+            M::POST,
+            "/api/v1/serial-rules",
+            Needs(Configure),
+            serials::create_rule,
+        ),
+        route(
+            M::GET,
+            "/api/v1/serial-rules/{code}",
+            Needs(Read),
+            serials::get_rule,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/serial-rules/{code}",
+            Needs(Configure),
+            serials::replace_rule,
+        ),
+        route(
+            M::POST,
+            "/api/v1/products/{code}/serials/printed",
+            Needs(Permission::Commission),
+            serials::printed_endpoint,
+        ),
+        route(
+            M::GET,
+            "/api/v1/products/{code}/serial-rule",
+            Needs(Read),
+            serials::product_rule_endpoint,
+        ),
+        route(
             M::POST,
             "/api/v1/serial-rules/preview",
             Needs(Read),

@@ -3,15 +3,19 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
+use threadline_domain::FieldError;
+use threadline_domain::master::{MasterRecord, Product, SerialRuleDef};
 use threadline_serial::{AllocationContext, SerialRule, guessing_risk};
+use threadline_store::Versioned;
 
 use crate::AppState;
+use crate::audit::AuditNote;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
 
@@ -38,7 +42,9 @@ pub struct Context {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "SerialRulePreviewRequest")]
 pub struct PreviewRequest {
-    rule: SerialRule,
+    /// A stored rule's code or a rule spec; the product's rule (`context.product`) if absent.
+    #[serde(default)]
+    rule: Option<Value>,
     context: Context,
     /// The first sequence value; the rule's start if absent.
     #[serde(default)]
@@ -84,17 +90,17 @@ pub async fn preview(
             Some("count".into()),
         ));
     }
+    let rule = resolve_rule(&*app.store, req.rule, Some(&req.context.product)).await?;
     let ctx = context(&req.context, app.clock.now());
-    let pattern = req
-        .rule
+    let pattern = rule
         .pattern(&ctx)
         .map_err(|e| AppError::Rule(vec![e.within("context")]))?;
-    let first = req.first.unwrap_or(req.rule.sequence_start());
+    let first = req.first.unwrap_or(rule.sequence_start());
     let batch = pattern
         .generate(first, req.count, &mut rand::rng())
         .map_err(|e| AppError::Rule(vec![e]))?;
     let issued = req.planned.unwrap_or(req.count as u64);
-    let risk = guessing_risk(&req.rule, issued);
+    let risk = guessing_risk(&rule, issued);
     Ok(Json(json!({
         "serials": batch.to_vec(),
         "pattern": pattern.to_string(),
@@ -111,17 +117,66 @@ pub async fn preview(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
-    rule: SerialRule,
+    /// A stored rule's code or a rule spec; the product's rule if absent.
+    #[serde(default)]
+    rule: Option<Value>,
+    #[serde(default)]
+    product: Option<String>,
     serial: String,
+}
+
+/// The rule a preview or validation names: a stored rule by code, a spec given inline, or the
+/// rule of `product`.
+async fn resolve_rule(
+    store: &dyn threadline_store::Store,
+    rule: Option<Value>,
+    product: Option<&str>,
+) -> Result<SerialRule, AppError> {
+    match (rule, product) {
+        (Some(Value::String(code)), _) => {
+            let v = store.serial_rule(&code).await?.ok_or_else(|| {
+                AppError::Rule(vec![
+                    FieldError::new(
+                        "unknown_serial_rule",
+                        format!("serial rule {code} does not exist"),
+                    )
+                    .at("rule"),
+                ])
+            })?;
+            stored_rule(&v)
+        }
+        (Some(spec), _) => {
+            let text = spec.to_string();
+            parse::<SerialRule>(text.as_bytes(), "").map_err(|e| match e {
+                AppError::Malformed(v) => {
+                    AppError::Malformed(v.into_iter().map(|e| e.within("rule")).collect())
+                }
+                other => other,
+            })
+        }
+        (None, Some(code)) => {
+            let product = existing_product(store, code).await?;
+            Ok(required_product_rule(store, &product).await?.rule)
+        }
+        (None, None) => Err(AppError::malformed(
+            "missing_field",
+            "name the rule (its code or a spec) or the product whose rule applies",
+            Some("rule".into()),
+        )),
+    }
 }
 
 /// `POST /api/v1/serial-rules/validate`: could the rule have made this serial, is its check
 /// character right, and what do its parts say.
-pub async fn validate(headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+pub async fn validate(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: ValidateRequest = parse(&body, "")?;
-    let parts = req
-        .rule
+    let rule = resolve_rule(&*app.store, req.rule, req.product.as_deref()).await?;
+    let parts = rule
         .validate(&req.serial)
         .map_err(|e| AppError::Rule(vec![e.at("serial")]))?;
     Ok(Json(json!({
@@ -192,7 +247,7 @@ pub async fn allocate(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Allocated, AppError> {
-    use threadline_domain::event::{Allocation, CaptureContext, Event, EventRequest};
+    use threadline_domain::event::{Allocation, EventRequest};
     if req.count == 0 || req.count > MAX_ALLOCATION {
         return Err(AppError::malformed(
             "invalid_count",
@@ -200,21 +255,9 @@ pub async fn allocate(
             Some("count".into()),
         ));
     }
-    let product = store
-        .product(product_code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("product {product_code} does not exist")))?;
-    let Some(spec) = &product.def.serial_rule else {
-        return Err(AppError::Rule(vec![
-            threadline_domain::FieldError::new(
-                "no_serial_rule",
-                format!("product {product_code} has no serial rule; give it one first"),
-            )
-            .at("product"),
-        ]));
-    };
-    let rule: SerialRule = serde_json::from_value(spec.clone())
-        .map_err(|e| AppError::Internal(format!("stored rule of {product_code}: {e}")))?;
+    let product = existing_product(store, product_code).await?;
+    let effective = required_product_rule(store, &product).await?;
+    let rule = &effective.rule;
     let mut ctx = AllocationContext::new(product_code, req.at.unwrap_or(now));
     if let Some(c) = &product.def.category {
         ctx = ctx.with_category(c);
@@ -226,7 +269,7 @@ pub async fn allocate(
         ctx = ctx.with_line(v);
     }
     let pattern = rule.pattern(&ctx).map_err(|e| AppError::Rule(vec![e]))?;
-    let scope = counter_key(&rule, pattern.scope().key());
+    let scope = effective.counter_key(pattern.scope().key());
     let start = rule.sequence_start();
     for attempt in 0..64u32 {
         if attempt > 0 {
@@ -236,10 +279,10 @@ pub async fn allocate(
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
         let first = store.counter(&scope).await?.unwrap_or(start);
-        let risk = guessing_risk(&rule, first.saturating_sub(start).saturating_add(req.count));
+        let risk = guessing_risk(rule, first.saturating_sub(start).saturating_add(req.count));
         if risk.random_combinations != Some(1) {
             threadline_serial::require_fmd(
-                &rule,
+                rule,
                 first.saturating_sub(start).saturating_add(req.count),
             )
             .map_err(|e| AppError::Rule(vec![e.at("count")]))?;
@@ -265,19 +308,11 @@ pub async fn allocate(
         let request: EventRequest = serde_json::from_value(json!({
             "type": "object", "action": "ADD", "event_time": now.to_rfc3339(), "biz_step": "encoding", "disposition": "encoded",
             "items": serials.iter().map(|s| json!({"product": product_code, "serial": s})).collect::<Vec<_>>(),
-            "allocation": Allocation { scope: scope.clone(), first, count: req.count, rule_version: product.version },
+            "allocation": Allocation { scope: scope.clone(), first, count: req.count, rule_version: effective.version() },
             "fields": fields,
         }))
         .map_err(|e| AppError::Internal(format!("allocation event: {e}")))?;
-        let event = Event::from_request(
-            request,
-            &CaptureContext {
-                actor: actor.to_owned(),
-                now,
-            },
-            uuid::Uuid::now_v7(),
-        )
-        .map_err(AppError::Rule)?;
+        let event = recorded_by(request, actor, now)?;
         match store.capture(vec![event], None).await {
             Ok(outcome) => {
                 let receipt = outcome
@@ -310,6 +345,23 @@ pub async fn allocate(
     ]))
 }
 
+/// The event of a request made on `actor`'s behalf, with a new id.
+fn recorded_by(
+    request: threadline_domain::event::EventRequest,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<threadline_domain::event::Event, AppError> {
+    threadline_domain::event::Event::from_request(
+        request,
+        &threadline_domain::event::CaptureContext {
+            actor: actor.to_owned(),
+            now,
+        },
+        uuid::Uuid::now_v7(),
+    )
+    .map_err(AppError::Rule)
+}
+
 /// `POST /api/v1/products/{code}/allocations`
 pub async fn allocate_endpoint(
     State(app): State<AppState>,
@@ -322,4 +374,449 @@ pub async fn allocate_endpoint(
     let req: AllocationRequest = parse(&body, "")?;
     let out = allocate(&*app.store, &code, &req, &actor.name(), app.clock.now()).await?;
     Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serial rules as master data.
+
+/// A serial rule as the API and the CLI take it: the rule's own fields (see
+/// [`threadline_serial::RuleSpec`]) with a name and the product categories it is assigned to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    pub code: String,
+    pub name: String,
+    pub template: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub sequence_reset: threadline_serial::SequenceReset,
+    #[serde(default)]
+    pub sequence_start: Option<u64>,
+    #[serde(default)]
+    pub uniqueness: threadline_serial::Uniqueness,
+    #[serde(default)]
+    pub alphabets: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl RuleBody {
+    /// The master record of this rule, after checking the rule itself (each problem named by
+    /// its field: `template`, `time_zone`, `sequence_start`…).
+    pub fn into_record(self) -> Result<SerialRuleDef, AppError> {
+        let spec = threadline_serial::RuleSpec {
+            code: self.code,
+            template: self.template,
+            time_zone: self.time_zone,
+            sequence_reset: self.sequence_reset,
+            sequence_start: self.sequence_start.unwrap_or(1),
+            uniqueness: self.uniqueness,
+            alphabets: self.alphabets,
+        };
+        let rule = SerialRule::new(spec).map_err(|e| AppError::Rule(vec![e]))?;
+        let rule = serde_json::to_value(rule.spec())
+            .map_err(|e| AppError::Internal(format!("rule spec: {e}")))?;
+        Ok(SerialRuleDef {
+            rule,
+            name: self.name,
+            categories: self.categories,
+        })
+    }
+}
+
+/// A stored rule as the API shows it: the rule's fields, name, categories and version, flat.
+pub fn rule_view(v: &Versioned<SerialRuleDef>) -> Value {
+    let mut out = match &v.def.rule {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    out.insert("name".into(), json!(v.def.name));
+    out.insert("categories".into(), json!(v.def.categories));
+    out.insert("version".into(), json!(v.version));
+    out.insert("updated_at".into(), json!(v.updated_at));
+    Value::Object(out)
+}
+
+fn stored_rule(v: &Versioned<SerialRuleDef>) -> Result<SerialRule, AppError> {
+    serde_json::from_value(v.def.rule.clone())
+        .map_err(|e| AppError::Internal(format!("stored serial rule {}: {e}", v.def.code())))
+}
+
+/// Where a product's serial rule comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum RuleSource {
+    /// A rule written into the product itself, versioned with it.
+    Product { version: u32 },
+    /// A stored rule the product names.
+    Rule { code: String, version: u32 },
+    /// The stored rule of the product's category.
+    Category {
+        category: String,
+        code: String,
+        version: u32,
+    },
+}
+
+/// The rule a product's serials are made and checked by, and where it comes from.
+#[derive(Debug, Clone)]
+pub struct EffectiveRule {
+    pub rule: SerialRule,
+    pub source: RuleSource,
+}
+
+impl EffectiveRule {
+    /// The counter a scope of this rule draws from. A stored rule counts by its code (a new
+    /// version of the rule continues the same counters, so it can never re-issue a number);
+    /// a product's own rule keeps the key it always had.
+    fn counter_key(&self, scope: &str) -> String {
+        match &self.source {
+            RuleSource::Product { .. } => counter_key(&self.rule, scope),
+            RuleSource::Rule { code, .. } | RuleSource::Category { code, .. } => {
+                format!("rule:{code}|{scope}")
+            }
+        }
+    }
+
+    fn version(&self) -> u32 {
+        match &self.source {
+            RuleSource::Product { version }
+            | RuleSource::Rule { version, .. }
+            | RuleSource::Category { version, .. } => *version,
+        }
+    }
+}
+
+/// The rule that applies to `product`: its own, the stored rule it names, or its category's.
+pub async fn product_rule(
+    store: &dyn threadline_store::Store,
+    product: &Versioned<Product>,
+) -> Result<Option<EffectiveRule>, AppError> {
+    let code = product.def.code.as_str();
+    match &product.def.serial_rule {
+        Some(Value::String(rule_code)) => {
+            let v = store.serial_rule(rule_code).await?.ok_or_else(|| {
+                AppError::Internal(format!(
+                    "product {code} names serial rule {rule_code}, which is not stored"
+                ))
+            })?;
+            Ok(Some(EffectiveRule {
+                rule: stored_rule(&v)?,
+                source: RuleSource::Rule {
+                    code: rule_code.clone(),
+                    version: v.version,
+                },
+            }))
+        }
+        Some(spec) => Ok(Some(EffectiveRule {
+            rule: serde_json::from_value(spec.clone())
+                .map_err(|e| AppError::Internal(format!("stored rule of {code}: {e}")))?,
+            source: RuleSource::Product {
+                version: product.version,
+            },
+        })),
+        None => {
+            let Some(category) = &product.def.category else {
+                return Ok(None);
+            };
+            let Some(v) = store.category_serial_rule(category).await? else {
+                return Ok(None);
+            };
+            Ok(Some(EffectiveRule {
+                rule: stored_rule(&v)?,
+                source: RuleSource::Category {
+                    category: category.clone(),
+                    code: v.def.code().to_owned(),
+                    version: v.version,
+                },
+            }))
+        }
+    }
+}
+
+/// [`product_rule`], or the error a clerk can act on.
+async fn required_product_rule(
+    store: &dyn threadline_store::Store,
+    product: &Versioned<Product>,
+) -> Result<EffectiveRule, AppError> {
+    product_rule(store, product).await?.ok_or_else(|| {
+        let code = product.def.code.as_str();
+        let hint = match &product.def.category {
+            Some(c) => format!("give it a serial_rule or assign a rule to its category {c}"),
+            None => "give it a serial_rule".to_owned(),
+        };
+        AppError::Rule(vec![
+            FieldError::new(
+                "no_serial_rule",
+                format!("product {code} has no serial rule; {hint}"),
+            )
+            .at("product"),
+        ])
+    })
+}
+
+async fn existing_product(
+    store: &dyn threadline_store::Store,
+    code: &str,
+) -> Result<Versioned<Product>, AppError> {
+    store
+        .product(code)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("product {code} does not exist")))
+}
+
+/// Writes a rule (create when `replaces` is `None`) and reads it back.
+pub async fn put_rule(
+    store: &dyn threadline_store::Store,
+    record: SerialRuleDef,
+    replaces: Option<u32>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Versioned<SerialRuleDef>, AppError> {
+    let code = record.code().to_owned();
+    store
+        .put_master(threadline_store::MasterWrite {
+            record: MasterRecord::SerialRule(record),
+            actor: actor.to_owned(),
+            now,
+            id: uuid::Uuid::now_v7(),
+            replaces,
+        })
+        .await?;
+    store
+        .serial_rule(&code)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("serial rule {code} vanished after writing")))
+}
+
+fn rule_response(status: StatusCode, v: &Versioned<SerialRuleDef>) -> Response {
+    let mut resp = (status, Json(rule_view(v))).into_response();
+    if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{}\"", v.version)) {
+        resp.headers_mut().insert(axum::http::header::ETAG, etag);
+    }
+    resp
+}
+
+/// `POST /api/v1/serial-rules`
+pub async fn create_rule(
+    State(app): State<AppState>,
+    actor: crate::auth::Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let record = parse::<RuleBody>(&body, "")?.into_record()?;
+    let v = put_rule(&*app.store, record, None, &actor.name(), app.clock.now()).await?;
+    Ok(AuditNote::object(format!("serial-rules/{}", v.def.code()))
+        .after(rule_view(&v))
+        .on(rule_response(StatusCode::CREATED, &v)))
+}
+
+/// `PUT /api/v1/serial-rules/{code}` with `If-Match: "<version>"`: a new version of the rule.
+/// Its counters continue, so no number is issued twice across versions.
+pub async fn replace_rule(
+    State(app): State<AppState>,
+    actor: crate::auth::Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let version = crate::api::if_match(&headers)?;
+    let record = parse::<RuleBody>(&body, "")?.into_record()?;
+    if record.code() != code {
+        return Err(AppError::Rule(vec![
+            FieldError::new(
+                "code_mismatch",
+                format!(
+                    "the body's code {} differs from {code} in the URL; codes cannot be renamed",
+                    record.code()
+                ),
+            )
+            .at("code"),
+        ]));
+    }
+    let before = app.store.serial_rule(&code).await?;
+    let v = put_rule(
+        &*app.store,
+        record,
+        Some(version),
+        &actor.name(),
+        app.clock.now(),
+    )
+    .await?;
+    Ok(AuditNote::object(format!("serial-rules/{code}"))
+        .before(before.as_ref().map(rule_view))
+        .after(rule_view(&v))
+        .on(rule_response(StatusCode::OK, &v)))
+}
+
+/// `GET /api/v1/serial-rules/{code}`
+pub async fn get_rule(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    match app.store.serial_rule(&code).await? {
+        Some(v) => Ok(rule_response(StatusCode::OK, &v)),
+        None => Err(AppError::NotFound(format!(
+            "serial rule {code} does not exist"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleListParams {
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/serial-rules`: stored rules in code order, `?q=` searching code and name.
+pub async fn list_rules(
+    State(app): State<AppState>,
+    params: Result<Query<RuleListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(AppError::malformed(
+            "invalid_limit",
+            "limit must be 1–1000",
+            Some("limit".into()),
+        ));
+    }
+    let page = app
+        .store
+        .serial_rules(&threadline_store::ListQuery {
+            search: p.q,
+            kind: None,
+            parent: None,
+            after: p.after,
+            limit,
+        })
+        .await?;
+    Ok(Json(json!({
+        "items": page.items.iter().map(rule_view).collect::<Vec<_>>(),
+        "next": page.next,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/products/{code}/serial-rule`: the rule that applies to the product and where
+/// it comes from (the product itself, a stored rule it names, or its category).
+pub async fn product_rule_endpoint(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let product = existing_product(&*app.store, &code).await?;
+    let effective = required_product_rule(&*app.store, &product).await?;
+    Ok(Json(json!({
+        "product": code,
+        "source": effective.source,
+        "rule": effective.rule.spec(),
+    }))
+    .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pool: printed marks.
+
+/// Most serials one printed mark names.
+pub const MAX_PRINT_MARK: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintedRequest {
+    pub serials: Vec<String>,
+    /// The printer (or contract packer) that printed them.
+    #[serde(default)]
+    pub printer: Option<String>,
+}
+
+/// Records that the labels of pool serials of `product` were printed (outside Threadline's own
+/// print jobs, e.g. by a contract packer): one `OBSERVE` event, business step `encoding`,
+/// disposition [`threadline_domain::event::PRINTED_DISPOSITION`]. Serials not in the pool
+/// (already on a unit, voided, unknown) are refused by name and nothing is recorded.
+pub async fn mark_printed(
+    store: &dyn threadline_store::Store,
+    product: &str,
+    req: &PrintedRequest,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<threadline_store::Receipt, AppError> {
+    use threadline_domain::event::{EventRequest, PRINTED_DISPOSITION};
+    if req.serials.is_empty() || req.serials.len() > MAX_PRINT_MARK {
+        return Err(AppError::malformed(
+            "invalid_count",
+            format!("name 1–{MAX_PRINT_MARK} serials"),
+            Some("serials".into()),
+        ));
+    }
+    existing_product(store, product).await?;
+    let mut fields = serde_json::Map::new();
+    if let Some(p) = &req.printer {
+        fields.insert("printer".into(), json!(p));
+    }
+    let request: EventRequest = parse(
+        json!({
+            "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
+            "disposition": PRINTED_DISPOSITION,
+            "items": req.serials.iter().map(|s| json!({"product": product, "serial": s})).collect::<Vec<_>>(),
+            "fields": fields,
+        })
+        .to_string()
+        .as_bytes(),
+        "",
+    )
+    .map_err(|e| match e {
+        // A bad serial is named as the caller wrote it: `serials[3]`.
+        AppError::Malformed(v) => AppError::Malformed(as_serials(v)),
+        other => other,
+    })?;
+    let event = recorded_by(request, actor, now)?;
+    let outcome = store
+        .capture(vec![event], None)
+        .await
+        .map_err(|e| match e {
+            threadline_store::StoreError::Invalid(v) => AppError::Rule(as_serials(v)),
+            other => other.into(),
+        })?;
+    outcome
+        .receipts()
+        .first()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("no receipt".into()))
+}
+
+/// Names problems of the event's `items[i].serial` as the caller wrote them: `serials[i]`.
+fn as_serials(v: Vec<FieldError>) -> Vec<FieldError> {
+    v.into_iter()
+        .map(|mut f| {
+            f.field = f.field.map(|p| {
+                let p = p.strip_prefix("events[0].").unwrap_or(&p);
+                p.replacen("items[", "serials[", 1).replace("].serial", "]")
+            });
+            f
+        })
+        .collect()
+}
+
+/// `POST /api/v1/products/{code}/serials/printed`
+pub async fn printed_endpoint(
+    State(app): State<AppState>,
+    actor: crate::auth::Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: PrintedRequest = parse(&body, "")?;
+    let receipt = mark_printed(&*app.store, &code, &req, &actor.name(), app.clock.now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"product": code, "printed": req.serials.len(), "receipt": receipt})),
+    )
+        .into_response())
 }

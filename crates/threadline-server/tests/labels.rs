@@ -184,6 +184,10 @@ store_test!(
         assert!(pdf.starts_with(b"%PDF-1.7") && pdf.ends_with(b"%%EOF\n"));
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("/Count 19"));
+        // The block's first labels are recorded: its serials are printed pool serials now.
+        assert_eq!(api.ledger_len().await, ledger + 1);
+        let r = api.get(&format!("/api/v1/items/TC/{}", serials[42])).await;
+        assert_eq!(r.body["status"], "printed", "{:?}", r.body);
 
         let (status, _, zpl) = api
             .post_file(
@@ -195,8 +199,35 @@ store_test!(
         let zpl = String::from_utf8(zpl).unwrap();
         let formats: Vec<&str> = zpl.split("^XZ\n").filter(|f| !f.is_empty()).collect();
         assert_eq!(formats.len(), 500);
-        // Printing writes nothing to the ledger.
-        assert_eq!(api.ledger_len().await, ledger);
+        // Printing the block again is a reprint of every label, recorded as such.
+        assert_eq!(api.ledger_len().await, ledger + 2);
+        let r = api
+            .get(&format!("/api/v1/events?product=TC&serial={}", serials[42]))
+            .await;
+        let steps: Vec<(String, String)> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["disposition"].as_str().unwrap_or("").to_owned(),
+                    e["biz_transactions"][0]["type"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("encoded".to_owned(), String::new()),
+                ("urn:threadline:disp:printed".to_owned(), String::new()),
+                (String::new(), "urn:threadline:btt:reprint".to_owned()),
+            ],
+            "{:?}",
+            r.body
+        );
 
         // The 137th label's Data Matrix, as the scanner transmits it, brings up its unit.
         let field = formats[136].split("^BXN,").nth(1).unwrap();

@@ -365,6 +365,24 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
             .await
             .map_err(db)?,
         )?,
+        serial_rules: master_rows(
+            &tx.query(
+                "SELECT code, version, def FROM serial_rules ORDER BY code COLLATE \"C\"",
+                &[],
+            )
+            .await
+            .map_err(db)?,
+        )?,
+        rule_categories: tx
+            .query(
+                "SELECT category, rule FROM serial_rule_categories ORDER BY category COLLATE \"C\"",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?,
         items,
         lots,
         stock,

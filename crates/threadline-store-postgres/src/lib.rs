@@ -29,7 +29,7 @@ use threadline_domain::access::{LockoutPolicy, Roles};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
-use threadline_domain::master::{Location, Party, Product};
+use threadline_domain::master::{Location, Party, Product, SerialRuleDef};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
@@ -263,6 +263,44 @@ impl threadline_store::Store for PgStore {
             tx.commit().await.map_err(db)?;
         }
         Ok(receipts)
+    }
+
+    async fn serial_rule(
+        &self,
+        code: &str,
+    ) -> Result<Option<Versioned<SerialRuleDef>>, StoreError> {
+        let client = self.client().await?;
+        read::master_one(&client, "serial_rules", code).await
+    }
+
+    async fn serial_rules(
+        &self,
+        q: &ListQuery,
+    ) -> Result<Page<Versioned<SerialRuleDef>>, StoreError> {
+        let client = self.client().await?;
+        let q = ListQuery {
+            kind: None,
+            ..q.clone()
+        };
+        read::master_list(&client, "serial_rules", "name", &q).await
+    }
+
+    async fn category_serial_rule(
+        &self,
+        category: &str,
+    ) -> Result<Option<Versioned<SerialRuleDef>>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT rule FROM serial_rule_categories WHERE category = $1")
+            .await
+            .map_err(db)?;
+        match client.query_opt(&stmt, &[&category]).await.map_err(db)? {
+            Some(row) => {
+                let code: String = col(&row, 0)?;
+                read::master_one(&client, "serial_rules", &code).await
+            }
+            None => Ok(None),
+        }
     }
 
     async fn process(&self) -> Result<Option<Versioned<Process>>, StoreError> {

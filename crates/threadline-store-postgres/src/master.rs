@@ -22,6 +22,7 @@ pub(crate) fn table(record: &MasterRecord) -> &'static str {
         MasterRecord::Party(_) => "parties",
         MasterRecord::Location(_) => "locations",
         MasterRecord::Process(_) => "processes",
+        MasterRecord::SerialRule(_) => "serial_rules",
     }
 }
 
@@ -31,6 +32,8 @@ struct Prefetched {
     location_kinds: HashMap<String, Option<LocationKind>>,
     party_kinds: HashMap<String, Option<PartyKind>>,
     gtin_owners: HashMap<String, Option<String>>,
+    serial_rules: HashMap<String, bool>,
+    category_rules: HashMap<String, Option<String>>,
 }
 
 fn not_prefetched(what: &str, code: &str) -> StoreError {
@@ -57,6 +60,18 @@ impl MasterLookup for Prefetched {
             .get(gtin)
             .cloned()
             .ok_or_else(|| not_prefetched("GTIN", gtin))
+    }
+    fn serial_rule_exists(&mut self, code: &str) -> Result<bool, StoreError> {
+        self.serial_rules
+            .get(code)
+            .copied()
+            .ok_or_else(|| not_prefetched("serial rule", code))
+    }
+    fn category_rule(&mut self, category: &str) -> Result<Option<String>, StoreError> {
+        self.category_rules
+            .get(category)
+            .cloned()
+            .ok_or_else(|| not_prefetched("category", category))
     }
 }
 
@@ -90,7 +105,7 @@ impl Prefetched {
                 None,
                 l.party.as_ref().map(|c| c.as_str()),
             ),
-            MasterRecord::Process(_) => (None, None, None, None),
+            MasterRecord::Process(_) | MasterRecord::SerialRule(_) => (None, None, None, None),
         };
         let (owner, location_kind, parent_kind, party_kind) = tokio::try_join!(
             one_text(tx, "SELECT code FROM products WHERE gtin = $1", gtin),
@@ -115,6 +130,31 @@ impl Prefetched {
         }
         if let Some(c) = party {
             out.party_kinds.insert(c.to_owned(), kind_of(party_kind)?);
+        }
+        match record {
+            MasterRecord::Product(p) => {
+                if let Some(code) = threadline_store::master::rule_reference(p) {
+                    let found = one_text(
+                        tx,
+                        "SELECT code FROM serial_rules WHERE code = $1",
+                        Some(code),
+                    )
+                    .await?;
+                    out.serial_rules.insert(code.to_owned(), found.is_some());
+                }
+            }
+            MasterRecord::SerialRule(r) => {
+                for category in &r.categories {
+                    let owner = one_text(
+                        tx,
+                        "SELECT rule FROM serial_rule_categories WHERE category = $1",
+                        Some(category),
+                    )
+                    .await?;
+                    out.category_rules.insert(category.clone(), owner);
+                }
+            }
+            _ => {}
         }
         Ok(out)
     }
@@ -258,6 +298,38 @@ pub(crate) async fn project(tx: &Transaction<'_>, c: &MasterChange) -> Result<()
                 .map_err(db)?;
             tx.execute(&stmt, &[&c.record.code(), &version, &at, &def])
                 .await
+        }
+        MasterRecord::SerialRule(r) => {
+            let def = to_json(serde_json::to_string(r))?;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO serial_rules (code, name, version, updated_at, def) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, version = excluded.version,
+                       updated_at = excluded.updated_at, def = excluded.def",
+                )
+                .await
+                .map_err(db)?;
+            let code = r.code();
+            match tx
+                .execute(&stmt, &[&code, &searchable(&r.name), &version, &at, &def])
+                .await
+            {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    tx.execute(
+                        "DELETE FROM serial_rule_categories WHERE rule = $1",
+                        &[&code],
+                    )
+                    .await
+                    .map_err(db)?;
+                    let categories: Vec<&str> = r.categories.iter().map(String::as_str).collect();
+                    tx.execute(
+                        "INSERT INTO serial_rule_categories (category, rule) SELECT c, $2 FROM unnest($1::text[]) AS c",
+                        &[&categories, &code],
+                    )
+                    .await
+                }
+            }
         }
     };
     done.map_err(|e| {

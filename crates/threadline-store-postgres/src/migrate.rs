@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_epcis.sql")),
     (9, include_str!("../migrations/0009_webhooks.sql")),
     (10, include_str!("../migrations/0010_epcis_queries.sql")),
+    (11, include_str!("../migrations/0011_serial_rules.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

@@ -370,6 +370,16 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
         parties: master("parties")?,
         locations: master("locations")?,
         processes: master("processes")?,
+        serial_rules: master("serial_rules")?,
+        rule_categories: {
+            let mut stmt = c
+                .prepare("SELECT category, rule FROM serial_rule_categories ORDER BY category")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)?
+        },
         items,
         lots,
         stock,

@@ -15,7 +15,7 @@ use threadline_domain::access::{LockoutPolicy, Roles};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
-use threadline_domain::master::{Location, Party, Product};
+use threadline_domain::master::{Location, Party, Product, SerialRuleDef};
 use threadline_domain::process::{PROCESS_CODE, Process};
 use threadline_domain::{FieldError, LocationCode};
 use threadline_store::webhook::{
@@ -323,6 +323,48 @@ impl threadline_store::Store for SqliteStore {
     async fn process(&self) -> Result<Option<Versioned<Process>>, StoreError> {
         self.read(|c| read::master_one(c, "processes", PROCESS_CODE))
             .await
+    }
+
+    async fn serial_rule(
+        &self,
+        code: &str,
+    ) -> Result<Option<Versioned<SerialRuleDef>>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |c| read::master_one(c, "serial_rules", &code))
+            .await
+    }
+
+    async fn serial_rules(
+        &self,
+        q: &ListQuery,
+    ) -> Result<Page<Versioned<SerialRuleDef>>, StoreError> {
+        let q = ListQuery {
+            kind: None,
+            ..q.clone()
+        };
+        self.read(move |c| read::master_list(c, "serial_rules", "name", &q))
+            .await
+    }
+
+    async fn category_serial_rule(
+        &self,
+        category: &str,
+    ) -> Result<Option<Versioned<SerialRuleDef>>, StoreError> {
+        let category = category.to_owned();
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            let rule: Option<String> = c
+                .prepare_cached("SELECT rule FROM serial_rule_categories WHERE category = ?1")
+                .map_err(db)?
+                .query_row([&category], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            match rule {
+                Some(code) => read::master_one(c, "serial_rules", &code),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>, StoreError> {

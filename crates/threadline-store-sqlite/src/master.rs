@@ -43,6 +43,25 @@ impl MasterLookup for Lookup<'_> {
             .optional()
             .map_err(db)
     }
+    fn serial_rule_exists(&mut self, code: &str) -> Result<bool, StoreError> {
+        self.0
+            .query_row("SELECT 1 FROM serial_rules WHERE code = ?1", [code], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db)
+    }
+    fn category_rule(&mut self, category: &str) -> Result<Option<String>, StoreError> {
+        self.0
+            .query_row(
+                "SELECT rule FROM serial_rule_categories WHERE category = ?1",
+                [category],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
 }
 
 pub(crate) fn table(record: &MasterRecord) -> &'static str {
@@ -51,6 +70,7 @@ pub(crate) fn table(record: &MasterRecord) -> &'static str {
         MasterRecord::Party(_) => "parties",
         MasterRecord::Location(_) => "locations",
         MasterRecord::Process(_) => "processes",
+        MasterRecord::SerialRule(_) => "serial_rules",
     }
 }
 
@@ -120,6 +140,23 @@ pub(crate) fn project(tx: &Transaction, c: &MasterChange) -> Result<(), StoreErr
                  ON CONFLICT (code) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, def = excluded.def",
                 params![c.record.code(), c.version, at, def],
             )
+        }
+        MasterRecord::SerialRule(r) => {
+            let def = serde_json::to_string(r).map_err(|e| StoreError::Database(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO serial_rules (code, name, version, updated_at, def) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, version = excluded.version,
+                   updated_at = excluded.updated_at, def = excluded.def",
+                params![r.code(), r.name, c.version, at, def],
+            )
+            .and_then(|_| tx.execute("DELETE FROM serial_rule_categories WHERE rule = ?1", [r.code()]))
+            .and_then(|_| {
+                let mut stmt = tx.prepare_cached("INSERT INTO serial_rule_categories (category, rule) VALUES (?1, ?2)")?;
+                for category in &r.categories {
+                    stmt.execute([category.as_str(), r.code()])?;
+                }
+                Ok(0)
+            })
         }
     }
     .map_err(|e| match e.sqlite_error_code() {

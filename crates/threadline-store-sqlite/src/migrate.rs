@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_epcis.sql")),
     (9, include_str!("../migrations/0009_webhooks.sql")),
     (10, include_str!("../migrations/0010_epcis_queries.sql")),
+    (11, include_str!("../migrations/0011_serial_rules.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ use threadline_domain::error::{FieldError, Violations};
 use threadline_domain::event::{Event, EventKind, HoldKind};
 use threadline_domain::ledger::{Break, MasterChange};
 use threadline_domain::mask::{Mask, Visibility};
-use threadline_domain::master::{Location, MasterRecord, Party, Product};
+use threadline_domain::master::{Location, MasterRecord, Party, Product, SerialRuleDef};
 use threadline_domain::process::Process;
 use threadline_domain::projection::{ItemStatus, LotState, Node};
 use threadline_domain::quantity::Quantity;
@@ -529,6 +529,10 @@ pub struct Snapshot {
     pub counters: Vec<(String, u64)>,
     /// The stored process definition: code, version, definition.
     pub processes: Vec<(String, u32, String)>,
+    /// Stored serial rules: code, version, definition.
+    pub serial_rules: Vec<(String, u32, String)>,
+    /// Category assignments of serial rules: category, rule code.
+    pub rule_categories: Vec<(String, String)>,
 }
 
 /// The storage interface.
@@ -570,6 +574,15 @@ pub trait Store: Send + Sync + 'static {
     /// The stored process definition; `None` until one is written (capture then uses
     /// [`Process::default`]).
     async fn process(&self) -> Result<Option<Versioned<Process>>>;
+    /// A stored serial rule by its code.
+    async fn serial_rule(&self, code: &str) -> Result<Option<Versioned<SerialRuleDef>>>;
+    /// Stored serial rules in code order (paged and searched like the other master lists).
+    async fn serial_rules(&self, q: &ListQuery) -> Result<Page<Versioned<SerialRuleDef>>>;
+    /// The serial rule assigned to a product category, if any.
+    async fn category_serial_rule(
+        &self,
+        category: &str,
+    ) -> Result<Option<Versioned<SerialRuleDef>>>;
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>>;
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>>;

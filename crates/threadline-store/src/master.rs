@@ -12,6 +12,18 @@ pub trait MasterLookup {
     fn party_kind(&mut self, code: &str) -> crate::Result<Option<PartyKind>>;
     /// The code of the product that already holds this GTIN, if any.
     fn gtin_owner(&mut self, gtin: &str) -> crate::Result<Option<String>>;
+    /// Whether a serial rule with this code is stored.
+    fn serial_rule_exists(&mut self, code: &str) -> crate::Result<bool>;
+    /// The code of the serial rule a product category is assigned to, if any.
+    fn category_rule(&mut self, category: &str) -> crate::Result<Option<String>>;
+}
+
+/// The stored rule code a product names in `serial_rule` (a string), if it names one.
+pub fn rule_reference(product: &threadline_domain::master::Product) -> Option<&str> {
+    product
+        .serial_rule
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
 }
 
 /// Checks a record's own rules and its references.
@@ -21,10 +33,21 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
         MasterRecord::Party(p) => p.check(),
         MasterRecord::Location(l) => l.check(),
         MasterRecord::Process(p) => p.check(),
+        MasterRecord::SerialRule(r) => r.check(),
     };
     match record {
         MasterRecord::Product(p) => {
-            if let Some(rule) = &p.serial_rule
+            if let Some(code) = rule_reference(p) {
+                if !lookup.serial_rule_exists(code)? {
+                    v.push(
+                        FieldError::new(
+                            "unknown_serial_rule",
+                            format!("serial rule {code} does not exist; create it first"),
+                        )
+                        .at("serial_rule"),
+                    );
+                }
+            } else if let Some(rule) = &p.serial_rule
                 && let Err(e) =
                     serde_json::from_value::<threadline_serial::SerialRule>(rule.clone())
             {
@@ -52,6 +75,7 @@ pub fn check(record: &MasterRecord, lookup: &mut dyn MasterLookup) -> crate::Res
         MasterRecord::Party(p) => check_party(p, lookup, &mut v)?,
         MasterRecord::Location(l) => check_location(l, lookup, &mut v)?,
         MasterRecord::Process(_) => {}
+        MasterRecord::SerialRule(r) => check_serial_rule(r, lookup, &mut v)?,
     }
     if v.is_empty() {
         Ok(())
@@ -75,6 +99,39 @@ fn check_party(p: &Party, lookup: &mut dyn MasterLookup, v: &mut Violations) -> 
                 )
                 .at("parent"),
             ),
+        }
+    }
+    Ok(())
+}
+
+/// A stored rule must parse (each problem named under `rule.…`), and each of its categories
+/// may belong to no other rule.
+fn check_serial_rule(
+    r: &threadline_domain::master::SerialRuleDef,
+    lookup: &mut dyn MasterLookup,
+    v: &mut Violations,
+) -> crate::Result<()> {
+    match serde_json::from_value::<threadline_serial::RuleSpec>(r.rule.clone()) {
+        Err(e) => {
+            v.push(FieldError::new("invalid_serial_rule", format!("serial rule: {e}")).at("rule"))
+        }
+        Ok(spec) => {
+            if let Err(e) = threadline_serial::SerialRule::new(spec) {
+                v.push(e.within("rule"));
+            }
+        }
+    }
+    for (i, category) in r.categories.iter().enumerate() {
+        if let Some(owner) = lookup.category_rule(category)?
+            && owner != r.code()
+        {
+            return Err(StoreError::Conflict(
+                FieldError::new(
+                    "category_taken",
+                    format!("category {category} already takes serial rule {owner}"),
+                )
+                .at(format!("categories[{i}]")),
+            ));
         }
     }
     Ok(())

@@ -127,6 +127,9 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "genealogy",
     "serial_counters",
     "processes",
+    // Categories first: they reference their rule.
+    "serial_rule_categories",
+    "serial_rules",
 ];
 
 /// How an engine writes the parts of [`reach_sql`] its dialect spells its own way.

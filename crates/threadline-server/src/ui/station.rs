@@ -826,7 +826,7 @@ async fn judge_new(
         Some(item) if op == StationOp::Receive && item.status != ItemStatus::Unassigned => {
             Ok(by_state(process, op, key, item.status, item.holds))
         }
-        Some(item) if item.status == ItemStatus::Unassigned => Ok(Verdict {
+        Some(item) if item.status.is_pooled() => Ok(Verdict {
             accepted: true,
             reason: "accepted",
             detail: String::new(),

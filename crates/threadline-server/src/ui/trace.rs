@@ -118,7 +118,7 @@ fn colour(status: Option<ItemStatus>) -> &'static str {
         Some(ItemStatus::Sold) => "#eadcff",
         Some(ItemStatus::InRepair) => "#ffe2c7",
         Some(ItemStatus::Returned) => "#ffd9ec",
-        Some(ItemStatus::Unassigned) => "#f0f0f0",
+        Some(ItemStatus::Unassigned | ItemStatus::Printed) => "#f0f0f0",
         Some(ItemStatus::Consumed | ItemStatus::Scrapped | ItemStatus::Voided) => "#d5d8dc",
     }
 }
