@@ -379,7 +379,7 @@ impl Location {
 
 /// A serial-number rule kept as master data: created through the API, versioned like every
 /// master record, and assigned to products (by their `serial_rule`) or to whole categories.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SerialRuleDef {
     /// The rule as `threadline-serial` reads it (template, time zone, reset, uniqueness…); its

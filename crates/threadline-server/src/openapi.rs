@@ -124,6 +124,11 @@ fn ok_eg<T: JsonSchema>(status: u16, example: Value) -> Success {
     }
 }
 
+fn serial_rule_example() -> Value {
+    json!({"code": "PJC", "name": "Controllers, by line and day", "template": "PJC-{YYMMDD}-{LINE}-{SEQ:5}{CHECK:mod37-36}",
+        "time_zone": "+08:00", "sequence_reset": "daily", "uniqueness": "product", "categories": ["controllers"]})
+}
+
 fn doc(tag: &'static str, summary: &'static str, success: Success) -> Doc {
     Doc {
         tag,
@@ -375,6 +380,48 @@ mod shapes {
         pub scan: crate::scan::ScanReading,
     }
 
+    /// A stored serial rule: the rule's fields, its name, categories and version.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct SerialRuleView {
+        pub code: String,
+        pub name: String,
+        pub template: String,
+        pub time_zone: Option<String>,
+        pub sequence_reset: threadline_serial::SequenceReset,
+        pub sequence_start: Option<u64>,
+        pub uniqueness: threadline_serial::Uniqueness,
+        pub alphabets: Option<BTreeMap<String, String>>,
+        pub categories: Vec<String>,
+        pub version: u32,
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct SerialRules {
+        pub items: Vec<SerialRuleView>,
+        /// Pass back as `after` for the next page; absent on the last page.
+        pub next: Option<String>,
+    }
+
+    /// The rule that applies to a product, and where it comes from.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct ProductRule {
+        pub product: String,
+        pub source: crate::serials::RuleSource,
+        pub rule: threadline_serial::RuleSpec,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct PrintMarked {
+        pub product: String,
+        pub printed: usize,
+        pub receipt: threadline_store::Receipt,
+    }
+
     /// Serials a rule would make, without allocating them.
     #[derive(JsonSchema)]
     #[allow(dead_code)]
@@ -560,7 +607,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .if_match()
             .body(body::<Location>(json!({"code": "SZ", "name": "Shenzhen plant 1", "kind": "site"}))),
         ("GET", "/api/v1/{kind}/{code}/history") => doc("Master data", "A record's versions", ok::<shapes::Versions>(200))
-            .says("`kind` is `products`, `parties` or `locations`."),
+            .says("`kind` is `products`, `parties`, `locations` or `serial-rules`."),
         // Operations.
         ("POST", "/api/v1/ops/receive") => op::<ops::Receive>("Receive against a purchase order", json!({
             "supplier": "S1", "purchase_order": "PO-2026-0042", "location": "SZ-RM",
@@ -670,6 +717,22 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
         ("POST", "/api/v1/products/{code}/allocations") => doc("Identifiers", "Allocate serials from the product's rule", ok::<serials::Allocated>(201))
             .says("Reserves the next serials (recorded as an encoding event) for printing and later commissioning.")
             .body(body::<serials::AllocationRequest>(json!({"count": 3, "line": "L1", "printer": "ZT410-01"}))),
+        ("GET", "/api/v1/serial-rules") => doc("Identifiers", "List serial rules", ok::<shapes::SerialRules>(200))
+            .query::<serials::RuleListParams>()
+            .eg(&[("q", "controllers"), ("limit", "50")]),
+        ("POST", "/api/v1/serial-rules") => doc("Identifiers", "Create a serial rule", ok::<shapes::SerialRuleView>(201))
+            .says("A rule is master data: versioned, assigned to products (`serial_rule: \"<code>\"`) or to product categories (one rule per category). Answers the rule with its version in `ETag`.")
+            .body(body::<serials::RuleBody>(serial_rule_example())),
+        ("GET", "/api/v1/serial-rules/{code}") => doc("Identifiers", "Get a serial rule", ok::<shapes::SerialRuleView>(200)),
+        ("PUT", "/api/v1/serial-rules/{code}") => doc("Identifiers", "Replace a serial rule", ok::<shapes::SerialRuleView>(200))
+            .says("A new version of the rule. Its counters continue, so no serial is ever issued twice across versions.")
+            .if_match()
+            .body(body::<serials::RuleBody>(serial_rule_example())),
+        ("GET", "/api/v1/products/{code}/serial-rule") => doc("Identifiers", "The serial rule a product takes", ok::<shapes::ProductRule>(200))
+            .says("The product's own rule, the stored rule it names, or its category's — with which one it is."),
+        ("POST", "/api/v1/products/{code}/serials/printed") => doc("Identifiers", "Mark pool serials printed", ok::<shapes::PrintMarked>(201))
+            .says("For labels printed outside Threadline (e.g. by a contract packer): unassigned serials become `printed`. Serials not in the pool are refused by name (`serials[i]`) and nothing is recorded.")
+            .body(body::<serials::PrintedRequest>(json!({"serials": ["PJC-260302-L1-00001", "PJC-260302-L1-00002"], "printer": "CM-PACK-1"}))),
         ("POST", "/api/v1/serial-rules/preview") => doc("Identifiers", "Preview a serial rule", ok::<shapes::SerialPreview>(200))
             .body(body::<serials::PreviewRequest>(json!({"rule": {"code": "TCR", "template": "TC{YY}{MM}{DD}{LINE}{SEQ:5}", "time_zone": "+08:00"},
                 "context": {"product": "TC", "line": "L1", "at": "2026-03-02T01:00:00Z"}, "count": 3}))),

@@ -381,7 +381,7 @@ pub async fn allocate_endpoint(
 
 /// A serial rule as the API and the CLI take it: the rule's own fields (see
 /// [`threadline_serial::RuleSpec`]) with a name and the product categories it is assigned to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleBody {
     pub code: String,
@@ -444,7 +444,7 @@ fn stored_rule(v: &Versioned<SerialRuleDef>) -> Result<SerialRule, AppError> {
 }
 
 /// Where a product's serial rule comes from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum RuleSource {
     /// A rule written into the product itself, versioned with it.
@@ -665,11 +665,14 @@ pub async fn get_rule(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleListParams {
+    /// Part of the code or name.
     q: Option<String>,
+    /// The last code of the previous page.
     after: Option<String>,
+    /// At most this many (1–1000, default 100).
     limit: Option<u32>,
 }
 
@@ -726,7 +729,7 @@ pub async fn product_rule_endpoint(
 /// Most serials one printed mark names.
 pub const MAX_PRINT_MARK: usize = 10_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrintedRequest {
     pub serials: Vec<String>,

@@ -289,6 +289,11 @@ pub enum SerialCommand {
         #[arg(long)]
         printer: Option<String>,
     },
+    /// Serial rules kept as master data: create, list, show, assign to a product or category.
+    Rule {
+        #[command(subcommand)]
+        what: RuleCommand,
+    },
     /// Check a serial against the product's rule and print its parts.
     Validate {
         #[command(flatten)]
@@ -296,5 +301,44 @@ pub enum SerialCommand {
         #[arg(long)]
         product: String,
         serial: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Create a rule from a JSON file (`-` reads standard input), in the shape
+    /// `POST /api/v1/serial-rules` takes: code, name, template, time_zone, sequence_reset,
+    /// sequence_start, uniqueness, alphabets, categories.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the stored rules, one per line: code, version, template, categories.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print one rule as JSON, with its version.
+    Show {
+        #[command(flatten)]
+        db: DbArgs,
+        code: String,
+    },
+    /// Assign a rule to a product (a new version of the product) or to a product category
+    /// (a new version of the rule).
+    Assign {
+        #[command(flatten)]
+        db: DbArgs,
+        code: String,
+        #[arg(
+            long,
+            required_unless_present = "category",
+            conflicts_with = "category"
+        )]
+        product: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
     },
 }

@@ -16,8 +16,9 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod import;
+pub mod rules;
 
-use cli::{BenchCommand, Cli, Command, SerialCommand, TokenCommand};
+use cli::{BenchCommand, Cli, Command, RuleCommand, SerialCommand, TokenCommand};
 use config::{Config, Flags};
 
 /// Opens the store a database URL names, creating and migrating it as needed.
@@ -529,6 +530,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Serial {
+            what: SerialCommand::Rule { what },
+        } => {
+            let db = match &what {
+                RuleCommand::Create { db, .. }
+                | RuleCommand::List { db }
+                | RuleCommand::Show { db, .. }
+                | RuleCommand::Assign { db, .. } => db.db.clone(),
+            };
+            let cfg = config_of(cli.config, db, None, None)?;
+            let store = open_store(&cfg.db, &cfg.durability).await?;
+            rules::run(&*store, what).await
+        }
+        Command::Serial {
             what:
                 SerialCommand::Validate {
                     db,
@@ -541,10 +555,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(p) = store.product(&product).await? else {
                 bail!("product {product} does not exist")
             };
-            let Some(spec) = p.def.serial_rule else {
+            let Some(rule) = threadline_server::serials::product_rule(&*store, &p)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.first_message()))?
+                .map(|r| r.rule)
+            else {
                 bail!("product {product} has no serial rule")
             };
-            let rule: threadline_serial::SerialRule = serde_json::from_value(spec)?;
             match rule.validate(&serial) {
                 Ok(parts) => {
                     println!("{serial}: valid for rule {}", rule.code());

@@ -755,3 +755,146 @@ fn a_backup_of_a_busy_server_restores_and_verifies() {
     assert_ne!(code, 0);
     assert!(out.contains("pg_dump"), "{out}");
 }
+
+#[test]
+fn serial_rules_are_created_assigned_allocated_from_and_validated_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rules.db");
+    let url = format!("sqlite:{}", db.display());
+    // The demo plant, for its products.
+    let (mut child, _) = serve(&db, true);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let rule = dir.path().join("pjc.json");
+    std::fs::write(
+        &rule,
+        json!({"code": "PJC", "name": "Controllers", "template": "PJC-{YYMMDD}-{LINE}-{SEQ:5}{CHECK:mod37-36}",
+               "time_zone": "+08:00", "sequence_reset": "daily"})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, out) = run(&[
+        "serial",
+        "rule",
+        "create",
+        "--db",
+        &url,
+        rule.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("created serial rule PJC (version 1)"), "{out}");
+    let (code, out) = run(&[
+        "serial",
+        "rule",
+        "create",
+        "--db",
+        &url,
+        rule.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.contains("PJC already exists"), "{out}");
+
+    // A bad rule names its field, and is not stored.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({"code": "BAD", "name": "No zone", "template": "B-{YYMMDD}-{SEQ:3}"}).to_string(),
+    )
+    .unwrap();
+    let (code, out) = run(&[
+        "serial",
+        "rule",
+        "create",
+        "--db",
+        &url,
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.contains("(time_zone)"), "{out}");
+    let (code, out) = run(&["serial", "rule", "show", "--db", &url, "BAD"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("BAD does not exist"), "{out}");
+
+    let (code, out) = run(&[
+        "serial",
+        "rule",
+        "assign",
+        "--db",
+        &url,
+        "PJC",
+        "--product",
+        "TC-200",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&[
+        "serial",
+        "rule",
+        "assign",
+        "--db",
+        &url,
+        "PJC",
+        "--category",
+        "boards",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["serial", "rule", "list", "--db", &url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l == "PJC\tv2\tPJC-{YYMMDD}-{LINE}-{SEQ:5}{CHECK:mod37-36}\tboards"),
+        "{out}"
+    );
+    let (code, out) = run(&["serial", "rule", "show", "--db", &url, "PJC"]);
+    assert_eq!(code, 0, "{out}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (shown["version"].clone(), shown["categories"].clone()),
+        (json!(2), json!(["boards"]))
+    );
+
+    // TC-200 now allocates from PJC, and its serials check back.
+    let (code, out) = run(&[
+        "serial",
+        "allocate",
+        "--db",
+        &url,
+        "--product",
+        "TC-200",
+        "--count",
+        "3",
+        "--line",
+        "A01",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let first = out.lines().next().unwrap().to_owned();
+    assert!(
+        first.starts_with("PJC-") && first.contains("-A01-00001"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "serial",
+        "validate",
+        "--db",
+        &url,
+        "--product",
+        "TC-200",
+        &first,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("valid for rule PJC") && out.contains("line      A01"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "serial",
+        "validate",
+        "--db",
+        &url,
+        "--product",
+        "TC-200",
+        "PJC-260101-A01-00001X",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT valid"), "{out}");
+}
