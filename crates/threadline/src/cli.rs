@@ -220,6 +220,23 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Allocate SERIALS serials from a stored rule in blocks (a fresh database per run).
+    Allocate {
+        /// Database: `sqlite` (a fresh temporary file per run, the default) or a URL of an
+        /// empty PostgreSQL database (one run).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        serials: u64,
+        /// Serials per allocation request.
+        #[arg(long, default_value_t = 100_000)]
+        block: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// EPCIS capture of whole documents through HTTP: events/s and latency per document.
     Epcis {
         /// Database: `sqlite` (a fresh temporary file, the default) or a URL of an empty

@@ -9,6 +9,7 @@ use threadline_domain::access::{Role, Roles, TokenName, UserName};
 use threadline_store::{NewUser, Store};
 
 pub mod bench;
+pub mod bench_alloc;
 pub mod bench_epcis;
 pub mod bench_labels;
 pub mod bench_trace;
@@ -451,6 +452,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     db,
                     documents: documents.max(1),
                     events: events.max(1),
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            bench::write_figures(json.as_deref(), &figures)?;
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Allocate {
+                    db,
+                    serials,
+                    block,
+                    runs,
+                    json,
+                },
+        } => {
+            let figures = bench_alloc::allocate_bench(
+                bench_alloc::AllocBench {
+                    db,
+                    serials: serials.max(1),
+                    block: block.clamp(1, threadline_server::serials::MAX_ALLOCATION),
+                    runs,
                 },
                 &mut std::io::stdout(),
             )

@@ -72,3 +72,24 @@ fn labels_bench_runs_at_a_tiny_size() {
     assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains("/Count 3"));
     assert!(text.contains("| 40 | 3 |"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocate_bench_runs_at_a_tiny_size() {
+    let mut out = Vec::new();
+    let opts = threadline::bench_alloc::AllocBench {
+        db: None,
+        serials: 250,
+        block: 100,
+        runs: 2,
+    };
+    let figures = threadline::bench_alloc::allocate_bench(opts, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(figures.len(), 2, "{text}");
+    assert!(figures.iter().all(|f| f.min > 0.0), "{figures:?}");
+    assert!(
+        text.contains("allocate 250 serials in blocks of 100, SQLite"),
+        "{text}"
+    );
+}
