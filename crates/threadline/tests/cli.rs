@@ -27,7 +27,12 @@ fn run(args: &[&str]) -> (i32, String) {
 
 /// Starts `threadline serve` on a free port and returns it with the port.
 fn serve(db: &Path, demo: bool) -> (Child, u16) {
-    let url = format!("sqlite:{}", db.display());
+    serve_url(&format!("sqlite:{}", db.display()), demo)
+}
+
+/// Starts `threadline serve` on the database at `url` on a free port.
+fn serve_url(url: &str, demo: bool) -> (Child, u16) {
+    let url = url.to_owned();
     let mut args = vec![
         "serve",
         "--db",
@@ -70,7 +75,12 @@ fn serve(db: &Path, demo: bool) -> (Child, u16) {
 /// Creates an API token with `roles` in the database and returns its secret (`threadline
 /// token create` prints only the secret on standard output).
 fn token(db: &Path, name: &str, roles: &[&str]) -> String {
-    let url = format!("sqlite:{}", db.display());
+    token_url(&format!("sqlite:{}", db.display()), name, roles)
+}
+
+/// [`token`] on the database at `url`.
+fn token_url(url: &str, name: &str, roles: &[&str]) -> String {
+    let url = url.to_owned();
     let mut args = vec!["token", "create", "--db", url.as_str(), "--name", name];
     for r in roles {
         args.extend(["--role", r]);
@@ -897,4 +907,92 @@ fn serial_rules_are_created_assigned_allocated_from_and_validated_on_the_command
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NOT valid"), "{out}");
+}
+
+/// Two `threadline serve` processes on one PostgreSQL database allocate from the same rule at
+/// once, through HTTP: every serial is issued once, and the ledger verifies.
+#[test]
+fn two_server_processes_on_one_postgres_never_issue_a_serial_twice() {
+    let Some(base) = threadline_testkit::pg_url() else {
+        eprintln!("THREADLINE_TEST_PG is not set: PostgreSQL test skipped");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, guard) = rt
+        .block_on(threadline_store_postgres::testing::empty_schema(&base))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{}", guard.schema());
+    let secret = token_url(&url, "line-mes", &["admin"]);
+    let (mut a, port_a) = serve_url(&url, false);
+    let (mut b, port_b) = serve_url(&url, false);
+
+    let (status, body) = http(
+        port_a,
+        &secret,
+        "POST",
+        "/api/v1/serial-rules",
+        Some(
+            &json!({
+        "code": "PJC", "name": "Controllers", "template": "PJC-{SEQ:7}{CHECK:mod37-36}"})
+            .to_string(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(
+        port_b,
+        &secret,
+        "POST",
+        "/api/v1/products",
+        Some(
+            &json!({
+        "code": "TC", "name": "Controller", "tracking": "serial", "serial_rule": "PJC"})
+            .to_string(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let port = if w % 2 == 0 { port_a } else { port_b };
+            let secret = secret.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                for _ in 0..5 {
+                    let (status, body) = http(
+                        port,
+                        &secret,
+                        "POST",
+                        "/api/v1/products/TC/allocations",
+                        Some(r#"{"count": 25}"#),
+                    )
+                    .unwrap();
+                    assert_eq!(status, 201, "{body}");
+                    got.extend(
+                        body["serials"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.as_str().unwrap().to_owned()),
+                    );
+                }
+                got
+            })
+        })
+        .collect();
+    let all: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (8 * 5 * 25, 8 * 5 * 25));
+    for child in [&mut a, &mut b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (code, out) = run(&["verify", "--db", &url]);
+    assert_eq!(code, 0, "{out}");
+    drop(guard);
 }
