@@ -1,6 +1,7 @@
 //! Bulk import from CSV or XLSX of master data (products, parties, locations) and of what a
 //! plant already has: serials (legacy or supplier, with their origin, status and location) and
-//! lots (a quantity at a location) — the opening stock. Columns are matched by header name, in
+//! lots (a quantity at a location) — the opening stock —, and history from an old system (one
+//! object event per row at its own time, recorded in time order). Columns are matched by header name, in
 //! Chinese or English; every master row becomes the same record the API takes, every serial or
 //! lot row the event that registers it (checked by `Event::from_request` and the projection like
 //! a capture); a dry run reports every bad row with its spreadsheet row number and reason, a
@@ -162,6 +163,41 @@ const LOT_COLUMNS: &[Column] = &[
     ),
 ];
 
+/// Business steps by the words a plant's old system uses.
+const STEPS: &[(&str, &str)] = &[
+    ("生产", "commissioning"),
+    ("赋码", "commissioning"),
+    ("收货", "receiving"),
+    ("入库", "storing"),
+    ("检验", "inspecting"),
+    ("发货", "shipping"),
+    ("销售", "retail_selling"),
+    ("退货", "receiving"),
+    ("维修", "repairing"),
+    ("报废", "destroying"),
+];
+
+const EVENT_COLUMNS: &[Column] = &[
+    col("event_time", true, &["event_time", "时间", "发生时间"]),
+    Column {
+        values: STEPS,
+        ..col("biz_step", true, &["biz_step", "业务步骤", "步骤"])
+    },
+    Column {
+        values: &[("新增", "ADD"), ("观察", "OBSERVE"), ("删除", "DELETE")],
+        ..col("action", false, &["action", "动作"])
+    },
+    PRODUCT_COLUMN,
+    col("serial", false, &["serial", "序列号", "sn"]),
+    col("lot", false, &["lot", "批次", "批号"]),
+    col("quantity", false, &["quantity", "数量"]),
+    LOCATION_COLUMN,
+    col("disposition", false, &["disposition", "处置", "状态"]),
+    col("transaction_type", false, &["transaction_type", "单据类型"]),
+    col("transaction_id", false, &["transaction_id", "单据号"]),
+    col("time_zone", false, &["time_zone", "时区"]),
+];
+
 /// Template headers: Chinese name, English field in brackets (both are recognised).
 const PRODUCT_TEMPLATE: &[&str] = &[
     "编码 (code)",
@@ -203,16 +239,40 @@ const LOT_TEMPLATE: &[&str] = &[
     "有效期至 (expiry_date)",
 ];
 
-/// What rows become: master records of one type, or events that register units or lots.
+const EVENT_TEMPLATE: &[&str] = &[
+    "时间 (event_time)",
+    "业务步骤 (biz_step)",
+    "动作 (action)",
+    "产品编码 (product)",
+    "序列号 (serial)",
+    "批次 (lot)",
+    "数量 (quantity)",
+    "位置 (location)",
+    "处置 (disposition)",
+    "单据类型 (transaction_type)",
+    "单据号 (transaction_id)",
+    "时区 (time_zone)",
+];
+
+/// What rows become: master records of one type, events that register units or lots, or
+/// events of the past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Master(&'static str),
     Serials,
     Lots,
+    History,
 }
 
 /// The kinds that can be imported, as the path names them.
-pub const KINDS: &[&str] = &["products", "parties", "locations", "serials", "lots"];
+pub const KINDS: &[&str] = &[
+    "products",
+    "parties",
+    "locations",
+    "serials",
+    "lots",
+    "events",
+];
 
 /// What can be imported.
 fn kind_of(kind: &str) -> Result<(Target, &'static [Column], &'static [&'static str]), AppError> {
@@ -226,6 +286,7 @@ fn kind_of(kind: &str) -> Result<(Target, &'static [Column], &'static [&'static 
         )),
         "serials" => Ok((Target::Serials, SERIAL_COLUMNS, SERIAL_TEMPLATE)),
         "lots" => Ok((Target::Lots, LOT_COLUMNS, LOT_TEMPLATE)),
+        "events" => Ok((Target::History, EVENT_COLUMNS, EVENT_TEMPLATE)),
         other => Err(AppError::NotFound(format!(
             "`{other}` cannot be imported ({})",
             KINDS.join(", ")
@@ -247,6 +308,9 @@ fn event_of(
     def: &Map<String, Value>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, (&'static str, FieldError)> {
+    if target == Target::History {
+        return history_event(def);
+    }
     let origin = text(def, "origin").unwrap_or("legacy");
     if !matches!(origin, "legacy" | "supplier") {
         return Err((
@@ -324,13 +388,102 @@ fn event_of(
             ev["lots"] = json!([{"product": def.get("product"), "lot": def.get("lot"),
                                  "quantity": def.get("quantity")}]);
         }
-        Target::Master(_) => {}
+        Target::Master(_) | Target::History => {}
+    }
+    Ok(ev)
+}
+
+/// A row of the historical events import: an object event at its own time (RFC 3339, or
+/// `YYYY-MM-DD HH:MM[:SS]` on the clock of `time_zone`, +08:00 when absent) naming one unit
+/// (`serial`) or a lot quantity (`lot`, `quantity`). The action is `ADD` for commissioning and
+/// receiving and `OBSERVE` otherwise, unless the row says.
+fn history_event(def: &Map<String, Value>) -> Result<Value, (&'static str, FieldError)> {
+    let bad = |field: &'static str, m: String| Err((field, FieldError::new("invalid_value", m)));
+    let when = text(def, "event_time").unwrap_or_default();
+    let zone = text(def, "time_zone").unwrap_or("+08:00");
+    let event_time = match chrono::DateTime::parse_from_rfc3339(when) {
+        Ok(t) => t.to_rfc3339(),
+        Err(_) => {
+            let Ok(offset) = zone.parse::<chrono::FixedOffset>() else {
+                return bad(
+                    "time_zone",
+                    format!("`{zone}` is not a UTC offset such as +08:00"),
+                );
+            };
+            let local = chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M"));
+            match local
+                .ok()
+                .and_then(|l| l.and_local_timezone(offset).single())
+            {
+                Some(t) => t.to_rfc3339(),
+                None => {
+                    return bad(
+                        "event_time",
+                        format!(
+                            "`{when}` is not a time such as 2024-03-01 08:30 or 2024-03-01T08:30:00+08:00"
+                        ),
+                    );
+                }
+            }
+        }
+    };
+    let step = text(def, "biz_step").unwrap_or_default();
+    let action = text(def, "action").unwrap_or(match step {
+        "commissioning" | "receiving" => "ADD",
+        _ => "OBSERVE",
+    });
+    let mut ev =
+        json!({"type": "object", "action": action, "event_time": event_time, "biz_step": step});
+    match (def.get("serial"), def.get("lot")) {
+        (Some(serial), None) => {
+            ev["items"] = json!([{"product": def.get("product"), "serial": serial}]);
+        }
+        (None, Some(lot)) => {
+            let Some(quantity) = def.get("quantity") else {
+                return Err((
+                    "quantity",
+                    FieldError::new("missing_field", "a lot row needs its quantity"),
+                ));
+            };
+            ev["lots"] = json!([{"product": def.get("product"), "lot": lot, "quantity": quantity}]);
+        }
+        _ => {
+            return Err((
+                "serial",
+                FieldError::new(
+                    "missing_field",
+                    "a row names one unit (serial) or one lot (lot and quantity)",
+                ),
+            ));
+        }
+    }
+    for (column, field) in [("location", "biz_location"), ("disposition", "disposition")] {
+        if let Some(v) = def.get(column) {
+            ev[field] = v.clone();
+        }
+    }
+    match (def.get("transaction_type"), def.get("transaction_id")) {
+        (Some(t), Some(id)) => ev["biz_transactions"] = json!([{"type": t, "id": id}]),
+        (None, None) => {}
+        (_, None) => {
+            return Err((
+                "transaction_id",
+                FieldError::new("missing_field", "a transaction type needs its number"),
+            ));
+        }
+        (None, _) => {
+            return Err((
+                "transaction_type",
+                FieldError::new("missing_field", "a transaction number needs its type"),
+            ));
+        }
     }
     Ok(ev)
 }
 
 /// The column an event field stands for (`items[0].serial` → `serial`).
-fn column_of(path: &str) -> &str {
+fn column_of(target: Target, path: &str) -> &str {
     let p = path.trim_start_matches('.');
     let last = p.rsplit('.').next().unwrap_or(p);
     if p.starts_with("items") {
@@ -347,9 +500,15 @@ fn column_of(path: &str) -> &str {
         }
     } else if p.starts_with("biz_location") {
         "location"
+    } else if p.starts_with("biz_transactions") {
+        if last == "id" {
+            "transaction_id"
+        } else {
+            "transaction_type"
+        }
     } else if p.starts_with("sources") {
         "supplier"
-    } else if p == "disposition" {
+    } else if p == "disposition" && target == Target::Serials {
         "status"
     } else if let Some(rest) = p.strip_prefix("ilmd.") {
         rest
@@ -618,7 +777,13 @@ pub async fn run(
                     actor: actor.to_owned(),
                     now,
                 };
-                let header = |f: &str| header_of.get(column_of(f)).copied().unwrap_or(f).to_owned();
+                let header = |f: &str| {
+                    header_of
+                        .get(column_of(target, f))
+                        .copied()
+                        .unwrap_or(f)
+                        .to_owned()
+                };
                 match event_of(target, &def, now)
                     .map_err(|(f, e)| vec![at_row(n, &header(f), e)])
                     .and_then(|v| {
@@ -679,6 +844,12 @@ pub async fn run(
     }
     // Rows that parsed are checked against the database too (in a transaction that is kept
     // only on a clean commit), so one report names every bad row.
+    // History is recorded in the order it happened, whatever the order of the rows.
+    if target == Target::History {
+        let mut paired: Vec<(Event, usize)> = events.into_iter().zip(rows_of).collect();
+        paired.sort_by_key(|(e, _)| e.event_time);
+        (events, rows_of) = paired.into_iter().unzip();
+    }
     let count = writes.len() + events.len();
     let keep = !dry_run && errors.is_empty();
     let stored = if matches!(target, Target::Master(_)) {
@@ -703,7 +874,7 @@ pub async fn run(
                         .unwrap_or((None, g));
                     let rest = match target {
                         Target::Master(_) => rest,
-                        _ => column_of(rest),
+                        _ => column_of(target, rest),
                     };
                     let row = idx.and_then(|i| rows_of.get(i)).copied().unwrap_or(0);
                     let header = header_of.get(rest).copied().unwrap_or(rest).to_owned();

@@ -760,8 +760,8 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("ZPL over raw TCP (port 9100) to a configured printer.")
             .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "ZT410-01"}))),
         // Imports.
-        ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials or lots from CSV or XLSX", ok::<shapes::Imported>(200))
-            .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) or `lots` (a quantity of a lot at a location: the lots' opening stock). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201).")
+        ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials, lots or history from CSV or XLSX", ok::<shapes::Imported>(200))
+            .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) `lots` (a quantity of a lot at a location: the lots' opening stock) or `events` (history from an old system: one unit or lot quantity per row at its own time, recorded in time order through the same rules as a capture). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201).")
             .query::<import::ImportParams>()
             .eg(&[("mode", "dry_run")])
             .body(Some(RequestBody::File { media: SPREADSHEETS, description: "The spreadsheet, as the raw body." })),
@@ -829,7 +829,7 @@ fn path_param(path: &str, name: &str) -> (&'static str, &'static str) {
         "id" if path.contains("webhook-deliveries") => ("Delivery id (UUID).", EVENT_ID),
         "id" => ("Event id (UUID).", EVENT_ID),
         "kind" if path.starts_with("/api/v1/imports") => (
-            "`products`, `parties`, `locations`, `serials` or `lots`.",
+            "`products`, `parties`, `locations`, `serials`, `lots` or `events`.",
             "serials",
         ),
         "kind" => ("`products`, `parties` or `locations`.", "products"),

@@ -422,7 +422,11 @@ store_test!(
         );
 
         // The templates of both kinds import as they are.
-        for (kind, header) in [("serials", "序列号 (serial)"), ("lots", "数量 (quantity)")] {
+        for (kind, header) in [
+            ("serials", "序列号 (serial)"),
+            ("lots", "数量 (quantity)"),
+            ("events", "时间 (event_time)"),
+        ] {
             let r = api
                 .get(&format!("/api/v1/imports/{kind}/template?format=csv"))
                 .await;
@@ -430,5 +434,106 @@ store_test!(
             let text = r.body.as_str().unwrap_or_default().to_owned();
             assert!(text.contains(header), "{text}");
         }
+    }
+);
+
+store_test!(
+    historical_events_import_in_the_order_they_happened,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        let bad = "时间,业务步骤,产品编码,序列号,批次,数量,位置,单据类型,单据号\n\
+                   2024-01-05 08:00,生产,TC,TC-H1,,,SZ-FG,,\n\
+                   2024-01-06,入库,TC,TC-H1,,,SZ-FG,,\n\
+                   2024-01-07 09:00,flying,TC,TC-H1,,,SZ-FG,,\n\
+                   2024-01-08 09:00,收货,RESIN,,R-H1,,SZ-FG,,\n\
+                   2024-01-09 09:00,发货,TC,,,,SZ-FG,po,\n";
+        let r = upload(
+            &api,
+            "/api/v1/imports/events?mode=commit",
+            "text/csv",
+            bad.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let fields: Vec<String> = r.codes().into_iter().map(|(_, f)| f).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "rows[3].时间",
+                "rows[4].业务步骤",
+                "rows[5].数量",
+                "rows[6].序列号"
+            ],
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before);
+
+        // Rows out of order: recorded by time, each at its own time; the process rules hold
+        // (shipping needs the unit in stock first).
+        let good = "event_time,biz_step,product,serial,lot,quantity,location,disposition,transaction_type,transaction_id\n\
+                    2024-01-09 09:00,shipping,TC,TC-H1,,,SZ-FG,in_transit,desadv,DN-1\n\
+                    2024-01-05 08:00,commissioning,TC,TC-H1,,,SZ-FG,active,,\n\
+                    2024-01-06T10:00:00+08:00,storing,TC,TC-H1,,,SZ-FG,sellable_not_accessible,,\n\
+                    2024-01-08 09:00,receiving,RESIN,,R-H1,12.5,SZ-FG,,po,PO-7\n";
+        let r = upload(&api, "/api/v1/imports/events", "text/csv", good.into()).await;
+        assert_eq!(
+            (r.status, r.body["rows"].as_u64()),
+            (StatusCode::OK, Some(4)),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before, "a dry run keeps nothing");
+        let r = upload(
+            &api,
+            "/api/v1/imports/events?mode=commit",
+            "text/csv",
+            good.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before + 4);
+        let unit = api.item("TC", "TC-H1").await;
+        assert_eq!(unit["status"], "in_transit", "{unit}");
+        let events = api.get("/api/v1/events?product=TC&serial=TC-H1").await;
+        let times: Vec<&str> = events.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_time"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            times,
+            [
+                "2024-01-05T00:00:00Z",
+                "2024-01-06T02:00:00Z",
+                "2024-01-09T01:00:00Z"
+            ]
+        );
+        assert_eq!(events.body["items"][2]["biz_transactions"][0]["id"], "DN-1");
+        let lot = api.get("/api/v1/lots/RESIN/R-H1").await.body;
+        assert!(
+            serde_json::to_string(&lot["stock"])
+                .unwrap()
+                .contains("12.5"),
+            "{lot}"
+        );
+
+        // Shipping a unit that was never put in stock is refused, naming the row.
+        let r = upload(
+            &api,
+            "/api/v1/imports/events",
+            "text/csv",
+            "时间,业务步骤,产品编码,序列号,位置\n2024-02-01 08:00,生产,TC,TC-H2,SZ-FG\n2024-02-02 08:00,发货,TC,TC-H2,SZ-FG\n".into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert!(
+            r.codes().iter().all(|(_, f)| f.starts_with("rows[3]")),
+            "{:?}",
+            r.body
+        );
     }
 );

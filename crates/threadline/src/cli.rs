@@ -125,15 +125,16 @@ pub enum Command {
         csv: bool,
     },
     /// Import products, parties, locations, serials (legacy or supplier, with their origin,
-    /// status and location) or lots (a quantity at a location) from a CSV or XLSX file (columns by English or
+    /// status and location), lots (a quantity at a location) or historical events from a CSV
+    /// or XLSX file (columns by English or
     /// Chinese header; see `GET /api/v1/imports/{kind}/template`). Every row is checked and
     /// every bad one named by its spreadsheet row; nothing is kept without --commit, and with it
     /// all rows or none. Into the database (--db) or through a running server (--server).
     Import {
         #[command(flatten)]
         db: DbArgs,
-        /// `products`, `parties`, `locations`, `serials` or `lots`.
-        #[arg(value_parser = ["products", "parties", "locations", "serials", "lots"])]
+        /// `products`, `parties`, `locations`, `serials`, `lots` or `events`.
+        #[arg(value_parser = ["products", "parties", "locations", "serials", "lots", "events"])]
         kind: String,
         /// The file: `.csv` (UTF-8) or `.xlsx` (its first sheet).
         file: PathBuf,
