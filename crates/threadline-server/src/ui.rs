@@ -294,7 +294,7 @@ pub async fn home(
             format!(
                 "<span class=\"ok\">✔ {} · {} {}</span>",
                 t(lang, Msg::LedgerIntact),
-                r.entries,
+                crate::i18n::int(lang, r.entries),
                 t(lang, Msg::Entries)
             )
         }
@@ -436,7 +436,7 @@ pub async fn login_submit(
                 SignInError::Locked(until) => format!(
                     "{} {}",
                     t(lang, Msg::AccountLocked),
-                    until.format("%Y-%m-%d %H:%M UTC")
+                    crate::i18n::datetime(lang, &until)
                 ),
                 SignInError::Disabled => t(lang, Msg::AccountDisabled).to_owned(),
                 SignInError::Failed(e) => return refusal(lang, e),

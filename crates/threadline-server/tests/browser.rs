@@ -759,3 +759,44 @@ store_test!(an_admin_creates_a_product, |s: TestStore| async move {
     b.shot("admin-users-en").await;
     b.close().await;
 });
+
+store_test!(
+    every_page_fits_a_pda_in_both_languages,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        common::history(&site.api).await;
+        let pages = [
+            ("home", "/"),
+            ("scan", "/scan"),
+            ("passport", "/unit?product=PHONE&serial=P1"),
+            ("trace", "/trace?product=BOARD&serial=B1&direction=forward"),
+            ("recalls", "/recalls"),
+            ("dashboard", "/dashboard?from=2026-05-01&to=2026-06-01"),
+            ("search", "/search?q=SO-1"),
+            ("admin-products", "/admin/products?edit=PHONE"),
+            ("admin-users", "/admin/users"),
+        ];
+        for (lang, accept) in [("zh", "zh-CN"), ("en", "en-US")] {
+            let b = browser(accept, 360).await;
+            b.sign_in(&site, "boss", lang).await;
+            for (name, path) in pages {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                b.open(&format!("{}{path}{sep}lang={lang}", site.base))
+                    .await;
+                b.until("document.querySelector('main')").await;
+                let code = if lang == "zh" { "zh-CN" } else { "en" };
+                assert_eq!(b.lang().await, code, "{name}");
+                // Nothing sticks out sideways: wide tables and charts scroll inside their boxes.
+                let fits = b
+                    .js("return document.documentElement.scrollWidth <= window.innerWidth;")
+                    .await;
+                b.shot(&format!("pda-{name}-{lang}")).await;
+                assert_eq!(fits, json!(true), "{name} in {lang} is wider than 360 px");
+            }
+            b.close().await;
+        }
+    }
+);

@@ -47,13 +47,10 @@ pub(super) fn unit_link(lang: Lang, product: &str, serial: &str) -> String {
 }
 
 /// An event's time in its own time zone, as the people who were there read it.
-pub(super) fn local_time(at: DateTime<Utc>, offset: &str) -> String {
+pub(super) fn local_time(lang: Lang, at: DateTime<Utc>, offset: &str) -> String {
     match offset.parse::<FixedOffset>() {
-        Ok(o) => at
-            .with_timezone(&o)
-            .format("%Y-%m-%d %H:%M %:z")
-            .to_string(),
-        Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        Ok(o) => crate::i18n::datetime(lang, &at.with_timezone(&o)),
+        Err(_) => crate::i18n::datetime(lang, &at),
     }
 }
 
@@ -145,7 +142,7 @@ fn timeline(lang: Lang, events: &[StoredEvent]) -> String {
                 "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}</div>\
                  <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}</li>",
                 cls = if matches!(ev.hold, Some(HoldChange::Place(_))) { "hold" } else { "" },
-                when = esc(&local_time(ev.event_time, &ev.event_time_zone_offset)),
+                when = esc(&local_time(lang, ev.event_time, &ev.event_time_zone_offset)),
                 step = esc(crate::i18n::step(lang, step_of(e))),
                 l_where = t(lang, Msg::Where),
                 l_who = t(lang, Msg::Who),
@@ -217,7 +214,7 @@ fn qc_table(lang: Lang, events: &[StoredEvent]) -> String {
                 .unwrap_or_default();
             format!(
                 "<tr><td>{when}</td><td><span class=\"badge {badge}\">{result}</span></td><td>{measurements}</td><td>{defects}</td><td>{inspector}</td><td>{equipment}</td></tr>",
-                when = esc(&local_time(e.event.event_time, &e.event.event_time_zone_offset)),
+                when = esc(&local_time(lang, e.event.event_time, &e.event.event_time_zone_offset)),
                 result = esc(crate::i18n::qc_result(lang, &result)),
                 defects = esc(&f.get("defect_codes").map(text_of).unwrap_or_default()),
                 inspector = esc(&f.get("inspector").map(text_of).unwrap_or_default()),
@@ -251,6 +248,7 @@ fn repairs_table(lang: Lang, events: &[StoredEvent]) -> String {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&local_time(
+                    lang,
                     e.event.event_time,
                     &e.event.event_time_zone_offset
                 )),
@@ -285,7 +283,7 @@ fn passport_body(lang: Lang, p: &Passport) -> String {
         ("active", Some(end)) => format!(
             "<span class=\"badge ok\">{} {}</span>",
             t(lang, Msg::WarrantyUntil),
-            end.format("%Y-%m-%d")
+            crate::i18n::date(lang, end.date_naive())
         ),
         ("expired", _) => format!(
             "<span class=\"badge\">{}</span>",
@@ -363,7 +361,7 @@ fn passport_body(lang: Lang, p: &Passport) -> String {
         l_lot = t(lang, Msg::Lot),
         lot = opt(&st.lot),
         l_first = t(lang, Msg::FirstSeen),
-        first = st.first_seen.format("%Y-%m-%d"),
+        first = crate::i18n::date(lang, st.first_seen.date_naive()),
         l_gen = t(lang, Msg::Genealogy),
         l_par = t(lang, Msg::Parent),
         l_comp = t(lang, Msg::Components),
@@ -399,8 +397,10 @@ fn lot_body(lang: Lang, lot: &LotView) -> String {
             })
             .collect()
     };
-    let date =
-        |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| none.to_owned());
+    let date = |d: Option<chrono::NaiveDate>| {
+        d.map(|d| crate::i18n::date(lang, d))
+            .unwrap_or_else(|| none.to_owned())
+    };
     format!(
         "<section class=\"card\" id=\"lot\"><h1>{l_lot} {lot} <span class=\"muted\">{product}</span></h1><p>{holds}</p>\
          <dl class=\"kv\"><dt>{l_pd}</dt><dd>{pd}</dd><dt>{l_ed}</dt><dd>{ed}</dd></dl>\

@@ -58,7 +58,7 @@ pub async fn list(
                 sc = if r.severity == "critical" { "bad" } else { "warn" },
                 sev = esc(severity(lang, &r.severity)),
                 reason = esc(&r.reason),
-                when = r.created_at.format("%Y-%m-%d %H:%M UTC"),
+                when = esc(&crate::i18n::datetime(lang, &r.created_at)),
                 by = esc(&r.created_by),
                 status = t(lang, if r.closed_at.is_some() { Msg::Closed } else { Msg::Open }),
             )
@@ -449,7 +449,11 @@ pub async fn campaign(
         reason = esc(v["reason"].as_str().unwrap_or("")),
         l_who = t(lang, Msg::Who),
         by = esc(v["created_by"].as_str().unwrap_or("")),
-        when = esc(v["created_at"].as_str().unwrap_or("")),
+        when = esc(&v["created_at"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| crate::i18n::datetime(lang, &t))
+            .unwrap_or_default()),
         l_counts = t(lang, Msg::Scope),
         l_units = t(lang, Msg::Units),
         units = count(&v, "units"),

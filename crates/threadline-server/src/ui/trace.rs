@@ -513,7 +513,7 @@ pub async fn page(
         l_units = t(lang, Msg::Units),
         l_lots = t(lang, Msg::Lots),
         l_asof = t(lang, Msg::AsOf),
-        asof = trace.as_of.format("%Y-%m-%d %H:%M UTC"),
+        asof = esc(&crate::i18n::datetime(lang, &trace.as_of)),
         legend = legend(lang),
         graph = svg(lang, root, &trace),
         l_table = t(lang, Msg::TraceTable),
