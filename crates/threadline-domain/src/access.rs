@@ -212,8 +212,8 @@ pub enum Role {
     Quality,
     /// Auditors and regulators: read-only, everything, including the audit data.
     Auditor,
-    /// 经销商 (external). Holds no permission until partner scoping lands: without it, a
-    /// distributor could read or report other distributors' goods.
+    /// 经销商 (external): reads, scoped to what was shipped to its party and the parties
+    /// under it (the server's partner scoping; everything else is "not found").
     Distributor,
 }
 
@@ -286,7 +286,7 @@ impl Role {
                 ReadCustomerData,
             ]),
             Role::Auditor => Permissions::of(&[Read, ReadAudit, ReadCustomerData, ReadPrices]),
-            Role::Distributor => Permissions::NONE,
+            Role::Distributor => Permissions::of(&[Read]),
         }
     }
 }
@@ -714,7 +714,11 @@ mod tests {
             !auditor.may_capture() && !auditor.contains(Configure),
             "the auditor only reads"
         );
-        assert!(Role::Distributor.permissions().is_empty());
+        assert_eq!(
+            Role::Distributor.permissions(),
+            Permissions::of(&[Read]),
+            "a distributor reads, partner-scoped"
+        );
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Ok(*r));
             if *r != Role::Admin {

@@ -9,8 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use threadline_domain::FieldError;
-use threadline_domain::LocationCode;
-use threadline_domain::access::{Credential, CredentialKind, Password, Roles, TokenName, UserName};
+use threadline_domain::access::{
+    Credential, CredentialKind, Password, Role, Roles, TokenName, UserName,
+};
+use threadline_domain::master::PartyKind;
+use threadline_domain::{LocationCode, PartyCode};
 use threadline_store::{NewToken, NewUser, UserRecord};
 use uuid::Uuid;
 
@@ -109,6 +112,7 @@ pub async fn me(actor: Actor) -> Response {
         "roles": actor.roles,
         "permissions": actor.permissions,
         "site": actor.site,
+        "party": actor.party,
     });
     if let Some(s) = &actor.session {
         body["csrf_token"] = json!(s.csrf_token);
@@ -179,6 +183,9 @@ pub struct UserRequest {
     roles: Roles,
     #[serde(default)]
     site: Option<LocationCode>,
+    /// The distributor the user works for: they see only what was shipped to it.
+    #[serde(default)]
+    party: Option<PartyCode>,
 }
 
 /// `GET /api/v1/users`.
@@ -203,6 +210,7 @@ pub async fn create_user(
     require_json(&headers)?;
     let req: UserRequest = parse(&body, "")?;
     let pw = password(&req.password, "password")?;
+    partner(&*app.store, req.party.as_ref(), &req.roles).await?;
     let name = req.name.to_string();
     app.store
         .create_user(NewUser {
@@ -210,6 +218,7 @@ pub async fn create_user(
             password_hash: hash_password(pw).await?,
             roles: req.roles,
             site: req.site,
+            party: req.party,
             created_at: app.clock.now(),
         })
         .await?;
@@ -270,6 +279,14 @@ pub async fn set_user_roles(
         .user(&name)
         .await?
         .ok_or_else(|| user_not_found(&name))?;
+    // The partner binding is set on creation; the roles must still fit it.
+    let party = before
+        .party
+        .as_deref()
+        .map(PartyCode::parse)
+        .transpose()
+        .map_err(|e| AppError::Internal(e.message))?;
+    partner(&*app.store, party.as_ref(), &req.roles).await?;
     app.store
         .set_user_access(&name, &req.roles, req.site.as_ref())
         .await?;
@@ -365,6 +382,41 @@ pub struct TokenRequest {
     roles: Roles,
     #[serde(default)]
     site: Option<LocationCode>,
+    /// The distributor the token acts for: it sees only what was shipped to it.
+    #[serde(default)]
+    party: Option<PartyCode>,
+}
+
+/// Checks an account's partner binding: a distributor party that exists, and only with the
+/// `distributor` role — and every `distributor` account names one (422 naming `party`).
+pub async fn partner(
+    store: &dyn threadline_store::Store,
+    party: Option<&PartyCode>,
+    roles: &Roles,
+) -> Result<(), AppError> {
+    let is_distributor = roles.as_slice().contains(&Role::Distributor);
+    let problem = match party {
+        None if is_distributor => Some((
+            "required",
+            "a distributor account names its party (`party`)".to_owned(),
+        )),
+        None => None,
+        Some(_) if roles.as_slice() != [Role::Distributor] => Some((
+            "invalid_party",
+            "only an account with the single role `distributor` is bound to a party".to_owned(),
+        )),
+        Some(p) => match store.party(p.as_str()).await? {
+            Some(v) if v.def.kind == PartyKind::Distributor => None,
+            Some(_) => Some(("invalid_party", format!("party {p} is not a distributor"))),
+            None => Some(("unknown_party", format!("party {p} does not exist"))),
+        },
+    };
+    match problem {
+        None => Ok(()),
+        Some((code, message)) => Err(AppError::Rule(vec![
+            FieldError::new(code, message).at("party"),
+        ])),
+    }
 }
 
 /// `GET /api/v1/tokens`.
@@ -378,6 +430,7 @@ pub async fn mint_token(
     name: TokenName,
     roles: Roles,
     site: Option<LocationCode>,
+    party: Option<PartyCode>,
     created_by: String,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Credential, threadline_store::StoreError> {
@@ -389,6 +442,7 @@ pub async fn mint_token(
             secret_digest: secret.digest(),
             roles,
             site,
+            party,
             created_at: now,
             created_by,
         })
@@ -406,12 +460,14 @@ pub async fn create_token(
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: TokenRequest = parse(&body, "")?;
+    partner(&*app.store, req.party.as_ref(), &req.roles).await?;
     let name = req.name.to_string();
     let secret = mint_token(
         &*app.store,
         req.name,
         req.roles,
         req.site,
+        req.party,
         actor.name(),
         app.clock.now(),
     )

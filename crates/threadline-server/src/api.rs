@@ -31,6 +31,7 @@ use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
 use crate::export::{self, Cell, Format};
+use crate::partner::Partner;
 
 pub(crate) fn idempotency(
     headers: &HeaderMap,
@@ -295,8 +296,30 @@ pub async fn list_events(
         limit: limit(f.limit)?,
         ..EventQuery::default()
     };
+    // A partner lists the history of one unit shipped to it, and of each event only that unit
+    // (an event may name many others).
+    let only = match Partner::of(&*app.store, &actor).await? {
+        None => None,
+        Some(mut p) => {
+            let Some(key) = &q.item else {
+                return Err(AppError::NotFound(
+                    "a partner account lists the events of one unit shipped to it: give product and serial".into(),
+                ));
+            };
+            p.require(&*app.store, key).await?;
+            Some(key.clone())
+        }
+    };
+    let scoped = move |mut page: threadline_store::Page<StoredEvent>| {
+        if let Some(key) = &only {
+            for e in &mut page.items {
+                Partner::only(&mut e.event, key);
+            }
+        }
+        page
+    };
     match Format::parse(f.format.as_deref())? {
-        Format::Json => Ok(Json(actor.masked(app.store.events(&q).await?)).into_response()),
+        Format::Json => Ok(Json(actor.masked(scoped(app.store.events(&q).await?))).into_response()),
         format => {
             let store = app.store.clone();
             let seen = actor.visibility();
@@ -307,12 +330,13 @@ pub async fn list_events(
                 q.after_seq,
                 move |after| {
                     let store = store.clone();
+                    let scoped = scoped.clone();
                     let q = EventQuery {
                         after_seq: after,
                         limit: EXPORT_PAGE,
                         ..q.clone()
                     };
-                    async move { Ok(masked(store.events(&q).await?, seen)) }
+                    async move { Ok(masked(scoped(store.events(&q).await?), seen)) }
                 },
                 event_cells,
             ))
@@ -623,9 +647,13 @@ fn parse_item_key(product: &str, serial: &str) -> Result<ItemKey, AppError> {
 
 pub async fn get_item(
     State(app): State<AppState>,
+    actor: Actor,
     Path((product, serial)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let key = parse_item_key(&product, &serial)?;
+    if let Some(mut p) = Partner::of(&*app.store, &actor).await? {
+        p.require(&*app.store, &key).await?;
+    }
     match app.store.item(&key).await? {
         Some(i) => Ok(Json(i).into_response()),
         None => Err(AppError::NotFound(format!(

@@ -108,6 +108,8 @@ pub struct Actor {
     pub permissions: Permissions,
     /// Stored and shown; writes are not yet restricted to it.
     pub site: Option<String>,
+    /// The partner (distributor) this account works for; see [`Actor::partner`].
+    pub party: Option<String>,
     pub session: Option<Session>,
 }
 
@@ -452,6 +454,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
             permissions: token.roles.permissions(),
             roles: token.roles,
             site: token.site,
+            party: token.party,
             session: None,
         }));
     }
@@ -477,6 +480,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
         permissions: s.user.roles.permissions(),
         roles: s.user.roles,
         site: s.user.site,
+        party: s.user.party,
         session: Some(Session {
             digest,
             csrf_token: s.csrf_token,
@@ -547,7 +551,18 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
     }
     let allowed = match g.guard {
         Guard::Public | Guard::SignedIn => Ok(()),
-        Guard::Needs(p) => actor.require(p),
+        // A partner account meets only the routes that scope what they show (after its
+        // permissions, so it learns nothing a lacking permission would not tell it).
+        Guard::Needs(p) => actor.require(p).and_then(|()| {
+            if actor.is_partner() && !crate::partner::PARTNER_ROUTES.contains(&g.path) {
+                Err(AppError::NotFound(format!(
+                    "{} does not exist",
+                    req.uri().path()
+                )))
+            } else {
+                Ok(())
+            }
+        }),
         Guard::Capture if actor.permissions.may_capture() => Ok(()),
         Guard::Capture => Err(AppError::Forbidden(vec![FieldError::new(
             "forbidden",

@@ -29,6 +29,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::partner::Partner;
 
 /// Most events in one `POST /capture` (advertised in `GS1-EPCIS-Capture-Limit`).
 pub const CAPTURE_LIMIT: usize = 10_000;
@@ -819,6 +820,7 @@ pub async fn run_query(
     app: &AppState,
     headers: &HeaderMap,
     seen: Visibility,
+    mut partner: Option<Partner>,
     path: &str,
     params: Vec<(String, String)>,
     link: Vec<(String, String)>,
@@ -889,9 +891,15 @@ pub async fn run_query(
             .map(|s| masked(s.event.clone(), seen))
             .collect();
         products.load(app, &events).await?;
-        for (stored, ev) in page.items.iter().zip(events) {
+        for (stored, mut ev) in page.items.iter().zip(events) {
             scanned += 1;
             last_seen = Some(stored.seq);
+            // A partner sees an event only through the units shipped to it, and only those.
+            if let Some(p) = partner.as_mut()
+                && !p.redact(&*app.store, &mut ev).await?
+            {
+                continue;
+            }
             let form = threadline_epcis::event_json(&ev, &products.catalogue);
             let ctx = threadline_epcis::json::context_of(std::iter::once(&ev));
             if filter.matches(&form, &ctx) {
@@ -987,10 +995,12 @@ pub async fn query(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params = form_urlencoded(raw.as_deref().unwrap_or(""));
+    let partner = Partner::of(&*app.store, &actor).await?;
     run_query(
         &app,
         &headers,
         actor.visibility(),
+        partner,
         "/epcis/events",
         params.clone(),
         params,
@@ -1080,7 +1090,7 @@ async fn resource_events(
     let own = form_urlencoded(raw.as_deref().unwrap_or(""));
     let mut params = own.clone();
     params.push((param.to_owned(), value));
-    run_query(app, headers, seen, &path, params, own).await
+    run_query(app, headers, seen, None, &path, params, own).await
 }
 
 macro_rules! resource_events {
@@ -1271,7 +1281,7 @@ pub async fn named_query_events(
         params.push((k, v));
     }
     let path = format!("/epcis/queries/{}/events", utf8_percent(&name));
-    run_query(&app, &headers, actor.visibility(), &path, params, own).await
+    run_query(&app, &headers, actor.visibility(), None, &path, params, own).await
 }
 
 /// Splits `a=b&c=d`, decoding `%XX` and `+`.

@@ -30,6 +30,7 @@ pub mod labels;
 pub mod mqtt;
 pub mod openapi;
 pub mod ops;
+pub mod partner;
 pub mod passport;
 pub mod process;
 pub mod recall;

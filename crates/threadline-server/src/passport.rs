@@ -15,6 +15,7 @@ use threadline_store::{EventQuery, ItemView, Store, StoredEvent};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::partner::Partner;
 
 /// Where a unit stands with its warranty.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -179,6 +180,54 @@ pub async fn passport(
     }))
 }
 
+/// The passport of `key` as `actor` may see it: `None` when the unit is not registered or,
+/// for a partner account, was not shipped to it; a partner's timeline names only this unit
+/// (an event may name many others); restricted fields masked.
+pub async fn shown(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &ItemKey,
+    now: DateTime<Utc>,
+) -> Result<Option<Passport>, AppError> {
+    let mut partner = Partner::of(store, actor).await?;
+    if let Some(p) = partner.as_mut()
+        && !p.sees(store, key).await?
+    {
+        return Ok(None);
+    }
+    let Some(mut passport) = passport(store, key, now).await? else {
+        return Ok(None);
+    };
+    if partner.is_some() {
+        for list in [
+            &mut passport.timeline,
+            &mut passport.qc,
+            &mut passport.repairs,
+        ] {
+            for e in list.iter_mut() {
+                Partner::only(&mut e.event, key);
+            }
+        }
+    }
+    Ok(Some(actor.masked(passport)))
+}
+
+/// The unit a scanned code names, as `actor` may see it (a partner: only its own units).
+pub async fn unit_of_code(
+    store: &dyn Store,
+    actor: &Actor,
+    code: &str,
+    year: i32,
+) -> Result<(crate::scan::Resolved, crate::scan::ScanReading), AppError> {
+    match Partner::of(store, actor).await? {
+        Some(mut p) => {
+            let (item, reading) = p.resolve(store, code, year).await?;
+            Ok((crate::scan::Resolved::Item { item }, reading))
+        }
+        None => crate::scan::resolve(store, code, year).await,
+    }
+}
+
 /// Percent-encodes a serial for a Digital Link path segment (unreserved characters stay).
 fn encode_path(s: &str) -> String {
     s.bytes()
@@ -203,8 +252,8 @@ pub async fn by_key(
             .map_err(|e| AppError::Malformed(vec![e.at("product")]))?,
         serial: Serial::parse(&serial).map_err(|e| AppError::Malformed(vec![e.at("serial")]))?,
     };
-    match passport(&*app.store, &key, app.clock.now()).await? {
-        Some(p) => Ok(Json(actor.masked(p)).into_response()),
+    match shown(&*app.store, &actor, &key, app.clock.now()).await? {
+        Some(p) => Ok(Json(p).into_response()),
         None => Err(AppError::NotFound(format!(
             "serial {serial} of product {product} is not registered"
         ))),
@@ -227,7 +276,7 @@ pub async fn by_code(
         .map_err(|e| AppError::malformed("invalid_query", e.body_text(), Some("code".into())))?;
     let now = app.clock.now();
     let (resolved, _) =
-        crate::scan::resolve(&*app.store, &p.code, chrono::Datelike::year(&now)).await?;
+        unit_of_code(&*app.store, &actor, &p.code, chrono::Datelike::year(&now)).await?;
     let crate::scan::Resolved::Item { item } = resolved else {
         return Err(AppError::Rule(vec![
             threadline_domain::FieldError::new(
@@ -241,8 +290,8 @@ pub async fn by_code(
         product: ProductCode::parse(&item.product).map_err(|e| AppError::Internal(e.message))?,
         serial: Serial::parse(&item.serial).map_err(|e| AppError::Internal(e.message))?,
     };
-    match passport(&*app.store, &key, now).await? {
-        Some(p) => Ok(Json(actor.masked(p)).into_response()),
+    match shown(&*app.store, &actor, &key, now).await? {
+        Some(p) => Ok(Json(p).into_response()),
         None => Err(AppError::NotFound(format!("{} is not registered", p.code))),
     }
 }

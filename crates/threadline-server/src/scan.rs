@@ -148,11 +148,13 @@ pub struct ScanParams {
 /// `GET /api/v1/scan?code=…`
 pub async fn scan(
     State(app): State<AppState>,
+    actor: crate::auth::Actor,
     params: Result<Query<ScanParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params
         .map_err(|e| AppError::malformed("invalid_query", e.body_text(), Some("code".into())))?;
     let year = chrono::Datelike::year(&app.clock.now());
-    let (resolved, reading) = resolve(&*app.store, &p.code, year).await?;
+    let (resolved, reading) =
+        crate::passport::unit_of_code(&*app.store, &actor, &p.code, year).await?;
     Ok(Json(serde_json::json!({ "resolved": resolved, "scan": reading })).into_response())
 }

@@ -842,10 +842,33 @@ async fn run(
             "serial",
         ));
     }
+    let mut partner = crate::partner::Partner::of(&*app.store, &actor).await?;
+    if let Some(p) = partner.as_mut() {
+        // A partner traces from one unit shipped to it, nothing wider.
+        match &scope.start {
+            Start::Item(k) if scope.is_single() => p.require(&*app.store, k).await?,
+            _ => {
+                return Err(AppError::NotFound(
+                    "a partner account traces from one unit shipped to it".into(),
+                ));
+            }
+        }
+    }
     match format {
-        Format::Json => Ok(
-            Json(actor.masked(trace_scope(&*app.store, scope, direction).await?)).into_response(),
-        ),
+        Format::Json => {
+            let mut trace = trace_scope(&*app.store, scope, direction).await?;
+            if let Some(p) = partner.as_mut() {
+                let mut kept = Vec::with_capacity(trace.nodes.len());
+                for mut n in trace.nodes {
+                    if p.keeps(&*app.store, &n.node, direction).await? {
+                        p.hide_via(&*app.store, &mut n, direction).await?;
+                        kept.push(n);
+                    }
+                }
+                trace.nodes = kept;
+            }
+            Ok(Json(actor.masked(trace)).into_response())
+        }
         f => {
             let rows = walk(&*app.store, &scope, direction).await?;
             let single = scope.is_single();
@@ -858,6 +881,7 @@ async fn run(
                 EXPORT_COLUMNS,
                 move |tx| async move {
                     let mut rows = rows;
+                    let mut partner = partner;
                     let mut places = Places::new(&*store);
                     while let Some(chunk) = rows.recv().await {
                         let mut out = Vec::with_capacity(threadline_store::REACH_CHUNK);
@@ -865,7 +889,14 @@ async fn run(
                             if single && r.depth == 0 {
                                 continue;
                             }
-                            out.push(masked(TraceNode::of(r, &mut places).await?, seen).cells());
+                            let mut n = TraceNode::of(r, &mut places).await?;
+                            if let Some(p) = partner.as_mut() {
+                                if !p.keeps(&*store, &n.node, direction).await? {
+                                    continue;
+                                }
+                                p.hide_via(&*store, &mut n, direction).await?;
+                            }
+                            out.push(masked(n, seen).cells());
                         }
                         if tx.send(out).await.is_err() {
                             break;

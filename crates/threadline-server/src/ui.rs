@@ -235,6 +235,7 @@ pub fn refusal(lang: Lang, e: AppError) -> Response {
     let (status, msg) = match e {
         AppError::Unauthorized(_) => return login_redirect(lang),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, Msg::Forbidden),
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, Msg::PageNotFound),
         AppError::Internal(m) => {
             tracing::error!(error = %m, "internal error on a page");
             (StatusCode::INTERNAL_SERVER_ERROR, Msg::ServerError)

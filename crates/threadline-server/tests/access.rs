@@ -1139,8 +1139,15 @@ store_test!(
         plant(&*s).await;
         let h = Harness::new(&s).await;
         h.create_user("chen", "web-password", &["qc"]).await;
-        h.create_user("dealer", "dealer-password", &["distributor"])
+        let r = h
+            .admin(
+                Method::POST,
+                "/api/v1/users",
+                Some(json!({"name": "dealer", "password": "dealer-password",
+                    "roles": ["distributor"], "party": "DIST-GD"})),
+            )
             .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
         let r = h.call(Method::GET, "/?lang=en", &[], None).await;
         assert_eq!(
@@ -1281,13 +1288,13 @@ store_test!(
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
 
-        // A role that may not read sees a refusal page, in its language.
-        let dealer = h.browser("dealer", "dealer-password").await;
+        // A role without the page's permission sees a refusal page, in its language.
+        let chen = h.browser("chen", "web-password").await;
         let r = h
             .call(
                 Method::GET,
-                "/?lang=en",
-                &[("cookie", &dealer.cookie)],
+                "/recalls/new?lang=en",
+                &[("cookie", &chen.cookie)],
                 None,
             )
             .await;
@@ -1296,12 +1303,32 @@ store_test!(
         let r = h
             .call(
                 Method::GET,
-                "/?lang=zh",
-                &[("cookie", &dealer.cookie)],
+                "/recalls/new?lang=zh",
+                &[("cookie", &chen.cookie)],
                 None,
             )
             .await;
         assert!(r.text.contains("您没有权限"), "{}", r.text);
+        // A distributor's account meets only its scoped pages; the others are not there.
+        let dealer = h.browser("dealer", "dealer-password").await;
+        let r = h
+            .call(
+                Method::GET,
+                "/recalls?lang=en",
+                &[("cookie", &dealer.cookie)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        let r = h
+            .call(
+                Method::GET,
+                "/?lang=en",
+                &[("cookie", &dealer.cookie)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
 );
 

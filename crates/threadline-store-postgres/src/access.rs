@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{PgStore, col, db, from_micros, is_unique_violation, micros, storable};
 
-const USER_COLUMNS: &str = "u.name, u.password_hash, u.roles, u.site, u.disabled, u.failed_logins, u.locked_until, u.created_at, u.password_changed_at";
+const USER_COLUMNS: &str = "u.name, u.password_hash, u.roles, u.site, u.disabled, u.failed_logins, u.locked_until, u.created_at, u.password_changed_at, u.party";
 
 fn user_row(r: &Row, at: usize) -> Result<UserRecord, StoreError> {
     let roles: String = col(r, at + 2)?;
@@ -28,6 +28,7 @@ fn user_row(r: &Row, at: usize) -> Result<UserRecord, StoreError> {
         locked_until: col::<Option<i64>>(r, at + 6)?.map(from_micros),
         created_at: from_micros(col(r, at + 7)?),
         password_changed_at: col::<Option<i64>>(r, at + 8)?.map(from_micros),
+        party: col(r, at + 9)?,
     })
 }
 
@@ -48,7 +49,7 @@ fn is_constraint(e: &tokio_postgres::Error, name: &str) -> bool {
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, name, roles, site, created_at, created_by, last_used_at, revoked_at";
+    "id, name, roles, site, created_at, created_by, last_used_at, revoked_at, party";
 
 fn token_row(r: &Row) -> Result<TokenRecord, StoreError> {
     let roles: String = col(r, 2)?;
@@ -61,6 +62,7 @@ fn token_row(r: &Row) -> Result<TokenRecord, StoreError> {
         created_by: col(r, 5)?,
         last_used_at: col::<Option<i64>>(r, 6)?.map(from_micros),
         revoked_at: col::<Option<i64>>(r, 7)?.map(from_micros),
+        party: col(r, 8)?,
     })
 }
 
@@ -78,13 +80,14 @@ impl PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO users (name, password_hash, roles, site, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO users (name, password_hash, roles, site, created_at, party) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &u.name.as_str(),
                     &u.password_hash,
                     &u.roles.to_stored(),
                     &u.site.as_ref().map(|s| s.as_str()),
                     &micros(u.created_at),
+                    &u.party.as_ref().map(|p| p.as_str()),
                 ],
             )
             .await
@@ -258,8 +261,8 @@ impl PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by, party)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &t.id,
                     &t.name.as_str(),
@@ -268,6 +271,7 @@ impl PgStore {
                     &t.site.as_ref().map(|s| s.as_str()),
                     &micros(t.created_at),
                     &t.created_by,
+                    &t.party.as_ref().map(|p| p.as_str()),
                 ],
             )
             .await
@@ -399,10 +403,10 @@ impl PgStore {
         row.map(|r| {
             Ok(SessionRecord {
                 user: user_row(&r, 0)?,
-                csrf_token: col(&r, 9)?,
-                created_at: from_micros(col(&r, 10)?),
-                last_seen_at: from_micros(col(&r, 11)?),
-                expires_at: from_micros(col(&r, 12)?),
+                csrf_token: col(&r, 10)?,
+                created_at: from_micros(col(&r, 11)?),
+                last_seen_at: from_micros(col(&r, 12)?),
+                expires_at: from_micros(col(&r, 13)?),
             })
         })
         .transpose()

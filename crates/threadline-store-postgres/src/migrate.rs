@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_webhooks.sql")),
     (10, include_str!("../migrations/0010_epcis_queries.sql")),
     (11, include_str!("../migrations/0011_serial_rules.sql")),
+    (12, include_str!("../migrations/0012_partner_scope.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.
@@ -55,7 +56,16 @@ pub(crate) async fn run(client: &mut ClientWrapper) -> Result<(), StoreError> {
             "the database is at schema version {current}, newer than this threadline ({known}); upgrade threadline"
         )));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    // Every migration not applied yet, not only those above the highest: numbers are reserved
+    // ahead, so a lower one can land after a higher one was applied.
+    let applied: std::collections::HashSet<i64> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         tx.batch_execute(sql).await.map_err(|e| {
             StoreError::Schema(format!("migration {version}: {}", crate::describe(&e)))
         })?;

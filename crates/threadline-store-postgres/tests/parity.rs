@@ -894,6 +894,7 @@ async fn refusals_read_the_same_on_both_engines() {
         password_hash: "h".into(),
         roles: threadline_domain::access::Roles::one(threadline_domain::access::Role::Admin),
         site: None,
+        party: None,
         created_at: now(),
     };
     p.both("create user", async |s| s.create_user(u.clone()).await)

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{db, from_micros, micros};
 
-const USER_COLUMNS: &str = "u.name, u.password_hash, u.roles, u.site, u.disabled, u.failed_logins, u.locked_until, u.created_at, u.password_changed_at";
+const USER_COLUMNS: &str = "u.name, u.password_hash, u.roles, u.site, u.disabled, u.failed_logins, u.locked_until, u.created_at, u.password_changed_at, u.party";
 
 fn user_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserRecord> {
     let roles: String = r.get(at + 2)?;
@@ -26,6 +26,7 @@ fn user_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserRecord> {
         locked_until: r.get::<_, Option<i64>>(at + 6)?.map(from_micros),
         created_at: from_micros(r.get(at + 7)?),
         password_changed_at: r.get::<_, Option<i64>>(at + 8)?.map(from_micros),
+        party: r.get(at + 9)?,
     })
 }
 
@@ -53,13 +54,14 @@ pub fn user_count(c: &Connection) -> Result<i64, StoreError> {
 
 pub fn create_user(c: &Connection, u: &NewUser) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO users (name, password_hash, roles, site, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO users (name, password_hash, roles, site, created_at, party) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             u.name.as_str(),
             u.password_hash,
             u.roles.to_stored(),
             u.site.as_ref().map(|s| s.as_str()),
-            micros(u.created_at)
+            micros(u.created_at),
+            u.party.as_ref().map(|p| p.as_str())
         ],
     )
     .map_err(|e| {
@@ -186,7 +188,7 @@ pub fn login_succeeded(c: &Connection, name: &str) -> Result<(), StoreError> {
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, name, roles, site, created_at, created_by, last_used_at, revoked_at";
+    "id, name, roles, site, created_at, created_by, last_used_at, revoked_at, party";
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let id: Vec<u8> = r.get(0)?;
@@ -200,13 +202,14 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_by: r.get(5)?,
         last_used_at: r.get::<_, Option<i64>>(6)?.map(from_micros),
         revoked_at: r.get::<_, Option<i64>>(7)?.map(from_micros),
+        party: r.get(8)?,
     })
 }
 
 pub fn create_token(c: &Connection, t: &NewToken) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by, party)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             t.id.as_bytes().as_slice(),
             t.name.as_str(),
@@ -214,7 +217,8 @@ pub fn create_token(c: &Connection, t: &NewToken) -> Result<(), StoreError> {
             t.roles.to_stored(),
             t.site.as_ref().map(|s| s.as_str()),
             micros(t.created_at),
-            t.created_by
+            t.created_by,
+            t.party.as_ref().map(|p| p.as_str())
         ],
     )
     .map_err(|e| {
@@ -311,10 +315,10 @@ pub fn session(c: &Connection, digest: &[u8; 32]) -> Result<Option<SessionRecord
     .query_row([digest.as_slice()], |r| {
         Ok(SessionRecord {
             user: user_row(r, 0)?,
-            csrf_token: r.get(9)?,
-            created_at: from_micros(r.get(10)?),
-            last_seen_at: from_micros(r.get(11)?),
-            expires_at: from_micros(r.get(12)?),
+            csrf_token: r.get(10)?,
+            created_at: from_micros(r.get(11)?),
+            last_seen_at: from_micros(r.get(12)?),
+            expires_at: from_micros(r.get(13)?),
         })
     })
     .optional()

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_webhooks.sql")),
     (10, include_str!("../migrations/0010_epcis_queries.sql")),
     (11, include_str!("../migrations/0011_serial_rules.sql")),
+    (12, include_str!("../migrations/0012_partner_scope.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -36,7 +37,13 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
             "the database is at schema version {current}, newer than this threadline ({known}); upgrade threadline"
         )));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    // Every migration not applied yet, not only those above the highest: numbers are reserved
+    // ahead, so a lower one can land after a higher one was applied.
+    let applied: std::collections::HashSet<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>())
+        .map_err(StoreError::db)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         let tx = conn.transaction().map_err(StoreError::db)?;
         tx.execute_batch(sql)
             .map_err(|e| StoreError::Schema(format!("migration {version}: {e}")))?;
@@ -81,6 +88,50 @@ mod tests {
             .unwrap();
         assert_eq!((roles.as_str(), disabled, failed), ("admin", 0, 0));
         run(&mut c).unwrap();
-        assert_eq!(latest(), i64::try_from(MIGRATIONS.len()).unwrap());
+        assert_eq!(
+            applied(&c),
+            MIGRATIONS.iter().map(|m| m.0).collect::<Vec<_>>()
+        );
+    }
+
+    fn applied(c: &Connection) -> Vec<i64> {
+        c.prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_migration_that_lands_after_a_higher_one_is_still_applied() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        // A database that took every migration but 10 (it landed later under its number).
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 != 10) {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, 'then')",
+                [version],
+            )
+            .unwrap();
+        }
+        run(&mut c).unwrap();
+        assert_eq!(
+            applied(&c),
+            MIGRATIONS.iter().map(|m| m.0).collect::<Vec<_>>()
+        );
+        let tables: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'epcis_queries'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 1, "migration 10 ran");
+        run(&mut c).unwrap();
     }
 }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use threadline_domain::access::{Roles, TokenName, UserName};
-use threadline_domain::codes::LocationCode;
+use threadline_domain::codes::{LocationCode, PartyCode};
 use uuid::Uuid;
 
 /// A user to create.
@@ -19,6 +19,9 @@ pub struct NewUser {
     pub roles: Roles,
     /// The site the user works at. Stored and shown; not yet enforced on writes.
     pub site: Option<LocationCode>,
+    /// The partner (a distributor) the user works for: sees only what was shipped to it or
+    /// to the parties under it.
+    pub party: Option<PartyCode>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -29,6 +32,7 @@ pub struct UserRecord {
     pub password_hash: String,
     pub roles: Roles,
     pub site: Option<String>,
+    pub party: Option<String>,
     /// Locked by an administrator: no sign-in until unlocked.
     pub disabled: bool,
     /// Failed sign-ins since the last success or lockout.
@@ -51,6 +55,7 @@ impl UserRecord {
             name: self.name.clone(),
             roles: self.roles.clone(),
             site: self.site.clone(),
+            party: self.party.clone(),
             disabled: self.disabled,
             locked_until: self.locked_until,
             created_at: self.created_at,
@@ -65,6 +70,8 @@ pub struct UserView {
     pub roles: Roles,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
     pub disabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locked_until: Option<DateTime<Utc>>,
@@ -91,6 +98,8 @@ pub struct NewToken {
     pub roles: Roles,
     /// The site the token may act for. Stored and shown; not yet enforced on writes.
     pub site: Option<LocationCode>,
+    /// The partner (a distributor) the token acts for: see [`NewUser::party`].
+    pub party: Option<PartyCode>,
     pub created_at: DateTime<Utc>,
     /// The actor who created it (`admin`, `cli`).
     pub created_by: String,
@@ -104,6 +113,8 @@ pub struct TokenRecord {
     pub roles: Roles,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub last_used_at: Option<DateTime<Utc>>,

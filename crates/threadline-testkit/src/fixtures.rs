@@ -171,6 +171,7 @@ pub async fn token(store: &dyn Store, name: &str, roles: &[Role]) -> String {
             roles: Roles::parse(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())
                 .unwrap_or_else(|e| panic!("roles: {e}")),
             site: None,
+            party: None,
             created_at: now(),
             created_by: "test".into(),
         })

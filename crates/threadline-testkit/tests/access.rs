@@ -19,6 +19,7 @@ fn new_user(name: &str, roles: &[&str]) -> NewUser {
         password_hash: format!("hash-of-{name}"),
         roles: Roles::parse(roles).unwrap(),
         site: None,
+        party: None,
         created_at: now(),
     }
 }
@@ -32,6 +33,7 @@ fn new_token(name: &str, seed: u8) -> (NewToken, Credential) {
             secret_digest: secret.digest(),
             roles: Roles::one(Role::Production),
             site: Some(LocationCode::parse("SZ").unwrap()),
+            party: None,
             created_at: now(),
             created_by: "admin".into(),
         },

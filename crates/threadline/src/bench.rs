@@ -136,6 +136,7 @@ pub(crate) async fn token(
         ))?,
         threadline_domain::access::Roles::one(role),
         None,
+        None,
         "bench".into(),
         now,
     )

@@ -188,6 +188,10 @@ pub enum TokenCommand {
         /// The site (location code) the token acts for. Stored and shown; not yet enforced.
         #[arg(long, value_name = "LOCATION")]
         site: Option<String>,
+        /// The distributor (party code) a `distributor` token acts for: it sees only what
+        /// was shipped to that party or to the parties under it.
+        #[arg(long, value_name = "PARTY")]
+        party: Option<String>,
     },
 }
 

@@ -171,6 +171,7 @@ pub async fn ensure_admin(
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             roles: Roles::one(Role::Admin),
             site: None,
+            party: None,
             created_at: chrono::Utc::now(),
         })
         .await?;
@@ -363,6 +364,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     name,
                     roles,
                     site,
+                    party,
                 },
         } => {
             let cfg = config_of(cli.config, db.db, None, None)?;
@@ -372,13 +374,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .map(|s| threadline_domain::LocationCode::parse(&s))
                 .transpose()
                 .context("--site")?;
+            let party = party
+                .map(|p| threadline_domain::PartyCode::parse(&p))
+                .transpose()
+                .context("--party")?;
             let store = open_store(&cfg.db, &cfg.durability).await?;
+            threadline_server::account::partner(&*store, party.as_ref(), &roles)
+                .await
+                .map_err(|e| anyhow::anyhow!("--party: {}", e.first_message()))?;
             let site_text = site.as_ref().map(ToString::to_string);
+            let party_text = party.as_ref().map(ToString::to_string);
             let secret = threadline_server::account::mint_token(
                 &*store,
                 name.clone(),
                 roles.clone(),
                 site,
+                party,
                 "cli".to_owned(),
                 chrono::Utc::now(),
             )
@@ -387,7 +398,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &*store,
                 "token create",
                 &format!("tokens/{name}"),
-                serde_json::json!({"roles": roles, "site": site_text}),
+                serde_json::json!({"roles": roles, "site": site_text, "party": party_text}),
             )
             .await?;
             eprintln!(

@@ -470,7 +470,7 @@ pub async fn page(
         }
         _ => {
             let year = chrono::Datelike::year(&now);
-            match crate::scan::resolve(&*app.store, &code, year).await {
+            match crate::passport::unit_of_code(&*app.store, &actor, &code, year).await {
                 Ok((crate::scan::Resolved::Item { item }, _)) => {
                     match (
                         ProductCode::parse(&item.product),
@@ -493,10 +493,10 @@ pub async fn page(
             }
         }
     };
-    match crate::passport::passport(&*app.store, &key, now).await {
+    match crate::passport::shown(&*app.store, &actor, &key, now).await {
         Ok(Some(passport)) => {
             let title = format!("{} {}", key.product, key.serial);
-            show(&title, passport_body(lang, &actor.masked(passport)))
+            show(&title, passport_body(lang, &passport))
         }
         Ok(None) => show(
             t(lang, Msg::Passport),

@@ -636,6 +636,7 @@ impl Verdict {
 /// operation now? Always 200 with a [`Verdict`] once the request itself is readable.
 pub async fn check(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<CheckParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| {
@@ -667,12 +668,29 @@ pub async fn check(
         None => Process::default(),
     };
     let year = chrono::Datelike::year(&app.clock.now());
-    let verdict = judge(&*app.store, &process, op, p.code.trim(), product, year).await?;
+    if op.registers() && actor.is_partner() {
+        // Whether a serial is free would tell a partner that another's exists.
+        return Err(AppError::NotFound(format!(
+            "{} is not an operation of a partner account",
+            op.name()
+        )));
+    }
+    let verdict = judge(
+        &*app.store,
+        &actor,
+        &process,
+        op,
+        p.code.trim(),
+        product,
+        year,
+    )
+    .await?;
     Ok(Json(verdict).into_response())
 }
 
 async fn judge(
     store: &dyn Store,
+    actor: &Actor,
     process: &Process,
     op: StationOp,
     code: &str,
@@ -682,7 +700,7 @@ async fn judge(
     if op.registers() {
         return judge_new(store, process, op, code, product).await;
     }
-    let item = match crate::scan::resolve(store, code, year).await {
+    let item = match crate::passport::unit_of_code(store, actor, code, year).await {
         Ok((crate::scan::Resolved::Item { item }, _)) => item,
         Ok(_) => {
             return Ok(Verdict::refuse(

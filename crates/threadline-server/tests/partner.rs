@@ -1,0 +1,320 @@
+//! Partner scoping through HTTP, on both engines: a distributor's account sees the units
+//! shipped to it or to its sub-distributors — item, passport, events, scan, scan check,
+//! trace and its export, EPCIS query — and every other unit answers exactly as one that does
+//! not exist; an event naming many units shows it only its own; routes outside its scope are
+//! "not found". A distributor account must name a distributor party.
+
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
+
+mod common;
+
+use axum::http::StatusCode;
+use common::Api;
+use serde_json::{Value, json};
+use threadline_domain::access::Role;
+use threadline_server::{AppState, FixedClock};
+use threadline_testkit::fixtures::{at, now, plant};
+use threadline_testkit::{TestStore, store_test};
+
+const MINE: &str = "GD-0001";
+const SUBS: &str = "SUB-0001";
+const THEIRS: &str = "SH-0001";
+const OURS: &str = "HQ-0001";
+
+fn unit(serial: &str) -> Value {
+    json!({"product": "BOARD", "serial": serial})
+}
+
+async fn ok(api: &Api, uri: &str, body: Value) -> Value {
+    let r = api.post(uri, body).await;
+    assert!(r.status.is_success(), "{uri}: {} {:?}", r.status, r.body);
+    r.body
+}
+
+/// Four boards commissioned in one event: one shipped to DIST-GD, one to its sub-distributor,
+/// one to another distributor, one kept. Returns the admin client and a client per partner.
+async fn setup(s: &TestStore) -> (Api, Api, Api) {
+    plant(&**s).await;
+    let state = AppState {
+        clock: std::sync::Arc::new(FixedClock(now())),
+        ..AppState::new(s.store.clone())
+    };
+    let admin = Api::with_state(s, state.clone(), "root", &[Role::Admin]).await;
+    ok(
+        &admin,
+        "/api/v1/parties",
+        json!({"code": "DIST-GD-SUB", "name": "Foshan sub-dealer",
+        "kind": "distributor", "parent": "DIST-GD"}),
+    )
+    .await;
+    ok(
+        &admin,
+        "/api/v1/parties",
+        json!({"code": "DIST-SH", "name": "Shanghai Dist.",
+        "kind": "distributor"}),
+    )
+    .await;
+    ok(
+        &admin,
+        "/api/v1/events",
+        json!({"type": "object", "action": "ADD", "event_time": at(600),
+        "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
+        "items": [unit(MINE), unit(SUBS), unit(THEIRS), unit(OURS)],
+        "biz_transactions": [{"type": "prodorder", "id": "WO-P"}]}),
+    )
+    .await;
+    ok(
+        &admin,
+        "/api/v1/ops/move",
+        json!({"time": at(590), "to": "SZ-WH-A1", "put_away": true,
+        "items": [unit(MINE), unit(SUBS), unit(THEIRS), unit(OURS)]}),
+    )
+    .await;
+    for (serial, to) in [
+        (MINE, "DIST-GD"),
+        (SUBS, "DIST-GD-SUB"),
+        (THEIRS, "DIST-SH"),
+    ] {
+        ok(
+            &admin,
+            "/api/v1/ops/ship",
+            json!({"time": at(580), "sales_order": format!("SO-{serial}"),
+            "distributor": to, "from": "SZ-WH-A1",
+            "lines": [{"line": "1", "product": "BOARD", "serials": [serial]}]}),
+        )
+        .await;
+    }
+    let mut partners = Vec::new();
+    for (name, party) in [("gd", "DIST-GD"), ("sh", "DIST-SH")] {
+        let r = ok(
+            &admin,
+            "/api/v1/tokens",
+            json!({"name": name, "roles": ["distributor"], "party": party}),
+        )
+        .await;
+        assert_eq!(r["token"]["party"], party);
+        partners.push(Api {
+            router: admin.router.clone(),
+            auth: format!("Bearer {}", r["secret"].as_str().unwrap()),
+        });
+    }
+    let sh = partners.pop().unwrap();
+    let gd = partners.pop().unwrap();
+    (admin, gd, sh)
+}
+
+/// The error of a refusal with the serial taken out, to compare "hidden" with "absent".
+fn shape(r: &common::Reply, serial: &str) -> (StatusCode, String) {
+    (r.status, r.body.to_string().replace(serial, "<serial>"))
+}
+
+store_test!(
+    a_distributor_sees_only_units_shipped_to_it_or_under_it,
+    |s: TestStore| async move {
+        let (_admin, gd, sh) = setup(&s).await;
+
+        for serial in [MINE, SUBS] {
+            let r = gd.get(&format!("/api/v1/items/BOARD/{serial}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{serial}: {:?}", r.body);
+        }
+        // Another distributor's unit and our own stock read exactly like a unit that does
+        // not exist.
+        let absent = gd.get("/api/v1/items/BOARD/NO-SUCH-1").await;
+        assert_eq!(absent.status, StatusCode::NOT_FOUND);
+        for serial in [THEIRS, OURS] {
+            let r = gd.get(&format!("/api/v1/items/BOARD/{serial}")).await;
+            assert_eq!(shape(&r, serial), shape(&absent, "NO-SUCH-1"), "{serial}");
+            let p = gd
+                .get(&format!("/api/v1/items/BOARD/{serial}/passport"))
+                .await;
+            assert_eq!(p.status, StatusCode::NOT_FOUND, "{serial}");
+            let p = gd.get(&format!("/api/v1/passport?code={serial}")).await;
+            let none = gd.get("/api/v1/passport?code=NO-SUCH-1").await;
+            assert_eq!(shape(&p, serial), shape(&none, "NO-SUCH-1"), "{serial}");
+            let e = gd
+                .get(&format!("/api/v1/events?product=BOARD&serial={serial}"))
+                .await;
+            assert_eq!(e.status, StatusCode::NOT_FOUND, "{serial}");
+            let sc = gd.get(&format!("/api/v1/scan?code={serial}")).await;
+            let none = gd.get("/api/v1/scan?code=NO-SUCH-1").await;
+            assert_eq!(shape(&sc, serial), shape(&none, "NO-SUCH-1"), "{serial}");
+            let check = gd
+                .get(&format!("/api/v1/scan/check?operation=ship&code={serial}"))
+                .await;
+            let none = gd
+                .get("/api/v1/scan/check?operation=ship&code=NO-SUCH-1")
+                .await;
+            assert_eq!(check.status, StatusCode::OK);
+            assert_eq!(check.body["reason"], "not_registered", "{:?}", check.body);
+            assert_eq!(shape(&check, serial), shape(&none, "NO-SUCH-1"), "{serial}");
+            for dir in ["backward", "forward"] {
+                let t = gd
+                    .get(&format!(
+                        "/api/v1/trace/{dir}?product=BOARD&serial={serial}"
+                    ))
+                    .await;
+                assert_eq!(t.status, StatusCode::NOT_FOUND, "{dir} {serial}");
+                let (status, _, _) = gd
+                    .get_file(&format!(
+                        "/api/v1/trace/{dir}?product=BOARD&serial={serial}&format=csv"
+                    ))
+                    .await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{dir} {serial} CSV");
+            }
+            let (_, _, page) = gd.get_file(&format!("/unit?code={serial}&lang=en")).await;
+            let page = String::from_utf8(page).unwrap();
+            assert!(page.contains("id=\"not-found\""), "{serial}: {page}");
+        }
+
+        // Its own unit: the whole history, but the commissioning event (four boards) names
+        // only this one.
+        let passport = gd
+            .get(&format!("/api/v1/items/BOARD/{MINE}/passport"))
+            .await;
+        assert_eq!(passport.status, StatusCode::OK, "{:?}", passport.body);
+        let text = passport.body.to_string();
+        assert!(
+            !text.contains(THEIRS) && !text.contains(OURS) && !text.contains(SUBS),
+            "{text}"
+        );
+        let first = &passport.body["timeline"][0];
+        assert_eq!(first["biz_step"], "commissioning");
+        assert_eq!(first["items"], json!([unit(MINE)]));
+        let events = gd
+            .get(&format!("/api/v1/events?product=BOARD&serial={MINE}"))
+            .await;
+        assert_eq!(events.status, StatusCode::OK);
+        assert_eq!(events.body["items"][0]["items"], json!([unit(MINE)]));
+        let (status, _, csv) = gd
+            .get_file(&format!(
+                "/api/v1/events?product=BOARD&serial={MINE}&format=csv"
+            ))
+            .await;
+        let csv = String::from_utf8(csv).unwrap();
+        assert_eq!(status, StatusCode::OK, "{csv}");
+        assert!(
+            csv.contains(MINE) && !csv.contains(THEIRS) && !csv.contains(SUBS),
+            "{csv}"
+        );
+        let page = gd.get_file(&format!("/unit?code={MINE}&lang=en")).await.2;
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.contains(MINE) && !page.contains(THEIRS), "{page}");
+        let check = gd
+            .get(&format!("/api/v1/scan/check?operation=ship&code={MINE}"))
+            .await;
+        assert_ne!(check.body["reason"], "not_registered", "{:?}", check.body);
+        let t = gd
+            .get(&format!(
+                "/api/v1/trace/forward?product=BOARD&serial={MINE}"
+            ))
+            .await;
+        assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+
+        // Nothing wider than one of its units: no event listing, no set trace, no recalls,
+        // no master data, no stock.
+        for uri in [
+            "/api/v1/events",
+            "/api/v1/trace/forward?work_order=WO-P",
+            "/api/v1/recalls",
+            "/api/v1/products",
+            "/api/v1/ops/pick?product=BOARD&quantity=1",
+            "/api/v1/lots/RESIN/L1",
+            "/epcis/bizSteps/commissioning/events",
+            "/dashboard",
+        ] {
+            let (status, _, body) = gd.get_file(uri).await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{uri}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let (status, _, _) = gd
+            .get_file("/api/v1/scan/check?operation=commission&code=SH-0001")
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "whether a serial is free is not told"
+        );
+
+        // EPCIS: its units only, even inside an event naming four.
+        let (status, _, doc) = gd.get_file("/epcis/events?EQ_bizStep=commissioning").await;
+        assert_eq!(status, StatusCode::OK);
+        let doc = String::from_utf8(doc).unwrap();
+        assert!(doc.contains(MINE) && doc.contains(SUBS), "{doc}");
+        assert!(!doc.contains(THEIRS) && !doc.contains(OURS), "{doc}");
+
+        // The other distributor: the mirror image.
+        assert_eq!(
+            sh.get(&format!("/api/v1/items/BOARD/{THEIRS}"))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        for serial in [MINE, SUBS, OURS] {
+            assert_eq!(
+                sh.get(&format!("/api/v1/items/BOARD/{serial}"))
+                    .await
+                    .status,
+                StatusCode::NOT_FOUND,
+                "{serial}"
+            );
+        }
+        let (_, _, doc) = sh.get_file("/epcis/events?EQ_bizStep=shipping").await;
+        let doc = String::from_utf8(doc).unwrap();
+        assert!(doc.contains(THEIRS) && !doc.contains(MINE), "{doc}");
+    }
+);
+
+store_test!(
+    a_distributor_account_names_a_distributor_party,
+    |s: TestStore| async move {
+        let (admin, _, _) = setup(&s).await;
+        for (body, code) in [
+            (json!({"name": "d1", "roles": ["distributor"]}), "required"),
+            (
+                json!({"name": "d2", "roles": ["distributor"], "party": "NOPE"}),
+                "unknown_party",
+            ),
+            (
+                json!({"name": "d3", "roles": ["distributor"], "party": "CUST1"}),
+                "invalid_party",
+            ),
+            (
+                json!({"name": "d4", "roles": ["warehouse"], "party": "DIST-GD"}),
+                "invalid_party",
+            ),
+        ] {
+            let r = admin.post("/api/v1/tokens", body.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{body}: {:?}",
+                r.body
+            );
+            assert_eq!(r.codes(), [(code.to_owned(), "party".to_owned())], "{body}");
+        }
+        let r = admin
+            .post(
+                "/api/v1/users",
+                json!({"name": "li.gd", "password": "a-long-password-1",
+                "roles": ["distributor"], "party": "DIST-GD"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["party"], "DIST-GD");
+        // Its roles cannot leave the binding behind.
+        let r = admin
+            .put(
+                "/api/v1/users/li.gd/roles",
+                "",
+                json!({"roles": ["warehouse"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let tokens = admin.get("/api/v1/tokens").await.body.to_string();
+        assert!(!tokens.contains("\"d1\""), "nothing was created: {tokens}");
+    }
+);
