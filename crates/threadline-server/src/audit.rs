@@ -58,6 +58,12 @@ impl AuditNote {
     }
 
     #[must_use]
+    pub fn signed(mut self, s: Option<Signature>) -> AuditNote {
+        self.signature = s;
+        self
+    }
+
+    #[must_use]
     pub fn reason(mut self, r: Option<String>) -> AuditNote {
         self.reason = r;
         self

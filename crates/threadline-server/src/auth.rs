@@ -39,6 +39,8 @@ pub struct AuthSettings {
     /// A session ends this long after sign-in, however active.
     pub session_lifetime: chrono::Duration,
     pub lockout: LockoutPolicy,
+    /// The operations that need an electronic signature ([`crate::esign`]).
+    pub signatures: crate::esign::SignedOps,
 }
 
 impl Default for AuthSettings {
@@ -48,6 +50,7 @@ impl Default for AuthSettings {
             session_idle: chrono::Duration::minutes(30),
             session_lifetime: chrono::Duration::hours(12),
             lockout: LockoutPolicy::default(),
+            signatures: crate::esign::SignedOps::NONE,
         }
     }
 }
@@ -243,7 +246,10 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Verifies `password` against `hash` (or the dummy) on the blocking pool.
-async fn verify_password(hash: Option<String>, password: String) -> Result<bool, AppError> {
+pub(crate) async fn verify_password(
+    hash: Option<String>,
+    password: String,
+) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
         let ok = verify_blocking(hash.as_deref().unwrap_or_else(|| dummy_hash()), &password);
         ok && hash.is_some()

@@ -23,6 +23,7 @@ pub mod body;
 pub mod clock;
 pub mod epcis;
 pub mod error;
+pub mod esign;
 pub mod export;
 pub mod i18n;
 pub mod import;

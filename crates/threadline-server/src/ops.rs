@@ -20,6 +20,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use threadline_domain::access::Permission;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{
@@ -35,6 +36,7 @@ use crate::api::{idempotency, permitted};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
+use crate::esign::{SignatureRequest, Signed};
 use async_trait::async_trait;
 
 /// One event of a plan, and where its parts came from in the operation's body.
@@ -280,6 +282,12 @@ pub trait Operation: DeserializeOwned + Send + Sync {
     const NAME: &'static str;
 
     async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError>;
+
+    /// For an operation a plant may require a signature for: which one, the permission the
+    /// signer must hold, and the signature the request carries.
+    fn signed(&self) -> Option<(Signed, Permission, Option<&SignatureRequest>)> {
+        None
+    }
 }
 
 /// `POST /api/v1/ops/<T::NAME>`: parse, plan, check each planned event's permission, capture.
@@ -299,16 +307,24 @@ pub async fn handle<T: Operation>(
         return Ok((StatusCode::OK, Json(Value::Object(out))).into_response());
     }
     let key = key_for(&headers, T::NAME, &body)?;
+    let signature = match op.signed() {
+        Some((which, needs, given)) => {
+            crate::esign::signature(&app, &actor, which, needs, given).await?
+        }
+        None => None,
+    };
     let ctx = CaptureContext {
         actor: actor.name(),
         now,
     };
     let receipts = record_plan(&*app.store, &ctx, Some(&actor), key, plan).await?;
-    let note = crate::audit::AuditNote::object(format!("ops/{}", T::NAME)).after(json!({
-        "count": receipts.len(),
-        "first_seq": receipts.first().map(|r| r.seq),
-        "last_seq": receipts.last().map(|r| r.seq),
-    }));
+    let note = crate::audit::AuditNote::object(format!("ops/{}", T::NAME))
+        .after(json!({
+            "count": receipts.len(),
+            "first_seq": receipts.first().map(|r| r.seq),
+            "last_seq": receipts.last().map(|r| r.seq),
+        }))
+        .signed(signature);
     out.insert("events".into(), json!(receipts));
     Ok(note.on((StatusCode::CREATED, Json(Value::Object(out))).into_response()))
 }
@@ -1042,11 +1058,22 @@ pub struct QcDisposition {
     pub approved_by: Option<String>,
     #[serde(default)]
     pub location: Option<LocationCode>,
+    /// The electronic signature, where the plant requires one for dispositions.
+    #[serde(default, skip_serializing)]
+    pub signature: Option<SignatureRequest>,
 }
 
 #[async_trait]
 impl Operation for QcDisposition {
     const NAME: &'static str = "disposition";
+
+    fn signed(&self) -> Option<(Signed, Permission, Option<&SignatureRequest>)> {
+        Some((
+            Signed::Disposition,
+            Permission::Inspect,
+            self.signature.as_ref(),
+        ))
+    }
 
     async fn plan(&self, _store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
         let op = self;

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use threadline_domain::access::Permission;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{CaptureContext, Event, EventRequest, HoldKind};
 use threadline_domain::mask::{MASKED, Mask, Visibility};
@@ -799,6 +800,9 @@ pub async fn contacts(
 pub struct CloseRequest {
     #[serde(default)]
     pub note: Option<String>,
+    /// The electronic signature, where the plant requires one for closing recalls.
+    #[serde(default)]
+    pub signature: Option<crate::esign::SignatureRequest>,
 }
 
 /// `POST /api/v1/recalls/{code}/close` (needs `recall`), body `{"note": …}` (optional): closes
@@ -811,7 +815,10 @@ pub async fn close(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let req: CloseRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CloseRequest { note: None }
+        CloseRequest {
+            note: None,
+            signature: None,
+        }
     } else {
         require_json(&headers)?;
         parse(&body, "")?
@@ -824,6 +831,17 @@ pub async fn close(
         ));
     }
     let before = app.store.recall(&code).await?;
+    if before.is_none() {
+        return Err(AppError::NotFound(format!("recall {code} does not exist")));
+    }
+    let signature = crate::esign::signature(
+        &app,
+        &actor,
+        crate::esign::Signed::RecallClose,
+        Permission::Recall,
+        req.signature.as_ref(),
+    )
+    .await?;
     let closed = app
         .store
         .close_recall(&code, actor.name(), app.clock.now(), req.note.clone())
@@ -833,5 +851,6 @@ pub async fn close(
         .before(before)
         .after(&closed)
         .reason(req.note)
+        .signed(signature)
         .on(Json(closed).into_response()))
 }

@@ -21,6 +21,7 @@ const KNOWN_ENV: &[&str] = &[
     "THREADLINE_LOG",
     "THREADLINE_TEST_PG",
     "THREADLINE_WEBHOOKS_ALLOW_PRIVATE",
+    "THREADLINE_SIGNATURES",
     "THREADLINE_MQTT_BROKER",
     "THREADLINE_MQTT_TOPICS",
     "THREADLINE_MQTT_TOKEN",
@@ -38,6 +39,7 @@ struct FileConfig {
     durability: Option<String>,
     cookie_secure: Option<bool>,
     webhooks_allow_private: Option<bool>,
+    signatures: Option<Vec<String>>,
     mqtt: Option<MqttFile>,
 }
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// Let webhooks reach loopback and private addresses (a receiver inside the plant).
     pub webhooks_allow_private: bool,
+    /// The operations that need an electronic signature: `disposition`, `recall_close`.
+    pub signatures: threadline_server::esign::SignedOps,
     pub mqtt: Option<MqttConfig>,
 }
 
@@ -93,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("durability", &self.durability)
             .field("cookie_secure", &self.cookie_secure)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("signatures", &self.signatures)
             .field(
                 "mqtt",
                 &self
@@ -179,6 +184,16 @@ pub fn load(
         admin_password = flags.admin_password;
     }
     let mqtt = mqtt_config(file.mqtt.unwrap_or_default(), env)?;
+    let signatures = match env("THREADLINE_SIGNATURES") {
+        Some(v) => signed_ops(
+            "THREADLINE_SIGNATURES",
+            v.split(',').map(str::trim).filter(|s| !s.is_empty()),
+        )?,
+        None => signed_ops(
+            "signatures",
+            file.signatures.iter().flatten().map(String::as_str),
+        )?,
+    };
     let cfg = Config {
         db: flags
             .db
@@ -202,6 +217,7 @@ pub fn load(
             Some(v) => parse_bool("THREADLINE_WEBHOOKS_ALLOW_PRIVATE", &v)?,
             None => file.webhooks_allow_private.unwrap_or(false),
         },
+        signatures,
         mqtt,
     };
     if !matches!(cfg.durability.as_str(), "process" | "power") {
@@ -216,6 +232,24 @@ pub fn load(
         bail!("the admin password must be at least 8 characters");
     }
     Ok(cfg)
+}
+
+fn signed_ops<'a>(
+    key: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<threadline_server::esign::SignedOps> {
+    use threadline_server::esign::{Signed, SignedOps};
+    let mut ops = SignedOps::NONE;
+    for n in names {
+        let Some(op) = Signed::parse(n) else {
+            bail!(
+                "{key}: `{n}` is not an operation that can be signed; they are {}",
+                Signed::ALL.map(Signed::as_str).join(", ")
+            );
+        };
+        ops = ops.with(op);
+    }
+    Ok(ops)
 }
 
 fn mqtt_config(
@@ -356,6 +390,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("true or false"), "{e}");
+    }
+
+    #[test]
+    fn signatures_are_required_for_the_operations_named() {
+        use threadline_server::esign::Signed;
+        let c = load(Flags::default(), &env_of(&[]), &[]).unwrap();
+        assert!(!c.signatures.contains(Signed::Disposition));
+        let c = load(
+            Flags::default(),
+            &env_of(&[("THREADLINE_SIGNATURES", "disposition, recall_close")]),
+            &[],
+        )
+        .unwrap();
+        assert!(c.signatures.contains(Signed::Disposition));
+        assert!(c.signatures.contains(Signed::RecallClose));
+        let e = load(
+            Flags::default(),
+            &env_of(&[("THREADLINE_SIGNATURES", "release")]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("`release` is not an operation"),
+            "{e}"
+        );
     }
 
     #[test]

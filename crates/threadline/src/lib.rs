@@ -283,6 +283,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let state = threadline_server::AppState {
                 auth: threadline_server::AuthSettings {
                     secure_cookies: cfg.cookie_secure,
+                    signatures: cfg.signatures,
                     ..Default::default()
                 },
                 webhooks: threadline_server::webhook::WebhookSettings {
