@@ -213,6 +213,12 @@ store_test!(
             shows(&page, PRICE, commercial, &format!("{who} passport page"));
             shows(&page, ADDRESS, personal, &format!("{who} passport page"));
 
+            // Search finds a customer by name only for those who may read it.
+            let (_, found, _) = raw(api, "/search?q=%E5%BC%A0%E4%B8%89&lang=en").await;
+            assert_eq!(found.contains("CUST-M"), personal, "{who}: {found}");
+            let (_, found, _) = raw(api, "/search?q=CUST-M&lang=en").await;
+            shows(&found, NAME, personal, &format!("{who} search by code"));
+
             // EPCIS documents carry the same fields as extensions, masked the same way, and a
             // query cannot probe a masked value.
             let (status, doc, _) = raw(api, "/epcis/events?EQ_bizStep=shipping").await;

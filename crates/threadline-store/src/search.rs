@@ -3,6 +3,7 @@
 //! the units an order names or a party holds. The statements are the same on both engines.
 
 use serde::Serialize;
+use threadline_domain::mask::{MASKED, Mask, Visibility};
 
 /// A lot whose code starts with the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,11 +34,26 @@ pub struct PartyHit {
     pub units_held: i64,
 }
 
+/// A customer's name is personal data.
+impl Mask for PartyHit {
+    fn mask(&mut self, v: Visibility) {
+        if self.kind == "customer" && !v.personal {
+            MASKED.clone_into(&mut self.name);
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct SearchHits {
     pub lots: Vec<LotHit>,
     pub orders: Vec<OrderHit>,
     pub parties: Vec<PartyHit>,
+}
+
+impl Mask for SearchHits {
+    fn mask(&mut self, v: Visibility) {
+        self.parties.mask(v);
+    }
 }
 
 /// A unit in a list of hits.

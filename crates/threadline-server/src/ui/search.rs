@@ -146,13 +146,18 @@ async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppEr
     })
 }
 
-async fn hits(app: &AppState, lang: Lang, text: &str) -> Result<String, AppError> {
+async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<String, AppError> {
     let mut out = scanned(app, lang, text).await?;
     let SearchHits {
         lots,
         orders,
-        parties,
-    } = app.store.search(text, LIMIT).await?;
+        mut parties,
+    } = actor.masked(app.store.search(text, LIMIT).await?);
+    if !actor.visibility().personal {
+        // A customer found by name alone would tell whose name it is.
+        let needle = text.to_lowercase();
+        parties.retain(|p| p.kind != "customer" || p.code.to_lowercase().contains(&needle));
+    }
     if !lots.is_empty() {
         let rows: String = lots
             .iter()
@@ -296,7 +301,7 @@ pub async fn page(
     let results = if text.is_empty() {
         String::new()
     } else {
-        match hits(&app, lang, text).await {
+        match hits(&app, &actor, lang, text).await {
             Ok(h) if h.is_empty() => format!(
                 "<section id=\"nothing\"><p class=\"muted\">{}</p></section>",
                 t(lang, Msg::NothingFound)
