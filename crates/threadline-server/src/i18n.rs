@@ -341,6 +341,9 @@ pub enum Msg {
     Roles,
     Tokens,
     NotFoundPage,
+    CloseRecall,
+    CloseNote,
+    CloseHint,
     NewUser,
     NewToken,
     SetRoles,
@@ -985,6 +988,14 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Tokens) => "API tokens",
         (Lang::Zh, NotFoundPage) => "页面不存在",
         (Lang::En, NotFoundPage) => "Page not found",
+        (Lang::Zh, CloseRecall) => "召回结案",
+        (Lang::En, CloseRecall) => "Close the recall",
+        (Lang::Zh, CloseNote) => "结案说明",
+        (Lang::En, CloseNote) => "Closing note",
+        (Lang::Zh, CloseHint) => "关闭后召回冻结仍保留，由后续处置（报废、维修、退回）逐一解除。",
+        (Lang::En, CloseHint) => {
+            "Closing keeps the recall holds; each unit leaves them through its disposition (scrap, repair, return)."
+        }
         (Lang::Zh, NewUser) => "新建用户",
         (Lang::En, NewUser) => "New user",
         (Lang::Zh, NewToken) => "新建 API 令牌",

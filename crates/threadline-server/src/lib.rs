@@ -177,6 +177,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route(M::GET, "/recalls/{code}", Needs(Read), ui::recall::campaign),
         route(
+            M::POST,
+            "/recalls/{code}/close",
+            Needs(Permission::Recall),
+            ui::recall::close,
+        ),
+        route(
             M::GET,
             "/api/v1/scan/check",
             Needs(Read),

@@ -1,5 +1,6 @@
-//! The master-data admin pages on both engines: create and edit through the forms, what the
-//! form does not show kept, and a refusal shown on the form with nothing written.
+//! The forms of the web UI on both engines: master data, users and tokens (create and edit,
+//! what the form does not show kept, a refusal shown on the form with nothing written), and
+//! closing a recall campaign.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -358,5 +359,53 @@ store_test!(
         let configurer =
             Api::with_roles(&s, "planner", &[threadline_domain::access::Role::Quality]).await;
         assert_eq!(configurer.get("/admin/users?lang=en").await.status, 403);
+    }
+);
+
+store_test!(
+    a_recall_is_closed_from_its_page_once,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        common::history(&api).await;
+        let r = api
+            .post(
+                "/api/v1/recalls",
+                json!({"code": "RC-9", "reason": "boards short", "severity": "major",
+                   "scope": {"product": "BOARD", "serial": "B1"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = api.get("/recalls/RC-9?lang=en").await;
+        assert!(html(&r).contains("id=\"close-recall\""));
+        let r = post_form(
+            &api,
+            "/recalls/RC-9/close",
+            &[("lang", "en"), ("note", "located")],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(r.headers["location"], "/recalls/RC-9?lang=en");
+        let v = api.get("/api/v1/recalls/RC-9").await;
+        assert_eq!(v.body["close_note"], "located");
+        let r = api.get("/recalls/RC-9?lang=en").await;
+        assert!(html(&r).contains("id=\"closure\"") && !html(&r).contains("id=\"close-recall\""));
+        // A second close is refused, and says why.
+        let r = post_form(
+            &api,
+            "/recalls/RC-9/close",
+            &[("lang", "en"), ("note", "again")],
+        )
+        .await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert!(html(&r).contains(
+            "<p class=\"bad\" id=\"close-error\" role=\"alert\">recall RC-9 is already closed</p>"
+        ));
+        // The language switch of that page leads back to the campaign, not to the form's address.
+        assert!(html(&r).contains("id=\"lang-switch\" href=\"/recalls/RC-9?lang=zh\""));
+        assert_eq!(
+            api.get("/api/v1/recalls/RC-9").await.body["close_note"],
+            "located"
+        );
     }
 );

@@ -568,6 +568,21 @@ store_test!(a_forward_trace_into_a_recall, |s: TestStore| async move {
     // The hold is real: the phone is now on recall hold too.
     let holds = &site.api.item("PHONE", "P1").await["holds"];
     assert_eq!(holds, &json!(["qc", "recall"]));
+    // Closing from the campaign's page: the status says so, the holds stay.
+    b.type_into("#close-note", "all units located").await;
+    b.click("#close-recall button[type=submit]").await;
+    b.until("document.getElementById('closure')").await;
+    assert_eq!(b.text("#campaign-status").await, "已结案");
+    assert!(b.text("#closure").await.contains("all units located"));
+    assert!(
+        b.js("return !document.getElementById('close-recall');")
+            .await
+            == json!(true)
+    );
+    let r = site.api.get("/api/v1/recalls/RC-TEST-1").await;
+    assert_eq!(r.body["closed_by"], "zhao");
+    assert_eq!(r.body["close_note"], "all units located");
+    b.shot("recall-closed-zh").await;
     b.open(&format!("{}/recalls?lang=zh", site.base)).await;
     b.until("document.getElementById('recalls')").await;
     assert!(b.text("#recalls").await.contains("RC-TEST-1"));

@@ -428,13 +428,44 @@ pub async fn campaign(
         ));
     }
     let closed = v["closed_at"].is_string();
+    let close = if closed {
+        format!(
+            "<section class=\"card\" id=\"closure\"><h2>{}</h2><p>{} · {}</p><p>{}</p></section>",
+            t(lang, Msg::Closed),
+            esc(v["closed_by"].as_str().unwrap_or("")),
+            esc(&v["closed_at"]
+                .as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| crate::i18n::datetime(lang, &t))
+                .unwrap_or_default()),
+            esc(v["close_note"].as_str().unwrap_or("")),
+        )
+    } else if actor.permissions.contains(Permission::Recall) {
+        format!(
+            "<section class=\"card\"><h2>{h}</h2><p class=\"hint\">{hint}</p><form method=\"post\" action=\"/recalls/{cu}/close\" id=\"close-recall\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
+             <label for=\"close-note\">{nl}</label><input id=\"close-note\" name=\"note\" maxlength=\"2000\">\
+             <button type=\"submit\" class=\"danger\">{h}</button></form></section>",
+            h = t(lang, Msg::CloseRecall),
+            hint = t(lang, Msg::CloseHint),
+            csrf = esc(&actor
+                .session
+                .as_ref()
+                .map(|s| s.csrf_token.clone())
+                .unwrap_or_default()),
+            l = lang_param(lang),
+            nl = t(lang, Msg::CloseNote),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         "<section class=\"card\" id=\"campaign\"><h1>{l_recall} {code}</h1><p><span class=\"badge {sc}\">{sev}</span><span class=\"badge {stc}\" id=\"campaign-status\">{status}</span></p>\
          <dl class=\"kv\"><dt>{l_reason}</dt><dd>{reason}</dd><dt>{l_who}</dt><dd>{by} · {when}</dd></dl><p>{exports}</p></section>\
          <div class=\"cols\"><section class=\"card\"><h2>{l_counts}</h2><dl class=\"kv\" id=\"campaign-counts\"><dt>{l_units}</dt><dd>{units}</dd><dt>{l_lots}</dt><dd>{lots}</dd>\
          <dt>{l_held}</dt><dd>{held}</dd><dt>{l_ours}</dt><dd>{ours}</dd><dt>{l_out}</dt><dd>{outside}</dd></dl><h3>{l_state}</h3><div class=\"bars\">{by_status}</div></section>\
          <section class=\"card\"><h2>{l_progress} <span id=\"progress\">{pct:.0}%</span></h2><div class=\"bars\">{closure}</div></section></div>\
-         <section class=\"card\"><h2>{l_contacts}</h2><div class=\"table-wrap\"><table id=\"contacts\"><thead><tr><th>{l_party}</th><th>{l_name}</th><th>{l_kind}</th><th>{l_units}</th><th>{l_region}</th><th>{l_contact}</th></tr></thead><tbody>{contacts}</tbody></table></div></section>",
+         <section class=\"card\"><h2>{l_contacts}</h2><div class=\"table-wrap\"><table id=\"contacts\"><thead><tr><th>{l_party}</th><th>{l_name}</th><th>{l_kind}</th><th>{l_units}</th><th>{l_region}</th><th>{l_contact}</th></tr></thead><tbody>{contacts}</tbody></table></div></section>{close}",
         l_recall = t(lang, Msg::Recall),
         code = esc(&code),
         sc = if v["severity"] == "critical" {
@@ -484,4 +515,75 @@ pub async fn campaign(
         Some(&uri),
     )
     .into_response()
+}
+
+/// `POST /recalls/{code}/close`: the close form, sent on to [`crate::recall::close`].
+pub async fn close(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<BTreeMap<String, String>>, FormRejection>,
+) -> Response {
+    let (lang, f) = match super::posted_form(&actor, &headers, form) {
+        Ok(x) => x,
+        Err(refused) => return *refused,
+    };
+    let note = f.get("note").map(|n| n.trim()).filter(|n| !n.is_empty());
+    let mut json_headers = HeaderMap::new();
+    json_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = Bytes::from(json!({ "note": note }).to_string());
+    match crate::recall::close(
+        State(app.clone()),
+        actor.clone(),
+        Path(code.clone()),
+        json_headers,
+        body,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!(
+            "/recalls/{}?lang={}",
+            url_encode(&code),
+            lang_param(lang)
+        ))
+        .into_response(),
+        Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
+            super::refusal(lang, e)
+        }
+        Err(e) => {
+            let (status, errors) = e.into_status_and_errors();
+            let message = errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            // The switch of this page leads to the campaign: the form's address takes no GET.
+            let here = format!("/recalls/{}", url_encode(&code))
+                .parse::<Uri>()
+                .unwrap_or(uri);
+            (
+                status,
+                page_with(
+                    lang,
+                    t(lang, Msg::CloseRecall),
+                    Some(&actor),
+                    &format!(
+                        "<section><p class=\"bad\" id=\"close-error\" role=\"alert\">{}</p><p><a href=\"/recalls/{}?lang={}\">{} {}</a></p></section>",
+                        esc(&message),
+                        url_encode(&code),
+                        lang_param(lang),
+                        t(lang, Msg::Recall),
+                        esc(&code)
+                    ),
+                    &[],
+                    Some(&here),
+                ),
+            )
+                .into_response()
+        }
+    }
 }
