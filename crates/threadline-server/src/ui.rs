@@ -142,6 +142,13 @@ fn nav(lang: Lang, actor: &Actor) -> String {
     } else if actor.permissions.contains(Permission::ManageUsers) {
         links.push((format!("/admin/users?lang={l}"), t(lang, Msg::Admin)));
     }
+    // A partner account reaches only its routes: offer no link that would answer 404.
+    if actor.is_partner() {
+        links.retain(|(href, _)| {
+            let path = href.split('?').next().unwrap_or("");
+            crate::partner::PARTNER_ROUTES.contains(&path)
+        });
+    }
     links
         .iter()
         .map(|(href, label)| format!("<a href=\"{href}\">{label}</a>"))

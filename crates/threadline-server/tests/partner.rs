@@ -318,3 +318,41 @@ store_test!(
         assert!(!tokens.contains("\"d1\""), "nothing was created: {tokens}");
     }
 );
+
+store_test!(
+    a_partner_is_offered_only_the_pages_it_may_open,
+    |s: TestStore| async move {
+        let (admin, gd, _sh) = setup(&s).await;
+        let r = gd.get("/?lang=en").await;
+        assert_eq!(r.status, 200);
+        let page = r.body.as_str().unwrap();
+        let nav = &page[page.find("<nav").unwrap()..page.find("</nav>").unwrap()];
+        assert!(nav.contains("href=\"/unit?lang=en\""), "{nav}");
+        // Pages it may read but not as a partner are not found; admin needs what it lacks.
+        for (hidden, status) in [
+            ("/dashboard", 404),
+            ("/search", 404),
+            ("/trace", 404),
+            ("/recalls", 404),
+            ("/admin/products", 403),
+        ] {
+            assert!(
+                !nav.contains(&format!("href=\"{hidden}")),
+                "{hidden}: {nav}"
+            );
+            assert_eq!(
+                gd.get(&format!("{hidden}?lang=en")).await.status,
+                status,
+                "{hidden}"
+            );
+        }
+        // Everyone else still gets them.
+        let page = admin.get("/?lang=en").await;
+        assert!(
+            page.body
+                .as_str()
+                .unwrap()
+                .contains("href=\"/dashboard?lang=en\"")
+        );
+    }
+);
