@@ -111,7 +111,7 @@ pub struct Actor {
     pub permissions: Permissions,
     /// Stored and shown; writes are not yet restricted to it.
     pub site: Option<String>,
-    /// The partner (distributor) this account works for; see [`Actor::partner`].
+    /// The partner (distributor) this account works for; see [`crate::partner::Partner::of`].
     pub party: Option<String>,
     pub session: Option<Session>,
 }
