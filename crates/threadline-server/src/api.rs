@@ -703,8 +703,13 @@ pub(crate) fn versioned_response<T: serde::Serialize>(
     status: StatusCode,
     v: &Versioned<T>,
 ) -> Response {
-    let mut resp = (status, Json(v)).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", v.version)) {
+    with_etag(status, v, v.version)
+}
+
+/// `body` as JSON with `ETag: "<version>"`, the version a later change names in `If-Match`.
+pub(crate) fn with_etag(status: StatusCode, body: impl serde::Serialize, version: u32) -> Response {
+    let mut resp = (status, Json(body)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         resp.headers_mut().insert(header::ETAG, etag);
     }
     resp

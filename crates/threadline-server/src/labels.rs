@@ -69,11 +69,7 @@ fn check_name(name: &str) -> Result<(), AppError> {
 }
 
 fn record_response(status: StatusCode, r: &LabelTemplateRecord) -> Response {
-    let mut resp = (status, Json(r)).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", r.version)) {
-        resp.headers_mut().insert(header::ETAG, etag);
-    }
-    resp
+    crate::api::with_etag(status, r, r.version)
 }
 
 async fn stored(store: &dyn Store, name: &str) -> Result<LabelTemplateRecord, AppError> {

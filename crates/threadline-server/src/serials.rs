@@ -591,11 +591,7 @@ pub async fn put_rule(
 }
 
 fn rule_response(status: StatusCode, v: &Versioned<SerialRuleDef>) -> Response {
-    let mut resp = (status, Json(rule_view(v))).into_response();
-    if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{}\"", v.version)) {
-        resp.headers_mut().insert(axum::http::header::ETAG, etag);
-    }
-    resp
+    crate::api::with_etag(status, rule_view(v), v.version)
 }
 
 /// `POST /api/v1/serial-rules`

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -624,11 +624,7 @@ fn hook_response(status: StatusCode, hook: &Webhook, secret: Option<&str>) -> Re
     if let Some(s) = secret {
         body["secret"] = json!(s);
     }
-    let mut resp = (status, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", hook.version)) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
+    crate::api::with_etag(status, body, hook.version)
 }
 
 /// `GET /api/v1/webhooks`
