@@ -525,6 +525,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route(
             M::POST,
+            "/api/v1/recalls/{code}/narrow",
+            Needs(Permission::Recall),
+            recall::narrow,
+        ),
+        route(
+            M::POST,
             "/api/v1/recalls/{code}/close",
             Needs(Permission::Recall),
             recall::close,

@@ -701,12 +701,17 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
                 "scope": {"product": "RESIN", "lot": "R1"}}))),
         ("GET", "/api/v1/recalls/{code}") => doc("Recalls", "A recall campaign with its progress", ok::<recall::CampaignView>(200)),
         ("GET", "/api/v1/recalls/{code}/units") => doc("Recalls", "Units affected by a recall", ok::<shapes::RecallUnits>(200))
+            .says("What the campaign covers now, or with `removed=true` what its narrowings took out.")
             .query::<recall::ListParams>()
-            .eg(&[("format", "csv")]),
+            .eg(&[("format", "csv"), ("removed", "true")]),
         ("GET", "/api/v1/recalls/{code}/contacts") => doc("Recalls", "Who to contact for a recall", ok::<shapes::RecallContacts>(200))
             .says("Distributors and customers holding affected units; needs `read_customer_data`.")
             .query::<recall::ListParams>()
             .eg(&[("format", "xlsx")]),
+        ("POST", "/api/v1/recalls/{code}/narrow") => doc("Recalls", "Narrow a recall campaign's scope", ok::<recall::CampaignView>(200))
+            .says("Keeps what the campaign covers and the narrower scope also reaches; what leaves is listed with `removed=true`, its recall holds are released unless another open campaign covers it, and the narrowing is recorded with who, when and why.")
+            .body(body::<recall::NarrowRequest>(json!({"reason": "only resin lot R1 failed the drop test",
+                "scope": {"product": "RESIN", "lot": "R1"}}))),
         ("POST", "/api/v1/recalls/{code}/close") => doc("Recalls", "Close a recall campaign", ok::<recall::CampaignView>(200))
             .body(body::<recall::CloseRequest>(json!({"note": "all affected units accounted for"}))),
         // Identifiers.

@@ -9,6 +9,12 @@
 //! contact in the field `personal`, which is what field-level masking will hide), and how far
 //! the campaign has come (each unit `scrapped`, `repaired`, `returned`, `located` or
 //! `not_found`, judged from its state and from events since the campaign began).
+//!
+//! A campaign can be narrowed once the cause is better understood (only the units whose
+//! component came from one supplier lot, say): the units and lots the narrower scope does not
+//! reach leave the campaign, their recall holds are released by ledger events (unless another
+//! open campaign still covers them), and the narrowing is recorded with who, when, why and
+//! the scope — the members it took out stay listed, marked with it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -29,7 +35,7 @@ use threadline_domain::master::{Contact, LocationKind};
 use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{FieldError, Quantity};
 use threadline_store::{
-    Direction, EventQuery, IdempotencyKey, Reached, Recall, RecallMember, Store,
+    Direction, EventQuery, IdempotencyKey, Reached, Recall, RecallMember, RecallNarrowing, Store,
 };
 
 use crate::AppState;
@@ -150,6 +156,9 @@ pub struct Affected {
     /// Units not built into another affected unit: their closure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closure: Option<Closure>,
+    /// The narrowing that took it out of the campaign (listed with `removed=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<u32>,
 }
 
 /// A party to contact about the campaign.
@@ -219,6 +228,9 @@ pub struct CampaignView {
     pub by_custodian: BTreeMap<String, usize>,
     pub progress: Progress,
     pub contacts: Vec<ContactRow>,
+    /// How the scope was narrowed since the campaign was created, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub narrowings: Vec<RecallNarrowing>,
 }
 
 /// The affected nodes of a campaign with their current state and closure.
@@ -266,6 +278,7 @@ async fn affected(
             holds: r.map(|r| r.holds).unwrap_or_default(),
             state,
             closure,
+            removed_by: m.removed_by,
         });
     }
     Ok(out)
@@ -355,6 +368,7 @@ async fn view(
         by_custodian: BTreeMap::new(),
         progress: Progress::default(),
         contacts: Vec::new(),
+        narrowings: Vec::new(),
     };
     let mut parties: BTreeMap<(String, &'static str), (usize, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
@@ -406,6 +420,7 @@ async fn view(
     } else {
         (v.progress.closed as f64 * 1000.0 / v.progress.units as f64).round() / 10.0
     };
+    v.narrowings = store.recall_narrowings(&v.recall.code).await?;
     let mut places = Places::new(store);
     for ((code, kind), (units, regions)) in parties {
         let party = places.party(&code).await?.cloned();
@@ -428,20 +443,21 @@ async fn view(
     Ok(v)
 }
 
+/// The events placing (or, with `change` `{"release": "recall"}`, releasing) a campaign's
+/// recall holds, carrying `fields`.
 fn hold_requests(
-    code: &str,
-    reason: &str,
+    change: serde_json::Value,
+    fields: serde_json::Value,
     now: DateTime<Utc>,
     units: &[ItemKey],
     lots: &[(threadline_domain::codes::LotKey, Quantity)],
 ) -> Result<Vec<EventRequest>, AppError> {
     let time = now.to_rfc3339();
-    let fields = json!({"recall": code, "reason": reason});
     let mut out = Vec::new();
     for chunk in units.chunks(HOLD_CHUNK) {
         out.push(
             json!({"type": "object", "action": "OBSERVE", "event_time": time,
-            "hold": {"place": "recall"}, "items": chunk, "fields": fields}),
+            "hold": change, "items": chunk, "fields": fields}),
         );
     }
     if !lots.is_empty() {
@@ -451,12 +467,53 @@ fn hold_requests(
             .collect();
         out.push(
             json!({"type": "object", "action": "OBSERVE", "event_time": time,
-            "hold": {"place": "recall"}, "lots": lots, "fields": fields}),
+            "hold": change, "lots": lots, "fields": fields}),
         );
     }
     out.into_iter()
         .map(|v| serde_json::from_value(v).map_err(|e| AppError::Internal(e.to_string())))
         .collect()
+}
+
+fn hold_events(requests: Vec<EventRequest>, ctx: &CaptureContext) -> Result<Vec<Event>, AppError> {
+    requests
+        .into_iter()
+        .map(|req| {
+            Event::from_request(req, ctx, uuid::Uuid::now_v7())
+                .map_err(|v| AppError::Internal(format!("recall hold event refused: {v:?}")))
+        })
+        .collect()
+}
+
+/// What of a lot is on hand at our own (not external) locations.
+async fn stock_in_our_hands(
+    store: &dyn Store,
+    places: &mut Places<'_>,
+    lot: &threadline_domain::codes::LotKey,
+) -> Result<Quantity, AppError> {
+    let mut ours = Quantity::from_millis(0);
+    for line in store.lot(lot).await?.map(|l| l.stock).unwrap_or_default() {
+        let internal = places
+            .location(&line.location)
+            .await?
+            .is_some_and(|l| l.kind != LocationKind::External);
+        if internal {
+            ours = Quantity::from_millis(ours.millis() + line.quantity.millis());
+        }
+    }
+    Ok(ours)
+}
+
+fn check_reason(reason: &str, what: &str) -> Result<String, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(bad(
+            "invalid_reason",
+            format!("give the reason for {what} (1–1000 characters)"),
+            "reason",
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 /// `POST /api/v1/recalls` (needs `recall`): creates a campaign from a forward-trace scope, puts
@@ -480,14 +537,7 @@ pub async fn create(
         ),
     };
     check_code(&code)?;
-    let reason = req.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(bad(
-            "invalid_reason",
-            "give the reason for the recall (1–1000 characters)",
-            "reason",
-        ));
-    }
+    let reason = check_reason(&req.reason, "the recall")?;
     let scope = req.scope.check(now, "scope.")?;
     if app.store.recall(&code).await?.is_some() {
         return Err(threadline_store::recall::code_taken(&code).into());
@@ -523,16 +573,7 @@ pub async fn create(
                 hold
             }
             (Node::Lot(k), _) if !already => {
-                let mut ours = Quantity::from_millis(0);
-                for line in app.store.lot(k).await?.map(|l| l.stock).unwrap_or_default() {
-                    let internal = places
-                        .location(&line.location)
-                        .await?
-                        .is_some_and(|l| l.kind != LocationKind::External);
-                    if internal {
-                        ours = Quantity::from_millis(ours.millis() + line.quantity.millis());
-                    }
-                }
+                let ours = stock_in_our_hands(&*app.store, &mut places, k).await?;
                 let hold = ours.millis() > 0;
                 if hold {
                     hold_lots.push((k.clone(), ours));
@@ -545,6 +586,7 @@ pub async fn create(
             node: r.node.clone(),
             depth: r.depth,
             held,
+            removed_by: None,
         });
     }
 
@@ -552,13 +594,16 @@ pub async fn create(
         actor: actor.name(),
         now,
     };
-    let events: Vec<Event> = hold_requests(&code, &reason, now, &hold_units, &hold_lots)?
-        .into_iter()
-        .map(|req| {
-            Event::from_request(req, &ctx, uuid::Uuid::now_v7())
-                .map_err(|v| AppError::Internal(format!("recall hold event refused: {v:?}")))
-        })
-        .collect::<Result<_, _>>()?;
+    let events = hold_events(
+        hold_requests(
+            json!({"place": "recall"}),
+            json!({"recall": code, "reason": reason}),
+            now,
+            &hold_units,
+            &hold_lots,
+        )?,
+        &ctx,
+    )?;
     let mut opened_seq = 0;
     if !events.is_empty() {
         // A retry after a failure between the holds and the campaign row replays the holds.
@@ -607,13 +652,19 @@ impl Mask for CampaignView {
     }
 }
 
-async fn load(app: &AppState, code: &str) -> Result<(Recall, Vec<RecallMember>), AppError> {
+/// A campaign and the members it covers now (or, with `removed`, those narrowings took out).
+async fn load(
+    app: &AppState,
+    code: &str,
+    removed: bool,
+) -> Result<(Recall, Vec<RecallMember>), AppError> {
     let recall = app
         .store
         .recall(code)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("recall {code} does not exist")))?;
-    let members = app.store.recall_members(code).await?;
+    let mut members = app.store.recall_members(code).await?;
+    members.retain(|m| m.removed_by.is_some() == removed);
     Ok((recall, members))
 }
 
@@ -628,7 +679,7 @@ pub async fn get(
     actor: Actor,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
-    let (recall, members) = load(&app, &code).await?;
+    let (recall, members) = load(&app, &code, false).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
     Ok(Json(actor.masked(view(&*app.store, recall, &list).await?)).into_response())
 }
@@ -637,6 +688,9 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     format: Option<String>,
+    /// `true`: the units and lots narrowings took out of the campaign instead.
+    #[serde(default)]
+    removed: bool,
 }
 
 /// The columns of an affected-units export.
@@ -675,11 +729,11 @@ pub const CONTACT_COLUMNS: &[&str] = &[
     "personal_address",
 ];
 
-fn format_of(
+fn params_of(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Format, AppError> {
+) -> Result<(Format, bool), AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-    Format::parse(p.format.as_deref())
+    Ok((Format::parse(p.format.as_deref())?, p.removed))
 }
 
 fn affected_cells(a: &Affected) -> Vec<Cell> {
@@ -753,8 +807,8 @@ pub async fn units(
     Path(code): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let format = format_of(params)?;
-    let (recall, members) = load(&app, &code).await?;
+    let (format, removed) = params_of(params)?;
+    let (recall, members) = load(&app, &code, removed).await?;
     let list =
         actor.masked(affected(&*app.store, &members, recall.created_at, app.clock.now()).await?);
     if format == Format::Json {
@@ -763,7 +817,10 @@ pub async fn units(
     let rows = list.iter().map(affected_cells).collect();
     Ok(rows_out(
         format,
-        format!("recall-{code}-units"),
+        format!(
+            "recall-{code}-{}",
+            if removed { "removed" } else { "units" }
+        ),
         UNIT_COLUMNS,
         rows,
     ))
@@ -777,8 +834,15 @@ pub async fn contacts(
     Path(code): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let format = format_of(params)?;
-    let (recall, members) = load(&app, &code).await?;
+    let (format, removed) = params_of(params)?;
+    if removed {
+        return Err(bad(
+            "unexpected_field",
+            "the contact list is of the units the campaign covers; `removed` applies to /units",
+            "removed",
+        ));
+    }
+    let (recall, members) = load(&app, &code, false).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
     let v = actor.masked(view(&*app.store, recall, &list).await?);
     if format == Format::Json {
@@ -793,6 +857,185 @@ pub async fn contacts(
         CONTACT_COLUMNS,
         rows,
     ))
+}
+
+/// `POST /api/v1/recalls/{code}/narrow` body.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NarrowRequest {
+    /// Why the campaign covers less now.
+    pub reason: String,
+    /// The narrower scope: the campaign keeps what it covers and this scope also reaches. Its
+    /// `as_of` is the campaign's creation unless given.
+    pub scope: ScopeRequest,
+}
+
+/// `POST /api/v1/recalls/{code}/narrow` (needs `recall`): narrows an open campaign to what it
+/// covers and the given scope also reaches. The members left out are marked with the new
+/// narrowing; their recall holds are released (one batch of ledger events) unless another open
+/// campaign covers them too. Answers with the campaign as it is now.
+pub async fn narrow(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    require_json(&headers)?;
+    let req: NarrowRequest = parse(&body, "")?;
+    let reason = check_reason(&req.reason, "narrowing the recall")?;
+    let recall = app
+        .store
+        .recall(&code)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("recall {code} does not exist")))?;
+    let members = app.store.recall_members(&code).await?;
+    if recall.closed_at.is_some() {
+        return Err(threadline_store::recall::closed(&code).into());
+    }
+    let scope = req.scope.check(recall.created_at, "scope.")?;
+    let rows = crate::trace::walk(&*app.store, &scope, Direction::Parents).await?;
+    let rows = threadline_store::collect_reach(rows, MAX_MEMBERS)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let reached: HashSet<Node> = rows.into_iter().map(|r| r.node).collect();
+    let (kept, removed): (Vec<&RecallMember>, Vec<&RecallMember>) = members
+        .iter()
+        .filter(|m| m.removed_by.is_none())
+        .partition(|m| reached.contains(&m.node));
+    if kept.is_empty() {
+        return Err(AppError::Rule(vec![
+            FieldError::new(
+                "narrow_empty",
+                format!(
+                    "the narrower scope reaches none of the units and lots of recall {code}; close the campaign instead"
+                ),
+            )
+            .at("scope"),
+        ]));
+    }
+    if removed.is_empty() {
+        return Err(AppError::Rule(vec![
+            FieldError::new(
+                "narrow_unchanged",
+                format!(
+                    "the narrower scope still reaches every unit and lot of recall {code}; nothing would leave the campaign"
+                ),
+            )
+            .at("scope"),
+        ]));
+    }
+
+    // Release the holds this campaign placed on what leaves it, unless another open campaign
+    // covers the same unit or lot, or the hold is gone already.
+    let mut elsewhere: HashSet<Node> = HashSet::new();
+    for other in app.store.recalls().await? {
+        if other.code != code && other.closed_at.is_none() {
+            elsewhere.extend(
+                app.store
+                    .recall_members(&other.code)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.removed_by.is_none())
+                    .map(|m| m.node),
+            );
+        }
+    }
+    let mut places = Places::new(&*app.store);
+    let (mut units, mut lots) = (Vec::new(), Vec::new());
+    for m in removed
+        .iter()
+        .filter(|m| m.held && !elsewhere.contains(&m.node))
+    {
+        match &m.node {
+            Node::Item(k) => {
+                if app
+                    .store
+                    .item(k)
+                    .await?
+                    .is_some_and(|u| u.holds.contains(&HoldKind::Recall))
+                {
+                    units.push(k.clone());
+                }
+            }
+            Node::Lot(k) => {
+                if app
+                    .store
+                    .lot(k)
+                    .await?
+                    .is_some_and(|l| l.holds.contains(&HoldKind::Recall))
+                {
+                    let ours = stock_in_our_hands(&*app.store, &mut places, k).await?;
+                    lots.push((k.clone(), ours));
+                }
+            }
+        }
+    }
+    let now = app.clock.now();
+    let n = app.store.recall_narrowings(&code).await?.len() + 1;
+    let ctx = CaptureContext {
+        actor: actor.name(),
+        now,
+    };
+    let events = hold_events(
+        hold_requests(
+            json!({"release": "recall"}),
+            json!({"recall": code, "reason": reason, "narrowing": n}),
+            now,
+            &units,
+            &lots,
+        )?,
+        &ctx,
+    )?;
+    if !events.is_empty() {
+        // A retry after a failure between the releases and the narrowing replays the releases.
+        let mut h = Sha256::new();
+        h.update(b"recall-narrow\0");
+        h.update(&body);
+        for k in &units {
+            h.update(k.to_string().as_bytes());
+            h.update(b"\0");
+        }
+        let request_hash: [u8; 32] = h.finalize().into();
+        let key = format!(
+            "recall-narrow:{code}:{n}:{}",
+            hex::encode(&request_hash[..8])
+        );
+        app.store
+            .capture(events, Some(IdempotencyKey { key, request_hash }))
+            .await?;
+    }
+    let removed_units = removed
+        .iter()
+        .filter(|m| matches!(m.node, Node::Item(_)))
+        .count();
+    let narrowing = app
+        .store
+        .narrow_recall(
+            &code,
+            RecallNarrowing {
+                n: 0,
+                at: now,
+                by: actor.name(),
+                reason: reason.clone(),
+                scope: serde_json::to_value(&scope)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                removed_units,
+                removed_lots: removed.len() - removed_units,
+                released: units.len() + lots.len(),
+            },
+            removed.iter().map(|m| m.node.clone()).collect(),
+        )
+        .await?;
+    tracing::info!(recall = %code, actor = %actor.name(), narrowing = narrowing.n, removed = removed.len(), released = narrowing.released, "recall narrowed");
+    let note = crate::audit::AuditNote::object(format!("recalls/{code}"))
+        .before(json!({"scope": recall.scope, "members": kept.len() + removed.len()}))
+        .after(&narrowing)
+        .reason(Some(reason));
+    let (recall, members) = load(&app, &code, false).await?;
+    let list = affected(&*app.store, &members, recall.created_at, now).await?;
+    let v = view(&*app.store, recall, &list).await?;
+    Ok(note.on(Json(actor.masked(v)).into_response()))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -765,3 +765,284 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_recall_narrowed_to_one_supplier_lot_releases_what_left_it,
+    |s: TestStore| async move {
+        let api = Api::new(&s);
+        let admin = token(&*s.store, "t-admin", &[Role::Admin]).await;
+        let quality = token(&*s.store, "t-quality", &[Role::Quality]).await;
+        let production = token(&*s.store, "t-production", &[Role::Production]).await;
+        genealogy(&s, &api, &admin).await;
+
+        // Everything from supplier SUP1: both resin lots, four boards, four phones. Held: the
+        // phones in stock (P1, P4) and the resin left on the line (R1, R2).
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls",
+                json!({"code": "RC-S", "reason": "SUP1 resin may be brittle", "severity": "major",
+                    "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            (
+                r.body["units"].as_u64(),
+                r.body["lots"].as_u64(),
+                r.body["held_units"].as_u64(),
+                r.body["held_lots"].as_u64()
+            ),
+            (Some(8), Some(2), Some(2), Some(2)),
+            "{}",
+            r.body
+        );
+        // P4 is also covered by a campaign of its own, so its hold must outlive RC-S's claim.
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls",
+                json!({"code": "RC-P4", "reason": "P4 dropped in the warehouse", "severity": "minor",
+                    "scope": {"product": "PHONE", "serial": "P4"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let before = ledger_len(&api, &admin).await;
+
+        // Bad input: refused with the field named (or the campaign), and nothing written.
+        let narrow = "/api/v1/recalls/RC-S/narrow";
+        let good = json!({"reason": "only resin lot R1 failed the test", "scope": {"product": "RESIN", "lot": "R1"}});
+        for (body, status, field) in [
+            (
+                json!({"reason": " ", "scope": {"product": "RESIN", "lot": "R1"}}),
+                StatusCode::BAD_REQUEST,
+                "reason",
+            ),
+            (json!({"reason": "x"}), StatusCode::BAD_REQUEST, "scope"),
+            (
+                json!({"reason": "x", "scope": {"lot": "R1"}}),
+                StatusCode::BAD_REQUEST,
+                "scope.product",
+            ),
+            (
+                json!({"reason": "x", "scope": {"product": "RESIN", "lot": "R1"}, "severity": "minor"}),
+                StatusCode::BAD_REQUEST,
+                "severity",
+            ),
+            // Reaches nothing the campaign covers: close it instead.
+            (
+                json!({"reason": "x", "scope": {"work_order": "WO-NONE"}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "scope",
+            ),
+            // Reaches everything: nothing would leave.
+            (
+                json!({"reason": "x", "scope": {"supplier": "SUP1"}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "scope",
+            ),
+        ] {
+            let r = api.post(&quality, narrow, body.clone()).await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (status, Some(field)),
+                "{body}: {}",
+                r.body
+            );
+        }
+        let r = api
+            .post(
+                &quality,
+                narrow,
+                json!({"reason": "x", "scope": {"work_order": "WO-NONE"}}),
+            )
+            .await;
+        assert_eq!(r.body["error"]["code"], "narrow_empty", "{}", r.body);
+        let r = api
+            .post(
+                &quality,
+                narrow,
+                json!({"reason": "x", "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
+        assert_eq!(r.body["error"]["code"], "narrow_unchanged", "{}", r.body);
+        let r = api.post(&production, narrow, good.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = api
+            .post(&quality, "/api/v1/recalls/RC-NONE/narrow", good.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(ledger_len(&api, &admin).await, before);
+        assert!(
+            api.get(&admin, "/api/v1/recalls/RC-S")
+                .await
+                .body
+                .get("narrowings")
+                .is_none()
+        );
+
+        // Narrow to lot R1: R2, board B4 and phone P4 leave the campaign. R2's hold is
+        // released by one ledger event; P4 stays held, RC-P4 still covers it.
+        let r = api.post(&quality, narrow, good.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let c = &r.body;
+        assert_eq!(
+            (
+                c["units"].as_u64(),
+                c["lots"].as_u64(),
+                c["held_units"].as_u64(),
+                c["held_lots"].as_u64()
+            ),
+            (Some(6), Some(1), Some(1), Some(1)),
+            "{c}"
+        );
+        let n = &c["narrowings"][0];
+        assert_eq!(
+            (
+                n["n"].as_u64(),
+                n["by"].as_str(),
+                n["reason"].as_str(),
+                n["removed_units"].as_u64(),
+                n["removed_lots"].as_u64(),
+                n["released"].as_u64()
+            ),
+            (
+                Some(1),
+                Some("token:t-quality"),
+                Some("only resin lot R1 failed the test"),
+                Some(2),
+                Some(1),
+                Some(1)
+            ),
+            "{c}"
+        );
+        assert_eq!(n["scope"]["start"]["lot"]["lot"], "R1", "{n}");
+        assert_eq!(ledger_len(&api, &admin).await, before + 1);
+        let holds = |path: &'static str| {
+            let api = &api;
+            let admin = &admin;
+            async move { api.get(admin, path).await.body["holds"].clone() }
+        };
+        assert_eq!(holds("/api/v1/lots/RESIN/R2").await, json!([]));
+        assert_eq!(holds("/api/v1/lots/RESIN/R1").await, json!(["recall"]));
+        assert_eq!(holds("/api/v1/items/PHONE/P4").await, json!(["recall"]));
+        assert_eq!(holds("/api/v1/items/PHONE/P1").await, json!(["recall"]));
+        // The list of what is covered now, and of what left, with the narrowing that took it.
+        let r = api.get(&quality, "/api/v1/recalls/RC-S/units").await;
+        assert_eq!(
+            labels(&r.body["units"]),
+            set(&[
+                "RESIN lot R1",
+                "BOARD B1",
+                "BOARD B2",
+                "BOARD B3",
+                "PHONE P1",
+                "PHONE P2",
+                "PHONE P3"
+            ]),
+            "{}",
+            r.body
+        );
+        let r = api
+            .get(&quality, "/api/v1/recalls/RC-S/units?removed=true")
+            .await;
+        assert_eq!(
+            labels(&r.body["units"]),
+            set(&["RESIN lot R2", "BOARD B4", "PHONE P4"]),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u["removed_by"] == 1),
+            "{}",
+            r.body
+        );
+        let csv = api
+            .get(
+                &quality,
+                "/api/v1/recalls/RC-S/units?removed=true&format=csv",
+            )
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(String::from_utf8(csv.bytes).unwrap().lines().count(), 4);
+        let r = api
+            .get(&quality, "/api/v1/recalls/RC-S/contacts?removed=true")
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("removed"))
+        );
+        // The narrowing is in the audit trail with its reason.
+        let r = api.get(&admin, "/api/v1/audit?object=recalls/RC-S").await;
+        let entries = r.body["records"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", r.body));
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["reason"] == "only resin lot R1 failed the test"
+                    && e["after"]["removed_units"] == 2),
+            "{}",
+            r.body
+        );
+
+        // A second narrowing, to phone P1 alone: R1's hold goes; P1 keeps its own.
+        let r = api
+            .post(
+                &quality,
+                narrow,
+                json!({"reason": "only P1 was built on the faulty shift", "scope": {"product": "PHONE", "serial": "P1"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            (r.body["units"].as_u64(), r.body["lots"].as_u64()),
+            (Some(1), Some(0)),
+            "{}",
+            r.body
+        );
+        let n2 = &r.body["narrowings"][1];
+        assert_eq!(
+            (
+                n2["n"].as_u64(),
+                n2["removed_units"].as_u64(),
+                n2["removed_lots"].as_u64(),
+                n2["released"].as_u64()
+            ),
+            (Some(2), Some(5), Some(1), Some(1)),
+            "{}",
+            r.body
+        );
+        assert_eq!(holds("/api/v1/lots/RESIN/R1").await, json!([]));
+        assert_eq!(holds("/api/v1/items/PHONE/P1").await, json!(["recall"]));
+        assert_eq!(ledger_len(&api, &admin).await, before + 2);
+
+        // A closed campaign is not narrowed.
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls/RC-S/close",
+                json!({"note": "done"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = api
+            .post(
+                &quality,
+                narrow,
+                json!({"reason": "x", "scope": {"product": "PHONE", "serial": "P1"}}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("recall_closed")),
+            "{}",
+            r.body
+        );
+        assert_eq!(ledger_len(&api, &admin).await, before + 2);
+    }
+);

@@ -485,6 +485,22 @@ impl threadline_store::Store for PgStore {
         self.recall_members_of(code).await
     }
 
+    async fn narrow_recall(
+        &self,
+        code: &str,
+        narrowing: threadline_store::RecallNarrowing,
+        removed: Vec<threadline_domain::projection::Node>,
+    ) -> Result<threadline_store::RecallNarrowing, StoreError> {
+        self.recall_narrow(code, narrowing, removed).await
+    }
+
+    async fn recall_narrowings(
+        &self,
+        code: &str,
+    ) -> Result<Vec<threadline_store::RecallNarrowing>, StoreError> {
+        self.recall_narrowings_of(code).await
+    }
+
     async fn close_recall(
         &self,
         code: &str,

@@ -1,8 +1,9 @@
 //! Recall campaigns: plain rows beside the ledger (their holds are ledger events).
 
 use chrono::{DateTime, Utc};
-use threadline_store::recall::{already_closed, code_taken, member_columns, member_of};
-use threadline_store::{Recall, RecallMember, StoreError};
+use threadline_domain::projection::Node;
+use threadline_store::recall::{already_closed, closed, code_taken, member_columns, member_of};
+use threadline_store::{Recall, RecallMember, RecallNarrowing, StoreError};
 use tokio_postgres::Row;
 
 use crate::{PgStore, col, db, from_micros, is_unique_violation, micros, storable};
@@ -111,7 +112,7 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT node_type, product, code, depth, held FROM recall_members WHERE recall = $1 ORDER BY ord",
+                "SELECT node_type, product, code, depth, held, dropped FROM recall_members WHERE recall = $1 ORDER BY ord",
                 &[&code],
             )
             .await
@@ -119,7 +120,14 @@ impl PgStore {
         rows.iter()
             .map(|r| {
                 let (t, p, c): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
-                member_of(&t, &p, &c, i64::from(col::<i32>(r, 3)?), col(r, 4)?)
+                member_of(
+                    &t,
+                    &p,
+                    &c,
+                    i64::from(col::<i32>(r, 3)?),
+                    col(r, 4)?,
+                    col::<Option<i32>>(r, 5)?.map(i64::from),
+                )
             })
             .collect()
     }
@@ -160,4 +168,116 @@ impl PgStore {
         tx.commit().await.map_err(db)?;
         Ok(closed)
     }
+
+    pub(crate) async fn recall_narrow(
+        &self,
+        code: &str,
+        mut narrowing: RecallNarrowing,
+        removed: Vec<Node>,
+    ) -> Result<RecallNarrowing, StoreError> {
+        if !storable(code) {
+            return Err(StoreError::NotFound(format!("recall {code}")));
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let Some(current) = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"),
+                &[&code],
+            )
+            .await
+            .map_err(db)?
+        else {
+            return Err(StoreError::NotFound(format!("recall {code}")));
+        };
+        if row(&current)?.closed_at.is_some() {
+            return Err(closed(code));
+        }
+        let last: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(n), 0) FROM recall_narrowings WHERE recall = $1",
+                &[&code],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        let n = last + 1;
+        narrowing.n = u32::try_from(n).map_err(|e| StoreError::Database(e.to_string()))?;
+        let (mut types, mut products, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+        for node in &removed {
+            let (t, p, c) = member_columns(node);
+            types.push(t);
+            products.push(p);
+            codes.push(c);
+        }
+        tx.execute(
+            "UPDATE recall_members m SET dropped = $2
+             FROM unnest($3::text[], $4::text[], $5::text[]) AS r(node_type, product, code)
+             WHERE m.recall = $1 AND m.node_type = r.node_type AND m.product = r.product
+               AND m.code = r.code AND m.dropped IS NULL",
+            &[&code, &n, &types, &products, &codes],
+        )
+        .await
+        .map_err(db)?;
+        let count = |v: usize| i32::try_from(v).map_err(|e| StoreError::Database(e.to_string()));
+        tx.execute(
+            &format!("INSERT INTO recall_narrowings (recall, {NARROWING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+            &[
+                &code,
+                &n,
+                &micros(narrowing.at),
+                &narrowing.by,
+                &narrowing.reason,
+                &narrowing.scope.to_string(),
+                &count(narrowing.removed_units)?,
+                &count(narrowing.removed_lots)?,
+                &count(narrowing.released)?,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(narrowing)
+    }
+
+    pub(crate) async fn recall_narrowings_of(
+        &self,
+        code: &str,
+    ) -> Result<Vec<RecallNarrowing>, StoreError> {
+        if !storable(code) {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {NARROWING_COLUMNS} FROM recall_narrowings WHERE recall = $1 ORDER BY n"
+                ),
+                &[&code],
+            )
+            .await
+            .map_err(db)?;
+        let count = |r: &Row, i: usize| -> Result<usize, StoreError> {
+            usize::try_from(col::<i32>(r, i)?).map_err(|e| StoreError::Schema(e.to_string()))
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(RecallNarrowing {
+                    n: u32::try_from(col::<i32>(r, 0)?)
+                        .map_err(|e| StoreError::Schema(e.to_string()))?,
+                    at: from_micros(col(r, 1)?),
+                    by: col(r, 2)?,
+                    reason: col(r, 3)?,
+                    scope: serde_json::from_str(&col::<String>(r, 4)?)
+                        .unwrap_or(serde_json::Value::Null),
+                    removed_units: count(r, 5)?,
+                    removed_lots: count(r, 6)?,
+                    released: count(r, 7)?,
+                })
+            })
+            .collect()
+    }
 }
+
+const NARROWING_COLUMNS: &str =
+    "n, at, actor, reason, scope, removed_units, removed_lots, released";

@@ -560,6 +560,25 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| recall::members(c, &code)).await
     }
 
+    async fn narrow_recall(
+        &self,
+        code: &str,
+        narrowing: threadline_store::RecallNarrowing,
+        removed: Vec<threadline_domain::projection::Node>,
+    ) -> Result<threadline_store::RecallNarrowing, StoreError> {
+        let code = code.to_owned();
+        self.write(move |c| recall::narrow(c, &code, narrowing, &removed))
+            .await
+    }
+
+    async fn recall_narrowings(
+        &self,
+        code: &str,
+    ) -> Result<Vec<threadline_store::RecallNarrowing>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |c| recall::narrowings(c, &code)).await
+    }
+
     async fn close_recall(
         &self,
         code: &str,

@@ -35,7 +35,7 @@ pub use access::{
     LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
 };
 pub use audit::{AuditEntry, AuditQuery};
-pub use recall::{Recall, RecallMember};
+pub use recall::{Recall, RecallMember, RecallNarrowing};
 
 /// Why a storage call failed. Small on purpose: callers map it to a status code.
 #[derive(Debug, thiserror::Error)]
@@ -621,8 +621,20 @@ pub trait Store: Send + Sync + 'static {
     async fn recall(&self, code: &str) -> Result<Option<Recall>>;
     /// Every campaign, newest first.
     async fn recalls(&self) -> Result<Vec<Recall>>;
-    /// A campaign's units and lots, in trace order.
+    /// A campaign's units and lots, in trace order, including those a narrowing took out
+    /// (`removed_by` set).
     async fn recall_members(&self, code: &str) -> Result<Vec<RecallMember>>;
+    /// Narrows an open campaign in one transaction: marks the `removed` members (still
+    /// covered ones) as taken out by a new narrowing and records it, numbered after the last
+    /// one (`narrowing.n` is ignored). `NotFound`, or `Invalid` (`recall_closed`) if closed.
+    async fn narrow_recall(
+        &self,
+        code: &str,
+        narrowing: RecallNarrowing,
+        removed: Vec<Node>,
+    ) -> Result<RecallNarrowing>;
+    /// A campaign's narrowings, oldest first.
+    async fn recall_narrowings(&self, code: &str) -> Result<Vec<RecallNarrowing>>;
     /// Closes a campaign: `NotFound`, or `Invalid` (`already_closed`) if it was closed.
     async fn close_recall(
         &self,

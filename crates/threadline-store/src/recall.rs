@@ -33,6 +33,26 @@ pub struct RecallMember {
     pub depth: u32,
     /// This campaign placed a recall hold on it (it was in our hands).
     pub held: bool,
+    /// The narrowing (its number) that took it out of the campaign; `None` while covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<u32>,
+}
+
+/// One narrowing of a campaign's scope: who, when, why, to what, and what it took out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RecallNarrowing {
+    /// 1 for the first narrowing of the campaign, then 2, …
+    pub n: u32,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
+    /// The checked narrower scope, as JSON: the campaign now covers what it covered before
+    /// and this scope also reaches.
+    pub scope: serde_json::Value,
+    pub removed_units: usize,
+    pub removed_lots: usize,
+    /// Recall holds this narrowing released (units and lots no other open campaign covers).
+    pub released: usize,
 }
 
 /// Storage columns of a member: type (`i`/`l`), product, serial or lot.
@@ -50,12 +70,26 @@ pub fn member_of(
     code: &str,
     depth: i64,
     held: bool,
+    removed_by: Option<i64>,
 ) -> crate::Result<RecallMember> {
+    let small = |v: i64| u32::try_from(v).map_err(|e| crate::StoreError::Schema(e.to_string()));
     Ok(RecallMember {
         node: crate::node_of(t, product, code)?,
-        depth: u32::try_from(depth).map_err(|e| crate::StoreError::Schema(e.to_string()))?,
+        depth: small(depth)?,
         held,
+        removed_by: removed_by.map(small).transpose()?,
     })
+}
+
+/// The refusal for changing a closed campaign.
+pub fn closed(code: &str) -> crate::StoreError {
+    crate::StoreError::Invalid(vec![
+        threadline_domain::FieldError::new(
+            "recall_closed",
+            format!("recall {code} is closed; open a new campaign instead"),
+        )
+        .at("code"),
+    ])
 }
 
 /// The refusal for a campaign code already taken.
