@@ -344,6 +344,11 @@ pub enum Msg {
     CloseRecall,
     CloseNote,
     CloseHint,
+    NarrowRecall,
+    NarrowHint,
+    Narrowings,
+    RemovedFromRecall,
+    HoldsReleased,
     NewUser,
     NewToken,
     SetRoles,
@@ -996,6 +1001,20 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, CloseHint) => {
             "Closing keeps the recall holds; each unit leaves them through its disposition (scrap, repair, return)."
         }
+        (Lang::Zh, NarrowRecall) => "缩小召回范围",
+        (Lang::En, NarrowRecall) => "Narrow the scope",
+        (Lang::Zh, NarrowHint) => {
+            "只保留下面范围同样涉及的单元和批次。移出的单元单独列出，其召回冻结随即解除（仍在另一未结案召回中的除外）；每次缩小都会记录原因和操作人。"
+        }
+        (Lang::En, NarrowHint) => {
+            "Keep only the units and lots this scope also reaches. What leaves is listed apart and its recall holds are released (unless another open recall covers it); each narrowing is recorded with who and why."
+        }
+        (Lang::Zh, Narrowings) => "范围缩小记录",
+        (Lang::En, Narrowings) => "Narrowings",
+        (Lang::Zh, RemovedFromRecall) => "已移出召回",
+        (Lang::En, RemovedFromRecall) => "Removed from the recall",
+        (Lang::Zh, HoldsReleased) => "解除冻结",
+        (Lang::En, HoldsReleased) => "Holds released",
         (Lang::Zh, NewUser) => "新建用户",
         (Lang::En, NewUser) => "New user",
         (Lang::Zh, NewToken) => "新建 API 令牌",

@@ -178,6 +178,12 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/recalls/{code}", Needs(Read), ui::recall::campaign),
         route(
             M::POST,
+            "/recalls/{code}/narrow",
+            Needs(Permission::Recall),
+            ui::recall::narrow,
+        ),
+        route(
+            M::POST,
             "/recalls/{code}/close",
             Needs(Permission::Recall),
             ui::recall::close,

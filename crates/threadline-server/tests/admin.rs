@@ -409,3 +409,97 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_recall_is_narrowed_from_its_page,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        common::history(&api).await;
+        // Everything from SUP1: boards B1, B2 and the phones they are in.
+        let r = api
+            .post(
+                "/api/v1/recalls",
+                json!({"code": "RC-N", "reason": "SUP1 boards may short", "severity": "major",
+                   "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.body["units"], 4, "{:?}", r.body);
+        let page = api.get("/recalls/RC-N?lang=zh").await;
+        assert!(
+            html(&page).contains("id=\"narrow-recall\"") && html(&page).contains("缩小召回范围")
+        );
+        assert!(!html(&page).contains("id=\"narrowings\""));
+
+        // Refused: a scope that still reaches everything; the page says why, nothing changes.
+        let r = post_form(
+            &api,
+            "/recalls/RC-N/narrow",
+            &[
+                ("lang", "en"),
+                ("supplier", "SUP1"),
+                ("reason", "no change"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(html(&r).contains("id=\"narrow-error\""), "{}", html(&r));
+        assert!(
+            html(&r).contains("nothing would leave the campaign"),
+            "{}",
+            html(&r)
+        );
+        let r = post_form(
+            &api,
+            "/recalls/RC-N/narrow",
+            &[("lang", "en"), ("reason", "no scope")],
+        )
+        .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert!(html(&r).contains("give a starting point"), "{}", html(&r));
+        assert!(
+            api.get("/api/v1/recalls/RC-N")
+                .await
+                .body
+                .get("narrowings")
+                .is_none()
+        );
+
+        // Only board B1 was bad: B2 and phone P2 leave, and P2's recall hold is released.
+        let r = post_form(
+            &api,
+            "/recalls/RC-N/narrow",
+            &[
+                ("lang", "en"),
+                ("product", "BOARD"),
+                ("serial", "B1"),
+                ("reason", "only B1 failed the hipot test"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(r.headers["location"], "/recalls/RC-N?lang=en");
+        let v = api.get("/api/v1/recalls/RC-N").await.body;
+        assert_eq!(v["units"], 2, "{v}");
+        assert_eq!(
+            v["narrowings"][0]["reason"], "only B1 failed the hipot test",
+            "{v}"
+        );
+        assert_eq!(v["narrowings"][0]["removed_units"], 2, "{v}");
+        assert_eq!(
+            api.get("/api/v1/items/PHONE/P2").await.body["holds"],
+            json!([])
+        );
+        let r = api.get("/recalls/RC-N?lang=en").await;
+        let page = html(&r);
+        assert!(
+            page.contains("id=\"narrowings\"") && page.contains("only B1 failed the hipot test"),
+            "{page}"
+        );
+        assert!(
+            page.contains("/api/v1/recalls/RC-N/units?removed=true&amp;format=csv"),
+            "{page}"
+        );
+    }
+);

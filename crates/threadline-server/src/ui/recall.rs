@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use threadline_domain::access::Permission;
 use threadline_store::Direction;
 
-use super::trace::{TraceQuery, scope_form};
+use super::trace::{TraceQuery, scope_form, scope_inputs};
 use super::{esc, lang_of_request, lang_param, page_with, url_encode};
 use crate::AppState;
 use crate::auth::Actor;
@@ -428,6 +428,28 @@ pub async fn campaign(
         ));
     }
     let closed = v["closed_at"].is_string();
+    let csrf = esc(&actor
+        .session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default());
+    let narrowings = narrowings_card(lang, &v, &cu);
+    let narrow = if !closed && actor.permissions.contains(Permission::Recall) {
+        format!(
+            "<section class=\"card\" id=\"narrow\"><h2>{h}</h2><p class=\"hint\">{hint}</p>\
+             <form method=\"post\" action=\"/recalls/{cu}/narrow\" class=\"inline\" id=\"narrow-recall\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">{inputs}\
+             <div class=\"wide\"><label for=\"n-reason\">{l_reason}</label><input id=\"n-reason\" name=\"reason\" required maxlength=\"1000\"></div>\
+             <button type=\"submit\">{h}</button></form></section>",
+            h = t(lang, Msg::NarrowRecall),
+            hint = t(lang, Msg::NarrowHint),
+            l = lang_param(lang),
+            inputs = scope_inputs(lang, &TraceQuery::read(&BTreeMap::new()), "n"),
+            l_reason = t(lang, Msg::FieldReason),
+        )
+    } else {
+        String::new()
+    };
     let close = if closed {
         format!(
             "<section class=\"card\" id=\"closure\"><h2>{}</h2><p>{} · {}</p><p>{}</p></section>",
@@ -448,11 +470,6 @@ pub async fn campaign(
              <button type=\"submit\" class=\"danger\">{h}</button></form></section>",
             h = t(lang, Msg::CloseRecall),
             hint = t(lang, Msg::CloseHint),
-            csrf = esc(&actor
-                .session
-                .as_ref()
-                .map(|s| s.csrf_token.clone())
-                .unwrap_or_default()),
             l = lang_param(lang),
             nl = t(lang, Msg::CloseNote),
         )
@@ -465,7 +482,7 @@ pub async fn campaign(
          <div class=\"cols\"><section class=\"card\"><h2>{l_counts}</h2><dl class=\"kv\" id=\"campaign-counts\"><dt>{l_units}</dt><dd>{units}</dd><dt>{l_lots}</dt><dd>{lots}</dd>\
          <dt>{l_held}</dt><dd>{held}</dd><dt>{l_ours}</dt><dd>{ours}</dd><dt>{l_out}</dt><dd>{outside}</dd></dl><h3>{l_state}</h3><div class=\"bars\">{by_status}</div></section>\
          <section class=\"card\"><h2>{l_progress} <span id=\"progress\">{pct:.0}%</span></h2><div class=\"bars\">{closure}</div></section></div>\
-         <section class=\"card\"><h2>{l_contacts}</h2><div class=\"table-wrap\"><table id=\"contacts\"><thead><tr><th>{l_party}</th><th>{l_name}</th><th>{l_kind}</th><th>{l_units}</th><th>{l_region}</th><th>{l_contact}</th></tr></thead><tbody>{contacts}</tbody></table></div></section>{close}",
+         <section class=\"card\"><h2>{l_contacts}</h2><div class=\"table-wrap\"><table id=\"contacts\"><thead><tr><th>{l_party}</th><th>{l_name}</th><th>{l_kind}</th><th>{l_units}</th><th>{l_region}</th><th>{l_contact}</th></tr></thead><tbody>{contacts}</tbody></table></div></section>{narrowings}{narrow}{close}",
         l_recall = t(lang, Msg::Recall),
         code = esc(&code),
         sc = if v["severity"] == "critical" {
@@ -517,6 +534,150 @@ pub async fn campaign(
     .into_response()
 }
 
+/// The narrowings of a campaign (from the API's JSON), with the export of what they took out.
+fn narrowings_card(lang: Lang, v: &Value, cu: &str) -> String {
+    let Some(list) = v["narrowings"].as_array().filter(|a| !a.is_empty()) else {
+        return String::new();
+    };
+    let rows: String = list
+        .iter()
+        .map(|n| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&n["at"]
+                    .as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| crate::i18n::datetime(lang, &t))
+                    .unwrap_or_default()),
+                esc(n["by"].as_str().unwrap_or("")),
+                esc(n["reason"].as_str().unwrap_or("")),
+                n["removed_units"].as_u64().unwrap_or(0),
+                n["removed_lots"].as_u64().unwrap_or(0),
+                n["released"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"card\" id=\"narrowings\"><h2>{h}</h2><div class=\"table-wrap\"><table><thead><tr><th>{l_when}</th><th>{l_who}</th><th>{l_reason}</th><th>{l_units}</th><th>{l_lots}</th><th>{l_rel}</th></tr></thead><tbody>{rows}</tbody></table></div>\
+         <p><a class=\"button secondary\" id=\"removed-csv\" href=\"/api/v1/recalls/{cu}/units?removed=true&amp;format=csv\">{l_removed} CSV</a></p></section>",
+        h = t(lang, Msg::Narrowings),
+        l_when = t(lang, Msg::When),
+        l_who = t(lang, Msg::Who),
+        l_reason = t(lang, Msg::FieldReason),
+        l_units = t(lang, Msg::Units),
+        l_lots = t(lang, Msg::Lots),
+        l_rel = t(lang, Msg::HoldsReleased),
+        l_removed = t(lang, Msg::RemovedFromRecall),
+    )
+}
+
+fn json_request_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h
+}
+
+/// After a campaign form: back to the campaign, or a page that says why it was refused.
+fn after_campaign_form(
+    lang: Lang,
+    actor: &Actor,
+    code: &str,
+    uri: Uri,
+    title: Msg,
+    error_id: &str,
+    outcome: Result<Response, AppError>,
+) -> Response {
+    match outcome {
+        Ok(_) => Redirect::to(&format!(
+            "/recalls/{}?lang={}",
+            url_encode(code),
+            lang_param(lang)
+        ))
+        .into_response(),
+        Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
+            super::refusal(lang, e)
+        }
+        Err(e) => {
+            let (status, errors) = e.into_status_and_errors();
+            let message = errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            // The switch of this page leads to the campaign: the form's address takes no GET.
+            let here = format!("/recalls/{}", url_encode(code))
+                .parse::<Uri>()
+                .unwrap_or(uri);
+            (
+                status,
+                page_with(
+                    lang,
+                    t(lang, title),
+                    Some(actor),
+                    &format!(
+                        "<section><p class=\"bad\" id=\"{error_id}\" role=\"alert\">{}</p><p><a href=\"/recalls/{}?lang={}\">{} {}</a></p></section>",
+                        esc(&message),
+                        url_encode(code),
+                        lang_param(lang),
+                        t(lang, Msg::Recall),
+                        esc(code)
+                    ),
+                    &[],
+                    Some(&here),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `POST /recalls/{code}/narrow`: the narrowing form, sent on to [`crate::recall::narrow`].
+pub async fn narrow(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<BTreeMap<String, String>>, FormRejection>,
+) -> Response {
+    let (lang, f) = match super::posted_form(&actor, &headers, form) {
+        Ok(x) => x,
+        Err(refused) => return *refused,
+    };
+    let q = TraceQuery::read(&f);
+    let outcome = match q.scope() {
+        Err(e) => Err(e),
+        Ok(scope) => {
+            let body = json!({
+                "reason": f.get("reason").map(|r| r.trim()).unwrap_or(""),
+                "scope": {
+                    "product": scope.product, "serial": scope.serial, "lot": scope.lot,
+                    "supplier": scope.supplier, "work_order": scope.work_order,
+                },
+            });
+            crate::recall::narrow(
+                State(app.clone()),
+                actor.clone(),
+                Path(code.clone()),
+                json_request_headers(),
+                Bytes::from(body.to_string()),
+            )
+            .await
+        }
+    };
+    after_campaign_form(
+        lang,
+        &actor,
+        &code,
+        uri,
+        Msg::NarrowRecall,
+        "narrow-error",
+        outcome,
+    )
+}
+
 /// `POST /recalls/{code}/close`: the close form, sent on to [`crate::recall::close`].
 pub async fn close(
     State(app): State<AppState>,
@@ -531,59 +692,22 @@ pub async fn close(
         Err(refused) => return *refused,
     };
     let note = f.get("note").map(|n| n.trim()).filter(|n| !n.is_empty());
-    let mut json_headers = HeaderMap::new();
-    json_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     let body = Bytes::from(json!({ "note": note }).to_string());
-    match crate::recall::close(
+    let outcome = crate::recall::close(
         State(app.clone()),
         actor.clone(),
         Path(code.clone()),
-        json_headers,
+        json_request_headers(),
         body,
     )
-    .await
-    {
-        Ok(_) => Redirect::to(&format!(
-            "/recalls/{}?lang={}",
-            url_encode(&code),
-            lang_param(lang)
-        ))
-        .into_response(),
-        Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
-            super::refusal(lang, e)
-        }
-        Err(e) => {
-            let (status, errors) = e.into_status_and_errors();
-            let message = errors
-                .first()
-                .map(|e| e.message.clone())
-                .unwrap_or_default();
-            // The switch of this page leads to the campaign: the form's address takes no GET.
-            let here = format!("/recalls/{}", url_encode(&code))
-                .parse::<Uri>()
-                .unwrap_or(uri);
-            (
-                status,
-                page_with(
-                    lang,
-                    t(lang, Msg::CloseRecall),
-                    Some(&actor),
-                    &format!(
-                        "<section><p class=\"bad\" id=\"close-error\" role=\"alert\">{}</p><p><a href=\"/recalls/{}?lang={}\">{} {}</a></p></section>",
-                        esc(&message),
-                        url_encode(&code),
-                        lang_param(lang),
-                        t(lang, Msg::Recall),
-                        esc(&code)
-                    ),
-                    &[],
-                    Some(&here),
-                ),
-            )
-                .into_response()
-        }
-    }
+    .await;
+    after_campaign_form(
+        lang,
+        &actor,
+        &code,
+        uri,
+        Msg::CloseRecall,
+        "close-error",
+        outcome,
+    )
 }

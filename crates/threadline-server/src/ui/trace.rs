@@ -366,17 +366,23 @@ fn table(lang: Lang, trace: &Trace) -> String {
     )
 }
 
-pub(super) fn scope_form(lang: Lang, q: &TraceQuery, action: &str, button: Msg) -> String {
-    let fields: String = SCOPE_FIELDS
+/// The labelled inputs of a scope (product, serial, lot, supplier, work order), their ids
+/// prefixed with `id`.
+pub(super) fn scope_inputs(lang: Lang, q: &TraceQuery, id: &str) -> String {
+    SCOPE_FIELDS
         .iter()
         .map(|(key, label)| {
             format!(
-                "<div><label for=\"t-{key}\">{label}</label><input id=\"t-{key}\" name=\"{key}\" value=\"{v}\" autocomplete=\"off\"></div>",
+                "<div><label for=\"{id}-{key}\">{label}</label><input id=\"{id}-{key}\" name=\"{key}\" value=\"{v}\" autocomplete=\"off\"></div>",
                 label = t(lang, *label),
                 v = esc(q.fields.get(key).map(String::as_str).unwrap_or("")),
             )
         })
-        .collect();
+        .collect()
+}
+
+pub(super) fn scope_form(lang: Lang, q: &TraceQuery, action: &str, button: Msg) -> String {
+    let fields = scope_inputs(lang, q, "t");
     let dir = |d: Direction, m: Msg| {
         format!(
             "<option value=\"{v}\"{sel}>{l}</option>",
