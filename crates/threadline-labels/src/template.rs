@@ -128,6 +128,14 @@ impl LabelData {
         self.set(name, value);
         self
     }
+    /// Sets every value of `other` on this one.
+    pub fn merge(&mut self, other: &LabelData) -> &mut Self {
+        self.text
+            .extend(other.text.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.dates
+            .extend(other.dates.iter().map(|(k, v)| (k.clone(), *v)));
+        self
+    }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.text.get(name).map(String::as_str)
     }

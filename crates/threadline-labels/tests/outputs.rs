@@ -3,7 +3,7 @@
 
 use threadline_labels::template::CompiledTemplate;
 use threadline_labels::{LabelData, LabelTemplate, PdfLayout, pdf, raster, svg, zpl};
-use threadline_testkit::scanner::{Format, scan_png};
+use threadline_testkit::scanner::{self, Format, scan_png};
 
 fn unit_label() -> CompiledTemplate {
     LabelTemplate::from_json(
@@ -134,45 +134,6 @@ fn zpl_uses_native_barcode_commands_and_printer_fonts() {
 fn zpl_code128_data_spells_the_transmitted_data() {
     // Decode the mode-N field data back: start codes, switches and FNC1 must give the data a
     // scanner transmits, and subset C must only ever hold digit pairs.
-    fn transmitted(field: &str) -> String {
-        let mut out = String::new();
-        let mut chars = field.chars().peekable();
-        let mut subset_c = false;
-        let mut first = true;
-        while let Some(c) = chars.next() {
-            if c == '>' {
-                match chars.next().unwrap() {
-                    ';' | '5' => subset_c = true,
-                    ':' | '6' => subset_c = false,
-                    '8' => out.push(if first { '^' } else { '\u{1d}' }),
-                    '<' => out.push('>'),
-                    other => panic!("unexpected >{other}"),
-                }
-                if matches!(out.as_str(), "^") {
-                    first = false;
-                }
-                continue;
-            }
-            first = false;
-            if subset_c {
-                let d = chars.next().unwrap();
-                assert!(
-                    c.is_ascii_digit() && d.is_ascii_digit(),
-                    "subset C holds {c}{d}"
-                );
-                out.push(c);
-                out.push(d);
-            } else if c == '\\' {
-                let hex: String = [chars.next().unwrap(), chars.next().unwrap()]
-                    .iter()
-                    .collect();
-                out.push(u8::from_str_radix(&hex, 16).unwrap() as char);
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
     for (data, gs1) in [
         ("010952123454321310ABC\u{1d}21123", true),
         ("0109521234543213211234567\u{1d}10X", true),
@@ -181,16 +142,11 @@ fn zpl_code128_data_spells_the_transmitted_data() {
         ("12345", false),
         ("A123456B", false),
     ] {
-        let expected = if gs1 {
-            format!("^{data}")
-        } else {
-            data.to_owned()
-        };
-        assert_eq!(
-            transmitted(&zpl::code128_data(data, gs1)),
-            expected,
-            "{data:?}"
-        );
+        let field = zpl::code128_data(data, gs1);
+        // `^FH\` escapes are read first, as the printer does.
+        let field = scanner::zpl::field(&format!("^BCN,^FD{field}^FS"), "^BCN,").unwrap();
+        let expected = format!("{}{data}", if gs1 { "]C1" } else { "]C0" });
+        assert_eq!(scanner::zpl::code128(&field).unwrap(), expected, "{data:?}");
     }
 }
 

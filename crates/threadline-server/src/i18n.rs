@@ -326,6 +326,35 @@ pub enum Msg {
     EditRecord,
     Save,
     SavedRecord,
+    Labels,
+    LabelTemplates,
+    LabelsIntro,
+    AllocateSerials,
+    AllocateHint,
+    AllocateButton,
+    AllocatedBlock,
+    PrintLabels,
+    AllocationId,
+    LabelTemplate,
+    LabelOutput,
+    OutputPdfRoll,
+    OutputPdfA4,
+    OutputZpl,
+    NetworkPrinter,
+    PrintHint,
+    PrintButton,
+    SentToPrinter,
+    ReprintLabel,
+    ReprintHint,
+    ReprintButton,
+    NoLabelTemplates,
+    TemplateName,
+    TemplateDefinition,
+    TemplateHint,
+    PreviewValues,
+    LabelSize,
+    LabelFields,
+    UpdatedBy,
     Version,
     RegionsList,
     ContactPerson,
@@ -963,6 +992,86 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Save) => "Save",
         (Lang::Zh, SavedRecord) => "已保存",
         (Lang::En, SavedRecord) => "Saved",
+        (Lang::Zh, Labels) => "标签",
+        (Lang::En, Labels) => "Labels",
+        (Lang::Zh, LabelTemplates) => "标签模板",
+        (Lang::En, LabelTemplates) => "Label templates",
+        (Lang::Zh, LabelsIntro) => {
+            "为产品分配一批新序列号并打印其标签（PDF 或 ZPL），或补打某个序列号的标签。每次打印和补打都记入台账。"
+        }
+        (Lang::En, LabelsIntro) => {
+            "Allocate a block of new serials for a product and print their labels (PDF or ZPL), or reprint one serial's label. Every print and reprint is recorded in the ledger."
+        }
+        (Lang::Zh, AllocateSerials) => "分配序列号",
+        (Lang::En, AllocateSerials) => "Allocate serials",
+        (Lang::Zh, AllocateHint) => {
+            "按产品的序列号规则生成新序列号，之后即可打印（每个打印任务最多 10,000 张标签）。"
+        }
+        (Lang::En, AllocateHint) => {
+            "New serials from the product's serial rule, ready to print (a print job takes up to 10,000 labels)."
+        }
+        (Lang::Zh, AllocateButton) => "分配",
+        (Lang::En, AllocateButton) => "Allocate",
+        (Lang::Zh, AllocatedBlock) => "已分配",
+        (Lang::En, AllocatedBlock) => "Allocated",
+        (Lang::Zh, PrintLabels) => "打印标签",
+        (Lang::En, PrintLabels) => "Print labels",
+        (Lang::Zh, AllocationId) => "分配批次（事件编号）",
+        (Lang::En, AllocationId) => "Allocation (event id)",
+        (Lang::Zh, LabelTemplate) => "标签模板",
+        (Lang::En, LabelTemplate) => "Label template",
+        (Lang::Zh, LabelOutput) => "输出",
+        (Lang::En, LabelOutput) => "Output",
+        (Lang::Zh, OutputPdfRoll) => "PDF · 卷标（每页一张）",
+        (Lang::En, OutputPdfRoll) => "PDF · roll (one label a page)",
+        (Lang::Zh, OutputPdfA4) => "PDF · A4 整页排版",
+        (Lang::En, OutputPdfA4) => "PDF · A4 sheets",
+        (Lang::Zh, OutputZpl) => "ZPL · 斑马热敏打印机",
+        (Lang::En, OutputZpl) => "ZPL · Zebra thermal printer",
+        (Lang::Zh, NetworkPrinter) => "网络打印机（主机:端口，可不填）",
+        (Lang::En, NetworkPrinter) => "Network printer (host:port, optional)",
+        (Lang::Zh, PrintHint) => {
+            "填写网络打印机时，以 ZPL 经 TCP 9100 直接发送到打印机；不填则下载文件。首次打印记为已打印，再次打印记为补打。"
+        }
+        (Lang::En, PrintHint) => {
+            "With a network printer, ZPL is sent to it over TCP (port 9100); without one the file is downloaded. A first print marks the serials printed; printing them again is recorded as a reprint."
+        }
+        (Lang::Zh, PrintButton) => "打印",
+        (Lang::En, PrintButton) => "Print",
+        (Lang::Zh, SentToPrinter) => "已发送到打印机",
+        (Lang::En, SentToPrinter) => "Sent to printer",
+        (Lang::Zh, ReprintLabel) => "补打标签",
+        (Lang::En, ReprintLabel) => "Reprint a label",
+        (Lang::Zh, ReprintHint) => {
+            "补打记录为事件：谁、补打了哪个序列号、何时。补打是假冒标签的源头之一，请谨慎使用。"
+        }
+        (Lang::En, ReprintHint) => {
+            "A reprint is recorded as an event: who reprinted which serial, and when. Reprints are how counterfeit labels start: use them with care."
+        }
+        (Lang::Zh, ReprintButton) => "补打",
+        (Lang::En, ReprintButton) => "Reprint",
+        (Lang::Zh, NoLabelTemplates) => "还没有标签模板：请先在“管理 › 标签模板”中创建。",
+        (Lang::En, NoLabelTemplates) => {
+            "No label template yet: create one under Admin › Label templates."
+        }
+        (Lang::Zh, TemplateName) => "模板名称",
+        (Lang::En, TemplateName) => "Template name",
+        (Lang::Zh, TemplateDefinition) => "模板定义（JSON）",
+        (Lang::En, TemplateDefinition) => "Definition (JSON)",
+        (Lang::Zh, TemplateHint) => {
+            "尺寸以毫米计（width_mm、height_mm），dpi 为打印机分辨率；fields 为文字（text）、条码（barcode：qr、gs1_qr、digital_link_qr、data_matrix、gs1_datamatrix、code128、gs1_128、ean13、upc_a）和徽标（logo，base64 PNG）。占位符：{serial} {product} {product_name} {gtin} {lot} {expiry:%Y-%m-%d} {production_date} {attr.属性名}。GS1 条码下默认印出人工可读内容。"
+        }
+        (Lang::En, TemplateHint) => {
+            "Sizes in millimetres (width_mm, height_mm), dpi the printer's resolution; fields are text, barcode (qr, gs1_qr, digital_link_qr, data_matrix, gs1_datamatrix, code128, gs1_128, ean13, upc_a) and logo (a base64 PNG). Placeholders: {serial} {product} {product_name} {gtin} {lot} {expiry:%Y-%m-%d} {production_date} {attr.NAME}. GS1 barcodes print their human-readable interpretation under them by default."
+        }
+        (Lang::Zh, PreviewValues) => "预览数据",
+        (Lang::En, PreviewValues) => "Preview values",
+        (Lang::Zh, LabelSize) => "尺寸",
+        (Lang::En, LabelSize) => "Size",
+        (Lang::Zh, LabelFields) => "字段",
+        (Lang::En, LabelFields) => "Fields",
+        (Lang::Zh, UpdatedBy) => "修改人",
+        (Lang::En, UpdatedBy) => "Updated by",
         (Lang::Zh, Version) => "版本",
         (Lang::En, Version) => "Version",
         (Lang::Zh, RegionsList) => "区域（逗号分隔）",

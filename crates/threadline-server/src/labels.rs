@@ -9,6 +9,7 @@
 //! [`REPRINT_TRANSACTION`] whose id is the job's id. The event's actor and record time say who
 //! reprinted which serial, and when; the unit's history shows each reprint.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
@@ -197,7 +198,7 @@ fn default_preview() -> String {
     "png".to_owned()
 }
 
-fn preview_data(
+pub(crate) fn preview_data(
     values: &std::collections::BTreeMap<String, String>,
 ) -> Result<LabelData, AppError> {
     let mut data = LabelData::new();
@@ -258,6 +259,17 @@ pub async fn preview(
     }
 }
 
+/// A template being edited, drawn as SVG with the given values: the admin page's preview.
+pub(crate) fn preview_svg(
+    definition: &serde_json::Value,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<String, AppError> {
+    let label = checked(definition, "template")?
+        .label(&preview_data(values)?)
+        .map_err(|e| AppError::Rule(vec![e.within("template")]))?;
+    Ok(threadline_labels::svg::render(&label))
+}
+
 fn download(content_type: &'static str, file: Option<&str>, bytes: Vec<u8>) -> Response {
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
@@ -275,81 +287,166 @@ fn download(content_type: &'static str, file: Option<&str>, bytes: Vec<u8>) -> R
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// The stored template's name.
-    template: String,
+    pub template: String,
     /// `pdf` (default for downloads) or `zpl`.
     #[serde(default)]
-    format: Option<String>,
+    pub format: Option<String>,
     /// PDF page layout: `roll` (one label per page, the default) or `a4`.
     #[serde(default)]
-    layout: Option<String>,
+    pub layout: Option<String>,
     /// The labels of an allocation block: the allocation event's id.
     #[serde(default)]
-    allocation: Option<uuid::Uuid>,
+    pub allocation: Option<uuid::Uuid>,
+    /// The labels of a commissioning batch: the commissioning event's id.
+    #[serde(default)]
+    pub commissioning: Option<uuid::Uuid>,
     /// The label of a lot, `copies` times.
     #[serde(default)]
-    lot: Option<LotKey>,
+    pub lot: Option<LotKey>,
     #[serde(default)]
-    copies: Option<u32>,
+    pub copies: Option<u32>,
     /// A reprint of one serial's label, recorded as an event.
     #[serde(default)]
-    reprint: Option<ItemKey>,
+    pub reprint: Option<ItemKey>,
     /// `host:port` of a ZPL printer, for `…/print`.
     #[serde(default)]
-    printer: Option<String>,
+    pub printer: Option<String>,
 }
 
-/// The data of a unit's label: its product's name and GTIN, its lot (and the lot's dates), its
-/// attributes.
-async fn unit_data(store: &dyn Store, key: &ItemKey) -> Result<LabelData, AppError> {
-    let item = store.item(key).await?.ok_or_else(|| {
-        AppError::NotFound(format!(
-            "serial {} of {} does not exist",
-            key.serial, key.product
-        ))
-    })?;
-    let mut data = LabelData::new();
-    data.set("serial", item.serial.clone());
-    for (k, v) in &item.attributes {
-        data.set_attribute(
-            k,
-            v.as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string()),
-        );
-    }
-    if let Some(lot) = &item.lot {
-        data.set("lot", lot.clone());
-        let lk: LotKey = serde_json::from_value(json!({"product": item.product, "lot": lot}))
-            .map_err(|e| AppError::Internal(format!("lot key: {e}")))?;
-        lot_dates(store, &lk, &mut data).await?;
-    }
-    product_data(store, &item.product, &mut data).await?;
-    Ok(data)
+/// Product and lot data of a job, each read once however many labels name it.
+#[derive(Default)]
+struct Shared {
+    products: HashMap<String, LabelData>,
+    lots: HashMap<(String, String), LabelData>,
 }
 
-async fn product_data(store: &dyn Store, code: &str, data: &mut LabelData) -> Result<(), AppError> {
-    let product = store
-        .product(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("product {code} does not exist")))?;
-    data.set("product", code.to_owned());
-    data.set("product_name", product.def.name.clone());
-    if let Some(g) = &product.def.gtin {
-        data.set("gtin", g.as_str().to_owned());
-    }
-    Ok(())
-}
-
-async fn lot_dates(store: &dyn Store, key: &LotKey, data: &mut LabelData) -> Result<(), AppError> {
-    if let Some(lot) = store.lot(key).await? {
-        if let Some(d) = lot.expiry_date {
-            data.set_date("expiry", d);
+impl Shared {
+    /// Sets the product's values (name, GTIN) on `data`.
+    async fn product(
+        &mut self,
+        store: &dyn Store,
+        code: &str,
+        data: &mut LabelData,
+    ) -> Result<(), AppError> {
+        if !self.products.contains_key(code) {
+            let product = store
+                .product(code)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("product {code} does not exist")))?;
+            let mut d = LabelData::new();
+            d.set("product", code.to_owned());
+            d.set("product_name", product.def.name.clone());
+            if let Some(g) = &product.def.gtin {
+                d.set("gtin", g.as_str().to_owned());
+            }
+            self.products.insert(code.to_owned(), d);
         }
-        if let Some(d) = lot.production_date {
-            data.set_date("production_date", d);
+        if let Some(d) = self.products.get(code) {
+            data.merge(d);
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Sets the lot's values (its code and dates) on `data`.
+    async fn lot(
+        &mut self,
+        store: &dyn Store,
+        product: &str,
+        lot: &str,
+        data: &mut LabelData,
+    ) -> Result<(), AppError> {
+        let k = (product.to_owned(), lot.to_owned());
+        if !self.lots.contains_key(&k) {
+            let mut d = LabelData::new();
+            d.set("lot", lot.to_owned());
+            let key: LotKey = serde_json::from_value(json!({"product": product, "lot": lot}))
+                .map_err(|e| AppError::Internal(format!("lot key: {e}")))?;
+            if let Some(view) = store.lot(&key).await? {
+                if let Some(date) = view.expiry_date {
+                    d.set_date("expiry", date);
+                }
+                if let Some(date) = view.production_date {
+                    d.set_date("production_date", date);
+                }
+            }
+            self.lots.insert(k.clone(), d);
+        }
+        if let Some(d) = self.lots.get(&k) {
+            data.merge(d);
+        }
+        Ok(())
+    }
+}
+
+/// One unit of a job: its key, its label's values and whether a label of it was printed.
+struct JobUnit {
+    key: ItemKey,
+    data: LabelData,
+    status: ItemStatus,
+    labelled: bool,
+}
+
+/// The units of `keys` with their label data, read in one batch. A key with no unit is
+/// refused by name; units in a final state (voided, scrapped, consumed) are left out — no label
+/// is printed for them — unless `refuse_final`, which refuses them.
+async fn job_units(
+    store: &dyn Store,
+    keys: &[ItemKey],
+    refuse_final: bool,
+) -> Result<Vec<JobUnit>, AppError> {
+    let read = store.label_units(keys).await?;
+    let mut shared = Shared::default();
+    let mut out = Vec::with_capacity(keys.len());
+    for (key, unit) in keys.iter().zip(read) {
+        let unit = unit.ok_or_else(|| {
+            AppError::NotFound(format!(
+                "serial {} of {} does not exist",
+                key.serial, key.product
+            ))
+        })?;
+        if unit.status.is_final() {
+            if refuse_final {
+                return Err(AppError::Rule(vec![
+                    FieldError::new(
+                        "final_state",
+                        format!(
+                            "serial {} of {} is {}: no label is printed for it",
+                            key.serial,
+                            key.product,
+                            unit.status.as_str()
+                        ),
+                    )
+                    .at("reprint"),
+                ]));
+            }
+            continue;
+        }
+        let mut data = LabelData::new();
+        data.set("serial", key.serial.to_string());
+        for (k, v) in &unit.attributes {
+            data.set_attribute(
+                k,
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            );
+        }
+        if let Some(lot) = &unit.lot {
+            shared
+                .lot(store, key.product.as_str(), lot, &mut data)
+                .await?;
+        }
+        shared
+            .product(store, key.product.as_str(), &mut data)
+            .await?;
+        out.push(JobUnit {
+            key: key.clone(),
+            data,
+            status: unit.status,
+            labelled: unit.labelled,
+        });
+    }
+    Ok(out)
 }
 
 /// An encoding event recorded on `actor`'s behalf for a print job, refused unless the actor
@@ -386,31 +483,105 @@ fn encoding_event(
     .map_err(AppError::Rule)
 }
 
-/// Records the reprint of `key` by `actor` (see the module docs).
-async fn record_reprint(
-    app: &AppState,
+/// The event that records a reprint of `keys` (see the module docs).
+fn reprint_event(
     actor: &Actor,
-    key: &ItemKey,
-    job: uuid::Uuid,
-) -> Result<(), AppError> {
-    let now = app.clock.now();
-    let event = encoding_event(
+    keys: &[ItemKey],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Event, AppError> {
+    let job = uuid::Uuid::now_v7();
+    encoding_event(
         actor,
         json!({
             "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
-            "items": [key],
+            "items": keys,
             "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
         }),
         job,
         now,
         "reprint",
-    )?;
-    app.store.capture(vec![event], None).await?;
-    Ok(())
+    )
 }
 
-/// Resolves a job into its template and labels; a reprint is recorded here, before anything
-/// is produced.
+/// What a job prints labels of.
+enum Source {
+    /// The units of an allocation block or a commissioning batch: the event's id, and the
+    /// field of the request that named it.
+    Block(uuid::Uuid, &'static str),
+    Lot(LotKey),
+    Reprint(ItemKey),
+}
+
+fn source(req: &JobRequest) -> Result<Source, AppError> {
+    let mut named = Vec::new();
+    if let Some(id) = req.allocation {
+        named.push(Source::Block(id, "allocation"));
+    }
+    if let Some(id) = req.commissioning {
+        named.push(Source::Block(id, "commissioning"));
+    }
+    if let Some(lot) = &req.lot {
+        named.push(Source::Lot(lot.clone()));
+    }
+    if let Some(key) = &req.reprint {
+        named.push(Source::Reprint(key.clone()));
+    }
+    match (named.pop(), named.is_empty()) {
+        (Some(s), true) => Ok(s),
+        _ => Err(AppError::malformed(
+            "invalid_job",
+            "name exactly one of `allocation`, `commissioning`, `lot` or `reprint`",
+            Some("allocation".into()),
+        )),
+    }
+}
+
+/// The units of the event a block job names: an allocation's serials, or the units a
+/// commissioning event made.
+async fn block_keys(
+    store: &dyn Store,
+    id: uuid::Uuid,
+    field: &'static str,
+) -> Result<Vec<ItemKey>, AppError> {
+    let event = store
+        .event(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("event {id} does not exist")))?
+        .event;
+    let fits = if field == "allocation" {
+        event.allocation.is_some()
+    } else {
+        event.biz_step.as_ref().map(|b| b.as_str()) == Some("commissioning")
+            && event.action == Some(threadline_domain::event::Action::Add)
+    };
+    if !fits {
+        let (code, what) = if field == "allocation" {
+            ("not_an_allocation", "a serial allocation")
+        } else {
+            (
+                "not_a_commissioning",
+                "a commissioning (object ADD, commissioning)",
+            )
+        };
+        return Err(AppError::Rule(vec![
+            FieldError::new(code, format!("event {id} is not {what}")).at(field),
+        ]));
+    }
+    if event.items.len() > MAX_JOB_LABELS {
+        return Err(AppError::Rule(vec![
+            FieldError::new(
+                "too_many_labels",
+                format!("a job prints at most {MAX_JOB_LABELS} labels"),
+            )
+            .at(field),
+        ]));
+    }
+    Ok(event.items)
+}
+
+/// Resolves a job into its labels and records it: a reprint, or the printing of a block's
+/// labels, is in the ledger before anything is produced — and only once every label is known
+/// to render, so a job that fails records nothing.
 async fn job_labels(
     app: &AppState,
     actor: &Actor,
@@ -420,153 +591,116 @@ async fn job_labels(
         &stored(&*app.store, &req.template).await?.definition,
         "template",
     )?;
-    let chosen = [
-        req.allocation.is_some(),
-        req.lot.is_some(),
-        req.reprint.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if chosen != 1 {
-        return Err(AppError::malformed(
-            "invalid_job",
-            "name exactly one of `allocation`, `lot` or `reprint`",
-            Some("allocation".into()),
-        ));
-    }
-    let mut data = Vec::new();
-    if let Some(id) = req.allocation {
-        let event = app
-            .store
-            .event(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("event {id} does not exist")))?;
-        if event.event.allocation.is_none() {
-            return Err(AppError::Rule(vec![
-                FieldError::new(
-                    "not_an_allocation",
-                    format!("event {id} is not a serial allocation"),
-                )
-                .at("allocation"),
-            ]));
+    let source = source(req)?;
+    let (data, record): (Vec<LabelData>, Vec<Event>) = match source {
+        Source::Block(id, field) => {
+            let keys = block_keys(&*app.store, id, field).await?;
+            let units = job_units(&*app.store, &keys, false).await?;
+            let now = app.clock.now();
+            let record = block_print_events(actor, &units, id, field, now)?;
+            (units.into_iter().map(|u| u.data).collect(), record)
         }
-        if event.event.items.len() > MAX_JOB_LABELS {
-            return Err(AppError::Rule(vec![
-                FieldError::new(
-                    "too_many_labels",
-                    format!("a job prints at most {MAX_JOB_LABELS} labels"),
-                )
-                .at("allocation"),
-            ]));
+        Source::Lot(lot) => {
+            let copies = req.copies.unwrap_or(1) as usize;
+            if copies == 0 || copies > MAX_JOB_LABELS {
+                return Err(AppError::Rule(vec![
+                    FieldError::new(
+                        "invalid_copies",
+                        format!("copies must be 1–{MAX_JOB_LABELS}"),
+                    )
+                    .at("copies"),
+                ]));
+            }
+            if app.store.lot(&lot).await?.is_none() {
+                return Err(AppError::NotFound(format!(
+                    "lot {} of {} does not exist",
+                    lot.lot, lot.product
+                )));
+            }
+            let mut shared = Shared::default();
+            let mut d = LabelData::new();
+            shared
+                .lot(&*app.store, lot.product.as_str(), lot.lot.as_str(), &mut d)
+                .await?;
+            shared
+                .product(&*app.store, lot.product.as_str(), &mut d)
+                .await?;
+            (vec![d; copies], Vec::new())
         }
-        for key in &event.event.items {
-            data.push(unit_data(&*app.store, key).await?);
+        Source::Reprint(key) => {
+            let units = job_units(&*app.store, std::slice::from_ref(&key), true).await?;
+            let record = vec![reprint_event(actor, &[key], app.clock.now())?];
+            (units.into_iter().map(|u| u.data).collect(), record)
         }
-    } else if let Some(lot) = &req.lot {
-        let copies = req.copies.unwrap_or(1) as usize;
-        if copies == 0 || copies > MAX_JOB_LABELS {
-            return Err(AppError::Rule(vec![
-                FieldError::new(
-                    "invalid_copies",
-                    format!("copies must be 1–{MAX_JOB_LABELS}"),
-                )
-                .at("copies"),
-            ]));
-        }
-        if app.store.lot(lot).await?.is_none() {
-            return Err(AppError::NotFound(format!(
-                "lot {} of {} does not exist",
-                lot.lot, lot.product
-            )));
-        }
-        let mut d = LabelData::new();
-        d.set("lot", lot.lot.to_string());
-        lot_dates(&*app.store, lot, &mut d).await?;
-        product_data(&*app.store, lot.product.as_str(), &mut d).await?;
-        data = vec![d; copies];
-    } else if let Some(key) = &req.reprint {
-        let d = unit_data(&*app.store, key).await?;
-        // The label must be printable before the reprint is recorded.
-        compiled
-            .label(&d)
-            .map_err(|e| AppError::Rule(vec![e.within("template")]))?;
-        record_reprint(app, actor, key, uuid::Uuid::now_v7()).await?;
-        data.push(d);
-    }
+    };
     let labels = data
         .iter()
         .enumerate()
         .map(|(i, d)| {
             compiled.label(d).map_err(|e| {
                 let serial = d.get("serial").unwrap_or("");
-                AppError::Rule(vec![
-                    FieldError::new(e.code, format!("label {} ({serial}): {}", i + 1, e.message))
-                        .at(format!("template.{}", e.field.unwrap_or_default())),
-                ])
+                let at = format!("template.{}", e.field.unwrap_or_default());
+                let message = if data.len() == 1 {
+                    e.message
+                } else {
+                    format!("label {} ({serial}): {}", i + 1, e.message)
+                };
+                AppError::Rule(vec![FieldError::new(e.code, message).at(at)])
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(id) = req.allocation {
-        record_block_print(app, actor, id).await?;
+    if !record.is_empty() {
+        app.store.capture(record, None).await?;
     }
     Ok(labels)
 }
 
-/// Records the printing of an allocation block's labels, once they are known to render: the
-/// serials still unassigned are marked printed (their first label), and any printed before is
-/// recorded as a reprint — every label in circulation is accounted for.
-async fn record_block_print(
-    app: &AppState,
+/// The events that account for a block's labels: units never labelled get their first label
+/// (pool serials become `printed`; units already made are observed being encoded), and units
+/// labelled before are reprinted — every label in circulation is accounted for.
+fn block_print_events(
     actor: &Actor,
-    allocation: uuid::Uuid,
-) -> Result<(), AppError> {
-    let Some(event) = app.store.event(allocation).await? else {
-        return Ok(());
-    };
-    let mut first = Vec::new();
-    let mut again = Vec::new();
-    for key in &event.event.items {
-        match app.store.item(key).await? {
-            Some(item) if item.status == ItemStatus::Unassigned => first.push(key.clone()),
-            Some(item) if item.status.is_final() => {}
-            _ => again.push(key.clone()),
+    units: &[JobUnit],
+    id: uuid::Uuid,
+    field: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Event>, AppError> {
+    let (mut pool, mut made, mut again) = (Vec::new(), Vec::new(), Vec::new());
+    for u in units {
+        match (u.labelled, u.status) {
+            (true, _) => again.push(u.key.clone()),
+            (false, ItemStatus::Unassigned) => pool.push(u.key.clone()),
+            (false, _) => made.push(u.key.clone()),
         }
     }
-    let now = app.clock.now();
-    let mut checked = Vec::new();
-    if !first.is_empty() {
-        checked.push(encoding_event(
+    let mut events = Vec::new();
+    for (keys, disposition) in [
+        (pool, Some(threadline_domain::event::PRINTED_DISPOSITION)),
+        (made, None),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let mut body = json!({
+            "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
+            "items": keys,
+            "fields": {field: id.to_string()},
+        });
+        if let Some(d) = disposition {
+            body["disposition"] = json!(d);
+        }
+        events.push(encoding_event(
             actor,
-            json!({
-                "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
-                "disposition": threadline_domain::event::PRINTED_DISPOSITION,
-                "items": first,
-                "fields": {"allocation": allocation.to_string()},
-            }),
+            body,
             uuid::Uuid::now_v7(),
             now,
             "print",
         )?);
     }
     if !again.is_empty() {
-        let job = uuid::Uuid::now_v7();
-        checked.push(encoding_event(
-            actor,
-            json!({
-                "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
-                "items": again,
-                "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
-            }),
-            job,
-            now,
-            "reprint",
-        )?);
+        events.push(reprint_event(actor, &again, now)?);
     }
-    if !checked.is_empty() {
-        app.store.capture(checked, None).await?;
-    }
-    Ok(())
+    Ok(events)
 }
 
 fn pdf_layout(req: &JobRequest) -> Result<PdfLayout, AppError> {
@@ -649,16 +783,21 @@ pub async fn print_job(
             Some("format".into()),
         ));
     }
-    let labels = job_labels(&app, &actor, &req).await?;
-    let count = labels.len();
-    let bytes = render("zpl", PdfLayout::Roll, labels).await?;
     let unreachable = |e: String| {
         AppError::Rule(vec![
             FieldError::new("printer_unreachable", format!("printer {printer}: {e}")).at("printer"),
         ])
     };
+    // The printer is reached first: a job for a printer that is not there records nothing.
+    let mut stream =
+        tokio::time::timeout(PRINTER_TIMEOUT, tokio::net::TcpStream::connect(&printer))
+            .await
+            .map_err(|_| unreachable("timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+    let labels = job_labels(&app, &actor, &req).await?;
+    let count = labels.len();
+    let bytes = render("zpl", PdfLayout::Roll, labels).await?;
     let send = async {
-        let mut stream = tokio::net::TcpStream::connect(&printer).await?;
         stream.write_all(&bytes).await?;
         stream.shutdown().await
     };

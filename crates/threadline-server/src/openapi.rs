@@ -758,12 +758,12 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .body(body::<threadline_labels::template::LabelTemplate>(label_template())),
         ("DELETE", "/api/v1/label-templates/{name}") => doc("Labels", "Delete a label template", Success::Empty),
         ("POST", "/api/v1/label-jobs") => doc("Labels", "Render a print job", Success::File {
-                media: &["application/pdf", "text/plain"], description: "The labels as PDF, or ZPL for a Zebra printer." })
-            .says("Labels for an allocation block, a lot, or a reprint of one unit (the reprint is recorded first).")
+                media: &["application/pdf", "application/zpl"], description: "The labels as PDF, or ZPL for a Zebra printer; `X-Label-Count` says how many." })
+            .says("Labels for an allocation block (`allocation`: the allocation event's id), a commissioning batch (`commissioning`: the commissioning event's id), a lot (`copies` times) or a reprint of one unit. Once every label renders, the job is recorded: units never labelled get their first label (pool serials become `printed`), units labelled before are recorded as a reprint (business transaction `urn:threadline:btt:reprint`: who, which serials, when). Units voided, scrapped or consumed get no label; a reprint of one is refused.")
             .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "format": "pdf"}))),
         ("POST", "/api/v1/label-jobs/print") => doc("Labels", "Send a print job to a printer", ok::<shapes::Printed>(200))
-            .says("ZPL over raw TCP (port 9100) to a configured printer.")
-            .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "ZT410-01"}))),
+            .says("The job's labels as ZPL over raw TCP to `printer` (`host:port`, Zebra printers listen on 9100), recorded as `/api/v1/label-jobs` records them.")
+            .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "192.168.1.50:9100"}))),
         // Imports.
         ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials, lots or history from CSV or XLSX", ok::<shapes::Imported>(200))
             .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) `lots` (a quantity of a lot at a location: the lots' opening stock) or `events` (history from an old system: one unit or lot quantity per row at its own time, recorded in time order through the same rules as a capture). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201).")

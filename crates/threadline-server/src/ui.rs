@@ -20,6 +20,7 @@ pub mod admin;
 pub mod apidocs;
 pub mod chart;
 pub mod dashboard;
+pub mod labels;
 pub mod passport;
 pub mod recall;
 pub mod search;
@@ -95,6 +96,18 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// A script served from this origin (the policy allows no other), cached for an hour.
+pub(crate) fn script_asset(source: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        source,
+    )
+        .into_response()
+}
+
 fn lang_param(lang: Lang) -> &'static str {
     if lang == Lang::Zh { "zh" } else { "en" }
 }
@@ -136,6 +149,9 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         links.push((format!("/recalls?lang={l}"), t(lang, Msg::Recalls)));
         links.push((format!("/dashboard?lang={l}"), t(lang, Msg::Dashboard)));
         links.push((format!("/search?lang={l}"), t(lang, Msg::Search)));
+    }
+    if actor.permissions.contains(Permission::Commission) {
+        links.push((format!("/labels?lang={l}"), t(lang, Msg::Labels)));
     }
     if actor.permissions.contains(Permission::Configure) {
         links.push((format!("/admin/products?lang={l}"), t(lang, Msg::Admin)));

@@ -236,6 +236,7 @@ store_test!(
                 (Method::GET, "/assets/threadline.css"),
                 (Method::GET, "/assets/station.js"),
                 (Method::GET, "/assets/trace.js"),
+                (Method::GET, "/assets/labels.js"),
                 (Method::GET, "/login"),
                 (Method::POST, "/login"),
                 // The API's description holds no data: integrators read it before a token.

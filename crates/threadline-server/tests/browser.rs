@@ -776,6 +776,94 @@ store_test!(an_admin_creates_a_product, |s: TestStore| async move {
 });
 
 store_test!(
+    labels_a_template_previewed_live_then_500_serials_allocated_and_printed,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let r = site
+            .api
+            .post(
+                "/api/v1/products",
+                json!({"code": "TC", "name": "Controller", "tracking": "serial", "gtin": "06901234567892",
+                       "serial_rule": {"code": "TCR", "template": "TC-{SEQ:5}", "sequence_reset": "never"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+
+        // An administrator writes a template; the preview follows the definition as it is typed.
+        let b = browser("en-US", 1280).await;
+        b.sign_in(&site, "boss", "en").await;
+        b.open(&format!("{}/admin/labels?new=1&lang=en", site.base))
+            .await;
+        b.until("document.querySelector('#label-preview svg')")
+            .await;
+        b.type_into("#template-name", "unit").await;
+        let definition = json!({"width_mm": 50, "height_mm": 30, "dpi": 203, "fields": [
+            {"type": "text", "x_mm": 2, "y_mm": 1.5, "size_mm": 3, "text": "{product_name} {serial}"},
+            {"type": "barcode", "x_mm": 2, "y_mm": 6, "symbology": "gs1_datamatrix", "module_mm": 0.5,
+             "data": "(01){gtin}(21){serial}"}]});
+        b.type_into(
+            "#definition",
+            &definition.to_string().replace("{serial}", "{colour}"),
+        )
+        .await;
+        b.until("document.getElementById('preview-errors').textContent.includes('template.fields[0].text')")
+            .await;
+        b.type_into("#definition", &definition.to_string()).await;
+        b.type_into("#sample-serial", "LIVE-1").await;
+        b.until("document.querySelector('#label-preview svg text') && document.querySelector('#label-preview svg text').textContent.includes('LIVE-1')")
+            .await;
+        assert_eq!(b.text("#preview-errors").await, "");
+        b.shot("admin-label-template-en").await;
+        b.click("#save").await;
+        b.until("document.getElementById('saved')").await;
+        assert_eq!(
+            site.api.get("/api/v1/label-templates/unit").await.body["definition"],
+            definition
+        );
+        b.close().await;
+
+        // The production lead allocates 500 serials and prints them.
+        let b = browser("zh-CN", 1280).await;
+        b.sign_in(&site, "liu", "zh").await;
+        b.click("nav a[href^='/labels']").await;
+        b.until("document.getElementById('allocate')").await;
+        b.client
+            .find(Locator::Css("#allocate-product"))
+            .await
+            .unwrap()
+            .select_by_value("TC")
+            .await
+            .unwrap();
+        b.type_into("#allocate-count", "500").await;
+        b.click("#allocate-button").await;
+        b.until("document.getElementById('allocated')").await;
+        assert!(b.text("#allocated").await.contains("TC-00001 … TC-00500"));
+        b.client
+            .find(Locator::Css("#print-output"))
+            .await
+            .unwrap()
+            .select_by_value("zpl")
+            .await
+            .unwrap();
+        b.shot("labels-zh").await;
+        // The labels come back as a download: the page stays, and the block is printed.
+        b.click("#print-button").await;
+        for _ in 0..200 {
+            if site.api.item("TC", "TC-00500").await["status"] == "printed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(site.api.item("TC", "TC-00500").await["status"], "printed");
+        assert_eq!(site.api.item("TC", "TC-00001").await["status"], "printed");
+        b.close().await;
+    }
+);
+
+store_test!(
     every_page_fits_a_pda_in_both_languages,
     |s: TestStore| async move {
         if !have_chromedriver() {
@@ -793,6 +881,8 @@ store_test!(
             ("search", "/search?q=SO-1"),
             ("admin-products", "/admin/products?edit=PHONE"),
             ("admin-users", "/admin/users"),
+            ("labels", "/labels"),
+            ("admin-labels", "/admin/labels?new=1"),
         ];
         for (lang, accept) in [("zh", "zh-CN"), ("en", "en-US")] {
             let b = browser(accept, 360).await;

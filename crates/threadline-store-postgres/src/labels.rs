@@ -126,3 +126,56 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// Whether a label of unit `i` was printed: an `OBSERVE` event with business step `encoding`
+/// names it (a first print, a reprint, or labels printed elsewhere).
+const LABELLED: &str = "EXISTS (SELECT 1 FROM event_items ei JOIN events e ON e.seq = ei.seq
+    WHERE ei.item_id = i.id AND e.action = 'OBSERVE' AND e.biz_step = 'encoding')";
+
+impl PgStore {
+    /// The label data of `keys`, in their order: one query over the keys as two arrays.
+    pub(crate) async fn labels_units(
+        &self,
+        keys: &[threadline_domain::codes::ItemKey],
+    ) -> Result<Vec<Option<threadline_store::LabelUnit>>, StoreError> {
+        let mut out = vec![None; keys.len()];
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let index: Vec<i64> = (0..keys.len())
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+            .collect();
+        let products: Vec<String> = keys.iter().map(|k| k.product.to_string()).collect();
+        let serials: Vec<String> = keys.iter().map(|k| k.serial.to_string()).collect();
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT k.n, i.status, i.lot, i.attributes, {LABELLED}
+                 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(n, code, serial)
+                 JOIN products p ON p.code = k.code JOIN items i ON i.product_id = p.id AND i.serial = k.serial"),
+                &[&index, &products, &serials],
+            )
+            .await
+            .map_err(db)?;
+        for r in &rows {
+            let n: i64 = col(r, 0)?;
+            let status: String = col(r, 1)?;
+            let attributes: Option<String> = col(r, 3)?;
+            let unit = threadline_store::LabelUnit {
+                status: threadline_domain::projection::ItemStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+                lot: col(r, 2)?,
+                attributes: attributes
+                    .map(|a| serde_json::from_str(&a))
+                    .transpose()
+                    .map_err(|e| StoreError::Schema(e.to_string()))?
+                    .unwrap_or_default(),
+                labelled: col(r, 4)?,
+            };
+            if let Some(slot) = usize::try_from(n).ok().and_then(|n| out.get_mut(n)) {
+                *slot = Some(unit);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -535,6 +535,13 @@ impl threadline_store::Store for PgStore {
         self.labels_delete(name).await
     }
 
+    async fn label_units(
+        &self,
+        keys: &[ItemKey],
+    ) -> Result<Vec<Option<threadline_store::LabelUnit>>, StoreError> {
+        self.labels_units(keys).await
+    }
+
     async fn put_capture_job(&self, job: CaptureJob) -> Result<(), StoreError> {
         self.put_job(&job).await
     }

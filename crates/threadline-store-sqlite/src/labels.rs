@@ -97,3 +97,65 @@ pub fn delete(c: &Connection, name: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Whether a label of unit `i` was printed: an `OBSERVE` event with business step `encoding`
+/// names it (a first print, a reprint, or labels printed elsewhere).
+const LABELLED: &str = "EXISTS (SELECT 1 FROM event_items ei JOIN events e ON e.seq = ei.seq
+    WHERE ei.item_id = i.id AND e.action = 'OBSERVE' AND e.biz_step = 'encoding')";
+
+/// Keys per query: three parameters each, well under SQLite's limit.
+const UNITS_PER_QUERY: usize = 500;
+
+/// The label data of `keys`, in their order, a chunk of keys per query.
+pub fn units(
+    c: &Connection,
+    keys: &[threadline_domain::codes::ItemKey],
+) -> Result<Vec<Option<threadline_store::LabelUnit>>, StoreError> {
+    let mut out = vec![None; keys.len()];
+    for (chunk_no, chunk) in keys.chunks(UNITS_PER_QUERY).enumerate() {
+        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "WITH k(n, code, serial) AS (VALUES {values})
+             SELECT k.n, i.status, i.lot, i.attributes, {LABELLED} FROM k
+             JOIN products p ON p.code = k.code JOIN items i ON i.product_id = p.id AND i.serial = k.serial"
+        );
+        let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 3);
+        for (i, key) in chunk.iter().enumerate() {
+            params.push(rusqlite::types::Value::Integer(
+                i64::try_from(chunk_no * UNITS_PER_QUERY + i).unwrap_or(i64::MAX),
+            ));
+            params.push(rusqlite::types::Value::Text(key.product.to_string()));
+            params.push(rusqlite::types::Value::Text(key.serial.to_string()));
+        }
+        let mut st = c.prepare_cached(&sql).map_err(db)?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        for row in rows {
+            let (n, status, lot, attributes, labelled) = row.map_err(db)?;
+            let unit = threadline_store::LabelUnit {
+                status: threadline_domain::projection::ItemStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+                lot,
+                attributes: attributes
+                    .map(|a| serde_json::from_str(&a))
+                    .transpose()
+                    .map_err(|e| StoreError::Schema(e.to_string()))?
+                    .unwrap_or_default(),
+                labelled,
+            };
+            if let Some(slot) = usize::try_from(n).ok().and_then(|n| out.get_mut(n)) {
+                *slot = Some(unit);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -630,6 +630,14 @@ impl threadline_store::Store for SqliteStore {
         self.write(move |c| labels::delete(c, &name)).await
     }
 
+    async fn label_units(
+        &self,
+        keys: &[ItemKey],
+    ) -> Result<Vec<Option<threadline_store::LabelUnit>>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |c| labels::units(c, &keys)).await
+    }
+
     async fn put_capture_job(&self, job: CaptureJob) -> Result<(), StoreError> {
         let job = job.clone();
         self.write(move |c| epcis::put_job(c, &job)).await

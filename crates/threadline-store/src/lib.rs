@@ -162,6 +162,18 @@ pub struct LabelTemplateRecord {
     pub updated_by: String,
 }
 
+/// What a printed label needs of one unit: its state (a first print or a reprint), its lot
+/// and its attributes. Read in batches by [`Store::label_units`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelUnit {
+    pub status: ItemStatus,
+    pub lot: Option<String>,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// A label of it was printed before: an `OBSERVE` event with business step `encoding`
+    /// names it (a first print, a reprint, or labels marked printed elsewhere).
+    pub labelled: bool,
+}
+
 /// Creating or replacing a label template.
 #[derive(Debug, Clone)]
 pub struct LabelTemplateWrite {
@@ -678,6 +690,9 @@ pub trait Store: Send + Sync + 'static {
     async fn put_label_template(&self, write: LabelTemplateWrite) -> Result<LabelTemplateRecord>;
     /// Deletes a template; `NotFound` if there is none.
     async fn delete_label_template(&self, name: &str) -> Result<()>;
+    /// The label data of many units at once, in the order of `keys` (`None` for a key with no
+    /// unit): a print job of thousands of serials reads them in a few queries.
+    async fn label_units(&self, keys: &[ItemKey]) -> Result<Vec<Option<LabelUnit>>>;
     /// Stores a capture job, replacing one with the same id (a running job that finished).
     async fn put_capture_job(&self, job: CaptureJob) -> Result<()>;
     async fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>>;

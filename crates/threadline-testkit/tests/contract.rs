@@ -974,3 +974,45 @@ store_test!(
         assert_eq!(s.snapshot().await.unwrap(), live);
     }
 );
+
+store_test!(
+    label_units_are_read_in_one_batch_in_the_order_asked,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        s.capture(vec![commission_phones(&["P1", "P2"], 30)], None)
+            .await
+            .unwrap();
+        // More keys than one SQLite query takes, most naming nothing.
+        let mut keys: Vec<ItemKey> = (0..1200)
+            .map(|i| key("PHONE", &format!("NO-{i}")))
+            .collect();
+        keys[0] = key("PHONE", "P2");
+        keys[1100] = key("PHONE", "P1");
+        let units = s.label_units(&keys).await.unwrap();
+        assert_eq!(units.len(), 1200);
+        let found: Vec<usize> = (0..1200).filter(|&i| units[i].is_some()).collect();
+        assert_eq!(found, [0, 1100]);
+        let p1 = units[1100].clone().unwrap();
+        assert_eq!(p1.status, ItemStatus::InProduction);
+        assert_eq!(p1.attributes.get("color"), Some(&json!("black")));
+        assert!(!p1.labelled);
+
+        // A label printed for P1 (an OBSERVE encoding event): P1 is labelled, P2 is not.
+        s.capture(
+            vec![event(json!({
+                "type": "object", "action": "OBSERVE", "event_time": at(10), "biz_step": "encoding",
+                "items": [{"product": "PHONE", "serial": "P1"}]
+            }))],
+            None,
+        )
+        .await
+        .unwrap();
+        let units = s
+            .label_units(&[key("PHONE", "P1"), key("PHONE", "P2")])
+            .await
+            .unwrap();
+        let labelled: Vec<bool> = units.iter().map(|u| u.as_ref().unwrap().labelled).collect();
+        assert_eq!(labelled, [true, false]);
+        assert!(s.label_units(&[]).await.unwrap().is_empty());
+    }
+);

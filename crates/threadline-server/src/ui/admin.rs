@@ -546,6 +546,11 @@ pub(super) fn tabs(lang: Lang, actor: &Actor, current: &str) -> String {
                 k.slug,
             )
         }));
+        links.push((
+            format!("/admin/labels?lang={}", lang_param(lang)),
+            t(lang, Msg::LabelTemplates),
+            "labels",
+        ));
     }
     if actor.permissions.contains(Permission::ManageUsers) {
         links.push((

@@ -10,7 +10,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use threadline_domain::access::Permission;
@@ -580,14 +580,7 @@ pub async fn page(
 /// `GET /assets/station.js`: the scan loop, served from this origin so the content security
 /// policy allows no inline script.
 pub async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("station.js"),
-    )
-        .into_response()
+    super::script_asset(include_str!("station.js"))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use threadline_domain::access::Permission;
@@ -530,12 +530,5 @@ pub async fn page(
 
 /// `GET /assets/trace.js`: folding and unfolding the trace graph.
 pub async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("trace.js"),
-    )
-        .into_response()
+    super::script_asset(include_str!("trace.js"))
 }

@@ -144,7 +144,10 @@ impl Api {
             .await
     }
 
-    async fn file(&self, mut req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    pub async fn file(
+        &self,
+        mut req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         req.headers_mut()
             .insert("authorization", self.auth.parse().unwrap());
         let resp = self.router.clone().oneshot(req).await.unwrap();
