@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole lifecycle of PRODUCT.md driven through the HTTP API of a running `threadline serve`:
-# raw material receipt → production → assembly → QC → pack → ship → distributor receipt →
-# sale → return → repair → scrap, plus the refusals a clerk meets at the scan. Each step uses
-# a token of the role that does it on the floor.
+# raw material receipt → production → assembly → QC (a failure and its disposition) → pack →
+# move → ship → distributor receipt → sale → return → repair (a part swapped) → scrap, with a
+# correction, a hold and its release, and the refusals a clerk meets at the scan. Each step
+# uses a token of the role that does it on the floor.
 #
 #   scripts/lifecycle.sh                  # builds threadline, serves a fresh SQLite database
 #   THREADLINE_BIN=target/release/threadline THREADLINE_DB=postgres://… scripts/lifecycle.sh
@@ -64,6 +65,14 @@ state() {
     grep -q "\"status\":\"$3\"" "$work/out" || { echo "$1 $2 is not $3:" >&2; cat "$work/out" >&2; exit 1; }
     printf '     %s %s is %s\n' "$1" "$2" "$3"
 }
+# at PRODUCT SERIAL LOCATION: the unit is at this location now.
+at() {
+    call "$WH" GET "/api/v1/items/$1/$2" 200
+    grep -q "\"location\":\"$3\"" "$work/out" || { echo "$1 $2 is not at $3:" >&2; cat "$work/out" >&2; exit 1; }
+    printf '     %s %s is at %s\n' "$1" "$2" "$3"
+}
+# The id of the first event the last answer recorded.
+recorded() { grep -o '"id":"[0-9a-f-]*"' "$work/out" | head -1 | cut -d'"' -f4; }
 unit() { printf '{"product": "%s", "serial": "%s"}' "$1" "$2"; }
 
 echo "== master data"
@@ -71,6 +80,7 @@ for l in '{"code": "SZ", "name": "Shenzhen plant", "kind": "site"}' \
          '{"code": "SZ-L1", "name": "Line 1", "kind": "line", "parent": "SZ"}' \
          '{"code": "SZ-WH", "name": "Warehouse", "kind": "area", "parent": "SZ"}' \
          '{"code": "SZ-WH-A1", "name": "Bin A1", "kind": "bin", "parent": "SZ-WH"}' \
+         '{"code": "SZ-WH-A2", "name": "Bin A2", "kind": "bin", "parent": "SZ-WH"}' \
          '{"code": "SZ-RW", "name": "Repair workshop", "kind": "area", "parent": "SZ"}'; do
     call "$ADMIN" POST /api/v1/locations 201 "$l"
 done
@@ -118,14 +128,33 @@ call "$QC" POST /api/v1/ops/inspect 201 "{\"items\": [$(unit CTRL C-002)], \"res
 call "$WH" POST /api/v1/ops/move 201 "{\"items\": [$(unit CTRL C-001), $(unit CTRL C-002)], \"to\": \"SZ-WH-A1\", \"put_away\": true}"
 state CTRL C-001 in_stock
 
-echo "== pack and ship (the QC failure is refused at the scan)"
+echo "== the QC failure is refused at the scan, then reworked, inspected again and put away"
 call "$WH" POST /api/v1/ops/ship 422 '{"sales_order": "SO-1", "distributor": "DIST-GD", "from": "SZ-WH-A1", "lines": [{"product": "CTRL", "serials": ["C-002"]}]}'
 expect qc_hold
+call "$QC" POST /api/v1/ops/disposition 201 "{\"items\": [$(unit CTRL C-002)], \"decision\": \"rework\", \"reason\": \"power stage re-soldered\"}"
+state CTRL C-002 in_production
+call "$QC" POST /api/v1/ops/inspect 201 "{\"items\": [$(unit CTRL C-002)], \"result\": \"pass\", \"inspector\": \"Zhao\", \"equipment\": \"ATE-07\",
+  \"measurements\": [{\"name\": \"output_voltage\", \"value\": 4.98, \"unit\": \"V\", \"low\": 4.8, \"high\": 5.2}]}"
+call "$WH" POST /api/v1/ops/move 201 "{\"items\": [$(unit CTRL C-002)], \"to\": \"SZ-RW\", \"put_away\": true}"
+misplaced=$(recorded)
+
+echo "== a correction: that put-away was scanned at the wrong place"
+call "$QUALITY" POST /api/v1/ops/correct 201 "{\"event\": \"$misplaced\", \"reason\": \"scanned at the repair bench, put into bin A1\", \"location\": \"SZ-WH-A1\"}"
+at CTRL C-002 SZ-WH-A1
+call "$WH" GET "/api/v1/events/$misplaced" 200
+grep -q '"corrected_by":\[' "$work/out" || { echo "the original is not marked corrected:" >&2; cat "$work/out" >&2; exit 1; }
+echo "     the original stays, marked corrected"
+
+echo "== pack, move the case (its contents go with it) and ship"
 call "$PROD" POST /api/v1/ops/pack 201 "{\"container\": $(unit CASE CASE-0001), \"items\": [$(unit CTRL C-001)], \"location\": \"SZ-WH-A1\"}"
+call "$WH" POST /api/v1/ops/move 201 "{\"items\": [$(unit CASE CASE-0001)], \"to\": \"SZ-WH-A2\"}"
+at CTRL C-001 SZ-WH-A2
+call "$WH" POST /api/v1/ops/move 422 "{\"items\": [$(unit CTRL C-001)], \"to\": \"SZ-WH-A1\"}"
+expect in_container
 call "$WH" POST /api/v1/ops/ship 201 "{\"sales_order\": \"SO-1\", \"distributor\": \"DIST-GD\", \"ship_to_region\": \"CN-GD\", \"carrier\": \"SF Express\",
-  \"tracking_number\": \"SF1001\", \"from\": \"SZ-WH-A1\", \"to\": \"EXT-GD\", \"containers\": [$(unit CASE CASE-0001)]}"
+  \"tracking_number\": \"SF1001\", \"from\": \"SZ-WH-A2\", \"to\": \"EXT-GD\", \"containers\": [$(unit CASE CASE-0001)]}"
 state CTRL C-001 in_transit
-call "$WH" POST /api/v1/ops/ship 422 "{\"sales_order\": \"SO-2\", \"distributor\": \"DIST-GD\", \"from\": \"SZ-WH-A1\", \"containers\": [$(unit CASE CASE-0001)]}"
+call "$WH" POST /api/v1/ops/ship 422 "{\"sales_order\": \"SO-2\", \"distributor\": \"DIST-GD\", \"from\": \"SZ-WH-A2\", \"containers\": [$(unit CASE CASE-0001)]}"
 expect already_shipped
 
 echo "== distributor receipt and sale"
@@ -133,6 +162,8 @@ call "$WH" POST /api/v1/ops/distributor-receipt 201 "{\"distributor\": \"DIST-GD
 call "$ADMIN" POST /api/v1/ops/unpack 201 "{\"container\": $(unit CASE CASE-0001), \"location\": \"EXT-GD\"}"
 call "$WH" POST /api/v1/ops/sell 201 "{\"customer\": \"CUST-1\", \"seller\": \"DIST-GD\", \"region\": \"CN-GD\", \"items\": [$(unit CTRL C-001)]}"
 state CTRL C-001 sold
+call "$WH" POST /api/v1/ops/sell 422 "{\"customer\": \"CUST-1\", \"items\": [$(unit CTRL C-001)]}"
+expect already_sold
 
 echo "== return and repair"
 call "$SERVICE" POST /api/v1/ops/return 201 "{\"rma\": \"RMA-1\", \"customer\": \"CUST-1\", \"reason\": \"does not power on\", \"condition\": \"fine\",
@@ -151,6 +182,10 @@ call "$QUALITY" POST /api/v1/ops/hold 201 '{"kind": "recall", "produced_from": [
 call "$WH" POST /api/v1/ops/ship 422 "{\"sales_order\": \"SO-3\", \"customer\": \"CUST-1\", \"from\": \"SZ-WH-A1\", \"lines\": [{\"product\": \"CTRL\", \"serials\": [\"C-001\"]}]}"
 expect on_hold
 call "$QUALITY" POST /api/v1/ops/release 201 '{"kind": "recall", "produced_from": [{"product": "RESIN", "lot": "R-01"}], "reason": "cleared"}'
+state CTRL C-001 in_stock
+call "$WH" GET /api/v1/items/CTRL/C-001 200
+grep -q '"holds":\[\]' "$work/out" || { echo "C-001 is still held:" >&2; cat "$work/out" >&2; exit 1; }
+echo "     released"
 call "$QUALITY" POST /api/v1/ops/disposition 201 "{\"items\": [$(unit CTRL C-002)], \"decision\": \"scrap\", \"reason\": \"beyond repair\"}"
 state CTRL C-002 scrapped
 

@@ -140,8 +140,8 @@ pub fn routes() -> Vec<Route> {
     use Guard::{Capture, Needs, Public, SignedIn};
     use Method as M;
     use Permission::{
-        Assemble, Commission, Configure, Hold, Inspect, ManageUsers, Move, Read, ReadAudit,
-        Receive, Repair, Return, Scrap, Ship,
+        Assemble, Commission, Configure, Correct, Hold, Inspect, ManageUsers, Move, Read,
+        ReadAudit, Receive, Repair, Return, Scrap, Ship,
     };
     vec![
         route(M::GET, "/healthz", Public, healthz),
@@ -502,6 +502,12 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/ops/release",
             Needs(Hold),
             ops::handle::<ops::Release>,
+        ),
+        route(
+            M::POST,
+            "/api/v1/ops/correct",
+            Needs(Correct),
+            ops::handle::<ops::Correct>,
         ),
         // The process definition.
         route(M::GET, "/api/v1/process", Needs(Read), process::get_process),

@@ -663,6 +663,8 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier notice 2026-11"})),
         ("POST", "/api/v1/ops/release") => op::<ops::Release>("Release a hold", json!({
             "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier cleared the lot"})),
+        ("POST", "/api/v1/ops/correct") => op::<ops::Correct>("Correct an earlier event", json!({
+            "event": "0193a0d2-7c4e-7b7a-9f1e-2a4b6c8d0e1f", "reason": "put away to the wrong bin", "location": "WH-A2"})),
         // The process definition.
         ("GET", "/api/v1/process") => doc("Process", "The process definition", ok::<Process>(200))
             .says("Which state each operation takes its units from and to; version in `ETag` (`\"0\"`: the shipped default)."),

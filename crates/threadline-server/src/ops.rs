@@ -26,7 +26,7 @@ use threadline_domain::error::FieldError;
 use threadline_domain::event::{
     CaptureContext, Event, EventRequest, HoldKind, LotQuantity, TransactionId,
 };
-use threadline_domain::projection::Node;
+use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{LocationCode, LotCode, PartyCode, ProductCode, Quantity, Serial};
 use threadline_store::{Direction, IdempotencyKey, Receipt, Store, StoreError};
 use uuid::Uuid;
@@ -153,6 +153,47 @@ impl Planned {
         self
     }
 
+    /// The same event with every unit scanned a second time into one list left out, the paths
+    /// of the units after it renumbered: what the ledger's state would say about the rest.
+    fn without_repeats(&self) -> Planned {
+        let mut event = self.event.clone();
+        let mut paths = self.paths.clone();
+        for list in ["items", "children", "inputs", "outputs"] {
+            let Some(Value::Array(units)) = event.get_mut(list) else {
+                continue;
+            };
+            let mut seen = HashSet::new();
+            let mut kept = Vec::with_capacity(units.len());
+            let mut renumber = Vec::new();
+            for (i, u) in units.drain(..).enumerate() {
+                if seen.insert(u.to_string()) {
+                    renumber.push((i, Some(kept.len())));
+                    kept.push(u);
+                } else {
+                    renumber.push((i, None));
+                }
+            }
+            *units = kept;
+            paths.retain_mut(|(ev, _)| {
+                let Some(rest) = ev.strip_prefix(&format!("{list}[")) else {
+                    return true;
+                };
+                let Some((n, tail)) = rest.split_once(']') else {
+                    return true;
+                };
+                match n.parse::<usize>().ok().and_then(|n| renumber.get(n)) {
+                    Some((_, Some(to))) => {
+                        *ev = format!("{list}[{to}]{tail}");
+                        true
+                    }
+                    Some((_, None)) => false,
+                    None => true,
+                }
+            });
+        }
+        Planned { event, paths }
+    }
+
     fn has(&self, key: &str) -> bool {
         self.event
             .get(key)
@@ -185,6 +226,9 @@ fn op_field(plan: &[Planned], field: &str) -> String {
         .max_by_key(|(ev, _)| ev.len());
     match best {
         Some((ev, op)) => format!("{op}{}", &rest[ev.len()..]),
+        // A field the process requires and the operation left out: operations name their
+        // fields as the events record them (`inspector`, `equipment`, `operator`…).
+        None if rest.starts_with("fields.") => rest["fields.".len()..].to_owned(),
         None if plan.len() > 1 => format!("events[{i}].{rest}"),
         None => rest.to_owned(),
     }
@@ -389,11 +433,44 @@ async fn record_plan(
         }
     }
     if !problems.is_empty() {
+        problems.extend(state_problems(store, ctx, &plan).await?);
+        let mut seen = HashSet::new();
+        problems.retain(|e| seen.insert((e.code, e.field.clone())));
         return Err(AppError::Rule(problems));
     }
     match store.capture(events, key).await {
         Ok(outcome) => Ok(outcome.receipts().to_vec()),
         Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What the ledger's current state refuses in a plan that is refused already (a scan repeated,
+/// a field missing): a dry run of every event that is well formed once its repeated scans are
+/// left out, so one answer names every bad line of a batch. Nothing is kept.
+async fn state_problems(
+    store: &dyn Store,
+    ctx: &CaptureContext,
+    plan: &[Planned],
+) -> Result<Vec<FieldError>, AppError> {
+    let mut dry = Vec::new();
+    let mut events = Vec::new();
+    for p in plan {
+        let p = p.without_repeats();
+        let Ok(req) = serde_json::from_value::<EventRequest>(Value::Object(p.event.clone())) else {
+            continue;
+        };
+        if let Ok(e) = Event::from_request(req, ctx, Uuid::now_v7()) {
+            events.push(e);
+            dry.push(p);
+        }
+    }
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    match store.capture_import(events, true).await {
+        Ok(_) => Ok(Vec::new()),
+        Err(StoreError::Invalid(v)) => Ok(remap(&dry, v)),
         Err(e) => Err(e.into()),
     }
 }
@@ -1927,4 +2004,297 @@ pub async fn pick(
         "short": left,
     }))
     .into_response())
+}
+
+/// `POST /api/v1/ops/correct`: an earlier event was wrong. The original stays in the ledger,
+/// marked as corrected; what is true instead is recorded as new events that name it, with the
+/// reason. `void` declares that the event did not occur (an EPCIS error declaration: a copy of
+/// it that changes no state); `location`, `status` and `fields` amend it (one event over the
+/// same units and lots: units are put where and in the state they really are, lot quantities
+/// the event brought to a place are moved to the right one, fields are recorded as they should
+/// have been — a custom attribute among them changes the unit's value). Both may be given.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Correct {
+    #[serde(default)]
+    pub time: Option<DateTime<FixedOffset>>,
+    /// The id of the event in error.
+    pub event: Uuid,
+    pub reason: String,
+    /// The event did not occur.
+    #[serde(default)]
+    pub void: bool,
+    /// Where its units (and the lot quantities it brought somewhere) really are.
+    #[serde(default)]
+    pub location: Option<LocationCode>,
+    /// The state its units are really in: in_production, in_stock, in_transit, sold,
+    /// in_repair or returned (scrapping is the scrap operation).
+    #[serde(default)]
+    pub status: Option<ItemStatus>,
+    /// Event fields as they should have been recorded (`operator`, `work_order`, a custom
+    /// attribute…).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// The keys of an [`Event`] that a client may send back as an [`EventRequest`].
+const REQUEST_KEYS: &[&str] = &[
+    "type",
+    "action",
+    "event_time",
+    "event_time_zone_offset",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "items",
+    "lots",
+    "parent",
+    "children",
+    "child_lots",
+    "inputs",
+    "input_lots",
+    "outputs",
+    "output_lots",
+    "biz_transactions",
+    "sources",
+    "destinations",
+    "ilmd",
+    "hold",
+    "fields",
+];
+
+/// The disposition that puts units in `status`, and the step it needs (`in_repair` is
+/// `in_progress` while repairing); `None` for a state a correction may not set.
+fn disposition_for(status: ItemStatus) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match status {
+        ItemStatus::InProduction => ("in_progress", None),
+        ItemStatus::InStock => ("sellable_not_accessible", None),
+        ItemStatus::InTransit => ("in_transit", None),
+        ItemStatus::Sold => ("retail_sold", None),
+        ItemStatus::InRepair => ("in_progress", Some("repairing")),
+        ItemStatus::Returned => ("returned", None),
+        _ => return None,
+    })
+}
+
+/// The lot quantities an event left at a place, and that place: received or made there, or
+/// moved there.
+fn lots_placed(ev: &Event) -> Vec<(LotQuantity, String)> {
+    use threadline_domain::event::{Action, EventKind};
+    let at = ev.biz_location.as_ref().map(|l| l.as_str().to_owned());
+    match (ev.kind, ev.action) {
+        (EventKind::Object, Some(Action::Add)) => at
+            .map(|l| ev.lots.iter().map(|q| (q.clone(), l.clone())).collect())
+            .unwrap_or_default(),
+        (EventKind::Object, Some(Action::Observe)) => match ev.destination_location() {
+            Some(d) if ev.source_location().is_some() => {
+                ev.lots.iter().map(|q| (q.clone(), d.to_owned())).collect()
+            }
+            _ => Vec::new(),
+        },
+        (EventKind::Transformation, _) => at
+            .map(|l| {
+                ev.output_lots
+                    .iter()
+                    .map(|q| (q.clone(), l.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+impl Correct {
+    fn with_correction(&self, mut p: Planned) -> Planned {
+        p.event.insert(
+            "corrects".into(),
+            json!({"event": self.event, "reason": self.reason}),
+        );
+        p.paths.push(("corrects.event".into(), "event".into()));
+        p.paths.push(("corrects.reason".into(), "reason".into()));
+        p
+    }
+
+    /// The error declaration: the original as it was recorded, declared not to have occurred.
+    fn declaration(&self, original: &Event, t: DateTime<FixedOffset>) -> Result<Planned, AppError> {
+        let Value::Object(all) = serde_json::to_value(original)
+            .map_err(|e| AppError::Internal(format!("an event would not serialise: {e}")))?
+        else {
+            return Err(AppError::Internal("an event is not a JSON object".into()));
+        };
+        let event: Map<String, Value> = all
+            .into_iter()
+            .filter(|(k, _)| REQUEST_KEYS.contains(&k.as_str()))
+            .collect();
+        let mut p = Planned {
+            event,
+            paths: Vec::new(),
+        };
+        p.event.insert(
+            "error_declaration".into(),
+            json!({"declaration_time": t.with_timezone(&Utc), "reason": "did_not_occur"}),
+        );
+        Ok(self.with_correction(p))
+    }
+
+    /// The amendment: the same units and lots, where and as they really are.
+    fn amendment(
+        &self,
+        original: &Event,
+        t: DateTime<FixedOffset>,
+        problems: &mut Vec<FieldError>,
+    ) -> Option<Planned> {
+        if self.location.is_none() && self.status.is_none() && self.fields.is_empty() {
+            return None;
+        }
+        let mut units: Vec<ItemKey> = Vec::new();
+        for k in original
+            .items
+            .iter()
+            .chain(&original.children)
+            .chain(&original.outputs)
+        {
+            if !units.contains(k) {
+                units.push(k.clone());
+            }
+        }
+        let placed = lots_placed(original);
+        let mut lots: Vec<LotQuantity> = placed.iter().map(|(q, _)| q.clone()).collect();
+        for q in original
+            .lots
+            .iter()
+            .chain(&original.child_lots)
+            .chain(&original.output_lots)
+        {
+            if !lots.contains(q) {
+                lots.push(q.clone());
+            }
+        }
+        let step = self.status.and_then(|s| match disposition_for(s) {
+            Some((_, step)) => step,
+            None => {
+                problems.push(
+                    FieldError::new(
+                        "invalid_state",
+                        format!(
+                            "a correction cannot make units {}: it sets in production, in stock, in transit, sold, in repair or returned (scrap them with the scrap operation)",
+                            s.as_str().replace('_', " ")
+                        ),
+                    )
+                    .at("status"),
+                );
+                None
+            }
+        });
+        if units.is_empty() && self.status.is_some() {
+            problems.push(
+                FieldError::new(
+                    "no_units",
+                    format!(
+                        "event {} names no units whose state could be corrected",
+                        self.event
+                    ),
+                )
+                .at("status"),
+            );
+        }
+        if let Some(to) = &self.location {
+            let moved_lots = placed.iter().any(|(_, from)| from != to.as_str());
+            if units.is_empty() && !moved_lots {
+                problems.push(
+                    FieldError::new(
+                        "nothing_placed",
+                        format!(
+                            "event {} put no units and no lot quantities anywhere; there is no location to correct",
+                            self.event
+                        ),
+                    )
+                    .at("location"),
+                );
+            }
+        }
+        let mut p = Planned::new("object", Some("OBSERVE"), step.unwrap_or("other"), t);
+        if step.is_none() {
+            p.event.remove("biz_step");
+        }
+        let mut p = p
+            .set(
+                "disposition",
+                self.status.and_then(disposition_for).map(|(d, _)| d),
+            )
+            .set("biz_location", &self.location);
+        p.paths.push(("biz_location".into(), "location".into()));
+        p.paths.push(("disposition".into(), "status".into()));
+        // Lot quantities the original left at another place are moved to the right one.
+        if let Some(to) = &self.location
+            && let Some((_, from)) = placed.iter().find(|(_, from)| from != to.as_str())
+        {
+            p = p.endpoint("sources", "location", Some(from)).endpoint(
+                "destinations",
+                "location",
+                Some(to.as_str()),
+            );
+            p.paths.push(("destinations[0]".into(), "location".into()));
+            p.paths.push(("sources[0]".into(), "event".into()));
+            lots = placed
+                .iter()
+                .filter(|(_, f)| f == from)
+                .map(|(q, _)| q.clone())
+                .collect();
+        }
+        for (name, value) in &self.fields {
+            p = p.field(name, value);
+            p.paths
+                .push((format!("fields.{name}"), format!("fields.{name}")));
+        }
+        p.units("items", &units, "event");
+        p.lots("lots", &lots, "event");
+        if !p.has("items") && !p.has("lots") {
+            problems.push(
+                FieldError::new(
+                    "nothing_to_correct",
+                    format!("event {} names no units or lots", self.event),
+                )
+                .at("event"),
+            );
+        }
+        Some(self.with_correction(p))
+    }
+}
+
+#[async_trait]
+impl Operation for Correct {
+    const NAME: &'static str = "correct";
+
+    async fn plan(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Plan, AppError> {
+        let t = time_of(self.time, now);
+        // The reason is checked with the correction itself (`corrects.reason`).
+        let mut problems = Vec::new();
+        let Some(original) = store.event(self.event).await? else {
+            problems.push(
+                FieldError::new(
+                    "unknown_event",
+                    format!("event {} to be corrected does not exist", self.event),
+                )
+                .at("event"),
+            );
+            return Ok(Plan::new(Vec::new(), problems));
+        };
+        let original = original.event;
+        let mut plan = Vec::new();
+        if self.void {
+            plan.push(self.declaration(&original, t)?);
+        }
+        if let Some(p) = self.amendment(&original, t, &mut problems) {
+            plan.push(p);
+        }
+        if plan.is_empty() {
+            problems.push(required(
+                "void",
+                "say what is true instead (`location`, `status`, `fields`) or that the event did not occur (`void`)",
+            ));
+        }
+        Ok(Plan::new(plan, problems))
+    }
 }

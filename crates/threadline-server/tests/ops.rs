@@ -397,3 +397,359 @@ store_test!(
         assert_eq!(api.ledger_len().await, before);
     }
 );
+
+/// The id of the first event an operation recorded.
+fn first_id(r: &Reply) -> String {
+    r.body["events"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn stock(api: &Api, product: &str, lot: &str) -> Value {
+    api.get(&format!("/api/v1/lots/{product}/{lot}")).await.body["stock"].clone()
+}
+
+store_test!(
+    a_correction_amends_or_voids_an_event_and_the_original_stays,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+
+        // Put away to the wrong bin: the units are really in A1.
+        let wrong = ok(
+            &api,
+            "move",
+            json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P3")],
+            "to": "SZ-WH-A2", "put_away": true}),
+        )
+        .await;
+        let wrong = first_id(&wrong);
+        let r = ok(
+            &api,
+            "correct",
+            json!({"time": at(520), "event": wrong, "reason": "put away to the wrong bin", "location": "SZ-WH-A1"}),
+        )
+        .await;
+        let fix = first_id(&r);
+        for serial in ["P1", "P3"] {
+            let u = api.item("PHONE", serial).await;
+            assert_eq!(
+                (u["location"].as_str(), u["status"].as_str()),
+                (Some("SZ-WH-A1"), Some("in_stock")),
+                "{serial}"
+            );
+        }
+        let original = api.get(&format!("/api/v1/events/{wrong}")).await.body;
+        assert_eq!(original["corrected_by"], json!([fix]));
+        assert_eq!(original["biz_location"], "SZ-WH-A2", "the original stays");
+        let correction = api.get(&format!("/api/v1/events/{fix}")).await.body;
+        assert_eq!(
+            correction["corrects"],
+            json!({"event": wrong, "reason": "put away to the wrong bin"})
+        );
+
+        // A lot received into the wrong bin: its quantity moves to the right one.
+        let receipt = ok(&api, "receive", json!({"time": at(510), "supplier": "SUP1", "purchase_order": "PO-7", "location": "SZ-WH-A1",
+            "lines": [{"product": "RESIN", "lots": [{"lot": "L7", "quantity": "12.5"}]}]})).await;
+        ok(&api, "correct", json!({"time": at(505), "event": first_id(&receipt), "reason": "wrong bin", "location": "SZ-WH-A2"})).await;
+        assert_eq!(
+            stock(&api, "RESIN", "L7").await,
+            json!([{"location": "SZ-WH-A2", "quantity": "12.5"}])
+        );
+
+        // Data recorded wrong: the operator, and a custom attribute (checked like any other).
+        let commission = ok(
+            &api,
+            "commission",
+            json!({"time": at(500), "product": "PHONE", "serials": ["P7"], "work_order": "WO-2",
+            "line": "SZ-L1", "operator": "Li", "attributes": {"color": "black"}}),
+        )
+        .await;
+        let commission = first_id(&commission);
+        let before = api.ledger_len().await;
+        let r = api
+            .post(
+                "/api/v1/ops/correct",
+                json!({"time": at(495), "event": commission, "reason": "wrong colour scanned",
+            "fields": {"color": "pink"}}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.codes()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![pair("invalid_attribute", "fields.color")]
+            )
+        );
+        assert_eq!(api.ledger_len().await, before);
+        ok(&api, "correct", json!({"time": at(495), "event": commission, "reason": "wrong colour and operator scanned",
+            "fields": {"color": "white", "operator": "Wang"}})).await;
+        assert_eq!(
+            api.item("PHONE", "P7").await["attributes"]["color"],
+            "white"
+        );
+
+        // The state was wrong: P4 was put away, not left in production.
+        let p4 = api.get("/api/v1/events?product=PHONE&serial=P4").await.body;
+        let p4_commission = p4["items"][0]["id"].as_str().unwrap().to_owned();
+        ok(
+            &api,
+            "correct",
+            json!({"time": at(490), "event": p4_commission, "reason": "put-away scan lost",
+            "status": "in_stock", "location": "SZ-WH-A2"}),
+        )
+        .await;
+        let u = api.item("PHONE", "P4").await;
+        assert_eq!(
+            (u["status"].as_str(), u["location"].as_str()),
+            (Some("in_stock"), Some("SZ-WH-A2"))
+        );
+
+        // An inspection recorded on the wrong unit did not occur: declared, nothing changes.
+        let inspection = ok(&api, "inspect", json!({"time": at(480), "items": [unit("PHONE", "P3")], "result": "pass", "inspector": "Zhao"})).await;
+        let inspection = first_id(&inspection);
+        let state = api.item("PHONE", "P3").await;
+        let r = ok(&api, "correct", json!({"time": at(470), "event": inspection, "reason": "scanned the neighbour's unit", "void": true})).await;
+        let declaration = api
+            .get(&format!("/api/v1/events/{}", first_id(&r)))
+            .await
+            .body;
+        assert_eq!(declaration["error_declaration"]["reason"], "did_not_occur");
+        assert_eq!(
+            declaration["biz_step"], "inspecting",
+            "a copy of the original"
+        );
+        let after = api.item("PHONE", "P3").await;
+        assert_eq!(
+            (&after["status"], &after["location"], &after["holds"]),
+            (&state["status"], &state["location"], &state["holds"])
+        );
+
+        // Refusals name the field and write nothing.
+        let before = api.ledger_len().await;
+        let (st, codes, msg) = refused(&api, "correct", json!({"event": "0193a0d2-7c4e-7b7a-9f1e-2a4b6c8d0e1f", "reason": "typo", "location": "SZ-WH-A1"})).await;
+        assert_eq!(
+            (st, codes),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![pair("unknown_event", "event")]
+            )
+        );
+        assert!(msg.contains("0193a0d2"), "{msg}");
+        let (_, codes, _) = refused(
+            &api,
+            "correct",
+            json!({"event": wrong, "reason": " ", "location": "SZ-WH-A1"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("required", "reason")]);
+        let (_, codes, _) =
+            refused(&api, "correct", json!({"event": wrong, "reason": "oops"})).await;
+        assert_eq!(codes, vec![pair("required", "void")]);
+        let (_, codes, _) = refused(
+            &api,
+            "correct",
+            json!({"event": wrong, "reason": "oops", "status": "scrapped"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("invalid_state", "status")]);
+        let (_, codes, _) = refused(
+            &api,
+            "correct",
+            json!({"event": wrong, "reason": "oops", "location": "NOWHERE"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("unknown_location", "location")]);
+        let (st, codes, _) = refused(
+            &api,
+            "correct",
+            json!({"event": wrong, "reason": "oops", "status": "lost"}),
+        )
+        .await;
+        assert_eq!(
+            (st, codes[0].1.as_str()),
+            (StatusCode::BAD_REQUEST, "status")
+        );
+        // Correcting needs `correct`: the warehouse may move, not correct.
+        let warehouse = Api::with_roles(&s, "wh-2", &[Role::Warehouse]).await;
+        let r = warehouse
+            .post(
+                "/api/v1/ops/correct",
+                json!({"event": wrong, "reason": "oops", "location": "SZ-WH-A2"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.ledger_len().await, before);
+
+        assert!(api.get("/api/v1/ledger/verify").await.body["first_break"].is_null());
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
+
+store_test!(
+    containers_carry_their_contents_and_repacking_is_recorded,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        ok(&api, "move", json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P3"), unit("PHONE", "P4")],
+            "to": "SZ-WH-A2", "put_away": true})).await;
+        const CASE2: &str = "00095212345000000025";
+        ok(&api, "pack", json!({"time": at(520), "container": unit("CASE", CASE), "items": [unit("PHONE", "P1"), unit("PHONE", "P3")],
+            "location": "SZ-WH-A2"})).await;
+        // Moving the case moves what is in it.
+        ok(
+            &api,
+            "move",
+            json!({"time": at(515), "items": [unit("CASE", CASE)], "to": "SZ-WH-A1"}),
+        )
+        .await;
+        for serial in ["P1", "P3"] {
+            assert_eq!(
+                api.item("PHONE", serial).await["location"],
+                "SZ-WH-A1",
+                "{serial}"
+            );
+        }
+        // A unit is in one container at a time, and moves only with it.
+        let (_, codes, msg) = refused(
+            &api,
+            "pack",
+            json!({"time": at(510), "container": unit("CASE", CASE2),
+            "items": [unit("PHONE", "P4"), unit("PHONE", "P1")], "location": "SZ-WH-A1"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("already_packed", "items[1]")]);
+        assert!(msg.contains("P1") && msg.contains(CASE), "{msg}");
+        let (_, codes, _) = refused(
+            &api,
+            "move",
+            json!({"time": at(510), "items": [unit("PHONE", "P3")], "to": "SZ-WH-A2"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("in_container", "items[0]")]);
+        // Repacked: out of one case, into another; both steps are in the unit's history.
+        ok(&api, "unpack", json!({"time": at(505), "container": unit("CASE", CASE), "items": [unit("PHONE", "P3")], "location": "SZ-WH-A1"})).await;
+        ok(&api, "pack", json!({"time": at(500), "container": unit("CASE", CASE2), "items": [unit("PHONE", "P3"), unit("PHONE", "P4")],
+            "location": "SZ-WH-A1"})).await;
+        assert_eq!(api.item("PHONE", "P3").await["parent"], unit("CASE", CASE2));
+        let history = api.get("/api/v1/events?product=PHONE&serial=P3").await.body;
+        let steps: Vec<&str> = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["biz_step"].as_str())
+            .collect();
+        assert!(
+            steps.ends_with(&["packing", "unpacking", "packing"]),
+            "{steps:?}"
+        );
+        // Returned goods restocked; selling a unit twice is refused.
+        ok(
+            &api,
+            "ship",
+            json!({"time": at(400), "sales_order": "SO-5", "customer": "CUST1", "from": "SZ-WH-A1",
+            "containers": [unit("CASE", CASE2)]}),
+        )
+        .await;
+        ok(
+            &api,
+            "unpack",
+            json!({"time": at(395), "container": unit("CASE", CASE2)}),
+        )
+        .await;
+        ok(
+            &api,
+            "sell",
+            json!({"time": at(390), "customer": "CUST1", "items": [unit("PHONE", "P4")]}),
+        )
+        .await;
+        let (_, codes, msg) = refused(
+            &api,
+            "sell",
+            json!({"time": at(380), "customer": "CUST1", "items": [unit("PHONE", "P4")]}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("already_sold", "items[0]")]);
+        assert!(msg.contains("P4"), "{msg}");
+        ok(&api, "return", json!({"time": at(370), "rma": "RMA-5", "customer": "CUST1", "reason": "wrong model ordered",
+            "condition": "sealed", "outcome": "restock", "location": "SZ-WH-A2", "items": [unit("PHONE", "P4")]})).await;
+        let u = api.item("PHONE", "P4").await;
+        assert_eq!(
+            (u["status"].as_str(), u["location"].as_str()),
+            (Some("in_stock"), Some("SZ-WH-A2"))
+        );
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
+
+store_test!(
+    a_pallet_received_at_once_reports_every_bad_line_in_one_answer,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        // 300 scans of one pallet: two already registered, one scanned twice, one line of a
+        // product that does not exist.
+        let mut serials: Vec<String> = (0..300).map(|i| format!("BX{i:04}")).collect();
+        serials[17] = "B1".into();
+        serials[250] = "B2".into();
+        serials[299] = "BX0100".into();
+        let (st, codes, _) = refused(
+            &api,
+            "receive",
+            json!({"time": at(300), "supplier": "SUP1", "purchase_order": "PO-9",
+            "location": "SZ-WH-A1", "lines": [
+                {"line": "1", "product": "BOARD", "serials": serials},
+                {"line": "2", "product": "GHOST", "serials": ["G1"]}]}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        for want in [
+            pair("duplicate_scan", "lines[0].serials[299]"),
+            pair("duplicate_serial", "lines[0].serials[17]"),
+            pair("duplicate_serial", "lines[0].serials[250]"),
+        ] {
+            assert!(codes.contains(&want), "{want:?} not in {codes:?}");
+        }
+        assert!(
+            codes
+                .iter()
+                .any(|(c, f)| c == "unknown_product" && f.starts_with("lines[1].serials[0]")),
+            "{codes:?}"
+        );
+        // Fixed, the same pallet goes in at once.
+        serials[17] = "BX0017".into();
+        serials[250] = "BX0250".into();
+        serials[299] = "BX0299".into();
+        let r = ok(&api, "receive", json!({"time": at(300), "supplier": "SUP1", "purchase_order": "PO-9",
+            "location": "SZ-WH-A1", "lines": [{"line": "1", "product": "BOARD", "serials": serials}]})).await;
+        assert_eq!(r.body["events"].as_array().unwrap().len(), 1);
+        assert_eq!(api.item("BOARD", "BX0299").await["status"], "in_stock");
+    }
+);
+
+store_test!(
+    the_process_decides_what_an_operation_needs,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        let mut def = api.get("/api/v1/process").await.body;
+        def["required_fields"] =
+            json!([{"operation": "inspect", "fields": ["inspector", "equipment"]}]);
+        assert_eq!(
+            api.put("/api/v1/process", "\"0\"", def).await.status,
+            StatusCode::OK
+        );
+        let (_, codes, msg) = refused(
+            &api,
+            "inspect",
+            json!({"time": at(100), "items": [unit("PHONE", "P3")], "result": "pass", "inspector": "Zhao"}),
+        )
+        .await;
+        assert_eq!(codes, vec![pair("missing_field", "equipment")]);
+        assert!(msg.contains("equipment"), "{msg}");
+        ok(&api, "inspect", json!({"time": at(100), "items": [unit("PHONE", "P3")], "result": "pass", "inspector": "Zhao",
+            "equipment": "ATE-07"})).await;
+    }
+);

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 pub mod fixtures;
+pub mod invariants;
 pub mod scanner;
 
 use threadline_store::Store;

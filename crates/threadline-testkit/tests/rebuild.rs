@@ -5,8 +5,6 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use threadline_domain::codes::ItemKey;
-use threadline_domain::projection::Node;
 use threadline_testkit::fixtures::*;
 use threadline_testkit::{TestStore, store_test};
 
@@ -179,49 +177,8 @@ async fn drive(s: &TestStore, ops: &[(Choice, bool)]) -> usize {
     accepted
 }
 
-/// The invariants: no lot quantity is negative or kept at zero; each unit has at most one
-/// parent (assembly or container), the genealogy holds exactly one open containment link for
-/// it, and the parent chain ends; rebuilding from the ledger gives exactly the live state.
 async fn check_invariants(s: &TestStore, what: &str) {
-    let live = s.snapshot().await.unwrap();
-    assert!(
-        live.stock.iter().all(|(_, _, q)| q.is_positive()),
-        "{what}: no lot quantity is ever negative or kept at zero"
-    );
-    let mut open: std::collections::HashMap<ItemKey, Vec<Node>> = Default::default();
-    for e in &live.edges {
-        if let (Node::Item(child), None, "aggregation" | "association") =
-            (&e.child, &e.to_event, e.kind.as_str())
-        {
-            open.entry(child.clone())
-                .or_default()
-                .push(e.parent.clone());
-        }
-    }
-    for (key, _) in &live.items {
-        let unit = s.item(key).await.unwrap().unwrap();
-        let links = open.get(key).cloned().unwrap_or_default();
-        assert!(links.len() <= 1, "{what}: {key} is in {links:?}");
-        assert_eq!(
-            links.first(),
-            unit.parent.clone().map(Node::Item).as_ref(),
-            "{what}: {key}'s parent and its open genealogy link disagree"
-        );
-        let mut seen = std::collections::HashSet::from([key.clone()]);
-        let mut cur = unit.parent.clone();
-        while let Some(p) = cur {
-            assert!(seen.insert(p.clone()), "{what}: {key} is inside itself");
-            cur = s.item(&p).await.unwrap().unwrap().parent;
-        }
-    }
-    let report = s.rebuild().await.unwrap();
-    assert_eq!(report.entries, s.verify().await.unwrap().entries);
-    assert_eq!(
-        live,
-        s.snapshot().await.unwrap(),
-        "{what}: rebuilt projection differs from the live one"
-    );
-    assert!(s.verify().await.unwrap().first_break.is_none());
+    threadline_testkit::invariants::check(&**s, what).await;
 }
 
 async fn run(s: TestStore, seed: u64) {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use threadline_domain::event::CaptureContext;
 use threadline_domain::master::MasterRecord;
 use threadline_server::ops;
-use threadline_store::{MasterWrite, Store};
+use threadline_store::{MasterWrite, Receipt, Store};
 use uuid::Uuid;
 
 /// SplitMix64: small, deterministic, good enough to vary a demo.
@@ -60,7 +60,7 @@ impl Recorder<'_> {
     }
 
     /// Performs one operation, exactly as `/api/v1/ops/<name>` would.
-    async fn op<T: ops::Operation>(&mut self, body: Value) -> anyhow::Result<()> {
+    async fn op<T: ops::Operation>(&mut self, body: Value) -> anyhow::Result<Vec<Receipt>> {
         let op: T = serde_json::from_value(body)
             .map_err(|e| anyhow::anyhow!("demo {} body: {e}", T::NAME))?;
         let ctx = CaptureContext {
@@ -71,7 +71,7 @@ impl Recorder<'_> {
             .await
             .map_err(|e| anyhow::anyhow!("demo {} refused: {e:?}", T::NAME))?;
         self.entries += receipts.len();
-        Ok(())
+        Ok(receipts)
     }
 }
 
@@ -267,6 +267,17 @@ pub async fn load(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<Optio
             .map(|(_, s)| item("TC-200", s))
             .collect();
         r.op::<ops::Move>(json!({"time": r.time(19.0), "items": items, "to": format!("SZ-WH-A0{}", bin + 1), "put_away": true}))
+            .await?;
+    }
+    // A unit scanned into the wrong bin, and the correction that puts it where it is (the
+    // mistaken move stays in its history, marked as corrected).
+    let misplaced = json!([item("TC-200", &units[199])]);
+    let wrong = r
+        .op::<ops::Move>(json!({"time": r.time(18.8), "items": misplaced, "to": "SZ-WH-A01", "transfer_order": "TO-2026-0007"}))
+        .await?;
+    if let Some(wrong) = wrong.first() {
+        r.op::<ops::Correct>(json!({"time": r.time(18.7), "event": wrong.id, "reason": "扫错库位 scanned into the wrong bin",
+            "location": "SZ-WH-A04"}))
             .await?;
     }
     // An administrative hold for a stock count, released the next day.

@@ -207,3 +207,104 @@ store_test!(
         );
     }
 );
+
+/// The operation of `/api/v1/ops` an event of the demo was recorded by, read from the event as
+/// the ledger keeps it.
+fn operation_of(e: &threadline_store::StoredEvent) -> &'static str {
+    use threadline_domain::event::{Action, EventKind, HoldChange};
+    let ev = &e.event;
+    let step = ev.biz_step.as_ref().map(|s| s.as_str()).unwrap_or("");
+    let disposition = ev.disposition.as_ref().map(|d| d.as_str()).unwrap_or("");
+    if ev.corrects.is_some() {
+        return "correct";
+    }
+    match (ev.hold, ev.kind, ev.action, step) {
+        (Some(HoldChange::Place(_)), _, _, "holding") => "hold",
+        (Some(HoldChange::Release(_)), _, _, "holding") => "release",
+        (_, EventKind::Transformation, _, _) => "transform",
+        (_, EventKind::Object, Some(Action::Add), "receiving") => "receive",
+        (_, EventKind::Object, Some(Action::Add), "commissioning") => "commission",
+        (_, EventKind::Aggregation, Some(Action::Add), "assembling") => "assemble",
+        (_, EventKind::Aggregation, Some(Action::Add), "replacing") => "replace",
+        (_, EventKind::Aggregation, Some(Action::Delete), "removing") => "remove",
+        // Packing registers a new container, then fills it.
+        (_, EventKind::Aggregation | EventKind::Object, Some(Action::Add), "packing") => "pack",
+        (_, EventKind::Aggregation, Some(Action::Delete), "unpacking") => "unpack",
+        (_, EventKind::Object, _, "inspecting") if ev.fields.contains_key("decision") => {
+            "disposition"
+        }
+        (_, EventKind::Object, _, "inspecting") => "inspect",
+        (_, EventKind::Object, _, "storing") => "move",
+        (_, EventKind::Object, _, "shipping") => "ship",
+        (_, EventKind::Object, _, "receiving") if disposition == "returned" => "return",
+        (_, EventKind::Object, _, "receiving") => "distributor-receipt",
+        (_, EventKind::Object, _, "retail_selling") => "sell",
+        (_, EventKind::Object, _, "repairing") => "repair",
+        (_, EventKind::Object, Some(Action::Delete), "destroying") => "scrap",
+        _ => "other",
+    }
+}
+
+store_test!(the_demo_uses_every_operation, |s: TestStore| async move {
+    let now = threadline_testkit::fixtures::now();
+    threadline::demo::load(&*s, now).await.unwrap();
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .events(&threadline_store::EventQuery {
+                after_seq: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.items.last() else { break };
+        after = Some(last.seq);
+        for e in &page.items {
+            *seen.entry(operation_of(e)).or_default() += 1;
+        }
+    }
+    // Every operation that records events (`pick` only suggests, it records nothing).
+    let every = [
+        "receive",
+        "commission",
+        "assemble",
+        "remove",
+        "replace",
+        "transform",
+        "inspect",
+        "disposition",
+        "pack",
+        "unpack",
+        "move",
+        "ship",
+        "distributor-receipt",
+        "sell",
+        "return",
+        "repair",
+        "scrap",
+        "hold",
+        "release",
+        "correct",
+    ];
+    let missing: Vec<&str> = every
+        .iter()
+        .copied()
+        .filter(|op| !seen.contains_key(op))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the demo never uses {missing:?}: {seen:?}"
+    );
+    assert_eq!(seen.get("other"), None, "{seen:?}");
+    // The correction put the misplaced unit back where it is; the mistaken move stays.
+    let key: threadline_domain::codes::ItemKey = serde_json::from_value(
+        serde_json::json!({"product": "TC-200", "serial": "TC2-2610-00200"}),
+    )
+    .unwrap();
+    assert_eq!(
+        s.item(&key).await.unwrap().unwrap().location.as_deref(),
+        Some("SZ-WH-A04")
+    );
+});
