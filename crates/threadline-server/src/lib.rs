@@ -20,6 +20,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod channel;
 pub mod clock;
 pub mod epcis;
 pub mod error;
@@ -539,6 +540,12 @@ pub fn routes() -> Vec<Route> {
             trace::backward,
         ),
         route(M::GET, "/api/v1/trace/forward", Needs(Read), trace::forward),
+        route(
+            M::GET,
+            "/api/v1/channel/diversions",
+            Needs(Read),
+            channel::list,
+        ),
         // Recall campaigns.
         route(M::GET, "/api/v1/recalls", Needs(Read), recall::list),
         route(

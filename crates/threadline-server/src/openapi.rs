@@ -347,6 +347,15 @@ mod shapes {
         pub recalls: Vec<threadline_store::recall::Recall>,
     }
 
+    /// `GET /api/v1/channel/diversions`.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Diversions {
+        pub from: chrono::DateTime<chrono::Utc>,
+        pub to: chrono::DateTime<chrono::Utc>,
+        pub diversions: Vec<crate::channel::DiversionRow>,
+    }
+
     #[derive(JsonSchema)]
     #[allow(dead_code)]
     pub struct RecallUnits {
@@ -695,6 +704,10 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .query::<trace::ScopeRequest>()
             .eg(&[("product", "RESIN"), ("lot", "R1"), ("supplier", "S1"), ("from", "2026-03-01T00:00:00+08:00"), ("to", "2026-03-31T23:59:59+08:00")])
             .export(),
+        ("GET", "/api/v1/channel/diversions") => doc("Trace", "Sales outside authorised regions (窜货)", ok::<shapes::Diversions>(200))
+            .says("Units each distributor sold into a region outside its authorised ones (a sub-region of an authorised region is inside it), by seller and region, in the window (default: the last 30 days). The sale itself carries a `diversion` field and fires the `diversion` webhook topic.")
+            .query::<crate::channel::DiversionParams>()
+            .eg(&[("from", "2026-05-01T00:00:00+08:00"), ("to", "2026-06-01T00:00:00+08:00")]),
         // Recalls.
         ("GET", "/api/v1/recalls") => doc("Recalls", "List recall campaigns", ok::<shapes::Recalls>(200)),
         ("POST", "/api/v1/recalls") => doc("Recalls", "Open a recall campaign", ok::<recall::CampaignView>(201))

@@ -1541,7 +1541,7 @@ pub struct Sell {
     #[serde(default)]
     pub time: Option<DateTime<FixedOffset>>,
     pub customer: PartyCode,
-    /// The distributor or shop that sold it.
+    /// The distributor or shop that sold it; by default the distributor holding the first unit.
     #[serde(default)]
     pub seller: Option<PartyCode>,
     #[serde(default)]
@@ -1570,11 +1570,19 @@ impl Operation for Sell {
                 months.insert(k.product.to_string(), m);
             }
         }
+        // Sold by the seller named, or else by the distributor holding the unit; a sale outside
+        // the seller's authorised regions is recorded, and flagged (窜货).
+        let seller =
+            crate::channel::seller_of(store, op.seller.as_ref().map(|s| s.as_str()), &op.items)
+                .await?;
+        let diversion =
+            crate::channel::judge_sale(store, seller.as_deref(), op.region.as_deref()).await?;
         let mut p = Planned::new("object", Some("OBSERVE"), "retail_selling", t)
             .set("disposition", "retail_sold")
             .endpoint("destinations", "owning_party", Some(op.customer.as_str()))
-            .field("sold_by", &op.seller)
+            .field("sold_by", &seller)
             .field("region", &op.region)
+            .field("diversion", &diversion)
             .field("invoice", &op.invoice)
             .field("price", &op.price)
             .field("warranty_start", t.to_rfc3339())

@@ -450,6 +450,8 @@ pub fn chat_message(lang: Lang, topics: &[Topic], stored: &StoredEvent) -> (Stri
         Alert::RecallHold
     } else if topics.contains(&Topic::QcFailed) {
         Alert::QcFailed
+    } else if topics.contains(&Topic::Diversion) {
+        Alert::Diversion
     } else if topics.contains(&Topic::Hold) {
         Alert::HoldPlaced
     } else if topics.contains(&Topic::Release) {
@@ -465,6 +467,14 @@ pub fn chat_message(lang: Lang, topics: &[Topic], stored: &StoredEvent) -> (Stri
     }
     if let Some(code) = e.fields.get("recall").and_then(|v| v.as_str()) {
         line(Alert::Recall, code.to_owned());
+    }
+    if let Some(d) = e.fields.get("diversion") {
+        if let Some(seller) = d["seller"].as_str() {
+            line(Alert::Seller, seller.to_owned());
+        }
+        if let Some(region) = d["region"].as_str() {
+            line(Alert::Region, region.to_owned());
+        }
     }
     if let Some(place) = e.biz_location.as_ref().or(e.read_point.as_ref()) {
         line(Alert::Location, place.as_str().to_owned());

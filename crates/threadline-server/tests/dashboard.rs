@@ -272,3 +272,106 @@ store_test!(a_wrong_filter_is_named, |s: TestStore| async move {
     assert!(near(html, "kpi-fpy").contains("—"));
     assert!(near(html, "quality").contains("No data for this period"));
 });
+
+store_test!(
+    a_sale_outside_the_authorised_regions_is_flagged,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let state = threadline_server::AppState {
+            webhooks: threadline_server::webhook::WebhookSettings {
+                allow_private: true,
+                ..Default::default()
+            },
+            ..threadline_server::AppState::new(s.store.clone())
+        };
+        let api = Api::with_state(
+            &s,
+            state,
+            "channel-admin",
+            &[threadline_domain::access::Role::Admin],
+        )
+        .await;
+        history(&api).await;
+        let r = api
+            .post(
+                "/api/v1/webhooks",
+                serde_json::json!({"name": "sales-ops", "url": "http://127.0.0.1:9/hook", "filter": {"topics": ["diversion"]}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        // P1 was sold by DIST-GD in CN-GD-SZ, inside its authorised CN-GD: no alert.
+        let r = api.get("/api/v1/channel/diversions?from=2026-05-01T00:00:00%2B08:00&to=2026-06-02T00:00:00%2B08:00").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["diversions"], serde_json::json!([]));
+
+        // P3 reaches DIST-GD and is sold in Shanghai: recorded, and flagged.
+        let r = api
+            .post(
+                "/api/v1/ops/distributor-receipt",
+                serde_json::json!({"time": "2026-05-31T09:00:00+08:00", "distributor": "DIST-GD", "location": "EXT-GD",
+                    "items": [{"product": "PHONE", "serial": "P3"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = api
+            .post(
+                "/api/v1/ops/sell",
+                serde_json::json!({"time": "2026-05-31T15:00:00+08:00", "customer": "CUST1", "region": "CN-SH",
+                    "items": [{"product": "PHONE", "serial": "P3"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let event = r.body["events"][0]["id"].as_str().unwrap().to_owned();
+        let e = api.get(&format!("/api/v1/events/{event}")).await;
+        assert_eq!(
+            e.body["fields"]["diversion"],
+            serde_json::json!({"seller": "DIST-GD", "region": "CN-SH", "authorised": ["CN-GD"]}),
+            "{:?}",
+            e.body
+        );
+        // The webhook topic fires for it (and only for it).
+        let d = api.get("/api/v1/webhooks/sales-ops/deliveries").await;
+        let d = d.body["deliveries"].as_array().unwrap().clone();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0]["event"], event.as_str());
+        assert!(
+            d[0]["topics"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("diversion"))
+        );
+        // The list and the dashboard show it; a window before it shows nothing.
+        let r = api.get("/api/v1/channel/diversions?from=2026-05-01T00:00:00%2B08:00&to=2026-06-02T00:00:00%2B08:00").await;
+        assert_eq!(
+            r.body["diversions"],
+            serde_json::json!([{"seller": "DIST-GD", "region": "CN-SH", "units": 1, "authorised": ["CN-GD"]}]),
+            "{:?}",
+            r.body
+        );
+        let r = api
+            .get("/api/v1/channel/diversions?from=2026-04-01T00:00:00Z&to=2026-05-01T00:00:00Z")
+            .await;
+        assert_eq!(r.body["diversions"], serde_json::json!([]));
+        let r = api
+            .get("/api/v1/channel/diversions?from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z")
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].as_str()),
+            (axum::http::StatusCode::BAD_REQUEST, Some("from")),
+            "{:?}",
+            r.body
+        );
+        let r = api.get("/api/v1/channel/diversions?since=2026-05-02").await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        let page = api
+            .get("/dashboard?lang=zh&from=2026-05-01&to=2026-06-01&tz=%2B08:00")
+            .await;
+        let html = page.body.as_str().unwrap();
+        let table = near(html, "diversions-table");
+        assert!(
+            table.contains("CN-SH") && table.contains("DIST-GD"),
+            "{table}"
+        );
+        assert!(html.contains("窜货预警"));
+    }
+);

@@ -41,15 +41,18 @@ pub enum Topic {
     Recall,
     /// A QC failure: an inspection left them non-conformant, or a QC hold was placed.
     QcFailed,
+    /// A sale outside the seller's authorised regions (窜货): the event carries `diversion`.
+    Diversion,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Event,
         Topic::Hold,
         Topic::Release,
         Topic::Recall,
         Topic::QcFailed,
+        Topic::Diversion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Topic {
             Topic::Release => "release",
             Topic::Recall => "recall",
             Topic::QcFailed => "qc_failed",
+            Topic::Diversion => "diversion",
         }
     }
 
@@ -85,6 +89,9 @@ impl Topic {
             .is_some_and(|d| d.as_str() == "non_conformant");
         if non_conformant || event.hold == Some(HoldChange::Place(HoldKind::Qc)) {
             out.push(Topic::QcFailed);
+        }
+        if event.fields.get("diversion").is_some_and(|d| !d.is_null()) {
+            out.push(Topic::Diversion);
         }
         out
     }

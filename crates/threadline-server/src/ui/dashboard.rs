@@ -463,7 +463,7 @@ async fn channel(app: &AppState, lang: Lang, w: &Window) -> Result<String, crate
             .or_default() += s.units;
         *by_region.entry(group_name(lang, &s.region)).or_default() += s.units;
     }
-    let table = if c.holdings.is_empty() {
+    let holdings = if c.holdings.is_empty() {
         no_data(lang)
     } else {
         let rows: String = c
@@ -515,10 +515,43 @@ async fn channel(app: &AppState, lang: Lang, w: &Window) -> Result<String, crate
             chart::PALETTE[2],
         )
     };
+    let diverted = crate::channel::diversions(&*app.store, &c).await?;
+    let diversions = if diverted.is_empty() {
+        format!(
+            "<p class=\"muted\" id=\"no-diversions\">{}</p>",
+            t(lang, Msg::NoDiversions)
+        )
+    } else {
+        let rows: String = diverted
+            .iter()
+            .map(|d| {
+                format!(
+                    "<tr class=\"bad\"><td>{seller}</td><td>{region}</td><td>{authorised}</td><td class=\"n\">{units}</td></tr>",
+                    seller = esc(&d.seller),
+                    region = esc(&d.region),
+                    authorised = esc(&d.authorised.join(", ")),
+                    units = i18n::int(lang, d.units),
+                )
+            })
+            .collect();
+        table(
+            "diversions-table",
+            &[
+                (t(lang, Msg::Distributor), false),
+                (t(lang, Msg::SoldInRegion), false),
+                (t(lang, Msg::AuthorisedRegions), false),
+                (t(lang, Msg::Units), true),
+            ],
+            &rows,
+        )
+    };
     Ok(format!(
-        "<section id=\"channel\"><h2>{h}</h2>{table}<h3>{sr}</h3>{region_chart}</section>",
+        "<section id=\"channel\"><h2>{h}</h2>{holdings}<h3>{sr}</h3>{region_chart}\
+         <h3 id=\"diversions\">{dh}</h3><p class=\"hint\">{dhint}</p>{diversions}</section>",
         h = t(lang, Msg::ChannelView),
         sr = t(lang, Msg::SoldByRegion),
+        dh = t(lang, Msg::Diversions),
+        dhint = t(lang, Msg::DiversionsHint),
     ))
 }
 

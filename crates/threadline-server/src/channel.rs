@@ -1,0 +1,195 @@
+//! Channel control (窜货): a distributor sells only into the regions it is authorised for.
+//!
+//! A sale (`ops/sell`) names the region it was made in and the seller — or, if none is named,
+//! the distributor holding the unit is recorded as the seller. When the seller has authorised
+//! regions and the sale's region is not among them, the sale is still recorded (it happened), but its event carries a
+//! `diversion` field saying so: the webhook topic `diversion` fires on it, and the dashboard
+//! and `GET /api/v1/channel/diversions` list the sales made outside authorised regions. A
+//! sub-distributor without regions of its own sells under its parent's; a region inside an
+//! authorised one (`CN-GD-SZ` in `CN-GD`) is authorised.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use threadline_domain::codes::ItemKey;
+use threadline_domain::master::PartyKind;
+use threadline_store::Store;
+use threadline_store::dashboard::{Channel, Period, Window};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// A distributor's authorised regions: its own, or its parent's when it has none. Empty: it
+/// may sell anywhere (or the party is not a distributor).
+pub async fn authorised_regions(store: &dyn Store, code: &str) -> Result<Vec<String>, AppError> {
+    let mut at = code.to_owned();
+    // A parent chain is short; the bound only guards against a cycle in the data.
+    for _ in 0..8 {
+        let Some(p) = store.party(&at).await? else {
+            return Ok(Vec::new());
+        };
+        if p.def.kind != PartyKind::Distributor {
+            return Ok(Vec::new());
+        }
+        if !p.def.regions.is_empty() {
+            return Ok(p.def.regions.clone());
+        }
+        match &p.def.parent {
+            Some(parent) => at = parent.to_string(),
+            None => return Ok(Vec::new()),
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// `region` is one of `authorised` or inside one (`CN-GD-SZ` is inside `CN-GD`).
+pub fn within(region: &str, authorised: &[String]) -> bool {
+    authorised.iter().any(|a| {
+        region == a
+            || region
+                .strip_prefix(a.as_str())
+                .is_some_and(|rest| rest.starts_with('-'))
+    })
+}
+
+/// What a sale outside the seller's authorised regions records (the event field `diversion`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SaleDiversion {
+    /// The distributor whose regions the sale left.
+    pub seller: String,
+    pub region: String,
+    pub authorised: Vec<String>,
+}
+
+/// Who sold: the seller named, or else the distributor holding the first unit.
+pub async fn seller_of(
+    store: &dyn Store,
+    named: Option<&str>,
+    items: &[ItemKey],
+) -> Result<Option<String>, AppError> {
+    if let Some(s) = named {
+        return Ok(Some(s.to_owned()));
+    }
+    let Some(first) = items.first() else {
+        return Ok(None);
+    };
+    let Some(holder) = store.item(first).await?.and_then(|u| u.custodian) else {
+        return Ok(None);
+    };
+    let distributor = store
+        .party(&holder)
+        .await?
+        .is_some_and(|p| p.def.kind == PartyKind::Distributor);
+    Ok(distributor.then_some(holder))
+}
+
+/// Judges a sale by `seller` in `region`: `None` when it is inside the seller's regions, or
+/// when there is no region, no seller or no regions to judge by.
+pub async fn judge_sale(
+    store: &dyn Store,
+    seller: Option<&str>,
+    region: Option<&str>,
+) -> Result<Option<SaleDiversion>, AppError> {
+    let (Some(seller), Some(region)) = (seller, region.map(str::trim).filter(|r| !r.is_empty()))
+    else {
+        return Ok(None);
+    };
+    let authorised = authorised_regions(store, seller).await?;
+    if authorised.is_empty() || within(region, &authorised) {
+        return Ok(None);
+    }
+    Ok(Some(SaleDiversion {
+        seller: seller.to_owned(),
+        region: region.to_owned(),
+        authorised,
+    }))
+}
+
+/// Units a seller sold into a region it is not authorised for, in a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DiversionRow {
+    pub seller: String,
+    pub region: String,
+    pub units: i64,
+    pub authorised: Vec<String>,
+}
+
+/// The sales of a channel view made outside their seller's authorised regions, most units
+/// first.
+pub async fn diversions(store: &dyn Store, c: &Channel) -> Result<Vec<DiversionRow>, AppError> {
+    let mut regions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for s in &c.sales {
+        let (Some(seller), Some(region)) = (&s.seller, &s.region) else {
+            continue;
+        };
+        if !regions.contains_key(seller) {
+            let r = authorised_regions(store, seller).await?;
+            regions.insert(seller.clone(), r);
+        }
+        let authorised = regions.get(seller).cloned().unwrap_or_default();
+        if !authorised.is_empty() && !within(region, &authorised) {
+            out.push(DiversionRow {
+                seller: seller.clone(),
+                region: region.clone(),
+                units: s.units,
+                authorised,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.units
+            .cmp(&a.units)
+            .then_with(|| (&a.seller, &a.region).cmp(&(&b.seller, &b.region)))
+    });
+    Ok(out)
+}
+
+/// `GET /api/v1/channel/diversions` query.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiversionParams {
+    /// Sales from this time (default: 30 days before `to`).
+    #[serde(default)]
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Sales before this time (default: now).
+    #[serde(default)]
+    pub to: Option<DateTime<FixedOffset>>,
+}
+
+/// `GET /api/v1/channel/diversions?from=&to=`: sales made outside the seller's authorised
+/// regions in the window, by seller and region.
+pub async fn list(
+    State(app): State<AppState>,
+    params: Result<Query<DiversionParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
+    let to =
+        p.to.map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| app.clock.now());
+    let from = p
+        .from
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(to - chrono::Duration::days(30));
+    if from >= to {
+        return Err(AppError::malformed(
+            "invalid_window",
+            "`from` must be before `to`",
+            Some("from".into()),
+        ));
+    }
+    let window = Window {
+        from,
+        to,
+        period: Period::Day,
+        offset_minutes: 0,
+    };
+    let c = app.store.channel(&window).await?;
+    let rows = diversions(&*app.store, &c).await?;
+    Ok(Json(json!({"from": from, "to": to, "diversions": rows})).into_response())
+}
