@@ -229,6 +229,8 @@ fn op_field(plan: &[Planned], field: &str) -> String {
         // A field the process requires and the operation left out: operations name their
         // fields as the events record them (`inspector`, `equipment`, `operator`…).
         None if rest.starts_with("fields.") => rest["fields.".len()..].to_owned(),
+        // Operations that do not say otherwise call the event's place `location`.
+        None if rest == "biz_location" => "location".to_owned(),
         None if plan.len() > 1 => format!("events[{i}].{rest}"),
         None => rest.to_owned(),
     }

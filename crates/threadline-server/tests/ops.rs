@@ -753,3 +753,68 @@ store_test!(
             "equipment": "ATE-07"})).await;
     }
 );
+
+store_test!(
+    a_lot_through_qc_and_a_repair_out_of_warranty,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        // A sample of lot L2 fails: the whole lot is on QC hold.
+        ok(&api, "inspect", json!({"time": at(500), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "0.5"}], "result": "fail",
+            "defect_codes": ["MOISTURE"], "inspector": "Zhao", "equipment": "KF-TITRATOR", "attachments": ["doc://qc/L2-report.pdf"]})).await;
+        assert_eq!(
+            api.get("/api/v1/lots/RESIN/L2").await.body["holds"],
+            json!(["qc"])
+        );
+        // Part of it is scrapped (where from must be said), the rest used as it is.
+        let (_, codes, _) = refused(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
+            "decision": "scrap", "reason": "wet"})).await;
+        assert_eq!(codes, vec![pair("location_required", "location")]);
+        let (_, codes, msg) = refused(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "25"}],
+            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"})).await;
+        assert_eq!(
+            codes,
+            vec![pair("insufficient_quantity", "lots[0].quantity")]
+        );
+        assert!(msg.contains("L2") && msg.contains("20"), "{msg}");
+        ok(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
+            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"})).await;
+        assert_eq!(
+            stock(&api, "RESIN", "L2").await,
+            json!([{"location": "SZ-WH-A1", "quantity": "15"}])
+        );
+        ok(&api, "disposition", json!({"time": at(480), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "15"}],
+            "decision": "use_as_is", "approved_by": "Sun", "reason": "dried and re-tested"})).await;
+        assert_eq!(
+            api.get("/api/v1/lots/RESIN/L2").await.body["holds"],
+            json!([])
+        );
+
+        // A unit with a one-month warranty sold two months ago comes back: out of warranty.
+        assert_eq!(
+            api.post(
+                "/api/v1/products",
+                json!({"code": "GADGET", "name": "Gadget", "tracking": "serial", "warranty_months": 1})
+            )
+            .await
+            .status,
+            StatusCode::CREATED
+        );
+        let two_months = 61 * 24 * 60;
+        ok(&api, "commission", json!({"time": at(two_months + 60), "product": "GADGET", "serials": ["G1"], "work_order": "WO-9", "line": "SZ-L1"})).await;
+        ok(&api, "move", json!({"time": at(two_months + 30), "items": [unit("GADGET", "G1")], "to": "SZ-WH-A1", "put_away": true})).await;
+        ok(&api, "sell", json!({"time": at(two_months), "customer": "CUST1", "items": [unit("GADGET", "G1")]})).await;
+        ok(&api, "return", json!({"time": at(100), "rma": "RMA-9", "customer": "CUST1", "reason": "rattles", "condition": "worn",
+            "outcome": "repair", "location": "SZ-WH-A1", "items": [unit("GADGET", "G1")]})).await;
+        ok(&api, "repair", json!({"time": at(90), "repair_order": "RO-9", "unit": unit("GADGET", "G1"), "fault": "loose screw",
+            "engineer": "Chen", "completed": true, "location": "SZ-WH-A1"})).await;
+        let repair = api
+            .get("/api/v1/events?transaction_type=ro&transaction_id=RO-9")
+            .await
+            .body;
+        assert_eq!(
+            repair["items"][0]["fields"]["warranty"],
+            "out_of_warranty"
+        );
+    }
+);
