@@ -767,24 +767,44 @@ store_test!(
             json!(["qc"])
         );
         // Part of it is scrapped (where from must be said), the rest used as it is.
-        let (_, codes, _) = refused(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
-            "decision": "scrap", "reason": "wet"})).await;
+        let (_, codes, _) = refused(
+            &api,
+            "disposition",
+            json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
+            "decision": "scrap", "reason": "wet"}),
+        )
+        .await;
         assert_eq!(codes, vec![pair("location_required", "location")]);
-        let (_, codes, msg) = refused(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "25"}],
-            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"})).await;
+        let (_, codes, msg) = refused(
+            &api,
+            "disposition",
+            json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "25"}],
+            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"}),
+        )
+        .await;
         assert_eq!(
             codes,
             vec![pair("insufficient_quantity", "lots[0].quantity")]
         );
         assert!(msg.contains("L2") && msg.contains("20"), "{msg}");
-        ok(&api, "disposition", json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
-            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"})).await;
+        ok(
+            &api,
+            "disposition",
+            json!({"time": at(490), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "5"}],
+            "decision": "scrap", "reason": "wet", "location": "SZ-WH-A1"}),
+        )
+        .await;
         assert_eq!(
             stock(&api, "RESIN", "L2").await,
             json!([{"location": "SZ-WH-A1", "quantity": "15"}])
         );
-        ok(&api, "disposition", json!({"time": at(480), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "15"}],
-            "decision": "use_as_is", "approved_by": "Sun", "reason": "dried and re-tested"})).await;
+        ok(
+            &api,
+            "disposition",
+            json!({"time": at(480), "lots": [{"product": "RESIN", "lot": "L2", "quantity": "15"}],
+            "decision": "use_as_is", "approved_by": "Sun", "reason": "dried and re-tested"}),
+        )
+        .await;
         assert_eq!(
             api.get("/api/v1/lots/RESIN/L2").await.body["holds"],
             json!([])
@@ -803,7 +823,12 @@ store_test!(
         let two_months = 61 * 24 * 60;
         ok(&api, "commission", json!({"time": at(two_months + 60), "product": "GADGET", "serials": ["G1"], "work_order": "WO-9", "line": "SZ-L1"})).await;
         ok(&api, "move", json!({"time": at(two_months + 30), "items": [unit("GADGET", "G1")], "to": "SZ-WH-A1", "put_away": true})).await;
-        ok(&api, "sell", json!({"time": at(two_months), "customer": "CUST1", "items": [unit("GADGET", "G1")]})).await;
+        ok(
+            &api,
+            "sell",
+            json!({"time": at(two_months), "customer": "CUST1", "items": [unit("GADGET", "G1")]}),
+        )
+        .await;
         ok(&api, "return", json!({"time": at(100), "rma": "RMA-9", "customer": "CUST1", "reason": "rattles", "condition": "worn",
             "outcome": "repair", "location": "SZ-WH-A1", "items": [unit("GADGET", "G1")]})).await;
         ok(&api, "repair", json!({"time": at(90), "repair_order": "RO-9", "unit": unit("GADGET", "G1"), "fault": "loose screw",
@@ -812,9 +837,6 @@ store_test!(
             .get("/api/v1/events?transaction_type=ro&transaction_id=RO-9")
             .await
             .body;
-        assert_eq!(
-            repair["items"][0]["fields"]["warranty"],
-            "out_of_warranty"
-        );
+        assert_eq!(repair["items"][0]["fields"]["warranty"], "out_of_warranty");
     }
 );

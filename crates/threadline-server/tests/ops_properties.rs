@@ -11,27 +11,9 @@ use threadline_domain::event::CaptureContext;
 use threadline_server::error::AppError;
 use threadline_server::ops::{self, Operation};
 use threadline_testkit::fixtures::{at, now, plant, put};
+use threadline_testkit::rng::Rng;
 use threadline_testkit::{TestStore, store_test};
 use uuid::Uuid;
-
-/// SplitMix64, so a failure is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn of<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
 
 const PHONES: &[&str] = &[
     "P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub mod fixtures;
 pub mod invariants;
+pub mod rng;
 pub mod scanner;
 
 use threadline_store::Store;

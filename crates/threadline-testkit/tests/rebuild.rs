@@ -6,23 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use threadline_testkit::fixtures::*;
+use threadline_testkit::rng::Rng;
 use threadline_testkit::{TestStore, store_test};
-
-/// A small deterministic generator (SplitMix64), so a failure is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const PHONES: &[&str] = &["P0", "P1", "P2", "P3", "P4", "P5"];
 const BOARDS: &[&str] = &["B0", "B1", "B2", "B3", "B4", "B5"];
@@ -44,9 +29,9 @@ impl Choice {
     fn from_rng(r: &mut Rng) -> Choice {
         Choice {
             op: r.below(20) as u8,
-            a: r.below(64) as usize,
-            b: r.below(64) as usize,
-            c: r.below(64) as usize,
+            a: r.below(64),
+            b: r.below(64),
+            c: r.below(64),
             millis: r.below(20_000) as u32,
         }
     }
