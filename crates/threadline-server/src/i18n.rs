@@ -261,6 +261,10 @@ pub enum Msg {
     UnitsByStatus,
     UnitsByLocation,
     ChannelView,
+    AuthenticityAlerts,
+    AuthenticityHint,
+    NoAuthenticityAlerts,
+    Verdict,
     Diversions,
     DiversionsHint,
     NoDiversions,
@@ -855,6 +859,16 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, UnitsByLocation) => "By location (on the books)",
         (Lang::Zh, ChannelView) => "渠道",
         (Lang::En, ChannelView) => "Sales channel",
+        (Lang::Zh, AuthenticityAlerts) => "防伪预警",
+        (Lang::En, AuthenticityAlerts) => "Authenticity alerts",
+        (Lang::Zh, AuthenticityHint) => "外部扫码验证中可疑或无法识别的码（最近 20 条）。",
+        (Lang::En, AuthenticityHint) => {
+            "Codes checked from outside that were suspicious or not issued by us (latest 20)."
+        }
+        (Lang::Zh, NoAuthenticityAlerts) => "本期间没有可疑的验证。",
+        (Lang::En, NoAuthenticityAlerts) => "No suspicious check in this period.",
+        (Lang::Zh, Verdict) => "结论",
+        (Lang::En, Verdict) => "Verdict",
         (Lang::Zh, Diversions) => "窜货预警",
         (Lang::En, Diversions) => "Diversion alerts",
         (Lang::Zh, DiversionsHint) => "经销商在授权区域以外销售的单元（按销售方和区域）。",
@@ -1387,6 +1401,34 @@ pub fn alert(lang: Lang, a: Alert) -> &'static str {
         (Lang::Zh, Event) => "事件",
         (Lang::En, Event) => "Event",
     }
+}
+
+/// An authenticity verdict or one of its reasons, for people.
+pub fn check_word(lang: Lang, code: &str) -> String {
+    let word = match (lang, code) {
+        (Lang::Zh, "genuine") => "正品",
+        (Lang::En, "genuine") => "Genuine",
+        (Lang::Zh, "suspicious") => "可疑",
+        (Lang::En, "suspicious") => "Suspicious",
+        (Lang::Zh, "unknown") => "未发放的码",
+        (Lang::En, "unknown") => "Never issued",
+        (Lang::Zh, "not_ours") => "非本公司码",
+        (Lang::En, "not_ours") => "Not ours",
+        (Lang::Zh, "not_released") => "未放行销售",
+        (Lang::En, "not_released") => "never released",
+        (Lang::Zh, "scrapped") => "已报废",
+        (Lang::En, "scrapped") => "scrapped",
+        (Lang::Zh, "in_our_hands") => "仍在本公司",
+        (Lang::En, "in_our_hands") => "still in our hands",
+        (Lang::Zh, "checked_often") => "验证次数过多",
+        (Lang::En, "checked_often") => "checked too often",
+        (Lang::Zh, "two_regions") => "多地验证",
+        (Lang::En, "two_regions") => "checked in two regions",
+        (Lang::Zh, "outside_region") => "超出授权区域",
+        (Lang::En, "outside_region") => "outside the authorised regions",
+        _ => return code.to_owned(),
+    };
+    word.to_owned()
 }
 
 /// An integer with thousands separators (`12,345` in both languages).

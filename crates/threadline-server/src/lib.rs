@@ -19,6 +19,7 @@ pub mod account;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod authenticity;
 pub mod body;
 pub mod channel;
 pub mod clock;
@@ -545,6 +546,18 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/channel/diversions",
             Needs(Read),
             channel::list,
+        ),
+        route(
+            M::POST,
+            "/api/v1/authenticity/checks",
+            Needs(Read),
+            authenticity::check,
+        ),
+        route(
+            M::GET,
+            "/api/v1/authenticity/checks",
+            Needs(Read),
+            authenticity::list,
         ),
         // Recall campaigns.
         route(M::GET, "/api/v1/recalls", Needs(Read), recall::list),

@@ -347,6 +347,15 @@ mod shapes {
         pub recalls: Vec<threadline_store::recall::Recall>,
     }
 
+    /// `GET /api/v1/authenticity/checks`.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Checks {
+        pub from: chrono::DateTime<chrono::Utc>,
+        pub to: chrono::DateTime<chrono::Utc>,
+        pub checks: Vec<threadline_store::authenticity::AuthenticityCheck>,
+    }
+
     /// `GET /api/v1/channel/diversions`.
     #[derive(JsonSchema)]
     #[allow(dead_code)]
@@ -708,6 +717,14 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("Units each distributor sold into a region outside its authorised ones (a sub-region of an authorised region is inside it), by seller and region, in the window (default: the last 30 days). The sale itself carries a `diversion` field and fires the `diversion` webhook topic.")
             .query::<crate::channel::DiversionParams>()
             .eg(&[("from", "2026-05-01T00:00:00+08:00"), ("to", "2026-06-01T00:00:00+08:00")]),
+        ("POST", "/api/v1/authenticity/checks") => doc("Trace", "Check a code's authenticity (防伪)", ok::<crate::authenticity::Verdict>(201))
+            .says("Judges a code scanned outside (a consumer's phone, customs, a shop): `genuine`; `suspicious` with reasons (never released, scrapped, in our own hands, checked often, in two regions, outside its distributor's regions); `unknown` (our GTIN, a serial we never issued); `not_ours`. Every check is recorded.")
+            .body(body::<crate::authenticity::CheckRequest>(json!({"code": "https://id.example.com/01/09521234543213/21/TC2-2610-00001",
+                "region": "CN-GD-SZ", "channel": "wechat"}))),
+        ("GET", "/api/v1/authenticity/checks") => doc("Trace", "Authenticity checks", ok::<shapes::Checks>(200))
+            .says("The checks in a window (default: the last 30 days), newest first, optionally only some verdicts.")
+            .query::<crate::authenticity::ListParams>()
+            .eg(&[("verdict", "suspicious,unknown"), ("from", "2026-05-01T00:00:00+08:00"), ("limit", "100")]),
         // Recalls.
         ("GET", "/api/v1/recalls") => doc("Recalls", "List recall campaigns", ok::<shapes::Recalls>(200)),
         ("POST", "/api/v1/recalls") => doc("Recalls", "Open a recall campaign", ok::<recall::CampaignView>(201))

@@ -48,6 +48,7 @@ use uuid::Uuid;
 mod access;
 mod admin;
 mod audit;
+mod authenticity;
 mod capture;
 mod dashboard;
 mod epcis;
@@ -499,6 +500,28 @@ impl threadline_store::Store for PgStore {
         code: &str,
     ) -> Result<Vec<threadline_store::RecallNarrowing>, StoreError> {
         self.recall_narrowings_of(code).await
+    }
+
+    async fn record_check(
+        &self,
+        check: threadline_store::authenticity::AuthenticityCheck,
+    ) -> Result<(), StoreError> {
+        self.check_record(check).await
+    }
+
+    async fn check_history(
+        &self,
+        product: &str,
+        serial: &str,
+    ) -> Result<threadline_store::authenticity::CheckHistory, StoreError> {
+        self.check_history_of(product, serial).await
+    }
+
+    async fn checks(
+        &self,
+        query: &threadline_store::authenticity::CheckQuery,
+    ) -> Result<Vec<threadline_store::authenticity::AuthenticityCheck>, StoreError> {
+        self.checks_in(query).await
     }
 
     async fn close_recall(

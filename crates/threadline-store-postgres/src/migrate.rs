@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_serial_rules.sql")),
     (12, include_str!("../migrations/0012_partner_scope.sql")),
     (16, include_str!("../migrations/0016_recall_narrowing.sql")),
+    (
+        17,
+        include_str!("../migrations/0017_authenticity_checks.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

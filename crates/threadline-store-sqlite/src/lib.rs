@@ -33,6 +33,7 @@ use uuid::Uuid;
 mod access;
 mod admin;
 mod audit;
+mod authenticity;
 mod capture;
 mod dashboard;
 mod epcis;
@@ -577,6 +578,31 @@ impl threadline_store::Store for SqliteStore {
     ) -> Result<Vec<threadline_store::RecallNarrowing>, StoreError> {
         let code = code.to_owned();
         self.read(move |c| recall::narrowings(c, &code)).await
+    }
+
+    async fn record_check(
+        &self,
+        check: threadline_store::authenticity::AuthenticityCheck,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| authenticity::record(c, &check)).await
+    }
+
+    async fn check_history(
+        &self,
+        product: &str,
+        serial: &str,
+    ) -> Result<threadline_store::authenticity::CheckHistory, StoreError> {
+        let (product, serial) = (product.to_owned(), serial.to_owned());
+        self.read(move |c| authenticity::history(c, &product, &serial))
+            .await
+    }
+
+    async fn checks(
+        &self,
+        query: &threadline_store::authenticity::CheckQuery,
+    ) -> Result<Vec<threadline_store::authenticity::AuthenticityCheck>, StoreError> {
+        let query = query.clone();
+        self.read(move |c| authenticity::list(c, &query)).await
     }
 
     async fn close_recall(

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 pub mod access;
 pub mod audit;
+pub mod authenticity;
 pub mod dashboard;
 pub mod epcis;
 pub mod master;
@@ -655,6 +656,22 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         note: Option<String>,
     ) -> Result<Recall>;
+
+    // Authenticity checks.
+
+    /// Records one authenticity check.
+    async fn record_check(&self, check: authenticity::AuthenticityCheck) -> Result<()>;
+    /// What the earlier checks of one unit say.
+    async fn check_history(
+        &self,
+        product: &str,
+        serial: &str,
+    ) -> Result<authenticity::CheckHistory>;
+    /// Checks in a window, newest first.
+    async fn checks(
+        &self,
+        query: &authenticity::CheckQuery,
+    ) -> Result<Vec<authenticity::AuthenticityCheck>>;
 
     /// Quality by line, product, lot or supplier and period (see [`dashboard::qc_sql`]).
     async fn qc_stats(

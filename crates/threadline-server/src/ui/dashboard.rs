@@ -555,6 +555,69 @@ async fn channel(app: &AppState, lang: Lang, w: &Window) -> Result<String, crate
     ))
 }
 
+/// The suspicious and never-issued codes checked from outside in the window, latest first.
+async fn authenticity(
+    app: &AppState,
+    lang: Lang,
+    w: &Window,
+) -> Result<String, crate::error::AppError> {
+    let q = threadline_store::authenticity::CheckQuery {
+        from: w.from,
+        to: w.to,
+        verdicts: vec!["suspicious".into(), "unknown".into()],
+        limit: 20,
+    };
+    let checks = app.store.checks(&q).await?;
+    let list = if checks.is_empty() {
+        format!(
+            "<p class=\"muted\" id=\"no-authenticity-alerts\">{}</p>",
+            t(lang, Msg::NoAuthenticityAlerts)
+        )
+    } else {
+        let offset =
+            FixedOffset::east_opt(w.offset_minutes * 60).unwrap_or(chrono::Offset::fix(&Utc));
+        let rows: String = checks
+            .iter()
+            .map(|c| {
+                let what = match (&c.product, &c.serial) {
+                    (Some(p), Some(s)) => format!("{p} {s}"),
+                    _ => c.code.clone(),
+                };
+                let reasons = c
+                    .reasons
+                    .iter()
+                    .map(|r| i18n::check_word(lang, r))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "<tr class=\"bad\"><td>{when}</td><td>{what}</td><td>{verdict}</td><td>{reasons}</td><td>{region}</td></tr>",
+                    when = esc(&i18n::datetime(lang, &c.at.with_timezone(&offset))),
+                    what = esc(&what),
+                    verdict = esc(&i18n::check_word(lang, &c.verdict)),
+                    reasons = esc(&reasons),
+                    region = esc(c.region.as_deref().unwrap_or("")),
+                )
+            })
+            .collect();
+        table(
+            "authenticity-table",
+            &[
+                (t(lang, Msg::When), false),
+                (t(lang, Msg::Code), false),
+                (t(lang, Msg::Verdict), false),
+                (t(lang, Msg::FieldReason), false),
+                (t(lang, Msg::Regions), false),
+            ],
+            &rows,
+        )
+    };
+    Ok(format!(
+        "<section id=\"authenticity\"><h2>{h}</h2><p class=\"hint\">{hint}</p>{list}</section>",
+        h = t(lang, Msg::AuthenticityAlerts),
+        hint = t(lang, Msg::AuthenticityHint),
+    ))
+}
+
 fn service(lang: Lang, f: &Filter, s: &ServiceStats) -> String {
     const DAY_US: f64 = 86_400_000_000.0;
     let completed: i64 = s.turnaround.iter().map(|r| r.completed).sum();
@@ -719,10 +782,11 @@ pub async fn page(
         };
         let service_stats = app.store.service_stats(&w, 8).await?;
         Ok::<_, crate::error::AppError>(format!(
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             quality(lang, &f, &rows, &overall),
             units(&app, lang).await?,
             channel(&app, lang, &w).await?,
+            authenticity(&app, lang, &w).await?,
             service(lang, &f, &service_stats),
         ))
     };
