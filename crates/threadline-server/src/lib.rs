@@ -151,6 +151,12 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/assets/station.js", Public, ui::station::script),
         route(M::GET, "/assets/trace.js", Public, ui::trace::script),
         route(M::GET, "/assets/labels.js", Public, ui::labels::script),
+        route(
+            M::GET,
+            "/assets/serial-rules.js",
+            Public,
+            ui::admin::rule_script,
+        ),
         route(M::GET, "/login", Public, ui::login_page),
         route(M::POST, "/login", Public, ui::login_submit),
         route(M::POST, "/logout", SignedIn, ui::logout),

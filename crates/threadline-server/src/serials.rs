@@ -146,13 +146,17 @@ async fn resolve_rule(
             stored_rule(&v)
         }
         (Some(spec), _) => {
+            // The spec's shape first, then the rule itself, so a problem names its field
+            // (`rule.template`, `rule.time_zone`).
             let text = spec.to_string();
-            parse::<SerialRule>(text.as_bytes(), "").map_err(|e| match e {
-                AppError::Malformed(v) => {
-                    AppError::Malformed(v.into_iter().map(|e| e.within("rule")).collect())
-                }
-                other => other,
-            })
+            let spec =
+                parse::<threadline_serial::RuleSpec>(text.as_bytes(), "").map_err(|e| match e {
+                    AppError::Malformed(v) => {
+                        AppError::Malformed(v.into_iter().map(|e| e.within("rule")).collect())
+                    }
+                    other => other,
+                })?;
+            SerialRule::new(spec).map_err(|e| AppError::Malformed(vec![e.within("rule")]))
         }
         (None, Some(code)) => {
             let product = existing_product(store, code).await?;

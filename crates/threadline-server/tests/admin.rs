@@ -503,3 +503,102 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_serial_rule_is_created_and_edited_from_its_admin_page,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        // The form, with the live preview's panel and script, in Chinese.
+        let r = api.get("/admin/serial-rules?lang=zh&new=1").await;
+        assert_eq!(r.status, 200);
+        let page = html(&r);
+        assert!(
+            page.contains("id=\"rule-preview\"") && page.contains("/assets/serial-rules.js"),
+            "{page}"
+        );
+        assert!(
+            page.contains("序列号规则") && page.contains("流水号归零") && page.contains("每天"),
+            "{page}"
+        );
+        let js = api.get("/assets/serial-rules.js").await;
+        assert_eq!(js.status, 200);
+
+        // A template the rule engine refuses is named on the form; nothing is stored.
+        let bad = [
+            ("lang", "en"),
+            ("code", "PJC"),
+            ("name", "Controllers"),
+            ("template", "PJC-{SEQ:5"),
+            ("sequence_reset", "daily"),
+            ("time_zone", "+08:00"),
+        ];
+        let r = post_form(&api, "/admin/serial-rules", &bad).await;
+        assert!(r.status == 400 || r.status == 422, "{:?}", r.status);
+        assert!(html(&r).contains("<code>template</code>"), "{}", html(&r));
+        assert_eq!(api.get("/api/v1/serial-rules/PJC").await.status, 404);
+
+        // Created through the API's own handler, with its categories.
+        let good = [
+            ("lang", "en"),
+            ("code", "PJC"),
+            ("name", "Controllers"),
+            ("template", "PJC-{YYMMDD}-{LINE}-{SEQ:5}"),
+            ("sequence_reset", "daily"),
+            ("time_zone", "+08:00"),
+            ("sequence_start", "1"),
+            ("uniqueness", "product"),
+            ("categories", "controllers, drives"),
+        ];
+        let r = post_form(&api, "/admin/serial-rules", &good).await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(
+            r.headers["location"],
+            "/admin/serial-rules?saved=PJC&lang=en"
+        );
+        let v = api.get("/api/v1/serial-rules/PJC").await;
+        assert_eq!(
+            v.body["template"], "PJC-{YYMMDD}-{LINE}-{SEQ:5}",
+            "{:?}",
+            v.body
+        );
+        assert_eq!(
+            v.body["categories"],
+            serde_json::json!(["controllers", "drives"])
+        );
+        assert_eq!(v.body["version"], 1);
+        let r = api.get("/admin/serial-rules?lang=en").await;
+        assert!(
+            html(&r).contains("PJC-{YYMMDD}-{LINE}-{SEQ:5}"),
+            "{}",
+            html(&r)
+        );
+
+        // Edited: the form shows the stored values; the save makes version 2.
+        let r = api.get("/admin/serial-rules?lang=en&edit=PJC").await;
+        assert!(
+            html(&r).contains("value=\"PJC-{YYMMDD}-{LINE}-{SEQ:5}\""),
+            "{}",
+            html(&r)
+        );
+        assert!(
+            html(&r).contains("<option value=\"daily\" selected>"),
+            "{}",
+            html(&r)
+        );
+        let mut edit: Vec<(&str, &str)> = good.to_vec();
+        edit.push(("version", "1"));
+        edit.retain(|(k, _)| *k != "template");
+        edit.push(("template", "PJC{YYMMDD}{LINE}{SEQ:6}"));
+        let r = post_form(&api, "/admin/serial-rules", &edit).await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        let v = api.get("/api/v1/serial-rules/PJC").await;
+        assert_eq!(
+            (v.body["template"].as_str(), v.body["version"].as_u64()),
+            (Some("PJC{YYMMDD}{LINE}{SEQ:6}"), Some(2))
+        );
+        // A stale form (version 1 again) is refused, not applied over version 2.
+        let r = post_form(&api, "/admin/serial-rules", &edit).await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+    }
+);

@@ -905,3 +905,49 @@ store_test!(
         }
     }
 );
+
+store_test!(
+    a_serial_rule_previewed_live_as_it_is_typed,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let b = browser("zh-CN", 1280).await;
+        b.sign_in(&site, "boss", "zh").await;
+        b.open(&format!("{}/admin/serial-rules?new=1&lang=zh", site.base))
+            .await;
+        b.until("document.getElementById('rule-preview')").await;
+        b.type_into("#f-code", "TCR").await;
+        b.type_into("#f-name", "控制器").await;
+        b.type_into("#f-template", "TC-{LINE}-{SEQ:4}").await;
+        b.until("document.querySelectorAll('#rule-preview li').length === 5")
+            .await;
+        assert!(b.text("#rule-preview").await.starts_with("TC-L1-0001"));
+        // The sample line is the context of the preview only.
+        b.type_into("#sample-line", "L7").await;
+        b.until("document.querySelector('#rule-preview li') && document.querySelector('#rule-preview li').textContent === 'TC-L7-0001'")
+            .await;
+        // A template the engine refuses lists the problem instead.
+        b.type_into("#f-template", "TC-{SEQ:4").await;
+        b.until("document.querySelector('#rule-preview-errors code')")
+            .await;
+        assert_eq!(b.text("#rule-preview-errors code").await, "rule.template");
+        assert_eq!(
+            b.js("return document.querySelectorAll('#rule-preview li').length;")
+                .await,
+            json!(0)
+        );
+        b.type_into("#f-template", "TC-{LINE}-{SEQ:4}").await;
+        b.until("document.querySelectorAll('#rule-preview li').length === 5")
+            .await;
+        b.shot("admin-serial-rule-zh").await;
+        b.click("#save").await;
+        b.until("document.getElementById('saved')").await;
+        let r = site.api.get("/api/v1/serial-rules/TCR").await;
+        assert_eq!(r.body["template"], "TC-{LINE}-{SEQ:4}", "{:?}", r.body);
+        // Nothing was reserved by the previews: the counter has not moved.
+        assert!(site.api.get("/api/v1/ledger/verify").await.status == 200);
+        b.close().await;
+    }
+);

@@ -76,7 +76,7 @@ struct Kind {
 
 const ATTRIBUTE_TYPES: &[&str] = &["text", "number", "date", "enum", "bool"];
 
-const KINDS: [Kind; 3] = [
+const KINDS: [Kind; 4] = [
     Kind {
         slug: "products",
         title: Msg::Products,
@@ -138,7 +138,44 @@ const KINDS: [Kind; 3] = [
         columns: &["code", "name", "kind", "parent", "party"],
         attributes: false,
     },
+    Kind {
+        slug: "serial-rules",
+        title: Msg::SerialRules,
+        fields: &[
+            field("code", Msg::Code, Input::Text, true),
+            field("name", Msg::Name, Input::Text, true),
+            field("template", Msg::RuleTemplate, Input::Text, true),
+            field("time_zone", Msg::TimeZone, Input::Text, false),
+            field(
+                "sequence_reset",
+                Msg::SequenceReset,
+                Input::Select(&["never", "yearly", "monthly", "daily"]),
+                false,
+            ),
+            field("sequence_start", Msg::SequenceStart, Input::Number, false),
+            field(
+                "uniqueness",
+                Msg::Uniqueness,
+                Input::Select(&["product", "global"]),
+                false,
+            ),
+            field("categories", Msg::RuleCategories, Input::List, false),
+        ],
+        columns: &["code", "name", "template", "categories"],
+        attributes: false,
+    },
 ];
+
+/// A stored serial rule as its form edits it: the rule's fields, name and categories, flat
+/// (the API's body for the rule).
+fn flat_rule(v: &threadline_store::Versioned<threadline_domain::master::SerialRuleDef>) -> Value {
+    let mut out = crate::serials::rule_view(v);
+    if let Value::Object(m) = &mut out {
+        m.remove("version");
+        m.remove("updated_at");
+    }
+    out
+}
 
 fn kind_of(slug: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.slug == slug)
@@ -160,6 +197,10 @@ async fn stored(app: &AppState, kind: &Kind, code: &str) -> Result<Option<Stored
     Ok(match kind.slug {
         "products" => app.store.product(code).await?.map(pack),
         "parties" => app.store.party(code).await?.map(pack),
+        "serial-rules" => app.store.serial_rule(code).await?.map(|v| Stored {
+            version: v.version,
+            def: flat_rule(&v),
+        }),
         _ => app.store.location(code).await?.map(pack),
     })
 }
@@ -195,6 +236,14 @@ async fn all(app: &AppState, kind: &Kind) -> Result<Vec<(u32, Value)>, AppError>
             .items
             .into_iter()
             .map(pack)
+            .collect(),
+        "serial-rules" => app
+            .store
+            .serial_rules(&q)
+            .await?
+            .items
+            .iter()
+            .map(|v| (v.version, flat_rule(v)))
             .collect(),
         _ => app
             .store
@@ -521,10 +570,26 @@ fn form_html(
         ),
         None => t(lang, Msg::NewRecord).to_owned(),
     };
+    // A serial rule shows the next serials it would give, drawn by /assets/serial-rules.js as
+    // the form is typed (the sample inputs are not part of the rule).
+    let preview = if kind.slug == "serial-rules" {
+        format!(
+            "<div id=\"rule-preview-panel\"><h3>{h}</h3><p class=\"hint\">{hint}</p><div class=\"grid\">\
+             <div><label for=\"sample-product\">{lp}</label><input id=\"sample-product\" class=\"sample\" value=\"SAMPLE\" autocomplete=\"off\"></div>\
+             <div><label for=\"sample-line\">{ll}</label><input id=\"sample-line\" class=\"sample\" value=\"L1\" autocomplete=\"off\"></div></div>\
+             <ol id=\"rule-preview\" aria-live=\"polite\"></ol><div id=\"rule-preview-errors\"></div></div>",
+            h = t(lang, Msg::RulePreview),
+            hint = t(lang, Msg::RulePreviewHint),
+            lp = t(lang, Msg::SampleProduct),
+            ll = t(lang, Msg::SampleLine),
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<section id=\"record-form\"><h2>{heading}</h2>{errors}<form method=\"post\" action=\"/admin/{slug}\">\
+        "<section id=\"record-form\"><h2>{heading}</h2>{errors}<form method=\"post\" action=\"/admin/{slug}\" id=\"record\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">{ver}\
-         <div class=\"grid\">{fields}</div>{attributes}<button type=\"submit\" id=\"save\">{save}</button></form></section>",
+         <div class=\"grid\">{fields}</div>{attributes}{preview}<button type=\"submit\" id=\"save\">{save}</button></form></section>",
         slug = kind.slug,
         csrf = esc(&csrf),
         l = lang_param(lang),
@@ -533,6 +598,11 @@ fn form_html(
             .unwrap_or_default(),
         save = t(lang, Msg::Save),
     )
+}
+
+/// `GET /assets/serial-rules.js`: the serial rule form's live preview.
+pub async fn rule_script() -> Response {
+    super::script_asset(include_str!("serial-rules.js"))
 }
 
 /// The admin tabs: the record kinds for those who configure, users for those who manage them.
@@ -699,7 +769,11 @@ async fn render(
             t(lang, kind.title),
             Some(actor),
             &body,
-            &[],
+            if kind.slug == "serial-rules" {
+                &["/assets/serial-rules.js"]
+            } else {
+                &[]
+            },
             Some(uri),
         ),
     )
@@ -807,6 +881,10 @@ pub async fn save(
         ("parties", None) => crate::api::create_party(st, a, json_headers, body).await,
         ("parties", Some(_)) => {
             crate::api::replace_party(st, a, Path(code.clone()), json_headers, body).await
+        }
+        ("serial-rules", None) => crate::serials::create_rule(st, a, json_headers, body).await,
+        ("serial-rules", Some(_)) => {
+            crate::serials::replace_rule(st, a, Path(code.clone()), json_headers, body).await
         }
         (_, None) => crate::api::create_location(st, a, json_headers, body).await,
         (_, Some(_)) => {
