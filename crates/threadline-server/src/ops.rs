@@ -389,6 +389,34 @@ pub async fn perform<T: Operation>(
     record_plan(store, ctx, None, None, plan).await
 }
 
+/// Plans an operation into the events it would record, without recording them and without a
+/// permission check: for a loader that gathers many operations into one large capture (the
+/// benchmark plant). `id` gives each event its identifier. The events are judged by the
+/// store's process rules only when they are captured.
+pub async fn plan_events<T: Operation>(
+    store: &dyn Store,
+    ctx: &CaptureContext,
+    op: &T,
+    id: &mut (dyn FnMut() -> Uuid + Send),
+) -> Result<Vec<Event>, AppError> {
+    let Plan {
+        events: plan,
+        problems,
+        ..
+    } = op.plan(store, ctx.now).await?;
+    let requests = requests_of(&plan)?;
+    events_of(&plan, requests, problems, ctx, id)
+}
+
+fn requests_of(plan: &[Planned]) -> Result<Vec<EventRequest>, AppError> {
+    plan.iter()
+        .map(|p| {
+            serde_json::from_value(Value::Object(p.event.clone()))
+                .map_err(|e| AppError::Internal(format!("an operation planned a bad event: {e}")))
+        })
+        .collect()
+}
+
 /// Records a plan: permission per event (when an actor is given), the request rules, then one
 /// capture. Every problem is named by the operation's own field.
 async fn record_plan(
@@ -400,28 +428,39 @@ async fn record_plan(
 ) -> Result<Vec<Receipt>, AppError> {
     let Plan {
         events: plan,
-        mut problems,
+        problems,
         ..
     } = plan;
-    let mut requests = Vec::with_capacity(plan.len());
-    for p in &plan {
-        let req: EventRequest = serde_json::from_value(Value::Object(p.event.clone()))
-            .map_err(|e| AppError::Internal(format!("an operation planned a bad event: {e}")))?;
-        requests.push(req);
-    }
+    let requests = requests_of(&plan)?;
     if let Some(actor) = actor {
         permitted(actor, &requests, requests.len() > 1).map_err(|e| match e {
             AppError::Forbidden(v) => AppError::Forbidden(remap(&plan, v)),
             other => other,
         })?;
     }
+    let events = events_of(&plan, requests, problems, ctx, &mut Uuid::now_v7)?;
+    match store.capture(events, key).await {
+        Ok(outcome) => Ok(outcome.receipts().to_vec()),
+        Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The planned requests as events, each problem named by the operation's own field.
+fn events_of(
+    plan: &[Planned],
+    requests: Vec<EventRequest>,
+    mut problems: Vec<FieldError>,
+    ctx: &CaptureContext,
+    id: &mut (dyn FnMut() -> Uuid + Send),
+) -> Result<Vec<Event>, AppError> {
     let batch = requests.len() > 1;
     let mut events = Vec::with_capacity(requests.len());
     for (i, req) in requests.into_iter().enumerate() {
-        match Event::from_request(req, ctx, Uuid::now_v7()) {
+        match Event::from_request(req, ctx, id()) {
             Ok(e) => events.push(e),
             Err(v) => problems.extend(remap(
-                &plan,
+                plan,
                 v.into_iter()
                     .map(|e| {
                         if batch {
@@ -440,11 +479,7 @@ async fn record_plan(
         problems.retain(|e| seen.insert((e.code, e.field.clone())));
         return Err(AppError::Rule(problems));
     }
-    match store.capture(events, key).await {
-        Ok(outcome) => Ok(outcome.receipts().to_vec()),
-        Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(events)
 }
 
 /// What the ledger's current state refuses in a plan that is refused already (a scan repeated,

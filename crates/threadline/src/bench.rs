@@ -23,7 +23,7 @@ pub struct CaptureBench {
     pub runs: usize,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Figure {
     pub name: String,
     pub unit: String,

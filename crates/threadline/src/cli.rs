@@ -278,6 +278,81 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Generate a realistic plant into an empty database, deterministically from a seed,
+    /// through the normal capture path in large batches; writes a manifest (counts and sample
+    /// units) for `bench passport`.
+    Gen {
+        /// Database: `sqlite:PATH` or a URL of an empty PostgreSQL database.
+        #[arg(long, value_name = "URL")]
+        db: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Events to generate (the last work order is finished, so a few more).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Finished units per work order.
+        #[arg(long, default_value_t = 200)]
+        wo_size: usize,
+        /// Work orders one resin lot covers (500 × 200 = 100,000 finished units).
+        #[arg(long, default_value_t = 500)]
+        resin_span: usize,
+        /// Events per capture.
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+        /// The CI size: about 3,000 events (overrides --events, --wo-size, --resin-span).
+        #[arg(long)]
+        quick: bool,
+        /// Where the manifest goes (default: beside the SQLite file, `PATH.manifest.json`).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+    /// Passport, backward and forward trace through HTTP on a generated plant: starts
+    /// `threadline serve` on it and `bench load` as a separate process, reads the server's
+    /// peak RSS.
+    Passport {
+        /// The database `bench gen` wrote.
+        #[arg(long, value_name = "URL")]
+        db: String,
+        /// Its manifest (default: beside the SQLite file).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds of each passport run.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Backward traces per run.
+        #[arg(long, default_value_t = 500)]
+        traces: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// The load generator of `bench passport`, against a running server.
+    Load {
+        /// The server, `http://127.0.0.1:PORT`.
+        #[arg(long)]
+        url: String,
+        /// An API token that may read (also THREADLINE_TOKEN).
+        #[arg(long, env = "THREADLINE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The manifest `bench gen` wrote.
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 500)]
+        traces: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

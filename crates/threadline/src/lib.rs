@@ -12,6 +12,8 @@ pub mod bench;
 pub mod bench_alloc;
 pub mod bench_epcis;
 pub mod bench_labels;
+pub mod bench_load;
+pub mod bench_plant;
 pub mod bench_trace;
 pub mod cli;
 pub mod config;
@@ -510,6 +512,95 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     units: units.max(1),
                     runs: runs.max(1),
                     xlsx,
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            bench::write_figures(json.as_deref(), &figures)?;
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Gen {
+                    db,
+                    seed,
+                    events,
+                    wo_size,
+                    resin_span,
+                    batch,
+                    quick,
+                    manifest,
+                },
+        } => {
+            let opts = if quick {
+                bench_plant::GenOptions::quick(seed)
+            } else {
+                bench_plant::GenOptions {
+                    seed,
+                    events,
+                    wo_size,
+                    resin_span,
+                    batch: batch.max(1),
+                }
+            };
+            let path = bench_plant::manifest_path(&db, manifest)?;
+            let store = open_store(&db, "process").await?;
+            let made = bench_plant::generate(&*store, opts, &mut std::io::stdout()).await?;
+            std::fs::write(&path, serde_json::to_vec_pretty(&made)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("manifest: {}", path.display());
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Passport {
+                    db,
+                    manifest,
+                    clients,
+                    seconds,
+                    runs,
+                    traces,
+                    json,
+                },
+        } => {
+            let figures = bench_load::passport(
+                bench_load::PassportBench {
+                    manifest: bench_plant::manifest_path(&db, manifest)?,
+                    db,
+                    exe: std::env::current_exe()?,
+                    clients: clients.max(1),
+                    seconds,
+                    runs: runs.max(1),
+                    traces,
+                },
+                &mut std::io::stdout(),
+            )
+            .await?;
+            bench::write_figures(json.as_deref(), &figures)?;
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Load {
+                    url,
+                    token,
+                    manifest,
+                    clients,
+                    seconds,
+                    runs,
+                    traces,
+                    json,
+                },
+        } => {
+            let figures = bench_load::load(
+                bench_load::LoadOptions {
+                    url,
+                    token,
+                    manifest: bench_load::read_manifest(&manifest)?,
+                    clients: clients.max(1),
+                    seconds,
+                    runs,
+                    traces,
                 },
                 &mut std::io::stdout(),
             )

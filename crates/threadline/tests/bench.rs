@@ -93,3 +93,165 @@ async fn allocate_bench_runs_at_a_tiny_size() {
         "{text}"
     );
 }
+
+/// Every event of a database, with the record time (the only thing allowed to differ between
+/// two generations from one seed) blanked.
+async fn ledger_without_record_times(
+    store: &dyn threadline_store::Store,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .events(&threadline_store::EventQuery {
+                after_seq: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        after = page.items.last().map(|e| e.seq);
+        for e in page.items {
+            let mut v = serde_json::to_value(&e.event).unwrap();
+            v["record_time"] = serde_json::Value::Null;
+            out.push(v);
+        }
+        if after.is_none() || page.next.is_none() {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plant_generator_is_deterministic_from_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledgers = Vec::new();
+    for (name, seed) in [("a", 7), ("b", 7), ("c", 8)] {
+        let url = format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
+        let store = threadline::open_store(&url, "process").await.unwrap();
+        let mut out = Vec::new();
+        let made = threadline::bench_plant::generate(
+            &*store,
+            threadline::bench_plant::GenOptions::quick(seed),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let ledger = ledger_without_record_times(&*store).await;
+        assert_eq!(
+            ledger.len(),
+            made.events,
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        ledgers.push((made, ledger));
+    }
+    let (a, b, c) = (&ledgers[0], &ledgers[1], &ledgers[2]);
+    assert!(
+        a.0.events >= 3000 && a.0.finished_units > 0,
+        "{:?}",
+        a.0.events
+    );
+    assert_eq!(a.1, b.1, "the same seed gave different events");
+    assert_eq!(
+        serde_json::to_value(&a.0.sample).unwrap(),
+        serde_json::to_value(&b.0.sample).unwrap()
+    );
+    assert_ne!(a.1, c.1, "another seed gave the same events");
+    // Every kind of step of the plant is there.
+    let steps: std::collections::BTreeSet<String> =
+        a.1.iter()
+            .filter_map(|e| e["biz_step"].as_str().map(str::to_owned))
+            .collect();
+    for step in [
+        "receiving",
+        "commissioning",
+        "assembling",
+        "inspecting",
+        "shipping",
+        "retail_selling",
+        "repairing",
+    ] {
+        assert!(steps.contains(step), "no {step} in {steps:?}");
+    }
+    // A second generation into the same database is refused, and writes nothing.
+    let url = format!("sqlite:{}", dir.path().join("a.db").display());
+    let store = threadline::open_store(&url, "process").await.unwrap();
+    let err = threadline::bench_plant::generate(
+        &*store,
+        threadline::bench_plant::GenOptions::quick(7),
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(ledger_without_record_times(&*store).await.len(), a.0.events);
+}
+
+/// `bench gen --quick` then `bench passport` through the real binary: a server and a load
+/// generator as separate processes, and a JSON file with every figure.
+#[test]
+fn gen_and_passport_bench_run_at_the_quick_size() {
+    let exe = env!("CARGO_BIN_EXE_threadline");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("plant.db").display());
+    let made = std::process::Command::new(exe)
+        .args(["bench", "gen", "--quick", "--seed", "3", "--db", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(text.contains("finished units"), "{text}");
+    let json = dir.path().join("figures.json");
+    let run = std::process::Command::new(exe)
+        .args([
+            "bench",
+            "passport",
+            "--db",
+            &db,
+            "--clients",
+            "4",
+            "--seconds",
+            "0.5",
+        ])
+        .args(["--runs", "2", "--traces", "5", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let figures: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let names: Vec<&str> = figures.iter().filter_map(|f| f["name"].as_str()).collect();
+    for expected in [
+        "passport through HTTP, 4 clients",
+        "passport p50",
+        "passport p99",
+        "backward trace of one finished unit p50",
+        "backward trace of one finished unit p99",
+        "forward trace of a resin lot",
+        "server peak RSS",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(expected)),
+            "no figure {expected} in {names:?}\n{text}"
+        );
+    }
+    for f in &figures {
+        let (min, median, max) = (
+            f["min"].as_f64().unwrap(),
+            f["median"].as_f64().unwrap(),
+            f["max"].as_f64().unwrap(),
+        );
+        assert!(min > 0.0 && min <= median && median <= max, "{f}");
+    }
+    assert!(text.contains("| passport p99, 4 clients |"), "{text}");
+}
