@@ -405,7 +405,7 @@ pub async fn plan_events<T: Operation>(
         ..
     } = op.plan(store, ctx.now).await?;
     let requests = requests_of(&plan)?;
-    events_of(&plan, requests, problems, ctx, id)
+    events_of(store, &plan, requests, problems, ctx, id).await
 }
 
 fn requests_of(plan: &[Planned]) -> Result<Vec<EventRequest>, AppError> {
@@ -438,7 +438,7 @@ async fn record_plan(
             other => other,
         })?;
     }
-    let events = events_of(&plan, requests, problems, ctx, &mut Uuid::now_v7)?;
+    let events = events_of(store, &plan, requests, problems, ctx, &mut Uuid::now_v7).await?;
     match store.capture(events, key).await {
         Ok(outcome) => Ok(outcome.receipts().to_vec()),
         Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
@@ -447,7 +447,8 @@ async fn record_plan(
 }
 
 /// The planned requests as events, each problem named by the operation's own field.
-fn events_of(
+async fn events_of(
+    store: &dyn Store,
     plan: &[Planned],
     requests: Vec<EventRequest>,
     mut problems: Vec<FieldError>,
@@ -474,7 +475,7 @@ fn events_of(
         }
     }
     if !problems.is_empty() {
-        problems.extend(state_problems(store, ctx, &plan).await?);
+        problems.extend(state_problems(store, ctx, plan).await?);
         let mut seen = HashSet::new();
         problems.retain(|e| seen.insert((e.code, e.field.clone())));
         return Err(AppError::Rule(problems));
