@@ -39,8 +39,70 @@ pub struct AuthSettings {
     /// A session ends this long after sign-in, however active.
     pub session_lifetime: chrono::Duration,
     pub lockout: LockoutPolicy,
+    /// Failed sign-ins one client address may make, whatever names it tries.
+    pub address_limit: AddressLimit,
     /// The operations that need an electronic signature ([`crate::esign`]).
     pub signatures: crate::esign::SignedOps,
+}
+
+/// After `max_failures` failed sign-ins from one address within `window`, that address is
+/// refused (429) until the oldest of them leaves the window — so guessing across many
+/// accounts from one place stops too, not only guessing one account's password.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressLimit {
+    pub max_failures: u32,
+    pub window: chrono::Duration,
+}
+
+impl Default for AddressLimit {
+    fn default() -> Self {
+        AddressLimit {
+            max_failures: 20,
+            window: chrono::Duration::minutes(15),
+        }
+    }
+}
+
+/// Recent failed sign-ins by client address, kept in memory by each server process.
+#[derive(Debug, Default)]
+pub struct AddressFailures {
+    recent: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::VecDeque<DateTime<Utc>>>,
+    >,
+}
+
+/// Addresses remembered at most; beyond it, those without a failure in the window go.
+const MAX_ADDRESSES: usize = 100_000;
+
+impl AddressFailures {
+    /// When `address` may try again, if it may not now.
+    pub fn blocked_until(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        limit: AddressLimit,
+    ) -> Option<DateTime<Utc>> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let times = recent.get_mut(address)?;
+        while times.front().is_some_and(|t| *t <= now - limit.window) {
+            times.pop_front();
+        }
+        let n = u32::try_from(times.len()).unwrap_or(u32::MAX);
+        if n >= limit.max_failures {
+            times.front().map(|t| *t + limit.window)
+        } else {
+            None
+        }
+    }
+
+    /// Counts a failed sign-in from `address`.
+    pub fn failed(&self, address: &str, now: DateTime<Utc>, limit: AddressLimit) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() >= MAX_ADDRESSES && !recent.contains_key(address) {
+            recent.retain(|_, times| times.back().is_some_and(|t| *t > now - limit.window));
+        }
+        recent.entry(address.to_owned()).or_default().push_back(now);
+    }
 }
 
 impl Default for AuthSettings {
@@ -50,6 +112,7 @@ impl Default for AuthSettings {
             session_idle: chrono::Duration::minutes(30),
             session_lifetime: chrono::Duration::hours(12),
             lockout: LockoutPolicy::default(),
+            address_limit: AddressLimit::default(),
             signatures: crate::esign::SignedOps::NONE,
         }
     }
@@ -267,6 +330,9 @@ pub enum SignInError {
     Locked(DateTime<Utc>),
     /// An administrator locked the account (told only to someone who knows the password).
     Disabled,
+    /// Too many failures from this client address; it may try again at this time, in this
+    /// many seconds.
+    Throttled(DateTime<Utc>, u64),
     Failed(AppError),
 }
 
@@ -300,6 +366,16 @@ impl From<SignInError> for AppError {
                 "account_disabled",
                 "an administrator has locked this account",
             )),
+            SignInError::Throttled(until, secs) => AppError::TooManyRequests(
+                FieldError::new(
+                    "too_many_sign_ins",
+                    format!(
+                        "too many failed sign-ins from this address: try again after {}",
+                        until.to_rfc3339()
+                    ),
+                ),
+                secs,
+            ),
             SignInError::Failed(e) => e,
         }
     }
@@ -365,8 +441,46 @@ pub struct SignedIn {
 }
 
 /// Signs `name` in with `password` and starts a session. Every attempt is audited, with the
-/// client's `address`.
+/// client's `address`; an address with too many recent failures is refused before any
+/// password is checked.
 pub async fn sign_in(
+    app: &AppState,
+    name: &str,
+    password: &str,
+    address: Option<&str>,
+) -> Result<SignedIn, SignInError> {
+    let now = app.clock.now();
+    let limit = app.auth.address_limit;
+    if let Some(a) = address
+        && let Some(until) = app.sign_in_failures.blocked_until(a, now, limit)
+    {
+        tracing::warn!(address = %a, %until, "sign-in refused: too many failures from this address");
+        crate::audit::sign_in_event(
+            app,
+            name,
+            address,
+            "sign_in_throttled",
+            Some(format!(
+                "too many failed sign-ins from this address; refused until {}",
+                until.to_rfc3339()
+            )),
+        )
+        .await;
+        let secs = u64::try_from((until - now).num_seconds()).unwrap_or(1);
+        return Err(SignInError::Throttled(until, secs));
+    }
+    let outcome = sign_in_checked(app, name, password, address).await;
+    if let (
+        Some(a),
+        Err(SignInError::InvalidCredentials | SignInError::Locked(_) | SignInError::Disabled),
+    ) = (address, &outcome)
+    {
+        app.sign_in_failures.failed(a, now, limit);
+    }
+    outcome
+}
+
+async fn sign_in_checked(
     app: &AppState,
     name: &str,
     password: &str,

@@ -70,6 +70,9 @@ impl From<AppError> for Problem {
             AppError::Conflict(v) => (StatusCode::CONFLICT, "ResourceAlreadyExistsException", v),
             AppError::Forbidden(v) => (StatusCode::FORBIDDEN, "SecurityException", v),
             AppError::Unauthorized(f) => (StatusCode::UNAUTHORIZED, "SecurityException", vec![f]),
+            AppError::TooManyRequests(f, _) => {
+                (StatusCode::TOO_MANY_REQUESTS, "SecurityException", vec![f])
+            }
             AppError::NotFound(m) => (
                 StatusCode::NOT_FOUND,
                 "NoSuchResourceException",

@@ -25,6 +25,8 @@ pub enum AppError {
     NotFound(String),
     /// A precondition header is missing (e.g. `If-Match` on a change). 428.
     PreconditionRequired(FieldError),
+    /// Too many attempts; try again in this many seconds. 429, with `Retry-After`.
+    TooManyRequests(FieldError, u64),
     /// 500; the text goes to the log only.
     Internal(String),
 }
@@ -49,7 +51,9 @@ impl AppError {
                 v.first().map(|e| e.message.clone()).unwrap_or_default()
             }
             AppError::NotFound(m) => m.clone(),
-            AppError::PreconditionRequired(f) | AppError::Unauthorized(f) => f.message.clone(),
+            AppError::PreconditionRequired(f)
+            | AppError::Unauthorized(f)
+            | AppError::TooManyRequests(f, _) => f.message.clone(),
             AppError::Forbidden(v) => v.first().map(|e| e.message.clone()).unwrap_or_default(),
             AppError::Internal(_) => String::new(),
         }
@@ -88,6 +92,12 @@ impl AppError {
 
     /// The status, the problems, and whether to challenge for credentials.
     fn parts(self) -> (StatusCode, Vec<FieldError>, bool) {
+        self.parts_and_retry().0
+    }
+
+    /// The parts, and when a client that was told to slow down may try again.
+    fn parts_and_retry(self) -> ((StatusCode, Vec<FieldError>, bool), Option<u64>) {
+        let mut retry = None;
         let mut challenge = false;
         let (status, errors) = match self {
             AppError::Malformed(v) => (StatusCode::BAD_REQUEST, v),
@@ -100,6 +110,10 @@ impl AppError {
             AppError::Forbidden(v) => (StatusCode::FORBIDDEN, v),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, vec![FieldError::new("not_found", m)]),
             AppError::PreconditionRequired(f) => (StatusCode::PRECONDITION_REQUIRED, vec![f]),
+            AppError::TooManyRequests(f, secs) => {
+                retry = Some(secs);
+                (StatusCode::TOO_MANY_REQUESTS, vec![f])
+            }
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 (
@@ -111,13 +125,13 @@ impl AppError {
                 )
             }
         };
-        (status, errors, challenge)
+        ((status, errors, challenge), retry)
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, errors, challenge) = self.parts();
+        let ((status, errors, challenge), retry) = self.parts_and_retry();
         let first = errors
             .first()
             .cloned()
@@ -132,6 +146,11 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"threadline\""),
             );
+        }
+        if let Some(secs) = retry {
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
         }
         resp
     }

@@ -150,6 +150,7 @@ pub async fn signature(
         Err(SignInError::Disabled) => {
             return Err(refused("signature.user", "the signer's account is locked"));
         }
+        Err(e @ SignInError::Throttled(..)) => return Err(e.into()),
         Err(SignInError::Failed(e)) => return Err(e),
     }
     if user.disabled {

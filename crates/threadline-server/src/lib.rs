@@ -68,6 +68,8 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// How webhook deliveries are sent.
     pub webhooks: webhook::WebhookSettings,
+    /// Recent failed sign-ins by client address (see [`auth::AddressLimit`]).
+    pub sign_in_failures: Arc<auth::AddressFailures>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
             limits: Limits::default(),
             auth: AuthSettings::default(),
             webhooks: webhook::WebhookSettings::default(),
+            sign_in_failures: Arc::default(),
         }
     }
 }

@@ -463,6 +463,11 @@ pub async fn login_submit(
                     crate::i18n::datetime(lang, &until)
                 ),
                 SignInError::Disabled => t(lang, Msg::AccountDisabled).to_owned(),
+                SignInError::Throttled(until, _) => format!(
+                    "{} {}",
+                    t(lang, Msg::TooManySignIns),
+                    crate::i18n::datetime(lang, &until)
+                ),
                 SignInError::Failed(e) => return refusal(lang, e),
             };
             // The binding cookie stays: the form on the page still carries its value.
