@@ -147,10 +147,10 @@ impl IntoResponse for AppError {
                 HeaderValue::from_static("Bearer realm=\"threadline\""),
             );
         }
-        if let Some(secs) = retry {
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = retry
+            && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

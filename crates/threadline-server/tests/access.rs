@@ -237,6 +237,7 @@ store_test!(
                 (Method::GET, "/assets/station.js"),
                 (Method::GET, "/assets/trace.js"),
                 (Method::GET, "/assets/labels.js"),
+                (Method::GET, "/assets/serial-rules.js"),
                 (Method::GET, "/login"),
                 (Method::POST, "/login"),
                 // The API's description holds no data: integrators read it before a token.
