@@ -250,6 +250,19 @@ pub struct AccessRequest {
     roles: Roles,
     #[serde(default)]
     site: Option<LocationCode>,
+    /// The distributor the account is bound to; absent keeps the binding, `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<PartyCode>")]
+    party: Option<Option<PartyCode>>,
+}
+
+/// A field that is present (even as `null`) is `Some`; an absent one stays `None` by default.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn not_yourself(actor: &Actor, name: &str, what: &str) -> Result<(), AppError> {
@@ -262,8 +275,9 @@ fn not_yourself(actor: &Actor, name: &str, what: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// `PUT /api/v1/users/{name}/roles`: `{"roles", "site"?}`. Not for one's own account, so the
-/// last administrator cannot demote themselves by accident.
+/// `PUT /api/v1/users/{name}/roles`: `{"roles", "site"?, "party"?}`. Not for one's own
+/// account, so the last administrator cannot demote themselves by accident. `party` binds the
+/// account to another distributor (or, `null`, to none); absent, the binding stays.
 pub async fn set_user_roles(
     State(app): State<AppState>,
     actor: Actor,
@@ -279,16 +293,19 @@ pub async fn set_user_roles(
         .user(&name)
         .await?
         .ok_or_else(|| user_not_found(&name))?;
-    // The partner binding is set on creation; the roles must still fit it.
-    let party = before
-        .party
-        .as_deref()
-        .map(PartyCode::parse)
-        .transpose()
-        .map_err(|e| AppError::Internal(e.message))?;
+    // The partner binding stays unless the request names another; the roles must fit it.
+    let party = match req.party {
+        Some(p) => p,
+        None => before
+            .party
+            .as_deref()
+            .map(PartyCode::parse)
+            .transpose()
+            .map_err(|e| AppError::Internal(e.message))?,
+    };
     partner(&*app.store, party.as_ref(), &req.roles).await?;
     app.store
-        .set_user_access(&name, &req.roles, req.site.as_ref())
+        .set_user_access(&name, &req.roles, req.site.as_ref(), party.as_ref())
         .await?;
     tracing::info!(actor = %actor.name(), user = %name, roles = %req.roles.to_stored(), "user roles changed");
     let user = app

@@ -384,6 +384,8 @@ pub enum Msg {
     ParentParty,
     ParentLocation,
     OwnerParty,
+    DistributorParty,
+    DistributorPartyHint,
     RegionOfLocation,
     FixErrors,
     Users,
@@ -1156,6 +1158,14 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, ParentParty) => "Parent party",
         (Lang::Zh, ParentLocation) => "上级位置",
         (Lang::En, ParentLocation) => "Parent location",
+        (Lang::Zh, DistributorParty) => "所属经销商",
+        (Lang::En, DistributorParty) => "Distributor",
+        (Lang::Zh, DistributorPartyHint) => {
+            "仅用于“经销商”角色的账号：只能看到发往该经销商及其下级的货物。"
+        }
+        (Lang::En, DistributorPartyHint) => {
+            "For distributor accounts only: they see just the goods shipped to that distributor and those under it."
+        }
         (Lang::Zh, OwnerParty) => "所属单位",
         (Lang::En, OwnerParty) => "Party",
         (Lang::Zh, RegionOfLocation) => "地区",

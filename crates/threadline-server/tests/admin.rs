@@ -290,7 +290,7 @@ store_test!(
         let r = api.get("/admin/users?lang=en&edit=li.na").await;
         let page = html(&r);
         assert!(page.contains("id=\"user-form\"") && page.contains("value=\"unlock\""));
-        assert!(page.contains("<td><a href=\"/admin/users?edit=li.na&amp;lang=en\">li.na</a></td><td>Warehouse, QC</td><td><span class=\"badge bad\">Locked</span>"), "{page}");
+        assert!(page.contains("<td><a href=\"/admin/users?edit=li.na&amp;lang=en\">li.na</a></td><td>Warehouse, QC</td><td></td><td><span class=\"badge bad\">Locked</span>"), "{page}");
 
         // A token's secret is shown once, and works.
         let r = post_form(
@@ -600,5 +600,83 @@ store_test!(
         // A stale form (version 1 again) is refused, not applied over version 2.
         let r = post_form(&api, "/admin/serial-rules", &edit).await;
         assert_eq!(r.status, 409, "{:?}", r.body);
+    }
+);
+
+store_test!(
+    a_distributor_account_is_bound_and_moved_from_the_users_page,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let r = api
+            .post(
+                "/api/v1/parties",
+                serde_json::json!({"code": "DIST-SH", "name": "Shanghai Dist.", "kind": "distributor"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = api.get("/admin/users?lang=zh").await;
+        assert!(html(&r).contains("id=\"u-party\"") && html(&r).contains("所属经销商"));
+        // Without its party a distributor account is refused, the field named.
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_user"),
+                ("name", "wang.gd"),
+                ("password", "a-long-password-1"),
+                ("role.distributor", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(html(&r).contains("<code>party</code>"), "{}", html(&r));
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "create_user"),
+                ("name", "wang.gd"),
+                ("password", "a-long-password-1"),
+                ("role.distributor", "on"),
+                ("party", "DIST-GD"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(
+            api.get("/api/v1/users/wang.gd").await.body["party"],
+            "DIST-GD"
+        );
+        // The edit form shows the binding; moving the account to Shanghai keeps its roles.
+        let r = api.get("/admin/users?lang=en&edit=wang.gd").await;
+        assert!(
+            html(&r).contains("id=\"edit-party\" name=\"party\" value=\"DIST-GD\""),
+            "{}",
+            html(&r)
+        );
+        let r = post_form(
+            &api,
+            "/admin/users",
+            &[
+                ("lang", "en"),
+                ("action", "roles"),
+                ("name", "wang.gd"),
+                ("role.distributor", "on"),
+                ("party", "DIST-SH"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        let u = api.get("/api/v1/users/wang.gd").await.body;
+        assert_eq!(
+            (u["party"].as_str(), u["roles"].clone()),
+            (Some("DIST-SH"), serde_json::json!(["distributor"])),
+            "{u}"
+        );
+        let r = api.get("/admin/users?lang=en").await;
+        assert!(html(&r).contains("<td>DIST-SH</td>"), "{}", html(&r));
     }
 );

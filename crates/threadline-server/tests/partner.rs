@@ -314,6 +314,62 @@ store_test!(
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        // The account moves to another distributor; a request without `party` keeps it.
+        let r = admin
+            .put(
+                "/api/v1/users/li.gd/roles",
+                "",
+                json!({"roles": ["distributor"], "party": "DIST-SH"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["party"].as_str()),
+            (StatusCode::OK, Some("DIST-SH")),
+            "{:?}",
+            r.body
+        );
+        let r = admin
+            .put(
+                "/api/v1/users/li.gd/roles",
+                "",
+                json!({"roles": ["distributor"]}),
+            )
+            .await;
+        assert_eq!(r.body["party"], "DIST-SH", "{:?}", r.body);
+        // Unbound while still a distributor: refused, naming `party`; bound to a customer too.
+        for (party, code) in [(json!(null), "required"), (json!("CUST1"), "invalid_party")] {
+            let r = admin
+                .put(
+                    "/api/v1/users/li.gd/roles",
+                    "",
+                    json!({"roles": ["distributor"], "party": party}),
+                )
+                .await;
+            assert_eq!(
+                r.codes(),
+                [(code.to_owned(), "party".to_owned())],
+                "{:?}",
+                r.body
+            );
+        }
+        assert_eq!(
+            admin.get("/api/v1/users/li.gd").await.body["party"],
+            "DIST-SH"
+        );
+        // Unbound together with a role that is not a partner's: an ordinary account again.
+        let r = admin
+            .put(
+                "/api/v1/users/li.gd/roles",
+                "",
+                json!({"roles": ["warehouse"], "party": null}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert!(
+            r.body.get("party").is_none_or(Value::is_null),
+            "{:?}",
+            r.body
+        );
         let tokens = admin.get("/api/v1/tokens").await.body.to_string();
         assert!(!tokens.contains("\"d1\""), "nothing was created: {tokens}");
     }

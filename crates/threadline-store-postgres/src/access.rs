@@ -169,6 +169,7 @@ impl PgStore {
         name: &str,
         roles: &Roles,
         site: Option<&str>,
+        party: Option<&str>,
     ) -> Result<(), StoreError> {
         if !storable(name) {
             return Err(missing_user(name));
@@ -176,8 +177,8 @@ impl PgStore {
         let client = self.client().await?;
         let n = client
             .execute(
-                "UPDATE users SET roles = $2, site = $3 WHERE name = $1",
-                &[&name, &roles.to_stored(), &site],
+                "UPDATE users SET roles = $2, site = $3, party = $4 WHERE name = $1",
+                &[&name, &roles.to_stored(), &site, &party],
             )
             .await
             .map_err(db)?;

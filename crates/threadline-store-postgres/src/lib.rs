@@ -674,9 +674,15 @@ impl threadline_store::Store for PgStore {
         name: &str,
         roles: &Roles,
         site: Option<&LocationCode>,
+        party: Option<&threadline_domain::PartyCode>,
     ) -> Result<(), StoreError> {
-        self.access_set_user_access(name, roles, site.map(|s| s.as_str()))
-            .await
+        self.access_set_user_access(
+            name,
+            roles,
+            site.map(|s| s.as_str()),
+            party.map(|p| p.as_str()),
+        )
+        .await
     }
 
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {

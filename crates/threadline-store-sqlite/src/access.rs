@@ -124,11 +124,12 @@ pub fn set_user_access(
     name: &str,
     roles: &Roles,
     site: Option<&str>,
+    party: Option<&str>,
 ) -> Result<(), StoreError> {
     let n = c
         .execute(
-            "UPDATE users SET roles = ?2, site = ?3 WHERE name = ?1",
-            params![name, roles.to_stored(), site],
+            "UPDATE users SET roles = ?2, site = ?3, party = ?4 WHERE name = ?1",
+            params![name, roles.to_stored(), site, party],
         )
         .map_err(db)?;
     changed_one(n, name)

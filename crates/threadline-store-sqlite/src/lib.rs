@@ -793,14 +793,18 @@ impl threadline_store::Store for SqliteStore {
         name: &str,
         roles: &Roles,
         site: Option<&LocationCode>,
+        party: Option<&threadline_domain::PartyCode>,
     ) -> Result<(), StoreError> {
-        let (name, roles, site) = (
+        let (name, roles, site, party) = (
             name.to_owned(),
             roles.clone(),
             site.map(|s| s.as_str().to_owned()),
+            party.map(|p| p.as_str().to_owned()),
         );
-        self.write(move |c| access::set_user_access(c, &name, &roles, site.as_deref()))
-            .await
+        self.write(move |c| {
+            access::set_user_access(c, &name, &roles, site.as_deref(), party.as_deref())
+        })
+        .await
     }
 
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {

@@ -743,12 +743,13 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         keep_session: Option<[u8; 32]>,
     ) -> Result<()>;
-    /// Replaces the roles and site of a user.
+    /// Replaces the roles, site and partner binding of a user.
     async fn set_user_access(
         &self,
         name: &str,
         roles: &threadline_domain::access::Roles,
         site: Option<&threadline_domain::LocationCode>,
+        party: Option<&threadline_domain::PartyCode>,
     ) -> Result<()>;
     /// `disabled = true` locks the account and ends its sessions; `false` unlocks it and also
     /// clears failed sign-ins and any lockout.

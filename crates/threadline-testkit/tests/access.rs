@@ -100,13 +100,13 @@ store_test!(
             .collect();
         assert_eq!(names, ["li.na", "zhang.wei"]);
 
-        s.set_user_access("li.na", &Roles::one(Role::Quality), None)
+        s.set_user_access("li.na", &Roles::one(Role::Quality), None, None)
             .await
             .unwrap();
         let u = s.user("li.na").await.unwrap().unwrap();
         assert_eq!((u.roles.as_slice(), u.site), (&[Role::Quality][..], None));
         assert!(matches!(
-            s.set_user_access("ghost", &Roles::one(Role::Qc), None)
+            s.set_user_access("ghost", &Roles::one(Role::Qc), None, None)
                 .await,
             Err(StoreError::NotFound(_))
         ));

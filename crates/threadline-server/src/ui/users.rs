@@ -50,6 +50,22 @@ fn when(lang: Lang, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 /// A form that posts `action` (and `fields`, hidden) with a submit button.
+/// The distributor an account is bound to (for the `distributor` role only).
+fn party_input(lang: Lang, id: &str, value: &str) -> String {
+    format!(
+        "<div class=\"grid\"><div><label for=\"{id}\">{label}</label><input id=\"{id}\" name=\"party\" value=\"{v}\" autocomplete=\"off\">\
+         <p class=\"hint\">{hint}</p></div></div>",
+        label = t(lang, Msg::DistributorParty),
+        hint = t(lang, Msg::DistributorPartyHint),
+        v = esc(value),
+    )
+}
+
+/// A text field of the form, trimmed; empty is absent.
+fn given<'a>(f: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+    f.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
 fn action_form(
     lang: Lang,
     csrf: &str,
@@ -140,11 +156,12 @@ async fn render(
         .map(|u| {
             let stored = u.roles.to_stored();
             format!(
-                "<tr><td><a href=\"/admin/users?edit={n}&amp;lang={l}\">{name}</a></td><td>{roles}</td><td>{state}</td><td>{created}</td></tr>",
+                "<tr><td><a href=\"/admin/users?edit={n}&amp;lang={l}\">{name}</a></td><td>{roles}</td><td>{party}</td><td>{state}</td><td>{created}</td></tr>",
                 n = url_encode(&u.name),
                 l = lang_param(lang),
                 name = esc(&u.name),
                 roles = esc(&roles_text(lang, &stored)),
+                party = esc(u.party.as_deref().unwrap_or("")),
                 state = if u.disabled {
                     format!("<span class=\"badge bad\">{}</span>", t(lang, Msg::Disabled))
                 } else {
@@ -159,6 +176,7 @@ async fn render(
         &[
             (t(lang, Msg::UserName), false),
             (t(lang, Msg::Roles), false),
+            (t(lang, Msg::DistributorParty), false),
             (t(lang, Msg::Status), false),
             (t(lang, Msg::Created), false),
         ],
@@ -169,15 +187,17 @@ async fn render(
         .map(|u| {
             let stored = u.roles.to_stored();
             let checked: Vec<&str> = stored.split_whitespace().collect();
+            let site = u.site.clone().unwrap_or_default();
             let roles = action_form(
                 lang,
                 &csrf,
                 "edit-roles",
                 "roles",
-                &[("name", &u.name)],
+                &[("name", &u.name), ("site", &site)],
                 &format!(
-                    "<div class=\"checks\">{}</div>",
-                    role_boxes(lang, "edit-role", &checked)
+                    "<div class=\"checks\">{}</div>{}",
+                    role_boxes(lang, "edit-role", &checked),
+                    party_input(lang, "edit-party", u.party.as_deref().unwrap_or("")),
                 ),
                 t(lang, Msg::SetRoles),
             );
@@ -211,10 +231,11 @@ async fn render(
         &format!(
             "<div class=\"grid\"><div><label for=\"u-name\">{un}</label><input id=\"u-name\" name=\"name\" autocomplete=\"off\" required></div>\
              <div><label for=\"u-password\">{pw}</label><input id=\"u-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required></div></div>\
-             <div class=\"checks\">{roles}</div>",
+             <div class=\"checks\">{roles}</div>{party}",
             un = t(lang, Msg::UserName),
             pw = t(lang, Msg::Password),
             roles = role_boxes(lang, "u-role", &[]),
+            party = party_input(lang, "u-party", ""),
         ),
         t(lang, Msg::Save),
     );
@@ -358,12 +379,15 @@ pub async fn act(
     let done = match action {
         "create_user" => {
             let b = body(
-                json!({"name": name, "password": f.get("password").cloned().unwrap_or_default(), "roles": ticked(&f)}),
+                json!({"name": name, "password": f.get("password").cloned().unwrap_or_default(), "roles": ticked(&f),
+                    "party": given(&f, "party")}),
             );
             crate::account::create_user(st, a, json_headers, b).await
         }
         "roles" => {
-            let b = body(json!({"roles": ticked(&f)}));
+            let b = body(
+                json!({"roles": ticked(&f), "site": given(&f, "site"), "party": given(&f, "party")}),
+            );
             crate::account::set_user_roles(st, a, Path(name.clone()), json_headers, b).await
         }
         "lock" => crate::account::lock_user(st, a, Path(name.clone())).await,
