@@ -687,6 +687,9 @@ pub struct ListParams {
     parent: Option<String>,
     after: Option<String>,
     limit: Option<u32>,
+    /// `csv` or `xlsx`: every matching record (not one page), with the import template's
+    /// columns, streamed.
+    format: Option<String>,
 }
 
 fn list_query(p: ListParams) -> Result<ListQuery, AppError> {
@@ -739,6 +742,23 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<u32, AppError> {
         })
 }
 
+/// The cells of one exported master record: its `fields`, numbers as numbers.
+fn master_cells(v: &serde_json::Value, fields: &[&str]) -> Vec<crate::export::Cell> {
+    use crate::export::Cell;
+    fields
+        .iter()
+        .map(|f| match &v[*f] {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(Cell::Number)
+                .unwrap_or(Cell::Text(n.to_string())),
+            serde_json::Value::String(s) => Cell::Text(s.clone()),
+            serde_json::Value::Null => Cell::Text(String::new()),
+            other => Cell::Text(other.to_string()),
+        })
+        .collect()
+}
+
 macro_rules! master_endpoints {
     ($ty:ty, $variant:ident, $kind:literal, $one:ident, $list:ident, $create:ident, $replace:ident, $get:ident, $get_list:ident) => {
         pub async fn $create(State(app): State<AppState>, actor: Actor, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
@@ -776,7 +796,32 @@ macro_rules! master_endpoints {
 
         pub async fn $get_list(State(app): State<AppState>, actor: Actor, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Response, AppError> {
             let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-            Ok(Json(actor.masked(app.store.$list(&list_query(p)?).await?)).into_response())
+            let format = crate::export::Format::parse(p.format.as_deref())?;
+            let mut q = list_query(p)?;
+            if format == crate::export::Format::Json {
+                return Ok(Json(actor.masked(app.store.$list(&q).await?)).into_response());
+            }
+            // Every record, page after page, in the columns the import reads back.
+            let (headers, fields) = crate::import::export_columns($kind);
+            let store = app.store.clone();
+            q.limit = 500;
+            Ok(crate::export::spreadsheet(format, stringify!($list), headers, move |tx| async move {
+                loop {
+                    let page = store.$list(&q).await?;
+                    let rows = page
+                        .items
+                        .into_iter()
+                        .map(|v| master_cells(&serde_json::to_value(actor.masked(v)).unwrap_or_default(), fields))
+                        .collect();
+                    if tx.send(rows).await.is_err() {
+                        return Ok(());
+                    }
+                    match page.next {
+                        Some(next) => q.after = Some(next),
+                        None => return Ok(()),
+                    }
+                }
+            }))
         }
     };
 }

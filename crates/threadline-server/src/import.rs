@@ -198,6 +198,30 @@ const EVENT_COLUMNS: &[Column] = &[
     col("time_zone", false, &["time_zone", "时区"]),
 ];
 
+/// The columns a list of master records is exported with: the import template's headers and
+/// the record fields under them, so an export edited in Excel imports back.
+pub fn export_columns(kind: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        "product" => (
+            PRODUCT_TEMPLATE,
+            &[
+                "code",
+                "name",
+                "tracking",
+                "gtin",
+                "uom",
+                "category",
+                "warranty_months",
+            ],
+        ),
+        "party" => (PARTY_TEMPLATE, &["code", "name", "kind"]),
+        _ => (
+            LOCATION_TEMPLATE,
+            &["code", "name", "kind", "parent", "party", "region"],
+        ),
+    }
+}
+
 /// Template headers: Chinese name, English field in brackets (both are recognised).
 const PRODUCT_TEMPLATE: &[&str] = &[
     "编码 (code)",

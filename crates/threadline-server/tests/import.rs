@@ -537,3 +537,98 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    master_lists_export_in_the_columns_the_import_reads_back,
+    |s: TestStore| async move {
+        threadline_testkit::fixtures::plant(&*s).await;
+        let api = Api::new(&s).await;
+        // Products as CSV: the template's header, one row per product, numbers as numbers.
+        let r = api
+            .send(
+                Request::get("/api/v1/products?format=csv")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let csv = r
+            .body
+            .as_str()
+            .unwrap()
+            .trim_start_matches('\u{feff}')
+            .to_owned();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "编码 (code),名称 (name),追溯方式 (tracking),商品条码 (gtin),单位 (uom),类别 (category),保修月数 (warranty_months)"
+        );
+        let listed = api.get("/api/v1/products?limit=1000").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(lines.clone().count(), listed, "{csv}");
+        assert!(
+            lines.any(|l| l.starts_with("PHONE,Phone,serial,09521234543213,")),
+            "{csv}"
+        );
+
+        // Edited in a spreadsheet and sent back, it reads cleanly: every row names a product
+        // that exists already (the importer creates, it does not overwrite), nothing else.
+        let r = upload(
+            &api,
+            "/api/v1/imports/products",
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+        let codes: Vec<String> = r.codes().into_iter().map(|(c, _)| c).collect();
+        assert!(!codes.is_empty(), "{:?}", r.body);
+        assert!(codes.iter().all(|c| c == "already_exists"), "{:?}", r.body);
+
+        // Locations as XLSX, paged through the whole list: a workbook a spreadsheet opens.
+        let mut req = Request::get("/api/v1/locations?format=xlsx")
+            .body(Body::empty())
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", api.auth.parse().unwrap());
+        let resp = tower::ServiceExt::oneshot(api.router.clone(), req)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        let rows: Vec<Vec<String>> = sheet
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        assert_eq!(rows[0][0], "编码 (code)");
+        assert_eq!(rows[0][5], "地区 (region)");
+        let listed = api.get("/api/v1/locations?limit=1000").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(rows.len() - 1, listed);
+        assert!(
+            rows.iter().any(|r| r[0] == "SZ-WH-A1" && r[2] == "bin"),
+            "{rows:?}"
+        );
+        // A format it does not speak is named.
+        let r = api.get("/api/v1/parties?format=pdf").await;
+        assert_eq!(
+            r.codes(),
+            [("invalid_format".to_owned(), "format".to_owned())]
+        );
+    }
+);
