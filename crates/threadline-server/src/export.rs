@@ -107,6 +107,33 @@ impl std::io::Write for BodyWriter {
     }
 }
 
+/// A response body that `write` writes on the blocking pool, sent in pieces as it is written
+/// (nothing waits whole in memory). An error after the first bytes went out can only cut the
+/// body short; it is logged with `what`.
+pub(crate) fn written_body<F>(what: &'static str, write: F) -> Body
+where
+    F: FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<ByteResult>(4);
+    tokio::task::spawn_blocking(move || {
+        let errors = tx.clone();
+        let mut out = BodyWriter {
+            tx,
+            buf: Vec::with_capacity(BodyWriter::PIECE),
+        };
+        let written = write(&mut out).and_then(|()| std::io::Write::flush(&mut out));
+        if let Err(e) = written
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            tracing::error!(error = %e, "{what} failed while streaming");
+            let _ = errors.blocking_send(Err(std::io::Error::other(format!("{what} failed"))));
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }))
+}
+
 /// Answers with a streamed spreadsheet: `produce` sends row chunks (in `columns` order) and
 /// returns when done; the rows become CSV or XLSX bytes as they arrive. An error after the
 /// first bytes went out can only cut the response short; it is logged.

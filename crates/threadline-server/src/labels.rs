@@ -270,8 +270,12 @@ pub(crate) fn preview_svg(
     Ok(threadline_labels::svg::render(&label))
 }
 
-fn download(content_type: &'static str, file: Option<&str>, bytes: Vec<u8>) -> Response {
-    let mut resp = (StatusCode::OK, bytes).into_response();
+fn download(
+    content_type: &'static str,
+    file: Option<&str>,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut resp = (StatusCode::OK, body.into()).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(file) =
@@ -715,16 +719,27 @@ fn pdf_layout(req: &JobRequest) -> Result<PdfLayout, AppError> {
     }
 }
 
-async fn render(format: &str, layout: PdfLayout, labels: Vec<Label>) -> Result<Vec<u8>, AppError> {
-    let format = format.to_owned();
-    tokio::task::spawn_blocking(move || match format.as_str() {
-        "pdf" => threadline_labels::pdf::write_all(Vec::new(), layout, &labels)
-            .map_err(|e| AppError::Internal(format!("pdf: {e}"))),
-        _ => threadline_labels::zpl::write_all(Vec::new(), &labels)
-            .map_err(|e| AppError::Internal(format!("zpl: {e}"))),
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("rendering: {e}")))?
+/// Writes `labels` as a PDF in `layout`, or as ZPL, each label dropped once it is written.
+fn write_labels(
+    out: &mut dyn std::io::Write,
+    pdf: Option<PdfLayout>,
+    labels: Vec<Label>,
+) -> std::io::Result<()> {
+    match pdf {
+        Some(layout) => {
+            let mut pdf = threadline_labels::PdfLabels::new(out, layout)?;
+            for label in labels {
+                pdf.add(&label)?;
+            }
+            pdf.finish().map(|_| ())
+        }
+        None => {
+            for label in labels {
+                out.write_all(threadline_labels::zpl::render(&label).as_bytes())?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `POST /api/v1/label-jobs` — the labels as a PDF or ZPL download.
@@ -747,13 +762,14 @@ pub async fn download_job(
     let layout = pdf_layout(&req)?;
     let labels = job_labels(&app, &actor, &req).await?;
     let count = labels.len();
-    let bytes = render(&format, layout, labels).await?;
-    let (content_type, file) = if format == "pdf" {
-        ("application/pdf", "labels.pdf")
+    let (content_type, file, pdf) = if format == "pdf" {
+        ("application/pdf", "labels.pdf", Some(layout))
     } else {
-        ("application/zpl", "labels.zpl")
+        ("application/zpl", "labels.zpl", None)
     };
-    let mut resp = download(content_type, Some(file), bytes);
+    // Streamed as it is drawn: a PDF of thousands of pages is never whole in memory.
+    let body = crate::export::written_body("labels", move |out| write_labels(out, pdf, labels));
+    let mut resp = download(content_type, Some(file), body);
     resp.headers_mut()
         .insert("x-label-count", HeaderValue::from(count));
     Ok(resp)
@@ -796,7 +812,13 @@ pub async fn print_job(
             .map_err(|e| unreachable(e.to_string()))?;
     let labels = job_labels(&app, &actor, &req).await?;
     let count = labels.len();
-    let bytes = render("zpl", PdfLayout::Roll, labels).await?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        write_labels(&mut bytes, None, labels).map(|()| bytes)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("rendering: {e}")))?
+    .map_err(|e| AppError::Internal(format!("zpl: {e}")))?;
     let send = async {
         stream.write_all(&bytes).await?;
         stream.shutdown().await

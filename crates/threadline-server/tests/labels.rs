@@ -741,6 +741,8 @@ store_test!(
             page_serials[0], page_serials[499]
         )));
         assert!(page.contains(&format!("value=\"{block}\"")));
+        // The forms start with the block's product.
+        assert!(page.contains("<option value=\"TC\" selected>"), "{page}");
 
         // A template that does not exist: refused on the page, nothing recorded.
         let (status, _, body) = print_block(&lead, &block, "nope", "pdf-roll").await;

@@ -427,6 +427,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     bench_labels::labels(count, std::io::sink(), &mut stdout)?;
                 }
             }
+            if count <= threadline_server::labels::MAX_JOB_LABELS {
+                bench_labels::through_http(count, &mut stdout).await?;
+            }
             Ok(0)
         }
         Command::Bench {

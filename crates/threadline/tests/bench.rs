@@ -74,6 +74,19 @@ fn labels_bench_runs_at_a_tiny_size() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_bench_prints_a_job_through_http_at_a_tiny_size() {
+    let mut report = Vec::new();
+    let figure = threadline::bench_labels::through_http(30, &mut report)
+        .await
+        .unwrap();
+    let text = String::from_utf8(report).unwrap();
+    assert_eq!(figure.labels, 30, "{text}");
+    // The whole answer was read (the run checks the PDF ends with %%EOF).
+    assert!(figure.pdf_bytes > 2_000, "{figure:?}");
+    assert!(text.contains("| 30 | "), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allocate_bench_runs_at_a_tiny_size() {
     let mut out = Vec::new();
     let opts = threadline::bench_alloc::AllocBench {

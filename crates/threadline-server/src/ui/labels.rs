@@ -352,6 +352,13 @@ pub async fn page(
         .unwrap_or_default();
     let mut f = BTreeMap::new();
     if let Some(a) = p.allocation {
+        // The block's product is the one the forms start with.
+        if let Ok(id) = a.parse::<uuid::Uuid>()
+            && let Ok(Some(e)) = app.store.event(id).await
+            && let Some(first) = e.event.items.first()
+        {
+            f.insert("product".to_owned(), first.product.to_string());
+        }
         f.insert("allocation".to_owned(), a);
     }
     render_labels(&app, &actor, lang, &uri, &f, Outcome::None, StatusCode::OK).await
