@@ -143,6 +143,26 @@ pub(crate) async fn token(
     .await?)
 }
 
+/// Prints figures as a Markdown table (after a blank line), with `decimals` decimals.
+pub(crate) fn table(
+    out: &mut dyn std::io::Write,
+    figures: &[Figure],
+    decimals: usize,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\n| figure | min | median | max | unit |\n|---|---|---|---|---|"
+    )?;
+    for f in figures {
+        writeln!(
+            out,
+            "| {} | {:.decimals$} | {:.decimals$} | {:.decimals$} | {} |",
+            f.name, f.min, f.median, f.max, f.unit
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes benchmark figures as JSON, if a file was named.
 pub(crate) fn write_figures(
     path: Option<&std::path::Path>,

@@ -106,16 +106,6 @@ pub async fn allocate_bench(
         ),
         Figure::of("allocation rate", "serials/s", rates),
     ];
-    writeln!(
-        out,
-        "| figure | min | median | max | unit |\n|---|---|---|---|---|"
-    )?;
-    for f in &figures {
-        writeln!(
-            out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} |",
-            f.name, f.min, f.median, f.max, f.unit
-        )?;
-    }
+    crate::bench::table(out, &figures, 2)?;
     Ok(figures)
 }

@@ -138,15 +138,9 @@ pub async fn epcis(opts: EpcisBench, out: &mut dyn std::io::Write) -> anyhow::Re
     ];
     writeln!(
         out,
-        "{} documents of {} events: {rate:.0} events/s; per document p95 {p95:.0} ms\n\n| figure | min | median | max | unit |\n|---|---|---|---|---|",
+        "{} documents of {} events: {rate:.0} events/s; per document p95 {p95:.0} ms",
         opts.documents, opts.events
     )?;
-    for f in &figures {
-        writeln!(
-            out,
-            "| {} | {:.0} | {:.0} | {:.0} | {} |",
-            f.name, f.min, f.median, f.max, f.unit
-        )?;
-    }
+    crate::bench::table(out, &figures, 0)?;
     Ok(figures)
 }

@@ -478,16 +478,6 @@ pub async fn passport(
         "MiB",
         vec![peak],
     ));
-    writeln!(
-        out,
-        "\n| figure | min | median | max | unit |\n|---|---|---|---|---|"
-    )?;
-    for f in &figures {
-        writeln!(
-            out,
-            "| {} | {:.2} | {:.2} | {:.2} | {} |",
-            f.name, f.min, f.median, f.max, f.unit
-        )?;
-    }
+    crate::bench::table(out, &figures, 2)?;
     Ok(figures)
 }

@@ -393,16 +393,6 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
     let _ = stop_tx.send(());
     let _ = server.await;
 
-    writeln!(
-        out,
-        "\n| figure | min | median | max | unit |\n|---|---|---|---|---|"
-    )?;
-    for f in &figures {
-        writeln!(
-            out,
-            "| {} | {:.0} | {:.0} | {:.0} | {} |",
-            f.name, f.min, f.median, f.max, f.unit
-        )?;
-    }
+    crate::bench::table(out, &figures, 0)?;
     Ok(figures)
 }
