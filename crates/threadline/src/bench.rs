@@ -53,6 +53,38 @@ fn event_json(i: usize, now: DateTime<Utc>) -> serde_json::Value {
         "biz_transactions": [{"type": "prodorder", "id": format!("WO-{}", i / 5000)}]})
 }
 
+/// Threadline served in this process on a loopback port, for a benchmark's clients.
+pub(crate) struct Loopback {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Loopback {
+    pub(crate) async fn start(
+        store: std::sync::Arc<dyn threadline_store::Store>,
+    ) -> anyhow::Result<Loopback> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(threadline_server::serve(
+            listener,
+            threadline_server::AppState::new(store),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        Ok(Loopback { addr, stop, server })
+    }
+
+    /// Shuts the server down and waits for it.
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
+
 pub(crate) async fn post(
     stream: &mut BufReader<tokio::net::TcpStream>,
     path: &str,
@@ -186,16 +218,8 @@ async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
         .chunks(batch)
         .map(|c| serde_json::to_vec(&c.iter().map(|i| event_json(*i, now)).collect::<Vec<_>>()))
         .collect::<Result<_, _>>()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(threadline_server::serve(
-        listener,
-        threadline_server::AppState::new(store),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let served = Loopback::start(store).await?;
+    let addr = served.addr;
     let client = tokio::spawn(async move {
         let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
         let start = Instant::now();
@@ -211,8 +235,7 @@ async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
         Ok::<f64, anyhow::Error>(start.elapsed().as_secs_f64())
     });
     let secs = client.await??;
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     Ok(n as f64 / secs)
 }
 

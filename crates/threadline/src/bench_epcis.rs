@@ -76,16 +76,8 @@ pub async fn epcis(opts: EpcisBench, out: &mut dyn std::io::Write) -> anyhow::Re
         .map(|d| serde_json::to_vec(&document(d, opts.events, now)))
         .collect::<Result<_, _>>()?;
     let before = store.verify().await?.entries;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(threadline_server::serve(
-        listener,
-        threadline_server::AppState::new(store.clone()),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let served = crate::bench::Loopback::start(store.clone()).await?;
+    let addr = served.addr;
     let client = tokio::spawn(async move {
         let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
         let mut each = Vec::with_capacity(bodies.len());
@@ -104,8 +96,7 @@ pub async fn epcis(opts: EpcisBench, out: &mut dyn std::io::Write) -> anyhow::Re
         Ok::<_, anyhow::Error>((start.elapsed().as_secs_f64(), each))
     });
     let (secs, mut each) = client.await??;
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     let recorded = store.verify().await?.entries - before;
     let expected = i64::try_from(opts.documents * opts.events)?;
     if recorded != expected {

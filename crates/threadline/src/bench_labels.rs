@@ -138,16 +138,8 @@ pub async fn through_http(
     let store = crate::open_store(&url, "process").await?;
     let now = chrono::Utc::now();
     let token = crate::bench::token(&*store, threadline_domain::access::Role::Admin, now).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(threadline_server::serve(
-        listener,
-        threadline_server::AppState::new(store.clone()),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let served = crate::bench::Loopback::start(store.clone()).await?;
+    let addr = served.addr;
     let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
     // Freshly allocated serials have no lot yet: the same label without lot and expiry.
     let template: serde_json::Value = serde_json::from_str(
@@ -235,8 +227,7 @@ pub async fn through_http(
     if !tail.ends_with(b"%%EOF\n") {
         anyhow::bail!("the PDF was cut short");
     }
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     let figure = HttpLabelsFigure {
         labels: count,
         allocate_seconds,

@@ -337,16 +337,8 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         Utc::now(),
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(threadline_server::serve(
-        listener,
-        threadline_server::AppState::new(store.clone()),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let served = crate::bench::Loopback::start(store.clone()).await?;
+    let addr = served.addr;
     let mut formats = vec!["csv"];
     if opts.xlsx {
         formats.push("xlsx");
@@ -390,8 +382,7 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
             peaks,
         ));
     }
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    let _ = served.stop().await;
 
     crate::bench::table(out, &figures, 0)?;
     Ok(figures)
