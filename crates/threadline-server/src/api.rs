@@ -110,6 +110,9 @@ pub async fn capture_events(
         }
     };
     permitted(&actor, &requests, batch)?;
+    crate::site::SiteCheck::new(&*app.store, &actor)
+        .check_all(&requests, batch)
+        .await?;
     let mut events = Vec::with_capacity(requests.len());
     let mut violations = Vec::new();
     for (i, req) in requests.into_iter().enumerate() {

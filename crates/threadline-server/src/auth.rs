@@ -172,7 +172,7 @@ pub struct Actor {
     pub principal: Principal,
     pub roles: Roles,
     pub permissions: Permissions,
-    /// Stored and shown; writes are not yet restricted to it.
+    /// The site the account works at: its events must happen there ([`crate::site`]).
     pub site: Option<String>,
     /// The partner (distributor) this account works for; see [`crate::partner::Partner::of`].
     pub party: Option<String>,

@@ -323,6 +323,7 @@ async fn check_events(
     };
     // The eventIDs of the document's events so far, for declarations of one of them.
     let mut earlier: Vec<(Option<String>, Uuid)> = Vec::new();
+    let mut sites = crate::site::SiteCheck::new(&*app.store, actor);
     let mut out = Vec::with_capacity(doc.events.len());
     for (i, ev) in doc.events.iter().enumerate() {
         let mut x = match threadline_epcis::to_request(ev, &doc.context, &catalogue) {
@@ -374,6 +375,26 @@ async fn check_events(
                         ),
                     ),
                 )],
+            )));
+            continue;
+        }
+        let outside = sites.problems(&x.request).await.map_err(Problem::from)?;
+        if !outside.is_empty() {
+            let named = outside
+                .into_iter()
+                .map(|mut e| {
+                    e.field = e.field.map(|f| match f.as_str() {
+                        "biz_location" => "bizLocation.id".to_owned(),
+                        "read_point" => "readPoint.id".to_owned(),
+                        _ => f,
+                    });
+                    within(i, e)
+                })
+                .collect();
+            out.push(Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "SecurityException",
+                named,
             )));
             continue;
         }

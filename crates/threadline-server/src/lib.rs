@@ -39,6 +39,7 @@ pub mod process;
 pub mod recall;
 pub mod scan;
 pub mod serials;
+pub mod site;
 pub mod trace;
 pub mod ui;
 pub mod webhook;

@@ -437,6 +437,13 @@ async fn record_plan(
             AppError::Forbidden(v) => AppError::Forbidden(remap(&plan, v)),
             other => other,
         })?;
+        crate::site::SiteCheck::new(store, actor)
+            .check_all(&requests, requests.len() > 1)
+            .await
+            .map_err(|e| match e {
+                AppError::Forbidden(v) => AppError::Forbidden(remap(&plan, v)),
+                other => other,
+            })?;
     }
     let events = events_of(store, &plan, requests, problems, ctx, &mut Uuid::now_v7).await?;
     match store.capture(events, key).await {
