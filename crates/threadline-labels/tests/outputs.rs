@@ -170,3 +170,32 @@ fn svg_and_png_of_one_label() {
     let info = decoder.read_info().unwrap();
     assert_eq!((info.info().width, info.info().height), (591, 354));
 }
+
+#[test]
+fn zpl_graphic_fields_scan_back_gs1_qr_is_one_and_chinese_text_another() {
+    // ^BQ cannot say FNC1 first, so a GS1 QR goes to the printer as the verified symbol drawn
+    // as a graphic field: it must scan to the same element string.
+    let t = LabelTemplate::from_json(
+        &serde_json::json!({"width_mm": 50, "height_mm": 40, "dpi": 203, "fields": [
+            {"type": "text", "x_mm": 2, "y_mm": 1.5, "size_mm": 3, "text": "{product_name}"},
+            {"type": "barcode", "x_mm": 4, "y_mm": 8, "symbology": "gs1_qr", "module_mm": 0.5,
+             "data": "(01){gtin}(10){lot}(21){serial}"}
+        ]})
+        .to_string(),
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let z = zpl::render(&t.label(&data(9)).unwrap());
+    let graphics = scanner::zpl::graphics(&z).unwrap();
+    assert_eq!(graphics.len(), 2, "{z}");
+    // The Chinese name, at its place, is a picture of text, not a symbol.
+    assert_eq!((graphics[0].x, graphics[0].y), (16, 12));
+    assert!(graphics[0].scan(Format::QR_CODE).is_err());
+    let qr = &graphics[1];
+    assert_eq!((qr.x, qr.y), (32, 64));
+    assert_eq!(
+        qr.scan(Format::QR_CODE).unwrap().transmitted(),
+        "]Q3010952123454321310L_42\u{1d}21TC2-00009"
+    );
+}

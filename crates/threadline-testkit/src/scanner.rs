@@ -196,6 +196,75 @@ pub fn pdf_pages(pdf: &[u8], pages: &[usize], scale: f64) -> Result<Vec<PdfPage>
 /// Reading the native barcode commands of a ZPL label back into what a scanner transmits
 /// for the symbol the printer draws from them.
 pub mod zpl {
+    /// A `^GFA` graphic field as a printer draws it: 8-bit grey (0 black, one pixel a dot),
+    /// with a quiet margin of `MARGIN` dots around it.
+    #[derive(Debug, Clone)]
+    pub struct Graphic {
+        /// Where the field is on the label, in dots (`^FO`).
+        pub x: u32,
+        pub y: u32,
+        pub luma: Vec<u8>,
+        pub width: u32,
+        pub height: u32,
+    }
+
+    /// White dots added around a graphic so a decoder finds its quiet zone.
+    pub const MARGIN: u32 = 16;
+
+    /// Every `^FOx,y^GFA,total,total,row_bytes,HEX^FS` graphic field of a ZPL format.
+    pub fn graphics(format: &str) -> Result<Vec<Graphic>, String> {
+        let mut out = Vec::new();
+        for field in format.split("^FO").skip(1) {
+            let Some((at, rest)) = field.split_once("^GFA,") else {
+                continue;
+            };
+            let (x, y) = at
+                .split_once(',')
+                .and_then(|(x, y)| Some((x.parse::<u32>().ok()?, y.parse::<u32>().ok()?)))
+                .ok_or_else(|| format!("^FO{at}"))?;
+            let parts: Vec<&str> = rest.splitn(4, ',').collect();
+            let [total, _, row_bytes, data] = parts[..] else {
+                return Err(format!("^GFA,{rest}"));
+            };
+            let total: usize = total.parse().map_err(|_| format!("^GFA total {total}"))?;
+            let row_bytes: usize = row_bytes
+                .parse()
+                .map_err(|_| format!("^GFA row bytes {row_bytes}"))?;
+            let hex = data.split("^FS").next().unwrap_or("");
+            if hex.len() != total * 2 || row_bytes == 0 {
+                return Err(format!(
+                    "^GFA of {total} bytes carries {} hex digits",
+                    hex.len()
+                ));
+            }
+            let rows = total / row_bytes;
+            let width = row_bytes as u32 * 8 + 2 * MARGIN;
+            let height = rows as u32 + 2 * MARGIN;
+            let mut luma = vec![255u8; (width * height) as usize];
+            for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+                let byte = std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or("a ^GFA byte that is not hex")?;
+                let (row, col) = ((i / row_bytes) as u32, (i % row_bytes) as u32 * 8);
+                for bit in 0..8 {
+                    if byte & (0x80 >> bit) != 0 {
+                        let px = (row + MARGIN) * width + col + bit + MARGIN;
+                        luma[px as usize] = 0;
+                    }
+                }
+            }
+            out.push(Graphic {
+                x,
+                y,
+                luma,
+                width,
+                height,
+            });
+        }
+        Ok(out)
+    }
+
     /// The field data (`^FD` … `^FS`) of the first field made with `command` (`^BXN,`,
     /// `^BQN,`, `^BCN,` …) in one ZPL format, with `^FH\` hex escapes read.
     pub fn field(format: &str, command: &str) -> Option<String> {
@@ -275,5 +344,12 @@ pub mod zpl {
             }
         }
         Ok(format!("{}{out}", if gs1 { "]C1" } else { "]C0" }))
+    }
+}
+
+impl zpl::Graphic {
+    /// Decodes the one barcode of `format` in the graphic.
+    pub fn scan(&self, format: BarcodeFormat) -> Result<Scanned, String> {
+        scan_luma(&self.luma, self.width, self.height, format)
     }
 }
