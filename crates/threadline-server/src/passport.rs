@@ -45,7 +45,8 @@ pub struct Passport {
     pub identity: Identity,
     pub state: ItemView,
     pub warranty: Warranty,
-    /// Every event that names the unit, oldest first.
+    /// Every event that names the unit, oldest first, each with this unit only (and, when it
+    /// is the parent, its components); `others` counts the units left out.
     pub timeline: Vec<StoredEvent>,
     /// The inspections among them.
     pub qc: Vec<StoredEvent>,
@@ -94,7 +95,12 @@ pub async fn passport(
                 ..Default::default()
             })
             .await?;
-        timeline.extend(page.items);
+        // A batch event (a work order commissioned, a pallet shipped) is shown with this unit
+        // only: the passport is of one unit, and an event may name thousands.
+        timeline.extend(page.items.into_iter().map(|mut e| {
+            e.narrow_to(key);
+            e
+        }));
         match page.next.and_then(|n| n.parse().ok()) {
             Some(n) => after = Some(n),
             None => break,

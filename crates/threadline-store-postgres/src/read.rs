@@ -413,6 +413,7 @@ async fn stored(
             hash: hex::encode(hash),
             event,
             corrected_by: Vec::new(),
+            others: 0,
         });
     }
     if out.is_empty() {

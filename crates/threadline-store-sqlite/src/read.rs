@@ -425,6 +425,7 @@ fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEve
         hash: hex::encode(hash),
         event,
         corrected_by,
+        others: 0,
     })
 }
 

@@ -450,6 +450,33 @@ pub struct StoredEvent {
     pub event: Event,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub corrected_by: Vec<Uuid>,
+    /// Units the event named that this view of it leaves out (a unit's passport shows a batch
+    /// event with that unit only); 0 when the event is whole.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub others: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl StoredEvent {
+    /// Keeps of the event what concerns the unit `key`: the unit itself, the unit it went
+    /// into (`parent`), and — when `key` is the parent — its components. What else it named is
+    /// counted in [`StoredEvent::others`].
+    pub fn narrow_to(&mut self, key: &threadline_domain::codes::ItemKey) {
+        let e = &mut self.event;
+        let before = e.items.len() + e.children.len() + e.inputs.len() + e.outputs.len();
+        let is_parent = e.parent.as_ref() == Some(key);
+        e.items.retain(|k| k == key);
+        if !is_parent {
+            e.children.retain(|k| k == key);
+        }
+        e.inputs.retain(|k| k == key);
+        e.outputs.retain(|k| k == key);
+        let after = e.items.len() + e.children.len() + e.inputs.len() + e.outputs.len();
+        self.others += u64::try_from(before - after).unwrap_or(u64::MAX);
+    }
 }
 
 impl Mask for StoredEvent {

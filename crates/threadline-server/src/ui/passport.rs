@@ -138,8 +138,16 @@ fn timeline(lang: Lang, events: &[StoredEvent]) -> String {
                 .map(|l| esc(l.as_str()))
                 .unwrap_or_else(|| none.to_owned());
             let why = reasons(lang, e);
+            let others = if e.others > 0 {
+                format!(
+                    " <span class=\"muted\">{}</span>",
+                    t(lang, Msg::WithOtherUnits).replace("{n}", &crate::i18n::int(lang, i64::try_from(e.others).unwrap_or(i64::MAX)))
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}</div>\
+                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{others}</div>\
                  <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}</li>",
                 cls = if matches!(ev.hold, Some(HoldChange::Place(_))) { "hold" } else { "" },
                 when = esc(&local_time(lang, ev.event_time, &ev.event_time_zone_offset)),
