@@ -171,6 +171,16 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         .collect()
 }
 
+/// The headers of a JSON request a page's form sends on to the API's own handler.
+pub(crate) fn json_request() -> axum::http::HeaderMap {
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    h
+}
+
 /// A whole page: header with navigation, who is signed in and the language switch; the
 /// session's CSRF token in a `<meta>` for scripts that call the API; `scripts` from this origin.
 fn page_with(

@@ -26,6 +26,29 @@ fn row(r: &Row) -> Result<Recall, StoreError> {
     })
 }
 
+/// Locks an open campaign's row for the transaction: `NotFound`, or `if_closed(code)`.
+async fn lock_open(
+    tx: &tokio_postgres::Transaction<'_>,
+    code: &str,
+    if_closed: fn(&str) -> StoreError,
+) -> Result<Recall, StoreError> {
+    let Some(current) = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"),
+            &[&code],
+        )
+        .await
+        .map_err(db)?
+    else {
+        return Err(StoreError::NotFound(format!("recall {code}")));
+    };
+    let current = row(&current)?;
+    if current.closed_at.is_some() {
+        return Err(if_closed(code));
+    }
+    Ok(current)
+}
+
 impl PgStore {
     pub(crate) async fn recall_create(
         &self,
@@ -144,19 +167,7 @@ impl PgStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let Some(current) = tx
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"),
-                &[&code],
-            )
-            .await
-            .map_err(db)?
-        else {
-            return Err(StoreError::NotFound(format!("recall {code}")));
-        };
-        if row(&current)?.closed_at.is_some() {
-            return Err(already_closed(code));
-        }
+        lock_open(&tx, code, already_closed).await?;
         let r = tx
             .query_one(
                 &format!("UPDATE recalls SET closed_at = $2, closed_by = $3, close_note = $4 WHERE code = $1 RETURNING {COLUMNS}"),
@@ -180,19 +191,7 @@ impl PgStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let Some(current) = tx
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM recalls WHERE code = $1 FOR UPDATE"),
-                &[&code],
-            )
-            .await
-            .map_err(db)?
-        else {
-            return Err(StoreError::NotFound(format!("recall {code}")));
-        };
-        if row(&current)?.closed_at.is_some() {
-            return Err(closed(code));
-        }
+        lock_open(&tx, code, closed).await?;
         let last: i32 = tx
             .query_one(
                 "SELECT COALESCE(MAX(n), 0) FROM recall_narrowings WHERE recall = $1",

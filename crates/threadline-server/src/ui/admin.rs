@@ -861,11 +861,7 @@ pub async fn save(
         json!({})
     };
     let body = Bytes::from(to_json(kind, &f, base, sees_contacts).to_string());
-    let mut json_headers = HeaderMap::new();
-    json_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let mut json_headers = super::json_request();
     if let Some(v) = version
         && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
     {

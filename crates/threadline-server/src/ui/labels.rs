@@ -364,15 +364,6 @@ pub async fn page(
     render_labels(&app, &actor, lang, &uri, &f, Outcome::None, StatusCode::OK).await
 }
 
-fn json_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h
-}
-
 /// A print job's request from a form: the template, the output (`pdf-roll`, `pdf-a4`, `zpl`)
 /// and what to print (`source`).
 fn job_body(f: &BTreeMap<String, String>, source: (&str, Value)) -> Value {
@@ -465,7 +456,7 @@ pub async fn act(
                         crate::labels::download_job(
                             State(app.clone()),
                             actor.clone(),
-                            json_headers(),
+                            super::json_request(),
                             body(&job),
                         )
                         .await
@@ -478,7 +469,7 @@ pub async fn act(
                         match crate::labels::print_job(
                             State(app.clone()),
                             actor.clone(),
-                            json_headers(),
+                            super::json_request(),
                             body(&job),
                         )
                         .await
@@ -824,7 +815,7 @@ pub async fn save_template(
                 return again(vec![err], StatusCode::BAD_REQUEST, preview).await;
             }
         };
-    let mut h = json_headers();
+    let mut h = super::json_request();
     let done = match version {
         None => {
             let body = Bytes::from(json!({"name": name, "template": definition}).to_string());

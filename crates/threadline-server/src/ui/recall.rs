@@ -10,7 +10,7 @@ use axum::Form;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Permission;
@@ -289,11 +289,7 @@ pub async fn create(
             "supplier": scope.supplier, "work_order": scope.work_order, "as_of": scope.as_of,
         },
     });
-    let mut json_headers = HeaderMap::new();
-    json_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let json_headers = super::json_request();
     let created = crate::recall::create(
         State(app.clone()),
         actor.clone(),
@@ -571,15 +567,6 @@ fn narrowings_card(lang: Lang, v: &Value, cu: &str) -> String {
     )
 }
 
-fn json_request_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h
-}
-
 /// After a campaign form: back to the campaign, or a page that says why it was refused.
 fn after_campaign_form(
     lang: Lang,
@@ -661,7 +648,7 @@ pub async fn narrow(
                 State(app.clone()),
                 actor.clone(),
                 Path(code.clone()),
-                json_request_headers(),
+                super::json_request(),
                 Bytes::from(body.to_string()),
             )
             .await
@@ -697,7 +684,7 @@ pub async fn close(
         State(app.clone()),
         actor.clone(),
         Path(code.clone()),
-        json_request_headers(),
+        super::json_request(),
         body,
     )
     .await;

@@ -10,7 +10,7 @@ use axum::Form;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
@@ -367,11 +367,7 @@ pub async fn act(
         .get("name")
         .map(|n| n.trim().to_owned())
         .unwrap_or_default();
-    let mut json_headers = HeaderMap::new();
-    json_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let json_headers = super::json_request();
     let body = |v: Value| Bytes::from(v.to_string());
     let st = State(app.clone());
     let a = actor.clone();
