@@ -627,6 +627,20 @@ pub async fn generate(
     })
 }
 
+/// Runs `ANALYZE` on a PostgreSQL database after the bulk load: without statistics (a server
+/// with autovacuum off, or before it has run) the planner takes the new tables for empty and
+/// passports and traces slow down a hundredfold.
+pub async fn analyze(url: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("connecting to PostgreSQL for ANALYZE")?;
+    let conn = tokio::spawn(connection);
+    client.batch_execute("ANALYZE").await.context("ANALYZE")?;
+    drop(client);
+    let _ = conn.await;
+    Ok(())
+}
+
 /// Where the manifest of a generated database is kept: beside a SQLite file, or the given
 /// file.
 pub fn manifest_path(db: &str, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {

@@ -549,6 +549,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let path = bench_plant::manifest_path(&db, manifest)?;
             let store = open_store(&db, "process").await?;
             let made = bench_plant::generate(&*store, opts, &mut std::io::stdout()).await?;
+            if is_postgres(&db) {
+                bench_plant::analyze(&db).await?;
+                println!("ANALYZE done (the planner's statistics for the loaded tables)");
+            }
             std::fs::write(&path, serde_json::to_vec_pretty(&made)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("manifest: {}", path.display());
