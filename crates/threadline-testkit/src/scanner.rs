@@ -55,6 +55,14 @@ pub fn scan_luma(
         identifier = "]C1".to_owned();
         text = rest;
     }
+    // rxing's Code 128 reader takes a check character of value 102 (the value of FNC1) for an
+    // FNC1 and leaves a GS at the end; a scanner strips the check character whatever its value,
+    // and a GS1 element string never ends with a separator. (Found by the round-trip property
+    // test: serial `l3`, lot `lPiGI:` — the symbol's last data module pattern is 411131, the
+    // check character, value 102.)
+    if identifier == "]C1" {
+        text = text.strip_suffix('\u{1d}').unwrap_or(text);
+    }
     let data = text.to_owned();
     Ok(Scanned {
         symbology_identifier: identifier,
