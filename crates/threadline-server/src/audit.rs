@@ -173,10 +173,13 @@ pub async fn sign_in_event(
 }
 
 /// Is this request one the trail records? Unsafe methods whose answer was a success or a
-/// refusal for lack of permission.
-pub fn recorded(method: &Method, status: StatusCode) -> bool {
+/// refusal for lack of permission — and a page's form answered with a redirect (post, then
+/// get) whose handler noted a change (`noted`): the API handler it went through did the work.
+pub fn recorded(method: &Method, status: StatusCode, noted: bool) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (status.is_success() || status == StatusCode::FORBIDDEN)
+        && (status.is_success()
+            || status == StatusCode::FORBIDDEN
+            || (status.is_redirection() && noted))
 }
 
 /// The object a request changes when its handler says nothing: its path under `/api/v1`.

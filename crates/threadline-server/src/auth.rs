@@ -708,7 +708,8 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
             next.run(req).await
         }
     };
-    if crate::audit::recorded(&method, resp.status()) {
+    let noted = resp.extensions().get::<crate::audit::AuditNote>().is_some();
+    if crate::audit::recorded(&method, resp.status(), noted) {
         let note = resp
             .extensions()
             .get::<crate::audit::AuditNote>()

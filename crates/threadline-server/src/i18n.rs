@@ -396,6 +396,10 @@ pub enum Msg {
     CloseRecall,
     CloseNote,
     CloseHint,
+    Signature,
+    SignatureHint,
+    SignatureMeaning,
+    ClosureApproved,
     NarrowRecall,
     NarrowHint,
     Narrowings,
@@ -1187,6 +1191,16 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, CloseRecall) => "Close the recall",
         (Lang::Zh, CloseNote) => "结案说明",
         (Lang::En, CloseNote) => "Closing note",
+        (Lang::Zh, Signature) => "电子签名",
+        (Lang::En, Signature) => "Electronic signature",
+        (Lang::Zh, SignatureHint) => "本厂要求召回结案须电子签名：签名人、再次输入密码、签名含义。",
+        (Lang::En, SignatureHint) => {
+            "This plant requires an electronic signature to close a recall: the signer, the password again, and what the signature means."
+        }
+        (Lang::Zh, SignatureMeaning) => "签名含义",
+        (Lang::En, SignatureMeaning) => "Meaning",
+        (Lang::Zh, ClosureApproved) => "批准结案",
+        (Lang::En, ClosureApproved) => "closure approved",
         (Lang::Zh, CloseHint) => "关闭后召回冻结仍保留，由后续处置（报废、维修、退回）逐一解除。",
         (Lang::En, CloseHint) => {
             "Closing keeps the recall holds; each unit leaves them through its disposition (scrap, repair, return)."

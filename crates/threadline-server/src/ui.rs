@@ -171,6 +171,16 @@ fn nav(lang: Lang, actor: &Actor) -> String {
         .collect()
 }
 
+/// A redirect after a form the API's own handler accepted, carrying that handler's audit note
+/// (what changed, before and after, the reason, a signature) into the page request's record.
+pub(crate) fn done_redirect(handled: &mut Response, to: &str) -> Response {
+    let redirect = axum::response::Redirect::to(to).into_response();
+    match handled.extensions_mut().remove::<crate::audit::AuditNote>() {
+        Some(note) => note.on(redirect),
+        None => redirect,
+    }
+}
+
 /// The headers of a JSON request a page's form sends on to the API's own handler.
 pub(crate) fn json_request() -> axum::http::HeaderMap {
     let mut h = axum::http::HeaderMap::new();

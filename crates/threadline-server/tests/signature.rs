@@ -198,3 +198,82 @@ store_test!(
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     }
 );
+
+/// A form post, as the page sends it.
+async fn post_form(api: &Api, uri: &str, fields: &[(&str, &str)]) -> common::Reply {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    api.send(
+        axum::http::Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+store_test!(
+    a_recall_is_closed_from_its_page_with_a_signature,
+    |s: TestStore| async move {
+        let p = setup(&s, SignedOps::NONE.with(Signed::RecallClose)).await;
+        let r =
+            p.qc.post(
+                "/api/v1/recalls",
+                json!({"code": "RC-P", "reason": "solder", "severity": "minor",
+                "scope": {"work_order": "WO-Q"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        // The close form asks for the signature, in the reader's language.
+        let r = p.qc.get("/recalls/RC-P?lang=zh").await;
+        let page = r.body.as_str().unwrap();
+        assert!(
+            page.contains("id=\"close-signature\"")
+                && page.contains("电子签名")
+                && page.contains("name=\"sig_password\""),
+            "{page}"
+        );
+        // A wrong password is refused on a page that says why; the campaign stays open.
+        let wrong = [
+            ("lang", "en"),
+            ("note", "all units back"),
+            ("sig_user", "li.qa"),
+            ("sig_password", "not-the-password"),
+            ("sig_meaning", "closure approved"),
+        ];
+        let r = post_form(&p.qc, "/recalls/RC-P/close", &wrong).await;
+        assert!(r.status.is_client_error(), "{:?}", r.status);
+        assert!(
+            r.body.as_str().unwrap().contains("id=\"close-error\""),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(
+            p.qc.get("/api/v1/recalls/RC-P").await.body["status"],
+            "open"
+        );
+        // Signed: closed, and the signature is in the audit record.
+        let mut good = wrong;
+        good[3] = ("sig_password", "signing-password-1");
+        let r = post_form(&p.qc, "/recalls/RC-P/close", &good).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+        assert_eq!(
+            p.qc.get("/api/v1/recalls/RC-P").await.body["status"],
+            "closed"
+        );
+        let audit = p.auditor.get("/api/v1/audit?object=recalls/RC-P").await;
+        let signed = audit.body["records"].as_array().unwrap().iter().any(|r| {
+            r["status"] == 303
+                && r["signature"]["signer"] == "li.qa"
+                && r["signature"]["meaning"] == "closure approved"
+                && r["after"]["close_note"] == "all units back"
+        });
+        assert!(signed, "{:?}", audit.body);
+    }
+);

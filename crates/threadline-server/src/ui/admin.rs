@@ -888,13 +888,15 @@ pub async fn save(
         }
     };
     match done {
-        Ok(_) => Redirect::to(&format!(
-            "/admin/{}?saved={}&lang={}",
-            kind.slug,
-            url_encode(&code),
-            lang_param(lang)
-        ))
-        .into_response(),
+        Ok(mut resp) => super::done_redirect(
+            &mut resp,
+            &format!(
+                "/admin/{}?saved={}&lang={}",
+                kind.slug,
+                url_encode(&code),
+                lang_param(lang)
+            ),
+        ),
         Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             super::refusal(lang, e)
         }

@@ -837,12 +837,14 @@ pub async fn save_template(
         }
     };
     match done {
-        Ok(_) => Redirect::to(&format!(
-            "/admin/labels?saved={}&lang={}",
-            url_encode(&name),
-            lang_param(lang)
-        ))
-        .into_response(),
+        Ok(mut resp) => super::done_redirect(
+            &mut resp,
+            &format!(
+                "/admin/labels?saved={}&lang={}",
+                url_encode(&name),
+                lang_param(lang)
+            ),
+        ),
         Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             super::refusal(lang, e)
         }

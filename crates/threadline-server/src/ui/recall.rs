@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Permission;
 use threadline_store::Direction;
@@ -298,12 +298,10 @@ pub async fn create(
     )
     .await;
     match created {
-        Ok(resp) if resp.status().is_success() => Redirect::to(&format!(
-            "/recalls/{}?lang={}",
-            url_encode(&code),
-            lang_param(lang)
-        ))
-        .into_response(),
+        Ok(mut resp) if resp.status().is_success() => super::done_redirect(
+            &mut resp,
+            &format!("/recalls/{}?lang={}", url_encode(&code), lang_param(lang)),
+        ),
         Ok(resp) => {
             let message = error_text(resp).await;
             preview_page(&app, &actor, lang, &q, &uri, Some(message)).await
@@ -459,10 +457,32 @@ pub async fn campaign(
             esc(v["close_note"].as_str().unwrap_or("")),
         )
     } else if actor.permissions.contains(Permission::Recall) {
+        // Where the plant requires it, closing is signed: name, password again, meaning.
+        let signature = if app
+            .auth
+            .signatures
+            .contains(crate::esign::Signed::RecallClose)
+        {
+            format!(
+                "<fieldset id=\"close-signature\"><legend>{lg}</legend><p class=\"hint\">{sh}</p><div class=\"grid\">\
+                 <div><label for=\"sig-user\">{lu}</label><input id=\"sig-user\" name=\"sig_user\" value=\"{user}\" autocomplete=\"username\" required></div>\
+                 <div><label for=\"sig-password\">{lp}</label><input id=\"sig-password\" name=\"sig_password\" type=\"password\" autocomplete=\"current-password\" required></div>\
+                 <div><label for=\"sig-meaning\">{lm}</label><input id=\"sig-meaning\" name=\"sig_meaning\" value=\"{meaning}\" required></div></div></fieldset>",
+                lg = t(lang, Msg::Signature),
+                sh = t(lang, Msg::SignatureHint),
+                lu = t(lang, Msg::UserName),
+                user = esc(actor.user_name().unwrap_or("")),
+                lp = t(lang, Msg::Password),
+                lm = t(lang, Msg::SignatureMeaning),
+                meaning = t(lang, Msg::ClosureApproved),
+            )
+        } else {
+            String::new()
+        };
         format!(
             "<section class=\"card\"><h2>{h}</h2><p class=\"hint\">{hint}</p><form method=\"post\" action=\"/recalls/{cu}/close\" id=\"close-recall\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
-             <label for=\"close-note\">{nl}</label><input id=\"close-note\" name=\"note\" maxlength=\"2000\">\
+             <label for=\"close-note\">{nl}</label><input id=\"close-note\" name=\"note\" maxlength=\"2000\">{signature}\
              <button type=\"submit\" class=\"danger\">{h}</button></form></section>",
             h = t(lang, Msg::CloseRecall),
             hint = t(lang, Msg::CloseHint),
@@ -578,15 +598,13 @@ fn after_campaign_form(
     outcome: Result<Response, AppError>,
 ) -> Response {
     match outcome {
-        Ok(_) => Redirect::to(&format!(
-            "/recalls/{}?lang={}",
-            url_encode(code),
-            lang_param(lang)
-        ))
-        .into_response(),
-        Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
-            super::refusal(lang, e)
-        }
+        Ok(mut resp) => super::done_redirect(
+            &mut resp,
+            &format!("/recalls/{}?lang={}", url_encode(code), lang_param(lang)),
+        ),
+        // A refused signature is a 403 the signer must read (the route's own permission was
+        // checked before the handler ran).
+        Err(e @ (AppError::Unauthorized(_) | AppError::Internal(_))) => super::refusal(lang, e),
         Err(e) => {
             let (status, errors) = e.into_status_and_errors();
             let message = errors
@@ -679,7 +697,16 @@ pub async fn close(
         Err(refused) => return *refused,
     };
     let note = f.get("note").map(|n| n.trim()).filter(|n| !n.is_empty());
-    let body = Bytes::from(json!({ "note": note }).to_string());
+    let field = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let mut body = json!({ "note": note });
+    if f.contains_key("sig_user") {
+        body["signature"] = json!({
+            "user": field("sig_user"),
+            "password": f.get("sig_password").cloned().unwrap_or_default(),
+            "meaning": field("sig_meaning"),
+        });
+    }
+    let body = Bytes::from(body.to_string());
     let outcome = crate::recall::close(
         State(app.clone()),
         actor.clone(),

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
 use threadline_domain::error::FieldError;
@@ -419,17 +419,19 @@ pub async fn act(
             )
             .await
         }
-        Ok(_) => Redirect::to(&format!(
-            "/admin/users?done={}&lang={}{}",
-            url_encode(&name),
-            lang_param(lang),
-            if matches!(action, "roles" | "lock" | "unlock") {
-                format!("&edit={}", url_encode(&name))
-            } else {
-                String::new()
-            }
-        ))
-        .into_response(),
+        Ok(mut resp) => super::done_redirect(
+            &mut resp,
+            &format!(
+                "/admin/users?done={}&lang={}{}",
+                url_encode(&name),
+                lang_param(lang),
+                if matches!(action, "roles" | "lock" | "unlock") {
+                    format!("&edit={}", url_encode(&name))
+                } else {
+                    String::new()
+                }
+            ),
+        ),
         Err(e @ (AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             super::refusal(lang, e)
         }
