@@ -231,6 +231,27 @@ fn field_err(e: FieldError, field: &str) -> AppError {
     AppError::Malformed(vec![e.at(field)])
 }
 
+/// A report's time window in UTC: `to` defaults to `now`, `from` to 30 days before `to`;
+/// `from` must come first (400 naming `from`).
+pub(crate) fn recent_window(
+    from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    to: Option<chrono::DateTime<chrono::FixedOffset>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), AppError> {
+    let to = to.map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(now);
+    let from = from
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(to - chrono::Duration::days(30));
+    if from >= to {
+        return Err(AppError::malformed(
+            "invalid_window",
+            "`from` must be before `to`",
+            Some("from".into()),
+        ));
+    }
+    Ok((from, to))
+}
+
 fn limit(l: Option<u32>) -> Result<u32, AppError> {
     match l {
         None => Ok(100),

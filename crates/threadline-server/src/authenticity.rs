@@ -335,14 +335,7 @@ pub const VERDICTS: [&str; 4] = ["genuine", "suspicious", "unknown", "not_ours"]
 
 /// A checked window and verdict filter.
 pub fn query_of(p: ListParams, now: DateTime<Utc>) -> Result<CheckQuery, AppError> {
-    let to = p.to.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
-    let from = p
-        .from
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(to - chrono::Duration::days(30));
-    if from >= to {
-        return Err(bad("invalid_window", "`from` must be before `to`", "from"));
-    }
+    let (from, to) = crate::api::recent_window(p.from, p.to, now)?;
     let mut verdicts = Vec::new();
     for v in p.verdict.iter().flat_map(|v| v.split(',')).map(str::trim) {
         if !VERDICTS.contains(&v) {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use threadline_domain::codes::ItemKey;
@@ -169,20 +169,7 @@ pub async fn list(
     params: Result<Query<DiversionParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
-    let to =
-        p.to.map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| app.clock.now());
-    let from = p
-        .from
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(to - chrono::Duration::days(30));
-    if from >= to {
-        return Err(AppError::malformed(
-            "invalid_window",
-            "`from` must be before `to`",
-            Some("from".into()),
-        ));
-    }
+    let (from, to) = crate::api::recent_window(p.from, p.to, app.clock.now())?;
     let window = Window {
         from,
         to,
