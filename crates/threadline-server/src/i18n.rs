@@ -163,6 +163,8 @@ pub enum Msg {
     FieldMissing,
     NothingToSubmit,
     Undone,
+    StationSignedOut,
+    StationServerError,
     OperationDetails,
     NoOperationPermitted,
     Corrects,
@@ -667,6 +669,12 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, NothingToSubmit) => "No accepted scans to submit",
         (Lang::Zh, Undone) => "已撤销",
         (Lang::En, Undone) => "Undone",
+        (Lang::Zh, StationSignedOut) => "登录已失效，请重新登录；待提交的扫码已保留",
+        (Lang::En, StationSignedOut) => {
+            "Signed out: sign in again; the scans waiting to be submitted are kept"
+        }
+        (Lang::Zh, StationServerError) => "服务器暂时无法处理，稍后自动重试",
+        (Lang::En, StationServerError) => "The server could not answer; trying again shortly",
         (Lang::Zh, OperationDetails) => "作业信息",
         (Lang::En, OperationDetails) => "Operation details",
         (Lang::Zh, NoOperationPermitted) => "您的角色不允许任何扫码作业。",

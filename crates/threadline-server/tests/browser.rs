@@ -1,6 +1,7 @@
 //! End-to-end tests of the web UI in real headless Chromium, driven through chromedriver
 //! (WebDriver) on both engines: sign-in and the language switch, a scan session typed as a
-//! hardware scanner types it, the passport, a forward trace into a recall.
+//! hardware scanner types it, the scan station's offline queue behind a network the test
+//! controls, the passport, a forward trace into a recall.
 //!
 //! Each test serves the real router on `127.0.0.1:0` and starts its own chromedriver. Without
 //! `chromedriver` on the PATH the tests say so and pass, except under `CI=true`, where
@@ -15,6 +16,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::Api;
@@ -30,6 +32,10 @@ const PASSWORD: &str = "correct-horse-battery-7";
 struct Site {
     base: String,
     api: Api,
+    /// The server's own address (`base` names it too).
+    addr: std::net::SocketAddr,
+    /// How many `POST /api/v1/ops/…` requests reached the server.
+    ops_posts: Arc<AtomicUsize>,
     server: tokio::task::JoinHandle<()>,
     _store: TestStore,
 }
@@ -67,13 +73,31 @@ async fn site(store: TestStore) -> Site {
         ..AppState::new(store.store.clone())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let ops_posts = Arc::new(AtomicUsize::new(0));
+    let counter = ops_posts.clone();
+    let router = app(state).layer(axum::middleware::map_request(
+        move |req: axum::extract::Request| {
+            let counter = counter.clone();
+            async move {
+                if req.method() == axum::http::Method::POST
+                    && req.uri().path().starts_with("/api/v1/ops/")
+                {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                req
+            }
+        },
+    ));
     let server = tokio::spawn(async move {
-        axum::serve(listener, app(state)).await.unwrap();
+        axum::serve(listener, router).await.unwrap();
     });
     Site {
         base,
         api,
+        addr,
+        ops_posts,
         server,
         _store: store,
     }
@@ -948,6 +972,256 @@ store_test!(
         assert_eq!(r.body["template"], "TC-{LINE}-{SEQ:4}", "{:?}", r.body);
         // Nothing was reserved by the previews: the counter has not moved.
         assert!(site.api.get("/api/v1/ledger/verify").await.status == 200);
+        b.close().await;
+    }
+);
+
+/// What the network between the browser and the server does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Everything passes.
+    Up,
+    /// A dead zone: every connection is cut and new ones are closed at once.
+    Down,
+    /// A gateway with no way through: every request is answered `503` by the network itself.
+    Gateway,
+    /// Requests reach the server, but the answer to a `POST` is lost on the way back (the
+    /// connection drops as the server starts answering): the server recorded what the
+    /// browser never hears about.
+    LosesPostAnswers,
+}
+
+/// A TCP relay in front of the server that the test switches between [`Link`]s. Switching
+/// cuts every open connection, so the browser's kept-alive sockets see the change too.
+struct Network {
+    base: String,
+    link: tokio::sync::watch::Sender<Link>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Network {
+    async fn to(server: std::net::SocketAddr) -> Network {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (link, watch) = tokio::sync::watch::channel(Link::Up);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let mut changes = watch.clone();
+                let mode = *changes.borrow_and_update();
+                match mode {
+                    Link::Down => drop(client),
+                    Link::Gateway => {
+                        tokio::spawn(unavailable(client));
+                    }
+                    _ => {
+                        tokio::spawn(relay(client, server, mode, changes));
+                    }
+                }
+            }
+        });
+        Network { base, link, task }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+async fn unavailable(mut client: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = vec![0u8; 64 * 1024];
+    if let Ok(1..) = client.read(&mut request).await {
+        let _ = client
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+    }
+}
+
+async fn relay(
+    mut client: tokio::net::TcpStream,
+    server: std::net::SocketAddr,
+    mode: Link,
+    mut changes: tokio::sync::watch::Receiver<Link>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.split();
+    let (mut from_server, mut to_server) = upstream.split();
+    let mut up = vec![0u8; 64 * 1024];
+    let mut down = vec![0u8; 64 * 1024];
+    let mut posted = false;
+    loop {
+        tokio::select! {
+            _ = changes.changed() => return,
+            n = from_client.read(&mut up) => {
+                let Ok(n @ 1..) = n else { return };
+                posted |= up[..n].starts_with(b"POST ");
+                if to_server.write_all(&up[..n]).await.is_err() {
+                    return;
+                }
+            }
+            n = from_server.read(&mut down) => {
+                let Ok(n @ 1..) = n else { return };
+                if mode == Link::LosesPostAnswers && posted {
+                    return;
+                }
+                if to_client.write_all(&down[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+store_test!(
+    the_station_queues_scans_offline_and_submits_them_once,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let net = Network::to(site.addr).await;
+        let before = site.api.ledger_len().await;
+        let b = browser("zh-CN", 360).await;
+        // Everything goes through the network the test controls, the sign-in too.
+        b.open(&format!("{}/login?lang=zh", net.base)).await;
+        b.type_into("#name", "wang").await;
+        b.type_into("#password", PASSWORD).await;
+        b.click("main button[type=submit]").await;
+        b.until("document.getElementById('who')").await;
+        b.open(&format!("{}/scan", net.base)).await;
+        b.until("document.getElementById('scan')").await;
+        b.client
+            .find(Locator::Css("#op"))
+            .await
+            .unwrap()
+            .select_by_value("receive")
+            .await
+            .unwrap();
+        b.type_into("#f-product", "BOARD").await;
+        b.type_into("#f-supplier", "SUP1").await;
+        b.type_into("#f-purchase_order", "PO-9").await;
+        b.type_into("#f-location", "SZ-WH-A1").await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        b.click("#scan").await;
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("R1{enter}"))
+            .await
+            .unwrap();
+        b.until("document.querySelector('#scans li.ok')").await;
+        assert_eq!(b.text("#net").await, "在线");
+
+        // Into the dead zone: the scans are kept, unchecked, and the page says it is offline.
+        net.set(Link::Down);
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("R2{enter}R3{enter}"))
+            .await
+            .unwrap();
+        b.until("document.querySelectorAll('#scans li.pending').length === 2")
+            .await;
+        b.until("document.getElementById('station').dataset.online === 'false'")
+            .await;
+        assert_eq!(b.text("#net").await, "离线");
+        let why = b
+            .js("return Array.from(document.querySelectorAll('#scans li.pending .why')).map(e => e.textContent);")
+            .await;
+        assert_eq!(why, json!(["待校验（离线）", "待校验（离线）"]));
+        b.click("#submit").await;
+        b.until("document.querySelectorAll('#scans li').length === 0")
+            .await;
+        b.until("!document.getElementById('queue').hidden").await;
+        assert_eq!(b.text("#queue").await, "待提交: 1");
+        b.shot("scan-offline-zh-360").await;
+        // The batch waits in the browser with its key; nothing reached the server.
+        let queued = b
+            .js("return JSON.parse(localStorage.getItem('threadline.queue.v1'));")
+            .await;
+        assert_eq!(queued.as_array().unwrap().len(), 1, "{queued}");
+        let key = queued[0]["key"].as_str().unwrap().to_owned();
+        assert_eq!(site.ops_posts.load(Ordering::SeqCst), 0);
+        assert_eq!(site.api.ledger_len().await, before);
+
+        // A gateway that answers 503 for the server is no answer about the batch: it stays.
+        net.set(Link::Gateway);
+        b.until(
+            "document.getElementById('result').textContent === '服务器暂时无法处理，稍后自动重试'",
+        )
+        .await;
+        assert_eq!(b.text("#queue").await, "待提交: 1");
+        assert_eq!(site.ops_posts.load(Ordering::SeqCst), 0);
+
+        // The connection comes back flaky: the receipt is recorded, but its answer is lost.
+        net.set(Link::LosesPostAnswers);
+        for _ in 0..400 {
+            if site.ops_posts.load(Ordering::SeqCst) >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let posts = site.ops_posts.load(Ordering::SeqCst);
+        assert!(posts >= 2, "the batch was sent {posts} times");
+        assert_eq!(b.text("#net").await, "离线");
+        assert_eq!(site.api.ledger_len().await, before + 1);
+        assert_eq!(b.text("#queue").await, "待提交: 1");
+        let queued = b
+            .js("return JSON.parse(localStorage.getItem('threadline.queue.v1'));")
+            .await;
+        assert_eq!(
+            queued[0]["key"],
+            json!(key),
+            "the key is kept for the resend"
+        );
+
+        // Out of the dead zone: the queue goes, the server answers the resend with the first
+        // receipt, and the page says so.
+        net.set(Link::Up);
+        b.until("document.getElementById('result').classList.contains('ok')")
+            .await;
+        assert_eq!(b.text("#result").await, "已提交: 3");
+        // The answer came to a resend after the link was back.
+        assert!(site.ops_posts.load(Ordering::SeqCst) > posts);
+        assert_eq!(b.text("#net").await, "在线");
+        assert!(
+            b.js("return document.getElementById('queue').hidden;")
+                .await
+                == json!(true)
+        );
+        assert_eq!(
+            b.js("return JSON.parse(localStorage.getItem('threadline.queue.v1')).length;")
+                .await,
+            json!(0)
+        );
+        b.shot("scan-back-online-zh-360").await;
+        // Exactly once: one receipt event naming each board, nothing more in the ledger.
+        assert_eq!(site.api.ledger_len().await, before + 1);
+        for serial in ["R1", "R2", "R3"] {
+            let unit = site.api.item("BOARD", serial).await;
+            assert_eq!(unit["status"], "in_stock", "{serial}: {unit}");
+            let events = site
+                .api
+                .get(&format!("/api/v1/events?product=BOARD&serial={serial}"))
+                .await;
+            assert_eq!(
+                events.body["items"].as_array().map(Vec::len),
+                Some(1),
+                "{serial}: {:?}",
+                events.body
+            );
+        }
         b.close().await;
     }
 );

@@ -2,7 +2,11 @@
 // /api/v1/scan/check, undo, and a submit that goes through a queue kept in localStorage. Each
 // request of a batch is built once, stored with its Idempotency-Key, and re-sent with the same
 // key and body until the server answers, so a batch is recorded exactly once however often the
-// Wi-Fi drops. Hand-written, no dependencies; every text comes from the page (data-*).
+// Wi-Fi drops. While a request goes unanswered the page says it is offline, keeps the scans
+// (unchecked) and the queue, and tries again every few seconds — the browser's own online event
+// is not relied on: in a Wi-Fi dead zone the device often stays "online". An answer the server
+// could not give (5xx) or a session that ended (401) leaves the queue as it is, to be sent later.
+// Hand-written, no dependencies; every text comes from the page (data-*).
 (function () {
   'use strict';
   var root = document.getElementById('station');
@@ -22,6 +26,9 @@
   var state = load(STATE, { op: '', context: {}, scans: [] });
   var queue = load(QUEUE, []);
   var flushing = false;
+  var checking = [];
+  var retryTimer = null;
+  var RETRY_MS = 3000;
   var audio = null;
   var beeps = 0;
 
@@ -126,6 +133,40 @@
     net.textContent = msg(on ? 'online' : 'offline');
     net.className = 'pill ' + (on ? 'ok' : 'warn');
     root.setAttribute('data-online', on ? 'true' : 'false');
+    if (!on) { retrySoon(); }
+  }
+  // A request that got no usable answer: the network, a gateway, or the session.
+  function unanswered(status) {
+    var e = new Error('unanswered');
+    e.status = status;
+    return e;
+  }
+  function noAnswer(e) {
+    if (e && e.status === 401) {
+      say('bad', msg('signed-out'));
+      retrySoon();
+    } else if (e && e.status >= 500) {
+      say('bad', msg('server-error'));
+      retrySoon();
+    } else {
+      setOnline(false);
+    }
+  }
+  // While something waits (or the page thinks it is offline), try again in a few seconds.
+  function retrySoon() {
+    if (retryTimer !== null) { return; }
+    retryTimer = window.setTimeout(function () {
+      retryTimer = null;
+      var waiting = queue.length > 0 || state.scans.some(function (s) { return s.pending; });
+      if (waiting) {
+        recheck();
+        flush();
+      } else if (root.getAttribute('data-online') === 'false') {
+        fetch('/healthz', { credentials: 'same-origin', cache: 'no-store' })
+          .then(function (r) { if (r.ok) { setOnline(true); } else { retrySoon(); } },
+            function () { retrySoon(); });
+      }
+    }, RETRY_MS);
   }
   function unitText(u) { return u ? u.product + ' · ' + u.serial : ''; }
 
@@ -180,6 +221,7 @@
       (product ? '&product=' + enc(product) : '');
     return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (r) {
+        if (r.status === 401 || r.status >= 500) { throw unanswered(r.status); }
         return r.json().catch(function () { return {}; }).then(function (body) {
           if (r.ok) { return body; }
           return { accepted: false, reason: 'unreadable', detail: errorText(body) };
@@ -187,9 +229,12 @@
       });
   }
   function judge(entry) {
+    if (checking.indexOf(entry) >= 0) { return Promise.resolve(); }
+    checking.push(entry);
     var ctx = context();
     return checkCode(opSelect.value, entry.code, ctx.product).then(function (v) {
       setOnline(true);
+      if (state.scans.indexOf(entry) < 0) { return; }
       entry.pending = false;
       entry.unit = v.unit || null;
       entry.status = v.status || null;
@@ -205,10 +250,14 @@
       } else {
         say('ok', unitText(entry.unit));
       }
-    }, function () {
-      // No answer: the network is down. The scan stays in the list, to be checked later.
-      setOnline(false);
-    }).then(function () { render(); save(); });
+    }, function (e) {
+      // No answer: the scan stays in the list, to be checked when the network is back.
+      noAnswer(e);
+    }).then(function () {
+      checking.splice(checking.indexOf(entry), 1);
+      render();
+      save();
+    });
   }
   function scan(code) {
     var entry = { code: code, accepted: false, reason: 'unchecked', pending: true };
@@ -239,6 +288,7 @@
   function resolveParent(code) {
     return fetch('/api/v1/scan?code=' + enc(code), { credentials: 'same-origin' })
       .then(function (r) {
+        if (r.status === 401 || r.status >= 500) { throw unanswered(r.status); }
         return r.json().catch(function () { return {}; }).then(function (body) {
           if (r.ok && body.resolved && body.resolved.kind === 'item') {
             return { product: body.resolved.item.product, serial: body.resolved.item.serial };
@@ -355,17 +405,19 @@
         render();
         return flush();
       }
-      setOnline(false);
+      noAnswer(e);
       render();
     });
   }
   function prepare(batch) {
-    var unchecked = batch.scans.filter(function (s) { return !s.unit; });
+    var unchecked = batch.scans.filter(function (s) { return !s.unit && !s.refused; });
     return Promise.all(unchecked.map(function (s) {
       return checkCode(batch.op, s.code, batch.context.product).then(function (v) {
-        if (v.accepted) { s.unit = v.unit; } else { batch.errors.push(s.code + ': ' + msg(v.reason)); }
+        if (v.accepted) { s.unit = v.unit; } else { s.refused = v.reason; }
       });
     })).then(function () {
+      batch.errors = batch.scans.filter(function (s) { return s.refused; })
+        .map(function (s) { return s.code + ': ' + msg(s.refused); });
       var units = batch.scans.filter(function (s) { return s.unit; }).map(function (s) { return s.unit; });
       batch.count = units.length;
       if (units.length === 0) { batch.requests = []; save(); return; }
@@ -381,8 +433,12 @@
   function sendAll(batch) {
     if (batch.requests.length === 0) { return Promise.resolve(); }
     return post(batch.requests[0]).then(function (answer) {
+      if (answer.status === 401 || answer.status >= 500) {
+        // Not an answer about the batch: send the same request again later. Had the server
+        // recorded it, the key makes it answer the repeat with the first receipts.
+        throw unanswered(answer.status);
+      }
       setOnline(true);
-      if (answer.status === 401) { throw new Error('signed out'); }
       if (answer.status >= 300) { batch.errors.push(errorText(answer.body) || String(answer.status)); }
       batch.requests.shift();
       save();
@@ -420,7 +476,6 @@
   });
   window.addEventListener('online', function () { setOnline(true); recheck(); flush(); });
   window.addEventListener('offline', function () { setOnline(false); });
-  window.setInterval(function () { if (queue.length) { flush(); } }, 10000);
 
   restore();
   showFields();

@@ -397,6 +397,8 @@ const REASONS: &[(&str, Msg)] = &[
     ("missing", Msg::FieldMissing),
     ("nothing", Msg::NothingToSubmit),
     ("undone", Msg::Undone),
+    ("signed-out", Msg::StationSignedOut),
+    ("server-error", Msg::StationServerError),
 ];
 
 async fn codes_of(store: &dyn Store, kind: &str) -> Vec<String> {
