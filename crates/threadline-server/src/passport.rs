@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use threadline_domain::codes::ItemKey;
 use threadline_domain::mask::{Mask, Visibility};
 use threadline_domain::{ProductCode, Serial};
-use threadline_store::{EventQuery, ItemView, Store, StoredEvent};
+use threadline_store::{ItemView, Store, StoredEvent};
 
 use crate::AppState;
 use crate::auth::Actor;
@@ -84,28 +84,9 @@ pub async fn passport(
         return Ok(None);
     };
     let product = store.product(key.product.as_str()).await?;
-    let mut timeline = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .events(&EventQuery {
-                item: Some(key.clone()),
-                after_seq: after,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await?;
-        // A batch event (a work order commissioned, a pallet shipped) is shown with this unit
-        // only: the passport is of one unit, and an event may name thousands.
-        timeline.extend(page.items.into_iter().map(|mut e| {
-            e.narrow_to(key);
-            e
-        }));
-        match page.next.and_then(|n| n.parse().ok()) {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    // A batch event (a work order commissioned, a pallet shipped) is shown with this unit
+    // only: the passport is of one unit, and an event may name thousands.
+    let timeline = store.timeline(key).await?;
     let months = product.as_ref().and_then(|p| p.def.warranty_months);
     // The warranty starts at the first sale to an end customer that was not corrected away.
     let sale = timeline

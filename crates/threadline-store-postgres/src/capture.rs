@@ -672,6 +672,8 @@ struct EventRows<'a> {
     epcis_ids: Vec<Option<&'a str>>,
     declared: Vec<Option<i64>>,
     dedups: Vec<Option<String>>,
+    heads: Vec<Option<String>>,
+    units: Vec<Option<i64>>,
     events: &'a [Event],
     tx_types: Vec<&'a str>,
     tx_ids: Vec<&'a str>,
@@ -709,6 +711,9 @@ impl<'a> EventRows<'a> {
                     .map(|d| micros(d.declaration_time)),
             );
             r.dedups.push(threadline_store::epcis::dedup_key(ev));
+            let (head, units) = threadline_store::event_head(ev).unzip();
+            r.heads.push(head);
+            r.units.push(units);
             for bt in &ev.biz_transactions {
                 if seen.insert((bt.kind.as_str(), bt.id.as_str(), *seq)) {
                     r.tx_types.push(bt.kind.as_str());
@@ -751,9 +756,9 @@ const INSERT_LOTS: &str = "INSERT INTO lots (product_id, code, production_date, 
      RETURNING id, product_id, code";
 const INSERT_EVENTS: &str =
     "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
-                         hash_id, epcis_id, declared, dedup)
+                         hash_id, epcis_id, declared, dedup, head, units)
      SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                          $9::text[], $10::uuid[], $11::text[], $12::text[], $13::bigint[], $14::text[])";
+                          $9::text[], $10::uuid[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::bigint[])";
 const INSERT_TRANSACTIONS: &str = "INSERT INTO event_transactions (type, tx_id, seq)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
 const UPDATE_ITEMS: &str = "UPDATE items AS i SET status = u.status, holds = u.holds, location = u.location, custodian = u.custodian,
@@ -886,6 +891,8 @@ async fn write_new<'s>(
                     &e.epcis_ids,
                     &e.declared,
                     &e.dedups,
+                    &e.heads,
+                    &e.units,
                 ],
         ),
         execute_unless(tx, e.tx_seqs.is_empty(), &q_txs, [&e.tx_types, &e.tx_ids, &e.tx_seqs]),

@@ -376,6 +376,11 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
+    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        read::timeline(&client, key).await
+    }
+
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {
         let mut client = self.client().await?;
         let tx = Self::begin_read(&mut client).await?;

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/0017_authenticity_checks.sql"),
     ),
+    (18, include_str!("../migrations/0018_event_heads.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

@@ -403,11 +403,8 @@ async fn stored(
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for (seq, body, hash) in rows {
-        let LedgerEntry::Event(event) = LedgerEntry::from_body(&body)
-            .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?
-        else {
-            return Err(StoreError::Schema(format!("entry {seq} is not an event")));
-        };
+        let event = threadline_domain::ledger::event_from_body(&body)
+            .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?;
         out.push(StoredEvent {
             seq,
             hash: hex::encode(hash),
@@ -453,6 +450,47 @@ pub(crate) async fn event(
     Ok(stored(tx, vec![(col(&r, 0)?, col(&r, 1)?, col(&r, 2)?)])
         .await?
         .pop())
+}
+
+/// The events naming `key`, narrowed to it: batch events from their heads. One statement.
+pub(crate) async fn timeline(
+    c: &ClientWrapper,
+    key: &ItemKey,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    // The body is read only where there is no head or the unit is the parent (it keeps its
+    // components); the corrections of each event come in the same statement.
+    let stmt = c
+        .prepare_cached(
+            "SELECT e.seq, ei.role, e.head, e.units,
+                    CASE WHEN e.head IS NULL OR ei.role = 1 THEN l.body END, l.hash,
+                    ARRAY(SELECT k.event_id FROM events k WHERE k.corrects = e.event_id ORDER BY k.seq)
+             FROM items i JOIN products p ON p.id = i.product_id
+             JOIN event_items ei ON ei.item_id = i.id
+             JOIN events e ON e.seq = ei.seq
+             JOIN ledger l ON l.seq = e.seq
+             WHERE p.code = $1 AND i.serial = $2
+             ORDER BY ei.seq, ei.role",
+        )
+        .await
+        .map_err(db)?;
+    let rows = c
+        .query(&stmt, &[&key.product.as_str(), &key.serial.as_str()])
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let role: i16 = col(r, 1)?;
+        out.push(threadline_store::TimelineRow {
+            seq: col(r, 0)?,
+            role: i64::from(role),
+            head: col(r, 2)?,
+            units: col(r, 3)?,
+            body: col(r, 4)?,
+            hash: col(r, 5)?,
+            corrected_by: col(r, 6)?,
+        });
+    }
+    threadline_store::timeline(key, out)
 }
 
 pub(crate) async fn events(

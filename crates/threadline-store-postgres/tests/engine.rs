@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use threadline_store::{CaptureOutcome, IdempotencyKey, MasterWrite, Receipt, Store, StoreError};
 use threadline_store_postgres::{PgStore, testing};
-use threadline_testkit::fixtures::{at, commission_phones, event, master, now, plant};
+use threadline_testkit::fixtures::{
+    at, commission_boards, commission_phones, event, master, now, plant,
+};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -227,4 +229,65 @@ async fn a_capture_waits_for_a_rebuild_and_then_sees_its_result() {
     );
     b.capture(vec![ship], None).await.unwrap();
     assert!(a.verify().await.unwrap().first_break.is_none());
+}
+
+fn key(product: &str, serial: &str) -> threadline_domain::codes::ItemKey {
+    serde_json::from_value(json!({"product": product, "serial": serial})).unwrap()
+}
+
+/// Migration 0018 gives the batch events of an existing database their heads: timelines read
+/// the same before and after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_fills_the_heads_of_events_recorded_before_it() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+    let serials: Vec<String> = (1..=10).map(|n| format!("H{n}")).collect();
+    let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+    let keys = [key("PHONE", "H3"), key("BOARD", "K1")];
+    let store = PgStore::from_config(config.clone()).await.unwrap();
+    plant(&store).await;
+    store
+        .capture(
+            vec![
+                commission_phones(&serials, 60),
+                commission_boards(&["K1", "K2"], 50),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let mut before = Vec::new();
+    for k in &keys {
+        before.push(store.timeline(k).await.unwrap());
+    }
+    drop(store);
+    assert_eq!(before[0][0].others, 9);
+    assert_eq!(before[1][0].others, 1);
+
+    // As a database from before the migration: no head columns, migration 18 not applied.
+    let c = sql(&config).await;
+    let heads: i64 = c
+        .query_one("SELECT count(*) FROM events WHERE head IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(heads, 1, "only the ten-unit commissioning has a head");
+    c.batch_execute(
+        "ALTER TABLE events DROP COLUMN head, DROP COLUMN units;
+         DELETE FROM schema_migrations WHERE version = 18;",
+    )
+    .await
+    .unwrap();
+    let store = PgStore::from_config(config.clone()).await.unwrap();
+    for (k, t) in keys.iter().zip(&before) {
+        assert_eq!(&store.timeline(k).await.unwrap(), t, "{k}");
+    }
+    let row = c
+        .query_one(
+            "SELECT count(*), sum(units)::bigint FROM events WHERE head IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (1, 10));
 }

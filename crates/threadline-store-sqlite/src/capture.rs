@@ -605,8 +605,8 @@ fn index_events(
     let mut event_row = tx
         .prepare_cached(
             "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
-                                 hash_id, epcis_id, declared, dedup)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                 hash_id, epcis_id, declared, dedup, head, units)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .map_err(db)?;
     let mut items = tx
@@ -623,6 +623,7 @@ fn index_events(
         )
         .map_err(db)?;
     for (ev, seq) in events.iter().zip(positions) {
+        let (head, units) = threadline_store::event_head(ev).unzip();
         event_row
             .execute(params![
                 seq,
@@ -641,6 +642,8 @@ fn index_events(
                     .as_ref()
                     .map(|d| micros(d.declaration_time)),
                 threadline_store::epcis::dedup_key(ev),
+                head,
+                units,
             ])
             .map_err(|e| match e.sqlite_error_code() {
                 // The ledger refused a repeated event id already; what is left is the hash.

@@ -443,6 +443,11 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| read::events(c, &q)).await
     }
 
+    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
+        let key = key.clone();
+        self.read(move |c| read::timeline(c, &key)).await
+    }
+
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
         self.read(admin::verify).await
     }

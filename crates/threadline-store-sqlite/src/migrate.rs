@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/0017_authenticity_checks.sql"),
     ),
+    (18, include_str!("../migrations/0018_event_heads.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

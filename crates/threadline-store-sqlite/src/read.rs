@@ -407,11 +407,8 @@ pub(crate) fn lot_list(c: &Connection, q: &StateQuery) -> Result<Page<LotView>, 
 }
 
 fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEvent, StoreError> {
-    let LedgerEntry::Event(event) = LedgerEntry::from_body(body)
-        .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?
-    else {
-        return Err(StoreError::Schema(format!("entry {seq} is not an event")));
-    };
+    let event = threadline_domain::ledger::event_from_body(body)
+        .map_err(|e| StoreError::Schema(format!("entry {seq}: {e}")))?;
     let mut stmt = c
         .prepare_cached("SELECT event_id FROM events WHERE corrects = ?1 ORDER BY seq")
         .map_err(db)?;
@@ -467,6 +464,52 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
         .then(|| items.last().map(|e| e.seq.to_string()))
         .flatten();
     Ok(Page { items, next })
+}
+
+/// The events naming `key`, narrowed to it: batch events from their heads.
+pub(crate) fn timeline(c: &Connection, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
+    // The body is read only where there is no head or the unit is the parent (it keeps its
+    // components); the corrections of each event come in the same statement.
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT e.seq, ei.role, e.head, e.units,
+                    CASE WHEN e.head IS NULL OR ei.role = 1 THEN l.body END, l.hash,
+                    (SELECT group_concat(hex(k.event_id)) FROM events k WHERE k.corrects = e.event_id)
+             FROM items i JOIN products p ON p.id = i.product_id
+             JOIN event_items ei ON ei.item_id = i.id
+             JOIN events e ON e.seq = ei.seq
+             JOIN ledger l ON l.seq = e.seq
+             WHERE p.code = ?1 AND i.serial = ?2
+             ORDER BY ei.seq, ei.role",
+        )
+        .map_err(db)?;
+    let mut rows = stmt
+        .query(params![key.product.as_str(), key.serial.as_str()])
+        .map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        let corrections: Option<String> = r.get(6).map_err(db)?;
+        let corrected_by = corrections
+            .iter()
+            .flat_map(|c| c.split(','))
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| Uuid::from_slice(&b).ok())
+                    .ok_or_else(|| StoreError::Schema(format!("event id {h}")))
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(threadline_store::TimelineRow {
+            seq: r.get(0).map_err(db)?,
+            role: r.get(1).map_err(db)?,
+            head: r.get(2).map_err(db)?,
+            units: r.get(3).map_err(db)?,
+            body: r.get(4).map_err(db)?,
+            hash: r.get(5).map_err(db)?,
+            corrected_by,
+        });
+    }
+    threadline_store::timeline(key, out)
 }
 
 pub(crate) fn product_by_gtin(

@@ -479,6 +479,109 @@ impl StoredEvent {
     }
 }
 
+/// Events naming at least this many units keep a *head* beside their ledger body: the event
+/// without its unit lists. A unit's passport reads the head of a batch event (a work order of
+/// hundreds commissioned, a pallet shipped) instead of reading and decoding every key it names.
+pub const HEAD_MIN_UNITS: usize = 8;
+
+/// The head of `ev` — the event as JSON without `items`, `children`, `inputs` and `outputs` —
+/// and how many unit keys those lists hold; `None` for an event naming fewer than
+/// [`HEAD_MIN_UNITS`] units, which is read whole. Written by the engines in the event index
+/// at capture and rebuild; derived data, not part of the hashed ledger body.
+pub fn event_head(ev: &Event) -> Option<(String, i64)> {
+    let units = ev.items.len() + ev.children.len() + ev.inputs.len() + ev.outputs.len();
+    if units < HEAD_MIN_UNITS {
+        return None;
+    }
+    let mut head = ev.clone();
+    head.items = Vec::new();
+    head.children = Vec::new();
+    head.inputs = Vec::new();
+    head.outputs = Vec::new();
+    let json = serde_json::to_string(&head).ok()?;
+    Some((json, i64::try_from(units).unwrap_or(i64::MAX)))
+}
+
+/// One row of a unit's timeline as an engine reads it: the unit's role in the event (an event
+/// may name a unit in two roles, one row each), and either the event's head or — when it has
+/// none, or the unit is the parent and keeps its components — the ledger body.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    pub seq: i64,
+    pub role: i64,
+    pub head: Option<String>,
+    pub units: Option<i64>,
+    pub body: Option<String>,
+    pub hash: Vec<u8>,
+    pub corrected_by: Vec<Uuid>,
+}
+
+/// The events naming `key`, each narrowed to it as [`StoredEvent::narrow_to`] does, from the
+/// rows an engine read in ledger order.
+pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent>> {
+    use threadline_domain::event::Role;
+    let schema = |seq: i64, e: serde_json::Error| StoreError::Schema(format!("entry {seq}: {e}"));
+    let mut out: Vec<StoredEvent> = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while let Some(first) = rows.next() {
+        let mut group = vec![first];
+        while let Some(next) = rows.next_if(|r| r.seq == group[0].seq) {
+            group.push(next);
+        }
+        let seq = group[0].seq;
+        let whole = group.iter_mut().find_map(|r| r.body.take());
+        let row = &group[0];
+        let stored = match (whole, row.head.as_deref(), row.units) {
+            (Some(body), _, _) => {
+                let event = threadline_domain::ledger::event_from_body(&body)
+                    .map_err(|e| schema(seq, e))?;
+                let mut stored = StoredEvent {
+                    seq,
+                    hash: hex::encode(&row.hash),
+                    event,
+                    corrected_by: row.corrected_by.clone(),
+                    others: 0,
+                };
+                stored.narrow_to(key);
+                stored
+            }
+            (None, Some(head), Some(units)) => {
+                let mut event: Event = serde_json::from_str(head).map_err(|e| schema(seq, e))?;
+                for r in &group {
+                    let list = match Role::from_code(r.role) {
+                        Some(Role::Subject) => &mut event.items,
+                        Some(Role::Child) => &mut event.children,
+                        Some(Role::Input) => &mut event.inputs,
+                        Some(Role::Output) => &mut event.outputs,
+                        Some(Role::Parent) | None => {
+                            return Err(StoreError::Schema(format!(
+                                "entry {seq}: role {} read without the event body",
+                                r.role
+                            )));
+                        }
+                    };
+                    list.push(key.clone());
+                }
+                let named = i64::try_from(group.len()).unwrap_or(i64::MAX);
+                StoredEvent {
+                    seq,
+                    hash: hex::encode(&row.hash),
+                    event,
+                    corrected_by: row.corrected_by.clone(),
+                    others: u64::try_from(units - named).unwrap_or(0),
+                }
+            }
+            _ => {
+                return Err(StoreError::Schema(format!(
+                    "entry {seq}: neither a head nor the body was read"
+                )));
+            }
+        };
+        out.push(stored);
+    }
+    Ok(out)
+}
+
 impl Mask for StoredEvent {
     fn mask(&mut self, v: Visibility) {
         self.event.mask(v);
@@ -632,6 +735,10 @@ pub trait Store: Send + Sync + 'static {
     async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>>;
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
+    /// Every event naming the unit `key`, in ledger order, each narrowed to it
+    /// ([`StoredEvent::narrow_to`]): a unit's passport timeline. A batch event is read from its
+    /// head ([`event_head`]), not decoded whole.
+    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>>;
 
     /// Walks the hash chain and the event index.
     async fn verify(&self) -> Result<VerifyReport>;
