@@ -163,6 +163,20 @@ pub enum Msg {
     FieldMissing,
     NothingToSubmit,
     Undone,
+    ProcessRules,
+    ProcessRulesIntro,
+    ProcessIsDefault,
+    StepRules,
+    StepRulesHint,
+    AllowedStates,
+    RefuseHeld,
+    ResultState,
+    ByDisposition,
+    RequiredFieldRules,
+    RequiredFieldRulesHint,
+    FieldNames,
+    RowN,
+    VersionHistory,
     StationSignedOut,
     StationServerError,
     OperationDetails,
@@ -669,6 +683,48 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, NothingToSubmit) => "No accepted scans to submit",
         (Lang::Zh, Undone) => "已撤销",
         (Lang::En, Undone) => "Undone",
+        (Lang::Zh, ProcessRules) => "工序规则",
+        (Lang::En, ProcessRules) => "Process rules",
+        (Lang::Zh, ProcessRulesIntro) => {
+            "扫码时按这些规则判断：每个作业允许在哪些状态下进行、是否拒绝已冻结的单品、作业后单品处于什么状态，以及某类产品的作业必须填写哪些字段。规则只约束今后的作业，已记录的事件不会改变；每次保存都是新版本，记入账本和审计日志。"
+        }
+        (Lang::En, ProcessRulesIntro) => {
+            "Every scan is judged by these rules: in which unit states each operation is allowed, whether it refuses units on hold, the state it leaves units in, and which fields an operation must carry for a product category. They apply to what is recorded from now on; events already recorded stay as they are. Each save is a new version, in the ledger and the audit trail."
+        }
+        (Lang::Zh, ProcessIsDefault) => "尚未保存本厂规则：当前使用系统默认规则（版本 0）。",
+        (Lang::En, ProcessIsDefault) => {
+            "No plant rules saved yet: the shipped default applies (version 0)."
+        }
+        (Lang::Zh, StepRules) => "作业与状态",
+        (Lang::En, StepRules) => "Operations and unit states",
+        (Lang::Zh, StepRulesHint) => {
+            "一个状态都不勾选：任何仍可作业的状态均可（已报废、已消耗、已作废的除外）。"
+        }
+        (Lang::En, StepRulesHint) => {
+            "No state ticked: any state a unit can still take steps in (not scrapped, consumed or voided)."
+        }
+        (Lang::Zh, AllowedStates) => "允许的状态",
+        (Lang::En, AllowedStates) => "Allowed states",
+        (Lang::Zh, RefuseHeld) => "拒绝已冻结的单品",
+        (Lang::En, RefuseHeld) => "Refuse units on hold",
+        (Lang::Zh, ResultState) => "作业后状态",
+        (Lang::En, ResultState) => "Leaves units",
+        (Lang::Zh, ByDisposition) => "按事件的处置决定",
+        (Lang::En, ByDisposition) => "As the event's disposition says",
+        (Lang::Zh, RequiredFieldRules) => "必填字段",
+        (Lang::En, RequiredFieldRules) => "Required fields",
+        (Lang::Zh, RequiredFieldRulesHint) => {
+            "例如医疗器械质检必须记录检验员和设备：作业选“质检”，类别填 medical，字段填 inspector, equipment。类别留空表示所有产品。"
+        }
+        (Lang::En, RequiredFieldRulesHint) => {
+            "For example, medical devices need the inspector and the equipment on every inspection: operation Inspection, category medical, fields inspector, equipment. No category means every product."
+        }
+        (Lang::Zh, FieldNames) => "字段名（逗号分隔）",
+        (Lang::En, FieldNames) => "Field names (comma-separated)",
+        (Lang::Zh, RowN) => "第 {n} 行",
+        (Lang::En, RowN) => "row {n}",
+        (Lang::Zh, VersionHistory) => "版本历史",
+        (Lang::En, VersionHistory) => "Version history",
         (Lang::Zh, StationSignedOut) => "登录已失效，请重新登录；待提交的扫码已保留",
         (Lang::En, StationSignedOut) => {
             "Signed out: sign in again; the scans waiting to be submitted are kept"
@@ -1596,6 +1652,41 @@ where
     match lang {
         Lang::Zh => format!("{} {time} ({offset})", date(lang, t.date_naive())),
         Lang::En => format!("{}, {time} ({offset})", date(lang, t.date_naive())),
+    }
+}
+
+/// The name of an operation of the process definition.
+pub fn operation(lang: Lang, op: threadline_domain::process::Operation) -> &'static str {
+    use threadline_domain::process::Operation::*;
+    match (lang, op) {
+        (Lang::Zh, Receive) => "采购入库",
+        (Lang::En, Receive) => "Receipt",
+        (Lang::Zh, Commission) => "生产赋码",
+        (Lang::En, Commission) => "Commissioning",
+        (Lang::Zh, Assemble) => "装配绑定",
+        (Lang::En, Assemble) => "Assembly",
+        (Lang::Zh, Disassemble) => "拆解",
+        (Lang::En, Disassemble) => "Disassembly",
+        (Lang::Zh, Transform) => "投料/转换",
+        (Lang::En, Transform) => "Transformation",
+        (Lang::Zh, Inspect) => "质检",
+        (Lang::En, Inspect) => "Inspection",
+        (Lang::Zh, Store) => "入库/移库",
+        (Lang::En, Store) => "Put-away and moves",
+        (Lang::Zh, Ship) => "销售出库",
+        (Lang::En, Ship) => "Shipment",
+        (Lang::Zh, Sell) => "销售给终端客户",
+        (Lang::En, Sell) => "Sale to an end customer",
+        (Lang::Zh, Return) => "退货",
+        (Lang::En, Return) => "Return",
+        (Lang::Zh, Repair) => "维修",
+        (Lang::En, Repair) => "Repair",
+        (Lang::Zh, Scrap) => "报废",
+        (Lang::En, Scrap) => "Scrap",
+        (Lang::Zh, Hold) => "冻结/解冻",
+        (Lang::En, Hold) => "Hold and release",
+        (Lang::Zh, Observe) => "其他记录",
+        (Lang::En, Observe) => "Other observations",
     }
 }
 

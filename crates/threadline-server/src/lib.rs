@@ -196,6 +196,18 @@ pub fn routes() -> Vec<Route> {
             Needs(Configure),
             ui::labels::save_template,
         ),
+        route(
+            M::GET,
+            "/admin/process",
+            Needs(Configure),
+            ui::process::page,
+        ),
+        route(
+            M::POST,
+            "/admin/process",
+            Needs(Configure),
+            ui::process::save,
+        ),
         route(M::GET, "/admin/users", Needs(ManageUsers), ui::users::page),
         route(M::POST, "/admin/users", Needs(ManageUsers), ui::users::act),
         route(M::GET, "/admin/{kind}", Needs(Configure), ui::admin::page),

@@ -22,6 +22,7 @@ pub mod chart;
 pub mod dashboard;
 pub mod labels;
 pub mod passport;
+pub mod process;
 pub mod recall;
 pub mod search;
 pub mod station;

@@ -680,3 +680,228 @@ store_test!(
         assert!(html(&r).contains("<td>DIST-SH</td>"), "{}", html(&r));
     }
 );
+
+/// The fields the process rules form sends for the shipped default, as the page shows it.
+fn default_process_form() -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = Vec::new();
+    let on = |k: &str| (k.to_owned(), "on".to_owned());
+    f.push(on("step.ship.from.in_stock"));
+    f.push(on("step.ship.held"));
+    for s in ["in_stock", "in_transit"] {
+        f.push(on(&format!("step.sell.from.{s}")));
+    }
+    f.push(on("step.sell.held"));
+    for s in ["in_production", "in_stock", "returned", "in_repair"] {
+        f.push(on(&format!("step.assemble.from.{s}")));
+        f.push(on(&format!("step.store.from.{s}")));
+    }
+    f.push(on("step.assemble.held"));
+    for s in ["unassigned", "in_transit", "in_stock"] {
+        f.push(on(&format!("step.receive.from.{s}")));
+    }
+    for s in ["sold", "in_transit", "in_stock"] {
+        f.push(on(&format!("step.return.from.{s}")));
+    }
+    for s in ["returned", "in_repair", "in_stock"] {
+        f.push(on(&format!("step.repair.from.{s}")));
+    }
+    f
+}
+
+fn with<'a>(base: &'a [(String, String)], more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    base.iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(more.iter().copied())
+        .collect()
+}
+
+store_test!(
+    the_process_rules_are_viewed_and_changed_through_their_page,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        // Until a plant saves its own rules, the page shows the shipped default as version 0.
+        let r = api.get("/admin/process?lang=zh").await;
+        assert_eq!(r.status, 200);
+        let page = html(&r);
+        assert!(
+            page.contains("工序规则") && page.contains("系统默认规则（版本 0）"),
+            "{page}"
+        );
+        assert!(page.contains("name=\"version\" value=\"0\""));
+        assert!(
+            page.contains("name=\"step.ship.from.in_stock\" checked"),
+            "{page}"
+        );
+        assert!(page.contains("name=\"step.ship.held\" checked"));
+        assert!(!page.contains("name=\"step.ship.from.sold\" checked"));
+        assert!(page.contains("<legend>销售出库</legend>"));
+        assert!(!page.contains("id=\"history\""));
+        let r = api.get("/admin/process?lang=en").await;
+        assert!(
+            html(&r).contains("Refuse units on hold")
+                && html(&r).contains("<legend>Shipment</legend>")
+        );
+
+        // Inspection only in stock; medical devices name inspector and
+        // equipment on every inspection.
+        let base = default_process_form();
+        let fields = with(
+            &base,
+            &[
+                ("lang", "en"),
+                ("version", "0"),
+                ("step.inspect.from.in_stock", "on"),
+                ("req.0.operation", "inspect"),
+                ("req.0.category", "medical"),
+                ("req.0.fields", "inspector， equipment"),
+                ("req.1.operation", ""),
+                ("req.1.category", ""),
+                ("req.1.fields", ""),
+            ],
+        );
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(r.headers["location"], "/admin/process?saved=1&lang=en");
+        let p = api.get("/api/v1/process").await.body;
+        assert_eq!(p["version"], 1);
+        let rule = |op: &str| {
+            p["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["operation"] == op)
+                .cloned()
+        };
+        assert_eq!(
+            rule("inspect"),
+            Some(json!({"operation": "inspect", "from": ["in_stock"], "refuse_held": false}))
+        );
+        // What the form did not change is kept as it was.
+        assert_eq!(
+            rule("ship"),
+            Some(json!({"operation": "ship", "from": ["in_stock"], "refuse_held": true}))
+        );
+        assert_eq!(p["steps"].as_array().unwrap().len(), 8);
+        assert_eq!(
+            p["required_fields"],
+            json!([{"operation": "inspect", "category": "medical", "fields": ["inspector", "equipment"]}])
+        );
+        let r = api.get("/admin/process?lang=en&saved=1").await;
+        let page = html(&r);
+        assert!(page.contains("id=\"saved\"") && page.contains("name=\"version\" value=\"1\""));
+        assert!(
+            page.contains("name=\"req.0.fields\" value=\"inspector, equipment\""),
+            "{page}"
+        );
+        assert!(
+            page.contains("id=\"process-history\"") && page.contains("<td>token:test-admin</td>")
+        );
+        // The change is in the audit trail, as the API's own change would be.
+        let audit = api.get("/api/v1/audit?object=process").await;
+        let recorded = audit.body["records"].as_array().unwrap().iter().any(|r| {
+            r["status"] == 303 && r["after"]["version"] == 1 && r["actor"] == "token:test-admin"
+        });
+        assert!(recorded, "{:?}", audit.body);
+        // And scans are judged by it: a unit still in production may not be inspected.
+        let r = api
+            .post(
+                "/api/v1/ops/commission",
+                json!({"product": "BOARD", "serials": ["B1"], "work_order": "WO-1", "line": "SZ-L1"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let v = api
+            .get("/api/v1/scan/check?operation=inspect&code=B1")
+            .await;
+        assert_eq!(
+            (v.body["accepted"].clone(), v.body["reason"].clone()),
+            (json!(false), json!("wrong_state")),
+            "{:?}",
+            v.body
+        );
+
+        // A rule the API refuses is shown on the form as typed, the field named; nothing written.
+        let before = api.ledger_len().await;
+        let fields = with(
+            &base,
+            &[
+                ("lang", "en"),
+                ("version", "1"),
+                ("step.ship.to", "voided"),
+                ("req.0.operation", "inspect"),
+                ("req.0.category", "medical"),
+                ("req.0.fields", ""),
+            ],
+        );
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        let page = html(&r);
+        assert!(page.contains("id=\"form-errors\""), "{page}");
+        assert!(
+            page.contains("<strong>Required fields · row 1 · Field names (comma-separated)</strong> (<code>required_fields[0].fields</code>)"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<strong>Shipment · Leaves units</strong> (<code>steps[3].to</code>)"),
+            "{page}"
+        );
+        assert!(page.contains("id=\"step-ship\" class=\"rule invalid\""));
+        assert!(page.contains("<tr id=\"req-0\" class=\"invalid\">"));
+        assert!(page.contains("<option value=\"voided\" selected>voided</option>"));
+        assert!(page.contains("name=\"req.0.category\" value=\"medical\""));
+        assert_eq!(api.ledger_len().await, before);
+        assert_eq!(api.get("/api/v1/process").await.body["version"], 1);
+
+        // An unknown state, a bad operation: named by the API's parser.
+        let fields = with(
+            &base,
+            &[
+                ("lang", "zh"),
+                ("version", "1"),
+                ("req.0.operation", "fly"),
+                ("req.0.fields", "x"),
+            ],
+        );
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert!(
+            html(&r).contains("<strong>必填字段 · 第 1 行 · 作业</strong> (<code>required_fields[0].operation</code>)"),
+            "{}",
+            html(&r)
+        );
+        assert_eq!(api.ledger_len().await, before);
+
+        // Saving over a version someone else replaced is refused, and says so.
+        let fields = with(&base, &[("lang", "en"), ("version", "0")]);
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert!(
+            html(&r).contains("<strong>Version</strong> (<code>If-Match</code>)"),
+            "{}",
+            html(&r)
+        );
+        assert_eq!(api.ledger_len().await, before);
+    }
+);
+
+store_test!(
+    the_process_rules_page_is_for_those_who_configure,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let clerk =
+            Api::with_roles(&s, "clerk", &[threadline_domain::access::Role::Warehouse]).await;
+        assert_eq!(clerk.get("/admin/process?lang=en").await.status, 403);
+        let base = default_process_form();
+        let fields = with(&base, &[("lang", "en"), ("version", "0")]);
+        let r = post_form(&clerk, "/admin/process", &fields).await;
+        assert_eq!(r.status, 403);
+        let admin = Api::new(&s).await;
+        assert_eq!(admin.get("/api/v1/process").await.body["version"], 0);
+        // The admin tabs offer the page to those who may use it.
+        assert!(
+            html(&admin.get("/admin/products?lang=en").await)
+                .contains("href=\"/admin/process?lang=en\"")
+        );
+    }
+);

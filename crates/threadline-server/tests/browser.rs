@@ -907,6 +907,7 @@ store_test!(
             ("admin-users", "/admin/users"),
             ("labels", "/labels"),
             ("admin-labels", "/admin/labels?new=1"),
+            ("admin-process", "/admin/process"),
         ];
         for (lang, accept) in [("zh", "zh-CN"), ("en", "en-US")] {
             let b = browser(accept, 360).await;
@@ -1222,6 +1223,75 @@ store_test!(
                 events.body
             );
         }
+        b.close().await;
+    }
+);
+
+store_test!(
+    an_admin_changes_the_process_rules_on_their_page,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let b = browser("zh-CN", 1280).await;
+        b.sign_in(&site, "boss", "zh").await;
+        b.click("nav a[href^='/admin']").await;
+        b.until("document.getElementById('products-list')").await;
+        b.click("a.tab[href^='/admin/process']").await;
+        b.until("document.getElementById('process-form')").await;
+        assert!(b.text("#process-version").await.contains("版本 0"));
+        // Shipping refuses held units by default; inspection gets a rule of its own.
+        assert_eq!(
+            b.js("return document.getElementById('held-ship').checked;")
+                .await,
+            json!(true)
+        );
+        b.click("#s-inspect-in_stock").await;
+        b.client
+            .find(Locator::Css("#req-0-operation"))
+            .await
+            .unwrap()
+            .select_by_value("inspect")
+            .await
+            .unwrap();
+        b.type_into("#req-0-category", "medical").await;
+        // Left without field names first: refused, the row named and marked.
+        b.click("#save").await;
+        b.until("document.getElementById('form-errors')").await;
+        assert!(
+            b.text("#form-errors")
+                .await
+                .contains("必填字段 · 第 1 行 · 字段名"),
+            "{}",
+            b.text("#form-errors").await
+        );
+        assert_eq!(
+            b.js("return document.getElementById('req-0').classList.contains('invalid');")
+                .await,
+            json!(true)
+        );
+        assert_eq!(site.api.get("/api/v1/process").await.body["version"], 0);
+        b.shot("admin-process-refused-zh").await;
+        b.type_into("#req-0-fields", "inspector, equipment").await;
+        b.click("#save").await;
+        b.until("document.getElementById('saved')").await;
+        let p = site.api.get("/api/v1/process").await.body;
+        assert_eq!(p["version"], 1);
+        assert_eq!(
+            p["required_fields"],
+            json!([{"operation": "inspect", "category": "medical", "fields": ["inspector", "equipment"]}])
+        );
+        assert!(b.text("#process-history").await.contains("boss"));
+        b.shot("admin-process-zh").await;
+        b.click("#lang-switch").await;
+        b.until("document.documentElement.lang === 'en'").await;
+        assert_eq!(
+            b.js("return document.getElementById('s-inspect-in_stock').checked;")
+                .await,
+            json!(true)
+        );
+        b.shot("admin-process-en").await;
         b.close().await;
     }
 );

@@ -621,6 +621,11 @@ pub(super) fn tabs(lang: Lang, actor: &Actor, current: &str) -> String {
             t(lang, Msg::LabelTemplates),
             "labels",
         ));
+        links.push((
+            format!("/admin/process?lang={}", lang_param(lang)),
+            t(lang, Msg::ProcessRules),
+            "process",
+        ));
     }
     if actor.permissions.contains(Permission::ManageUsers) {
         links.push((
