@@ -165,9 +165,9 @@ const REACH_SEED: &str = "SELECT 'i'::text COLLATE \"C\" AS t, i.id AS id
        WHERE s.t = 'l'";
 
 /// Runs the walk and sends its rows in chunks as they arrive; stops early if the receiver is
-/// gone.
+/// gone. In a read transaction: the product codes and the walk see one snapshot.
 pub(crate) async fn reach(
-    c: &ClientWrapper,
+    c: &deadpool_postgres::Transaction<'_>,
     roots: &[threadline_domain::projection::Node],
     direction: threadline_store::Direction,
     as_of: i64,
@@ -199,42 +199,50 @@ pub(crate) async fn reach(
             final_order: "ORDER BY r.depth, r.fs, r.t, r.id",
         },
     );
+    let products_stmt = c
+        .prepare_cached("SELECT id, code FROM products")
+        .await
+        .map_err(db)?;
+    let catalogue = c
+        .query(&products_stmt, &[])
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
     let stmt = c.prepare_cached(&sql).await.map_err(db)?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&types, &products, &codes, &as_of];
     let rows = c.query_raw(&stmt, params).await.map_err(db)?;
     let mut rows = std::pin::pin!(rows);
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
-    let mut seen = threadline_store::query::Seen::default();
+    let mut walk = threadline_store::Walk::new(catalogue)?;
     while let Some(r) = rows.next().await {
         let r = r.map_err(db)?;
-        let node_type: String = col(&r, 1)?;
-        if !seen.first(&node_type, col(&r, 18)?) {
+        let raw = threadline_store::RawReached {
+            depth: i64::from(col::<i32>(&r, 0)?),
+            node_type: col(&r, 1)?,
+            product_id: col(&r, 2)?,
+            code: col(&r, 3)?,
+            via_type: col(&r, 4)?,
+            via_id: col(&r, 5)?,
+            kind: col(&r, 6)?,
+            quantity: col(&r, 7)?,
+            from_time: col(&r, 8)?,
+            removed_time: col(&r, 9)?,
+            status: col(&r, 10)?,
+            holds: col::<Option<i16>>(&r, 11)?.map(i64::from),
+            location: col(&r, 12)?,
+            custodian: col(&r, 13)?,
+            lot: col(&r, 14)?,
+            parent_product_id: col(&r, 15)?,
+            parent_serial: col(&r, 16)?,
+            id: col(&r, 17)?,
+        };
+        let Some(reached) = walk.reached(raw)? else {
             continue;
-        }
-        chunk.push(
-            threadline_store::RawReached {
-                depth: i64::from(col::<i32>(&r, 0)?),
-                node_type,
-                product: col(&r, 2)?,
-                code: col(&r, 3)?,
-                via_type: col(&r, 4)?,
-                via_product: col(&r, 5)?,
-                via_code: col(&r, 6)?,
-                kind: col(&r, 7)?,
-                quantity: col(&r, 8)?,
-                from_time: col(&r, 9)?,
-                removed_time: col(&r, 10)?,
-                status: col(&r, 11)?,
-                holds: col::<Option<i16>>(&r, 12)?.map(i64::from),
-                location: col(&r, 13)?,
-                custodian: col(&r, 14)?,
-                lot: col(&r, 15)?,
-                parent_product: col(&r, 16)?,
-                parent_serial: col(&r, 17)?,
-            }
-            .decode()?,
-        );
+        };
+        chunk.push(reached);
         if chunk.len() == threadline_store::REACH_CHUNK {
             let full = std::mem::replace(
                 &mut chunk,

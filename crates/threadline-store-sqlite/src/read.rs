@@ -635,6 +635,16 @@ const REACH_SEED: &str = "SELECT 'i' AS t, i.id AS id FROM json_each(?1) j
        WHERE json_extract(j.value, '$[0]') = 'l'";
 
 /// Runs the walk and sends its rows in chunks; stops early if the receiver is gone.
+/// Every product's row id and code, for naming the nodes of a walk.
+fn products(c: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    c.prepare_cached("SELECT id, code FROM products")
+        .map_err(db)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
+}
+
 pub(crate) fn reach(
     c: &Connection,
     roots: &[threadline_domain::projection::Node],
@@ -666,35 +676,32 @@ pub(crate) fn reach(
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let mut rows = stmt.query(params![seeds, as_of]).map_err(db)?;
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
-    let mut seen = threadline_store::query::Seen::default();
+    let mut walk = threadline_store::Walk::new(products(c)?)?;
     while let Some(r) = rows.next().map_err(db)? {
-        let node_type: String = r.get(1).map_err(db)?;
-        if !seen.first(&node_type, r.get(18).map_err(db)?) {
+        let raw = threadline_store::RawReached {
+            depth: r.get(0).map_err(db)?,
+            node_type: r.get(1).map_err(db)?,
+            product_id: r.get(2).map_err(db)?,
+            code: r.get(3).map_err(db)?,
+            via_type: r.get(4).map_err(db)?,
+            via_id: r.get(5).map_err(db)?,
+            kind: r.get(6).map_err(db)?,
+            quantity: r.get(7).map_err(db)?,
+            from_time: r.get(8).map_err(db)?,
+            removed_time: r.get(9).map_err(db)?,
+            status: r.get(10).map_err(db)?,
+            holds: r.get(11).map_err(db)?,
+            location: r.get(12).map_err(db)?,
+            custodian: r.get(13).map_err(db)?,
+            lot: r.get(14).map_err(db)?,
+            parent_product_id: r.get(15).map_err(db)?,
+            parent_serial: r.get(16).map_err(db)?,
+            id: r.get(17).map_err(db)?,
+        };
+        let Some(reached) = walk.reached(raw)? else {
             continue;
-        }
-        chunk.push(
-            threadline_store::RawReached {
-                depth: r.get(0).map_err(db)?,
-                node_type,
-                product: r.get(2).map_err(db)?,
-                code: r.get(3).map_err(db)?,
-                via_type: r.get(4).map_err(db)?,
-                via_product: r.get(5).map_err(db)?,
-                via_code: r.get(6).map_err(db)?,
-                kind: r.get(7).map_err(db)?,
-                quantity: r.get(8).map_err(db)?,
-                from_time: r.get(9).map_err(db)?,
-                removed_time: r.get(10).map_err(db)?,
-                status: r.get(11).map_err(db)?,
-                holds: r.get(12).map_err(db)?,
-                location: r.get(13).map_err(db)?,
-                custodian: r.get(14).map_err(db)?,
-                lot: r.get(15).map_err(db)?,
-                parent_product: r.get(16).map_err(db)?,
-                parent_serial: r.get(17).map_err(db)?,
-            }
-            .decode()?,
-        );
+        };
+        chunk.push(reached);
         if chunk.len() == threadline_store::REACH_CHUNK {
             let full = std::mem::replace(
                 &mut chunk,

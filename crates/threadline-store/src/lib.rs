@@ -5,7 +5,7 @@
 //! never see driver types. Every engine passes the same contract tests
 //! (`crates/threadline-testkit`), which is how "identical behaviour" is kept true.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1045,16 +1045,15 @@ pub enum ReachError {
 }
 
 /// One row of the walk as both engines' SQL returns it ([`query::reach_sql`]); turned into a
-/// [`Reached`] by [`RawReached::decode`], so the engines cannot read it differently.
+/// [`Reached`] by [`Walk::reached`], so the engines cannot read it differently.
 #[derive(Debug, Clone)]
 pub struct RawReached {
     pub depth: i64,
     pub node_type: String,
-    pub product: String,
+    pub product_id: i64,
     pub code: String,
     pub via_type: Option<String>,
-    pub via_product: Option<String>,
-    pub via_code: Option<String>,
+    pub via_id: Option<i64>,
     pub kind: Option<String>,
     pub quantity: Option<i64>,
     /// µs since the epoch, UTC.
@@ -1065,14 +1064,105 @@ pub struct RawReached {
     pub location: Option<String>,
     pub custodian: Option<String>,
     pub lot: Option<String>,
-    pub parent_product: Option<String>,
+    pub parent_product_id: Option<i64>,
     pub parent_serial: Option<String>,
+    /// The node's unit or lot row id.
+    pub id: i64,
 }
 
-pub(crate) fn node_of(t: &str, product: &str, code: &str) -> Result<Node> {
-    use threadline_domain::{LotCode, ProductCode, Serial};
+/// A genealogy walk being read: the product codes by row id (read once, not joined per row)
+/// and every node met so far by its row, which names the via node of later rows and keeps
+/// only the first row of a node reached along several paths.
+#[derive(Debug, Default)]
+pub struct Walk {
+    products: HashMap<i64, threadline_domain::ProductCode>,
+    met: HashMap<(bool, i64), Node>,
+}
+
+impl Walk {
+    /// A walk over a database whose products are `(row id, code)`.
+    pub fn new(products: impl IntoIterator<Item = (i64, String)>) -> Result<Self> {
+        let products = products
+            .into_iter()
+            .map(|(id, code)| {
+                threadline_domain::ProductCode::parse(&code)
+                    .map(|c| (id, c))
+                    .map_err(|e| StoreError::Schema(e.message))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Walk {
+            products,
+            met: HashMap::new(),
+        })
+    }
+
+    fn product(&self, id: i64) -> Result<threadline_domain::ProductCode> {
+        self.products
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::Schema(format!("no product with row id {id}")))
+    }
+
+    /// The node a row reached, or `None` when an earlier row reached it already.
+    pub fn reached(&mut self, raw: RawReached) -> Result<Option<Reached>> {
+        let met_key = (raw.node_type == "i", raw.id);
+        if self.met.contains_key(&met_key) {
+            return Ok(None);
+        }
+        let node = node_of(&raw.node_type, self.product(raw.product_id)?, &raw.code)?;
+        let via = match (raw.via_type.as_deref(), raw.via_id) {
+            (Some(t), Some(id)) => Some(
+                self.met
+                    .get(&(t == "i", id))
+                    .cloned()
+                    .ok_or_else(|| StoreError::Schema(format!("via node {t} {id} not met yet")))?,
+            ),
+            _ => None,
+        };
+        let holds = raw.holds.unwrap_or(0);
+        let parent = match (raw.parent_product_id, raw.parent_serial) {
+            (Some(p), Some(s)) => match node_of("i", self.product(p)?, &s)? {
+                Node::Item(k) => Some(k),
+                Node::Lot(_) => None,
+            },
+            _ => None,
+        };
+        let unit = match (&node, raw.status) {
+            (Node::Item(_), Some(s)) => Some(UnitState {
+                status: ItemStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{s}`")))?,
+                location: raw.location,
+                custodian: raw.custodian,
+                lot: raw.lot,
+                parent,
+            }),
+            _ => None,
+        };
+        self.met.insert(met_key, node.clone());
+        Ok(Some(Reached {
+            node,
+            depth: u32::try_from(raw.depth).map_err(|e| StoreError::Schema(e.to_string()))?,
+            via,
+            kind: raw.kind,
+            quantity: raw.quantity.map(Quantity::from_millis),
+            linked_at: raw.from_time.map(micros_to_time),
+            removed_at: raw.removed_time.map(micros_to_time),
+            holds: HoldKind::ALL
+                .into_iter()
+                .filter(|k| holds & i64::from(k.bit()) != 0)
+                .collect(),
+            unit,
+        }))
+    }
+}
+
+pub(crate) fn node_of(
+    t: &str,
+    product: threadline_domain::ProductCode,
+    code: &str,
+) -> Result<Node> {
+    use threadline_domain::{LotCode, Serial};
     let schema = |e: FieldError| StoreError::Schema(e.message);
-    let product = ProductCode::parse(product).map_err(schema)?;
     Ok(match t {
         "i" => Node::Item(ItemKey {
             product,
@@ -1088,47 +1178,4 @@ pub(crate) fn node_of(t: &str, product: &str, code: &str) -> Result<Node> {
 
 fn micros_to_time(us: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default()
-}
-
-impl RawReached {
-    pub fn decode(self) -> Result<Reached> {
-        let node = node_of(&self.node_type, &self.product, &self.code)?;
-        let via = match (self.via_type, self.via_product, self.via_code) {
-            (Some(t), Some(p), Some(c)) => Some(node_of(&t, &p, &c)?),
-            _ => None,
-        };
-        let holds = self.holds.unwrap_or(0);
-        let parent = match (self.parent_product, self.parent_serial) {
-            (Some(p), Some(s)) => match node_of("i", &p, &s)? {
-                Node::Item(k) => Some(k),
-                Node::Lot(_) => None,
-            },
-            _ => None,
-        };
-        let unit = match (&node, self.status) {
-            (Node::Item(_), Some(s)) => Some(UnitState {
-                status: ItemStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{s}`")))?,
-                location: self.location,
-                custodian: self.custodian,
-                lot: self.lot,
-                parent,
-            }),
-            _ => None,
-        };
-        Ok(Reached {
-            node,
-            depth: u32::try_from(self.depth).map_err(|e| StoreError::Schema(e.to_string()))?,
-            via,
-            kind: self.kind,
-            quantity: self.quantity.map(Quantity::from_millis),
-            linked_at: self.from_time.map(micros_to_time),
-            removed_at: self.removed_time.map(micros_to_time),
-            holds: HoldKind::ALL
-                .into_iter()
-                .filter(|k| holds & i64::from(k.bit()) != 0)
-                .collect(),
-            unit,
-        })
-    }
 }

@@ -74,7 +74,12 @@ pub fn member_of(
 ) -> crate::Result<RecallMember> {
     let small = |v: i64| u32::try_from(v).map_err(|e| crate::StoreError::Schema(e.to_string()));
     Ok(RecallMember {
-        node: crate::node_of(t, product, code)?,
+        node: crate::node_of(
+            t,
+            threadline_domain::ProductCode::parse(product)
+                .map_err(|e| crate::StoreError::Schema(e.message))?,
+            code,
+        )?,
         depth: small(depth)?,
         held,
         removed_by: removed_by.map(small).transpose()?,
