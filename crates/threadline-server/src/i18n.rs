@@ -178,6 +178,9 @@ pub enum Msg {
     RowN,
     VersionHistory,
     StationSignedOut,
+    CameraStart,
+    CameraStop,
+    CameraFailed,
     StationServerError,
     OperationDetails,
     NoOperationPermitted,
@@ -725,6 +728,14 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, RowN) => "row {n}",
         (Lang::Zh, VersionHistory) => "版本历史",
         (Lang::En, VersionHistory) => "Version history",
+        (Lang::Zh, CameraStart) => "用摄像头扫码",
+        (Lang::En, CameraStart) => "Scan with the camera",
+        (Lang::Zh, CameraStop) => "关闭摄像头",
+        (Lang::En, CameraStop) => "Stop the camera",
+        (Lang::Zh, CameraFailed) => "无法打开摄像头，请用扫码枪或手动输入",
+        (Lang::En, CameraFailed) => {
+            "The camera could not be opened: use the scanner or type the code"
+        }
         (Lang::Zh, StationSignedOut) => "登录已失效，请重新登录；待提交的扫码已保留",
         (Lang::En, StationSignedOut) => {
             "Signed out: sign in again; the scans waiting to be submitted are kept"

@@ -169,6 +169,8 @@ async fn browser(accept: &str, width: u32) -> Browser {
         json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--hide-scrollbars", "--force-device-scale-factor=1",
+                     // A camera for the scan station: a generated test pattern, no prompt.
+                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                      format!("--window-size={width},900"), format!("--lang={accept}")],
             "prefs": {"intl.accept_languages": accept},
         }),
@@ -182,7 +184,46 @@ async fn browser(accept: &str, width: u32) -> Browser {
     Browser { client, driver }
 }
 
+/// A Chrome DevTools command sent through chromedriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"cmd": self.cmd, "params": self.params}).to_string()),
+        )
+    }
+}
+
 impl Browser {
+    /// Runs `source` in every page this browser opens from now on, before the page's own
+    /// scripts (to take away or stand in for what the browser offers).
+    async fn before_every_page(&self, source: &str) {
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({ "source": source }),
+            })
+            .await
+            .unwrap();
+    }
+
     async fn open(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
@@ -1292,6 +1333,110 @@ store_test!(
             json!(true)
         );
         b.shot("admin-process-en").await;
+        b.close().await;
+    }
+);
+
+store_test!(
+    the_camera_scans_where_the_browser_offers_a_barcode_detector,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        // Without a BarcodeDetector the station offers no camera, and works as ever.
+        let b = browser("zh-CN", 360).await;
+        b.before_every_page("delete window.BarcodeDetector;").await;
+        b.sign_in(&site, "liu", "zh").await;
+        b.open(&format!("{}/scan", site.base)).await;
+        b.until("document.getElementById('scan')").await;
+        assert_eq!(
+            b.js("return typeof window.BarcodeDetector;").await,
+            json!("undefined")
+        );
+        assert_eq!(
+            b.js("return document.getElementById('camera').hidden && getComputedStyle(document.getElementById('camera')).display === 'none';")
+                .await,
+            json!(true)
+        );
+        b.close().await;
+
+        // A stand-in detector that reads what the test puts in front of the camera: the same
+        // label for a while (B7 in two frames), then another (B8).
+        let b = browser("zh-CN", 360).await;
+        b.before_every_page(
+            "window.BarcodeDetector = class {
+               static getSupportedFormats() { return Promise.resolve(['qr_code', 'data_matrix', 'aztec']); }
+               constructor(options) { window.detectorFormats = options && options.formats; }
+               detect(source) {
+                 window.detectedFrom = source && source.tagName;
+                 const codes = window.inFrontOfCamera || [];
+                 return Promise.resolve(codes.length ? [{rawValue: codes.shift(), format: 'data_matrix'}] : []);
+               }
+             };",
+        )
+        .await;
+        b.sign_in(&site, "liu", "zh").await;
+        b.open(&format!("{}/scan", site.base)).await;
+        b.until("document.getElementById('scan')").await;
+        b.client
+            .find(Locator::Css("#op"))
+            .await
+            .unwrap()
+            .select_by_value("commission")
+            .await
+            .unwrap();
+        b.type_into("#f-product", "BOARD").await;
+        b.type_into("#f-work_order", "WO-CAM").await;
+        b.type_into("#f-line", "SZ-L1").await;
+        assert_eq!(b.text("#camera").await, "用摄像头扫码");
+        b.click("#camera").await;
+        b.until(
+            "!document.getElementById('camera-panel').hidden && window.detectedFrom === 'VIDEO'",
+        )
+        .await;
+        assert_eq!(b.text("#camera").await, "关闭摄像头");
+        assert_eq!(
+            b.js("return window.detectorFormats;").await,
+            json!(["data_matrix", "qr_code"])
+        );
+        // The camera shows the fake device's picture.
+        b.until("document.getElementById('camera-video').videoWidth > 0")
+            .await;
+        b.js("window.inFrontOfCamera = ['B7', 'B7', 'B8']; return 0;")
+            .await;
+        b.until("document.querySelectorAll('#scans li.ok').length === 2 && window.inFrontOfCamera.length === 0")
+            .await;
+        let rows = b
+            .js("return Array.from(document.querySelectorAll('#scans li')).reverse().map(li => [li.className, li.querySelector('.code').textContent, li.querySelector('.why').textContent]);")
+            .await;
+        assert_eq!(rows, json!([["ok", "B7", "通过"], ["ok", "B8", "通过"]]));
+        b.shot("scan-camera-zh-360").await;
+        // A code typed by a wedge scanner still lands in the same list.
+        b.click("#camera").await;
+        b.until("document.getElementById('camera-panel').hidden")
+            .await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("B9{enter}"))
+            .await
+            .unwrap();
+        b.until("document.querySelectorAll('#scans li.ok').length === 3")
+            .await;
+        b.click("#submit").await;
+        b.until("document.getElementById('result').classList.contains('ok')")
+            .await;
+        assert_eq!(b.text("#result").await, "已提交: 3");
+        for serial in ["B7", "B8", "B9"] {
+            assert_eq!(
+                site.api.item("BOARD", serial).await["status"],
+                "in_production",
+                "{serial}"
+            );
+        }
         b.close().await;
     }
 );

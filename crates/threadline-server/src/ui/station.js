@@ -6,6 +6,8 @@
 // (unchecked) and the queue, and tries again every few seconds — the browser's own online event
 // is not relied on: in a Wi-Fi dead zone the device often stays "online". An answer the server
 // could not give (5xx) or a session that ended (401) leaves the queue as it is, to be sent later.
+// Where the browser offers a BarcodeDetector and a camera, a button reads codes with the camera;
+// each goes through scan(), the path a wedge scanner's Enter takes. Nothing depends on it.
 // Hand-written, no dependencies; every text comes from the page (data-*).
 (function () {
   'use strict';
@@ -446,6 +448,79 @@
     });
   }
 
+  // --- camera (progressive enhancement) -------------------------------------------------
+  // The same label stays in view for a while: a code read again within this time is the same
+  // scan, not a second one.
+  var SAME_LABEL_MS = 2500;
+  var CAMERA_FORMATS = ['data_matrix', 'qr_code', 'code_128', 'ean_13', 'ean_8', 'upc_a', 'upc_e', 'code_39', 'itf'];
+  function setupCamera() {
+    var button = $('camera');
+    var panel = $('camera-panel');
+    var video = $('camera-video');
+    if (!button || !panel || !video) { return; }
+    if (!('BarcodeDetector' in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      return;
+    }
+    var detector = null;
+    var stream = null;
+    var timer = null;
+    var last = '';
+    var lastAt = 0;
+    button.hidden = false;
+    function label(on) {
+      button.textContent = msg(on ? 'camera-stop' : 'camera-start');
+      button.setAttribute('aria-pressed', on ? 'true' : 'false');
+    }
+    function stop() {
+      if (timer !== null) { window.clearTimeout(timer); timer = null; }
+      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
+      stream = null;
+      video.srcObject = null;
+      panel.hidden = true;
+      label(false);
+    }
+    function read(codes) {
+      var now = Date.now();
+      (codes || []).forEach(function (c) {
+        var code = String(c.rawValue || '').trim();
+        if (!code) { return; }
+        var again = code === last && now - lastAt < SAME_LABEL_MS;
+        last = code;
+        lastAt = now;
+        if (!again) { scan(code); }
+      });
+    }
+    function tick() {
+      timer = null;
+      if (!stream) { return; }
+      detector.detect(video).then(read, function () { /* a frame it could not read */ })
+        .then(function () { if (stream) { timer = window.setTimeout(tick, 150); } });
+    }
+    function start() {
+      var supported = typeof window.BarcodeDetector.getSupportedFormats === 'function'
+        ? window.BarcodeDetector.getSupportedFormats() : Promise.resolve([]);
+      Promise.resolve(supported).then(function (have) {
+        var formats = CAMERA_FORMATS.filter(function (f) { return have.indexOf(f) >= 0; });
+        detector = formats.length ? new window.BarcodeDetector({ formats: formats }) : new window.BarcodeDetector();
+        return navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+      }).then(function (s) {
+        stream = s;
+        video.srcObject = s;
+        panel.hidden = false;
+        label(true);
+        return video.play();
+      }).then(tick, function () {
+        stop();
+        beep();
+        say('bad', msg('camera-failed'));
+      });
+    }
+    button.addEventListener('click', function () {
+      if (stream) { stop(); input.focus(); } else { start(); }
+    });
+    label(false);
+  }
+
   // --- wiring --------------------------------------------------------------------------
   input.addEventListener('keydown', function (e) {
     if (e.key !== 'Enter') { return; }
@@ -478,6 +553,7 @@
   window.addEventListener('offline', function () { setOnline(false); });
 
   restore();
+  setupCamera();
   showFields();
   render();
   recheck();

@@ -399,6 +399,9 @@ const REASONS: &[(&str, Msg)] = &[
     ("undone", Msg::Undone),
     ("signed-out", Msg::StationSignedOut),
     ("server-error", Msg::StationServerError),
+    ("camera-start", Msg::CameraStart),
+    ("camera-stop", Msg::CameraStop),
+    ("camera-failed", Msg::CameraFailed),
 ];
 
 async fn codes_of(store: &dyn Store, kind: &str) -> Vec<String> {
@@ -549,6 +552,8 @@ pub async fn page(
          <label for=\"op\">{l_op}</label><select id=\"op\" name=\"op\" form=\"context\">{options}</select>\
          <label for=\"scan\" class=\"big\">{l_scan}</label>\
          <input id=\"scan\" class=\"scan-input\" autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" enterkeyhint=\"enter\" autofocus>\
+         <button type=\"button\" id=\"camera\" class=\"secondary\" aria-controls=\"camera-panel\" aria-pressed=\"false\" hidden>{l_camera}</button>\
+         <div id=\"camera-panel\" class=\"camera\" hidden><video id=\"camera-video\" muted playsinline aria-label=\"{l_camera}\"></video></div>\
          <p class=\"hint\">{hint}</p>\
          <div class=\"counter\"><span id=\"count\" class=\"count\">0</span><span id=\"expected\" class=\"muted\"></span> <span class=\"muted\">{l_acc}</span> · <span id=\"errors\" class=\"bad\">0</span> <span class=\"muted\">{l_err}</span></div>\
          <div class=\"actions\"><button type=\"button\" id=\"undo\" class=\"secondary\">{l_undo}</button><button type=\"button\" id=\"clear\" class=\"secondary\">{l_clear}</button><button type=\"button\" id=\"submit\">{l_submit}</button></div>\
@@ -567,6 +572,7 @@ pub async fn page(
         l_clear = t(lang, Msg::ClearList),
         l_submit = t(lang, Msg::SubmitBatch),
         l_ctx = t(lang, Msg::OperationDetails),
+        l_camera = t(lang, Msg::CameraStart),
     );
     page_with(
         lang,
