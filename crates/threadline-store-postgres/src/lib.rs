@@ -463,6 +463,12 @@ impl threadline_store::Store for PgStore {
         tokio::spawn(async move {
             let walked = async {
                 let read = Self::begin_read(&mut client).await?;
+                // A forward walk from a material lot meets hundreds of thousands of nodes: its
+                // work table and the final sort by depth stay in memory instead of spilling
+                // to disk at the default 4 MB.
+                read.batch_execute("SET LOCAL work_mem = '64MB'")
+                    .await
+                    .map_err(db)?;
                 lookup::reach(&read, &roots, direction, micros(as_of), &tx).await?;
                 read.commit().await.map_err(db)
             };
