@@ -49,13 +49,22 @@ impl Drop for Site {
 /// The fixture plant, one user per role the tests sign in as, and the router on a socket.
 async fn site(store: TestStore) -> Site {
     plant(&*store).await;
+    site_with(
+        store,
+        &[
+            ("boss", &["admin"]),
+            ("liu", &["production"]),
+            ("wang", &["warehouse"]),
+            ("zhao", &["quality"]),
+        ],
+    )
+    .await
+}
+
+/// The router on a socket over `store` as it is, with these users (name, roles).
+async fn site_with(store: TestStore, users: &[(&str, &[&str])]) -> Site {
     let api = Api::new(&store).await;
-    for (name, roles) in [
-        ("boss", vec!["admin"]),
-        ("liu", vec!["production"]),
-        ("wang", vec!["warehouse"]),
-        ("zhao", vec!["quality"]),
-    ] {
+    for (name, roles) in users {
         let r = api
             .post(
                 "/api/v1/users",
@@ -1438,5 +1447,286 @@ store_test!(
             );
         }
         b.close().await;
+    }
+);
+
+impl Browser {
+    async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    /// Fills a form's fields: text inputs are typed into, selects chosen by value.
+    async fn fill(&self, fields: &[(&str, &str)]) {
+        for (css, value) in fields {
+            let e = self.client.find(Locator::Css(css)).await.unwrap();
+            if e.tag_name().await.unwrap() == "select" {
+                e.select_by_value(value).await.unwrap();
+            } else {
+                e.clear().await.unwrap();
+                e.send_keys(value).await.unwrap();
+            }
+        }
+    }
+
+    /// One batch at the scan station: the operation, its context, the codes as a wedge
+    /// scanner types them; every scan must be accepted, and the batch is submitted.
+    async fn station_batch(&self, op: &str, context: &[(&str, &str)], codes: &[&str]) {
+        self.click("nav a[href^='/scan']").await;
+        self.until("document.getElementById('scan')").await;
+        self.select("#op", op).await;
+        self.fill(context).await;
+        self.click("#scan").await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        let typed: String = codes.iter().map(|c| format!("{c}{enter}")).collect();
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&typed)
+            .await
+            .unwrap();
+        self.until(&format!(
+            "document.querySelectorAll('#scans li').length === {n} && !document.querySelector('#scans li.pending')",
+            n = codes.len()
+        ))
+        .await;
+        let refused = self
+            .js("return Array.from(document.querySelectorAll('#scans li.bad')).map(li => li.textContent);")
+            .await;
+        assert_eq!(refused, json!([]), "{op}");
+    }
+
+    async fn submit_batch(&self, n: usize) {
+        self.click("#submit").await;
+        self.until("document.getElementById('result').classList.contains('ok') || document.getElementById('result').classList.contains('bad')")
+            .await;
+        assert_eq!(self.text("#result").await, format!("已提交: {n}"));
+    }
+
+    /// Saves one master record through its admin page.
+    async fn admin_record(&self, tab: &str, fields: &[(&str, &str)]) {
+        self.click(&format!("a.tab[href^='/admin/{tab}']")).await;
+        self.until(&format!("document.getElementById('{tab}-list')"))
+            .await;
+        self.click("#new-record").await;
+        self.until("document.getElementById('record-form')").await;
+        self.fill(fields).await;
+        self.click("#save").await;
+        self.until("document.getElementById('saved') || document.getElementById('form-errors')")
+            .await;
+        assert!(
+            self.js("return !!document.getElementById('saved');").await == json!(true),
+            "{tab}: {}",
+            self.text("#record-form").await
+        );
+    }
+}
+
+store_test!(
+    a_new_user_runs_the_plant_from_a_phone_in_chinese,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        // What the first start does: an administrator exists. Everything else is the UI.
+        let site = site_with(s, &[("boss", &["admin"])]).await;
+        let b = browser("zh-CN", 360).await;
+        b.open(&format!("{}/", site.base)).await;
+        b.until("document.getElementById('password')").await;
+        b.shot("e2e-01-login").await;
+        b.type_into("#name", "boss").await;
+        b.type_into("#password", PASSWORD).await;
+        b.click("main button[type=submit]").await;
+        b.until("document.getElementById('who')").await;
+        b.shot("e2e-02-home-admin").await;
+
+        // The administrator sets the plant up: places, partners, products, a user.
+        b.click("nav a[href^='/admin']").await;
+        b.until("document.getElementById('products-list')").await;
+        for (code, name, kind, parent) in [
+            ("SZ", "深圳工厂", "site", ""),
+            ("SZ-WH-A1", "成品仓 A1", "bin", "SZ"),
+            ("SZ-L1", "一号线", "line", "SZ"),
+        ] {
+            b.admin_record(
+                "locations",
+                &[
+                    ("#f-code", code),
+                    ("#f-name", name),
+                    ("#f-kind", kind),
+                    ("#f-parent", parent),
+                ],
+            )
+            .await;
+        }
+        b.shot("e2e-03-locations").await;
+        for (code, name, kind) in [
+            ("SUP1", "深圳华强电子", "supplier"),
+            ("CUST1", "广州零售", "customer"),
+        ] {
+            b.admin_record(
+                "parties",
+                &[("#f-code", code), ("#f-name", name), ("#f-kind", kind)],
+            )
+            .await;
+        }
+        for (code, name) in [("BOARD", "主板"), ("PHONE", "手机 X1")] {
+            b.admin_record(
+                "products",
+                &[
+                    ("#f-code", code),
+                    ("#f-name", name),
+                    ("#f-tracking", "serial"),
+                ],
+            )
+            .await;
+        }
+        b.shot("e2e-04-products").await;
+        b.click("a.tab[href^='/admin/users']").await;
+        b.until("document.getElementById('new-user')").await;
+        b.type_into("#u-name", "chen").await;
+        b.type_into("#u-password", PASSWORD).await;
+        for role in ["warehouse", "production", "quality"] {
+            b.click(&format!("#u-role-{role}")).await;
+        }
+        b.click("#new-user button[type=submit]").await;
+        b.until("document.getElementById('saved')").await;
+        b.shot("e2e-05-users").await;
+        b.click("#sign-out").await;
+        b.until("document.getElementById('password')").await;
+
+        // The new user, told only the address and a password.
+        b.type_into("#name", "chen").await;
+        b.type_into("#password", PASSWORD).await;
+        b.click("main button[type=submit]").await;
+        b.until("document.getElementById('who')").await;
+        assert_eq!(b.text("#who").await, "chen");
+        b.shot("e2e-06-home").await;
+
+        // Receive two boards from the supplier.
+        b.station_batch(
+            "receive",
+            &[
+                ("#f-product", "BOARD"),
+                ("#f-supplier", "SUP1"),
+                ("#f-purchase_order", "PO-1"),
+                ("#f-location", "SZ-WH-A1"),
+            ],
+            &["B1", "B2"],
+        )
+        .await;
+        b.shot("e2e-07-receive").await;
+        b.submit_batch(2).await;
+        // Make two phones, and build a board into each.
+        b.station_batch(
+            "commission",
+            &[
+                ("#f-product", "PHONE"),
+                ("#f-work_order", "WO-1"),
+                ("#f-line", "SZ-L1"),
+            ],
+            &["P1", "P2"],
+        )
+        .await;
+        b.submit_batch(2).await;
+        b.shot("e2e-08-commission").await;
+        for (phone, board) in [("P1", "B1"), ("P2", "B2")] {
+            b.station_batch(
+                "assemble",
+                &[("#f-parent", phone), ("#f-location", "SZ-L1")],
+                &[board],
+            )
+            .await;
+            b.submit_batch(1).await;
+        }
+        b.shot("e2e-09-assemble").await;
+        // Inspect both, put them away into stock.
+        b.station_batch(
+            "inspect",
+            &[("#f-result", "pass"), ("#f-inspector", "陈工")],
+            &["P1", "P2"],
+        )
+        .await;
+        b.submit_batch(2).await;
+        b.shot("e2e-10-inspect").await;
+        b.station_batch("move", &[("#f-to", "SZ-WH-A1")], &["P1", "P2"])
+            .await;
+        b.click("#f-put_away").await;
+        b.submit_batch(2).await;
+        // Ship one to the customer.
+        b.station_batch(
+            "ship",
+            &[
+                ("#f-sales_order", "SO-1"),
+                ("#f-from", "SZ-WH-A1"),
+                ("#f-customer", "CUST1"),
+            ],
+            &["P1"],
+        )
+        .await;
+        b.submit_batch(1).await;
+        b.shot("e2e-11-ship").await;
+
+        // Look the shipped phone up.
+        b.click("nav a[href^='/unit']").await;
+        b.until("document.getElementById('code')").await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        b.type_into("#code", &format!("P1{enter}")).await;
+        b.until("document.getElementById('identity')").await;
+        assert_eq!(b.text("#identity h1").await, "手机 X1 P1");
+        assert_eq!(b.text("#components").await, "BOARD · B1");
+        b.shot("e2e-12-passport").await;
+        let timeline = b.text("#timeline").await;
+        for step in ["生产赋码", "装配", "质检", "发货", "销售订单 SO-1"] {
+            assert!(timeline.contains(step), "{step}: {timeline}");
+        }
+
+        // The supplier's boards turn out bad: trace them forward and recall.
+        b.click("nav a[href^='/trace']").await;
+        b.until("document.getElementById('t-supplier')").await;
+        b.type_into("#t-supplier", "SUP1").await;
+        b.click("#scope button[type=submit]").await;
+        b.until("document.getElementById('trace-result')").await;
+        let reached = b.text("#trace-table").await;
+        assert!(
+            reached.contains("PHONE · P1") && reached.contains("PHONE · P2"),
+            "{reached}"
+        );
+        b.shot("e2e-13-trace").await;
+        b.click("#start-recall").await;
+        b.until("document.getElementById('recall-preview')").await;
+        let summary = b.text("#preview-summary").await;
+        assert!(summary.contains("已流出: 1"), "{summary}");
+        b.shot("e2e-14-recall-preview").await;
+        b.type_into("#r-code", "RC-1").await;
+        b.type_into("#r-reason", "PO-1 主板供电短路").await;
+        b.click("#create-recall button[type=submit]").await;
+        b.until("document.getElementById('campaign')").await;
+        assert_eq!(b.text("#campaign h1").await, "召回 RC-1");
+        b.shot("e2e-15-recall").await;
+        // Nothing sticks out sideways on the way.
+        assert_eq!(
+            b.js("return document.documentElement.scrollWidth <= window.innerWidth;")
+                .await,
+            json!(true)
+        );
+        b.close().await;
+
+        // What the UI did is what the ledger holds.
+        assert_eq!(site.api.item("PHONE", "P1").await["status"], "in_transit");
+        assert_eq!(site.api.item("PHONE", "P2").await["status"], "in_stock");
+        assert_eq!(
+            site.api.item("PHONE", "P2").await["holds"],
+            json!(["recall"])
+        );
+        let r = site.api.get("/api/v1/recalls/RC-1").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["created_by"], "chen", "{:?}", r.body);
     }
 );

@@ -73,7 +73,7 @@ fn reasons(lang: Lang, e: &StoredEvent) -> String {
         .map(|tx| {
             format!(
                 "<span class=\"badge\">{} {}</span>",
-                esc(&tx.kind.as_str().to_uppercase()),
+                esc(&super::search::order_kind(lang, tx.kind.as_str())),
                 esc(tx.id.as_str())
             )
         })

@@ -247,7 +247,7 @@ async fn preview_page(
 fn bar(label: &str, n: usize, total: usize) -> String {
     let width = (n * 200).checked_div(total).unwrap_or(0);
     format!(
-        "<div class=\"bar\"><span>{}</span><svg width=\"200\" height=\"14\" aria-hidden=\"true\"><rect width=\"200\" height=\"14\" rx=\"3\" fill=\"#e6ebf1\"/><rect width=\"{width}\" height=\"14\" rx=\"3\" fill=\"#1f6feb\"/></svg><span>{n}</span></div>",
+        "<div class=\"bar\"><span>{}</span><svg viewBox=\"0 0 200 14\" preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect width=\"200\" height=\"14\" rx=\"3\" fill=\"#e6ebf1\"/><rect width=\"{width}\" height=\"14\" rx=\"3\" fill=\"#1f6feb\"/></svg><span>{n}</span></div>",
         esc(label)
     )
 }

@@ -28,7 +28,7 @@ pub struct Params {
 }
 
 /// The display name of an order type; a type without one shows as it is.
-fn order_kind(lang: Lang, kind: &str) -> String {
+pub(crate) fn order_kind(lang: Lang, kind: &str) -> String {
     let m = match kind {
         "po" => Msg::OrderPo,
         "prodorder" => Msg::OrderProd,

@@ -321,7 +321,7 @@
         }
         return one(body);
       case 'move':
-        return one(Object.assign(pick(ctx, ['from', 'to', 'operator']), { items: units }));
+        return one(Object.assign(pick(ctx, ['from', 'to', 'operator', 'put_away']), { items: units }));
       case 'ship':
         return one(Object.assign(pick(ctx, ['sales_order', 'from', 'customer', 'distributor', 'ship_to_region', 'tracking_number']), { lines: byProduct(units) }));
       case 'return':

@@ -350,6 +350,13 @@ const FIELDS: &[Field] = &[
         optional: &["inspect"],
     },
     Field {
+        key: "put_away",
+        label: Msg::FieldPutAway,
+        input: Input::Check,
+        required: &[],
+        optional: &["move"],
+    },
+    Field {
         key: "completed",
         label: Msg::FieldCompleted,
         input: Input::Check,
