@@ -80,13 +80,16 @@ pub async fn passport(
     key: &ItemKey,
     now: DateTime<Utc>,
 ) -> Result<Option<Passport>, AppError> {
-    let Some(state) = store.item(key).await? else {
+    let Some(history) = store.unit_history(key).await? else {
         return Ok(None);
     };
-    let product = store.product(key.product.as_str()).await?;
     // A batch event (a work order commissioned, a pallet shipped) is shown with this unit
     // only: the passport is of one unit, and an event may name thousands.
-    let timeline = store.timeline(key).await?;
+    let threadline_store::UnitHistory {
+        state,
+        product,
+        timeline,
+    } = history;
     let months = product.as_ref().and_then(|p| p.def.warranty_months);
     // The warranty starts at the first sale to an end customer that was not corrected away.
     let sale = timeline

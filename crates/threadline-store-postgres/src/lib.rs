@@ -376,9 +376,22 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
-    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
-        let client = self.client().await?;
-        read::timeline(&client, key).await
+    async fn unit_history(
+        &self,
+        key: &ItemKey,
+    ) -> Result<Option<threadline_store::UnitHistory>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = Self::begin_read(&mut client).await?;
+        let Some(state) = read::item(&tx, key).await? else {
+            return Ok(None);
+        };
+        let history = threadline_store::UnitHistory {
+            state,
+            product: read::master_one(&tx, "products", key.product.as_str()).await?,
+            timeline: read::timeline(&tx, key).await?,
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(Some(history))
     }
 
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {

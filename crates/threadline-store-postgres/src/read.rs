@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::{ClientWrapper, Transaction};
+use deadpool_postgres::{ClientWrapper, GenericClient, Transaction};
 use serde::de::DeserializeOwned;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
@@ -86,7 +86,7 @@ fn versioned<T: DeserializeOwned>(
 }
 
 pub(crate) async fn master_one<T: DeserializeOwned>(
-    c: &ClientWrapper,
+    c: &impl GenericClient,
     table: &str,
     code: &str,
 ) -> Result<Option<Versioned<T>>, StoreError> {
@@ -203,7 +203,10 @@ fn item_key(p: &str, s: &str) -> Result<ItemKey, StoreError> {
     })
 }
 
-pub(crate) async fn item(c: &ClientWrapper, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
+pub(crate) async fn item(
+    c: &impl GenericClient,
+    key: &ItemKey,
+) -> Result<Option<ItemView>, StoreError> {
     let stmt = c
         .prepare_cached(
             "SELECT i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial,
@@ -454,7 +457,7 @@ pub(crate) async fn event(
 
 /// The events naming `key`, narrowed to it: batch events from their heads. One statement.
 pub(crate) async fn timeline(
-    c: &ClientWrapper,
+    c: &impl GenericClient,
     key: &ItemKey,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     // The body is read only where there is no head or the unit is the parent (it keeps its

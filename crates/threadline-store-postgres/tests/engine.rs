@@ -258,11 +258,11 @@ async fn the_migration_fills_the_heads_of_events_recorded_before_it() {
         .unwrap();
     let mut before = Vec::new();
     for k in &keys {
-        before.push(store.timeline(k).await.unwrap());
+        before.push(store.unit_history(k).await.unwrap().unwrap());
     }
     drop(store);
-    assert_eq!(before[0][0].others, 9);
-    assert_eq!(before[1][0].others, 1);
+    assert_eq!(before[0].timeline[0].others, 9);
+    assert_eq!(before[1].timeline[0].others, 1);
 
     // As a database from before the migration: no head columns, migration 18 not applied.
     let c = sql(&config).await;
@@ -280,7 +280,7 @@ async fn the_migration_fills_the_heads_of_events_recorded_before_it() {
     .unwrap();
     let store = PgStore::from_config(config.clone()).await.unwrap();
     for (k, t) in keys.iter().zip(&before) {
-        assert_eq!(&store.timeline(k).await.unwrap(), t, "{k}");
+        assert_eq!(&store.unit_history(k).await.unwrap().unwrap(), t, "{k}");
     }
     let row = c
         .query_one(

@@ -443,9 +443,22 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| read::events(c, &q)).await
     }
 
-    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn unit_history(
+        &self,
+        key: &ItemKey,
+    ) -> Result<Option<threadline_store::UnitHistory>, StoreError> {
         let key = key.clone();
-        self.read(move |c| read::timeline(c, &key)).await
+        self.read(move |c| {
+            let Some(state) = read::item(c, &key)? else {
+                return Ok(None);
+            };
+            Ok(Some(threadline_store::UnitHistory {
+                state,
+                product: read::master_one(c, "products", key.product.as_str())?,
+                timeline: read::timeline(c, &key)?,
+            }))
+        })
+        .await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {

@@ -502,6 +502,14 @@ pub fn event_head(ev: &Event) -> Option<(String, i64)> {
     Some((json, i64::try_from(units).unwrap_or(i64::MAX)))
 }
 
+/// A unit's state, product and timeline from one snapshot ([`Store::unit_history`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitHistory {
+    pub state: ItemView,
+    pub product: Option<Versioned<Product>>,
+    pub timeline: Vec<StoredEvent>,
+}
+
 /// One row of a unit's timeline as an engine reads it: the unit's role in the event (an event
 /// may name a unit in two roles, one row each), and either the event's head or — when it has
 /// none, or the unit is the parent and keeps its components — the ledger body.
@@ -735,10 +743,11 @@ pub trait Store: Send + Sync + 'static {
     async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>>;
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
-    /// Every event naming the unit `key`, in ledger order, each narrowed to it
-    /// ([`StoredEvent::narrow_to`]): a unit's passport timeline. A batch event is read from its
-    /// head ([`event_head`]), not decoded whole.
-    async fn timeline(&self, key: &ItemKey) -> Result<Vec<StoredEvent>>;
+    /// What a unit's passport is made of, read in one snapshot: its state, its product and
+    /// every event naming it in ledger order, each narrowed to it ([`StoredEvent::narrow_to`];
+    /// a batch event is read from its head ([`event_head`]), not decoded whole). `None` when
+    /// the unit is not registered.
+    async fn unit_history(&self, key: &ItemKey) -> Result<Option<UnitHistory>>;
 
     /// Walks the hash chain and the event index.
     async fn verify(&self) -> Result<VerifyReport>;
