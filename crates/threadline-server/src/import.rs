@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventRequest};
 use threadline_domain::master::MasterRecord;
-use threadline_store::{MasterWrite, StoreError};
+use threadline_store::{CaptureOutcome, IdempotencyKey, MasterWrite, StoreError};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -641,7 +641,10 @@ pub struct ImportParams {
 }
 
 /// `POST /api/v1/imports/{kind}?mode=dry_run|commit` with a CSV or XLSX body. Refusals name
-/// `rows[N].<header>`, N the spreadsheet row (the header is row 1).
+/// `rows[N].<header>`, N the spreadsheet row (the header is row 1). A commit honours
+/// `Idempotency-Key` like `POST /api/v1/events`: a retry of the same file (same kind, media
+/// type and bytes) answers the first commit's answer with `Idempotent-Replayed: true` and
+/// records nothing; another request under the same key is refused. A dry run ignores the key.
 pub async fn import(
     State(app): State<AppState>,
     actor: Actor,
@@ -665,12 +668,22 @@ pub async fn import(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let key = if dry_run {
+        None
+    } else {
+        crate::api::idempotency(
+            &headers,
+            &format!("POST /api/v1/imports/{kind} {ct}"),
+            &body,
+        )?
+    };
     let outcome = run(
         &*app.store,
         &kind,
         ct,
         &body,
         dry_run,
+        key,
         &actor.name(),
         app.clock.now(),
     )
@@ -680,22 +693,40 @@ pub async fn import(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(outcome)).into_response())
+    let mut resp = (status, Json(outcome.answer)).into_response();
+    if outcome.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// What an import answered.
+#[derive(Debug)]
+pub struct Imported {
+    /// `{kind, rows, dry_run, entries}`.
+    pub answer: Value,
+    /// The idempotency key was seen before: `answer` is the first commit's, nothing was written.
+    pub replayed: bool,
 }
 
 /// Imports `body` (CSV or XLSX by the media type `ct`) as `kind` (`products`, `parties`,
 /// `locations`) for `actor`: every row is checked, and kept only if `dry_run` is false and
 /// no row is refused. Answers `{kind, rows, dry_run, entries}`; a refusal names every bad row
-/// as `rows[N].<header>`, N the spreadsheet row. The API and the command line both call this.
+/// as `rows[N].<header>`, N the spreadsheet row. A commit under `idempotency` (the store keeps
+/// the key with the receipts, in the commit's transaction) that was made before answers the
+/// first commit again. The API and the command line both call this.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: &dyn threadline_store::Store,
     kind: &str,
     ct: &str,
     body: &[u8],
     dry_run: bool,
+    idempotency: Option<IdempotencyKey>,
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Value, AppError> {
+) -> Result<Imported, AppError> {
     let (target, columns, _) = kind_of(kind)?;
     let rows = table(ct, body)?;
     let Some((head, data)) = rows.split_first() else {
@@ -876,14 +907,28 @@ pub async fn run(
     }
     let count = writes.len() + events.len();
     let keep = !dry_run && errors.is_empty();
+    // The key goes with every commit, even one with bad rows: a retry whose first attempt was
+    // kept answers that attempt before any row is judged against what it recorded.
+    let key = if dry_run { None } else { idempotency };
     let stored = if matches!(target, Target::Master(_)) {
-        store.put_masters(writes, !keep).await
+        store.put_masters(writes, !keep, key).await
     } else {
-        store.capture_import(events, !keep).await
+        store.capture_import(events, !keep, key).await
     };
     let receipts = match stored {
-        Ok(r) if errors.is_empty() => r,
+        Ok(CaptureOutcome::Replayed(r)) => {
+            tracing::info!(kind = %kind, rows = r.len(), actor = %actor, "import replayed");
+            return Ok(Imported {
+                answer: json!({"kind": kind, "rows": r.len(), "dry_run": false, "entries": r}),
+                replayed: true,
+            });
+        }
+        Ok(CaptureOutcome::Recorded(r)) if errors.is_empty() => r,
         Ok(_) => return Err(AppError::Rule(by_row(errors))),
+        // The key names no row: the whole request is refused as it is.
+        Err(StoreError::Invalid(v)) if v.iter().any(|e| e.code == "idempotency_key_reused") => {
+            return Err(AppError::Rule(v));
+        }
         Err(StoreError::Invalid(v)) => {
             // `[i].field` → the spreadsheet row and its header.
             let refused = v
@@ -911,8 +956,11 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(kind = %kind, rows = count, dry_run, actor = %actor, "import");
-    Ok(json!({"kind": kind, "rows": count, "dry_run": dry_run,
-              "entries": if dry_run { json!([]) } else { json!(receipts) }}))
+    Ok(Imported {
+        answer: json!({"kind": kind, "rows": count, "dry_run": dry_run,
+                       "entries": if dry_run { json!([]) } else { json!(receipts) }}),
+        replayed: false,
+    })
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -513,7 +513,7 @@ async fn state_problems(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    match store.capture_import(events, true).await {
+    match store.capture_import(events, true, None).await {
         Ok(_) => Ok(Vec::new()),
         Err(StoreError::Invalid(v)) => Ok(remap(&dry, v)),
         Err(e) => Err(e.into()),

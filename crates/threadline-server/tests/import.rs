@@ -632,3 +632,130 @@ store_test!(
         );
     }
 );
+
+async fn commit_with_key(api: &Api, kind: &str, key: &str, csv: &str) -> Reply {
+    api.send(
+        Request::post(format!("/api/v1/imports/{kind}?mode=commit"))
+            .header("content-type", "text/csv")
+            .header("idempotency-key", key)
+            .body(Body::from(csv.to_owned()))
+            .unwrap(),
+    )
+    .await
+}
+
+store_test!(
+    a_retried_commit_with_its_idempotency_key_answers_the_first_and_writes_nothing,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+
+        // Master rows (Store::put_masters).
+        let products = "编码,名称,追溯方式\nTC-300,控制器 300,序列号\nTC-400,控制器 400,序列号\n";
+        let first = commit_with_key(&api, "products", "erp-import-1", products).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        assert!(first.headers.get("idempotent-replayed").is_none());
+        assert_eq!(api.ledger_len().await, before + 2);
+        // Without the key the same file is refused (the codes exist now); with it, the retry
+        // answers exactly the first answer and records nothing.
+        let again = commit_with_key(&api, "products", "erp-import-1", products).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(api.ledger_len().await, before + 2);
+        let plain = upload(
+            &api,
+            "/api/v1/imports/products?mode=commit",
+            "text/csv",
+            products.into(),
+        )
+        .await;
+        assert_eq!(plain.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The same key with another file, another kind or through another endpoint is refused,
+        // naming the key, and writes nothing.
+        let other = "编码,名称,追溯方式\nTC-500,控制器 500,序列号\n";
+        for r in [
+            commit_with_key(&api, "products", "erp-import-1", other).await,
+            commit_with_key(&api, "parties", "erp-import-1", "编码,名称,类型\nC9,客户,客户\n").await,
+            api.send(
+                Request::post("/api/v1/events")
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", "erp-import-1")
+                    .body(Body::from(
+                        serde_json::json!({"type": "object", "action": "ADD",
+                            "event_time": "2026-05-26T10:00:00+08:00", "biz_step": "commissioning",
+                            "biz_location": "SZ-FG", "items": [{"product": "TC", "serial": "TC-K1"}]})
+                        .to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await,
+        ] {
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+            assert_eq!(
+                r.codes(),
+                vec![(
+                    "idempotency_key_reused".to_owned(),
+                    "Idempotency-Key".to_owned()
+                )],
+                "{:?}",
+                r.body
+            );
+            assert!(r.message().contains("erp-import-1"), "{:?}", r.body);
+        }
+        assert_eq!(api.ledger_len().await, before + 2);
+        assert_eq!(
+            api.get("/api/v1/products/TC-500").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // Registering rows (Store::capture_import). A commit refused for a bad row does not
+        // keep its key: the corrected file commits under it.
+        let bad = "产品编码,序列号,来源,状态,位置\nTC,TC-L001,历史,在库,SZ-FG\nTC,TC-L002,历史,在库,NOPE\n";
+        let r = commit_with_key(&api, "serials", "erp-serials-1", bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(api.ledger_len().await, before + 2);
+        let good = "产品编码,序列号,来源,状态,位置\nTC,TC-L001,历史,在库,SZ-FG\nTC,TC-L002,历史,在库,SZ-FG\n";
+        let first = commit_with_key(&api, "serials", "erp-serials-1", good).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        assert_eq!(first.body["entries"].as_array().unwrap().len(), 2);
+        assert_eq!(api.ledger_len().await, before + 4);
+        let again = commit_with_key(&api, "serials", "erp-serials-1", good).await;
+        assert_eq!(
+            (again.status, &again.body),
+            (StatusCode::CREATED, &first.body)
+        );
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(api.ledger_len().await, before + 4);
+        let events = api.get("/api/v1/events?product=TC&serial=TC-L001").await;
+        assert_eq!(events.body["items"].as_array().unwrap().len(), 1);
+
+        // A dry run ignores the key (it keeps nothing), and an empty key is refused by name.
+        let dry = api
+            .send(
+                Request::post("/api/v1/imports/products")
+                    .header("content-type", "text/csv")
+                    .header("idempotency-key", "erp-import-1")
+                    .body(Body::from(other))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(dry.status, StatusCode::OK, "{:?}", dry.body);
+        let r = commit_with_key(&api, "products", " ", other).await;
+        assert_eq!(
+            (r.status, r.codes()),
+            (
+                StatusCode::BAD_REQUEST,
+                vec![(
+                    "invalid_idempotency_key".to_owned(),
+                    "Idempotency-Key".to_owned()
+                )]
+            ),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before + 4);
+    }
+);

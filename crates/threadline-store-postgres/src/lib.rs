@@ -218,18 +218,28 @@ impl threadline_store::Store for PgStore {
         &self,
         mut events: Vec<Event>,
         dry_run: bool,
-    ) -> Result<Vec<Receipt>, StoreError> {
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let mut head = capture::lock_head(&tx).await?;
+        if let Some(k) = &idempotency
+            && let Some(prior) = read::idempotent_replay(&tx, k).await?
+        {
+            tx.rollback().await.map_err(db)?;
+            return Ok(CaptureOutcome::Replayed(prior));
+        }
         let receipts =
             capture::project_events(&tx, &mut events, Some(&mut head), &[], true).await?;
         if dry_run {
             tx.rollback().await.map_err(db)?;
         } else {
+            if let Some(k) = &idempotency {
+                read::remember(&tx, k, &receipts).await?;
+            }
             tx.commit().await.map_err(db)?;
         }
-        Ok(receipts)
+        Ok(CaptureOutcome::Recorded(receipts))
     }
 
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
@@ -244,9 +254,19 @@ impl threadline_store::Store for PgStore {
         &self,
         writes: Vec<MasterWrite>,
         dry_run: bool,
-    ) -> Result<Vec<Receipt>, StoreError> {
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        // The key is judged with the chain head locked, as in `capture`: a retry sent while
+        // the first attempt was being recorded waits here and finds its receipts.
+        if let Some(k) = &idempotency {
+            capture::lock_head(&tx).await?;
+            if let Some(prior) = read::idempotent_replay(&tx, k).await? {
+                tx.rollback().await.map_err(db)?;
+                return Ok(CaptureOutcome::Replayed(prior));
+            }
+        }
         let mut receipts = Vec::with_capacity(writes.len());
         let mut refused = Vec::new();
         for (i, w) in writes.into_iter().enumerate() {
@@ -261,9 +281,12 @@ impl threadline_store::Store for PgStore {
         if dry_run {
             tx.rollback().await.map_err(db)?;
         } else {
+            if let Some(k) = &idempotency {
+                read::remember(&tx, k, &receipts).await?;
+            }
             tx.commit().await.map_err(db)?;
         }
-        Ok(receipts)
+        Ok(CaptureOutcome::Recorded(receipts))
     }
 
     async fn serial_rule(

@@ -266,17 +266,26 @@ impl threadline_store::Store for SqliteStore {
         &self,
         mut events: Vec<Event>,
         dry_run: bool,
-    ) -> Result<Vec<Receipt>, StoreError> {
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
+            if let Some(k) = &idempotency
+                && let Some(prior) = read::idempotent_replay(&tx, k)?
+            {
+                return Ok(CaptureOutcome::Replayed(prior));
+            }
             let mut head = capture::head(&tx)?;
             let receipts = capture::project_events(&tx, &mut events, Some(&mut head), &[], true)?;
             if !dry_run {
+                if let Some(k) = &idempotency {
+                    read::remember(&tx, k, &receipts)?;
+                }
                 tx.commit().map_err(db)?;
             }
-            Ok(receipts)
+            Ok(CaptureOutcome::Recorded(receipts))
         })
         .await
     }
@@ -297,11 +306,17 @@ impl threadline_store::Store for SqliteStore {
         &self,
         writes: Vec<MasterWrite>,
         dry_run: bool,
-    ) -> Result<Vec<Receipt>, StoreError> {
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
+            if let Some(k) = &idempotency
+                && let Some(prior) = read::idempotent_replay(&tx, k)?
+            {
+                return Ok(CaptureOutcome::Replayed(prior));
+            }
             let mut receipts = Vec::with_capacity(writes.len());
             let mut refused = Vec::new();
             for (i, w) in writes.into_iter().enumerate() {
@@ -314,9 +329,12 @@ impl threadline_store::Store for SqliteStore {
                 return Err(StoreError::Invalid(refused));
             }
             if !dry_run {
+                if let Some(k) = &idempotency {
+                    read::remember(&tx, k, &receipts)?;
+                }
                 tx.commit().map_err(db)?;
             }
-            Ok(receipts)
+            Ok(CaptureOutcome::Recorded(receipts))
         })
         .await
     }

@@ -705,14 +705,30 @@ pub trait Store: Send + Sync + 'static {
     /// Every refusal is reported with its event's index (`events[3].items[0]`); with `dry_run`
     /// nothing is kept even when every event passes. Imported history enqueues no webhook
     /// deliveries: subscribers hear of what happens, not of a plant's opening balance.
-    async fn capture_import(&self, events: Vec<Event>, dry_run: bool) -> Result<Vec<Receipt>>;
+    ///
+    /// With `idempotency`, the key is looked up first, as [`Store::capture`] does: a key seen
+    /// before answers its first receipts ([`CaptureOutcome::Replayed`]) before anything is
+    /// checked, the same key with another request hash is refused (`idempotency_key_reused`),
+    /// and a new key is kept with the receipts when this commits (never on a dry run).
+    async fn capture_import(
+        &self,
+        events: Vec<Event>,
+        dry_run: bool,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome>;
 
     /// Records a master-data create or change as a ledger entry and updates its projection.
     async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
     /// Records master-data writes in one transaction, all or nothing (a bulk import). Every
     /// refusal is reported, its field prefixed with the write's index (`[3].parent`); with
-    /// `dry_run` nothing is kept even when every write passes.
-    async fn put_masters(&self, writes: Vec<MasterWrite>, dry_run: bool) -> Result<Vec<Receipt>>;
+    /// `dry_run` nothing is kept even when every write passes. `idempotency` as for
+    /// [`Store::capture_import`].
+    async fn put_masters(
+        &self,
+        writes: Vec<MasterWrite>,
+        dry_run: bool,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome>;
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>>;
     async fn products(&self, q: &ListQuery) -> Result<Page<Versioned<Product>>>;

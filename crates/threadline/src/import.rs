@@ -57,12 +57,14 @@ pub async fn import(
                 ct,
                 &body,
                 !commit,
+                None,
                 "cli",
                 chrono::Utc::now(),
             )
             .await;
             match outcome {
-                Ok(v) => {
+                Ok(imported) => {
+                    let v = imported.answer;
                     if commit {
                         crate::audit_cli(
                             &**store,
