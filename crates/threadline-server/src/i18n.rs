@@ -438,6 +438,40 @@ pub enum Msg {
     Active,
     Disabled,
     TokenSecret,
+    Webhooks,
+    WebhooksIntro,
+    NewWebhook,
+    NoWebhooks,
+    WebhookUrl,
+    WebhookFormat,
+    WebhookFilter,
+    WebhookPaused,
+    WebhookSecret,
+    WebhookSecretHint,
+    WebhookSecretShown,
+    WebhookTopics,
+    WebhookTopicsHint,
+    WebhookListHint,
+    FilterProducts,
+    FilterLocations,
+    FilterSteps,
+    MessageLanguage,
+    EveryEvent,
+    DisableWebhook,
+    EnableWebhook,
+    Updated,
+    DeliveryLog,
+    DeliveryLogHint,
+    DeliverySubject,
+    PickWebhook,
+    NoDeliveries,
+    AllStatuses,
+    Attempts,
+    LastAttempt,
+    LastHttpStatus,
+    LastError,
+    Redeliver,
+    LedgerEvent,
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
@@ -1323,6 +1357,135 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Disabled) => "Locked",
         (Lang::Zh, TokenSecret) => "令牌密钥（只显示这一次，请立即保存）",
         (Lang::En, TokenSecret) => "Token secret (shown this once; store it now)",
+        (Lang::Zh, Webhooks) => "Webhook 推送",
+        (Lang::En, Webhooks) => "Webhooks",
+        (Lang::Zh, WebhooksIntro) => {
+            "把追溯事件推送给 ERP、MES 或钉钉/企业微信群机器人。每次推送都带签名，失败按指数退避重试，多次失败后进入死信，可在下方推送记录中重新推送。"
+        }
+        (Lang::En, WebhooksIntro) => {
+            "Push traceability events to an ERP, a MES or a DingTalk/WeCom group robot. Every delivery is signed, retried with exponential back-off, and dead-lettered after repeated failures; redeliver it from the delivery log below."
+        }
+        (Lang::Zh, NewWebhook) => "新建订阅",
+        (Lang::En, NewWebhook) => "New subscription",
+        (Lang::Zh, NoWebhooks) => "还没有订阅。",
+        (Lang::En, NoWebhooks) => "No subscriptions yet.",
+        (Lang::Zh, WebhookUrl) => "接收地址",
+        (Lang::En, WebhookUrl) => "URL",
+        (Lang::Zh, WebhookFormat) => "格式",
+        (Lang::En, WebhookFormat) => "Format",
+        (Lang::Zh, WebhookFilter) => "推送条件",
+        (Lang::En, WebhookFilter) => "Filter",
+        (Lang::Zh, WebhookPaused) => "已停用",
+        (Lang::En, WebhookPaused) => "Disabled",
+        (Lang::Zh, WebhookSecret) => "密钥",
+        (Lang::En, WebhookSecret) => "Secret",
+        (Lang::Zh, WebhookSecretHint) => {
+            "JSON：留空则自动生成签名密钥（只显示一次）；钉钉：机器人的加签密钥 SEC…；企业微信不需要。"
+        }
+        (Lang::En, WebhookSecretHint) => {
+            "JSON: leave empty to have a signing secret made (shown once); DingTalk: the robot's signing secret SEC…; WeCom needs none."
+        }
+        (Lang::Zh, WebhookSecretShown) => "签名密钥（只显示这一次，请立即保存）",
+        (Lang::En, WebhookSecretShown) => "Signing secret (shown this once; store it now)",
+        (Lang::Zh, WebhookTopics) => "主题",
+        (Lang::En, WebhookTopics) => "Topics",
+        (Lang::Zh, WebhookTopicsHint) => "都不选则推送全部事件。",
+        (Lang::En, WebhookTopicsHint) => "Tick none to receive every event.",
+        (Lang::Zh, WebhookListHint) => {
+            "产品、地点和业务步骤用逗号分隔；地点包含其下级地点；留空表示不限。"
+        }
+        (Lang::En, WebhookListHint) => {
+            "Products, locations and business steps separated by commas; a location includes everything under it; empty means any."
+        }
+        (Lang::Zh, FilterProducts) => "产品",
+        (Lang::En, FilterProducts) => "Products",
+        (Lang::Zh, FilterLocations) => "地点",
+        (Lang::En, FilterLocations) => "Locations",
+        (Lang::Zh, FilterSteps) => "业务步骤",
+        (Lang::En, FilterSteps) => "Business steps",
+        (Lang::Zh, MessageLanguage) => "消息语言",
+        (Lang::En, MessageLanguage) => "Message language",
+        (Lang::Zh, EveryEvent) => "全部事件",
+        (Lang::En, EveryEvent) => "Every event",
+        (Lang::Zh, DisableWebhook) => "停用",
+        (Lang::En, DisableWebhook) => "Disable",
+        (Lang::Zh, EnableWebhook) => "启用",
+        (Lang::En, EnableWebhook) => "Enable",
+        (Lang::Zh, Updated) => "最近修改",
+        (Lang::En, Updated) => "Last changed",
+        (Lang::Zh, DeliveryLog) => "推送记录",
+        (Lang::En, DeliveryLog) => "Delivery log",
+        (Lang::Zh, DeliveryLogHint) => {
+            "最新的在前，最多 100 条。死信不会自动重试，修好接收方后点“重新推送”。"
+        }
+        (Lang::En, DeliveryLogHint) => {
+            "Newest first, at most 100. A dead delivery is not retried by itself: fix the receiver, then redeliver."
+        }
+        (Lang::Zh, DeliverySubject) => "内容",
+        (Lang::En, DeliverySubject) => "Subject",
+        (Lang::Zh, PickWebhook) => "点击订阅名称查看其推送记录。",
+        (Lang::En, PickWebhook) => "Pick a subscription's name to see its deliveries.",
+        (Lang::Zh, NoDeliveries) => "没有推送记录。",
+        (Lang::En, NoDeliveries) => "No deliveries.",
+        (Lang::Zh, AllStatuses) => "全部",
+        (Lang::En, AllStatuses) => "All",
+        (Lang::Zh, Attempts) => "尝试次数",
+        (Lang::En, Attempts) => "Attempts",
+        (Lang::Zh, LastAttempt) => "最近尝试",
+        (Lang::En, LastAttempt) => "Last attempt",
+        (Lang::Zh, LastHttpStatus) => "HTTP 状态",
+        (Lang::En, LastHttpStatus) => "HTTP status",
+        (Lang::Zh, LastError) => "最近错误",
+        (Lang::En, LastError) => "Last error",
+        (Lang::Zh, Redeliver) => "重新推送",
+        (Lang::En, Redeliver) => "Redeliver",
+        (Lang::Zh, LedgerEvent) => "事件",
+        (Lang::En, LedgerEvent) => "Event",
+    }
+}
+
+/// A webhook topic, for people.
+pub fn topic(lang: Lang, t: threadline_store::webhook::Topic) -> &'static str {
+    use threadline_store::webhook::Topic::*;
+    match (lang, t) {
+        (Lang::Zh, Event) => "全部事件",
+        (Lang::En, Event) => "Every event",
+        (Lang::Zh, Hold) => "冻结",
+        (Lang::En, Hold) => "Hold placed",
+        (Lang::Zh, Release) => "解除冻结",
+        (Lang::En, Release) => "Hold released",
+        (Lang::Zh, Recall) => "召回冻结",
+        (Lang::En, Recall) => "Recall hold",
+        (Lang::Zh, QcFailed) => "质检不合格",
+        (Lang::En, QcFailed) => "QC failure",
+        (Lang::Zh, Diversion) => "窜货",
+        (Lang::En, Diversion) => "Diversion",
+    }
+}
+
+/// Where a webhook delivery stands, for people.
+pub fn delivery_status(lang: Lang, s: threadline_store::webhook::DeliveryStatus) -> &'static str {
+    use threadline_store::webhook::DeliveryStatus::*;
+    match (lang, s) {
+        (Lang::Zh, Pending) => "待发送",
+        (Lang::En, Pending) => "Pending",
+        (Lang::Zh, Delivered) => "已送达",
+        (Lang::En, Delivered) => "Delivered",
+        (Lang::Zh, Dead) => "死信",
+        (Lang::En, Dead) => "Dead letter",
+    }
+}
+
+/// A webhook's message format, for people.
+pub fn webhook_format(lang: Lang, f: threadline_store::webhook::WebhookFormat) -> &'static str {
+    use threadline_store::webhook::WebhookFormat::*;
+    match (lang, f) {
+        (Lang::Zh, Json) => "JSON（HMAC 签名）",
+        (Lang::En, Json) => "JSON (HMAC-signed)",
+        (Lang::Zh, Dingtalk) => "钉钉群机器人",
+        (Lang::En, Dingtalk) => "DingTalk robot",
+        (Lang::Zh, Wecom) => "企业微信群机器人",
+        (Lang::En, Wecom) => "WeCom robot",
     }
 }
 

@@ -208,6 +208,18 @@ pub fn routes() -> Vec<Route> {
             Needs(Configure),
             ui::process::save,
         ),
+        route(
+            M::GET,
+            "/admin/webhooks",
+            Needs(Configure),
+            ui::webhooks::page,
+        ),
+        route(
+            M::POST,
+            "/admin/webhooks",
+            Needs(Configure),
+            ui::webhooks::act,
+        ),
         route(M::GET, "/admin/users", Needs(ManageUsers), ui::users::page),
         route(M::POST, "/admin/users", Needs(ManageUsers), ui::users::act),
         route(M::GET, "/admin/{kind}", Needs(Configure), ui::admin::page),

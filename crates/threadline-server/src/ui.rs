@@ -28,6 +28,7 @@ pub mod search;
 pub mod station;
 pub mod trace;
 pub mod users;
+pub mod webhooks;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {

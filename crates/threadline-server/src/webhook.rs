@@ -43,6 +43,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::if_match;
+use crate::audit::AuditNote;
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -665,11 +666,16 @@ pub async fn create(
         },
     )
     .await?;
-    Ok(hook_response(
+    Ok(note_of(&saved).after(&saved).on(hook_response(
         StatusCode::CREATED,
         &saved,
         secret.as_deref(),
-    ))
+    )))
+}
+
+/// The audit note of a change to `hook` (the secret is never serialised into it).
+fn note_of(hook: &Webhook) -> AuditNote {
+    AuditNote::object(format!("webhooks/{}", hook.name))
 }
 
 async fn find(app: &AppState, name: &str) -> Result<Webhook, AppError> {
@@ -718,7 +724,10 @@ pub async fn replace(
         },
     )
     .await?;
-    Ok(hook_response(StatusCode::OK, &saved, None))
+    Ok(note_of(&saved)
+        .before(&existing)
+        .after(&saved)
+        .on(hook_response(StatusCode::OK, &saved, None)))
 }
 
 /// `DELETE /api/v1/webhooks/{name}`: the subscription, its deliveries and their log.
@@ -727,9 +736,12 @@ pub async fn delete(
     actor: Actor,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
+    let existing = find(&app, &name).await?;
     app.store.delete_webhook(&name).await?;
     tracing::info!(webhook = %name, actor = %actor.name(), "webhook deleted");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(note_of(&existing)
+        .before(&existing)
+        .on(StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -807,7 +819,11 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = delivery_id(&id)?;
+    let before = app.store.delivery(id).await?;
     let d = app.store.redeliver(id, app.clock.now()).await?;
     tracing::info!(delivery = %id, actor = %actor.name(), "webhook redelivery requested");
-    Ok(Json(d).into_response())
+    Ok(AuditNote::object(format!("webhook-deliveries/{id}"))
+        .before(before)
+        .after(&d)
+        .on(Json(d).into_response()))
 }

@@ -945,6 +945,15 @@ store_test!(
         }
         let site = site(s).await;
         common::history(&site.api).await;
+        let r = site
+            .api
+            .post(
+                "/api/v1/webhooks",
+                json!({"name": "erp-qc", "url": "https://erp.example.com/threadline/hooks/quality",
+                    "filter": {"topics": ["qc_failed", "recall"], "products": ["PHONE", "BOARD"], "locations": ["SZ"]}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
         let pages = [
             ("home", "/"),
             ("scan", "/scan"),
@@ -958,6 +967,7 @@ store_test!(
             ("labels", "/labels"),
             ("admin-labels", "/admin/labels?new=1"),
             ("admin-process", "/admin/process"),
+            ("admin-webhooks", "/admin/webhooks?hook=erp-qc"),
         ];
         for (lang, accept) in [("zh", "zh-CN"), ("en", "en-US")] {
             let b = browser(accept, 360).await;

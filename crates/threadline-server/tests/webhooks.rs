@@ -414,3 +414,282 @@ store_test!(
         );
     }
 );
+
+/// A form post, as the page sends it.
+async fn post_form(api: &Api, uri: &str, fields: &[(&str, &str)]) -> common::Reply {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    api.send(
+        axum::http::Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+fn html(r: &common::Reply) -> &str {
+    r.body.as_str().unwrap()
+}
+
+/// The audit records of one object (newest first).
+async fn audited(api: &Api, object: &str) -> Vec<Value> {
+    let r = api.get(&format!("/api/v1/audit?object={object}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["records"].as_array().unwrap().clone()
+}
+
+store_test!(
+    the_webhook_admin_page_subscribes_disables_shows_the_log_and_redelivers,
+    |s: TestStore| async move {
+        let t = setup(&s, true).await;
+        let (rx, url) = receiver(&[500, 500, 500]).await;
+        let r = t.api.get("/admin/webhooks?lang=en").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(html(&r).contains("id=\"no-webhooks\"") && html(&r).contains("id=\"new-webhook\""));
+        assert!(html(&r).contains("class=\"tab current\" aria-current=\"page\">Webhooks</a>"));
+
+        // A refused subscription comes back on the form, naming each field; nothing is saved.
+        let r = post_form(
+            &t.api,
+            "/admin/webhooks",
+            &[
+                ("lang", "en"),
+                ("action", "create"),
+                ("name", "bad name!"),
+                ("url", "ftp://x"),
+                ("topic.qc_failed", "on"),
+                ("biz_steps", "teleporting"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let page = html(&r);
+        assert!(page.contains("id=\"form-errors\""), "{page}");
+        for field in [
+            "<code>name</code>",
+            "<code>url</code>",
+            "<code>filter.biz_steps[0]</code>",
+        ] {
+            assert!(page.contains(field), "{field} in {page}");
+        }
+        assert!(
+            page.contains("value=\"bad name!\""),
+            "the form keeps what was typed"
+        );
+        assert!(
+            t.api.get("/api/v1/webhooks").await.body["webhooks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // Subscribed through the form: the secret is shown once, the filter is what was ticked.
+        let r = post_form(
+            &t.api,
+            "/admin/webhooks",
+            &[
+                ("lang", "en"),
+                ("action", "create"),
+                ("name", "qc-erp"),
+                ("url", &url),
+                ("format", "json"),
+                ("language", "en"),
+                ("topic.qc_failed", "on"),
+                ("topic.recall", "on"),
+                ("products", "BOARD, TC"),
+                ("locations", "SZ"),
+                ("biz_steps", ""),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let page = html(&r);
+        let secret = page
+            .split("<code id=\"secret\">")
+            .nth(1)
+            .and_then(|s| s.split("</code>").next())
+            .unwrap()
+            .to_owned();
+        assert!(secret.starts_with("whsec_"), "{page}");
+        let hook = t.api.get("/api/v1/webhooks/qc-erp").await;
+        assert_eq!(
+            hook.body["filter"],
+            json!({"topics": ["recall", "qc_failed"], "products": ["BOARD", "TC"], "locations": ["SZ"], "biz_steps": []})
+        );
+        assert_eq!(
+            (
+                hook.body["language"].as_str(),
+                hook.body["active"].as_bool()
+            ),
+            (Some("en"), Some(true))
+        );
+        // The page request's audit record carries what the API handler saw (never the secret).
+        let records = audited(&t.api, "webhooks/qc-erp").await;
+        assert!(
+            records
+                .iter()
+                .any(|a| a["status"] == 201 && a["after"]["url"] == url.as_str()),
+            "{records:?}"
+        );
+        assert!(!serde_json::to_string(&records).unwrap().contains(&secret));
+        let listed = t.api.get("/admin/webhooks?lang=en").await;
+        assert!(
+            !html(&listed).contains(&secret),
+            "the secret is never listed"
+        );
+        assert!(
+            html(&listed).contains("QC failure, Recall hold")
+                || html(&listed).contains("Recall hold, QC failure")
+        );
+
+        // A QC failure is delivered and fails three times: dead.
+        t.api.post("/api/v1/events", commission(&["B-1"])).await;
+        let r = t.api.post("/api/v1/events", qc_fail("B-1")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        for _ in 0..3 {
+            assert_eq!(t.work().await, 1);
+            t.clock.advance(chrono::Duration::hours(1));
+        }
+        let d = t.deliveries("qc-erp").await;
+        let id = d[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(d[0]["status"], "dead");
+
+        // The log on the page: status, attempts, the receiver's answer and the error.
+        let r = t.api.get("/admin/webhooks?hook=qc-erp&lang=en").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let page = html(&r);
+        let row = page
+            .split(&format!("<tr id=\"delivery-{id}\">"))
+            .nth(1)
+            .unwrap();
+        let row = row.split("</tr>").next().unwrap();
+        assert!(
+            row.contains("data-status=\"dead\">Dead letter</span>"),
+            "{row}"
+        );
+        assert!(row.contains("<td class=\"n\">3</td>"), "{row}");
+        assert!(row.contains("<td class=\"n\">500</td>"), "{row}");
+        assert!(row.contains("the receiver answered 500"), "{row}");
+        assert!(row.contains(&format!("id=\"redeliver-{id}\"")), "{row}");
+        let delivered = t
+            .api
+            .get("/admin/webhooks?hook=qc-erp&status=delivered&lang=en")
+            .await;
+        assert!(html(&delivered).contains("id=\"no-deliveries\""));
+        assert_eq!(
+            t.api
+                .get("/admin/webhooks?hook=qc-erp&status=lost&lang=en")
+                .await
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+        // And in Chinese.
+        let zh = t.api.get("/admin/webhooks?hook=qc-erp&lang=zh").await;
+        for word in ["推送记录", "死信", "重新推送", "质检不合格", "新建订阅"] {
+            assert!(html(&zh).contains(word), "{word}");
+        }
+
+        // Redelivered from the page: pending again, sent, delivered; audited.
+        let r = post_form(
+            &t.api,
+            "/admin/webhooks",
+            &[
+                ("lang", "en"),
+                ("action", "redeliver"),
+                ("id", &id),
+                ("hook", "qc-erp"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+        assert_eq!(
+            r.headers["location"],
+            format!("/admin/webhooks?done={id}&lang=en&hook=qc-erp").as_str()
+        );
+        assert_eq!(t.deliveries("qc-erp").await[0]["status"], "pending");
+        let records = audited(&t.api, &format!("webhook-deliveries/{id}")).await;
+        assert!(
+            records.iter().any(|a| a["status"] == 303
+                && a["before"]["status"] == "dead"
+                && a["after"]["status"] == "pending"),
+            "{records:?}"
+        );
+        assert_eq!(t.work().await, 1);
+        assert_eq!(t.deliveries("qc-erp").await[0]["status"], "delivered");
+        assert_eq!(rx.seen.lock().unwrap().len(), 4);
+
+        // Disabled from the page: its filter, format and secret are kept; it queues nothing.
+        let r = post_form(
+            &t.api,
+            "/admin/webhooks",
+            &[("lang", "en"), ("action", "disable"), ("name", "qc-erp")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+        let hook = t.api.get("/api/v1/webhooks/qc-erp").await;
+        assert_eq!(
+            (hook.body["active"].as_bool(), hook.body["version"].as_u64()),
+            (Some(false), Some(2))
+        );
+        assert_eq!(hook.body["filter"]["products"], json!(["BOARD", "TC"]));
+        assert_eq!(hook.body["language"], "en");
+        let records = audited(&t.api, "webhooks/qc-erp").await;
+        assert!(
+            records.iter().any(|a| a["status"] == 303
+                && a["before"]["active"] == true
+                && a["after"]["active"] == false),
+            "{records:?}"
+        );
+        t.api.post("/api/v1/events", commission(&["B-2"])).await;
+        t.api.post("/api/v1/events", qc_fail("B-2")).await;
+        assert_eq!(t.deliveries("qc-erp").await.len(), 1);
+        let page = t.api.get("/admin/webhooks?lang=en").await;
+        assert!(html(&page).contains("id=\"enable-qc-erp\""));
+        // Enabled again; deliveries are signed with the same secret as before.
+        let r = post_form(
+            &t.api,
+            "/admin/webhooks",
+            &[("lang", "en"), ("action", "enable"), ("name", "qc-erp")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+        t.api.post("/api/v1/events", commission(&["B-3"])).await;
+        t.api.post("/api/v1/events", qc_fail("B-3")).await;
+        assert_eq!(t.work().await, 1);
+        {
+            let seen = rx.seen.lock().unwrap();
+            let (headers, _, body) = seen.last().unwrap();
+            let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+            let ts: i64 = h("webhook-timestamp").parse().unwrap();
+            assert_eq!(
+                h("webhook-signature"),
+                signature(&signing_key(&secret), &h("webhook-id"), ts, body)
+            );
+        }
+
+        // Only administrators (configure) see the page.
+        let clerk = Api::with_state(&s, t.state.clone(), "clerk", &[Role::Warehouse]).await;
+        assert_eq!(
+            clerk.get("/admin/webhooks?lang=en").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let r = post_form(
+            &clerk,
+            "/admin/webhooks",
+            &[("action", "disable"), ("name", "qc-erp")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            t.api.get("/api/v1/webhooks/qc-erp").await.body["active"],
+            true
+        );
+    }
+);

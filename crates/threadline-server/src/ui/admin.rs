@@ -626,6 +626,11 @@ pub(super) fn tabs(lang: Lang, actor: &Actor, current: &str) -> String {
             t(lang, Msg::ProcessRules),
             "process",
         ));
+        links.push((
+            format!("/admin/webhooks?lang={}", lang_param(lang)),
+            t(lang, Msg::Webhooks),
+            "webhooks",
+        ));
     }
     if actor.permissions.contains(Permission::ManageUsers) {
         links.push((
