@@ -13,7 +13,9 @@
 //! - `genuine`: none of that.
 //!
 //! Checks are rows beside the ledger ([`threadline_store::authenticity`]): a check changes no
-//! unit. `GET /api/v1/authenticity/checks` lists them; the dashboard shows the suspicious ones.
+//! unit. `GET /api/v1/authenticity/checks` lists them; the dashboard shows the suspicious ones;
+//! a `suspicious` or `unknown` one is queued, in the transaction that records it, to the
+//! webhooks subscribed to `suspicious_check`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -295,6 +297,7 @@ pub async fn check(
     };
     app.store
         .record_check(AuthenticityCheck {
+            id: None,
             at: now,
             code,
             product: verdict.product.clone(),

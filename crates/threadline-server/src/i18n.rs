@@ -472,6 +472,7 @@ pub enum Msg {
     LastError,
     Redeliver,
     LedgerEvent,
+    AuthenticityCheck,
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
@@ -1441,6 +1442,8 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Redeliver) => "Redeliver",
         (Lang::Zh, LedgerEvent) => "事件",
         (Lang::En, LedgerEvent) => "Event",
+        (Lang::Zh, AuthenticityCheck) => "防伪查询",
+        (Lang::En, AuthenticityCheck) => "Authenticity check",
     }
 }
 
@@ -1460,6 +1463,8 @@ pub fn topic(lang: Lang, t: threadline_store::webhook::Topic) -> &'static str {
         (Lang::En, QcFailed) => "QC failure",
         (Lang::Zh, Diversion) => "窜货",
         (Lang::En, Diversion) => "Diversion",
+        (Lang::Zh, SuspiciousCheck) => "可疑防伪查询",
+        (Lang::En, SuspiciousCheck) => "Suspicious authenticity check",
     }
 }
 
@@ -1668,6 +1673,11 @@ pub enum Alert {
     Who,
     When,
     Event,
+    SuspiciousCheck,
+    Verdict,
+    Channel,
+    Code,
+    Check,
 }
 
 pub fn alert(lang: Lang, a: Alert) -> &'static str {
@@ -1705,6 +1715,16 @@ pub fn alert(lang: Lang, a: Alert) -> &'static str {
         (Lang::En, When) => "When",
         (Lang::Zh, Event) => "事件",
         (Lang::En, Event) => "Event",
+        (Lang::Zh, SuspiciousCheck) => "防伪告警：可疑查询",
+        (Lang::En, SuspiciousCheck) => "Authenticity alert: suspicious check",
+        (Lang::Zh, Verdict) => "结论",
+        (Lang::En, Verdict) => "Verdict",
+        (Lang::Zh, Channel) => "查询渠道",
+        (Lang::En, Channel) => "Channel",
+        (Lang::Zh, Code) => "扫描内容",
+        (Lang::En, Code) => "Code scanned",
+        (Lang::Zh, Check) => "查询记录",
+        (Lang::En, Check) => "Check",
     }
 }
 

@@ -35,6 +35,7 @@ use sha2::Sha256;
 use threadline_domain::error::FieldError;
 use threadline_domain::mask::{Visibility, masked};
 use threadline_store::StoredEvent;
+use threadline_store::authenticity::AuthenticityCheck;
 use threadline_store::webhook::{
     AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Topic, Webhook, WebhookFilter,
     WebhookFormat, WebhookWrite,
@@ -47,7 +48,7 @@ use crate::audit::AuditNote;
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
-use crate::i18n::{Alert, Lang, alert};
+use crate::i18n::{Alert, Lang, alert, check_word};
 
 /// How the worker sends.
 #[derive(Debug, Clone, Copy)]
@@ -355,13 +356,24 @@ async fn send(
     at: DateTime<Utc>,
 ) -> Result<u16, (Option<u16>, String)> {
     let url = check_url(&hook.url, app.webhooks.allow_private).map_err(|e| (None, e.message))?;
-    let stored = app
-        .store
-        .event(d.event)
-        .await
-        .map_err(|e| (None, format!("the event could not be read: {e}")))?
-        .ok_or_else(|| (None, format!("event {} is not in the ledger", d.event)))?;
-    let body = payload(hook, d, &stored);
+    let subject = match (d.event, d.check) {
+        (Some(event), _) => Subject::Event(
+            app.store
+                .event(event)
+                .await
+                .map_err(|e| (None, format!("the event could not be read: {e}")))?
+                .ok_or_else(|| (None, format!("event {event} is not in the ledger")))?,
+        ),
+        (None, Some(check)) => Subject::Check(
+            app.store
+                .check(check)
+                .await
+                .map_err(|e| (None, format!("the check could not be read: {e}")))?
+                .ok_or_else(|| (None, format!("authenticity check {check} does not exist")))?,
+        ),
+        (None, None) => return Err((None, "the delivery names no event or check".into())),
+    };
+    let body = payload(hook, d, &subject);
     let body = serde_json::to_vec(&body).map_err(|e| (None, e.to_string()))?;
     let mut req = match hook.format {
         WebhookFormat::Dingtalk if !hook.secret.is_empty() => client.post(dingtalk_url(
@@ -412,11 +424,23 @@ async fn send(
     Ok(code)
 }
 
+/// What a delivery carries: a ledger event, or an authenticity check (topic
+/// `suspicious_check`; checks are rows beside the ledger).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per attempt, never stored in bulk
+pub enum Subject {
+    Event(StoredEvent),
+    Check(AuthenticityCheck),
+}
+
 /// The body of a delivery. A receiver is no actor holding permissions, so customers' personal
 /// data and commercial fields are always masked; it reads them through the API with a token
-/// that may.
-pub fn payload(hook: &Webhook, d: &Delivery, stored: &StoredEvent) -> serde_json::Value {
-    let stored = &masked(stored.clone(), Visibility::NONE);
+/// that may. A check carries none of those.
+pub fn payload(hook: &Webhook, d: &Delivery, subject: &Subject) -> serde_json::Value {
+    let stored = match subject {
+        Subject::Event(stored) => &masked(stored.clone(), Visibility::NONE),
+        Subject::Check(check) => return check_payload(hook, d, check),
+    };
     match hook.format {
         WebhookFormat::Json => json!({
             "id": d.id,
@@ -434,6 +458,63 @@ pub fn payload(hook: &Webhook, d: &Delivery, stored: &StoredEvent) -> serde_json
             json!({"msgtype": "markdown", "markdown": {"content": text}})
         }
     }
+}
+
+fn check_payload(hook: &Webhook, d: &Delivery, check: &AuthenticityCheck) -> serde_json::Value {
+    match hook.format {
+        WebhookFormat::Json => json!({
+            "id": d.id,
+            "webhook": hook.name,
+            "topics": d.topics,
+            "seq": d.seq,
+            "check": check,
+        }),
+        WebhookFormat::Dingtalk => {
+            let (title, text) = check_message(lang_of(hook), check);
+            json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}})
+        }
+        WebhookFormat::Wecom => {
+            let (_, text) = check_message(lang_of(hook), check);
+            json!({"msgtype": "markdown", "markdown": {"content": text}})
+        }
+    }
+}
+
+/// A team-chat alert about a suspicious authenticity check: a title and markdown lines.
+pub fn check_message(lang: Lang, check: &AuthenticityCheck) -> (String, String) {
+    let title = alert(lang, Alert::SuspiciousCheck).to_owned();
+    let mut lines = vec![format!("### {title}")];
+    let mut line = |k: Alert, v: String| lines.push(format!("- **{}**: {v}", alert(lang, k)));
+    line(Alert::Verdict, check_word(lang, &check.verdict));
+    if let (Some(p), Some(s)) = (&check.product, &check.serial) {
+        line(Alert::Units, format!("{p} {s}"));
+    }
+    if !check.reasons.is_empty() {
+        line(
+            Alert::Reason,
+            check
+                .reasons
+                .iter()
+                .map(|r| check_word(lang, r))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if let Some(r) = &check.region {
+        line(Alert::Region, r.clone());
+    }
+    if let Some(c) = &check.channel {
+        line(Alert::Channel, c.clone());
+    }
+    line(Alert::Code, format!("`{}`", check.code.replace('`', "'")));
+    line(
+        Alert::When,
+        check.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    );
+    if let Some(id) = check.id {
+        line(Alert::Check, format!("#{id}"));
+    }
+    (title, lines.join("\n"))
 }
 
 fn lang_of(hook: &Webhook) -> Lang {

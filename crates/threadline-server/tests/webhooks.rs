@@ -693,3 +693,148 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    suspicious_authenticity_checks_are_delivered_to_subscribers_of_their_topic,
+    |s: TestStore| async move {
+        let t = setup(&s, true).await;
+        let (rx, url) = receiver(&[]).await;
+        let (everything_rx, everything_url) = receiver(&[]).await;
+        let (robot_rx, robot_url) = receiver(&[]).await;
+        for body in [
+            json!({"name": "anti-fake", "url": url, "filter": {"topics": ["suspicious_check"]}}),
+            // An empty topic list means every *event*: checks are not events.
+            json!({"name": "everything", "url": everything_url}),
+            json!({"name": "tc-only", "url": url, "filter": {"topics": ["suspicious_check"], "products": ["TC"]}}),
+            json!({"name": "board-site", "url": url, "filter": {"topics": ["suspicious_check"], "locations": ["SZ"]}}),
+            json!({"name": "brand-chat", "url": robot_url, "format": "dingtalk", "language": "zh-CN",
+                   "filter": {"topics": ["suspicious_check"], "products": ["BOARD"]}}),
+        ] {
+            let r = t.api.post("/api/v1/webhooks", body).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        let secret = {
+            // A fresh subscription's secret, to verify the signature below.
+            let r = t
+                .api
+                .post(
+                    "/api/v1/webhooks",
+                    json!({"name": "anti-fake-2", "url": url, "filter": {"topics": ["suspicious_check"], "products": ["BOARD"]}}),
+                )
+                .await;
+            r.body["secret"].as_str().unwrap().to_owned()
+        };
+        let r = t.api.post("/api/v1/events", commission(&["B-1"])).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+        // A unit never released, checked from outside: suspicious. A code that is not ours: no
+        // alert (nothing of ours was copied).
+        let r = t
+            .api
+            .post(
+                "/api/v1/authenticity/checks",
+                json!({"code": "B-1", "region": "CN-SH", "channel": "wechat"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["verdict"], "suspicious", "{:?}", r.body);
+        let r = t
+            .api
+            .post(
+                "/api/v1/authenticity/checks",
+                json!({"code": "NOT-OURS-77"}),
+            )
+            .await;
+        assert_eq!(r.body["verdict"], "not_ours", "{:?}", r.body);
+        let checks = t
+            .api
+            .get("/api/v1/authenticity/checks?from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&verdict=suspicious")
+            .await;
+        let check_id = checks.body["checks"][0]["id"].as_i64().unwrap();
+
+        // Queued with the check, for the subscriptions that name the topic and fit it.
+        let d = t.deliveries("anti-fake").await;
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0]["check"], check_id);
+        assert!(d[0].get("event").is_none(), "{:?}", d[0]);
+        assert_eq!(d[0]["topics"], json!(["suspicious_check"]));
+        assert_eq!(t.deliveries("anti-fake-2").await.len(), 1);
+        assert_eq!(t.deliveries("brand-chat").await.len(), 1);
+        let everything = t.deliveries("everything").await;
+        assert_eq!(everything.len(), 1, "only the commissioning event");
+        assert!(everything[0]["event"].is_string());
+        assert!(t.deliveries("tc-only").await.is_empty(), "another product");
+        assert!(
+            t.deliveries("board-site").await.is_empty(),
+            "a check happens at no location of ours"
+        );
+        let detail = t
+            .api
+            .get(&format!(
+                "/api/v1/webhook-deliveries/{}",
+                d[0]["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(detail.body["check"], check_id);
+
+        // Sent by the worker like any delivery: signed, carrying the check.
+        assert_eq!(t.work().await, 4);
+        let seen = rx.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        for (headers, _, body) in &seen {
+            let payload: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(payload["topics"], json!(["suspicious_check"]));
+            assert_eq!(payload["check"]["id"], check_id);
+            assert_eq!(
+                (
+                    payload["check"]["product"].as_str(),
+                    payload["check"]["serial"].as_str()
+                ),
+                (Some("BOARD"), Some("B-1"))
+            );
+            assert_eq!(payload["check"]["verdict"], "suspicious");
+            assert_eq!(payload["check"]["region"], "CN-SH");
+            assert!(
+                payload["check"]["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("not_released"))
+            );
+            assert!(payload.get("event").is_none());
+            if payload["webhook"] == "anti-fake-2" {
+                let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+                let ts: i64 = h("webhook-timestamp").parse().unwrap();
+                assert_eq!(
+                    h("webhook-signature"),
+                    signature(&signing_key(&secret), &h("webhook-id"), ts, body)
+                );
+            }
+        }
+        assert_eq!(everything_rx.seen.lock().unwrap().len(), 1);
+        let robot = robot_rx.seen.lock().unwrap().clone();
+        assert_eq!(robot.len(), 1);
+        let msg: Value = serde_json::from_slice(&robot[0].2).unwrap();
+        let text = msg["markdown"]["text"].as_str().unwrap();
+        assert!(
+            text.contains("防伪告警")
+                && text.contains("BOARD B-1")
+                && text.contains("未放行销售")
+                && text.contains("CN-SH"),
+            "{text}"
+        );
+        for d in t.deliveries("anti-fake").await {
+            assert_eq!(d["status"], "delivered");
+        }
+
+        // The admin page's log names the check.
+        let page = t.api.get("/admin/webhooks?hook=anti-fake&lang=en").await;
+        assert!(
+            page.body
+                .as_str()
+                .unwrap()
+                .contains(&format!("Authenticity check #{check_id}")),
+            "{:?}",
+            page.body
+        );
+    }
+);

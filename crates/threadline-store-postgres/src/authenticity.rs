@@ -8,12 +8,14 @@ use threadline_store::authenticity::{
 use crate::{PgStore, col, db, from_micros, micros};
 
 impl PgStore {
-    pub(crate) async fn check_record(&self, k: AuthenticityCheck) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
+    /// Records a check and, in the same transaction, the webhook deliveries it calls for.
+    pub(crate) async fn check_record(&self, k: AuthenticityCheck) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let row = tx
+            .query_one(
                 "INSERT INTO authenticity_checks (at, code, product, serial, region, channel, verdict, reasons, actor)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 &[
                     &micros(k.at),
                     &k.code,
@@ -28,7 +30,24 @@ impl PgStore {
             )
             .await
             .map_err(db)?;
-        Ok(())
+        let id: i64 = col(&row, 0)?;
+        if k.is_alert() {
+            crate::webhook::enqueue_check(&tx, &k, id).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    pub(crate) async fn check_one(&self, id: i64) -> Result<Option<AuthenticityCheck>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {CHECK_COLUMNS} FROM authenticity_checks WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(check_row).transpose()
     }
 
     pub(crate) async fn check_history_of(
@@ -70,10 +89,12 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT at, code, product, serial, region, channel, verdict, reasons, actor
+                &format!(
+                    "SELECT {CHECK_COLUMNS}
                  FROM authenticity_checks
                  WHERE at >= $1 AND at < $2 AND (cardinality($3::text[]) = 0 OR verdict = ANY($3))
-                 ORDER BY at DESC, id DESC LIMIT $4",
+                 ORDER BY at DESC, id DESC LIMIT $4"
+                ),
                 &[
                     &micros(q.from),
                     &micros(q.to),
@@ -83,20 +104,24 @@ impl PgStore {
             )
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuthenticityCheck {
-                    at: from_micros(col(r, 0)?),
-                    code: col(r, 1)?,
-                    product: col(r, 2)?,
-                    serial: col(r, 3)?,
-                    region: col(r, 4)?,
-                    channel: col(r, 5)?,
-                    verdict: col(r, 6)?,
-                    reasons: reasons_of_column(&col::<String>(r, 7)?),
-                    actor: col(r, 8)?,
-                })
-            })
-            .collect()
+        rows.iter().map(check_row).collect()
     }
+}
+
+const CHECK_COLUMNS: &str =
+    "id, at, code, product, serial, region, channel, verdict, reasons, actor";
+
+fn check_row(r: &tokio_postgres::Row) -> Result<AuthenticityCheck, StoreError> {
+    Ok(AuthenticityCheck {
+        id: Some(col(r, 0)?),
+        at: from_micros(col(r, 1)?),
+        code: col(r, 2)?,
+        product: col(r, 3)?,
+        serial: col(r, 4)?,
+        region: col(r, 5)?,
+        channel: col(r, 6)?,
+        verdict: col(r, 7)?,
+        reasons: reasons_of_column(&col::<String>(r, 8)?),
+        actor: col(r, 9)?,
+    })
 }

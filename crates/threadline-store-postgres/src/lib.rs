@@ -557,8 +557,15 @@ impl threadline_store::Store for PgStore {
     async fn record_check(
         &self,
         check: threadline_store::authenticity::AuthenticityCheck,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         self.check_record(check).await
+    }
+
+    async fn check(
+        &self,
+        id: i64,
+    ) -> Result<Option<threadline_store::authenticity::AuthenticityCheck>, StoreError> {
+        self.check_one(id).await
     }
 
     async fn check_history(

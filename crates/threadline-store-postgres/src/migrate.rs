@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0017_authenticity_checks.sql"),
     ),
     (18, include_str!("../migrations/0018_event_heads.sql")),
+    (20, include_str!("../migrations/0020_check_deliveries.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

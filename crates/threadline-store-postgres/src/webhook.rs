@@ -4,9 +4,11 @@
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::Transaction;
 use threadline_domain::event::Event;
+use threadline_store::authenticity::AuthenticityCheck;
 use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Webhook, WebhookFilter,
-    WebhookFormat, WebhookWrite, plan_deliveries, topics_column, topics_of_column,
+    WebhookFormat, WebhookWrite, plan_check_deliveries, plan_deliveries, topics_column,
+    topics_of_column,
 };
 use threadline_store::{Receipt, StoreError};
 use tokio_postgres::Row;
@@ -15,7 +17,7 @@ use uuid::Uuid;
 use crate::{PgStore, col, db, from_micros, micros, storable};
 
 const HOOK_COLUMNS: &str = "id, name, url, format, secret, filter, language, active, version, created_at, updated_at, updated_by";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id";
 
 fn schema(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Schema(format!("stored {what}: {e}"))
@@ -47,7 +49,7 @@ fn hook(r: &Row) -> Result<Webhook, StoreError> {
 }
 
 fn delivery(r: &Row) -> Result<Delivery, StoreError> {
-    let (id, hook, event): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
+    let (id, hook, event): (String, String, Option<String>) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
     let status: String = col(r, 5)?;
     let topics: String = col(r, 4)?;
     let attempts: i32 = col(r, 6)?;
@@ -56,7 +58,8 @@ fn delivery(r: &Row) -> Result<Delivery, StoreError> {
     Ok(Delivery {
         id: uuid(&id)?,
         webhook: uuid(&hook)?,
-        event: uuid(&event)?,
+        event: event.as_deref().map(uuid).transpose()?,
+        check: col(r, 12)?,
         seq: col(r, 3)?,
         topics: topics_of_column(&topics),
         status: DeliveryStatus::parse(&status).ok_or_else(|| schema("delivery status", &status))?,
@@ -351,20 +354,15 @@ impl PgStore {
 }
 
 /// Queues the deliveries of a batch just appended, in the capture transaction.
-pub(crate) async fn enqueue(
-    tx: &Transaction<'_>,
-    events: &[Event],
-    receipts: &[Receipt],
-) -> Result<(), StoreError> {
+/// The active subscriptions and their filters.
+async fn active(tx: &Transaction<'_>) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let stmt = tx
         .prepare_cached("SELECT id, filter FROM webhooks WHERE active")
         .await
         .map_err(db)?;
-    let rows = tx.query(&stmt, &[]).await.map_err(db)?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let hooks = rows
+    tx.query(&stmt, &[])
+        .await
+        .map_err(db)?
         .iter()
         .map(|r| {
             let id: String = col(r, 0)?;
@@ -373,7 +371,59 @@ pub(crate) async fn enqueue(
                 serde_json::from_str(&filter).map_err(|e| schema("filter", e))?;
             Ok((uuid(&id)?, filter))
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect()
+}
+
+/// Queues the deliveries of an authenticity check just recorded as `id`, in its transaction.
+/// The ledger's length is read, not locked: a check does not queue behind captures.
+pub(crate) async fn enqueue_check(
+    tx: &Transaction<'_>,
+    check: &AuthenticityCheck,
+    id: i64,
+) -> Result<(), StoreError> {
+    let hooks = active(tx).await?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let head = tx
+        .query_one("SELECT seq FROM ledger_head WHERE id = 1", &[])
+        .await
+        .map_err(db)?;
+    let seq: i64 = col(&head, 0)?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (id, webhook_id, check_id, seq, topics, status, attempts, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+        )
+        .await
+        .map_err(db)?;
+    for d in plan_check_deliveries(&hooks, check, id, seq) {
+        tx.execute(
+            &insert,
+            &[
+                &d.id.to_string(),
+                &d.webhook.to_string(),
+                &d.check,
+                &d.seq,
+                &topics_column(&d.topics),
+                &micros(d.created_at),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn enqueue(
+    tx: &Transaction<'_>,
+    events: &[Event],
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
+    let hooks = active(tx).await?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
     let Some(now) = events.first().map(|e| e.record_time) else {
         return Ok(());
     };
@@ -425,7 +475,7 @@ pub(crate) async fn enqueue(
     for d in &planned {
         ids.push(d.id.to_string());
         hook_ids.push(d.webhook.to_string());
-        event_ids.push(d.event.to_string());
+        event_ids.push(d.event.map(|e| e.to_string()));
         seqs.push(d.seq);
         topics.push(topics_column(&d.topics));
     }

@@ -1,6 +1,6 @@
 //! Authenticity checks: plain rows beside the ledger.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use threadline_store::StoreError;
 use threadline_store::authenticity::{
     AuthenticityCheck, CheckHistory, CheckQuery, reasons_column, reasons_of_column,
@@ -8,8 +8,12 @@ use threadline_store::authenticity::{
 
 use crate::{db, from_micros, micros};
 
-pub(crate) fn record(c: &mut Connection, k: &AuthenticityCheck) -> Result<(), StoreError> {
-    c.prepare_cached(
+/// Records a check and, in the same transaction, the webhook deliveries it calls for.
+pub(crate) fn record(c: &mut Connection, k: &AuthenticityCheck) -> Result<i64, StoreError> {
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    tx.prepare_cached(
         "INSERT INTO authenticity_checks (at, code, product, serial, region, channel, verdict, reasons, actor)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
@@ -26,7 +30,41 @@ pub(crate) fn record(c: &mut Connection, k: &AuthenticityCheck) -> Result<(), St
         k.actor
     ])
     .map_err(db)?;
-    Ok(())
+    let id = tx.last_insert_rowid();
+    if k.is_alert() {
+        crate::webhook::enqueue_check(&tx, k, id)?;
+    }
+    tx.commit().map_err(db)?;
+    Ok(id)
+}
+
+const CHECK_COLUMNS: &str =
+    "id, at, code, product, serial, region, channel, verdict, reasons, actor";
+
+fn check_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuthenticityCheck> {
+    let reasons: String = r.get(8)?;
+    Ok(AuthenticityCheck {
+        id: Some(r.get(0)?),
+        at: from_micros(r.get(1)?),
+        code: r.get(2)?,
+        product: r.get(3)?,
+        serial: r.get(4)?,
+        region: r.get(5)?,
+        channel: r.get(6)?,
+        verdict: r.get(7)?,
+        reasons: reasons_of_column(&reasons),
+        actor: r.get(9)?,
+    })
+}
+
+pub(crate) fn one(c: &Connection, id: i64) -> Result<Option<AuthenticityCheck>, StoreError> {
+    c.prepare_cached(&format!(
+        "SELECT {CHECK_COLUMNS} FROM authenticity_checks WHERE id = ?1"
+    ))
+    .map_err(db)?
+    .query_row([id], check_row)
+    .optional()
+    .map_err(db)
 }
 
 pub(crate) fn history(
@@ -62,31 +100,18 @@ pub(crate) fn history(
 pub(crate) fn list(c: &Connection, q: &CheckQuery) -> Result<Vec<AuthenticityCheck>, StoreError> {
     let verdicts = q.verdicts.join(",");
     let mut stmt = c
-        .prepare_cached(
-            "SELECT at, code, product, serial, region, channel, verdict, reasons, actor
+        .prepare_cached(&format!(
+            "SELECT {CHECK_COLUMNS}
              FROM authenticity_checks
              WHERE at >= ?1 AND at < ?2
                AND (?3 = '' OR instr(',' || ?3 || ',', ',' || verdict || ',') > 0)
-             ORDER BY at DESC, id DESC LIMIT ?4",
-        )
+             ORDER BY at DESC, id DESC LIMIT ?4"
+        ))
         .map_err(db)?;
     let rows = stmt
         .query_map(
             params![micros(q.from), micros(q.to), verdicts, i64::from(q.limit)],
-            |r| {
-                let reasons: String = r.get(7)?;
-                Ok(AuthenticityCheck {
-                    at: from_micros(r.get(0)?),
-                    code: r.get(1)?,
-                    product: r.get(2)?,
-                    serial: r.get(3)?,
-                    region: r.get(4)?,
-                    channel: r.get(5)?,
-                    verdict: r.get(6)?,
-                    reasons: reasons_of_column(&reasons),
-                    actor: r.get(8)?,
-                })
-            },
+            check_row,
         )
         .map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)

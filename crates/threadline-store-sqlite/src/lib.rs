@@ -619,8 +619,15 @@ impl threadline_store::Store for SqliteStore {
     async fn record_check(
         &self,
         check: threadline_store::authenticity::AuthenticityCheck,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         self.write(move |c| authenticity::record(c, &check)).await
+    }
+
+    async fn check(
+        &self,
+        id: i64,
+    ) -> Result<Option<threadline_store::authenticity::AuthenticityCheck>, StoreError> {
+        self.read(move |c| authenticity::one(c, id)).await
     }
 
     async fn check_history(

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0017_authenticity_checks.sql"),
     ),
     (18, include_str!("../migrations/0018_event_heads.sql")),
+    (20, include_str!("../migrations/0020_check_deliveries.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -139,5 +140,56 @@ mod tests {
             .unwrap();
         assert_eq!(tables, 1, "migration 10 ran");
         run(&mut c).unwrap();
+    }
+
+    #[test]
+    fn deliveries_queued_before_migration_20_keep_their_event_and_attempts() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 < 20) {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, 'then')",
+                [version],
+            )
+            .unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO webhooks VALUES ('h1', 'erp', 'https://x', 'json', 's', '{}', 'en', 1, 1, 0, 0, 'a');
+             INSERT INTO webhook_deliveries VALUES ('d1', 'h1', 'e1', 7, 'event', 'dead', 3, 0, 0, 5, 500, 'down');
+             INSERT INTO webhook_attempts VALUES ('d1', 5, 500, 'down', 12);",
+        )
+        .unwrap();
+        run(&mut c).unwrap();
+        let row: (String, Option<i64>, i64, String, Option<String>) = c
+            .query_row(
+                "SELECT event_id, check_id, seq, status, last_error FROM webhook_deliveries WHERE id = 'd1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            ("e1".into(), None, 7, "dead".into(), Some("down".into()))
+        );
+        let attempts: i64 = c
+            .query_row(
+                "SELECT count(*) FROM webhook_attempts WHERE delivery_id = 'd1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(attempts, 1);
+        // A delivery carries an event or a check, exactly one of them.
+        for (event, check) in [("NULL", "NULL"), ("'e2'", "1")] {
+            let sql = format!(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, check_id, seq, topics, status, attempts, next_attempt_at, created_at)
+                 VALUES ('d2', 'h1', {event}, {check}, 8, 'event', 'pending', 0, 0, 0)"
+            );
+            assert!(c.execute_batch(&sql).is_err(), "{event} {check}");
+        }
     }
 }

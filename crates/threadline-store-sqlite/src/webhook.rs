@@ -3,9 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use threadline_domain::event::Event;
+use threadline_store::authenticity::AuthenticityCheck;
 use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Webhook, WebhookFilter,
-    WebhookFormat, WebhookWrite, plan_deliveries, topics_column, topics_of_column,
+    WebhookFormat, WebhookWrite, plan_check_deliveries, plan_deliveries, topics_column,
+    topics_of_column,
 };
 use threadline_store::{Receipt, StoreError};
 use uuid::Uuid;
@@ -13,7 +15,7 @@ use uuid::Uuid;
 use crate::{db, from_micros, micros};
 
 const HOOK_COLUMNS: &str = "id, name, url, format, secret, filter, language, active, version, created_at, updated_at, updated_by";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id";
 
 fn schema(what: &str) -> impl Fn(String) -> StoreError + '_ {
     move |e| StoreError::Schema(format!("stored {what}: {e}"))
@@ -48,7 +50,8 @@ fn hook(r: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreError>> {
 }
 
 fn delivery(r: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreError>> {
-    let (id, hook, event): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let (id, hook, event): (String, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let check: Option<i64> = r.get(12)?;
     let status: String = r.get(5)?;
     let attempts: i64 = r.get(6)?;
     let last_status: Option<i64> = r.get(10)?;
@@ -60,7 +63,8 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreError>> {
         Ok(Delivery {
             id: uuid(&id)?,
             webhook: uuid(&hook)?,
-            event: uuid(&event)?,
+            event: event.as_deref().map(uuid).transpose()?,
+            check,
             seq,
             topics: topics_of_column(&topics),
             status: DeliveryStatus::parse(&status)
@@ -178,17 +182,12 @@ pub fn delete(c: &Connection, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Queues the deliveries of a batch just appended, in the capture transaction.
-pub(crate) fn enqueue(
-    tx: &Transaction,
-    events: &[Event],
-    receipts: &[Receipt],
-) -> Result<(), StoreError> {
+/// The active subscriptions and their filters.
+fn active(tx: &Transaction) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let mut st = tx
         .prepare_cached("SELECT id, filter FROM webhooks WHERE active")
         .map_err(db)?;
-    let hooks = st
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(db)?
         .map(|r| {
             let (id, filter) = r.map_err(db)?;
@@ -196,7 +195,52 @@ pub(crate) fn enqueue(
                 serde_json::from_str(&filter).map_err(|e| schema("filter")(e.to_string()))?;
             Ok((uuid(&id)?, filter))
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect()
+}
+
+fn insert(tx: &Transaction, planned: Vec<Delivery>) -> Result<(), StoreError> {
+    let mut insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, NULL, NULL, NULL, ?7)"
+        ))
+        .map_err(db)?;
+    for d in planned {
+        insert
+            .execute(params![
+                d.id.to_string(),
+                d.webhook.to_string(),
+                d.event.map(|e| e.to_string()),
+                d.seq,
+                topics_column(&d.topics),
+                micros(d.created_at),
+                d.check
+            ])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Queues the deliveries of an authenticity check just recorded as `id`, in its transaction.
+pub(crate) fn enqueue_check(
+    tx: &Transaction,
+    check: &AuthenticityCheck,
+    id: i64,
+) -> Result<(), StoreError> {
+    let hooks = active(tx)?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let (seq, _) = crate::capture::head(tx)?;
+    insert(tx, plan_check_deliveries(&hooks, check, id, seq))
+}
+
+/// Queues the deliveries of a batch just appended, in the capture transaction.
+pub(crate) fn enqueue(
+    tx: &Transaction,
+    events: &[Event],
+    receipts: &[Receipt],
+) -> Result<(), StoreError> {
+    let hooks = active(tx)?;
     if hooks.is_empty() {
         return Ok(());
     }
@@ -205,24 +249,7 @@ pub(crate) fn enqueue(
     };
     let batch: Vec<(&Event, i64)> = events.iter().zip(receipts.iter().map(|r| r.seq)).collect();
     let planned = plan_deliveries(&hooks, &batch, now, |code| ancestors(tx, code))?;
-    let mut insert = tx
-        .prepare_cached(&format!(
-            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, NULL, NULL, NULL)"
-        ))
-        .map_err(db)?;
-    for d in planned {
-        insert
-            .execute(params![
-                d.id.to_string(),
-                d.webhook.to_string(),
-                d.event.to_string(),
-                d.seq,
-                topics_column(&d.topics),
-                micros(d.created_at)
-            ])
-            .map_err(db)?;
-    }
-    Ok(())
+    insert(tx, planned)
 }
 
 /// A location and its parents, itself first (at most 16 levels: locations cannot loop, but a

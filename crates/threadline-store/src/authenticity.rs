@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// One check as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuthenticityCheck {
+    /// The check's number, once recorded (absent on a check about to be recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub at: DateTime<Utc>,
     /// What was scanned, as sent (at most 512 characters).
     pub code: String,
@@ -62,4 +65,12 @@ pub fn reasons_of_column(s: &str) -> Vec<String> {
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+impl AuthenticityCheck {
+    /// A check a counterfeit watcher wants to hear of: judged `suspicious`, or naming a code of
+    /// ours that we never issued (`unknown`).
+    pub fn is_alert(&self) -> bool {
+        matches!(self.verdict.as_str(), "suspicious" | "unknown")
+    }
 }

@@ -819,7 +819,12 @@ pub trait Store: Send + Sync + 'static {
     // Authenticity checks.
 
     /// Records one authenticity check.
-    async fn record_check(&self, check: authenticity::AuthenticityCheck) -> Result<()>;
+    /// Records one authenticity check and, in the same transaction, queues a webhook delivery
+    /// for each active subscription that wants it ([`webhook::plan_check_deliveries`]).
+    /// Answers the check's id.
+    async fn record_check(&self, check: authenticity::AuthenticityCheck) -> Result<i64>;
+    /// One recorded check by its id.
+    async fn check(&self, id: i64) -> Result<Option<authenticity::AuthenticityCheck>>;
     /// What the earlier checks of one unit say.
     async fn check_history(
         &self,

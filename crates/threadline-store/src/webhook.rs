@@ -15,6 +15,8 @@ use threadline_domain::error::FieldError;
 use threadline_domain::event::{Event, HoldChange, HoldKind};
 use uuid::Uuid;
 
+use crate::authenticity::AuthenticityCheck;
+
 /// What an event means to a receiver. Every event is an `event`; some are more.
 #[derive(
     Debug,
@@ -43,16 +45,21 @@ pub enum Topic {
     QcFailed,
     /// A sale outside the seller's authorised regions (窜货): the event carries `diversion`.
     Diversion,
+    /// An authenticity check (防伪) judged `suspicious`, or naming a code of ours we never
+    /// issued (`unknown`). A check is no ledger event: only a subscription that names this
+    /// topic hears of checks, and its delivery carries the check instead of an event.
+    SuspiciousCheck,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Event,
         Topic::Hold,
         Topic::Release,
         Topic::Recall,
         Topic::QcFailed,
         Topic::Diversion,
+        Topic::SuspiciousCheck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +70,7 @@ impl Topic {
             Topic::Recall => "recall",
             Topic::QcFailed => "qc_failed",
             Topic::Diversion => "diversion",
+            Topic::SuspiciousCheck => "suspicious_check",
         }
     }
 
@@ -130,6 +138,22 @@ impl WebhookFilter {
                     .biz_step
                     .as_ref()
                     .is_some_and(|s| self.biz_steps.iter().any(|b| b == s.as_str())))
+    }
+
+    /// Does an authenticity check match? Only when the subscription names
+    /// [`Topic::SuspiciousCheck`] (an empty topic list means every *event*), its products
+    /// include the unit checked, and it asks for no location or business step — a check
+    /// happens at none of ours and is no step.
+    pub fn matches_check(&self, check: &AuthenticityCheck) -> bool {
+        check.is_alert()
+            && self.topics.contains(&Topic::SuspiciousCheck)
+            && (self.products.is_empty()
+                || check
+                    .product
+                    .as_deref()
+                    .is_some_and(|p| self.products.iter().any(|x| x == p)))
+            && self.locations.is_empty()
+            && self.biz_steps.is_empty()
     }
 }
 
@@ -282,13 +306,19 @@ impl DeliveryStatus {
     }
 }
 
-/// One event queued for one subscription.
+/// One event — or one authenticity check — queued for one subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Delivery {
     pub id: Uuid,
     pub webhook: Uuid,
-    pub event: Uuid,
-    /// The event's place in the ledger.
+    /// The ledger event it carries (absent for a check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Uuid>,
+    /// The authenticity check it carries (`GET /api/v1/authenticity/checks` lists it under
+    /// this id), for topic `suspicious_check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<i64>,
+    /// The event's place in the ledger; for a check, the ledger's length when it was made.
     pub seq: i64,
     pub topics: Vec<Topic>,
     pub status: DeliveryStatus,
@@ -371,7 +401,8 @@ pub fn plan_deliveries(
                 out.push(Delivery {
                     id: Uuid::now_v7(),
                     webhook: *id,
-                    event: event.id,
+                    event: Some(event.id),
+                    check: None,
                     seq: *seq,
                     topics: topics.clone(),
                     status: DeliveryStatus::Pending,
@@ -386,4 +417,33 @@ pub fn plan_deliveries(
         }
     }
     Ok(out)
+}
+
+/// The deliveries to queue for a check just recorded as `id`: one per active subscription
+/// that [`WebhookFilter::matches_check`]. `seq` is the ledger's length at the check.
+pub fn plan_check_deliveries(
+    webhooks: &[(Uuid, WebhookFilter)],
+    check: &AuthenticityCheck,
+    id: i64,
+    seq: i64,
+) -> Vec<Delivery> {
+    webhooks
+        .iter()
+        .filter(|(_, f)| f.matches_check(check))
+        .map(|(hook, _)| Delivery {
+            id: Uuid::now_v7(),
+            webhook: *hook,
+            event: None,
+            check: Some(id),
+            seq,
+            topics: vec![Topic::SuspiciousCheck],
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: check.at,
+            created_at: check.at,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+        })
+        .collect()
 }

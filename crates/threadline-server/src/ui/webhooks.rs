@@ -205,12 +205,16 @@ fn log_section(
     let rows: String = log
         .iter()
         .map(|d| {
-            let subject = format!(
-                "{} #{}<br><code>{}</code>",
-                t(lang, Msg::LedgerEvent),
-                d.seq,
-                esc(&d.event.to_string())
-            );
+            let subject = match (d.event, d.check) {
+                (Some(e), _) => format!(
+                    "{} #{}<br><code>{}</code>",
+                    t(lang, Msg::LedgerEvent),
+                    d.seq,
+                    esc(&e.to_string())
+                ),
+                (None, Some(c)) => format!("{} #{c}", t(lang, Msg::AuthenticityCheck)),
+                (None, None) => String::new(),
+            };
             let topics = d
                 .topics
                 .iter()
