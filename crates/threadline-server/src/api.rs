@@ -679,7 +679,7 @@ pub async fn get_item(
         p.require(&*app.store, &key).await?;
     }
     match app.store.item(&key).await? {
-        Some(i) => Ok(Json(i).into_response()),
+        Some(i) => Ok(Json(actor.masked(i)).into_response()),
         None => Err(AppError::NotFound(format!(
             "serial {serial} of product {product} is not registered"
         ))),

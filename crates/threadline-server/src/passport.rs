@@ -56,6 +56,7 @@ pub struct Passport {
 
 impl Mask for Passport {
     fn mask(&mut self, v: Visibility) {
+        self.state.mask(v);
         self.timeline.mask(v);
         self.qc.mask(v);
         self.repairs.mask(v);

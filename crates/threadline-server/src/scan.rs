@@ -156,5 +156,11 @@ pub async fn scan(
     let year = chrono::Datelike::year(&app.clock.now());
     let (resolved, reading) =
         crate::passport::unit_of_code(&*app.store, &actor, &p.code, year).await?;
+    let resolved = match resolved {
+        Resolved::Item { item } => Resolved::Item {
+            item: actor.masked(item),
+        },
+        other => other,
+    };
     Ok(Json(serde_json::json!({ "resolved": resolved, "scan": reading })).into_response())
 }

@@ -1,8 +1,9 @@
 //! Field-level restriction through HTTP, on both engines: a customer's personal data and
 //! commercial fields read `***` to a role without `read_customer_data` / `read_prices`, in
 //! every kind of output — parties, events, passport, trace (JSON, CSV, XLSX), recall detail,
-//! affected units and contacts, EPCIS query documents, web pages and webhook payloads — and
-//! as stored to a role that holds the permission.
+//! affected units and contacts, EPCIS query documents, web pages and webhook payloads, and
+//! what a partner sends through EPCIS (extensions, ILMD, custom attributes, nested fields) —
+//! and as stored to a role that holds the permission.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -383,5 +384,189 @@ store_test!(
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
         assert!(bad.body.to_string().contains("price"), "{:?}", bad.body);
         assert_eq!(r.admin.ledger_len().await, before, "nothing written");
+    }
+);
+
+/// A partner's secrets, each where EPCIS can carry it, with who may read it: `(value, personal,
+/// commercial)` — personal data needs `read_customer_data`, commercial `read_prices`.
+const KEPT: &[(&str, bool)] = &[
+    ("王五", true),        // ILMD custom attribute tla:customer_name (a unit attribute)
+    ("4321.5", false),     // ILMD custom attribute tla:unit_price
+    ("13911112222", true), // another namespace's ILMD, ex:buyerPhone
+    ("李四", true),        // an extension object ex:consignee: its name…
+    ("深圳市福田区 8 号", true), // …and its nested address
+    ("887.25", false),     // an extension object ex:unitPrice {value, currency}
+    ("北京市朝阳区 2 号", true), // a readPoint extension ex:shipToAddress
+    ("zhao@example.cn", true), // a Threadline field tlf:customer_email
+    ("赵六", true),        // a Chinese-named extension ex:收货人
+    ("66.6", false),       // a field nested in a Threadline field tlf:terms.discount
+];
+
+/// Captures through EPCIS a commissioning that carries every secret of [`KEPT`], next to
+/// content anyone may read (grade, colour, temperature, a note, the consignee's id), with
+/// master data in the header (which Threadline does not take from EPCIS).
+async fn partner_content(r: &Readers) {
+    ok(
+        &r.admin,
+        "/api/v1/products",
+        json!({"code": "IMPLANT", "name": "Implant", "tracking": "serial",
+        "attributes": [{"name": "customer_name", "type": "text"},
+            {"name": "unit_price", "type": "number"}, {"name": "color", "type": "text"}]}),
+    )
+    .await;
+    let event = json!({"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning",
+        "eventTime": "2026-06-01T09:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+        "epcList": ["urn:threadline:unit:IMPLANT:IM-9001"], "disposition": "active",
+        "readPoint": {"id": "urn:threadline:loc:SZ-L1", "ex:shipToAddress": "北京市朝阳区 2 号"},
+        "bizLocation": {"id": "urn:threadline:loc:SZ-L1"},
+        "ilmd": {"tla:customer_name": "王五", "tla:unit_price": 4321.5, "tla:color": "blue",
+            "ex:buyerPhone": "13911112222", "ex:grade": "A"},
+        "ex:consignee": {"ex:id": "C-77", "ex:name": "李四",
+            "ex:address": {"ex:street": "深圳市福田区 8 号"}},
+        "ex:unitPrice": {"ex:value": "887.25", "ex:currency": "CNY"},
+        "ex:收货人": "赵六",
+        "ex:temp": 4.5,
+        "tlf:customer_email": "zhao@example.cn", "tlf:note": "fragile",
+        "tlf:terms": {"discount": "66.6", "incoterm": "FOB"}});
+    let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"ex": "https://ns.example.com/epcis/"}],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-06-01T02:00:00Z",
+        "epcisHeader": {"epcisMasterData": {"vocabularyList": [{
+            "type": "urn:epcglobal:epcis:vtype:BusinessLocation",
+            "vocabularyElementList": [{"id": "urn:threadline:loc:SZ-L1", "attributes": [
+                {"id": "urn:epcglobal:cbv:mda#telephone", "attribute": "13700009999"}]}]}]}},
+        "epcisBody": {"eventList": [event]}});
+    let (status, headers, body) = r
+        .admin
+        .file(
+            axum::http::Request::post("/epcis/capture")
+                .header("content-type", "application/ld+json")
+                .body(axum::body::Body::from(doc.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let job = r.admin.get(headers["location"].to_str().unwrap()).await;
+    assert_eq!(job.body["success"], true, "{:?}", job.body);
+}
+
+/// Every secret of [`KEPT`] is shown to a reader allowed to see it and masked for the others
+/// in `text`; what is not restricted is shown to all.
+fn shows_kept(text: &str, personal: bool, commercial: bool, what: &str) {
+    for (secret, is_personal) in KEPT {
+        let visible = if *is_personal { personal } else { commercial };
+        shows(text, secret, visible, what);
+    }
+    for open in ["C-77", "fragile", "4.5", "FOB"] {
+        assert!(text.contains(open), "{what}: {open} missing in {text}");
+    }
+    assert!(!text.contains("13700009999"), "{what}: master data kept");
+}
+
+store_test!(
+    epcis_content_kept_verbatim_is_masked_in_every_output,
+    |s: TestStore| async move {
+        let r = readers(&s).await;
+        let (seen, url) = receiver().await;
+        ok(
+            &r.admin,
+            "/api/v1/webhooks",
+            json!({"name": "erp", "url": url, "filter": {"products": ["IMPLANT"]}}),
+        )
+        .await;
+        partner_content(&r).await;
+        for (who, api, personal, commercial) in r.all() {
+            let (status, doc, _) = raw(api, "/epcis/events?EQ_bizStep=commissioning").await;
+            assert_eq!(status, StatusCode::OK, "{who}: {doc}");
+            shows_kept(&doc, personal, commercial, &format!("{who} EPCIS JSON"));
+            let (status, _, xml) = api
+                .file(
+                    axum::http::Request::get("/epcis/events?EQ_bizStep=commissioning")
+                        .header("accept", "application/xml")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{who}");
+            let xml = String::from_utf8(xml).unwrap();
+            assert!(xml.starts_with("<?xml"), "{who}: {xml}");
+            shows_kept(&xml, personal, commercial, &format!("{who} EPCIS XML"));
+
+            // A query cannot probe a masked value.
+            let probe = api
+                .get("/epcis/events?EQ_ILMD_https://ns.example.com/epcis/buyerPhone=13911112222")
+                .await;
+            let found = probe.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert_eq!(found, usize::from(personal), "{who}: {:?}", probe.body);
+
+            let events = api
+                .get("/api/v1/events?product=IMPLANT&serial=IM-9001")
+                .await;
+            assert_eq!(events.status, StatusCode::OK, "{who}");
+            let event = events.body["items"][0].clone();
+            shows_kept(
+                &event.to_string(),
+                personal,
+                commercial,
+                &format!("{who} events API"),
+            );
+            // The CBV hash ID is a digest of the unmasked event: a value could be found by
+            // trying candidates against it, so a reader who sees a mask gets no hash.
+            assert_eq!(
+                event["hash_id"].is_string(),
+                personal && commercial,
+                "{who}: {event}"
+            );
+            let one = api
+                .get(&format!("/api/v1/events/{}", event["id"].as_str().unwrap()))
+                .await;
+            assert_eq!(one.body, event, "{who}");
+
+            // The unit's attributes come from the ILMD: restricted by their names.
+            let item = api.get("/api/v1/items/IMPLANT/IM-9001").await;
+            assert_eq!(item.status, StatusCode::OK, "{who}");
+            let a = &item.body["attributes"];
+            assert_eq!(a["color"], "blue", "{who}");
+            assert_eq!(
+                a["customer_name"],
+                if personal { "王五" } else { "***" },
+                "{who}"
+            );
+            assert_eq!(
+                a["unit_price"],
+                if commercial {
+                    json!(4321.5)
+                } else {
+                    json!("***")
+                },
+                "{who}"
+            );
+            let passport = api.get("/api/v1/items/IMPLANT/IM-9001/passport").await;
+            assert_eq!(passport.status, StatusCode::OK, "{who}");
+            shows_kept(
+                &passport.body.to_string(),
+                personal,
+                commercial,
+                &format!("{who} passport"),
+            );
+            let scan = api.get("/api/v1/scan?code=IM-9001").await;
+            assert_eq!(scan.status, StatusCode::OK, "{who}: {:?}", scan.body);
+            let text = scan.body.to_string();
+            shows(&text, "王五", personal, &format!("{who} scan"));
+            shows(&text, "4321.5", commercial, &format!("{who} scan"));
+        }
+        // A webhook receiver is no reader: it gets none of it.
+        let client = sender(&r.state.webhooks).unwrap();
+        assert_eq!(webhook::work_once(&r.state, &client).await.unwrap(), 1);
+        let bodies = seen.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 1);
+        shows_kept(&bodies[0], false, false, "webhook");
     }
 );

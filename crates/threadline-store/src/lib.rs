@@ -590,6 +590,14 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
     Ok(out)
 }
 
+/// A unit's custom attribute values are judged by their names (see
+/// [`threadline_domain::mask`]): a product may define `customer_name` or `unit_price`.
+impl Mask for ItemView {
+    fn mask(&mut self, v: Visibility) {
+        threadline_domain::mask::mask_map(&mut self.attributes, v);
+    }
+}
+
 impl Mask for StoredEvent {
     fn mask(&mut self, v: Visibility) {
         self.event.mask(v);
