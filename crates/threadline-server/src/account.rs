@@ -14,11 +14,11 @@ use threadline_domain::access::{
 };
 use threadline_domain::master::PartyKind;
 use threadline_domain::{LocationCode, PartyCode};
-use threadline_store::{NewToken, NewUser, UserRecord};
+use threadline_store::{AccessChange, NewToken, NewUser, UserRecord};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::audit::{AuditNote, ClientAddress};
+use crate::audit::{AuditNote, ClientAddress, Pending};
 use crate::auth::{Actor, Principal, SignedIn, hash_password, random_bytes, sign_in};
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -133,6 +133,7 @@ pub struct PasswordChange {
 pub async fn change_own_password(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
@@ -163,16 +164,17 @@ pub async fn change_own_password(
             other => other,
         })?;
     let hash = hash_password(new).await?;
-    app.store
-        .set_password(
-            name,
-            hash,
-            app.clock.now(),
-            actor.session.as_ref().map(|s| s.digest),
-        )
-        .await?;
+    let change = AccessChange::SetPassword {
+        name: name.to_owned(),
+        password_hash: hash,
+        now: app.clock.now(),
+        keep_session: actor.session.as_ref().map(|s| s.digest),
+    };
+    let note = AuditNote::default();
+    let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
+    app.store.change_access(change, Some(record)).await?;
     tracing::info!(user = %name, "password changed by its user");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -204,6 +206,7 @@ pub async fn list_users(State(app): State<AppState>) -> Result<Response, AppErro
 pub async fn create_user(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -212,25 +215,24 @@ pub async fn create_user(
     let pw = password(&req.password, "password")?;
     partner(&*app.store, req.party.as_ref(), &req.roles).await?;
     let name = req.name.to_string();
+    let new = NewUser {
+        name: req.name,
+        password_hash: hash_password(pw).await?,
+        roles: req.roles,
+        site: req.site,
+        party: req.party,
+        created_at: app.clock.now(),
+    };
+    let user = new.view();
+    let note = AuditNote::object(format!("users/{name}")).after(&user);
+    let record = pending.record(&app, StatusCode::CREATED, &note);
     app.store
-        .create_user(NewUser {
-            name: req.name,
-            password_hash: hash_password(pw).await?,
-            roles: req.roles,
-            site: req.site,
-            party: req.party,
-            created_at: app.clock.now(),
-        })
+        .change_access(AccessChange::CreateUser(new), Some(record))
         .await?;
-    let user = app
-        .store
-        .user(&name)
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("user {name} vanished after create")))?;
     tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user created");
-    Ok(AuditNote::object(format!("users/{name}"))
-        .after(user.view())
-        .on((StatusCode::CREATED, Json(user.view())).into_response()))
+    Ok(note
+        .recorded()
+        .on((StatusCode::CREATED, Json(user)).into_response()))
 }
 
 /// `GET /api/v1/users/{name}`.
@@ -281,6 +283,7 @@ fn not_yourself(actor: &Actor, name: &str, what: &str) -> Result<(), AppError> {
 pub async fn set_user_roles(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -304,19 +307,23 @@ pub async fn set_user_roles(
             .map_err(|e| AppError::Internal(e.message))?,
     };
     partner(&*app.store, party.as_ref(), &req.roles).await?;
-    app.store
-        .set_user_access(&name, &req.roles, req.site.as_ref(), party.as_ref())
-        .await?;
-    tracing::info!(actor = %actor.name(), user = %name, roles = %req.roles.to_stored(), "user roles changed");
-    let user = app
-        .store
-        .user(&name)
-        .await?
-        .ok_or_else(|| user_not_found(&name))?;
-    Ok(AuditNote::object(format!("users/{name}"))
+    let mut user = before.view();
+    user.roles = req.roles.clone();
+    user.site = req.site.as_ref().map(|s| s.as_str().to_owned());
+    user.party = party.as_ref().map(|p| p.as_str().to_owned());
+    let note = AuditNote::object(format!("users/{name}"))
         .before(before.view())
-        .after(user.view())
-        .on(Json(user.view()).into_response()))
+        .after(&user);
+    let change = AccessChange::SetUserAccess {
+        name: name.clone(),
+        roles: req.roles,
+        site: req.site,
+        party,
+    };
+    let record = pending.record(&app, StatusCode::OK, &note);
+    app.store.change_access(change, Some(record)).await?;
+    tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user roles changed");
+    Ok(note.recorded().on(Json(user).into_response()))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -330,6 +337,7 @@ pub struct PasswordReset {
 pub async fn reset_password(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -340,56 +348,75 @@ pub async fn reset_password(
     let Some(before) = app.store.user(&name).await? else {
         return Err(user_not_found(&name));
     };
-    app.store
-        .set_password(&name, hash_password(pw).await?, app.clock.now(), None)
-        .await?;
-    tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
-    Ok(AuditNote::object(format!("users/{name}"))
+    let now = app.clock.now();
+    let change = AccessChange::SetPassword {
+        name: name.clone(),
+        password_hash: hash_password(pw).await?,
+        now,
+        keep_session: None,
+    };
+    let note = AuditNote::object(format!("users/{name}"))
         .before(json!({"password_changed_at": before.password_changed_at, "locked_until": before.locked_until}))
-        .after(json!({"password_changed_at": app.clock.now()}))
-        .on(StatusCode::NO_CONTENT.into_response()))
+        .after(json!({"password_changed_at": now}));
+    let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
+    app.store.change_access(change, Some(record)).await?;
+    tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
+    Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// `POST /api/v1/users/{name}/lock`: no sign-in until unlocked; ends the user's sessions.
 pub async fn lock_user(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     not_yourself(&actor, &name, "lock")?;
-    let before = app.store.user(&name).await?.map(|u| u.view());
-    app.store.set_user_disabled(&name, true).await?;
+    let note = set_disabled(&app, &pending, &name, true).await?;
     tracing::info!(actor = %actor.name(), user = %name, "user locked");
-    Ok(access_change(&name, before, json!({"disabled": true})))
+    Ok(note.on(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// `POST /api/v1/users/{name}/unlock`: also clears a lockout after failed sign-ins.
 pub async fn unlock_user(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let before = app.store.user(&name).await?.map(|u| u.view());
-    app.store.set_user_disabled(&name, false).await?;
+    let note = set_disabled(&app, &pending, &name, false).await?;
     tracing::info!(actor = %actor.name(), user = %name, "user unlocked");
-    Ok(access_change(
-        &name,
-        before,
-        json!({"disabled": false, "locked_until": null}),
-    ))
+    Ok(note.on(StatusCode::NO_CONTENT.into_response()))
 }
 
-/// The 204 of a lock or unlock, noting for the audit trail what the account was before.
-fn access_change(
+/// Locks or unlocks an account with the audit record of what it was before, in one
+/// transaction; the note goes on the 204 that [`lock_user`] and [`unlock_user`] answer.
+async fn set_disabled(
+    app: &AppState,
+    pending: &Pending,
     name: &str,
-    before: Option<threadline_store::UserView>,
-    after: serde_json::Value,
-) -> Response {
-    let before = before.map(|u| json!({"disabled": u.disabled, "locked_until": u.locked_until}));
-    AuditNote::object(format!("users/{name}"))
+    disabled: bool,
+) -> Result<AuditNote, AppError> {
+    let before = app
+        .store
+        .user(name)
+        .await?
+        .map(|u| json!({"disabled": u.disabled, "locked_until": u.locked_until}));
+    let after = if disabled {
+        json!({"disabled": true})
+    } else {
+        json!({"disabled": false, "locked_until": null})
+    };
+    let note = AuditNote::object(format!("users/{name}"))
         .before(before)
-        .after(after)
-        .on(StatusCode::NO_CONTENT.into_response())
+        .after(after);
+    let change = AccessChange::SetUserDisabled {
+        name: name.to_owned(),
+        disabled,
+    };
+    let record = pending.record(app, StatusCode::NO_CONTENT, &note);
+    app.store.change_access(change, Some(record)).await?;
+    Ok(note.recorded())
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -441,7 +468,9 @@ pub async fn list_tokens(State(app): State<AppState>) -> Result<Response, AppErr
     Ok(Json(json!({ "items": app.store.tokens().await? })).into_response())
 }
 
-/// Mints a token and stores its digest; returns the secret, to be shown once.
+/// Mints a token and stores its digest, with `audit` in the same transaction (the CLI's
+/// record); returns the secret, to be shown once.
+#[allow(clippy::too_many_arguments)]
 pub async fn mint_token(
     store: &dyn threadline_store::Store,
     name: TokenName,
@@ -450,21 +479,36 @@ pub async fn mint_token(
     party: Option<PartyCode>,
     created_by: String,
     now: chrono::DateTime<chrono::Utc>,
+    audit: Option<threadline_domain::audit::AuditRecord>,
 ) -> Result<Credential, threadline_store::StoreError> {
-    let secret = Credential::new(CredentialKind::ApiToken, random_bytes());
+    let (token, secret) = new_token(name, roles, site, party, created_by, now);
     store
-        .create_token(NewToken {
-            id: Uuid::now_v7(),
-            name,
-            secret_digest: secret.digest(),
-            roles,
-            site,
-            party,
-            created_at: now,
-            created_by,
-        })
+        .change_access(AccessChange::CreateToken(token), audit)
         .await?;
     Ok(secret)
+}
+
+/// A new token and its secret.
+fn new_token(
+    name: TokenName,
+    roles: Roles,
+    site: Option<LocationCode>,
+    party: Option<PartyCode>,
+    created_by: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (NewToken, Credential) {
+    let secret = Credential::new(CredentialKind::ApiToken, random_bytes());
+    let token = NewToken {
+        id: Uuid::now_v7(),
+        name,
+        secret_digest: secret.digest(),
+        roles,
+        site,
+        party,
+        created_at: now,
+        created_by,
+    };
+    (token, secret)
 }
 
 /// `POST /api/v1/tokens`: `{"name", "roles", "site"?}` → the token and its secret, which is
@@ -472,6 +516,7 @@ pub async fn mint_token(
 pub async fn create_token(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -479,35 +524,33 @@ pub async fn create_token(
     let req: TokenRequest = parse(&body, "")?;
     partner(&*app.store, req.party.as_ref(), &req.roles).await?;
     let name = req.name.to_string();
-    let secret = mint_token(
-        &*app.store,
+    let (new, secret) = new_token(
         req.name,
         req.roles,
         req.site,
         req.party,
         actor.name(),
         app.clock.now(),
-    )
-    .await?;
-    let token = app
-        .store
-        .token_by_digest(&secret.digest())
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("token {name} vanished after create")))?;
+    );
+    let token = new.record();
+    let note = AuditNote::object(format!("tokens/{name}")).after(&token);
+    let record = pending.record(&app, StatusCode::CREATED, &note);
+    app.store
+        .change_access(AccessChange::CreateToken(new), Some(record))
+        .await?;
     tracing::info!(actor = %actor.name(), token = %name, roles = %token.roles.to_stored(), "API token created");
-    Ok(AuditNote::object(format!("tokens/{name}"))
-        .after(&token)
-        .on((
-            StatusCode::CREATED,
-            Json(json!({ "token": token, "secret": secret.expose() })),
-        )
-            .into_response()))
+    Ok(note.recorded().on((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "secret": secret.expose() })),
+    )
+        .into_response()))
 }
 
 /// `DELETE /api/v1/tokens/{name}`: revokes the token; it stays listed, with its revocation time.
 pub async fn revoke_token(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let before = app
@@ -516,9 +559,13 @@ pub async fn revoke_token(
         .await?
         .into_iter()
         .find(|t| t.name == name);
-    app.store.revoke_token(&name, app.clock.now()).await?;
+    let note = AuditNote::object(format!("tokens/{name}")).before(before);
+    let change = AccessChange::RevokeToken {
+        name: name.clone(),
+        now: app.clock.now(),
+    };
+    let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
+    app.store.change_access(change, Some(record)).await?;
     tracing::info!(actor = %actor.name(), token = %name, "API token revoked");
-    Ok(AuditNote::object(format!("tokens/{name}"))
-        .before(before)
-        .on(StatusCode::NO_CONTENT.into_response()))
+    Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }

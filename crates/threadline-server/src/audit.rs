@@ -35,6 +35,9 @@ pub struct AuditNote {
     pub after: Option<serde_json::Value>,
     pub reason: Option<String>,
     pub signature: Option<Signature>,
+    /// The handler wrote the record itself, in its change's transaction ([`Pending`]): the
+    /// guard writes none.
+    pub recorded: bool,
 }
 
 impl AuditNote {
@@ -66,6 +69,13 @@ impl AuditNote {
     #[must_use]
     pub fn reason(mut self, r: Option<String>) -> AuditNote {
         self.reason = r;
+        self
+    }
+
+    /// Marks the note as recorded by the handler, with its change.
+    #[must_use]
+    pub fn recorded(mut self) -> AuditNote {
+        self.recorded = true;
         self
     }
 
@@ -117,6 +127,49 @@ impl Origin {
             actor: actor.map(Actor::name),
             address: client_address(ext),
         }
+    }
+}
+
+/// The record a request would leave, as the guard sees it before the handler runs (who, from
+/// where, the route, the object). A handler whose change is a store write that takes its audit
+/// record (`Store::change_access`) builds the record from it with [`Pending::record`], so the
+/// change and its record commit together, and answers with [`AuditNote::recorded`].
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub origin: Origin,
+    pub action: String,
+    pub object: String,
+}
+
+impl Pending {
+    /// The record of this request answered with `status`, completed by `note`.
+    pub fn record(&self, app: &AppState, status: StatusCode, note: &AuditNote) -> AuditRecord {
+        AuditRecord {
+            id: Uuid::now_v7(),
+            recorded_at: app.clock.now(),
+            actor: self.origin.actor.as_deref().map(tried_name),
+            address: self.origin.address.clone(),
+            action: self.action.clone(),
+            object: tried_name(note.object.as_deref().unwrap_or(&self.object)),
+            status: Some(status.as_u16()),
+            before: note.before.clone(),
+            after: note.after.clone(),
+            reason: note.reason.clone(),
+            signature: note.signature.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Pending {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Pending>().cloned().ok_or_else(|| {
+            AppError::Internal("no pending audit record: route without a guard".into())
+        })
     }
 }
 

@@ -705,16 +705,20 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         Err(e) => refuse(e),
         Ok(()) => {
             req.extensions_mut().insert(actor);
+            req.extensions_mut().insert(crate::audit::Pending {
+                origin: origin.clone(),
+                action: action.clone(),
+                object: object.clone(),
+            });
             next.run(req).await
         }
     };
-    let noted = resp.extensions().get::<crate::audit::AuditNote>().is_some();
-    if crate::audit::recorded(&method, resp.status(), noted) {
-        let note = resp
-            .extensions()
-            .get::<crate::audit::AuditNote>()
-            .cloned()
-            .unwrap_or_default();
+    let note = resp.extensions().get::<crate::audit::AuditNote>().cloned();
+    if note.as_ref().is_some_and(|n| n.recorded) {
+        return resp;
+    }
+    if crate::audit::recorded(&method, resp.status(), note.is_some()) {
+        let note = note.unwrap_or_default();
         crate::audit::record(&g.app, &origin, action, object, Some(resp.status()), note).await;
     }
     resp

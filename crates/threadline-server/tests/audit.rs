@@ -400,3 +400,219 @@ store_test!(
         assert_eq!(r.status, StatusCode::OK, "the admin holds every permission");
     }
 );
+
+/// An audit record for a change made in this test, with its own id.
+fn record_of(object: &str) -> threadline_domain::audit::AuditRecord {
+    threadline_domain::audit::AuditRecord {
+        id: uuid::Uuid::now_v7(),
+        recorded_at: now(),
+        actor: Some("test".into()),
+        address: None,
+        action: "test".into(),
+        object: object.into(),
+        status: None,
+        before: None,
+        after: None,
+        reason: None,
+        signature: None,
+    }
+}
+
+fn new_user(name: &str) -> threadline_store::NewUser {
+    threadline_store::NewUser {
+        name: threadline_domain::access::UserName::parse(name).unwrap(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        roles: threadline_domain::access::Roles::one(Role::Qc),
+        site: None,
+        party: None,
+        created_at: now(),
+    }
+}
+
+store_test!(
+    an_access_change_and_its_audit_record_commit_together_or_not_at_all,
+    |s: TestStore| async move {
+        use threadline_store::AccessChange;
+        let audited = || async { s.verify().await.unwrap().audit_records };
+        // A record the chain refuses (its id is taken) undoes the change it describes.
+        let taken = record_of("users/seed");
+        s.append_audit(taken.clone()).await.unwrap();
+        let n = audited().await;
+        let refused = s
+            .change_access(
+                AccessChange::CreateUser(new_user("wang")),
+                Some(taken.clone()),
+            )
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(
+            s.user("wang").await.unwrap().is_none(),
+            "the user was not created"
+        );
+        assert_eq!(audited().await, n);
+
+        // Written together: the change and exactly one record.
+        let seq = s
+            .change_access(
+                AccessChange::CreateUser(new_user("wang")),
+                Some(record_of("users/wang")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(seq, Some(n + 1));
+        assert_eq!(audited().await, n + 1);
+        let wang = s.user("wang").await.unwrap().unwrap();
+        assert_eq!(wang.roles.to_stored(), "qc");
+
+        // Every kind of change rolls back with its refused record.
+        let roles = AccessChange::SetUserAccess {
+            name: "wang".into(),
+            roles: threadline_domain::access::Roles::one(Role::Admin),
+            site: None,
+            party: None,
+        };
+        assert!(s.change_access(roles, Some(taken.clone())).await.is_err());
+        let lock = AccessChange::SetUserDisabled {
+            name: "wang".into(),
+            disabled: true,
+        };
+        assert!(s.change_access(lock, Some(taken.clone())).await.is_err());
+        let password = AccessChange::SetPassword {
+            name: "wang".into(),
+            password_hash: "$argon2id$another".into(),
+            now: now(),
+            keep_session: None,
+        };
+        assert!(
+            s.change_access(password, Some(taken.clone()))
+                .await
+                .is_err()
+        );
+        assert_eq!(s.user("wang").await.unwrap().unwrap(), wang, "unchanged");
+        let token = threadline_store::NewToken {
+            id: uuid::Uuid::now_v7(),
+            name: threadline_domain::access::TokenName::parse("erp-2").unwrap(),
+            secret_digest: [7; 32],
+            roles: threadline_domain::access::Roles::one(Role::Production),
+            site: None,
+            party: None,
+            created_at: now(),
+            created_by: "test".into(),
+        };
+        let create = AccessChange::CreateToken(token.clone());
+        assert!(s.change_access(create, Some(taken.clone())).await.is_err());
+        assert!(s.tokens().await.unwrap().is_empty(), "no token");
+        s.change_access(AccessChange::CreateToken(token), None)
+            .await
+            .unwrap();
+        let revoke = AccessChange::RevokeToken {
+            name: "erp-2".into(),
+            now: now(),
+        };
+        assert!(s.change_access(revoke, Some(taken)).await.is_err());
+        assert_eq!(s.tokens().await.unwrap()[0].revoked_at, None, "not revoked");
+        assert_eq!(audited().await, n + 1, "no record of what did not happen");
+        assert_eq!(s.verify().await.unwrap().first_break, None);
+    }
+);
+
+store_test!(
+    through_http_a_failed_change_leaves_no_record_and_a_change_exactly_one,
+    |s: TestStore| async move {
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        let user = json!({"name": "zhou", "password": "correct horse", "roles": ["qc"]});
+        let r = c
+            .call(Method::POST, "/api/v1/users", &admin, Some(user.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // Each failure: a taken name, an unknown user or token, a bad body.
+        let failures = [
+            (
+                Method::POST,
+                "/api/v1/users",
+                Some(user),
+                StatusCode::CONFLICT,
+            ),
+            (
+                Method::PUT,
+                "/api/v1/users/nobody/roles",
+                Some(json!({"roles": ["qc"]})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/users/nobody/lock",
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/users/nobody/password",
+                Some(json!({"password": "correct horse"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/tokens/nothing",
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/tokens",
+                Some(json!({"name": "x", "roles": ["nobody"]})),
+                StatusCode::BAD_REQUEST,
+            ),
+        ];
+        for (method, uri, body, status) in failures {
+            let r = c.call(method.clone(), uri, &admin, body).await;
+            assert_eq!(r.status, status, "{method} {uri}: {}", r.body);
+        }
+        let records = c.records(&auditor, "limit=1000").await;
+        assert_eq!(
+            actions(&records),
+            ["POST /api/v1/users"],
+            "only the change that happened: {records:?}"
+        );
+        assert_eq!(records[0]["object"], "users/zhou");
+        assert_eq!(records[0]["status"], 201);
+        assert_eq!(records[0]["address"], ADDRESS);
+        assert_eq!(records[0]["after"]["roles"], json!(["qc"]));
+
+        // Each success: exactly one record, with its status.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                &admin,
+                Some(json!({"name": "mes", "roles": ["production"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["token"]["name"], "mes");
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/users/zhou/password",
+                &admin,
+                Some(json!({"password": "battery staple"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let zhou = c.records(&auditor, "object=users/zhou").await;
+        assert_eq!(
+            zhou.iter()
+                .map(|r| (r["action"].as_str().unwrap(), r["status"].as_u64().unwrap()))
+                .collect::<Vec<_>>(),
+            [
+                ("POST /api/v1/users", 201),
+                ("POST /api/v1/users/{name}/password", 204)
+            ]
+        );
+        let mes = c.records(&auditor, "object=tokens/mes").await;
+        assert_eq!(actions(&mes), ["POST /api/v1/tokens"]);
+        assert_eq!(mes[0]["after"]["created_by"], "token:root");
+    }
+);

@@ -11,6 +11,8 @@ use threadline_store::{
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use deadpool_postgres::Transaction;
+
 use crate::{PgStore, col, db, from_micros, is_unique_violation, micros, storable};
 
 const USER_COLUMNS: &str = "u.name, u.password_hash, u.roles, u.site, u.disabled, u.failed_logins, u.locked_until, u.created_at, u.password_changed_at, u.party";
@@ -76,37 +78,6 @@ impl PgStore {
         col(&row, 0)
     }
 
-    pub(crate) async fn access_create_user(&self, u: NewUser) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO users (name, password_hash, roles, site, created_at, party) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &u.name.as_str(),
-                    &u.password_hash,
-                    &u.roles.to_stored(),
-                    &u.site.as_ref().map(|s| s.as_str()),
-                    &micros(u.created_at),
-                    &u.party.as_ref().map(|p| p.as_str()),
-                ],
-            )
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(
-                        FieldError::new(
-                            "already_exists",
-                            format!("user {} already exists", u.name),
-                        )
-                        .at("name"),
-                    )
-                } else {
-                    db(e)
-                }
-            })?;
-        Ok(())
-    }
-
     pub(crate) async fn access_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         if !storable(name) {
             return Ok(None);
@@ -132,82 +103,6 @@ impl PgStore {
             .await
             .map_err(db)?;
         rows.iter().map(|r| user_row(r, 0)).collect()
-    }
-
-    pub(crate) async fn access_set_password(
-        &self,
-        name: &str,
-        hash: String,
-        now: DateTime<Utc>,
-        keep: Option<[u8; 32]>,
-    ) -> Result<(), StoreError> {
-        if !storable(name) {
-            return Err(missing_user(name));
-        }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        let n = tx
-            .execute(
-                "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL WHERE name = $1",
-                &[&name, &hash, &micros(now)],
-            )
-            .await
-            .map_err(db)?;
-        changed_one(n, name)?;
-        let keep = keep.map(|k| k.to_vec());
-        tx.execute(
-            "DELETE FROM sessions WHERE user_name = $1 AND id_digest IS DISTINCT FROM $2",
-            &[&name, &keep],
-        )
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
-    }
-
-    pub(crate) async fn access_set_user_access(
-        &self,
-        name: &str,
-        roles: &Roles,
-        site: Option<&str>,
-        party: Option<&str>,
-    ) -> Result<(), StoreError> {
-        if !storable(name) {
-            return Err(missing_user(name));
-        }
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE users SET roles = $2, site = $3, party = $4 WHERE name = $1",
-                &[&name, &roles.to_stored(), &site, &party],
-            )
-            .await
-            .map_err(db)?;
-        changed_one(n, name)
-    }
-
-    pub(crate) async fn access_set_user_disabled(
-        &self,
-        name: &str,
-        disabled: bool,
-    ) -> Result<(), StoreError> {
-        if !storable(name) {
-            return Err(missing_user(name));
-        }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        let sql = if disabled {
-            "UPDATE users SET disabled = true WHERE name = $1"
-        } else {
-            "UPDATE users SET disabled = false, failed_logins = 0, locked_until = NULL WHERE name = $1"
-        };
-        let n = tx.execute(sql, &[&name]).await.map_err(db)?;
-        changed_one(n, name)?;
-        if disabled {
-            tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
     }
 
     pub(crate) async fn access_login_failed(
@@ -258,43 +153,6 @@ impl PgStore {
         changed_one(n, name)
     }
 
-    pub(crate) async fn access_create_token(&self, t: NewToken) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by, party)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &t.id,
-                    &t.name.as_str(),
-                    &t.secret_digest.as_slice(),
-                    &t.roles.to_stored(),
-                    &t.site.as_ref().map(|s| s.as_str()),
-                    &micros(t.created_at),
-                    &t.created_by,
-                    &t.party.as_ref().map(|p| p.as_str()),
-                ],
-            )
-            .await
-            .map_err(|e| {
-                if is_constraint(&e, "api_tokens_name_key") {
-                    StoreError::Conflict(
-                        FieldError::new(
-                            "already_exists",
-                            format!(
-                                "a token named {} exists or existed; token names are never reused",
-                                t.name
-                            ),
-                        )
-                        .at("name"),
-                    )
-                } else {
-                    db(e)
-                }
-            })?;
-        Ok(())
-    }
-
     pub(crate) async fn access_token_by_digest(
         &self,
         digest: &[u8; 32],
@@ -320,29 +178,6 @@ impl PgStore {
             .await
             .map_err(db)?;
         rows.iter().map(token_row).collect()
-    }
-
-    pub(crate) async fn access_revoke_token(
-        &self,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let missing = || StoreError::NotFound(format!("token {name}"));
-        if !storable(name) {
-            return Err(missing());
-        }
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
-                &[&name, &micros(now)],
-            )
-            .await
-            .map_err(db)?;
-        if n == 0 {
-            return Err(missing());
-        }
-        Ok(())
     }
 
     pub(crate) async fn access_token_used(
@@ -440,4 +275,163 @@ impl PgStore {
             .map_err(db)?;
         Ok(())
     }
+}
+
+// The changes of [`threadline_store::AccessChange`], each inside the caller's transaction.
+
+pub(crate) async fn create_user(tx: &Transaction<'_>, u: &NewUser) -> Result<(), StoreError> {
+    tx.execute(
+            "INSERT INTO users (name, password_hash, roles, site, created_at, party) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &u.name.as_str(),
+                &u.password_hash,
+                &u.roles.to_stored(),
+                &u.site.as_ref().map(|s| s.as_str()),
+                &micros(u.created_at),
+                &u.party.as_ref().map(|p| p.as_str()),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(
+                    FieldError::new(
+                        "already_exists",
+                        format!("user {} already exists", u.name),
+                    )
+                    .at("name"),
+                )
+            } else {
+                db(e)
+            }
+        })?;
+    Ok(())
+}
+
+pub(crate) async fn set_password(
+    tx: &Transaction<'_>,
+    name: &str,
+    hash: String,
+    now: DateTime<Utc>,
+    keep: Option<[u8; 32]>,
+) -> Result<(), StoreError> {
+    if !storable(name) {
+        return Err(missing_user(name));
+    }
+    let n = tx
+        .execute(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL WHERE name = $1",
+            &[&name, &hash, &micros(now)],
+        )
+        .await
+        .map_err(db)?;
+    changed_one(n, name)?;
+    let keep = keep.map(|k| k.to_vec());
+    tx.execute(
+        "DELETE FROM sessions WHERE user_name = $1 AND id_digest IS DISTINCT FROM $2",
+        &[&name, &keep],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn set_user_access(
+    tx: &Transaction<'_>,
+    name: &str,
+    roles: &Roles,
+    site: Option<&str>,
+    party: Option<&str>,
+) -> Result<(), StoreError> {
+    if !storable(name) {
+        return Err(missing_user(name));
+    }
+    let n = tx
+        .execute(
+            "UPDATE users SET roles = $2, site = $3, party = $4 WHERE name = $1",
+            &[&name, &roles.to_stored(), &site, &party],
+        )
+        .await
+        .map_err(db)?;
+    changed_one(n, name)
+}
+
+pub(crate) async fn set_user_disabled(
+    tx: &Transaction<'_>,
+    name: &str,
+    disabled: bool,
+) -> Result<(), StoreError> {
+    if !storable(name) {
+        return Err(missing_user(name));
+    }
+    let sql = if disabled {
+        "UPDATE users SET disabled = true WHERE name = $1"
+    } else {
+        "UPDATE users SET disabled = false, failed_logins = 0, locked_until = NULL WHERE name = $1"
+    };
+    let n = tx.execute(sql, &[&name]).await.map_err(db)?;
+    changed_one(n, name)?;
+    if disabled {
+        tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create_token(tx: &Transaction<'_>, t: &NewToken) -> Result<(), StoreError> {
+    tx.execute(
+            "INSERT INTO api_tokens (id, name, secret_digest, roles, site, created_at, created_by, party)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &t.id,
+                &t.name.as_str(),
+                &t.secret_digest.as_slice(),
+                &t.roles.to_stored(),
+                &t.site.as_ref().map(|s| s.as_str()),
+                &micros(t.created_at),
+                &t.created_by,
+                &t.party.as_ref().map(|p| p.as_str()),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_constraint(&e, "api_tokens_name_key") {
+                StoreError::Conflict(
+                    FieldError::new(
+                        "already_exists",
+                        format!(
+                            "a token named {} exists or existed; token names are never reused",
+                            t.name
+                        ),
+                    )
+                    .at("name"),
+                )
+            } else {
+                db(e)
+            }
+        })?;
+    Ok(())
+}
+
+pub(crate) async fn revoke_token(
+    tx: &Transaction<'_>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let missing = || StoreError::NotFound(format!("token {name}"));
+    if !storable(name) {
+        return Err(missing());
+    }
+    let n = tx
+        .execute(
+            "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
+            &[&name, &micros(now)],
+        )
+        .await
+        .map_err(db)?;
+    if n == 0 {
+        return Err(missing());
+    }
+    Ok(())
 }

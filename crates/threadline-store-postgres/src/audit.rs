@@ -15,50 +15,9 @@ const CHUNK: i32 = 2000;
 
 impl PgStore {
     pub(crate) async fn audit_append(&self, r: &AuditRecord) -> Result<i64, StoreError> {
-        let (actor, object) = (r.actor.as_deref().unwrap_or(""), r.object.as_str());
-        if !storable(actor) || !storable(object) {
-            return Err(StoreError::Database(
-                "an audit record's actor or object contains NUL".into(),
-            ));
-        }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let head = tx
-            .query_one(
-                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .await
-            .map_err(db)?;
-        let seq: i64 = col(&head, 0)?;
-        let prev: Vec<u8> = col(&head, 1)?;
-        let prev: [u8; 32] = prev
-            .try_into()
-            .map_err(|_| StoreError::Schema("audit_head.hash is not 32 bytes".into()))?;
-        let seq = seq + 1;
-        let body = r.body();
-        let hash = chain_hash(&prev, seq, body.as_bytes());
-        tx.execute(
-            "INSERT INTO audit_log (seq, record_id, recorded_at, actor, object, body, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &seq,
-                &r.id,
-                &micros(r.recorded_at),
-                &r.actor,
-                &object,
-                &body,
-                &hash.as_slice(),
-            ],
-        )
-        .await
-        .map_err(db)?;
-        tx.execute(
-            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-            &[&seq, &hash.as_slice()],
-        )
-        .await
-        .map_err(db)?;
+        let seq = append_in(&tx, r).await?;
         tx.commit().await.map_err(db)?;
         Ok(seq)
     }
@@ -96,6 +55,54 @@ impl PgStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         threadline_store::audit::page(rows, q.limit)
     }
+}
+
+/// Appends inside the caller's transaction, so the record commits with the change it
+/// describes or not at all. The audit head is locked until that transaction ends.
+pub(crate) async fn append_in(tx: &Transaction<'_>, r: &AuditRecord) -> Result<i64, StoreError> {
+    let (actor, object) = (r.actor.as_deref().unwrap_or(""), r.object.as_str());
+    if !storable(actor) || !storable(object) {
+        return Err(StoreError::Database(
+            "an audit record's actor or object contains NUL".into(),
+        ));
+    }
+    let head = tx
+        .query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let seq: i64 = col(&head, 0)?;
+    let prev: Vec<u8> = col(&head, 1)?;
+    let prev: [u8; 32] = prev
+        .try_into()
+        .map_err(|_| StoreError::Schema("audit_head.hash is not 32 bytes".into()))?;
+    let seq = seq + 1;
+    let body = r.body();
+    let hash = chain_hash(&prev, seq, body.as_bytes());
+    tx.execute(
+        "INSERT INTO audit_log (seq, record_id, recorded_at, actor, object, body, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &seq,
+            &r.id,
+            &micros(r.recorded_at),
+            &r.actor,
+            &object,
+            &body,
+            &hash.as_slice(),
+        ],
+    )
+    .await
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&seq, &hash.as_slice()],
+    )
+    .await
+    .map_err(db)?;
+    Ok(seq)
 }
 
 /// Walks the audit chain in the caller's read transaction: the records found intact, and the

@@ -24,8 +24,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
 };
-use threadline_domain::LocationCode;
-use threadline_domain::access::{LockoutPolicy, Roles};
+use threadline_domain::access::LockoutPolicy;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
@@ -35,11 +34,10 @@ use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ItemView,
-    LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
-    NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
-    Versioned,
+    AccessChange, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow,
+    ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
+    MasterWrite, NamedQuery, NewSession, Page, RebuildReport, Receipt, SessionRecord, Snapshot,
+    StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -705,8 +703,52 @@ impl threadline_store::Store for PgStore {
         self.access_user_count().await
     }
 
-    async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
-        self.access_create_user(user).await
+    async fn change_access(
+        &self,
+        change: AccessChange,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        match &change {
+            AccessChange::CreateUser(u) => access::create_user(&tx, u).await?,
+            AccessChange::SetPassword {
+                name,
+                password_hash,
+                now,
+                keep_session,
+            } => {
+                access::set_password(&tx, name, password_hash.clone(), *now, *keep_session).await?;
+            }
+            AccessChange::SetUserAccess {
+                name,
+                roles,
+                site,
+                party,
+            } => {
+                access::set_user_access(
+                    &tx,
+                    name,
+                    roles,
+                    site.as_ref().map(|s| s.as_str()),
+                    party.as_ref().map(|p| p.as_str()),
+                )
+                .await?;
+            }
+            AccessChange::SetUserDisabled { name, disabled } => {
+                access::set_user_disabled(&tx, name, *disabled).await?;
+            }
+            AccessChange::CreateToken(t) => access::create_token(&tx, t).await?,
+            AccessChange::RevokeToken { name, now } => {
+                access::revoke_token(&tx, name, *now).await?;
+            }
+        }
+        let seq = match &audit {
+            Some(r) => Some(audit::append_in(&tx, r).await?),
+            None => None,
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(seq)
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -715,37 +757,6 @@ impl threadline_store::Store for PgStore {
 
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.access_users().await
-    }
-
-    async fn set_password(
-        &self,
-        name: &str,
-        password_hash: String,
-        now: DateTime<Utc>,
-        keep_session: Option<[u8; 32]>,
-    ) -> Result<(), StoreError> {
-        self.access_set_password(name, password_hash, now, keep_session)
-            .await
-    }
-
-    async fn set_user_access(
-        &self,
-        name: &str,
-        roles: &Roles,
-        site: Option<&LocationCode>,
-        party: Option<&threadline_domain::PartyCode>,
-    ) -> Result<(), StoreError> {
-        self.access_set_user_access(
-            name,
-            roles,
-            site.map(|s| s.as_str()),
-            party.map(|p| p.as_str()),
-        )
-        .await
-    }
-
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
-        self.access_set_user_disabled(name, disabled).await
     }
 
     async fn login_failed(
@@ -761,20 +772,12 @@ impl threadline_store::Store for PgStore {
         self.access_login_succeeded(name).await
     }
 
-    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.access_create_token(token).await
-    }
-
     async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.access_token_by_digest(digest).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.access_tokens().await
-    }
-
-    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.access_revoke_token(name, now).await
     }
 
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -13,6 +13,14 @@ pub(crate) fn append(c: &mut Connection, r: &AuditRecord) -> Result<i64, StoreEr
     let tx = c
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(db)?;
+    let seq = append_in(&tx, r)?;
+    tx.commit().map_err(db)?;
+    Ok(seq)
+}
+
+/// Appends inside the caller's write transaction, so the record commits with the change it
+/// describes or not at all.
+pub(crate) fn append_in(tx: &Connection, r: &AuditRecord) -> Result<i64, StoreError> {
     let (seq, prev): (i64, Vec<u8>) = tx
         .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| {
             Ok((row.get(0)?, row.get(1)?))
@@ -43,7 +51,6 @@ pub(crate) fn append(c: &mut Connection, r: &AuditRecord) -> Result<i64, StoreEr
         params![seq, hash.as_slice()],
     )
     .map_err(db)?;
-    tx.commit().map_err(db)?;
     Ok(seq)
 }
 

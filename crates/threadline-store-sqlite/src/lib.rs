@@ -11,22 +11,21 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
-use threadline_domain::access::{LockoutPolicy, Roles};
+use threadline_domain::FieldError;
+use threadline_domain::access::LockoutPolicy;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::Event;
 use threadline_domain::ledger::MasterChange;
 use threadline_domain::master::{Location, Party, Product, SerialRuleDef};
 use threadline_domain::process::{PROCESS_CODE, Process};
-use threadline_domain::{FieldError, LocationCode};
 use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ItemView,
-    LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView, MasterWrite,
-    NamedQuery, NewSession, NewToken, NewUser, Page, RebuildReport, Receipt, SessionRecord,
-    Snapshot, StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport,
-    Versioned,
+    AccessChange, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow,
+    ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
+    MasterWrite, NamedQuery, NewSession, Page, RebuildReport, Receipt, SessionRecord, Snapshot,
+    StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
 use uuid::Uuid;
 
@@ -802,8 +801,49 @@ impl threadline_store::Store for SqliteStore {
         self.read(access::user_count).await
     }
 
-    async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
-        self.write(move |c| access::create_user(c, &user)).await
+    async fn change_access(
+        &self,
+        change: AccessChange,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            match &change {
+                AccessChange::CreateUser(u) => access::create_user(&tx, u)?,
+                AccessChange::SetPassword {
+                    name,
+                    password_hash,
+                    now,
+                    keep_session,
+                } => access::set_password(&tx, name, password_hash, *now, *keep_session)?,
+                AccessChange::SetUserAccess {
+                    name,
+                    roles,
+                    site,
+                    party,
+                } => access::set_user_access(
+                    &tx,
+                    name,
+                    roles,
+                    site.as_ref().map(|s| s.as_str()),
+                    party.as_ref().map(|p| p.as_str()),
+                )?,
+                AccessChange::SetUserDisabled { name, disabled } => {
+                    access::set_user_disabled(&tx, name, *disabled)?;
+                }
+                AccessChange::CreateToken(t) => access::create_token(&tx, t)?,
+                AccessChange::RevokeToken { name, now } => access::revoke_token(&tx, name, *now)?,
+            }
+            let seq = audit
+                .as_ref()
+                .map(|r| audit::append_in(&tx, r))
+                .transpose()?;
+            tx.commit().map_err(db)?;
+            Ok(seq)
+        })
+        .await
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -813,51 +853,6 @@ impl threadline_store::Store for SqliteStore {
 
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.read(access::users).await
-    }
-
-    async fn set_password(
-        &self,
-        name: &str,
-        password_hash: String,
-        now: DateTime<Utc>,
-        keep_session: Option<[u8; 32]>,
-    ) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| {
-            let tx = c.transaction().map_err(db)?;
-            access::set_password(&tx, &name, &password_hash, now, keep_session)?;
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-
-    async fn set_user_access(
-        &self,
-        name: &str,
-        roles: &Roles,
-        site: Option<&LocationCode>,
-        party: Option<&threadline_domain::PartyCode>,
-    ) -> Result<(), StoreError> {
-        let (name, roles, site, party) = (
-            name.to_owned(),
-            roles.clone(),
-            site.map(|s| s.as_str().to_owned()),
-            party.map(|p| p.as_str().to_owned()),
-        );
-        self.write(move |c| {
-            access::set_user_access(c, &name, &roles, site.as_deref(), party.as_deref())
-        })
-        .await
-    }
-
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| {
-            let tx = c.transaction().map_err(db)?;
-            access::set_user_disabled(&tx, &name, disabled)?;
-            tx.commit().map_err(db)
-        })
-        .await
     }
 
     async fn login_failed(
@@ -876,10 +871,6 @@ impl threadline_store::Store for SqliteStore {
         self.write(move |c| access::login_succeeded(c, &name)).await
     }
 
-    async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.write(move |c| access::create_token(c, &token)).await
-    }
-
     async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         let digest = *digest;
         self.read(move |c| access::token_by_digest(c, &digest))
@@ -888,12 +879,6 @@ impl threadline_store::Store for SqliteStore {
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.read(access::tokens).await
-    }
-
-    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| access::revoke_token(c, &name, now))
-            .await
     }
 
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {

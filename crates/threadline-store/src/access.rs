@@ -2,7 +2,8 @@
 //!
 //! Secrets never reach the database in the clear: passwords as Argon2id PHC strings, token
 //! secrets and session ids as SHA-256 digests ([`threadline_domain::access::Credential`]).
-//! These rows are not ledger entries (the audit trail of issue 6 will record changes to them).
+//! These rows are not ledger entries: an [`AccessChange`] and its audit record are written in
+//! one transaction ([`crate::Store::change_access`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -142,4 +143,67 @@ pub struct SessionRecord {
     /// The last request seen (updated at most about once a minute).
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A change to users or API tokens, applied by [`crate::Store::change_access`] together with
+/// its audit record.
+#[derive(Debug, Clone)]
+pub enum AccessChange {
+    /// Refused for a taken name with `Conflict` on field `name`.
+    CreateUser(NewUser),
+    /// Replaces the password hash, clears failed sign-ins and any lockout, and ends every
+    /// session of the user except `keep_session` (the one that changed its own password).
+    SetPassword {
+        name: String,
+        password_hash: String,
+        now: DateTime<Utc>,
+        keep_session: Option<[u8; 32]>,
+    },
+    /// Replaces the roles, site and partner binding of a user.
+    SetUserAccess {
+        name: String,
+        roles: Roles,
+        site: Option<LocationCode>,
+        party: Option<PartyCode>,
+    },
+    /// `true` locks the account and ends its sessions; `false` unlocks it and also clears
+    /// failed sign-ins and any lockout.
+    SetUserDisabled { name: String, disabled: bool },
+    /// Refused for a name used before (revoked tokens included) with `Conflict` on `name`.
+    CreateToken(NewToken),
+    /// Revoking again keeps the first time.
+    RevokeToken { name: String, now: DateTime<Utc> },
+}
+
+impl NewUser {
+    /// The user as it reads once created.
+    pub fn view(&self) -> UserView {
+        UserView {
+            name: self.name.to_string(),
+            roles: self.roles.clone(),
+            site: self.site.as_ref().map(|s| s.as_str().to_owned()),
+            party: self.party.as_ref().map(|p| p.as_str().to_owned()),
+            disabled: false,
+            locked_until: None,
+            created_at: self.created_at,
+            password_changed_at: None,
+        }
+    }
+}
+
+impl NewToken {
+    /// The token as it reads once created.
+    pub fn record(&self) -> TokenRecord {
+        TokenRecord {
+            id: self.id,
+            name: self.name.to_string(),
+            roles: self.roles.clone(),
+            site: self.site.as_ref().map(|s| s.as_str().to_owned()),
+            party: self.party.as_ref().map(|p| p.as_str().to_owned()),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
 }

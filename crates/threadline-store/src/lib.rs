@@ -33,7 +33,8 @@ pub mod search;
 pub mod webhook;
 
 pub use access::{
-    LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserRecord, UserView,
+    AccessChange, LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord,
+    UserRecord, UserView,
 };
 pub use audit::{AuditEntry, AuditQuery};
 pub use recall::{Recall, RecallMember, RecallNarrowing};
@@ -901,31 +902,63 @@ pub trait Store: Send + Sync + 'static {
     // `None` for reads.
 
     async fn user_count(&self) -> Result<i64>;
-    /// Refuses a taken name with `Conflict` on field `name`.
-    async fn create_user(&self, user: NewUser) -> Result<()>;
+    /// Applies a change to users or tokens and, when given, appends its audit record in the
+    /// same transaction: both are written or neither (a record the audit chain refuses undoes
+    /// the change). Returns the record's sequence number.
+    async fn change_access(
+        &self,
+        change: AccessChange,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Option<i64>>;
+    /// [`AccessChange::CreateUser`], unaudited.
+    async fn create_user(&self, user: NewUser) -> Result<()> {
+        self.change_access(AccessChange::CreateUser(user), None)
+            .await
+            .map(drop)
+    }
     async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
     /// Every user, by name.
     async fn users(&self) -> Result<Vec<UserRecord>>;
-    /// Replaces the password hash, clears failed sign-ins and any lockout, and ends every
-    /// session of the user except `keep_session` (the one that changed its own password).
+    /// [`AccessChange::SetPassword`], unaudited.
     async fn set_password(
         &self,
         name: &str,
         password_hash: String,
         now: DateTime<Utc>,
         keep_session: Option<[u8; 32]>,
-    ) -> Result<()>;
-    /// Replaces the roles, site and partner binding of a user.
+    ) -> Result<()> {
+        let change = AccessChange::SetPassword {
+            name: name.to_owned(),
+            password_hash,
+            now,
+            keep_session,
+        };
+        self.change_access(change, None).await.map(drop)
+    }
+    /// [`AccessChange::SetUserAccess`], unaudited.
     async fn set_user_access(
         &self,
         name: &str,
         roles: &threadline_domain::access::Roles,
         site: Option<&threadline_domain::LocationCode>,
         party: Option<&threadline_domain::PartyCode>,
-    ) -> Result<()>;
-    /// `disabled = true` locks the account and ends its sessions; `false` unlocks it and also
-    /// clears failed sign-ins and any lockout.
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()>;
+    ) -> Result<()> {
+        let change = AccessChange::SetUserAccess {
+            name: name.to_owned(),
+            roles: roles.clone(),
+            site: site.cloned(),
+            party: party.cloned(),
+        };
+        self.change_access(change, None).await.map(drop)
+    }
+    /// [`AccessChange::SetUserDisabled`], unaudited.
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let change = AccessChange::SetUserDisabled {
+            name: name.to_owned(),
+            disabled,
+        };
+        self.change_access(change, None).await.map(drop)
+    }
     /// Counts a failed sign-in, atomically. The failure that reaches `policy.max_failures`
     /// locks the account until `now + policy.lock_for` and restarts the count.
     async fn login_failed(
@@ -939,14 +972,24 @@ pub trait Store: Send + Sync + 'static {
 
     // API tokens.
 
-    /// Refuses a name used before (revoked tokens included) with `Conflict` on field `name`.
-    async fn create_token(&self, token: NewToken) -> Result<()>;
+    /// [`AccessChange::CreateToken`], unaudited.
+    async fn create_token(&self, token: NewToken) -> Result<()> {
+        self.change_access(AccessChange::CreateToken(token), None)
+            .await
+            .map(drop)
+    }
     /// The token whose secret has this digest, revoked or not.
     async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>>;
     /// Every token, by name.
     async fn tokens(&self) -> Result<Vec<TokenRecord>>;
-    /// Revokes a token; revoking it again keeps the first time.
-    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+    /// [`AccessChange::RevokeToken`], unaudited.
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<()> {
+        let change = AccessChange::RevokeToken {
+            name: name.to_owned(),
+            now,
+        };
+        self.change_access(change, None).await.map(drop)
+    }
     /// Records that the token was used at `now`.
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
 

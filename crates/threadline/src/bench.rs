@@ -171,6 +171,7 @@ pub(crate) async fn token(
         None,
         "bench".into(),
         now,
+        None,
     )
     .await?)
 }

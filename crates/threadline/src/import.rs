@@ -66,13 +66,14 @@ pub async fn import(
                 Ok(imported) => {
                     let v = imported.answer;
                     if commit {
-                        crate::audit_cli(
-                            &**store,
-                            "import",
-                            &format!("imports/{kind}"),
-                            json!({"rows": v["rows"], "file": file.display().to_string()}),
-                        )
-                        .await?;
+                        // Recorded after the import committed (see ARCHITECTURE: the price).
+                        store
+                            .append_audit(crate::audit_cli(
+                                "import",
+                                &format!("imports/{kind}"),
+                                json!({"rows": v["rows"], "file": file.display().to_string()}),
+                            ))
+                            .await?;
                     }
                     Ok(Ok(v))
                 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use threadline_domain::access::{Role, Roles, TokenName, UserName};
-use threadline_store::{NewUser, Store};
+use threadline_store::{AccessChange, NewUser, Store};
 
 pub mod bench;
 pub mod bench_alloc;
@@ -166,51 +166,46 @@ pub async fn ensure_admin(
         Some(p) => (p.to_owned(), false),
         None => (one_time_password(), true),
     };
-    store
-        .create_user(NewUser {
-            name: UserName::parse("admin")?,
-            password_hash: threadline_server::auth::hash_password_blocking(&password)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-            roles: Roles::one(Role::Admin),
-            site: None,
-            party: None,
-            created_at: chrono::Utc::now(),
-        })
-        .await?;
-    audit_cli(
-        store,
+    let admin = NewUser {
+        name: UserName::parse("admin")?,
+        password_hash: threadline_server::auth::hash_password_blocking(&password)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        roles: Roles::one(Role::Admin),
+        site: None,
+        party: None,
+        created_at: chrono::Utc::now(),
+    };
+    let record = audit_cli(
         "create admin (first start)",
         "users/admin",
         serde_json::json!({"roles": ["admin"]}),
-    )
-    .await?;
+    );
+    store
+        .change_access(AccessChange::CreateUser(admin), Some(record))
+        .await?;
     Ok(generated.then_some(password))
 }
 
-/// Records a change made from the command line in the audit trail, as actor `cli` (whoever
-/// could run the binary against the database).
-async fn audit_cli(
-    store: &dyn Store,
+/// The audit record of a change made from the command line, as actor `cli` (whoever could run
+/// the binary against the database); written with the change.
+fn audit_cli(
     action: &str,
     object: &str,
     after: serde_json::Value,
-) -> anyhow::Result<()> {
-    store
-        .append_audit(threadline_domain::audit::AuditRecord {
-            id: uuid::Uuid::now_v7(),
-            recorded_at: chrono::Utc::now(),
-            actor: Some("cli".into()),
-            address: None,
-            action: action.into(),
-            object: object.into(),
-            status: None,
-            before: None,
-            after: Some(after),
-            reason: None,
-            signature: None,
-        })
-        .await?;
-    Ok(())
+) -> threadline_domain::audit::AuditRecord {
+    threadline_domain::audit::AuditRecord {
+        id: uuid::Uuid::now_v7(),
+        recorded_at: chrono::Utc::now(),
+        actor: Some("cli".into()),
+        address: None,
+        action: action.into(),
+        object: object.into(),
+        status: None,
+        before: None,
+        after: Some(after),
+        reason: None,
+        signature: None,
+    }
 }
 
 fn config_of(
@@ -387,6 +382,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .map_err(|e| anyhow::anyhow!("--party: {}", e.first_message()))?;
             let site_text = site.as_ref().map(ToString::to_string);
             let party_text = party.as_ref().map(ToString::to_string);
+            let record = audit_cli(
+                "token create",
+                &format!("tokens/{name}"),
+                serde_json::json!({"roles": roles, "site": site_text, "party": party_text}),
+            );
             let secret = threadline_server::account::mint_token(
                 &*store,
                 name.clone(),
@@ -395,13 +395,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 party,
                 "cli".to_owned(),
                 chrono::Utc::now(),
-            )
-            .await?;
-            audit_cli(
-                &*store,
-                "token create",
-                &format!("tokens/{name}"),
-                serde_json::json!({"roles": roles, "site": site_text, "party": party_text}),
+                Some(record),
             )
             .await?;
             eprintln!(

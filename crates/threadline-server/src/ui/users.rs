@@ -355,6 +355,7 @@ fn ticked(f: &BTreeMap<String, String>) -> Vec<&str> {
 pub async fn act(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -378,21 +379,22 @@ pub async fn act(
                 json!({"name": name, "password": f.get("password").cloned().unwrap_or_default(), "roles": ticked(&f),
                     "party": given(&f, "party")}),
             );
-            crate::account::create_user(st, a, json_headers, b).await
+            crate::account::create_user(st, a, pending, json_headers, b).await
         }
         "roles" => {
             let b = body(
                 json!({"roles": ticked(&f), "site": given(&f, "site"), "party": given(&f, "party")}),
             );
-            crate::account::set_user_roles(st, a, Path(name.clone()), json_headers, b).await
+            crate::account::set_user_roles(st, a, pending, Path(name.clone()), json_headers, b)
+                .await
         }
-        "lock" => crate::account::lock_user(st, a, Path(name.clone())).await,
-        "unlock" => crate::account::unlock_user(st, a, Path(name.clone())).await,
+        "lock" => crate::account::lock_user(st, a, pending, Path(name.clone())).await,
+        "unlock" => crate::account::unlock_user(st, a, pending, Path(name.clone())).await,
         "create_token" => {
             let b = body(json!({"name": name, "roles": ticked(&f)}));
-            crate::account::create_token(st, a, json_headers, b).await
+            crate::account::create_token(st, a, pending, json_headers, b).await
         }
-        "revoke_token" => crate::account::revoke_token(st, a, Path(name.clone())).await,
+        "revoke_token" => crate::account::revoke_token(st, a, pending, Path(name.clone())).await,
         _ => Err(AppError::malformed(
             "invalid_action",
             "the form names no known action",
@@ -400,7 +402,9 @@ pub async fn act(
         )),
     };
     match done {
-        Ok(resp) if action == "create_token" => {
+        Ok(mut resp) if action == "create_token" => {
+            // The token and its record were written together: the page carries the note on.
+            let note = resp.extensions_mut().remove::<crate::audit::AuditNote>();
             let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
                 .await
                 .unwrap_or_default();
@@ -408,7 +412,7 @@ pub async fn act(
                 .ok()
                 .and_then(|v| v["secret"].as_str().map(str::to_owned))
                 .unwrap_or_default();
-            render(
+            let page = render(
                 &app,
                 &actor,
                 lang,
@@ -417,7 +421,11 @@ pub async fn act(
                 Outcome::Secret(name, secret),
                 StatusCode::CREATED,
             )
-            .await
+            .await;
+            match note {
+                Some(n) => n.on(page),
+                None => page,
+            }
         }
         Ok(mut resp) => super::done_redirect(
             &mut resp,
