@@ -6,7 +6,9 @@
 //! Two walls: [`PARTNER_ROUTES`] is all a partner account may call at all (the guard answers
 //! 404 for every other route, after the permission check), and the handlers of those routes
 //! ask [`Partner::sees`] about every unit they would show and keep only those
-//! ([`Partner::redact`] for events, which can name many units).
+//! ([`Partner::redact`] for events, which can name many units). A recall campaign exists for
+//! a partner when it covers one of its units, and shows it those units only — where they are
+//! and how far from closure — so it can act on them without learning of anyone else's.
 //!
 //! A unit was shipped to the partner when its custodian is one of the partner's parties, it
 //! is at a location one of them owns, or an event that names it sends it to one of them (a
@@ -40,6 +42,9 @@ pub const PARTNER_ROUTES: &[&str] = &[
     "/api/v1/scan/check",
     "/api/v1/trace/backward",
     "/api/v1/trace/forward",
+    "/api/v1/recalls",
+    "/api/v1/recalls/{code}",
+    "/api/v1/recalls/{code}/units",
     "/epcis/events",
 ];
 

@@ -43,6 +43,7 @@ use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
 use crate::export::{Cell, Format};
+use crate::partner::Partner;
 use crate::trace::{Places, ScopeRequest, Whereabouts, holds_text, node_cells};
 
 /// Most units and lots one campaign covers.
@@ -668,20 +669,79 @@ async fn load(
     Ok((recall, members))
 }
 
-/// `GET /api/v1/recalls`: every campaign, newest first.
-pub async fn list(State(app): State<AppState>) -> Result<Response, AppError> {
-    Ok(Json(json!({ "recalls": app.store.recalls().await? })).into_response())
+/// A campaign and its members as `actor` may see them ([`load`]). A partner account sees a
+/// campaign only when it covers one of the partner's units, and then only those units (no
+/// lots, no other unit), without the scope it was opened from or its narrowings (they name
+/// what lies upstream: suppliers, lots, work orders); any other campaign does not exist for it.
+/// The flag says the view is a partner's.
+async fn load_for(
+    app: &AppState,
+    actor: &Actor,
+    code: &str,
+    removed: bool,
+) -> Result<(Recall, Vec<RecallMember>, bool), AppError> {
+    let Some(mut partner) = Partner::of(&*app.store, actor).await? else {
+        let (recall, members) = load(app, code, removed).await?;
+        return Ok((recall, members, false));
+    };
+    let hidden = || AppError::NotFound(format!("recall {code} does not exist"));
+    let recall = app.store.recall(code).await?.ok_or_else(hidden)?;
+    let mut mine = Vec::new();
+    for m in app.store.recall_members(code).await? {
+        if let Node::Item(k) = &m.node
+            && partner.sees(&*app.store, k).await?
+        {
+            mine.push(m);
+        }
+    }
+    if mine.is_empty() {
+        return Err(hidden());
+    }
+    mine.retain(|m| m.removed_by.is_some() == removed);
+    Ok((for_partner(recall), mine, true))
 }
 
-/// `GET /api/v1/recalls/{code}`: the campaign with counts, progress and contacts, now.
+/// A campaign's row as a partner reads it: without the scope.
+fn for_partner(mut recall: Recall) -> Recall {
+    recall.scope = serde_json::Value::Null;
+    recall
+}
+
+/// `GET /api/v1/recalls`: every campaign, newest first; for a partner account, those that
+/// cover one of its units.
+pub async fn list(State(app): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    let mut recalls = app.store.recalls().await?;
+    if let Some(mut partner) = Partner::of(&*app.store, &actor).await? {
+        let mut kept = Vec::new();
+        'campaigns: for r in recalls {
+            for m in app.store.recall_members(&r.code).await? {
+                if let Node::Item(k) = &m.node
+                    && partner.sees(&*app.store, k).await?
+                {
+                    kept.push(for_partner(r));
+                    continue 'campaigns;
+                }
+            }
+        }
+        recalls = kept;
+    }
+    Ok(Json(json!({ "recalls": recalls })).into_response())
+}
+
+/// `GET /api/v1/recalls/{code}`: the campaign with counts, progress and contacts, now (for a
+/// partner account, of its units only: [`load_for`]).
 pub async fn get(
     State(app): State<AppState>,
     actor: Actor,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
-    let (recall, members) = load(&app, &code, false).await?;
+    let (recall, members, partner) = load_for(&app, &actor, &code, false).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
-    Ok(Json(actor.masked(view(&*app.store, recall, &list).await?)).into_response())
+    let mut v = view(&*app.store, recall, &list).await?;
+    if partner {
+        v.narrowings.clear();
+    }
+    Ok(Json(actor.masked(v)).into_response())
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -808,7 +868,7 @@ pub async fn units(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let (format, removed) = params_of(params)?;
-    let (recall, members) = load(&app, &code, removed).await?;
+    let (recall, members, _) = load_for(&app, &actor, &code, removed).await?;
     let list =
         actor.masked(affected(&*app.store, &members, recall.created_at, app.clock.now()).await?);
     if format == Format::Json {

@@ -1,7 +1,7 @@
 //! Partner scoping through HTTP, on both engines: a distributor's account sees the units
 //! shipped to it or to its sub-distributors — item, passport, events, scan, scan check,
-//! trace and its export, EPCIS query — and every other unit answers exactly as one that does
-//! not exist; an event naming many units shows it only its own; routes outside its scope are
+//! trace and its export, EPCIS query, the recall campaigns that cover its units (those units
+//! only) — and every other unit answers exactly as one that does not exist; an event naming many units shows it only its own; routes outside its scope are
 //! "not found". A distributor account must name a distributor party.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
@@ -215,7 +215,6 @@ store_test!(
         for uri in [
             "/api/v1/events",
             "/api/v1/trace/forward?work_order=WO-P",
-            "/api/v1/recalls",
             "/api/v1/products",
             "/api/v1/ops/pick?product=BOARD&quantity=1",
             "/api/v1/lots/RESIN/L1",
@@ -410,5 +409,96 @@ store_test!(
                 .unwrap()
                 .contains("href=\"/dashboard?lang=en\"")
         );
+    }
+);
+
+store_test!(
+    a_distributor_acts_on_a_recall_through_its_own_units_only,
+    |s: TestStore| async move {
+        let (admin, gd, sh) = setup(&s).await;
+        for (code, scope) in [
+            ("RC-WO", json!({"work_order": "WO-P"})),
+            ("RC-SH", json!({"product": "BOARD", "serial": THEIRS})),
+        ] {
+            ok(
+                &admin,
+                "/api/v1/recalls",
+                json!({"code": code, "reason": "cracked solder joints", "severity": "major",
+                "scope": scope}),
+            )
+            .await;
+        }
+        let all = admin.get("/api/v1/recalls/RC-WO").await;
+        assert_eq!(all.body["units"], 4, "{:?}", all.body);
+
+        // The campaigns that cover its units, without the scope they were opened from.
+        let listed = gd.get("/api/v1/recalls").await;
+        assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+        let codes: Vec<&str> = listed.body["recalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["RC-WO"]);
+        assert!(listed.body["recalls"][0]["scope"].is_null());
+
+        // Its units in the campaign — its own and its sub-distributor's — and no one else's.
+        let campaign = gd.get("/api/v1/recalls/RC-WO").await;
+        assert_eq!(campaign.status, StatusCode::OK, "{:?}", campaign.body);
+        assert_eq!(campaign.body["units"], 2, "{:?}", campaign.body);
+        assert_eq!(campaign.body["reason"], "cracked solder joints");
+        assert_eq!(
+            campaign.body["by_custodian"],
+            json!({"DIST-GD": 1, "DIST-GD-SUB": 1})
+        );
+        let text = campaign.body.to_string();
+        for hidden in [THEIRS, OURS, "WO-P", "DIST-SH"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        let units = gd.get("/api/v1/recalls/RC-WO/units").await;
+        assert_eq!(units.status, StatusCode::OK, "{:?}", units.body);
+        let mut serials: Vec<String> = units.body["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                u["node"]["item"]["serial"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        serials.sort();
+        assert_eq!(serials, [MINE, SUBS], "{:?}", units.body);
+        let (status, _, csv) = gd.get_file("/api/v1/recalls/RC-WO/units?format=csv").await;
+        assert_eq!(status, StatusCode::OK);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.contains(MINE) && !csv.contains(THEIRS) && !csv.contains(OURS),
+            "{csv}"
+        );
+
+        // A campaign of another distributor's unit reads exactly like one that does not exist.
+        let absent = gd.get("/api/v1/recalls/RC-NONE").await;
+        assert_eq!(absent.status, StatusCode::NOT_FOUND);
+        for uri in ["/api/v1/recalls/RC-SH", "/api/v1/recalls/RC-SH/units"] {
+            let r = gd.get(uri).await;
+            assert_eq!(
+                (r.status, r.body.to_string().replace("RC-SH", "RC-NONE")),
+                (absent.status, absent.body.to_string()),
+                "{uri}"
+            );
+        }
+
+        // The other distributor: the mirror image.
+        let listed = sh.get("/api/v1/recalls").await;
+        assert_eq!(listed.body["recalls"].as_array().unwrap().len(), 2);
+        let units = sh.get("/api/v1/recalls/RC-WO/units").await;
+        let text = units.body.to_string();
+        assert!(text.contains(THEIRS), "{text}");
+        for hidden in [MINE, SUBS, OURS] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
     }
 );
