@@ -553,7 +553,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
         ("GET", "/api/v1/tokens") => doc("Identity", "List API tokens", ok::<shapes::Tokens>(200))
             .says("Secrets are never shown again after creation."),
         ("POST", "/api/v1/tokens") => doc("Identity", "Create an API token", ok_eg::<shapes::NewToken>(201, json!({
-            "token": {"name": "erp", "roles": ["production"], "site": "SZ", "created_at": "2026-03-01T08:00:00Z",
+            "token": {"id": EVENT_ID, "name": "erp", "roles": ["production"], "site": "SZ", "created_at": "2026-03-01T08:00:00Z",
                       "created_by": "admin", "last_used_at": null, "revoked_at": null},
             "secret": "tlt_…"})))
             .says("For machines (ERP, MES, PLC gateways): send `Authorization: Bearer <secret>`. The secret is in this answer only.")
@@ -1144,6 +1144,26 @@ pub fn document() -> Value {
     // In the order an integrator meets them; a tag not listed goes last.
     tags.sort_by_key(|t| TAGS.iter().position(|x| x == t).unwrap_or(TAGS.len()));
     let schemas = g.take_definitions(true);
+    // Answers without a written example get one drawn from their schema (see `sample`).
+    let lookup = Value::Object(schemas.clone());
+    for item in paths.values_mut() {
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, r) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                if let Some(content) = r.pointer_mut("/content/application~1json")
+                    && content.get("example").is_none()
+                    && let Some(schema) = content.get("schema").cloned()
+                {
+                    content["example"] = sample::of(&schema, &lookup);
+                }
+            }
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -1151,10 +1171,14 @@ pub fn document() -> Value {
             "title": "Threadline API",
             "version": env!("CARGO_PKG_VERSION"),
             "summary": "Serial-number and lot traceability: capture, operations, trace, recalls, labels, imports and webhooks.",
-            "description": "Every refusal answers `{\"error\": {code, message, field}, \"errors\": [...]}`: `field` names the input at fault (`events[3].event_time`, `rows[12].GTIN`). Writes that a client may retry take `Idempotency-Key`. Record changes take `If-Match` with the version from `ETag`. Machines authenticate with `Authorization: Bearer <token>`; browsers with the session cookie and `X-CSRF-Token` on writes.",
+            "description": "The EPCIS 2.0 REST binding is served under `/epcis` (capture, events, queries, top-level resources) as the GS1 standard describes it in its own OpenAPI document, not repeated here: https://github.com/gs1/EPCIS/blob/master/REST%20Bindings/openapi.json (GS1's EPCIS 2.0.0 REST bindings); `GET /epcis` lists the top-level resources this server offers of it (every answer carries `GS1-EPCIS-Version`).\n\nEvery refusal answers `{\"error\": {code, message, field}, \"errors\": [...]}`: `field` names the input at fault (`events[3].event_time`, `rows[12].GTIN`). Writes that a client may retry take `Idempotency-Key`. Record changes take `If-Match` with the version from `ETag`. Machines authenticate with `Authorization: Bearer <token>`; browsers with the session cookie and `X-CSRF-Token` on writes.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": [{"url": "/"}],
+        "externalDocs": {
+            "description": "EPCIS 2.0 REST binding (served under /epcis): the GS1 standard's OpenAPI document",
+            "url": "https://github.com/gs1/EPCIS/blob/master/REST%20Bindings/openapi.json",
+        },
         "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
         "paths": paths,
         "components": {
@@ -1176,4 +1200,174 @@ pub async fn serve() -> Response {
         axum::Json(document()),
     )
         .into_response()
+}
+
+/// Examples drawn from a JSON Schema, for answers no example was written for: every property
+/// of an object (required or not), one item of an array, the first of an enum or a union that
+/// is not null, a value shaped by the string's format, and, for the words the API uses
+/// everywhere (`product`, `serial`, `lot`, `location`…), the value an integrator would see. It
+/// follows `$ref`s into the document's schemas, to a bounded depth (types may nest themselves).
+mod sample {
+    use serde_json::{Map, Value, json};
+
+    const DEPTH: usize = 8;
+
+    pub fn of(schema: &Value, schemas: &Value) -> Value {
+        value(schema, schemas, "", 0)
+    }
+
+    fn resolve<'a>(schema: &'a Value, schemas: &'a Value) -> &'a Value {
+        let mut s = schema;
+        for _ in 0..DEPTH {
+            match s.get("$ref").and_then(Value::as_str) {
+                Some(r) => match r
+                    .strip_prefix("#/components/schemas/")
+                    .and_then(|n| schemas.get(n))
+                {
+                    Some(next) => s = next,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        s
+    }
+
+    fn value(schema: &Value, schemas: &Value, name: &str, depth: usize) -> Value {
+        let s = resolve(schema, schemas);
+        if let Some(e) = s.get("example").or_else(|| s.get("default")) {
+            return e.clone();
+        }
+        if let Some(c) = s.get("const") {
+            return c.clone();
+        }
+        if let Some(first) = s
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.iter().find(|v| !v.is_null()))
+        {
+            return first.clone();
+        }
+        for union in ["oneOf", "anyOf"] {
+            if let Some(variants) = s.get(union).and_then(Value::as_array) {
+                let chosen = variants
+                    .iter()
+                    .find(|v| resolve(v, schemas).get("type") != Some(&json!("null")));
+                if let Some(v) = chosen {
+                    return value(v, schemas, name, depth + 1);
+                }
+            }
+        }
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            let mut merged = Map::new();
+            for part in all {
+                if let Value::Object(o) = value(part, schemas, name, depth + 1) {
+                    merged.extend(o);
+                }
+            }
+            return Value::Object(merged);
+        }
+        let ty = match s.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("null"),
+            _ if s.get("properties").is_some() => "object",
+            _ => "any",
+        };
+        match ty {
+            "object" => {
+                let mut out = Map::new();
+                if depth < DEPTH
+                    && let Some(props) = s.get("properties").and_then(Value::as_object)
+                {
+                    for (k, v) in props {
+                        out.insert(k.clone(), value(v, schemas, k, depth + 1));
+                    }
+                }
+                Value::Object(out)
+            }
+            "array" => {
+                if depth >= DEPTH {
+                    return json!([]);
+                }
+                match s.get("items") {
+                    Some(items) if items.is_object() => {
+                        json!([value(items, schemas, singular(name), depth + 1)])
+                    }
+                    _ => json!([]),
+                }
+            }
+            "string" => string(s.get("format").and_then(Value::as_str), name),
+            "integer" => json!(integer(name)),
+            "number" => json!(12.5),
+            "boolean" => json!(false),
+            "null" => Value::Null,
+            _ => json!({}),
+        }
+    }
+
+    fn singular(name: &str) -> &str {
+        match name {
+            "items" | "units" => "item",
+            "lots" => "lot",
+            n => n.strip_suffix('s').unwrap_or(n),
+        }
+    }
+
+    fn integer(name: &str) -> i64 {
+        match name {
+            "seq" | "entries" => 1042,
+            "version" => 1,
+            "limit" => 100,
+            "status" | "last_status" => 200,
+            "duration_ms" => 84,
+            "warranty_months" => 24,
+            _ => 3,
+        }
+    }
+
+    fn string(format: Option<&str>, name: &str) -> Value {
+        let v = match format {
+            Some("uuid") => super::EVENT_ID,
+            Some("date-time") => "2026-05-26T10:00:00+08:00",
+            Some("date") => "2026-05-26",
+            Some("uri") => "https://erp.example.com/threadline",
+            _ => match name {
+                "product" => "TC",
+                "serial" | "item" => "TC-00001",
+                "lot" => "R1",
+                "gtin" => "06901234567892",
+                "location" | "biz_location" | "read_point" | "site" | "from" | "to" => "SZ-WH-A01",
+                "party" | "custodian" | "owner" | "distributor" | "seller" | "customer" => {
+                    "DIST-GD"
+                }
+                "supplier" => "SUP-RESIN",
+                "region" => "CN-GD",
+                "code" => "TC-200",
+                "name" | "user" | "actor" | "updated_by" | "created_by" | "closed_by" => "li.na",
+                "hash" | "prev_hash" => {
+                    "9f2c4e0b7a1d3c5e8f6a2b4d0c9e7f1a3b5d7c9e2f4a6b8d0e1c3f5a7b9d2e4f"
+                }
+                "url" => "https://erp.example.com/threadline",
+                "message" => "TC/TC-00001 is a genuine unit",
+                "reason" => "cold solder joint",
+                "work_order" => "WO-2026-0301",
+                "biz_step" | "step" | "operation" => "shipping",
+                "disposition" => "in_transit",
+                "language" => "zh-CN",
+                "time_zone" => "+08:00",
+                "uom" => "EA",
+                "quantity" => "12.5",
+                "secret" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "csrf_token" => "3b1f0c9e5a7d2e4f6a8b0c1d3e5f7a9b",
+                "verdict" => "genuine",
+                "kind" => "products",
+                _ => return json!(format!("{}-1", name.replace('_', "-"))),
+            },
+        };
+        json!(v)
+    }
 }

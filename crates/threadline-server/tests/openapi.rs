@@ -65,6 +65,63 @@ async fn the_served_document_is_the_committed_snapshot() {
     assert_eq!(doc["openapi"], "3.1.0");
 }
 
+/// `schema` with its `$ref`s followed into the document's schemas.
+fn resolved<'a>(schema: &'a Value, doc: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => resolved(doc.pointer(r.trim_start_matches('#')).unwrap(), doc),
+        None => schema,
+    }
+}
+
+/// Does `example` have what `schema` requires — every required property of every object, the
+/// type of every value? Unions are not judged.
+fn fits(schema: &Value, example: &Value, doc: &Value, at: &str, problems: &mut Vec<String>) {
+    let s = resolved(schema, doc);
+    if s.get("oneOf").is_some() || s.get("anyOf").is_some() || s.get("allOf").is_some() {
+        return;
+    }
+    let types: Vec<&str> = match s.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return,
+    };
+    let kind = match example {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !(types.contains(&kind) || (kind == "integer" && types.contains(&"number"))) {
+        problems.push(format!("{at}: {example} is not {types:?}"));
+    }
+    match example {
+        Value::Object(o) => {
+            for req in s["required"].as_array().into_iter().flatten() {
+                let req = req.as_str().unwrap();
+                if !o.contains_key(req) {
+                    problems.push(format!("{at}: the example lacks `{req}`"));
+                }
+            }
+            for (k, v) in o {
+                if let Some(p) = s["properties"].get(k) {
+                    fits(p, v, doc, &format!("{at}.{k}"), problems);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for v in a {
+                if let Some(items) = s.get("items") {
+                    fits(items, v, doc, &format!("{at}[]"), problems);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every `$ref` in `v`.
 fn refs(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -85,6 +142,7 @@ async fn every_api_route_is_documented_with_its_method_summary_and_example() {
     let doc = served(&s).await;
     assert_eq!(undocumented(), Vec::<String>::new(), "routes without docs");
     let mut api_routes = 0;
+    let mut problems = Vec::new();
     for r in routes() {
         if !r.path.starts_with("/api/v1/") {
             continue;
@@ -138,6 +196,24 @@ async fn every_api_route_is_documented_with_its_method_summary_and_example() {
             r.method,
             r.path
         );
+        // Every JSON answer has an example (written, or drawn from its schema), and it holds
+        // what the schema requires, at every level.
+        for (status, resp) in op["responses"].as_object().unwrap() {
+            let Some(content) = resp["content"].get("application/json") else {
+                continue;
+            };
+            if !status.starts_with('2') {
+                continue;
+            }
+            let example = content.get("example").unwrap_or_else(|| {
+                panic!(
+                    "{} {}: the {status} answer has no example",
+                    r.method, r.path
+                )
+            });
+            let at = format!("{} {} {status}", r.method, r.path);
+            fits(&content["schema"], example, &doc, &at, &mut problems);
+        }
         if r.guard != threadline_server::Guard::Public {
             assert_eq!(
                 op["responses"]["403"]["$ref"], "#/components/responses/403",
@@ -147,6 +223,11 @@ async fn every_api_route_is_documented_with_its_method_summary_and_example() {
             assert!(!op["security"].as_array().unwrap().is_empty());
         }
     }
+    assert!(
+        problems.is_empty(),
+        "examples unlike their schemas:\n{}",
+        problems.join("\n")
+    );
     // And nothing in the document that the router does not serve.
     let documented: usize = doc["paths"]
         .as_object()
