@@ -1152,12 +1152,13 @@ pub struct RawReached {
 }
 
 /// A genealogy walk being read: the product codes by row id (read once, not joined per row)
-/// and every node met so far by its row, which names the via node of later rows and keeps
+/// and every node met so far by its row — product row id and serial or lot code, compact: a
+/// forward walk meets hundreds of thousands — which names the via node of later rows and keeps
 /// only the first row of a node reached along several paths.
 #[derive(Debug, Default)]
 pub struct Walk {
     products: HashMap<i64, threadline_domain::ProductCode>,
-    met: HashMap<(bool, i64), Node>,
+    met: HashMap<(bool, i64), (i64, Box<str>)>,
 }
 
 impl Walk {
@@ -1192,12 +1193,13 @@ impl Walk {
         }
         let node = node_of(&raw.node_type, self.product(raw.product_id)?, &raw.code)?;
         let via = match (raw.via_type.as_deref(), raw.via_id) {
-            (Some(t), Some(id)) => Some(
-                self.met
+            (Some(t), Some(id)) => {
+                let (product, code) = self
+                    .met
                     .get(&(t == "i", id))
-                    .cloned()
-                    .ok_or_else(|| StoreError::Schema(format!("via node {t} {id} not met yet")))?,
-            ),
+                    .ok_or_else(|| StoreError::Schema(format!("via node {t} {id} not met yet")))?;
+                Some(node_of(t, self.product(*product)?, code)?)
+            }
             _ => None,
         };
         let holds = raw.holds.unwrap_or(0);
@@ -1219,7 +1221,8 @@ impl Walk {
             }),
             _ => None,
         };
-        self.met.insert(met_key, node.clone());
+        self.met
+            .insert(met_key, (raw.product_id, raw.code.into_boxed_str()));
         Ok(Some(Reached {
             node,
             depth: u32::try_from(raw.depth).map_err(|e| StoreError::Schema(e.to_string()))?,
