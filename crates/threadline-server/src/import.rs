@@ -34,8 +34,56 @@ struct Column {
     field: &'static str,
     required: bool,
     number: bool,
+    /// A date (`YYYY-MM-DD`) or a time; from XLSX, a date cell or an Excel serial number too.
+    date: Option<Dated>,
     names: &'static [&'static str],
     values: &'static [(&'static str, &'static str)],
+}
+
+/// What a dated column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dated {
+    /// A calendar date, kept as `YYYY-MM-DD`.
+    Day,
+    /// A time of day on a date (read by the history import with its time zone).
+    Time,
+}
+
+/// An Excel date-time (days since the workbook's epoch, the time as the fraction) as the
+/// text the import reads: `YYYY-MM-DD HH:MM:SS`, on no particular clock (Excel keeps none).
+fn excel_datetime(value: f64, is_1904: bool) -> String {
+    let (y, mo, d, h, mi, s, _) =
+        calamine::ExcelDateTime::new(value, calamine::ExcelDateTimeType::DateTime, is_1904)
+            .to_ymd_hms_milli();
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// A cell of a dated column as the import reads it, or why not. From XLSX, a number is an
+/// Excel serial date (a date cell whose format the workbook does not mark as one); a date
+/// column takes `YYYY-MM-DD` or `YYYY/MM/DD` (a date-time's time is dropped).
+fn dated(kind: Dated, cell: &str, xlsx: bool) -> Result<String, FieldError> {
+    let serial = xlsx
+        .then(|| cell.parse::<f64>().ok())
+        .flatten()
+        .filter(|v| (1.0..2_958_466.0).contains(v));
+    let text = match serial {
+        Some(v) => excel_datetime(v, false),
+        None => cell.to_owned(),
+    };
+    if kind == Dated::Time {
+        return Ok(text);
+    }
+    let day = text.split([' ', 'T']).next().unwrap_or("");
+    ["%Y-%m-%d", "%Y/%m/%d"]
+        .iter()
+        .find_map(|f| chrono::NaiveDate::parse_from_str(day, f).ok())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .ok_or_else(|| {
+            FieldError::new(
+                "invalid_date",
+                format!("`{cell}` is not a date such as 2024-03-01"),
+            )
+        })
 }
 
 const fn col(field: &'static str, required: bool, names: &'static [&'static str]) -> Column {
@@ -43,6 +91,7 @@ const fn col(field: &'static str, required: bool, names: &'static [&'static str]
         field,
         required,
         number: false,
+        date: None,
         names,
         values: &[],
     }
@@ -123,8 +172,10 @@ const ORIGIN_COLUMN: Column = Column {
 };
 const SUPPLIER_COLUMN: Column = col("supplier", false, &["supplier", "供应商", "供应商编码"]);
 const LOCATION_COLUMN: Column = col("location", false, &["location", "位置", "库位", "仓库"]);
-const PRODUCTION_DATE_COLUMN: Column =
-    col("production_date", false, &["production_date", "生产日期"]);
+const PRODUCTION_DATE_COLUMN: Column = Column {
+    date: Some(Dated::Day),
+    ..col("production_date", false, &["production_date", "生产日期"])
+};
 
 const SERIAL_COLUMNS: &[Column] = &[
     PRODUCT_COLUMN,
@@ -156,11 +207,14 @@ const LOT_COLUMNS: &[Column] = &[
     ORIGIN_COLUMN,
     SUPPLIER_COLUMN,
     PRODUCTION_DATE_COLUMN,
-    col(
-        "expiry_date",
-        false,
-        &["expiry_date", "有效期至", "失效日期"],
-    ),
+    Column {
+        date: Some(Dated::Day),
+        ..col(
+            "expiry_date",
+            false,
+            &["expiry_date", "有效期至", "失效日期"],
+        )
+    },
 ];
 
 /// Business steps by the words a plant's old system uses.
@@ -178,7 +232,10 @@ const STEPS: &[(&str, &str)] = &[
 ];
 
 const EVENT_COLUMNS: &[Column] = &[
-    col("event_time", true, &["event_time", "时间", "发生时间"]),
+    Column {
+        date: Some(Dated::Time),
+        ..col("event_time", true, &["event_time", "时间", "发生时间"])
+    },
     Column {
         values: STEPS,
         ..col("biz_step", true, &["biz_step", "业务步骤", "步骤"])
@@ -571,10 +628,15 @@ fn table(ct: &str, body: &[u8]) -> Result<Vec<Vec<String>>, AppError> {
             .worksheet_range_at(0)
             .ok_or_else(|| unreadable("the workbook has no sheet".into()))?
             .map_err(|e| unreadable(format!("the first sheet cannot be read: {e}")))?;
-        return Ok(range
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .collect());
+        // A date cell is a number with a date format: read it as the date it shows.
+        let cell = |c: &calamine::Data| match c {
+            calamine::Data::DateTime(d) if d.is_datetime() => {
+                let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
+                format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}:{s:02}")
+            }
+            other => other.to_string(),
+        };
+        return Ok(range.rows().map(|r| r.iter().map(cell).collect()).collect());
     }
     if ct.starts_with("text/csv") {
         let mut rd = csv::ReaderBuilder::new()
@@ -799,7 +861,19 @@ pub async fn run(
             if cell.is_empty() {
                 continue;
             }
-            let value = if c.number {
+            let value = if let Some(kind) = c.date {
+                match dated(kind, cell, ct.starts_with(XLSX)) {
+                    Ok(v) => json!(v),
+                    Err(e) => {
+                        errors.push(at_row(
+                            n,
+                            header_of.get(c.field).copied().unwrap_or(c.field),
+                            e,
+                        ));
+                        continue;
+                    }
+                }
+            } else if c.number {
                 match cell.parse::<u64>() {
                     Ok(v) => json!(v),
                     Err(_) => {

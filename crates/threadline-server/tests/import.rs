@@ -759,3 +759,120 @@ store_test!(
         assert_eq!(api.ledger_len().await, before + 4);
     }
 );
+
+store_test!(
+    xlsx_date_cells_and_excel_serial_dates_import_as_dates,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        let day = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+        let stamp = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+        let date = |y, m, d| rust_xlsxwriter::ExcelDateTime::from_ymd(y, m, d).unwrap();
+
+        // Serials with their production dates as a spreadsheet keeps them: a date cell, a date
+        // cell with a time, a serial number whose date format was lost, text either way round;
+        // and one that is no date at all.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["产品编码", "序列号", "来源", "状态", "位置", "生产日期"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, serial) in ["TC-D1", "TC-D2", "TC-D3", "TC-D4", "TC-D5"]
+            .iter()
+            .enumerate()
+        {
+            let r = r as u32 + 1;
+            for (c, v) in ["TC", serial, "历史", "在库", "SZ-FG"].iter().enumerate() {
+                sheet.write_string(r, c as u16, *v).unwrap();
+            }
+        }
+        sheet
+            .write_datetime_with_format(1, 5, date(2019, 5, 1), &day)
+            .unwrap();
+        let with_time = date(2020, 2, 29).and_hms(17, 45, 0).unwrap();
+        sheet
+            .write_datetime_with_format(2, 5, &with_time, &stamp)
+            .unwrap();
+        sheet.write_number(3, 5, 45444).unwrap();
+        sheet.write_string(4, 5, "2021/03/09").unwrap();
+        sheet.write_string(5, 5, "soon").unwrap();
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            XLSX,
+            book.save_to_buffer().unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(
+            r.codes(),
+            vec![("invalid_date".to_owned(), "rows[6].生产日期".to_owned())],
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before);
+
+        let sheet = book.worksheet_from_index(0).unwrap();
+        sheet.write_string(5, 5, "2022-12-31").unwrap();
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            XLSX,
+            book.save_to_buffer().unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        for (serial, produced) in [
+            ("TC-D1", "2019-05-01"),
+            ("TC-D2", "2020-02-29"),
+            ("TC-D3", "2024-06-01"),
+            ("TC-D4", "2021-03-09"),
+            ("TC-D5", "2022-12-31"),
+        ] {
+            let events = api
+                .get(&format!("/api/v1/events?product=TC&serial={serial}"))
+                .await;
+            assert_eq!(
+                events.body["items"][0]["ilmd"]["production_date"], produced,
+                "{serial}: {:?}",
+                events.body
+            );
+        }
+
+        // History with its times as date-time cells: on the plant's clock (+08:00 unless the
+        // row says otherwise).
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["时间", "业务步骤", "产品编码", "序列号", "位置"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        let at = date(2024, 3, 1).and_hms(8, 30, 0).unwrap();
+        sheet.write_datetime_with_format(1, 0, &at, &stamp).unwrap();
+        for (c, v) in ["生产", "TC", "TC-H9", "SZ-FG"].iter().enumerate() {
+            sheet.write_string(1, c as u16 + 1, *v).unwrap();
+        }
+        let r = upload(
+            &api,
+            "/api/v1/imports/events?mode=commit",
+            XLSX,
+            book.save_to_buffer().unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let events = api.get("/api/v1/events?product=TC&serial=TC-H9").await;
+        let t = events.body["items"][0]["event_time"].as_str().unwrap();
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(t).unwrap(),
+            chrono::DateTime::parse_from_rfc3339("2024-03-01T08:30:00+08:00").unwrap(),
+            "{:?}",
+            events.body
+        );
+    }
+);
