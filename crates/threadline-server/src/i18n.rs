@@ -1887,6 +1887,146 @@ pub fn operation(lang: Lang, op: threadline_domain::process::Operation) -> &'sta
     }
 }
 
+/// What the API's refusals say in Chinese, by error code. The API answers in English (its
+/// messages name values and limits for the integrator); a page shows a Chinese reader the
+/// sentence for the code, with the API's message kept as the element's title. A code without
+/// a sentence here shows the API's message as it is.
+pub const ERRORS_ZH: &[(&str, &str)] = &[
+    ("required", "必填"),
+    ("missing_field", "缺少必填项"),
+    ("missing_value", "缺少取值"),
+    ("empty", "不能为空"),
+    ("too_long", "太长"),
+    ("too_short", "太短"),
+    ("invalid_value", "取值无效"),
+    ("unknown_value", "不是可选的取值"),
+    ("invalid_type", "类型不对（例如应为数字）"),
+    ("unknown_field", "不认识的字段"),
+    ("unexpected_field", "不认识的字段"),
+    ("malformed_json", "内容无法读取"),
+    ("invalid_form", "表单无法读取"),
+    ("invalid_character", "含有不允许的字符"),
+    ("invalid_length", "长度不对"),
+    ("invalid_format", "格式不对"),
+    ("invalid_date", "日期无效"),
+    ("invalid_time", "时间无效"),
+    ("invalid_number", "不是有效的数字"),
+    ("invalid_quantity", "数量无效"),
+    ("invalid_count", "数量无效"),
+    ("invalid_name", "名称无效"),
+    ("invalid_code", "代码无效"),
+    ("invalid_url", "网址无效"),
+    ("invalid_category", "类别无效"),
+    ("invalid_region", "区域代码无效"),
+    ("invalid_uom", "计量单位无效"),
+    ("invalid_gtin", "GTIN 无效"),
+    ("invalid_check_digit", "校验位不对"),
+    ("invalid_time_zone", "时区无效"),
+    ("invalid_template", "模板无效"),
+    ("invalid_placeholder", "占位符无效"),
+    ("unknown_placeholder", "模板中有不认识的占位符"),
+    ("invalid_attribute_name", "属性名无效"),
+    ("invalid_field_name", "字段名须为 1–128 个字符"),
+    ("invalid_parent", "上级无效"),
+    ("invalid_state", "不能选这个状态"),
+    ("already_exists", "已存在"),
+    ("exists", "已存在"),
+    ("duplicate", "重复"),
+    ("duplicate_rule", "同一作业只能有一条规则"),
+    ("duplicate_scan", "重复扫码"),
+    ("duplicate_serial", "序列号已登记"),
+    ("duplicate_gtin", "该 GTIN 已被其他产品使用"),
+    ("category_taken", "该类别已有序列号规则"),
+    ("not_found", "未找到"),
+    ("unknown_party", "没有这个合作方"),
+    ("unknown_location", "没有这个位置"),
+    ("unknown_product", "没有这个产品"),
+    ("unknown_lot", "没有这个批次"),
+    ("unknown_serial", "没有这个序列号"),
+    ("unknown_role", "没有这个角色"),
+    ("unknown_serial_rule", "没有这个序列号规则"),
+    ("unknown_event", "没有这个事件"),
+    ("missing_parent", "必须指定所在的上级位置"),
+    ("unexpected_party", "只有外部地点可以属于合作方"),
+    ("unexpected_regions", "只有经销商可以设置授权区域"),
+    ("missing_options", "选项类型必须列出选项"),
+    ("unexpected_options", "只有选项类型可以列出选项"),
+    ("immutable_field", "创建后不能修改"),
+    ("version_conflict", "已被他人修改：请刷新页面，再做一次修改"),
+    ("version_mismatch", "版本不一致：请刷新页面，再做一次修改"),
+    ("password_too_short", "密码太短"),
+    ("password_too_long", "密码太长"),
+    ("wrong_password", "密码错误"),
+    ("signature_required", "此操作需要电子签名"),
+    ("signature_refused", "电子签名未通过"),
+    ("forbidden", "没有权限"),
+    ("outside_site", "不在您可以作业的厂区"),
+    ("recall_closed", "召回已结案"),
+    ("already_closed", "召回已结案"),
+    ("narrow_empty", "缩小后的范围里没有单品"),
+    ("narrow_unchanged", "范围没有变化"),
+    ("no_units", "没有单品"),
+    ("out_of_sequence", "单品当前的状态不允许此作业"),
+    ("not_in_stock", "单品不在库"),
+    ("already_shipped", "单品已发货"),
+    ("qc_hold", "单品处于质检冻结"),
+    ("held", "单品已冻结"),
+    ("item_scrapped", "单品已报废"),
+    ("in_container", "单品在包装箱内，请整箱操作"),
+    ("assembly_cycle", "不能把单品装进它自己的组件"),
+    ("insufficient_quantity", "库存数量不足"),
+    ("wrong_tracking", "追溯方式不符（序列号或批次）"),
+    ("missing_attribute", "缺少必填的自定义属性"),
+    ("invalid_attribute", "自定义属性的取值无效"),
+    ("location_required", "需要指定位置"),
+    ("does_not_match_rule", "不符合序列号规则"),
+    ("not_in_pool", "序列号不在待用号池中"),
+    ("outside_label", "超出标签范围"),
+    ("module_too_small", "条码模块太小，打印不清"),
+    ("printer_unreachable", "无法连接打印机"),
+    ("private_destination", "不允许发往内网地址"),
+];
+
+/// A refusal of the API as the reader reads it (see [`ERRORS_ZH`]).
+pub fn refusal_text(lang: Lang, e: &threadline_domain::error::FieldError) -> &str {
+    if lang == Lang::Zh
+        && let Some((_, zh)) = ERRORS_ZH.iter().find(|(code, _)| *code == e.code)
+    {
+        return zh;
+    }
+    &e.message
+}
+
+/// Codes whose sentence is only a kind ("the value is invalid"): the API's message says what
+/// is wrong with it, so a page shows that too.
+const GENERIC_ERRORS: &[&str] = &[
+    "invalid_value",
+    "unknown_value",
+    "invalid_type",
+    "malformed_json",
+];
+
+/// The message of a refusal in a page's list of problems: the reader's sentence, with the API's
+/// own message as its title when they differ (and beside it, for a code that only names a kind).
+pub fn refusal_html(lang: Lang, e: &threadline_domain::error::FieldError) -> String {
+    let text = refusal_text(lang, e);
+    if text == e.message {
+        crate::ui::esc(text)
+    } else if GENERIC_ERRORS.contains(&e.code) {
+        format!(
+            "{} <span class=\"muted\" lang=\"en\">({})</span>",
+            crate::ui::esc(text),
+            crate::ui::esc(&e.message)
+        )
+    } else {
+        format!(
+            "<span title=\"{}\">{}</span>",
+            crate::ui::esc(&e.message),
+            crate::ui::esc(text)
+        )
+    }
+}
+
 /// The display name of a word of the master data's vocabularies (tracking modes, party and
 /// location kinds, attribute types) and of the roles; a word without one shows as it is.
 pub fn vocabulary(lang: Lang, word: &str) -> &str {

@@ -905,3 +905,57 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_refusal_reads_in_the_readers_language,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        let bin = |lang: &'static str| {
+            vec![
+                ("lang", lang),
+                ("code", "SZ-WH-B9"),
+                ("name", "Bin B9"),
+                ("kind", "bin"),
+            ]
+        };
+        // In Chinese: the catalogue's sentence under the field's label, the API's own words
+        // kept as its title.
+        let r = post_form(&api, "/admin/locations", &bin("zh")).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            html(&r).contains("<strong>上级位置</strong> (<code>parent</code>): <span title=\"a bin must name the location it is in\">必须指定所在的上级位置</span>"),
+            "{}",
+            html(&r)
+        );
+        // In English: the API's message as it is.
+        let r = post_form(&api, "/admin/locations", &bin("en")).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            html(&r).contains("(<code>parent</code>): a bin must name the location it is in</li>"),
+            "{}",
+            html(&r)
+        );
+        // A value refused while it is read: the kind in Chinese, what is wrong in the API's words.
+        let r = post_form(
+            &api,
+            "/admin/products",
+            &[
+                ("lang", "zh"),
+                ("code", "X"),
+                ("name", "X"),
+                ("tracking", "serial"),
+                ("gtin", "123"),
+            ],
+        )
+        .await;
+        assert!(r.status.is_client_error(), "{:?}", r.status);
+        assert!(
+            html(&r).contains("(<code>gtin</code>): 取值无效 <span class=\"muted\" lang=\"en\">(GTIN `123` must be 8, 12, 13 or 14 digits)</span>"),
+            "{}",
+            html(&r)
+        );
+        assert_eq!(api.get("/api/v1/locations/SZ-WH-B9").await.status, 404);
+        assert_eq!(api.get("/api/v1/products/X").await.status, 404);
+    }
+);

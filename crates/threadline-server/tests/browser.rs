@@ -1646,6 +1646,19 @@ store_test!(
         .await;
         b.submit_batch(2).await;
         b.shot("e2e-08-commission").await;
+        // A parent that does not exist: the batch is refused, and says why in Chinese.
+        b.station_batch(
+            "assemble",
+            &[("#f-parent", "P9"), ("#f-location", "SZ-L1")],
+            &["B1"],
+        )
+        .await;
+        b.click("#submit").await;
+        b.until("document.getElementById('result').classList.contains('bad')")
+            .await;
+        let refused = b.text("#result").await;
+        assert_eq!(refused, "提交被拒绝: 未找到");
+        b.shot("e2e-09-assemble-refused").await;
         for (phone, board) in [("P1", "B1"), ("P2", "B2")] {
             b.station_batch(
                 "assemble",

@@ -553,7 +553,7 @@ fn form_html(
                         )
                     })
                     .unwrap_or_default();
-                format!("<li>{label}{}</li>", esc(&e.message))
+                format!("<li>{label}{}</li>", crate::i18n::refusal_html(lang, e))
             })
             .collect();
         format!(

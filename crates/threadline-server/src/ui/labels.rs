@@ -79,7 +79,7 @@ fn problems(lang: Lang, errors: &[FieldError]) -> String {
                 .as_deref()
                 .map(|f| format!("<code>{}</code>: ", esc(f)))
                 .unwrap_or_default();
-            format!("<li>{field}{}</li>", esc(&e.message))
+            format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
         })
         .collect();
     format!(

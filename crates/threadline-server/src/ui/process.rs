@@ -375,7 +375,7 @@ fn render(s: &Shown<'_>, status: StatusCode) -> Response {
                         )
                     })
                     .unwrap_or_default();
-                format!("<li>{field}{}</li>", esc(&e.message))
+                format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
             })
             .collect();
         format!(

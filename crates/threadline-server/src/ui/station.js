@@ -215,7 +215,8 @@
   function sameUnit(a, b) { return a && b && a.product === b.product && a.serial === b.serial; }
   function errorText(body) {
     var e = body && body.errors && body.errors[0];
-    if (e) { return (e.field ? e.field + ': ' : '') + e.message; }
+    // The API answers in English; the page carries the reader's sentence for each error code.
+    if (e) { return (e.field ? e.field + ': ' : '') + (messages.getAttribute('data-err-' + e.code) || e.message); }
     return (body && body.error && body.error.message) || '';
   }
   function checkCode(op, code, product) {

@@ -544,6 +544,12 @@ pub async fn page(
                 esc(crate::i18n::status(lang, *s))
             )
         }))
+        .chain(
+            crate::i18n::ERRORS_ZH
+                .iter()
+                .filter(|_| lang == Lang::Zh)
+                .map(|(code, text)| format!(" data-err-{code}=\"{}\"", esc(text))),
+        )
         .collect();
     let lists = format!(
         "{}{}{}",

@@ -446,7 +446,7 @@ async fn render(
                         .as_deref()
                         .map(|f| format!("<code>{}</code>: ", esc(f)))
                         .unwrap_or_default();
-                    format!("<li>{field}{}</li>", esc(&e.message))
+                    format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
                 })
                 .collect();
             format!(
