@@ -492,21 +492,10 @@ impl threadline_store::Store for PgStore {
         direction: threadline_store::Direction,
         as_of: DateTime<Utc>,
     ) -> Result<threadline_store::ReachStream, StoreError> {
-        let mut client = self.client().await?;
+        let client = self.client().await?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            let walked = async {
-                let read = Self::begin_read(&mut client).await?;
-                // A forward walk from a material lot meets hundreds of thousands of nodes: its
-                // work table and the final sort by depth stay in memory instead of spilling
-                // to disk at the default 4 MB.
-                read.batch_execute("SET LOCAL work_mem = '64MB'")
-                    .await
-                    .map_err(db)?;
-                lookup::reach(&read, &roots, direction, micros(as_of), &tx).await?;
-                read.commit().await.map_err(db)
-            };
-            if let Err(e) = walked.await {
+            if let Err(e) = lookup::reach(&client, &roots, direction, micros(as_of), &tx).await {
                 let _ = tx.send(Err(e)).await;
             }
         });

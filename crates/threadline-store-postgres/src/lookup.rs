@@ -165,9 +165,9 @@ const REACH_SEED: &str = "SELECT 'i'::text COLLATE \"C\" AS t, i.id AS id
        WHERE s.t = 'l'";
 
 /// Runs the walk and sends its rows in chunks as they arrive; stops early if the receiver is
-/// gone. In a read transaction: the product codes and the walk see one snapshot.
+/// gone. One statement: one snapshot.
 pub(crate) async fn reach(
-    c: &deadpool_postgres::Transaction<'_>,
+    c: &ClientWrapper,
     roots: &[threadline_domain::projection::Node],
     direction: threadline_store::Direction,
     as_of: i64,
@@ -199,30 +199,19 @@ pub(crate) async fn reach(
             final_order: "ORDER BY r.depth, r.fs, r.t, r.id",
         },
     );
-    let products_stmt = c
-        .prepare_cached("SELECT id, code FROM products")
-        .await
-        .map_err(db)?;
-    let catalogue = c
-        .query(&products_stmt, &[])
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
     let stmt = c.prepare_cached(&sql).await.map_err(db)?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&types, &products, &codes, &as_of];
     let rows = c.query_raw(&stmt, params).await.map_err(db)?;
     let mut rows = std::pin::pin!(rows);
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
-    let mut walk = threadline_store::Walk::new(catalogue)?;
+    let mut walk = threadline_store::Walk::default();
     while let Some(r) = rows.next().await {
         let r = r.map_err(db)?;
         let raw = threadline_store::RawReached {
             depth: i64::from(col::<i32>(&r, 0)?),
             node_type: col(&r, 1)?,
-            product_id: col(&r, 2)?,
+            product: col(&r, 2)?,
             code: col(&r, 3)?,
             via_type: col(&r, 4)?,
             via_id: col(&r, 5)?,
@@ -235,7 +224,7 @@ pub(crate) async fn reach(
             location: col(&r, 12)?,
             custodian: col(&r, 13)?,
             lot: col(&r, 14)?,
-            parent_product_id: col(&r, 15)?,
+            parent_product: col(&r, 15)?,
             parent_serial: col(&r, 16)?,
             id: col(&r, 17)?,
         };

@@ -635,16 +635,6 @@ const REACH_SEED: &str = "SELECT 'i' AS t, i.id AS id FROM json_each(?1) j
        WHERE json_extract(j.value, '$[0]') = 'l'";
 
 /// Runs the walk and sends its rows in chunks; stops early if the receiver is gone.
-/// Every product's row id and code, for naming the nodes of a walk.
-fn products(c: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
-    c.prepare_cached("SELECT id, code FROM products")
-        .map_err(db)?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db)?
-        .collect::<Result<_, _>>()
-        .map_err(db)
-}
-
 pub(crate) fn reach(
     c: &Connection,
     roots: &[threadline_domain::projection::Node],
@@ -676,12 +666,12 @@ pub(crate) fn reach(
     let mut stmt = c.prepare_cached(&sql).map_err(db)?;
     let mut rows = stmt.query(params![seeds, as_of]).map_err(db)?;
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
-    let mut walk = threadline_store::Walk::new(products(c)?)?;
+    let mut walk = threadline_store::Walk::default();
     while let Some(r) = rows.next().map_err(db)? {
         let raw = threadline_store::RawReached {
             depth: r.get(0).map_err(db)?,
             node_type: r.get(1).map_err(db)?,
-            product_id: r.get(2).map_err(db)?,
+            product: r.get(2).map_err(db)?,
             code: r.get(3).map_err(db)?,
             via_type: r.get(4).map_err(db)?,
             via_id: r.get(5).map_err(db)?,
@@ -694,7 +684,7 @@ pub(crate) fn reach(
             location: r.get(12).map_err(db)?,
             custodian: r.get(13).map_err(db)?,
             lot: r.get(14).map_err(db)?,
-            parent_product_id: r.get(15).map_err(db)?,
+            parent_product: r.get(15).map_err(db)?,
             parent_serial: r.get(16).map_err(db)?,
             id: r.get(17).map_err(db)?,
         };

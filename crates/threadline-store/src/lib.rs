@@ -1131,7 +1131,7 @@ pub enum ReachError {
 pub struct RawReached {
     pub depth: i64,
     pub node_type: String,
-    pub product_id: i64,
+    pub product: String,
     pub code: String,
     pub via_type: Option<String>,
     pub via_id: Option<i64>,
@@ -1145,44 +1145,39 @@ pub struct RawReached {
     pub location: Option<String>,
     pub custodian: Option<String>,
     pub lot: Option<String>,
-    pub parent_product_id: Option<i64>,
+    pub parent_product: Option<String>,
     pub parent_serial: Option<String>,
     /// The node's unit or lot row id.
     pub id: i64,
 }
 
-/// A genealogy walk being read: the product codes by row id (read once, not joined per row)
-/// and every node met so far by its row — product row id and serial or lot code, compact: a
-/// forward walk meets hundreds of thousands — which names the via node of later rows and keeps
-/// only the first row of a node reached along several paths.
+/// A genealogy walk being read: every node met so far by its row — compact, as an interned
+/// product and its serial or lot code: a forward walk meets hundreds of thousands —, which
+/// names the via node of later rows and keeps only the first row of a node reached along
+/// several paths.
 #[derive(Debug, Default)]
 pub struct Walk {
-    products: HashMap<i64, threadline_domain::ProductCode>,
-    met: HashMap<(bool, i64), (i64, Box<str>)>,
+    products: Vec<threadline_domain::ProductCode>,
+    product_index: HashMap<String, u32>,
+    met: HashMap<(bool, i64), (u32, Box<str>)>,
 }
 
 impl Walk {
-    /// A walk over a database whose products are `(row id, code)`.
-    pub fn new(products: impl IntoIterator<Item = (i64, String)>) -> Result<Self> {
-        let products = products
-            .into_iter()
-            .map(|(id, code)| {
-                threadline_domain::ProductCode::parse(&code)
-                    .map(|c| (id, c))
-                    .map_err(|e| StoreError::Schema(e.message))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Walk {
-            products,
-            met: HashMap::new(),
-        })
+    fn intern(&mut self, code: String) -> Result<u32> {
+        if let Some(i) = self.product_index.get(&code) {
+            return Ok(*i);
+        }
+        let parsed = threadline_domain::ProductCode::parse(&code)
+            .map_err(|e| StoreError::Schema(e.message))?;
+        let i =
+            u32::try_from(self.products.len()).map_err(|e| StoreError::Schema(e.to_string()))?;
+        self.products.push(parsed);
+        self.product_index.insert(code, i);
+        Ok(i)
     }
 
-    fn product(&self, id: i64) -> Result<threadline_domain::ProductCode> {
-        self.products
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| StoreError::Schema(format!("no product with row id {id}")))
+    fn product(&self, i: u32) -> threadline_domain::ProductCode {
+        self.products[i as usize].clone()
     }
 
     /// The node a row reached, or `None` when an earlier row reached it already.
@@ -1191,23 +1186,27 @@ impl Walk {
         if self.met.contains_key(&met_key) {
             return Ok(None);
         }
-        let node = node_of(&raw.node_type, self.product(raw.product_id)?, &raw.code)?;
+        let product = self.intern(raw.product)?;
+        let node = node_of(&raw.node_type, self.product(product), &raw.code)?;
         let via = match (raw.via_type.as_deref(), raw.via_id) {
             (Some(t), Some(id)) => {
-                let (product, code) = self
+                let (p, code) = self
                     .met
                     .get(&(t == "i", id))
                     .ok_or_else(|| StoreError::Schema(format!("via node {t} {id} not met yet")))?;
-                Some(node_of(t, self.product(*product)?, code)?)
+                Some(node_of(t, self.product(*p), code)?)
             }
             _ => None,
         };
         let holds = raw.holds.unwrap_or(0);
-        let parent = match (raw.parent_product_id, raw.parent_serial) {
-            (Some(p), Some(s)) => match node_of("i", self.product(p)?, &s)? {
-                Node::Item(k) => Some(k),
-                Node::Lot(_) => None,
-            },
+        let parent = match (raw.parent_product, raw.parent_serial) {
+            (Some(p), Some(s)) => {
+                let p = self.intern(p)?;
+                match node_of("i", self.product(p), &s)? {
+                    Node::Item(k) => Some(k),
+                    Node::Lot(_) => None,
+                }
+            }
             _ => None,
         };
         let unit = match (&node, raw.status) {
@@ -1222,7 +1221,7 @@ impl Walk {
             _ => None,
         };
         self.met
-            .insert(met_key, (raw.product_id, raw.code.into_boxed_str()));
+            .insert(met_key, (product, raw.code.into_boxed_str()));
         Ok(Some(Reached {
             node,
             depth: u32::try_from(raw.depth).map_err(|e| StoreError::Schema(e.to_string()))?,

@@ -149,11 +149,11 @@ pub struct Dialect {
 /// The set-based genealogy walk behind [`crate::Store::reach`]. `seed` is a statement returning
 /// the starting nodes as `(t, id)` (`'i'`/`'l'` and the unit or lot row id); `as_of` is the
 /// placeholder number of the as-of time (µs). Rows come breadth-first (by depth): depth, node
-/// type, product id, serial or lot, via type, via row id, link kind, quantity, linked at,
-/// removed at, and the node's status, holds, location, custodian, lot, parent unit's product id
-/// and serial — the columns of [`crate::RawReached`] — and last the node's row id. Product codes
-/// and the via node are not joined for every row: [`crate::Walk`] names them from the products
-/// and from the nodes already met (a via node always comes before the nodes it leads to).
+/// type, product, serial or lot, via type, via row id, link kind, quantity, linked at, removed
+/// at, and the node's status, holds, location, custodian, lot, parent unit's product and serial
+/// — the columns of [`crate::RawReached`] — and last the node's row id. The via node is not
+/// joined for every row: [`crate::Walk`] names it from the nodes already met (a via node always
+/// comes before the nodes it leads to).
 ///
 /// The walk is `UNION ALL` (a tree is walked once). A node reached along several paths (lots
 /// merged in a transformation) comes once per path; [`crate::Walk`] keeps the first, which is
@@ -180,14 +180,16 @@ pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Diale
            WHERE w.depth < 64 AND w.tt IS NULL AND g.from_time <= {t}{still_held}
            {step_order}
          )
-         SELECT r.depth, r.t, COALESCE(i.product_id, l.product_id), COALESCE(i.serial, l.code),
+         SELECT r.depth, r.t, p.code, COALESCE(i.serial, l.code),
                 r.vt, r.vid, r.kind, r.qty, r.ft, r.tt,
-                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pi.product_id, pi.serial,
+                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial,
                 r.id
          FROM walk r
          LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
          LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
+         LEFT JOIN products p ON p.id = COALESCE(i.product_id, l.product_id)
          LEFT JOIN items pi ON pi.id = i.parent_id
+         LEFT JOIN products pp ON pp.id = pi.product_id
          {final_order}"
     )
 }
