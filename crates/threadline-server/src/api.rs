@@ -783,20 +783,37 @@ fn master_cells(v: &serde_json::Value, fields: &[&str]) -> Vec<crate::export::Ce
         .collect()
 }
 
+/// A definition as it reads once written at `now` over version `replaces` (`None`: created):
+/// the audit record's "after", known before the write so that it commits with it.
+pub(crate) fn next_version<T>(
+    def: T,
+    replaces: Option<u32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> threadline_store::Versioned<T> {
+    threadline_store::Versioned {
+        def,
+        version: replaces.map_or(1, |v| v + 1),
+        updated_at: now,
+    }
+}
+
 macro_rules! master_endpoints {
     ($ty:ty, $variant:ident, $kind:literal, $one:ident, $list:ident, $create:ident, $replace:ident, $get:ident, $get_list:ident) => {
-        pub async fn $create(State(app): State<AppState>, actor: Actor, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+        pub async fn $create(State(app): State<AppState>, actor: Actor, pending: crate::audit::Pending, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
             require_json(&headers)?;
             let def: $ty = parse(&body, "")?;
             let code = def.code.to_string();
+            let now = app.clock.now();
+            let note = AuditNote::object(format!("{}/{code}", stringify!($list))).after(next_version(def.clone(), None, now));
+            let record = pending.record(&app, StatusCode::CREATED, &note);
             app.store
-                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: None })
+                .put_master_audited(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now, id: Uuid::now_v7(), replaces: None }, Some(record))
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after create", $kind)))?;
-            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).after(&v).on(versioned_response(StatusCode::CREATED, &actor.masked(v.clone()))))
+            Ok(note.recorded().on(versioned_response(StatusCode::CREATED, &actor.masked(v))))
         }
 
-        pub async fn $replace(State(app): State<AppState>, actor: Actor, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+        pub async fn $replace(State(app): State<AppState>, actor: Actor, pending: crate::audit::Pending, Path(code): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
             require_json(&headers)?;
             let version = if_match(&headers)?;
             let def: $ty = parse(&body, "")?;
@@ -804,11 +821,14 @@ macro_rules! master_endpoints {
                 return Err(AppError::Rule(vec![FieldError::new("code_mismatch", format!("the body's code {} differs from {code} in the URL; codes cannot be renamed", def.code)).at("code")]));
             }
             let before = app.store.$one(&code).await?;
+            let now = app.clock.now();
+            let note = AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(next_version(def.clone(), Some(version), now));
+            let record = pending.record(&app, StatusCode::OK, &note);
             app.store
-                .put_master(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now: app.clock.now(), id: Uuid::now_v7(), replaces: Some(version) })
+                .put_master_audited(MasterWrite { record: MasterRecord::$variant(def), actor: actor.name(), now, id: Uuid::now_v7(), replaces: Some(version) }, Some(record))
                 .await?;
             let v = app.store.$one(&code).await?.ok_or_else(|| AppError::Internal(format!("{} {code} vanished after update", $kind)))?;
-            Ok(AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(&v).on(versioned_response(StatusCode::OK, &actor.masked(v.clone()))))
+            Ok(note.recorded().on(versioned_response(StatusCode::OK, &actor.masked(v))))
         }
 
         pub async fn $get(State(app): State<AppState>, actor: Actor, Path(code): Path<String>) -> Result<Response, AppError> {

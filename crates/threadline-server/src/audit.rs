@@ -139,6 +139,9 @@ pub struct Pending {
     pub origin: Origin,
     pub action: String,
     pub object: String,
+    /// A page's form: its success is answered with a redirect (303), which is what the record
+    /// says, whatever the API handler it went through answered.
+    pub page: bool,
 }
 
 impl Pending {
@@ -151,7 +154,11 @@ impl Pending {
             address: self.origin.address.clone(),
             action: self.action.clone(),
             object: tried_name(note.object.as_deref().unwrap_or(&self.object)),
-            status: Some(status.as_u16()),
+            status: Some(if self.page && status.is_success() {
+                StatusCode::SEE_OTHER.as_u16()
+            } else {
+                status.as_u16()
+            }),
             before: note.before.clone(),
             after: note.after.clone(),
             reason: note.reason.clone(),

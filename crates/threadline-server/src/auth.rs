@@ -709,6 +709,7 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
                 origin: origin.clone(),
                 action: action.clone(),
                 object: object.clone(),
+                page: g.surface == Surface::Page,
             });
             next.run(req).await
         }

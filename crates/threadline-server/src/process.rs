@@ -46,6 +46,7 @@ pub async fn get_process(State(app): State<AppState>) -> Result<Response, AppErr
 pub async fn put_process(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -71,21 +72,29 @@ pub async fn put_process(
             .at("If-Match"),
         ]));
     }
+    let now = app.clock.now();
+    let replaces = (version > 0).then_some(version);
+    let note = crate::audit::AuditNote::object("process")
+        .before(before)
+        .after(crate::api::next_version(&def, replaces, now));
+    let record = pending.record(&app, StatusCode::OK, &note);
     app.store
-        .put_master(MasterWrite {
-            record: MasterRecord::Process(def),
-            actor: actor.name(),
-            now: app.clock.now(),
-            id: Uuid::now_v7(),
-            replaces: (version > 0).then_some(version),
-        })
+        .put_master_audited(
+            MasterWrite {
+                record: MasterRecord::Process(def),
+                actor: actor.name(),
+                now,
+                id: Uuid::now_v7(),
+                replaces,
+            },
+            Some(record),
+        )
         .await?;
     let stored = app.store.process().await?.ok_or_else(|| {
         AppError::Internal("the process definition vanished after a write".into())
     })?;
-    Ok(crate::audit::AuditNote::object("process")
-        .before(before)
-        .after(&stored)
+    Ok(note
+        .recorded()
         .on(respond(StatusCode::OK, &stored.def, stored.version)))
 }
 

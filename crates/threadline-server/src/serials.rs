@@ -570,23 +570,28 @@ async fn existing_product(
         .ok_or_else(|| AppError::NotFound(format!("product {code} does not exist")))
 }
 
-/// Writes a rule (create when `replaces` is `None`) and reads it back.
+/// Writes a rule (create when `replaces` is `None`), with `audit` in the same transaction, and
+/// reads it back.
 pub async fn put_rule(
     store: &dyn threadline_store::Store,
     record: SerialRuleDef,
     replaces: Option<u32>,
     actor: &str,
     now: DateTime<Utc>,
+    audit: Option<threadline_domain::audit::AuditRecord>,
 ) -> Result<Versioned<SerialRuleDef>, AppError> {
     let code = record.code().to_owned();
     store
-        .put_master(threadline_store::MasterWrite {
-            record: MasterRecord::SerialRule(record),
-            actor: actor.to_owned(),
-            now,
-            id: uuid::Uuid::now_v7(),
-            replaces,
-        })
+        .put_master_audited(
+            threadline_store::MasterWrite {
+                record: MasterRecord::SerialRule(record),
+                actor: actor.to_owned(),
+                now,
+                id: uuid::Uuid::now_v7(),
+                replaces,
+            },
+            audit,
+        )
         .await?;
     store
         .serial_rule(&code)
@@ -602,15 +607,19 @@ fn rule_response(status: StatusCode, v: &Versioned<SerialRuleDef>) -> Response {
 pub async fn create_rule(
     State(app): State<AppState>,
     actor: crate::auth::Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let record = parse::<RuleBody>(&body, "")?.into_record()?;
-    let v = put_rule(&*app.store, record, None, &actor.name(), app.clock.now()).await?;
-    Ok(AuditNote::object(format!("serial-rules/{}", v.def.code()))
-        .after(rule_view(&v))
-        .on(rule_response(StatusCode::CREATED, &v)))
+    let now = app.clock.now();
+    let note = AuditNote::object(format!("serial-rules/{}", record.code())).after(rule_view(
+        &crate::api::next_version(record.clone(), None, now),
+    ));
+    let audit = pending.record(&app, StatusCode::CREATED, &note);
+    let v = put_rule(&*app.store, record, None, &actor.name(), now, Some(audit)).await?;
+    Ok(note.recorded().on(rule_response(StatusCode::CREATED, &v)))
 }
 
 /// `PUT /api/v1/serial-rules/{code}` with `If-Match: "<version>"`: a new version of the rule.
@@ -618,6 +627,7 @@ pub async fn create_rule(
 pub async fn replace_rule(
     State(app): State<AppState>,
     actor: crate::auth::Actor,
+    pending: crate::audit::Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -638,18 +648,25 @@ pub async fn replace_rule(
         ]));
     }
     let before = app.store.serial_rule(&code).await?;
+    let now = app.clock.now();
+    let note = AuditNote::object(format!("serial-rules/{code}"))
+        .before(before.as_ref().map(rule_view))
+        .after(rule_view(&crate::api::next_version(
+            record.clone(),
+            Some(version),
+            now,
+        )));
+    let audit = pending.record(&app, StatusCode::OK, &note);
     let v = put_rule(
         &*app.store,
         record,
         Some(version),
         &actor.name(),
-        app.clock.now(),
+        now,
+        Some(audit),
     )
     .await?;
-    Ok(AuditNote::object(format!("serial-rules/{code}"))
-        .before(before.as_ref().map(rule_view))
-        .after(rule_view(&v))
-        .on(rule_response(StatusCode::OK, &v)))
+    Ok(note.recorded().on(rule_response(StatusCode::OK, &v)))
 }
 
 /// `GET /api/v1/serial-rules/{code}`

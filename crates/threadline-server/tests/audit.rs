@@ -616,3 +616,89 @@ store_test!(
         assert_eq!(mes[0]["after"]["created_by"], "token:root");
     }
 );
+
+store_test!(
+    a_configuration_change_and_its_audit_record_commit_together,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let product = |name: &str| {
+            threadline_domain::master::MasterRecord::Product(
+                serde_json::from_value(json!({"code": "CASE", "name": name, "tracking": "serial"}))
+                    .unwrap(),
+            )
+        };
+        let write = |name: &str, replaces| threadline_store::MasterWrite {
+            record: product(name),
+            actor: "test".into(),
+            now: now(),
+            id: uuid::Uuid::now_v7(),
+            replaces,
+        };
+        let taken = record_of("products/seed");
+        s.append_audit(taken.clone()).await.unwrap();
+        let (entries, records) = {
+            let v = s.verify().await.unwrap();
+            (v.entries, v.audit_records)
+        };
+        // A record the chain refuses undoes the master change: no ledger entry, no product.
+        let refused = s
+            .put_master_audited(write("Case", None), Some(taken.clone()))
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(s.product("CASE").await.unwrap().is_none());
+        let v = s.verify().await.unwrap();
+        assert_eq!((v.entries, v.audit_records), (entries, records));
+        s.put_master_audited(write("Case", None), Some(record_of("products/CASE")))
+            .await
+            .unwrap();
+        assert!(
+            s.put_master_audited(write("Case rev B", Some(1)), Some(taken))
+                .await
+                .is_err()
+        );
+        assert_eq!(s.product("CASE").await.unwrap().unwrap().def.name, "Case");
+        let v = s.verify().await.unwrap();
+        assert_eq!((v.entries, v.audit_records), (entries + 1, records + 1));
+        assert_eq!(v.first_break, None);
+
+        // Through HTTP: refused changes leave no record, each change exactly one whose
+        // "after" is what was stored.
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        let body = json!({"code": "LID", "name": "Lid", "tracking": "serial"});
+        let r = c
+            .call(Method::POST, "/api/v1/products", &admin, Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call(Method::POST, "/api/v1/products", &admin, Some(body))
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.body);
+        let mut stale = Request::builder()
+            .method(Method::PUT)
+            .uri("/api/v1/process")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .header("if-match", "\"7\"")
+            .body(Body::from(
+                serde_json::to_string(&threadline_domain::process::Process::default()).unwrap(),
+            ))
+            .unwrap();
+        stale
+            .extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>("192.0.2.44:1".parse().unwrap()));
+        let resp = c.router.clone().oneshot(stale).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        let lid = c.records(&auditor, "object=products/LID").await;
+        assert_eq!(actions(&lid), ["POST /api/v1/products"]);
+        let stored = c
+            .call(Method::GET, "/api/v1/products/LID", &admin, None)
+            .await;
+        assert_eq!(
+            lid[0]["after"], stored.body,
+            "the record says what was stored"
+        );
+        assert!(c.records(&auditor, "object=process").await.is_empty());
+    }
+);

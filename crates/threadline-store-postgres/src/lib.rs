@@ -240,10 +240,17 @@ impl threadline_store::Store for PgStore {
         Ok(CaptureOutcome::Recorded(receipts))
     }
 
-    async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
+    async fn put_master_audited(
+        &self,
+        write: MasterWrite,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Receipt, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let r = master::put(&tx, write).await?;
+        if let Some(record) = &audit {
+            audit::append_in(&tx, record).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(r)
     }

@@ -289,12 +289,19 @@ impl threadline_store::Store for SqliteStore {
         .await
     }
 
-    async fn put_master(&self, write: MasterWrite) -> Result<Receipt, StoreError> {
+    async fn put_master_audited(
+        &self,
+        write: MasterWrite,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Receipt, StoreError> {
         self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
             let r = master::put(&tx, write)?;
+            if let Some(record) = &audit {
+                audit::append_in(&tx, record)?;
+            }
             tx.commit().map_err(db)?;
             Ok(r)
         })

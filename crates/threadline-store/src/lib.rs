@@ -726,8 +726,17 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<CaptureOutcome>;
 
-    /// Records a master-data create or change as a ledger entry and updates its projection.
-    async fn put_master(&self, write: MasterWrite) -> Result<Receipt>;
+    /// Records a master-data create or change as a ledger entry and updates its projection,
+    /// and appends `audit` to the audit trail in the same transaction: both or neither.
+    async fn put_master_audited(
+        &self,
+        write: MasterWrite,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Receipt>;
+    /// [`Store::put_master_audited`] without an audit record.
+    async fn put_master(&self, write: MasterWrite) -> Result<Receipt> {
+        self.put_master_audited(write, None).await
+    }
     /// Records master-data writes in one transaction, all or nothing (a bulk import). Every
     /// refusal is reported, its field prefixed with the write's index (`[3].parent`); with
     /// `dry_run` nothing is kept even when every write passes. `idempotency` as for

@@ -51,7 +51,7 @@ pub async fn run(store: &dyn Store, cmd: RuleCommand) -> anyhow::Result<i32> {
             let record = threadline_server::body::parse::<RuleBody>(&body, "")
                 .and_then(RuleBody::into_record)
                 .map_err(refused)?;
-            let v = put_rule(store, record, None, ACTOR, now)
+            let v = put_rule(store, record, None, ACTOR, now, None)
                 .await
                 .map_err(refused)?;
             writeln!(
@@ -125,7 +125,7 @@ pub async fn run(store: &dyn Store, cmd: RuleCommand) -> anyhow::Result<i32> {
                 if !def.categories.contains(&category) {
                     def.categories.push(category.clone());
                 }
-                put_rule(store, def, Some(rule.version), ACTOR, now)
+                put_rule(store, def, Some(rule.version), ACTOR, now, None)
                     .await
                     .map_err(refused)?;
                 writeln!(out, "category {category} now takes serial rule {code}")?;

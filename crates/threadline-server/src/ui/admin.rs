@@ -843,6 +843,7 @@ pub async fn page(
 pub async fn save(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     Path(slug): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -880,21 +881,26 @@ pub async fn save(
     let st = State(app.clone());
     let a = actor.clone();
     let done = match (kind.slug, version) {
-        ("products", None) => crate::api::create_product(st, a, json_headers, body).await,
+        ("products", None) => crate::api::create_product(st, a, pending, json_headers, body).await,
         ("products", Some(_)) => {
-            crate::api::replace_product(st, a, Path(code.clone()), json_headers, body).await
+            crate::api::replace_product(st, a, pending, Path(code.clone()), json_headers, body)
+                .await
         }
-        ("parties", None) => crate::api::create_party(st, a, json_headers, body).await,
+        ("parties", None) => crate::api::create_party(st, a, pending, json_headers, body).await,
         ("parties", Some(_)) => {
-            crate::api::replace_party(st, a, Path(code.clone()), json_headers, body).await
+            crate::api::replace_party(st, a, pending, Path(code.clone()), json_headers, body).await
         }
-        ("serial-rules", None) => crate::serials::create_rule(st, a, json_headers, body).await,
+        ("serial-rules", None) => {
+            crate::serials::create_rule(st, a, pending, json_headers, body).await
+        }
         ("serial-rules", Some(_)) => {
-            crate::serials::replace_rule(st, a, Path(code.clone()), json_headers, body).await
+            crate::serials::replace_rule(st, a, pending, Path(code.clone()), json_headers, body)
+                .await
         }
-        (_, None) => crate::api::create_location(st, a, json_headers, body).await,
+        (_, None) => crate::api::create_location(st, a, pending, json_headers, body).await,
         (_, Some(_)) => {
-            crate::api::replace_location(st, a, Path(code.clone()), json_headers, body).await
+            crate::api::replace_location(st, a, pending, Path(code.clone()), json_headers, body)
+                .await
         }
     };
     match done {

@@ -525,6 +525,7 @@ pub async fn page(
 pub async fn save(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -545,6 +546,7 @@ pub async fn save(
     let done = crate::process::put_process(
         State(app.clone()),
         actor.clone(),
+        pending,
         json_headers,
         Bytes::from(definition.to_string()),
     )
