@@ -423,8 +423,8 @@ fn event_cells(e: &StoredEvent) -> Vec<Vec<Cell>> {
     vec![vec![
         Cell::Number(e.seq as f64),
         text(ev.id),
-        text(ev.event_time.to_rfc3339()),
-        text(ev.record_time.to_rfc3339()),
+        Cell::Time(ev.event_time),
+        Cell::Time(ev.record_time),
         text(ev.kind.as_str()),
         opt(ev.action.map(|a| a.as_str())),
         opt(ev.biz_step.as_ref().map(|b| b.as_str())),
@@ -587,8 +587,8 @@ fn lot_cells(l: &LotView) -> Vec<Vec<Cell>> {
         vec![
             text(&l.product),
             text(&l.lot),
-            opt(l.production_date),
-            opt(l.expiry_date),
+            Cell::date(l.production_date),
+            Cell::date(l.expiry_date),
             holds_text(&l.holds),
         ]
     };

@@ -287,7 +287,7 @@ fn cells(e: &AuditEntry) -> Vec<Cell> {
     let seq = e.seq as f64;
     vec![
         Cell::Number(seq),
-        Cell::Text(r.recorded_at.to_rfc3339()),
+        Cell::Time(r.recorded_at),
         text(r.actor.as_deref()),
         text(r.address.as_deref()),
         Cell::Text(r.action.clone()),

@@ -41,6 +41,11 @@ impl Format {
 pub enum Cell {
     Text(String),
     Number(f64),
+    /// A calendar date: `YYYY-MM-DD` in CSV, a date cell in XLSX.
+    Date(chrono::NaiveDate),
+    /// An instant: RFC 3339 (UTC) in CSV, a date-time cell in UTC in XLSX (Excel keeps no
+    /// zone; the cell's format says `UTC`), so a spreadsheet sorts and filters it as a time.
+    Time(chrono::DateTime<chrono::Utc>),
 }
 
 impl Cell {
@@ -48,7 +53,33 @@ impl Cell {
         match self {
             Cell::Text(s) => s.as_str().into(),
             Cell::Number(n) => n.to_string().into(),
+            Cell::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+            Cell::Time(t) => t.to_rfc3339().into(),
         }
+    }
+
+    /// An optional date: empty when absent.
+    pub fn date(d: Option<chrono::NaiveDate>) -> Cell {
+        d.map_or(Cell::Text(String::new()), Cell::Date)
+    }
+
+    /// An optional instant: empty when absent.
+    pub fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Cell {
+        t.map_or(Cell::Text(String::new()), Cell::Time)
+    }
+}
+
+/// The Excel date-time of a calendar date and a time of day.
+fn excel_date(
+    d: chrono::NaiveDate,
+    t: Option<chrono::NaiveTime>,
+) -> Result<rust_xlsxwriter::ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    use chrono::{Datelike, Timelike};
+    let year = u16::try_from(d.year()).unwrap_or(1900);
+    let day = rust_xlsxwriter::ExcelDateTime::from_ymd(year, d.month() as u8, d.day() as u8)?;
+    match t {
+        None => Ok(day),
+        Some(t) => day.and_hms(t.hour() as u16, t.minute() as u8, t.second()),
     }
 }
 
@@ -222,6 +253,8 @@ fn write_xlsx(
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet_with_constant_memory()?;
     let bold = rust_xlsxwriter::Format::new().set_bold();
+    let day = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    let utc = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss \"UTC\"");
     for (c, name) in columns.iter().enumerate() {
         sheet.write_string_with_format(0, col(c), *name, &bold)?;
     }
@@ -237,6 +270,18 @@ fn write_xlsx(
                     }
                     Cell::Number(n) => {
                         sheet.write_number(row, col(c), *n)?;
+                    }
+                    Cell::Date(d) => {
+                        sheet.write_datetime_with_format(
+                            row,
+                            col(c),
+                            excel_date(*d, None)?,
+                            &day,
+                        )?;
+                    }
+                    Cell::Time(t) => {
+                        let at = excel_date(t.date_naive(), Some(t.time()))?;
+                        sheet.write_datetime_with_format(row, col(c), at, &utc)?;
                     }
                 }
             }

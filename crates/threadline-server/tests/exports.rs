@@ -52,14 +52,34 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The first sheet's cells as a reader shows them: a date cell as `YYYY-MM-DD` (with
+/// ` HH:MM:SS` when it has a time of day).
 fn xlsx_rows(bytes: Vec<u8>) -> Vec<Vec<String>> {
+    xlsx_cells(bytes)
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    calamine::Data::DateTime(d) => {
+                        let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
+                        if (h, mi, s) == (0, 0, 0) {
+                            format!("{y:04}-{mo:02}-{da:02}")
+                        } else {
+                            format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}:{s:02}")
+                        }
+                    }
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn xlsx_cells(bytes: Vec<u8>) -> Vec<Vec<calamine::Data>> {
     let mut wb: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let range = wb.worksheet_range_at(0).unwrap().unwrap();
-    range
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect()
+    range.rows().map(|r| r.to_vec()).collect()
 }
 
 /// Three units of TC (two in stock at SZ-FG, one sold) and two resin lots in three stock lines.
@@ -208,6 +228,12 @@ store_test!(
 
         // Lots: one row per lot and location, quantities as numbers.
         let (_, bytes) = download(&api, "/api/v1/lots?format=xlsx").await;
+        let cells = xlsx_cells(bytes.clone());
+        assert!(
+            matches!(&cells[1][3], calamine::Data::DateTime(d) if d.is_datetime()),
+            "the expiry date is a date cell: {:?}",
+            cells[1][3]
+        );
         let rows = xlsx_rows(bytes);
         assert_eq!(
             rows[0],
@@ -247,8 +273,24 @@ store_test!(
         assert_eq!(rows[1][10], "TC/TC-1");
         assert_eq!(rows[4][11], "RESIN/R-1 250.5");
         let (_, bytes) = download(&api, "/api/v1/events?product=TC&serial=TC-2&format=xlsx").await;
+        let cells = xlsx_cells(bytes.clone());
+        assert!(
+            matches!(&cells[1][2], calamine::Data::DateTime(d) if d.is_datetime()),
+            "event_time is a date-time cell: {:?}",
+            cells[1][2]
+        );
         let rows = xlsx_rows(bytes);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1][7], "retail_sold");
+        // The same instant as the JSON's, in UTC; CSV keeps RFC 3339.
+        let json = api.get("/api/v1/events?product=TC&serial=TC-2").await;
+        let t = chrono::DateTime::parse_from_rfc3339(
+            json.body["items"][0]["event_time"].as_str().unwrap(),
+        )
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+        assert_eq!(rows[1][2], t.format("%Y-%m-%d %H:%M:%S").to_string());
+        let (_, bytes) = download(&api, "/api/v1/events?product=TC&serial=TC-2&format=csv").await;
+        assert_eq!(csv_rows(&bytes)[1][2], t.to_rfc3339());
     }
 );
