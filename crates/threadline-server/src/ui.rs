@@ -274,6 +274,38 @@ fn login_redirect(lang: Lang) -> Response {
     Redirect::to(&format!("/login?lang={}", lang_param(lang))).into_response()
 }
 
+/// The refusals of a form as a list under its fields: each with the field's name for the
+/// reader when `label` is given (and its path), else its path alone; nothing when there is none.
+pub(crate) fn form_errors<'a>(
+    lang: Lang,
+    errors: impl IntoIterator<Item = (Option<&'a str>, &'a threadline_domain::error::FieldError)>,
+) -> String {
+    let items: String = errors
+        .into_iter()
+        .map(|(label, e)| {
+            let field = match (label, e.field.as_deref()) {
+                (Some(label), Some(f)) => {
+                    format!(
+                        "<strong>{}</strong> (<code>{}</code>): ",
+                        esc(label),
+                        esc(f)
+                    )
+                }
+                (None, Some(f)) => format!("<code>{}</code>: ", esc(f)),
+                (_, None) => String::new(),
+            };
+            format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
+        })
+        .collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<div class=\"bad\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>{items}</ul></div>",
+        t(lang, Msg::FixErrors)
+    )
+}
+
 /// How a page shows a refusal: anonymous visitors go to the sign-in page; anything else gets
 /// a page saying what happened, with the matching status.
 pub fn refusal(lang: Lang, e: AppError) -> Response {

@@ -526,41 +526,23 @@ fn form_html(
     } else {
         String::new()
     };
-    let errors = if errors.is_empty() {
-        String::new()
-    } else {
-        let items: String = errors
-            .iter()
-            .map(|e| {
-                let label = e
-                    .field
-                    .as_deref()
-                    .map(|f| {
-                        let label = kind
-                            .fields
-                            .iter()
-                            .find(|x| x.path == f || f.starts_with(&format!("{}.", x.path)))
-                            .map(|x| t(lang, x.label))
-                            .or_else(|| {
-                                f.starts_with("attributes")
-                                    .then(|| t(lang, Msg::Attributes))
-                            })
-                            .unwrap_or(f);
-                        format!(
-                            "<strong>{}</strong> (<code>{}</code>): ",
-                            esc(label),
-                            esc(f)
-                        )
+    let errors = super::form_errors(
+        lang,
+        errors.iter().map(|e| {
+            let label = e.field.as_deref().map(|f| {
+                kind.fields
+                    .iter()
+                    .find(|x| x.path == f || f.starts_with(&format!("{}.", x.path)))
+                    .map(|x| t(lang, x.label))
+                    .or_else(|| {
+                        f.starts_with("attributes")
+                            .then(|| t(lang, Msg::Attributes))
                     })
-                    .unwrap_or_default();
-                format!("<li>{label}{}</li>", crate::i18n::refusal_html(lang, e))
-            })
-            .collect();
-        format!(
-            "<div class=\"bad\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>{items}</ul></div>",
-            t(lang, Msg::FixErrors)
-        )
-    };
+                    .unwrap_or(f)
+            });
+            (label, e)
+        }),
+    );
     let heading = match version {
         Some(v) => format!(
             "{} {} <span class=\"muted\">· {} {v}</span>",

@@ -68,24 +68,7 @@ fn hidden(actor: &Actor, lang: Lang) -> String {
 
 /// A refusal's problems, each with the field it names.
 fn problems(lang: Lang, errors: &[FieldError]) -> String {
-    if errors.is_empty() {
-        return String::new();
-    }
-    let items: String = errors
-        .iter()
-        .map(|e| {
-            let field = e
-                .field
-                .as_deref()
-                .map(|f| format!("<code>{}</code>: ", esc(f)))
-                .unwrap_or_default();
-            format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
-        })
-        .collect();
-    format!(
-        "<div class=\"bad\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>{items}</ul></div>",
-        t(lang, Msg::FixErrors)
-    )
+    super::form_errors(lang, errors.iter().map(|e| (None, e)))
 }
 
 fn input(id: &str, name: &str, label: &str, value: &str, extra: &str) -> String {

@@ -357,32 +357,10 @@ fn render(s: &Shown<'_>, status: StatusCode) -> Response {
         ],
         &rows,
     );
-    let errors = if s.errors.is_empty() {
-        String::new()
-    } else {
-        let items: String = s
-            .errors
-            .iter()
-            .map(|(label, e)| {
-                let field = e
-                    .field
-                    .as_deref()
-                    .map(|f| {
-                        format!(
-                            "<strong>{}</strong> (<code>{}</code>): ",
-                            esc(label),
-                            esc(f)
-                        )
-                    })
-                    .unwrap_or_default();
-                format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
-            })
-            .collect();
-        format!(
-            "<div class=\"bad\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>{items}</ul></div>",
-            t(lang, Msg::FixErrors)
-        )
-    };
+    let errors = super::form_errors(
+        lang,
+        s.errors.iter().map(|(label, e)| (Some(label.as_ref()), e)),
+    );
     let saved = if s.saved {
         format!(
             "<p class=\"ok\" id=\"saved\" role=\"status\">✔ {} · {} {}</p>",

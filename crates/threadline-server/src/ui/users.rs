@@ -133,23 +133,7 @@ async fn render(
             esc(&name),
             esc(&secret)
         ),
-        Outcome::Refused(errors) => {
-            let items: String = errors
-                .iter()
-                .map(|e| {
-                    let field = e
-                        .field
-                        .as_deref()
-                        .map(|f| format!("<code>{}</code>: ", esc(f)))
-                        .unwrap_or_default();
-                    format!("<li>{field}{}</li>", crate::i18n::refusal_html(lang, e))
-                })
-                .collect();
-            format!(
-                "<div class=\"bad\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>{items}</ul></div>",
-                t(lang, Msg::FixErrors)
-            )
-        }
+        Outcome::Refused(errors) => super::form_errors(lang, errors.iter().map(|e| (None, e))),
     };
     let user_rows: String = users
         .iter()
