@@ -729,7 +729,7 @@ pub async fn list(State(app): State<AppState>, actor: Actor) -> Result<Response,
 }
 
 /// `GET /api/v1/recalls/{code}`: the campaign with counts, progress and contacts, now (for a
-/// partner account, of its units only: [`load_for`]).
+/// partner account, of its units only: `load_for`).
 pub async fn get(
     State(app): State<AppState>,
     actor: Actor,
