@@ -274,6 +274,38 @@ fn login_redirect(lang: Lang) -> Response {
     Redirect::to(&format!("/login?lang={}", lang_param(lang))).into_response()
 }
 
+/// What an admin form's last request came to, shown above the form.
+pub(crate) enum FormOutcome {
+    None,
+    /// Saved: what was saved.
+    Done(String),
+    /// Created with a secret made for it (a token, a webhook's signing key): its name and the
+    /// secret, shown this once.
+    Secret(String, String),
+    Refused(Vec<threadline_domain::error::FieldError>),
+}
+
+impl FormOutcome {
+    /// The outcome as HTML; `secret_heading` says what the secret is.
+    pub(crate) fn html(&self, lang: Lang, secret_heading: Msg) -> String {
+        match self {
+            FormOutcome::None => String::new(),
+            FormOutcome::Done(what) => format!(
+                "<p class=\"ok\" id=\"saved\" role=\"status\">✔ {} · {}</p>",
+                t(lang, Msg::SavedRecord),
+                esc(what)
+            ),
+            FormOutcome::Secret(name, secret) => format!(
+                "<div class=\"card\" id=\"new-secret\" role=\"status\"><p><strong>{}</strong> · {}</p><p><code id=\"secret\">{}</code></p></div>",
+                t(lang, secret_heading),
+                esc(name),
+                esc(secret)
+            ),
+            FormOutcome::Refused(errors) => form_errors(lang, errors.iter().map(|e| (None, e))),
+        }
+    }
+}
+
 /// The refusals of a form as a list under its fields: each with the field's name for the
 /// reader when `label` is given (and its path), else its path alone; nothing when there is none.
 pub(crate) fn form_errors<'a>(

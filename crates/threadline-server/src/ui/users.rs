@@ -14,9 +14,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
-use threadline_domain::error::FieldError;
 
-use super::{esc, lang_of_request, lang_param, page_with, table, url_encode};
+use super::{FormOutcome, esc, lang_of_request, lang_param, page_with, table, url_encode};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -94,21 +93,13 @@ struct Params {
     done: Option<String>,
 }
 
-/// What happened on the last post, shown above the lists.
-enum Outcome {
-    None,
-    Done(String),
-    Secret(String, String),
-    Refused(Vec<FieldError>),
-}
-
 async fn render(
     app: &AppState,
     actor: &Actor,
     lang: Lang,
     uri: &Uri,
     edit: Option<&str>,
-    outcome: Outcome,
+    outcome: FormOutcome,
     status: StatusCode,
 ) -> Response {
     let (users, tokens) = match (app.store.users().await, app.store.tokens().await) {
@@ -120,21 +111,7 @@ async fn render(
         .as_ref()
         .map(|s| s.csrf_token.clone())
         .unwrap_or_default();
-    let outcome = match outcome {
-        Outcome::None => String::new(),
-        Outcome::Done(what) => format!(
-            "<p class=\"ok\" id=\"saved\" role=\"status\">✔ {} · {}</p>",
-            t(lang, Msg::SavedRecord),
-            esc(&what)
-        ),
-        Outcome::Secret(name, secret) => format!(
-            "<div class=\"card\" id=\"new-secret\" role=\"status\"><p><strong>{}</strong> · {}</p><p><code id=\"secret\">{}</code></p></div>",
-            t(lang, Msg::TokenSecret),
-            esc(&name),
-            esc(&secret)
-        ),
-        Outcome::Refused(errors) => super::form_errors(lang, errors.iter().map(|e| (None, e))),
-    };
+    let outcome = outcome.html(lang, Msg::TokenSecret);
     let user_rows: String = users
         .iter()
         .map(|u| {
@@ -313,7 +290,7 @@ pub async fn page(
     let p = axum::extract::Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let outcome = p.done.map(Outcome::Done).unwrap_or(Outcome::None);
+    let outcome = p.done.map(FormOutcome::Done).unwrap_or(FormOutcome::None);
     render(
         &app,
         &actor,
@@ -402,7 +379,7 @@ pub async fn act(
                 lang,
                 &uri,
                 None,
-                Outcome::Secret(name, secret),
+                FormOutcome::Secret(name, secret),
                 StatusCode::CREATED,
             )
             .await;
@@ -436,7 +413,7 @@ pub async fn act(
                 lang,
                 &uri,
                 edit,
-                Outcome::Refused(errors),
+                FormOutcome::Refused(errors),
                 status,
             )
             .await

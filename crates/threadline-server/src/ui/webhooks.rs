@@ -15,12 +15,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use threadline_domain::error::FieldError;
 use threadline_store::webhook::{
     Delivery, DeliveryQuery, DeliveryStatus, Topic, Webhook, WebhookFormat,
 };
 
-use super::{esc, lang_of_request, lang_param, page_with, table, url_encode};
+use super::{FormOutcome, esc, lang_of_request, lang_param, page_with, table, url_encode};
 use crate::AppState;
 use crate::audit::AuditNote;
 use crate::auth::Actor;
@@ -38,15 +37,6 @@ struct Params {
     status: Option<String>,
     /// What the last form changed.
     done: Option<String>,
-}
-
-/// What happened on the last post, shown above the lists.
-enum Outcome {
-    None,
-    Done(String),
-    /// A subscription was created with a secret made for it: shown this once.
-    Secret(String, String),
-    Refused(Vec<FieldError>),
 }
 
 fn when(lang: Lang, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -372,7 +362,7 @@ async fn render(
     lang: Lang,
     uri: &Uri,
     p: &Params,
-    outcome: Outcome,
+    outcome: FormOutcome,
     sent: &BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
@@ -424,21 +414,7 @@ async fn render(
         ),
         None => String::new(),
     };
-    let outcome = match outcome {
-        Outcome::None => String::new(),
-        Outcome::Done(what) => format!(
-            "<p class=\"ok\" id=\"saved\" role=\"status\">✔ {} · {}</p>",
-            t(lang, Msg::SavedRecord),
-            esc(&what)
-        ),
-        Outcome::Secret(name, secret) => format!(
-            "<div class=\"card\" id=\"new-secret\" role=\"status\"><p><strong>{}</strong> · {}</p><p><code id=\"secret\">{}</code></p></div>",
-            t(lang, Msg::WebhookSecretShown),
-            esc(&name),
-            esc(&secret)
-        ),
-        Outcome::Refused(errors) => super::form_errors(lang, errors.iter().map(|e| (None, e))),
-    };
+    let outcome = outcome.html(lang, Msg::WebhookSecretShown);
     let body = format!(
         "<section><h1>{admin}</h1>{tabs}</section>{outcome}\
          <section id=\"webhooks-section\"><h2>{title}</h2><p class=\"hint\">{intro}</p>{list}</section>\
@@ -476,7 +452,11 @@ pub async fn page(
     let p = axum::extract::Query::<Params>::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let outcome = p.done.clone().map(Outcome::Done).unwrap_or(Outcome::None);
+    let outcome = p
+        .done
+        .clone()
+        .map(FormOutcome::Done)
+        .unwrap_or(FormOutcome::None);
     render(
         &app,
         &actor,
@@ -597,8 +577,8 @@ pub async fn act(
                 ..Params::default()
             };
             let outcome = match secret {
-                Some(s) => Outcome::Secret(name, s),
-                None => Outcome::Done(name),
+                Some(s) => FormOutcome::Secret(name, s),
+                None => FormOutcome::Done(name),
             };
             let page = render(
                 &app,
@@ -654,7 +634,7 @@ pub async fn act(
                 lang,
                 &uri,
                 &p,
-                Outcome::Refused(errors),
+                FormOutcome::Refused(errors),
                 &sent,
                 status,
             )
