@@ -20,13 +20,13 @@ use threadline_domain::master::{Location, MasterRecord, Party, Product};
 use threadline_domain::projection::ItemStatus;
 use threadline_domain::{LotCode, ProductCode, Serial};
 use threadline_store::{
-    CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ListQuery, LotView, MasterWrite,
+    CaptureOutcome, EventQuery, IdempotencyKey, ItemRow, ListQuery, LotView, MasterWrite, Receipt,
     StateQuery, StoredEvent, Versioned,
 };
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::audit::AuditNote;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::body::{first_byte, parse, require_json};
 use crate::error::AppError;
@@ -68,6 +68,7 @@ pub(crate) fn idempotency(
 pub async fn capture_events(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -126,7 +127,11 @@ pub async fn capture_events(
     }
     let key = idempotency(&headers, "POST /api/v1/events", &body)?;
     let note = capture_note(&events);
-    let outcome = app.store.capture(events, key).await?;
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |r: &Vec<Receipt>| note.after(receipts_summary(r, false))
+    });
+    let outcome = app.store.capture_audited(events, key, Some(audit)).await?;
     let replayed = matches!(outcome, CaptureOutcome::Replayed(_));
     let mut resp = (
         StatusCode::CREATED,
@@ -137,18 +142,30 @@ pub async fn capture_events(
         resp.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(note.after(receipts_summary(&outcome)).on(resp))
+    Ok(recorded_unless_replayed(
+        note.after(receipts_summary(outcome.receipts(), replayed)),
+        &outcome,
+    )
+    .on(resp))
+}
+
+/// A capture recorded its audit record with its events; a replay recorded nothing, and the
+/// guard records the request after it.
+pub(crate) fn recorded_unless_replayed(note: AuditNote, outcome: &CaptureOutcome) -> AuditNote {
+    match outcome {
+        CaptureOutcome::Recorded(_) => note.recorded(),
+        CaptureOutcome::Replayed(_) => note,
+    }
 }
 
 /// The receipts of a capture, for the audit trail: the ledger range, and the event ids of a
 /// batch of at most 100 (the ledger holds the rest).
-pub(crate) fn receipts_summary(outcome: &CaptureOutcome) -> serde_json::Value {
-    let r = outcome.receipts();
+pub(crate) fn receipts_summary(r: &[Receipt], replayed: bool) -> serde_json::Value {
     let mut v = json!({
         "count": r.len(),
         "first_seq": r.first().map(|r| r.seq),
         "last_seq": r.last().map(|r| r.seq),
-        "replayed": matches!(outcome, CaptureOutcome::Replayed(_)),
+        "replayed": replayed,
     });
     if r.len() <= 100 {
         v["ids"] = json!(r.iter().map(|r| r.id).collect::<Vec<_>>());

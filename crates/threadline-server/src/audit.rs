@@ -5,7 +5,9 @@
 //!
 //! [`crate::auth::guard`] writes the record after the handler answered, so no handler can
 //! forget it; a handler that knows more (the value before, what it created, a reason) says so
-//! with an [`AuditNote`] in its response's extensions. `GET /api/v1/audit` searches the trail
+//! with an [`AuditNote`] in its response's extensions. A handler whose change is a store write
+//! hands the store the record to commit with it ([`Pending`]) and says so
+//! ([`AuditNote::recorded`]): the guard then writes none. `GET /api/v1/audit` searches the trail
 //! (auditors: `read_audit`) and exports it as CSV or XLSX.
 
 use std::net::SocketAddr;
@@ -17,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use threadline_domain::audit::{AuditRecord, Signature};
-use threadline_store::{AuditEntry, AuditQuery};
+use threadline_store::{AuditEntry, AuditOf, AuditQuery};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -145,11 +147,45 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The same request, for a page's form that answers with a page of its own (a secret
+    /// shown once, 201) rather than a redirect: its record says what the page answered.
+    #[must_use]
+    pub fn answered_in_place(self) -> Pending {
+        Pending {
+            page: false,
+            ..self
+        }
+    }
+
     /// The record of this request answered with `status`, completed by `note`.
     pub fn record(&self, app: &AppState, status: StatusCode, note: &AuditNote) -> AuditRecord {
+        self.record_at(app.clock.now(), status, note)
+    }
+
+    /// The record of this request answered with `status`, completed by the note `note` makes
+    /// of what the store write answers — for a write that appends it in its own transaction
+    /// (`Store::capture_audited`, `Store::put_webhook`, …: a capture's ledger positions are
+    /// known only there). The handler answers with [`AuditNote::recorded`].
+    pub fn record_of<T: 'static>(
+        &self,
+        app: &AppState,
+        status: StatusCode,
+        note: impl FnOnce(&T) -> AuditNote + Send + 'static,
+    ) -> AuditOf<T> {
+        let pending = self.clone();
+        let now = app.clock.now();
+        Box::new(move |answer: &T| pending.record_at(now, status, &note(answer)))
+    }
+
+    fn record_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        status: StatusCode,
+        note: &AuditNote,
+    ) -> AuditRecord {
         AuditRecord {
             id: Uuid::now_v7(),
-            recorded_at: app.clock.now(),
+            recorded_at: now,
             actor: self.origin.actor.as_deref().map(tried_name),
             address: self.origin.address.clone(),
             action: self.action.clone(),

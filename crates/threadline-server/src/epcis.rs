@@ -604,6 +604,7 @@ pub async fn capture_job(
 pub async fn capture_one(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -620,8 +621,13 @@ pub async fn capture_one(
         .first()
         .map(threadline_epcis::json::event_id)
         .unwrap_or_default();
-    app.store.capture(events, None).await?;
-    let mut resp = StatusCode::CREATED.into_response();
+    let note = crate::api::capture_note(&events);
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |r: &Vec<threadline_store::Receipt>| note.after(crate::api::receipts_summary(r, false))
+    });
+    app.store.capture_audited(events, None, Some(audit)).await?;
+    let mut resp = note.recorded().on(StatusCode::CREATED.into_response());
     let location = format!("/epcis/events/{}", utf8_percent(&id));
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);

@@ -20,10 +20,11 @@ use serde_json::{Map, Value, json};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Event, EventRequest};
 use threadline_domain::master::MasterRecord;
-use threadline_store::{CaptureOutcome, IdempotencyKey, MasterWrite, StoreError};
+use threadline_store::{AuditOf, CaptureOutcome, IdempotencyKey, MasterWrite, Receipt, StoreError};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::export::{Format, spreadsheet};
@@ -710,6 +711,7 @@ pub struct ImportParams {
 pub async fn import(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(kind): Path<String>,
     Query(p): Query<ImportParams>,
     headers: HeaderMap,
@@ -739,6 +741,16 @@ pub async fn import(
             &body,
         )?
     };
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let note = AuditNote::object(format!("imports/{kind}"));
+    let audit = pending.record_of(&app, status, {
+        let note = note.clone();
+        move |r: &Vec<Receipt>| note.after(summary(r))
+    });
     let outcome = run(
         &*app.store,
         &kind,
@@ -748,19 +760,30 @@ pub async fn import(
         key,
         &actor.name(),
         app.clock.now(),
+        Some(audit),
     )
     .await?;
-    let status = if dry_run {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
     let mut resp = (status, Json(outcome.answer)).into_response();
     if outcome.replayed {
         resp.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(resp)
+    // A commit kept its record with its rows; a dry run or a replay kept nothing, and the
+    // guard records the request after it.
+    Ok(if dry_run || outcome.replayed {
+        resp
+    } else {
+        note.after(summary(&outcome.receipts)).recorded().on(resp)
+    })
+}
+
+/// What the audit trail says an import kept: how many entries, at which ledger positions.
+fn summary(receipts: &[Receipt]) -> Value {
+    json!({
+        "count": receipts.len(),
+        "first_seq": receipts.first().map(|r| r.seq),
+        "last_seq": receipts.last().map(|r| r.seq),
+    })
 }
 
 /// What an import answered.
@@ -770,6 +793,8 @@ pub struct Imported {
     pub answer: Value,
     /// The idempotency key was seen before: `answer` is the first commit's, nothing was written.
     pub replayed: bool,
+    /// What was kept (nothing for a dry run).
+    pub receipts: Vec<Receipt>,
 }
 
 /// Imports `body` (CSV or XLSX by the media type `ct`) as `kind` (`products`, `parties`,
@@ -777,7 +802,8 @@ pub struct Imported {
 /// no row is refused. Answers `{kind, rows, dry_run, entries}`; a refusal names every bad row
 /// as `rows[N].<header>`, N the spreadsheet row. A commit under `idempotency` (the store keeps
 /// the key with the receipts, in the commit's transaction) that was made before answers the
-/// first commit again. The API and the command line both call this.
+/// first commit again. A commit keeps the record `audit` builds from its receipts with them.
+/// The API and the command line both call this.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: &dyn threadline_store::Store,
@@ -788,6 +814,7 @@ pub async fn run(
     idempotency: Option<IdempotencyKey>,
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
+    audit: Option<AuditOf<Vec<Receipt>>>,
 ) -> Result<Imported, AppError> {
     let (target, columns, _) = kind_of(kind)?;
     let rows = table(ct, body)?;
@@ -985,9 +1012,9 @@ pub async fn run(
     // kept answers that attempt before any row is judged against what it recorded.
     let key = if dry_run { None } else { idempotency };
     let stored = if matches!(target, Target::Master(_)) {
-        store.put_masters(writes, !keep, key).await
+        store.put_masters(writes, !keep, key, audit).await
     } else {
-        store.capture_import(events, !keep, key).await
+        store.capture_import(events, !keep, key, audit).await
     };
     let receipts = match stored {
         Ok(CaptureOutcome::Replayed(r)) => {
@@ -995,6 +1022,7 @@ pub async fn run(
             return Ok(Imported {
                 answer: json!({"kind": kind, "rows": r.len(), "dry_run": false, "entries": r}),
                 replayed: true,
+                receipts: Vec::new(),
             });
         }
         Ok(CaptureOutcome::Recorded(r)) if errors.is_empty() => r,
@@ -1030,10 +1058,11 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(kind = %kind, rows = count, dry_run, actor = %actor, "import");
+    let receipts = if dry_run { Vec::new() } else { receipts };
     Ok(Imported {
-        answer: json!({"kind": kind, "rows": count, "dry_run": dry_run,
-                       "entries": if dry_run { json!([]) } else { json!(receipts) }}),
+        answer: json!({"kind": kind, "rows": count, "dry_run": dry_run, "entries": receipts}),
         replayed: false,
+        receipts,
     })
 }
 

@@ -29,6 +29,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::AppState;
 use crate::api::if_match;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -107,6 +108,7 @@ pub struct NewTemplate {
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -114,27 +116,35 @@ pub async fn create(
     let req: NewTemplate = parse(&body, "")?;
     check_name(&req.name)?;
     checked(&req.template, "template")?;
+    let note = AuditNote::object(format!("label-templates/{}", req.name));
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |r: &LabelTemplateRecord| note.after(r)
+    });
     let record = app
         .store
-        .put_label_template(LabelTemplateWrite {
-            name: req.name,
-            definition: req.template,
-            actor: actor.name(),
-            now: app.clock.now(),
-            replaces: None,
-        })
+        .put_label_template(
+            LabelTemplateWrite {
+                name: req.name,
+                definition: req.template,
+                actor: actor.name(),
+                now: app.clock.now(),
+                replaces: None,
+            },
+            Some(audit),
+        )
         .await?;
-    Ok(
-        crate::audit::AuditNote::object(format!("label-templates/{}", record.name))
-            .after(&record)
-            .on(record_response(StatusCode::CREATED, &record)),
-    )
+    Ok(note
+        .after(&record)
+        .recorded()
+        .on(record_response(StatusCode::CREATED, &record)))
 }
 
 /// `PUT /api/v1/label-templates/{name}` — the template; `If-Match` names the version replaced.
 pub async fn replace(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -144,36 +154,44 @@ pub async fn replace(
     let definition: serde_json::Value = parse(&body, "")?;
     checked(&definition, "template")?;
     let before = app.store.label_template(&name).await?;
+    let note = AuditNote::object(format!("label-templates/{name}")).before(before);
+    let audit = pending.record_of(&app, StatusCode::OK, {
+        let note = note.clone();
+        move |r: &LabelTemplateRecord| note.after(r)
+    });
     let record = app
         .store
-        .put_label_template(LabelTemplateWrite {
-            name,
-            definition,
-            actor: actor.name(),
-            now: app.clock.now(),
-            replaces: Some(version),
-        })
+        .put_label_template(
+            LabelTemplateWrite {
+                name,
+                definition,
+                actor: actor.name(),
+                now: app.clock.now(),
+                replaces: Some(version),
+            },
+            Some(audit),
+        )
         .await?;
-    Ok(
-        crate::audit::AuditNote::object(format!("label-templates/{}", record.name))
-            .before(before)
-            .after(&record)
-            .on(record_response(StatusCode::OK, &record)),
-    )
+    Ok(note
+        .after(&record)
+        .recorded()
+        .on(record_response(StatusCode::OK, &record)))
 }
 
 /// `DELETE /api/v1/label-templates/{name}`
 pub async fn delete(
     State(app): State<AppState>,
+    pending: Pending,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let before = app.store.label_template(&name).await?;
-    app.store.delete_label_template(&name).await?;
-    Ok(
-        crate::audit::AuditNote::object(format!("label-templates/{name}"))
-            .before(before)
-            .on(StatusCode::NO_CONTENT.into_response()),
-    )
+    let note = AuditNote::object(format!("label-templates/{name}")).before(before);
+    let audit = pending.record_of(&app, StatusCode::NO_CONTENT, {
+        let note = note.clone();
+        move |(): &()| note
+    });
+    app.store.delete_label_template(&name, Some(audit)).await?;
+    Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// Values for a preview, by placeholder name: `{"serial": "…", "expiry": "2027-03-31",

@@ -28,7 +28,9 @@ use threadline_domain::event::{
 };
 use threadline_domain::projection::{ItemStatus, Node};
 use threadline_domain::{LocationCode, LotCode, PartyCode, ProductCode, Quantity, Serial};
-use threadline_store::{Direction, IdempotencyKey, Receipt, Store, StoreError};
+use threadline_store::{
+    AuditOf, CaptureOutcome, Direction, IdempotencyKey, Receipt, Store, StoreError,
+};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -340,6 +342,7 @@ pub trait Operation: DeserializeOwned + Send + Sync {
 pub async fn handle<T: Operation>(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -363,16 +366,33 @@ pub async fn handle<T: Operation>(
         actor: actor.name(),
         now,
     };
-    let receipts = record_plan(&*app.store, &ctx, Some(&actor), key, plan).await?;
+    // A correction's reason goes into the record, as for `POST /api/v1/events`.
+    let reasons: Vec<&str> = plan
+        .events
+        .iter()
+        .filter_map(|p| p.event.get("corrects")?.get("reason")?.as_str())
+        .collect();
     let note = crate::audit::AuditNote::object(format!("ops/{}", T::NAME))
-        .after(json!({
-            "count": receipts.len(),
-            "first_seq": receipts.first().map(|r| r.seq),
-            "last_seq": receipts.last().map(|r| r.seq),
-        }))
-        .signed(signature);
-    out.insert("events".into(), json!(receipts));
+        .signed(signature)
+        .reason((!reasons.is_empty()).then(|| reasons.join("; ")));
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |r: &Vec<Receipt>| note.after(summary(r))
+    });
+    let outcome = record_plan(&*app.store, &ctx, Some((&actor, audit)), key, plan).await?;
+    let note =
+        crate::api::recorded_unless_replayed(note.after(summary(outcome.receipts())), &outcome);
+    out.insert("events".into(), json!(outcome.receipts()));
     Ok(note.on((StatusCode::CREATED, Json(Value::Object(out))).into_response()))
+}
+
+/// What the audit trail says an operation recorded: how many events, at which ledger positions.
+fn summary(receipts: &[Receipt]) -> Value {
+    json!({
+        "count": receipts.len(),
+        "first_seq": receipts.first().map(|r| r.seq),
+        "last_seq": receipts.last().map(|r| r.seq),
+    })
 }
 
 /// Performs an operation as `ctx.actor` without a permission check: for loading data (the
@@ -386,7 +406,10 @@ pub async fn perform<T: Operation>(
     if plan.events.is_empty() && plan.problems.is_empty() {
         return Ok(Vec::new());
     }
-    record_plan(store, ctx, None, None, plan).await
+    Ok(record_plan(store, ctx, None, None, plan)
+        .await?
+        .receipts()
+        .to_vec())
 }
 
 /// Plans an operation into the events it would record, without recording them and without a
@@ -417,22 +440,25 @@ fn requests_of(plan: &[Planned]) -> Result<Vec<EventRequest>, AppError> {
         .collect()
 }
 
-/// Records a plan: permission per event (when an actor is given), the request rules, then one
-/// capture. Every problem is named by the operation's own field.
+/// Records a plan: permission per event (when an actor is given, with the audit record of its
+/// request), the request rules, then one capture. Every problem is named by the operation's
+/// own field.
 async fn record_plan(
     store: &dyn Store,
     ctx: &CaptureContext,
-    actor: Option<&Actor>,
+    actor: Option<(&Actor, AuditOf<Vec<Receipt>>)>,
     key: Option<IdempotencyKey>,
     plan: Plan,
-) -> Result<Vec<Receipt>, AppError> {
+) -> Result<CaptureOutcome, AppError> {
     let Plan {
         events: plan,
         problems,
         ..
     } = plan;
     let requests = requests_of(&plan)?;
-    if let Some(actor) = actor {
+    let mut audit = None;
+    if let Some((actor, record)) = actor {
+        audit = Some(record);
         permitted(actor, &requests, requests.len() > 1).map_err(|e| match e {
             AppError::Forbidden(v) => AppError::Forbidden(remap(&plan, v)),
             other => other,
@@ -446,8 +472,8 @@ async fn record_plan(
             })?;
     }
     let events = events_of(store, &plan, requests, problems, ctx, &mut Uuid::now_v7).await?;
-    match store.capture(events, key).await {
-        Ok(outcome) => Ok(outcome.receipts().to_vec()),
+    match store.capture_audited(events, key, audit).await {
+        Ok(outcome) => Ok(outcome),
         Err(StoreError::Invalid(v)) => Err(AppError::from(StoreError::Invalid(remap(&plan, v)))),
         Err(e) => Err(e.into()),
     }
@@ -513,7 +539,7 @@ async fn state_problems(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    match store.capture_import(events, true, None).await {
+    match store.capture_import(events, true, None, None).await {
         Ok(_) => Ok(Vec::new()),
         Err(StoreError::Invalid(v)) => Ok(remap(&dry, v)),
         Err(e) => Err(e.into()),

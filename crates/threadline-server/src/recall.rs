@@ -39,6 +39,7 @@ use threadline_store::{
 };
 
 use crate::AppState;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -523,6 +524,7 @@ fn check_reason(reason: &str, what: &str) -> Result<String, AppError> {
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -635,16 +637,22 @@ pub async fn create(
         closed_by: None,
         close_note: None,
     };
+    let note = AuditNote::object(format!("recalls/{}", recall.code))
+        .after(&recall)
+        .reason(Some(recall.reason.clone()));
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |(): &()| note
+    });
     app.store
-        .create_recall(recall.clone(), members.clone())
+        .create_recall(recall.clone(), members.clone(), Some(audit))
         .await?;
     tracing::info!(recall = %recall.code, actor = %recall.created_by, held_units = hold_units.len(), held_lots = hold_lots.len(), "recall created");
     let list = affected(&*app.store, &members, now, now).await?;
-    let note = crate::audit::AuditNote::object(format!("recalls/{}", recall.code))
-        .after(&recall)
-        .reason(Some(recall.reason.clone()));
     let v = view(&*app.store, recall, &list).await?;
-    Ok(note.on((StatusCode::CREATED, Json(actor.masked(v))).into_response()))
+    Ok(note
+        .recorded()
+        .on((StatusCode::CREATED, Json(actor.masked(v))).into_response()))
 }
 
 impl Mask for CampaignView {
@@ -937,6 +945,7 @@ pub struct NarrowRequest {
 pub async fn narrow(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -1069,6 +1078,13 @@ pub async fn narrow(
         .iter()
         .filter(|m| matches!(m.node, Node::Item(_)))
         .count();
+    let note = AuditNote::object(format!("recalls/{code}"))
+        .before(json!({"scope": recall.scope, "members": kept.len() + removed.len()}))
+        .reason(Some(reason.clone()));
+    let audit = pending.record_of(&app, StatusCode::OK, {
+        let note = note.clone();
+        move |n: &RecallNarrowing| note.after(n)
+    });
     let narrowing = app
         .store
         .narrow_recall(
@@ -1085,13 +1101,11 @@ pub async fn narrow(
                 released: units.len() + lots.len(),
             },
             removed.iter().map(|m| m.node.clone()).collect(),
+            Some(audit),
         )
         .await?;
     tracing::info!(recall = %code, actor = %actor.name(), narrowing = narrowing.n, removed = removed.len(), released = narrowing.released, "recall narrowed");
-    let note = crate::audit::AuditNote::object(format!("recalls/{code}"))
-        .before(json!({"scope": recall.scope, "members": kept.len() + removed.len()}))
-        .after(&narrowing)
-        .reason(Some(reason));
+    let note = note.after(&narrowing).recorded();
     let (recall, members) = load(&app, &code, false).await?;
     let list = affected(&*app.store, &members, recall.created_at, now).await?;
     let v = view(&*app.store, recall, &list).await?;
@@ -1113,6 +1127,7 @@ pub struct CloseRequest {
 pub async fn close(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -1145,15 +1160,27 @@ pub async fn close(
         req.signature.as_ref(),
     )
     .await?;
+    let note = AuditNote::object(format!("recalls/{code}"))
+        .before(before)
+        .reason(req.note.clone())
+        .signed(signature);
+    let audit = pending.record_of(&app, StatusCode::OK, {
+        let note = note.clone();
+        move |closed: &Recall| note.after(closed)
+    });
     let closed = app
         .store
-        .close_recall(&code, actor.name(), app.clock.now(), req.note.clone())
+        .close_recall(
+            &code,
+            actor.name(),
+            app.clock.now(),
+            req.note.clone(),
+            Some(audit),
+        )
         .await?;
     tracing::info!(recall = %code, actor = %actor.name(), "recall closed");
-    Ok(crate::audit::AuditNote::object(format!("recalls/{code}"))
-        .before(before)
+    Ok(note
         .after(&closed)
-        .reason(req.note)
-        .signed(signature)
+        .recorded()
         .on(Json(closed).into_response()))
 }

@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::if_match;
-use crate::audit::AuditNote;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
@@ -704,11 +704,26 @@ fn checked(
     ))
 }
 
-/// Every change to a subscription goes through here (one place to log or audit it).
-async fn save(app: &AppState, actor: &Actor, write: WebhookWrite) -> Result<Webhook, AppError> {
-    let saved = app.store.put_webhook(write).await?;
+/// Every change to a subscription goes through here (one place to log or audit it): it is
+/// stored with its audit record — what it was `before`, what was stored — answered with
+/// `status`, and the note says so.
+async fn save(
+    app: &AppState,
+    actor: &Actor,
+    pending: &Pending,
+    status: StatusCode,
+    write: WebhookWrite,
+    before: Option<&Webhook>,
+) -> Result<(Webhook, AuditNote), AppError> {
+    let note = AuditNote::object(format!("webhooks/{}", write.webhook.name)).before(before);
+    let audit = pending.record_of(app, status, {
+        let note = note.clone();
+        move |saved: &Webhook| note.after(saved)
+    });
+    let saved = app.store.put_webhook(write, Some(audit)).await?;
     tracing::info!(webhook = %saved.name, version = saved.version, actor = %actor.name(), "webhook saved");
-    Ok(saved)
+    let note = note.after(&saved).recorded();
+    Ok((saved, note))
 }
 
 fn hook_response(status: StatusCode, hook: &Webhook, secret: Option<&str>) -> Response {
@@ -728,6 +743,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Response, AppError> {
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -738,25 +754,23 @@ pub async fn create(
     })?;
     let (hook, made) = checked(&app, &actor, name, req, None)?;
     let secret = made.then(|| hook.secret.clone());
-    let saved = save(
+    let (saved, note) = save(
         &app,
         &actor,
+        &pending,
+        StatusCode::CREATED,
         WebhookWrite {
             webhook: hook,
             replaces: None,
         },
+        None,
     )
     .await?;
-    Ok(note_of(&saved).after(&saved).on(hook_response(
+    Ok(note.on(hook_response(
         StatusCode::CREATED,
         &saved,
         secret.as_deref(),
     )))
-}
-
-/// The audit note of a change to `hook` (the secret is never serialised into it).
-fn note_of(hook: &Webhook) -> AuditNote {
-    AuditNote::object(format!("webhooks/{}", hook.name))
 }
 
 async fn find(app: &AppState, name: &str) -> Result<Webhook, AppError> {
@@ -782,6 +796,7 @@ pub async fn get(
 pub async fn replace(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -796,33 +811,37 @@ pub async fn replace(
     }
     let existing = find(&app, &name).await?;
     let (hook, _) = checked(&app, &actor, name, req, Some(&existing))?;
-    let saved = save(
+    let (saved, note) = save(
         &app,
         &actor,
+        &pending,
+        StatusCode::OK,
         WebhookWrite {
             webhook: hook,
             replaces: Some(version),
         },
+        Some(&existing),
     )
     .await?;
-    Ok(note_of(&saved)
-        .before(&existing)
-        .after(&saved)
-        .on(hook_response(StatusCode::OK, &saved, None)))
+    Ok(note.on(hook_response(StatusCode::OK, &saved, None)))
 }
 
 /// `DELETE /api/v1/webhooks/{name}`: the subscription, its deliveries and their log.
 pub async fn delete(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let existing = find(&app, &name).await?;
-    app.store.delete_webhook(&name).await?;
+    let note = AuditNote::object(format!("webhooks/{name}")).before(&existing);
+    let audit = pending.record_of(&app, StatusCode::NO_CONTENT, {
+        let note = note.clone();
+        move |(): &()| note
+    });
+    app.store.delete_webhook(&name, Some(audit)).await?;
     tracing::info!(webhook = %name, actor = %actor.name(), "webhook deleted");
-    Ok(note_of(&existing)
-        .before(&existing)
-        .on(StatusCode::NO_CONTENT.into_response()))
+    Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -897,14 +916,20 @@ pub async fn get_delivery(
 pub async fn redeliver(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = delivery_id(&id)?;
     let before = app.store.delivery(id).await?;
-    let d = app.store.redeliver(id, app.clock.now()).await?;
+    let note = AuditNote::object(format!("webhook-deliveries/{id}")).before(before);
+    let audit = pending.record_of(&app, StatusCode::OK, {
+        let note = note.clone();
+        move |d: &Delivery| note.after(d)
+    });
+    let d = app
+        .store
+        .redeliver(id, app.clock.now(), Some(audit))
+        .await?;
     tracing::info!(delivery = %id, actor = %actor.name(), "webhook redelivery requested");
-    Ok(AuditNote::object(format!("webhook-deliveries/{id}"))
-        .before(before)
-        .after(&d)
-        .on(Json(d).into_response()))
+    Ok(note.after(&d).recorded().on(Json(d).into_response()))
 }

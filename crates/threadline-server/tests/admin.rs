@@ -313,6 +313,21 @@ store_test!(
             auth: format!("Bearer {secret}"),
         };
         assert_eq!(erp.get("/api/v1/ledger/verify").await.status, 200);
+        // Its one record says what the page answered (201, the secret shown), not a redirect.
+        let audit = api.get("/api/v1/audit?object=tokens/erp-bridge").await;
+        let records = audit.body["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{:?}", audit.body);
+        assert_eq!(records[0]["status"], 201, "{:?}", records[0]);
+        assert_eq!(
+            records[0]["action"], "POST /admin/users",
+            "{:?}",
+            records[0]
+        );
+        assert_eq!(
+            records[0]["after"]["name"], "erp-bridge",
+            "{:?}",
+            records[0]
+        );
         let r = post_form(
             &api,
             "/admin/users",

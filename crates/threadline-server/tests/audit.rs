@@ -18,6 +18,8 @@ use threadline_testkit::fixtures::{at, now, plant, token};
 use threadline_testkit::{TestStore, store_test};
 use tower::ServiceExt;
 
+mod common;
+
 struct Client {
     router: axum::Router,
     clock: Arc<ManualClock>,
@@ -46,14 +48,28 @@ impl Client {
 
     /// A request from [`ADDRESS`], as `serve` would see it.
     async fn call(&self, method: Method, uri: &str, auth: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|v| ("application/json", v.to_string()));
+        self.call_with(method, uri, auth, &[], body).await
+    }
+
+    /// [`Client::call`] with more headers and a body of any media type.
+    async fn call_with(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Reply {
         let mut b = Request::builder().method(method).uri(uri);
         if !auth.is_empty() {
             b = b.header("authorization", format!("Bearer {auth}"));
         }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
         let mut req = match body {
-            Some(v) => b
-                .header("content-type", "application/json")
-                .body(Body::from(v.to_string())),
+            Some((media, text)) => b.header("content-type", media).body(Body::from(text)),
             None => b.body(Body::empty()),
         }
         .unwrap();
@@ -700,5 +716,475 @@ store_test!(
             "the record says what was stored"
         );
         assert!(c.records(&auditor, "object=process").await.is_empty());
+    }
+);
+
+fn unit(serial: &str) -> threadline_domain::codes::ItemKey {
+    threadline_domain::codes::ItemKey {
+        product: threadline_domain::ProductCode::parse("BOARD").unwrap(),
+        serial: threadline_domain::Serial::parse(serial).unwrap(),
+    }
+}
+
+/// A record builder for a store write that always builds `r` (a taken id makes the chain
+/// refuse it).
+fn always<T: 'static>(
+    r: &threadline_domain::audit::AuditRecord,
+) -> Option<threadline_store::AuditOf<T>> {
+    let r = r.clone();
+    Some(Box::new(move |_: &T| r))
+}
+
+store_test!(
+    every_other_write_and_its_audit_record_commit_together_or_not_at_all,
+    |s: TestStore| async move {
+        use threadline_domain::event::{CaptureContext, Event, EventRequest};
+        plant(&*s).await;
+        let taken = record_of("seed");
+        s.append_audit(taken.clone()).await.unwrap();
+        let counts = || async {
+            let v = s.verify().await.unwrap();
+            assert_eq!(v.first_break, None);
+            (v.entries, v.audit_records)
+        };
+        let start = counts().await;
+        let ctx = CaptureContext {
+            actor: "test".into(),
+            now: now(),
+        };
+        let commission = |serial: &str| {
+            let req: EventRequest =
+                serde_json::from_value(json!({"type": "object", "action": "ADD",
+                "event_time": at(30), "biz_step": "commissioning", "disposition": "active",
+                "biz_location": "SZ-L1", "items": [{"product": "BOARD", "serial": serial}]}))
+                .unwrap();
+            Event::from_request(req, &ctx, uuid::Uuid::now_v7()).unwrap()
+        };
+        let b1 = unit("B1");
+
+        // Events: refused with their record, then kept with it — a record built from the
+        // receipts, so it knows the event's place in the ledger.
+        let refused = s
+            .capture_audited(vec![commission("B1")], None, always(&taken))
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(s.item(&b1).await.unwrap().is_none(), "no unit");
+        assert_eq!(counts().await, start);
+        let built: threadline_store::AuditOf<Vec<threadline_store::Receipt>> =
+            Box::new(|r: &Vec<threadline_store::Receipt>| {
+                let mut rec = record_of("events");
+                rec.after = Some(json!({"seq": r[0].seq}));
+                rec
+            });
+        s.capture_audited(vec![commission("B1")], None, Some(built))
+            .await
+            .unwrap();
+        let (entries, records) = counts().await;
+        assert_eq!((entries, records), (start.0 + 1, start.1 + 1));
+        let kept = s
+            .audit(&threadline_store::AuditQuery {
+                object: Some("events".into()),
+                limit: 10,
+                ..threadline_store::AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(kept.items.len(), 1);
+        assert_eq!(kept.items[0].record.after, Some(json!({"seq": entries})));
+
+        // An import's commit; a dry run keeps neither.
+        let b2 = unit("B2");
+        assert!(
+            s.capture_import(vec![commission("B2")], false, None, always(&taken))
+                .await
+                .is_err()
+        );
+        s.capture_import(
+            vec![commission("B2")],
+            true,
+            None,
+            always(&record_of("imports")),
+        )
+        .await
+        .unwrap();
+        assert!(s.item(&b2).await.unwrap().is_none());
+        let write = threadline_store::MasterWrite {
+            record: threadline_domain::master::MasterRecord::Product(
+                serde_json::from_value(
+                    json!({"code": "CASE", "name": "Case", "tracking": "serial"}),
+                )
+                .unwrap(),
+            ),
+            actor: "test".into(),
+            now: now(),
+            id: uuid::Uuid::now_v7(),
+            replaces: None,
+        };
+        assert!(
+            s.put_masters(vec![write.clone()], false, None, always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.product("CASE").await.unwrap().is_none());
+        assert_eq!(counts().await, (entries, records));
+
+        // Label templates.
+        let template = |replaces| threadline_store::LabelTemplateWrite {
+            name: "unit".into(),
+            definition: json!({"width_mm": 50}),
+            actor: "test".into(),
+            now: now(),
+            replaces,
+        };
+        assert!(
+            s.put_label_template(template(None), always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.label_template("unit").await.unwrap().is_none());
+        s.put_label_template(template(None), always(&record_of("label-templates/unit")))
+            .await
+            .unwrap();
+        assert!(
+            s.put_label_template(template(Some(1)), always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(
+            s.delete_label_template("unit", always(&taken))
+                .await
+                .is_err()
+        );
+        assert_eq!(s.label_template("unit").await.unwrap().unwrap().version, 1);
+
+        // Webhook subscriptions.
+        let hook = threadline_store::webhook::Webhook {
+            id: uuid::Uuid::now_v7(),
+            name: "erp".into(),
+            url: "https://erp.example.com/hook".into(),
+            format: threadline_store::webhook::WebhookFormat::Json,
+            secret: "whsec_test".into(),
+            filter: threadline_store::webhook::WebhookFilter::default(),
+            language: "en".into(),
+            active: true,
+            version: 0,
+            created_at: now(),
+            updated_at: now(),
+            updated_by: "test".into(),
+        };
+        let hook_write = |replaces| threadline_store::webhook::WebhookWrite {
+            webhook: hook.clone(),
+            replaces,
+        };
+        assert!(
+            s.put_webhook(hook_write(None), always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.webhook("erp").await.unwrap().is_none());
+        s.put_webhook(hook_write(None), always(&record_of("webhooks/erp")))
+            .await
+            .unwrap();
+        assert!(
+            s.put_webhook(hook_write(Some(1)), always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.delete_webhook("erp", always(&taken)).await.is_err());
+        assert_eq!(s.webhook("erp").await.unwrap().unwrap().version, 1);
+
+        // Recall campaigns: created, narrowed, closed.
+        let recall = |code: &str| threadline_store::Recall {
+            code: code.into(),
+            reason: "boards short".into(),
+            severity: "major".into(),
+            scope: json!({"product": "BOARD", "serial": "B1"}),
+            opened_seq: 0,
+            created_at: now(),
+            created_by: "test".into(),
+            closed_at: None,
+            closed_by: None,
+            close_note: None,
+        };
+        let member = threadline_store::RecallMember {
+            node: threadline_domain::projection::Node::Item(b1.clone()),
+            depth: 0,
+            held: false,
+            removed_by: None,
+        };
+        assert!(
+            s.create_recall(recall("RC-1"), vec![member.clone()], always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.recall("RC-1").await.unwrap().is_none());
+        s.create_recall(
+            recall("RC-1"),
+            vec![member.clone()],
+            always(&record_of("recalls/RC-1")),
+        )
+        .await
+        .unwrap();
+        let narrowing = threadline_store::RecallNarrowing {
+            n: 0,
+            at: now(),
+            by: "test".into(),
+            reason: "not this one".into(),
+            scope: json!({}),
+            removed_units: 1,
+            removed_lots: 0,
+            released: 0,
+        };
+        assert!(
+            s.narrow_recall("RC-1", narrowing, vec![member.node.clone()], always(&taken))
+                .await
+                .is_err()
+        );
+        assert!(s.recall_narrowings("RC-1").await.unwrap().is_empty());
+        assert_eq!(s.recall_members("RC-1").await.unwrap()[0].removed_by, None);
+        assert!(
+            s.close_recall("RC-1", "test".into(), now(), None, always(&taken))
+                .await
+                .is_err()
+        );
+        assert_eq!(s.recall("RC-1").await.unwrap().unwrap().closed_at, None);
+        assert_eq!(
+            counts().await,
+            (entries, records + 3),
+            "a record for each change kept, none for those refused"
+        );
+    }
+);
+
+store_test!(
+    through_http_each_other_write_leaves_one_record_and_a_refused_one_none,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        common::history(&common::Api::new(&s).await).await;
+        let c = Client::new(&s).await;
+        let admin = token(&*s, "root", &[Role::Admin]).await;
+        let auditor = token(&*s, "audit-1", &[Role::Auditor]).await;
+        let ledger = || async { s.verify().await.unwrap().entries };
+        // Exactly one record under `object`, by the admin from ADDRESS now, answered `status`.
+        let one = |object: &'static str, action: &'static str, status: u16| {
+            let (c, auditor) = (&c, &auditor);
+            async move {
+                let records = c.records(auditor, &format!("object={object}")).await;
+                assert_eq!(actions(&records), [action], "{object}: {records:?}");
+                let r = records[0].clone();
+                assert_eq!(r["actor"], "token:root", "{r}");
+                assert_eq!(r["address"], ADDRESS, "{r}");
+                assert_eq!(r["recorded_at"], json!(now()), "{r}");
+                assert_eq!(r["status"], status, "{r}");
+                r
+            }
+        };
+
+        // An event: its record names it and its place in the ledger; the same again is
+        // refused and leaves none.
+        let commission = json!({"type": "object", "action": "ADD", "event_time": at(30),
+            "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
+            "items": [{"product": "BOARD", "serial": "B9"}]});
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/events",
+                &admin,
+                Some(commission.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["events"][0]["id"].as_str().unwrap().to_owned();
+        let seq = r.body["events"][0]["seq"].clone();
+        let refused = c
+            .call(Method::POST, "/api/v1/events", &admin, Some(commission))
+            .await;
+        assert!(refused.status.is_client_error(), "{}", refused.body);
+        let events = c.records(&auditor, "object=events").await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["object"], format!("events/{id}"));
+        assert_eq!(events[0]["after"]["first_seq"], seq);
+        assert_eq!(events[0]["after"]["ids"], json!([id]));
+
+        // An operation (a correction needs its reason), and one refused.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/ops/correct",
+                &admin,
+                Some(json!({"event": id, "reason": "wrong line", "location": "SZ-WH-A1"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/ops/hold",
+                &admin,
+                Some(json!({"kind": "qc", "items": [{"product": "BOARD", "serial": "NOPE"}], "reason": "suspect"})),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.body);
+        let correct = one("ops/correct", "POST /api/v1/ops/correct", 201).await;
+        assert_eq!(correct["reason"], "wrong line");
+        assert_eq!(correct["after"]["count"], 1);
+        assert!(c.records(&auditor, "object=ops/hold").await.is_empty());
+
+        // Label templates: created, a taken name refused, replaced, deleted.
+        let template = json!({"width_mm": 50, "height_mm": 30, "dpi": 300, "fields": [
+            {"type": "text", "x_mm": 2, "y_mm": 1.5, "size_mm": 3, "text": "{serial}"}]});
+        let body = json!({"name": "unit", "template": template});
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/label-templates",
+                &admin,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call(Method::POST, "/api/v1/label-templates", &admin, Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        let created = one("label-templates/unit", "POST /api/v1/label-templates", 201).await;
+        assert_eq!(created["after"]["version"], 1);
+        let mut wider = template.clone();
+        wider["width_mm"] = json!(60);
+        let r = c
+            .call_with(
+                Method::PUT,
+                "/api/v1/label-templates/unit",
+                &admin,
+                &[("if-match", "\"1\"")],
+                Some(("application/json", wider.to_string())),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = c
+            .call(Method::DELETE, "/api/v1/label-templates/unit", &admin, None)
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let unit = c.records(&auditor, "object=label-templates/unit").await;
+        assert_eq!(
+            actions(&unit),
+            [
+                "POST /api/v1/label-templates",
+                "PUT /api/v1/label-templates/{name}",
+                "DELETE /api/v1/label-templates/{name}"
+            ]
+        );
+        assert_eq!(unit[1]["before"]["definition"]["width_mm"], 50);
+        assert_eq!(unit[1]["after"]["definition"]["width_mm"], 60);
+        assert_eq!(unit[2]["before"]["version"], 2);
+
+        // Webhook subscriptions: created (never the secret), a taken name refused, deleted.
+        let body = json!({"name": "erp", "url": "https://erp.example.com/hook"});
+        let r = c
+            .call(Method::POST, "/api/v1/webhooks", &admin, Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let secret = r.body["secret"].as_str().unwrap().to_owned();
+        let r = c
+            .call(Method::POST, "/api/v1/webhooks", &admin, Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        let created = one("webhooks/erp", "POST /api/v1/webhooks", 201).await;
+        assert_eq!(created["after"]["url"], "https://erp.example.com/hook");
+        assert!(!created.to_string().contains(&secret));
+        let r = c
+            .call(Method::DELETE, "/api/v1/webhooks/erp", &admin, None)
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let erp = c.records(&auditor, "object=webhooks/erp").await;
+        assert_eq!(actions(&erp)[1], "DELETE /api/v1/webhooks/{name}");
+        assert_eq!(erp[1]["before"]["version"], 1);
+
+        // A recall campaign: created, narrowed, closed; a second close refused.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/recalls",
+                &admin,
+                Some(
+                    json!({"code": "RC-A", "reason": "SUP1 boards may short", "severity": "major",
+                    "scope": {"supplier": "SUP1"}}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let created = one("recalls/RC-A", "POST /api/v1/recalls", 201).await;
+        assert_eq!(created["after"]["code"], "RC-A");
+        assert_eq!(created["reason"], "SUP1 boards may short");
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/recalls/RC-A/narrow",
+                &admin,
+                Some(json!({"reason": "only B1 failed", "scope": {"product": "BOARD", "serial": "B1"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let before = ledger().await;
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/recalls/RC-A/close",
+                &admin,
+                Some(json!({"note": "located"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/recalls/RC-A/close",
+                &admin,
+                Some(json!({"note": "again"})),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.body);
+        assert_eq!(ledger().await, before);
+        let rc = c.records(&auditor, "object=recalls/RC-A").await;
+        assert_eq!(
+            actions(&rc),
+            [
+                "POST /api/v1/recalls",
+                "POST /api/v1/recalls/{code}/narrow",
+                "POST /api/v1/recalls/{code}/close"
+            ]
+        );
+        assert_eq!(rc[1]["after"]["n"], 1);
+        assert_eq!(rc[1]["reason"], "only B1 failed");
+        assert!(rc[2]["before"]["closed_at"].is_null());
+        assert_eq!(rc[2]["after"]["close_note"], "located");
+
+        // An import: a commit is one record with what it kept; a refused commit none.
+        let csv = |rows: &str| Some(("text/csv", format!("code,name,tracking\n{rows}")));
+        let r = c
+            .call_with(
+                Method::POST,
+                "/api/v1/imports/products?mode=commit",
+                &admin,
+                &[],
+                csv("LID,Lid,serial\nCAP,Cap,lot\n"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call_with(
+                Method::POST,
+                "/api/v1/imports/products?mode=commit",
+                &admin,
+                &[],
+                csv("LID,Lid again,serial\n"),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.body);
+        let imported = one("imports/products", "POST /api/v1/imports/{kind}", 201).await;
+        assert_eq!(imported["after"]["count"], 2);
+
+        let report = s.verify().await.unwrap();
+        assert_eq!(report.first_break, None);
     }
 );

@@ -5,7 +5,7 @@ use deadpool_postgres::Transaction;
 use threadline_domain::audit::AuditRecord;
 use threadline_domain::ledger::{Break, chain_hash};
 use threadline_store::audit::{AuditRow, AuditVerifier};
-use threadline_store::{AuditEntry, AuditQuery, Page, StoreError};
+use threadline_store::{AuditEntry, AuditOf, AuditQuery, Page, StoreError};
 use tokio_postgres::types::ToSql;
 
 use crate::{PgStore, col, db, micros, storable};
@@ -103,6 +103,19 @@ pub(crate) async fn append_in(tx: &Transaction<'_>, r: &AuditRecord) -> Result<i
     .await
     .map_err(db)?;
     Ok(seq)
+}
+
+/// Appends the record `audit` builds from `answer` (a write's answer) inside the write's
+/// transaction.
+pub(crate) async fn append_of<T>(
+    tx: &Transaction<'_>,
+    audit: Option<AuditOf<T>>,
+    answer: &T,
+) -> Result<(), StoreError> {
+    if let Some(build) = audit {
+        append_in(tx, &build(answer)).await?;
+    }
+    Ok(())
 }
 
 /// Walks the audit chain in the caller's read transaction: the records found intact, and the

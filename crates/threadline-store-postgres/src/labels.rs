@@ -1,6 +1,6 @@
 //! Label templates on PostgreSQL: plain versioned rows.
 
-use threadline_store::{LabelTemplateRecord, LabelTemplateWrite, StoreError};
+use threadline_store::{AuditOf, LabelTemplateRecord, LabelTemplateWrite, StoreError};
 use tokio_postgres::Row;
 
 use crate::{PgStore, col, db, from_micros, micros, storable};
@@ -54,6 +54,7 @@ impl PgStore {
     pub(crate) async fn labels_put(
         &self,
         w: LabelTemplateWrite,
+        audit: Option<AuditOf<LabelTemplateRecord>>,
     ) -> Result<LabelTemplateRecord, StoreError> {
         if !storable(&w.name) {
             return Err(StoreError::Invalid(vec![
@@ -64,11 +65,12 @@ impl PgStore {
                 .at("name"),
             ]));
         }
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
         let body = w.definition.to_string();
         let version = match w.replaces {
             None => {
-                let n = client
+                let n = tx
                     .execute(
                         "INSERT INTO label_templates (name, definition, version, updated_at, updated_by)
                          VALUES ($1, $2, 1, $3, $4) ON CONFLICT (name) DO NOTHING",
@@ -83,7 +85,7 @@ impl PgStore {
             }
             Some(v) => {
                 let expected = i32::try_from(v).unwrap_or(i32::MAX);
-                let n = client
+                let n = tx
                     .execute(
                         "UPDATE label_templates SET definition = $2, version = version + 1, updated_at = $3, updated_by = $4
                          WHERE name = $1 AND version = $5",
@@ -92,6 +94,7 @@ impl PgStore {
                     .await
                     .map_err(db)?;
                 if n == 0 {
+                    drop(tx);
                     drop(client);
                     return Err(match self.labels_get(&w.name).await? {
                         Some(current) => w.stale(current.version),
@@ -101,20 +104,27 @@ impl PgStore {
                 v + 1
             }
         };
-        Ok(LabelTemplateRecord {
+        let stored = LabelTemplateRecord {
             name: w.name.clone(),
             definition: w.definition.clone(),
             version,
             updated_at: w.now,
             updated_by: w.actor.clone(),
-        })
+        };
+        crate::audit::append_of(&tx, audit, &stored).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(stored)
     }
 
-    pub(crate) async fn labels_delete(&self, name: &str) -> Result<(), StoreError> {
-        let client = self.client().await?;
+    pub(crate) async fn labels_delete(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
         let n = if storable(name) {
-            client
-                .execute("DELETE FROM label_templates WHERE name = $1", &[&name])
+            tx.execute("DELETE FROM label_templates WHERE name = $1", &[&name])
                 .await
                 .map_err(db)?
         } else {
@@ -123,7 +133,8 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("label template {name}")));
         }
-        Ok(())
+        crate::audit::append_of(&tx, audit, &()).await?;
+        tx.commit().await.map_err(db)
     }
 }
 

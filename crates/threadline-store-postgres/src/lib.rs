@@ -34,8 +34,8 @@ use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    AccessChange, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow,
-    ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
+    AccessChange, AuditOf, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey,
+    ItemRow, ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
     MasterWrite, NamedQuery, NewSession, Page, RebuildReport, Receipt, SessionRecord, Snapshot,
     StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
@@ -185,10 +185,11 @@ impl threadline_store::Store for PgStore {
         "postgres"
     }
 
-    async fn capture(
+    async fn capture_audited(
         &self,
         mut events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -208,6 +209,7 @@ impl threadline_store::Store for PgStore {
         if let Some(k) = &idempotency {
             read::remember(&tx, k, &receipts).await?;
         }
+        audit::append_of(&tx, audit, &receipts).await?;
         tx.commit().await.map_err(db)?;
         Ok(CaptureOutcome::Recorded(receipts))
     }
@@ -217,6 +219,7 @@ impl threadline_store::Store for PgStore {
         mut events: Vec<Event>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -235,6 +238,7 @@ impl threadline_store::Store for PgStore {
             if let Some(k) = &idempotency {
                 read::remember(&tx, k, &receipts).await?;
             }
+            audit::append_of(&tx, audit, &receipts).await?;
             tx.commit().await.map_err(db)?;
         }
         Ok(CaptureOutcome::Recorded(receipts))
@@ -260,6 +264,7 @@ impl threadline_store::Store for PgStore {
         writes: Vec<MasterWrite>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -289,6 +294,7 @@ impl threadline_store::Store for PgStore {
             if let Some(k) = &idempotency {
                 read::remember(&tx, k, &receipts).await?;
             }
+            audit::append_of(&tx, audit, &receipts).await?;
             tx.commit().await.map_err(db)?;
         }
         Ok(CaptureOutcome::Recorded(receipts))
@@ -513,8 +519,9 @@ impl threadline_store::Store for PgStore {
         &self,
         r: threadline_store::Recall,
         members: Vec<threadline_store::RecallMember>,
+        audit: Option<AuditOf<()>>,
     ) -> Result<(), StoreError> {
-        self.recall_create(r, members).await
+        self.recall_create(r, members, audit).await
     }
 
     async fn recall(&self, code: &str) -> Result<Option<threadline_store::Recall>, StoreError> {
@@ -537,8 +544,9 @@ impl threadline_store::Store for PgStore {
         code: &str,
         narrowing: threadline_store::RecallNarrowing,
         removed: Vec<threadline_domain::projection::Node>,
+        audit: Option<AuditOf<threadline_store::RecallNarrowing>>,
     ) -> Result<threadline_store::RecallNarrowing, StoreError> {
-        self.recall_narrow(code, narrowing, removed).await
+        self.recall_narrow(code, narrowing, removed, audit).await
     }
 
     async fn recall_narrowings(
@@ -583,8 +591,9 @@ impl threadline_store::Store for PgStore {
         closed_by: String,
         at: DateTime<Utc>,
         note: Option<String>,
+        audit: Option<AuditOf<threadline_store::Recall>>,
     ) -> Result<threadline_store::Recall, StoreError> {
-        self.recall_close(code, closed_by, at, note).await
+        self.recall_close(code, closed_by, at, note, audit).await
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
@@ -603,12 +612,17 @@ impl threadline_store::Store for PgStore {
     async fn put_label_template(
         &self,
         write: LabelTemplateWrite,
+        audit: Option<AuditOf<LabelTemplateRecord>>,
     ) -> Result<LabelTemplateRecord, StoreError> {
-        self.labels_put(write).await
+        self.labels_put(write, audit).await
     }
 
-    async fn delete_label_template(&self, name: &str) -> Result<(), StoreError> {
-        self.labels_delete(name).await
+    async fn delete_label_template(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
+        self.labels_delete(name, audit).await
     }
 
     async fn label_units(
@@ -814,8 +828,12 @@ impl threadline_store::Store for PgStore {
         self.audit_search(q).await
     }
 
-    async fn put_webhook(&self, write: WebhookWrite) -> Result<Webhook, StoreError> {
-        self.webhooks_put(write).await
+    async fn put_webhook(
+        &self,
+        write: WebhookWrite,
+        audit: Option<AuditOf<Webhook>>,
+    ) -> Result<Webhook, StoreError> {
+        self.webhooks_put(write, audit).await
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
@@ -826,8 +844,12 @@ impl threadline_store::Store for PgStore {
         self.webhooks_get(name).await
     }
 
-    async fn delete_webhook(&self, name: &str) -> Result<(), StoreError> {
-        self.webhooks_delete(name).await
+    async fn delete_webhook(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
+        self.webhooks_delete(name, audit).await
     }
 
     async fn claim_deliveries(
@@ -856,7 +878,12 @@ impl threadline_store::Store for PgStore {
         self.deliveries_attempts(id).await
     }
 
-    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Delivery, StoreError> {
-        self.deliveries_redeliver(id, micros(now)).await
+    async fn redeliver(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: Option<AuditOf<Delivery>>,
+    ) -> Result<Delivery, StoreError> {
+        self.deliveries_redeliver(id, micros(now), audit).await
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use threadline_domain::projection::Node;
 use threadline_store::recall::{already_closed, closed, code_taken, member_columns, member_of};
-use threadline_store::{Recall, RecallMember, RecallNarrowing, StoreError};
+use threadline_store::{AuditOf, Recall, RecallMember, RecallNarrowing, StoreError};
 use tokio_postgres::Row;
 
 use crate::{PgStore, col, db, from_micros, is_unique_violation, micros, storable};
@@ -54,6 +54,7 @@ impl PgStore {
         &self,
         r: Recall,
         members: Vec<RecallMember>,
+        audit: Option<AuditOf<()>>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -95,6 +96,7 @@ impl PgStore {
         )
         .await
         .map_err(db)?;
+        crate::audit::append_of(&tx, audit, &()).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -161,6 +163,7 @@ impl PgStore {
         by: String,
         at: DateTime<Utc>,
         note: Option<String>,
+        audit: Option<AuditOf<Recall>>,
     ) -> Result<Recall, StoreError> {
         if !storable(code) {
             return Err(StoreError::NotFound(format!("recall {code}")));
@@ -176,6 +179,7 @@ impl PgStore {
             .await
             .map_err(db)?;
         let closed = row(&r)?;
+        crate::audit::append_of(&tx, audit, &closed).await?;
         tx.commit().await.map_err(db)?;
         Ok(closed)
     }
@@ -185,6 +189,7 @@ impl PgStore {
         code: &str,
         mut narrowing: RecallNarrowing,
         removed: Vec<Node>,
+        audit: Option<AuditOf<RecallNarrowing>>,
     ) -> Result<RecallNarrowing, StoreError> {
         if !storable(code) {
             return Err(StoreError::NotFound(format!("recall {code}")));
@@ -235,6 +240,7 @@ impl PgStore {
         )
         .await
         .map_err(db)?;
+        crate::audit::append_of(&tx, audit, &narrowing).await?;
         tx.commit().await.map_err(db)?;
         Ok(narrowing)
     }

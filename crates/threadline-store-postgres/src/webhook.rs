@@ -10,7 +10,7 @@ use threadline_store::webhook::{
     WebhookFormat, WebhookWrite, plan_check_deliveries, plan_deliveries, topics_column,
     topics_of_column,
 };
-use threadline_store::{Receipt, StoreError};
+use threadline_store::{AuditOf, Receipt, StoreError};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -121,7 +121,11 @@ impl PgStore {
         get_on(&client, name).await
     }
 
-    pub(crate) async fn webhooks_put(&self, w: WebhookWrite) -> Result<Webhook, StoreError> {
+    pub(crate) async fn webhooks_put(
+        &self,
+        w: WebhookWrite,
+        audit: Option<AuditOf<Webhook>>,
+    ) -> Result<Webhook, StoreError> {
         let h = &w.webhook;
         if ![&h.name, &h.url, &h.secret, &h.updated_by]
             .iter()
@@ -129,10 +133,11 @@ impl PgStore {
         {
             return Err(invalid_name());
         }
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
         let filter = serde_json::to_string(&h.filter).map_err(StoreError::db)?;
         let n = match w.replaces {
-            None => client
+            None => tx
                 .execute(
                     &format!(
                         "INSERT INTO webhooks ({HOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
@@ -153,7 +158,7 @@ impl PgStore {
                 )
                 .await
                 .map_err(db)?,
-            Some(v) => client
+            Some(v) => tx
                 .execute(
                     "UPDATE webhooks SET url = $2, format = $3, secret = $4, filter = $5, language = $6,
                         active = $7, version = version + 1, updated_at = $8, updated_by = $9
@@ -175,18 +180,25 @@ impl PgStore {
                 .map_err(db)?,
         };
         if n == 0 {
-            return Err(match (w.replaces, get_on(&client, &h.name).await?) {
+            return Err(match (w.replaces, get_on(&tx, &h.name).await?) {
                 (None, _) => w.taken(),
                 (Some(_), Some(current)) => w.stale(current.version),
                 (Some(_), None) => StoreError::NotFound(format!("webhook {}", h.name)),
             });
         }
-        get_on(&client, &h.name)
+        let saved = get_on(&tx, &h.name)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("webhook {}", h.name)))
+            .ok_or_else(|| StoreError::NotFound(format!("webhook {}", h.name)))?;
+        crate::audit::append_of(&tx, audit, &saved).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(saved)
     }
 
-    pub(crate) async fn webhooks_delete(&self, name: &str) -> Result<(), StoreError> {
+    pub(crate) async fn webhooks_delete(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let Some(h) = get_on(&tx, name).await? else {
@@ -208,6 +220,7 @@ impl PgStore {
         tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])
             .await
             .map_err(db)?;
+        crate::audit::append_of(&tx, audit, &()).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -335,9 +348,11 @@ impl PgStore {
         &self,
         id: Uuid,
         now: i64,
+        audit: Option<AuditOf<Delivery>>,
     ) -> Result<Delivery, StoreError> {
-        let client = self.client().await?;
-        let n = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
             .execute(
                 "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1",
                 &[&id.to_string(), &now],
@@ -347,9 +362,12 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("delivery {id}")));
         }
-        get_delivery_on(&client, id)
+        let d = get_delivery_on(&tx, id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("delivery {id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("delivery {id}")))?;
+        crate::audit::append_of(&tx, audit, &d).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(d)
     }
 }
 

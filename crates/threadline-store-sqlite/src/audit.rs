@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 use threadline_domain::audit::AuditRecord;
 use threadline_domain::ledger::{Break, chain_hash};
 use threadline_store::audit::{AuditRow, AuditVerifier};
-use threadline_store::{AuditEntry, AuditQuery, Page, StoreError};
+use threadline_store::{AuditEntry, AuditOf, AuditQuery, Page, StoreError};
 use uuid::Uuid;
 
 use crate::{db, micros};
@@ -52,6 +52,35 @@ pub(crate) fn append_in(tx: &Connection, r: &AuditRecord) -> Result<i64, StoreEr
     )
     .map_err(db)?;
     Ok(seq)
+}
+
+/// Appends the record `audit` builds from `answer` (a write's answer) inside the write's
+/// transaction.
+pub(crate) fn append_of<T>(
+    tx: &Connection,
+    audit: Option<AuditOf<T>>,
+    answer: &T,
+) -> Result<(), StoreError> {
+    if let Some(build) = audit {
+        append_in(tx, &build(answer))?;
+    }
+    Ok(())
+}
+
+/// Runs `write` in one immediate transaction with the record `audit` builds from its answer:
+/// both are committed or neither.
+pub(crate) fn audited<T>(
+    c: &mut Connection,
+    audit: Option<AuditOf<T>>,
+    write: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let answer = write(&tx)?;
+    append_of(&tx, audit, &answer)?;
+    tx.commit().map_err(db)?;
+    Ok(answer)
 }
 
 pub(crate) fn search(c: &Connection, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {

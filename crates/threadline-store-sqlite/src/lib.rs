@@ -22,8 +22,8 @@ use threadline_store::webhook::{
     Attempt, AttemptOutcome, Delivery, DeliveryQuery, Webhook, WebhookWrite,
 };
 use threadline_store::{
-    AccessChange, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey, ItemRow,
-    ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
+    AccessChange, AuditOf, Available, CaptureJob, CaptureOutcome, EventQuery, IdempotencyKey,
+    ItemRow, ItemView, LabelTemplateRecord, LabelTemplateWrite, ListQuery, LoginFailure, LotView,
     MasterWrite, NamedQuery, NewSession, Page, RebuildReport, Receipt, SessionRecord, Snapshot,
     StateQuery, StoreError, StoredEvent, TokenRecord, UserRecord, VerifyReport, Versioned,
 };
@@ -234,10 +234,11 @@ impl threadline_store::Store for SqliteStore {
         "sqlite"
     }
 
-    async fn capture(
+    async fn capture_audited(
         &self,
         mut events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
             let tx = c
@@ -255,6 +256,7 @@ impl threadline_store::Store for SqliteStore {
             if let Some(k) = &idempotency {
                 read::remember(&tx, k, &receipts)?;
             }
+            audit::append_of(&tx, audit, &receipts)?;
             tx.commit().map_err(db)?;
             Ok(CaptureOutcome::Recorded(receipts))
         })
@@ -266,6 +268,7 @@ impl threadline_store::Store for SqliteStore {
         mut events: Vec<Event>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
             let tx = c
@@ -282,6 +285,7 @@ impl threadline_store::Store for SqliteStore {
                 if let Some(k) = &idempotency {
                     read::remember(&tx, k, &receipts)?;
                 }
+                audit::append_of(&tx, audit, &receipts)?;
                 tx.commit().map_err(db)?;
             }
             Ok(CaptureOutcome::Recorded(receipts))
@@ -313,6 +317,7 @@ impl threadline_store::Store for SqliteStore {
         writes: Vec<MasterWrite>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
         self.write(move |c| {
             let tx = c
@@ -338,6 +343,7 @@ impl threadline_store::Store for SqliteStore {
                 if let Some(k) = &idempotency {
                     read::remember(&tx, k, &receipts)?;
                 }
+                audit::append_of(&tx, audit, &receipts)?;
                 tx.commit().map_err(db)?;
             }
             Ok(CaptureOutcome::Recorded(receipts))
@@ -582,8 +588,10 @@ impl threadline_store::Store for SqliteStore {
         &self,
         r: threadline_store::Recall,
         members: Vec<threadline_store::RecallMember>,
+        audit: Option<AuditOf<()>>,
     ) -> Result<(), StoreError> {
-        self.write(move |c| recall::create(c, &r, &members)).await
+        self.write(move |c| audit::audited(c, audit, |tx| recall::create(tx, &r, &members)))
+            .await
     }
 
     async fn recall(&self, code: &str) -> Result<Option<threadline_store::Recall>, StoreError> {
@@ -608,10 +616,15 @@ impl threadline_store::Store for SqliteStore {
         code: &str,
         narrowing: threadline_store::RecallNarrowing,
         removed: Vec<threadline_domain::projection::Node>,
+        audit: Option<AuditOf<threadline_store::RecallNarrowing>>,
     ) -> Result<threadline_store::RecallNarrowing, StoreError> {
         let code = code.to_owned();
-        self.write(move |c| recall::narrow(c, &code, narrowing, &removed))
-            .await
+        self.write(move |c| {
+            audit::audited(c, audit, |tx| {
+                recall::narrow(tx, &code, narrowing, &removed)
+            })
+        })
+        .await
     }
 
     async fn recall_narrowings(
@@ -660,10 +673,15 @@ impl threadline_store::Store for SqliteStore {
         closed_by: String,
         at: DateTime<Utc>,
         note: Option<String>,
+        audit: Option<AuditOf<threadline_store::Recall>>,
     ) -> Result<threadline_store::Recall, StoreError> {
         let code = code.to_owned();
-        self.write(move |c| recall::close(c, &code, &closed_by, at, note.as_deref()))
-            .await
+        self.write(move |c| {
+            audit::audited(c, audit, |tx| {
+                recall::close(tx, &code, &closed_by, at, note.as_deref())
+            })
+        })
+        .await
     }
 
     async fn counter(&self, scope: &str) -> Result<Option<u64>, StoreError> {
@@ -696,13 +714,20 @@ impl threadline_store::Store for SqliteStore {
     async fn put_label_template(
         &self,
         write: LabelTemplateWrite,
+        audit: Option<AuditOf<LabelTemplateRecord>>,
     ) -> Result<LabelTemplateRecord, StoreError> {
-        self.write(move |c| labels::put(c, &write)).await
+        self.write(move |c| audit::audited(c, audit, |tx| labels::put(tx, &write)))
+            .await
     }
 
-    async fn delete_label_template(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_label_template(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.write(move |c| labels::delete(c, &name)).await
+        self.write(move |c| audit::audited(c, audit, |tx| labels::delete(tx, &name)))
+            .await
     }
 
     async fn label_units(
@@ -936,8 +961,13 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| audit::search(c, &q)).await
     }
 
-    async fn put_webhook(&self, write: WebhookWrite) -> Result<Webhook, StoreError> {
-        self.write(move |c| webhook::put(c, &write)).await
+    async fn put_webhook(
+        &self,
+        write: WebhookWrite,
+        audit: Option<AuditOf<Webhook>>,
+    ) -> Result<Webhook, StoreError> {
+        self.write(move |c| audit::audited(c, audit, |tx| webhook::put(tx, &write)))
+            .await
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
@@ -949,14 +979,14 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| webhook::get(c, &name)).await
     }
 
-    async fn delete_webhook(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_webhook(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.write(move |c| {
-            let tx = c.transaction().map_err(db)?;
-            webhook::delete(&tx, &name)?;
-            tx.commit().map_err(db)
-        })
-        .await
+        self.write(move |c| audit::audited(c, audit, |tx| webhook::delete(tx, &name)))
+            .await
     }
 
     async fn claim_deliveries(
@@ -998,8 +1028,13 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| webhook::attempts(c, id)).await
     }
 
-    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<Delivery, StoreError> {
-        self.write(move |c| webhook::redeliver(c, id, micros(now)))
+    async fn redeliver(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: Option<AuditOf<Delivery>>,
+    ) -> Result<Delivery, StoreError> {
+        self.write(move |c| audit::audited(c, audit, |tx| webhook::redeliver(tx, id, micros(now))))
             .await
     }
 }

@@ -27,11 +27,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recall> {
 }
 
 pub(crate) fn create(
-    c: &mut Connection,
+    tx: &Connection,
     r: &Recall,
     members: &[RecallMember],
 ) -> Result<(), StoreError> {
-    let tx = c.transaction().map_err(db)?;
     tx.execute(
         &format!(
             "INSERT INTO recalls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL)"
@@ -71,7 +70,7 @@ pub(crate) fn create(
             .map_err(db)?;
         }
     }
-    tx.commit().map_err(db)
+    Ok(())
 }
 
 pub(crate) fn one(c: &Connection, code: &str) -> Result<Option<Recall>, StoreError> {
@@ -117,14 +116,13 @@ pub(crate) fn members(c: &Connection, code: &str) -> Result<Vec<RecallMember>, S
 }
 
 pub(crate) fn close(
-    c: &mut Connection,
+    tx: &Connection,
     code: &str,
     by: &str,
     at: DateTime<Utc>,
     note: Option<&str>,
 ) -> Result<Recall, StoreError> {
-    let tx = c.transaction().map_err(db)?;
-    let Some(current) = one(&tx, code)? else {
+    let Some(current) = one(tx, code)? else {
         return Err(StoreError::NotFound(format!("recall {code}")));
     };
     if current.closed_at.is_some() {
@@ -135,8 +133,7 @@ pub(crate) fn close(
         params![code, micros(at), by, note],
     )
     .map_err(db)?;
-    let closed = one(&tx, code)?.ok_or_else(|| StoreError::NotFound(format!("recall {code}")))?;
-    tx.commit().map_err(db)?;
+    let closed = one(tx, code)?.ok_or_else(|| StoreError::NotFound(format!("recall {code}")))?;
     Ok(closed)
 }
 
@@ -163,13 +160,12 @@ fn narrowing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecallNarrowing> {
 }
 
 pub(crate) fn narrow(
-    c: &mut Connection,
+    tx: &Connection,
     code: &str,
     mut narrowing: RecallNarrowing,
     removed: &[Node],
 ) -> Result<RecallNarrowing, StoreError> {
-    let tx = c.transaction().map_err(db)?;
-    let Some(current) = one(&tx, code)? else {
+    let Some(current) = one(tx, code)? else {
         return Err(StoreError::NotFound(format!("recall {code}")));
     };
     if current.closed_at.is_some() {
@@ -211,7 +207,6 @@ pub(crate) fn narrow(
         ],
     )
     .map_err(db)?;
-    tx.commit().map_err(db)?;
     Ok(narrowing)
 }
 

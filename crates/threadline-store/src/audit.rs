@@ -26,6 +26,11 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// The audit record of a write, completed by what the write answers (a capture's ledger
+/// positions, a stored subscription): the engine builds it inside the write's transaction and
+/// appends it before committing, so the change and its record are kept together or not at all.
+pub type AuditOf<T> = Box<dyn FnOnce(&T) -> AuditRecord + Send>;
+
 /// An audit record with its place in the audit chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {

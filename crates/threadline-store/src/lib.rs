@@ -36,7 +36,7 @@ pub use access::{
     AccessChange, LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord,
     UserRecord, UserView,
 };
-pub use audit::{AuditEntry, AuditQuery};
+pub use audit::{AuditEntry, AuditOf, AuditQuery};
 pub use recall::{Recall, RecallMember, RecallNarrowing};
 
 /// Why a storage call failed. Small on purpose: callers map it to a status code.
@@ -707,6 +707,17 @@ pub trait Store: Send + Sync + 'static {
         &self,
         events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
+    ) -> Result<CaptureOutcome> {
+        self.capture_audited(events, idempotency, None).await
+    }
+    /// [`Store::capture`], and the audit record `audit` builds from the receipts appended in
+    /// the same transaction: both or neither. A replay ([`CaptureOutcome::Replayed`]) records
+    /// nothing and builds no record.
+    async fn capture_audited(
+        &self,
+        events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome>;
 
     /// Records imported events (a bulk import of serials, lots or opening stock) in one
@@ -718,12 +729,14 @@ pub trait Store: Send + Sync + 'static {
     /// With `idempotency`, the key is looked up first, as [`Store::capture`] does: a key seen
     /// before answers its first receipts ([`CaptureOutcome::Replayed`]) before anything is
     /// checked, the same key with another request hash is refused (`idempotency_key_reused`),
-    /// and a new key is kept with the receipts when this commits (never on a dry run).
+    /// and a new key is kept with the receipts when this commits (never on a dry run), as is
+    /// the record `audit` builds from the receipts.
     async fn capture_import(
         &self,
         events: Vec<Event>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome>;
 
     /// Records a master-data create or change as a ledger entry and updates its projection,
@@ -739,13 +752,14 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Records master-data writes in one transaction, all or nothing (a bulk import). Every
     /// refusal is reported, its field prefixed with the write's index (`[3].parent`); with
-    /// `dry_run` nothing is kept even when every write passes. `idempotency` as for
-    /// [`Store::capture_import`].
+    /// `dry_run` nothing is kept even when every write passes. `idempotency` and `audit` as
+    /// for [`Store::capture_import`].
     async fn put_masters(
         &self,
         writes: Vec<MasterWrite>,
         dry_run: bool,
         idempotency: Option<IdempotencyKey>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome>;
 
     async fn product(&self, code: &str) -> Result<Option<Versioned<Product>>>;
@@ -806,8 +820,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ReachStream>;
     // Recall campaigns.
 
-    /// Stores a campaign and its members; a taken code is `Conflict` on field `code`.
-    async fn create_recall(&self, recall: Recall, members: Vec<RecallMember>) -> Result<()>;
+    /// Stores a campaign and its members, with its audit record; a taken code is `Conflict` on
+    /// field `code`.
+    async fn create_recall(
+        &self,
+        recall: Recall,
+        members: Vec<RecallMember>,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<()>;
     async fn recall(&self, code: &str) -> Result<Option<Recall>>;
     /// Every campaign, newest first.
     async fn recalls(&self) -> Result<Vec<Recall>>;
@@ -816,22 +836,26 @@ pub trait Store: Send + Sync + 'static {
     async fn recall_members(&self, code: &str) -> Result<Vec<RecallMember>>;
     /// Narrows an open campaign in one transaction: marks the `removed` members (still
     /// covered ones) as taken out by a new narrowing and records it, numbered after the last
-    /// one (`narrowing.n` is ignored). `NotFound`, or `Invalid` (`recall_closed`) if closed.
+    /// one (`narrowing.n` is ignored), with its audit record. `NotFound`, or `Invalid`
+    /// (`recall_closed`) if closed.
     async fn narrow_recall(
         &self,
         code: &str,
         narrowing: RecallNarrowing,
         removed: Vec<Node>,
+        audit: Option<AuditOf<RecallNarrowing>>,
     ) -> Result<RecallNarrowing>;
     /// A campaign's narrowings, oldest first.
     async fn recall_narrowings(&self, code: &str) -> Result<Vec<RecallNarrowing>>;
-    /// Closes a campaign: `NotFound`, or `Invalid` (`already_closed`) if it was closed.
+    /// Closes a campaign, with its audit record: `NotFound`, or `Invalid` (`already_closed`)
+    /// if it was closed.
     async fn close_recall(
         &self,
         code: &str,
         closed_by: String,
         at: DateTime<Utc>,
         note: Option<String>,
+        audit: Option<AuditOf<Recall>>,
     ) -> Result<Recall>;
 
     // Authenticity checks.
@@ -885,10 +909,15 @@ pub trait Store: Send + Sync + 'static {
     /// Label templates, by name.
     async fn label_templates(&self) -> Result<Vec<LabelTemplateRecord>>;
     async fn label_template(&self, name: &str) -> Result<Option<LabelTemplateRecord>>;
-    /// Creates or replaces a template (see [`LabelTemplateWrite::replaces`]).
-    async fn put_label_template(&self, write: LabelTemplateWrite) -> Result<LabelTemplateRecord>;
-    /// Deletes a template; `NotFound` if there is none.
-    async fn delete_label_template(&self, name: &str) -> Result<()>;
+    /// Creates or replaces a template (see [`LabelTemplateWrite::replaces`]), with its audit
+    /// record.
+    async fn put_label_template(
+        &self,
+        write: LabelTemplateWrite,
+        audit: Option<AuditOf<LabelTemplateRecord>>,
+    ) -> Result<LabelTemplateRecord>;
+    /// Deletes a template, with its audit record; `NotFound` if there is none.
+    async fn delete_label_template(&self, name: &str, audit: Option<AuditOf<()>>) -> Result<()>;
     /// The label data of many units at once, in the order of `keys` (`None` for a key with no
     /// unit): a print job of thousands of serials reads them in a few queries.
     async fn label_units(&self, keys: &[ItemKey]) -> Result<Vec<Option<LabelUnit>>>;
@@ -1022,13 +1051,19 @@ pub trait Store: Send + Sync + 'static {
 
     // Webhooks (see [`webhook`]): subscriptions, and the outbox `capture` fills.
 
-    /// Creates or replaces a subscription (see [`webhook::WebhookWrite::replaces`]).
-    async fn put_webhook(&self, write: webhook::WebhookWrite) -> Result<webhook::Webhook>;
+    /// Creates or replaces a subscription (see [`webhook::WebhookWrite::replaces`]), with its
+    /// audit record.
+    async fn put_webhook(
+        &self,
+        write: webhook::WebhookWrite,
+        audit: Option<AuditOf<webhook::Webhook>>,
+    ) -> Result<webhook::Webhook>;
     /// Every subscription, by name.
     async fn webhooks(&self) -> Result<Vec<webhook::Webhook>>;
     async fn webhook(&self, name: &str) -> Result<Option<webhook::Webhook>>;
-    /// Deletes a subscription with its deliveries and their log; `NotFound` if there is none.
-    async fn delete_webhook(&self, name: &str) -> Result<()>;
+    /// Deletes a subscription with its deliveries and their log, with its audit record;
+    /// `NotFound` if there is none.
+    async fn delete_webhook(&self, name: &str, audit: Option<AuditOf<()>>) -> Result<()>;
     /// Takes up to `limit` pending deliveries due at `now`, oldest event first, and hides them
     /// from other claims until `lease_until` (a worker that dies leaves them to be retried).
     async fn claim_deliveries(
@@ -1044,8 +1079,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delivery(&self, id: Uuid) -> Result<Option<webhook::Delivery>>;
     /// Every attempt at one delivery, oldest first.
     async fn delivery_attempts(&self, id: Uuid) -> Result<Vec<webhook::Attempt>>;
-    /// Queues a delivery again now, whatever its state, with a fresh set of attempts.
-    async fn redeliver(&self, id: Uuid, now: DateTime<Utc>) -> Result<webhook::Delivery>;
+    /// Queues a delivery again now, whatever its state, with a fresh set of attempts, with its
+    /// audit record.
+    async fn redeliver(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: Option<AuditOf<webhook::Delivery>>,
+    ) -> Result<webhook::Delivery>;
 }
 
 /// Adds the refusal of write `i` of a batch to `into` (fields prefixed `[i]`); any other

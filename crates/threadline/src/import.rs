@@ -51,6 +51,13 @@ pub async fn import(
     let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     match target {
         Target::Database(store) => {
+            // A commit keeps its audit record with its rows, in one transaction.
+            let audit: threadline_store::AuditOf<Vec<threadline_store::Receipt>> = {
+                let (object, file) = (format!("imports/{kind}"), file.display().to_string());
+                Box::new(move |r: &Vec<threadline_store::Receipt>| {
+                    crate::audit_cli("import", &object, json!({"rows": r.len(), "file": file}))
+                })
+            };
             let outcome = threadline_server::import::run(
                 &**store,
                 kind,
@@ -60,23 +67,11 @@ pub async fn import(
                 None,
                 "cli",
                 chrono::Utc::now(),
+                Some(audit),
             )
             .await;
             match outcome {
-                Ok(imported) => {
-                    let v = imported.answer;
-                    if commit {
-                        // Recorded after the import committed (see ARCHITECTURE: the price).
-                        store
-                            .append_audit(crate::audit_cli(
-                                "import",
-                                &format!("imports/{kind}"),
-                                json!({"rows": v["rows"], "file": file.display().to_string()}),
-                            ))
-                            .await?;
-                    }
-                    Ok(Ok(v))
-                }
+                Ok(imported) => Ok(Ok(imported.answer)),
                 Err(AppError::Internal(m)) => bail!("the import failed: {m}"),
                 Err(e) => Ok(Err(e
                     .into_errors()

@@ -767,6 +767,7 @@ pub async fn templates(
 pub async fn save_template(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -802,7 +803,7 @@ pub async fn save_template(
     let done = match version {
         None => {
             let body = Bytes::from(json!({"name": name, "template": definition}).to_string());
-            crate::labels::create(State(app.clone()), actor.clone(), h, body).await
+            crate::labels::create(State(app.clone()), actor.clone(), pending, h, body).await
         }
         Some(v) => {
             if let Ok(m) = HeaderValue::from_str(&format!("\"{v}\"")) {
@@ -812,6 +813,7 @@ pub async fn save_template(
             crate::labels::replace(
                 State(app.clone()),
                 actor.clone(),
+                pending,
                 Path(name.clone()),
                 h,
                 body,

@@ -256,6 +256,7 @@ fn bar(label: &str, n: usize, total: usize) -> String {
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -293,6 +294,7 @@ pub async fn create(
     let created = crate::recall::create(
         State(app.clone()),
         actor.clone(),
+        pending,
         json_headers,
         Bytes::from(body.to_string()),
     )
@@ -642,6 +644,7 @@ fn after_campaign_form(
 pub async fn narrow(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -665,6 +668,7 @@ pub async fn narrow(
             crate::recall::narrow(
                 State(app.clone()),
                 actor.clone(),
+                pending,
                 Path(code.clone()),
                 super::json_request(),
                 Bytes::from(body.to_string()),
@@ -687,6 +691,7 @@ pub async fn narrow(
 pub async fn close(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -710,6 +715,7 @@ pub async fn close(
     let outcome = crate::recall::close(
         State(app.clone()),
         actor.clone(),
+        pending,
         Path(code.clone()),
         super::json_request(),
         body,

@@ -353,6 +353,8 @@ pub async fn act(
         "unlock" => crate::account::unlock_user(st, a, pending, Path(name.clone())).await,
         "create_token" => {
             let b = body(json!({"name": name, "roles": ticked(&f)}));
+            // The page answers with the secret (201), not a redirect: the record says so.
+            let pending = pending.answered_in_place();
             crate::account::create_token(st, a, pending, json_headers, b).await
         }
         "revoke_token" => crate::account::revoke_token(st, a, pending, Path(name.clone())).await,

@@ -518,6 +518,7 @@ fn toggled(h: &Webhook, active: bool) -> Value {
 pub async fn act(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -535,7 +536,9 @@ pub async fn act(
     let done = match action {
         "create" => {
             let body = Bytes::from(create_request(&f).to_string());
-            crate::webhook::create(st, a, super::json_request(), body).await
+            // The page answers with the secret (201), not a redirect: the record says so.
+            let pending = pending.answered_in_place();
+            crate::webhook::create(st, a, pending, super::json_request(), body).await
         }
         "disable" | "enable" => match app.store.webhook(&name).await {
             Ok(Some(h)) => {
@@ -547,14 +550,14 @@ pub async fn act(
                     Err(e) => return super::refusal(lang, AppError::Internal(e.to_string())),
                 }
                 let body = Bytes::from(toggled(&h, action == "enable").to_string());
-                crate::webhook::replace(st, a, Path(name.clone()), hs, body).await
+                crate::webhook::replace(st, a, pending, Path(name.clone()), hs, body).await
             }
             Ok(None) => Err(AppError::NotFound(format!("webhook {name} does not exist"))),
             Err(e) => Err(e.into()),
         },
         "redeliver" => {
             let id = f.get("id").cloned().unwrap_or_default();
-            crate::webhook::redeliver(st, a, Path(id)).await
+            crate::webhook::redeliver(st, a, pending, Path(id)).await
         }
         _ => Err(AppError::malformed(
             "invalid_action",
