@@ -518,6 +518,12 @@ store_test!(
             .unwrap()
             .to_owned();
         assert!(secret.starts_with("whsec_"), "{page}");
+        // One record, saying what the page answered (201, the secret shown), never the secret.
+        let records = audited(&t.api, "webhooks/qc-erp").await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["status"], 201, "{records:?}");
+        assert_eq!(records[0]["action"], "POST /admin/webhooks", "{records:?}");
+        assert!(!Value::Array(records).to_string().contains(&secret));
         let hook = t.api.get("/api/v1/webhooks/qc-erp").await;
         assert_eq!(
             hook.body["filter"],
