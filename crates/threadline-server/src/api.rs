@@ -339,7 +339,7 @@ pub async fn list_events(
     };
     // A partner lists the history of one unit shipped to it, and of each event only that unit
     // (an event may name many others).
-    let only = match Partner::of(&*app.store, &actor).await? {
+    let mut only = match Partner::of(&*app.store, &actor).await? {
         None => None,
         Some(mut p) => {
             let Some(key) = &q.item else {
@@ -351,11 +351,27 @@ pub async fn list_events(
             Some(key.clone())
         }
     };
+    // An account of one site lists the history of a unit that was there, of each event only
+    // that unit, as a partner does; and otherwise the events that happened there (a page may
+    // then hold fewer than `limit`).
+    let mut here = None;
+    if let Some(mut site) = crate::site::SiteScope::of(&*app.store, &actor).await? {
+        match &q.item {
+            Some(key) => {
+                site.require(&*app.store, key).await?;
+                only = Some(key.clone());
+            }
+            None => here = Some(site),
+        }
+    }
     let scoped = move |mut page: threadline_store::Page<StoredEvent>| {
         if let Some(key) = &only {
             for e in &mut page.items {
                 Partner::only(&mut e.event, key);
             }
+        }
+        if let Some(site) = &here {
+            page.items.retain(|e| site.happened_here(&e.event));
         }
         page
     };
@@ -673,9 +689,13 @@ pub async fn get_event(
             Some("id".into()),
         )
     })?;
+    let site = crate::site::SiteScope::of(&*app.store, &actor).await?;
     match app.store.event(id).await? {
-        Some(e) => Ok(Json(actor.masked(e)).into_response()),
-        None => Err(AppError::NotFound(format!("event {id} does not exist"))),
+        // An account of one site reads the events that happened there.
+        Some(e) if site.as_ref().is_none_or(|s| s.happened_here(&e.event)) => {
+            Ok(Json(actor.masked(e)).into_response())
+        }
+        _ => Err(AppError::NotFound(format!("event {id} does not exist"))),
     }
 }
 
@@ -694,6 +714,9 @@ pub async fn get_item(
     let key = parse_item_key(&product, &serial)?;
     if let Some(mut p) = Partner::of(&*app.store, &actor).await? {
         p.require(&*app.store, &key).await?;
+    }
+    if let Some(mut s) = crate::site::SiteScope::of(&*app.store, &actor).await? {
+        s.require(&*app.store, &key).await?;
     }
     match app.store.item(&key).await? {
         Some(i) => Ok(Json(actor.masked(i)).into_response()),

@@ -56,6 +56,25 @@ impl Actor {
     }
 }
 
+/// `roots` and everything under them at any depth, given `(child, parent)` links (a cycle
+/// cannot grow the set forever): a partner's sub-distributors, a site's places.
+pub fn with_descendants(
+    mut roots: HashSet<String>,
+    children: &[(String, String)],
+) -> HashSet<String> {
+    loop {
+        let before = roots.len();
+        for (child, parent) in children {
+            if roots.contains(parent) {
+                roots.insert(child.clone());
+            }
+        }
+        if roots.len() == before {
+            return roots;
+        }
+    }
+}
+
 /// What one partner account may see, with what it has already looked up.
 pub struct Partner {
     parties: HashSet<String>,
@@ -94,18 +113,8 @@ impl Partner {
                     None => break,
                 }
             }
-            // Sub-distributors at any depth (a cycle cannot grow the set forever).
-            loop {
-                let before = parties.len();
-                for (child, parent) in &children {
-                    if parties.contains(parent) {
-                        parties.insert(child.clone());
-                    }
-                }
-                if parties.len() == before {
-                    break;
-                }
-            }
+            // Sub-distributors at any depth.
+            parties = with_descendants(parties, &children);
         }
         Ok(Some(Partner {
             parties,

@@ -186,10 +186,17 @@ pub async fn shown(
     {
         return Ok(None);
     }
+    // An account of one site reads a unit that was there as a partner reads its own.
+    let mut site = crate::site::SiteScope::of(store, actor).await?;
+    if let Some(s) = site.as_mut()
+        && !s.sees(store, key).await?
+    {
+        return Ok(None);
+    }
     let Some(mut passport) = passport(store, key, now).await? else {
         return Ok(None);
     };
-    if partner.is_some() {
+    if partner.is_some() || site.is_some() {
         for list in [
             &mut passport.timeline,
             &mut passport.qc,

@@ -1,13 +1,18 @@
-//! Site scoping of writes: an account bound to a site (a user's or token's `site`) records
-//! events only where that site is — the event's business location and read point must be the
-//! site or a place under it. Refused events are named (`events[i].biz_location`) with 403, and
-//! nothing is written. Events that name no place are not judged here.
+//! Site scoping: an account bound to a site (a user's or token's `site`) records events only
+//! where that site is — the event's business location and read point must be the site or a
+//! place under it. Refused events are named (`events[i].biz_location`) with 403, and nothing
+//! is written. Events that name no place are not judged here.
+//!
+//! It reads as a partner does ([`SiteScope`]): the units that were at the site — there now,
+//! or named by an event that happened at, came from or went to a place of the site — and the
+//! events that happened there; anything else answers "not found", never "forbidden".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use threadline_domain::FieldError;
-use threadline_domain::event::EventRequest;
-use threadline_store::Store;
+use threadline_domain::codes::ItemKey;
+use threadline_domain::event::{EndpointKind, Event, EventRequest};
+use threadline_store::{EventQuery, ListQuery, Store};
 
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -109,6 +114,109 @@ impl<'a> SiteCheck<'a> {
             Ok(())
         } else {
             Err(AppError::Forbidden(refusals))
+        }
+    }
+}
+
+/// What an account bound to a site may read: the site's places (the site and every location
+/// under it, read once per request), and the units it has looked up.
+#[derive(Debug, Clone)]
+pub struct SiteScope {
+    places: HashSet<String>,
+    seen: HashMap<ItemKey, bool>,
+}
+
+impl SiteScope {
+    /// The scope of `actor`, or `None` for an account bound to no site.
+    pub async fn of(store: &dyn Store, actor: &Actor) -> Result<Option<SiteScope>, AppError> {
+        let Some(site) = actor.site.clone() else {
+            return Ok(None);
+        };
+        let mut children: Vec<(String, String)> = Vec::new();
+        let mut q = ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        };
+        loop {
+            let page = store.locations(&q).await?;
+            children.extend(page.items.iter().filter_map(|l| {
+                l.def
+                    .parent
+                    .as_ref()
+                    .map(|p| (l.def.code.to_string(), p.to_string()))
+            }));
+            match page.next {
+                Some(n) => q.after = Some(n),
+                None => break,
+            }
+        }
+        let places = crate::partner::with_descendants(HashSet::from([site]), &children);
+        Ok(Some(SiteScope {
+            places,
+            seen: HashMap::new(),
+        }))
+    }
+
+    /// `e` happened at a place of the site, or came from or went to one.
+    pub fn happened_here(&self, e: &Event) -> bool {
+        e.biz_location
+            .iter()
+            .chain(e.read_point.iter())
+            .any(|l| self.places.contains(l.as_str()))
+            || e.sources
+                .iter()
+                .chain(e.destinations.iter())
+                .any(|p| p.kind == EndpointKind::Location && self.places.contains(&p.id))
+    }
+
+    /// `key` was at the site: it is at one of its places now, or an event naming it happened
+    /// here. Unregistered units are not.
+    pub async fn sees(&mut self, store: &dyn Store, key: &ItemKey) -> Result<bool, AppError> {
+        if let Some(s) = self.seen.get(key) {
+            return Ok(*s);
+        }
+        let seen = self.look(store, key).await?;
+        self.seen.insert(key.clone(), seen);
+        Ok(seen)
+    }
+
+    async fn look(&self, store: &dyn Store, key: &ItemKey) -> Result<bool, AppError> {
+        let Some(item) = store.item(key).await? else {
+            return Ok(false);
+        };
+        if item
+            .location
+            .as_ref()
+            .is_some_and(|l| self.places.contains(l))
+        {
+            return Ok(true);
+        }
+        let mut q = EventQuery {
+            item: Some(key.clone()),
+            limit: 1000,
+            ..EventQuery::default()
+        };
+        loop {
+            let page = store.events(&q).await?;
+            if page.items.iter().any(|e| self.happened_here(&e.event)) {
+                return Ok(true);
+            }
+            match (page.next, page.items.last()) {
+                (Some(_), Some(last)) => q.after_seq = Some(last.seq),
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    /// Refuses with 404 ("not registered") unless the site saw `key`.
+    pub async fn require(&mut self, store: &dyn Store, key: &ItemKey) -> Result<(), AppError> {
+        if self.sees(store, key).await? {
+            Ok(())
+        } else {
+            Err(crate::partner::not_found(format_args!(
+                "serial {} of product {}",
+                key.serial, key.product
+            )))
         }
     }
 }
