@@ -46,6 +46,9 @@ pub const PARTNER_ROUTES: &[&str] = &[
     "/api/v1/recalls/{code}",
     "/api/v1/recalls/{code}/units",
     "/epcis/events",
+    "/trace",
+    "/recalls",
+    "/recalls/{code}",
 ];
 
 impl Actor {

@@ -718,22 +718,29 @@ fn for_partner(mut recall: Recall) -> Recall {
 /// `GET /api/v1/recalls`: every campaign, newest first; for a partner account, those that
 /// cover one of its units.
 pub async fn list(State(app): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    let mut recalls = app.store.recalls().await?;
-    if let Some(mut partner) = Partner::of(&*app.store, &actor).await? {
-        let mut kept = Vec::new();
-        'campaigns: for r in recalls {
-            for m in app.store.recall_members(&r.code).await? {
-                if let Node::Item(k) = &m.node
-                    && partner.sees(&*app.store, k).await?
-                {
-                    kept.push(for_partner(r));
-                    continue 'campaigns;
-                }
+    let recalls = campaigns(&*app.store, &actor).await?;
+    Ok(Json(json!({ "recalls": recalls })).into_response())
+}
+
+/// Every campaign `actor` may know of, newest first: for a partner account, those that cover
+/// one of its units, without their scope. The API and the recalls page both list these.
+pub async fn campaigns(store: &dyn Store, actor: &Actor) -> Result<Vec<Recall>, AppError> {
+    let recalls = store.recalls().await?;
+    let Some(mut partner) = Partner::of(store, actor).await? else {
+        return Ok(recalls);
+    };
+    let mut kept = Vec::new();
+    'campaigns: for r in recalls {
+        for m in store.recall_members(&r.code).await? {
+            if let Node::Item(k) = &m.node
+                && partner.sees(store, k).await?
+            {
+                kept.push(for_partner(r));
+                continue 'campaigns;
             }
         }
-        recalls = kept;
     }
-    Ok(Json(json!({ "recalls": recalls })).into_response())
+    Ok(kept)
 }
 
 /// `GET /api/v1/recalls/{code}`: the campaign with counts, progress and contacts, now (for a

@@ -842,34 +842,12 @@ async fn run(
             "serial",
         ));
     }
-    let mut partner = crate::partner::Partner::of(&*app.store, &actor).await?;
-    if let Some(p) = partner.as_mut() {
-        // A partner traces from one unit shipped to it, nothing wider.
-        match &scope.start {
-            Start::Item(k) if scope.is_single() => p.require(&*app.store, k).await?,
-            _ => {
-                return Err(AppError::NotFound(
-                    "a partner account traces from one unit shipped to it".into(),
-                ));
-            }
-        }
-    }
     match format {
         Format::Json => {
-            let mut trace = trace_scope(&*app.store, scope, direction).await?;
-            if let Some(p) = partner.as_mut() {
-                let mut kept = Vec::with_capacity(trace.nodes.len());
-                for mut n in trace.nodes {
-                    if p.keeps(&*app.store, &n.node, direction).await? {
-                        p.hide_via(&*app.store, &mut n, direction).await?;
-                        kept.push(n);
-                    }
-                }
-                trace.nodes = kept;
-            }
-            Ok(Json(actor.masked(trace)).into_response())
+            Ok(Json(shown(&*app.store, &actor, scope, direction).await?).into_response())
         }
         f => {
+            let partner = partner_start(&*app.store, &actor, &scope).await?;
             let rows = walk(&*app.store, &scope, direction).await?;
             let single = scope.is_single();
             let store = app.store.clone();
@@ -907,6 +885,51 @@ async fn run(
             ))
         }
     }
+}
+
+/// The partner scope of `actor` (`None` for an internal account), once it is known that a
+/// partner traces from one unit shipped to it, nothing wider.
+async fn partner_start(
+    store: &dyn Store,
+    actor: &Actor,
+    scope: &Scope,
+) -> Result<Option<crate::partner::Partner>, AppError> {
+    let mut partner = crate::partner::Partner::of(store, actor).await?;
+    if let Some(p) = partner.as_mut() {
+        match &scope.start {
+            Start::Item(k) if scope.is_single() => p.require(store, k).await?,
+            _ => {
+                return Err(AppError::NotFound(
+                    "a partner account traces from one unit shipped to it".into(),
+                ));
+            }
+        }
+    }
+    Ok(partner)
+}
+
+/// The trace of `scope` as `actor` may see it: a partner's from one of its units only, with
+/// the nodes it may see and the units they came through hidden where it may not; restricted
+/// fields masked. The API and the trace page both answer this.
+pub async fn shown(
+    store: &dyn Store,
+    actor: &Actor,
+    scope: Scope,
+    direction: Direction,
+) -> Result<Trace, AppError> {
+    let mut partner = partner_start(store, actor, &scope).await?;
+    let mut trace = trace_scope(store, scope, direction).await?;
+    if let Some(p) = partner.as_mut() {
+        let mut kept = Vec::with_capacity(trace.nodes.len());
+        for mut n in trace.nodes {
+            if p.keeps(store, &n.node, direction).await? {
+                p.hide_via(store, &mut n, direction).await?;
+                kept.push(n);
+            }
+        }
+        trace.nodes = kept;
+    }
+    Ok(actor.masked(trace))
 }
 
 /// `GET /api/v1/trace/backward?product=…&serial=…|lot=…[&as_of=…][&format=csv|xlsx]`

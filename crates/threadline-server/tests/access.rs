@@ -1316,7 +1316,7 @@ store_test!(
         let r = h
             .call(
                 Method::GET,
-                "/recalls?lang=en",
+                "/dashboard?lang=en",
                 &[("cookie", &dealer.cookie)],
                 None,
             )

@@ -1,8 +1,10 @@
 //! Partner scoping through HTTP, on both engines: a distributor's account sees the units
 //! shipped to it or to its sub-distributors — item, passport, events, scan, scan check,
 //! trace and its export, EPCIS query, the recall campaigns that cover its units (those units
-//! only) — and every other unit answers exactly as one that does not exist; an event naming many units shows it only its own; routes outside its scope are
-//! "not found". A distributor account must name a distributor party.
+//! only), and the trace and recall pages drawn from those answers — and every other unit or
+//! campaign answers exactly as one that does not exist; an event naming many units shows it
+//! only its own; routes outside its scope are "not found". A distributor account must name a
+//! distributor party.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -101,6 +103,22 @@ async fn setup(s: &TestStore) -> (Api, Api, Api) {
     let sh = partners.pop().unwrap();
     let gd = partners.pop().unwrap();
     (admin, gd, sh)
+}
+
+/// Two campaigns: the work order (every board) and DIST-SH's board alone.
+async fn two_recalls(admin: &Api) {
+    for (code, scope) in [
+        ("RC-WO", json!({"work_order": "WO-P"})),
+        ("RC-SH", json!({"product": "BOARD", "serial": THEIRS})),
+    ] {
+        ok(
+            admin,
+            "/api/v1/recalls",
+            json!({"code": code, "reason": "cracked solder joints", "severity": "major",
+            "scope": scope}),
+        )
+        .await;
+    }
 }
 
 /// The error of a refusal with the serial taken out, to compare "hidden" with "absent".
@@ -382,13 +400,13 @@ store_test!(
         assert_eq!(r.status, 200);
         let page = r.body.as_str().unwrap();
         let nav = &page[page.find("<nav").unwrap()..page.find("</nav>").unwrap()];
-        assert!(nav.contains("href=\"/unit?lang=en\""), "{nav}");
+        for page in ["/unit", "/trace", "/recalls"] {
+            assert!(nav.contains(&format!("href=\"{page}?lang=en\"")), "{nav}");
+        }
         // Pages it may read but not as a partner are not found; admin needs what it lacks.
         for (hidden, status) in [
             ("/dashboard", 404),
             ("/search", 404),
-            ("/trace", 404),
-            ("/recalls", 404),
             ("/admin/products", 403),
         ] {
             assert!(
@@ -416,18 +434,7 @@ store_test!(
     a_distributor_acts_on_a_recall_through_its_own_units_only,
     |s: TestStore| async move {
         let (admin, gd, sh) = setup(&s).await;
-        for (code, scope) in [
-            ("RC-WO", json!({"work_order": "WO-P"})),
-            ("RC-SH", json!({"product": "BOARD", "serial": THEIRS})),
-        ] {
-            ok(
-                &admin,
-                "/api/v1/recalls",
-                json!({"code": code, "reason": "cracked solder joints", "severity": "major",
-                "scope": scope}),
-            )
-            .await;
-        }
+        two_recalls(&admin).await;
         let all = admin.get("/api/v1/recalls/RC-WO").await;
         assert_eq!(all.body["units"], 4, "{:?}", all.body);
 
@@ -500,5 +507,92 @@ store_test!(
         for hidden in [MINE, SUBS, OURS] {
             assert!(!text.contains(hidden), "{hidden} in {text}");
         }
+    }
+);
+
+store_test!(
+    a_distributor_reads_the_trace_and_recall_pages_of_its_own_units_only,
+    |s: TestStore| async move {
+        let (admin, gd, _sh) = setup(&s).await;
+        // Its board is received and sold to a customer, whose name it may not read.
+        ok(
+            &admin,
+            "/api/v1/locations",
+            json!({"code": "EXT-GD", "name": "GD warehouse", "kind": "external", "party": "DIST-GD"}),
+        )
+        .await;
+        ok(
+            &admin,
+            "/api/v1/ops/distributor-receipt",
+            json!({"time": at(570), "distributor": "DIST-GD", "location": "EXT-GD", "items": [unit(MINE)]}),
+        )
+        .await;
+        ok(
+            &admin,
+            "/api/v1/ops/sell",
+            json!({"time": at(560), "customer": "CUST1", "seller": "DIST-GD", "region": "CN-GD-SZ",
+                   "items": [unit(MINE)]}),
+        )
+        .await;
+        two_recalls(&admin).await;
+        let html = |r: common::Reply| r.body.as_str().unwrap().to_owned();
+
+        // The recalls page lists the campaign that covers its units, not the other.
+        let r = gd.get("/recalls?lang=en").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let list = html(r);
+        assert!(list.contains("RC-WO") && !list.contains("RC-SH"), "{list}");
+        assert!(!list.contains("id=\"new-recall\"") && !list.contains("/recalls/new"));
+
+        // The campaign page: its two units, its customer masked; no one else's, no forms.
+        let r = gd.get("/recalls/RC-WO?lang=en").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let page = html(r);
+        for hidden in [
+            THEIRS,
+            OURS,
+            "WO-P",
+            "DIST-SH",
+            "Acme Retail",
+            "close-recall",
+            "narrow-recall",
+        ] {
+            assert!(!page.contains(hidden), "{hidden} in {page}");
+        }
+        assert!(page.contains("CUST1") && page.contains("***"), "{page}");
+        let all = html(admin.get("/recalls/RC-WO?lang=en").await);
+        assert!(all.contains("Acme Retail"), "the admin reads the name");
+        // Another's campaign reads like one that does not exist.
+        let absent = gd.get("/recalls/RC-NONE?lang=en").await;
+        let other = gd.get("/recalls/RC-SH?lang=en").await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            (other.status, html(other).replace("RC-SH", "RC-NONE")),
+            (absent.status, html(absent))
+        );
+
+        // The trace page: from its unit; another's reads like a serial never registered,
+        // and anything wider than one unit is refused.
+        let trace = |serial: &str| {
+            format!("/trace?direction=forward&product=BOARD&serial={serial}&lang=en")
+        };
+        let page = html(gd.get(&trace(MINE)).await);
+        assert!(page.contains("id=\"trace-result\""), "{page}");
+        assert!(!page.contains("id=\"start-recall\""));
+        let theirs = html(gd.get(&trace(THEIRS)).await);
+        assert!(theirs.contains("id=\"trace-error\""), "{theirs}");
+        assert_eq!(
+            theirs.replace(THEIRS, "<serial>"),
+            html(gd.get(&trace("NOPE-1")).await).replace("NOPE-1", "<serial>")
+        );
+        let wide = html(
+            gd.get("/trace?direction=forward&work_order=WO-P&lang=en")
+                .await,
+        );
+        assert!(
+            wide.contains("id=\"trace-error\"") && !wide.contains(MINE),
+            "{wide}"
+        );
+        assert!(html(admin.get(&trace(THEIRS)).await).contains("id=\"trace-result\""));
     }
 );

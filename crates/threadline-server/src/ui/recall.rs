@@ -43,9 +43,9 @@ pub async fn list(
     uri: Uri,
 ) -> Response {
     let lang = lang_of_request(&uri, &headers);
-    let recalls = match app.store.recalls().await {
+    let recalls = match crate::recall::campaigns(&*app.store, &actor).await {
         Ok(r) => r,
-        Err(e) => return super::refusal(lang, e.into()),
+        Err(e) => return super::refusal(lang, e),
     };
     let rows: String = recalls
         .iter()

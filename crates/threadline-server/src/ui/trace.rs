@@ -452,11 +452,11 @@ pub async fn page(
                 Some("serial".into()),
             ));
         }
-        crate::trace::trace_scope(&*app.store, scope, q.direction).await
+        crate::trace::shown(&*app.store, &actor, scope, q.direction).await
     }
     .await;
     let trace = match result {
-        Ok(t) => actor.masked(t),
+        Ok(t) => t,
         Err(AppError::Internal(m)) => return super::refusal(lang, AppError::Internal(m)),
         Err(e) => {
             return show(
