@@ -49,6 +49,7 @@ pub const PARTNER_ROUTES: &[&str] = &[
     "/trace",
     "/recalls",
     "/recalls/{code}",
+    "/dashboard",
 ];
 
 impl Actor {
@@ -172,6 +173,11 @@ impl Partner {
             }
         }
         Ok(false)
+    }
+
+    /// `party` is this partner or one of its sub-distributors.
+    pub fn is_own(&self, party: &str) -> bool {
+        self.parties.contains(party)
     }
 
     /// Was `key` shipped to this partner (see the module docs)? Unregistered units are not.

@@ -1316,7 +1316,7 @@ store_test!(
         let r = h
             .call(
                 Method::GET,
-                "/dashboard?lang=en",
+                "/search?lang=en",
                 &[("cookie", &dealer.cookie)],
                 None,
             )

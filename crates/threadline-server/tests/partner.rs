@@ -105,6 +105,29 @@ async fn setup(s: &TestStore) -> (Api, Api, Api) {
     (admin, gd, sh)
 }
 
+/// DIST-GD receives its board at its warehouse and sells it to CUST1 in Shenzhen.
+async fn sold_by_gd(admin: &Api) {
+    ok(
+        admin,
+        "/api/v1/locations",
+        json!({"code": "EXT-GD", "name": "GD warehouse", "kind": "external", "party": "DIST-GD"}),
+    )
+    .await;
+    ok(
+        admin,
+        "/api/v1/ops/distributor-receipt",
+        json!({"time": at(570), "distributor": "DIST-GD", "location": "EXT-GD", "items": [unit(MINE)]}),
+    )
+    .await;
+    ok(
+        admin,
+        "/api/v1/ops/sell",
+        json!({"time": at(560), "customer": "CUST1", "seller": "DIST-GD", "region": "CN-GD-SZ",
+               "items": [unit(MINE)]}),
+    )
+    .await;
+}
+
 /// Two campaigns: the work order (every board) and DIST-SH's board alone.
 async fn two_recalls(admin: &Api) {
     for (code, scope) in [
@@ -237,7 +260,7 @@ store_test!(
             "/api/v1/ops/pick?product=BOARD&quantity=1",
             "/api/v1/lots/RESIN/L1",
             "/epcis/bizSteps/commissioning/events",
-            "/dashboard",
+            "/search",
         ] {
             let (status, _, body) = gd.get_file(uri).await;
             assert_eq!(
@@ -400,15 +423,11 @@ store_test!(
         assert_eq!(r.status, 200);
         let page = r.body.as_str().unwrap();
         let nav = &page[page.find("<nav").unwrap()..page.find("</nav>").unwrap()];
-        for page in ["/unit", "/trace", "/recalls"] {
+        for page in ["/unit", "/trace", "/recalls", "/dashboard"] {
             assert!(nav.contains(&format!("href=\"{page}?lang=en\"")), "{nav}");
         }
         // Pages it may read but not as a partner are not found; admin needs what it lacks.
-        for (hidden, status) in [
-            ("/dashboard", 404),
-            ("/search", 404),
-            ("/admin/products", 403),
-        ] {
+        for (hidden, status) in [("/search", 404), ("/admin/products", 403)] {
             assert!(
                 !nav.contains(&format!("href=\"{hidden}")),
                 "{hidden}: {nav}"
@@ -425,7 +444,7 @@ store_test!(
             page.body
                 .as_str()
                 .unwrap()
-                .contains("href=\"/dashboard?lang=en\"")
+                .contains("href=\"/search?lang=en\"")
         );
     }
 );
@@ -514,26 +533,8 @@ store_test!(
     a_distributor_reads_the_trace_and_recall_pages_of_its_own_units_only,
     |s: TestStore| async move {
         let (admin, gd, _sh) = setup(&s).await;
-        // Its board is received and sold to a customer, whose name it may not read.
-        ok(
-            &admin,
-            "/api/v1/locations",
-            json!({"code": "EXT-GD", "name": "GD warehouse", "kind": "external", "party": "DIST-GD"}),
-        )
-        .await;
-        ok(
-            &admin,
-            "/api/v1/ops/distributor-receipt",
-            json!({"time": at(570), "distributor": "DIST-GD", "location": "EXT-GD", "items": [unit(MINE)]}),
-        )
-        .await;
-        ok(
-            &admin,
-            "/api/v1/ops/sell",
-            json!({"time": at(560), "customer": "CUST1", "seller": "DIST-GD", "region": "CN-GD-SZ",
-                   "items": [unit(MINE)]}),
-        )
-        .await;
+        // Its board is sold to a customer, whose name it may not read.
+        sold_by_gd(&admin).await;
         two_recalls(&admin).await;
         let html = |r: common::Reply| r.body.as_str().unwrap().to_owned();
 
@@ -594,5 +595,38 @@ store_test!(
             "{wide}"
         );
         assert!(html(admin.get(&trace(THEIRS)).await).contains("id=\"trace-result\""));
+    }
+);
+
+store_test!(
+    a_distributor_dashboard_is_its_own_part_of_the_channel,
+    |s: TestStore| async move {
+        let (admin, gd, _sh) = setup(&s).await;
+        sold_by_gd(&admin).await;
+        let r = gd.get("/dashboard?lang=en").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let page = r.body.as_str().unwrap();
+        // Its own and its sub-distributor's holdings and sales; nobody else's, nothing of the
+        // plant's quality, stock, checks or service desk.
+        let table = &page[page.find("id=\"channel-table\"").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert!(
+            table.contains("<td>DIST-GD</td>") && table.contains("<td>DIST-GD-SUB</td>"),
+            "{table}"
+        );
+        assert!(page.contains("id=\"chart-regions\""), "{page}");
+        for hidden in [
+            "DIST-SH",
+            "Shanghai",
+            "id=\"quality\"",
+            "id=\"units\"",
+            "id=\"authenticity\"",
+            "id=\"service\"",
+        ] {
+            assert!(!page.contains(hidden), "{hidden} in {page}");
+        }
+        let all = admin.get("/dashboard?lang=en").await;
+        let all = all.body.as_str().unwrap();
+        assert!(all.contains("<td>DIST-SH</td>") && all.contains("id=\"quality\""));
     }
 );

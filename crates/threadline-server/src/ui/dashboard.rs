@@ -2,6 +2,7 @@
 //! over time), units by state and location, the sales channel (what each distributor holds
 //! and sold, by region) and the service desk (repair turnaround, top fault and defect codes).
 //! Every number comes from the store's dashboard queries; the charts are SVG written here.
+//! A distributor's account sees only its own part of the channel.
 
 use std::collections::BTreeMap;
 
@@ -453,8 +454,20 @@ async fn units(app: &AppState, lang: Lang) -> Result<String, crate::error::AppEr
     ))
 }
 
-async fn channel(app: &AppState, lang: Lang, w: &Window) -> Result<String, crate::error::AppError> {
-    let c = app.store.channel(w).await?;
+/// The sales channel in the window; for a partner, its own parties' holdings, sales and
+/// diversions only.
+async fn channel(
+    app: &AppState,
+    lang: Lang,
+    w: &Window,
+    partner: Option<&crate::partner::Partner>,
+) -> Result<String, crate::error::AppError> {
+    let mut c = app.store.channel(w).await?;
+    if let Some(p) = partner {
+        c.holdings.retain(|h| p.is_own(&h.distributor));
+        c.sales
+            .retain(|s| s.seller.as_deref().is_some_and(|s| p.is_own(s)));
+    }
     let mut sold_by: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_region: BTreeMap<String, i64> = BTreeMap::new();
     for s in &c.sales {
@@ -772,7 +785,16 @@ pub async fn page(
         }
     };
     let w = f.window();
+    // A distributor's dashboard is its own part of the sales channel: what it and its
+    // sub-distributors hold, sold and sold outside their regions — nothing of the plant's.
+    let partner = match crate::partner::Partner::of(&*app.store, &actor).await {
+        Ok(p) => p,
+        Err(e) => return super::refusal(lang, e),
+    };
     let figures = async {
+        if let Some(p) = &partner {
+            return channel(&app, lang, &w, Some(p)).await;
+        }
         let rows = app.store.qc_stats(f.by, &w).await?;
         // Units have one product each: the totals come from that partition.
         let overall = if f.by == QcBy::Product {
@@ -785,7 +807,7 @@ pub async fn page(
             "{}{}{}{}{}",
             quality(lang, &f, &rows, &overall),
             units(&app, lang).await?,
-            channel(&app, lang, &w).await?,
+            channel(&app, lang, &w, None).await?,
             authenticity(&app, lang, &w).await?,
             service(lang, &f, &service_stats),
         ))
