@@ -235,6 +235,31 @@ pub struct CampaignView {
     pub narrowings: Vec<RecallNarrowing>,
 }
 
+/// Units by where they are, counted alike by a campaign and by the preview of its scope: a
+/// part built into another unit goes where that unit goes and is not counted again.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub in_our_hands: usize,
+    /// Shipped, at a distributor or sold: neither in our hands nor used up.
+    pub outside: usize,
+}
+
+impl Tally {
+    /// Counts a unit by its whereabouts; false (and nothing counted) for a part built into
+    /// another unit.
+    pub fn add(&mut self, w: &Whereabouts) -> bool {
+        if w.inside.is_some() {
+            return false;
+        }
+        if w.in_our_hands {
+            self.in_our_hands += 1;
+        } else if !w.status.is_final() {
+            self.outside += 1;
+        }
+        true
+    }
+}
+
 /// The affected nodes of a campaign with their current state and closure.
 async fn affected(
     store: &dyn Store,
@@ -374,6 +399,7 @@ async fn view(
     };
     let mut parties: BTreeMap<(String, &'static str), (usize, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
+    let mut tally = Tally::default();
     for a in list {
         match &a.node {
             Node::Lot(_) => {
@@ -388,14 +414,14 @@ async fn view(
         let (Some(w), Some(c)) = (&a.state, a.closure) else {
             continue;
         };
+        if !tally.add(w) {
+            continue;
+        }
         *v.by_status.entry(w.status.as_str()).or_default() += 1;
         if let Some(cu) = &w.custodian {
             *v.by_custodian.entry(cu.clone()).or_default() += 1;
         }
-        if w.in_our_hands {
-            v.in_our_hands += 1;
-        } else if !w.status.is_final() {
-            v.outside += 1;
+        if !w.in_our_hands && !w.status.is_final() {
             for (party, kind) in [(&w.distributor, "distributor"), (&w.customer, "customer")] {
                 if let Some(p) = party {
                     let e = parties.entry((p.clone(), kind)).or_default();
@@ -417,6 +443,8 @@ async fn view(
         }
         p.closed += usize::from(c.is_closed());
     }
+    v.in_our_hands = tally.in_our_hands;
+    v.outside = tally.outside;
     v.progress.percent = if v.progress.units == 0 {
         100.0
     } else {

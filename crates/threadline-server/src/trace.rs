@@ -396,12 +396,17 @@ pub struct Whereabouts {
     pub in_our_hands: bool,
 }
 
-/// Party and location master data, looked up once per code while a trace is written.
+/// Party and location master data, and the units parts are built into, looked up once per code
+/// while a trace is written.
 pub struct Places<'a> {
     store: &'a dyn Store,
     parties: HashMap<String, Option<Party>>,
     locations: HashMap<String, Option<Location>>,
+    units: HashMap<ItemKey, Option<UnitState>>,
 }
+
+/// How many levels up [`Places::whereabouts`] follows a part to the unit it is built into.
+const MAX_NESTING: usize = 32;
 
 impl<'a> Places<'a> {
     pub fn new(store: &'a dyn Store) -> Self {
@@ -409,7 +414,38 @@ impl<'a> Places<'a> {
             store,
             parties: HashMap::new(),
             locations: HashMap::new(),
+            units: HashMap::new(),
         }
+    }
+
+    async fn unit(&mut self, key: &ItemKey) -> Result<Option<&UnitState>, AppError> {
+        if !self.units.contains_key(key) {
+            let u = self.store.item(key).await?.map(|v| UnitState {
+                status: v.status,
+                location: v.location,
+                custodian: v.custodian,
+                lot: v.lot,
+                parent: v.parent,
+            });
+            self.units.insert(key.clone(), u);
+        }
+        Ok(self.units.get(key).and_then(Option::as_ref))
+    }
+
+    /// The unit a part is built into at the top (itself if it is in none): a part goes where
+    /// that unit goes.
+    async fn outermost(&mut self, u: &UnitState) -> Result<UnitState, AppError> {
+        let mut top = u.clone();
+        for _ in 0..MAX_NESTING {
+            let Some(parent) = top.parent.clone() else {
+                break;
+            };
+            match self.unit(&parent).await? {
+                Some(p) => top = p.clone(),
+                None => break,
+            }
+        }
+        Ok(top)
     }
 
     pub async fn party(&mut self, code: &str) -> Result<Option<&Party>, AppError> {
@@ -505,8 +541,17 @@ impl<'a> Places<'a> {
         Ok(())
     }
 
-    /// Reads a unit's projected state in terms of parties and regions.
-    pub async fn whereabouts(&mut self, u: &UnitState) -> Result<Whereabouts, AppError> {
+    /// Reads a unit's projected state in terms of parties and regions. A part built into
+    /// another unit is where the outermost unit it is in is — in stock, at a distributor, sold —
+    /// unless it was used up or scrapped itself; `inside` names the unit it is built into.
+    pub async fn whereabouts(&mut self, part: &UnitState) -> Result<Whereabouts, AppError> {
+        let top;
+        let u = if part.parent.is_some() && !part.status.is_final() {
+            top = self.outermost(part).await?;
+            &top
+        } else {
+            part
+        };
         let mut w = Whereabouts {
             status: u.status,
             location: u.location.clone(),
@@ -515,7 +560,7 @@ impl<'a> Places<'a> {
             customer: None,
             customer_name: None,
             region: None,
-            inside: u.parent.clone(),
+            inside: part.parent.clone(),
             in_our_hands: false,
         };
         if let Some(c) = &u.custodian {
@@ -646,27 +691,25 @@ pub async fn walk(
     Ok(store.reach(starts, direction, scope.as_of).await?)
 }
 
-/// The whole trace of a scope in memory (at most [`MAX_NODES`] nodes). For a single unit or
-/// lot the start itself is left out.
-pub async fn trace_scope(
+/// Everything a scope reaches, its starting nodes included — what a recall on it covers — in
+/// memory (at most [`MAX_NODES`] nodes besides a single start).
+pub async fn reach_scope(
     store: &dyn Store,
     scope: Scope,
     direction: Direction,
 ) -> Result<Trace, AppError> {
+    let limit = MAX_NODES + usize::from(scope.is_single());
     let rows = walk(store, &scope, direction).await?;
-    let rows = threadline_store::collect_reach(rows, MAX_NODES + 1)
+    let rows = threadline_store::collect_reach(rows, limit + 1)
         .await
         .map_err(too_large)?;
+    if rows.len() > limit {
+        return Err(too_large(threadline_store::ReachError::TooLarge(MAX_NODES)));
+    }
     let mut places = Places::new(store);
     let mut nodes = Vec::with_capacity(rows.len());
     for r in rows {
-        if scope.is_single() && r.depth == 0 {
-            continue;
-        }
         nodes.push(TraceNode::of(r, &mut places).await?);
-    }
-    if nodes.len() > MAX_NODES {
-        return Err(too_large(threadline_store::ReachError::TooLarge(MAX_NODES)));
     }
     Ok(Trace {
         as_of: scope.as_of,
@@ -674,6 +717,20 @@ pub async fn trace_scope(
         direction: direction_name(direction),
         nodes,
     })
+}
+
+/// The whole trace of a scope in memory (at most [`MAX_NODES`] nodes). For a single unit or
+/// lot the start itself is left out.
+pub async fn trace_scope(
+    store: &dyn Store,
+    scope: Scope,
+    direction: Direction,
+) -> Result<Trace, AppError> {
+    let mut trace = reach_scope(store, scope, direction).await?;
+    if trace.scope.is_single() {
+        trace.nodes.retain(|n| n.depth != 0);
+    }
+    Ok(trace)
 }
 
 fn too_large(e: threadline_store::ReachError) -> AppError {

@@ -621,9 +621,10 @@ store_test!(a_forward_trace_into_a_recall, |s: TestStore| async move {
     // From the trace to a recall: preview, then create.
     b.click("#start-recall").await;
     b.until("document.getElementById('recall-preview')").await;
+    // The board and the phone it is in; the board goes with the phone, held in its place.
     let summary = b.text("#preview-summary").await;
     assert!(
-        summary.starts_with("Units: 1 · In our hands: 1"),
+        summary.starts_with("Units: 2 · In our hands: 1 · Outside: 0"),
         "{summary}"
     );
     b.shot("recall-preview-en").await;

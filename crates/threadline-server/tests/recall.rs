@@ -1046,3 +1046,129 @@ store_test!(
         assert_eq!(ledger_len(&api, &admin).await, before + 2);
     }
 );
+
+/// The numbers in `<p id="preview-summary">`: units, in our hands, outside, lots.
+fn preview_summary(html: &str) -> Vec<u64> {
+    let start = html.find("id=\"preview-summary\"").expect("a preview summary");
+    let end = start + html[start..].find("</p>").unwrap();
+    html[start..end]
+        .split("<strong>")
+        .skip(1)
+        .map(|s| s[..s.find('<').unwrap()].parse().unwrap())
+        .collect()
+}
+
+store_test!(
+    a_part_built_into_a_unit_goes_where_that_unit_goes,
+    |s: TestStore| async move {
+        let api = Api::new(&s);
+        let admin = token(&*s.store, "t-admin", &[Role::Admin]).await;
+        let quality = token(&*s.store, "t-quality", &[Role::Quality]).await;
+        genealogy(&s, &api, &admin).await;
+        // A loose board B5 of resin R1, never built into a phone, put away in stock.
+        let events = json!([
+            {"type": "object", "action": "ADD", "event_time": at(60), "biz_step": "commissioning",
+             "disposition": "active", "biz_location": "SZ-L2", "items": [unit("BOARD", "B5")]},
+            {"type": "aggregation", "action": "ADD", "event_time": at(59), "biz_step": "assembling",
+             "biz_location": "SZ-L1", "parent": unit("BOARD", "B5"),
+             "child_lots": [{"product": "RESIN", "lot": "R1", "quantity": "0.1"}]},
+            {"type": "object", "action": "OBSERVE", "event_time": at(58), "biz_step": "storing",
+             "disposition": "sellable_not_accessible", "biz_location": "SZ-WH-A1",
+             "items": [unit("BOARD", "B5")]}
+        ]);
+        let r = api.post(&admin, "/api/v1/events", events).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+        // The trace: B1 is inside P1 (in stock), B2 inside P2 (at the distributor), B3 inside
+        // P3 (sold): each board is where its phone is.
+        let r = api
+            .get(&admin, "/api/v1/trace/forward?product=RESIN&lot=R1")
+            .await;
+        let nodes = &r.body["nodes"];
+        let whereabouts = |serial: &str| {
+            let w = &node(nodes, serial)["state"];
+            (
+                w["in_our_hands"].as_bool(),
+                w["location"].as_str().map(str::to_owned),
+                w["distributor"].as_str().map(str::to_owned),
+                w["customer"].as_str().map(str::to_owned),
+            )
+        };
+        assert_eq!(whereabouts("B1"), whereabouts("P1"), "{nodes}");
+        assert_eq!(whereabouts("B2"), whereabouts("P2"), "{nodes}");
+        assert_eq!(whereabouts("B3"), whereabouts("P3"), "{nodes}");
+        assert_eq!(
+            whereabouts("B2"),
+            (Some(false), Some("EXT-GD".into()), Some("DIST-GD".into()), None)
+        );
+        assert_eq!(whereabouts("B3").3.as_deref(), Some("CUST9"));
+        assert_eq!(whereabouts("B5").0, Some(true));
+
+        // The preview: seven units (four boards, three phones), of which P1 and B5 are in our
+        // hands and P2, P3 outside (a board goes with its phone), and the lot.
+        let r = api
+            .get(&quality, "/recalls/new?product=RESIN&lot=R1&lang=en")
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let html = String::from_utf8(r.bytes).unwrap();
+        assert_eq!(preview_summary(&html), [7, 2, 2, 1], "{html}");
+
+        // The campaign says the same, and holds exactly the units in our hands.
+        let r = api
+            .post(
+                &quality,
+                "/api/v1/recalls",
+                json!({"code": "RC-B", "reason": "R1 resin brittle", "severity": "major",
+                    "scope": {"product": "RESIN", "lot": "R1"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let c = &r.body;
+        assert_eq!(
+            (
+                c["units"].as_u64(),
+                c["in_our_hands"].as_u64(),
+                c["outside"].as_u64(),
+                c["lots"].as_u64(),
+                c["held_units"].as_u64()
+            ),
+            (Some(7), Some(2), Some(2), Some(1), Some(2)),
+            "{c}"
+        );
+        for (serial, holds) in [
+            ("PHONE/P1", json!(["recall"])),
+            ("BOARD/B5", json!(["recall"])),
+            ("PHONE/P2", json!([])),
+            ("BOARD/B2", json!([])),
+            ("PHONE/P3", json!([])),
+        ] {
+            let item = api.get(&admin, &format!("/api/v1/items/{serial}")).await;
+            assert_eq!(item.body["holds"], holds, "{serial}: {}", item.body);
+        }
+
+        // A held unit does not ship; one outside the recall does.
+        for (product, serial) in [("PHONE", "P1"), ("BOARD", "B5")] {
+            let before = ledger_len(&api, &admin).await;
+            let r = api
+                .post(
+                    &admin,
+                    "/api/v1/ops/ship",
+                    json!({"time": at(10), "sales_order": "SO-9", "customer": "CUST9", "from": "SZ-WH-A1",
+                        "lines": [{"line": "1", "product": product, "serials": [serial]}]}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{serial}: {}", r.body);
+            assert!(r.body.to_string().contains("hold"), "{serial}: {}", r.body);
+            assert_eq!(ledger_len(&api, &admin).await, before);
+        }
+        let r = api
+            .post(
+                &admin,
+                "/api/v1/ops/ship",
+                json!({"time": at(10), "sales_order": "SO-9", "customer": "CUST9", "from": "SZ-WH-A1",
+                    "lines": [{"line": "1", "product": "PHONE", "serials": ["P4"]}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+);

@@ -153,7 +153,7 @@ async fn preview_page(
     }
     let trace = async {
         let scope = q.scope()?.check(app.clock.now(), "")?;
-        crate::trace::trace_scope(&*app.store, scope, Direction::Parents).await
+        crate::trace::reach_scope(&*app.store, scope, Direction::Parents).await
     }
     .await;
     let trace = match trace {
@@ -166,24 +166,26 @@ async fn preview_page(
             ));
         }
     };
+    // Counted as the campaign counts them (`recall::Tally`): a part built into another unit
+    // goes where that unit goes.
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
-    let (mut ours, mut outside, mut lots) = (0, 0, 0);
+    let mut tally = crate::recall::Tally::default();
+    let (mut units, mut lots) = (0, 0);
     for n in &trace.nodes {
         match &n.state {
             Some(s) => {
-                *by_state
-                    .entry(crate::i18n::status(lang, s.status))
-                    .or_default() += 1;
-                if s.in_our_hands {
-                    ours += 1;
-                } else {
-                    outside += 1;
+                units += 1;
+                if tally.add(s) {
+                    *by_state
+                        .entry(crate::i18n::status(lang, s.status))
+                        .or_default() += 1;
                 }
             }
             None => lots += 1,
         }
     }
-    let total = ours + outside;
+    let total: usize = by_state.values().sum();
+    let (ours, outside) = (tally.in_our_hands, tally.outside);
     let bars: String = by_state
         .iter()
         .map(|(state, n)| bar(state, *n, total))
@@ -233,7 +235,7 @@ async fn preview_page(
     };
     show(format!(
         "{error}<section class=\"card\" id=\"recall-preview\"><h2>{h}</h2>\
-         <p id=\"preview-summary\">{l_units}: <strong>{total}</strong> · {l_ours}: <strong>{ours}</strong> · {l_out}: <strong>{outside}</strong> · {l_lots}: <strong>{lots}</strong></p>\
+         <p id=\"preview-summary\">{l_units}: <strong>{units}</strong> · {l_ours}: <strong>{ours}</strong> · {l_out}: <strong>{outside}</strong> · {l_lots}: <strong>{lots}</strong></p>\
          <div class=\"bars\">{bars}</div></section>{create}",
         h = t(lang, Msg::AffectedByState),
         l_units = t(lang, Msg::Units),
