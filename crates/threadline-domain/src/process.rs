@@ -145,6 +145,10 @@ pub struct Process {
     pub steps: Vec<StepRule>,
     #[serde(default)]
     pub required_fields: Vec<FieldRule>,
+    /// The plant's time zone, an IANA name such as `Asia/Shanghai`: the pages show dates and
+    /// times there and the dashboards cut days there. `Asia/Shanghai` if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl Default for Process {
@@ -178,6 +182,7 @@ impl Default for Process {
                 rule(Operation::Repair, &[Returned, InRepair, InStock], false),
             ],
             required_fields: Vec::new(),
+            time_zone: None,
         }
     }
 }

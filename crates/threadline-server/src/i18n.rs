@@ -165,6 +165,8 @@ pub enum Msg {
     Undone,
     ProcessRules,
     ProcessRulesIntro,
+    PlantTimeZone,
+    PlantTimeZoneHint,
     ProcessIsDefault,
     StepRules,
     StepRulesHint,
@@ -724,6 +726,14 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Undone) => "Undone",
         (Lang::Zh, ProcessRules) => "工序规则",
         (Lang::En, ProcessRules) => "Process rules",
+        (Lang::Zh, PlantTimeZone) => "工厂时区",
+        (Lang::En, PlantTimeZone) => "Plant time zone",
+        (Lang::Zh, PlantTimeZoneHint) => {
+            "IANA 时区名，如 Asia/Shanghai。所有页面的日期和时间按此时区显示，看板也按此时区划分日期。留空即 Asia/Shanghai。"
+        }
+        (Lang::En, PlantTimeZoneHint) => {
+            "An IANA name such as Asia/Shanghai. Every page shows dates and times in this zone, and the dashboards cut days there. Empty means Asia/Shanghai."
+        }
         (Lang::Zh, ProcessRulesIntro) => {
             "扫码时按这些规则判断：每个作业允许在哪些状态下进行、是否拒绝已冻结的单品、作业后单品处于什么状态，以及某类产品的作业必须填写哪些字段。规则只约束今后的作业，已记录的事件不会改变；每次保存都是新版本，记入账本和审计日志。"
         }
@@ -1833,23 +1843,27 @@ pub fn month(lang: Lang, d: chrono::NaiveDate) -> String {
     }
 }
 
-/// A moment in the time zone it is given in: `2026年5月26日 10:00 (+08:00)`,
-/// `26 May 2026, 10:00 (+08:00)`.
-pub fn datetime<Tz: chrono::TimeZone>(lang: Lang, t: &chrono::DateTime<Tz>) -> String
-where
-    Tz::Offset: std::fmt::Display,
-{
-    let offset = t.format("%:z").to_string();
-    let offset = if offset == "+00:00" {
-        "UTC".to_owned()
-    } else {
-        offset
-    };
+/// The plant's time zone when its process definition names none.
+pub const DEFAULT_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// A moment as the plant reads it, in its time zone `zone`: `2026年5月26日 10:00`,
+/// `26 May 2026, 10:00`.
+pub fn datetime<T: chrono::TimeZone>(
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    t: &chrono::DateTime<T>,
+) -> String {
+    let t = t.with_timezone(&zone);
     let time = t.format("%H:%M");
     match lang {
-        Lang::Zh => format!("{} {time} ({offset})", date(lang, t.date_naive())),
-        Lang::En => format!("{}, {time} ({offset})", date(lang, t.date_naive())),
+        Lang::Zh => format!("{} {time}", date(lang, t.date_naive())),
+        Lang::En => format!("{}, {time}", date(lang, t.date_naive())),
     }
+}
+
+/// The plant's calendar day of a moment.
+pub fn day(zone: chrono_tz::Tz, t: &chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&zone).date_naive()
 }
 
 /// The name of an operation of the process definition.
@@ -2113,12 +2127,19 @@ mod format_tests {
         assert_eq!(date(Lang::En, d), "26 May 2026");
         assert_eq!(short_date(Lang::En, d), "26 May");
         assert_eq!(month(Lang::Zh, d), "2026年5月");
+        // Late evening in Berlin is the next morning in Shanghai; a zone's summer time counts.
         let t =
-            chrono::DateTime::parse_from_rfc3339("2026-05-26T10:05:00+08:00").unwrap_or_default();
-        assert_eq!(datetime(Lang::Zh, &t), "2026年5月26日 10:05 (+08:00)");
+            chrono::DateTime::parse_from_rfc3339("2026-05-26T22:05:00+02:00").unwrap_or_default();
+        assert_eq!(datetime(Lang::Zh, DEFAULT_ZONE, &t), "2026年5月27日 04:05");
         assert_eq!(
-            datetime(Lang::En, &t.with_timezone(&chrono::Utc)),
-            "26 May 2026, 02:05 (UTC)"
+            datetime(Lang::En, chrono_tz::Europe::Berlin, &t),
+            "26 May 2026, 22:05"
         );
+        assert_eq!(
+            datetime(Lang::En, chrono_tz::UTC, &t.with_timezone(&chrono::Utc)),
+            "26 May 2026, 20:05"
+        );
+        let utc = t.with_timezone(&chrono::Utc);
+        assert_eq!(day(DEFAULT_ZONE, &utc).to_string(), "2026-05-27");
     }
 }

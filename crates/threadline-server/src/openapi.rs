@@ -684,13 +684,18 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
         ("POST", "/api/v1/ops/correct") => op::<ops::Correct>("Correct an earlier event", json!({
             "event": "0193a0d2-7c4e-7b7a-9f1e-2a4b6c8d0e1f", "reason": "put away to the wrong bin", "location": "WH-A2"})),
         // The process definition.
-        ("GET", "/api/v1/process") => doc("Process", "The process definition", ok::<Process>(200))
-            .says("Which state each operation takes its units from and to; version in `ETag` (`\"0\"`: the shipped default)."),
+        ("GET", "/api/v1/process") => {
+            let mut example = serde_json::to_value(Process::default()).unwrap_or_default();
+            example["time_zone"] = json!("Asia/Shanghai");
+            doc("Process", "The process definition", ok_eg::<Process>(200, example))
+                .says("Which state each operation takes its units from and to, and the plant's time zone; version in `ETag` (`\"0\"`: the shipped default).")
+        }
         ("PUT", "/api/v1/process") => {
             let mut example = serde_json::to_value(Process::default()).unwrap_or_default();
             example["required_fields"] = json!([{"operation": "inspect", "fields": ["inspector", "equipment"]}]);
-            doc("Process", "Replace the process definition", ok::<Process>(200))
-                .says("Applies from now on; events keep the definition of their day.")
+            example["time_zone"] = json!("Asia/Shanghai");
+            doc("Process", "Replace the process definition", ok_eg::<Process>(200, example.clone()))
+                .says("Applies from now on; events keep the definition of their day. `time_zone` must be an IANA name (`invalid_time_zone` otherwise).")
                 .if_match()
                 .body(body::<Process>(example))
         }

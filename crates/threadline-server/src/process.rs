@@ -22,6 +22,39 @@ use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
 
+/// The plant's time zone: the process definition's `time_zone`, else
+/// [`crate::i18n::DEFAULT_ZONE`].
+pub fn zone_of(process: &Process) -> chrono_tz::Tz {
+    process
+        .time_zone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(crate::i18n::DEFAULT_ZONE)
+}
+
+/// The plant's time zone, as the stored process definition names it.
+pub async fn plant_zone(store: &dyn threadline_store::Store) -> Result<chrono_tz::Tz, AppError> {
+    Ok(store
+        .process()
+        .await?
+        .map(|v| zone_of(&v.def))
+        .unwrap_or(crate::i18n::DEFAULT_ZONE))
+}
+
+/// Refuses a time zone that is not an IANA name (`Asia/Shanghai`, `Europe/Berlin`, `UTC`).
+fn check_zone(process: &Process) -> Result<(), AppError> {
+    match process.time_zone.as_deref() {
+        Some(z) if z.parse::<chrono_tz::Tz>().is_err() => Err(AppError::Rule(vec![
+            FieldError::new(
+                "invalid_time_zone",
+                format!("{z:?} is not a time zone; give an IANA name such as Asia/Shanghai"),
+            )
+            .at("time_zone"),
+        ])),
+        _ => Ok(()),
+    }
+}
+
 fn respond(status: StatusCode, process: &Process, version: u32) -> Response {
     let mut body = serde_json::to_value(process).unwrap_or_default();
     if let Some(o) = body.as_object_mut() {
@@ -59,6 +92,7 @@ pub async fn put_process(
     }
     let body = serde_json::to_vec(&value).map_err(|e| AppError::Internal(e.to_string()))?;
     let def: Process = parse(&body, "")?;
+    check_zone(&def)?;
     let before = app.store.process().await?;
     let current = before.as_ref().map(|v| v.version).unwrap_or(0);
     if version != current {

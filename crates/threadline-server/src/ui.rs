@@ -499,6 +499,14 @@ pub struct LoginForm {
     lang: Option<String>,
 }
 
+/// The plant's time zone, in which a page shows dates and times (the default if the store
+/// cannot say: a page still shows).
+pub(crate) async fn zone(app: &AppState) -> chrono_tz::Tz {
+    crate::process::plant_zone(&*app.store)
+        .await
+        .unwrap_or(crate::i18n::DEFAULT_ZONE)
+}
+
 /// `POST /login`: the sign-in form. Success sets the session cookie and goes to the home page;
 /// a refusal shows the form again with the reason.
 pub async fn login_submit(
@@ -541,18 +549,19 @@ pub async fn login_submit(
             resp
         }
         Err(e) => {
+            let zone = zone(&app).await;
             let message = match e {
                 SignInError::InvalidCredentials => t(lang, Msg::InvalidCredentials).to_owned(),
                 SignInError::Locked(until) => format!(
                     "{} {}",
                     t(lang, Msg::AccountLocked),
-                    crate::i18n::datetime(lang, &until)
+                    crate::i18n::datetime(lang, zone, &until)
                 ),
                 SignInError::Disabled => t(lang, Msg::AccountDisabled).to_owned(),
                 SignInError::Throttled(until, _) => format!(
                     "{} {}",
                     t(lang, Msg::TooManySignIns),
-                    crate::i18n::datetime(lang, &until)
+                    crate::i18n::datetime(lang, zone, &until)
                 ),
                 SignInError::Failed(e) => return refusal(lang, e),
             };

@@ -887,6 +887,52 @@ store_test!(
         );
         assert_eq!(api.ledger_len().await, before);
 
+        // The plant's time zone: Shanghai until the plant names another; a name that is no
+        // time zone is refused next to its label; the history's times follow the zone.
+        let r = api.get("/admin/process?lang=en").await;
+        assert!(
+            html(&r).contains("<input id=\"time-zone\" name=\"time_zone\" value=\"\" placeholder=\"Asia/Shanghai\""),
+            "{}",
+            html(&r)
+        );
+        assert!(
+            html(&r).contains("<td>1 Jun 2026, 20:00</td>"),
+            "{}",
+            html(&r)
+        );
+        let fields = with(
+            &base,
+            &[("lang", "en"), ("version", "1"), ("time_zone", "Shanghai")],
+        );
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            html(&r).contains("<strong>Plant time zone</strong> (<code>time_zone</code>)"),
+            "{}",
+            html(&r)
+        );
+        assert!(html(&r).contains("class=\"field invalid\"><label for=\"time-zone\">"));
+        assert_eq!(api.ledger_len().await, before);
+        let fields = with(
+            &base,
+            &[
+                ("lang", "en"),
+                ("version", "1"),
+                ("time_zone", "Europe/London"),
+            ],
+        );
+        let r = post_form(&api, "/admin/process", &fields).await;
+        assert_eq!(r.status, 303, "{:?}", r.body);
+        assert_eq!(
+            api.get("/api/v1/process").await.body["time_zone"],
+            "Europe/London"
+        );
+        let r = api.get("/admin/process?lang=en").await;
+        let page = html(&r);
+        assert!(page.contains("value=\"Europe/London\""), "{page}");
+        assert!(page.contains("<td>1 Jun 2026, 13:00</td>"), "{page}");
+        let before = api.ledger_len().await;
+
         // Saving over a version someone else replaced is refused, and says so.
         let fields = with(&base, &[("lang", "en"), ("version", "0")]);
         let r = post_form(&api, "/admin/process", &fields).await;

@@ -1049,7 +1049,9 @@ store_test!(
 
 /// The numbers in `<p id="preview-summary">`: units, in our hands, outside, lots.
 fn preview_summary(html: &str) -> Vec<u64> {
-    let start = html.find("id=\"preview-summary\"").expect("a preview summary");
+    let start = html
+        .find("id=\"preview-summary\"")
+        .expect("a preview summary");
     let end = start + html[start..].find("</p>").unwrap();
     html[start..end]
         .split("<strong>")
@@ -1099,7 +1101,12 @@ store_test!(
         assert_eq!(whereabouts("B3"), whereabouts("P3"), "{nodes}");
         assert_eq!(
             whereabouts("B2"),
-            (Some(false), Some("EXT-GD".into()), Some("DIST-GD".into()), None)
+            (
+                Some(false),
+                Some("EXT-GD".into()),
+                Some("DIST-GD".into()),
+                None
+            )
         );
         assert_eq!(whereabouts("B3").3.as_deref(), Some("CUST9"));
         assert_eq!(whereabouts("B5").0, Some(true));
@@ -1157,7 +1164,12 @@ store_test!(
                         "lines": [{"line": "1", "product": product, "serials": [serial]}]}),
                 )
                 .await;
-            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{serial}: {}", r.body);
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{serial}: {}",
+                r.body
+            );
             assert!(r.body.to_string().contains("hold"), "{serial}: {}", r.body);
             assert_eq!(ledger_len(&api, &admin).await, before);
         }

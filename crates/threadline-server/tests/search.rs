@@ -86,15 +86,44 @@ store_test!(
         let html = page(&api, "SO-1").await;
         let orders = section(&html, "hits-orders").unwrap();
         assert!(
-        orders.starts_with("Orders Type Number Events Units First event Last event Sales order SO-1 1 2 29 May 2026, 01:00 (UTC)"),
-        "{orders}"
-    );
+            orders.starts_with("Orders Type Number Events Units First event Last event Sales order SO-1 1 2 29 May 2026, 09:00 29 May 2026, 09:00"),
+            "{orders}"
+        );
         assert!(
             orders.ends_with(
                 "Units on this order Units Status PHONE · P1 In stock PHONE · P3 In transit"
             ),
             "{orders}"
         );
+        // Times are the plant's: 01:00 UTC is 09:00 in Shanghai (the default) and 03:00 in
+        // Berlin in summer once the plant says it is there.
+        let ledger = api.ledger_len().await;
+        for zone in ["Mars/Olympus_Mons", "+08:00", ""] {
+            let r = api
+                .put("/api/v1/process", "\"0\"", json!({"time_zone": zone}))
+                .await;
+            assert_eq!(
+                (r.status.as_u16(), r.codes()),
+                (
+                    422,
+                    vec![("invalid_time_zone".to_owned(), "time_zone".to_owned())]
+                ),
+                "{zone}: {:?}",
+                r.body
+            );
+        }
+        assert_eq!(api.ledger_len().await, ledger);
+        let r = api
+            .put(
+                "/api/v1/process",
+                "\"0\"",
+                json!({"time_zone": "Europe/Berlin"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["time_zone"], "Europe/Berlin");
+        let orders = section(&page(&api, "SO-1").await, "hits-orders").unwrap();
+        assert!(orders.contains("SO-1 1 2 29 May 2026, 03:00"), "{orders}");
         let html = page(&api, "WO-1").await;
         assert!(
             section(&html, "hits-orders")

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, Offset, Utc};
 use threadline_domain::projection::ItemStatus;
 use threadline_store::dashboard::{Period, QcBy, QcRow, ServiceStats, Window};
 
@@ -39,12 +39,14 @@ struct Filter {
     tz: FixedOffset,
 }
 
-/// The plant's time zone unless the filter names another (the dashboards cut days there).
-const DEFAULT_TZ: &str = "+08:00";
-
 impl Filter {
     /// Reads the filter; a wrong value is named by its field.
-    fn read(p: &Params, now: DateTime<Utc>) -> Result<Filter, (&'static str, String)> {
+    /// Days are cut in `default_tz` (the plant's time zone) unless the filter names another.
+    fn read(
+        p: &Params,
+        now: DateTime<Utc>,
+        default_tz: &str,
+    ) -> Result<Filter, (&'static str, String)> {
         let by = match p.by.as_deref().filter(|s| !s.is_empty()) {
             None => QcBy::Line,
             Some(s) => QcBy::parse(s).ok_or(("by", s.to_owned()))?,
@@ -56,8 +58,8 @@ impl Filter {
         let tz_text =
             p.tz.as_deref()
                 .filter(|s| !s.is_empty())
-                .unwrap_or(DEFAULT_TZ);
-        let tz = parse_offset(tz_text).ok_or(("tz", tz_text.to_owned()))?;
+                .unwrap_or(default_tz);
+        let tz = parse_offset(tz_text, now).ok_or(("tz", tz_text.to_owned()))?;
         let date = |field: &'static str, v: &Option<String>| -> Result<Option<NaiveDate>, _> {
             match v.as_deref().filter(|s| !s.is_empty()) {
                 None => Ok(None),
@@ -133,9 +135,13 @@ impl Filter {
     }
 }
 
-fn parse_offset(s: &str) -> Option<FixedOffset> {
+/// An offset (`+08:00`, `UTC`) or a time zone's name (`Asia/Shanghai`: its offset `now`).
+fn parse_offset(s: &str, now: DateTime<Utc>) -> Option<FixedOffset> {
     if s.eq_ignore_ascii_case("utc") || s == "Z" {
         return FixedOffset::east_opt(0);
+    }
+    if let Ok(zone) = s.parse::<chrono_tz::Tz>() {
+        return Some(now.with_timezone(&zone).offset().fix());
     }
     s.parse::<FixedOffset>().ok()
 }
@@ -572,6 +578,7 @@ async fn channel(
 async fn authenticity(
     app: &AppState,
     lang: Lang,
+    zone: chrono_tz::Tz,
     w: &Window,
 ) -> Result<String, crate::error::AppError> {
     let q = threadline_store::authenticity::CheckQuery {
@@ -587,8 +594,6 @@ async fn authenticity(
             t(lang, Msg::NoAuthenticityAlerts)
         )
     } else {
-        let offset =
-            FixedOffset::east_opt(w.offset_minutes * 60).unwrap_or(chrono::Offset::fix(&Utc));
         let rows: String = checks
             .iter()
             .map(|c| {
@@ -604,7 +609,7 @@ async fn authenticity(
                     .join(", ");
                 format!(
                     "<tr class=\"bad\"><td>{when}</td><td>{what}</td><td>{verdict}</td><td>{reasons}</td><td>{region}</td></tr>",
-                    when = esc(&i18n::datetime(lang, &c.at.with_timezone(&offset))),
+                    when = esc(&i18n::datetime(lang, zone, &c.at)),
                     what = esc(&what),
                     verdict = esc(&i18n::check_word(lang, &c.verdict)),
                     reasons = esc(&reasons),
@@ -765,12 +770,14 @@ pub async fn page(
         .map(|Query(p)| p)
         .unwrap_or_default();
     let title = t(lang, Msg::Dashboard);
-    let f = match Filter::read(&p, app.clock.now()) {
+    let zone = super::zone(&app).await;
+    let plant_tz = zone.name();
+    let f = match Filter::read(&p, app.clock.now(), plant_tz) {
         Ok(f) => f,
         Err((field, value)) => {
-            let fallback = Filter::read(&Params::default(), app.clock.now());
+            let fallback = Filter::read(&Params::default(), app.clock.now(), plant_tz);
             let form = fallback
-                .map(|f| filter_form(lang, &f, DEFAULT_TZ))
+                .map(|f| filter_form(lang, &f, plant_tz))
                 .unwrap_or_default();
             let body = format!(
                 "<section><h1>{title}</h1>{form}<p class=\"bad\" id=\"filter-error\" role=\"alert\">{bad}: <code>{field}</code> = “{value}”</p></section>",
@@ -808,7 +815,7 @@ pub async fn page(
             quality(lang, &f, &rows, &overall),
             units(&app, lang).await?,
             channel(&app, lang, &w, None).await?,
-            authenticity(&app, lang, &w).await?,
+            authenticity(&app, lang, zone, &w).await?,
             service(lang, &f, &service_stats),
         ))
     };
@@ -819,7 +826,7 @@ pub async fn page(
     let tz_text =
         p.tz.clone()
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_TZ.to_owned());
+            .unwrap_or_else(|| plant_tz.to_owned());
     let body = format!(
         "<section><h1>{title}</h1>{form}<p class=\"hint\" id=\"window\">{from} – {to} ({tz})</p></section>{figures}",
         form = filter_form(lang, &f, &tz_text),

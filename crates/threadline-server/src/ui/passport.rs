@@ -7,7 +7,7 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::event::HoldChange;
@@ -44,14 +44,6 @@ pub(super) fn unit_link(lang: Lang, product: &str, serial: &str) -> String {
         pt = esc(product),
         st = esc(serial),
     )
-}
-
-/// An event's time in its own time zone, as the people who were there read it.
-pub(super) fn local_time(lang: Lang, at: DateTime<Utc>, offset: &str) -> String {
-    match offset.parse::<FixedOffset>() {
-        Ok(o) => crate::i18n::datetime(lang, &at.with_timezone(&o)),
-        Err(_) => crate::i18n::datetime(lang, &at),
-    }
 }
 
 fn text_of(v: &Value) -> String {
@@ -107,7 +99,7 @@ fn step_of(e: &StoredEvent) -> &str {
         .unwrap_or(e.event.kind.as_str())
 }
 
-fn timeline(lang: Lang, events: &[StoredEvent]) -> String {
+fn timeline(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
     let none = t(lang, Msg::None);
     let items: String = events
         .iter()
@@ -150,7 +142,7 @@ fn timeline(lang: Lang, events: &[StoredEvent]) -> String {
                 "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{others}</div>\
                  <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}</li>",
                 cls = if matches!(ev.hold, Some(HoldChange::Place(_))) { "hold" } else { "" },
-                when = esc(&local_time(lang, ev.event_time, &ev.event_time_zone_offset)),
+                when = esc(&crate::i18n::datetime(lang, zone, &ev.event_time)),
                 step = esc(crate::i18n::step(lang, step_of(e))),
                 l_where = t(lang, Msg::Where),
                 l_who = t(lang, Msg::Who),
@@ -174,7 +166,7 @@ fn number(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
 }
 
-fn qc_table(lang: Lang, events: &[StoredEvent]) -> String {
+fn qc_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
     if events.is_empty() {
         return format!(
             "<section class=\"card\" id=\"qc\"><h2>{}</h2><p class=\"muted\">{}</p></section>",
@@ -222,7 +214,7 @@ fn qc_table(lang: Lang, events: &[StoredEvent]) -> String {
                 .unwrap_or_default();
             format!(
                 "<tr><td>{when}</td><td><span class=\"badge {badge}\">{result}</span></td><td>{measurements}</td><td>{defects}</td><td>{inspector}</td><td>{equipment}</td></tr>",
-                when = esc(&local_time(lang, e.event.event_time, &e.event.event_time_zone_offset)),
+                when = esc(&crate::i18n::datetime(lang, zone, &e.event.event_time)),
                 result = esc(crate::i18n::qc_result(lang, &result)),
                 defects = esc(&f.get("defect_codes").map(text_of).unwrap_or_default()),
                 inspector = esc(&f.get("inspector").map(text_of).unwrap_or_default()),
@@ -242,7 +234,7 @@ fn qc_table(lang: Lang, events: &[StoredEvent]) -> String {
     )
 }
 
-fn repairs_table(lang: Lang, events: &[StoredEvent]) -> String {
+fn repairs_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
     if events.is_empty() {
         return format!(
             "<section class=\"card\" id=\"repairs\"><h2>{}</h2><p class=\"muted\">{}</p></section>",
@@ -255,11 +247,7 @@ fn repairs_table(lang: Lang, events: &[StoredEvent]) -> String {
         .map(|e| {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&local_time(
-                    lang,
-                    e.event.event_time,
-                    &e.event.event_time_zone_offset
-                )),
+                esc(&crate::i18n::datetime(lang, zone, &e.event.event_time)),
                 esc(crate::i18n::step(lang, step_of(e))),
                 reasons(lang, e),
             )
@@ -274,7 +262,7 @@ fn repairs_table(lang: Lang, events: &[StoredEvent]) -> String {
     )
 }
 
-fn passport_body(lang: Lang, p: &Passport) -> String {
+fn passport_body(lang: Lang, zone: Tz, p: &Passport) -> String {
     let none = t(lang, Msg::None);
     let st = &p.state;
     let mut badges = format!(
@@ -291,7 +279,7 @@ fn passport_body(lang: Lang, p: &Passport) -> String {
         ("active", Some(end)) => format!(
             "<span class=\"badge ok\">{} {}</span>",
             t(lang, Msg::WarrantyUntil),
-            crate::i18n::date(lang, end.date_naive())
+            crate::i18n::date(lang, crate::i18n::day(zone, &end))
         ),
         ("expired", _) => format!(
             "<span class=\"badge\">{}</span>",
@@ -369,13 +357,13 @@ fn passport_body(lang: Lang, p: &Passport) -> String {
         l_lot = t(lang, Msg::Lot),
         lot = opt(&st.lot),
         l_first = t(lang, Msg::FirstSeen),
-        first = crate::i18n::date(lang, st.first_seen.date_naive()),
+        first = crate::i18n::date(lang, crate::i18n::day(zone, &st.first_seen)),
         l_gen = t(lang, Msg::Genealogy),
         l_par = t(lang, Msg::Parent),
         l_comp = t(lang, Msg::Components),
-        qc = qc_table(lang, &p.qc),
-        repairs = repairs_table(lang, &p.repairs),
-        timeline = timeline(lang, &p.timeline),
+        qc = qc_table(lang, zone, &p.qc),
+        repairs = repairs_table(lang, zone, &p.repairs),
+        timeline = timeline(lang, zone, &p.timeline),
     )
 }
 
@@ -504,7 +492,10 @@ pub async fn page(
     match crate::passport::shown(&*app.store, &actor, &key, now).await {
         Ok(Some(passport)) => {
             let title = format!("{} {}", key.product, key.serial);
-            show(&title, passport_body(lang, &passport))
+            show(
+                &title,
+                passport_body(lang, super::zone(&app).await, &passport),
+            )
         }
         Ok(None) => show(
             t(lang, Msg::Passport),

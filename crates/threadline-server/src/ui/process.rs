@@ -59,6 +59,22 @@ fn result_states() -> impl Iterator<Item = ItemStatus> {
     })
 }
 
+/// Time zones offered as the plant's (any IANA name may be typed).
+const ZONES: [&str; 12] = [
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Ho_Chi_Minh",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Mexico_City",
+    "UTC",
+];
+
 /// Blank rows offered for new required-field rules.
 const SPARE_ROWS: usize = 2;
 
@@ -87,6 +103,9 @@ fn form_of(process: &Process) -> BTreeMap<String, String> {
             r.category.clone().unwrap_or_default(),
         );
         f.insert(format!("req.{i}.fields"), r.fields.join(", "));
+    }
+    if let Some(z) = &process.time_zone {
+        f.insert("time_zone".to_owned(), z.clone());
     }
     f
 }
@@ -152,11 +171,12 @@ fn definition_of(form: &BTreeMap<String, String>) -> (Value, Vec<Operation>, Vec
         required.push(rule);
         rows.push(i);
     }
-    (
-        json!({"steps": steps, "required_fields": required}),
-        step_ops,
-        rows,
-    )
+    let mut definition = json!({"steps": steps, "required_fields": required});
+    let zone = get("time_zone");
+    if !zone.is_empty() {
+        definition["time_zone"] = json!(zone);
+    }
+    (definition, step_ops, rows)
 }
 
 /// Where an error of the API belongs on the form: a label a person reads, and the form's
@@ -209,6 +229,12 @@ fn place_of(
             Some(format!("req-{row}")),
         );
     }
+    if field == "time_zone" {
+        return (
+            t(lang, Msg::PlantTimeZone).to_owned(),
+            Some("time-zone".to_owned()),
+        );
+    }
     if field.eq_ignore_ascii_case("if-match") {
         return (t(lang, Msg::Version).to_owned(), None);
     }
@@ -257,6 +283,8 @@ struct Shown<'a> {
     marked: Vec<String>,
     saved: bool,
     history: &'a [threadline_domain::ledger::MasterChange],
+    /// The plant's time zone as stored, for the history's times.
+    zone: chrono_tz::Tz,
 }
 
 fn render(s: &Shown<'_>, status: StatusCode) -> Response {
@@ -392,7 +420,7 @@ fn render(s: &Shown<'_>, status: StatusCode) -> Response {
                 "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
                 c.version,
                 esc(&c.actor),
-                esc(&i18n::datetime(lang, &c.recorded_at))
+                esc(&i18n::datetime(lang, s.zone, &c.recorded_at))
             )
         })
         .collect();
@@ -419,6 +447,7 @@ fn render(s: &Shown<'_>, status: StatusCode) -> Response {
          <form method=\"post\" action=\"/admin/process\" id=\"process-form\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"lang\" value=\"{l}\">\
          <input type=\"hidden\" name=\"version\" value=\"{version}\">\
+         <div class=\"field{zone_bad}\"><label for=\"time-zone\">{l_zone}</label><input id=\"time-zone\" name=\"time_zone\" value=\"{zone}\" placeholder=\"{default_zone}\" list=\"zones\" autocomplete=\"off\"><datalist id=\"zones\">{zones}</datalist><p class=\"hint\">{zone_hint}</p></div>\
          <h3>{l_steps}</h3><p class=\"hint\">{steps_hint}</p><div class=\"rules\">{steps}</div>\
          <h3>{l_req}</h3><p class=\"hint\">{req_hint}</p>{required}\
          <button type=\"submit\" id=\"save\">{save}</button></form></section>{history}",
@@ -434,6 +463,19 @@ fn render(s: &Shown<'_>, status: StatusCode) -> Response {
         l_req = t(lang, Msg::RequiredFieldRules),
         req_hint = t(lang, Msg::RequiredFieldRulesHint),
         save = t(lang, Msg::Save),
+        zone_bad = if s.marked.iter().any(|m| m == "time-zone") {
+            " invalid"
+        } else {
+            ""
+        },
+        l_zone = t(lang, Msg::PlantTimeZone),
+        zone = esc(&value("time_zone".to_owned())),
+        default_zone = i18n::DEFAULT_ZONE.name(),
+        zones = ZONES
+            .iter()
+            .map(|z| format!("<option value=\"{z}\">"))
+            .collect::<String>(),
+        zone_hint = t(lang, Msg::PlantTimeZoneHint),
     );
     (
         status,
@@ -494,6 +536,7 @@ pub async fn page(
             marked: Vec::new(),
             saved: p.saved.is_some(),
             history: &history,
+            zone: crate::process::zone_of(&process),
         },
         StatusCode::OK,
     )
@@ -539,8 +582,8 @@ pub async fn save(
         }
         Err(e) => {
             let (status, errors) = e.into_status_and_errors();
-            let history = match current(&app).await {
-                Ok((_, _, h)) => h,
+            let (zone, history) = match current(&app).await {
+                Ok((p, _, h)) => (crate::process::zone_of(&p), h),
                 Err(e) => return super::refusal(lang, e),
             };
             let mut marked = Vec::new();
@@ -566,6 +609,7 @@ pub async fn save(
                     marked,
                     saved: false,
                     history: &history,
+                    zone,
                 },
                 status,
             )

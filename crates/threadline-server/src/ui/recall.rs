@@ -47,6 +47,7 @@ pub async fn list(
         Ok(r) => r,
         Err(e) => return super::refusal(lang, e),
     };
+    let zone = super::zone(&app).await;
     let rows: String = recalls
         .iter()
         .map(|r| {
@@ -58,7 +59,7 @@ pub async fn list(
                 sc = if r.severity == "critical" { "bad" } else { "warn" },
                 sev = esc(severity(lang, &r.severity)),
                 reason = esc(&r.reason),
-                when = esc(&crate::i18n::datetime(lang, &r.created_at)),
+                when = esc(&crate::i18n::datetime(lang, zone, &r.created_at)),
                 by = esc(&r.created_by),
                 status = t(lang, if r.closed_at.is_some() { Msg::Closed } else { Msg::Open }),
             )
@@ -152,7 +153,9 @@ async fn preview_page(
         return show(error);
     }
     let trace = async {
-        let scope = q.scope()?.check(app.clock.now(), "")?;
+        let scope = q
+            .scope(super::zone(app).await)?
+            .check(app.clock.now(), "")?;
         crate::trace::reach_scope(&*app.store, scope, Direction::Parents).await
     }
     .await;
@@ -268,7 +271,7 @@ pub async fn create(
         Err(refused) => return *refused,
     };
     let q = TraceQuery::read(&f);
-    let scope = match q.scope() {
+    let scope = match q.scope(super::zone(&app).await) {
         Ok(s) => s,
         Err(e) => return preview_page(&app, &actor, lang, &q, &uri, Some(e.first_message())).await,
     };
@@ -349,6 +352,7 @@ pub async fn campaign(
         Ok(resp) => return super::refusal(lang, AppError::NotFound(error_text(resp).await)),
         Err(e) => return super::refusal(lang, e),
     };
+    let zone = super::zone(&app).await;
     let none = t(lang, Msg::None);
     let p = &v["progress"];
     let units = count(p, "units");
@@ -431,7 +435,7 @@ pub async fn campaign(
         .as_ref()
         .map(|s| s.csrf_token.clone())
         .unwrap_or_default());
-    let narrowings = narrowings_card(lang, &v, &cu);
+    let narrowings = narrowings_card(lang, zone, &v, &cu);
     let narrow = if !closed && actor.permissions.contains(Permission::Recall) {
         format!(
             "<section class=\"card\" id=\"narrow\"><h2>{h}</h2><p class=\"hint\">{hint}</p>\
@@ -456,7 +460,7 @@ pub async fn campaign(
             esc(&v["closed_at"]
                 .as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| crate::i18n::datetime(lang, &t))
+                .map(|t| crate::i18n::datetime(lang, zone, &t))
                 .unwrap_or_default()),
             esc(v["close_note"].as_str().unwrap_or("")),
         )
@@ -520,7 +524,7 @@ pub async fn campaign(
         when = esc(&v["created_at"]
             .as_str()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| crate::i18n::datetime(lang, &t))
+            .map(|t| crate::i18n::datetime(lang, zone, &t))
             .unwrap_or_default()),
         l_counts = t(lang, Msg::Scope),
         l_units = t(lang, Msg::Units),
@@ -555,7 +559,7 @@ pub async fn campaign(
 }
 
 /// The narrowings of a campaign (from the API's JSON), with the export of what they took out.
-fn narrowings_card(lang: Lang, v: &Value, cu: &str) -> String {
+fn narrowings_card(lang: Lang, zone: chrono_tz::Tz, v: &Value, cu: &str) -> String {
     let Some(list) = v["narrowings"].as_array().filter(|a| !a.is_empty()) else {
         return String::new();
     };
@@ -567,7 +571,7 @@ fn narrowings_card(lang: Lang, v: &Value, cu: &str) -> String {
                 esc(&n["at"]
                     .as_str()
                     .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                    .map(|t| crate::i18n::datetime(lang, &t))
+                    .map(|t| crate::i18n::datetime(lang, zone, &t))
                     .unwrap_or_default()),
                 esc(n["by"].as_str().unwrap_or("")),
                 esc(n["reason"].as_str().unwrap_or("")),
@@ -657,7 +661,7 @@ pub async fn narrow(
         Err(refused) => return *refused,
     };
     let q = TraceQuery::read(&f);
-    let outcome = match q.scope() {
+    let outcome = match q.scope(super::zone(&app).await) {
         Err(e) => Err(e),
         Ok(scope) => {
             let body = json!({

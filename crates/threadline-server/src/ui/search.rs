@@ -68,9 +68,9 @@ fn section(id: &str, title: &str, body: &str) -> String {
     format!("<section id=\"{id}\"><h2>{title}</h2>{body}</section>")
 }
 
-fn time(lang: Lang, us: i64) -> String {
+fn time(lang: Lang, zone: chrono_tz::Tz, us: i64) -> String {
     DateTime::from_timestamp_micros(us)
-        .map(|t| i18n::datetime(lang, &t))
+        .map(|t| i18n::datetime(lang, zone, &t))
         .unwrap_or_default()
 }
 
@@ -147,6 +147,7 @@ async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppEr
 }
 
 async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<String, AppError> {
+    let zone = super::zone(app).await;
     let mut out = scanned(app, lang, text).await?;
     let SearchHits {
         lots,
@@ -201,8 +202,8 @@ async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<S
                     id = esc(&o.id),
                     ev = i18n::int(lang, o.events),
                     un = i18n::int(lang, o.units),
-                    first = esc(&time(lang, o.first_us)),
-                    last = esc(&time(lang, o.last_us)),
+                    first = esc(&time(lang, zone, o.first_us)),
+                    last = esc(&time(lang, zone, o.last_us)),
                 )
             })
             .collect();

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use threadline_domain::access::Permission;
 use threadline_domain::projection::{ItemStatus, Node};
 use threadline_store::Direction;
@@ -60,7 +60,8 @@ impl TraceQuery {
     }
 
     /// The scope as the trace API reads it; a bad as-of date is named.
-    pub(super) fn scope(&self) -> Result<ScopeRequest, AppError> {
+    /// An as-of date means the end of that day in the plant's time zone `zone`.
+    pub(super) fn scope(&self, zone: chrono_tz::Tz) -> Result<ScopeRequest, AppError> {
         let get = |k: &str| self.fields.get(k).cloned();
         let as_of = match &self.as_of {
             None => None,
@@ -73,7 +74,8 @@ impl TraceQuery {
                     )
                 })?;
                 day.and_hms_opt(23, 59, 59)
-                    .map(|t| Utc.from_utc_datetime(&t).fixed_offset())
+                    .and_then(|t| t.and_local_timezone(zone).latest())
+                    .map(|t| t.fixed_offset())
             }
         };
         Ok(ScopeRequest {
@@ -424,6 +426,7 @@ pub async fn page(
         q.lang.as_deref(),
         headers.get("accept-language").and_then(|v| v.to_str().ok()),
     );
+    let zone = super::zone(&app).await;
     let form = format!(
         "<section class=\"card\"><h1>{}</h1>{}</section>",
         t(lang, Msg::Trace),
@@ -444,7 +447,7 @@ pub async fn page(
         return show(String::new(), &[]);
     }
     let result = async {
-        let scope = q.scope()?.check(app.clock.now(), "")?;
+        let scope = q.scope(zone)?.check(app.clock.now(), "")?;
         if q.direction == Direction::Children && !scope.is_single() {
             return Err(AppError::malformed(
                 "unexpected_field",
@@ -519,7 +522,7 @@ pub async fn page(
         l_units = t(lang, Msg::Units),
         l_lots = t(lang, Msg::Lots),
         l_asof = t(lang, Msg::AsOf),
-        asof = esc(&crate::i18n::datetime(lang, &trace.as_of)),
+        asof = esc(&crate::i18n::datetime(lang, zone, &trace.as_of)),
         legend = legend(lang),
         graph = svg(lang, root, &trace),
         l_table = t(lang, Msg::TraceTable),

@@ -44,8 +44,9 @@ fn roles_text(lang: Lang, stored: &str) -> String {
         .join(", ")
 }
 
-fn when(lang: Lang, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| i18n::datetime(lang, &t)).unwrap_or_default()
+fn when(lang: Lang, zone: chrono_tz::Tz, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| i18n::datetime(lang, zone, &t))
+        .unwrap_or_default()
 }
 
 /// A form that posts `action` (and `fields`, hidden) with a submit button.
@@ -106,6 +107,7 @@ async fn render(
         (Ok(u), Ok(t)) => (u, t),
         (Err(e), _) | (_, Err(e)) => return super::refusal(lang, e.into()),
     };
+    let zone = super::zone(app).await;
     let csrf = actor
         .session
         .as_ref()
@@ -128,7 +130,7 @@ async fn render(
                 } else {
                     format!("<span class=\"badge ok\">{}</span>", t(lang, Msg::Active))
                 },
-                created = esc(&when(lang, Some(u.created_at))),
+                created = esc(&when(lang, zone, Some(u.created_at))),
             )
         })
         .collect();
@@ -221,8 +223,8 @@ async fn render(
                 name = esc(&tk.name),
                 roles = esc(&roles_text(lang, &tk.roles.to_stored())),
                 by = esc(&tk.created_by),
-                created = esc(&when(lang, Some(tk.created_at))),
-                used = esc(&when(lang, tk.last_used_at)),
+                created = esc(&when(lang, zone, Some(tk.created_at))),
+                used = esc(&when(lang, zone, tk.last_used_at)),
             )
         })
         .collect();

@@ -39,8 +39,9 @@ struct Params {
     done: Option<String>,
 }
 
-fn when(lang: Lang, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| i18n::datetime(lang, &t)).unwrap_or_default()
+fn when(lang: Lang, zone: chrono_tz::Tz, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| i18n::datetime(lang, zone, &t))
+        .unwrap_or_default()
 }
 
 fn status_badge(lang: Lang, s: DeliveryStatus) -> String {
@@ -109,7 +110,13 @@ fn filter_text(lang: Lang, h: &Webhook) -> String {
     parts.join("<br>")
 }
 
-fn hooks_table(lang: Lang, csrf: &str, hooks: &[Webhook], shown: Option<&str>) -> String {
+fn hooks_table(
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    csrf: &str,
+    hooks: &[Webhook],
+    shown: Option<&str>,
+) -> String {
     let l = lang_param(lang);
     let rows: String = hooks
         .iter()
@@ -142,7 +149,7 @@ fn hooks_table(lang: Lang, csrf: &str, hooks: &[Webhook], shown: Option<&str>) -
                 } else {
                     format!("<span class=\"badge bad\">{}</span>", t(lang, Msg::WebhookPaused))
                 },
-                updated = esc(&format!("{} · {}", when(lang, Some(h.updated_at)), h.updated_by)),
+                updated = esc(&format!("{} · {}", when(lang, zone, Some(h.updated_at)), h.updated_by)),
             )
         })
         .collect();
@@ -170,6 +177,7 @@ fn hooks_table(lang: Lang, csrf: &str, hooks: &[Webhook], shown: Option<&str>) -
 /// A subscription's delivery log, newest first, with the status filter.
 fn log_section(
     lang: Lang,
+    zone: chrono_tz::Tz,
     csrf: &str,
     hook: &Webhook,
     status: Option<DeliveryStatus>,
@@ -228,11 +236,11 @@ fn log_section(
                 "<tr id=\"delivery-{id}\"><td>{created}</td><td>{subject}</td><td>{topics}</td><td>{status}</td><td class=\"n\">{attempts}</td>\
                  <td>{last}</td><td class=\"n\">{code}</td><td class=\"error\">{error}</td><td>{redeliver}</td></tr>",
                 id = d.id,
-                created = esc(&when(lang, Some(d.created_at))),
+                created = esc(&when(lang, zone, Some(d.created_at))),
                 topics = esc(&topics),
                 status = status_badge(lang, d.status),
                 attempts = d.attempts,
-                last = esc(&when(lang, d.last_attempt_at)),
+                last = esc(&when(lang, zone, d.last_attempt_at)),
                 code = d.last_status.map(|c| c.to_string()).unwrap_or_default(),
                 error = esc(d.last_error.as_deref().unwrap_or("")),
             )
@@ -370,6 +378,7 @@ async fn render(
         Ok(h) => h,
         Err(e) => return super::refusal(lang, e.into()),
     };
+    let zone = super::zone(app).await;
     let csrf = actor
         .session
         .as_ref()
@@ -403,7 +412,7 @@ async fn render(
                 limit: LOG_LIMIT,
             };
             match app.store.deliveries(&q).await {
-                Ok(list) => log_section(lang, &csrf, h, filter, &list),
+                Ok(list) => log_section(lang, zone, &csrf, h, filter, &list),
                 Err(e) => return super::refusal(lang, e.into()),
             }
         }
@@ -423,7 +432,7 @@ async fn render(
         tabs = super::admin::tabs(lang, actor, "webhooks"),
         title = t(lang, Msg::Webhooks),
         intro = t(lang, Msg::WebhooksIntro),
-        list = hooks_table(lang, &csrf, &hooks, shown.map(|h| h.name.as_str())),
+        list = hooks_table(lang, zone, &csrf, &hooks, shown.map(|h| h.name.as_str())),
         new = t(lang, Msg::NewWebhook),
         form = new_form(lang, &csrf, sent),
     );
