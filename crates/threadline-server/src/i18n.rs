@@ -101,15 +101,6 @@ pub enum Msg {
     UndoLast,
     ClearList,
     SubmitBatch,
-    OpReceive,
-    OpCommission,
-    OpAssemble,
-    OpInspect,
-    OpMove,
-    OpShip,
-    OpReturn,
-    OpRepair,
-    OpScrap,
     FieldSupplier,
     FieldPurchaseOrder,
     FieldWorkOrder,
@@ -600,24 +591,6 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, ClearList) => "Clear",
         (Lang::Zh, SubmitBatch) => "提交",
         (Lang::En, SubmitBatch) => "Submit",
-        (Lang::Zh, OpReceive) => "采购入库",
-        (Lang::En, OpReceive) => "Receive",
-        (Lang::Zh, OpCommission) => "生产赋码",
-        (Lang::En, OpCommission) => "Commission",
-        (Lang::Zh, OpAssemble) => "装配绑定",
-        (Lang::En, OpAssemble) => "Assemble",
-        (Lang::Zh, OpInspect) => "质检",
-        (Lang::En, OpInspect) => "Inspect",
-        (Lang::Zh, OpMove) => "移库",
-        (Lang::En, OpMove) => "Move",
-        (Lang::Zh, OpShip) => "销售出库",
-        (Lang::En, OpShip) => "Ship",
-        (Lang::Zh, OpReturn) => "退货",
-        (Lang::En, OpReturn) => "Return",
-        (Lang::Zh, OpRepair) => "维修",
-        (Lang::En, OpRepair) => "Repair",
-        (Lang::Zh, OpScrap) => "报废",
-        (Lang::En, OpScrap) => "Scrap",
         (Lang::Zh, FieldSupplier) => "供应商",
         (Lang::En, FieldSupplier) => "Supplier",
         (Lang::Zh, FieldPurchaseOrder) => "采购订单号",
@@ -1546,49 +1519,48 @@ pub fn hold(lang: Lang, h: threadline_domain::event::HoldKind) -> &'static str {
     }
 }
 
-/// The display name of a CBV business step; a step without a translation shows as it is.
+/// The CBV business steps that are an operation of the process definition: a page names
+/// them by the operation, so a step reads the same on the scan station, the process rules, the
+/// passport, the trace and the dashboards.
+const STEP_OPERATIONS: [(&str, threadline_domain::process::Operation); 14] = {
+    use threadline_domain::process::Operation::*;
+    [
+        ("receiving", Receive),
+        ("commissioning", Commission),
+        ("assembling", Assemble),
+        ("disassembling", Disassemble),
+        ("creating_class_instance", Transform),
+        ("transforming", Transform),
+        ("inspecting", Inspect),
+        ("storing", Store),
+        ("shipping", Ship),
+        ("retail_selling", Sell),
+        ("returning", Return),
+        ("repairing", Repair),
+        ("destroying", Scrap),
+        ("holding", Hold),
+    ]
+};
+
+/// The display name of a CBV business step: its operation's name (see [`operation`]), or its
+/// own for the steps that are not one; a step without a translation shows as it is.
 pub fn step(lang: Lang, step: &str) -> &str {
+    if let Some((_, op)) = STEP_OPERATIONS.iter().find(|(s, _)| *s == step) {
+        return operation(lang, *op);
+    }
     match (lang, step) {
-        (Lang::Zh, "receiving") => "收货入库",
-        (Lang::En, "receiving") => "Received",
-        (Lang::Zh, "commissioning") => "生产赋码",
-        (Lang::En, "commissioning") => "Commissioned",
-        (Lang::Zh, "assembling") => "装配",
-        (Lang::En, "assembling") => "Assembled",
         (Lang::Zh, "packing") => "装箱",
-        (Lang::En, "packing") => "Packed",
+        (Lang::En, "packing") => "Packing",
         (Lang::Zh, "unpacking") => "拆箱",
-        (Lang::En, "unpacking") => "Unpacked",
-        (Lang::Zh, "inspecting") => "质检",
-        (Lang::En, "inspecting") => "Inspected",
-        (Lang::Zh, "storing") => "移库",
-        (Lang::En, "storing") => "Moved",
-        (Lang::Zh, "shipping") => "发货",
-        (Lang::En, "shipping") => "Shipped",
-        (Lang::Zh, "retail_selling") => "销售",
-        (Lang::En, "retail_selling") => "Sold",
-        (Lang::Zh, "repairing") => "维修",
-        (Lang::En, "repairing") => "Repaired",
+        (Lang::En, "unpacking") => "Unpacking",
         (Lang::Zh, "replacing") => "换件",
-        (Lang::En, "replacing") => "Parts replaced",
+        (Lang::En, "replacing") => "Part replacement",
         (Lang::Zh, "removing") => "拆卸",
-        (Lang::En, "removing") => "Parts removed",
-        (Lang::Zh, "destroying") => "报废",
-        (Lang::En, "destroying") => "Scrapped",
-        (Lang::Zh, "holding") => "冻结/解冻",
-        (Lang::En, "holding") => "Hold",
+        (Lang::En, "removing") => "Part removal",
         (Lang::Zh, "encoding") => "赋码/补打标签",
-        (Lang::En, "encoding") => "Label encoded",
-        (Lang::Zh, "creating_class_instance") => "投料转换",
-        (Lang::En, "creating_class_instance") => "Transformed",
-        (Lang::Zh, "transforming") => "投料转换",
-        (Lang::En, "transforming") => "Transformed",
+        (Lang::En, "encoding") => "Label encoding",
         (Lang::Zh, "accepting") => "验收",
-        (Lang::En, "accepting") => "Accepted",
-        (Lang::Zh, "returning") => "退货",
-        (Lang::En, "returning") => "Returned",
-        (Lang::Zh, "disassembling") => "拆解",
-        (Lang::En, "disassembling") => "Disassembled",
+        (Lang::En, "accepting") => "Acceptance",
         _ => step,
     }
 }
@@ -1878,16 +1850,16 @@ pub fn operation(lang: Lang, op: threadline_domain::process::Operation) -> &'sta
         (Lang::En, Assemble) => "Assembly",
         (Lang::Zh, Disassemble) => "拆解",
         (Lang::En, Disassemble) => "Disassembly",
-        (Lang::Zh, Transform) => "投料/转换",
+        (Lang::Zh, Transform) => "投料转换",
         (Lang::En, Transform) => "Transformation",
         (Lang::Zh, Inspect) => "质检",
         (Lang::En, Inspect) => "Inspection",
         (Lang::Zh, Store) => "入库/移库",
-        (Lang::En, Store) => "Put-away and moves",
+        (Lang::En, Store) => "Put-away and move",
         (Lang::Zh, Ship) => "销售出库",
         (Lang::En, Ship) => "Shipment",
-        (Lang::Zh, Sell) => "销售给终端客户",
-        (Lang::En, Sell) => "Sale to an end customer",
+        (Lang::Zh, Sell) => "终端销售",
+        (Lang::En, Sell) => "Sale to a customer",
         (Lang::Zh, Return) => "退货",
         (Lang::En, Return) => "Return",
         (Lang::Zh, Repair) => "维修",
@@ -1999,6 +1971,54 @@ pub const ERRORS_ZH: &[(&str, &str)] = &[
     ("module_too_small", "条码模块太小，打印不清"),
     ("printer_unreachable", "无法连接打印机"),
     ("private_destination", "不允许发往内网地址"),
+    // Recall campaigns and their signatures.
+    ("invalid_reason", "请填写原因（1–1000 字）"),
+    ("invalid_note", "结案说明太长（最多 2000 字）"),
+    ("invalid_meaning", "请说明签名的含义（最多 200 字）"),
+    (
+        "recall_too_large",
+        "召回范围涉及的单品和批次过多，请缩小范围",
+    ),
+    // Trace scopes.
+    ("ambiguous_scope", "追溯范围只能给一种起点"),
+    ("invalid_shift", "班次无效"),
+    ("invalid_window", "时间窗口无效"),
+    (
+        "trace_too_large",
+        "追溯结果过大，请导出 CSV/XLSX 或缩小范围",
+    ),
+    ("invalid_query", "查询参数无效"),
+    ("not_a_unit", "该码不是单品码"),
+    // What a scanner sends: GS1 element strings, Digital Link, EPC URNs.
+    ("empty_scan", "扫描内容为空"),
+    ("empty_input", "内容为空"),
+    ("invalid_element_string", "无法识别的 GS1 条码内容"),
+    ("invalid_symbology", "无法识别的条码类型标识"),
+    ("unknown_ai", "未知的 GS1 应用标识符（AI）"),
+    ("too_many_ais", "应用标识符（AI）过多"),
+    (
+        "conflicting_ai_values",
+        "同一应用标识符（AI）出现了不同的值",
+    ),
+    ("duplicate_ai", "应用标识符（AI）重复"),
+    ("missing_required_ai", "缺少必需的应用标识符（AI）"),
+    ("mutually_exclusive_ais", "这些应用标识符（AI）不能同时出现"),
+    ("invalid_gln", "GLN 无效"),
+    ("invalid_sscc", "SSCC 无效"),
+    ("invalid_digital_link", "GS1 数字链接无效"),
+    ("not_a_digital_link", "不是 GS1 数字链接"),
+    ("invalid_qualifier", "数字链接的限定符无效"),
+    ("invalid_qualifier_order", "数字链接的限定符顺序不对"),
+    (
+        "qualifier_in_query",
+        "限定符应在链接路径中，而不是查询参数中",
+    ),
+    ("not_a_data_attribute", "数字链接的查询参数不是数据属性"),
+    ("not_representable", "无法表示为数字链接"),
+    ("zero_suppressed_gtin", "不支持零压缩的 GTIN"),
+    ("invalid_epc_urn", "EPC URN 无效"),
+    ("unsupported_epc", "不支持的 EPC 类型"),
+    ("invalid_company_prefix", "厂商识别代码无效"),
 ];
 
 /// A refusal of the API as the reader reads it (see [`ERRORS_ZH`]).
@@ -2106,6 +2126,133 @@ pub fn vocabulary(lang: Lang, word: &str) -> &str {
         (Lang::Zh, "bool") => "是/否",
         (Lang::En, "bool") => "Yes/no",
         _ => word,
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    /// The error codes a source file refuses with: the first string argument of
+    /// `FieldError::new(`, `bad(`, `malformed(` and `refused(`.
+    fn codes_in(src: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for call in ["FieldError::new(", "bad(", "malformed(", "refused("] {
+            for (at, _) in src.match_indices(call) {
+                let rest = src[at + call.len()..].trim_start();
+                let Some(rest) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let code = &rest[..rest.find('"').unwrap_or(0)];
+                if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    out.push(code);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every refusal the recall, trace, passport, search and sign-in pages show reads in both
+    /// languages: English is the API's own message, Chinese the catalogue's sentence for its code.
+    #[test]
+    fn every_refusal_the_pages_show_has_a_chinese_sentence() {
+        let sources = [
+            ("recall.rs", include_str!("recall.rs")),
+            ("esign.rs", include_str!("esign.rs")),
+            ("trace.rs", include_str!("trace.rs")),
+            ("passport.rs", include_str!("passport.rs")),
+            ("scan.rs", include_str!("scan.rs")),
+            ("process.rs", include_str!("process.rs")),
+            (
+                "store recall.rs",
+                include_str!("../../threadline-store/src/recall.rs"),
+            ),
+            (
+                "gs1 scan.rs",
+                include_str!("../../threadline-gs1/src/scan.rs"),
+            ),
+            (
+                "gs1 element.rs",
+                include_str!("../../threadline-gs1/src/element.rs"),
+            ),
+            ("gs1 ai.rs", include_str!("../../threadline-gs1/src/ai.rs")),
+            (
+                "gs1 keys.rs",
+                include_str!("../../threadline-gs1/src/keys.rs"),
+            ),
+            (
+                "gs1 epc.rs",
+                include_str!("../../threadline-gs1/src/epc.rs"),
+            ),
+            (
+                "gs1 digital_link.rs",
+                include_str!("../../threadline-gs1/src/digital_link.rs"),
+            ),
+            (
+                "codes.rs",
+                include_str!("../../threadline-domain/src/codes.rs"),
+            ),
+        ];
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for (file, src) in sources {
+            for code in codes_in(src) {
+                seen += 1;
+                if !ERRORS_ZH.iter().any(|(c, _)| *c == code) {
+                    missing.push(format!("{file}: {code}"));
+                }
+            }
+        }
+        assert!(
+            seen > 40,
+            "the scan found only {seen} codes: is it still reading calls?"
+        );
+        assert!(missing.is_empty(), "no Chinese sentence for {missing:?}");
+        // And every sentence is for a distinct code, written in Chinese.
+        for (i, (code, zh)) in ERRORS_ZH.iter().enumerate() {
+            assert!(
+                !ERRORS_ZH[..i].iter().any(|(c, _)| c == code),
+                "{code} twice"
+            );
+            assert!(!zh.is_ascii(), "{code}: {zh}");
+        }
+    }
+
+    /// The names of business steps: one per step, in both languages, whether a page names it
+    /// by its operation (station, process rules) or by its CBV step (passport, trace).
+    #[test]
+    fn every_step_has_one_name_in_each_language() {
+        let mut names = Vec::new();
+        for (step_code, op) in STEP_OPERATIONS {
+            let (zh, en) = (step(Lang::Zh, step_code), step(Lang::En, step_code));
+            assert_eq!((zh, en), (operation(Lang::Zh, op), operation(Lang::En, op)));
+            assert!(
+                !zh.is_ascii() && en.is_ascii() && en != step_code,
+                "{step_code}"
+            );
+            names.push((op, zh, en));
+        }
+        for (op, zh, en) in &names {
+            assert!(
+                !names
+                    .iter()
+                    .any(|(o, z, e)| o != op && (z == zh || e == en)),
+                "{op:?} shares its name ({zh}, {en}) with another operation"
+            );
+        }
+        for s in [
+            "packing",
+            "unpacking",
+            "replacing",
+            "removing",
+            "encoding",
+            "accepting",
+        ] {
+            assert!(
+                !step(Lang::Zh, s).is_ascii() && step(Lang::En, s) != s,
+                "{s}"
+            );
+        }
     }
 }
 

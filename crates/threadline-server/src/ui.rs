@@ -499,6 +499,26 @@ pub struct LoginForm {
     lang: Option<String>,
 }
 
+/// The first problem of a refusal as the reader reads it, as HTML: the catalogue's sentence for
+/// its code in Chinese, the API's message as its title (`i18n::refusal_html`).
+pub(crate) fn refusal_line(lang: Lang, e: &AppError) -> String {
+    use threadline_domain::error::FieldError;
+    let first = match e {
+        AppError::Malformed(v)
+        | AppError::Rule(v)
+        | AppError::Conflict(v)
+        | AppError::Forbidden(v) => v.first().cloned(),
+        AppError::NotFound(m) => Some(FieldError::new("not_found", m.clone())),
+        AppError::PreconditionRequired(f)
+        | AppError::Unauthorized(f)
+        | AppError::TooManyRequests(f, _) => Some(f.clone()),
+        AppError::Internal(_) => None,
+    };
+    first
+        .map(|f| crate::i18n::refusal_html(lang, &f))
+        .unwrap_or_default()
+}
+
 /// The plant's time zone, in which a page shows dates and times (the default if the store
 /// cannot say: a page still shows).
 pub(crate) async fn zone(app: &AppState) -> chrono_tz::Tz {

@@ -418,6 +418,30 @@ store_test!(
         ));
         // The language switch of that page leads back to the campaign, not to the form's address.
         assert!(html(&r).contains("id=\"lang-switch\" href=\"/recalls/RC-9?lang=zh\""));
+        // In Chinese, the catalogue's sentence, with the API's message as its title.
+        let r = post_form(
+            &api,
+            "/recalls/RC-9/close",
+            &[("lang", "zh"), ("note", "again")],
+        )
+        .await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert!(
+            html(&r).contains(
+                "id=\"close-error\" role=\"alert\"><span title=\"recall RC-9 is already closed\">召回已结案</span></p>"
+            ),
+            "{}",
+            html(&r)
+        );
+        // A passport lookup of a code that is not one, in Chinese.
+        let r = api.get("/unit?lang=zh&code=%5D%5A9").await;
+        let page = html(&r);
+        let refusal = &page[page.find("id=\"not-found\"").expect("a refusal")..];
+        assert!(refusal.contains("<span title=\""), "{refusal}");
+        assert!(
+            !refusal[..refusal.find("</section>").unwrap()].contains("is not"),
+            "{refusal}"
+        );
         assert_eq!(
             api.get("/api/v1/recalls/RC-9").await.body["close_note"],
             "located"

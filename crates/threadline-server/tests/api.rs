@@ -481,10 +481,27 @@ store_test!(
         let html = unit.body.as_str().unwrap();
         assert!(
             html.contains("In production")
-                && html.contains("Commissioned")
+                && html.contains("Commissioning")
                 && html.contains("Warranty not started"),
             "{html}"
         );
+        // A step has one name: the scan station offers it as the passport shows it.
+        for (lang, name) in [("en", "Commissioning"), ("zh", "生产赋码")] {
+            let station = api.get(&format!("/scan?lang={lang}")).await;
+            let station = station.body.as_str().unwrap();
+            assert!(
+                station.contains(&format!("<option value=\"commission\">{name}</option>")),
+                "{station}"
+            );
+            let unit = api
+                .get(&format!("/unit?lang={lang}&product=PHONE&serial=U1"))
+                .await;
+            let timeline = unit.body.as_str().unwrap();
+            assert!(
+                timeline.contains(&format!("<div class=\"what\">{name}")),
+                "{timeline}"
+            );
+        }
         let scanned = api
             .get("/unit?lang=en&code=%2801%2909521234543213%2821%29U1")
             .await;

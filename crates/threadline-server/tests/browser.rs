@@ -1707,7 +1707,8 @@ store_test!(
         assert_eq!(b.text("#components").await, "BOARD · B1");
         b.shot("e2e-12-passport").await;
         let timeline = b.text("#timeline").await;
-        for step in ["生产赋码", "装配", "质检", "发货", "销售订单 SO-1"] {
+        for step in ["生产赋码", "装配绑定", "质检", "销售出库", "销售订单 SO-1"]
+        {
             assert!(timeline.contains(step), "{step}: {timeline}");
         }
 

@@ -441,11 +441,11 @@ pub async fn page(
         )
         .into_response()
     };
+    // `detail` is HTML: a refusal in the reader's words, or an escaped code.
     let refused = |detail: String| {
         format!(
-            "<section class=\"card bad\" id=\"not-found\"><p><strong>{}</strong></p><p>{}</p></section>",
+            "<section class=\"card bad\" id=\"not-found\"><p><strong>{}</strong></p><p>{detail}</p></section>",
             t(lang, Msg::NotRegistered),
-            esc(&detail)
         )
     };
     let now = app.clock.now();
@@ -457,7 +457,10 @@ pub async fn page(
             ) {
                 (Ok(product), Ok(serial)) => ItemKey { product, serial },
                 (Err(e), _) | (_, Err(e)) => {
-                    return show(t(lang, Msg::Passport), refused(e.message));
+                    return show(
+                        t(lang, Msg::Passport),
+                        refused(crate::i18n::refusal_html(lang, &e)),
+                    );
                 }
             }
         }
@@ -482,10 +485,15 @@ pub async fn page(
                 Ok((crate::scan::Resolved::Product { product }, _)) => {
                     return show(
                         t(lang, Msg::Passport),
-                        refused(format!("{} {}", product.def.code, product.def.name)),
+                        refused(esc(&format!("{} {}", product.def.code, product.def.name))),
                     );
                 }
-                Err(e) => return show(t(lang, Msg::Passport), refused(e.first_message())),
+                Err(e) => {
+                    return show(
+                        t(lang, Msg::Passport),
+                        refused(super::refusal_line(lang, &e)),
+                    );
+                }
             }
         }
     };
@@ -499,7 +507,7 @@ pub async fn page(
         }
         Ok(None) => show(
             t(lang, Msg::Passport),
-            refused(format!("{} {}", key.product, key.serial)),
+            refused(esc(&format!("{} {}", key.product, key.serial))),
         ),
         Err(e) => super::refusal(lang, e),
     }

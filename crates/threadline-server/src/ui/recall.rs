@@ -142,12 +142,7 @@ async fn preview_page(
         .into_response()
     };
     let error = error
-        .map(|e| {
-            format!(
-                "<section class=\"card bad\" id=\"recall-error\">{}</section>",
-                esc(&e)
-            )
-        })
+        .map(|e| format!("<section class=\"card bad\" id=\"recall-error\">{e}</section>"))
         .unwrap_or_default();
     if q.fields.is_empty() {
         return show(error);
@@ -165,7 +160,7 @@ async fn preview_page(
         Err(e) => {
             return show(format!(
                 "{error}<section class=\"card bad\" id=\"recall-error\">{}</section>",
-                esc(&e.first_message())
+                super::refusal_line(lang, &e)
             ));
         }
     };
@@ -273,7 +268,17 @@ pub async fn create(
     let q = TraceQuery::read(&f);
     let scope = match q.scope(super::zone(&app).await) {
         Ok(s) => s,
-        Err(e) => return preview_page(&app, &actor, lang, &q, &uri, Some(e.first_message())).await,
+        Err(e) => {
+            return preview_page(
+                &app,
+                &actor,
+                lang,
+                &q,
+                &uri,
+                Some(super::refusal_line(lang, &e)),
+            )
+            .await;
+        }
     };
     let code = f
         .get("code")
@@ -314,7 +319,17 @@ pub async fn create(
             preview_page(&app, &actor, lang, &q, &uri, Some(message)).await
         }
         Err(AppError::Internal(m)) => super::refusal(lang, AppError::Internal(m)),
-        Err(e) => preview_page(&app, &actor, lang, &q, &uri, Some(e.first_message())).await,
+        Err(e) => {
+            preview_page(
+                &app,
+                &actor,
+                lang,
+                &q,
+                &uri,
+                Some(super::refusal_line(lang, &e)),
+            )
+            .await
+        }
     }
 }
 
@@ -617,7 +632,7 @@ fn after_campaign_form(
             let (status, errors) = e.into_status_and_errors();
             let message = errors
                 .first()
-                .map(|e| e.message.clone())
+                .map(|e| crate::i18n::refusal_html(lang, e))
                 .unwrap_or_default();
             // The switch of this page leads to the campaign: the form's address takes no GET.
             let here = format!("/recalls/{}", url_encode(code))
@@ -631,7 +646,7 @@ fn after_campaign_form(
                     Some(actor),
                     &format!(
                         "<section><p class=\"bad\" id=\"{error_id}\" role=\"alert\">{}</p><p><a href=\"/recalls/{}?lang={}\">{} {}</a></p></section>",
-                        esc(&message),
+                        message,
                         url_encode(code),
                         lang_param(lang),
                         t(lang, Msg::Recall),

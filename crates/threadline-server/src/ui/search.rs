@@ -140,7 +140,7 @@ async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppEr
         // A code the parser read but that names nothing here: say why, next to the hits.
         Err(e @ (AppError::NotFound(_) | AppError::Rule(_))) => format!(
             "<section class=\"card\" id=\"scan-problem\"><p class=\"bad\">{}</p></section>",
-            esc(&e.first_message())
+            super::refusal_line(lang, &e)
         ),
         Err(e) => return Err(e),
     })

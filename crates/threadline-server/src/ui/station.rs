@@ -108,21 +108,9 @@ impl StationOp {
         matches!(self, StationOp::Receive | StationOp::Commission)
     }
 
+    /// The operation's one name, as the passport and the process rules also call it.
     fn label(self, lang: Lang) -> &'static str {
-        t(
-            lang,
-            match self {
-                StationOp::Receive => Msg::OpReceive,
-                StationOp::Commission => Msg::OpCommission,
-                StationOp::Assemble => Msg::OpAssemble,
-                StationOp::Inspect => Msg::OpInspect,
-                StationOp::Move => Msg::OpMove,
-                StationOp::Ship => Msg::OpShip,
-                StationOp::Return => Msg::OpReturn,
-                StationOp::Repair => Msg::OpRepair,
-                StationOp::Scrap => Msg::OpScrap,
-            },
-        )
+        crate::i18n::operation(lang, self.process_operation())
     }
 }
 

@@ -465,7 +465,7 @@ pub async fn page(
             return show(
                 format!(
                     "<section class=\"card bad\" id=\"trace-error\">{}</section>",
-                    esc(&e.first_message())
+                    super::refusal_line(lang, &e)
                 ),
                 &[],
             );
