@@ -617,7 +617,7 @@ store_test!(
         assert!(page.contains("id=\"chart-regions\""), "{page}");
         for hidden in [
             "DIST-SH",
-            "Shanghai",
+            "Shanghai Dist.",
             "id=\"quality\"",
             "id=\"units\"",
             "id=\"authenticity\"",
