@@ -14,12 +14,14 @@
 //! - [`hash`] — the event hash ID;
 //! - [`json`] — JSON-LD documents ↔ events;
 //! - [`xml`] — the XML binding, read into and written from the JSON shape;
-//! - [`query`] — the Simple Event Query, judged against an event's EPCIS form.
+//! - [`query`] — the Simple Event Query, judged against an event's EPCIS form;
+//! - [`schedule`] — when a scheduled query subscription runs.
 
 pub mod hash;
 pub mod ids;
 pub mod json;
 pub mod query;
+pub mod schedule;
 pub mod vocab;
 pub mod xml;
 

@@ -31,6 +31,8 @@ use crate::auth::Actor;
 use crate::error::AppError;
 use crate::partner::Partner;
 
+pub mod subscriptions;
+
 /// Most events in one `POST /capture` (advertised in `GS1-EPCIS-Capture-Limit`).
 pub const CAPTURE_LIMIT: usize = 10_000;
 /// Largest capture document in bytes (advertised in `GS1-EPCIS-Capture-File-Size-Limit`).
@@ -219,7 +221,8 @@ pub async fn discovery() -> Response {
             "bizSteps",
             "bizLocations",
             "readPoints",
-            "dispositions"
+            "dispositions",
+            "queries"
         ]))
         .into_response(),
     )
@@ -841,22 +844,9 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
     Ok(Some(q))
 }
 
-/// Runs a Simple Event Query: narrows by the indexes, then keeps the events whose EPCIS form
-/// matches, in ledger order one page at a time (`nextPageToken` is the last sequence number
-/// shown), or — with `orderBy`, `eventCountLimit` or `maxEventCount` — collected, sorted and
-/// paged by position (`o{offset}`).
-/// `link` holds the parameters the next page's address repeats (the request's own).
-pub async fn run_query(
-    app: &AppState,
-    headers: &HeaderMap,
-    seen: Visibility,
-    mut partner: Option<Partner>,
-    path: &str,
-    params: Vec<(String, String)>,
-    link: Vec<(String, String)>,
-) -> Result<Response, Problem> {
-    negotiate(headers)?;
-    let mut filter = Filter::parse(&params).map_err(Problem::query)?;
+/// The query of `params`, with the places under each `WD_` place added.
+async fn prepared_filter(app: &AppState, params: &[(String, String)]) -> Result<Filter, Problem> {
+    let mut filter = Filter::parse(params).map_err(Problem::query)?;
     for (field, uris) in filter.wd.clone() {
         for uri in uris {
             let code = ids::location(&uri).map_err(|e| {
@@ -874,6 +864,32 @@ pub async fn run_query(
             filter.add_descendants(field, uris);
         }
     }
+    Ok(filter)
+}
+
+/// Does the event's EPCIS form match the query?
+fn judge(filter: &Filter, ev: &Event, catalogue: &Catalogue) -> bool {
+    let form = threadline_epcis::event_json(ev, catalogue);
+    let ctx = threadline_epcis::json::context_of(std::iter::once(ev));
+    filter.matches(&form, &ctx)
+}
+
+/// Runs a Simple Event Query: narrows by the indexes, then keeps the events whose EPCIS form
+/// matches, in ledger order one page at a time (`nextPageToken` is the last sequence number
+/// shown), or — with `orderBy`, `eventCountLimit` or `maxEventCount` — collected, sorted and
+/// paged by position (`o{offset}`).
+/// `link` holds the parameters the next page's address repeats (the request's own).
+pub async fn run_query(
+    app: &AppState,
+    headers: &HeaderMap,
+    seen: Visibility,
+    mut partner: Option<Partner>,
+    path: &str,
+    params: Vec<(String, String)>,
+    link: Vec<(String, String)>,
+) -> Result<Response, Problem> {
+    negotiate(headers)?;
+    let filter = prepared_filter(app, &params).await?;
     let per_page = filter.per_page.unwrap_or(PER_PAGE) as usize;
     let bad_token = |t: &str| {
         Problem::query(
@@ -930,9 +946,7 @@ pub async fn run_query(
             {
                 continue;
             }
-            let form = threadline_epcis::event_json(&ev, &products.catalogue);
-            let ctx = threadline_epcis::json::context_of(std::iter::once(&ev));
-            if filter.matches(&form, &ctx) {
+            if judge(&filter, &ev, &products.catalogue) {
                 found.push((stored.seq, ev));
                 if found.len() >= wanted {
                     break 'scan;

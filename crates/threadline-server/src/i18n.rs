@@ -1474,6 +1474,8 @@ pub fn webhook_format(lang: Lang, f: threadline_store::webhook::WebhookFormat) -
         (Lang::En, Dingtalk) => "DingTalk robot",
         (Lang::Zh, Wecom) => "企业微信群机器人",
         (Lang::En, Wecom) => "WeCom robot",
+        (Lang::Zh, Epcis) => "EPCIS 订阅（查询文档，HMAC 签名）",
+        (Lang::En, Epcis) => "EPCIS subscription (query document, HMAC-signed)",
     }
 }
 

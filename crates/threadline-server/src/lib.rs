@@ -862,6 +862,30 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             epcis::named_query_events,
         ),
+        route(
+            M::GET,
+            "/epcis/queries/{name}/subscriptions",
+            Needs(Read),
+            epcis::subscriptions::list,
+        ),
+        route(
+            M::POST,
+            "/epcis/queries/{name}/subscriptions",
+            Needs(Read),
+            epcis::subscriptions::create,
+        ),
+        route(
+            M::GET,
+            "/epcis/queries/{name}/subscriptions/{id}",
+            Needs(Read),
+            epcis::subscriptions::get,
+        ),
+        route(
+            M::DELETE,
+            "/epcis/queries/{name}/subscriptions/{id}",
+            Needs(Read),
+            epcis::subscriptions::delete,
+        ),
     ]
 }
 

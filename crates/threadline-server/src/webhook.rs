@@ -278,6 +278,9 @@ pub async fn work_once(
     client: &reqwest::Client,
 ) -> Result<usize, threadline_store::StoreError> {
     let settings = app.webhooks;
+    if let Err(e) = crate::epcis::subscriptions::run(app).await {
+        tracing::warn!(error = %e, "EPCIS subscriptions: store failed");
+    }
     let now = app.clock.now();
     let lease = chrono::Duration::from_std(settings.timeout + Duration::from_secs(60))
         .unwrap_or_else(|_| chrono::Duration::minutes(5));
@@ -356,24 +359,13 @@ async fn send(
     at: DateTime<Utc>,
 ) -> Result<u16, (Option<u16>, String)> {
     let url = check_url(&hook.url, app.webhooks.allow_private).map_err(|e| (None, e.message))?;
-    let subject = match (d.event, d.check) {
-        (Some(event), _) => Subject::Event(
-            app.store
-                .event(event)
-                .await
-                .map_err(|e| (None, format!("the event could not be read: {e}")))?
-                .ok_or_else(|| (None, format!("event {event} is not in the ledger")))?,
-        ),
-        (None, Some(check)) => Subject::Check(
-            app.store
-                .check(check)
-                .await
-                .map_err(|e| (None, format!("the check could not be read: {e}")))?
-                .ok_or_else(|| (None, format!("authenticity check {check} does not exist")))?,
-        ),
-        (None, None) => return Err((None, "the delivery names no event or check".into())),
+    let body = if hook.format == WebhookFormat::Epcis {
+        crate::epcis::subscriptions::document(app, hook, d, at)
+            .await
+            .map_err(|e| (None, e))?
+    } else {
+        payload(hook, d, &subject_of(app, d).await?)
     };
-    let body = payload(hook, d, &subject);
     let body = serde_json::to_vec(&body).map_err(|e| (None, e.to_string()))?;
     let mut req = match hook.format {
         WebhookFormat::Dingtalk if !hook.secret.is_empty() => client.post(dingtalk_url(
@@ -384,13 +376,26 @@ async fn send(
         _ => client.post(url),
     };
     let id = d.id.to_string();
+    let content_type = if hook.format == WebhookFormat::Epcis {
+        "application/ld+json"
+    } else {
+        "application/json"
+    };
     req = req
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .header("webhook-id", &id)
         .header("webhook-timestamp", at.timestamp().to_string());
-    if hook.format == WebhookFormat::Json {
-        let sig = signature(&signing_key(&hook.secret), &id, at.timestamp(), &body);
-        req = req.header("webhook-signature", sig);
+    if matches!(hook.format, WebhookFormat::Json | WebhookFormat::Epcis) {
+        let key = signing_key(&hook.secret);
+        req = req.header(
+            "webhook-signature",
+            signature(&key, &id, at.timestamp(), &body),
+        );
+        if hook.format == WebhookFormat::Epcis {
+            req = req
+                .header("GS1-Signature", gs1_signature(&key, &body))
+                .header("GS1-EPCIS-Version", "2.0.0");
+        }
     }
     let resp = req.body(body).send().await.map_err(|e| {
         let mut text = e.to_string();
@@ -411,7 +416,7 @@ async fn send(
         ));
     }
     // Chat robots answer 200 with an error code in the body.
-    if hook.format != WebhookFormat::Json
+    if matches!(hook.format, WebhookFormat::Dingtalk | WebhookFormat::Wecom)
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
         && let Some(errcode) = v.get("errcode").and_then(|c| c.as_i64())
         && errcode != 0
@@ -422,6 +427,34 @@ async fn send(
         ));
     }
     Ok(code)
+}
+
+/// `GS1-Signature` of an EPCIS subscription's delivery: the Base64 HMAC-SHA256 of the body,
+/// keyed with the subscription's `signatureToken` (its bytes; the Base64 after `whsec_` for a
+/// token the server made).
+pub fn gs1_signature(key: &[u8], body: &[u8]) -> String {
+    BASE64.encode(hmac_sha256(key, &[body]))
+}
+
+/// What a JSON or chat delivery is about, read from the store.
+async fn subject_of(app: &AppState, d: &Delivery) -> Result<Subject, (Option<u16>, String)> {
+    Ok(match (d.event, d.check) {
+        (Some(event), _) => Subject::Event(
+            app.store
+                .event(event)
+                .await
+                .map_err(|e| (None, format!("the event could not be read: {e}")))?
+                .ok_or_else(|| (None, format!("event {event} is not in the ledger")))?,
+        ),
+        (None, Some(check)) => Subject::Check(
+            app.store
+                .check(check)
+                .await
+                .map_err(|e| (None, format!("the check could not be read: {e}")))?
+                .ok_or_else(|| (None, format!("authenticity check {check} does not exist")))?,
+        ),
+        (None, None) => return Err((None, "the delivery names no event or check".into())),
+    })
 }
 
 /// What a delivery carries: a ledger event, or an authenticity check (topic
@@ -442,7 +475,8 @@ pub fn payload(hook: &Webhook, d: &Delivery, subject: &Subject) -> serde_json::V
         Subject::Check(check) => return check_payload(hook, d, check),
     };
     match hook.format {
-        WebhookFormat::Json => json!({
+        // An EPCIS subscription's body is its query document (`epcis::subscriptions`).
+        WebhookFormat::Json | WebhookFormat::Epcis => json!({
             "id": d.id,
             "webhook": hook.name,
             "topics": d.topics,
@@ -462,7 +496,8 @@ pub fn payload(hook: &Webhook, d: &Delivery, subject: &Subject) -> serde_json::V
 
 fn check_payload(hook: &Webhook, d: &Delivery, check: &AuthenticityCheck) -> serde_json::Value {
     match hook.format {
-        WebhookFormat::Json => json!({
+        // An EPCIS subscription hears of no checks; its deliveries are written elsewhere.
+        WebhookFormat::Json | WebhookFormat::Epcis => json!({
             "id": d.id,
             "webhook": hook.name,
             "topics": d.topics,
@@ -664,6 +699,18 @@ fn checked(
         errors.push(FieldError::new("invalid_language", "language is zh-CN or en").at("language"));
     }
     let format = req.format.unwrap_or(WebhookFormat::Json);
+    // An EPCIS subscription is made and removed through EPCIS; here it may be pointed
+    // elsewhere, disabled and enabled, but no webhook becomes one or stops being one.
+    let was_epcis = existing.is_some_and(|h| h.format == WebhookFormat::Epcis);
+    if (format == WebhookFormat::Epcis) != was_epcis {
+        errors.push(
+            FieldError::new(
+                "epcis_subscription",
+                "EPCIS subscriptions are made and removed at /epcis/queries/{name}/subscriptions",
+            )
+            .at("format"),
+        );
+    }
     for (i, step) in req.filter.biz_steps.iter().enumerate() {
         if let Err(e) = threadline_domain::event::BizStep::parse(step) {
             errors.push(e.at(format!("filter.biz_steps[{i}]")));

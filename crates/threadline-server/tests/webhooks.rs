@@ -7,54 +7,17 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use common::Api;
+use axum::http::StatusCode;
+use common::{Api, receiver};
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
 use threadline_server::webhook::{WebhookSettings, dingtalk_url, sender, signature, signing_key};
 use threadline_server::{AppState, ManualClock, webhook};
 use threadline_testkit::fixtures::{at, now, plant};
 use threadline_testkit::{TestStore, store_test};
-
-/// What the receiver saw, and the statuses it answers with next (200 once they run out).
-#[derive(Default)]
-struct Receiver {
-    seen: Mutex<Vec<(HeaderMap, String, Vec<u8>)>>,
-    answers: Mutex<VecDeque<u16>>,
-}
-
-async fn receive(
-    State(r): State<Arc<Receiver>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> (StatusCode, String) {
-    r.seen
-        .lock()
-        .unwrap()
-        .push((headers, uri.to_string(), body.to_vec()));
-    let code = r.answers.lock().unwrap().pop_front().unwrap_or(200);
-    (
-        StatusCode::from_u16(code).unwrap(),
-        r#"{"errcode":0,"errmsg":"ok"}"#.into(),
-    )
-}
-
-/// A receiver on 127.0.0.1 that answers `answers` in turn, then 200.
-async fn receiver(answers: &[u16]) -> (Arc<Receiver>, String) {
-    let r = Arc::new(Receiver::default());
-    r.answers.lock().unwrap().extend(answers);
-    let router = axum::Router::new().fallback(receive).with_state(r.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (r, format!("http://{addr}/hook"))
-}
 
 fn settings(allow_private: bool) -> WebhookSettings {
     WebhookSettings {

@@ -79,22 +79,6 @@ impl PgStore {
             .map_err(db)?;
         rows.iter().map(named).collect()
     }
-
-    pub(crate) async fn delete_query(&self, name: &str) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let n = if storable(name) {
-            client
-                .execute("DELETE FROM epcis_queries WHERE name = $1", &[&name])
-                .await
-                .map_err(db)?
-        } else {
-            0
-        };
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("query {name}")));
-        }
-        Ok(())
-    }
 }
 
 fn named(r: &Row) -> Result<NamedQuery, StoreError> {

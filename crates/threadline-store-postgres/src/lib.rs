@@ -653,7 +653,41 @@ impl threadline_store::Store for PgStore {
     }
 
     async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
-        self.delete_query(name).await
+        self.query_delete(name).await
+    }
+
+    async fn ledger_len(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT seq FROM ledger_head WHERE id = 1", &[])
+            .await
+            .map_err(db)?;
+        col(&row, 0)
+    }
+
+    async fn create_subscription(
+        &self,
+        hook: Webhook,
+        sub: threadline_store::webhook::EpcisSubscription,
+    ) -> Result<(), StoreError> {
+        self.subscription_create(hook, sub).await
+    }
+
+    async fn subscriptions(
+        &self,
+    ) -> Result<Vec<threadline_store::webhook::EpcisSubscription>, StoreError> {
+        self.subscriptions_list().await
+    }
+
+    async fn delete_subscription(&self, id: Uuid) -> Result<(), StoreError> {
+        self.subscription_delete(id).await
+    }
+
+    async fn advance_subscription(
+        &self,
+        run: threadline_store::webhook::SubscriptionRun,
+    ) -> Result<bool, StoreError> {
+        self.subscription_advance(run).await
     }
 
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {

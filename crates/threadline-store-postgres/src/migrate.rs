@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (18, include_str!("../migrations/0018_event_heads.sql")),
     (20, include_str!("../migrations/0020_check_deliveries.sql")),
+    (
+        23,
+        include_str!("../migrations/0023_epcis_subscriptions.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

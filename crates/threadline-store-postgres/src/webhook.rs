@@ -6,9 +6,9 @@ use deadpool_postgres::Transaction;
 use threadline_domain::event::Event;
 use threadline_store::authenticity::AuthenticityCheck;
 use threadline_store::webhook::{
-    Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Webhook, WebhookFilter,
-    WebhookFormat, WebhookWrite, plan_check_deliveries, plan_deliveries, topics_column,
-    topics_of_column,
+    Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, EpcisSubscription,
+    SubscriptionRun, Webhook, WebhookFilter, WebhookFormat, WebhookWrite, plan_check_deliveries,
+    plan_deliveries, report_column, report_of_column, topics_column, topics_of_column,
 };
 use threadline_store::{AuditOf, Receipt, StoreError};
 use tokio_postgres::Row;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{PgStore, col, db, from_micros, micros, storable};
 
 const HOOK_COLUMNS: &str = "id, name, url, format, secret, filter, language, active, version, created_at, updated_at, updated_by";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id, report";
 
 fn schema(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Schema(format!("stored {what}: {e}"))
@@ -60,6 +60,7 @@ fn delivery(r: &Row) -> Result<Delivery, StoreError> {
         webhook: uuid(&hook)?,
         event: event.as_deref().map(uuid).transpose()?,
         check: col(r, 12)?,
+        report: report_of_column(col::<Option<String>>(r, 13)?.as_deref())?,
         seq: col(r, 3)?,
         topics: topics_of_column(&topics),
         status: DeliveryStatus::parse(&status).ok_or_else(|| schema("delivery status", &status))?,
@@ -90,6 +91,76 @@ async fn get_on(c: &impl GenericClient, name: &str) -> Result<Option<Webhook>, S
         .await
         .map_err(db)?;
     row.as_ref().map(hook).transpose()
+}
+
+/// Inserts a new subscription; 0 rows when its name is taken.
+async fn insert_hook(c: &impl GenericClient, h: &Webhook) -> Result<u64, StoreError> {
+    let filter = serde_json::to_string(&h.filter).map_err(StoreError::db)?;
+    c.execute(
+        &format!(
+            "INSERT INTO webhooks ({HOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
+             ON CONFLICT (name) DO NOTHING"
+        ),
+        &[
+            &h.id.to_string(),
+            &h.name,
+            &h.url,
+            &h.format.as_str(),
+            &h.secret,
+            &filter,
+            &h.language,
+            &h.active,
+            &micros(h.updated_at),
+            &h.updated_by,
+        ],
+    )
+    .await
+    .map_err(db)
+}
+
+/// A webhook with its deliveries and their log (its EPCIS subscription, if any, by cascade).
+async fn delete_by_id(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = $1)",
+        &[&id],
+    )
+    .await
+    .map_err(db)?;
+    tx.execute(
+        "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(db)?;
+    tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, query_name, stream, schedule, report_if_empty, initial_record_time, after_seq, next_run_at, created_at, created_by";
+
+fn subscription(r: &Row) -> Result<EpcisSubscription, StoreError> {
+    let id: String = col(r, 0)?;
+    let schedule: Option<String> = col(r, 3)?;
+    let initial: Option<i64> = col(r, 5)?;
+    let next: Option<i64> = col(r, 7)?;
+    Ok(EpcisSubscription {
+        id: uuid(&id)?,
+        query: col(r, 1)?,
+        stream: col(r, 2)?,
+        schedule: schedule
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| schema("schedule", e))?,
+        report_if_empty: col(r, 4)?,
+        initial_record_time: initial.map(from_micros),
+        after_seq: col(r, 6)?,
+        next_run_at: next.map(from_micros),
+        created_at: from_micros(col(r, 8)?),
+        created_by: col(r, 9)?,
+    })
 }
 
 async fn get_delivery_on(c: &impl GenericClient, id: Uuid) -> Result<Option<Delivery>, StoreError> {
@@ -137,27 +208,7 @@ impl PgStore {
         let tx = client.transaction().await.map_err(db)?;
         let filter = serde_json::to_string(&h.filter).map_err(StoreError::db)?;
         let n = match w.replaces {
-            None => tx
-                .execute(
-                    &format!(
-                        "INSERT INTO webhooks ({HOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
-                         ON CONFLICT (name) DO NOTHING"
-                    ),
-                    &[
-                        &h.id.to_string(),
-                        &h.name,
-                        &h.url,
-                        &h.format.as_str(),
-                        &h.secret,
-                        &filter,
-                        &h.language,
-                        &h.active,
-                        &micros(h.updated_at),
-                        &h.updated_by,
-                    ],
-                )
-                .await
-                .map_err(db)?,
+            None => insert_hook(&tx, h).await?,
             Some(v) => tx
                 .execute(
                     "UPDATE webhooks SET url = $2, format = $3, secret = $4, filter = $5, language = $6,
@@ -204,24 +255,173 @@ impl PgStore {
         let Some(h) = get_on(&tx, name).await? else {
             return Err(StoreError::NotFound(format!("webhook {name}")));
         };
-        let id = h.id.to_string();
-        tx.execute(
-            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = $1)",
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
-        tx.execute(
-            "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
-        tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])
-            .await
-            .map_err(db)?;
+        delete_by_id(&tx, &h.id.to_string()).await?;
         crate::audit::append_of(&tx, audit, &()).await?;
         tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn subscription_create(
+        &self,
+        hook: Webhook,
+        s: EpcisSubscription,
+    ) -> Result<(), StoreError> {
+        if ![&hook.name, &hook.url, &hook.secret, &s.query, &s.created_by]
+            .iter()
+            .all(|x| storable(x))
+        {
+            return Err(invalid_name());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let known = tx
+            .query_opt("SELECT 1 FROM epcis_queries WHERE name = $1", &[&s.query])
+            .await
+            .map_err(db)?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(format!("query {}", s.query)));
+        }
+        if insert_hook(&tx, &hook).await? == 0 {
+            return Err(WebhookWrite {
+                webhook: hook,
+                replaces: None,
+            }
+            .taken());
+        }
+        let schedule = s
+            .schedule
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(StoreError::db)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO epcis_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            &[
+                &s.id.to_string(),
+                &s.query,
+                &s.stream,
+                &schedule,
+                &s.report_if_empty,
+                &s.initial_record_time.map(micros),
+                &s.after_seq,
+                &s.next_run_at.map(micros),
+                &micros(s.created_at),
+                &s.created_by,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn subscriptions_list(&self) -> Result<Vec<EpcisSubscription>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM epcis_subscriptions ORDER BY created_at, id"
+                ),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(subscription).collect()
+    }
+
+    pub(crate) async fn subscription_delete(&self, id: Uuid) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let known = tx
+            .query_opt("SELECT 1 FROM epcis_subscriptions WHERE id = $1", &[&id])
+            .await
+            .map_err(db)?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(format!("subscription {id}")));
+        }
+        delete_by_id(&tx, &id).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// Deletes a named query and the webhooks of its subscriptions, in one transaction.
+    pub(crate) async fn query_delete(&self, name: &str) -> Result<(), StoreError> {
+        if !storable(name) {
+            return Err(StoreError::NotFound(format!("query {name}")));
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let ids: Vec<String> = tx
+            .query(
+                "SELECT id FROM epcis_subscriptions WHERE query_name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| col(r, 0))
+            .collect::<Result<_, _>>()?;
+        for id in ids {
+            delete_by_id(&tx, &id).await?;
+        }
+        let n = tx
+            .execute("DELETE FROM epcis_queries WHERE name = $1", &[&name])
+            .await
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("query {name}")));
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn subscription_advance(
+        &self,
+        run: SubscriptionRun,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE epcis_subscriptions SET after_seq = $3, next_run_at = $5
+                 WHERE id = $1 AND after_seq = $2 AND next_run_at IS NOT DISTINCT FROM $4",
+                &[
+                    &run.id.to_string(),
+                    &run.from_seq,
+                    &run.to_seq,
+                    &run.due.map(micros),
+                    &run.next_run_at.map(micros),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, report, seq, topics, status, attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+            )
+            .await
+            .map_err(db)?;
+        for d in &run.deliveries {
+            tx.execute(
+                &insert,
+                &[
+                    &d.id.to_string(),
+                    &d.webhook.to_string(),
+                    &d.event.map(|e| e.to_string()),
+                    &report_column(&d.report),
+                    &d.seq,
+                    &topics_column(&d.topics),
+                    &micros(d.created_at),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     pub(crate) async fn deliveries_claim(
@@ -375,7 +575,7 @@ impl PgStore {
 /// The active subscriptions and their filters.
 async fn active(tx: &Transaction<'_>) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let stmt = tx
-        .prepare_cached("SELECT id, filter FROM webhooks WHERE active")
+        .prepare_cached("SELECT id, filter FROM webhooks WHERE active AND format <> 'epcis'")
         .await
         .map_err(db)?;
     tx.query(&stmt, &[])

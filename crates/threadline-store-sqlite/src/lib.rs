@@ -766,7 +766,64 @@ impl threadline_store::Store for SqliteStore {
 
     async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.write(move |c| epcis::delete_query(c, &name)).await
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            webhook::delete_query_subscriptions(&tx, &name)?;
+            epcis::delete_query(&tx, &name)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn ledger_len(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT seq FROM ledger_head WHERE id = 1", [], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn create_subscription(
+        &self,
+        hook: Webhook,
+        sub: threadline_store::webhook::EpcisSubscription,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            webhook::create_subscription(&tx, &hook, &sub)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn subscriptions(
+        &self,
+    ) -> Result<Vec<threadline_store::webhook::EpcisSubscription>, StoreError> {
+        self.read(webhook::subscriptions).await
+    }
+
+    async fn delete_subscription(&self, id: Uuid) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            webhook::delete_subscription(&tx, id)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn advance_subscription(
+        &self,
+        run: threadline_store::webhook::SubscriptionRun,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let moved = webhook::advance(&tx, &run)?;
+            tx.commit().map_err(db)?;
+            Ok(moved)
+        })
+        .await
     }
 
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>, StoreError> {

@@ -24,6 +24,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (18, include_str!("../migrations/0018_event_heads.sql")),
     (20, include_str!("../migrations/0020_check_deliveries.sql")),
+    (
+        23,
+        include_str!("../migrations/0023_epcis_subscriptions.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
@@ -143,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn deliveries_queued_before_migration_20_keep_their_event_and_attempts() {
+    fn deliveries_queued_before_migrations_20_and_23_keep_their_event_and_attempts() {
         let mut c = Connection::open_in_memory().unwrap();
         c.execute_batch(
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
@@ -183,13 +187,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(attempts, 1);
-        // A delivery carries an event or a check, exactly one of them.
-        for (event, check) in [("NULL", "NULL"), ("'e2'", "1")] {
-            let sql = format!(
-                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, check_id, seq, topics, status, attempts, next_attempt_at, created_at)
-                 VALUES ('d2', 'h1', {event}, {check}, 8, 'event', 'pending', 0, 0, 0)"
+        // A delivery carries an event, a check or a subscription's report (migration 23),
+        // exactly one of them.
+        let insert = |event: &str, check: &str, report: &str| {
+            c.execute_batch(&format!(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, check_id, report, seq, topics, status, attempts, next_attempt_at, created_at)
+                 VALUES ('d2', 'h1', {event}, {check}, {report}, 8, 'event', 'pending', 0, 0, 0)"
+            ))
+        };
+        for (event, check, report) in [
+            ("NULL", "NULL", "NULL"),
+            ("'e2'", "1", "NULL"),
+            ("'e2'", "NULL", "'[]'"),
+        ] {
+            assert!(
+                insert(event, check, report).is_err(),
+                "{event} {check} {report}"
             );
-            assert!(c.execute_batch(&sql).is_err(), "{event} {check}");
         }
+        insert("NULL", "NULL", "'[\"e2\"]'").unwrap();
     }
 }

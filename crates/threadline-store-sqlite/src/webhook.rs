@@ -5,9 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use threadline_domain::event::Event;
 use threadline_store::authenticity::AuthenticityCheck;
 use threadline_store::webhook::{
-    Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, Webhook, WebhookFilter,
-    WebhookFormat, WebhookWrite, plan_check_deliveries, plan_deliveries, topics_column,
-    topics_of_column,
+    Attempt, AttemptOutcome, Delivery, DeliveryQuery, DeliveryStatus, EpcisSubscription,
+    SubscriptionRun, Webhook, WebhookFilter, WebhookFormat, WebhookWrite, plan_check_deliveries,
+    plan_deliveries, report_column, report_of_column, topics_column, topics_of_column,
 };
 use threadline_store::{Receipt, StoreError};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{db, from_micros, micros};
 
 const HOOK_COLUMNS: &str = "id, name, url, format, secret, filter, language, active, version, created_at, updated_at, updated_by";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, seq, topics, status, attempts, next_attempt_at, created_at, last_attempt_at, last_status, last_error, check_id, report";
 
 fn schema(what: &str) -> impl Fn(String) -> StoreError + '_ {
     move |e| StoreError::Schema(format!("stored {what}: {e}"))
@@ -52,6 +52,7 @@ fn hook(r: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreError>> {
 fn delivery(r: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreError>> {
     let (id, hook, event): (String, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
     let check: Option<i64> = r.get(12)?;
+    let report: Option<String> = r.get(13)?;
     let status: String = r.get(5)?;
     let attempts: i64 = r.get(6)?;
     let last_status: Option<i64> = r.get(10)?;
@@ -65,6 +66,7 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreError>> {
             webhook: uuid(&hook)?,
             event: event.as_deref().map(uuid).transpose()?,
             check,
+            report: report_of_column(report.as_deref())?,
             seq,
             topics: topics_of_column(&topics),
             status: DeliveryStatus::parse(&status)
@@ -166,26 +168,169 @@ pub fn delete(c: &Connection, name: &str) -> Result<(), StoreError> {
     let Some(h) = get(c, name)? else {
         return Err(StoreError::NotFound(format!("webhook {name}")));
     };
-    let id = h.id.to_string();
+    delete_by_id(c, &h.id.to_string())
+}
+
+/// A webhook with its deliveries and their log (its EPCIS subscription, if any, by cascade).
+fn delete_by_id(c: &Connection, id: &str) -> Result<(), StoreError> {
     c.execute(
         "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ?1)",
-        [&id],
+        [id],
     )
     .map_err(db)?;
-    c.execute(
-        "DELETE FROM webhook_deliveries WHERE webhook_id = ?1",
-        [&id],
-    )
-    .map_err(db)?;
-    c.execute("DELETE FROM webhooks WHERE id = ?1", [&id])
+    c.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1", [id])
+        .map_err(db)?;
+    c.execute("DELETE FROM webhooks WHERE id = ?1", [id])
         .map_err(db)?;
     Ok(())
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, query_name, stream, schedule, report_if_empty, initial_record_time, after_seq, next_run_at, created_at, created_by";
+
+/// Creates a subscription and its webhook; `NotFound` when the query does not exist.
+pub fn create_subscription(
+    tx: &Transaction,
+    hook: &Webhook,
+    s: &EpcisSubscription,
+) -> Result<(), StoreError> {
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM epcis_queries WHERE name = ?1",
+            [&s.query],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    if known.is_none() {
+        return Err(StoreError::NotFound(format!("query {}", s.query)));
+    }
+    put(
+        tx,
+        &WebhookWrite {
+            webhook: hook.clone(),
+            replaces: None,
+        },
+    )?;
+    let schedule = s
+        .schedule
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::db)?;
+    tx.execute(
+        &format!(
+            "INSERT INTO epcis_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
+        params![
+            s.id.to_string(),
+            s.query,
+            s.stream,
+            schedule,
+            s.report_if_empty,
+            s.initial_record_time.map(micros),
+            s.after_seq,
+            s.next_run_at.map(micros),
+            micros(s.created_at),
+            s.created_by
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+pub fn subscriptions(c: &Connection) -> Result<Vec<EpcisSubscription>, StoreError> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM epcis_subscriptions ORDER BY created_at, id"
+        ))
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            let id: String = r.get(0)?;
+            let schedule: Option<String> = r.get(3)?;
+            let initial: Option<i64> = r.get(5)?;
+            let next: Option<i64> = r.get(7)?;
+            Ok((|| {
+                Ok(EpcisSubscription {
+                    id: uuid(&id)?,
+                    query: r.get(1).map_err(db)?,
+                    stream: r.get(2).map_err(db)?,
+                    schedule: schedule
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(|e| schema("schedule")(e.to_string()))?,
+                    report_if_empty: r.get(4).map_err(db)?,
+                    initial_record_time: initial.map(from_micros),
+                    after_seq: r.get(6).map_err(db)?,
+                    next_run_at: next.map(from_micros),
+                    created_at: from_micros(r.get(8).map_err(db)?),
+                    created_by: r.get(9).map_err(db)?,
+                })
+            })())
+        })
+        .map_err(db)?;
+    rows.map(flatten).collect()
+}
+
+pub fn delete_subscription(tx: &Transaction, id: Uuid) -> Result<(), StoreError> {
+    let id = id.to_string();
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM epcis_subscriptions WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    if known.is_none() {
+        return Err(StoreError::NotFound(format!("subscription {id}")));
+    }
+    delete_by_id(tx, &id)
+}
+
+/// The webhooks of every subscription to a query, before the query goes.
+pub fn delete_query_subscriptions(tx: &Transaction, query: &str) -> Result<(), StoreError> {
+    let ids: Vec<String> = {
+        let mut st = tx
+            .prepare_cached("SELECT id FROM epcis_subscriptions WHERE query_name = ?1")
+            .map_err(db)?;
+        st.query_map([query], |r| r.get(0))
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?
+    };
+    for id in ids {
+        delete_by_id(tx, &id)?;
+    }
+    Ok(())
+}
+
+pub fn advance(tx: &Transaction, run: &SubscriptionRun) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE epcis_subscriptions SET after_seq = ?3, next_run_at = ?5
+             WHERE id = ?1 AND after_seq = ?2 AND next_run_at IS ?4",
+            params![
+                run.id.to_string(),
+                run.from_seq,
+                run.to_seq,
+                run.due.map(micros),
+                run.next_run_at.map(micros)
+            ],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    insert(tx, run.deliveries.clone())?;
+    Ok(true)
 }
 
 /// The active subscriptions and their filters.
 fn active(tx: &Transaction) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let mut st = tx
-        .prepare_cached("SELECT id, filter FROM webhooks WHERE active")
+        .prepare_cached("SELECT id, filter FROM webhooks WHERE active AND format <> 'epcis'")
         .map_err(db)?;
     st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(db)?
@@ -201,7 +346,7 @@ fn active(tx: &Transaction) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
 fn insert(tx: &Transaction, planned: Vec<Delivery>) -> Result<(), StoreError> {
     let mut insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, NULL, NULL, NULL, ?7)"
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, NULL, NULL, NULL, ?7, ?8)"
         ))
         .map_err(db)?;
     for d in planned {
@@ -213,7 +358,8 @@ fn insert(tx: &Transaction, planned: Vec<Delivery>) -> Result<(), StoreError> {
                 d.seq,
                 topics_column(&d.topics),
                 micros(d.created_at),
-                d.check
+                d.check,
+                report_column(&d.report)
             ])
             .map_err(db)?;
     }

@@ -929,8 +929,26 @@ pub trait Store: Send + Sync + 'static {
     /// Every named query, by name.
     async fn named_queries(&self) -> Result<Vec<NamedQuery>>;
     async fn named_query(&self, name: &str) -> Result<Option<NamedQuery>>;
-    /// Deletes a named query; `NotFound` if there is none.
+    /// Deletes a named query and every subscription to it (their webhooks, deliveries and
+    /// log); `NotFound` if there is none.
     async fn delete_named_query(&self, name: &str) -> Result<()>;
+    /// The ledger's length: the sequence number of its last entry, 0 when empty.
+    async fn ledger_len(&self) -> Result<i64>;
+    /// Creates an EPCIS subscription and its webhook in one transaction; `NotFound` when the
+    /// named query does not exist.
+    async fn create_subscription(
+        &self,
+        hook: webhook::Webhook,
+        sub: webhook::EpcisSubscription,
+    ) -> Result<()>;
+    /// Every EPCIS subscription, oldest first.
+    async fn subscriptions(&self) -> Result<Vec<webhook::EpcisSubscription>>;
+    /// Deletes a subscription with its webhook, deliveries and their log; `NotFound` if there
+    /// is none.
+    async fn delete_subscription(&self, id: Uuid) -> Result<()>;
+    /// Records a run of a subscription (see [`webhook::SubscriptionRun`]); `false`, with
+    /// nothing written, when another run moved its cursor or schedule first.
+    async fn advance_subscription(&self, run: webhook::SubscriptionRun) -> Result<bool>;
     /// The product that holds this GTIN (the 14-digit form).
     async fn product_by_gtin(&self, gtin: &str) -> Result<Option<Versioned<Product>>>;
     /// Units with this serial in any product — a raw scan carries no product — at most

@@ -198,6 +198,10 @@ pub enum WebhookFormat {
     Dingtalk,
     /// A WeCom (企业微信) group robot's markdown message.
     Wecom,
+    /// An EPCIS 2.0 query subscription's `EPCISQueryDocument`, signed like JSON and with
+    /// `GS1-Signature`. Made and removed through `/epcis/queries/{name}/subscriptions`, never
+    /// through the webhook API; capture queues nothing for it.
+    Epcis,
 }
 
 impl WebhookFormat {
@@ -206,6 +210,7 @@ impl WebhookFormat {
             WebhookFormat::Json => "json",
             WebhookFormat::Dingtalk => "dingtalk",
             WebhookFormat::Wecom => "wecom",
+            WebhookFormat::Epcis => "epcis",
         }
     }
 
@@ -214,6 +219,7 @@ impl WebhookFormat {
             WebhookFormat::Json,
             WebhookFormat::Dingtalk,
             WebhookFormat::Wecom,
+            WebhookFormat::Epcis,
         ]
         .into_iter()
         .find(|f| f.as_str() == s)
@@ -318,6 +324,10 @@ pub struct Delivery {
     /// this id), for topic `suspicious_check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<i64>,
+    /// A scheduled EPCIS subscription's report: the events it carries, in ledger order (empty
+    /// for a subscription that reports even when nothing matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Vec<Uuid>>,
     /// The event's place in the ledger; for a check, the ledger's length when it was made.
     pub seq: i64,
     pub topics: Vec<Topic>,
@@ -331,6 +341,29 @@ pub struct Delivery {
     pub last_status: Option<u16>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+}
+
+impl Delivery {
+    /// A delivery for `webhook` queued at `at`, due at once, carrying nothing yet: the caller
+    /// sets its `event`, `check` or `report`.
+    pub fn pending(webhook: Uuid, seq: i64, topics: Vec<Topic>, at: DateTime<Utc>) -> Delivery {
+        Delivery {
+            id: Uuid::now_v7(),
+            webhook,
+            event: None,
+            check: None,
+            report: None,
+            seq,
+            topics,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            created_at: at,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+        }
+    }
 }
 
 /// One try at sending a delivery, for the delivery log.
@@ -358,6 +391,69 @@ pub struct DeliveryQuery {
     pub webhook: Option<Uuid>,
     pub status: Option<DeliveryStatus>,
     pub limit: u32,
+}
+
+/// An EPCIS 2.0 query subscription (`POST /epcis/queries/{name}/subscriptions`): a webhook of
+/// format [`WebhookFormat::Epcis`] with the same id (its `subscriptionID`) that receives what a
+/// named query matches — each matching event as it is recorded (`stream`), or on a schedule
+/// what matched since the last run. Capture queues nothing for it: the server's worker reads
+/// the ledger after `after_seq`, judges the events with the query, and queues their
+/// deliveries in the transaction that moves `after_seq` on ([`SubscriptionRun`]), so every
+/// event is judged once and none is skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpcisSubscription {
+    pub id: Uuid,
+    /// The named query.
+    pub query: String,
+    pub stream: bool,
+    /// The schedule's fields as given (`second`, `minute`, `hour`, `dayOfMonth`, `month`,
+    /// `dayOfWeek`); `None` for a stream.
+    pub schedule: Option<std::collections::BTreeMap<String, String>>,
+    pub report_if_empty: bool,
+    /// Events recorded before this are never reported.
+    pub initial_record_time: Option<DateTime<Utc>>,
+    /// The ledger sequence number the last run read up to.
+    pub after_seq: i64,
+    /// When a schedule runs next.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// One run of a subscription, recorded in one transaction: its deliveries are queued and its
+/// cursor moves from `from_seq` to `to_seq` (and its schedule to `next_run_at`) only if no
+/// other run moved them first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRun {
+    pub id: Uuid,
+    pub from_seq: i64,
+    pub to_seq: i64,
+    /// The `next_run_at` the run was planned from.
+    pub due: Option<DateTime<Utc>>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A report as stored: the JSON array of its event ids.
+pub fn report_column(report: &Option<Vec<Uuid>>) -> Option<String> {
+    report.as_ref().map(|ids| {
+        serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()).to_string()
+    })
+}
+
+/// A report from its stored form.
+pub fn report_of_column(s: Option<&str>) -> crate::Result<Option<Vec<Uuid>>> {
+    s.map(|s| {
+        let ids: Vec<String> = serde_json::from_str(s)
+            .map_err(|e| crate::StoreError::Schema(format!("stored report: {e}")))?;
+        ids.iter()
+            .map(|i| {
+                Uuid::parse_str(i)
+                    .map_err(|e| crate::StoreError::Schema(format!("stored report: {e}")))
+            })
+            .collect()
+    })
+    .transpose()
 }
 
 /// Topics as stored: comma-separated names.
@@ -399,19 +495,8 @@ pub fn plan_deliveries(
         for (id, filter) in webhooks {
             if filter.matches(event, &topics, &places) {
                 out.push(Delivery {
-                    id: Uuid::now_v7(),
-                    webhook: *id,
                     event: Some(event.id),
-                    check: None,
-                    seq: *seq,
-                    topics: topics.clone(),
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    created_at: now,
-                    last_attempt_at: None,
-                    last_status: None,
-                    last_error: None,
+                    ..Delivery::pending(*id, *seq, topics.clone(), now)
                 });
             }
         }
@@ -431,19 +516,8 @@ pub fn plan_check_deliveries(
         .iter()
         .filter(|(_, f)| f.matches_check(check))
         .map(|(hook, _)| Delivery {
-            id: Uuid::now_v7(),
-            webhook: *hook,
-            event: None,
             check: Some(id),
-            seq,
-            topics: vec![Topic::SuspiciousCheck],
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: check.at,
-            created_at: check.at,
-            last_attempt_at: None,
-            last_status: None,
-            last_error: None,
+            ..Delivery::pending(*hook, seq, vec![Topic::SuspiciousCheck], check.at)
         })
         .collect()
 }

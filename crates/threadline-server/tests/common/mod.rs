@@ -3,10 +3,12 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // shared by several test files; each uses a part
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
@@ -268,4 +270,39 @@ pub async fn history(api: &Api) {
         let r = api.post(&format!("/api/v1/{path}"), body).await;
         assert_eq!(r.status, 201, "{path}: {:?}", r.body);
     }
+}
+
+/// What the receiver saw, and the statuses it answers with next (200 once they run out).
+#[derive(Default)]
+pub struct Receiver {
+    pub seen: Mutex<Vec<(HeaderMap, String, Vec<u8>)>>,
+    pub answers: Mutex<VecDeque<u16>>,
+}
+
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, String) {
+    r.seen
+        .lock()
+        .unwrap()
+        .push((headers, uri.to_string(), body.to_vec()));
+    let code = r.answers.lock().unwrap().pop_front().unwrap_or(200);
+    (
+        StatusCode::from_u16(code).unwrap(),
+        r#"{"errcode":0,"errmsg":"ok"}"#.into(),
+    )
+}
+
+/// A receiver on 127.0.0.1 that answers `answers` in turn, then 200.
+pub async fn receiver(answers: &[u16]) -> (Arc<Receiver>, String) {
+    let r = Arc::new(Receiver::default());
+    r.answers.lock().unwrap().extend(answers);
+    let router = axum::Router::new().fallback(receive).with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (r, format!("http://{addr}/hook"))
 }
