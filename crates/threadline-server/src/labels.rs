@@ -603,12 +603,16 @@ async fn block_keys(
 
 /// Resolves a job into its labels and records it: a reprint, or the printing of a block's
 /// labels, is in the ledger before anything is produced — and only once every label is known
-/// to render, so a job that fails records nothing.
+/// to render, so a job that fails records nothing. What it records keeps the audit record of
+/// `pending` (answered `status`) with it; the note says so (`None` when nothing was recorded:
+/// a lot's labels).
 async fn job_labels(
     app: &AppState,
     actor: &Actor,
+    pending: &Pending,
+    status: StatusCode,
     req: &JobRequest,
-) -> Result<Vec<Label>, AppError> {
+) -> Result<(Vec<Label>, Option<AuditNote>), AppError> {
     let compiled = checked(
         &stored(&*app.store, &req.template).await?.definition,
         "template",
@@ -671,10 +675,17 @@ async fn job_labels(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if !record.is_empty() {
-        app.store.capture(record, None).await?;
+    if record.is_empty() {
+        return Ok((labels, None));
     }
-    Ok(labels)
+    let note = AuditNote::object("label-jobs");
+    let audit = pending.record_of(app, status, {
+        let note = note.clone();
+        move |r: &Vec<threadline_store::Receipt>| note.after(crate::api::receipts_summary(r, false))
+    });
+    let outcome = app.store.capture_audited(record, None, Some(audit)).await?;
+    let note = note.after(crate::api::receipts_summary(outcome.receipts(), false));
+    Ok((labels, Some(note.recorded())))
 }
 
 /// The events that account for a block's labels: units never labelled get their first label
@@ -764,6 +775,7 @@ fn write_labels(
 pub async fn download_job(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -778,7 +790,7 @@ pub async fn download_job(
         ));
     }
     let layout = pdf_layout(&req)?;
-    let labels = job_labels(&app, &actor, &req).await?;
+    let (labels, note) = job_labels(&app, &actor, &pending, StatusCode::OK, &req).await?;
     let count = labels.len();
     let (content_type, file, pdf) = if format == "pdf" {
         ("application/pdf", "labels.pdf", Some(layout))
@@ -790,7 +802,10 @@ pub async fn download_job(
     let mut resp = download(content_type, Some(file), body);
     resp.headers_mut()
         .insert("x-label-count", HeaderValue::from(count));
-    Ok(resp)
+    Ok(match note {
+        Some(n) => n.on(resp),
+        None => resp,
+    })
 }
 
 /// `POST /api/v1/label-jobs/print` — the labels as ZPL, sent to `printer` (`host:port`) over
@@ -798,6 +813,7 @@ pub async fn download_job(
 pub async fn print_job(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -828,7 +844,7 @@ pub async fn print_job(
             .await
             .map_err(|_| unreachable("timed out".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
-    let labels = job_labels(&app, &actor, &req).await?;
+    let (labels, note) = job_labels(&app, &actor, &pending, StatusCode::OK, &req).await?;
     let count = labels.len();
     let bytes = tokio::task::spawn_blocking(move || {
         let mut bytes = Vec::new();
@@ -846,5 +862,10 @@ pub async fn print_job(
         .map_err(|_| unreachable("timed out".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
     tracing::info!(printer = %printer, labels = count, actor = %actor.name(), "labels sent to printer");
-    Ok(Json(json!({ "printer": printer, "labels": count, "bytes": bytes.len() })).into_response())
+    let resp =
+        Json(json!({ "printer": printer, "labels": count, "bytes": bytes.len() })).into_response();
+    Ok(match note {
+        Some(n) => n.on(resp),
+        None => resp,
+    })
 }

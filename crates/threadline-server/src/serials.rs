@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use threadline_domain::FieldError;
 use threadline_domain::master::{MasterRecord, Product, SerialRuleDef};
 use threadline_serial::{AllocationContext, SerialRule, guessing_risk};
-use threadline_store::Versioned;
+use threadline_store::{AuditOf, Receipt, Versioned};
 
 use crate::AppState;
 use crate::audit::AuditNote;
@@ -243,13 +243,15 @@ fn counter_key(rule: &SerialRule, scope: &str) -> String {
 /// Allocates `req.count` serials of `product` by its serial rule: reads the counter, makes the
 /// serials, and records them as one `encoding` event that registers them as unassigned units
 /// and moves the counter — all or nothing. Two allocators racing for the same counter cannot
-/// both win: the loser's event is refused (`allocation_conflict`) and it draws again.
+/// both win: the loser's event is refused (`allocation_conflict`) and it draws again. `audit`
+/// makes the audit record each attempt keeps with its event.
 pub async fn allocate(
     store: &dyn threadline_store::Store,
     product_code: &str,
     req: &AllocationRequest,
     actor: &str,
     now: DateTime<Utc>,
+    audit: Option<&(dyn Fn() -> AuditOf<Vec<Receipt>> + Send + Sync)>,
 ) -> Result<Allocated, AppError> {
     use threadline_domain::event::{Allocation, EventRequest};
     if req.count == 0 || req.count > MAX_ALLOCATION {
@@ -317,7 +319,10 @@ pub async fn allocate(
         }))
         .map_err(|e| AppError::Internal(format!("allocation event: {e}")))?;
         let event = recorded_by(request, actor, now)?;
-        match store.capture(vec![event], None).await {
+        match store
+            .capture_audited(vec![event], None, audit.map(|make| make()))
+            .await
+        {
             Ok(outcome) => {
                 let receipt = outcome
                     .receipts()
@@ -370,14 +375,50 @@ fn recorded_by(
 pub async fn allocate_endpoint(
     State(app): State<AppState>,
     actor: crate::auth::Actor,
+    pending: crate::audit::Pending,
     axum::extract::Path(code): axum::extract::Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: AllocationRequest = parse(&body, "")?;
-    let out = allocate(&*app.store, &code, &req, &actor.name(), app.clock.now()).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+    let make = recorded_with(&app, &pending, allocations_of(&code));
+    let out = allocate(
+        &*app.store,
+        &code,
+        &req,
+        &actor.name(),
+        app.clock.now(),
+        Some(&make),
+    )
+    .await?;
+    Ok(allocations_of(&code)
+        .after(crate::api::receipts_summary(
+            std::slice::from_ref(&out.receipt),
+            false,
+        ))
+        .recorded()
+        .on((axum::http::StatusCode::CREATED, Json(out)).into_response()))
+}
+
+/// What the audit trail says of an allocation of `product`'s serials.
+pub fn allocations_of(product: &str) -> AuditNote {
+    AuditNote::object(format!("products/{product}/allocations"))
+}
+
+/// The audit record of `pending`, completed with `note` and the receipts of what it records,
+/// made afresh for each attempt of a write that may be retried.
+pub fn recorded_with<'a>(
+    app: &'a AppState,
+    pending: &'a crate::audit::Pending,
+    note: AuditNote,
+) -> impl Fn() -> AuditOf<Vec<Receipt>> + Send + Sync + 'a {
+    move || {
+        let note = note.clone();
+        pending.record_of(app, StatusCode::CREATED, move |r: &Vec<Receipt>| {
+            note.after(crate::api::receipts_summary(r, false))
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,6 +806,7 @@ pub async fn mark_printed(
     req: &PrintedRequest,
     actor: &str,
     now: DateTime<Utc>,
+    audit: Option<AuditOf<Vec<Receipt>>>,
 ) -> Result<threadline_store::Receipt, AppError> {
     use threadline_domain::event::{EventRequest, PRINTED_DISPOSITION};
     if req.serials.is_empty() || req.serials.len() > MAX_PRINT_MARK {
@@ -797,7 +839,7 @@ pub async fn mark_printed(
     })?;
     let event = recorded_by(request, actor, now)?;
     let outcome = store
-        .capture(vec![event], None)
+        .capture_audited(vec![event], None, audit)
         .await
         .map_err(|e| match e {
             threadline_store::StoreError::Invalid(v) => AppError::Rule(as_serials(v)),
@@ -827,16 +869,33 @@ fn as_serials(v: Vec<FieldError>) -> Vec<FieldError> {
 pub async fn printed_endpoint(
     State(app): State<AppState>,
     actor: crate::auth::Actor,
+    pending: crate::audit::Pending,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     require_json(&headers)?;
     let req: PrintedRequest = parse(&body, "")?;
-    let receipt = mark_printed(&*app.store, &code, &req, &actor.name(), app.clock.now()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"product": code, "printed": req.serials.len(), "receipt": receipt})),
+    let note = AuditNote::object(format!("products/{code}/serials"));
+    let make = recorded_with(&app, &pending, note.clone());
+    let receipt = mark_printed(
+        &*app.store,
+        &code,
+        &req,
+        &actor.name(),
+        app.clock.now(),
+        Some(make()),
     )
-        .into_response())
+    .await?;
+    Ok(note
+        .after(crate::api::receipts_summary(
+            std::slice::from_ref(&receipt),
+            false,
+        ))
+        .recorded()
+        .on((
+            StatusCode::CREATED,
+            Json(json!({"product": code, "printed": req.serials.len(), "receipt": receipt})),
+        )
+            .into_response()))
 }

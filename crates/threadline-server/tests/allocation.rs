@@ -77,7 +77,7 @@ async fn allocate_concurrently(
                     printer: None,
                 };
                 got.extend(
-                    allocate(&*store, "TC", &req, "test", now())
+                    allocate(&*store, "TC", &req, "test", now(), None)
                         .await
                         .unwrap()
                         .serials,

@@ -1184,6 +1184,83 @@ store_test!(
         let imported = one("imports/products", "POST /api/v1/imports/{kind}", 201).await;
         assert_eq!(imported["after"]["count"], 2);
 
+        // Serials allocated, printed elsewhere, and printed here as a label job.
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/products",
+                &admin,
+                Some(json!({"code": "TC", "name": "Controller", "tracking": "serial",
+                    "serial_rule": {"code": "TCR", "template": "TC-{SEQ:5}", "sequence_reset": "never"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/products/TC/allocations",
+                &admin,
+                Some(json!({"count": 3})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let allocation = r.body["receipt"]["id"].as_str().unwrap().to_owned();
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/products/TC/allocations",
+                &admin,
+                Some(json!({"count": 0})),
+            )
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.body);
+        let allocated = one(
+            "products/TC/allocations",
+            "POST /api/v1/products/{code}/allocations",
+            201,
+        )
+        .await;
+        assert_eq!(allocated["after"]["ids"], json!([allocation]));
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/products/TC/serials/printed",
+                &admin,
+                Some(json!({"serials": ["TC-00001"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let printed = one(
+            "products/TC/serials",
+            "POST /api/v1/products/{code}/serials/printed",
+            201,
+        )
+        .await;
+        assert_eq!(printed["after"]["count"], 1);
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/label-templates",
+                &admin,
+                Some(json!({"name": "tc", "template": template})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = c
+            .call(
+                Method::POST,
+                "/api/v1/label-jobs",
+                &admin,
+                Some(json!({"template": "tc", "allocation": allocation})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let job = one("label-jobs", "POST /api/v1/label-jobs", 200).await;
+        assert_eq!(
+            job["after"]["count"], 2,
+            "two events: the first labels of two serials, a reprint of the one printed elsewhere: {job}"
+        );
+
         let report = s.verify().await.unwrap();
         assert_eq!(report.first_break, None);
     }

@@ -778,6 +778,28 @@ store_test!(
         );
         assert_eq!(last["actor"], "token:lead");
         assert_eq!(last["items"].as_array().unwrap().len(), 500);
+        // Each write of the page is in the audit trail once, with what the page answered.
+        let audited = |object: &'static str| {
+            let admin = &admin;
+            async move {
+                let r = admin.get(&format!("/api/v1/audit?object={object}")).await;
+                r.body["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["action"] == "POST /labels")
+                    .map(|r| (r["status"].as_u64().unwrap(), r["after"]["count"].clone()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            audited("products/TC/allocations").await,
+            [(303, serde_json::json!(1))]
+        );
+        assert_eq!(
+            audited("label-jobs").await,
+            [(200, serde_json::json!(1)), (200, serde_json::json!(1))]
+        );
 
         // A reprint of one serial from the page.
         let (status, _, pdf) = post_form_file(

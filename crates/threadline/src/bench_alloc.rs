@@ -61,7 +61,7 @@ async fn one_run(url: &str, opts: &AllocBench) -> anyhow::Result<f64> {
             at: None,
             printer: None,
         };
-        let out = allocate(&*store, "ALLOC-BENCH", &req, "bench", now)
+        let out = allocate(&*store, "ALLOC-BENCH", &req, "bench", now, None)
             .await
             .map_err(|e| anyhow::anyhow!("allocation refused: {}", e.first_message()))?;
         left -= req.count;

@@ -629,12 +629,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 at: None,
                 printer,
             };
+            // The allocation keeps its audit record with its event.
+            let object = format!("products/{product}/allocations");
+            let audited = move || -> threadline_store::AuditOf<Vec<threadline_store::Receipt>> {
+                let object = object.clone();
+                Box::new(move |r: &Vec<threadline_store::Receipt>| {
+                    audit_cli(
+                        "allocate",
+                        &object,
+                        serde_json::json!({"count": count, "seq": r.first().map(|r| r.seq)}),
+                    )
+                })
+            };
             match threadline_server::serials::allocate(
                 &*store,
                 &product,
                 &req,
                 "cli",
                 chrono::Utc::now(),
+                Some(&audited),
             )
             .await
             {

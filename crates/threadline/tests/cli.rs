@@ -863,7 +863,15 @@ fn serial_rules_are_created_assigned_allocated_from_and_validated_on_the_command
         (json!(2), json!(["boards"]))
     );
 
-    // TC-200 now allocates from PJC, and its serials check back.
+    // TC-200 now allocates from PJC, and its serials check back; the allocation is in the
+    // audit trail, kept with its event.
+    let audit_records = || {
+        let (code, out) = run(&["verify", "--db", &url]);
+        assert_eq!(code, 0, "{out}");
+        let at = out.find("audit trail OK: ").unwrap() + "audit trail OK: ".len();
+        out[at..].split(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let before = audit_records();
     let (code, out) = run(&[
         "serial",
         "allocate",
@@ -882,6 +890,7 @@ fn serial_rules_are_created_assigned_allocated_from_and_validated_on_the_command
         first.starts_with("PJC-") && first.contains("-A01-00001"),
         "{out}"
     );
+    assert_eq!(audit_records(), before + 1);
     let (code, out) = run(&[
         "serial",
         "validate",

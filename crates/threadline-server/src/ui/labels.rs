@@ -25,6 +25,7 @@ use threadline_domain::error::FieldError;
 
 use super::{esc, lang_of_request, lang_param, page_with, table, url_encode};
 use crate::AppState;
+use crate::audit::AuditNote;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, int, t};
@@ -366,6 +367,7 @@ fn job_body(f: &BTreeMap<String, String>, source: (&str, Value)) -> Value {
 pub async fn act(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
@@ -393,22 +395,31 @@ pub async fn act(
                     .map_err(|e| AppError::Internal(format!("allocation request: {e}")));
                     match req {
                         Err(e) => Err(e),
-                        Ok(req) => crate::serials::allocate(
-                            &*app.store,
-                            get("product"),
-                            &req,
-                            &actor.name(),
-                            app.clock.now(),
-                        )
-                        .await
-                        .map(|a| {
-                            Redirect::to(&format!(
-                                "/labels?allocation={}&lang={}",
-                                a.receipt.id,
-                                lang_param(lang)
-                            ))
-                            .into_response()
-                        }),
+                        Ok(req) => {
+                            let note = crate::serials::allocations_of(get("product"));
+                            let make = crate::serials::recorded_with(&app, &pending, note.clone());
+                            crate::serials::allocate(
+                                &*app.store,
+                                get("product"),
+                                &req,
+                                &actor.name(),
+                                app.clock.now(),
+                                Some(&make),
+                            )
+                            .await
+                            .map(|a| {
+                                let summary = crate::api::receipts_summary(
+                                    std::slice::from_ref(&a.receipt),
+                                    false,
+                                );
+                                note.after(summary).recorded().on(Redirect::to(&format!(
+                                    "/labels?allocation={}&lang={}",
+                                    a.receipt.id,
+                                    lang_param(lang)
+                                ))
+                                .into_response())
+                            })
+                        }
                     }
                 }
             }
@@ -436,9 +447,11 @@ pub async fn act(
                     let printer = get("printer");
                     let body = |j: &Value| Bytes::from(j.to_string());
                     if printer.is_empty() {
+                        // The page answers with the file itself, not a redirect.
                         crate::labels::download_job(
                             State(app.clone()),
                             actor.clone(),
+                            pending.answered_in_place(),
                             super::json_request(),
                             body(&job),
                         )
@@ -452,12 +465,15 @@ pub async fn act(
                         match crate::labels::print_job(
                             State(app.clone()),
                             actor.clone(),
+                            pending.answered_in_place(),
                             super::json_request(),
                             body(&job),
                         )
                         .await
                         {
-                            Ok(resp) => {
+                            Ok(mut resp) => {
+                                // The page answers the form itself: the job's note goes on it.
+                                let note = resp.extensions_mut().remove::<AuditNote>();
                                 let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
                                     .await
                                     .unwrap_or_default();
@@ -465,7 +481,7 @@ pub async fn act(
                                     .ok()
                                     .and_then(|v| v["labels"].as_u64())
                                     .unwrap_or(0);
-                                return render_labels(
+                                let page = render_labels(
                                     &app,
                                     &actor,
                                     lang,
@@ -475,6 +491,10 @@ pub async fn act(
                                     StatusCode::OK,
                                 )
                                 .await;
+                                return match note {
+                                    Some(n) => n.on(page),
+                                    None => page,
+                                };
                             }
                             Err(e) => Err(e),
                         }
