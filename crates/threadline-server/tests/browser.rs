@@ -482,6 +482,74 @@ store_test!(
     }
 );
 
+store_test!(
+    switching_operation_leaves_the_last_context_behind,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let r = site
+            .api
+            .post(
+                "/api/v1/ops/commission",
+                json!({"product": "PHONE", "serials": ["P5"], "work_order": "WO-P", "line": "SZ-L1",
+                       "attributes": {"color": "black"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let b = browser("zh-CN", 360).await;
+        b.sign_in(&site, "liu", "zh").await;
+        // A board commissioned on work order WO-OLD…
+        b.station_batch(
+            "commission",
+            &[
+                ("#f-product", "BOARD"),
+                ("#f-work_order", "WO-OLD"),
+                ("#f-line", "SZ-L1"),
+            ],
+            &["B5"],
+        )
+        .await;
+        b.submit_batch(1).await;
+        // …then an assembly: it does not carry WO-OLD, and its work order field is its own.
+        b.station_batch(
+            "assemble",
+            &[("#f-parent", "P5"), ("#f-location", "SZ-L1")],
+            &["B5"],
+        )
+        .await;
+        b.submit_batch(1).await;
+        let events = site.api.get("/api/v1/events?product=BOARD&serial=B5").await;
+        let assembly = events.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .find(|e| e.contains("\"assembling\""))
+            .unwrap_or_else(|| panic!("no assembly in {:?}", events.body));
+        assert!(assembly.contains("\"P5\""), "{assembly}");
+        assert!(
+            !assembly.contains("WO-OLD"),
+            "the assembly carries the commissioning's work order: {assembly}"
+        );
+        assert_eq!(
+            b.js("return document.getElementById('f-work_order').value;")
+                .await,
+            json!("")
+        );
+        // Back to commissioning: its own context is still there.
+        b.select("#op", "commission").await;
+        assert_eq!(
+            b.js("return [document.getElementById('f-work_order').value, document.getElementById('f-line').value];")
+                .await,
+            json!(["WO-OLD", "SZ-L1"])
+        );
+        b.shot("scan-context-per-operation-zh").await;
+        b.close().await;
+    }
+);
+
 /// A board received, a phone built from it and failed at QC: the story the passport tells.
 async fn build_a_phone(site: &Site) {
     for (op, body) in [

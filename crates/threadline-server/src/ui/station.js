@@ -25,7 +25,14 @@
   var result = $('result');
   var STATE = 'threadline.station.v1';
   var QUEUE = 'threadline.queue.v1';
-  var state = load(STATE, { op: '', context: {}, scans: [] });
+  // The context is remembered per operation: a work order typed for commissioning is not
+  // offered to (nor sent with) an assembly.
+  var state = load(STATE, { op: '', contexts: {}, scans: [] });
+  if (!state.contexts) {
+    state.contexts = {};
+    if (state.op && state.context) { state.contexts[state.op] = state.context; }
+    delete state.context;
+  }
   var queue = load(QUEUE, []);
   var flushing = false;
   var checking = [];
@@ -88,22 +95,35 @@
     });
     return out;
   }
-  function restore() {
-    if (state.op && opSelect.querySelector('option[value="' + state.op + '"]')) { opSelect.value = state.op; }
+  // Fills every field with what `values` remembers, and the rest as the page drew them.
+  function fill(values) {
     Array.prototype.forEach.call(fieldBoxes(), function (box) {
       var c = control(box);
-      var v = state.context[c.name];
-      if (v === undefined) { return; }
-      if (c.type === 'checkbox') { c.checked = !!v; } else { c.value = v; }
+      var v = values[c.name];
+      if (c.type === 'checkbox') { c.checked = v === undefined ? c.defaultChecked : !!v; return; }
+      if (v !== undefined) { c.value = v; return; }
+      if (c.tagName === 'SELECT') {
+        var first = c.querySelector('option[selected]') || c.options[0];
+        c.value = first ? first.value : '';
+      } else {
+        c.value = c.defaultValue;
+      }
     });
   }
+  function restore() {
+    if (state.op && opSelect.querySelector('option[value="' + state.op + '"]')) { opSelect.value = state.op; }
+    fill(state.contexts[opSelect.value] || {});
+  }
+  // Keeps the fields of the chosen operation, under that operation.
   function remember() {
     state.op = opSelect.value;
-    state.context = {};
+    var ctx = {};
     Array.prototype.forEach.call(fieldBoxes(), function (box) {
+      if (box.hidden) { return; }
       var c = control(box);
-      state.context[c.name] = c.type === 'checkbox' ? c.checked : c.value;
+      ctx[c.name] = c.type === 'checkbox' ? c.checked : c.value;
     });
+    state.contexts[state.op] = ctx;
     save();
   }
 
@@ -544,7 +564,13 @@
     input.focus();
   });
   $('submit').addEventListener('click', function () { submit(); input.focus(); });
-  opSelect.addEventListener('change', function () { showFields(); remember(); input.focus(); });
+  opSelect.addEventListener('change', function () {
+    // Another operation: its own context, none of the last one's.
+    fill(state.contexts[opSelect.value] || {});
+    showFields();
+    remember();
+    input.focus();
+  });
   form.addEventListener('change', function () { remember(); render(); });
   form.addEventListener('keydown', function (e) {
     // Enter in a context field moves on to scanning instead of submitting the form.
