@@ -16,12 +16,23 @@
 //! 6. `(NN)…` → bracketed element string;
 //! 7. `http://` / `https://` → Digital Link if the path holds a GS1 primary key, else plain;
 //! 8. `urn:epc:` → EPC URN;
-//! 9. anything else → [`Scan::Plain`].
+//! 9. a GS1 element string whose separators were lost, where that is unambiguous (below);
+//! 10. anything else → [`Scan::Plain`].
 //!
 //! Anything classified as GS1 data but invalid is an error (a damaged or mis-encoded label must
 //! not silently become a "plain" serial). Bare digits without an identifier stay plain: they
 //! could be a GTIN, a GS1-128 without separators, or a company serial, and only the caller's
 //! context can tell.
+//!
+//! A phone camera's barcode reader often returns a GS1 DataMatrix or QR without its symbology
+//! identifier and without the FNC1 separators. Such text is read as an element string (rule 9)
+//! only when nothing else can be meant: it starts with an SSCC `(00)` or a GTIN `(01)` whose
+//! check digit holds, every element but the last has a predefined length (so none of them
+//! needed a separator), the last one's value is valid for its AI, it holds more than the key,
+//! and it is not bare digits. Otherwise it stays plain and is never an error. What cannot be
+//! told without separators is where a variable-length element ends when another follows it:
+//! `0109521234543213` `21SN1` `10L1` reads as serial `SN110L1`; GS1 puts variable-length
+//! elements last, and such a serial finds no unit rather than a wrong one.
 
 use threadline_domain::error::FieldError;
 
@@ -122,7 +133,21 @@ fn classify_text(s: &str, options: &ParseOptions) -> Result<Scan, FieldError> {
     if starts_with_ignore_case(s, "urn:epc:") {
         return EpcUrn::parse(s).map(Scan::EpcUrn);
     }
+    if let Some(es) = unseparated(s, options) {
+        return Ok(Scan::ElementString(es));
+    }
     Ok(Scan::Plain(s.to_owned()))
+}
+
+/// An element string that lost its separators, where reading it as one is unambiguous (see the
+/// module documentation); `None` leaves the text plain.
+fn unseparated(s: &str, options: &ParseOptions) -> Option<ElementString> {
+    let keyed = s.starts_with("00") || s.starts_with("01");
+    if !keyed || s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let es = ElementString::parse_raw_with(s, options).ok()?;
+    (es.len() >= 2).then_some(es)
 }
 
 impl Scan {
@@ -239,6 +264,50 @@ mod tests {
             assert_eq!(s.element_string(), None);
             assert_eq!(s.gtin(), None);
         }
+    }
+
+    /// What a phone camera returns for a GS1 DataMatrix: no `]d2`, no GS.
+    #[test]
+    fn separators_lost_by_a_camera() {
+        // GTIN, expiry, lot last: every element but the last has a predefined length.
+        let s = parse_scan("01095212345432131727013110LOT-7").unwrap();
+        assert_eq!(s.kind(), "element_string");
+        assert_eq!(
+            s.gtin().map(|g| g.as_str().to_owned()).as_deref(),
+            Some("09521234543213")
+        );
+        assert_eq!(s.lot(), Some("LOT-7"));
+        assert_eq!(s.expiry().map(|d| d.to_string()).as_deref(), Some("270131"));
+        // GTIN and serial.
+        let s = parse_scan("010952123454321321SN-0001\r\n").unwrap();
+        assert_eq!((s.kind(), s.serial()), ("element_string", Some("SN-0001")));
+        // An SSCC and the order it ships on.
+        let s = parse_scan("00095212345678901235400PO-88").unwrap();
+        assert_eq!(
+            (s.sscc().map(|k| k.as_str().to_owned()), s.get("400")),
+            (Some("095212345678901235".to_owned()), Some("PO-88"))
+        );
+        // Left plain: bare digits, a bad check digit, an unknown AI after the key, the key
+        // alone, a company code that merely starts with 01, a fixed-length AI outside the
+        // predefined table followed by more data.
+        for plain in [
+            "0109521234543213211234",
+            "010952123454321421SN1",
+            "0109521234543213ZZ9",
+            "01ABC-2026",
+            "0109521234543213",
+            "00095212345678901234400PO-88",
+            "01095212345432138006095212345432130102X",
+        ] {
+            assert_eq!(
+                parse_scan(plain).unwrap(),
+                Scan::Plain(plain.to_owned()),
+                "{plain}"
+            );
+        }
+        // The one thing it cannot tell: a variable-length element followed by another.
+        let s = parse_scan("010952123454321321SN110L1").unwrap();
+        assert_eq!(s.serial(), Some("SN110L1"));
     }
 
     #[test]

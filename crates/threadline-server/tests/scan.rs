@@ -94,6 +94,8 @@ store_test!(
             "S1\r\n",
             "]d20109521234543213\u{1d}21S1",
             "0109521234543213\u{1d}21S1",
+            // A phone camera's reading: no symbology identifier, no separator.
+            "010952123454321321S1",
             "(01)09521234543213(21)S1",
             "https://id.gs1.org/01/09521234543213/21/S1",
             "https://brand.example.com/p/01/09521234543213/21/S1?17=271231",
