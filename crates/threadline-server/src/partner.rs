@@ -23,7 +23,7 @@ use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{EndpointKind, Event};
 use threadline_domain::projection::Node;
 use threadline_domain::{ProductCode, Serial};
-use threadline_store::{Direction, EventQuery, ItemView, ListQuery, Store};
+use threadline_store::{Direction, ItemView, ListQuery, Store};
 
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -194,9 +194,12 @@ impl Partner {
         if self.parties.is_empty() {
             return Ok(false);
         }
-        let Some(item) = store.item(key).await? else {
+        // One snapshot: the unit and its timeline, each batch event read from its head (no
+        // reading of the thousand other units a commissioning names).
+        let Some(history) = store.unit_history(key).await? else {
             return Ok(false);
         };
+        let item = history.state;
         if item
             .custodian
             .as_ref()
@@ -209,23 +212,12 @@ impl Partner {
         {
             return Ok(true);
         }
-        let mut q = EventQuery {
-            item: Some(key.clone()),
-            limit: 1000,
-            ..EventQuery::default()
-        };
-        loop {
-            let page = store.events(&q).await?;
-            for e in &page.items {
-                if self.reaches(store, &e.event).await? {
-                    return Ok(true);
-                }
-            }
-            match (page.next, page.items.last()) {
-                (Some(_), Some(last)) => q.after_seq = Some(last.seq),
-                _ => return Ok(false),
+        for e in &history.timeline {
+            if self.reaches(store, &e.event).await? {
+                return Ok(true);
             }
         }
+        Ok(false)
     }
 
     /// Refuses with 404 ("not registered") unless the partner sees `key`.

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use threadline_domain::FieldError;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{EndpointKind, Event, EventRequest};
-use threadline_store::{EventQuery, ListQuery, Store};
+use threadline_store::{ListQuery, Store};
 
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -181,31 +181,19 @@ impl SiteScope {
     }
 
     async fn look(&self, store: &dyn Store, key: &ItemKey) -> Result<bool, AppError> {
-        let Some(item) = store.item(key).await? else {
+        // The unit and its timeline in one snapshot, batch events read from their heads.
+        let Some(history) = store.unit_history(key).await? else {
             return Ok(false);
         };
-        if item
+        Ok(history
+            .state
             .location
             .as_ref()
             .is_some_and(|l| self.places.contains(l))
-        {
-            return Ok(true);
-        }
-        let mut q = EventQuery {
-            item: Some(key.clone()),
-            limit: 1000,
-            ..EventQuery::default()
-        };
-        loop {
-            let page = store.events(&q).await?;
-            if page.items.iter().any(|e| self.happened_here(&e.event)) {
-                return Ok(true);
-            }
-            match (page.next, page.items.last()) {
-                (Some(_), Some(last)) => q.after_seq = Some(last.seq),
-                _ => return Ok(false),
-            }
-        }
+            || history
+                .timeline
+                .iter()
+                .any(|e| self.happened_here(&e.event)))
     }
 
     /// Refuses with 404 ("not registered") unless the site saw `key`.
