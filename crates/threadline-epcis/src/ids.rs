@@ -109,7 +109,7 @@ impl Catalogue {
 }
 
 /// The GS1 keys in an EPC URN or Digital Link; `None` for any other URI.
-fn gs1_keys(uri: &str) -> Result<Option<ElementString>, FieldError> {
+pub(crate) fn gs1_keys(uri: &str) -> Result<Option<ElementString>, FieldError> {
     if uri.starts_with("urn:epc:") {
         return EpcUrn::parse(uri).map(|u| Some(u.element_string().clone()));
     }

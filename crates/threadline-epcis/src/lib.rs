@@ -9,6 +9,7 @@
 //! [`Catalogue`] (by GTIN) before mapping.
 //!
 //! Module map:
+//! - [`format`](mod@format) — `GS1-EPC-Format`: identifiers in answers as Digital Links or EPC URNs;
 //! - [`ids`] — EPC URNs, Digital Links and Threadline URNs ↔ units, lots, places, parties;
 //! - [`vocab`] — CBV words, Web URIs and URNs;
 //! - [`hash`] — the event hash ID;
@@ -17,6 +18,7 @@
 //! - [`query`] — the Simple Event Query, judged against an event's EPCIS form;
 //! - [`schedule`] — when a scheduled query subscription runs.
 
+pub mod format;
 pub mod hash;
 pub mod ids;
 pub mod json;

@@ -20,6 +20,7 @@ use threadline_domain::access::required_for;
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{CaptureContext, Correction, Event};
 use threadline_domain::mask::{Visibility, masked};
+use threadline_epcis::format::EpcFormat;
 use threadline_epcis::json::{kind_of, object_uris};
 use threadline_epcis::query::{Filter, OrderBy};
 use threadline_epcis::{Catalogue, Document, Pattern, ids};
@@ -674,11 +675,15 @@ async fn respond(
         }
     }
     let now = app.clock.now();
+    let format = EpcFormat::parse(headers.get("gs1-epc-format").and_then(|v| v.to_str().ok()))
+        .map_err(|e| Problem::validation(vec![e]))?;
+    let written = |e: &Event| {
+        let mut form = threadline_epcis::event_json(e, &catalogue);
+        threadline_epcis::format::reformat(&mut form, format, &app.company_prefixes);
+        form
+    };
     let mut resp = if is_xml(headers, header::ACCEPT) {
-        let list: Vec<_> = events
-            .iter()
-            .map(|e| threadline_epcis::event_json(e, &catalogue))
-            .collect();
+        let list: Vec<_> = events.iter().map(written).collect();
         let ctx = threadline_epcis::json::context_of(&events);
         let text = threadline_epcis::xml::write_document(
             &list,
@@ -688,7 +693,9 @@ async fn respond(
         );
         ([(header::CONTENT_TYPE, "application/xml")], text).into_response()
     } else {
-        let doc = threadline_epcis::query_document("SimpleEventQuery", &events, &catalogue, now);
+        let mut doc =
+            threadline_epcis::query_document("SimpleEventQuery", &events, &catalogue, now);
+        threadline_epcis::format::reformat_document(&mut doc, format, &app.company_prefixes);
         (
             [(header::CONTENT_TYPE, "application/ld+json")],
             doc.to_string(),
@@ -700,6 +707,8 @@ async fn respond(
     {
         resp.headers_mut().insert(header::LINK, v);
     }
+    resp.headers_mut()
+        .insert("gs1-epc-format", HeaderValue::from_static(format.applied()));
     Ok(with_version(resp))
 }
 

@@ -69,6 +69,9 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// How webhook deliveries are sent.
     pub webhooks: webhook::WebhookSettings,
+    /// The GS1 Company Prefixes EPCIS answers may write EPC URNs under (`GS1-EPC-Format:
+    /// Always_EPC_URN`); a key under none of them stays a Digital Link.
+    pub company_prefixes: Arc<threadline_epcis::format::CompanyPrefixes>,
     /// Recent failed sign-ins by client address (see [`auth::AddressLimit`]).
     pub sign_in_failures: Arc<auth::AddressFailures>,
 }
@@ -81,6 +84,7 @@ impl AppState {
             limits: Limits::default(),
             auth: AuthSettings::default(),
             webhooks: webhook::WebhookSettings::default(),
+            company_prefixes: Arc::default(),
             sign_in_failures: Arc::default(),
         }
     }

@@ -1007,3 +1007,108 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    gs1_epc_format_writes_urns_or_digital_links_as_asked,
+    |s: TestStore| async move {
+        let (_, _) = setup(&s).await;
+        let state = AppState {
+            clock: Arc::new(FixedClock(now())),
+            company_prefixes: Arc::new(
+                threadline_epcis::format::CompanyPrefixes::new(["0614141".to_owned()]).unwrap(),
+            ),
+            ..AppState::new(s.store.clone())
+        };
+        let router = app(state);
+        let auth = format!("Bearer {}", token(&*s, "epc-format", &[Role::Admin]).await);
+        let (st, _, body) = send(
+            &router,
+            &auth,
+            post(
+                "/epcis/capture",
+                "application/ld+json",
+                &document(&[commissioning(&["2017", "2018"])]),
+            ),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let (st, _, _) = send(
+            &router,
+            &auth,
+            post("/epcis/capture", "application/ld+json", DOC),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED);
+        let ask = |format: Option<&str>, accept: &str| {
+            let mut r = get("/epcis/events?EQ_bizStep=shipping");
+            r.headers_mut().insert("accept", accept.parse().unwrap());
+            if let Some(f) = format {
+                r.headers_mut().insert("gs1-epc-format", f.parse().unwrap());
+            }
+            r
+        };
+        let event =
+            |doc: &Value| doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0].clone();
+
+        let (st, h, urns) = send(
+            &router,
+            &auth,
+            ask(Some("Always_EPC_URN"), "application/json"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{urns}");
+        assert_eq!(h["gs1-epc-format"], "Always_EPC_URN");
+        let urns = event(&urns);
+        assert_eq!(
+            urns["epcList"],
+            json!([
+                "urn:epc:id:sgtin:0614141.107346.2017",
+                "urn:epc:id:sgtin:0614141.107346.2018"
+            ])
+        );
+        assert_eq!(
+            urns["readPoint"]["id"],
+            "urn:epc:id:sgln:0614141.07346.1234"
+        );
+
+        let (_, h, links) = send(&router, &auth, ask(None, "application/json")).await;
+        assert_eq!(h["gs1-epc-format"], "Always_GS1_Digital_Link");
+        let links = event(&links);
+        assert_eq!(
+            links["epcList"][0],
+            "https://id.gs1.org/01/10614141073464/21/2017"
+        );
+        assert_eq!(
+            links["eventID"], urns["eventID"],
+            "the same event, whatever its identifiers look like"
+        );
+        let (_, h, _) = send(
+            &router,
+            &auth,
+            ask(Some("Always_GS1_Digital_Link"), "application/json"),
+        )
+        .await;
+        assert_eq!(h["gs1-epc-format"], "Always_GS1_Digital_Link");
+
+        // XML too.
+        let (st, h, xml) = send(
+            &router,
+            &auth,
+            ask(Some("Always_EPC_URN"), "application/xml"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(h["gs1-epc-format"], "Always_EPC_URN");
+        let xml = xml.as_str().unwrap();
+        assert!(
+            xml.contains("<epc>urn:epc:id:sgtin:0614141.107346.2017</epc>"),
+            "{xml}"
+        );
+
+        // A value the standard does not define is refused by name.
+        let (st, _, body) = send(&router, &auth, ask(Some("Sometimes"), "application/json")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["type"], "epcisException:ValidationException");
+        assert_eq!(body["errors"][0]["field"], "GS1-EPC-Format");
+    }
+);

@@ -39,6 +39,7 @@ struct FileConfig {
     durability: Option<String>,
     cookie_secure: Option<bool>,
     webhooks_allow_private: Option<bool>,
+    gs1_company_prefixes: Option<Vec<String>>,
     signatures: Option<Vec<String>>,
     mqtt: Option<MqttFile>,
 }
@@ -80,6 +81,9 @@ pub struct Config {
     pub cookie_secure: bool,
     /// Let webhooks reach loopback and private addresses (a receiver inside the plant).
     pub webhooks_allow_private: bool,
+    /// The GS1 Company Prefixes EPCIS answers may write EPC URNs under
+    /// (`GS1-EPC-Format: Always_EPC_URN`): the plant's own and its partners'.
+    pub gs1_company_prefixes: Vec<String>,
     /// The operations that need an electronic signature: `disposition`, `recall_close`.
     pub signatures: threadline_server::esign::SignedOps,
     pub mqtt: Option<MqttConfig>,
@@ -97,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("durability", &self.durability)
             .field("cookie_secure", &self.cookie_secure)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("gs1_company_prefixes", &self.gs1_company_prefixes)
             .field("signatures", &self.signatures)
             .field(
                 "mqtt",
@@ -217,6 +222,14 @@ pub fn load(
             Some(v) => parse_bool("THREADLINE_WEBHOOKS_ALLOW_PRIVATE", &v)?,
             None => file.webhooks_allow_private.unwrap_or(false),
         },
+        gs1_company_prefixes: match env("THREADLINE_GS1_COMPANY_PREFIXES") {
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => file.gs1_company_prefixes.unwrap_or_default(),
+        },
         signatures,
         mqtt,
     };
@@ -225,6 +238,10 @@ pub fn load(
             "durability must be `process` or `power`, not `{}`",
             cfg.durability
         );
+    }
+    if let Err(e) = threadline_epcis::format::CompanyPrefixes::new(cfg.gs1_company_prefixes.clone())
+    {
+        bail!("gs1_company_prefixes: {e}");
     }
     if let Some(p) = &cfg.admin_password
         && p.chars().count() < 8

@@ -287,6 +287,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     allow_private: cfg.webhooks_allow_private,
                     ..Default::default()
                 },
+                company_prefixes: std::sync::Arc::new(
+                    threadline_epcis::format::CompanyPrefixes::new(
+                        cfg.gs1_company_prefixes.clone(),
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                ),
                 ..threadline_server::AppState::new(store)
             };
             if let Some(m) = &cfg.mqtt {

@@ -615,5 +615,10 @@ pub async fn document(
         .map_err(|p| format!("the products could not be read: {p:?}"))?;
     let mut doc = threadline_epcis::query_document(&sub.query, &events, &products.catalogue, at);
     doc["epcisBody"]["queryResults"]["subscriptionID"] = json!(sub.id.to_string());
+    threadline_epcis::format::reformat_document(
+        &mut doc,
+        threadline_epcis::format::EpcFormat::NoPreference,
+        &app.company_prefixes,
+    );
     Ok(doc)
 }
