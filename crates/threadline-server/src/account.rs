@@ -172,7 +172,7 @@ pub async fn change_own_password(
     };
     let note = AuditNote::default();
     let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
-    app.store.change_access(change, Some(record)).await?;
+    app.change_access(change, Some(record)).await?;
     tracing::info!(user = %name, "password changed by its user");
     Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
@@ -226,8 +226,7 @@ pub async fn create_user(
     let user = new.view();
     let note = AuditNote::object(format!("users/{name}")).after(&user);
     let record = pending.record(&app, StatusCode::CREATED, &note);
-    app.store
-        .change_access(AccessChange::CreateUser(new), Some(record))
+    app.change_access(AccessChange::CreateUser(new), Some(record))
         .await?;
     tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user created");
     Ok(note
@@ -321,7 +320,7 @@ pub async fn set_user_roles(
         party,
     };
     let record = pending.record(&app, StatusCode::OK, &note);
-    app.store.change_access(change, Some(record)).await?;
+    app.change_access(change, Some(record)).await?;
     tracing::info!(actor = %actor.name(), user = %name, roles = %user.roles.to_stored(), "user roles changed");
     Ok(note.recorded().on(Json(user).into_response()))
 }
@@ -359,7 +358,7 @@ pub async fn reset_password(
         .before(json!({"password_changed_at": before.password_changed_at, "locked_until": before.locked_until}))
         .after(json!({"password_changed_at": now}));
     let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
-    app.store.change_access(change, Some(record)).await?;
+    app.change_access(change, Some(record)).await?;
     tracing::info!(actor = %actor.name(), user = %name, "password reset by an administrator");
     Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }
@@ -415,7 +414,7 @@ async fn set_disabled(
         disabled,
     };
     let record = pending.record(app, StatusCode::NO_CONTENT, &note);
-    app.store.change_access(change, Some(record)).await?;
+    app.change_access(change, Some(record)).await?;
     Ok(note.recorded())
 }
 
@@ -535,8 +534,7 @@ pub async fn create_token(
     let token = new.record();
     let note = AuditNote::object(format!("tokens/{name}")).after(&token);
     let record = pending.record(&app, StatusCode::CREATED, &note);
-    app.store
-        .change_access(AccessChange::CreateToken(new), Some(record))
+    app.change_access(AccessChange::CreateToken(new), Some(record))
         .await?;
     tracing::info!(actor = %actor.name(), token = %name, roles = %token.roles.to_stored(), "API token created");
     Ok(note.recorded().on((
@@ -565,7 +563,7 @@ pub async fn revoke_token(
         now: app.clock.now(),
     };
     let record = pending.record(&app, StatusCode::NO_CONTENT, &note);
-    app.store.change_access(change, Some(record)).await?;
+    app.change_access(change, Some(record)).await?;
     tracing::info!(actor = %actor.name(), token = %name, "API token revoked");
     Ok(note.recorded().on(StatusCode::NO_CONTENT.into_response()))
 }

@@ -8,7 +8,9 @@
 //! verified on the blocking pool so a sign-in never stalls the async workers. Repeated failed
 //! sign-ins lock an account for a while ([`LockoutPolicy`]); "now" is always the app's clock.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration as StdDuration, Instant};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -23,7 +25,7 @@ use threadline_domain::access::{
     Credential, CredentialKind, LockoutPolicy, Password, Permission, Permissions, Roles,
 };
 use threadline_domain::mask::{Mask, Visibility, masked};
-use threadline_store::{NewSession, StoreError, UserRecord};
+use threadline_store::{NewSession, StoreError, TokenRecord, UserRecord};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -140,6 +142,57 @@ impl AuthSettings {
 
 /// Last-use and last-seen times are written at most this often per token or session.
 const TOUCH_EVERY_SECS: i64 = 60;
+
+/// API tokens recently found valid, by the digest of their secret, so that a machine sending
+/// thousands of requests a second costs one lookup every [`TokenCache::LIFETIME`] instead of
+/// a database read per request.
+///
+/// A token revoked through this server is forgotten at once ([`AppState::change_access`]
+/// empties the cache on every access change); a token revoked by another server sharing the
+/// database is refused here at the latest [`TokenCache::LIFETIME`] later. Unknown and revoked
+/// tokens are never kept, so a stream of bad secrets cannot fill it.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    found: Mutex<HashMap<[u8; 32], (TokenRecord, Instant)>>,
+}
+
+impl TokenCache {
+    /// How long a token found valid is believed without asking the database again.
+    pub const LIFETIME: StdDuration = StdDuration::from_secs(2);
+    /// At most this many tokens are kept; past it the cache starts over.
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, digest: &[u8; 32]) -> Option<TokenRecord> {
+        let found = self.found.lock().ok()?;
+        let (token, at) = found.get(digest)?;
+        (at.elapsed() < Self::LIFETIME).then(|| token.clone())
+    }
+
+    fn put(&self, digest: [u8; 32], token: TokenRecord) {
+        if let Ok(mut found) = self.found.lock() {
+            if found.len() >= Self::CAPACITY {
+                found.clear();
+            }
+            found.insert(digest, (token, Instant::now()));
+        }
+    }
+
+    /// Notes a use written to the database, so the cached copy does not ask for another.
+    fn used(&self, digest: &[u8; 32], at: DateTime<Utc>) {
+        if let Ok(mut found) = self.found.lock()
+            && let Some((token, _)) = found.get_mut(digest)
+        {
+            token.last_used_at = Some(at);
+        }
+    }
+
+    /// Forgets every token: the next request of each reads it from the database.
+    pub fn forget_all(&self) {
+        if let Ok(mut found) = self.found.lock() {
+            found.clear();
+        }
+    }
+}
 
 /// The name under which something acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -557,17 +610,26 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
             .map(str::trim)
             .ok_or_else(invalid)?;
         let secret = Credential::parse(CredentialKind::ApiToken, secret).map_err(|_| invalid())?;
-        let token = app
-            .store
-            .token_by_digest(&secret.digest())
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(invalid)?;
+        let digest = secret.digest();
+        let token = match app.tokens.get(&digest) {
+            Some(token) => token,
+            None => {
+                let token = app
+                    .store
+                    .token_by_digest(&digest)
+                    .await?
+                    .filter(|t| t.revoked_at.is_none())
+                    .ok_or_else(invalid)?;
+                app.tokens.put(digest, token.clone());
+                token
+            }
+        };
         let stale = token
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_SECS);
         if stale {
             app.store.token_used(token.id, now).await?;
+            app.tokens.used(&digest, now);
         }
         return Ok(Some(Actor {
             principal: Principal::Token(token.name),

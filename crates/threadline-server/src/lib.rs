@@ -74,6 +74,8 @@ pub struct AppState {
     pub company_prefixes: Arc<threadline_epcis::format::CompanyPrefixes>,
     /// Recent failed sign-ins by client address (see [`auth::AddressLimit`]).
     pub sign_in_failures: Arc<auth::AddressFailures>,
+    /// API tokens recently found valid (see [`auth::TokenCache`]).
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
@@ -86,7 +88,21 @@ impl AppState {
             webhooks: webhook::WebhookSettings::default(),
             company_prefixes: Arc::default(),
             sign_in_failures: Arc::default(),
+            tokens: Arc::default(),
         }
+    }
+
+    /// Changes users or tokens (with the change's audit record, in one transaction) and
+    /// forgets the tokens this server had found valid, so a revocation holds from the next
+    /// request on.
+    pub async fn change_access(
+        &self,
+        change: threadline_store::AccessChange,
+        audit: Option<threadline_domain::audit::AuditRecord>,
+    ) -> Result<Option<i64>, threadline_store::StoreError> {
+        let out = self.store.change_access(change, audit).await;
+        self.tokens.forget_all();
+        out
     }
 }
 

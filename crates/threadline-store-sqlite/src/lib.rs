@@ -94,6 +94,21 @@ impl Readers {
         Ok(c)
     }
 
+    /// Runs `f` in one read transaction on an idle reader: every statement of a read
+    /// (verify's ledger walk and head check, an item and its children) sees the same
+    /// snapshot.
+    fn snapshot<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let c = self.take()?;
+        c.execute_batch("BEGIN DEFERRED").map_err(db)?;
+        let out = f(&c);
+        let end = c.execute_batch("COMMIT").map_err(db);
+        self.give(c);
+        end.and(out)
+    }
+
     fn give(&self, c: Connection) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < 16
@@ -171,18 +186,21 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let c = readers.take()?;
-            // One read transaction per call: every statement of a read (verify's ledger walk
-            // and head check, an item and its children) sees the same snapshot.
-            c.execute_batch("BEGIN DEFERRED").map_err(db)?;
-            let out = f(&c);
-            let end = c.execute_batch("COMMIT").map_err(db);
-            readers.give(c);
-            end.and(out)
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+        tokio::task::spawn_blocking(move || readers.snapshot(f))
+            .await
+            .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+    }
+
+    /// A point read — one unit, one token, one session: a few index probes whose pages are
+    /// almost always in memory, done in a fraction of a millisecond. It runs on the calling
+    /// task's thread: handing it to the blocking pool and back costs two thread wake-ups,
+    /// more than the read. Reads that scan (lists, traces, exports) go through
+    /// [`Self::read`].
+    fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.readers.snapshot(f)
     }
 }
 
@@ -445,8 +463,7 @@ impl threadline_store::Store for SqliteStore {
     }
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, StoreError> {
-        let key = key.clone();
-        self.read(move |c| read::item(c, &key)).await
+        self.read_now(|c| read::item(c, key))
     }
 
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
@@ -477,18 +494,16 @@ impl threadline_store::Store for SqliteStore {
         &self,
         key: &ItemKey,
     ) -> Result<Option<threadline_store::UnitHistory>, StoreError> {
-        let key = key.clone();
-        self.read(move |c| {
-            let Some(state) = read::item(c, &key)? else {
+        self.read_now(|c| {
+            let Some(state) = read::item(c, key)? else {
                 return Ok(None);
             };
             Ok(Some(threadline_store::UnitHistory {
                 state,
                 product: read::master_one(c, "products", key.product.as_str())?,
-                timeline: read::timeline(c, &key)?,
+                timeline: read::timeline(c, key)?,
             }))
         })
-        .await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
@@ -961,9 +976,7 @@ impl threadline_store::Store for SqliteStore {
     }
 
     async fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        let digest = *digest;
-        self.read(move |c| access::token_by_digest(c, &digest))
-            .await
+        self.read_now(|c| access::token_by_digest(c, digest))
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
@@ -984,8 +997,7 @@ impl threadline_store::Store for SqliteStore {
     }
 
     async fn session(&self, id_digest: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
-        let digest = *id_digest;
-        self.read(move |c| access::session(c, &digest)).await
+        self.read_now(|c| access::session(c, id_digest))
     }
 
     async fn touch_session(

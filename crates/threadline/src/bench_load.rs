@@ -4,7 +4,8 @@
 //! `bench load` is the load generator: `clients` concurrent keep-alive connections ask for the
 //! passport of random units of the plant's sample for `seconds`, repeated `runs` times
 //! (requests/s, p50 and p99 of each run); then one client asks for the backward trace of random
-//! finished units one after another (p50 and p99), and the forward trace of the plant's first
+//! finished units one after another (p50 and p99), and for their EPCIS events
+//! (`MATCH_anyEPC`, p50 and p95), and the forward trace of the plant's first
 //! resin lot as a streamed CSV (seconds to the last byte, rows). `bench passport` is the
 //! driver: it starts `threadline serve` on the generated database as a child process, runs
 //! `bench load` as another, reads the server's peak RSS (`VmHWM`) when the load is done, stops
@@ -257,50 +258,67 @@ pub async fn load(opts: LoadOptions, out: &mut dyn std::io::Write) -> anyhow::Re
         Figure::of(&format!("passport p99, {c} clients"), "ms", p99),
     ];
 
-    // Backward trace of one finished unit, one request at a time.
+    // Backward trace of one finished unit, and the EPCIS events naming one unit
+    // (`MATCH_anyEPC`), one request at a time.
     let mut conn = Conn::open(&host, &opts.token).await?;
     let mut rng = StdRng::seed_from_u64(opts.manifest.seed);
-    let (mut b50, mut b99) = (Vec::new(), Vec::new());
-    for run in 0..runs {
-        let mut lat = Vec::new();
-        for _ in 0..opts.traces.max(1) {
-            let u = &sample[rng.random_range(0..sample.len())];
-            let path = format!(
+    let backward = one_at_a_time(
+        &mut conn,
+        &mut rng,
+        &sample,
+        runs,
+        opts.traces,
+        out,
+        "backward trace",
+        |u| {
+            format!(
                 "/api/v1/trace/backward?product={}&serial={}",
                 encode(&u.product),
                 encode(&u.serial)
-            );
-            let t = Instant::now();
-            let (status, _, _) = conn.get(&path).await?;
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-            if status != 200 {
-                bail!(
-                    "backward trace of {} {} answered {status}",
-                    u.product,
-                    u.serial
-                );
-            }
-        }
-        lat.sort_by(|a, b| a.total_cmp(b));
-        let (a, b) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
-        writeln!(
-            out,
-            "backward trace run {}: {} traces, p50 {a:.2} ms, p99 {b:.2} ms",
-            run + 1,
-            lat.len()
-        )?;
-        b50.push(a);
-        b99.push(b);
-    }
+            )
+        },
+    )
+    .await?;
     figures.push(Figure::of(
         "backward trace of one finished unit p50, 1 client",
         "ms",
-        b50,
+        backward.iter().map(|l| percentile(l, 0.5)).collect(),
     ));
     figures.push(Figure::of(
         "backward trace of one finished unit p99, 1 client",
         "ms",
-        b99,
+        backward.iter().map(|l| percentile(l, 0.99)).collect(),
+    ));
+    // The generated products have no GTIN: their units are Threadline URNs to EPCIS.
+    let epcis = one_at_a_time(
+        &mut conn,
+        &mut rng,
+        &sample,
+        runs,
+        opts.traces,
+        out,
+        "EPCIS MATCH_anyEPC",
+        |u| {
+            format!(
+                "/epcis/events?MATCH_anyEPC={}",
+                encode(&format!(
+                    "urn:threadline:unit:{}:{}",
+                    encode(&u.product),
+                    encode(&u.serial)
+                ))
+            )
+        },
+    )
+    .await?;
+    figures.push(Figure::of(
+        "EPCIS GET /events?MATCH_anyEPC= one unit p50, 1 client",
+        "ms",
+        epcis.iter().map(|l| percentile(l, 0.5)).collect(),
+    ));
+    figures.push(Figure::of(
+        "EPCIS GET /events?MATCH_anyEPC= one unit p95, 1 client",
+        "ms",
+        epcis.iter().map(|l| percentile(l, 0.95)).collect(),
     ));
 
     // Forward trace of the first resin lot, streamed as CSV.
@@ -337,6 +355,46 @@ pub async fn load(opts: LoadOptions, out: &mut dyn std::io::Write) -> anyhow::Re
         secs,
     ));
     Ok(figures)
+}
+
+/// `runs` runs of `count` GETs of random sample units, one after another on `conn`; the
+/// sorted latencies (ms) of each run. Anything but 200 stops the benchmark.
+#[allow(clippy::too_many_arguments)]
+async fn one_at_a_time(
+    conn: &mut Conn,
+    rng: &mut StdRng,
+    sample: &[UnitKey],
+    runs: usize,
+    count: usize,
+    out: &mut dyn std::io::Write,
+    what: &str,
+    path: impl Fn(&UnitKey) -> String,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let mut all = Vec::new();
+    for run in 0..runs {
+        let mut lat = Vec::new();
+        for _ in 0..count.max(1) {
+            let u = &sample[rng.random_range(0..sample.len())];
+            let t = Instant::now();
+            let (status, _, _) = conn.get(&path(u)).await?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            if status != 200 {
+                bail!("{what} of {} {} answered {status}", u.product, u.serial);
+            }
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        writeln!(
+            out,
+            "{what} run {}: {} requests, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            run + 1,
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95),
+            percentile(&lat, 0.99)
+        )?;
+        all.push(lat);
+    }
+    Ok(all)
 }
 
 /// Options of the driver.
