@@ -253,7 +253,8 @@ pub fn object_uris(ev: &Map<String, Value>) -> Vec<&str> {
     out
 }
 
-const STANDARD: &[&str] = &[
+/// The standard fields of an event; every other top-level field is an extension.
+pub(crate) const STANDARD: &[&str] = &[
     "type",
     "eventTime",
     "eventTimeZoneOffset",

@@ -81,6 +81,122 @@ enum Cond {
         values: Vec<String>,
     },
     TransformationId(Vec<String>),
+    /// `EQ_persistentDisposition_set` / `_unset`: the list holds one of these.
+    Persistent {
+        list: &'static str,
+        values: Vec<String>,
+    },
+    /// `EQ_INNER_{field}`, `…_INNER_ILMD_{field}`: a field nested inside an extension (or
+    /// inside one of the ILMD's), at any depth below the top.
+    Inner {
+        ilmd: bool,
+        name: String,
+        op: Op,
+        values: Vec<String>,
+    },
+    /// `EXISTS_sensorElementList`.
+    SensorExists,
+    /// A text field of a sensor report (and of its element's metadata, for the fields both
+    /// carry): `EQ_type`, `EQ_deviceID`, `EQ_stringValue`…
+    SensorText {
+        field: &'static str,
+        values: Vec<String>,
+    },
+    /// `GE_`/`LT_` `time`, `startTime`, `endTime` of a sensor element's metadata (or a report's
+    /// own `time`).
+    SensorTime {
+        field: &'static str,
+        at_least: bool,
+        t: DateTime<Utc>,
+    },
+    /// A measured value of a sensor report compared, in one unit when `uom` is given
+    /// (`GE_value_CEL`, `LT_maxValue`, `GT_percRank`).
+    SensorValue {
+        field: &'static str,
+        uom: Option<String>,
+        op: Op,
+        value: f64,
+    },
+}
+
+/// Sensor report fields compared as text, and whether an element's metadata carries them too.
+const SENSOR_TEXT: [(&str, bool); 10] = [
+    ("type", false),
+    ("deviceID", true),
+    ("dataProcessingMethod", true),
+    ("bizRules", true),
+    ("microorganism", false),
+    ("chemicalSubstance", false),
+    ("stringValue", false),
+    ("booleanValue", false),
+    ("hexBinaryValue", false),
+    ("uriValue", false),
+];
+
+/// Sensor report fields compared as numbers.
+const SENSOR_VALUES: [&str; 7] = [
+    "value",
+    "minValue",
+    "maxValue",
+    "meanValue",
+    "sDev",
+    "percValue",
+    "percRank",
+];
+
+/// A sensor parameter: `EQ_type`, `GE_time`, `GT_value_CEL`…; `None` for any other name.
+fn sensor_cond(name: &str, v: &str, list: &[String]) -> Result<Option<Cond>, FieldError> {
+    if name == "EXISTS_sensorElementList" {
+        return Ok(Some(Cond::SensorExists));
+    }
+    let Some((op, rest)) = name.split_once('_') else {
+        return Ok(None);
+    };
+    if op == "EQ"
+        && let Some((field, _)) = SENSOR_TEXT.iter().find(|(f, _)| *f == rest)
+    {
+        return Ok(Some(Cond::SensorText {
+            field,
+            values: list.to_vec(),
+        }));
+    }
+    if matches!(op, "GE" | "LT")
+        && let Some(field) = ["time", "startTime", "endTime"]
+            .into_iter()
+            .find(|f| *f == rest)
+    {
+        return Ok(Some(Cond::SensorTime {
+            field,
+            at_least: op == "GE",
+            t: time(name, v)?,
+        }));
+    }
+    if !matches!(op, "EQ" | "GT" | "GE" | "LT" | "LE") {
+        return Ok(None);
+    }
+    let (field, uom) = match rest.split_once('_') {
+        Some((f, u)) => (f, Some(u)),
+        None => (rest, None),
+    };
+    let Some(field) = SENSOR_VALUES.into_iter().find(|f| *f == field) else {
+        return Ok(None);
+    };
+    if let Some(u) = uom
+        && !(2..=4).contains(&u.len())
+    {
+        return Err(bad(
+            name,
+            format!("`{u}` is not a unit of measure (UN/CEFACT Rec 20: 2 to 4 letters or digits)"),
+        ));
+    }
+    Ok(Some(Cond::SensorValue {
+        field,
+        uom: uom.map(str::to_owned),
+        op: op_of(name),
+        value: v
+            .parse::<f64>()
+            .map_err(|_| bad(name, format!("{name} is a number, got `{v}`")))?,
+    }))
 }
 
 /// An identifier to match: exactly, or everything under a prefix.
@@ -406,6 +522,26 @@ impl Filter {
                         kind: vocab::word_in(Vocab::SourceDestType, t),
                         uris: list,
                     }
+                } else if let Some(kind) = n.strip_prefix("EQ_persistentDisposition_") {
+                    Cond::Persistent {
+                        list: match kind {
+                            "set" => "set",
+                            "unset" => "unset",
+                            _ => {
+                                return Err(FieldError::new(
+                                    "not_supported",
+                                    "persistentDisposition is queried by _set or _unset",
+                                )
+                                .at(n));
+                            }
+                        },
+                        values: list
+                            .iter()
+                            .map(|d| vocab::word_in(Vocab::Disposition, d))
+                            .collect(),
+                    }
+                } else if let Some(cond) = sensor_cond(n, v, &list)? {
+                    cond
                 } else if let Some(cond) = field_cond(n, list) {
                     cond
                 } else {
@@ -512,6 +648,10 @@ fn field_cond(name: &str, values: Vec<String>) -> Option<Cond> {
     if !["EQ", "GT", "GE", "LT", "LE", "EXISTS"].contains(&op) {
         return None;
     }
+    let (inner, rest) = match rest.strip_prefix("INNER_") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
     let (ilmd, field) = match rest.strip_prefix("ILMD_") {
         Some(f) => (true, f),
         None => (false, rest),
@@ -519,6 +659,14 @@ fn field_cond(name: &str, values: Vec<String>) -> Option<Cond> {
     // A field is namespaced: an IRI or a CURIE.
     if !field.contains(':') {
         return None;
+    }
+    if inner {
+        return Some(Cond::Inner {
+            ilmd,
+            name: field.to_owned(),
+            op: op_of(name),
+            values,
+        });
     }
     Some(Cond::Field {
         ilmd,
@@ -583,6 +731,54 @@ fn field<'a>(obj: &'a Map<String, Value>, name: &str, ctx: &Context) -> Option<&
     obj.iter()
         .find(|(k, _)| *k == name || ctx.expand(k) == want)
         .map(|(_, v)| v)
+}
+
+/// Every value of a field named `name` anywhere inside `v` (objects and arrays).
+fn nested<'a>(v: &'a Value, name: &str, ctx: &Context, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(x) = field(m, name, ctx) {
+                out.push(x);
+            }
+            for x in m.values() {
+                nested(x, name, ctx, out);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                nested(x, name, ctx, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Each sensor report of an event with its element's metadata.
+fn sensor_reports(
+    ev: &Map<String, Value>,
+) -> impl Iterator<Item = (Option<&Map<String, Value>>, &Map<String, Value>)> {
+    ev.get("sensorElementList")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|el| {
+            let meta = el.get("sensorMetadata").and_then(Value::as_object);
+            el.get("sensorReport")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+                .map(move |r| (meta, r))
+        })
+}
+
+/// A sensor measurement type as an IRI: `gs1:Temperature` and a bare `Temperature` are GS1's.
+fn sensor_type(t: &str, ctx: &Context) -> String {
+    match t.strip_prefix("gs1:") {
+        Some(term) => format!("https://gs1.org/voc/{term}"),
+        None if !t.contains(':') => format!("https://gs1.org/voc/{t}"),
+        None => ctx.expand(t),
+    }
 }
 
 fn cond_matches(c: &Cond, ev: &Map<String, Value>, ctx: &Context) -> bool {
@@ -676,6 +872,93 @@ fn cond_matches(c: &Cond, ev: &Map<String, Value>, ctx: &Context) -> bool {
                         uris.iter().any(|x| *x == u || canonical(x) == c)
                     })
             }),
+        Cond::Persistent { list, values } => ev
+            .get("persistentDisposition")
+            .and_then(|p| p.get(*list))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|d| values.contains(&vocab::word_in(Vocab::Disposition, d))),
+        Cond::Inner {
+            ilmd,
+            name,
+            op,
+            values,
+        } => {
+            let tops: Vec<&Value> = if *ilmd {
+                ev.get("ilmd")
+                    .and_then(Value::as_object)
+                    .map(|m| m.values().collect())
+                    .unwrap_or_default()
+            } else {
+                ev.iter()
+                    .filter(|(k, _)| !crate::json::STANDARD.contains(&k.as_str()))
+                    .map(|(_, v)| v)
+                    .collect()
+            };
+            let mut found = Vec::new();
+            for v in tops {
+                nested(v, name, ctx, &mut found);
+            }
+            found.iter().any(|v| match op {
+                Op::Exists => true,
+                op => values.iter().any(|w| compare(*op, v, w)),
+            })
+        }
+        Cond::SensorExists => ev
+            .get("sensorElementList")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty()),
+        Cond::SensorText { field, values } => {
+            let meta = SENSOR_TEXT.iter().any(|(f, both)| f == field && *both);
+            sensor_reports(ev).any(|(m, r)| {
+                let mut texts = vec![r.get(*field)];
+                if meta {
+                    texts.push(m.and_then(|m| m.get(*field)));
+                }
+                texts.into_iter().flatten().any(|t| {
+                    let have = match t {
+                        Value::String(s) => s.clone(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return false,
+                    };
+                    values.iter().any(|w| {
+                        if *field == "type" {
+                            sensor_type(&have, ctx) == sensor_type(w, ctx)
+                        } else {
+                            have == *w || canonical(&have) == canonical(w)
+                        }
+                    })
+                })
+            })
+        }
+        Cond::SensorTime { field, at_least, t } => sensor_reports(ev).any(|(m, r)| {
+            let own = (*field == "time").then(|| r.get("time")).flatten();
+            [m.and_then(|m| m.get(*field)), own]
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(|s| DateTime::parse_from_rfc3339(s).ok())
+                .any(|x| {
+                    let x = x.with_timezone(&Utc);
+                    if *at_least { x >= *t } else { x < *t }
+                })
+        }),
+        Cond::SensorValue {
+            field,
+            uom,
+            op,
+            value,
+        } => sensor_reports(ev).any(|(_, r)| {
+            let unit_ok = uom
+                .as_deref()
+                .is_none_or(|u| r.get("uom").and_then(Value::as_str) == Some(u));
+            unit_ok
+                && r.get(*field)
+                    .is_some_and(|have| compare(*op, have, &value.to_string()))
+        }),
         Cond::Field {
             ilmd,
             name,
@@ -814,6 +1097,99 @@ mod tests {
         }
     }
 
+    fn sensed() -> Map<String, Value> {
+        json!({"type": "ObjectEvent", "eventTime": "2019-04-02T15:00:00+01:00", "eventTimeZoneOffset": "+01:00",
+            "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:4012345.011111.9876"],
+            "readPoint": {"id": "urn:epc:id:sgln:4012345.00005.0"},
+            "persistentDisposition": {"set": ["completeness_verified"], "unset": ["https://ref.gs1.org/cbv/Disp-completeness_inferred"]},
+            "sensorElementList": [{
+                "sensorMetadata": {"time": "2019-04-02T14:05:00+01:00", "startTime": "2019-04-02T13:55:00+01:00",
+                    "endTime": "2019-04-02T14:05:00+01:00", "deviceID": "urn:epc:id:giai:4000001.111",
+                    "bizRules": "https://example.com/gdti/4012345000054987"},
+                "sensorReport": [
+                    {"type": "gs1:Temperature", "value": 26.0, "uom": "CEL", "minValue": 25.5, "maxValue": 26.8},
+                    {"type": "gs1:AbsoluteHumidity", "value": 12.1, "uom": "A93", "percRank": 50},
+                    {"type": "gs1:Certification", "stringValue": "SA8000", "booleanValue": true,
+                     "hexBinaryValue": "4AFF", "uriValue": "https://example.com/cert/1",
+                     "microorganism": "https://www.ncbi.nlm.nih.gov/taxonomy/1126011",
+                     "chemicalSubstance": "https://identifiers.org/inchikey:CZMRCDWAGMRECN-UGDNZRGBSA-N",
+                     "dataProcessingMethod": "https://example.com/method/1"}
+                ]}],
+            "example:shipment": {"example:carrier": {"example:name": "ACME", "example:axles": 3}},
+            "ilmd": {"example:batch": {"example:line": "L7"}}})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn sensor_persistent_disposition_and_inner_parameters() {
+        let ev = sensed();
+        let yes: &[&[(&str, &str)]] = &[
+            &[("EXISTS_sensorElementList", "")],
+            &[("EQ_type", "gs1:Temperature")],
+            &[("EQ_type", "https://gs1.org/voc/AbsoluteHumidity|gs1:Speed")],
+            &[("EQ_deviceID", "https://id.gs1.org/8004/4000001111")],
+            &[("EQ_bizRules", "https://example.com/gdti/4012345000054987")],
+            &[("EQ_stringValue", "SA8000")],
+            &[("EQ_booleanValue", "true")],
+            &[("EQ_hexBinaryValue", "4AFF")],
+            &[("EQ_uriValue", "https://example.com/cert/1")],
+            &[(
+                "EQ_microorganism",
+                "https://www.ncbi.nlm.nih.gov/taxonomy/1126011",
+            )],
+            &[(
+                "EQ_chemicalSubstance",
+                "https://identifiers.org/inchikey:CZMRCDWAGMRECN-UGDNZRGBSA-N",
+            )],
+            &[("EQ_dataProcessingMethod", "https://example.com/method/1")],
+            &[
+                ("GE_time", "2019-04-02T13:05:00Z"),
+                ("LT_time", "2019-04-02T13:05:01Z"),
+            ],
+            &[("GE_startTime", "2019-04-02T12:55:00Z")],
+            &[("LT_endTime", "2019-04-02T14:00:00Z")],
+            &[("GT_value_CEL", "25.9"), ("LE_value_CEL", "26")],
+            &[("EQ_value_A93", "12.1")],
+            &[("GE_minValue", "25.5"), ("LT_maxValue_CEL", "27")],
+            &[("GE_percRank", "50")],
+            &[(
+                "EQ_persistentDisposition_set",
+                "urn:epcglobal:cbv:disp:completeness_verified",
+            )],
+            &[("EQ_persistentDisposition_unset", "completeness_inferred")],
+            &[("EQ_INNER_example:name", "ACME")],
+            &[("GT_INNER_example:axles", "2")],
+            &[("EXISTS_INNER_https://ns.example.com/epcis/carrier", "")],
+            &[("EQ_INNER_ILMD_example:line", "L7")],
+        ];
+        for q in yes {
+            assert!(filter(q).matches(&ev, &ctx()), "{q:?}");
+        }
+        let no: &[&[(&str, &str)]] = &[
+            &[("EQ_type", "gs1:Speed")],
+            &[("EQ_deviceID", "urn:epc:id:giai:4000001.112")],
+            &[("EQ_booleanValue", "false")],
+            &[("GE_time", "2019-04-02T13:05:01Z")],
+            &[("GT_value_CEL", "26")],
+            // 26 °C is above 20, but no report is in kelvin.
+            &[("GT_value_KEL", "20")],
+            &[("GT_percRank", "50")],
+            &[("EQ_persistentDisposition_set", "completeness_inferred")],
+            &[("EQ_persistentDisposition_unset", "completeness_verified")],
+            &[("EQ_INNER_example:name", "Other")],
+            // A top-level extension is not inner.
+            &[("EXISTS_INNER_example:shipment", "")],
+            &[("EQ_INNER_ILMD_example:name", "ACME")],
+        ];
+        for q in no {
+            assert!(!filter(q).matches(&ev, &ctx()), "{q:?}");
+        }
+        // An event without sensor data matches no sensor parameter.
+        assert!(!filter(&[("EXISTS_sensorElementList", "")]).matches(&event(), &ctx()));
+    }
+
     #[test]
     fn bad_parameters_are_refused_by_name() {
         for (k, v) in [
@@ -826,6 +1202,10 @@ mod tests {
             ("eventCountLimit", "0"),
             ("perPage", "5000"),
             ("EQ_nonsense", "1"),
+            ("GE_time", "noon"),
+            ("GT_value_CEL", "warm"),
+            ("GT_value_CELSIUS", "20"),
+            ("EQ_persistentDisposition_maybe", "active"),
         ] {
             let e = Filter::parse(&[(k.to_owned(), v.to_owned())]).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(k));

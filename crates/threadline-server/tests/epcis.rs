@@ -1112,3 +1112,86 @@ store_test!(
         assert_eq!(body["errors"][0]["field"], "GS1-EPC-Format");
     }
 );
+
+store_test!(
+    sensor_persistent_disposition_and_inner_parameters_over_http,
+    |s: TestStore| async move {
+        let (router, auth) = setup(&s).await;
+        let (st, _, body) = send(
+            &router,
+            &auth,
+            post(
+                "/epcis/capture",
+                "application/ld+json",
+                &document(&[commissioning(&["3001", "3002"])]),
+            ),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let observed = |serial: &str, celsius: f64, line: &str| {
+            json!({"type": "ObjectEvent", "eventTime": "2022-02-17T08:00:00-06:00", "eventTimeZoneOffset": "-06:00",
+                "epcList": [format!("https://id.gs1.org/01/10614141073464/21/{serial}")], "action": "OBSERVE",
+                "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.0"},
+                "persistentDisposition": {"set": ["completeness_verified"]},
+                "sensorElementList": [{"sensorMetadata": {"time": "2022-02-17T07:55:00-06:00", "deviceID": "urn:epc:id:giai:4000001.111"},
+                    "sensorReport": [{"type": "gs1:Temperature", "value": celsius, "uom": "CEL"}]}],
+                "example:shipment": {"example:line": line}})
+        };
+        let (st, _, body) = send(
+            &router,
+            &auth,
+            post(
+                "/epcis/capture",
+                "application/ld+json",
+                &json!({"@context": [CONTEXT, {"example": "https://ns.example.com/epcis/"}],
+                    "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2022-02-17T00:00:00Z",
+                    "epcisBody": {"eventList": [observed("3001", 26.5, "L1"), observed("3002", 4.0, "L2")]}})
+                .to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let serials = |events: Vec<Value>| -> Vec<String> {
+            events
+                .iter()
+                .map(|e| {
+                    e["epcList"][0]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        };
+        for (query, want) in [
+            ("EXISTS_sensorElementList=", vec!["3001", "3002"]),
+            ("EQ_type=gs1:Temperature&GT_value_CEL=20", vec!["3001"]),
+            ("LE_value_CEL=8", vec!["3002"]),
+            ("GT_value_KEL=0", vec![]),
+            (
+                "EQ_deviceID=https://id.gs1.org/8004/4000001111&LT_time=2022-02-17T14:00:00Z",
+                vec!["3001", "3002"],
+            ),
+            (
+                "EQ_persistentDisposition_set=completeness_verified&GE_value=10",
+                vec!["3001"],
+            ),
+            (
+                "EQ_INNER_https://ns.example.com/epcis/line=L2",
+                vec!["3002"],
+            ),
+        ] {
+            assert_eq!(
+                serials(events_of(&router, &auth, query).await),
+                want,
+                "{query}"
+            );
+        }
+        let (st, _, body) = send(&router, &auth, get("/epcis/events?GT_value_CEL=warm")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["type"], "epcisException:QueryParameterException");
+        assert_eq!(body["errors"][0]["field"], "GT_value_CEL");
+    }
+);
