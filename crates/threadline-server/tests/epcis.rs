@@ -1195,3 +1195,83 @@ store_test!(
         assert_eq!(body["errors"][0]["field"], "GT_value_CEL");
     }
 );
+
+store_test!(
+    the_standards_xml_example_round_trips_through_json_and_xml_with_the_same_hash_ids,
+    |s: TestStore| async move {
+        let (router, auth) = setup(&s).await;
+        put(
+            &*s.store,
+            "location",
+            json!({"code": "0012345111112", "name": "Receiver", "kind": "site"}),
+        )
+        .await;
+        put(&*s.store, "location", json!({"code": "0012345111112.400", "name": "Receiving door", "kind": "area", "parent": "0012345111112"})).await;
+        let (st, _, body) = send(
+            &router,
+            &auth,
+            post(
+                "/epcis/events",
+                "application/ld+json",
+                &commissioning(&["2017", "2018"]).to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let example = include_str!(
+            "../../threadline-epcis/tests/fixtures/Example_9.6.1-ObjectEvent-2020_06_18a.xml"
+        );
+        // The hash of each event as the partner sent it, read from the XML binding.
+        let sent = threadline_epcis::xml::parse_document(example.as_bytes()).unwrap();
+        let hashes: Vec<String> = sent
+            .events
+            .iter()
+            .map(|e| threadline_epcis::hash_id(e, &sent.context))
+            .collect();
+        assert_eq!(hashes.len(), 2);
+        let (st, h, body) = send(
+            &router,
+            &auth,
+            post("/epcis/capture", "application/xml", example),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+        let (_, _, job) = send(&router, &auth, get(h["location"].to_str().unwrap())).await;
+        assert_eq!(job["success"], true, "{job}");
+
+        let query =
+            "/epcis/events?EQ_bizStep=shipping%7Creceiving&orderBy=eventTime&orderDirection=ASC";
+        // Read back as JSON-LD: the same events, their hash IDs their eventIDs.
+        let (st, _, doc) = send(&router, &auth, get(query)).await;
+        assert_eq!(st, StatusCode::OK, "{doc}");
+        let mut ctx = threadline_epcis::Context::default();
+        threadline_epcis::json::read_context(Some(&doc["@context"]), &mut ctx);
+        let back = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap();
+        assert_eq!(back.len(), 2, "{doc}");
+        for (ev, hash) in back.iter().zip(&hashes) {
+            assert_eq!(ev["eventID"], hash.as_str(), "{ev}");
+            assert_eq!(
+                threadline_epcis::hash_id(ev.as_object().unwrap(), &ctx),
+                *hash,
+                "{ev}"
+            );
+        }
+
+        // Read back as XML, and read that as a partner would: the same hashes again.
+        let mut req = get(query);
+        req.headers_mut()
+            .insert("accept", "application/xml".parse().unwrap());
+        let (st, _, xml) = send(&router, &auth, req).await;
+        assert_eq!(st, StatusCode::OK);
+        let xml = xml.as_str().unwrap();
+        let again = threadline_epcis::xml::parse_document(xml.as_bytes()).unwrap();
+        let rehashed: Vec<String> = again
+            .events
+            .iter()
+            .map(|e| threadline_epcis::hash_id(e, &again.context))
+            .collect();
+        assert_eq!(rehashed, hashes, "{xml}");
+    }
+);
