@@ -23,7 +23,7 @@ use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{EndpointKind, Event};
 use threadline_domain::projection::Node;
 use threadline_domain::{ProductCode, Serial};
-use threadline_store::{Direction, ItemView, ListQuery, Store};
+use threadline_store::{Direction, ItemView, ListQuery, Store, Versioned};
 
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -57,6 +57,32 @@ impl Actor {
     /// sees nothing).
     pub fn is_partner(&self) -> bool {
         self.party.is_some() || self.roles.as_slice().contains(&Role::Distributor)
+    }
+}
+
+/// Every `(child, parent)` link of a hierarchical master list — parties, locations — read
+/// page by page through `read`; `link` names a record's parent, if it has one.
+pub async fn parent_links<T, Fut>(
+    mut read: impl FnMut(ListQuery) -> Fut,
+    link: impl Fn(&T) -> Option<(String, String)>,
+) -> Result<Vec<(String, String)>, AppError>
+where
+    Fut: std::future::Future<
+            Output = Result<threadline_store::Page<T>, threadline_store::StoreError>,
+        >,
+{
+    let mut links = Vec::new();
+    let mut q = ListQuery {
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    loop {
+        let page = read(q.clone()).await?;
+        links.extend(page.items.iter().filter_map(&link));
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => return Ok(links),
+        }
     }
 }
 
@@ -99,24 +125,16 @@ impl Partner {
         }
         let mut parties: HashSet<String> = actor.party.iter().cloned().collect();
         if !parties.is_empty() {
-            let mut children: Vec<(String, String)> = Vec::new();
-            let mut q = ListQuery {
-                limit: 1000,
-                ..ListQuery::default()
-            };
-            loop {
-                let page = store.parties(&q).await?;
-                children.extend(page.items.iter().filter_map(|p| {
+            let children = parent_links(
+                |q| async move { store.parties(&q).await },
+                |p: &Versioned<threadline_domain::master::Party>| {
                     p.def
                         .parent
                         .as_ref()
                         .map(|parent| (p.def.code.to_string(), parent.to_string()))
-                }));
-                match page.next {
-                    Some(n) => q.after = Some(n),
-                    None => break,
-                }
-            }
+                },
+            )
+            .await?;
             // Sub-distributors at any depth.
             parties = with_descendants(parties, &children);
         }

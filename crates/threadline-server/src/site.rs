@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use threadline_domain::FieldError;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::event::{EndpointKind, Event, EventRequest};
-use threadline_store::{ListQuery, Store};
+use threadline_store::{Store, Versioned};
 
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -132,24 +132,16 @@ impl SiteScope {
         let Some(site) = actor.site.clone() else {
             return Ok(None);
         };
-        let mut children: Vec<(String, String)> = Vec::new();
-        let mut q = ListQuery {
-            limit: 1000,
-            ..ListQuery::default()
-        };
-        loop {
-            let page = store.locations(&q).await?;
-            children.extend(page.items.iter().filter_map(|l| {
+        let children = crate::partner::parent_links(
+            |q| async move { store.locations(&q).await },
+            |l: &Versioned<threadline_domain::master::Location>| {
                 l.def
                     .parent
                     .as_ref()
                     .map(|p| (l.def.code.to_string(), p.to_string()))
-            }));
-            match page.next {
-                Some(n) => q.after = Some(n),
-                None => break,
-            }
-        }
+            },
+        )
+        .await?;
         let places = crate::partner::with_descendants(HashSet::from([site]), &children);
         Ok(Some(SiteScope {
             places,
