@@ -23,6 +23,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0017_authenticity_checks.sql"),
     ),
     (18, include_str!("../migrations/0018_event_heads.sql")),
+    (
+        19,
+        include_str!("../migrations/0019_drop_event_hash_index.sql"),
+    ),
     (20, include_str!("../migrations/0020_check_deliveries.sql")),
     (
         23,
