@@ -15,12 +15,24 @@
 //! bridge subscribes with QoS 1 and a persistent session, and acknowledges a message only after
 //! it was handled, so a crash in between means the broker sends it again (at least once), and
 //! the idempotency key makes that harmless. It reconnects with back-off (1 s doubling to 60 s).
+//!
+//! The broker may ask for a user name and password, and the link may be TLS ([`Tls`]): the
+//! broker's certificate checked against the plant's CA (or the public web's), and the bridge's
+//! own certificate shown to a broker that requires one (mutual TLS). Why a connection fails —
+//! credentials refused, a certificate not trusted, a broker not reachable — is logged and
+//! published on the bridge's [`Link`] as a sentence an operator can act on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, header};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet,
+    Publish, QoS, TlsConfiguration, Transport,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
@@ -40,8 +52,88 @@ pub struct MqttSettings {
     pub dead_letter_topic: String,
     /// The API token (`tlt_…`) messages are recorded as: its roles decide what they may do.
     pub token: String,
-    /// Broker credentials, if the broker asks for them.
+    /// Broker credentials (user name, password), if the broker asks for them.
     pub credentials: Option<(String, String)>,
+    /// TLS to the broker; `None` is plain TCP.
+    pub tls: Option<Tls>,
+}
+
+/// A TLS client configuration for the broker link, built once from PEM: the CAs trusted to
+/// sign the broker's certificate, and the bridge's own certificate and key when the broker
+/// requires client certificates. The broker is named as `host` is (a DNS name or an IP
+/// address), and its certificate must be for that name.
+#[derive(Clone)]
+pub struct Tls(Arc<rustls::ClientConfig>);
+
+/// A TLS setting that cannot be used; `field` names the configuration key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TlsError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn tls_error(field: &'static str, message: impl std::fmt::Display) -> TlsError {
+    TlsError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+impl Tls {
+    /// `ca`: the PEM certificates of the CAs that may sign the broker's certificate (`None`:
+    /// the public web's CAs, as webhook deliveries trust). `client`: a PEM certificate chain and
+    /// its PEM private key (PKCS#8, PKCS#1 or SEC1), for mutual TLS.
+    pub fn new(ca: Option<&[u8]>, client: Option<(&[u8], &[u8])>) -> Result<Tls, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca {
+            Some(pem) => {
+                let mut n = 0;
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    let cert = cert.map_err(|e| tls_error("mqtt.ca_file", e))?;
+                    roots.add(cert).map_err(|e| tls_error("mqtt.ca_file", e))?;
+                    n += 1;
+                }
+                if n == 0 {
+                    return Err(tls_error(
+                        "mqtt.ca_file",
+                        "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    ));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error("mqtt.tls", e))?
+        .with_root_certificates(roots);
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| tls_error("mqtt.client_cert_file", e))?;
+                if chain.is_empty() {
+                    return Err(tls_error(
+                        "mqtt.client_cert_file",
+                        "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    ));
+                }
+                let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| {
+                    tls_error(
+                        "mqtt.client_key_file",
+                        format!("holds no usable PEM private key: {e}"),
+                    )
+                })?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| tls_error("mqtt.client_key_file", e))?
+            }
+        };
+        Ok(Tls(Arc::new(config)))
+    }
 }
 
 impl std::fmt::Debug for MqttSettings {
@@ -54,16 +146,21 @@ impl std::fmt::Debug for MqttSettings {
             .field("reply_topic", &self.reply_topic)
             .field("dead_letter_topic", &self.dead_letter_topic)
             .field("token", &"<secret>")
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
 
 /// The bridge's connection, as the rest of the process sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
     Connecting,
     /// Connected and subscribed: messages published from now on are received.
     Subscribed,
+    /// The last attempt failed, for the reason given (see [`explain`]); the bridge tries
+    /// again with back-off.
+    Down(String),
 }
 
 /// Largest message accepted (and published): 1 MiB.
@@ -80,12 +177,18 @@ pub fn spawn(app: AppState, settings: MqttSettings) -> watch::Receiver<Link> {
     if let Some((u, p)) = &settings.credentials {
         opts.set_credentials(u, p);
     }
+    if let Some(Tls(config)) = &settings.tls {
+        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            config.clone(),
+        )));
+    }
     let (client, events) = AsyncClient::new(opts, 64);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(connection(
         events,
         client.clone(),
         settings.topics.clone(),
+        format!("{}:{}", settings.host, settings.port),
         tx,
         link_tx,
     ));
@@ -98,6 +201,7 @@ async fn connection(
     mut events: EventLoop,
     client: AsyncClient,
     topics: Vec<String>,
+    broker: String,
     tx: mpsc::Sender<Publish>,
     link: watch::Sender<Link>,
 ) {
@@ -122,13 +226,73 @@ async fn connection(
             }
             Ok(_) => {}
             Err(e) => {
-                link.send_replace(Link::Connecting);
-                tracing::warn!(error = %e, retry_in = ?wait, "mqtt connection lost");
+                let reason = explain(&e, &broker);
+                if matches!(e, ConnectionError::ConnectionRefused(_)) {
+                    tracing::error!(%reason, retry_in = ?wait, "mqtt broker refused the bridge");
+                } else {
+                    tracing::warn!(%reason, retry_in = ?wait, "mqtt connection failed");
+                }
+                link.send_replace(Link::Down(reason));
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(60));
             }
         }
     }
+}
+
+/// Why the link to `broker` failed, in words an operator can act on.
+pub fn explain(e: &ConnectionError, broker: &str) -> String {
+    use rustls::AlertDescription as Alert;
+    match tls_failure(e) {
+        Some(rustls::Error::AlertReceived(
+            Alert::CertificateRequired | Alert::BadCertificate | Alert::UnknownCA,
+        )) => {
+            return format!(
+                "the MQTT broker at {broker} wants a client certificate it trusts: check mqtt.client_cert_file and mqtt.client_key_file ({e})"
+            );
+        }
+        Some(t) if !matches!(e, ConnectionError::Tls(_)) => {
+            return format!(
+                "TLS with the MQTT broker at {broker} failed ({t}): check mqtt.ca_file, the broker's certificate name and the client certificate"
+            );
+        }
+        _ => {}
+    }
+    match e {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
+        ) => format!(
+            "the MQTT broker at {broker} refused the bridge's credentials (user name or password wrong, or not allowed): check mqtt.username and the password"
+        ),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the MQTT broker at {broker} refused the connection ({code:?})")
+        }
+        ConnectionError::Tls(e) => format!(
+            "TLS with the MQTT broker at {broker} failed ({e}): check mqtt.ca_file, the broker's certificate name and the client certificate"
+        ),
+        ConnectionError::Io(e) => format!("the MQTT broker at {broker} cannot be reached: {e}"),
+        e => format!("the link to the MQTT broker at {broker} failed: {e}"),
+    }
+}
+
+/// The TLS error somewhere in `e`'s chain of causes (rumqttc wraps an alert received after
+/// the handshake as a read error of the MQTT state).
+fn tls_failure(e: &ConnectionError) -> Option<&rustls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(t) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(t);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// Handles messages in the order they arrive; acknowledges each once answered.

@@ -26,6 +26,14 @@ const KNOWN_ENV: &[&str] = &[
     "THREADLINE_MQTT_TOPICS",
     "THREADLINE_MQTT_TOKEN",
     "THREADLINE_MQTT_TOKEN_FILE",
+    "THREADLINE_MQTT_USERNAME",
+    "THREADLINE_MQTT_PASSWORD",
+    "THREADLINE_MQTT_PASSWORD_FILE",
+    "THREADLINE_MQTT_TLS",
+    "THREADLINE_MQTT_CA_FILE",
+    "THREADLINE_MQTT_CLIENT_CERT_FILE",
+    "THREADLINE_MQTT_CLIENT_KEY_FILE",
+    "THREADLINE_GS1_COMPANY_PREFIXES",
 ];
 
 /// The file form; every key optional.
@@ -54,6 +62,22 @@ struct MqttFile {
     dead_letter_topic: Option<String>,
     client_id: Option<String>,
     token_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    tls: Option<bool>,
+    ca_file: Option<PathBuf>,
+    client_cert_file: Option<PathBuf>,
+    client_key_file: Option<PathBuf>,
+}
+
+/// TLS to the broker: the files are PEM, read when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttTls {
+    /// The CAs that may sign the broker's certificate; none: the public web's CAs.
+    pub ca_file: Option<PathBuf>,
+    /// The bridge's certificate and private key, for a broker that requires one.
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// MQTT ingestion: on when a broker is named.
@@ -67,6 +91,10 @@ pub struct MqttConfig {
     pub client_id: String,
     /// The API token messages are recorded as.
     pub token: String,
+    /// The broker's user name and password, when it asks for them.
+    pub credentials: Option<(String, String)>,
+    /// TLS to the broker; `None`: plain TCP.
+    pub tls: Option<MqttTls>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -105,10 +133,16 @@ impl std::fmt::Debug for Config {
             .field("signatures", &self.signatures)
             .field(
                 "mqtt",
-                &self
-                    .mqtt
-                    .as_ref()
-                    .map(|m| (&m.broker, &m.topics, &m.reply_topic, &m.dead_letter_topic)),
+                &self.mqtt.as_ref().map(|m| {
+                    (
+                        &m.broker,
+                        &m.topics,
+                        &m.reply_topic,
+                        &m.dead_letter_topic,
+                        m.credentials.as_ref().map(|(user, _)| user),
+                        &m.tls,
+                    )
+                }),
             )
             .finish()
     }
@@ -302,6 +336,50 @@ fn mqtt_config(
             ),
         },
     };
+    let username = env("THREADLINE_MQTT_USERNAME").or(file.username);
+    let password = match (
+        env("THREADLINE_MQTT_PASSWORD"),
+        env("THREADLINE_MQTT_PASSWORD_FILE"),
+    ) {
+        (_, Some(p)) => Some(read_secret(Path::new(&p))?),
+        (Some(p), None) => Some(p),
+        (None, None) => match (&file.password_file, file.password) {
+            (Some(p), _) => Some(read_secret(p)?),
+            (None, p) => p,
+        },
+    };
+    let credentials = match (username, password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (Some(u), None) => Some((u, String::new())),
+        (None, Some(_)) => bail!(
+            "an MQTT password is set but no user name (mqtt.username or THREADLINE_MQTT_USERNAME)"
+        ),
+        (None, None) => None,
+    };
+    let path = |var: &str, file: Option<PathBuf>| env(var).map(PathBuf::from).or(file);
+    let ca_file = path("THREADLINE_MQTT_CA_FILE", file.ca_file);
+    let client_cert = path("THREADLINE_MQTT_CLIENT_CERT_FILE", file.client_cert_file);
+    let client_key = path("THREADLINE_MQTT_CLIENT_KEY_FILE", file.client_key_file);
+    let client = match (client_cert, client_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => bail!(
+            "an MQTT client certificate needs its private key (mqtt.client_key_file or THREADLINE_MQTT_CLIENT_KEY_FILE)"
+        ),
+        (None, Some(_)) => bail!(
+            "an MQTT client key needs its certificate (mqtt.client_cert_file or THREADLINE_MQTT_CLIENT_CERT_FILE)"
+        ),
+    };
+    let files_given = ca_file.is_some() || client.is_some();
+    let tls_on = match env("THREADLINE_MQTT_TLS") {
+        Some(v) => parse_bool("THREADLINE_MQTT_TLS", &v)?,
+        None => file.tls.unwrap_or(files_given),
+    };
+    if !tls_on && files_given {
+        bail!(
+            "MQTT certificate files are set but TLS is off (mqtt.tls = false or THREADLINE_MQTT_TLS=false)"
+        );
+    }
     Ok(Some(MqttConfig {
         broker,
         topics,
@@ -313,6 +391,8 @@ fn mqtt_config(
             .unwrap_or_else(|| "threadline/dead-letter".into()),
         client_id: file.client_id.unwrap_or_else(|| "threadline".into()),
         token,
+        credentials,
+        tls: tls_on.then_some(MqttTls { ca_file, client }),
     }))
 }
 
@@ -492,5 +572,97 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("token"), "{e}");
+    }
+
+    #[test]
+    fn mqtt_credentials_and_tls_come_from_file_env_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("mqtt-pw");
+        std::fs::write(&pw, "s3cret-broker\n").unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[mqtt]\nbroker = \"broker.plant:8883\"\ntopics = [\"plant/+/scans\"]\ntoken_file = \"{tok}\"\n\
+                 username = \"threadline\"\npassword_file = \"{pw}\"\nca_file = \"/etc/plant/ca.pem\"\n",
+                tok = pw.display(),
+                pw = pw.display()
+            ),
+        )
+        .unwrap();
+        let flags = || Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        // A CA file turns TLS on; the password comes from its file and is never printed.
+        let c = load(flags(), &env_of(&[]), &[]).unwrap();
+        let m = c.mqtt.clone().unwrap();
+        assert_eq!(
+            m.credentials,
+            Some(("threadline".into(), "s3cret-broker".into()))
+        );
+        assert_eq!(
+            m.tls,
+            Some(MqttTls {
+                ca_file: Some("/etc/plant/ca.pem".into()),
+                client: None
+            })
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("threadline"), "{shown}");
+        // The environment beats the file: another user, a password, mutual TLS.
+        let c = load(
+            flags(),
+            &env_of(&[
+                ("THREADLINE_MQTT_USERNAME", "gw"),
+                ("THREADLINE_MQTT_PASSWORD", "from-env"),
+                ("THREADLINE_MQTT_CLIENT_CERT_FILE", "/c.pem"),
+                ("THREADLINE_MQTT_CLIENT_KEY_FILE", "/k.pem"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        let m = c.mqtt.unwrap();
+        assert_eq!(m.credentials, Some(("gw".into(), "from-env".into())));
+        assert_eq!(
+            m.tls.unwrap().client,
+            Some(("/c.pem".into(), "/k.pem".into()))
+        );
+        // Plain TCP without files; TLS on by the switch alone (the public CAs).
+        let base = [
+            ("THREADLINE_MQTT_BROKER", "127.0.0.1:1883"),
+            ("THREADLINE_MQTT_TOPICS", "a"),
+            ("THREADLINE_MQTT_TOKEN", "tlt_x"),
+        ];
+        let c = load(Flags::default(), &env_of(&base), &[]).unwrap();
+        assert_eq!(c.mqtt.as_ref().unwrap().tls, None);
+        assert_eq!(c.mqtt.unwrap().credentials, None);
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            load(Flags::default(), &env_of(&all), &[])
+        };
+        let c = with(&[("THREADLINE_MQTT_TLS", "true")]).unwrap();
+        assert_eq!(
+            c.mqtt.unwrap().tls,
+            Some(MqttTls {
+                ca_file: None,
+                client: None
+            })
+        );
+        // Refusals name what is missing or contradictory.
+        let e = with(&[("THREADLINE_MQTT_PASSWORD", "x")]).unwrap_err();
+        assert!(e.to_string().contains("no user name"), "{e}");
+        let e = with(&[("THREADLINE_MQTT_CLIENT_CERT_FILE", "/c.pem")]).unwrap_err();
+        assert!(e.to_string().contains("private key"), "{e}");
+        let e = with(&[
+            ("THREADLINE_MQTT_CA_FILE", "/ca.pem"),
+            ("THREADLINE_MQTT_TLS", "false"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("TLS is off"), "{e}");
+        let e = with(&[("THREADLINE_MQTT_TLS", "sometimes")]).unwrap_err();
+        assert!(e.to_string().contains("THREADLINE_MQTT_TLS"), "{e}");
     }
 }

@@ -227,6 +227,23 @@ fn config_of(
     )
 }
 
+/// The broker link's TLS from the configured PEM files.
+fn mqtt_tls(t: &config::MqttTls) -> anyhow::Result<threadline_server::mqtt::Tls> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).with_context(|| format!("reading MQTT TLS file {}", p.display()))
+    };
+    let ca = t.ca_file.as_deref().map(read).transpose()?;
+    let client = match &t.client {
+        Some((cert, key)) => Some((read(cert)?, read(key)?)),
+        None => None,
+    };
+    threadline_server::mqtt::Tls::new(
+        ca.as_deref(),
+        client.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())),
+    )
+    .context("MQTT TLS")
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -311,10 +328,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         reply_topic: m.reply_topic.clone(),
                         dead_letter_topic: m.dead_letter_topic.clone(),
                         token: m.token.clone(),
-                        credentials: None,
+                        credentials: m.credentials.clone(),
+                        tls: m.tls.as_ref().map(mqtt_tls).transpose()?,
                     },
                 );
-                println!("MQTT: listening on {} at {}", m.topics.join(", "), m.broker);
+                println!(
+                    "MQTT: listening on {} at {}{}",
+                    m.topics.join(", "),
+                    m.broker,
+                    if m.tls.is_some() { " (TLS)" } else { "" }
+                );
             }
             threadline_server::serve(listener, state, shutdown_signal()).await?;
             Ok(0)
