@@ -538,9 +538,11 @@ fn item_cells(i: &ItemRow) -> Vec<Vec<Cell>> {
     ]]
 }
 
-/// `GET /api/v1/items?product=…&status=…&location=…[&format=csv|xlsx]`: units by their state.
+/// `GET /api/v1/items?product=…&status=…&location=…[&format=csv|xlsx]`: units by their state
+/// (for an account of one site, those at its places now).
 pub async fn list_items(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<ItemParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
@@ -565,6 +567,9 @@ pub async fn list_items(
         product: p.product,
         status,
         location: p.location,
+        places: crate::site::SiteScope::of(&*app.store, &actor)
+            .await?
+            .map(|s| s.places()),
         after: position(p.after)?,
         limit: limit(p.limit)?,
     };
@@ -641,22 +646,34 @@ fn lot_cells(l: &LotView) -> Vec<Vec<Cell>> {
         .collect()
 }
 
-/// `GET /api/v1/lots?product=…&location=…[&format=csv|xlsx]`: lots with their stock.
+/// `GET /api/v1/lots?product=…&location=…[&format=csv|xlsx]`: lots with their stock (for an
+/// account of one site, those with stock at its places, and only that stock).
 pub async fn list_lots(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<LotParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
     let format = Format::parse(p.format.as_deref())?;
+    let site = crate::site::SiteScope::of(&*app.store, &actor).await?;
     let q = StateQuery {
         product: p.product,
         status: None,
         location: p.location,
+        places: site.as_ref().map(crate::site::SiteScope::places),
         after: position(p.after)?,
         limit: limit(p.limit)?,
     };
+    let here = move |mut page: threadline_store::Page<LotView>| {
+        if let Some(s) = &site {
+            for l in &mut page.items {
+                s.trim_stock(l);
+            }
+        }
+        page
+    };
     if format == Format::Json {
-        return Ok(Json(app.store.lot_list(&q).await?).into_response());
+        return Ok(Json(here(app.store.lot_list(&q).await?)).into_response());
     }
     let store = app.store.clone();
     Ok(export::pages(
@@ -666,12 +683,13 @@ pub async fn list_lots(
         q.after,
         move |after| {
             let store = store.clone();
+            let here = here.clone();
             let q = StateQuery {
                 after,
                 limit: EXPORT_PAGE,
                 ..q.clone()
             };
-            async move { Ok(store.lot_list(&q).await?) }
+            async move { Ok(here(store.lot_list(&q).await?)) }
         },
         lot_cells,
     ))
@@ -726,16 +744,28 @@ pub async fn get_item(
     }
 }
 
+/// `GET /api/v1/lots/{product}/{lot}` (for an account of one site: a lot that was there, with
+/// its stock there).
 pub async fn get_lot(
     State(app): State<AppState>,
+    actor: Actor,
     Path((product, lot)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let key = LotKey {
         product: ProductCode::parse(&product).map_err(|e| field_err(e, "product"))?,
         lot: LotCode::parse(&lot).map_err(|e| field_err(e, "lot"))?,
     };
+    let mut site = crate::site::SiteScope::of(&*app.store, &actor).await?;
+    if let Some(s) = site.as_mut() {
+        s.require_lot(&*app.store, &key).await?;
+    }
     match app.store.lot(&key).await? {
-        Some(l) => Ok(Json(l).into_response()),
+        Some(mut l) => {
+            if let Some(s) = &site {
+                s.trim_stock(&mut l);
+            }
+            Ok(Json(l).into_response())
+        }
         None => Err(AppError::NotFound(format!(
             "lot {lot} of product {product} is not registered"
         ))),

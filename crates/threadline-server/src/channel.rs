@@ -175,6 +175,7 @@ pub async fn list(
         to,
         period: Period::Day,
         offset_minutes: 0,
+        places: None,
     };
     let c = app.store.channel(&window).await?;
     let rows = diversions(&*app.store, &c).await?;

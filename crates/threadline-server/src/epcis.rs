@@ -742,6 +742,12 @@ pub async fn get_event(
             .next(),
     };
     let ev = ev.ok_or_else(not_found)?;
+    // An account of one site reads the events that happened there.
+    if let Some(site) = crate::site::SiteScope::of(&*app.store, &actor).await?
+        && !site.happened_here(&ev.event)
+    {
+        return Err(not_found());
+    }
     respond(&app, &headers, actor.visibility(), vec![ev.event], None).await
 }
 
@@ -883,6 +889,24 @@ fn judge(filter: &Filter, ev: &Event, catalogue: &Catalogue) -> bool {
     filter.matches(&form, &ctx)
 }
 
+/// Who reads a query's answer: what restricted fields they see, a partner's wall and a site's
+/// (each `None` for an account without).
+pub struct Reader {
+    seen: Visibility,
+    partner: Option<Partner>,
+    site: Option<crate::site::SiteScope>,
+}
+
+impl Reader {
+    pub async fn of(app: &AppState, actor: &Actor) -> Result<Reader, Problem> {
+        Ok(Reader {
+            seen: actor.visibility(),
+            partner: Partner::of(&*app.store, actor).await?,
+            site: crate::site::SiteScope::of(&*app.store, actor).await?,
+        })
+    }
+}
+
 /// Runs a Simple Event Query: narrows by the indexes, then keeps the events whose EPCIS form
 /// matches, in ledger order one page at a time (`nextPageToken` is the last sequence number
 /// shown), or — with `orderBy`, `eventCountLimit` or `maxEventCount` — collected, sorted and
@@ -891,13 +915,17 @@ fn judge(filter: &Filter, ev: &Event, catalogue: &Catalogue) -> bool {
 pub async fn run_query(
     app: &AppState,
     headers: &HeaderMap,
-    seen: Visibility,
-    mut partner: Option<Partner>,
+    reader: Reader,
     path: &str,
     params: Vec<(String, String)>,
     link: Vec<(String, String)>,
 ) -> Result<Response, Problem> {
     negotiate(headers)?;
+    let Reader {
+        seen,
+        mut partner,
+        site,
+    } = reader;
     let filter = prepared_filter(app, &params).await?;
     let per_page = filter.per_page.unwrap_or(PER_PAGE) as usize;
     let bad_token = |t: &str| {
@@ -949,10 +977,14 @@ pub async fn run_query(
         for (stored, mut ev) in page.items.iter().zip(events) {
             scanned += 1;
             last_seen = Some(stored.seq);
-            // A partner sees an event only through the units shipped to it, and only those.
+            // A partner sees an event only through the units shipped to it, and only those;
+            // an account of one site the events that happened there.
             if let Some(p) = partner.as_mut()
                 && !p.redact(&*app.store, &mut ev).await?
             {
+                continue;
+            }
+            if site.as_ref().is_some_and(|s| !s.happened_here(&ev)) {
                 continue;
             }
             if judge(&filter, &ev, &products.catalogue) {
@@ -1048,12 +1080,11 @@ pub async fn query(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params = form_urlencoded(raw.as_deref().unwrap_or(""));
-    let partner = Partner::of(&*app.store, &actor).await?;
+    let reader = Reader::of(&app, &actor).await?;
     run_query(
         &app,
         &headers,
-        actor.visibility(),
-        partner,
+        reader,
         "/epcis/events",
         params.clone(),
         params,
@@ -1085,8 +1116,18 @@ pub async fn dispositions() -> Response {
     with_version(axum::Json(threadline_domain::event::CBV_DISPOSITIONS).into_response())
 }
 
-/// Every place, as the URI events name it (`GET /epcis/bizLocations`, `/readPoints`).
-pub async fn places(State(app): State<AppState>) -> Result<Response, Problem> {
+/// Every place, as the URI events name it (`GET /epcis/bizLocations`, `/readPoints`); for an
+/// account of one site, the site's.
+pub async fn places(State(app): State<AppState>, actor: Actor) -> Result<Response, Problem> {
+    if let Some(site) = crate::site::SiteScope::of(&*app.store, &actor).await? {
+        let out: Vec<String> = site
+            .places()
+            .iter()
+            .filter_map(|c| threadline_domain::LocationCode::parse(c).ok())
+            .map(|c| ids::location_uri(&c))
+            .collect();
+        return Ok(with_version(axum::Json(out).into_response()));
+    }
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -1134,7 +1175,7 @@ pub async fn epcs(State(app): State<AppState>) -> Result<Response, Problem> {
 async fn resource_events(
     app: &AppState,
     headers: &HeaderMap,
-    seen: Visibility,
+    reader: Reader,
     raw: Option<String>,
     path: String,
     param: &str,
@@ -1143,7 +1184,7 @@ async fn resource_events(
     let own = form_urlencoded(raw.as_deref().unwrap_or(""));
     let mut params = own.clone();
     params.push((param.to_owned(), value));
-    run_query(app, headers, seen, None, &path, params, own).await
+    run_query(app, headers, reader, &path, params, own).await
 }
 
 macro_rules! resource_events {
@@ -1157,7 +1198,8 @@ macro_rules! resource_events {
             RawQuery(raw): RawQuery,
         ) -> Result<Response, Problem> {
             let path = format!(concat!("/epcis/", $resource, "/{}/events"), utf8_percent(&id));
-            resource_events(&app, &headers, actor.visibility(), raw, path, $param, id).await
+            let reader = Reader::of(&app, &actor).await?;
+            resource_events(&app, &headers, reader, raw, path, $param, id).await
         }
     };
 }
@@ -1334,7 +1376,8 @@ pub async fn named_query_events(
         params.push((k, v));
     }
     let path = format!("/epcis/queries/{}/events", utf8_percent(&name));
-    run_query(&app, &headers, actor.visibility(), None, &path, params, own).await
+    let reader = Reader::of(&app, &actor).await?;
+    run_query(&app, &headers, reader, &path, params, own).await
 }
 
 /// Splits `a=b&c=d`, decoding `%XX` and `+`.

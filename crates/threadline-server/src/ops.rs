@@ -2029,9 +2029,11 @@ pub struct Pick {
 }
 
 /// `GET /api/v1/ops/pick?product=&quantity=&strategy=fifo|fefo`: what to pick, in order. Held,
-/// packed, and (for FEFO) expired stock is left out; `short` says how much is missing.
+/// packed, and (for FEFO) expired stock is left out; `short` says how much is missing. An
+/// account of one site picks from the site's places only.
 pub async fn pick(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<PickParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(q) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
@@ -2053,6 +2055,10 @@ pub async fn pick(
     let strategy = q.strategy.unwrap_or(PickStrategy::Fifo);
     let today = app.clock.now().date_naive();
     let mut stock = app.store.available(product.as_str()).await?;
+    // An account of one site picks from its own places.
+    if let Some(site) = crate::site::SiteScope::of(&*app.store, &actor).await? {
+        stock.retain(|s| s.location.as_deref().is_some_and(|l| site.holds_place(l)));
+    }
     if strategy == PickStrategy::Fefo {
         stock.retain(|s| s.expiry_date.is_none_or(|e| e >= today));
         stock.sort_by_key(|s| (s.expiry_date.is_none(), s.expiry_date, s.since));

@@ -337,20 +337,4 @@ impl Partner {
             (Direction::Parents, Node::Lot(_)) => Ok(false),
         }
     }
-
-    /// Forgets which node a kept node was reached through when the partner may not see that
-    /// one.
-    pub async fn hide_via(
-        &mut self,
-        store: &dyn Store,
-        node: &mut crate::trace::TraceNode,
-        direction: Direction,
-    ) -> Result<(), AppError> {
-        if let Some(via) = &node.via
-            && !self.keeps(store, via, direction).await?
-        {
-            node.via = None;
-        }
-        Ok(())
-    }
 }

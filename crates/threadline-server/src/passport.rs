@@ -210,19 +210,27 @@ pub async fn shown(
     Ok(Some(actor.masked(passport)))
 }
 
-/// The unit a scanned code names, as `actor` may see it (a partner: only its own units).
+/// What a scanned code names, as `actor` may see it: a partner only its own units, an account
+/// of one site only the units and lots that were there; anything else is "not registered".
 pub async fn unit_of_code(
     store: &dyn Store,
     actor: &Actor,
     code: &str,
     year: i32,
 ) -> Result<(crate::scan::Resolved, crate::scan::ScanReading), AppError> {
-    match Partner::of(store, actor).await? {
-        Some(mut p) => {
+    let site = crate::site::SiteScope::of(store, actor).await?;
+    match (Partner::of(store, actor).await?, site) {
+        (Some(mut p), site) => {
             let (item, reading) = p.resolve(store, code, year).await?;
+            if let Some(mut s) = site
+                && !s.sees(store, &crate::site::key_of(&item)?).await?
+            {
+                return Err(crate::partner::not_found(format_args!("`{code}`")));
+            }
             Ok((crate::scan::Resolved::Item { item }, reading))
         }
-        None => crate::scan::resolve(store, code, year).await,
+        (None, Some(mut s)) => s.resolve(store, code, year).await,
+        (None, None) => crate::scan::resolve(store, code, year).await,
     }
 }
 

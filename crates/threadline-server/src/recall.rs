@@ -15,6 +15,13 @@
 //! reach leave the campaign, their recall holds are released by ledger events (unless another
 //! open campaign still covers them), and the narrowing is recorded with who, when, why and
 //! the scope — the members it took out stay listed, marked with it.
+//!
+//! An account bound to a site ([`crate::site`]) works on its site's part of a campaign: it
+//! creates one over what the scope reached there (the units and lots the site saw — held, if
+//! in our hands; nothing elsewhere is touched), its preview counts that part, and it reads a
+//! campaign that covers something of its site with that part only (counts, progress, affected
+//! list, contacts). Narrowing and closing decide for the whole campaign, so it may do them
+//! only on a campaign wholly of its site (403 `outside_site` otherwise).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -258,6 +265,21 @@ impl Tally {
         }
         true
     }
+}
+
+/// What a recall on `scope` would cover, as `actor` may see it — for an account of one site,
+/// what the scope reached there ([`crate::trace::Readers`]): the preview the recall page counts.
+pub async fn preview(
+    store: &dyn Store,
+    actor: &Actor,
+    scope: crate::trace::Scope,
+) -> Result<crate::trace::Trace, AppError> {
+    let mut readers = crate::trace::Readers::of(store, actor, &scope).await?;
+    let mut trace = crate::trace::reach_scope(store, scope, Direction::Parents).await?;
+    readers
+        .narrow(store, &mut trace, Direction::Parents)
+        .await?;
+    Ok(trace)
 }
 
 /// The affected nodes of a campaign with their current state and closure.
@@ -573,6 +595,8 @@ pub async fn create(
     if app.store.recall(&code).await?.is_some() {
         return Err(threadline_store::recall::code_taken(&code).into());
     }
+    // An account of one site recalls what the scope reached there.
+    let mut readers = crate::trace::Readers::of(&*app.store, &actor, &scope).await?;
     let rows = crate::trace::walk(&*app.store, &scope, Direction::Parents).await?;
     let rows = threadline_store::collect_reach(rows, MAX_MEMBERS)
         .await
@@ -586,6 +610,26 @@ pub async fn create(
                 .at("scope"),
             ]),
         })?;
+    let rows = if readers.sees_all() {
+        rows
+    } else {
+        let mut kept = Vec::with_capacity(rows.len());
+        for r in rows {
+            if readers
+                .keeps(&*app.store, &r.node, Direction::Parents)
+                .await?
+            {
+                kept.push(r);
+            }
+        }
+        if kept.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "the scope reaches nothing at the site of {}",
+                actor.name()
+            )));
+        }
+        kept
+    };
 
     // What to hold: units in our hands that are not inside another unit (the outer one is
     // held), and lots with stock at our own locations; skip what already carries a recall hold.
@@ -705,28 +749,63 @@ async fn load(
     Ok((recall, members))
 }
 
+/// Which members of a campaign an account sees: a partner its own units (no lots), an
+/// account of one site the units and lots that were there; others everything.
+struct Members {
+    partner: Option<Partner>,
+    site: Option<crate::site::SiteScope>,
+}
+
+impl Members {
+    async fn of(store: &dyn Store, actor: &Actor) -> Result<Members, AppError> {
+        Ok(Members {
+            partner: Partner::of(store, actor).await?,
+            site: crate::site::SiteScope::of(store, actor).await?,
+        })
+    }
+
+    fn all(&self) -> bool {
+        self.partner.is_none() && self.site.is_none()
+    }
+
+    async fn sees(&mut self, store: &dyn Store, node: &Node) -> Result<bool, AppError> {
+        if let Some(p) = self.partner.as_mut() {
+            let Node::Item(k) = node else {
+                return Ok(false);
+            };
+            if !p.sees(store, k).await? {
+                return Ok(false);
+            }
+        }
+        match self.site.as_mut() {
+            Some(s) => s.sees_node(store, node).await,
+            None => Ok(true),
+        }
+    }
+}
+
 /// A campaign and its members as `actor` may see them ([`load`]). A partner account sees a
 /// campaign only when it covers one of the partner's units, and then only those units (no
 /// lots, no other unit), without the scope it was opened from or its narrowings (they name
-/// what lies upstream: suppliers, lots, work orders); any other campaign does not exist for it.
-/// The flag says the view is a partner's.
+/// what lies upstream: suppliers, lots, work orders); an account of one site sees a campaign
+/// that covers a unit or lot that was there, with those members only. Any other campaign does
+/// not exist for it. The flag says the view is a partner's.
 async fn load_for(
     app: &AppState,
     actor: &Actor,
     code: &str,
     removed: bool,
 ) -> Result<(Recall, Vec<RecallMember>, bool), AppError> {
-    let Some(mut partner) = Partner::of(&*app.store, actor).await? else {
+    let mut sight = Members::of(&*app.store, actor).await?;
+    if sight.all() {
         let (recall, members) = load(app, code, removed).await?;
         return Ok((recall, members, false));
-    };
+    }
     let hidden = || AppError::NotFound(format!("recall {code} does not exist"));
     let recall = app.store.recall(code).await?.ok_or_else(hidden)?;
     let mut mine = Vec::new();
     for m in app.store.recall_members(code).await? {
-        if let Node::Item(k) = &m.node
-            && partner.sees(&*app.store, k).await?
-        {
+        if sight.sees(&*app.store, &m.node).await? {
             mine.push(m);
         }
     }
@@ -734,7 +813,41 @@ async fn load_for(
         return Err(hidden());
     }
     mine.retain(|m| m.removed_by.is_some() == removed);
-    Ok((for_partner(recall), mine, true))
+    if sight.partner.is_some() {
+        Ok((for_partner(recall), mine, true))
+    } else {
+        Ok((recall, mine, false))
+    }
+}
+
+/// Refuses a decision on the whole campaign — narrowing, closing — to an account of one site
+/// unless every member is of its site: 404 when it sees none (the campaign does not exist for
+/// it), 403 `outside_site` when it sees only some.
+async fn require_whole(app: &AppState, actor: &Actor, code: &str) -> Result<(), AppError> {
+    let Some(mut site) = crate::site::SiteScope::of(&*app.store, actor).await? else {
+        return Ok(());
+    };
+    let (mut seen, mut unseen) = (0usize, 0usize);
+    for m in app.store.recall_members(code).await? {
+        if site.sees_node(&*app.store, &m.node).await? {
+            seen += 1;
+        } else {
+            unseen += 1;
+        }
+    }
+    if seen == 0 {
+        return Err(AppError::NotFound(format!("recall {code} does not exist")));
+    }
+    if unseen > 0 {
+        return Err(AppError::Forbidden(vec![FieldError::new(
+            "outside_site",
+            format!(
+                "recall {code} covers {unseen} units and lots outside the site of {}; an account of every site decides for the whole campaign",
+                actor.name()
+            ),
+        )]));
+    }
+    Ok(())
 }
 
 /// A campaign's row as a partner reads it: without the scope.
@@ -744,26 +857,30 @@ fn for_partner(mut recall: Recall) -> Recall {
 }
 
 /// `GET /api/v1/recalls`: every campaign, newest first; for a partner account, those that
-/// cover one of its units.
+/// cover one of its units; for an account of one site, those that cover something there.
 pub async fn list(State(app): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     let recalls = campaigns(&*app.store, &actor).await?;
     Ok(Json(json!({ "recalls": recalls })).into_response())
 }
 
 /// Every campaign `actor` may know of, newest first: for a partner account, those that cover
-/// one of its units, without their scope. The API and the recalls page both list these.
+/// one of its units, without their scope; for an account of one site, those that cover a unit
+/// or lot that was there. The API and the recalls page both list these.
 pub async fn campaigns(store: &dyn Store, actor: &Actor) -> Result<Vec<Recall>, AppError> {
     let recalls = store.recalls().await?;
-    let Some(mut partner) = Partner::of(store, actor).await? else {
+    let mut sight = Members::of(store, actor).await?;
+    if sight.all() {
         return Ok(recalls);
-    };
+    }
     let mut kept = Vec::new();
     'campaigns: for r in recalls {
         for m in store.recall_members(&r.code).await? {
-            if let Node::Item(k) = &m.node
-                && partner.sees(store, k).await?
-            {
-                kept.push(for_partner(r));
+            if sight.sees(store, &m.node).await? {
+                kept.push(if sight.partner.is_some() {
+                    for_partner(r)
+                } else {
+                    r
+                });
                 continue 'campaigns;
             }
         }
@@ -945,7 +1062,7 @@ pub async fn contacts(
             "removed",
         ));
     }
-    let (recall, members) = load(&app, &code, false).await?;
+    let (recall, members, _) = load_for(&app, &actor, &code, false).await?;
     let list = affected(&*app.store, &members, recall.created_at, app.clock.now()).await?;
     let v = actor.masked(view(&*app.store, recall, &list).await?);
     if format == Format::Json {
@@ -993,6 +1110,7 @@ pub async fn narrow(
         .recall(&code)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("recall {code} does not exist")))?;
+    require_whole(&app, &actor, &code).await?;
     let members = app.store.recall_members(&code).await?;
     if recall.closed_at.is_some() {
         return Err(threadline_store::recall::closed(&code).into());
@@ -1187,6 +1305,7 @@ pub async fn close(
     if before.is_none() {
         return Err(AppError::NotFound(format!("recall {code} does not exist")));
     }
+    require_whole(&app, &actor, &code).await?;
     let signature = crate::esign::signature(
         &app,
         &actor,

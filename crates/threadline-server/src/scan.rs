@@ -44,14 +44,8 @@ fn refuse(code: &'static str, message: String) -> AppError {
     AppError::Rule(vec![FieldError::new(code, message).at("code")])
 }
 
-/// Resolves one scanned string.
-///
-/// `reference_year` is this year: GS1 dates carry two-digit years, read in a window around it.
-pub async fn resolve(
-    store: &dyn Store,
-    input: &str,
-    reference_year: i32,
-) -> Result<(Resolved, ScanReading), AppError> {
+/// Reads one scanned string: what it is and how it was read, before anything is looked up.
+pub fn read(input: &str, reference_year: i32) -> Result<(Scan, ScanReading), AppError> {
     let scan = parse_scan(input).map_err(|e| AppError::Rule(vec![e.at("code")]))?;
     let reading = ScanReading {
         form: scan.kind(),
@@ -62,6 +56,18 @@ pub async fn resolve(
             .expiry()
             .and_then(|d| d.to_date(reference_year).map(|d| d.to_string())),
     };
+    Ok((scan, reading))
+}
+
+/// Resolves one scanned string.
+///
+/// `reference_year` is this year: GS1 dates carry two-digit years, read in a window around it.
+pub async fn resolve(
+    store: &dyn Store,
+    input: &str,
+    reference_year: i32,
+) -> Result<(Resolved, ScanReading), AppError> {
+    let (scan, reading) = read(input, reference_year)?;
     if let Scan::Plain(text) = &scan {
         let serial = Serial::parse(text).map_err(|e| AppError::Rule(vec![e.at("code")]))?;
         let found = store.items_by_serial(serial.as_str(), 10).await?;

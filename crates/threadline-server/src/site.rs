@@ -4,18 +4,27 @@
 //! is written. Events that name no place are not judged here.
 //!
 //! It reads as a partner does ([`SiteScope`]): the units that were at the site — there now,
-//! or named by an event that happened at, came from or went to a place of the site — and the
-//! events that happened there; anything else answers "not found", never "forbidden".
+//! or named by an event that happened at, came from or went to a place of the site —, the lots
+//! likewise (stock at the site, or an event there naming them), and the events that happened
+//! there; anything else answers "not found", never "forbidden". Every read path asks it: a
+//! unit's item, passport and history, the scan, traces and their exports (nodes it does not
+//! see are left out), recall campaigns (their members at the site), unit and lot lists (what
+//! is at the site now), the dashboards (what happened and is at the site), EPCIS queries and
+//! their resources, and the home page.
 
 use std::collections::{HashMap, HashSet};
 
 use threadline_domain::FieldError;
-use threadline_domain::codes::ItemKey;
+use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::{EndpointKind, Event, EventRequest};
-use threadline_store::{Store, Versioned};
+use threadline_domain::projection::Node;
+use threadline_domain::{ProductCode, Serial};
+use threadline_store::{EventQuery, ItemView, LotView, Store, Versioned};
 
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::partner::not_found;
+use crate::scan::{Resolved, ScanReading};
 
 /// Judges the places of events for one actor, remembering what it has looked up.
 pub struct SiteCheck<'a> {
@@ -124,6 +133,24 @@ impl<'a> SiteCheck<'a> {
 pub struct SiteScope {
     places: HashSet<String>,
     seen: HashMap<ItemKey, bool>,
+    lots: HashMap<LotKey, bool>,
+}
+
+/// The key of a stored unit.
+pub fn key_of(item: &ItemView) -> Result<ItemKey, AppError> {
+    Ok(ItemKey {
+        product: ProductCode::parse(&item.product).map_err(|e| AppError::Internal(e.message))?,
+        serial: Serial::parse(&item.serial).map_err(|e| AppError::Internal(e.message))?,
+    })
+}
+
+/// The key of a stored lot.
+pub fn lot_key_of(lot: &LotView) -> Result<LotKey, AppError> {
+    Ok(LotKey {
+        product: ProductCode::parse(&lot.product).map_err(|e| AppError::Internal(e.message))?,
+        lot: threadline_domain::LotCode::parse(&lot.lot)
+            .map_err(|e| AppError::Internal(e.message))?,
+    })
 }
 
 impl SiteScope {
@@ -146,7 +173,25 @@ impl SiteScope {
         Ok(Some(SiteScope {
             places,
             seen: HashMap::new(),
+            lots: HashMap::new(),
         }))
+    }
+
+    /// The site and every place under it, sorted: what a list or a figure is narrowed to.
+    pub fn places(&self) -> Vec<String> {
+        let mut p: Vec<String> = self.places.iter().cloned().collect();
+        p.sort();
+        p
+    }
+
+    /// `code` is a place of the site.
+    pub fn holds_place(&self, code: &str) -> bool {
+        self.places.contains(code)
+    }
+
+    /// Keeps of a lot's stock the lines at the site's places.
+    pub fn trim_stock(&self, lot: &mut LotView) {
+        lot.stock.retain(|s| self.places.contains(&s.location));
     }
 
     /// `e` happened at a place of the site, or came from or went to one.
@@ -193,10 +238,126 @@ impl SiteScope {
         if self.sees(store, key).await? {
             Ok(())
         } else {
-            Err(crate::partner::not_found(format_args!(
+            Err(not_found(format_args!(
                 "serial {} of product {}",
                 key.serial, key.product
             )))
+        }
+    }
+
+    /// The lot `key` was at the site: it has stock at one of its places, or an event naming
+    /// it happened here (or came from or went to here). Unregistered lots are not.
+    pub async fn sees_lot(&mut self, store: &dyn Store, key: &LotKey) -> Result<bool, AppError> {
+        if let Some(s) = self.lots.get(key) {
+            return Ok(*s);
+        }
+        let seen = self.look_lot(store, key).await?;
+        self.lots.insert(key.clone(), seen);
+        Ok(seen)
+    }
+
+    async fn look_lot(&self, store: &dyn Store, key: &LotKey) -> Result<bool, AppError> {
+        let Some(lot) = store.lot(key).await? else {
+            return Ok(false);
+        };
+        if lot.stock.iter().any(|s| self.places.contains(&s.location)) {
+            return Ok(true);
+        }
+        let mut q = EventQuery {
+            lot: Some(key.clone()),
+            limit: 1000,
+            ..EventQuery::default()
+        };
+        loop {
+            let page = store.events(&q).await?;
+            if page.items.iter().any(|e| self.happened_here(&e.event)) {
+                return Ok(true);
+            }
+            match (page.next, page.items.last()) {
+                (Some(_), Some(last)) => q.after_seq = Some(last.seq),
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    /// Refuses with 404 ("not registered") unless the site saw the lot `key`.
+    pub async fn require_lot(&mut self, store: &dyn Store, key: &LotKey) -> Result<(), AppError> {
+        if self.sees_lot(store, key).await? {
+            Ok(())
+        } else {
+            Err(not_found(key))
+        }
+    }
+
+    /// A unit or lot the site saw.
+    pub async fn sees_node(&mut self, store: &dyn Store, node: &Node) -> Result<bool, AppError> {
+        match node {
+            Node::Item(k) => self.sees(store, k).await,
+            Node::Lot(k) => self.sees_lot(store, k).await,
+        }
+    }
+
+    /// [`crate::scan::resolve`] for an account of this site: a unit or lot it saw (a plain
+    /// serial that several products use names the one unit of them it saw), a product, or
+    /// "not registered" — whether the code names another site's unit or nothing.
+    pub async fn resolve(
+        &mut self,
+        store: &dyn Store,
+        code: &str,
+        year: i32,
+    ) -> Result<(Resolved, ScanReading), AppError> {
+        let hidden = || not_found(format_args!("`{}`", code.trim()));
+        match crate::scan::resolve(store, code, year).await {
+            Ok((Resolved::Item { item }, reading)) => {
+                if self.sees(store, &key_of(&item)?).await? {
+                    Ok((Resolved::Item { item }, reading))
+                } else {
+                    Err(hidden())
+                }
+            }
+            Ok((Resolved::Lot { lot }, reading)) => {
+                if self.sees_lot(store, &lot_key_of(&lot)?).await? {
+                    Ok((Resolved::Lot { lot }, reading))
+                } else {
+                    Err(hidden())
+                }
+            }
+            Ok(product) => Ok(product),
+            Err(AppError::NotFound(_)) => Err(hidden()),
+            Err(AppError::Rule(v)) if v.iter().any(|e| e.code == "ambiguous_serial") => {
+                let (scan, reading) = crate::scan::read(code, year)?;
+                let threadline_gs1::scan::Scan::Plain(text) = &scan else {
+                    return Err(hidden());
+                };
+                let serial = Serial::parse(text).map_err(|e| AppError::Rule(vec![e.at("code")]))?;
+                let mut here = Vec::new();
+                for k in store.items_by_serial(serial.as_str(), 10).await? {
+                    if self.sees(store, &k).await? {
+                        here.push(k);
+                    }
+                }
+                match here.as_slice() {
+                    [] => Err(hidden()),
+                    [key] => match store.item(key).await? {
+                        Some(item) => Ok((Resolved::Item { item }, reading)),
+                        None => Err(hidden()),
+                    },
+                    many => Err(AppError::Rule(vec![
+                        FieldError::new(
+                            "ambiguous_serial",
+                            format!(
+                                "serial {serial} belongs to units of several products ({}); scan the GS1 code or choose the product",
+                                many.iter()
+                                    .map(|k| k.product.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                        .at("code"),
+                    ])),
+                }
+            }
+            Err(e) => Err(e),
         }
     }
 }

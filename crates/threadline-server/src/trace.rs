@@ -904,7 +904,7 @@ async fn run(
             Ok(Json(shown(&*app.store, &actor, scope, direction).await?).into_response())
         }
         f => {
-            let partner = partner_start(&*app.store, &actor, &scope).await?;
+            let readers = Readers::of(&*app.store, &actor, &scope).await?;
             let rows = walk(&*app.store, &scope, direction).await?;
             let single = scope.is_single();
             let store = app.store.clone();
@@ -916,7 +916,7 @@ async fn run(
                 EXPORT_COLUMNS,
                 move |tx| async move {
                     let mut rows = rows;
-                    let mut partner = partner;
+                    let mut readers = readers;
                     let mut places = Places::new(&*store);
                     while let Some(chunk) = rows.recv().await {
                         let mut out = Vec::with_capacity(threadline_store::REACH_CHUNK);
@@ -924,13 +924,11 @@ async fn run(
                             if single && r.depth == 0 {
                                 continue;
                             }
-                            let mut n = TraceNode::of(r, &mut places).await?;
-                            if let Some(p) = partner.as_mut() {
-                                if !p.keeps(&*store, &n.node, direction).await? {
-                                    continue;
-                                }
-                                p.hide_via(&*store, &mut n, direction).await?;
+                            if !readers.keeps(&*store, &r.node, direction).await? {
+                                continue;
                             }
+                            let mut n = TraceNode::of(r, &mut places).await?;
+                            readers.hide_via(&*store, &mut n, direction).await?;
                             out.push(masked(n, seen).cells());
                         }
                         if tx.send(out).await.is_err() {
@@ -944,48 +942,117 @@ async fn run(
     }
 }
 
-/// The partner scope of `actor` (`None` for an internal account), once it is known that a
-/// partner traces from one unit shipped to it, nothing wider.
-async fn partner_start(
-    store: &dyn Store,
-    actor: &Actor,
-    scope: &Scope,
-) -> Result<Option<crate::partner::Partner>, AppError> {
-    let mut partner = crate::partner::Partner::of(store, actor).await?;
-    if let Some(p) = partner.as_mut() {
-        match &scope.start {
-            Start::Item(k) if scope.is_single() => p.require(store, k).await?,
-            _ => {
-                return Err(AppError::NotFound(
-                    "a partner account traces from one unit shipped to it".into(),
-                ));
-            }
-        }
-    }
-    Ok(partner)
+/// Who reads a trace: a partner's wall and a site's (each `None` for an account without).
+pub struct Readers {
+    partner: Option<crate::partner::Partner>,
+    site: Option<crate::site::SiteScope>,
 }
 
-/// The trace of `scope` as `actor` may see it: a partner's from one of its units only, with
-/// the nodes it may see and the units they came through hidden where it may not; restricted
-/// fields masked. The API and the trace page both answer this.
+impl Readers {
+    /// The walls of `actor`, once it is known that the start is theirs to trace from: a
+    /// partner traces from one unit shipped to it, nothing wider; an account of one site from
+    /// a unit or lot that was there, a line of the site, or a set (supplier, work order,
+    /// production window) of which it sees only what was there. Anything else is "not found".
+    pub async fn of(store: &dyn Store, actor: &Actor, scope: &Scope) -> Result<Readers, AppError> {
+        let mut partner = crate::partner::Partner::of(store, actor).await?;
+        if let Some(p) = partner.as_mut() {
+            match &scope.start {
+                Start::Item(k) if scope.is_single() => p.require(store, k).await?,
+                _ => {
+                    return Err(AppError::NotFound(
+                        "a partner account traces from one unit shipped to it".into(),
+                    ));
+                }
+            }
+        }
+        let mut site = crate::site::SiteScope::of(store, actor).await?;
+        if let Some(s) = site.as_mut() {
+            match &scope.start {
+                Start::Item(k) => s.require(store, k).await?,
+                Start::Lot(k) => s.require_lot(store, k).await?,
+                Start::Line(l) if !s.holds_place(l) => {
+                    return Err(AppError::NotFound(format!("location {l} does not exist")));
+                }
+                Start::Line(_) | Start::Supplier(_) | Start::WorkOrder(_) | Start::Production => {}
+            }
+        }
+        Ok(Readers { partner, site })
+    }
+
+    /// Neither wall hides anything.
+    pub fn sees_all(&self) -> bool {
+        self.partner.is_none() && self.site.is_none()
+    }
+
+    /// The node is shown: a partner keeps what [`crate::partner::Partner::keeps`] keeps, a
+    /// site what was there.
+    pub async fn keeps(
+        &mut self,
+        store: &dyn Store,
+        node: &Node,
+        direction: Direction,
+    ) -> Result<bool, AppError> {
+        if let Some(p) = self.partner.as_mut()
+            && !p.keeps(store, node, direction).await?
+        {
+            return Ok(false);
+        }
+        match self.site.as_mut() {
+            Some(s) => s.sees_node(store, node).await,
+            None => Ok(true),
+        }
+    }
+
+    /// Forgets which node a kept node was reached through when that one is not shown.
+    pub async fn hide_via(
+        &mut self,
+        store: &dyn Store,
+        node: &mut TraceNode,
+        direction: Direction,
+    ) -> Result<(), AppError> {
+        if let Some(via) = node.via.clone()
+            && !self.keeps(store, &via, direction).await?
+        {
+            node.via = None;
+        }
+        Ok(())
+    }
+
+    /// Keeps of `trace` the nodes shown.
+    pub async fn narrow(
+        &mut self,
+        store: &dyn Store,
+        trace: &mut Trace,
+        direction: Direction,
+    ) -> Result<(), AppError> {
+        if self.sees_all() {
+            return Ok(());
+        }
+        let mut kept = Vec::with_capacity(trace.nodes.len());
+        for mut n in std::mem::take(&mut trace.nodes) {
+            if self.keeps(store, &n.node, direction).await? {
+                self.hide_via(store, &mut n, direction).await?;
+                kept.push(n);
+            }
+        }
+        trace.nodes = kept;
+        Ok(())
+    }
+}
+
+/// The trace of `scope` as `actor` may see it ([`Readers`]): a partner's from one of its units
+/// only, a site's of what was there, with the nodes it may see and the units they came
+/// through hidden where it may not; restricted fields masked. The API and the trace page both
+/// answer this.
 pub async fn shown(
     store: &dyn Store,
     actor: &Actor,
     scope: Scope,
     direction: Direction,
 ) -> Result<Trace, AppError> {
-    let mut partner = partner_start(store, actor, &scope).await?;
+    let mut readers = Readers::of(store, actor, &scope).await?;
     let mut trace = trace_scope(store, scope, direction).await?;
-    if let Some(p) = partner.as_mut() {
-        let mut kept = Vec::with_capacity(trace.nodes.len());
-        for mut n in trace.nodes {
-            if p.keeps(store, &n.node, direction).await? {
-                p.hide_via(store, &mut n, direction).await?;
-                kept.push(n);
-            }
-        }
-        trace.nodes = kept;
-    }
+    readers.narrow(store, &mut trace, direction).await?;
     Ok(actor.masked(trace))
 }
 

@@ -399,7 +399,74 @@ pub async fn home(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_of(&p, &headers);
-    let ledger = match app.store.verify().await {
+    // The ledger's length is the plant's figure: a partner or an account of one site sees
+    // its own instead.
+    let own = match own_figures(&app, &actor, lang).await {
+        Ok(own) => own,
+        Err(e) => return refusal(lang, e),
+    };
+    let ledger = match own {
+        Some(own) => own,
+        None => ledger_line(&app, lang).await,
+    };
+    let body = format!(
+        "<section><h1>Threadline</h1><p>{tag}</p><p>{ledger}</p><p>{eng}: {engine} · {api}</p></section>{form}",
+        tag = t(lang, Msg::AppTagline),
+        eng = t(lang, Msg::Engine),
+        engine = app.store.engine(),
+        api = t(lang, Msg::ApiHint),
+        form = passport::lookup_form(lang, ""),
+    );
+    page(lang, t(lang, Msg::Home), Some(&actor), &body).into_response()
+}
+
+/// A partner's units in stock and in transit (its own and its sub-distributors'), or the
+/// units at the places of an account's site; `None` for an account that sees the plant.
+async fn own_figures(
+    app: &AppState,
+    actor: &Actor,
+    lang: Lang,
+) -> Result<Option<String>, crate::error::AppError> {
+    if let Some(partner) = crate::partner::Partner::of(&*app.store, actor).await? {
+        let now = app.clock.now();
+        let window = threadline_store::dashboard::Window {
+            from: now,
+            to: now,
+            period: threadline_store::dashboard::Period::Day,
+            offset_minutes: 0,
+            places: None,
+        };
+        let (mut in_stock, mut in_transit) = (0, 0);
+        for h in app.store.channel(&window).await?.holdings {
+            if partner.is_own(&h.distributor) {
+                in_stock += h.in_stock;
+                in_transit += h.in_transit;
+            }
+        }
+        return Ok(Some(format!(
+            "<span id=\"own-figures\">{}: {} {} · {} {}</span>",
+            t(lang, Msg::YourUnits),
+            t(lang, Msg::InStockAt),
+            crate::i18n::int(lang, in_stock),
+            t(lang, Msg::InTransitTo),
+            crate::i18n::int(lang, in_transit),
+        )));
+    }
+    if let Some(site) = crate::site::SiteScope::of(&*app.store, actor).await? {
+        let counts = app.store.unit_counts(Some(&site.places())).await?;
+        let units: i64 = counts.by_status.iter().map(|c| c.count).sum();
+        return Ok(Some(format!(
+            "<span id=\"own-figures\">{}: {}</span>",
+            t(lang, Msg::UnitsAtSite),
+            crate::i18n::int(lang, units),
+        )));
+    }
+    Ok(None)
+}
+
+/// Whether the ledger verifies, with its length.
+async fn ledger_line(app: &AppState, lang: Lang) -> String {
+    match app.store.verify().await {
         Ok(r) if r.first_break.is_none() => {
             format!(
                 "<span class=\"ok\">✔ {} · {} {}</span>",
@@ -417,16 +484,7 @@ pub async fn home(
             "<span class=\"bad\">✘ {}</span>",
             t(lang, Msg::LedgerBroken)
         ),
-    };
-    let body = format!(
-        "<section><h1>Threadline</h1><p>{tag}</p><p>{ledger}</p><p>{eng}: {engine} · {api}</p></section>{form}",
-        tag = t(lang, Msg::AppTagline),
-        eng = t(lang, Msg::Engine),
-        engine = app.store.engine(),
-        api = t(lang, Msg::ApiHint),
-        form = passport::lookup_form(lang, ""),
-    );
-    page(lang, t(lang, Msg::Home), Some(&actor), &body).into_response()
+    }
 }
 
 /// The cookie that binds the sign-in form to the browser that fetched it (double submit):

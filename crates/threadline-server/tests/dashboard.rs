@@ -21,6 +21,7 @@ fn window(period: Period) -> Window {
         to: at("2026-06-02T00:00:00+08:00"),
         period,
         offset_minutes: 480,
+        places: None,
     }
 }
 
@@ -110,7 +111,7 @@ store_test!(units_channel_and_service, |s: TestStore| async move {
     let api = Api::new(&s).await;
     history(&api).await;
     let store = &s.store;
-    let units = store.unit_counts().await.unwrap();
+    let units = store.unit_counts(None).await.unwrap();
     // P1 and P2 with their boards B1 and B2 in stock, P3 on the road.
     assert_eq!(
         units.by_status,

@@ -252,15 +252,28 @@ store_test!(
         assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
 
         // Nothing wider than one of its units: no event listing, no set trace, no recalls,
-        // no master data, no stock.
+        // no master data, no stock, no unit or lot list or export, no EPCIS resource listing.
         for uri in [
             "/api/v1/events",
             "/api/v1/trace/forward?work_order=WO-P",
+            "/api/v1/trace/forward?supplier=SUP1&format=csv",
             "/api/v1/products",
             "/api/v1/ops/pick?product=BOARD&quantity=1",
             "/api/v1/lots/RESIN/L1",
+            "/api/v1/items",
+            "/api/v1/items?format=csv",
+            "/api/v1/lots",
+            "/api/v1/lots?format=xlsx",
+            "/api/v1/channel/diversions",
+            "/api/v1/authenticity/checks",
             "/epcis/bizSteps/commissioning/events",
+            "/epcis/epcs",
+            "/epcis/epcs/urn:threadline:unit:BOARD:SH-0001/events",
+            "/epcis/bizLocations",
+            "/epcis/readPoints",
+            "/epcis/queries",
             "/search",
+            "/search?q=SH-0001",
         ] {
             let (status, _, body) = gd.get_file(uri).await;
             assert_eq!(
@@ -278,6 +291,15 @@ store_test!(
             StatusCode::NOT_FOUND,
             "whether a serial is free is not told"
         );
+
+        // Its home page counts its own units (MINE and SUBS on their way), not the ledger.
+        let (_, _, home) = gd.get_file("/?lang=en").await;
+        let home = String::from_utf8(home).unwrap();
+        assert!(
+            home.contains("Your units: In stock 0 · In transit 2"),
+            "{home}"
+        );
+        assert!(!home.contains("entries"), "{home}");
 
         // EPCIS: its units only, even inside an event naming four.
         let (status, _, doc) = gd.get_file("/epcis/events?EQ_bizStep=commissioning").await;

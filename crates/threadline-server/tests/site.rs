@@ -9,7 +9,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::Api;
+use common::{Api, Session};
 use serde_json::{Value, json};
 use threadline_testkit::fixtures::{at, plant};
 use threadline_testkit::{TestStore, store_test};
@@ -246,5 +246,464 @@ store_test!(
         assert_eq!(places, ["DG-L1", "DG-L1"], "{:?}", r.body);
         let all = admin.get("/api/v1/events?limit=100").await;
         assert_eq!(all.body["items"].as_array().unwrap().len(), 3);
+    }
+);
+
+/// The same story at two sites, SZ and DG: resin lot `R-{site}` received on the site's line
+/// from SUP1, board `B-{site}` and phone `P-{site}` made there (work order `WO-{site}`), the
+/// board and a kilogram of resin built into the phone, the phone inspected. Returns the admin
+/// client (no site) and a signed-in user of the role `quality` at each site.
+async fn two_sites(s: &TestStore) -> (Api, Session, Session) {
+    plant(&**s).await;
+    let admin = Api::new(s).await;
+    second_site(&admin).await;
+    for site in ["SZ", "DG"] {
+        let line = format!("{site}-L1");
+        let wo = format!("WO-{site}");
+        let phone = json!({"product": "PHONE", "serial": format!("P-{site}")});
+        let board = json!({"product": "BOARD", "serial": format!("B-{site}")});
+        for (op, body) in [
+            (
+                "receive",
+                json!({"time": at(100), "supplier": "SUP1", "purchase_order": format!("PO-{site}"),
+                "location": line, "lines": [{"product": "RESIN", "lots": [{"lot": format!("R-{site}"), "quantity": "10"}]}]}),
+            ),
+            (
+                "commission",
+                json!({"time": at(90), "product": "BOARD", "serials": [format!("B-{site}")],
+                "work_order": wo, "line": line}),
+            ),
+            (
+                "commission",
+                json!({"time": at(90), "product": "PHONE", "serials": [format!("P-{site}")],
+                "work_order": wo, "line": line, "attributes": {"color": "black"}}),
+            ),
+            (
+                "assemble",
+                json!({"time": at(80), "parent": phone, "components": [board],
+                "component_lots": [{"product": "RESIN", "lot": format!("R-{site}"), "quantity": "1"}],
+                "location": line, "work_order": wo}),
+            ),
+            (
+                "inspect",
+                json!({"time": at(70), "items": [phone], "result": "pass", "inspector": "Wu",
+                "location": line}),
+            ),
+        ] {
+            let r = admin.post(&format!("/api/v1/ops/{op}"), body).await;
+            assert_eq!(
+                r.status,
+                StatusCode::CREATED,
+                "{op} at {site}: {:?}",
+                r.body
+            );
+        }
+    }
+    let mut users = Vec::new();
+    for site in ["SZ", "DG"] {
+        let name = format!("qa-{}", site.to_lowercase());
+        let r = admin
+            .post(
+                "/api/v1/users",
+                json!({"name": name, "password": "correct horse battery", "roles": ["quality"], "site": site}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        users.push(Session::sign_in(&admin.router, &name, "correct horse battery").await);
+    }
+    let dg = users.pop().unwrap();
+    let sz = users.pop().unwrap();
+    (admin, sz, dg)
+}
+
+/// The serials and lot codes of one site's story.
+fn story(site: &str) -> [String; 3] {
+    ["P", "B", "R"].map(|k| format!("{k}-{site}"))
+}
+
+/// `text` names every code of `mine` and none of `theirs`.
+#[track_caller]
+fn only(what: &str, text: &str, mine: &[String], theirs: &[String]) {
+    for m in mine {
+        assert!(text.contains(m.as_str()), "{what}: {m} missing in {text}");
+    }
+    for t in theirs {
+        assert!(!text.contains(t.as_str()), "{what}: {t} shown in {text}");
+    }
+}
+
+store_test!(
+    two_sites_each_read_only_their_own_units,
+    |s: TestStore| async move {
+        let (admin, sz, dg) = two_sites(&s).await;
+        for (user, site, other) in [(&sz, "SZ", "DG"), (&dg, "DG", "SZ")] {
+            let (mine, theirs) = (story(site), story(other));
+            let [phone, board, resin] = mine.clone();
+            let [their_phone, _, their_resin] = theirs.clone();
+
+            // Scan: its own unit resolves; the other site's is not registered, as is a plain
+            // serial nobody has; the scan station says the same.
+            let r = user.get(&format!("/api/v1/scan?code={phone}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            assert_eq!(r.body["resolved"]["item"]["serial"], phone.as_str());
+            for code in [their_phone.as_str(), "(01)09521234543213(21)P-XX"] {
+                let r = user.get(&format!("/api/v1/scan?code={code}")).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{site} {code}: {:?}",
+                    r.body
+                );
+            }
+            let r = user
+                .get(&format!(
+                    "/api/v1/scan?code=(01)09521234543213(21){their_phone}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+            let r = user
+                .get(&format!(
+                    "/api/v1/scan/check?operation=inspect&code={their_phone}"
+                ))
+                .await;
+            assert_eq!(r.body["reason"], "not_registered", "{site}: {:?}", r.body);
+
+            // Traces: backward from its phone; the other's is not found; forward from the
+            // supplier reaches only its own lot and phone, in JSON and in the export.
+            let r = user
+                .get(&format!(
+                    "/api/v1/trace/backward?product=PHONE&serial={phone}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            only(
+                "backward",
+                &r.body["nodes"].to_string(),
+                &[board.clone(), resin.clone()],
+                &theirs,
+            );
+            let r = user
+                .get(&format!(
+                    "/api/v1/trace/backward?product=PHONE&serial={their_phone}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+            let r = user
+                .get(&format!(
+                    "/api/v1/trace/forward?product=RESIN&lot={their_resin}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+            let r = user
+                .get(&format!("/api/v1/trace/forward?line={other}-L1"))
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+            let r = user.get("/api/v1/trace/forward?supplier=SUP1").await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            only(
+                "forward",
+                &r.body["nodes"].to_string(),
+                &[phone.clone(), resin.clone()],
+                &theirs,
+            );
+            let r = user
+                .get("/api/v1/trace/forward?supplier=SUP1&format=csv")
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            only(
+                "forward csv",
+                r.body.as_str().unwrap(),
+                &[phone.clone(), resin.clone()],
+                &theirs,
+            );
+
+            // Unit and lot lists and their exports: what is at its site.
+            for uri in ["/api/v1/items", "/api/v1/items?format=csv"] {
+                let r = user.get(uri).await;
+                assert_eq!(r.status, StatusCode::OK, "{uri}");
+                only(
+                    uri,
+                    &r.body.to_string(),
+                    &[phone.clone(), board.clone()],
+                    &theirs,
+                );
+            }
+            for uri in ["/api/v1/lots", "/api/v1/lots?format=csv"] {
+                let r = user.get(uri).await;
+                assert_eq!(r.status, StatusCode::OK, "{uri}");
+                only(
+                    uri,
+                    &r.body.to_string(),
+                    std::slice::from_ref(&resin),
+                    &theirs,
+                );
+            }
+            let r = user
+                .get("/api/v1/ops/pick?product=RESIN&quantity=100")
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            only(
+                "pick",
+                &r.body.to_string(),
+                std::slice::from_ref(&resin),
+                &theirs,
+            );
+            let r = user.get(&format!("/api/v1/lots/RESIN/{their_resin}")).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+            let r = user.get(&format!("/api/v1/lots/RESIN/{resin}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+
+            // EPCIS: the events and places of its site only.
+            let r = user.get("/epcis/events?perPage=100").await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            let events = r.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(events.len(), 5, "{site}: {events:?}");
+            only(
+                "epcis events",
+                &r.body.to_string(),
+                &[phone.clone(), board.clone()],
+                &theirs,
+            );
+            let r = user.get("/epcis/bizLocations").await;
+            only(
+                "bizLocations",
+                &r.body.to_string(),
+                &[format!("{site}-L1")],
+                &[format!("{other}-L1")],
+            );
+            let r = user
+                .get(&format!(
+                    "/epcis/bizLocations/urn:threadline:loc:{other}-L1/events"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            assert_eq!(
+                r.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"],
+                json!([]),
+                "{site}"
+            );
+            let their_event = admin
+                .get(&format!(
+                    "/api/v1/events?product=PHONE&serial={their_phone}"
+                ))
+                .await
+                .body["items"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let r = user.get(&format!("/epcis/events/{their_event}")).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{site}: {:?}", r.body);
+
+            // A query subscription would deliver every site's events: refused.
+            let q = format!("q-{site}");
+            let r = user
+                .post(
+                    "/epcis/queries",
+                    json!({"name": q, "query": {"EQ_bizStep": "commissioning"}}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{site}: {:?}", r.body);
+            let r = user
+                .post(
+                    &format!("/epcis/queries/{q}/subscriptions"),
+                    json!({"dest": "https://receiver.example/hook", "stream": true}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{site}: {:?}", r.body);
+            let r = user.get(&format!("/epcis/queries/{q}/events")).await;
+            assert_eq!(r.status, StatusCode::OK, "{site}: {:?}", r.body);
+            only(
+                "named query",
+                &r.body.to_string(),
+                std::slice::from_ref(&phone),
+                &theirs,
+            );
+
+            // The dashboard counts its site: its line, not the other's, and no sales channel.
+            let r = user.get("/dashboard?lang=en").await;
+            assert_eq!(r.status, StatusCode::OK);
+            let html = r.body.as_str().unwrap();
+            assert!(html.contains(&format!("{site}-L1")), "{site}: {html}");
+            assert!(!html.contains(&format!("{other}-L1")), "{site}: {html}");
+            assert!(!html.contains("id=\"channel\""), "{site}");
+            // Search: its own units, lots and orders; the other site's are not there.
+            for q in [
+                their_phone.clone(),
+                their_resin.clone(),
+                format!("WO-{other}"),
+            ] {
+                let html = user.get(&format!("/search?q={q}&lang=en")).await.body;
+                let html = html.as_str().unwrap();
+                assert!(html.contains("id=\"nothing\""), "{site} {q}: {html}");
+            }
+            for q in [phone.clone(), resin.clone(), format!("WO-{site}")] {
+                let html = user.get(&format!("/search?q={q}&lang=en")).await.body;
+                let html = html.as_str().unwrap();
+                assert!(!html.contains("id=\"nothing\""), "{site} {q}: {html}");
+                only("search", html, &[], &theirs);
+            }
+
+            // The home page shows its units, not the ledger's length.
+            let html = user
+                .get("/?lang=en")
+                .await
+                .body
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(html.contains("Units at your site: 2"), "{site}: {html}");
+            assert!(!html.contains("entries"), "{site}: {html}");
+        }
+
+        // An account of no site sees both stories everywhere.
+        let all = [story("SZ"), story("DG")].concat();
+        let r = admin.get("/api/v1/trace/forward?supplier=SUP1").await;
+        only(
+            "admin forward",
+            &r.body["nodes"].to_string(),
+            &[all[0].clone(), all[3].clone()],
+            &[],
+        );
+        let r = admin.get("/api/v1/items").await;
+        only(
+            "admin items",
+            &r.body.to_string(),
+            &[
+                all[0].clone(),
+                all[1].clone(),
+                all[3].clone(),
+                all[4].clone(),
+            ],
+            &[],
+        );
+        let r = admin.get("/api/v1/lots").await;
+        only(
+            "admin lots",
+            &r.body.to_string(),
+            &[all[2].clone(), all[5].clone()],
+            &[],
+        );
+        let html = admin.get("/dashboard?lang=en").await.body;
+        let html = html.as_str().unwrap();
+        assert!(
+            html.contains("SZ-L1") && html.contains("DG-L1") && html.contains("id=\"channel\"")
+        );
+        let r = admin.get("/epcis/events?perPage=100").await;
+        assert_eq!(
+            r.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                .as_array()
+                .unwrap()
+                .len(),
+            10
+        );
+        assert!(
+            admin
+                .get("/?lang=en")
+                .await
+                .body
+                .as_str()
+                .unwrap()
+                .contains("entries")
+        );
+    }
+);
+
+store_test!(
+    a_site_recalls_and_reads_its_part_of_a_campaign,
+    |s: TestStore| async move {
+        let (admin, sz, dg) = two_sites(&s).await;
+        let (mine, theirs) = (story("SZ"), story("DG"));
+
+        // The preview and the campaign of a site cover what the scope reached there; nothing
+        // at the other site is held.
+        let page = sz.get("/recalls/new?supplier=SUP1&lang=en").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let r = sz
+            .post(
+                "/api/v1/recalls",
+                json!({"code": "RC-SZ", "reason": "resin", "severity": "major", "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(
+            (r.body["units"].as_u64(), r.body["lots"].as_u64()),
+            (Some(1), Some(1)),
+            "{:?}",
+            r.body
+        );
+        let held = |v: &Value| v["holds"].as_array().unwrap().iter().any(|h| h == "recall");
+        assert!(held(&admin.item("PHONE", "P-SZ").await));
+        assert!(!held(&admin.item("PHONE", "P-DG").await));
+        // A scope that starts at the other site is not found to it.
+        let r = sz
+            .post(
+                "/api/v1/recalls",
+                json!({"code": "RC-X", "reason": "resin", "severity": "major",
+                       "scope": {"product": "RESIN", "lot": "R-DG"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+
+        // A plant-wide campaign: each site reads its own part of it.
+        let r = admin
+            .post(
+                "/api/v1/recalls",
+                json!({"code": "RC-ALL", "reason": "resin", "severity": "major", "scope": {"supplier": "SUP1"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["units"], 2);
+        for (user, mine, theirs) in [(&sz, &mine, &theirs), (&dg, &theirs, &mine)] {
+            let [phone, _, resin] = mine.clone();
+            let r = user.get("/api/v1/recalls/RC-ALL").await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            assert_eq!(
+                (r.body["units"].as_u64(), r.body["lots"].as_u64()),
+                (Some(1), Some(1))
+            );
+            for uri in [
+                "/api/v1/recalls/RC-ALL/units",
+                "/api/v1/recalls/RC-ALL/units?format=csv",
+                "/api/v1/recalls/RC-ALL/contacts",
+            ] {
+                let r = user.get(uri).await;
+                assert_eq!(r.status, StatusCode::OK, "{uri}: {:?}", r.body);
+                let want: &[String] = if uri.contains("contacts") {
+                    &[]
+                } else {
+                    &[phone.clone(), resin.clone()]
+                };
+                only(uri, &r.body.to_string(), want, theirs);
+            }
+            // Deciding for the whole campaign is not a site's to do.
+            let r = user.post("/api/v1/recalls/RC-ALL/close", json!({})).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+            assert_eq!(r.body["errors"][0]["code"], "outside_site");
+        }
+        // The SZ campaign does not exist for DG; SZ lists both, DG only the plant's.
+        let r = dg.get("/api/v1/recalls/RC-SZ").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = dg.post("/api/v1/recalls/RC-SZ/close", json!({})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let codes = |v: &Value| -> Vec<String> {
+            v["recalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["code"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut sz_list = codes(&sz.get("/api/v1/recalls").await.body);
+        sz_list.sort();
+        assert_eq!(sz_list, ["RC-ALL", "RC-SZ"]);
+        assert_eq!(codes(&dg.get("/api/v1/recalls").await.body), ["RC-ALL"]);
+        // Its own campaign it may close.
+        let r = sz
+            .post("/api/v1/recalls/RC-SZ/close", json!({"note": "done"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
 );

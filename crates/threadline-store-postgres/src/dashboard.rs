@@ -64,10 +64,13 @@ impl PgStore {
             .collect()
     }
 
-    pub(crate) async fn dashboard_units(&self) -> Result<UnitCounts, StoreError> {
+    pub(crate) async fn dashboard_units(
+        &self,
+        places: Option<&[String]>,
+    ) -> Result<UnitCounts, StoreError> {
         Ok(UnitCounts {
-            by_status: self.counts(d::UNITS_BY_STATUS, &[]).await?,
-            by_location: self.counts(d::UNITS_BY_LOCATION, &[]).await?,
+            by_status: self.counts(&d::units_by_status_sql(places), &[]).await?,
+            by_location: self.counts(&d::units_by_location_sql(places), &[]).await?,
         })
     }
 
@@ -129,10 +132,10 @@ impl PgStore {
         Ok(ServiceStats {
             turnaround,
             faults: self
-                .counts(&d::faults_sql(Dialect::Postgres), &[&from, &to, &top])
+                .counts(&d::faults_sql(Dialect::Postgres, w), &[&from, &to, &top])
                 .await?,
             defects: self
-                .counts(&d::defects_sql(Dialect::Postgres), &[&from, &to, &top])
+                .counts(&d::defects_sql(Dialect::Postgres, w), &[&from, &to, &top])
                 .await?,
         })
     }

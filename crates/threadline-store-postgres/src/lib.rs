@@ -703,8 +703,11 @@ impl threadline_store::Store for PgStore {
         self.dashboard_qc(by, window).await
     }
 
-    async fn unit_counts(&self) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
-        self.dashboard_units().await
+    async fn unit_counts(
+        &self,
+        places: Option<&[String]>,
+    ) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
+        self.dashboard_units(places).await
     }
 
     async fn channel(

@@ -302,6 +302,7 @@ pub(crate) async fn lot_list(
             "SELECT {LOT_COLUMNS} FROM lots l JOIN products p ON p.id = l.product_id
              WHERE ($1::text IS NULL OR p.code = $1)
                AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id AND s.location = $2))
+               AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id AND s.location = ANY($5)))
                AND l.id > $3
              ORDER BY l.id LIMIT $4"
         ))
@@ -315,6 +316,7 @@ pub(crate) async fn lot_list(
                 &q.location,
                 &q.after.unwrap_or(0),
                 &(i64::from(q.limit) + 1),
+                &q.places,
             ],
         )
         .await
@@ -337,6 +339,7 @@ pub(crate) async fn item_list(
              LEFT JOIN items par ON par.id = i.parent_id LEFT JOIN products pp ON pp.id = par.product_id
              WHERE ($1::text IS NULL OR p.code = $1) AND ($2::text IS NULL OR i.status = $2)
                AND ($3::text IS NULL OR i.location = $3) AND i.id > $4
+               AND ($6::text[] IS NULL OR i.location = ANY($6))
              ORDER BY i.id LIMIT $5",
         )
         .await
@@ -351,6 +354,7 @@ pub(crate) async fn item_list(
                 &q.location,
                 &q.after.unwrap_or(0),
                 &(i64::from(q.limit) + 1),
+                &q.places,
             ],
         )
         .await

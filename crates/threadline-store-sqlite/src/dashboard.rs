@@ -49,10 +49,10 @@ fn counts(
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
-pub(crate) fn units(c: &Connection) -> Result<UnitCounts, StoreError> {
+pub(crate) fn units(c: &Connection, places: Option<&[String]>) -> Result<UnitCounts, StoreError> {
     Ok(UnitCounts {
-        by_status: counts(c, d::UNITS_BY_STATUS, [])?,
-        by_location: counts(c, d::UNITS_BY_LOCATION, [])?,
+        by_status: counts(c, &d::units_by_status_sql(places), [])?,
+        by_location: counts(c, &d::units_by_location_sql(places), [])?,
     })
 }
 
@@ -111,7 +111,15 @@ pub(crate) fn service(c: &Connection, w: &Window, top: u32) -> Result<ServiceSta
     let top = i64::from(top);
     Ok(ServiceStats {
         turnaround,
-        faults: counts(c, &d::faults_sql(Dialect::Sqlite), params![from, to, top])?,
-        defects: counts(c, &d::defects_sql(Dialect::Sqlite), params![from, to, top])?,
+        faults: counts(
+            c,
+            &d::faults_sql(Dialect::Sqlite, w),
+            params![from, to, top],
+        )?,
+        defects: counts(
+            c,
+            &d::defects_sql(Dialect::Sqlite, w),
+            params![from, to, top],
+        )?,
     })
 }

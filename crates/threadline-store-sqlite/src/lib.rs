@@ -851,19 +851,24 @@ impl threadline_store::Store for SqliteStore {
         by: threadline_store::dashboard::QcBy,
         window: &threadline_store::dashboard::Window,
     ) -> Result<Vec<threadline_store::dashboard::QcRow>, StoreError> {
-        let window = *window;
+        let window = window.clone();
         self.read(move |c| dashboard::qc(c, by, &window)).await
     }
 
-    async fn unit_counts(&self) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
-        self.read(dashboard::units).await
+    async fn unit_counts(
+        &self,
+        places: Option<&[String]>,
+    ) -> Result<threadline_store::dashboard::UnitCounts, StoreError> {
+        let places = places.map(<[String]>::to_vec);
+        self.read(move |c| dashboard::units(c, places.as_deref()))
+            .await
     }
 
     async fn channel(
         &self,
         window: &threadline_store::dashboard::Window,
     ) -> Result<threadline_store::dashboard::Channel, StoreError> {
-        let window = *window;
+        let window = window.clone();
         self.read(move |c| dashboard::channel(c, &window)).await
     }
 
@@ -872,7 +877,7 @@ impl threadline_store::Store for SqliteStore {
         window: &threadline_store::dashboard::Window,
         top: u32,
     ) -> Result<threadline_store::dashboard::ServiceStats, StoreError> {
-        let window = *window;
+        let window = window.clone();
         self.read(move |c| dashboard::service(c, &window, top))
             .await
     }

@@ -295,6 +295,13 @@ pub(crate) fn lot(c: &Connection, key: &LotKey) -> Result<Option<LotView>, Store
     }))
 }
 
+/// A list of places bound as one JSON array (read back with `json_each`), or NULL.
+pub(crate) fn places_json(places: Option<&[String]>) -> Result<Option<String>, StoreError> {
+    places
+        .map(|p| serde_json::to_string(p).map_err(StoreError::db))
+        .transpose()
+}
+
 pub(crate) fn item_list(c: &Connection, q: &StateQuery) -> Result<Page<ItemRow>, StoreError> {
     let mut stmt = c
         .prepare_cached(
@@ -303,6 +310,7 @@ pub(crate) fn item_list(c: &Connection, q: &StateQuery) -> Result<Page<ItemRow>,
              LEFT JOIN items par ON par.id = i.parent_id LEFT JOIN products pp ON pp.id = par.product_id
              WHERE (?1 IS NULL OR p.code = ?1) AND (?2 IS NULL OR i.status = ?2)
                AND (?3 IS NULL OR i.location = ?3) AND i.id > ?4
+               AND (?6 IS NULL OR i.location IN (SELECT value FROM json_each(?6)))
              ORDER BY i.id LIMIT ?5",
         )
         .map_err(db)?;
@@ -325,7 +333,8 @@ pub(crate) fn item_list(c: &Connection, q: &StateQuery) -> Result<Page<ItemRow>,
                 q.status.map(|s| s.as_str()),
                 q.location,
                 q.after.unwrap_or(0),
-                i64::from(q.limit) + 1
+                i64::from(q.limit) + 1,
+                places_json(q.places.as_deref())?
             ],
             |r| {
                 Ok((
@@ -368,6 +377,8 @@ pub(crate) fn lot_list(c: &Connection, q: &StateQuery) -> Result<Page<LotView>, 
             "SELECT l.id, p.code, l.code FROM lots l JOIN products p ON p.id = l.product_id
              WHERE (?1 IS NULL OR p.code = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id AND s.location = ?2))
+               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM lot_stock s WHERE s.lot_id = l.id
+                      AND s.location IN (SELECT value FROM json_each(?5))))
                AND l.id > ?3
              ORDER BY l.id LIMIT ?4",
         )
@@ -378,7 +389,8 @@ pub(crate) fn lot_list(c: &Connection, q: &StateQuery) -> Result<Page<LotView>, 
                 q.product,
                 q.location,
                 q.after.unwrap_or(0),
-                i64::from(q.limit) + 1
+                i64::from(q.limit) + 1,
+                places_json(q.places.as_deref())?
             ],
             |r| {
                 Ok((

@@ -77,12 +77,32 @@ impl QcBy {
 
 /// The time window of a figure, `[from, to)`, and how periods are cut: days start at local
 /// midnight `offset_minutes` east of UTC; weeks start on Monday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub period: Period,
     pub offset_minutes: i32,
+    /// Only what happened at these places — inspections, repairs, by their business location
+    /// — (`None`: everywhere): a site's places, for an account bound to a site.
+    pub places: Option<Vec<String>>,
+}
+
+/// ` AND {expr} IN ('A', 'B')` when `places` narrows a figure, else nothing. Places are
+/// location codes (letters, digits, `-`, `_`, `.`), written as literals so the statements keep
+/// their parameters; a quote is doubled all the same.
+pub fn at_places(expr: &str, places: Option<&[String]>) -> String {
+    match places {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".to_owned(),
+        Some(p) => format!(
+            " AND {expr} IN ({})",
+            p.iter()
+                .map(|c| format!("'{}'", c.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// Quality of one group in one period (`period` is its first day, `YYYY-MM-DD`).
@@ -244,14 +264,14 @@ pub fn qc_sql(d: Dialect, by: QcBy, w: &Window) -> String {
         }
     };
     format!(
-        "WITH insp AS (SELECT ei.item_id, e.seq, e.event_time, {result} AS result \
+        "WITH insp AS (SELECT ei.item_id, e.seq, e.event_time, {result} AS result, e.biz_location AS place \
            FROM events e JOIN ledger l ON l.seq = e.seq JOIN event_items ei ON ei.seq = e.seq AND ei.role = 0 \
            WHERE e.biz_step = 'inspecting' AND {result} IS NOT NULL AND {live}), \
          firsts AS (SELECT item_id, MIN(seq) AS seq FROM insp GROUP BY item_id){extra}, \
          q AS (SELECT insp.item_id, insp.event_time, insp.result, \
                  CASE WHEN f.seq IS NULL THEN 0 ELSE 1 END AS first \
                FROM insp LEFT JOIN firsts f ON f.item_id = insp.item_id AND f.seq = insp.seq \
-               WHERE insp.event_time >= $1 AND insp.event_time < $2) \
+               WHERE insp.event_time >= $1 AND insp.event_time < $2{here}) \
          SELECT {group} AS grp, {period} AS period, SUM(q.first), \
            SUM(CASE WHEN q.first = 1 AND q.result = 'pass' THEN 1 ELSE 0 END), COUNT(*), \
            SUM(CASE WHEN q.result = 'fail' THEN 1 ELSE 0 END) \
@@ -259,15 +279,27 @@ pub fn qc_sql(d: Dialect, by: QcBy, w: &Window) -> String {
         result = d.field("l", "result"),
         live = live("e"),
         period = d.period("q.event_time", w),
+        here = at_places("insp.place", w.places.as_deref()),
     )
 }
 
-/// Units by state, then units on the books by location.
-pub const UNITS_BY_STATUS: &str =
-    "SELECT status, COUNT(*) FROM items GROUP BY status ORDER BY 2 DESC, 1";
-pub const UNITS_BY_LOCATION: &str = "SELECT location, COUNT(*) FROM items \
-     WHERE status NOT IN ('sold', 'consumed', 'scrapped', 'voided', 'unassigned') \
-     GROUP BY location ORDER BY 2 DESC, 1 NULLS LAST LIMIT 20";
+/// Units by state (at `places`, if given).
+pub fn units_by_status_sql(places: Option<&[String]>) -> String {
+    format!(
+        "SELECT status, COUNT(*) FROM items WHERE 1 = 1{} GROUP BY status ORDER BY 2 DESC, 1",
+        at_places("location", places)
+    )
+}
+
+/// Units on the books by location (at `places`, if given).
+pub fn units_by_location_sql(places: Option<&[String]>) -> String {
+    format!(
+        "SELECT location, COUNT(*) FROM items \
+         WHERE status NOT IN ('sold', 'consumed', 'scrapped', 'voided', 'unassigned'){} \
+         GROUP BY location ORDER BY 2 DESC, 1 NULLS LAST LIMIT 20",
+        at_places("location", places)
+    )
+}
 
 /// Every distributor with what it holds now: code, name, definition (JSON), in transit, in stock.
 pub const HOLDINGS: &str = "SELECT p.code, p.name, p.def, \
@@ -295,7 +327,7 @@ pub fn turnaround_sql(w: &Window, d: Dialect) -> String {
     format!(
         "WITH done AS (SELECT e.seq, e.event_time, ei.item_id FROM events e \
            JOIN event_items ei ON ei.seq = e.seq AND ei.role = 0 \
-           WHERE e.biz_step = 'repairing' AND e.disposition = 'sellable_not_accessible' AND {live_e}), \
+           WHERE e.biz_step = 'repairing' AND e.disposition = 'sellable_not_accessible' AND {live_e}{here}), \
          spans AS (SELECT d.event_time, d.event_time - (SELECT MIN(r.event_time) FROM event_items x \
              JOIN events r ON r.seq = x.seq \
              WHERE x.item_id = d.item_id AND x.role = 0 AND r.seq <= d.seq \
@@ -312,11 +344,12 @@ pub fn turnaround_sql(w: &Window, d: Dialect) -> String {
         period = d.period("event_time", w),
         d3 = 3 * DAY,
         d7 = 7 * DAY,
+        here = at_places("e.biz_location", w.places.as_deref()),
     )
 }
 
-/// Repair faults in the window (`$1`, `$2`), most first, at most `$3`.
-pub fn faults_sql(d: Dialect) -> String {
+/// Repair faults in the window (`$1`, `$2`, at its places), most first, at most `$3`.
+pub fn faults_sql(d: Dialect, w: &Window) -> String {
     let fault = format!(
         "COALESCE({}, {})",
         d.field("l", "fault_code"),
@@ -325,21 +358,23 @@ pub fn faults_sql(d: Dialect) -> String {
     format!(
         "SELECT {fault} AS fault, COUNT(*) FROM events e JOIN ledger l ON l.seq = e.seq \
          WHERE e.biz_step = 'repairing' AND e.event_time >= $1 AND e.event_time < $2 AND {live} \
-           AND {fault} IS NOT NULL \
+           AND {fault} IS NOT NULL{here} \
          GROUP BY {fault} ORDER BY 2 DESC, 1 NULLS LAST LIMIT $3",
         live = live("e"),
+        here = at_places("e.biz_location", w.places.as_deref()),
     )
 }
 
-/// QC defect codes in the window (`$1`, `$2`), most first, at most `$3`: one per inspection
-/// event that names it.
-pub fn defects_sql(d: Dialect) -> String {
+/// QC defect codes in the window (`$1`, `$2`, at its places), most first, at most `$3`: one
+/// per inspection event that names it.
+pub fn defects_sql(d: Dialect, w: &Window) -> String {
     format!(
         "SELECT dc.value, COUNT(*) FROM events e JOIN ledger l ON l.seq = e.seq, {each} \
-         WHERE e.biz_step = 'inspecting' AND e.event_time >= $1 AND e.event_time < $2 AND {live} \
+         WHERE e.biz_step = 'inspecting' AND e.event_time >= $1 AND e.event_time < $2 AND {live}{here} \
          GROUP BY dc.value ORDER BY 2 DESC, 1 LIMIT $3",
         each = d.field_elements("l", "defect_codes", "dc"),
         live = live("e"),
+        here = at_places("e.biz_location", w.places.as_deref()),
     )
 }
 

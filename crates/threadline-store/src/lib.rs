@@ -255,6 +255,9 @@ pub struct StateQuery {
     pub status: Option<ItemStatus>,
     /// Units at this location; lots with stock at it.
     pub location: Option<String>,
+    /// Units at one of these locations; lots with stock at one (`None`: anywhere). A site's
+    /// places, for an account bound to a site.
+    pub places: Option<Vec<String>>,
     /// Resume after this position (`Page::next` of the previous page).
     pub after: Option<i64>,
     pub limit: u32,
@@ -885,8 +888,8 @@ pub trait Store: Send + Sync + 'static {
         by: dashboard::QcBy,
         window: &dashboard::Window,
     ) -> Result<Vec<dashboard::QcRow>>;
-    /// Units now, by state and by location.
-    async fn unit_counts(&self) -> Result<dashboard::UnitCounts>;
+    /// Units now, by state and by location (at one of `places`, if given: a site's).
+    async fn unit_counts(&self, places: Option<&[String]>) -> Result<dashboard::UnitCounts>;
     /// What each distributor holds now, and what was sold in the window by seller and region.
     async fn channel(&self, window: &dashboard::Window) -> Result<dashboard::Channel>;
     /// Repair turnaround by period, and the `top` repair faults and QC defect codes.

@@ -271,6 +271,20 @@ pub async fn create(
 ) -> Result<Response, Problem> {
     negotiate(&headers)?;
     query_of(&app, &name).await?;
+    // Deliveries are judged for a reader of the whole plant: not one of a single site.
+    if let Some(site) = &actor.site {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "SecurityException",
+            vec![FieldError::new(
+                "outside_site",
+                format!(
+                    "{} works at site {site}; a subscription delivers events of every site",
+                    actor.name()
+                ),
+            )],
+        ));
+    }
     let req = read_request(&app, &body)?;
     let now = app.clock.now();
     let id = Uuid::now_v7();

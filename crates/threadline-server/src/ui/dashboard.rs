@@ -2,7 +2,9 @@
 //! over time), units by state and location, the sales channel (what each distributor holds
 //! and sold, by region) and the service desk (repair turnaround, top fault and defect codes).
 //! Every number comes from the store's dashboard queries; the charts are SVG written here.
-//! A distributor's account sees only its own part of the channel.
+//! A distributor's account sees only its own part of the channel; an account of one site the
+//! figures of its site — inspections and repairs recorded there, units there now — and neither
+//! the sales channel nor the authenticity checks, which happen at no site of ours.
 
 use std::collections::BTreeMap;
 
@@ -102,6 +104,7 @@ impl Filter {
             to: start(self.to.checked_add_days(Days::new(1)).unwrap_or(self.to)),
             period: self.period,
             offset_minutes: self.tz.local_minus_utc() / 60,
+            places: None,
         }
     }
 
@@ -432,8 +435,12 @@ fn count_bars(
     )
 }
 
-async fn units(app: &AppState, lang: Lang) -> Result<String, crate::error::AppError> {
-    let u = app.store.unit_counts().await?;
+async fn units(
+    app: &AppState,
+    lang: Lang,
+    places: Option<&[String]>,
+) -> Result<String, crate::error::AppError> {
+    let u = app.store.unit_counts(places).await?;
     let status = |k: &Option<String>| status_name(lang, k);
     let location = |k: &Option<String>| group_name(lang, k);
     Ok(format!(
@@ -791,7 +798,7 @@ pub async fn page(
                 .into_response();
         }
     };
-    let w = f.window();
+    let mut w = f.window();
     // A distributor's dashboard is its own part of the sales channel: what it and its
     // sub-distributors hold, sold and sold outside their regions — nothing of the plant's.
     let partner = match crate::partner::Partner::of(&*app.store, &actor).await {
@@ -802,6 +809,10 @@ pub async fn page(
         if let Some(p) = &partner {
             return channel(&app, lang, &w, Some(p)).await;
         }
+        // An account of one site: what happened and is at its places.
+        w.places = crate::site::SiteScope::of(&*app.store, &actor)
+            .await?
+            .map(|s| s.places());
         let rows = app.store.qc_stats(f.by, &w).await?;
         // Units have one product each: the totals come from that partition.
         let overall = if f.by == QcBy::Product {
@@ -810,12 +821,18 @@ pub async fn page(
             app.store.qc_stats(QcBy::Product, &w).await?
         };
         let service_stats = app.store.service_stats(&w, 8).await?;
+        let (channel, authenticity) = if w.places.is_some() {
+            (String::new(), String::new())
+        } else {
+            (
+                channel(&app, lang, &w, None).await?,
+                authenticity(&app, lang, zone, &w).await?,
+            )
+        };
         Ok::<_, crate::error::AppError>(format!(
-            "{}{}{}{}{}",
+            "{}{}{channel}{authenticity}{}",
             quality(lang, &f, &rows, &overall),
-            units(&app, lang).await?,
-            channel(&app, lang, &w, None).await?,
-            authenticity(&app, lang, zone, &w).await?,
+            units(&app, lang, w.places.as_deref()).await?,
             service(lang, &f, &service_stats),
         ))
     };

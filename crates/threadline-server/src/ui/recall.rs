@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Permission;
-use threadline_store::Direction;
 
 use super::trace::{TraceQuery, scope_form, scope_inputs};
 use super::{esc, lang_of_request, lang_param, page_with, url_encode};
@@ -151,7 +150,7 @@ async fn preview_page(
         let scope = q
             .scope(super::zone(app).await)?
             .check(app.clock.now(), "")?;
-        crate::trace::reach_scope(&*app.store, scope, Direction::Parents).await
+        crate::recall::preview(&*app.store, actor, scope).await
     }
     .await;
     let trace = match trace {

@@ -1,15 +1,23 @@
 //! `/search?q=…`: one box for whatever someone has in hand — a serial in any scanned form
 //! (through the scan parser), a lot code, an order number or a customer — and every kind of
 //! hit, each linked to where it is told in full.
+//!
+//! An account of one site ([`crate::site`]) finds the units and lots that were there, and an
+//! order's figures from the events of it that happened there; a party's units held are those
+//! of its site among the first [`UNITS`] it holds.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
-use threadline_domain::Serial;
+use std::collections::HashSet;
+
+use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::projection::ItemStatus;
+use threadline_domain::{LotCode, ProductCode, Serial};
 use threadline_gs1::scan::{Scan, parse_scan};
-use threadline_store::search::{SearchHits, UnitHit, UnitsOf};
+use threadline_store::EventQuery;
+use threadline_store::search::{OrderHit, SearchHits, UnitHit, UnitsOf};
 
 use super::passport::unit_link;
 use super::{esc, lang_of_request, lang_param, page_with, table, url_encode};
@@ -17,6 +25,7 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{self, Lang, Msg, t};
+use crate::site::SiteScope;
 
 /// Most hits of each kind, and most units listed under one order or party.
 const LIMIT: u32 = 20;
@@ -74,9 +83,81 @@ fn time(lang: Lang, zone: chrono_tz::Tz, us: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Keeps of `units` those the site saw (all of them for an account of no site).
+async fn seen_units(
+    app: &AppState,
+    site: Option<&mut SiteScope>,
+    units: Vec<UnitHit>,
+) -> Result<Vec<UnitHit>, AppError> {
+    let Some(s) = site else {
+        return Ok(units);
+    };
+    let mut kept = Vec::with_capacity(units.len());
+    for u in units {
+        let (Ok(product), Ok(serial)) = (ProductCode::parse(&u.product), Serial::parse(&u.serial))
+        else {
+            continue;
+        };
+        if s.sees(&*app.store, &ItemKey { product, serial }).await? {
+            kept.push(u);
+        }
+    }
+    Ok(kept)
+}
+
+/// An order's figures from the events of it that happened at the site; `None` when none did.
+async fn order_here(
+    app: &AppState,
+    site: &SiteScope,
+    order: OrderHit,
+) -> Result<Option<OrderHit>, AppError> {
+    let mut q = EventQuery {
+        biz_transaction: Some((order.kind.clone(), order.id.clone())),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    let (mut events, mut units, mut first, mut last) = (0, HashSet::new(), i64::MAX, i64::MIN);
+    loop {
+        let page = app.store.events(&q).await?;
+        for e in page.items.iter().filter(|e| site.happened_here(&e.event)) {
+            let ev = &e.event;
+            events += 1;
+            units.extend(
+                ev.items
+                    .iter()
+                    .chain(&ev.parent)
+                    .chain(&ev.children)
+                    .chain(&ev.inputs)
+                    .chain(&ev.outputs)
+                    .cloned(),
+            );
+            let t = ev.event_time.timestamp_micros();
+            first = first.min(t);
+            last = last.max(t);
+        }
+        match (page.next, page.items.last()) {
+            (Some(_), Some(l)) => q.after_seq = Some(l.seq),
+            _ => break,
+        }
+    }
+    Ok((events > 0).then(|| OrderHit {
+        events,
+        units: i64::try_from(units.len()).unwrap_or(i64::MAX),
+        first_us: first,
+        last_us: last,
+        ..order
+    }))
+}
+
 /// The units the text names as a scan: one unit, a lot or a product through the scan parser,
-/// or every unit with that serial when it is a plain serial.
-async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppError> {
+/// or every unit with that serial when it is a plain serial — of those the actor may see.
+async fn scanned(
+    app: &AppState,
+    actor: &Actor,
+    site: &mut Option<SiteScope>,
+    lang: Lang,
+    text: &str,
+) -> Result<String, AppError> {
     let plain = matches!(parse_scan(text), Ok(Scan::Plain(_)));
     if plain {
         let Ok(serial) = Serial::parse(text) else {
@@ -84,6 +165,11 @@ async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppEr
         };
         let mut units = Vec::new();
         for key in app.store.items_by_serial(serial.as_str(), LIMIT).await? {
+            if let Some(s) = site.as_mut()
+                && !s.sees(&*app.store, &key).await?
+            {
+                continue;
+            }
             if let Some(item) = app.store.item(&key).await? {
                 units.push(UnitHit {
                     product: item.product,
@@ -103,57 +189,86 @@ async fn scanned(app: &AppState, lang: Lang, text: &str) -> Result<String, AppEr
         });
     }
     let year = chrono::Datelike::year(&app.clock.now());
-    Ok(match crate::scan::resolve(&*app.store, text, year).await {
-        Ok((crate::scan::Resolved::Item { item }, _)) => section(
-            "hits-units",
-            t(lang, Msg::Units),
-            &units_table(
-                lang,
-                "units",
-                &[UnitHit {
-                    product: item.product,
-                    serial: item.serial,
-                    status: item.status.as_str().to_owned(),
-                }],
+    Ok(
+        match crate::passport::unit_of_code(&*app.store, actor, text, year).await {
+            Ok((crate::scan::Resolved::Item { item }, _)) => section(
+                "hits-units",
+                t(lang, Msg::Units),
+                &units_table(
+                    lang,
+                    "units",
+                    &[UnitHit {
+                        product: item.product,
+                        serial: item.serial,
+                        status: item.status.as_str().to_owned(),
+                    }],
+                ),
             ),
-        ),
-        Ok((crate::scan::Resolved::Lot { lot }, _)) => section(
-            "hits-scanned-lot",
-            t(lang, Msg::Lots),
-            &format!(
-                "<p><a href=\"/unit?code={c}&amp;lang={l}\">{p} · {lot}</a></p>",
-                c = url_encode(text),
-                l = lang_param(lang),
-                p = esc(&lot.product),
-                lot = esc(&lot.lot),
+            Ok((crate::scan::Resolved::Lot { lot }, _)) => section(
+                "hits-scanned-lot",
+                t(lang, Msg::Lots),
+                &format!(
+                    "<p><a href=\"/unit?code={c}&amp;lang={l}\">{p} · {lot}</a></p>",
+                    c = url_encode(text),
+                    l = lang_param(lang),
+                    p = esc(&lot.product),
+                    lot = esc(&lot.lot),
+                ),
             ),
-        ),
-        Ok((crate::scan::Resolved::Product { product }, _)) => section(
-            "hits-product",
-            t(lang, Msg::ProductFound),
-            &format!(
-                "<p>{} · {}</p>",
-                esc(product.def.code.as_str()),
-                esc(&product.def.name)
+            Ok((crate::scan::Resolved::Product { product }, _)) => section(
+                "hits-product",
+                t(lang, Msg::ProductFound),
+                &format!(
+                    "<p>{} · {}</p>",
+                    esc(product.def.code.as_str()),
+                    esc(&product.def.name)
+                ),
             ),
-        ),
-        // A code the parser read but that names nothing here: say why, next to the hits.
-        Err(e @ (AppError::NotFound(_) | AppError::Rule(_))) => format!(
-            "<section class=\"card\" id=\"scan-problem\"><p class=\"bad\">{}</p></section>",
-            super::refusal_line(lang, &e)
-        ),
-        Err(e) => return Err(e),
-    })
+            // A code the parser read but that names nothing here: say why, next to the hits.
+            Err(e @ (AppError::NotFound(_) | AppError::Rule(_))) => format!(
+                "<section class=\"card\" id=\"scan-problem\"><p class=\"bad\">{}</p></section>",
+                super::refusal_line(lang, &e)
+            ),
+            Err(e) => return Err(e),
+        },
+    )
 }
 
 async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<String, AppError> {
     let zone = super::zone(app).await;
-    let mut out = scanned(app, lang, text).await?;
+    let mut site = SiteScope::of(&*app.store, actor).await?;
+    let mut out = scanned(app, actor, &mut site, lang, text).await?;
     let SearchHits {
-        lots,
-        orders,
+        mut lots,
+        mut orders,
         mut parties,
     } = actor.masked(app.store.search(text, LIMIT).await?);
+    if let Some(s) = site.as_mut() {
+        let mut kept = Vec::with_capacity(lots.len());
+        for l in lots {
+            let (Ok(product), Ok(lot)) = (ProductCode::parse(&l.product), LotCode::parse(&l.lot))
+            else {
+                continue;
+            };
+            if s.sees_lot(&*app.store, &LotKey { product, lot }).await? {
+                kept.push(l);
+            }
+        }
+        lots = kept;
+        let mut here = Vec::with_capacity(orders.len());
+        for o in orders {
+            here.extend(order_here(app, s, o).await?);
+        }
+        orders = here;
+        for p in &mut parties {
+            let units = app
+                .store
+                .units_of(&UnitsOf::Custodian(p.code.clone()), UNITS)
+                .await?;
+            p.units_held = i64::try_from(seen_units(app, Some(&mut *s), units).await?.len())
+                .unwrap_or(i64::MAX);
+        }
+    }
     if !actor.visibility().personal {
         // A customer found by name alone would tell whose name it is.
         let needle = text.to_lowercase();
@@ -224,7 +339,8 @@ async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<S
                 kind: o.kind.clone(),
                 id: o.id.clone(),
             };
-            let units = app.store.units_of(&of, UNITS).await?;
+            let units =
+                seen_units(app, site.as_mut(), app.store.units_of(&of, UNITS).await?).await?;
             if !units.is_empty() {
                 body.push_str(&format!(
                     "<h3>{}</h3>{}",
@@ -263,6 +379,7 @@ async fn hits(app: &AppState, actor: &Actor, lang: Lang, text: &str) -> Result<S
                 .store
                 .units_of(&UnitsOf::Custodian(p.code.clone()), UNITS)
                 .await?;
+            let units = seen_units(app, site.as_mut(), units).await?;
             if !units.is_empty() {
                 body.push_str(&format!(
                     "<h3>{}</h3>{}",

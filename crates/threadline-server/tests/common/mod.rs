@@ -86,17 +86,7 @@ impl Api {
     pub async fn send(&self, mut req: Request<Body>) -> Reply {
         req.headers_mut()
             .insert("authorization", self.auth.parse().unwrap());
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        reply(&self.router, req).await
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
@@ -180,6 +170,69 @@ impl Api {
         self.get(&format!("/api/v1/items/{product}/{serial}"))
             .await
             .body
+    }
+}
+
+/// The router's answer: JSON when it is, else the text.
+async fn reply(router: &axum::Router, req: Request<Body>) -> Reply {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A person signed in through `POST /api/v1/session`: the session cookie on every request,
+/// the CSRF token on unsafe ones.
+pub struct Session {
+    router: axum::Router,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    pub async fn sign_in(router: &axum::Router, name: &str, password: &str) -> Session {
+        let r = reply(
+            router,
+            Request::post("/api/v1/session")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    json!({"name": name, "password": password}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let cookie = r.headers["set-cookie"].to_str().unwrap();
+        Session {
+            router: router.clone(),
+            cookie: cookie.split(';').next().unwrap().to_owned(),
+            csrf: r.body["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        let req = Request::get(uri)
+            .header("cookie", &self.cookie)
+            .body(Body::empty())
+            .unwrap();
+        reply(&self.router, req).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        let req = Request::post(uri)
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        reply(&self.router, req).await
     }
 }
 
