@@ -25,12 +25,20 @@ use crate::error::AppError;
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 type ParseFn = fn(&[u8]) -> Result<(), AppError>;
 
-/// A JSON request body: its schema, an example, and the parser of its endpoint.
+/// A JSON request body: its schema, examples, and the parser of its endpoint.
 pub struct JsonBody {
     schema: SchemaFn,
     /// Parses a body exactly as the endpoint does ([`crate::body::parse`] into the same type).
     pub parse: ParseFn,
-    pub example: Value,
+    /// At least one; the document shows one as `example`, several as named `examples`.
+    pub examples: Vec<Example>,
+}
+
+/// A named example (OpenAPI's Example Object).
+pub struct Example {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub value: Value,
 }
 
 /// What a request carries.
@@ -40,7 +48,19 @@ pub enum RequestBody {
     File {
         media: &'static [&'static str],
         description: &'static str,
+        /// A CSV file one could send, as text.
+        csv_example: Option<&'static str>,
     },
+}
+
+/// A refusal worth showing with its operation: the request that earns it and the answer,
+/// shown in place of the shared response of its status.
+pub struct Refusal {
+    pub status: u16,
+    pub summary: &'static str,
+    /// The body sent (shown as the example's `x-request`).
+    pub request: Value,
+    pub answer: Value,
 }
 
 /// What success answers.
@@ -76,6 +96,10 @@ pub struct Doc {
     if_match: bool,
     /// Examples of query parameters.
     query_examples: &'static [(&'static str, &'static str)],
+    /// Refusals shown with this operation.
+    pub refusals: Vec<Refusal>,
+    /// Another success status of the same schema (a commit's 201 beside a dry run's 200).
+    also: Option<(u16, &'static str, Value)>,
 }
 
 fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
@@ -104,7 +128,11 @@ fn body<T: JsonSchema + DeserializeOwned>(example: Value) -> Option<RequestBody>
     Some(RequestBody::Json(JsonBody {
         schema: schema::<T>,
         parse: parses::<T>,
-        example,
+        examples: vec![Example {
+            name: "example",
+            summary: "",
+            value: example,
+        }],
     }))
 }
 
@@ -124,6 +152,18 @@ fn ok_eg<T: JsonSchema>(status: u16, example: Value) -> Success {
     }
 }
 
+/// A ledger receipt of the examples' story (see `tests/openapi.rs`): its position, a UUID v7
+/// and a chain hash, made up alike for every example so that each position has one id.
+fn receipt(seq: u64) -> Value {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(format!("threadline example {seq}")));
+    json!({"id": format!("0196e{seq:03x}-4f80-7a31-9c2e-5d7f1b3a{seq:04x}"), "seq": seq, "hash": hash})
+}
+
+fn receipts(first: u64, n: u64) -> Vec<Value> {
+    (first..first + n).map(receipt).collect()
+}
+
 fn serial_rule_example() -> Value {
     json!({"code": "PJC", "name": "Controllers, by line and day", "template": "PJC-{YYMMDD}-{LINE}-{SEQ:5}{CHECK:mod37-36}",
         "time_zone": "+08:00", "sequence_reset": "daily", "uniqueness": "product", "categories": ["controllers"]})
@@ -141,6 +181,8 @@ fn doc(tag: &'static str, summary: &'static str, success: Success) -> Doc {
         idempotent: false,
         if_match: false,
         query_examples: &[],
+        refusals: Vec::new(),
+        also: None,
     }
 }
 
@@ -171,6 +213,35 @@ impl Doc {
     }
     fn if_match(mut self) -> Self {
         self.if_match = true;
+        self
+    }
+    /// Adds `key` to the written answer (what an operation reports besides its receipts).
+    fn answering(mut self, key: &str, value: Value) -> Self {
+        if let Success::Json {
+            example: Some(e), ..
+        } = &mut self.success
+        {
+            e[key] = value;
+        }
+        self
+    }
+    fn also(mut self, status: u16, description: &'static str, example: Value) -> Self {
+        self.also = Some((status, description, example));
+        self
+    }
+    fn refuses(
+        mut self,
+        status: u16,
+        summary: &'static str,
+        request: Value,
+        answer: Value,
+    ) -> Self {
+        self.refusals.push(Refusal {
+            status,
+            summary,
+            request,
+            answer,
+        });
         self
     }
 }
@@ -310,6 +381,19 @@ mod shapes {
     #[allow(dead_code)]
     pub struct LabelTemplates {
         pub items: Vec<LabelTemplateRecord>,
+    }
+
+    /// `GET /api/v1/ops/pick`: what to pick, in order, and how much is missing.
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Picks {
+        pub product: String,
+        pub quantity: threadline_domain::Quantity,
+        /// `fifo` or `fefo`.
+        pub strategy: String,
+        pub picks: Vec<crate::ops::Pick>,
+        /// What the stock cannot cover (`"0"` when it can).
+        pub short: threadline_domain::Quantity,
     }
 
     #[derive(JsonSchema)]
@@ -489,6 +573,13 @@ mod shapes {
 }
 
 const EVENT_ID: &str = "01936f3e-8a5b-7c2d-9e4f-0a1b2c3d4e5f";
+/// The event the correction example corrects: the put-away of the examples' story, the 34th
+/// entry of its ledger (`receipt(34)`).
+pub const MOVE_EVENT_ID: &str = "0196e022-4f80-7a31-9c2e-5d7f1b3a0022";
+
+/// The serials import example: a legacy unit in stock and a supplier's board, with the
+/// template's Chinese headers.
+const SERIALS_CSV: &str = "产品编码 (product),序列号 (serial),来源 (origin),供应商 (supplier),状态 (status),位置 (location),批次 (lot),生产日期 (production_date)\nTC,TC-LEGACY-0907,历史,,在库,SZ-FG-A02,,2025-09-07\nBOARD,SB-2026-118842,供应商,S1,在库,SZ-RM,BL-2605,2026-05-02\n";
 
 fn unit(serial: &str) -> Value {
     json!({"product": "TC", "serial": serial})
@@ -565,8 +656,19 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .query::<api::EventFilter>()
             .eg(&[("product", "TC"), ("serial", "TC-00001"), ("biz_step", "shipping"), ("from", "2026-03-01T00:00:00+08:00"), ("limit", "100")]),
         ("POST", "/api/v1/events") => doc("Ledger", "Capture events", ok_eg::<shapes::Receipts>(201, json!({
-            "events": [{"id": EVENT_ID, "seq": 42, "hash": "9f2c…"}]})))
+            "events": receipts(23, 2)})))
             .says("One event, or an array of at most 10,000 recorded all or nothing. Each event needs the permission of its business step. A retry with the same `Idempotency-Key` and body answers the first receipts (header `Idempotent-Replayed: true`).")
+            .refuses(409, "A batch naming a unit commissioned before: nothing in it is recorded, TC-00006 neither",
+                json!([
+                    {"type": "object", "action": "ADD", "event_time": "2026-05-19T09:02:00+08:00", "biz_step": "commissioning",
+                     "disposition": "active", "biz_location": "SZ-L1", "items": [unit("TC-00006")]},
+                    {"type": "object", "action": "ADD", "event_time": "2026-05-19T09:03:00+08:00", "biz_step": "commissioning",
+                     "disposition": "active", "biz_location": "SZ-L1", "items": [unit("TC-00004")]}]),
+                problem("duplicate_serial", "serial TC-00004 of TC is already registered", Some("events[1].items[0].serial")))
+            .refuses(400, "An event without its time",
+                json!({"type": "object", "action": "OBSERVE", "biz_step": "inspecting", "biz_location": "SZ-QC",
+                       "items": [unit("TC-00003")]}),
+                problem("missing_field", "missing field `event_time`", Some("event_time")))
             .idempotent()
             .body(Some(RequestBody::Json(JsonBody {
                 schema: |g| {
@@ -574,10 +676,31 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
                     schemars::json_schema!({"oneOf": [one, {"type": "array", "items": one, "minItems": 1}]})
                 },
                 parse: parses_events,
-                example: json!({"type": "object", "action": "ADD", "event_time": "2026-03-02T09:30:00+08:00",
-                    "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
-                    "items": [unit("TC-00001")],
-                    "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}]}),
+                examples: vec![
+                    Example {
+                        name: "single",
+                        summary: "One event: a PLC gateway commissions a controller at station ST-3",
+                        value: json!({"type": "object", "action": "ADD", "event_time": "2026-05-19T08:41:07+08:00",
+                            "event_time_zone_offset": "+08:00", "biz_step": "commissioning", "disposition": "active",
+                            "biz_location": "SZ-L1", "items": [unit("TC-00003")],
+                            "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}],
+                            "fields": {"station": "ST-3", "operator": "li.wei"}}),
+                    },
+                    Example {
+                        name: "batch",
+                        summary: "A batch, recorded all or nothing: two stations' commissionings a gateway buffered",
+                        value: json!([
+                            {"type": "object", "action": "ADD", "event_time": "2026-05-19T08:45:12+08:00",
+                             "event_time_zone_offset": "+08:00", "biz_step": "commissioning", "disposition": "active",
+                             "biz_location": "SZ-L1", "items": [unit("TC-00004")],
+                             "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}], "fields": {"station": "ST-3"}},
+                            {"type": "object", "action": "ADD", "event_time": "2026-05-19T08:46:30+08:00",
+                             "event_time_zone_offset": "+08:00", "biz_step": "commissioning", "disposition": "active",
+                             "biz_location": "SZ-L1", "items": [unit("TC-00005")],
+                             "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}], "fields": {"station": "ST-4"}}
+                        ]),
+                    },
+                ],
             }))),
         ("GET", "/api/v1/items") => doc("Ledger", "List units by state", ok::<Page<ItemRow>>(200))
             .says("Units by product, status and location, in the order they were registered; `format=csv` or `xlsx` streams every match as a spreadsheet.")
@@ -588,9 +711,11 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .query::<api::LotParams>()
             .eg(&[("product", "RESIN"), ("location", "SZ-RM"), ("format", "csv")]),
         ("GET", "/api/v1/events/{id}") => doc("Ledger", "Get an event", ok::<StoredEvent>(200)),
-        ("GET", "/api/v1/items/{product}/{serial}") => doc("Ledger", "Get a unit's current state", ok::<ItemView>(200))
+        ("GET", "/api/v1/items/{product}/{serial}") => doc("Ledger", "Get a unit's current state", ok_eg::<ItemView>(200, item_example()))
             .says("Status, location, custodian, parent, components and holds, as the ledger leaves them."),
-        ("GET", "/api/v1/lots/{product}/{lot}") => doc("Ledger", "Get a lot's current state", ok::<LotView>(200))
+        ("GET", "/api/v1/lots/{product}/{lot}") => doc("Ledger", "Get a lot's current state", ok_eg::<LotView>(200, json!({
+                "product": "RESIN", "lot": "R1", "production_date": "2026-04-20", "expiry_date": "2027-04-20", "holds": [],
+                "stock": [{"location": "SZ-L1", "quantity": "4.75"}, {"location": "SZ-RM", "quantity": "224"}]})))
             .says("Quantity on hand per location, and holds."),
         ("GET", "/api/v1/ledger/verify") => doc("Ledger", "Verify the hash chain", ok::<VerifyReport>(200))
             .says("Recomputes every entry's chain hash, then the audit trail's; names the first break."),
@@ -600,7 +725,11 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .eg(&[("actor", "token:erp"), ("object", "products/TC"), ("format", "xlsx")]),
         // Master data.
         ("GET", "/api/v1/products") => doc("Master data", "List products", ok::<Page<Versioned<Product>>>(200)).query::<api::ListParams>().eg(LIST_EG),
-        ("POST", "/api/v1/products") => doc("Master data", "Create a product", ok::<Versioned<Product>>(201))
+        ("POST", "/api/v1/products") => doc("Master data", "Create a product", ok_eg::<Versioned<Product>>(201, json!({
+                "code": "TC", "name": "Controller", "tracking": "serial", "gtin": "06901234567892", "uom": "EA",
+                "category": "electronics", "warranty_months": 24,
+                "serial_rule": {"code": "TCR", "template": "TC-{SEQ:5}", "sequence_reset": "never"},
+                "version": 1, "updated_at": "2026-05-18T00:00:00Z"})))
             .says("Answers the record with its version in `ETag`.")
             .body(body::<Product>(json!({"code": "TC", "name": "Controller", "tracking": "serial", "gtin": "06901234567892",
                 "category": "electronics", "warranty_months": 24,
@@ -628,61 +757,96 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("`kind` is `products`, `parties`, `locations` or `serial-rules`."),
         // Operations.
         ("POST", "/api/v1/ops/receive") => op::<ops::Receive>("Receive against a purchase order", json!({
-            "supplier": "S1", "purchase_order": "PO-2026-0042", "location": "SZ-RM",
-            "lines": [{"product": "RESIN", "lots": [{"lot": "R1", "quantity": "250.5", "expiry_date": "2027-03-01"}]}]})),
+            "time": "2026-05-18T09:10:00+08:00", "supplier": "S1", "purchase_order": "PO-2026-0042", "location": "SZ-RM",
+            "inspector": "zhou.min",
+            "lines": [
+                {"line": "10", "product": "RESIN", "lots": [{"lot": "R1", "quantity": "250.5", "production_date": "2026-04-20", "expiry_date": "2027-04-20"}]},
+                {"line": "20", "product": "BOARD", "serials": ["B-77", "B-78", "B-79", "B-80"]}]}), 19, 2)
+            .refuses(422, "A supplier that is not in the master data",
+                json!({"time": "2026-05-31T09:00:00+08:00", "supplier": "S404", "purchase_order": "PO-2026-0043", "location": "SZ-RM",
+                       "lines": [{"product": "RESIN", "lots": [{"lot": "R2", "quantity": "100"}]}]}),
+                problem("unknown_party", "party S404 does not exist", Some("supplier"))),
         ("POST", "/api/v1/ops/commission") => op::<ops::Commission>("Commission serials on a line", json!({
-            "product": "TC", "serials": ["TC-00001", "TC-00002"], "work_order": "WO-2026-0301", "line": "SZ-L1",
-            "station": "ST-3", "operator": "li.wei"})),
+            "time": "2026-05-19T08:30:00+08:00", "product": "TC", "serials": ["TC-00001", "TC-00002"], "work_order": "WO-2026-0301",
+            "line": "SZ-L1", "station": "ST-3", "operator": "li.wei", "revision": "C"}), 21, 1),
         ("POST", "/api/v1/ops/assemble") => op::<ops::Assemble>("Build components into a unit", json!({
-            "parent": unit("TC-00001"), "components": [{"product": "BOARD", "serial": "B-77"}],
-            "component_lots": [{"product": "RESIN", "lot": "R1", "quantity": "0.25"}], "work_order": "WO-2026-0301"})),
+            "time": "2026-05-19T10:05:00+08:00", "parent": unit("TC-00001"), "components": [{"product": "BOARD", "serial": "B-77"}],
+            "component_lots": [{"product": "RESIN", "lot": "R1", "quantity": "0.25"}], "location": "SZ-L1",
+            "work_order": "WO-2026-0301", "station": "ST-5", "operator": "li.wei"}), 26, 1),
         ("POST", "/api/v1/ops/remove") => op::<ops::Remove>("Take components out of a unit", json!({
-            "parent": unit("TC-00001"), "components": [{"product": "BOARD", "serial": "B-77"}], "reason": "salvage"})),
+            "time": "2026-05-20T10:00:00+08:00", "parent": unit("TC-00002"), "components": [{"product": "BOARD", "serial": "B-79"}],
+            "location": "SZ-L1", "reason": "salvage: the housing cracked"}), 33, 1),
         ("POST", "/api/v1/ops/replace") => op::<ops::Replace>("Swap components of a unit", json!({
-            "parent": unit("TC-00001"), "parts": [{"old": {"product": "BOARD", "serial": "B-77"}, "new": {"product": "BOARD", "serial": "B-78"}}],
-            "repair_order": "RO-9"})),
+            "time": "2026-05-20T09:00:00+08:00", "parent": unit("TC-00001"),
+            "parts": [{"old": {"product": "BOARD", "serial": "B-77"}, "new": {"product": "BOARD", "serial": "B-78"}}],
+            "location": "SZ-L1", "repair_order": "RW-2026-0520"}), 31, 2),
         ("POST", "/api/v1/ops/transform") => op::<ops::Transform>("Make outputs from inputs", json!({
-            "location": "SZ-MIX", "input_lots": [{"product": "RESIN", "lot": "R1", "quantity": "20"}],
-            "output_lots": [{"product": "HOUSING", "lot": "H-0302", "quantity": "400"}],
-            "parameters": {"temperature_c": 215}, "work_order": "WO-2026-0302"})),
+            "time": "2026-05-19T13:00:00+08:00", "location": "SZ-RM",
+            "input_lots": [{"product": "RESIN", "lot": "R1", "quantity": "20"}],
+            "output_lots": [{"product": "HOUSING", "lot": "H-260519", "quantity": "400"}],
+            "production_date": "2026-05-19", "equipment": "IMM-02",
+            "parameters": {"melt_temperature_c": 215, "cycle_s": 38.5}, "work_order": "WO-2026-0302"}), 28, 1),
         ("POST", "/api/v1/ops/inspect") => op::<ops::Inspect>("Record a QC inspection", json!({
-            "items": [unit("TC-00001")], "result": "fail", "inspector": "zhao",
-            "measurements": [{"name": "voltage", "value": 5.31, "unit": "V", "low": 4.75, "high": 5.25}],
-            "defect_codes": ["D-OVERVOLT"], "location": "SZ-QC"})),
+            "time": "2026-05-19T15:20:00+08:00", "items": [unit("TC-00001")], "result": "fail", "inspector": "zhao",
+            "equipment": "DMM-07",
+            "measurements": [{"name": "output_voltage", "value": 5.31, "unit": "V", "low": 4.75, "high": 5.25}],
+            "defect_codes": ["D-OVERVOLT"], "location": "SZ-QC", "note": "regulator output high at full load"}), 29, 1),
         ("POST", "/api/v1/ops/disposition") => op::<ops::QcDisposition>("Decide what happens to failed units", json!({
-            "items": [unit("TC-00001")], "decision": "rework", "reason": "reflow the regulator", "approved_by": "qa.lead"})),
+            "time": "2026-05-19T16:00:00+08:00", "items": [unit("TC-00001")], "decision": "rework",
+            "reason": "replace the main board", "approved_by": "qa.lead"}), 30, 1),
         ("POST", "/api/v1/ops/pack") => op::<ops::Pack>("Pack units into a container", json!({
-            "container": {"product": "CASE", "serial": "006901234000000017"}, "items": [unit("TC-00001"), unit("TC-00002")]})),
+            "time": "2026-05-20T15:00:00+08:00", "container": {"product": "CASE", "serial": "006901234000000018"},
+            "items": [unit("TC-00001"), unit("TC-00003")], "location": "SZ-FG-A02"}), 36, 2),
         ("POST", "/api/v1/ops/unpack") => op::<ops::Unpack>("Take units out of a container", json!({
-            "container": {"product": "CASE", "serial": "006901234000000017"}, "items": [unit("TC-00002")]})),
+            "time": "2026-05-20T15:30:00+08:00", "container": {"product": "CASE", "serial": "006901234000000018"},
+            "items": [unit("TC-00003")]}), 38, 1),
         ("POST", "/api/v1/ops/move") => op::<ops::Move>("Move or put away", json!({
-            "items": [unit("TC-00001")], "to": "SZ-FG-A01", "put_away": true, "operator": "wang"})),
-        ("GET", "/api/v1/ops/pick") => doc("Operations", "Suggest lots to pick", ok::<Vec<ops::Pick>>(200))
+            "time": "2026-05-20T14:00:00+08:00", "items": [unit("TC-00001"), unit("TC-00003")], "to": "SZ-FG-A01",
+            "put_away": true, "operator": "wang"}), 34, 1),
+        ("GET", "/api/v1/ops/pick") => doc("Operations", "Suggest lots to pick", ok_eg::<shapes::Picks>(200, json!({
+                "product": "RESIN", "quantity": "120.5", "strategy": "fefo", "short": "0",
+                "picks": [{"lot": "R1", "location": "SZ-L1", "quantity": "4.75", "expiry_date": "2027-04-20"},
+                          {"lot": "R1", "location": "SZ-RM", "quantity": "115.75", "expiry_date": "2027-04-20"}]})))
             .says("Lots in stock to pick a quantity from, first-in-first-out or first-expiry-first-out.")
             .query::<ops::PickParams>()
             .eg(&[("product", "RESIN"), ("quantity", "120.5"), ("strategy", "fefo")]),
         ("POST", "/api/v1/ops/ship") => op::<ops::Ship>("Ship against a sales order", json!({
-            "sales_order": "SO-2026-1001", "customer": "C1", "from": "SZ-FG", "carrier": "SF Express",
-            "tracking_number": "SF1234567890", "lines": [{"product": "TC", "serials": ["TC-00001"]}]})),
+            "time": "2026-05-21T09:00:00+08:00", "sales_order": "SO-2026-1001", "distributor": "D1", "ship_to_region": "CN-GD",
+            "from": "SZ-FG-A02", "to": "D1-GZ", "carrier": "SF Express", "tracking_number": "SF1234567890",
+            "containers": [{"product": "CASE", "serial": "006901234000000018"}]}), 39, 1)
+            .refuses(422, "Shipping a unit that was scrapped",
+                json!({"time": "2026-05-31T09:00:00+08:00", "sales_order": "SO-2026-1002", "customer": "C9", "from": "SZ-FG-A02",
+                       "lines": [{"product": "TC", "serials": ["TC-00002"]}]}),
+                problem("item_scrapped", "serial TC-00002 of TC is scrapped and can take no further steps", Some("lines[0].serials[0]"))),
         ("POST", "/api/v1/ops/distributor-receipt") => op::<ops::DistributorReceipt>("A distributor receives units", json!({
-            "distributor": "D1", "location": "D1-GZ", "sales_order": "SO-2026-1001", "items": [unit("TC-00001")]})),
+            "time": "2026-05-22T14:00:00+08:00", "distributor": "D1", "location": "D1-GZ", "sales_order": "SO-2026-1001",
+            "items": [{"product": "CASE", "serial": "006901234000000018"}]}), 40, 1),
         ("POST", "/api/v1/ops/sell") => op::<ops::Sell>("Sell units to an end customer", json!({
-            "customer": "C9", "seller": "D1", "region": "CN-GD", "invoice": "INV-88", "items": [unit("TC-00001")]})),
+            "time": "2026-05-25T11:30:00+08:00", "customer": "C9", "seller": "D1", "region": "CN-GD-SZ",
+            "invoice": "INV-2026-0088", "items": [unit("TC-00001")]}), 42, 1),
         ("POST", "/api/v1/ops/return") => op::<ops::Return>("Take a return (RMA)", json!({
-            "rma": "RMA-501", "customer": "C9", "reason": "no power", "condition": "scuffed",
-            "outcome": "repair", "location": "SZ-RMA", "items": [unit("TC-00001")]})),
+            "time": "2026-05-28T10:00:00+08:00", "rma": "RMA-501", "customer": "C9", "reason": "no power", "condition": "scuffed",
+            "outcome": "repair", "location": "SZ-RMA", "items": [unit("TC-00001")]}), 43, 2),
         ("POST", "/api/v1/ops/repair") => op::<ops::Repair>("Record a repair", json!({
-            "repair_order": "RO-9", "unit": unit("TC-00001"), "fault": "regulator failed", "engineer": "chen",
-            "parts": [{"old": {"product": "BOARD", "serial": "B-77"}, "new": {"product": "BOARD", "serial": "B-78"}}],
-            "completed": true, "location": "SZ-RMA"})),
+            "time": "2026-05-29T16:00:00+08:00", "repair_order": "RO-9", "unit": unit("TC-00001"), "fault": "regulator failed",
+            "fault_code": "F-REG", "engineer": "chen",
+            "parts": [{"old": {"product": "BOARD", "serial": "B-78"}, "new": {"product": "BOARD", "serial": "B-80"}}],
+            "completed": true, "location": "SZ-RMA"}), 45, 3),
         ("POST", "/api/v1/ops/scrap") => op::<ops::Scrap>("Scrap units or lot quantities", json!({
-            "items": [unit("TC-00002")], "lots": [{"product": "RESIN", "lot": "R1", "quantity": "1.5"}], "reason": "contaminated"})),
+            "time": "2026-05-30T09:00:00+08:00", "items": [unit("TC-00002")],
+            "lots": [{"product": "RESIN", "lot": "R1", "quantity": "1.5"}], "reason": "housing cracked; resin contaminated by the spill",
+            "location": "SZ-RM"}), 48, 1),
         ("POST", "/api/v1/ops/hold") => op::<ops::Hold>("Place a hold", json!({
-            "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier notice 2026-11"})),
+            "time": "2026-05-30T10:00:00+08:00", "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}],
+            "reason": "supplier notice SN-2026-11: viscosity out of range"}), 49, 1)
+            .answering("units", json!(0)).answering("not_held", json!([])),
         ("POST", "/api/v1/ops/release") => op::<ops::Release>("Release a hold", json!({
-            "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}], "reason": "supplier cleared the lot"})),
+            "time": "2026-05-30T17:00:00+08:00", "kind": "admin", "lots": [{"product": "RESIN", "lot": "R1"}],
+            "reason": "supplier certificate CoA-7781 received; lot within spec"}), 50, 1)
+            .answering("units", json!(0)).answering("not_held", json!([])),
         ("POST", "/api/v1/ops/correct") => op::<ops::Correct>("Correct an earlier event", json!({
-            "event": "0193a0d2-7c4e-7b7a-9f1e-2a4b6c8d0e1f", "reason": "put away to the wrong bin", "location": "WH-A2"})),
+            "time": "2026-05-20T14:20:00+08:00", "event": MOVE_EVENT_ID, "reason": "put away to the wrong bin",
+            "location": "SZ-FG-A02"}), 35, 1),
         // The process definition.
         ("GET", "/api/v1/process") => {
             let mut example = serde_json::to_value(Process::default()).unwrap_or_default();
@@ -701,19 +865,40 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
         }
         ("GET", "/api/v1/process/history") => doc("Process", "Versions of the process definition", ok::<shapes::Versions>(200)),
         // Passport.
-        ("GET", "/api/v1/items/{product}/{serial}/passport") => doc("Passport", "A unit's passport", ok::<passport::Passport>(200))
+        ("GET", "/api/v1/items/{product}/{serial}/passport") => doc("Passport", "A unit's passport", ok_eg::<passport::Passport>(200, passport_example()))
             .says("Identity, state, warranty, timeline, QC and repairs of one unit."),
         ("GET", "/api/v1/passport") => doc("Passport", "A unit's passport from a scan", ok::<passport::Passport>(200))
             .says("`code` is anything printed on the unit: GS1 element string, Digital Link URL, or a plain serial.")
             .query::<passport::ByCode>()
             .eg(&[("code", "https://id.example.com/01/06901234567892/21/TC-00001")]),
         // Trace.
-        ("GET", "/api/v1/trace/backward") => doc("Trace", "Trace back: what went into a unit or lot", ok::<trace::Trace>(200))
+        ("GET", "/api/v1/trace/backward") => doc("Trace", "Trace back: what went into a unit or lot", ok_eg::<trace::Trace>(200, json!({
+                "direction": "backward", "as_of": "2026-06-01T12:00:00Z",
+                "scope": {"start": {"item": unit("TC-00001")}, "as_of": "2026-06-01T12:00:00Z"},
+                "nodes": [
+                    {"depth": 1, "kind": "aggregation", "node": {"item": {"product": "BOARD", "serial": "B-77"}}, "via": {"item": unit("TC-00001")},
+                     "linked_at": "2026-05-19T02:05:00Z", "removed_at": "2026-05-20T01:00:00Z",
+                     "state": {"status": "in_stock", "location": "SZ-RM", "in_our_hands": true}},
+                    {"depth": 1, "kind": "aggregation", "node": {"lot": {"product": "RESIN", "lot": "R1"}}, "via": {"item": unit("TC-00001")},
+                     "linked_at": "2026-05-19T02:05:00Z", "quantity": "0.25"},
+                    {"depth": 1, "kind": "aggregation", "node": {"item": {"product": "BOARD", "serial": "B-80"}}, "via": {"item": unit("TC-00001")},
+                     "linked_at": "2026-05-29T08:00:00Z",
+                     "state": {"status": "in_stock", "location": "SZ-RMA", "inside": unit("TC-00001"), "custodian": "C9", "customer": "C9",
+                               "customer_name": "Li Ming", "in_our_hands": true}}]})))
             .says("Every component and input lot, depth by depth, with where each is now.")
             .query::<trace::ScopeRequest>()
             .eg(&[("product", "TC"), ("serial", "TC-00001")])
             .export(),
-        ("GET", "/api/v1/trace/forward") => doc("Trace", "Trace forward: where a unit, lot, supplier, work order or line went", ok::<trace::Trace>(200))
+        ("GET", "/api/v1/trace/forward") => doc("Trace", "Trace forward: where a unit, lot, supplier, work order or line went", ok_eg::<trace::Trace>(200, json!({
+                "direction": "forward", "as_of": "2026-06-01T12:00:00Z",
+                "scope": {"start": {"lot": {"product": "RESIN", "lot": "R1"}}, "as_of": "2026-06-01T12:00:00Z"},
+                "nodes": [
+                    {"depth": 1, "kind": "aggregation", "node": {"item": unit("TC-00001")}, "via": {"lot": {"product": "RESIN", "lot": "R1"}},
+                     "linked_at": "2026-05-19T02:05:00Z", "quantity": "0.25",
+                     "state": {"status": "sold", "location": "D1-GZ", "custodian": "C9", "customer": "C9", "customer_name": "Li Ming",
+                               "distributor": "D1", "region": "CN-GD-SZ", "in_our_hands": false}},
+                    {"depth": 1, "kind": "transformation", "node": {"lot": {"product": "HOUSING", "lot": "H-260519"}},
+                     "via": {"lot": {"product": "RESIN", "lot": "R1"}}, "linked_at": "2026-05-19T05:00:00Z", "quantity": "20"}]})))
             .says("Everything built from the start, and where each is now (distributor, customer, region).")
             .query::<trace::ScopeRequest>()
             .eg(&[("product", "RESIN"), ("lot", "R1"), ("supplier", "S1"), ("from", "2026-03-01T00:00:00+08:00"), ("to", "2026-03-31T23:59:59+08:00")])
@@ -756,9 +941,14 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("Reads a GS1 element string, GS1 Digital Link URL, SSCC or plain serial, and names the unit, lot or container.")
             .query::<scan::ScanParams>()
             .eg(&[("code", "(01)06901234567892(21)TC-00001")]),
-        ("POST", "/api/v1/products/{code}/allocations") => doc("Identifiers", "Allocate serials from the product's rule", ok::<serials::Allocated>(201))
+        ("POST", "/api/v1/products/{code}/allocations") => doc("Identifiers", "Allocate serials from the product's rule", ok_eg::<serials::Allocated>(201, json!({
+                "product": "TC", "first": 1, "serials": ["TC-00001", "TC-00002", "TC-00003", "TC-00004", "TC-00005"],
+                "scope": "TCR#3a801abd7f6a|always|product=TC", "receipt": receipt(18)})))
             .says("Reserves the next serials (recorded as an encoding event) for printing and later commissioning.")
-            .body(body::<serials::AllocationRequest>(json!({"count": 3, "line": "L1", "printer": "ZT410-01"}))),
+            .refuses(400, "Too many serials at once",
+                json!({"count": 1_000_000, "line": "L1"}),
+                problem("invalid_count", "count must be 1–100000", Some("count")))
+            .body(body::<serials::AllocationRequest>(json!({"count": 5, "line": "L1", "printer": "ZT410-01"}))),
         ("GET", "/api/v1/serial-rules") => doc("Identifiers", "List serial rules", ok::<shapes::SerialRules>(200))
             .query::<serials::RuleListParams>()
             .eg(&[("q", "controllers"), ("limit", "50")]),
@@ -782,7 +972,9 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .body(body::<serials::ValidateRequest>(json!({"rule": {"code": "TCR", "template": "TC-{SEQ:5}"}, "serial": "TC-00042"}))),
         // Labels.
         ("GET", "/api/v1/label-templates") => doc("Labels", "List label templates", ok::<shapes::LabelTemplates>(200)),
-        ("POST", "/api/v1/label-templates") => doc("Labels", "Create a label template", ok::<LabelTemplateRecord>(201))
+        ("POST", "/api/v1/label-templates") => doc("Labels", "Create a label template", ok_eg::<LabelTemplateRecord>(201, json!({
+                "name": "unit-50x30", "definition": label_template(), "version": 1,
+                "updated_at": "2026-06-01T12:00:00Z", "updated_by": "token:erp"})))
             .body(body::<labels::NewTemplate>(json!({"name": "unit-50x30", "template": label_template()}))),
         ("POST", "/api/v1/label-templates/preview") => doc("Labels", "Preview a label", Success::File {
                 media: &["image/png", "image/svg+xml"], description: "The label drawn with the given data." })
@@ -798,27 +990,30 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
                 media: &["application/pdf", "application/zpl"], description: "The labels as PDF, or ZPL for a Zebra printer; `X-Label-Count` says how many." })
             .says("Labels for an allocation block (`allocation`: the allocation event's id), a commissioning batch (`commissioning`: the commissioning event's id), a lot (`copies` times) or a reprint of one unit. Once every label renders, the job is recorded: units never labelled get their first label (pool serials become `printed`), units labelled before are recorded as a reprint (business transaction `urn:threadline:btt:reprint`: who, which serials, when). Units voided, scrapped or consumed get no label; a reprint of one is refused.")
             .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "format": "pdf"}))),
-        ("POST", "/api/v1/label-jobs/print") => doc("Labels", "Send a print job to a printer", ok::<shapes::Printed>(200))
+        ("POST", "/api/v1/label-jobs/print") => doc("Labels", "Send a print job to a printer", ok_eg::<shapes::Printed>(200, json!({
+                "printer": "192.168.1.50:9100", "labels": 4, "bytes": 948})))
             .says("The job's labels as ZPL over raw TCP to `printer` (`host:port`, Zebra printers listen on 9100), recorded as `/api/v1/label-jobs` records them.")
             .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "192.168.1.50:9100"}))),
         // Imports.
-        ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials, lots or history from CSV or XLSX", ok::<shapes::Imported>(200))
+        ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials, lots or history from CSV or XLSX", ok_eg::<shapes::Imported>(200, json!({
+                "kind": "serials", "rows": 2, "dry_run": true, "entries": []})))
+            .also(201, "Committed: every row recorded.", json!({"kind": "serials", "rows": 2, "dry_run": false, "entries": receipts(52, 2)}))
             .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) `lots` (a quantity of a lot at a location: the lots' opening stock) or `events` (history from an old system: one unit or lot quantity per row at its own time, recorded in time order through the same rules as a capture). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201). A commit retried with the same `Idempotency-Key` and file answers the first commit (header `Idempotent-Replayed: true`) and records nothing; the key with another file is refused (`idempotency_key_reused`). A dry run ignores the key.")
             .idempotent()
             .query::<import::ImportParams>()
             .eg(&[("mode", "dry_run")])
-            .body(Some(RequestBody::File { media: SPREADSHEETS, description: "The spreadsheet, as the raw body." })),
+            .body(Some(RequestBody::File { media: SPREADSHEETS, description: "The spreadsheet, as the raw body.", csv_example: Some(SERIALS_CSV) })),
         ("GET", "/api/v1/imports/{kind}/template") => doc("Import", "Download an import template", Success::File {
                 media: SPREADSHEETS, description: "The header row to fill in." })
             .query::<import::TemplateParams>()
             .eg(&[("format", "xlsx")]),
         // Webhooks.
         ("GET", "/api/v1/webhooks") => doc("Webhooks", "List webhook subscriptions", ok::<shapes::Webhooks>(200)),
-        ("POST", "/api/v1/webhooks") => doc("Webhooks", "Subscribe a URL to events", ok::<threadline_store::webhook::Webhook>(201))
+        ("POST", "/api/v1/webhooks") => doc("Webhooks", "Subscribe a URL to events", ok_eg::<threadline_store::webhook::Webhook>(201, webhook_example(true)))
             .says("Deliveries are signed with HMAC-SHA256 over id, timestamp and body (`json`), or sent as a DingTalk / WeCom robot message. Private and loopback addresses are refused unless the server allows them.")
             .body(body::<crate::webhook::WebhookRequest>(json!({"name": "erp", "url": "https://erp.example.com/threadline",
                 "filter": {"topics": ["qc_failed"], "products": ["BOARD"], "locations": ["SZ"]}}))),
-        ("GET", "/api/v1/webhooks/{name}") => doc("Webhooks", "Get a webhook subscription", ok::<threadline_store::webhook::Webhook>(200)),
+        ("GET", "/api/v1/webhooks/{name}") => doc("Webhooks", "Get a webhook subscription", ok_eg::<threadline_store::webhook::Webhook>(200, webhook_example(false))),
         ("PUT", "/api/v1/webhooks/{name}") => doc("Webhooks", "Replace a webhook subscription", ok::<threadline_store::webhook::Webhook>(200))
             .if_match()
             .body(body::<crate::webhook::WebhookRequest>(json!({"url": "https://erp.example.com/threadline/v2", "active": true}))),
@@ -834,16 +1029,107 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
     Some(d)
 }
 
-fn op<T: ops_bound::Op>(summary: &'static str, example: Value) -> Doc {
-    doc("Operations", summary, ok::<shapes::OperationResult>(201))
+/// An operation's entry: its request example, and the answer's — the receipts of the `n`
+/// events it records, from ledger position `first` of the examples' story.
+fn op<T: crate::ops::Operation + JsonSchema>(
+    summary: &'static str,
+    example: Value,
+    first: u64,
+    n: u64,
+) -> Doc {
+    let answer = json!({"operation": T::NAME, "events": receipts(first, n)});
+    doc("Operations", summary, ok_eg::<shapes::OperationResult>(201, answer))
         .says("Plans the events of the step, checks each against the process definition and the caller's permissions, and records them in one capture (201). Nothing to do answers 200 with no events. A retry with the same `Idempotency-Key` and body answers the first receipts.")
         .idempotent()
         .body(body::<T>(example))
 }
 
-mod ops_bound {
-    pub trait Op: schemars::JsonSchema + serde::de::DeserializeOwned {}
-    impl<T: crate::ops::Operation + schemars::JsonSchema> Op for T {}
+fn item_example() -> Value {
+    json!({"product": "TC", "serial": "TC-00001", "status": "in_stock", "location": "SZ-RMA", "custodian": null,
+        "parent": null, "children": [{"product": "BOARD", "serial": "B-80"}], "lot": null, "attributes": {},
+        "holds": [], "first_seen": "2026-05-18T00:00:00Z", "last_event_time": "2026-05-29T08:00:00Z", "event_count": 17})
+}
+
+/// A stored event of the examples' story, as the ledger answers it.
+fn stored(seq: u64, event: Value) -> Value {
+    let mut e = event;
+    let r = receipt(seq);
+    e["id"] = r["id"].clone();
+    e["seq"] = json!(seq);
+    e["hash"] = r["hash"].clone();
+    e["hash_id"] = json!(format!(
+        "ni:///sha-256;{}?ver=CBV2.0",
+        receipt(seq + 1000)["hash"].as_str().unwrap_or_default()
+    ));
+    e["actor"] = json!("token:erp");
+    e["record_time"] = e["event_time"].clone();
+    e["event_time_zone_offset"] = json!("+08:00");
+    e
+}
+
+fn passport_example() -> Value {
+    let inspection = stored(
+        29,
+        json!({"type": "object", "action": "OBSERVE", "event_time": "2026-05-19T07:20:00Z",
+        "biz_step": "inspecting", "disposition": "non_conformant", "biz_location": "SZ-QC", "items": [unit("TC-00001")],
+        "hold": {"place": "qc"}, "fields": {"result": "fail", "inspector": "zhao", "equipment": "DMM-07",
+            "defect_codes": ["D-OVERVOLT"], "note": "regulator output high at full load",
+            "measurements": [{"name": "output_voltage", "value": 5.31, "unit": "V", "low": 4.75, "high": 5.25}]}}),
+    );
+    let repair = stored(
+        47,
+        json!({"type": "object", "action": "OBSERVE", "event_time": "2026-05-29T08:00:00Z",
+        "biz_step": "repairing", "disposition": "sellable_not_accessible", "biz_location": "SZ-RMA", "items": [unit("TC-00001")],
+        "biz_transactions": [{"type": "ro", "id": "RO-9"}],
+        "fields": {"completed": true, "engineer": "chen", "fault": "regulator failed", "fault_code": "F-REG", "warranty": "in_warranty",
+            "parts_replaced": [{"old": {"product": "BOARD", "serial": "B-78"}, "new": {"product": "BOARD", "serial": "B-80"}}]}}),
+    );
+    let mut allocation = stored(
+        18,
+        json!({"type": "object", "action": "ADD", "event_time": "2026-05-18T00:00:00Z",
+        "biz_step": "encoding", "disposition": "encoded", "items": [unit("TC-00001")], "others": 4,
+        "allocation": {"count": 5, "first": 1, "rule_version": 1, "scope": "TCR#3a801abd7f6a|always|product=TC"},
+        "fields": {"line": "L1", "printer": "ZT410-01", "rule": "TCR"}}),
+    );
+    allocation["event_time_zone_offset"] = json!("+00:00");
+    json!({
+        "identity": {"product": "TC", "serial": "TC-00001", "product_name": "Controller", "gtin": "06901234567892",
+            "digital_link": "https://id.gs1.org/01/06901234567892/21/TC-00001"},
+        "state": item_example(),
+        "warranty": {"months": 24, "start": "2026-05-25T03:30:00Z", "end": "2028-05-25T03:30:00Z", "status": "active"},
+        "timeline": [
+            allocation,
+            stored(21, json!({"type": "object", "action": "ADD", "event_time": "2026-05-19T00:30:00Z", "biz_step": "commissioning",
+                "disposition": "active", "biz_location": "SZ-L1", "read_point": "SZ-L1", "items": [unit("TC-00001")], "others": 1,
+                "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}],
+                "fields": {"operator": "li.wei", "revision": "C", "station": "ST-3"}})),
+            inspection.clone(),
+            stored(42, json!({"type": "object", "action": "OBSERVE", "event_time": "2026-05-25T03:30:00Z", "biz_step": "retail_selling",
+                "disposition": "retail_sold", "items": [unit("TC-00001")], "destinations": [{"type": "owning_party", "id": "C9"}],
+                "fields": {"invoice": "INV-2026-0088", "region": "CN-GD-SZ", "sold_by": "D1", "warranty_months": {"TC": 24},
+                    "warranty_start": "2026-05-25T11:30:00+08:00"}})),
+            repair.clone()],
+        "qc": [inspection],
+        "repairs": [
+            stored(31, json!({"type": "aggregation", "action": "DELETE", "event_time": "2026-05-20T01:00:00Z", "biz_step": "removing",
+                "biz_location": "SZ-L1", "parent": unit("TC-00001"), "children": [{"product": "BOARD", "serial": "B-77"}],
+                "biz_transactions": [{"type": "ro", "id": "RW-2026-0520"}]})),
+            stored(32, json!({"type": "aggregation", "action": "ADD", "event_time": "2026-05-20T01:00:00Z", "biz_step": "replacing",
+                "biz_location": "SZ-L1", "parent": unit("TC-00001"), "children": [{"product": "BOARD", "serial": "B-78"}],
+                "biz_transactions": [{"type": "ro", "id": "RW-2026-0520"}]})),
+            repair],
+    })
+}
+
+fn webhook_example(created: bool) -> Value {
+    let mut w = json!({"id": "0196e035-9b1c-7e42-a5d3-6c8f0e2b4a17", "name": "erp", "url": "https://erp.example.com/threadline",
+        "format": "json", "language": "zh-CN", "active": true,
+        "filter": {"topics": ["qc_failed"], "products": ["BOARD"], "locations": ["SZ"], "biz_steps": []},
+        "version": 1, "created_at": "2026-06-01T12:00:00Z", "updated_at": "2026-06-01T12:00:00Z", "updated_by": "token:erp"});
+    if created {
+        w["secret"] = json!("whsec_95PpHNdqPcB/yAEm/DEPG1yrC7j1JSF8");
+    }
+    w
 }
 
 fn label_template() -> Value {
@@ -1016,15 +1302,23 @@ fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard,
     match d.body {
         Some(RequestBody::Json(b)) => {
             let schema = (b.schema)(g);
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {
-                "schema": schema, "example": b.example}}});
+            let mut content = json!({"schema": schema});
+            match <[Example; 1]>::try_from(b.examples) {
+                Ok([one]) => content["example"] = one.value,
+                Err(several) => content["examples"] = examples(several),
+            }
+            op["requestBody"] = json!({"required": true, "content": {"application/json": content}});
         }
         Some(RequestBody::File {
             media: types,
             description,
+            csv_example,
         }) => {
             op["requestBody"] = media(types, description);
             op["requestBody"]["required"] = json!(true);
+            if let Some(csv) = csv_example {
+                op["requestBody"]["content"]["text/csv"]["example"] = json!(csv);
+            }
         }
         None => {}
     }
@@ -1054,6 +1348,12 @@ fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard,
                     response["content"][media] = file.clone();
                 }
                 response["description"] = json!("OK: JSON, or the spreadsheet `format` asks for.");
+            }
+            if let Some((status, description, example)) = d.also {
+                let mut other = response.clone();
+                other["description"] = json!(description);
+                other["content"]["application/json"]["example"] = example;
+                responses.insert(status.to_string(), other);
             }
             responses.insert(status.to_string(), response);
         }
@@ -1089,8 +1389,49 @@ fn operation(g: &mut SchemaGenerator, method: &Method, path: &str, guard: Guard,
             json!({"$ref": format!("#/components/responses/{e}")}),
         );
     }
+    // A refusal of this operation's own replaces the shared response of its status.
+    for r in d.refusals {
+        let status = r.status.to_string();
+        let entry = responses.entry(status.clone()).or_insert(Value::Null);
+        if entry.get("content").is_none() {
+            *entry = json!({"description": refusal_description(&status), "content": {"application/json": {
+                "schema": g.subschema_for::<shapes::Problem>(), "examples": {}}}});
+        }
+        let name = r.answer["error"]["code"]
+            .as_str()
+            .unwrap_or("refused")
+            .to_owned();
+        entry["content"]["application/json"]["examples"][name] =
+            json!({"summary": r.summary, "x-request": r.request, "value": r.answer});
+    }
     op["responses"] = Value::Object(responses);
     op
+}
+
+fn examples(list: Vec<Example>) -> Value {
+    Value::Object(
+        list.into_iter()
+            .map(|e| {
+                (
+                    e.name.to_owned(),
+                    json!({"summary": e.summary, "value": e.value}),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// What a refusal status means (the shared responses say the same).
+fn refusal_description(status: &str) -> &'static str {
+    match status {
+        "400" => {
+            "The request cannot be read: bad JSON, a wrong type, an unknown or missing field (named in `field`)."
+        }
+        "404" => "No such record.",
+        "409" => "It exists already, or the version changed since it was read.",
+        "422" => "Readable, but breaks a rule (every violation listed).",
+        _ => "Refused.",
+    }
 }
 
 fn problem_response(g: &mut SchemaGenerator, description: &str, example: Value) -> Value {
@@ -1123,17 +1464,17 @@ pub fn document() -> Value {
             .insert(r.method.as_str().to_ascii_lowercase(), op);
     }
     let responses = json!({
-        "400": problem_response(&mut g, "The request cannot be read: bad JSON, a wrong type, an unknown or missing field (named in `field`).",
+        "400": problem_response(&mut g, refusal_description("400"),
             problem("missing_field", "missing field `reason`", Some("reason"))),
         "401": problem_response(&mut g, "No credentials, or credentials that do not hold.",
             problem("unauthenticated", "send a bearer token or sign in", None)),
         "403": problem_response(&mut g, "Signed in, but lacking the permission (or the CSRF token).",
             problem("forbidden", "this needs the permission configure, which token:erp lacks", None)),
-        "404": problem_response(&mut g, "No such record.",
+        "404": problem_response(&mut g, refusal_description("404"),
             problem("not_found", "product TC does not exist", None)),
-        "409": problem_response(&mut g, "It exists already, or the version changed since it was read.",
+        "409": problem_response(&mut g, refusal_description("409"),
             problem("already_exists", "product TC exists already", Some("code"))),
-        "422": problem_response(&mut g, "Readable, but breaks a rule (every violation listed).",
+        "422": problem_response(&mut g, refusal_description("422"),
             problem("on_hold", "TC/TC-00001 is on a QC hold and cannot be shipped", Some("lines[0].serials[0]"))),
         "428": problem_response(&mut g, "`If-Match` is missing.",
             problem("version_required", "send If-Match with the version you are changing (the ETag of the record)", Some("If-Match"))),

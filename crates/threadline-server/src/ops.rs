@@ -227,6 +227,14 @@ fn op_field(plan: &[Planned], field: &str) -> String {
         })
         .max_by_key(|(ev, _)| ev.len());
     match best {
+        // A source or destination names its party or place by `id`; the operation's field is
+        // that code itself.
+        Some((ev, op))
+            if (ev.starts_with("sources[") || ev.starts_with("destinations["))
+                && &rest[ev.len()..] == ".id" =>
+        {
+            op.clone()
+        }
         Some((ev, op)) => format!("{op}{}", &rest[ev.len()..]),
         // A field the process requires and the operation left out: operations name their
         // fields as the events record them (`inspector`, `equipment`, `operator`…).
@@ -655,14 +663,16 @@ impl Receive {
         let t = time_of(self.time, now);
         let mut plan = Vec::new();
         let base = |step: &str| {
-            Planned::new("object", Some("ADD"), step, t)
+            let mut p = Planned::new("object", Some("ADD"), step, t)
                 .set("disposition", "sellable_not_accessible")
                 .set("biz_location", &self.location)
                 .endpoint("sources", "owning_party", Some(self.supplier.as_str()))
                 .transaction("po", Some(&self.purchase_order))
                 .field("supplier", &self.supplier)
                 .field("origin", &self.supplier)
-                .field("inspector", &self.inspector)
+                .field("inspector", &self.inspector);
+            p.paths.push(("sources[0]".into(), "supplier".into()));
+            p
         };
         for (l, line) in self.lines.iter().enumerate() {
             if !line.serials.is_empty() {

@@ -627,7 +627,10 @@ pub struct TraceNode {
     /// Set when the link ended before the as-of date (a part swapped out in a repair).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<DateTime<Utc>>,
+    /// Absent when there are none (the document's schemas are of what requests may omit, so
+    /// an answer's omitted field says so here).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(default)]
     pub holds: Vec<HoldKind>,
     /// For units: where each is now.
     #[serde(skip_serializing_if = "Option::is_none")]

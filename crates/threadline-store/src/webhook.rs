@@ -234,7 +234,9 @@ pub struct Webhook {
     pub name: String,
     pub url: String,
     pub format: WebhookFormat,
+    /// In the answer that creates the subscription only.
     #[serde(skip_serializing)]
+    #[schemars(default)]
     pub secret: String,
     pub filter: WebhookFilter,
     /// `zh-CN` or `en`: the language of chat messages.

@@ -30,7 +30,11 @@ fn prose(s: &str) -> String {
 }
 
 fn pretty(v: &Value) -> String {
-    esc(&serde_json::to_string_pretty(v).unwrap_or_default())
+    match v {
+        // A file's text (a CSV example) as it would be sent.
+        Value::String(text) => esc(text),
+        v => esc(&serde_json::to_string_pretty(v).unwrap_or_default()),
+    }
 }
 
 /// A schema in a word or two: its type, or a link to the named schema it refers to.
@@ -118,7 +122,7 @@ fn content(lang: Lang, c: &Value) -> String {
     };
     map.iter()
         .map(|(media, body)| {
-            let example = body
+            let mut example = body
                 .get("example")
                 .map(|e| {
                     format!(
@@ -128,6 +132,30 @@ fn content(lang: Lang, c: &Value) -> String {
                     )
                 })
                 .unwrap_or_default();
+            // Named examples: each with its summary, and the request a refusal answers.
+            for e in body
+                .get("examples")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                let request = e
+                    .get("x-request")
+                    .map(|r| {
+                        format!(
+                            "<p class=\"muted\">{}</p><pre>{}</pre>",
+                            t(lang, Msg::RequestBody),
+                            pretty(r)
+                        )
+                    })
+                    .unwrap_or_default();
+                example.push_str(&format!(
+                    "<details open><summary>{}: {}</summary>{request}<pre>{}</pre></details>",
+                    t(lang, Msg::Example),
+                    esc(e["summary"].as_str().unwrap_or("")),
+                    pretty(&e["value"])
+                ));
+            }
             format!(
                 "<p><code>{}</code> · {}</p>{example}",
                 esc(media),
