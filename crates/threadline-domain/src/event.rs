@@ -638,6 +638,15 @@ pub fn format_offset(o: &FixedOffset) -> String {
 }
 
 impl Event {
+    /// The event time as the clock where it happened read it: in the event's own
+    /// `event_time_zone_offset` (UTC if that does not read as an offset, which capture never
+    /// lets through).
+    pub fn local_event_time(&self) -> DateTime<FixedOffset> {
+        let offset = parse_offset(&self.event_time_zone_offset)
+            .unwrap_or_else(|_| chrono::Offset::fix(&Utc));
+        self.event_time.with_timezone(&offset)
+    }
+
     /// Turns a request into an event, or lists everything wrong with it. Checks what can be
     /// known without the database: the EPCIS shape rules, duplicates within the event, the
     /// clock. State rules (does the serial exist, is it on hold) are the projection's.

@@ -46,6 +46,11 @@ pub enum Cell {
     /// An instant: RFC 3339 (UTC) in CSV, a date-time cell in UTC in XLSX (Excel keeps no
     /// zone; the cell's format says `UTC`), so a spreadsheet sorts and filters it as a time.
     Time(chrono::DateTime<chrono::Utc>),
+    /// An instant as the clock where it happened read it: RFC 3339 with its offset in CSV
+    /// (`2026-05-19T08:41:07+08:00`), in XLSX a date-time cell of that wall-clock time whose
+    /// format names the offset (`2026-05-19 08:41:07 +08:00`), so a plant's spreadsheet shows
+    /// its own hours.
+    LocalTime(chrono::DateTime<chrono::FixedOffset>),
 }
 
 impl Cell {
@@ -55,6 +60,7 @@ impl Cell {
             Cell::Number(n) => n.to_string().into(),
             Cell::Date(d) => d.format("%Y-%m-%d").to_string().into(),
             Cell::Time(t) => t.to_rfc3339().into(),
+            Cell::LocalTime(t) => t.to_rfc3339().into(),
         }
     }
 
@@ -255,6 +261,8 @@ fn write_xlsx(
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let day = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
     let utc = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss \"UTC\"");
+    // One format per offset met (a plant's events carry one or two).
+    let mut local: Vec<(i32, rust_xlsxwriter::Format)> = Vec::new();
     for (c, name) in columns.iter().enumerate() {
         sheet.write_string_with_format(0, col(c), *name, &bold)?;
     }
@@ -282,6 +290,24 @@ fn write_xlsx(
                     Cell::Time(t) => {
                         let at = excel_date(t.date_naive(), Some(t.time()))?;
                         sheet.write_datetime_with_format(row, col(c), at, &utc)?;
+                    }
+                    Cell::LocalTime(t) => {
+                        let secs = t.offset().local_minus_utc();
+                        let format = match local.iter().position(|(s, _)| *s == secs) {
+                            Some(i) => &local[i].1,
+                            None => {
+                                let zone = threadline_domain::event::format_offset(t.offset());
+                                local.push((
+                                    secs,
+                                    rust_xlsxwriter::Format::new()
+                                        .set_num_format(format!("yyyy-mm-dd hh:mm:ss \"{zone}\"")),
+                                ));
+                                &local[local.len() - 1].1
+                            }
+                        };
+                        let wall = t.naive_local();
+                        let at = excel_date(wall.date(), Some(wall.time()))?;
+                        sheet.write_datetime_with_format(row, col(c), at, format)?;
                     }
                 }
             }

@@ -268,10 +268,13 @@ store_test!(
         let (_, bytes) = download(&api, "/api/v1/events?format=csv").await;
         let rows = csv_rows(&bytes);
         assert_eq!(rows.len(), count + 1);
-        assert_eq!(rows[0][..4], ["seq", "id", "event_time", "record_time"]);
+        assert_eq!(
+            rows[0][..5],
+            ["seq", "id", "event_time", "local_time", "record_time"]
+        );
         assert_eq!(rows[1][1], all.body["items"][0]["id"].as_str().unwrap());
-        assert_eq!(rows[1][10], "TC/TC-1");
-        assert_eq!(rows[4][11], "RESIN/R-1 250.5");
+        assert_eq!(rows[1][11], "TC/TC-1");
+        assert_eq!(rows[4][12], "RESIN/R-1 250.5");
         let (_, bytes) = download(&api, "/api/v1/events?product=TC&serial=TC-2&format=xlsx").await;
         let cells = xlsx_cells(bytes.clone());
         assert!(
@@ -281,7 +284,7 @@ store_test!(
         );
         let rows = xlsx_rows(bytes);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1][7], "retail_sold");
+        assert_eq!(rows[1][8], "retail_sold");
         // The same instant as the JSON's, in UTC; CSV keeps RFC 3339.
         let json = api.get("/api/v1/events?product=TC&serial=TC-2").await;
         let t = chrono::DateTime::parse_from_rfc3339(
@@ -292,5 +295,91 @@ store_test!(
         assert_eq!(rows[1][2], t.format("%Y-%m-%d %H:%M:%S").to_string());
         let (_, bytes) = download(&api, "/api/v1/events?product=TC&serial=TC-2&format=csv").await;
         assert_eq!(csv_rows(&bytes)[1][2], t.to_rfc3339());
+    }
+);
+
+// An event's time in a plant's export is also written as the clock where it happened read it:
+// the `local_time` column, in the event's own `event_time_zone_offset` — RFC 3339 with the
+// offset in CSV, the wall-clock time in XLSX (its cell format names the offset) — beside the
+// UTC `event_time`.
+store_test!(
+    event_exports_show_each_event_in_its_own_zone,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let commission = |serial: &str, time: &str, offset: Option<&str>| {
+            let mut e = json!({"type": "object", "action": "ADD", "event_time": time,
+                "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-FG",
+                "items": [{"product": "TC", "serial": serial}]});
+            if let Some(o) = offset {
+                e["event_time_zone_offset"] = json!(o);
+            }
+            e
+        };
+        // Shenzhen's line, a plant in Monterrey (the offset declared apart from the time), and
+        // a gateway that sends UTC.
+        let batch = json!([
+            commission("TC-10", "2026-05-19T08:41:07+08:00", None),
+            commission("TC-11", "2026-05-19T00:41:07Z", Some("-05:00")),
+            commission("TC-12", "2026-05-19T00:41:07Z", None),
+        ]);
+        let r = api.post("/api/v1/events", batch).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let wanted = [
+            (
+                "TC/TC-10",
+                "2026-05-19T08:41:07+08:00",
+                "2026-05-19 08:41:07",
+            ),
+            (
+                "TC/TC-11",
+                "2026-05-18T19:41:07-05:00",
+                "2026-05-18 19:41:07",
+            ),
+            (
+                "TC/TC-12",
+                "2026-05-19T00:41:07+00:00",
+                "2026-05-19 00:41:07",
+            ),
+        ];
+        let (_, bytes) = download(
+            &api,
+            "/api/v1/events?product=TC&biz_step=commissioning&format=csv",
+        )
+        .await;
+        let rows = csv_rows(&bytes);
+        assert_eq!(rows[0][2..4], ["event_time", "local_time"]);
+        let ours: Vec<&Vec<String>> = rows[1..]
+            .iter()
+            .filter(|r| ["TC/TC-10", "TC/TC-11", "TC/TC-12"].contains(&r[11].as_str()))
+            .collect();
+        assert_eq!(ours.len(), 3, "{rows:?}");
+        for (row, (unit, local, _)) in ours.iter().zip(wanted) {
+            assert_eq!(row[11], unit);
+            // The same instant in UTC, and as the plant's clock read it.
+            assert_eq!(row[2], "2026-05-19T00:41:07+00:00", "{unit}");
+            assert_eq!(row[3], local, "{unit}");
+        }
+        let (_, bytes) = download(
+            &api,
+            "/api/v1/events?product=TC&biz_step=commissioning&format=xlsx",
+        )
+        .await;
+        let cells = xlsx_cells(bytes.clone());
+        let rows = xlsx_rows(bytes);
+        assert_eq!(rows[0][2..4], ["event_time", "local_time"]);
+        let ours: Vec<usize> = (1..rows.len())
+            .filter(|&i| ["TC/TC-10", "TC/TC-11", "TC/TC-12"].contains(&rows[i][11].as_str()))
+            .collect();
+        assert_eq!(ours.len(), 3);
+        for (i, (unit, _, wall)) in ours.into_iter().zip(wanted) {
+            assert!(
+                matches!(&cells[i][3], calamine::Data::DateTime(d) if d.is_datetime()),
+                "local_time is a date-time cell: {:?}",
+                cells[i][3]
+            );
+            assert_eq!(rows[i][2], "2026-05-19 00:41:07", "{unit}");
+            assert_eq!(rows[i][3], wall, "{unit}");
+        }
     }
 );
