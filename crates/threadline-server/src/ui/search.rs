@@ -4,7 +4,7 @@
 //!
 //! An account of one site ([`crate::site`]) finds the units and lots that were there, and an
 //! order's figures from the events of it that happened there; a party's units held are those
-//! of its site among the first [`UNITS`] it holds.
+//! of its site among the first `UNITS` (50) it holds.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
