@@ -284,6 +284,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     None => println!("The database already holds data; demo not loaded."),
                 }
             }
+            // The broker link's certificates are read before anything listens: a bad file
+            // stops the start, naming the setting.
+            let broker_tls = match cfg.mqtt.as_ref().and_then(|m| m.tls.as_ref()) {
+                Some(t) => Some(mqtt_tls(t)?),
+                None => None,
+            };
             let listener = tokio::net::TcpListener::bind(&cfg.listen)
                 .await
                 .with_context(|| format!("listening on {}", cfg.listen))?;
@@ -329,7 +335,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         dead_letter_topic: m.dead_letter_topic.clone(),
                         token: m.token.clone(),
                         credentials: m.credentials.clone(),
-                        tls: m.tls.as_ref().map(mqtt_tls).transpose()?,
+                        tls: broker_tls,
                     },
                 );
                 println!(

@@ -389,6 +389,44 @@ fn bad_configuration_fails_with_a_clear_message() {
 }
 
 #[test]
+fn an_unusable_mqtt_certificate_stops_the_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let db = format!("sqlite:{}", dir.path().join("a.db").display());
+    let start = |ca_file: &str| {
+        let out = Command::new(BIN)
+            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
+            .env_remove("THREADLINE_DB")
+            .env("THREADLINE_ADMIN_PASSWORD", "correct horse battery")
+            .env("THREADLINE_MQTT_BROKER", "127.0.0.1:8883")
+            .env("THREADLINE_MQTT_TOPICS", "plant/+/scans")
+            .env("THREADLINE_MQTT_TOKEN", "tlt_x")
+            .env("THREADLINE_MQTT_CA_FILE", ca_file)
+            .output()
+            .expect("run threadline");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = start(ca.to_str().unwrap());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("mqtt.ca_file: holds no PEM certificate"),
+        "{out}"
+    );
+    assert!(!out.contains("listening on"), "nothing listens: {out}");
+    let (ok, out) = start("/nonexistent/ca.pem");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("reading MQTT TLS file /nonexistent/ca.pem"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_default_install_lets_nobody_in_without_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
