@@ -38,30 +38,6 @@ pub(crate) fn idempotency(
     scope: &str,
     body: &[u8],
 ) -> Result<Option<IdempotencyKey>, AppError> {
-    let Some(key) = idempotency_key(headers)? else {
-        return Ok(None);
-    };
-    let mut h = Sha256::new();
-    h.update(scope.as_bytes());
-    h.update([0]);
-    h.update(body);
-    Ok(Some(IdempotencyKey {
-        key,
-        request_hash: h.finalize().into(),
-    }))
-}
-
-/// [`idempotency`] for a body hashed as it was read: `request_hash` is SHA-256 of the scope,
-/// a zero byte and the body.
-pub(crate) fn idempotency_of(
-    headers: &HeaderMap,
-    request_hash: [u8; 32],
-) -> Result<Option<IdempotencyKey>, AppError> {
-    Ok(idempotency_key(headers)?.map(|key| IdempotencyKey { key, request_hash }))
-}
-
-/// The `Idempotency-Key` header, checked.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -77,7 +53,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
                 Some("Idempotency-Key".into()),
             )
         })?;
-    Ok(Some(key.to_owned()))
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(body);
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: h.finalize().into(),
+    }))
 }
 
 /// `POST /api/v1/events`. The actor must hold, for every event, the permissions

@@ -174,7 +174,7 @@ pub async fn list(
         from,
         to,
         period: Period::Day,
-        offset_minutes: 0,
+        zone: threadline_store::dashboard::ZoneOffsets::fixed(0),
         places: None,
     };
     let c = app.store.channel(&window).await?;

@@ -1881,162 +1881,908 @@ pub fn operation(lang: Lang, op: threadline_domain::process::Operation) -> &'sta
     }
 }
 
-/// What the API's refusals say in Chinese, by error code. The API answers in English (its
-/// messages name values and limits for the integrator); a page shows a Chinese reader the
-/// sentence for the code, with the API's message kept as the element's title. A code without
-/// a sentence here shows the API's message as it is.
-pub const ERRORS_ZH: &[(&str, &str)] = &[
-    ("required", "必填"),
-    ("missing_field", "缺少必填项"),
-    ("missing_value", "缺少取值"),
-    ("empty", "不能为空"),
-    ("too_long", "太长"),
-    ("too_short", "太短"),
-    ("invalid_value", "取值无效"),
-    ("unknown_value", "不是可选的取值"),
-    ("invalid_type", "类型不对（例如应为数字）"),
-    ("unknown_field", "不认识的字段"),
-    ("unexpected_field", "不认识的字段"),
-    ("malformed_json", "内容无法读取"),
-    ("invalid_form", "表单无法读取"),
-    ("invalid_character", "含有不允许的字符"),
-    ("invalid_length", "长度不对"),
-    ("invalid_format", "格式不对"),
-    ("invalid_date", "日期无效"),
-    ("invalid_time", "时间无效"),
-    ("invalid_number", "不是有效的数字"),
-    ("invalid_quantity", "数量无效"),
-    ("invalid_count", "数量无效"),
-    ("invalid_name", "名称无效"),
-    ("invalid_code", "代码无效"),
-    ("invalid_url", "网址无效"),
-    ("invalid_category", "类别无效"),
-    ("invalid_region", "区域代码无效"),
-    ("invalid_uom", "计量单位无效"),
-    ("invalid_gtin", "GTIN 无效"),
-    ("invalid_check_digit", "校验位不对"),
-    ("invalid_time_zone", "时区无效"),
-    ("invalid_template", "模板无效"),
-    ("invalid_placeholder", "占位符无效"),
-    ("unknown_placeholder", "模板中有不认识的占位符"),
-    ("invalid_attribute_name", "属性名无效"),
-    ("invalid_field_name", "字段名须为 1–128 个字符"),
-    ("invalid_parent", "上级无效"),
-    ("invalid_state", "不能选这个状态"),
-    ("already_exists", "已存在"),
-    ("exists", "已存在"),
-    ("duplicate", "重复"),
-    ("duplicate_rule", "同一作业只能有一条规则"),
-    ("duplicate_scan", "重复扫码"),
-    ("duplicate_serial", "序列号已登记"),
-    ("duplicate_gtin", "该 GTIN 已被其他产品使用"),
-    ("category_taken", "该类别已有序列号规则"),
-    ("not_found", "未找到"),
-    ("unknown_party", "没有这个合作方"),
-    ("unknown_location", "没有这个位置"),
-    ("unknown_product", "没有这个产品"),
-    ("unknown_lot", "没有这个批次"),
-    ("unknown_serial", "没有这个序列号"),
-    ("unknown_role", "没有这个角色"),
-    ("unknown_serial_rule", "没有这个序列号规则"),
-    ("unknown_event", "没有这个事件"),
-    ("missing_parent", "必须指定所在的上级位置"),
-    ("unexpected_party", "只有外部地点可以属于合作方"),
-    ("unexpected_regions", "只有经销商可以设置授权区域"),
-    ("missing_options", "选项类型必须列出选项"),
-    ("unexpected_options", "只有选项类型可以列出选项"),
-    ("immutable_field", "创建后不能修改"),
-    ("version_conflict", "已被他人修改：请刷新页面，再做一次修改"),
-    ("version_mismatch", "版本不一致：请刷新页面，再做一次修改"),
-    ("password_too_short", "密码太短"),
-    ("password_too_long", "密码太长"),
-    ("wrong_password", "密码错误"),
-    ("signature_required", "此操作需要电子签名"),
-    ("signature_refused", "电子签名未通过"),
-    ("forbidden", "没有权限"),
-    ("outside_site", "不在您可以作业的厂区"),
-    ("recall_closed", "召回已结案"),
-    ("already_closed", "召回已结案"),
-    ("narrow_empty", "缩小后的范围里没有单品"),
-    ("narrow_unchanged", "范围没有变化"),
-    ("no_units", "没有单品"),
-    ("out_of_sequence", "单品当前的状态不允许此作业"),
-    ("not_in_stock", "单品不在库"),
-    ("already_shipped", "单品已发货"),
-    ("qc_hold", "单品处于质检冻结"),
-    ("held", "单品已冻结"),
-    ("item_scrapped", "单品已报废"),
-    ("in_container", "单品在包装箱内，请整箱操作"),
-    ("assembly_cycle", "不能把单品装进它自己的组件"),
-    ("insufficient_quantity", "库存数量不足"),
-    ("wrong_tracking", "追溯方式不符（序列号或批次）"),
-    ("missing_attribute", "缺少必填的自定义属性"),
-    ("invalid_attribute", "自定义属性的取值无效"),
-    ("location_required", "需要指定位置"),
-    ("does_not_match_rule", "不符合序列号规则"),
-    ("not_in_pool", "序列号不在待用号池中"),
-    ("outside_label", "超出标签范围"),
-    ("module_too_small", "条码模块太小，打印不清"),
-    ("printer_unreachable", "无法连接打印机"),
-    ("private_destination", "不允许发往内网地址"),
+/// What the API's refusals say to a person, by error code: `(code, zh-CN, en)`. The API answers
+/// in English (its messages name values and limits for the integrator); a page shows a Chinese
+/// reader the sentence for the code, with the API's message kept as the element's title, and an
+/// English reader the API's own message (the English sentence where there is none, and at the
+/// scan station, whose list is terse). Every code the source can refuse with has an entry: a
+/// test reads `crates/*/src` for them.
+pub const ERRORS: &[(&str, &str, &str)] = &[
+    // General reading of a request.
+    ("required", "必填", "Required"),
+    ("missing_field", "缺少必填项", "A required field is missing"),
+    ("missing_value", "缺少取值", "A value is missing"),
+    ("empty", "不能为空", "Must not be empty"),
+    ("too_long", "太长", "Too long"),
+    ("too_short", "太短", "Too short"),
+    ("invalid_value", "取值无效", "The value is invalid"),
+    (
+        "unknown_value",
+        "不是可选的取值",
+        "Not one of the allowed values",
+    ),
+    (
+        "invalid_type",
+        "类型不对（例如应为数字）",
+        "Wrong type (a number was expected, for example)",
+    ),
+    ("unknown_field", "不认识的字段", "Unknown field"),
+    ("unexpected_field", "不认识的字段", "Unexpected field"),
+    (
+        "malformed_json",
+        "内容无法读取",
+        "The content cannot be read",
+    ),
+    (
+        "invalid_json",
+        "内容不是有效的 JSON",
+        "The content is not valid JSON",
+    ),
+    ("invalid_form", "表单无法读取", "The form cannot be read"),
+    ("invalid_query", "查询参数无效", "Invalid query parameters"),
+    (
+        "unsupported_media_type",
+        "不支持的内容类型",
+        "Unsupported content type",
+    ),
+    ("too_large", "内容过大", "The content is too large"),
+    (
+        "invalid_character",
+        "含有不允许的字符",
+        "Contains a character that is not allowed",
+    ),
+    ("invalid_length", "长度不对", "Wrong length"),
+    ("invalid_format", "格式不对", "Wrong format"),
+    ("invalid_date", "日期无效", "Invalid date"),
+    (
+        "invalid_dates",
+        "失效日期早于生产日期",
+        "The expiry date is before the production date",
+    ),
+    ("invalid_time", "时间无效", "Invalid time"),
+    ("invalid_time_zone", "时区无效", "Invalid time zone"),
+    (
+        "invalid_time_zone_offset",
+        "时区偏移无效（例如 +08:00）",
+        "Invalid time zone offset (such as +08:00)",
+    ),
+    (
+        "future_event_time",
+        "事件时间在未来",
+        "The event time is in the future",
+    ),
+    ("invalid_number", "不是有效的数字", "Not a valid number"),
+    ("invalid_quantity", "数量无效", "Invalid quantity"),
+    ("invalid_count", "数量无效", "Invalid count"),
+    ("invalid_limit", "条数上限无效", "Invalid limit"),
+    ("invalid_name", "名称无效", "Invalid name"),
+    ("invalid_code", "代码无效", "Invalid code"),
+    ("invalid_id", "编号无效", "Invalid id"),
+    ("invalid_url", "网址无效", "Invalid URL"),
+    ("invalid_category", "类别无效", "Invalid category"),
+    ("invalid_region", "区域代码无效", "Invalid region code"),
+    ("invalid_uom", "计量单位无效", "Invalid unit of measure"),
+    (
+        "invalid_language",
+        "语言只能是 zh-CN 或 en",
+        "The language is zh-CN or en",
+    ),
+    ("invalid_status", "状态无效", "Invalid status"),
+    ("invalid_mode", "模式无效", "Invalid mode"),
+    ("unknown_operation", "没有这个作业", "No such operation"),
+    ("invalid_action", "不认识的操作", "Unknown action"),
+    (
+        "invalid_state",
+        "不能选这个状态",
+        "This state cannot be chosen",
+    ),
+    ("invalid_parent", "上级无效", "Invalid parent"),
+    (
+        "invalid_attribute_name",
+        "属性名无效",
+        "Invalid attribute name",
+    ),
+    (
+        "invalid_field_name",
+        "字段名须为 1–128 个字符",
+        "A field name is 1–128 characters",
+    ),
+    (
+        "invalid_transaction_id",
+        "业务单号须为 1–128 个字符，首尾不能有空格",
+        "A transaction id is 1–128 characters without surrounding spaces",
+    ),
+    (
+        "unknown_vocabulary",
+        "不是 CBV 词汇，也不是自定义 URI",
+        "Not a CBV word nor a URI of your own vocabulary",
+    ),
+    ("unknown_permission", "没有这个权限", "Unknown permission"),
+    (
+        "not_allowed",
+        "此类事件不能带这个字段",
+        "This kind of event does not take this field",
+    ),
+    (
+        "internal",
+        "服务器处理出错，已记录日志",
+        "The server failed to handle this request; it has been logged",
+    ),
+    ("unknown", "未知错误", "Unknown error"),
+    // Records and their versions.
+    ("already_exists", "已存在", "Already exists"),
+    ("exists", "已存在", "Already exists"),
+    ("duplicate", "重复", "Duplicate"),
+    (
+        "duplicate_rule",
+        "同一作业只能有一条规则",
+        "One rule per operation",
+    ),
+    (
+        "duplicate_gtin",
+        "该 GTIN 已被其他产品使用",
+        "Another product has this GTIN",
+    ),
+    (
+        "category_taken",
+        "该类别已有序列号规则",
+        "This category has a serial rule already",
+    ),
+    ("not_found", "未找到", "Not found"),
+    ("unknown_party", "没有这个合作方", "No such party"),
+    (
+        "invalid_party",
+        "该合作方不是经销商，或账号不能绑定合作方",
+        "Not a distributor, or the account cannot be bound to a party",
+    ),
+    ("unknown_location", "没有这个位置", "No such location"),
+    ("unknown_product", "没有这个产品", "No such product"),
+    (
+        "unknown_gtin",
+        "没有产品使用这个 GTIN",
+        "No product has this GTIN",
+    ),
+    ("unknown_lot", "没有这个批次", "No such lot"),
+    ("unknown_serial", "没有这个序列号", "No such serial"),
+    ("unknown_role", "没有这个角色", "No such role"),
+    (
+        "unknown_serial_rule",
+        "没有这个序列号规则",
+        "No such serial rule",
+    ),
+    (
+        "invalid_serial_rule",
+        "产品的序列号规则无效",
+        "The product's serial rule is invalid",
+    ),
+    ("unknown_event", "没有这个事件", "No such event"),
+    (
+        "missing_parent",
+        "必须指定所在的上级位置",
+        "A parent location is required",
+    ),
+    (
+        "unexpected_party",
+        "只有外部地点可以属于合作方",
+        "Only an external location belongs to a party",
+    ),
+    (
+        "unexpected_regions",
+        "只有经销商可以设置授权区域",
+        "Only a distributor has authorised regions",
+    ),
+    (
+        "missing_options",
+        "选项类型必须列出选项",
+        "A choice attribute lists its options",
+    ),
+    (
+        "unexpected_options",
+        "只有选项类型可以列出选项",
+        "Only a choice attribute lists options",
+    ),
+    (
+        "immutable_field",
+        "创建后不能修改",
+        "Cannot be changed once created",
+    ),
+    (
+        "name_mismatch",
+        "名称不能修改",
+        "The name cannot be changed",
+    ),
+    (
+        "code_mismatch",
+        "代码与网址中的不一致，代码不能改名",
+        "The code differs from the one in the URL; codes cannot be renamed",
+    ),
+    (
+        "version_conflict",
+        "已被他人修改：请刷新页面，再做一次修改",
+        "Changed by someone else: reload the page and make the change again",
+    ),
+    (
+        "version_mismatch",
+        "版本不一致：请刷新页面，再做一次修改",
+        "Version mismatch: reload the page and make the change again",
+    ),
+    (
+        "version_required",
+        "修改时须带上所改记录的版本（If-Match）",
+        "Send the version you are changing (If-Match)",
+    ),
+    (
+        "invalid_if_match",
+        "If-Match 须为版本号，例如 \"3\"",
+        "If-Match must be a version such as \"3\"",
+    ),
+    // Accounts, sign-in and signatures.
+    (
+        "invalid_credentials",
+        "用户名或密码错误",
+        "The name or the password is wrong",
+    ),
+    (
+        "account_locked",
+        "登录失败次数过多，账号已暂时锁定",
+        "Too many failed sign-ins: the account is locked for a while",
+    ),
+    (
+        "account_disabled",
+        "账号已被管理员停用",
+        "An administrator has locked this account",
+    ),
+    (
+        "too_many_sign_ins",
+        "此地址登录失败次数过多，请稍后再试",
+        "Too many failed sign-ins from this address: try again later",
+    ),
+    ("unauthenticated", "请先登录", "Sign in first"),
+    (
+        "invalid_token",
+        "令牌无效、已吊销或格式不对",
+        "The token is unknown, revoked or malformed",
+    ),
+    (
+        "malformed_credential",
+        "不是本服务器签发的凭据",
+        "Not a credential this server issues",
+    ),
+    (
+        "csrf_token_mismatch",
+        "页面已过期，请刷新后再试",
+        "The page has expired: reload it and try again",
+    ),
+    (
+        "not_a_session",
+        "此请求用令牌登录，请吊销令牌",
+        "This request uses a token: revoke the token instead",
+    ),
+    ("not_a_user", "令牌没有密码", "A token has no password"),
+    (
+        "own_account",
+        "不能对自己的账号做此操作，请找另一位管理员",
+        "Not on your own account: ask another administrator",
+    ),
+    (
+        "password_too_short",
+        "密码太短",
+        "The password is too short",
+    ),
+    ("password_too_long", "密码太长", "The password is too long"),
+    ("wrong_password", "密码错误", "Wrong password"),
+    (
+        "signature_required",
+        "此操作需要电子签名",
+        "This operation needs an electronic signature",
+    ),
+    (
+        "signature_refused",
+        "电子签名未通过",
+        "The electronic signature was refused",
+    ),
+    (
+        "invalid_meaning",
+        "请说明签名的含义（最多 200 字）",
+        "Say what the signature means (at most 200 characters)",
+    ),
+    ("forbidden", "没有权限", "Not permitted"),
+    (
+        "outside_site",
+        "不在您可以作业的厂区",
+        "Outside the site you work at",
+    ),
+    // Operations and the process rules.
+    (
+        "approval_required",
+        "让步接收须填写批准人",
+        "Use-as-is needs the name of whoever approved it",
+    ),
+    (
+        "invalid_limits",
+        "测量下限高于上限",
+        "The low limit is above the high limit",
+    ),
+    (
+        "out_of_limits",
+        "测量值超出上下限，结果不能判为合格",
+        "A measurement is outside its limits: the result cannot be pass",
+    ),
+    (
+        "nothing_placed",
+        "该事件没有放置任何单品或批次，没有可更正的位置",
+        "The event put nothing anywhere: there is no location to correct",
+    ),
+    (
+        "nothing_to_correct",
+        "该事件没有涉及单品或批次",
+        "The event names no units or lots",
+    ),
+    (
+        "wrong_product",
+        "序列号属于另一个产品",
+        "The serial is a unit of another product",
+    ),
+    (
+        "ambiguous_serial",
+        "多个产品都有这个序列号，请扫描 GS1 条码或先选择产品",
+        "Several products have this serial: scan the GS1 code or choose the product",
+    ),
+    ("duplicate_scan", "重复扫码", "Scanned twice"),
+    (
+        "duplicate_serial",
+        "序列号已登记",
+        "The serial is registered already",
+    ),
+    (
+        "duplicate_event",
+        "该事件已记录",
+        "The event is recorded already",
+    ),
+    (
+        "out_of_sequence",
+        "单品当前的状态不允许此作业",
+        "The unit's state does not allow this step",
+    ),
+    ("not_in_stock", "单品不在库", "The unit is not in stock"),
+    (
+        "already_shipped",
+        "单品已发货",
+        "The unit is shipped already",
+    ),
+    ("already_sold", "单品已售出", "The unit is sold already"),
+    (
+        "already_packed",
+        "单品已装在其他包装箱内，请先取出",
+        "The unit is packed in another container: take it out first",
+    ),
+    (
+        "already_assembled",
+        "单品已装配在其他单品上，请先拆下",
+        "The unit is built into another unit: remove it first",
+    ),
+    (
+        "not_in_parent",
+        "单品不在该上级中",
+        "The unit is not in this parent",
+    ),
+    (
+        "not_a_container",
+        "该单品不是包装箱",
+        "This unit is not a container",
+    ),
+    (
+        "container_not_empty",
+        "包装箱内还有单品，请先拆箱再报废",
+        "The container still holds units: unpack it before scrapping it",
+    ),
+    ("qc_hold", "单品处于质检冻结", "The unit is on QC hold"),
+    ("on_hold", "单品处于冻结状态", "The unit is on hold"),
+    ("item_scrapped", "单品已报废", "The unit is scrapped"),
+    (
+        "in_container",
+        "单品在包装箱内，请整箱操作",
+        "The unit is in a container: handle the whole container",
+    ),
+    (
+        "assembly_cycle",
+        "不能把单品装进它自己的组件",
+        "A unit cannot be built into its own component",
+    ),
+    (
+        "insufficient_quantity",
+        "库存数量不足",
+        "Not enough quantity in stock",
+    ),
+    (
+        "wrong_tracking",
+        "追溯方式不符（序列号或批次）",
+        "Wrong kind of tracking (serial or lot)",
+    ),
+    (
+        "missing_attribute",
+        "缺少必填的自定义属性",
+        "A required custom attribute is missing",
+    ),
+    (
+        "invalid_attribute",
+        "自定义属性的取值无效",
+        "Invalid custom attribute value",
+    ),
+    (
+        "location_required",
+        "需要指定位置",
+        "A location is required",
+    ),
+    ("not_a_unit", "该码不是单品码", "The code names no unit"),
+    (
+        "no_identifier",
+        "该码不对应本系统追踪的产品、单品或批次",
+        "The code names no product, unit or lot that Threadline tracks",
+    ),
+    ("empty_batch", "批次中没有事件", "The batch holds no events"),
+    (
+        "invalid_idempotency_key",
+        "幂等键须为 1–255 个可见 ASCII 字符",
+        "An Idempotency-Key is 1–255 visible ASCII characters",
+    ),
+    (
+        "idempotency_key_reused",
+        "该幂等键已用于另一个请求",
+        "This Idempotency-Key was used for a different request",
+    ),
+    // Serial rules, allocation and the pool.
+    (
+        "does_not_match_rule",
+        "不符合序列号规则",
+        "Does not match the serial rule",
+    ),
+    (
+        "not_in_pool",
+        "序列号不在待用号池中",
+        "The serial is not in the pool of unassigned serials",
+    ),
+    (
+        "no_serial_rule",
+        "该产品没有序列号规则",
+        "The product has no serial rule",
+    ),
+    (
+        "allocation_conflict",
+        "另一次分配抢先了，请重新分配",
+        "Another allocation came first: allocate again",
+    ),
+    (
+        "invalid_allocation",
+        "分配的数量与事件中的序列号数不一致",
+        "The allocation's count differs from the serials the event names",
+    ),
+    (
+        "batch_too_large",
+        "一次申请的序列号太多",
+        "Too many serials asked for at once",
+    ),
+    (
+        "sequence_exhausted",
+        "流水号已用尽，请加长流水号或更频繁地归零",
+        "The sequence is used up: widen it or reset it more often",
+    ),
+    (
+        "sequence_below_start",
+        "流水号低于规则的起始值",
+        "The sequence value is below the rule's start",
+    ),
+    (
+        "sequence_start_too_large",
+        "流水号起始值超出流水号位数",
+        "The sequence starts beyond what its digits can write",
+    ),
+    (
+        "reset_without_sequence",
+        "规则设置了归零周期，但模板中没有流水号 {SEQ}",
+        "The rule resets its sequence, but its template has no {SEQ}",
+    ),
+    (
+        "reset_not_shown",
+        "按周期归零时，模板须写出相应的日期部分，否则不同周期的序列号会重复",
+        "A sequence reset each period needs that period's date in the template, or serials repeat",
+    ),
+    (
+        "time_zone_required",
+        "规则写日期或按日期归零，须指定时区（例如 +08:00）",
+        "The rule writes dates or resets by date, so it needs a time zone (such as +08:00)",
+    ),
+    (
+        "random_space_too_small",
+        "随机部分太短，无法一次生成这么多不同的序列号",
+        "The random part is too short for this many distinct serials at once",
+    ),
+    (
+        "random_source_stuck",
+        "随机数来源连续重复，请重试",
+        "The random source kept repeating itself: try again",
+    ),
+    (
+        "fmd_guessable",
+        "不满足欧盟 FMD 防猜测要求，请加长随机部分或使用更大的字符集",
+        "Does not meet the EU FMD limit for guessing a serial: lengthen the random part or use a larger alphabet",
+    ),
+    (
+        "missing_context",
+        "规则需要的信息没有提供（如产线、批次）",
+        "The rule needs a value the allocation does not give (line, lot…)",
+    ),
+    (
+        "wrong_width",
+        "取值的字符数与规则的位数不符",
+        "The value has a different number of characters from what the rule writes",
+    ),
+    (
+        "check_alphabet",
+        "含有校验字符无法覆盖的字符",
+        "Contains a character the check character cannot cover",
+    ),
+    (
+        "check_covers_nothing",
+        "校验字符前面没有可校验的部分",
+        "The check character has nothing before it to cover",
+    ),
+    (
+        "wrong_check_character",
+        "校验字符不对，序列号可能输错或读错",
+        "Wrong check character: the serial was probably mistyped or misread",
+    ),
+    (
+        "wrong_length",
+        "序列号长度不符合规则",
+        "The serial's length does not match its rule",
+    ),
+    (
+        "invalid_alphabet",
+        "字符集名称无效",
+        "Invalid alphabet name",
+    ),
+    // Serial and label templates.
+    ("invalid_template", "模板无效", "Invalid template"),
+    ("invalid_placeholder", "占位符无效", "Invalid placeholder"),
+    (
+        "unknown_placeholder",
+        "模板中有不认识的占位符",
+        "The template has an unknown placeholder",
+    ),
+    (
+        "unclosed_placeholder",
+        "占位符缺少右括号 }",
+        "A placeholder has no closing }",
+    ),
+    (
+        "unopened_placeholder",
+        "缺少左括号 {，序列号中不能有大括号",
+        "There is no { before it; serials cannot contain braces",
+    ),
+    (
+        "repeated_part",
+        "模板中同一部分出现了两次",
+        "The template has the same part twice",
+    ),
+    (
+        "no_unique_part",
+        "模板既没有流水号也没有随机部分，每个序列号都会相同",
+        "The template has neither a sequence nor a random part, so every serial would be the same",
+    ),
+    (
+        "date_out_of_range",
+        "两位年份只能写 2000–2099 年",
+        "Two-digit years are for 2000–2099",
+    ),
+    ("invalid_date_format", "日期格式无效", "Invalid date format"),
+    ("invalid_size", "标签尺寸无效", "Invalid label size"),
+    (
+        "invalid_dpi",
+        "打印分辨率须为 100–1200 dpi",
+        "dpi must be 100 to 1200",
+    ),
+    (
+        "invalid_logo",
+        "徽标不是有效的 base64 PNG",
+        "The logo is not a valid base64 PNG",
+    ),
+    (
+        "invalid_layout",
+        "版式只能是卷标（roll）或 A4",
+        "The layout is roll or a4",
+    ),
+    (
+        "invalid_preview",
+        "请给出已存的模板名称或模板内容（二选一）",
+        "Send either a stored template's name or a template",
+    ),
+    (
+        "invalid_copies",
+        "份数超出范围",
+        "The number of copies is out of range",
+    ),
+    (
+        "invalid_job",
+        "打印任务须且只能指定一个来源：分配、赋码、批次或补打",
+        "Name exactly one of allocation, commissioning, lot or reprint",
+    ),
+    (
+        "too_many_labels",
+        "一次打印的标签太多",
+        "Too many labels in one job",
+    ),
+    (
+        "not_an_allocation",
+        "该事件不是序列号分配",
+        "The event is not a serial allocation",
+    ),
+    (
+        "not_a_commissioning",
+        "该事件不是生产赋码",
+        "The event is not a commissioning",
+    ),
+    (
+        "final_state",
+        "该单品已结束（已报废、消耗或作废），不打印标签",
+        "The unit's life has ended: no label is printed for it",
+    ),
+    (
+        "missing_printer",
+        "请以“主机:端口”填写打印机",
+        "Name the printer as host:port",
+    ),
+    ("outside_label", "超出标签范围", "Outside the label"),
+    (
+        "module_too_small",
+        "条码模块太小，打印不清",
+        "The barcode's modules are too small to print clearly",
+    ),
+    ("empty_barcode", "条码没有内容", "The barcode has no data"),
+    (
+        "unencodable",
+        "内容无法编码为该条码类型",
+        "The data cannot be encoded in this barcode type",
+    ),
+    (
+        "printer_unreachable",
+        "无法连接打印机",
+        "The printer cannot be reached",
+    ),
+    // Webhooks, imports, EPCIS.
+    (
+        "private_destination",
+        "不允许发往内网地址",
+        "Private addresses are not allowed",
+    ),
+    (
+        "invalid_secret",
+        "密钥须为 1–200 个字符",
+        "A secret is 1–200 characters",
+    ),
+    (
+        "epcis_subscription",
+        "EPCIS 订阅请在 /epcis/queries/{name}/subscriptions 管理",
+        "EPCIS subscriptions are managed at /epcis/queries/{name}/subscriptions",
+    ),
+    ("invalid_schedule", "订阅时间表无效", "Invalid schedule"),
+    ("empty_file", "文件没有表头行", "The file has no header row"),
+    ("unreadable_file", "文件无法读取", "The file cannot be read"),
+    (
+        "missing_column",
+        "缺少必需的列",
+        "A required column is missing",
+    ),
+    ("unknown_column", "不认识的列", "Unknown column"),
+    (
+        "invalid_document",
+        "不是 EPCIS 2.0 文档",
+        "Not an EPCIS 2.0 document",
+    ),
+    ("invalid_xml", "XML 无法读取", "The XML cannot be read"),
+    (
+        "invalid_event",
+        "事件须为 JSON 对象",
+        "An event is a JSON object",
+    ),
+    (
+        "invalid_event_type",
+        "不是 EPCIS 2.0 的事件类型",
+        "Not an EPCIS 2.0 event type",
+    ),
+    (
+        "not_namespaced",
+        "扩展字段需要命名空间前缀",
+        "An extension field needs a namespace prefix",
+    ),
+    (
+        "not_supported",
+        "不支持此查询参数取值",
+        "This query parameter value is not supported",
+    ),
+    (
+        "unsupported_version",
+        "不支持的 EPCIS 或 CBV 版本",
+        "Unsupported EPCIS or CBV version",
+    ),
+    (
+        "one_event",
+        "此接口一次只收一个事件，文档请发往 /capture",
+        "One event at a time here; send documents to /capture",
+    ),
+    (
+        "too_many_events",
+        "一次采集的事件太多",
+        "Too many events in one capture",
+    ),
+    ("invalid_identifier", "标识符无效", "Invalid identifier"),
+    (
+        "unsupported_identifier",
+        "不是 GS1 标识，也不是本系统的单品",
+        "Not a GS1 key nor a Threadline unit",
+    ),
+    ("invalid_verdict", "验证结论无效", "Invalid verdict"),
     // Recall campaigns and their signatures.
-    ("invalid_reason", "请填写原因（1–1000 字）"),
-    ("invalid_note", "结案说明太长（最多 2000 字）"),
-    ("invalid_meaning", "请说明签名的含义（最多 200 字）"),
+    ("recall_closed", "召回已结案", "The recall is closed"),
+    (
+        "already_closed",
+        "召回已结案",
+        "The recall is closed already",
+    ),
+    (
+        "narrow_empty",
+        "缩小后的范围里没有单品",
+        "The narrowed scope holds no units",
+    ),
+    ("narrow_unchanged", "范围没有变化", "The scope is unchanged"),
+    ("no_units", "没有单品", "No units"),
+    (
+        "invalid_reason",
+        "请填写原因（1–1000 字）",
+        "Give a reason (1–1000 characters)",
+    ),
+    (
+        "invalid_note",
+        "结案说明太长（最多 2000 字）",
+        "The closing note is too long (at most 2000 characters)",
+    ),
     (
         "recall_too_large",
         "召回范围涉及的单品和批次过多，请缩小范围",
+        "The recall reaches too many units and lots: narrow its scope",
     ),
     // Trace scopes.
-    ("ambiguous_scope", "追溯范围只能给一种起点"),
-    ("invalid_shift", "班次无效"),
-    ("invalid_window", "时间窗口无效"),
+    (
+        "ambiguous_scope",
+        "追溯范围只能给一种起点",
+        "A trace starts from one kind of thing only",
+    ),
+    ("invalid_shift", "班次无效", "Invalid shift"),
+    ("invalid_window", "时间窗口无效", "Invalid time window"),
     (
         "trace_too_large",
         "追溯结果过大，请导出 CSV/XLSX 或缩小范围",
+        "The trace is too large: export it as CSV/XLSX or narrow it",
     ),
-    ("invalid_query", "查询参数无效"),
-    ("not_a_unit", "该码不是单品码"),
     // What a scanner sends: GS1 element strings, Digital Link, EPC URNs.
-    ("empty_scan", "扫描内容为空"),
-    ("empty_input", "内容为空"),
-    ("invalid_element_string", "无法识别的 GS1 条码内容"),
-    ("invalid_symbology", "无法识别的条码类型标识"),
-    ("unknown_ai", "未知的 GS1 应用标识符（AI）"),
-    ("too_many_ais", "应用标识符（AI）过多"),
+    ("empty_scan", "扫描内容为空", "The scan is empty"),
+    ("empty_input", "内容为空", "Nothing was given"),
+    ("invalid_gtin", "GTIN 无效", "Invalid GTIN"),
+    ("invalid_check_digit", "校验位不对", "Wrong check digit"),
+    (
+        "invalid_element_string",
+        "无法识别的 GS1 条码内容",
+        "Unreadable GS1 element string",
+    ),
+    (
+        "invalid_symbology",
+        "无法识别的条码类型标识",
+        "Unreadable symbology identifier",
+    ),
+    (
+        "unknown_ai",
+        "未知的 GS1 应用标识符（AI）",
+        "Unknown GS1 Application Identifier (AI)",
+    ),
+    (
+        "too_many_ais",
+        "应用标识符（AI）过多",
+        "Too many Application Identifiers (AIs)",
+    ),
     (
         "conflicting_ai_values",
         "同一应用标识符（AI）出现了不同的值",
+        "One Application Identifier (AI) with different values",
     ),
-    ("duplicate_ai", "应用标识符（AI）重复"),
-    ("missing_required_ai", "缺少必需的应用标识符（AI）"),
-    ("mutually_exclusive_ais", "这些应用标识符（AI）不能同时出现"),
-    ("invalid_gln", "GLN 无效"),
-    ("invalid_sscc", "SSCC 无效"),
-    ("invalid_digital_link", "GS1 数字链接无效"),
-    ("not_a_digital_link", "不是 GS1 数字链接"),
-    ("invalid_qualifier", "数字链接的限定符无效"),
-    ("invalid_qualifier_order", "数字链接的限定符顺序不对"),
+    (
+        "duplicate_ai",
+        "应用标识符（AI）重复",
+        "An Application Identifier (AI) is repeated",
+    ),
+    (
+        "missing_required_ai",
+        "缺少必需的应用标识符（AI）",
+        "A required Application Identifier (AI) is missing",
+    ),
+    (
+        "mutually_exclusive_ais",
+        "这些应用标识符（AI）不能同时出现",
+        "These Application Identifiers (AIs) cannot appear together",
+    ),
+    ("invalid_gln", "GLN 无效", "Invalid GLN"),
+    ("invalid_sscc", "SSCC 无效", "Invalid SSCC"),
+    (
+        "invalid_digital_link",
+        "GS1 数字链接无效",
+        "Invalid GS1 Digital Link",
+    ),
+    (
+        "not_a_digital_link",
+        "不是 GS1 数字链接",
+        "Not a GS1 Digital Link",
+    ),
+    (
+        "invalid_qualifier",
+        "数字链接的限定符无效",
+        "Invalid Digital Link qualifier",
+    ),
+    (
+        "invalid_qualifier_order",
+        "数字链接的限定符顺序不对",
+        "Digital Link qualifiers in the wrong order",
+    ),
     (
         "qualifier_in_query",
         "限定符应在链接路径中，而不是查询参数中",
+        "A qualifier belongs in the path, not the query",
     ),
-    ("not_a_data_attribute", "数字链接的查询参数不是数据属性"),
-    ("not_representable", "无法表示为数字链接"),
-    ("zero_suppressed_gtin", "不支持零压缩的 GTIN"),
-    ("invalid_epc_urn", "EPC URN 无效"),
-    ("unsupported_epc", "不支持的 EPC 类型"),
-    ("invalid_company_prefix", "厂商识别代码无效"),
+    (
+        "not_a_data_attribute",
+        "数字链接的查询参数不是数据属性",
+        "A Digital Link query parameter is not a data attribute",
+    ),
+    (
+        "not_representable",
+        "无法表示为数字链接",
+        "Cannot be written as a Digital Link",
+    ),
+    (
+        "zero_suppressed_gtin",
+        "不支持零压缩的 GTIN",
+        "Zero-suppressed GTINs are not supported",
+    ),
+    ("invalid_epc_urn", "EPC URN 无效", "Invalid EPC URN"),
+    (
+        "unsupported_epc",
+        "不支持的 EPC 类型",
+        "Unsupported EPC scheme",
+    ),
+    (
+        "invalid_company_prefix",
+        "厂商识别代码无效",
+        "Invalid GS1 Company Prefix",
+    ),
 ];
 
-/// A refusal of the API as the reader reads it (see [`ERRORS_ZH`]).
+/// The catalogue's sentence for an error code in `lang`, if it has one.
+pub fn error_sentence(lang: Lang, code: &str) -> Option<&'static str> {
+    ERRORS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => *zh,
+            Lang::En => *en,
+        })
+}
+
+/// A refusal of the API as the reader reads it (see [`ERRORS`]): the Chinese sentence for its
+/// code, or the API's own English message (the English sentence when the message is empty).
 pub fn refusal_text(lang: Lang, e: &threadline_domain::error::FieldError) -> &str {
-    if lang == Lang::Zh
-        && let Some((_, zh)) = ERRORS_ZH.iter().find(|(code, _)| *code == e.code)
-    {
-        return zh;
+    match lang {
+        Lang::Zh => error_sentence(lang, e.code).unwrap_or(&e.message),
+        Lang::En if e.message.trim().is_empty() => error_sentence(lang, e.code).unwrap_or(e.code),
+        Lang::En => &e.message,
     }
-    &e.message
 }
 
 /// Codes whose sentence is only a kind ("the value is invalid"): the API's message says what
@@ -2140,90 +2886,361 @@ pub fn vocabulary(lang: Lang, word: &str) -> &str {
 #[cfg(test)]
 mod catalogue_tests {
     use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
 
-    /// The error codes a source file refuses with: the first string argument of
-    /// `FieldError::new(`, `bad(`, `malformed(` and `refused(`.
-    fn codes_in(src: &str) -> Vec<&str> {
+    /// Codes the source computes where the scan below cannot follow them, each with the file
+    /// that writes it as a literal (checked, so the list cannot go stale).
+    const COMPUTED: &[(&str, &str)] = &[
+        // `body::classify` reads serde's message.
+        ("threadline-server/src/body.rs", "invalid_type"),
+        ("threadline-server/src/body.rs", "unknown_value"),
+        ("threadline-server/src/body.rs", "malformed_json"),
+    ];
+
+    /// Every `.rs` file under `crates/*/src`, by its path from `crates/`.
+    fn sources() -> BTreeMap<String, String> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for c in std::fs::read_dir(&crates).into_iter().flatten().flatten() {
+            walk(&c.path().join("src"), &mut files);
+        }
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.strip_prefix(&crates).ok()?.to_string_lossy().into_owned();
+                Some((name, std::fs::read_to_string(&p).ok()?))
+            })
+            .collect()
+    }
+
+    /// Where the literal, char or string starting at `i` ends (`i + 1` for anything else).
+    fn skip_literal(b: &[u8], i: usize) -> usize {
+        match b[i] {
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                j + 1
+            }
+            b'r' if b.get(i + 1) == Some(&b'#') || b.get(i + 1) == Some(&b'"') => {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) != Some(&b'"') {
+                    return i + 1;
+                }
+                let close: Vec<u8> = std::iter::once(b'"')
+                    .chain(std::iter::repeat_n(b'#', hashes))
+                    .collect();
+                let body = i + 2 + hashes;
+                b[body..]
+                    .windows(close.len())
+                    .position(|w| w == close.as_slice())
+                    .map_or(b.len(), |p| body + p + close.len())
+            }
+            // '{', '\'', '\u{7b}' — not a lifetime such as 'static.
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i + 3,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => b[i + 2..]
+                .iter()
+                .position(|c| *c == b'\'')
+                .map_or(b.len(), |p| i + 3 + p),
+            _ => i + 1,
+        }
+    }
+
+    /// The text without its `#[cfg(test)]` modules: codes asserted there are not the server's.
+    fn without_tests(src: &str) -> String {
+        let b = src.as_bytes();
+        let mut out = String::new();
+        let mut from = 0;
+        while let Some(at) = src[from..].find("#[cfg(test)]").map(|p| from + p) {
+            let rest = src[at + 12..].trim_start();
+            let inline = rest
+                .find(['{', ';'])
+                .is_some_and(|p| rest.as_bytes()[p] == b'{');
+            if !rest.starts_with("mod ") || !inline {
+                out.push_str(&src[from..at + 12]);
+                from = at + 12;
+                continue;
+            }
+            out.push_str(&src[from..at]);
+            let Some(open) = src[at..].find('{').map(|p| at + p) else {
+                return out;
+            };
+            let (mut i, mut depth) = (open, 0usize);
+            while i < b.len() {
+                match b[i] {
+                    b'{' => depth += 1,
+                    b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i = skip_literal(b, i);
+            }
+            from = (i + 1).min(b.len());
+        }
+        out.push_str(&src[from..]);
+        out
+    }
+
+    /// The top-level arguments of the call whose `(` is just before `start`.
+    fn args(src: &str, start: usize) -> Vec<&str> {
+        let b = src.as_bytes();
+        let (mut i, mut depth, mut from, mut out) = (start, 0usize, start, Vec::new());
+        while i < b.len() {
+            match b[i] {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' if depth == 0 => {
+                    out.push(src[from..i].trim());
+                    return out;
+                }
+                b')' | b']' | b'}' => depth -= 1,
+                b',' if depth == 0 => {
+                    out.push(src[from..i].trim());
+                    from = i + 1;
+                }
+                _ => {}
+            }
+            i = skip_literal(b, i);
+        }
+        out
+    }
+
+    fn is_code(s: &str) -> bool {
+        s.bytes().next().is_some_and(|c| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+    }
+
+    /// `"code"` → `code`.
+    fn code_literal(arg: &str) -> Option<&str> {
+        arg.strip_prefix('"')?
+            .strip_suffix('"')
+            .filter(|c| is_code(c))
+    }
+
+    /// Functions and closures that take an error code (`code: &'static str`), with the
+    /// position of that parameter; public ones are called from other files too.
+    fn helpers(src: &str) -> Vec<(String, usize, bool)> {
         let mut out = Vec::new();
-        for call in ["FieldError::new(", "bad(", "malformed(", "refused("] {
-            for (at, _) in src.match_indices(call) {
-                let rest = src[at + call.len()..].trim_start();
-                let Some(rest) = rest.strip_prefix('"') else {
-                    continue;
-                };
-                let code = &rest[..rest.find('"').unwrap_or(0)];
-                if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                    out.push(code);
+        for (at, _) in src.match_indices("fn ") {
+            if at > 0 && src.as_bytes()[at - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let rest = &src[at + 3..];
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(0);
+            let Some(open) = rest.find('(') else { continue };
+            let name = &rest[..name_len];
+            if name.is_empty() || name == "new" {
+                continue;
+            }
+            let public = src[..at]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.trim_start().starts_with("pub"));
+            let params = args(rest, open + 1);
+            let params: Vec<&str> = params
+                .into_iter()
+                .filter(|p| !p.is_empty() && !p.ends_with("self"))
+                .collect();
+            for (i, p) in params.iter().enumerate() {
+                if let Some((n, ty)) = p.split_once(':')
+                    && n.trim().contains("code")
+                    && ty.trim() == "&'static str"
+                {
+                    out.push((name.to_owned(), i, public));
+                }
+            }
+        }
+        for (at, _) in src.match_indices("let ") {
+            let rest = &src[at + 4..];
+            let Some((name, value)) = rest.split_once('=') else {
+                continue;
+            };
+            let name = name.trim();
+            let Some(params) = value.trim_start().strip_prefix('|') else {
+                continue;
+            };
+            let Some(close) = params.find('|') else {
+                continue;
+            };
+            if !is_code(name) {
+                continue;
+            }
+            for (i, p) in params[..close].split(',').enumerate() {
+                if let Some((n, ty)) = p.split_once(':')
+                    && n.trim().contains("code")
+                    && ty.trim() == "&'static str"
+                {
+                    out.push((name.to_owned(), i, false));
                 }
             }
         }
         out
     }
 
-    /// Every refusal the recall, trace, passport, search and sign-in pages show reads in both
-    /// languages: English is the API's own message, Chinese the catalogue's sentence for its code.
-    #[test]
-    fn every_refusal_the_pages_show_has_a_chinese_sentence() {
-        let sources = [
-            ("recall.rs", include_str!("recall.rs")),
-            ("esign.rs", include_str!("esign.rs")),
-            ("trace.rs", include_str!("trace.rs")),
-            ("passport.rs", include_str!("passport.rs")),
-            ("scan.rs", include_str!("scan.rs")),
-            ("process.rs", include_str!("process.rs")),
-            (
-                "store recall.rs",
-                include_str!("../../threadline-store/src/recall.rs"),
-            ),
-            (
-                "gs1 scan.rs",
-                include_str!("../../threadline-gs1/src/scan.rs"),
-            ),
-            (
-                "gs1 element.rs",
-                include_str!("../../threadline-gs1/src/element.rs"),
-            ),
-            ("gs1 ai.rs", include_str!("../../threadline-gs1/src/ai.rs")),
-            (
-                "gs1 keys.rs",
-                include_str!("../../threadline-gs1/src/keys.rs"),
-            ),
-            (
-                "gs1 epc.rs",
-                include_str!("../../threadline-gs1/src/epc.rs"),
-            ),
-            (
-                "gs1 digital_link.rs",
-                include_str!("../../threadline-gs1/src/digital_link.rs"),
-            ),
-            (
-                "codes.rs",
-                include_str!("../../threadline-domain/src/codes.rs"),
-            ),
-        ];
-        let mut missing = Vec::new();
-        let mut seen = 0;
-        for (file, src) in sources {
-            for code in codes_in(src) {
-                seen += 1;
-                if !ERRORS_ZH.iter().any(|(c, _)| *c == code) {
-                    missing.push(format!("{file}: {code}"));
+    /// `("code", message)` pairs in `text`: the codes of `let (code, message) = …` choices.
+    fn code_tuples(text: &str, out: &mut BTreeSet<String>) {
+        for (at, _) in text.match_indices('(') {
+            if !text[at + 1..].trim_start().starts_with('"') {
+                continue;
+            }
+            let a = args(text, at + 1);
+            let [first, second, ..] = a.as_slice() else {
+                continue;
+            };
+            let message = second.starts_with('"')
+                || second.starts_with("format!")
+                || (is_code(second.trim_end_matches(".to_owned()")));
+            if let Some(code) = code_literal(first)
+                && message
+            {
+                out.insert(code.to_owned());
+            }
+        }
+    }
+
+    /// Every error code the source can refuse with, and the file it was found in.
+    fn codes_in_source() -> BTreeMap<String, String> {
+        let files: BTreeMap<String, String> = sources()
+            .into_iter()
+            .map(|(name, src)| (name, without_tests(&src)))
+            .collect();
+        let mut public: Vec<(String, usize)> = Vec::new();
+        let mut local: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
+        for (name, src) in &files {
+            for (f, i, is_pub) in helpers(src) {
+                if is_pub {
+                    public.push((f, i));
+                } else {
+                    local.entry(name).or_default().push((f, i));
                 }
             }
         }
-        assert!(
-            seen > 40,
-            "the scan found only {seen} codes: is it still reading calls?"
-        );
-        assert!(missing.is_empty(), "no Chinese sentence for {missing:?}");
-        // And every sentence is for a distinct code, written in Chinese.
-        for (i, (code, zh)) in ERRORS_ZH.iter().enumerate() {
+        let mut found = BTreeMap::new();
+        for (name, src) in &files {
+            let mut calls = vec![("FieldError::new".to_owned(), 0)];
+            calls.extend(public.iter().cloned());
+            calls.extend(local.get(name.as_str()).into_iter().flatten().cloned());
+            let mut codes = BTreeSet::new();
+            for (f, index) in &calls {
+                let pattern = format!("{f}(");
+                for (at, _) in src.match_indices(&pattern) {
+                    let before = src[..at].chars().next_back();
+                    if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                        || src[..at].ends_with("fn ")
+                    {
+                        continue;
+                    }
+                    let a = args(src, at + pattern.len());
+                    let Some(arg) = a.get(*index) else { continue };
+                    if let Some(code) = code_literal(arg) {
+                        codes.insert(code.to_owned());
+                    } else if is_code(arg) {
+                        // A code chosen above the call: look through the function for it.
+                        let start = src[..at].rfind("fn ").unwrap_or(0);
+                        code_tuples(&src[start..at], &mut codes);
+                    }
+                }
+            }
+            for code in codes {
+                found.entry(code).or_insert_with(|| name.clone());
+            }
+        }
+        for (file, code) in COMPUTED {
+            let src = files.get(*file).map(String::as_str).unwrap_or_default();
             assert!(
-                !ERRORS_ZH[..i].iter().any(|(c, _)| c == code),
+                src.contains(&format!("\"{code}\"")),
+                "{file} no longer writes {code}"
+            );
+            found
+                .entry((*code).to_owned())
+                .or_insert_with(|| (*file).to_owned());
+        }
+        found
+    }
+
+    fn has_cjk(s: &str) -> bool {
+        s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    /// Every error code the source can refuse with has a sentence in both languages, so no
+    /// Chinese reader meets the API's English on a page; and the catalogue holds no code the
+    /// source no longer uses.
+    #[test]
+    fn every_error_code_in_the_source_has_a_sentence_in_both_languages() {
+        let found = codes_in_source();
+        assert!(
+            found.len() > 200,
+            "the scan found only {} codes: is it still reading calls?",
+            found.len()
+        );
+        // Codes the scan must see, each through one of its paths: a literal, a helper taking
+        // the code (private and public), a code chosen in a tuple, the computed list.
+        for code in [
+            "invalid_window",
+            "invalid_check_digit",
+            "invalid_count",
+            "already_sold",
+            "not_an_allocation",
+            "invalid_type",
+            "internal",
+        ] {
+            assert!(found.contains_key(code), "the scan missed {code}");
+        }
+        let missing: Vec<String> = found
+            .iter()
+            .filter(|(code, _)| {
+                error_sentence(Lang::Zh, code).is_none() || error_sentence(Lang::En, code).is_none()
+            })
+            .map(|(code, file)| format!("{file}: {code}"))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "no sentence in the catalogue for {missing:?}"
+        );
+        for (i, (code, zh, en)) in ERRORS.iter().enumerate() {
+            assert!(
+                !ERRORS[..i].iter().any(|(c, _, _)| c == code),
                 "{code} twice"
             );
-            assert!(!zh.is_ascii(), "{code}: {zh}");
+            assert!(has_cjk(zh), "{code}: {zh} is not Chinese");
+            assert!(
+                !en.is_empty() && !has_cjk(en),
+                "{code}: {en} is not English"
+            );
         }
+        let stale: Vec<&str> = ERRORS
+            .iter()
+            .map(|(code, _, _)| *code)
+            .filter(|code| !found.contains_key(*code))
+            .collect();
+        assert!(stale.is_empty(), "refused nowhere in the source: {stale:?}");
+        // A Chinese reader reads the sentence, an English one the API's own message.
+        let e = threadline_domain::error::FieldError::new("already_sold", "serial S1 of P is sold");
+        assert_eq!(refusal_text(Lang::Zh, &e), "单品已售出");
+        assert_eq!(refusal_text(Lang::En, &e), "serial S1 of P is sold");
+        let bare = threadline_domain::error::FieldError::new("already_sold", "");
+        assert_eq!(refusal_text(Lang::En, &bare), "The unit is sold already");
     }
 
     /// The names of business steps: one per step, in both languages, whether a page names it

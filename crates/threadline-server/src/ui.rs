@@ -341,7 +341,7 @@ pub(crate) fn form_errors<'a>(
 /// How a page shows a refusal: anonymous visitors go to the sign-in page; anything else gets
 /// a page saying what happened, with the matching status.
 pub fn refusal(lang: Lang, e: AppError) -> Response {
-    let (status, msg) = match e {
+    let (status, msg) = match &e {
         AppError::Unauthorized(_) => return login_redirect(lang),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, Msg::Forbidden),
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, Msg::PageNotFound),
@@ -351,13 +351,18 @@ pub fn refusal(lang: Lang, e: AppError) -> Response {
         }
         _ => (StatusCode::BAD_REQUEST, Msg::ServerError),
     };
+    // What was wrong with a readable request, in the reader's words (see `i18n::ERRORS`).
+    let why = match e {
+        AppError::Forbidden(_) | AppError::NotFound(_) | AppError::Internal(_) => String::new(),
+        e => format!(" <span id=\"refusal\">{}</span>", refusal_line(lang, &e)),
+    };
     (
         status,
         page(
             lang,
             t(lang, msg),
             None,
-            &format!("<section class=\"bad\">{}</section>", t(lang, msg)),
+            &format!("<section class=\"bad\">{}{why}</section>", t(lang, msg)),
         ),
     )
         .into_response()
@@ -433,7 +438,7 @@ async fn own_figures(
             from: now,
             to: now,
             period: threadline_store::dashboard::Period::Day,
-            offset_minutes: 0,
+            zone: threadline_store::dashboard::ZoneOffsets::fixed(0),
             places: None,
         };
         let (mut in_stock, mut in_transit) = (0, 0);
@@ -569,7 +574,6 @@ pub(crate) fn refusal_line(lang: Lang, e: &AppError) -> String {
         AppError::NotFound(m) => Some(FieldError::new("not_found", m.clone())),
         AppError::PreconditionRequired(f)
         | AppError::Unauthorized(f)
-        | AppError::TooLarge(f)
         | AppError::TooManyRequests(f, _) => Some(f.clone()),
         AppError::Internal(_) => None,
     };

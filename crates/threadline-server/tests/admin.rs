@@ -1044,3 +1044,30 @@ store_test!(
         assert_eq!(api.get("/api/v1/products/X").await.status, 404);
     }
 );
+
+store_test!(
+    an_unreadable_form_says_why_in_the_readers_language,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        for (accept, says) in [
+            ("zh-CN", "表单无法读取"),
+            ("en", "the form could not be read"),
+        ] {
+            let r = api
+                .send(
+                    Request::post("/admin/products")
+                        .header("content-type", "text/plain")
+                        .header("accept-language", accept)
+                        .body(Body::from("code=KITE"))
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(r.status, 400, "{:?}", r.body);
+            let page = html(&r);
+            assert!(page.contains("<span id=\"refusal\">"), "{page}");
+            assert!(page.contains(says), "{accept}: {page}");
+        }
+        assert!(api.get("/api/v1/products/KITE").await.status == 404);
+    }
+);

@@ -550,6 +550,98 @@ store_test!(
     }
 );
 
+store_test!(
+    a_refused_scan_says_why_in_the_page_language,
+    |s: TestStore| async move {
+        if !have_chromedriver() {
+            return;
+        }
+        let site = site(s).await;
+        let r = site
+            .api
+            .post(
+                "/api/v1/ops/receive",
+                json!({"supplier": "SUP1", "purchase_order": "PO-1", "location": "SZ-WH-A1",
+                       "lines": [{"product": "BOARD", "serials": ["B1"]}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let b = browser("zh-CN", 360).await;
+        b.sign_in(&site, "wang", "zh").await;
+        b.open(&format!("{}/scan", site.base)).await;
+        b.until("document.getElementById('scan')").await;
+        b.select("#op", "ship").await;
+        b.fill(&[
+            ("#f-sales_order", "SO-9"),
+            ("#f-from", "SZ-WH-A1"),
+            ("#f-customer", "CUST1"),
+        ])
+        .await;
+        // A GS1 code whose check digit is wrong (…13 is right), a GTIN no product has, and B1.
+        b.click("#scan").await;
+        let enter = char::from(fantoccini::key::Key::Enter);
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!(
+                "(01)09521234543214(21)B1{enter}(01)09521234999997(21)X1{enter}B1{enter}"
+            ))
+            .await
+            .unwrap();
+        b.until("document.querySelectorAll('#scans li').length === 3 && !document.querySelector('#scans li.pending')")
+            .await;
+        let rows = "return Array.from(document.querySelectorAll('#scans li')).reverse().map(li => [li.className, li.querySelector('.why').textContent, li.title]);";
+        let zh = b.js(rows).await;
+        assert_eq!(zh[0][1], "无法识别的条码 · 校验位不对", "{zh}");
+        assert_eq!(zh[1][1], "无法识别的条码 · 没有产品使用这个 GTIN", "{zh}");
+        assert_eq!(zh[2][0], "ok", "{zh}");
+        // The API's English stays at hand, as the row's title.
+        assert!(zh[0][2].as_str().unwrap().contains("check digit"), "{zh}");
+        b.shot("scan-refused-rows-zh").await;
+        // The same refused scans in English read the API's own words.
+        b.open(&format!("{}/scan?lang=en", site.base)).await;
+        b.until("document.documentElement.lang === 'en' && document.querySelectorAll('#scans li').length === 3")
+            .await;
+        let en = b.js(rows).await;
+        assert!(
+            en[0][1].as_str().unwrap().starts_with("Unreadable code · "),
+            "{en}"
+        );
+        assert!(en[0][1].as_str().unwrap().contains("check digit"), "{en}");
+        assert!(
+            en[1][1]
+                .as_str()
+                .unwrap()
+                .contains("no product has GTIN 09521234999997"),
+            "{en}"
+        );
+        b.shot("scan-refused-en").await;
+        // B1 is put on QC hold after it was scanned: the batch is refused, naming the unit
+        // and the reason in Chinese.
+        let r = site
+            .api
+            .post(
+                "/api/v1/ops/hold",
+                json!({"kind": "qc", "items": [{"product": "BOARD", "serial": "B1"}], "reason": "suspect"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        b.open(&format!("{}/scan?lang=zh", site.base)).await;
+        b.until("document.documentElement.lang === 'zh-CN' && document.querySelectorAll('#scans li').length === 3")
+            .await;
+        b.click("#submit").await;
+        b.until("document.getElementById('result').classList.contains('bad')")
+            .await;
+        assert_eq!(
+            b.text("#result").await,
+            "提交被拒绝: BOARD · B1: 单品处于质检冻结"
+        );
+        b.shot("scan-refused-zh").await;
+        b.close().await;
+    }
+);
+
 /// A board received, a phone built from it and failed at QC: the story the passport tells.
 async fn build_a_phone(site: &Site) {
     for (op, body) in [
@@ -624,6 +716,26 @@ store_test!(the_passport_of_a_scanned_unit, |s: TestStore| async move {
         json!(1)
     );
     b.shot("passport-zh").await;
+    // On a 360 px PDA the QC records stack, each field under its name, and no date wraps.
+    b.client.set_window_size(360, 900).await.unwrap();
+    b.until("window.innerWidth <= 360").await;
+    let layout = b
+        .js("const qc = document.querySelector('#qc table'); \
+             return {lines: Array.from(document.querySelectorAll('#qc time, #timeline .when')) \
+                       .map(t => { const r = document.createRange(); r.selectNodeContents(t); \
+                                   return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size; }), \
+                     label: getComputedStyle(qc.querySelector('td'), '::before').content, \
+                     head: qc.querySelector('thead').getBoundingClientRect().height <= 1, \
+                     overflow: qc.parentElement.scrollWidth - qc.parentElement.clientWidth, \
+                     page: document.documentElement.scrollWidth - window.innerWidth};")
+        .await;
+    assert_eq!(
+        layout,
+        json!({"lines": [1, 1, 1, 1], "label": "\"时间\"", "head": true, "overflow": 0, "page": 0}),
+        "{layout}"
+    );
+    b.shot("passport-360-zh").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
     b.click("#lang-switch").await;
     b.until("document.documentElement.lang === 'en'").await;
     assert!(b.text("#badges").await.contains("QC hold"));

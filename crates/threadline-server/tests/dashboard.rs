@@ -7,7 +7,7 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{Api, history};
-use threadline_store::dashboard::{Count, Period, QcBy, QcRow, Window};
+use threadline_store::dashboard::{Count, Period, QcBy, QcRow, Window, ZoneOffsets};
 use threadline_testkit::fixtures::plant;
 use threadline_testkit::{TestStore, store_test};
 
@@ -20,7 +20,7 @@ fn window(period: Period) -> Window {
         from: at("2026-05-01T00:00:00+08:00"),
         to: at("2026-06-02T00:00:00+08:00"),
         period,
-        offset_minutes: 480,
+        zone: ZoneOffsets::fixed(8 * 3600),
         places: None,
     }
 }
@@ -97,7 +97,7 @@ store_test!(quality_by_every_dimension, |s: TestStore| async move {
     // Day boundaries follow the offset: in UTC the 10:00 (+08:00) inspections are still the
     // same days, the 26 May ones at 02:00 and 03:00 UTC.
     let utc = Window {
-        offset_minutes: 0,
+        zone: ZoneOffsets::fixed(0),
         ..window(Period::Day)
     };
     assert_eq!(
@@ -374,5 +374,145 @@ store_test!(
             "{table}"
         );
         assert!(html.contains("窜货预警"));
+    }
+);
+
+/// The plant in Berlin: four phones inspected close to midnight around the two summer-time
+/// switches — the 25-hour 26 October 2025 and the 23-hour 29 March 2026 (Europe/Berlin).
+async fn berlin_inspections(api: &Api) {
+    let mut process = api.get("/api/v1/process").await.body;
+    process["time_zone"] = "Europe/Berlin".into();
+    let r = api.put("/api/v1/process", "\"0\"", process).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = api
+        .post(
+            "/api/v1/ops/commission",
+            serde_json::json!({"time": "2025-10-01T09:00:00Z", "product": "PHONE",
+                "serials": ["D1", "D2", "D3", "D4"], "work_order": "WO-DST", "line": "SZ-L1",
+                "attributes": {"color": "black"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    for (serial, time) in [
+        // 00:30 summer time on the 25-hour day (a fixed winter offset would say the 25th)…
+        ("D1", "2025-10-25T22:30:00Z"),
+        // …and 23:30 winter time on the same day (a fixed summer offset would say the 27th).
+        ("D2", "2025-10-26T22:30:00Z"),
+        // 23:30 winter time the evening before summer time begins (summer: the 29th)…
+        ("D3", "2026-03-28T22:30:00Z"),
+        // …and 00:30 summer time the day after it began (winter: the 29th).
+        ("D4", "2026-03-29T22:30:00Z"),
+    ] {
+        let r = api
+            .post(
+                "/api/v1/ops/inspect",
+                serde_json::json!({"time": time, "items": [{"product": "PHONE", "serial": serial}],
+                    "result": "pass", "inspector": "Zhao"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{serial}: {:?}", r.body);
+    }
+}
+
+store_test!(
+    days_are_cut_at_local_midnight_across_summer_time,
+    |s: TestStore| async move {
+        plant(&*s).await;
+        let api = Api::new(&s).await;
+        berlin_inspections(&api).await;
+        let berlin = chrono_tz::Europe::Berlin;
+        // Local midnight of 25 October 2025 (summer time) to that of 31 March 2026 (summer).
+        let (from, to) = (at("2025-10-24T22:00:00Z"), at("2026-03-30T22:00:00Z"));
+        let zone = ZoneOffsets::of_zone(berlin, from, to);
+        assert_eq!(
+            zone,
+            ZoneOffsets {
+                initial: 7200,
+                changes: vec![
+                    (at("2025-10-26T01:00:00Z"), 3600),
+                    (at("2026-03-29T01:00:00Z"), 7200)
+                ],
+            }
+        );
+        let w = |period| Window {
+            from,
+            to,
+            period,
+            zone: zone.clone(),
+            places: None,
+        };
+        let store = &s.store;
+        assert_eq!(
+            store
+                .qc_stats(QcBy::Product, &w(Period::Day))
+                .await
+                .unwrap(),
+            vec![
+                qc(Some("PHONE"), "2025-10-26", [2, 2, 2, 0]),
+                qc(Some("PHONE"), "2026-03-28", [1, 1, 1, 0]),
+                qc(Some("PHONE"), "2026-03-30", [1, 1, 1, 0]),
+            ]
+        );
+        // Sunday 26 October is in the week of Monday the 20th; Saturday 28 March in that of
+        // the 23rd, Monday 30 March starts its own.
+        assert_eq!(
+            store.qc_stats(QcBy::Line, &w(Period::Week)).await.unwrap(),
+            vec![
+                qc(Some("SZ-L1"), "2025-10-20", [2, 2, 2, 0]),
+                qc(Some("SZ-L1"), "2026-03-23", [1, 1, 1, 0]),
+                qc(Some("SZ-L1"), "2026-03-30", [1, 1, 1, 0]),
+            ]
+        );
+        // Neither fixed offset of the zone cuts all four right.
+        for fixed in [3600, 7200] {
+            let days: Vec<String> = store
+                .qc_stats(
+                    QcBy::Product,
+                    &Window {
+                        zone: ZoneOffsets::fixed(fixed),
+                        ..w(Period::Day)
+                    },
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.period)
+                .collect();
+            assert_ne!(days, ["2025-10-26", "2026-03-28", "2026-03-30"], "{fixed}");
+        }
+
+        // The page cuts days in the plant's zone: one point per local day with inspections.
+        let r = api
+            .get("/dashboard?lang=en&by=product&period=day&from=2025-10-25&to=2026-03-30")
+            .await;
+        assert_eq!(r.status, 200);
+        let html = r.body.as_str().unwrap();
+        assert!(near(html, "window").contains("(Europe/Berlin)"));
+        let chart = &html[html.find("id=\"chart-fpy\"").unwrap()..];
+        let chart = &chart[..chart.find("</svg>").unwrap()];
+        for day in ["26 Oct", "28 Mar", "30 Mar"] {
+            assert!(
+                chart.contains(&format!("PHONE · {day}: 100%")),
+                "{day}: {chart}"
+            );
+        }
+        for day in ["25 Oct", "27 Oct", "29 Mar"] {
+            assert!(
+                !chart.contains(&format!("PHONE · {day}:")),
+                "{day}: {chart}"
+            );
+        }
+        assert!(near(html, "kpi-first").contains(">4<"));
+        // A window that starts on the 25-hour day begins at its midnight, in summer time:
+        // D1 (00:30) is in it, nothing from the evening before.
+        let r = api
+            .get("/dashboard?lang=en&by=product&period=day&from=2025-10-26&to=2025-10-26")
+            .await;
+        let html = r.body.as_str().unwrap();
+        assert!(
+            near(html, "kpi-first").contains(">2<"),
+            "{}",
+            near(html, "kpi-first")
+        );
     }
 );

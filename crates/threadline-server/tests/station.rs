@@ -100,6 +100,16 @@ store_test!(
             reason(&verdict(&api, "ship", "%20", None).await),
             ("unreadable", false)
         );
+        // Why a scan is unreadable travels as an error code too, for the page's own sentence.
+        let v = verdict(&api, "ship", "(01)09521234543214(21)B1", None).await;
+        assert_eq!(reason(&v), ("unreadable", false));
+        assert_eq!(v["detail_code"], "invalid_check_digit");
+        assert!(v["detail"].as_str().unwrap().contains("check digit"), "{v}");
+        let v = verdict(&api, "commission", "(01)09521234999997(21)X1", None).await;
+        assert_eq!(reason(&v), ("wrong_product", false));
+        assert_eq!(v["detail_code"], "unknown_gtin");
+        let v = verdict(&api, "ship", "B5", None).await;
+        assert_eq!(v.get("detail_code"), None, "{v}");
         // Inspection takes a held unit: inspecting is how it gets released.
         assert_eq!(
             reason(&verdict(&api, "inspect", "B2", None).await),

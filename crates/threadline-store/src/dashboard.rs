@@ -6,7 +6,7 @@
 //!
 //! Events declared in error, and events a later event corrects, are left out of every figure.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Offset, Utc};
 use serde::Serialize;
 
 /// The engine a statement is written for.
@@ -75,17 +75,84 @@ impl QcBy {
     }
 }
 
-/// The time window of a figure, `[from, to)`, and how periods are cut: days start at local
-/// midnight `offset_minutes` east of UTC; weeks start on Monday.
+/// The time window of a figure, `[from, to)`, and how periods are cut: each day starts at local
+/// midnight in `zone`; weeks start on Monday.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub period: Period,
-    pub offset_minutes: i32,
+    pub zone: ZoneOffsets,
     /// Only what happened at these places — inspections, repairs, by their business location
     /// — (`None`: everywhere): a site's places, for an account bound to a site.
     pub places: Option<Vec<String>>,
+}
+
+/// How local time stands to UTC over a window: the offset (seconds east of UTC) in force at its
+/// start, and each later change — summer time beginning or ending — with the instant it takes
+/// effect. A moment's local day is its UTC time plus the offset in force at that moment, so a day
+/// of 23 or 25 hours is still one day, cut at its own local midnight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneOffsets {
+    pub initial: i32,
+    pub changes: Vec<(DateTime<Utc>, i32)>,
+}
+
+impl ZoneOffsets {
+    /// One offset all the time (`+08:00`, UTC).
+    pub fn fixed(seconds_east: i32) -> ZoneOffsets {
+        ZoneOffsets {
+            initial: seconds_east,
+            changes: Vec::new(),
+        }
+    }
+
+    /// The offsets of the time zone `zone` between `from` and `to`.
+    pub fn of_zone(zone: chrono_tz::Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> ZoneOffsets {
+        let at = |t: DateTime<Utc>| t.with_timezone(&zone).offset().fix().local_minus_utc();
+        let initial = at(from);
+        let (mut changes, mut current, mut t) = (Vec::new(), initial, from);
+        // Zones change their offset at most a few times a year and never twice in a day: look
+        // day by day, then for the second it happened.
+        while t < to {
+            let next = (t + Duration::days(1)).min(to);
+            if at(next) == current {
+                t = next;
+                continue;
+            }
+            let (mut before, mut after) = (t, next);
+            while after - before > Duration::seconds(1) {
+                let mid = before + (after - before) / 2;
+                if at(mid) == current {
+                    before = mid;
+                } else {
+                    after = mid;
+                }
+            }
+            current = at(after);
+            changes.push((after, current));
+            t = after;
+        }
+        ZoneOffsets { initial, changes }
+    }
+
+    /// The offset in seconds in force at the µs timestamp `expr`, as SQL.
+    fn sql(&self, expr: &str) -> String {
+        if self.changes.is_empty() {
+            return self.initial.to_string();
+        }
+        let mut out = String::from("(CASE");
+        let mut offset = self.initial;
+        for (at, next) in &self.changes {
+            out.push_str(&format!(
+                " WHEN {expr} < {} THEN {offset}",
+                at.timestamp_micros()
+            ));
+            offset = *next;
+        }
+        out.push_str(&format!(" ELSE {offset} END)"));
+        out
+    }
 }
 
 /// ` AND {expr} IN ('A', 'B')` when `places` narrows a figure, else nothing. Places are
@@ -191,9 +258,9 @@ impl Dialect {
         }
     }
 
-    /// The first day (`YYYY-MM-DD`) of the period holding the µs timestamp `expr`.
+    /// The first day (`YYYY-MM-DD`) of the local period holding the µs timestamp `expr`.
     fn period(self, expr: &str, w: &Window) -> String {
-        let secs = format!("({expr} / 1000000 + {})", i64::from(w.offset_minutes) * 60);
+        let secs = format!("({expr} / 1000000 + {})", w.zone.sql(expr));
         match self {
             Dialect::Sqlite => match w.period {
                 Period::Day => format!("date({secs}, 'unixepoch')"),

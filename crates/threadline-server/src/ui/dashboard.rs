@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, Offset, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, TimeZone, Utc};
 use threadline_domain::projection::ItemStatus;
-use threadline_store::dashboard::{Period, QcBy, QcRow, ServiceStats, Window};
+use threadline_store::dashboard::{Period, QcBy, QcRow, ServiceStats, Window, ZoneOffsets};
 
 use super::chart::{self, Bar, Series};
 use super::{esc, lang_of_request, lang_param, page_with, table};
@@ -38,7 +38,54 @@ struct Filter {
     from: NaiveDate,
     /// Inclusive.
     to: NaiveDate,
-    tz: FixedOffset,
+    tz: Zone,
+}
+
+/// Where days are cut: at midnight of a fixed offset, or of a time zone, whose offset changes
+/// with summer time.
+#[derive(Debug, Clone, Copy)]
+enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// An offset (`+08:00`, `UTC`) or a time zone's name (`Asia/Shanghai`, `Europe/Berlin`).
+    fn parse(s: &str) -> Option<Zone> {
+        if s.eq_ignore_ascii_case("utc") || s == "Z" {
+            return FixedOffset::east_opt(0).map(Zone::Fixed);
+        }
+        if let Ok(zone) = s.parse::<chrono_tz::Tz>() {
+            return Some(Zone::Named(zone));
+        }
+        s.parse::<FixedOffset>().ok().map(Zone::Fixed)
+    }
+
+    fn date_of(self, t: DateTime<Utc>) -> NaiveDate {
+        match self {
+            Zone::Fixed(o) => t.with_timezone(&o).date_naive(),
+            Zone::Named(z) => t.with_timezone(&z).date_naive(),
+        }
+    }
+
+    /// The first moment of the local day `d`: its midnight, or when a zone skips midnight
+    /// (summer time starting at 00:00), the first hour that exists.
+    fn start_of(self, d: NaiveDate) -> DateTime<Utc> {
+        (0..24)
+            .filter_map(|h| d.and_hms_opt(h, 0, 0))
+            .find_map(|t| match self {
+                Zone::Fixed(o) => o.from_local_datetime(&t).earliest().map(|t| t.to_utc()),
+                Zone::Named(z) => z.from_local_datetime(&t).earliest().map(|t| t.to_utc()),
+            })
+            .unwrap_or_default()
+    }
+
+    fn offsets(self, from: DateTime<Utc>, to: DateTime<Utc>) -> ZoneOffsets {
+        match self {
+            Zone::Fixed(o) => ZoneOffsets::fixed(o.local_minus_utc()),
+            Zone::Named(z) => ZoneOffsets::of_zone(z, from, to),
+        }
+    }
 }
 
 impl Filter {
@@ -61,7 +108,7 @@ impl Filter {
             p.tz.as_deref()
                 .filter(|s| !s.is_empty())
                 .unwrap_or(default_tz);
-        let tz = parse_offset(tz_text, now).ok_or(("tz", tz_text.to_owned()))?;
+        let tz = Zone::parse(tz_text).ok_or(("tz", tz_text.to_owned()))?;
         let date = |field: &'static str, v: &Option<String>| -> Result<Option<NaiveDate>, _> {
             match v.as_deref().filter(|s| !s.is_empty()) {
                 None => Ok(None),
@@ -70,7 +117,7 @@ impl Filter {
                     .map_err(|_| (field, s.to_owned())),
             }
         };
-        let to = date("to", &p.to)?.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+        let to = date("to", &p.to)?.unwrap_or_else(|| tz.date_of(now));
         let from = date("from", &p.from)?
             .unwrap_or_else(|| to.checked_sub_days(Days::new(83)).unwrap_or(to));
         if from > to {
@@ -93,17 +140,15 @@ impl Filter {
     }
 
     fn window(&self) -> Window {
-        let start = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(self.tz).single())
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_default()
-        };
+        let from = self.tz.start_of(self.from);
+        let to = self
+            .tz
+            .start_of(self.to.checked_add_days(Days::new(1)).unwrap_or(self.to));
         Window {
-            from: start(self.from),
-            to: start(self.to.checked_add_days(Days::new(1)).unwrap_or(self.to)),
+            from,
+            to,
             period: self.period,
-            offset_minutes: self.tz.local_minus_utc() / 60,
+            zone: self.tz.offsets(from, to),
             places: None,
         }
     }
@@ -136,17 +181,6 @@ impl Filter {
         }
         out
     }
-}
-
-/// An offset (`+08:00`, `UTC`) or a time zone's name (`Asia/Shanghai`: its offset `now`).
-fn parse_offset(s: &str, now: DateTime<Utc>) -> Option<FixedOffset> {
-    if s.eq_ignore_ascii_case("utc") || s == "Z" {
-        return FixedOffset::east_opt(0);
-    }
-    if let Ok(zone) = s.parse::<chrono_tz::Tz>() {
-        return Some(now.with_timezone(&zone).offset().fix());
-    }
-    s.parse::<FixedOffset>().ok()
 }
 
 fn period_label(lang: Lang, period: Period, d: NaiveDate) -> String {

@@ -166,6 +166,15 @@ fn number(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
 }
 
+/// A moment in a table cell, as the plant reads it; it never breaks across lines.
+fn when(lang: Lang, zone: Tz, t: &chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        esc(&crate::i18n::datetime(lang, zone, t))
+    )
+}
+
 fn qc_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
     if events.is_empty() {
         return format!(
@@ -213,9 +222,15 @@ fn qc_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
                 })
                 .unwrap_or_default();
             format!(
-                "<tr><td>{when}</td><td><span class=\"badge {badge}\">{result}</span></td><td>{measurements}</td><td>{defects}</td><td>{inspector}</td><td>{equipment}</td></tr>",
-                when = esc(&crate::i18n::datetime(lang, zone, &e.event.event_time)),
+                "<tr role=\"row\"><td role=\"cell\" data-label=\"{l_w}\">{when}</td><td role=\"cell\" data-label=\"{l_r}\"><span class=\"badge {badge}\">{result}</span></td><td role=\"cell\" data-label=\"{l_m}\">{measurements}</td><td role=\"cell\" data-label=\"{l_d}\">{defects}</td><td role=\"cell\" data-label=\"{l_i}\">{inspector}</td><td role=\"cell\" data-label=\"{l_e}\">{equipment}</td></tr>",
+                when = when(lang, zone, &e.event.event_time),
                 result = esc(crate::i18n::qc_result(lang, &result)),
+                l_w = t(lang, Msg::When),
+                l_r = t(lang, Msg::FieldResult),
+                l_m = t(lang, Msg::Measurements),
+                l_d = t(lang, Msg::Defects),
+                l_i = t(lang, Msg::FieldInspector),
+                l_e = t(lang, Msg::Equipment),
                 defects = esc(&f.get("defect_codes").map(text_of).unwrap_or_default()),
                 inspector = esc(&f.get("inspector").map(text_of).unwrap_or_default()),
                 equipment = esc(&f.get("equipment").map(text_of).unwrap_or_default()),
@@ -223,7 +238,7 @@ fn qc_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
         })
         .collect();
     format!(
-        "<section class=\"card\" id=\"qc\"><h2>{h}</h2><div class=\"table-wrap\"><table><thead><tr><th>{w}</th><th>{r}</th><th>{m}</th><th>{d}</th><th>{i}</th><th>{e}</th></tr></thead><tbody>{rows}</tbody></table></div></section>",
+        "<section class=\"card\" id=\"qc\"><h2>{h}</h2><div class=\"table-wrap\"><table class=\"stack\" role=\"table\"><thead role=\"rowgroup\"><tr role=\"row\"><th role=\"columnheader\">{w}</th><th role=\"columnheader\">{r}</th><th role=\"columnheader\">{m}</th><th role=\"columnheader\">{d}</th><th role=\"columnheader\">{i}</th><th role=\"columnheader\">{e}</th></tr></thead><tbody role=\"rowgroup\">{rows}</tbody></table></div></section>",
         h = t(lang, Msg::QcRecords),
         w = t(lang, Msg::When),
         r = t(lang, Msg::FieldResult),
@@ -246,15 +261,18 @@ fn repairs_table(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
         .iter()
         .map(|e| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&crate::i18n::datetime(lang, zone, &e.event.event_time)),
+                "<tr role=\"row\"><td role=\"cell\" data-label=\"{}\">{}</td><td role=\"cell\" data-label=\"{}\">{}</td><td role=\"cell\" data-label=\"{}\">{}</td></tr>",
+                t(lang, Msg::When),
+                when(lang, zone, &e.event.event_time),
+                t(lang, Msg::Step),
                 esc(crate::i18n::step(lang, step_of(e))),
+                t(lang, Msg::Details),
                 reasons(lang, e),
             )
         })
         .collect();
     format!(
-        "<section class=\"card\" id=\"repairs\"><h2>{h}</h2><div class=\"table-wrap\"><table><thead><tr><th>{w}</th><th>{s}</th><th>{d}</th></tr></thead><tbody>{rows}</tbody></table></div></section>",
+        "<section class=\"card\" id=\"repairs\"><h2>{h}</h2><div class=\"table-wrap\"><table class=\"stack\" role=\"table\"><thead role=\"rowgroup\"><tr role=\"row\"><th role=\"columnheader\">{w}</th><th role=\"columnheader\">{s}</th><th role=\"columnheader\">{d}</th></tr></thead><tbody role=\"rowgroup\">{rows}</tbody></table></div></section>",
         h = t(lang, Msg::Repairs),
         w = t(lang, Msg::When),
         s = t(lang, Msg::Step),

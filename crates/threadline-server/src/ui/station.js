@@ -16,6 +16,14 @@
   function $(id) { return document.getElementById(id); }
   var messages = $('messages');
   function msg(code) { return messages.getAttribute('data-' + code) || code; }
+  // The API answers in English. The page carries the catalogue's sentence for every error code
+  // in its own language (data-err-*): a Chinese reader reads that, an English reader the API's
+  // own message, which names the values (the sentence where the API gave none).
+  var chinese = (document.documentElement.lang || '').indexOf('zh') === 0;
+  function sentence(code, message) {
+    var mine = code ? messages.getAttribute('data-err-' + code) : null;
+    return (chinese ? (mine || message) : (message || mine)) || code || '';
+  }
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
   var opSelect = $('op');
@@ -191,6 +199,15 @@
     }, RETRY_MS);
   }
   function unitText(u) { return u ? u.product + ' · ' + u.serial : ''; }
+  // Why a scan is (not) taken: the reason, the unit's state, and what the scan parser or the
+  // product list said, in the reader's language.
+  function whyText(s) {
+    if (s.pending) { return msg('unchecked'); }
+    var text = msg(s.reason);
+    if (s.status && !s.accepted) { text += ' · ' + msg('status-' + s.status); }
+    if (!s.accepted && s.detailCode) { text += ' · ' + sentence(s.detailCode, s.detail); }
+    return text;
+  }
 
   function render() {
     list.textContent = '';
@@ -206,9 +223,8 @@
       li.appendChild(code);
       var why = document.createElement('span');
       why.className = 'why';
-      var text = msg(s.pending ? 'unchecked' : s.reason);
-      if (s.status && !s.accepted) { text += ' · ' + msg('status-' + s.status); }
-      why.textContent = text;
+      why.textContent = whyText(s);
+      if (s.detail && !s.pending) { li.title = s.detail; }
       li.appendChild(why);
       if (s.unit) {
         var unit = document.createElement('span');
@@ -233,11 +249,37 @@
 
   // --- scanning ------------------------------------------------------------------------
   function sameUnit(a, b) { return a && b && a.product === b.product && a.serial === b.serial; }
-  function errorText(body) {
-    var e = body && body.errors && body.errors[0];
-    // The API answers in English; the page carries the reader's sentence for each error code.
-    if (e) { return (e.field ? e.field + ': ' : '') + (messages.getAttribute('data-err-' + e.code) || e.message); }
-    return (body && body.error && body.error.message) || '';
+  // What a field path of a refusal names, for the reader: the unit at that place of the request
+  // (`lines[0].serials[1]`, `items[2].serial`), or the label of the context field.
+  function fieldName(path, body) {
+    var parts = path.replace(/\[(\d+)\]/g, '.$1').split('.');
+    var v = body;
+    var product = null;
+    for (var i = 0; i < parts.length && v !== null && typeof v === 'object'; i += 1) {
+      if (typeof v.product === 'string') { product = v.product; }
+      v = v[parts[i]];
+    }
+    var last = parts[parts.length - 1];
+    if (v && typeof v === 'object' && v.product && v.serial) { return unitText(v); }
+    if (typeof v === 'string' && product && (last === 'serial' || /^\d+$/.test(last))) {
+      return product + ' · ' + v;
+    }
+    var c = form.querySelector('[name="' + parts[0] + '"]');
+    var label = c && c.id ? form.querySelector('label[for="' + c.id + '"]') : null;
+    if (label && parts.length === 1) { return label.firstChild.textContent; }
+    return path;
+  }
+  // The problems of a refusal (the first three), each with what it is about.
+  function errorText(body, request) {
+    var list = (body && body.errors) || [];
+    if (!list.length) {
+      var e = body && body.error;
+      return e ? sentence(e.code, e.message) : '';
+    }
+    return list.slice(0, 3).map(function (e) {
+      var where = e.field ? fieldName(e.field, request && request.body) : '';
+      return (where ? where + ': ' : '') + sentence(e.code, e.message);
+    }).join('; ') + (list.length > 3 ? '; …' : '');
   }
   function checkCode(op, code, product) {
     var url = '/api/v1/scan/check?operation=' + enc(op) + '&code=' + enc(code) +
@@ -247,7 +289,8 @@
         if (r.status === 401 || r.status >= 500) { throw unanswered(r.status); }
         return r.json().catch(function () { return {}; }).then(function (body) {
           if (r.ok) { return body; }
-          return { accepted: false, reason: 'unreadable', detail: errorText(body) };
+          var e = (body && body.errors && body.errors[0]) || (body && body.error) || {};
+          return { accepted: false, reason: 'unreadable', detail: e.message || '', detail_code: e.code || null };
         });
       });
   }
@@ -262,6 +305,7 @@
       entry.unit = v.unit || null;
       entry.status = v.status || null;
       entry.detail = v.detail || '';
+      entry.detailCode = v.detail_code || null;
       var dup = v.accepted && state.scans.some(function (o) {
         return o !== entry && o.accepted && sameUnit(o.unit, entry.unit);
       });
@@ -269,7 +313,7 @@
       entry.reason = dup ? 'duplicate' : v.reason;
       if (!entry.accepted) {
         beep();
-        say('bad', entry.code + ': ' + msg(entry.reason));
+        say('bad', entry.code + ': ' + whyText(entry));
       } else {
         say('ok', unitText(entry.unit));
       }
@@ -436,11 +480,16 @@
     var unchecked = batch.scans.filter(function (s) { return !s.unit && !s.refused; });
     return Promise.all(unchecked.map(function (s) {
       return checkCode(batch.op, s.code, batch.context.product).then(function (v) {
-        if (v.accepted) { s.unit = v.unit; } else { s.refused = v.reason; }
+        if (v.accepted) {
+          s.unit = v.unit;
+        } else {
+          s.refused = v.reason;
+          s.why = whyText({ reason: v.reason, status: v.status, detail: v.detail, detailCode: v.detail_code });
+        }
       });
     })).then(function () {
       batch.errors = batch.scans.filter(function (s) { return s.refused; })
-        .map(function (s) { return s.code + ': ' + msg(s.refused); });
+        .map(function (s) { return s.code + ': ' + (s.why || msg(s.refused)); });
       var units = batch.scans.filter(function (s) { return s.unit; }).map(function (s) { return s.unit; });
       batch.count = units.length;
       if (units.length === 0) { batch.requests = []; save(); return; }
@@ -462,7 +511,9 @@
         throw unanswered(answer.status);
       }
       setOnline(true);
-      if (answer.status >= 300) { batch.errors.push(errorText(answer.body) || String(answer.status)); }
+      if (answer.status >= 300) {
+        batch.errors.push(errorText(answer.body, batch.requests[0]) || String(answer.status));
+      }
       batch.requests.shift();
       save();
       return sendAll(batch);

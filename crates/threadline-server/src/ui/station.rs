@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use threadline_domain::access::Permission;
 use threadline_domain::codes::ItemKey;
+use threadline_domain::error::FieldError;
 use threadline_domain::event::HoldKind;
 use threadline_domain::process::{Operation, Process};
 use threadline_domain::projection::ItemStatus;
@@ -532,12 +533,10 @@ pub async fn page(
                 esc(crate::i18n::status(lang, *s))
             )
         }))
-        .chain(
-            crate::i18n::ERRORS_ZH
-                .iter()
-                .filter(|_| lang == Lang::Zh)
-                .map(|(code, text)| format!(" data-err-{code}=\"{}\"", esc(text))),
-        )
+        .chain(crate::i18n::ERRORS.iter().map(|(code, zh, en)| {
+            let text = if lang == Lang::Zh { zh } else { en };
+            format!(" data-err-{code}=\"{}\"", esc(text))
+        }))
         .collect();
     let lists = format!(
         "{}{}{}",
@@ -612,6 +611,11 @@ pub struct Verdict {
     /// What went wrong, in English, for the log and the API user.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The error code behind `detail` where there is one — why a scan is `unreadable`
+    /// (`invalid_check_digit`, `unknown_ai`, `unknown_gtin`…), or that no product has the GTIN
+    /// of a new serial (`unknown_gtin`) — for a page to say it in its reader's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail_code: Option<&'static str>,
     /// The unit the scan names (for a new serial: the one it will name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<ItemKey>,
@@ -622,11 +626,20 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// A refusal for `reason` because of the problem `e`.
+    fn refuse_for(reason: &'static str, e: FieldError) -> Verdict {
+        Verdict {
+            detail_code: Some(e.code),
+            ..Verdict::refuse(reason, e.message)
+        }
+    }
+
     fn refuse(reason: &'static str, detail: impl Into<String>) -> Verdict {
         Verdict {
             accepted: false,
             reason,
             detail: detail.into(),
+            detail_code: None,
             unit: None,
             status: None,
             holds: Vec::new(),
@@ -713,11 +726,12 @@ async fn judge(
         Err(AppError::NotFound(m)) => return Ok(Verdict::refuse("not_registered", m)),
         Err(AppError::Rule(v)) => {
             let ambiguous = v.iter().any(|e| e.code == "ambiguous_serial");
-            let detail = v.first().map(|e| e.message.clone()).unwrap_or_default();
-            return Ok(Verdict::refuse(
-                if ambiguous { "ambiguous" } else { "unreadable" },
-                detail,
-            ));
+            // The reason of an ambiguous serial says all the sentence would.
+            return Ok(match v.into_iter().next() {
+                Some(e) if ambiguous => Verdict::refuse("ambiguous", e.message),
+                Some(e) => Verdict::refuse_for("unreadable", e),
+                None => Verdict::refuse("unreadable", ""),
+            });
         }
         Err(e) => return Err(e),
     };
@@ -778,6 +792,7 @@ fn by_state(
         accepted,
         reason,
         detail,
+        detail_code: None,
         unit: Some(key),
         status: Some(status),
         holds,
@@ -795,7 +810,7 @@ async fn judge_new(
 ) -> Result<Verdict, AppError> {
     let scan = match parse_scan(code) {
         Ok(s) => s,
-        Err(e) => return Ok(Verdict::refuse("unreadable", e.message)),
+        Err(e) => return Ok(Verdict::refuse_for("unreadable", e)),
     };
     let (product, serial) = match &scan {
         Scan::Plain(text) => {
@@ -815,9 +830,9 @@ async fn judge_new(
                 ));
             };
             let Some(found) = store.product_by_gtin(gtin.as_str()).await? else {
-                return Ok(Verdict::refuse(
+                return Ok(Verdict::refuse_for(
                     "wrong_product",
-                    format!("no product has GTIN {gtin}"),
+                    FieldError::new("unknown_gtin", format!("no product has GTIN {gtin}")),
                 ));
             };
             if product.as_ref().is_some_and(|p| *p != found.def.code) {
@@ -831,7 +846,7 @@ async fn judge_new(
     };
     let serial = match Serial::parse(&serial) {
         Ok(s) => s,
-        Err(e) => return Ok(Verdict::refuse("unreadable", e.message)),
+        Err(e) => return Ok(Verdict::refuse_for("unreadable", e)),
     };
     let key = ItemKey { product, serial };
     match store.item(&key).await? {
@@ -839,6 +854,7 @@ async fn judge_new(
             accepted: true,
             reason: "accepted",
             detail: String::new(),
+            detail_code: None,
             unit: Some(key),
             status: None,
             holds: Vec::new(),
@@ -850,6 +866,7 @@ async fn judge_new(
             accepted: true,
             reason: "accepted",
             detail: String::new(),
+            detail_code: None,
             unit: Some(key),
             status: Some(item.status),
             holds: item.holds,
@@ -858,6 +875,7 @@ async fn judge_new(
             accepted: false,
             reason: "already_registered",
             detail: format!("{} {} is registered already", key.product, key.serial),
+            detail_code: None,
             unit: Some(key),
             status: Some(item.status),
             holds: item.holds,
