@@ -38,6 +38,30 @@ pub(crate) fn idempotency(
     scope: &str,
     body: &[u8],
 ) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(key) = idempotency_key(headers)? else {
+        return Ok(None);
+    };
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(body);
+    Ok(Some(IdempotencyKey {
+        key,
+        request_hash: h.finalize().into(),
+    }))
+}
+
+/// [`idempotency`] for a body hashed as it was read: `request_hash` is SHA-256 of the scope,
+/// a zero byte and the body.
+pub(crate) fn idempotency_of(
+    headers: &HeaderMap,
+    request_hash: [u8; 32],
+) -> Result<Option<IdempotencyKey>, AppError> {
+    Ok(idempotency_key(headers)?.map(|key| IdempotencyKey { key, request_hash }))
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -53,14 +77,7 @@ pub(crate) fn idempotency(
                 Some("Idempotency-Key".into()),
             )
         })?;
-    let mut h = Sha256::new();
-    h.update(scope.as_bytes());
-    h.update([0]);
-    h.update(body);
-    Ok(Some(IdempotencyKey {
-        key: key.to_owned(),
-        request_hash: h.finalize().into(),
-    }))
+    Ok(Some(key.to_owned()))
 }
 
 /// `POST /api/v1/events`. The actor must hold, for every event, the permissions

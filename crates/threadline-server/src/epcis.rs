@@ -84,6 +84,11 @@ impl From<AppError> for Problem {
             AppError::PreconditionRequired(f) => {
                 (StatusCode::BAD_REQUEST, "ValidationException", vec![f])
             }
+            AppError::TooLarge(f) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "CaptureLimitExceededException",
+                vec![f],
+            ),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 (

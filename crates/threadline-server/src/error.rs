@@ -25,6 +25,8 @@ pub enum AppError {
     NotFound(String),
     /// A precondition header is missing (e.g. `If-Match` on a change). 428.
     PreconditionRequired(FieldError),
+    /// The body is larger than the endpoint takes. 413.
+    TooLarge(FieldError),
     /// Too many attempts; try again in this many seconds. 429, with `Retry-After`.
     TooManyRequests(FieldError, u64),
     /// 500; the text goes to the log only.
@@ -53,6 +55,7 @@ impl AppError {
             AppError::NotFound(m) => m.clone(),
             AppError::PreconditionRequired(f)
             | AppError::Unauthorized(f)
+            | AppError::TooLarge(f)
             | AppError::TooManyRequests(f, _) => f.message.clone(),
             AppError::Forbidden(v) => v.first().map(|e| e.message.clone()).unwrap_or_default(),
             AppError::Internal(_) => String::new(),
@@ -110,6 +113,7 @@ impl AppError {
             AppError::Forbidden(v) => (StatusCode::FORBIDDEN, v),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, vec![FieldError::new("not_found", m)]),
             AppError::PreconditionRequired(f) => (StatusCode::PRECONDITION_REQUIRED, vec![f]),
+            AppError::TooLarge(f) => (StatusCode::PAYLOAD_TOO_LARGE, vec![f]),
             AppError::TooManyRequests(f, secs) => {
                 retry = Some(secs);
                 (StatusCode::TOO_MANY_REQUESTS, vec![f])

@@ -470,8 +470,13 @@ mod shapes {
         pub kind: String,
         pub rows: u64,
         pub dry_run: bool,
-        /// The ledger receipts of the committed rows (empty on a dry run).
+        /// The ledger receipts of the first 1,000 committed rows (empty on a dry run).
         pub entries: Vec<Receipt>,
+        /// The ledger position of the first committed row (`null` on a dry run).
+        pub first_seq: Option<i64>,
+        /// The ledger position of the last committed row: the rows' entries are
+        /// `first_seq..=last_seq`, contiguous.
+        pub last_seq: Option<i64>,
     }
 
     /// A scanned code: what it names, and what was read from it.
@@ -996,9 +1001,9 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .body(body::<labels::JobRequest>(json!({"template": "unit-50x30", "allocation": EVENT_ID, "printer": "192.168.1.50:9100"}))),
         // Imports.
         ("POST", "/api/v1/imports/{kind}") => doc("Import", "Import master data, serials, lots or history from CSV or XLSX", ok_eg::<shapes::Imported>(200, json!({
-                "kind": "serials", "rows": 2, "dry_run": true, "entries": []})))
-            .also(201, "Committed: every row recorded.", json!({"kind": "serials", "rows": 2, "dry_run": false, "entries": receipts(52, 2)}))
-            .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) `lots` (a quantity of a lot at a location: the lots' opening stock) or `events` (history from an old system: one unit or lot quantity per row at its own time, recorded in time order through the same rules as a capture). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201). A commit retried with the same `Idempotency-Key` and file answers the first commit (header `Idempotent-Replayed: true`) and records nothing; the key with another file is refused (`idempotency_key_reused`). A dry run ignores the key.")
+                "kind": "serials", "rows": 2, "dry_run": true, "entries": [], "first_seq": null, "last_seq": null})))
+            .also(201, "Committed: every row recorded.", json!({"kind": "serials", "rows": 2, "dry_run": false, "entries": receipts(52, 2), "first_seq": 52, "last_seq": 53}))
+            .says("`kind`: `products`, `parties`, `locations` (master records), `serials` (legacy or supplier serials, each registered with its origin, status and location: the units' opening stock) `lots` (a quantity of a lot at a location: the lots' opening stock) or `events` (history from an old system: one unit or lot quantity per row at its own time, recorded in time order through the same rules as a capture). Headers in English or Chinese (see the template). `mode=dry_run` (default) checks every row and names each bad one (`rows[N].<header>`, N the spreadsheet row); `mode=commit` keeps all rows or none (201). The file is read a chunk at a time and recorded in one transaction: CSV up to 2 GiB (a million rows import in bounded memory), XLSX up to 32 MiB (read whole; 413 beyond). At most 1,000 refusals are listed, by row, then `too_many_errors` says how many more. A commit retried with the same `Idempotency-Key` and file answers the first commit (header `Idempotent-Replayed: true`) and records nothing; the key with another file is refused (`idempotency_key_reused`). A dry run ignores the key.")
             .idempotent()
             .query::<import::ImportParams>()
             .eg(&[("mode", "dry_run")])

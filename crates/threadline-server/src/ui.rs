@@ -574,6 +574,7 @@ pub(crate) fn refusal_line(lang: Lang, e: &AppError) -> String {
         AppError::NotFound(m) => Some(FieldError::new("not_found", m.clone())),
         AppError::PreconditionRequired(f)
         | AppError::Unauthorized(f)
+        | AppError::TooLarge(f)
         | AppError::TooManyRequests(f, _) => Some(f.clone()),
         AppError::Internal(_) => None,
     };

@@ -876,3 +876,235 @@ store_test!(
         );
     }
 );
+
+/// A serials file of `n` legacy units of TC in stock at SZ-FG (rows 2 ..= n + 1), each row
+/// passed through `edit` (its row number and cells) first.
+fn serials_csv(n: usize, mut edit: impl FnMut(usize, &mut Vec<String>)) -> String {
+    let mut csv = String::from("product,serial,origin,status,location\n");
+    for i in 0..n {
+        let row = i + 2;
+        let mut cells: Vec<String> = ["TC", &format!("TC-M{i:06}"), "legacy", "in_stock", "SZ-FG"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        edit(row, &mut cells);
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+store_test!(
+    a_streamed_import_of_twenty_thousand_rows_commits_every_row,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        let csv = serials_csv(20_000, |_, _| {});
+
+        // The dry run reads every chunk and keeps nothing.
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials",
+            "text/csv",
+            csv.clone().into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["rows"], 20_000);
+        assert_eq!(r.body["entries"].as_array().unwrap().len(), 0);
+        assert_eq!(api.ledger_len().await, before, "a dry run keeps nothing");
+        assert_eq!(
+            api.get("/api/v1/items/TC/TC-M000000").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        let first = commit_with_key(&api, "serials", "big-file-1", &csv).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        assert_eq!(first.body["rows"], 20_000);
+        // The answer lists the first 1,000 receipts; the positions span all of them.
+        let entries = first.body["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1_000);
+        let (first_seq, last_seq) = (
+            first.body["first_seq"].as_i64().unwrap(),
+            first.body["last_seq"].as_i64().unwrap(),
+        );
+        assert_eq!(
+            (first_seq, last_seq),
+            (before + 1, before + 20_000),
+            "{:?}",
+            first.body["entries"][0]
+        );
+        assert_eq!(entries[0]["seq"], first_seq);
+        assert_eq!(api.ledger_len().await, before + 20_000);
+        for serial in ["TC-M000000", "TC-M004999", "TC-M005000", "TC-M019999"] {
+            let unit = api.item("TC", serial).await;
+            assert_eq!(
+                (unit["status"].as_str(), unit["location"].as_str()),
+                (Some("in_stock"), Some("SZ-FG")),
+                "{serial}: {unit}"
+            );
+        }
+
+        // The retry answers the first commit exactly and records nothing.
+        let again = commit_with_key(&api, "serials", "big-file-1", &csv).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.body, first.body);
+        assert_eq!(api.ledger_len().await, before + 20_000);
+        // One audit record says what the commit kept.
+        let audit = api.get("/api/v1/audit?object=imports/serials").await;
+        let kept: Vec<_> = audit.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["after"]["count"].is_number())
+            .map(|r| r["after"].clone())
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                serde_json::json!({"count": 20_000, "first_seq": first_seq, "last_seq": last_seq})
+            ],
+            "{:?}",
+            audit.body
+        );
+    }
+);
+
+store_test!(
+    bad_rows_at_the_start_middle_and_end_are_named_by_row_and_nothing_is_written,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        // 12,000 rows in three chunks: a bad status on the first row, a unit of an unknown
+        // product in the middle of the second chunk, a serial that repeats one of the first
+        // chunk (only the store can tell) and a missing location on the last row.
+        let csv = serials_csv(12_000, |row, cells| match row {
+            2 => cells[3] = "丢失".into(),
+            7_500 => cells[0] = "NOPE".into(),
+            11_000 => cells[1] = "TC-M000100".into(),
+            12_001 => cells[4] = String::new(),
+            _ => {}
+        });
+        for mode in ["dry_run", "commit"] {
+            let r = upload(
+                &api,
+                &format!("/api/v1/imports/serials?mode={mode}"),
+                "text/csv",
+                csv.clone().into(),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+            assert_eq!(
+                r.codes().into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+                vec![
+                    "rows[2].status",
+                    "rows[7500].product",
+                    "rows[11000].serial",
+                    "rows[12001].location"
+                ],
+                "{mode}: {:?}",
+                r.body
+            );
+            assert_eq!(api.ledger_len().await, before, "nothing written ({mode})");
+        }
+        assert_eq!(
+            api.get("/api/v1/items/TC/TC-M000003").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // Past 1,000 refusals the report lists the first 1,000 by row and says how many more.
+        let csv = serials_csv(1_250, |_, cells| cells[3] = "lost".into());
+        let r = upload(&api, "/api/v1/imports/serials", "text/csv", csv.into()).await;
+        let codes = r.codes();
+        assert_eq!(codes.len(), 1_001, "{:?}", r.body["errors"][1000]);
+        assert_eq!(codes[0], ("invalid_value".into(), "rows[2].status".into()));
+        assert_eq!(codes[999].1, "rows[1001].status");
+        assert_eq!(codes[1_000].0, "too_many_errors");
+        assert!(
+            r.body["errors"][1000]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("250 more problems"),
+            "{:?}",
+            r.body["errors"][1000]
+        );
+        assert_eq!(api.ledger_len().await, before);
+    }
+);
+
+store_test!(
+    a_legacy_serial_is_registered_when_it_was_made,
+    |s: TestStore| async move {
+        let api = Api::new(&s).await;
+        plant(&api).await;
+        let before = api.ledger_len().await;
+        // A production date in the future is refused, naming its column.
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            "text/csv",
+            "产品编码,序列号,位置,生产日期\nTC,TC-OLD-0,SZ-FG,2030-01-01\n".into(),
+        )
+        .await;
+        assert_eq!(
+            r.codes(),
+            vec![("future_event_time".into(), "rows[2].生产日期".into())],
+            "{:?}",
+            r.body
+        );
+        assert_eq!(api.ledger_len().await, before);
+
+        let csv = "产品编码,序列号,来源,供应商,位置,生产日期\n\
+                   TC,TC-OLD-1,历史,,SZ-FG,2019-05-01\n\
+                   TC,TC-OLD-2,历史,,SZ-FG,\n\
+                   BOARD,B-OLD-1,供应商,S1,SZ-FG,2025-12-24\n";
+        let r = upload(
+            &api,
+            "/api/v1/imports/serials?mode=commit",
+            "text/csv",
+            csv.into(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let registered = |p: &'static str, serial: &'static str| {
+            let api = &api;
+            async move {
+                let passport = api
+                    .get(&format!("/api/v1/items/{p}/{serial}/passport"))
+                    .await;
+                assert_eq!(passport.status, StatusCode::OK, "{:?}", passport.body);
+                let ev = passport.body["timeline"][0].clone();
+                (
+                    ev["event_time"].as_str().unwrap_or_default().to_owned(),
+                    ev["ilmd"]["production_date"].clone(),
+                )
+            }
+        };
+        // Made on 1 May 2019 in the plant (Asia/Shanghai, by default): midnight there.
+        let (t, day) = registered("TC", "TC-OLD-1").await;
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(&t).unwrap(),
+            chrono::DateTime::parse_from_rfc3339("2019-05-01T00:00:00+08:00").unwrap(),
+            "{t}"
+        );
+        assert_eq!(day, "2019-05-01");
+        // Without a date, and for a supplier's unit (received now), the import's time.
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z").unwrap();
+        let (t, _) = registered("TC", "TC-OLD-2").await;
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(&t).unwrap(),
+            now,
+            "{t}"
+        );
+        let (t, day) = registered("BOARD", "B-OLD-1").await;
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(&t).unwrap(),
+            now,
+            "{t}"
+        );
+        assert_eq!(day, "2025-12-24");
+    }
+);

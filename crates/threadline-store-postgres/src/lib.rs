@@ -50,6 +50,7 @@ mod authenticity;
 mod capture;
 mod dashboard;
 mod epcis;
+mod import;
 mod labels;
 mod lookup;
 mod master;
@@ -242,6 +243,13 @@ impl threadline_store::Store for PgStore {
             tx.commit().await.map_err(db)?;
         }
         Ok(CaptureOutcome::Recorded(receipts))
+    }
+
+    async fn begin_import(
+        &self,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<threadline_store::import::ImportStart, StoreError> {
+        import::begin(self.client().await?, idempotency).await
     }
 
     async fn put_master_audited(

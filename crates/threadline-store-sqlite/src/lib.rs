@@ -36,6 +36,7 @@ mod authenticity;
 mod capture;
 mod dashboard;
 mod epcis;
+mod import;
 mod labels;
 mod master;
 mod migrate;
@@ -309,6 +310,13 @@ impl threadline_store::Store for SqliteStore {
             Ok(CaptureOutcome::Recorded(receipts))
         })
         .await
+    }
+
+    async fn begin_import(
+        &self,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<threadline_store::import::ImportStart, StoreError> {
+        import::begin(self.writer.clone(), idempotency).await
     }
 
     async fn put_master_audited(

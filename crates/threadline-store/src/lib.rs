@@ -26,6 +26,7 @@ pub mod audit;
 pub mod authenticity;
 pub mod dashboard;
 pub mod epcis;
+pub mod import;
 pub mod master;
 pub mod query;
 pub mod recall;
@@ -741,6 +742,19 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<IdempotencyKey>,
         audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome>;
+
+    /// Opens a bulk import recorded a chunk at a time in one write transaction
+    /// ([`import::ImportSession`]): the file's rows are checked and recorded in bounded memory,
+    /// and kept all or nothing. With `idempotency`, the key is looked up first, as
+    /// [`Store::capture_import`] does: a key seen before answers what its commit remembered
+    /// ([`import::ImportStart::Replayed`]) and opens nothing; the same key with another request
+    /// hash is refused (`idempotency_key_reused`); a new key is kept by the commit. Imported
+    /// events enqueue no webhook deliveries. The transaction holds the ledger's head (every
+    /// other writer waits) until the session commits, rolls back or is dropped.
+    async fn begin_import(
+        &self,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<import::ImportStart>;
 
     /// Records a master-data create or change as a ledger entry and updates its projection,
     /// and appends `audit` to the audit trail in the same transaction: both or neither.

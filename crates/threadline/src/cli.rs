@@ -242,6 +242,24 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Bulk import of a serial list: writes a CSV of ROWS legacy units and imports it as
+    /// `threadline import serials FILE --commit` does; rows/s and peak memory.
+    Import {
+        /// Database: `sqlite` (a fresh temporary file per run, the default) or a PostgreSQL
+        /// URL (a fresh schema on it per run, dropped after).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// A small run (10,000 rows, once) to see that it works.
+        #[arg(long)]
+        quick: bool,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// EPCIS capture of whole documents through HTTP: events/s and latency per document.
     Epcis {
         /// Database: `sqlite` (a fresh temporary file, the default) or a URL of an empty

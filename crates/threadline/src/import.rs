@@ -48,21 +48,22 @@ pub async fn import(
     commit: bool,
 ) -> anyhow::Result<Outcome> {
     let ct = media_type(file)?;
-    let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     match target {
         Target::Database(store) => {
             // A commit keeps its audit record with its rows, in one transaction.
-            let audit: threadline_store::AuditOf<Vec<threadline_store::Receipt>> = {
+            let audit: threadline_store::AuditOf<threadline_server::import::Summary> = {
                 let (object, file) = (format!("imports/{kind}"), file.display().to_string());
-                Box::new(move |r: &Vec<threadline_store::Receipt>| {
-                    crate::audit_cli("import", &object, json!({"rows": r.len(), "file": file}))
+                Box::new(move |s: &threadline_server::import::Summary| {
+                    crate::audit_cli("import", &object, json!({"rows": s.rows, "file": file}))
                 })
             };
+            // The file is read a chunk at a time, not loaded.
+            std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
             let outcome = threadline_server::import::run(
                 &**store,
                 kind,
                 ct,
-                &body,
+                file,
                 !commit,
                 None,
                 "cli",
@@ -81,6 +82,8 @@ pub async fn import(
             }
         }
         Target::Server { url, token } => {
+            let body =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let mode = if commit { "commit" } else { "dry_run" };
             let endpoint = format!(
                 "{}/api/v1/imports/{kind}?mode={mode}",
@@ -123,7 +126,11 @@ pub fn report(kind: &str, outcome: &Outcome) -> i32 {
                     "{rows} {kind} rows checked, all good. Nothing was written (a dry run); add --commit to keep them."
                 );
             } else {
-                let entries = v["entries"].as_array().map(Vec::len).unwrap_or(0);
+                // `entries` lists the first receipts only; the sequence numbers span them all.
+                let entries = match (v["first_seq"].as_i64(), v["last_seq"].as_i64()) {
+                    (Some(first), Some(last)) => last - first + 1,
+                    _ => 0,
+                };
                 println!("{rows} {kind} rows imported ({entries} ledger entries).");
             }
             0

@@ -11,6 +11,7 @@ use threadline_store::{AccessChange, NewUser, Store};
 pub mod bench;
 pub mod bench_alloc;
 pub mod bench_epcis;
+pub mod bench_import;
 pub mod bench_labels;
 pub mod bench_load;
 pub mod bench_plant;
@@ -43,7 +44,7 @@ pub async fn open_store(url: &str, durability: &str) -> anyhow::Result<Arc<dyn S
     Ok(Arc::new(s))
 }
 
-fn is_postgres(url: &str) -> bool {
+pub(crate) fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
@@ -525,6 +526,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &mut std::io::stdout(),
             )
             .await?;
+            bench::write_figures(json.as_deref(), &figures)?;
+            Ok(0)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Import {
+                    db,
+                    rows,
+                    runs,
+                    quick,
+                    json,
+                },
+        } => {
+            let opts = if quick {
+                bench_import::ImportBench::quick(db)
+            } else {
+                bench_import::ImportBench {
+                    db,
+                    rows: rows.max(1),
+                    runs: runs.max(1),
+                }
+            };
+            let figures = bench_import::import_bench(opts, &mut std::io::stdout()).await?;
             bench::write_figures(json.as_deref(), &figures)?;
             Ok(0)
         }

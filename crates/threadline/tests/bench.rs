@@ -60,6 +60,34 @@ async fn trace_bench_runs_at_a_tiny_size() {
     assert!(figures[2].min > 0.0, "{figures:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_bench_runs_at_a_tiny_size() {
+    // SQLite, and PostgreSQL (a fresh schema per run) when a server is given.
+    let pg = std::env::var("THREADLINE_TEST_PG").ok();
+    for (db, engine) in [(None, "SQLite"), (pg, "PostgreSQL")] {
+        if engine == "PostgreSQL" && db.is_none() {
+            continue;
+        }
+        let mut out = Vec::new();
+        let opts = threadline::bench_import::ImportBench {
+            rows: 300,
+            ..threadline::bench_import::ImportBench::quick(db)
+        };
+        let figures = threadline::bench_import::import_bench(opts, &mut out)
+            .await
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // rows/s, peak RSS, and its growth during the import.
+        assert_eq!(figures.len(), 3, "{text}");
+        assert!(figures[0].min > 0.0, "{figures:?}");
+        assert!(text.contains("import of 300 serial rows"), "{text}");
+        assert!(
+            text.contains(&format!("| import 300 serial rows, {engine} |")),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn labels_bench_runs_at_a_tiny_size() {
     let mut report = Vec::new();
