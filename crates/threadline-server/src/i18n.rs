@@ -2575,6 +2575,16 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ),
     ("unknown_column", "不认识的列", "Unknown column"),
     (
+        "file_too_large",
+        "文件太大，请拆分，或改用 CSV",
+        "The file is too large: split it, or send CSV",
+    ),
+    (
+        "too_many_errors",
+        "问题太多，只列出了前面一部分",
+        "Too many problems: only the first are listed",
+    ),
+    (
         "invalid_document",
         "不是 EPCIS 2.0 文档",
         "Not an EPCIS 2.0 document",
