@@ -379,9 +379,8 @@ fn leaf(key: &str, v: &Value, vocab: Option<Vocab>, ctx: &Context) -> String {
         Value::Null => return String::new(),
         other => other.to_string(),
     };
-    let lower = key.to_ascii_lowercase();
-    if lower.contains("time")
-        && !lower.contains("offset")
+    if contains_ignoring_case(key, "time")
+        && !contains_ignoring_case(key, "offset")
         && let Some(t) = time(&s)
     {
         return t;
@@ -409,6 +408,13 @@ fn leaf(key: &str, v: &Value, vocab: Option<Vocab>, ctx: &Context) -> String {
         }
     }
     ctx.expand(&s)
+}
+
+/// Whether `needle` (lower-case ASCII) occurs in `key`, whatever the case of `key`.
+fn contains_ignoring_case(key: &str, needle: &str) -> bool {
+    key.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// An RFC 3339 time in UTC with exactly three decimals, rounded half up.

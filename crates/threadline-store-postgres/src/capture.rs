@@ -106,8 +106,12 @@ pub(crate) struct LedgerRows {
 impl LedgerRows {
     /// Chains `entry` after `head`, moves `head` on, and returns the entry's receipt.
     pub(crate) fn push(&mut self, head: &mut Head, entry: EntryRef<'_>) -> Receipt {
+        self.push_body(head, entry, entry.body())
+    }
+
+    /// [`LedgerRows::push`] with the entry's body already serialised (`entry.body()`).
+    fn push_body(&mut self, head: &mut Head, entry: EntryRef<'_>, body: String) -> Receipt {
         let seq = head.0 + 1;
-        let body = entry.body();
         let hash = chain_hash(&head.1, seq, body.as_bytes());
         self.seqs.push(seq);
         self.ids.push(entry.id());
@@ -668,7 +672,6 @@ struct EventRows<'a> {
     biz_locations: Vec<Option<&'a str>>,
     read_points: Vec<Option<&'a str>>,
     corrects: Vec<Option<Uuid>>,
-    hash_ids: Vec<Option<&'a str>>,
     epcis_ids: Vec<Option<&'a str>>,
     declared: Vec<Option<i64>>,
     dedups: Vec<Option<String>>,
@@ -703,7 +706,6 @@ impl<'a> EventRows<'a> {
             r.read_points
                 .push(ev.read_point.as_ref().map(|l| l.as_str()));
             r.corrects.push(ev.corrects.as_ref().map(|c| c.event));
-            r.hash_ids.push(ev.hash_id.as_deref());
             r.epcis_ids.push(ev.epcis_id.as_deref());
             r.declared.push(
                 ev.error_declaration
@@ -756,9 +758,9 @@ const INSERT_LOTS: &str = "INSERT INTO lots (product_id, code, production_date, 
      RETURNING id, product_id, code";
 const INSERT_EVENTS: &str =
     "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
-                         hash_id, epcis_id, declared, dedup, head, units)
+                         epcis_id, declared, dedup, head, units)
      SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                          $9::text[], $10::uuid[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::bigint[])";
+                          $9::text[], $10::uuid[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[])";
 const INSERT_TRANSACTIONS: &str = "INSERT INTO event_transactions (type, tx_id, seq)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
 const UPDATE_ITEMS: &str = "UPDATE items AS i SET status = u.status, holds = u.holds, location = u.location, custodian = u.custodian,
@@ -887,7 +889,6 @@ async fn write_new<'s>(
                     &e.biz_locations,
                     &e.read_points,
                     &e.corrects,
-                    &e.hash_ids,
                     &e.epcis_ids,
                     &e.declared,
                     &e.dedups,
@@ -1208,9 +1209,11 @@ pub(crate) async fn project_events(
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
-    if head.is_some() {
-        threadline_store::epcis::stamp_hash_ids(events, &slice.products);
-    }
+    let bodies = if head.is_some() {
+        threadline_store::batch::ledger_bodies(events, &slice.products)
+    } else {
+        Vec::new()
+    };
     let events = &*events;
 
     let mut receipts = Vec::with_capacity(events.len());
@@ -1218,8 +1221,8 @@ pub(crate) async fn project_events(
     let positions: Vec<i64> = match &head {
         Some(h) => {
             let mut h: Head = **h;
-            for ev in events {
-                receipts.push(rows.push(&mut h, EntryRef::Event(ev)));
+            for (ev, body) in events.iter().zip(bodies) {
+                receipts.push(rows.push_body(&mut h, EntryRef::Event(ev), body));
             }
             rows.seqs.clone()
         }

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (20, include_str!("../migrations/0020_check_deliveries.sql")),
     (
+        22,
+        include_str!("../migrations/0022_drop_event_hash_column.sql"),
+    ),
+    (
         23,
         include_str!("../migrations/0023_epcis_subscriptions.sql"),
     ),

@@ -43,8 +43,17 @@ pub(crate) fn append(
     prev: &mut (i64, Hash),
     entry: EntryRef<'_>,
 ) -> Result<Receipt, StoreError> {
+    append_body(tx, prev, entry, &entry.body())
+}
+
+/// [`append`] with the entry's body already serialised (`entry.body()`).
+fn append_body(
+    tx: &Transaction,
+    prev: &mut (i64, Hash),
+    entry: EntryRef<'_>,
+    body: &str,
+) -> Result<Receipt, StoreError> {
     let seq = prev.0 + 1;
-    let body = entry.body();
     let hash = chain_hash(&prev.1, seq, body.as_bytes());
     let mut stmt = tx
         .prepare_cached("INSERT INTO ledger (seq, entry_id, kind, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -408,7 +417,9 @@ fn write_back(
     when: &HashMap<Uuid, (i64, i64)>,
 ) -> Result<(), StoreError> {
     // New units are inserted whole; only those whose parent is in the batch too need their
-    // parent id set afterwards. Units that existed are updated whole.
+    // parent id set afterwards. Units that existed are updated whole. Row ids come from
+    // `last_insert_rowid`, not `RETURNING`: SQLite answers `RETURNING` through a temporary
+    // table and a statement journal, a page copy per row.
     let attrs_of = |st: &ItemState| {
         (!st.attributes.is_empty())
             .then(|| serde_json::to_string(&st.attributes).unwrap_or_default())
@@ -419,7 +430,7 @@ fn write_back(
         let mut ins = tx
             .prepare_cached(
                 "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(db)?;
         for key in &s.dirty_items {
@@ -437,23 +448,19 @@ fn write_back(
             if st.parent.is_some() && parent_id.is_none() {
                 later_parent.push(key);
             }
-            let id: i64 = ins
-                .query_row(
-                    params![
-                        pid,
-                        key.serial.as_str(),
-                        st.status.as_str(),
-                        i64::from(st.holds),
-                        st.location.as_ref().map(|l| l.as_str()),
-                        st.custodian,
-                        st.lot.as_ref().map(|l| l.as_str()),
-                        parent_id,
-                        attrs_of(st)
-                    ],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            ids.items.insert(key.clone(), id);
+            ins.execute(params![
+                pid,
+                key.serial.as_str(),
+                st.status.as_str(),
+                i64::from(st.holds),
+                st.location.as_ref().map(|l| l.as_str()),
+                st.custodian,
+                st.lot.as_ref().map(|l| l.as_str()),
+                parent_id,
+                attrs_of(st)
+            ])
+            .map_err(db)?;
+            ids.items.insert(key.clone(), tx.last_insert_rowid());
         }
     }
     {
@@ -478,12 +485,11 @@ fn write_back(
             .products
             .get(&key.product)
             .ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
-        let id: i64 = tx
-            .prepare_cached("INSERT INTO lots (product_id, code) VALUES (?1, ?2) RETURNING id")
+        tx.prepare_cached("INSERT INTO lots (product_id, code) VALUES (?1, ?2)")
             .map_err(db)?
-            .query_row(params![pid, key.lot.as_str()], |r| r.get(0))
+            .execute(params![pid, key.lot.as_str()])
             .map_err(db)?;
-        ids.lots.insert(key.clone(), id);
+        ids.lots.insert(key.clone(), tx.last_insert_rowid());
     }
     let mut upd = tx
         .prepare_cached(
@@ -605,8 +611,8 @@ fn index_events(
     let mut event_row = tx
         .prepare_cached(
             "INSERT INTO events (seq, event_id, event_time, kind, action, biz_step, disposition, biz_location, read_point, corrects,
-                                 hash_id, epcis_id, declared, dedup, head, units)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                 epcis_id, declared, dedup, head, units)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )
         .map_err(db)?;
     let mut items = tx
@@ -636,7 +642,6 @@ fn index_events(
                 ev.biz_location.as_ref().map(|l| l.as_str()),
                 ev.read_point.as_ref().map(|l| l.as_str()),
                 ev.corrects.as_ref().map(|c| c.event.as_bytes().to_vec()),
-                ev.hash_id,
                 ev.epcis_id,
                 ev.error_declaration
                     .as_ref()
@@ -700,16 +705,18 @@ pub(crate) fn project_events(
     slice
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
-    if head.is_some() {
-        threadline_store::epcis::stamp_hash_ids(events, &slice.products);
-    }
+    let bodies = if head.is_some() {
+        threadline_store::batch::ledger_bodies(events, &slice.products)
+    } else {
+        Vec::new()
+    };
     let events = &*events;
     let mut receipts = Vec::with_capacity(events.len());
     let mut when = HashMap::with_capacity(events.len());
     let positions: Vec<i64> = match head {
         Some(h) => {
-            for ev in events {
-                receipts.push(append(tx, h, EntryRef::Event(ev))?);
+            for (ev, body) in events.iter().zip(&bodies) {
+                receipts.push(append_body(tx, h, EntryRef::Event(ev), body)?);
             }
             set_head(tx, h)?;
             receipts.iter().map(|r| r.seq).collect()

@@ -7,23 +7,45 @@ use std::collections::HashMap;
 use threadline_domain::codes::ProductCode;
 use threadline_domain::event::Event;
 use threadline_domain::master::Product;
-use threadline_epcis::{Catalogue, json};
+use threadline_epcis::{Catalogue, Context, json};
 
-/// Gives every event without a hash ID the hash of its EPCIS form, as a partner would read it
-/// (units by GTIN where their product has one). `products` holds at least the products the
-/// events name.
-pub fn stamp_hash_ids(events: &mut [Event], products: &HashMap<ProductCode, Product>) {
-    if events.iter().all(|e| e.hash_id.is_some()) {
-        return;
+/// What hashing an event's EPCIS form needs, built once per batch: the products the events
+/// name (units by GTIN where their product has one) and the JSON-LD prefixes every document
+/// has.
+pub struct HashContext {
+    catalogue: Catalogue,
+    plain: Context,
+}
+
+impl HashContext {
+    /// `products` holds at least the products the events name.
+    pub fn new(products: &HashMap<ProductCode, Product>) -> HashContext {
+        let mut catalogue = Catalogue::default();
+        for p in products.values() {
+            catalogue.insert(p);
+        }
+        HashContext {
+            catalogue,
+            plain: json::context_of(std::iter::empty()),
+        }
     }
-    let mut catalogue = Catalogue::default();
-    for p in products.values() {
-        catalogue.insert(p);
-    }
-    for ev in events.iter_mut().filter(|e| e.hash_id.is_none()) {
-        let form = json::event_json(ev, &catalogue);
-        let ctx = json::context_of(std::iter::once(&*ev));
-        ev.hash_id = Some(threadline_epcis::hash_id(&form, &ctx));
+
+    /// Gives an event without a hash ID the hash of its EPCIS form, as a partner would read it.
+    pub fn stamp(&self, ev: &mut Event) {
+        if ev.hash_id.is_some() {
+            return;
+        }
+        let form = json::event_json(ev, &self.catalogue);
+        // An event without JSON-LD prefixes of its own (all of Threadline's) hashes with the
+        // prefixes every document has.
+        let own;
+        let ctx = if ev.epcis.contains_key("@context") {
+            own = json::context_of(std::iter::once(&*ev));
+            &own
+        } else {
+            &self.plain
+        };
+        ev.hash_id = Some(threadline_epcis::hash_id(&form, ctx));
     }
 }
 

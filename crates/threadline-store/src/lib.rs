@@ -24,6 +24,7 @@ use uuid::Uuid;
 pub mod access;
 pub mod audit;
 pub mod authenticity;
+pub mod batch;
 pub mod dashboard;
 pub mod epcis;
 pub mod import;
