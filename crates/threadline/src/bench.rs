@@ -20,6 +20,8 @@ pub struct CaptureBench {
     pub db: Option<String>,
     pub events: usize,
     pub batch: usize,
+    /// Concurrent clients sharing the requests.
+    pub clients: usize,
     pub runs: usize,
 }
 
@@ -208,8 +210,9 @@ pub(crate) fn write_figures(
     Ok(())
 }
 
-/// One run of HTTP capture; returns events per second.
-async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
+/// One run of HTTP capture by `clients` concurrent connections sharing the requests; returns
+/// events per second.
+async fn http_run(db_url: &str, n: usize, batch: usize, clients: usize) -> anyhow::Result<f64> {
     let now = Utc::now();
     let store = crate::open_store(db_url, "process").await?;
     setup(&*store, now).await?;
@@ -219,23 +222,41 @@ async fn http_run(db_url: &str, n: usize, batch: usize) -> anyhow::Result<f64> {
         .chunks(batch)
         .map(|c| serde_json::to_vec(&c.iter().map(|i| event_json(*i, now)).collect::<Vec<_>>()))
         .collect::<Result<_, _>>()?;
+    // Request i goes to client i mod clients.
+    let mut shares: Vec<Vec<Vec<u8>>> = vec![Vec::new(); clients];
+    for (i, body) in bodies.into_iter().enumerate() {
+        shares[i % clients].push(body);
+    }
     let served = Loopback::start(store).await?;
     let addr = served.addr;
-    let client = tokio::spawn(async move {
-        let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
-        let start = Instant::now();
-        for body in &bodies {
-            let (status, resp) = post(&mut conn, "/api/v1/events", token.expose(), body).await?;
-            if status != 201 {
-                bail!(
-                    "capture refused with {status}: {}",
-                    String::from_utf8_lossy(&resp)
-                );
-            }
-        }
-        Ok::<f64, anyhow::Error>(start.elapsed().as_secs_f64())
-    });
-    let secs = client.await??;
+    let mut conns = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        conns.push(BufReader::new(tokio::net::TcpStream::connect(addr).await?));
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(shares)
+        .map(|(mut conn, share)| {
+            let token = token.expose().to_owned();
+            tokio::spawn(async move {
+                for body in &share {
+                    let (status, resp) = post(&mut conn, "/api/v1/events", &token, body).await?;
+                    if status != 201 {
+                        bail!(
+                            "capture refused with {status}: {}",
+                            String::from_utf8_lossy(&resp)
+                        );
+                    }
+                }
+                Ok::<(), anyhow::Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    let secs = start.elapsed().as_secs_f64();
     served.stop().await?;
     Ok(n as f64 / secs)
 }
@@ -301,7 +322,7 @@ pub async fn capture(
             Some(u) if !u.starts_with("sqlite") => u.clone(),
             _ => format!("sqlite:{}", dir.path().join("bench.db").display()),
         };
-        let h = http_run(&url, opts.events, opts.batch).await?;
+        let h = http_run(&url, opts.events, opts.batch, opts.clients).await?;
         let r = if url.starts_with("sqlite") {
             let path = dir.path().join("raw.db");
             let (n, b) = (opts.events, opts.batch);
@@ -329,8 +350,10 @@ pub async fn capture(
     };
     let mut figures = vec![Figure::of(
         &format!(
-            "capture through HTTP, {} events/request, {engine}",
-            opts.batch
+            "capture through HTTP, {} events/request, {} client{}, {engine}",
+            opts.batch,
+            opts.clients,
+            if opts.clients == 1 { "" } else { "s" }
         ),
         "events/s",
         http,

@@ -218,6 +218,10 @@ pub enum BenchCommand {
         /// Events per request.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Concurrent clients, each on its own connection, sending the requests between them
+        /// (several lines or ERP jobs capturing at once).
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
         /// Repetitions (min/median/max are reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,

@@ -9,6 +9,8 @@ async fn capture_bench_runs_at_a_tiny_size() {
         db: None,
         events: 300,
         batch: 100,
+        // Three requests over two connections at once: the concurrent path is exercised.
+        clients: 2,
         runs: 2,
     };
     let figures = threadline::bench::capture(opts, &mut out).await.unwrap();
@@ -21,6 +23,7 @@ async fn capture_bench_runs_at_a_tiny_size() {
         "{figures:?}"
     );
     assert!(text.contains("| capture ÷ raw |"), "{text}");
+    assert!(text.contains("2 clients, SQLite"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
