@@ -248,6 +248,18 @@ pub struct Slice {
     pub process: crate::process::Process,
     pub replay: bool,
 
+    /// For each correction in the batch and each unit it may reach: what the events recorded
+    /// after the corrected one (and before the batch) set on that unit, as the store read them
+    /// ([`Slice::note_later`]). A correction leaves alone what a later event set.
+    pub set_later: HashMap<(Uuid, ItemKey), Setting>,
+    /// What the events applied to this slice set on each unit, in order of application (by
+    /// position among them), so a correction later in the same batch sees them too.
+    applied: HashMap<ItemKey, Vec<(usize, Setting)>>,
+    /// Each applied event's position.
+    positions: HashMap<Uuid, usize>,
+    /// The batch has a correction: note what each event sets ([`Slice::apply_batch`]).
+    weigh_corrections: bool,
+
     pub dirty_items: BTreeSet<ItemKey>,
     pub dirty_lots: BTreeSet<LotKey>,
     pub dirty_stock: BTreeSet<(LotKey, String)>,
@@ -312,6 +324,17 @@ impl Needs {
     }
 }
 
+/// Who holds an event's units after it, where it says: `Some(Some(party))` for a transfer to
+/// that party (its possessing party, else its owning party), `Some(None)` for a return that
+/// names no party taking the units — they are back in our own hands, so no one outside holds
+/// them —, `None` where the event leaves custody as it was.
+pub fn custody_after(ev: &Event) -> Option<Option<String>> {
+    if let Some(party) = ev.new_custodian() {
+        return Some(Some(party.to_owned()));
+    }
+    (crate::process::Operation::of(ev) == crate::process::Operation::Return).then_some(None)
+}
+
 /// Lot quantities the event adds (+) or takes (−), with the location they apply to.
 fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
     let at = ev.biz_location.as_ref().map(|l| l.as_str());
@@ -332,11 +355,203 @@ fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
     out
 }
 
+/// How an event names a unit, for [`Slice::setting_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// In `items`.
+    Subject,
+    /// Packed, at any depth, in a container in `items`.
+    Carried,
+    Input,
+    Output,
+}
+
+/// The fields of a unit's state an event set — those a correction may amend. A correction of
+/// an event that is no longer the latest to set a field leaves that field as the later event
+/// made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setting {
+    pub status: bool,
+    pub location: bool,
+    pub custodian: bool,
+    /// Custom attributes, by name.
+    pub attributes: BTreeSet<String>,
+}
+
+impl Setting {
+    fn everything(attributes: impl IntoIterator<Item = String>) -> Setting {
+        Setting {
+            status: true,
+            location: true,
+            custodian: true,
+            attributes: attributes.into_iter().collect(),
+        }
+    }
+
+    fn merge(&mut self, other: &Setting) {
+        self.status |= other.status;
+        self.location |= other.location;
+        self.custodian |= other.custodian;
+        self.attributes.extend(other.attributes.iter().cloned());
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Setting::default()
+    }
+}
+
 fn err(code: &'static str, msg: String, field: String) -> FieldError {
     FieldError::new(code, msg).at(field)
 }
 
 impl Slice {
+    /// The state an event leaves its subjects in: the process's rule for its operation, else
+    /// its disposition ([`StatusRules`]).
+    fn status_of(&self, ev: &Event, rules: &StatusRules) -> Option<ItemStatus> {
+        let configured = match ev.kind {
+            EventKind::Object | EventKind::Transformation => self
+                .process
+                .rule(crate::process::Operation::of(ev))
+                .and_then(|r| r.to),
+            _ => None,
+        };
+        configured.or_else(|| rules.status_after(ev))
+    }
+
+    /// What `ev` sets on unit `k` — named by it as `named` says, or carried inside a
+    /// container it names —, as [`Slice::apply`] does it. Corrections and error declarations set
+    /// nothing here: a correction stands in for the event it corrects.
+    pub fn setting_of(&self, ev: &Event, k: &ItemKey, named: Named) -> Setting {
+        if ev.corrects.is_some() || ev.error_declaration.is_some() {
+            return Setting::default();
+        }
+        let carried = named == Named::Carried;
+        let status = self.status_of(ev, &StatusRules);
+        match (ev.kind, ev.action) {
+            (EventKind::Object, Some(Action::Add)) if named == Named::Subject => {
+                Setting::everything(
+                    ev.ilmd
+                        .iter()
+                        .flat_map(|i| i.attributes.keys().cloned())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            (EventKind::Object, Some(Action::Add)) => Setting::default(),
+            (EventKind::Object, _) if matches!(named, Named::Subject | Named::Carried) => Setting {
+                status: status.is_some(),
+                location: ev.biz_location.is_some()
+                    || matches!(status, Some(ItemStatus::InTransit | ItemStatus::Sold)),
+                custodian: custody_after(ev).is_some(),
+                attributes: if carried {
+                    BTreeSet::new()
+                } else {
+                    let product = self.products.get(&k.product);
+                    ev.fields
+                        .keys()
+                        .filter(|name| product.is_some_and(|p| p.attribute(name).is_some()))
+                        .cloned()
+                        .collect()
+                },
+            },
+            (EventKind::Transformation, _) if named == Named::Output => Setting {
+                status: true,
+                location: ev.biz_location.is_some(),
+                ..Setting::default()
+            },
+            (EventKind::Transformation, _) if named == Named::Input => Setting {
+                status: true,
+                ..Setting::default()
+            },
+            _ => Setting::default(),
+        }
+    }
+
+    /// The corrections in `events` and the units each may reach — what it names, what is
+    /// packed in those now, and what earlier events of the batch pack into them — for which
+    /// the store reads what later events set ([`Slice::note_later`]).
+    pub fn corrections_to_weigh(&self, events: &[Event]) -> Vec<(Uuid, ItemKey)> {
+        let mut out = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            let Some(c) = &ev.corrects else { continue };
+            if ev.error_declaration.is_some() || ev.kind != EventKind::Object {
+                continue;
+            }
+            let mut units: BTreeSet<ItemKey> = self.with_contents(&ev.items).into_iter().collect();
+            loop {
+                let before = units.len();
+                for earlier in &events[..i] {
+                    if let (EventKind::Aggregation, Some(Action::Add), Some(p)) =
+                        (earlier.kind, earlier.action, &earlier.parent)
+                        && units.contains(p)
+                    {
+                        units.extend(earlier.children.iter().cloned());
+                    }
+                }
+                if units.len() == before {
+                    break;
+                }
+            }
+            out.extend(units.into_iter().map(|k| (c.event, k)));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Records what the events after `corrected` (read by the store: each with whether it
+    /// carried `unit` inside a container) set on `unit`.
+    pub fn note_later<'e>(
+        &mut self,
+        corrected: Uuid,
+        unit: ItemKey,
+        later: impl IntoIterator<Item = (&'e Event, bool)>,
+    ) {
+        let mut setting = Setting::default();
+        for (ev, carried) in later {
+            // A timeline's event is narrowed to the unit: its lists are short.
+            let named = if carried {
+                Named::Carried
+            } else if ev.items.contains(&unit) {
+                Named::Subject
+            } else if ev.outputs.contains(&unit) {
+                Named::Output
+            } else if ev.inputs.contains(&unit) {
+                Named::Input
+            } else {
+                continue;
+            };
+            setting.merge(&self.setting_of(ev, &unit, named));
+        }
+        self.set_later.insert((corrected, unit), setting);
+    }
+
+    /// What events after `corrected` set on `k`: recorded before the batch, and applied in it.
+    fn set_since(&self, corrected: Uuid, k: &ItemKey) -> Setting {
+        let mut s = self
+            .set_later
+            .get(&(corrected, k.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let from = self.positions.get(&corrected).copied();
+        for (pos, setting) in self.applied.get(k).into_iter().flatten() {
+            if from.is_none_or(|f| *pos > f) {
+                s.merge(setting);
+            }
+        }
+        s
+    }
+
+    /// Notes what `ev` (at `pos`) set on `k`.
+    fn note_applied(&mut self, pos: usize, ev: &Event, k: &ItemKey, named: Named) {
+        let setting = self.setting_of(ev, k, named);
+        if !setting.is_empty() {
+            self.applied
+                .entry(k.clone())
+                .or_default()
+                .push((pos, setting));
+        }
+    }
+
     /// Units whose ancestors are not loaded yet (needed to refuse assembly cycles). The store
     /// loads these and asks again until the answer is empty.
     pub fn missing_ancestors(&self) -> Vec<ItemKey> {
@@ -1168,16 +1383,37 @@ impl Slice {
     fn effects(&mut self, ev: &Event, rules: &StatusRules) {
         // The process may say which state an operation leaves its units in; replay sees the
         // process that was stored when the event was recorded.
-        let configured = match ev.kind {
-            EventKind::Object | EventKind::Transformation => self
-                .process
-                .rule(crate::process::Operation::of(ev))
-                .and_then(|r| r.to),
-            _ => None,
-        };
-        let status = configured.or_else(|| rules.status_after(ev));
+        let status = self.status_of(ev, rules);
         let at = ev.biz_location.clone();
-        let custodian = ev.new_custodian().map(str::to_owned);
+        let custody = custody_after(ev);
+        // What this event sets, noted for a correction later in the batch.
+        if self.weigh_corrections {
+            let pos = self.positions.len();
+            self.positions.insert(ev.id, pos);
+            for (list, named) in [
+                (&ev.items, Named::Subject),
+                (&ev.inputs, Named::Input),
+                (&ev.outputs, Named::Output),
+            ] {
+                for k in list {
+                    self.note_applied(pos, ev, k, named);
+                }
+            }
+            if ev.kind == EventKind::Object && ev.action != Some(Action::Add) {
+                for k in ev
+                    .items
+                    .iter()
+                    .flat_map(|k| self.contents(k))
+                    .collect::<Vec<_>>()
+                {
+                    self.note_applied(pos, ev, &k, Named::Carried);
+                }
+            }
+        }
+        // A correction amends only what no later event has set since the event it corrects.
+        let corrected = ev.corrects.as_ref().map(|c| c.event);
+        let later =
+            |this: &Slice, k: &ItemKey| corrected.map(|c| this.set_since(c, k)).unwrap_or_default();
         match (ev.kind, ev.action) {
             (EventKind::Object, Some(Action::Add)) => {
                 for k in &ev.items {
@@ -1199,13 +1435,19 @@ impl Slice {
                     })
                     .collect();
                 for (k, name, value) in attributes {
+                    if later(self, &k).attributes.contains(&name) {
+                        continue;
+                    }
                     if let Some(s) = self.touch_item(&k) {
                         s.attributes.insert(name, value);
                     }
                 }
                 for k in &self.with_contents(&ev.items) {
+                    let later = later(self, k);
                     if let Some(s) = self.touch_item(k) {
-                        if let Some(st) = status {
+                        if let Some(st) = status
+                            && !later.status
+                        {
                             // Deleting a serial that never reached a unit voids it.
                             s.status = if st == ItemStatus::Scrapped && s.status.is_pooled() {
                                 ItemStatus::Voided
@@ -1213,15 +1455,15 @@ impl Slice {
                                 st
                             };
                         }
-                        if at.is_some() {
+                        let gone = matches!(s.status, ItemStatus::InTransit | ItemStatus::Sold)
+                            && status.is_some();
+                        if !later.location && (at.is_some() || gone) {
                             s.location = at.clone();
-                        } else if matches!(s.status, ItemStatus::InTransit | ItemStatus::Sold)
-                            && status.is_some()
-                        {
-                            s.location = None;
                         }
-                        if custodian.is_some() {
-                            s.custodian = custodian.clone();
+                        if let Some(c) = &custody
+                            && !later.custodian
+                        {
+                            s.custodian = c.clone();
                         }
                     }
                 }
@@ -1391,6 +1633,7 @@ impl Slice {
         prefix_index: bool,
     ) -> Result<(), Violations> {
         let mut all = Violations::new();
+        self.weigh_corrections |= events.iter().any(|e| e.corrects.is_some());
         for (i, ev) in events.iter().enumerate() {
             if let Err(v) = self.apply(ev, rules) {
                 if prefix_index {

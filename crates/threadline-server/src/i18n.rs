@@ -184,6 +184,8 @@ pub enum Msg {
     Released,
     Corrected,
     WithOtherUnits,
+    /// A timeline event that moved the unit inside a container; `{c}` is its serial.
+    InsideContainer,
     QcRecords,
     NoneRecorded,
     Measurements,
@@ -779,6 +781,8 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Released) => "Released",
         (Lang::Zh, WithOtherUnits) => "（同批另有 {n} 个单元）",
         (Lang::En, WithOtherUnits) => "(with {n} other units)",
+        (Lang::Zh, InsideContainer) => "（随容器 {c}）",
+        (Lang::En, InsideContainer) => "(inside container {c})",
         (Lang::Zh, Corrected) => "已更正",
         (Lang::En, Corrected) => "Corrected",
         (Lang::Zh, QcRecords) => "质检记录",

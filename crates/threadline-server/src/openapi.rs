@@ -888,8 +888,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
                      "linked_at": "2026-05-19T02:05:00Z", "quantity": "0.25"},
                     {"depth": 1, "kind": "aggregation", "node": {"item": {"product": "BOARD", "serial": "B-80"}}, "via": {"item": unit("TC-00001")},
                      "linked_at": "2026-05-29T08:00:00Z",
-                     "state": {"status": "in_stock", "location": "SZ-RMA", "inside": unit("TC-00001"), "custodian": "C9", "customer": "C9",
-                               "customer_name": "Li Ming", "in_our_hands": true}}]})))
+                     "state": {"status": "in_stock", "location": "SZ-RMA", "inside": unit("TC-00001"), "in_our_hands": true}}]})))
             .says("Every component and input lot, depth by depth, with where each is now.")
             .query::<trace::ScopeRequest>()
             .eg(&[("product", "TC"), ("serial", "TC-00001")])
@@ -1109,6 +1108,13 @@ fn passport_example() -> Value {
                 "biz_transactions": [{"type": "prodorder", "id": "WO-2026-0301"}],
                 "fields": {"operator": "li.wei", "revision": "C", "station": "ST-3"}})),
             inspection.clone(),
+            stored(39, json!({"type": "object", "action": "OBSERVE", "event_time": "2026-05-21T01:00:00Z", "biz_step": "shipping",
+                "disposition": "in_transit", "read_point": "SZ-FG-A02", "items": [{"product": "CASE", "serial": "006901234000000018"}],
+                "via": {"product": "CASE", "serial": "006901234000000018"},
+                "biz_transactions": [{"type": "so", "id": "SO-2026-1001"}],
+                "sources": [{"type": "location", "id": "SZ-FG-A02"}],
+                "destinations": [{"type": "owning_party", "id": "D1"}, {"type": "location", "id": "D1-GZ"}],
+                "fields": {"carrier": "SF Express", "distributor": "D1", "ship_to_region": "CN-GD", "tracking_number": "SF1234567890"}})),
             stored(42, json!({"type": "object", "action": "OBSERVE", "event_time": "2026-05-25T03:30:00Z", "biz_step": "retail_selling",
                 "disposition": "retail_sold", "items": [unit("TC-00001")], "destinations": [{"type": "owning_party", "id": "C9"}],
                 "fields": {"invoice": "INV-2026-0088", "region": "CN-GD-SZ", "sold_by": "D1", "warranty_months": {"TC": 24},

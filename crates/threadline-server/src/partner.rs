@@ -14,7 +14,7 @@
 //! is at a location one of them owns, or an event that names it sends it to one of them (a
 //! party destination), happens at or sends it to a location one of them owns, or records one
 //! of them as the seller (`sold_by`). Units inside a case shipped to a partner are covered by
-//! their custodian while inside, and by the unpacking or sale the partner records afterwards.
+//! the case's shipment, which is on their timeline (`via` the case), and by their custodian.
 
 use std::collections::{HashMap, HashSet};
 

@@ -46,7 +46,9 @@ pub struct Passport {
     pub state: ItemView,
     pub warranty: Warranty,
     /// Every event that names the unit, oldest first, each with this unit only (and, when it
-    /// is the parent, its components); `others` counts the units left out.
+    /// is the parent, its components); `others` counts the units left out. Events on a
+    /// container while the unit was packed in it (shipped, received, moved, held with it) are
+    /// there too, each with that container and marked with it in `via`.
     pub timeline: Vec<StoredEvent>,
     /// The inspections among them.
     pub qc: Vec<StoredEvent>,

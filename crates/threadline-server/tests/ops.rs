@@ -840,3 +840,323 @@ store_test!(
         assert_eq!(repair["items"][0]["fields"]["warranty"], "out_of_warranty");
     }
 );
+
+/// The steps of a passport's timeline, each with the container it came through (`-` for the
+/// unit's own events).
+async fn timeline(api: &Api, serial: &str) -> Vec<(String, String)> {
+    let r = api
+        .get(&format!("/api/v1/items/PHONE/{serial}/passport"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["biz_step"].as_str().unwrap_or("").to_owned(),
+                e["via"]["serial"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn steps(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+store_test!(
+    a_unit_packed_in_a_container_shows_the_steps_it_took_inside_it,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        const PALLET: &str = "00095212345000000025";
+        for (uri, body) in [
+            (
+                "/api/v1/products",
+                json!({"code": "PALLET", "name": "Pallet", "tracking": "serial", "container": true}),
+            ),
+            (
+                "/api/v1/locations",
+                json!({"code": "EXT-GD-B", "name": "DIST-GD shop", "kind": "external", "party": "DIST-GD"}),
+            ),
+        ] {
+            assert_eq!(api.post(uri, body).await.status, StatusCode::CREATED);
+        }
+        ok(&api, "move", json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P3"), unit("PHONE", "P4")],
+            "to": "SZ-WH-A2", "put_away": true})).await;
+        // Three phones in a case, the case on a pallet; the pallet is shipped and received.
+        ok(&api, "pack", json!({"time": at(520), "container": unit("CASE", CASE),
+            "items": [unit("PHONE", "P1"), unit("PHONE", "P3"), unit("PHONE", "P4")], "location": "SZ-WH-A2"})).await;
+        ok(&api, "pack", json!({"time": at(515), "container": unit("PALLET", PALLET), "items": [unit("CASE", CASE)],
+            "location": "SZ-WH-A2"})).await;
+        ok(&api, "ship", json!({"time": at(510), "sales_order": "SO-7", "distributor": "DIST-GD", "from": "SZ-WH-A2",
+            "to": "EXT-GD", "containers": [unit("PALLET", PALLET)]})).await;
+        ok(
+            &api,
+            "distributor-receipt",
+            json!({"time": at(500), "distributor": "DIST-GD", "location": "EXT-GD",
+            "items": [unit("PALLET", PALLET)]}),
+        )
+        .await;
+        // The case comes off the pallet, one phone out of the case; the case moves on.
+        ok(
+            &api,
+            "unpack",
+            json!({"time": at(495), "container": unit("PALLET", PALLET), "location": "EXT-GD"}),
+        )
+        .await;
+        ok(
+            &api,
+            "unpack",
+            json!({"time": at(490), "container": unit("CASE", CASE), "items": [unit("PHONE", "P3")],
+            "location": "EXT-GD"}),
+        )
+        .await;
+        ok(
+            &api,
+            "move",
+            json!({"time": at(480), "items": [unit("CASE", CASE)], "to": "EXT-GD-B"}),
+        )
+        .await;
+
+        let before_packing = [
+            ("commissioning", "-"),
+            ("assembling", "-"),
+            ("inspecting", "-"),
+            ("storing", "-"),
+            ("packing", "-"),
+        ];
+        let mut p1 = steps(&before_packing);
+        p1.extend(steps(&[
+            ("shipping", PALLET),
+            ("receiving", PALLET),
+            ("storing", CASE),
+        ]));
+        assert_eq!(timeline(&api, "P1").await, p1);
+        let mut p3 = steps(&before_packing[..1]);
+        p3.extend(steps(&before_packing[2..]));
+        p3.extend(steps(&[
+            ("shipping", PALLET),
+            ("receiving", PALLET),
+            ("unpacking", "-"),
+        ]));
+        assert_eq!(
+            timeline(&api, "P3").await,
+            p3,
+            "not the case's move after it left"
+        );
+        let mut p4 = steps(&before_packing[..1]);
+        p4.extend(steps(&before_packing[2..]));
+        p4.extend(steps(&[
+            ("shipping", PALLET),
+            ("receiving", PALLET),
+            ("storing", CASE),
+        ]));
+        assert_eq!(timeline(&api, "P4").await, p4);
+        // The event is shown as it named the container; the state agrees with the timeline.
+        let passport = api.get("/api/v1/items/PHONE/P1/passport").await.body;
+        let shipping = passport["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["biz_step"] == "shipping")
+            .unwrap()
+            .clone();
+        assert_eq!(shipping["items"], json!([unit("PALLET", PALLET)]));
+        assert_eq!(shipping["via"], unit("PALLET", PALLET));
+        assert_eq!(passport["state"]["location"], "EXT-GD-B");
+        assert_eq!(api.item("PHONE", "P3").await["location"], "EXT-GD");
+        // The page marks it too.
+        let (status, _, page) = api.get_file("/unit?code=P1&lang=en").await;
+        let page = String::from_utf8(page).unwrap();
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains(&format!("(inside container {PALLET})")),
+            "{page}"
+        );
+    }
+);
+
+store_test!(
+    a_returned_unit_is_back_in_our_custody,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        ok(&api, "move", json!({"time": at(530), "items": [unit("PHONE", "P3"), unit("PHONE", "P4")], "to": "SZ-WH-A2",
+            "put_away": true})).await;
+        ok(&api, "ship", json!({"time": at(500), "sales_order": "SO-8", "distributor": "DIST-GD", "from": "SZ-WH-A2",
+            "to": "EXT-GD", "lines": [{"product": "PHONE", "serials": ["P3", "P4"]}]})).await;
+        ok(
+            &api,
+            "distributor-receipt",
+            json!({"time": at(490), "distributor": "DIST-GD", "location": "EXT-GD",
+            "items": [unit("PHONE", "P3"), unit("PHONE", "P4")]}),
+        )
+        .await;
+        ok(
+            &api,
+            "sell",
+            json!({"time": at(480), "customer": "CUST1", "seller": "DIST-GD",
+            "items": [unit("PHONE", "P3"), unit("PHONE", "P4")]}),
+        )
+        .await;
+        assert_eq!(api.item("PHONE", "P3").await["custodian"], "CUST1");
+        // One comes back to quarantine, one is restocked.
+        ok(&api, "return", json!({"time": at(470), "rma": "RMA-8", "customer": "CUST1", "reason": "no power",
+            "condition": "scuffed", "outcome": "quarantine", "location": "SZ-WH-A1", "items": [unit("PHONE", "P3")]})).await;
+        ok(&api, "return", json!({"time": at(460), "rma": "RMA-9", "reason": "unwanted",
+            "condition": "sealed", "outcome": "restock", "location": "SZ-WH-A2", "items": [unit("PHONE", "P4")]})).await;
+        for (serial, status, location) in [
+            ("P3", "returned", "SZ-WH-A1"),
+            ("P4", "in_stock", "SZ-WH-A2"),
+        ] {
+            let u = api.item("PHONE", serial).await;
+            assert_eq!(
+                (
+                    u["status"].as_str(),
+                    u["location"].as_str(),
+                    &u["custodian"]
+                ),
+                (Some(status), Some(location), &Value::Null),
+                "{serial}"
+            );
+            let passport = api
+                .get(&format!("/api/v1/items/PHONE/{serial}/passport"))
+                .await
+                .body;
+            assert!(passport["state"]["custodian"].is_null(), "{passport}");
+        }
+        // Shipped again, it is the new consignee's.
+        ok(
+            &api,
+            "ship",
+            json!({"time": at(450), "sales_order": "SO-9", "customer": "CUST1", "from": "SZ-WH-A2",
+            "lines": [{"product": "PHONE", "serials": ["P4"]}]}),
+        )
+        .await;
+        assert_eq!(api.item("PHONE", "P4").await["custodian"], "CUST1");
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);
+
+store_test!(
+    a_late_correction_does_not_roll_back_what_later_events_did,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        produce(&api).await;
+        let r = api
+            .post(
+                "/api/v1/locations",
+                json!({"code": "SZ-WH-A3", "name": "Bin A3", "kind": "bin", "parent": "SZ-WH"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        // Put away to A2 — P3 and P4 were really put in A3. P1 has moved on since, and P4 went
+        // on inside a case.
+        let put_away = ok(
+            &api,
+            "move",
+            json!({"time": at(530), "items": [unit("PHONE", "P1"), unit("PHONE", "P3"),
+            unit("PHONE", "P4")], "to": "SZ-WH-A2", "put_away": true}),
+        )
+        .await;
+        let put_away = first_id(&put_away);
+        ok(
+            &api,
+            "move",
+            json!({"time": at(520), "items": [unit("PHONE", "P1")], "to": "SZ-WH-A1"}),
+        )
+        .await;
+        ok(
+            &api,
+            "pack",
+            json!({"time": at(515), "container": unit("CASE", CASE), "items": [unit("PHONE", "P4")],
+            "location": "SZ-WH-A2"}),
+        )
+        .await;
+        ok(
+            &api,
+            "move",
+            json!({"time": at(510), "items": [unit("CASE", CASE)], "to": "SZ-L1"}),
+        )
+        .await;
+        let r = ok(
+            &api,
+            "correct",
+            json!({"time": at(500), "event": put_away, "reason": "put away to the wrong bin",
+            "location": "SZ-WH-A3"}),
+        )
+        .await;
+        let fix = first_id(&r);
+        let place = |v: Value| v["location"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(
+            place(api.item("PHONE", "P3").await),
+            "SZ-WH-A3",
+            "nothing moved P3 since"
+        );
+        assert_eq!(
+            place(api.item("PHONE", "P1").await),
+            "SZ-WH-A1",
+            "P1 was moved on since"
+        );
+        assert_eq!(
+            place(api.item("PHONE", "P4").await),
+            "SZ-L1",
+            "P4 went on in its case"
+        );
+        // The record is corrected all the same.
+        let original = api.get(&format!("/api/v1/events/{put_away}")).await.body;
+        assert_eq!(original["corrected_by"], json!([fix]));
+        let correction = api.get(&format!("/api/v1/events/{fix}")).await.body;
+        assert_eq!(correction["biz_location"], "SZ-WH-A3");
+        assert_eq!(correction["items"].as_array().unwrap().len(), 3);
+        // The state a later event did not set is still corrected: P1's move set no state.
+        let r = ok(
+            &api,
+            "correct",
+            json!({"time": at(495), "event": put_away, "reason": "not put away yet",
+            "status": "in_production"}),
+        )
+        .await;
+        assert!(!first_id(&r).is_empty());
+        assert_eq!(api.item("PHONE", "P1").await["status"], "in_production");
+        // Correcting the latest move still moves the unit; a second correction of the same
+        // event is not held back by the first.
+        let moved = api.get("/api/v1/events?product=PHONE&serial=P1").await.body;
+        let last_move = moved["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["biz_step"] == "storing" && e["corrects"].is_null())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ok(
+            &api,
+            "correct",
+            json!({"time": at(490), "event": last_move, "reason": "scanned at the wrong bin",
+            "location": "SZ-WH-A2"}),
+        )
+        .await;
+        assert_eq!(place(api.item("PHONE", "P1").await), "SZ-WH-A2");
+        ok(
+            &api,
+            "correct",
+            json!({"time": at(485), "event": last_move, "reason": "no, the bin beside it",
+            "location": "SZ-WH-A3"}),
+        )
+        .await;
+        assert_eq!(place(api.item("PHONE", "P1").await), "SZ-WH-A3");
+
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+    }
+);

@@ -1170,6 +1170,30 @@ async fn write_changes(
 
 /// Checks and applies `events`. With `head` (capture) the events are appended to the ledger
 /// after it; without (rebuild) `seqs` gives their existing ledger positions.
+/// For each correction in the batch, what the events recorded after the event it corrects
+/// set on the units it may reach (their timelines from there: [`crate::read::timeline_after`]).
+async fn weigh_corrections(
+    tx: &Transaction<'_>,
+    s: &mut Slice,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    for (corrected, unit) in s.corrections_to_weigh(events) {
+        let row = tx
+            .query_opt("SELECT seq FROM events WHERE event_id = $1", &[&corrected])
+            .await
+            .map_err(db)?;
+        let Some(row) = row else { continue };
+        let seq: i64 = col(&row, 0)?;
+        let later = crate::read::timeline_after(tx, &unit, seq).await?;
+        s.note_later(
+            corrected,
+            unit,
+            later.iter().map(|e| (&e.event, e.via.is_some())),
+        );
+    }
+    Ok(())
+}
+
 pub(crate) async fn project_events(
     tx: &Transaction<'_>,
     events: &mut [Event],
@@ -1203,6 +1227,7 @@ pub(crate) async fn project_events(
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids).await?;
+    weigh_corrections(tx, &mut slice, events).await?;
     // Replaying the ledger (no head to append to) applies what was accepted without asking the
     // process rules again.
     slice.replay = head.is_none();

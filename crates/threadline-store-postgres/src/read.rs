@@ -418,6 +418,7 @@ async fn stored(
             event,
             corrected_by: Vec::new(),
             others: 0,
+            via: None,
         });
     }
     if out.is_empty() {
@@ -459,37 +460,49 @@ pub(crate) async fn event(
         .pop())
 }
 
-/// The events naming `key`, narrowed to it: batch events from their heads. One statement.
+/// The events naming `key`, narrowed to it, and those that moved it inside a container
+/// ([`threadline_store::query::timeline_sql`]): batch events from their heads. One statement.
 pub(crate) async fn timeline(
     c: &impl GenericClient,
     key: &ItemKey,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    timeline_after(c, key, 0).await
+}
+
+/// [`timeline`] from after ledger position `after`.
+pub(crate) async fn timeline_after(
+    c: &impl GenericClient,
+    key: &ItemKey,
+    after: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        threadline_store::query::timeline_sql(
+            |n| format!("${n}"),
+            "ARRAY(SELECT k.event_id FROM events k WHERE k.corrects = e.event_id ORDER BY k.seq)",
+            "(cp.def::jsonb ->> 'container') = 'true'",
+        )
+    });
     // The body is read only where there is no head or the unit is the parent (it keeps its
     // components); the corrections of each event come in the same statement.
-    let stmt = c
-        .prepare_cached(
-            "SELECT e.seq, ei.role, e.head, e.units,
-                    CASE WHEN e.head IS NULL OR ei.role = 1 THEN l.body END, l.hash,
-                    ARRAY(SELECT k.event_id FROM events k WHERE k.corrects = e.event_id ORDER BY k.seq)
-             FROM items i JOIN products p ON p.id = i.product_id
-             JOIN event_items ei ON ei.item_id = i.id
-             JOIN events e ON e.seq = ei.seq
-             JOIN ledger l ON l.seq = e.seq
-             WHERE p.code = $1 AND i.serial = $2
-             ORDER BY ei.seq, ei.role",
-        )
-        .await
-        .map_err(db)?;
+    let stmt = c.prepare_cached(&SQL).await.map_err(db)?;
     let rows = c
-        .query(&stmt, &[&key.product.as_str(), &key.serial.as_str()])
+        .query(
+            &stmt,
+            &[&key.product.as_str(), &key.serial.as_str(), &after],
+        )
         .await
         .map_err(db)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let role: i16 = col(r, 1)?;
+        let via = match (col::<Option<String>>(r, 7)?, col::<Option<String>>(r, 8)?) {
+            (Some(p), Some(s)) => Some(threadline_store::item_key(&p, &s)?),
+            _ => None,
+        };
         out.push(threadline_store::TimelineRow {
             seq: col(r, 0)?,
             role: i64::from(role),
+            via,
             head: col(r, 2)?,
             units: col(r, 3)?,
             body: col(r, 4)?,

@@ -352,6 +352,27 @@ fn load(tx: &Transaction, needs: &Needs, ids: &mut Ids) -> Result<Slice, StoreEr
     Ok(s)
 }
 
+/// For each correction in the batch, what the events recorded after the event it corrects
+/// set on the units it may reach (their timelines from there: [`crate::read::timeline_after`]).
+fn weigh_corrections(tx: &Transaction, s: &mut Slice, events: &[Event]) -> Result<(), StoreError> {
+    for (corrected, unit) in s.corrections_to_weigh(events) {
+        let seq: Option<i64> = tx
+            .prepare_cached("SELECT seq FROM events WHERE event_id = ?1")
+            .map_err(db)?
+            .query_row([corrected.as_bytes().as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        let Some(seq) = seq else { continue };
+        let later = crate::read::timeline_after(tx, &unit, seq)?;
+        s.note_later(
+            corrected,
+            unit,
+            later.iter().map(|e| (&e.event, e.via.is_some())),
+        );
+    }
+    Ok(())
+}
+
 /// Loads the current children of `parents` (and the children as units).
 fn load_children(
     tx: &Transaction,
@@ -699,6 +720,7 @@ pub(crate) fn project_events(
     let needs = Needs::of(events);
     let mut ids = Ids::default();
     let mut slice = load(tx, &needs, &mut ids)?;
+    weigh_corrections(tx, &mut slice, events)?;
     // Replaying the ledger (no head to append to) applies what was accepted without asking the
     // process rules again.
     slice.replay = head.is_none();

@@ -435,6 +435,7 @@ fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEve
         event,
         corrected_by,
         others: 0,
+        via: None,
     })
 }
 
@@ -478,25 +479,30 @@ pub(crate) fn events(c: &Connection, q: &EventQuery) -> Result<Page<StoredEvent>
     Ok(Page { items, next })
 }
 
-/// The events naming `key`, narrowed to it: batch events from their heads.
+/// The events naming `key`, narrowed to it, and those that moved it inside a container
+/// ([`threadline_store::query::timeline_sql`]): batch events from their heads.
 pub(crate) fn timeline(c: &Connection, key: &ItemKey) -> Result<Vec<StoredEvent>, StoreError> {
+    timeline_after(c, key, 0)
+}
+
+/// [`timeline`] from after ledger position `after`.
+pub(crate) fn timeline_after(
+    c: &Connection,
+    key: &ItemKey,
+    after: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        threadline_store::query::timeline_sql(
+            |n| format!("?{n}"),
+            "(SELECT group_concat(hex(k.event_id)) FROM events k WHERE k.corrects = e.event_id)",
+            "json_extract(cp.def, '$.container') = 1",
+        )
+    });
     // The body is read only where there is no head or the unit is the parent (it keeps its
     // components); the corrections of each event come in the same statement.
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT e.seq, ei.role, e.head, e.units,
-                    CASE WHEN e.head IS NULL OR ei.role = 1 THEN l.body END, l.hash,
-                    (SELECT group_concat(hex(k.event_id)) FROM events k WHERE k.corrects = e.event_id)
-             FROM items i JOIN products p ON p.id = i.product_id
-             JOIN event_items ei ON ei.item_id = i.id
-             JOIN events e ON e.seq = ei.seq
-             JOIN ledger l ON l.seq = e.seq
-             WHERE p.code = ?1 AND i.serial = ?2
-             ORDER BY ei.seq, ei.role",
-        )
-        .map_err(db)?;
+    let mut stmt = c.prepare_cached(&SQL).map_err(db)?;
     let mut rows = stmt
-        .query(params![key.product.as_str(), key.serial.as_str()])
+        .query(params![key.product.as_str(), key.serial.as_str(), after])
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
@@ -511,9 +517,17 @@ pub(crate) fn timeline(c: &Connection, key: &ItemKey) -> Result<Vec<StoredEvent>
                     .ok_or_else(|| StoreError::Schema(format!("event id {h}")))
             })
             .collect::<Result<_, _>>()?;
+        let via = match (
+            r.get::<_, Option<String>>(7).map_err(db)?,
+            r.get::<_, Option<String>>(8).map_err(db)?,
+        ) {
+            (Some(p), Some(s)) => Some(threadline_store::item_key(&p, &s)?),
+            _ => None,
+        };
         out.push(threadline_store::TimelineRow {
             seq: r.get(0).map_err(db)?,
             role: r.get(1).map_err(db)?,
+            via,
             head: r.get(2).map_err(db)?,
             units: r.get(3).map_err(db)?,
             body: r.get(4).map_err(db)?,

@@ -460,6 +460,11 @@ pub struct StoredEvent {
     /// event with that unit only); 0 when the event is whole.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub others: u64,
+    /// In a unit's timeline: the container the event named, which held this unit at the time
+    /// — the unit moved (was shipped, received, held…) as part of it. Absent when the event
+    /// names the unit itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub via: Option<ItemKey>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -508,6 +513,16 @@ pub fn event_head(ev: &Event) -> Option<(String, i64)> {
     Some((json, i64::try_from(units).unwrap_or(i64::MAX)))
 }
 
+/// A unit's key from the product code and serial an engine read back.
+pub fn item_key(product: &str, serial: &str) -> Result<ItemKey> {
+    Ok(ItemKey {
+        product: threadline_domain::ProductCode::parse(product)
+            .map_err(|e| StoreError::Schema(e.message))?,
+        serial: threadline_domain::Serial::parse(serial)
+            .map_err(|e| StoreError::Schema(e.message))?,
+    })
+}
+
 /// A unit's state, product and timeline from one snapshot ([`Store::unit_history`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitHistory {
@@ -518,11 +533,14 @@ pub struct UnitHistory {
 
 /// One row of a unit's timeline as an engine reads it: the unit's role in the event (an event
 /// may name a unit in two roles, one row each), and either the event's head or — when it has
-/// none, or the unit is the parent and keeps its components — the ledger body.
+/// none, or the unit is the parent and keeps its components — the ledger body. A row of an
+/// event on a container that held the unit then names that container in `via` (its role is
+/// the container's: subject).
 #[derive(Debug, Clone)]
 pub struct TimelineRow {
     pub seq: i64,
     pub role: i64,
+    pub via: Option<ItemKey>,
     pub head: Option<String>,
     pub units: Option<i64>,
     pub body: Option<String>,
@@ -530,8 +548,10 @@ pub struct TimelineRow {
     pub corrected_by: Vec<Uuid>,
 }
 
-/// The events naming `key`, each narrowed to it as [`StoredEvent::narrow_to`] does, from the
-/// rows an engine read in ledger order.
+/// The events naming `key`, each narrowed to it as [`StoredEvent::narrow_to`] does, and the
+/// events on the containers that held it while they did, each narrowed to that container and
+/// marked with it (`via`), from the rows an engine read in ledger order (for one event, the
+/// rows naming the unit itself before those of a container).
 pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent>> {
     use threadline_domain::event::Role;
     let schema = |seq: i64, e: serde_json::Error| StoreError::Schema(format!("entry {seq}: {e}"));
@@ -542,6 +562,16 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
         while let Some(next) = rows.next_if(|r| r.seq == group[0].seq) {
             group.push(next);
         }
+        // An event naming the unit and the container it is in (both shipped) is the unit's
+        // own; otherwise it came through one container (a unit is in one at a time).
+        let via = if group.iter().any(|r| r.via.is_none()) {
+            group.retain(|r| r.via.is_none());
+            None
+        } else {
+            group.truncate(1);
+            group[0].via.clone()
+        };
+        let subject = via.as_ref().unwrap_or(key);
         let seq = group[0].seq;
         let whole = group.iter_mut().find_map(|r| r.body.take());
         let row = &group[0];
@@ -555,8 +585,9 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
                     event,
                     corrected_by: row.corrected_by.clone(),
                     others: 0,
+                    via: via.clone(),
                 };
-                stored.narrow_to(key);
+                stored.narrow_to(subject);
                 stored
             }
             (None, Some(head), Some(units)) => {
@@ -574,7 +605,7 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
                             )));
                         }
                     };
-                    list.push(key.clone());
+                    list.push(subject.clone());
                 }
                 let named = i64::try_from(group.len()).unwrap_or(i64::MAX);
                 StoredEvent {
@@ -583,6 +614,7 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
                     event,
                     corrected_by: row.corrected_by.clone(),
                     others: u64::try_from(units - named).unwrap_or(0),
+                    via: via.clone(),
                 }
             }
             _ => {

@@ -132,6 +132,61 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "serial_rules",
 ];
 
+/// The rows of a unit's timeline ([`crate::timeline`]): the events naming the unit (`$1`
+/// product code, `$2` serial) recorded after ledger position `$3`, and the events naming as
+/// subject a container that held it — through nested containers — while it did, each row
+/// with the event's position, the unit's (or the container's) role, the event's head and unit
+/// count, the ledger body where there is no head or the role is parent, the entry's hash,
+/// `corrections` (the engine's spelling of the ids of the events correcting `e`, in one
+/// column), and the container's product code and serial (NULL for the unit's own rows).
+/// Ordered by position, the unit's own rows first, then the nearest container's.
+///
+/// "While it did" is read from `genealogy` by ledger position, as the projection applied the
+/// events: after the packing that opened the link and before the unpacking that closed it
+/// (for a nested container, the intersection of the intervals). A container is a unit of a
+/// product whose definition says `container` (`is_container`: the engine's test of
+/// `cp.def`); parts built into an assembly do not take its steps and are not listed.
+pub fn timeline_sql(p: fn(usize) -> String, corrections: &str, is_container: &str) -> String {
+    let (product, serial, after) = (p(1), p(2), p(3));
+    format!(
+        "WITH RECURSIVE unit(id) AS (
+           SELECT i.id FROM items i JOIN products p ON p.id = i.product_id
+           WHERE p.code = {product} AND i.serial = {serial}
+         ),
+         held(id, lo, hi, depth) AS (
+           SELECT g.parent_id, g.from_seq, g.to_seq, 1
+           FROM unit u JOIN genealogy g ON g.child_type = 'i' AND g.child_id = u.id AND g.parent_type = 'i'
+           JOIN items c ON c.id = g.parent_id JOIN products cp ON cp.id = c.product_id
+           WHERE {is_container}
+           UNION ALL
+           SELECT g.parent_id,
+                  CASE WHEN g.from_seq > h.lo THEN g.from_seq ELSE h.lo END,
+                  CASE WHEN h.hi IS NULL THEN g.to_seq
+                       WHEN g.to_seq IS NULL OR g.to_seq > h.hi THEN h.hi ELSE g.to_seq END,
+                  h.depth + 1
+           FROM held h JOIN genealogy g ON g.child_type = 'i' AND g.child_id = h.id AND g.parent_type = 'i'
+           JOIN items c ON c.id = g.parent_id JOIN products cp ON cp.id = c.product_id
+           WHERE h.depth < 32 AND {is_container}
+             AND (h.hi IS NULL OR g.from_seq < h.hi) AND (g.to_seq IS NULL OR g.to_seq > h.lo)
+         ),
+         hits(seq, role, via, depth) AS (
+           SELECT ei.seq, ei.role, CAST(NULL AS BIGINT), 0
+           FROM unit u JOIN event_items ei ON ei.item_id = u.id
+           WHERE ei.seq > {after}
+           UNION ALL
+           SELECT ei.seq, ei.role, h.id, h.depth
+           FROM held h JOIN event_items ei ON ei.item_id = h.id AND ei.role = 0
+           WHERE ei.seq > h.lo AND (h.hi IS NULL OR ei.seq < h.hi) AND ei.seq > {after}
+         )
+         SELECT r.seq, r.role, e.head, e.units,
+                CASE WHEN e.head IS NULL OR r.role = 1 THEN l.body END, l.hash,
+                {corrections}, vp.code, vi.serial
+         FROM hits r JOIN events e ON e.seq = r.seq JOIN ledger l ON l.seq = r.seq
+         LEFT JOIN items vi ON vi.id = r.via LEFT JOIN products vp ON vp.id = vi.product_id
+         ORDER BY r.seq, r.depth, r.role"
+    )
+}
+
 /// How an engine writes the parts of [`reach_sql`] its dialect spells its own way.
 #[derive(Debug, Clone, Copy)]
 pub struct Dialect {

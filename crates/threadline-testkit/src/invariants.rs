@@ -1,7 +1,9 @@
 //! The invariants every sequence of operations keeps, checked on a store after it: each unit
 //! is in one place and at most one parent (assembly or container), with exactly one open
-//! genealogy link to it and no cycle; no lot quantity is negative (or kept at zero); and
-//! rebuilding the projection from the ledger gives exactly the live state.
+//! genealogy link to it and no cycle; a unit taken back (`returned`) is held by no one outside;
+//! no lot quantity is negative (or kept at zero); and rebuilding the projection from the
+//! ledger gives exactly the live state, and every unit's timeline (its own events and those
+//! it took inside a container) reads the same.
 
 use std::collections::{HashMap, HashSet};
 
@@ -36,6 +38,13 @@ pub async fn check(s: &dyn Store, what: &str) {
             .await
             .expect("item")
             .expect("listed unit exists");
+        if unit.status == threadline_domain::projection::ItemStatus::Returned {
+            assert_eq!(
+                unit.custodian, None,
+                "{what}: {key} was taken back, yet {:?} holds it",
+                unit.custodian
+            );
+        }
         let links = open.get(key).cloned().unwrap_or_default();
         assert!(links.len() <= 1, "{what}: {key} is in {links:?}");
         assert_eq!(
@@ -55,6 +64,10 @@ pub async fn check(s: &dyn Store, what: &str) {
                 .parent;
         }
     }
+    let mut timelines = Vec::with_capacity(live.items.len());
+    for (key, _) in &live.items {
+        timelines.push(s.unit_history(key).await.expect("unit history"));
+    }
     let report = s.rebuild().await.expect("rebuild");
     assert_eq!(report.entries, s.verify().await.expect("verify").entries);
     assert_eq!(
@@ -62,5 +75,12 @@ pub async fn check(s: &dyn Store, what: &str) {
         s.snapshot().await.expect("snapshot"),
         "{what}: rebuilt projection differs from the live one"
     );
+    for ((key, _), before) in live.items.iter().zip(timelines) {
+        assert_eq!(
+            s.unit_history(key).await.expect("unit history"),
+            before,
+            "{what}: {key}'s timeline differs after a rebuild"
+        );
+    }
     assert!(s.verify().await.expect("verify").first_break.is_none());
 }

@@ -138,8 +138,15 @@ fn timeline(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
             } else {
                 String::new()
             };
+            let inside = match &e.via {
+                Some(c) => format!(
+                    " <span class=\"muted\">{}</span>",
+                    esc(&t(lang, Msg::InsideContainer).replace("{c}", c.serial.as_str()))
+                ),
+                None => String::new(),
+            };
             format!(
-                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{others}</div>\
+                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{inside}{others}</div>\
                  <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}</li>",
                 cls = if matches!(ev.hold, Some(HoldChange::Place(_))) { "hold" } else { "" },
                 when = esc(&crate::i18n::datetime(lang, zone, &ev.event_time)),
