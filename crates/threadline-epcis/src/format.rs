@@ -17,7 +17,8 @@ pub enum EpcFormat {
     NoPreference,
     DigitalLink,
     Urn,
-    /// As held: Threadline holds Digital Links, and keeps verbatim what it kept verbatim.
+    /// As captured: each identifier in the form it was sent in ([`as_captured`]); what
+    /// Threadline recorded itself, as held (Digital Links).
     NeverTranslates,
 }
 
@@ -127,6 +128,42 @@ pub fn reformat(ev: &mut Map<String, Value>, format: EpcFormat, prefixes: &Compa
         }
     };
     each_identifier(ev, convert);
+}
+
+/// The key in an event's kept EPCIS content (`Event::epcis`) of the identifiers it was
+/// captured with as EPC URNs: each held Digital Link maps to the URN as sent.
+pub const CAPTURED_FORMS: &str = "capturedEpcForms";
+
+/// The identifiers of a captured event's EPCIS form that were sent as EPC URNs, by the
+/// Digital Link Threadline holds them as.
+pub fn captured_forms(ev: &Map<String, Value>) -> Map<String, Value> {
+    let mut copy = ev.clone();
+    let mut out = Map::new();
+    each_identifier(&mut copy, |v| {
+        if let Value::String(s) = v
+            && let Some(dl) = to_digital_link(s)
+        {
+            out.insert(dl, Value::String(s.clone()));
+        }
+    });
+    out
+}
+
+/// `GS1-EPC-Format: Never_Translates` — "the original format is kept": puts back each
+/// identifier of an event's EPCIS form that was captured as an EPC URN (`forms`, what
+/// [`captured_forms`] kept). Identifiers Threadline made, or that were captured as Digital
+/// Links, stay Digital Links.
+pub fn as_captured(ev: &mut Map<String, Value>, forms: Option<&Value>) {
+    let Some(Value::Object(forms)) = forms else {
+        return;
+    };
+    each_identifier(ev, |v| {
+        if let Value::String(s) = v
+            && let Some(Value::String(sent)) = forms.get(s.as_str())
+        {
+            *s = sent.clone();
+        }
+    });
 }
 
 /// [`reformat`] for every event of an `EPCISQueryDocument` (JSON-LD).

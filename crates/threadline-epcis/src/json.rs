@@ -742,6 +742,12 @@ pub fn to_request(
             extras.insert("@context".into(), Value::Object(used));
         }
     }
+    // Identifiers sent as EPC URNs are held as Digital Links; which ones is kept, so that
+    // `GS1-EPC-Format: Never_Translates` answers them as they were captured.
+    let forms = crate::format::captured_forms(ev);
+    if !forms.is_empty() {
+        extras.insert(crate::format::CAPTURED_FORMS.into(), Value::Object(forms));
+    }
 
     let Some(event_time) = event_time else {
         return Err(v);

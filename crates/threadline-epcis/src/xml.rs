@@ -499,6 +499,33 @@ pub fn write_document(
     query_name: Option<&str>,
     created: &str,
 ) -> String {
+    write(events, context, query_name.map(|q| (q, None)), created)
+}
+
+/// Writes a query subscription's report: an XML `EPCISQueryDocument` whose `QueryResults`
+/// name the query and the subscription (`subscriptionID`, after `queryName` as the XSD has it).
+pub fn write_subscription_document(
+    events: &[Map<String, Value>],
+    context: &Context,
+    query_name: &str,
+    subscription_id: &str,
+    created: &str,
+) -> String {
+    write(
+        events,
+        context,
+        Some((query_name, Some(subscription_id))),
+        created,
+    )
+}
+
+fn write(
+    events: &[Map<String, Value>],
+    context: &Context,
+    query: Option<(&str, Option<&str>)>,
+    created: &str,
+) -> String {
+    let query_name = query.map(|(q, _)| q);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let mut ns = String::new();
     for (p, iri) in context
@@ -510,8 +537,12 @@ pub fn write_document(
     }
     match query_name {
         Some(q) => out.push_str(&format!(
-            "<epcisq:EPCISQueryDocument xmlns:epcisq=\"{QUERY_NS}\"{ns} schemaVersion=\"2.0\" creationDate=\"{created}\"><EPCISBody><epcisq:QueryResults><queryName>{}</queryName><resultsBody><EventList>",
-            esc(q)
+            "<epcisq:EPCISQueryDocument xmlns:epcisq=\"{QUERY_NS}\"{ns} schemaVersion=\"2.0\" creationDate=\"{created}\"><EPCISBody><epcisq:QueryResults><queryName>{}</queryName>{}<resultsBody><EventList>",
+            esc(q),
+            query
+                .and_then(|(_, id)| id)
+                .map(|id| format!("<subscriptionID>{}</subscriptionID>", esc(id)))
+                .unwrap_or_default()
         )),
         None => out.push_str(&format!(
             "<epcis:EPCISDocument xmlns:epcis=\"{EPCIS_NS}\"{ns} schemaVersion=\"2.0\" creationDate=\"{created}\"><EPCISBody><EventList>"

@@ -682,9 +682,18 @@ async fn respond(
     let now = app.clock.now();
     let format = EpcFormat::parse(headers.get("gs1-epc-format").and_then(|v| v.to_str().ok()))
         .map_err(|e| Problem::validation(vec![e]))?;
+    let as_captured = |form: &mut serde_json::Map<String, Value>, e: &Event| {
+        if format == EpcFormat::NeverTranslates {
+            threadline_epcis::format::as_captured(
+                form,
+                e.epcis.get(threadline_epcis::format::CAPTURED_FORMS),
+            );
+        }
+    };
     let written = |e: &Event| {
         let mut form = threadline_epcis::event_json(e, &catalogue);
         threadline_epcis::format::reformat(&mut form, format, &app.company_prefixes);
+        as_captured(&mut form, e);
         form
     };
     let mut resp = if is_xml(headers, header::ACCEPT) {
@@ -701,6 +710,15 @@ async fn respond(
         let mut doc =
             threadline_epcis::query_document("SimpleEventQuery", &events, &catalogue, now);
         threadline_epcis::format::reformat_document(&mut doc, format, &app.company_prefixes);
+        if let Some(list) =
+            doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"].as_array_mut()
+        {
+            for (form, e) in list.iter_mut().zip(&events) {
+                if let Some(form) = form.as_object_mut() {
+                    as_captured(form, e);
+                }
+            }
+        }
         (
             [(header::CONTENT_TYPE, "application/ld+json")],
             doc.to_string(),
@@ -1248,6 +1266,7 @@ fn no_query(name: &str) -> Problem {
 pub async fn create_query(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let v: Value = serde_json::from_slice(&body).map_err(|e| {
@@ -1306,8 +1325,17 @@ pub async fn create_query(
         created_at: app.clock.now(),
         created_by: actor.name(),
     };
-    app.store.create_named_query(q.clone()).await?;
-    let mut resp = (StatusCode::CREATED, axum::Json(query_json(&q))).into_response();
+    // Recorded with the query, in its transaction: who made it and what it asks.
+    let note =
+        crate::audit::AuditNote::object(format!("epcis/queries/{name}")).after(query_json(&q));
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |_: &threadline_store::NamedQuery| note
+    });
+    app.store.create_named_query(q.clone(), Some(audit)).await?;
+    let mut resp = note
+        .recorded()
+        .on((StatusCode::CREATED, axum::Json(query_json(&q))).into_response());
     if let Ok(v) = HeaderValue::from_str(&format!("/epcis/queries/{name}")) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -1342,10 +1370,25 @@ pub async fn named_query(
 /// `DELETE /epcis/queries/{name}`.
 pub async fn delete_query(
     State(app): State<AppState>,
+    pending: crate::audit::Pending,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
-    match app.store.delete_named_query(&name).await {
-        Ok(()) => Ok(with_version(StatusCode::NO_CONTENT.into_response())),
+    let existing = app
+        .store
+        .named_query(&name)
+        .await?
+        .ok_or_else(|| no_query(&name))?;
+    // Recorded with the deletion, in its transaction: what the query asked.
+    let note = crate::audit::AuditNote::object(format!("epcis/queries/{name}"))
+        .before(query_json(&existing));
+    let audit = pending.record_of(&app, StatusCode::NO_CONTENT, {
+        let note = note.clone();
+        move |(): &()| note
+    });
+    match app.store.delete_named_query(&name, Some(audit)).await {
+        Ok(()) => Ok(with_version(
+            note.recorded().on(StatusCode::NO_CONTENT.into_response()),
+        )),
         Err(StoreError::NotFound(_)) => Err(no_query(&name)),
         Err(e) => Err(e.into()),
     }

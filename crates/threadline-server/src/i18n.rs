@@ -1486,6 +1486,8 @@ pub fn webhook_format(lang: Lang, f: threadline_store::webhook::WebhookFormat) -
         (Lang::En, Wecom) => "WeCom robot",
         (Lang::Zh, Epcis) => "EPCIS 订阅（查询文档，HMAC 签名）",
         (Lang::En, Epcis) => "EPCIS subscription (query document, HMAC-signed)",
+        (Lang::Zh, EpcisXml) => "EPCIS 订阅（XML 查询文档，HMAC 签名）",
+        (Lang::En, EpcisXml) => "EPCIS subscription (XML query document, HMAC-signed)",
     }
 }
 

@@ -139,7 +139,9 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    let surface = if path.starts_with("/api/") {
+    // The EPCIS binding is an API too: its clients are programs, told 401/403 (not sent
+    // to a sign-in page), and its writes are recorded with the status they answered.
+    let surface = if path.starts_with("/api/") || path.starts_with("/epcis") {
         Surface::Api
     } else {
         Surface::Page

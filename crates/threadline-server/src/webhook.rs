@@ -359,14 +359,14 @@ async fn send(
     at: DateTime<Utc>,
 ) -> Result<u16, (Option<u16>, String)> {
     let url = check_url(&hook.url, app.webhooks.allow_private).map_err(|e| (None, e.message))?;
-    let body = if hook.format == WebhookFormat::Epcis {
-        crate::epcis::subscriptions::document(app, hook, d, at)
+    let body = if hook.format.is_epcis() {
+        crate::epcis::subscriptions::body(app, hook, d, at)
             .await
             .map_err(|e| (None, e))?
     } else {
-        payload(hook, d, &subject_of(app, d).await?)
+        serde_json::to_vec(&payload(hook, d, &subject_of(app, d).await?))
+            .map_err(|e| (None, e.to_string()))?
     };
-    let body = serde_json::to_vec(&body).map_err(|e| (None, e.to_string()))?;
     let mut req = match hook.format {
         WebhookFormat::Dingtalk if !hook.secret.is_empty() => client.post(dingtalk_url(
             url.as_str(),
@@ -376,22 +376,22 @@ async fn send(
         _ => client.post(url),
     };
     let id = d.id.to_string();
-    let content_type = if hook.format == WebhookFormat::Epcis {
-        "application/ld+json"
-    } else {
-        "application/json"
+    let content_type = match hook.format {
+        WebhookFormat::Epcis => "application/ld+json",
+        WebhookFormat::EpcisXml => "application/xml",
+        _ => "application/json",
     };
     req = req
         .header(header::CONTENT_TYPE, content_type)
         .header("webhook-id", &id)
         .header("webhook-timestamp", at.timestamp().to_string());
-    if matches!(hook.format, WebhookFormat::Json | WebhookFormat::Epcis) {
+    if hook.format == WebhookFormat::Json || hook.format.is_epcis() {
         let key = signing_key(&hook.secret);
         req = req.header(
             "webhook-signature",
             signature(&key, &id, at.timestamp(), &body),
         );
-        if hook.format == WebhookFormat::Epcis {
+        if hook.format.is_epcis() {
             req = req
                 .header("GS1-Signature", gs1_signature(&key, &body))
                 .header("GS1-EPCIS-Version", "2.0.0");
@@ -476,7 +476,7 @@ pub fn payload(hook: &Webhook, d: &Delivery, subject: &Subject) -> serde_json::V
     };
     match hook.format {
         // An EPCIS subscription's body is its query document (`epcis::subscriptions`).
-        WebhookFormat::Json | WebhookFormat::Epcis => json!({
+        WebhookFormat::Json | WebhookFormat::Epcis | WebhookFormat::EpcisXml => json!({
             "id": d.id,
             "webhook": hook.name,
             "topics": d.topics,
@@ -497,7 +497,7 @@ pub fn payload(hook: &Webhook, d: &Delivery, subject: &Subject) -> serde_json::V
 fn check_payload(hook: &Webhook, d: &Delivery, check: &AuthenticityCheck) -> serde_json::Value {
     match hook.format {
         // An EPCIS subscription hears of no checks; its deliveries are written elsewhere.
-        WebhookFormat::Json | WebhookFormat::Epcis => json!({
+        WebhookFormat::Json | WebhookFormat::Epcis | WebhookFormat::EpcisXml => json!({
             "id": d.id,
             "webhook": hook.name,
             "topics": d.topics,
@@ -701,8 +701,8 @@ fn checked(
     let format = req.format.unwrap_or(WebhookFormat::Json);
     // An EPCIS subscription is made and removed through EPCIS; here it may be pointed
     // elsewhere, disabled and enabled, but no webhook becomes one or stops being one.
-    let was_epcis = existing.is_some_and(|h| h.format == WebhookFormat::Epcis);
-    if (format == WebhookFormat::Epcis) != was_epcis {
+    let was_epcis = existing.map(|h| h.format).filter(|f| f.is_epcis());
+    if (format.is_epcis() || was_epcis.is_some()) && Some(format) != was_epcis {
         errors.push(
             FieldError::new(
                 "epcis_subscription",

@@ -1105,6 +1105,60 @@ store_test!(
             "{xml}"
         );
 
+        // Never_Translates: each identifier as it was captured — the shipment was sent with
+        // EPC URNs, the commissioning with Digital Link units at a URN business location.
+        let (st, h, kept) = send(
+            &router,
+            &auth,
+            ask(Some("Never_Translates"), "application/json"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{kept}");
+        assert_eq!(h["gs1-epc-format"], "Never_Translates");
+        let kept = event(&kept);
+        assert_eq!(
+            kept["epcList"],
+            json!([
+                "urn:epc:id:sgtin:0614141.107346.2017",
+                "urn:epc:id:sgtin:0614141.107346.2018"
+            ])
+        );
+        assert_eq!(
+            kept["readPoint"]["id"],
+            "urn:epc:id:sgln:0614141.07346.1234"
+        );
+        assert_eq!(kept["eventID"], links["eventID"]);
+        let mut r = get("/epcis/events?EQ_bizStep=commissioning");
+        r.headers_mut()
+            .insert("gs1-epc-format", "Never_Translates".parse().unwrap());
+        let (st, _, doc) = send(&router, &auth, r).await;
+        assert_eq!(st, StatusCode::OK, "{doc}");
+        let commissioned = event(&doc);
+        assert_eq!(
+            commissioned["epcList"],
+            json!([
+                "https://id.gs1.org/01/10614141073464/21/2017",
+                "https://id.gs1.org/01/10614141073464/21/2018"
+            ]),
+            "Digital Links captured stay Digital Links"
+        );
+        assert_eq!(
+            commissioned["bizLocation"]["id"],
+            "urn:epc:id:sgln:0614141.07346.0"
+        );
+        let (st, _, xml) = send(
+            &router,
+            &auth,
+            ask(Some("Never_Translates"), "application/xml"),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        let xml = xml.as_str().unwrap();
+        assert!(
+            xml.contains("<epc>urn:epc:id:sgtin:0614141.107346.2018</epc>"),
+            "{xml}"
+        );
+
         // A value the standard does not define is refused by name.
         let (st, _, body) = send(&router, &auth, ask(Some("Sometimes"), "application/json")).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");

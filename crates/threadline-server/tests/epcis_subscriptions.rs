@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use threadline_domain::access::Role;
 use threadline_server::webhook::{WebhookSettings, sender, signature, signing_key};
-use threadline_server::{AppState, ManualClock, webhook};
+use threadline_server::{AppState, Clock, ManualClock, webhook};
 use threadline_testkit::fixtures::{now, put};
 use threadline_testkit::{TestStore, store_test};
 
@@ -491,5 +491,225 @@ store_test!(
             t.api.get("/api/v1/webhooks").await.body["webhooks"],
             json!([])
         );
+    }
+);
+
+fn min_record_time(r: &common::Reply) -> DateTime<Utc> {
+    let h = r.headers["gs1-query-min-record-time"].to_str().unwrap();
+    DateTime::parse_from_rfc3339(h).unwrap().with_timezone(&Utc)
+}
+
+store_test!(
+    a_subscription_tells_the_smallest_record_time_it_has_still_to_report,
+    |s: TestStore| async move {
+        let t = setup(&s).await;
+        let (_rx, url) = receiver(&[]).await;
+        t.named_query("all-commissioning", json!({"EQ_bizStep": "commissioning"}))
+            .await;
+        let made_at = t.clock.now();
+        let stream = t
+            .subscribe("all-commissioning", json!({"dest": url, "stream": true}))
+            .await;
+        let from = "2021-06-01T00:00:00.000Z";
+        let since = t
+            .subscribe(
+                "all-commissioning",
+                json!({"dest": url, "stream": true, "initialRecordTime": from}),
+            )
+            .await;
+        let at = |sub: &Value| {
+            format!(
+                "/epcis/queries/all-commissioning/subscriptions/{}",
+                sub["subscriptionID"].as_str().unwrap()
+            )
+        };
+        // Before any run: the time it was made, or its initialRecordTime.
+        let r = t.api.get(&at(&stream)).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(min_record_time(&r), made_at);
+        let r = t.api.get(&at(&since)).await;
+        assert_eq!(
+            r.headers["gs1-query-min-record-time"].to_str().unwrap(),
+            from
+        );
+
+        // After a run has read the ledger up to an event recorded later, that event's record
+        // time: nothing earlier is still to come.
+        t.clock.advance(chrono::Duration::hours(2));
+        let recorded_at = t.clock.now();
+        t.commission(&["2001"], "active").await;
+        t.clock.advance(chrono::Duration::minutes(1));
+        t.work().await;
+        for sub in [&stream, &since] {
+            let r = t.api.get(&at(sub)).await;
+            assert_eq!(min_record_time(&r), recorded_at);
+        }
+        // The list does not carry it: it belongs to one subscription.
+        let r = t
+            .api
+            .get("/epcis/queries/all-commissioning/subscriptions")
+            .await;
+        assert!(r.headers.get("gs1-query-min-record-time").is_none());
+        // An unknown subscription is refused, without the header.
+        let r = t
+            .api
+            .get("/epcis/queries/all-commissioning/subscriptions/nope")
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.headers.get("gs1-query-min-record-time").is_none());
+    }
+);
+
+store_test!(
+    a_subscription_that_accepts_xml_is_sent_signed_xml_documents,
+    |s: TestStore| async move {
+        let t = setup(&s).await;
+        let (rx, url) = receiver(&[]).await;
+        t.named_query("active-units", json!({"EQ_disposition": "active"}))
+            .await;
+        let token = "xml-token-1";
+        let req = axum::http::Request::post("/epcis/queries/active-units/subscriptions")
+            .header("content-type", "application/json")
+            .header("accept", "application/xml")
+            .body(axum::body::Body::from(
+                json!({"dest": url, "signatureToken": token, "stream": true}).to_string(),
+            ))
+            .unwrap();
+        let r = t.api.send(req).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let id = r.body["subscriptionID"].as_str().unwrap().to_owned();
+        // A JSON subscriber to the same query, beside it.
+        let (json_rx, json_url) = receiver(&[]).await;
+        t.subscribe(
+            "active-units",
+            json!({"dest": json_url, "signatureToken": token, "stream": true}),
+        )
+        .await;
+
+        t.commission(&["3001"], "active").await;
+        assert_eq!(t.work().await, 2);
+        let seen = rx.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        let (headers, _, body) = &seen[0];
+        let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+        assert_eq!(h("content-type"), "application/xml");
+        assert_eq!(h("gs1-signature"), hmac_base64(token.as_bytes(), body));
+        let ts: i64 = h("webhook-timestamp").parse().unwrap();
+        assert_eq!(
+            h("webhook-signature"),
+            signature(&signing_key(token), &h("webhook-id"), ts, body)
+        );
+        let xml = String::from_utf8(body.clone()).unwrap();
+        assert!(xml.starts_with("<?xml"), "{xml}");
+        assert!(xml.contains("EPCISQueryDocument"), "{xml}");
+        assert!(
+            xml.contains(&format!(
+                "<queryName>active-units</queryName><subscriptionID>{id}</subscriptionID>"
+            )),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<epc>https://id.gs1.org/01/10614141073464/21/3001</epc>"),
+            "{xml}"
+        );
+        // The XML reads back as the event the JSON subscriber was sent.
+        let doc = threadline_epcis::xml::parse_document(body).unwrap();
+        let json_doc = received(&json_rx).pop().unwrap().2;
+        let json_event = &json_doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0];
+        assert_eq!(doc.events.len(), 1);
+        assert_eq!(
+            doc.events[0].get("eventID"),
+            json_event.get("eventID"),
+            "the same event in both bindings"
+        );
+    }
+);
+
+store_test!(
+    the_auditor_finds_who_made_and_removed_queries_and_subscriptions,
+    |s: TestStore| async move {
+        let t = setup(&s).await;
+        let (_rx, url) = receiver(&[]).await;
+        t.named_query("audited", json!({"EQ_bizStep": "shipping"}))
+            .await;
+        let sub = t
+            .subscribe(
+                "audited",
+                json!({"dest": url, "signatureToken": "do-not-log-me", "stream": true}),
+            )
+            .await;
+        let id = sub["subscriptionID"].as_str().unwrap().to_owned();
+        let r = t
+            .api
+            .delete(&format!("/epcis/queries/audited/subscriptions/{id}"))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+        let r = t.api.delete("/epcis/queries/audited").await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+        // A refused deletion changes nothing and is not a change on the trail.
+        let r = t.api.delete("/epcis/queries/audited").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+        let auditor =
+            common::Api::with_state(&s, t.state.clone(), "auditor-1", &[Role::Auditor]).await;
+        let r = auditor.get("/api/v1/audit?limit=1000").await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let text = r.body.to_string();
+        assert!(
+            !text.contains("do-not-log-me"),
+            "no token reaches the trail"
+        );
+        let records: Vec<&Value> = r.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["object"].as_str().unwrap().starts_with("epcis/queries"))
+            .collect();
+        let seen: Vec<(String, String, String)> = records
+            .iter()
+            .map(|x| {
+                (
+                    x["action"].as_str().unwrap().to_owned(),
+                    x["object"].as_str().unwrap().to_owned(),
+                    x["actor"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let who = "token:epcis-client".to_owned();
+        let sub_object = format!("epcis/queries/audited/subscriptions/{id}");
+        assert_eq!(
+            seen,
+            [
+                (
+                    "POST /epcis/queries".to_owned(),
+                    "epcis/queries/audited".to_owned(),
+                    who.clone()
+                ),
+                (
+                    "POST /epcis/queries/{name}/subscriptions".to_owned(),
+                    sub_object.clone(),
+                    who.clone()
+                ),
+                (
+                    "DELETE /epcis/queries/{name}/subscriptions/{id}".to_owned(),
+                    sub_object,
+                    who.clone()
+                ),
+                (
+                    "DELETE /epcis/queries/{name}".to_owned(),
+                    "epcis/queries/audited".to_owned(),
+                    who
+                ),
+            ],
+            "{records:?}"
+        );
+        // What was made and what was removed.
+        assert_eq!(records[0]["status"], 201);
+        assert_eq!(records[0]["after"]["query"]["EQ_bizStep"], "shipping");
+        assert_eq!(records[1]["after"]["dest"], url.as_str());
+        assert_eq!(records[1]["after"]["stream"], true);
+        assert_eq!(records[2]["status"], 204);
+        assert_eq!(records[2]["before"]["subscriptionID"], id.as_str());
+        assert_eq!(records[3]["before"]["name"], "audited");
     }
 );

@@ -1,6 +1,6 @@
 //! EPCIS capture jobs and named queries on PostgreSQL: plain rows.
 
-use threadline_store::{CaptureJob, NamedQuery, StoreError};
+use threadline_store::{AuditOf, CaptureJob, NamedQuery, StoreError};
 use tokio_postgres::Row;
 
 use crate::{PgStore, col, db, from_micros, micros, storable};
@@ -44,13 +44,18 @@ impl PgStore {
         }))
     }
 
-    pub(crate) async fn create_query(&self, q: &NamedQuery) -> Result<(), StoreError> {
+    pub(crate) async fn create_query(
+        &self,
+        q: &NamedQuery,
+        audit: Option<AuditOf<NamedQuery>>,
+    ) -> Result<(), StoreError> {
         if !storable(&q.name) {
             return Err(q.taken());
         }
         let query = serde_json::to_string(&q.query).map_err(StoreError::db)?;
-        let client = self.client().await?;
-        let n = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
             .execute(
                 "INSERT INTO epcis_queries (name, query, created_at, created_by) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (name) DO NOTHING",
@@ -61,7 +66,8 @@ impl PgStore {
         if n == 0 {
             return Err(q.taken());
         }
-        Ok(())
+        crate::audit::append_of(&tx, audit, q).await?;
+        tx.commit().await.map_err(db)
     }
 
     pub(crate) async fn queries(&self, name: Option<&str>) -> Result<Vec<NamedQuery>, StoreError> {

@@ -648,8 +648,12 @@ impl threadline_store::Store for PgStore {
         self.job(id).await
     }
 
-    async fn create_named_query(&self, query: NamedQuery) -> Result<(), StoreError> {
-        self.create_query(&query).await
+    async fn create_named_query(
+        &self,
+        query: NamedQuery,
+        audit: Option<AuditOf<NamedQuery>>,
+    ) -> Result<(), StoreError> {
+        self.create_query(&query, audit).await
     }
 
     async fn named_queries(&self) -> Result<Vec<NamedQuery>, StoreError> {
@@ -660,8 +664,12 @@ impl threadline_store::Store for PgStore {
         self.queries(Some(name)).await.map(|v| v.into_iter().next())
     }
 
-    async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
-        self.query_delete(name).await
+    async fn delete_named_query(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
+        self.query_delete(name, audit).await
     }
 
     async fn ledger_len(&self) -> Result<i64, StoreError> {
@@ -677,8 +685,9 @@ impl threadline_store::Store for PgStore {
         &self,
         hook: Webhook,
         sub: threadline_store::webhook::EpcisSubscription,
+        audit: Option<AuditOf<threadline_store::webhook::EpcisSubscription>>,
     ) -> Result<(), StoreError> {
-        self.subscription_create(hook, sub).await
+        self.subscription_create(hook, sub, audit).await
     }
 
     async fn subscriptions(
@@ -687,8 +696,12 @@ impl threadline_store::Store for PgStore {
         self.subscriptions_list().await
     }
 
-    async fn delete_subscription(&self, id: Uuid) -> Result<(), StoreError> {
-        self.subscription_delete(id).await
+    async fn delete_subscription(
+        &self,
+        id: Uuid,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
+        self.subscription_delete(id, audit).await
     }
 
     async fn advance_subscription(

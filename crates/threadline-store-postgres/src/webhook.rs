@@ -264,6 +264,7 @@ impl PgStore {
         &self,
         hook: Webhook,
         s: EpcisSubscription,
+        audit: Option<AuditOf<EpcisSubscription>>,
     ) -> Result<(), StoreError> {
         if ![&hook.name, &hook.url, &hook.secret, &s.query, &s.created_by]
             .iter()
@@ -312,6 +313,7 @@ impl PgStore {
         )
         .await
         .map_err(db)?;
+        crate::audit::append_of(&tx, audit, &s).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -329,7 +331,11 @@ impl PgStore {
         rows.iter().map(subscription).collect()
     }
 
-    pub(crate) async fn subscription_delete(&self, id: Uuid) -> Result<(), StoreError> {
+    pub(crate) async fn subscription_delete(
+        &self,
+        id: Uuid,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         let id = id.to_string();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -341,11 +347,16 @@ impl PgStore {
             return Err(StoreError::NotFound(format!("subscription {id}")));
         }
         delete_by_id(&tx, &id).await?;
+        crate::audit::append_of(&tx, audit, &()).await?;
         tx.commit().await.map_err(db)
     }
 
     /// Deletes a named query and the webhooks of its subscriptions, in one transaction.
-    pub(crate) async fn query_delete(&self, name: &str) -> Result<(), StoreError> {
+    pub(crate) async fn query_delete(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         if !storable(name) {
             return Err(StoreError::NotFound(format!("query {name}")));
         }
@@ -371,6 +382,7 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::NotFound(format!("query {name}")));
         }
+        crate::audit::append_of(&tx, audit, &()).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -575,7 +587,9 @@ impl PgStore {
 /// The active subscriptions and their filters.
 async fn active(tx: &Transaction<'_>) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let stmt = tx
-        .prepare_cached("SELECT id, filter FROM webhooks WHERE active AND format <> 'epcis'")
+        .prepare_cached(
+            "SELECT id, filter FROM webhooks WHERE active AND format NOT IN ('epcis', 'epcis_xml')",
+        )
         .await
         .map_err(db)?;
     tx.query(&stmt, &[])

@@ -771,9 +771,18 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| epcis::job(c, &id)).await
     }
 
-    async fn create_named_query(&self, query: NamedQuery) -> Result<(), StoreError> {
-        let query = query.clone();
-        self.write(move |c| epcis::create_query(c, &query)).await
+    async fn create_named_query(
+        &self,
+        query: NamedQuery,
+        audit: Option<AuditOf<NamedQuery>>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            epcis::create_query(&tx, &query)?;
+            audit::append_of(&tx, audit, &query)?;
+            tx.commit().map_err(db)
+        })
+        .await
     }
 
     async fn named_queries(&self) -> Result<Vec<NamedQuery>, StoreError> {
@@ -787,12 +796,17 @@ impl threadline_store::Store for SqliteStore {
             .map(|v| v.into_iter().next())
     }
 
-    async fn delete_named_query(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_named_query(
+        &self,
+        name: &str,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         let name = name.to_owned();
         self.write(move |c| {
             let tx = c.transaction().map_err(db)?;
             webhook::delete_query_subscriptions(&tx, &name)?;
             epcis::delete_query(&tx, &name)?;
+            audit::append_of(&tx, audit, &())?;
             tx.commit().map_err(db)
         })
         .await
@@ -810,10 +824,12 @@ impl threadline_store::Store for SqliteStore {
         &self,
         hook: Webhook,
         sub: threadline_store::webhook::EpcisSubscription,
+        audit: Option<AuditOf<threadline_store::webhook::EpcisSubscription>>,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
             let tx = c.transaction().map_err(db)?;
             webhook::create_subscription(&tx, &hook, &sub)?;
+            audit::append_of(&tx, audit, &sub)?;
             tx.commit().map_err(db)
         })
         .await
@@ -825,10 +841,15 @@ impl threadline_store::Store for SqliteStore {
         self.read(webhook::subscriptions).await
     }
 
-    async fn delete_subscription(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete_subscription(
+        &self,
+        id: Uuid,
+        audit: Option<AuditOf<()>>,
+    ) -> Result<(), StoreError> {
         self.write(move |c| {
             let tx = c.transaction().map_err(db)?;
             webhook::delete_subscription(&tx, id)?;
+            audit::append_of(&tx, audit, &())?;
             tx.commit().map_err(db)
         })
         .await

@@ -330,7 +330,9 @@ pub fn advance(tx: &Transaction, run: &SubscriptionRun) -> Result<bool, StoreErr
 /// The active subscriptions and their filters.
 fn active(tx: &Transaction) -> Result<Vec<(Uuid, WebhookFilter)>, StoreError> {
     let mut st = tx
-        .prepare_cached("SELECT id, filter FROM webhooks WHERE active AND format <> 'epcis'")
+        .prepare_cached(
+            "SELECT id, filter FROM webhooks WHERE active AND format NOT IN ('epcis', 'epcis_xml')",
+        )
         .map_err(db)?;
     st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(db)?

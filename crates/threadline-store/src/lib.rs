@@ -974,28 +974,34 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a capture job, replacing one with the same id (a running job that finished).
     async fn put_capture_job(&self, job: CaptureJob) -> Result<()>;
     async fn capture_job(&self, id: &str) -> Result<Option<CaptureJob>>;
-    /// Stores a named query; a taken name is `Conflict` on field `name`.
-    async fn create_named_query(&self, query: NamedQuery) -> Result<()>;
+    /// Stores a named query, with its audit record in the same transaction; a taken name is
+    /// `Conflict` on field `name`.
+    async fn create_named_query(
+        &self,
+        query: NamedQuery,
+        audit: Option<AuditOf<NamedQuery>>,
+    ) -> Result<()>;
     /// Every named query, by name.
     async fn named_queries(&self) -> Result<Vec<NamedQuery>>;
     async fn named_query(&self, name: &str) -> Result<Option<NamedQuery>>;
     /// Deletes a named query and every subscription to it (their webhooks, deliveries and
-    /// log); `NotFound` if there is none.
-    async fn delete_named_query(&self, name: &str) -> Result<()>;
+    /// log), with its audit record in the same transaction; `NotFound` if there is none.
+    async fn delete_named_query(&self, name: &str, audit: Option<AuditOf<()>>) -> Result<()>;
     /// The ledger's length: the sequence number of its last entry, 0 when empty.
     async fn ledger_len(&self) -> Result<i64>;
     /// Creates an EPCIS subscription and its webhook in one transaction; `NotFound` when the
-    /// named query does not exist.
+    /// named query does not exist. Its audit record is appended in the same transaction.
     async fn create_subscription(
         &self,
         hook: webhook::Webhook,
         sub: webhook::EpcisSubscription,
+        audit: Option<AuditOf<webhook::EpcisSubscription>>,
     ) -> Result<()>;
     /// Every EPCIS subscription, oldest first.
     async fn subscriptions(&self) -> Result<Vec<webhook::EpcisSubscription>>;
     /// Deletes a subscription with its webhook, deliveries and their log; `NotFound` if there
-    /// is none.
-    async fn delete_subscription(&self, id: Uuid) -> Result<()>;
+    /// is none. Its audit record is appended in the same transaction.
+    async fn delete_subscription(&self, id: Uuid, audit: Option<AuditOf<()>>) -> Result<()>;
     /// Records a run of a subscription (see [`webhook::SubscriptionRun`]); `false`, with
     /// nothing written, when another run moved its cursor or schedule first.
     async fn advance_subscription(&self, run: webhook::SubscriptionRun) -> Result<bool>;

@@ -202,6 +202,9 @@ pub enum WebhookFormat {
     /// `GS1-Signature`. Made and removed through `/epcis/queries/{name}/subscriptions`, never
     /// through the webhook API; capture queues nothing for it.
     Epcis,
+    /// As `epcis`, for a subscriber whose request accepted XML: the same
+    /// `EPCISQueryDocument` in the EPCIS 2.0 XML binding, signed the same way.
+    EpcisXml,
 }
 
 impl WebhookFormat {
@@ -211,7 +214,13 @@ impl WebhookFormat {
             WebhookFormat::Dingtalk => "dingtalk",
             WebhookFormat::Wecom => "wecom",
             WebhookFormat::Epcis => "epcis",
+            WebhookFormat::EpcisXml => "epcis_xml",
         }
+    }
+
+    /// An EPCIS query subscription's webhook (JSON-LD or XML)?
+    pub fn is_epcis(self) -> bool {
+        matches!(self, WebhookFormat::Epcis | WebhookFormat::EpcisXml)
     }
 
     pub fn parse(s: &str) -> Option<WebhookFormat> {
@@ -220,6 +229,7 @@ impl WebhookFormat {
             WebhookFormat::Dingtalk,
             WebhookFormat::Wecom,
             WebhookFormat::Epcis,
+            WebhookFormat::EpcisXml,
         ]
         .into_iter()
         .find(|f| f.as_str() == s)

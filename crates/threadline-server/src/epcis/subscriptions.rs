@@ -36,10 +36,11 @@ use threadline_store::{NamedQuery, StoreError};
 use uuid::Uuid;
 
 use super::{
-    Problem, Products, judge, narrowed, negotiate, no_query, prepared_filter, utf8_percent,
+    Problem, Products, is_xml, judge, narrowed, negotiate, no_query, prepared_filter, utf8_percent,
     with_version,
 };
 use crate::AppState;
+use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 
 /// Most events in one scheduled report; more make several.
@@ -265,6 +266,7 @@ fn read_request(app: &AppState, body: &[u8]) -> Result<Request, Problem> {
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Bytes,
@@ -293,7 +295,13 @@ pub async fn create(
         id,
         name: format!("epcis-{id}"),
         url: req.dest,
-        format: WebhookFormat::Epcis,
+        // The standard's callbacks carry JSON-LD; a subscriber whose request's `Accept` names
+        // XML is sent the XML binding's document instead.
+        format: if is_xml(&headers, header::ACCEPT) {
+            WebhookFormat::EpcisXml
+        } else {
+            WebhookFormat::Epcis
+        },
         secret: req.token.or_else(|| made.clone()).unwrap_or_default(),
         filter: WebhookFilter::default(),
         language: "en".into(),
@@ -333,9 +341,16 @@ pub async fn create(
         created_at: now,
         created_by: actor.name(),
     };
+    let object = format!("epcis/queries/{}/subscriptions/{id}", name);
+    // Recorded with the subscription, in its transaction (never its token).
+    let note = AuditNote::object(object).after(subscription_json(&sub, Some(&hook)));
+    let audit = pending.record_of(&app, StatusCode::CREATED, {
+        let note = note.clone();
+        move |_: &EpcisSubscription| note
+    });
     match app
         .store
-        .create_subscription(hook.clone(), sub.clone())
+        .create_subscription(hook.clone(), sub.clone(), Some(audit))
         .await
     {
         Ok(()) => {}
@@ -347,7 +362,9 @@ pub async fn create(
     if let Some(t) = made {
         body["signatureToken"] = json!(t);
     }
-    let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let mut resp = note
+        .recorded()
+        .on((StatusCode::CREATED, axum::Json(body)).into_response());
     let location = format!("/epcis/queries/{}/subscriptions/{id}", utf8_percent(&name));
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -407,15 +424,47 @@ pub async fn list(
     Ok(with_version(axum::Json(list).into_response()))
 }
 
-/// `GET /epcis/queries/{name}/subscriptions/{id}`.
+/// The smallest record time an event the subscription has still to report can have (the
+/// standard's `GS1-Query-Min-Record-Time`): its `initialRecordTime` (else the time it was
+/// made), or — once a run has read past it — the record time of the last event read, since
+/// the ledger records in order.
+async fn min_record_time(
+    app: &AppState,
+    sub: &EpcisSubscription,
+) -> Result<DateTime<Utc>, Problem> {
+    let floor = sub.initial_record_time.unwrap_or(sub.created_at);
+    if sub.after_seq <= 0 {
+        return Ok(floor);
+    }
+    let last = app
+        .store
+        .events(&threadline_store::EventQuery {
+            after_seq: Some(sub.after_seq - 1),
+            limit: 1,
+            ..threadline_store::EventQuery::default()
+        })
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .filter(|s| s.seq == sub.after_seq);
+    Ok(last.map_or(floor, |s| floor.max(s.event.record_time)))
+}
+
+/// `GET /epcis/queries/{name}/subscriptions/{id}`, with `GS1-Query-Min-Record-Time`.
 pub async fn get(
     State(app): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let found = find(&app, &name, &id).await?;
-    Ok(with_version(
-        axum::Json(subscription_json(&found.0, found.1.as_ref())).into_response(),
-    ))
+    let min = min_record_time(&app, &found.0).await?;
+    let mut body = subscription_json(&found.0, found.1.as_ref());
+    body["minRecordTime"] = json!(millis(min));
+    let mut resp = axum::Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&millis(min)) {
+        resp.headers_mut().insert("gs1-query-min-record-time", v);
+    }
+    Ok(with_version(resp))
 }
 
 /// `DELETE /epcis/queries/{name}/subscriptions/{id}`: nothing more is queued or sent for it
@@ -423,16 +472,25 @@ pub async fn get(
 pub async fn delete(
     State(app): State<AppState>,
     actor: Actor,
+    pending: Pending,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let found = find(&app, &name, &id).await?;
-    match app.store.delete_subscription(found.0.id).await {
+    let note = AuditNote::object(format!("epcis/queries/{name}/subscriptions/{}", found.0.id))
+        .before(subscription_json(&found.0, found.1.as_ref()));
+    let audit = pending.record_of(&app, StatusCode::NO_CONTENT, {
+        let note = note.clone();
+        move |(): &()| note
+    });
+    match app.store.delete_subscription(found.0.id, Some(audit)).await {
         Ok(()) => {}
         Err(StoreError::NotFound(_)) => return Err(no_subscription(&id)),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(query = %name, subscription = %id, actor = %actor.name(), "EPCIS subscription deleted");
-    Ok(with_version(StatusCode::NO_CONTENT.into_response()))
+    Ok(with_version(
+        note.recorded().on(StatusCode::NO_CONTENT.into_response()),
+    ))
 }
 
 /// The events after ledger sequence `after` up to `up_to` that the query matches, as a
@@ -591,13 +649,54 @@ pub async fn run(app: &AppState) -> Result<usize, StoreError> {
 }
 
 /// The body of a subscription's delivery: an `EPCISQueryDocument` naming the query and the
-/// subscription, with the delivery's event or report, masked for a receiver who is no actor.
-pub async fn document(
+/// subscription, with the delivery's event or report, masked for a receiver who is no actor —
+/// JSON-LD, or XML for a subscription made asking for XML ([`WebhookFormat::EpcisXml`]).
+pub async fn body(
     app: &AppState,
     hook: &Webhook,
     d: &Delivery,
     at: DateTime<Utc>,
-) -> Result<Value, String> {
+) -> Result<Vec<u8>, String> {
+    let (sub, events, products) = report(app, hook, d).await?;
+    if hook.format == WebhookFormat::EpcisXml {
+        let list: Vec<_> = events
+            .iter()
+            .map(|e| {
+                let mut form = threadline_epcis::event_json(e, &products.catalogue);
+                threadline_epcis::format::reformat(
+                    &mut form,
+                    threadline_epcis::format::EpcFormat::NoPreference,
+                    &app.company_prefixes,
+                );
+                form
+            })
+            .collect();
+        let ctx = threadline_epcis::json::context_of(&events);
+        return Ok(threadline_epcis::xml::write_subscription_document(
+            &list,
+            &ctx,
+            &sub.query,
+            &sub.id.to_string(),
+            &millis(at),
+        )
+        .into_bytes());
+    }
+    let mut doc = threadline_epcis::query_document(&sub.query, &events, &products.catalogue, at);
+    doc["epcisBody"]["queryResults"]["subscriptionID"] = json!(sub.id.to_string());
+    threadline_epcis::format::reformat_document(
+        &mut doc,
+        threadline_epcis::format::EpcFormat::NoPreference,
+        &app.company_prefixes,
+    );
+    serde_json::to_vec(&doc).map_err(|e| e.to_string())
+}
+
+/// A delivery's subscription, and its events as the receiver sees them.
+async fn report(
+    app: &AppState,
+    hook: &Webhook,
+    d: &Delivery,
+) -> Result<(EpcisSubscription, Vec<Event>, Products), String> {
     let sub = app
         .store
         .subscriptions()
@@ -627,12 +726,5 @@ pub async fn document(
         .load(app, &events)
         .await
         .map_err(|p| format!("the products could not be read: {p:?}"))?;
-    let mut doc = threadline_epcis::query_document(&sub.query, &events, &products.catalogue, at);
-    doc["epcisBody"]["queryResults"]["subscriptionID"] = json!(sub.id.to_string());
-    threadline_epcis::format::reformat_document(
-        &mut doc,
-        threadline_epcis::format::EpcFormat::NoPreference,
-        &app.company_prefixes,
-    );
-    Ok(doc)
+    Ok((sub, events, products))
 }
