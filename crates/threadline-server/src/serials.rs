@@ -311,13 +311,29 @@ pub async fn allocate(
                 fields.insert(k.to_owned(), json!(v));
             }
         }
-        let request: EventRequest = serde_json::from_value(json!({
+        let mut request: EventRequest = serde_json::from_value(json!({
             "type": "object", "action": "ADD", "event_time": now.to_rfc3339(), "biz_step": "encoding", "disposition": "encoded",
-            "items": serials.iter().map(|s| json!({"product": product_code, "serial": s})).collect::<Vec<_>>(),
             "allocation": Allocation { scope: scope.clone(), first, count: req.count, rule_version: effective.version() },
             "fields": fields,
         }))
         .map_err(|e| AppError::Internal(format!("allocation event: {e}")))?;
+        // The block's units are keyed directly: a JSON value per serial, read back, cost a
+        // fifth of an allocation.
+        let product_key = threadline_domain::ProductCode::parse(product_code)
+            .map_err(|e| AppError::Rule(vec![e.at("product")]))?;
+        request.items = serials
+            .iter()
+            .map(|s| {
+                threadline_domain::Serial::parse(s)
+                    .map(|serial| threadline_domain::codes::ItemKey {
+                        product: product_key.clone(),
+                        serial,
+                    })
+                    .map_err(|e| {
+                        AppError::Internal(format!("allocation made serial {s}: {}", e.message))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         let event = recorded_by(request, actor, now)?;
         match store
             .capture_audited(vec![event], None, audit.map(|make| make()))

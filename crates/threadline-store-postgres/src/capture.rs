@@ -16,7 +16,7 @@ use threadline_domain::event::{Event, HoldKind};
 use threadline_domain::ledger::{EntryRef, Hash, chain_hash};
 use threadline_domain::master::Product;
 use threadline_domain::projection::{
-    EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules,
+    EdgeOp, ItemState, ItemStatus, KeyMap, LotState, Needs, Node, Slice, StatusRules,
 };
 use threadline_domain::{LocationCode, LotCode, Quantity};
 use threadline_store::{Receipt, StoreError};
@@ -33,8 +33,8 @@ pub(crate) type Head = (i64, Hash);
 #[derive(Default)]
 pub(crate) struct Ids {
     products: HashMap<ProductCode, i64>,
-    items: HashMap<ItemKey, i64>,
-    lots: HashMap<LotKey, i64>,
+    items: KeyMap<ItemKey, i64>,
+    lots: KeyMap<LotKey, i64>,
 }
 
 /// Locks the chain head for the rest of the transaction and returns it. Every write

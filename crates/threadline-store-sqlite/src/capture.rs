@@ -10,7 +10,7 @@ use threadline_domain::event::{Event, HoldKind};
 use threadline_domain::ledger::{EntryRef, Hash, chain_hash};
 use threadline_domain::master::Product;
 use threadline_domain::projection::{
-    EdgeOp, ItemState, ItemStatus, LotState, Needs, Node, Slice, StatusRules,
+    EdgeOp, ItemState, ItemStatus, KeyMap, LotState, Needs, Node, Slice, StatusRules,
 };
 use threadline_store::{Receipt, StoreError};
 use uuid::Uuid;
@@ -21,8 +21,8 @@ use crate::{db, micros};
 #[derive(Default)]
 pub(crate) struct Ids {
     products: HashMap<ProductCode, i64>,
-    items: HashMap<ItemKey, i64>,
-    lots: HashMap<LotKey, i64>,
+    items: KeyMap<ItemKey, i64>,
+    lots: KeyMap<LotKey, i64>,
 }
 
 pub(crate) fn head(tx: &Transaction) -> Result<(i64, Hash), StoreError> {
