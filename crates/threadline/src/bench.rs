@@ -126,8 +126,10 @@ pub(crate) async fn setup(
     store: &dyn threadline_store::Store,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    use threadline_domain::master::MasterRecord;
-    for (kind, def) in [
+    crate::bench::put_masters(
+        store,
+        now,
+        &[
         (
             "location",
             json!({"code": "BENCH", "name": "Bench site", "kind": "site"}),
@@ -140,8 +142,21 @@ pub(crate) async fn setup(
             "product",
             json!({"code": "BENCH", "name": "Bench unit", "tracking": "serial"}),
         ),
-    ] {
-        let record: MasterRecord = serde_json::from_value(json!({"type": kind, "def": def}))?;
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records master data (`(kind, definition)` pairs, as the import and the API take them) as
+/// the benchmark's own actor.
+pub(crate) async fn put_masters(
+    store: &dyn threadline_store::Store,
+    now: DateTime<Utc>,
+    records: &[(&str, serde_json::Value)],
+) -> anyhow::Result<()> {
+    for (kind, def) in records {
+        let record = serde_json::from_value(json!({"type": kind, "def": def}))?;
         store
             .put_master(threadline_store::MasterWrite {
                 record,
@@ -153,6 +168,19 @@ pub(crate) async fn setup(
             .await?;
     }
     Ok(())
+}
+
+/// Peak (`VmHWM:`) or current (`VmRSS:`) resident memory of this process, in MiB (Linux only).
+pub(crate) fn rss_mib(which: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with(which))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }
 
 /// An API token for a benchmark client. Each run on a shared database needs its own name:

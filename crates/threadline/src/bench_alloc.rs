@@ -29,7 +29,10 @@ pub struct AllocBench {
 async fn one_run(url: &str, opts: &AllocBench) -> anyhow::Result<f64> {
     let now = Utc::now();
     let store = crate::open_store(url, "process").await?;
-    for (kind, def) in [
+    crate::bench::put_masters(
+        &*store,
+        now,
+        &[
         (
             "serial_rule",
             json!({"name": "Bench rule", "rule": {"code": "BENCH", "template": "9{SEQ:8}{CHECK:gs1}"}}),
@@ -38,18 +41,9 @@ async fn one_run(url: &str, opts: &AllocBench) -> anyhow::Result<f64> {
             "product",
             json!({"code": "ALLOC-BENCH", "name": "Bench unit", "tracking": "serial", "serial_rule": "BENCH"}),
         ),
-    ] {
-        let record = serde_json::from_value(json!({"type": kind, "def": def}))?;
-        store
-            .put_master(threadline_store::MasterWrite {
-                record,
-                actor: "bench".into(),
-                now,
-                id: uuid::Uuid::now_v7(),
-                replaces: None,
-            })
-            .await?;
-    }
+        ],
+    )
+    .await?;
     let mut seen = HashSet::with_capacity(usize::try_from(opts.serials)?);
     let start = Instant::now();
     let mut left = opts.serials;

@@ -50,7 +50,10 @@ pub async fn epcis(opts: EpcisBench, out: &mut dyn std::io::Write) -> anyhow::Re
     };
     let now = Utc::now();
     let store = crate::open_store(&url, "process").await?;
-    for (kind, def) in [
+    crate::bench::put_masters(
+        &*store,
+        now,
+        &[
         (
             "location",
             json!({"code": GLN, "name": "Bench site", "kind": "site"}),
@@ -59,18 +62,9 @@ pub async fn epcis(opts: EpcisBench, out: &mut dyn std::io::Write) -> anyhow::Re
             "product",
             json!({"code": "EPCIS-BENCH", "name": "Bench unit", "tracking": "serial", "gtin": GTIN}),
         ),
-    ] {
-        let record = serde_json::from_value(json!({"type": kind, "def": def}))?;
-        store
-            .put_master(threadline_store::MasterWrite {
-                record,
-                actor: "bench".into(),
-                now,
-                id: uuid::Uuid::now_v7(),
-                replaces: None,
-            })
-            .await?;
-    }
+        ],
+    )
+    .await?;
     let token = token(&*store, threadline_domain::access::Role::Production, now).await?;
     let bodies: Vec<Vec<u8>> = (0..opts.documents)
         .map(|d| serde_json::to_vec(&document(d, opts.events, now)))

@@ -57,41 +57,22 @@ fn write_csv(path: &std::path::Path, rows: usize) -> anyhow::Result<u64> {
 /// The product and place the rows name.
 async fn master_data(store: &dyn Store) -> anyhow::Result<()> {
     let now = Utc::now();
-    for (kind, def) in [
-        (
-            "product",
-            json!({"code": "IMP-BENCH", "name": "Imported unit", "tracking": "serial"}),
-        ),
-        (
-            "location",
-            json!({"code": "IMP-WH", "name": "Warehouse", "kind": "site"}),
-        ),
-    ] {
-        let record = serde_json::from_value(json!({"type": kind, "def": def}))?;
-        store
-            .put_master(threadline_store::MasterWrite {
-                record,
-                actor: "bench".into(),
-                now,
-                id: uuid::Uuid::now_v7(),
-                replaces: None,
-            })
-            .await?;
-    }
+    crate::bench::put_masters(
+        store,
+        now,
+        &[
+            (
+                "product",
+                json!({"code": "IMP-BENCH", "name": "Imported unit", "tracking": "serial"}),
+            ),
+            (
+                "location",
+                json!({"code": "IMP-WH", "name": "Warehouse", "kind": "site"}),
+            ),
+        ],
+    )
+    .await?;
     Ok(())
-}
-
-/// Resident memory of this process in MiB: `VmHWM` (peak) or `VmRSS` (now); Linux only.
-fn rss_mib(which: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with(which))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 /// One run: a fresh database, the master data, the import; rows/s, peak and resident-before.
@@ -115,12 +96,12 @@ async fn one_run(
     };
     master_data(&*store).await?;
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = rss_mib("VmRSS:").unwrap_or(f64::NAN);
+    let before = crate::bench::rss_mib("VmRSS:").unwrap_or(f64::NAN);
     let start = Instant::now();
     let target = crate::import::Target::Database(store.clone());
     let outcome = crate::import::import(&target, "serials", file, true).await?;
     let secs = start.elapsed().as_secs_f64();
-    let peak = rss_mib("VmHWM:").unwrap_or(f64::NAN);
+    let peak = crate::bench::rss_mib("VmHWM:").unwrap_or(f64::NAN);
     match outcome {
         Ok(v) if v["rows"].as_u64() == Some(rows as u64) => {}
         Ok(v) => bail!("the import answered {v}, not {rows} rows"),

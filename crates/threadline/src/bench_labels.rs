@@ -31,13 +31,6 @@ pub const TEMPLATE: &str = r#"{"width_mm": 60, "height_mm": 40, "dpi": 300, "fie
    "data": "(01){gtin}(21){serial}"}
 ]}"#;
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Renders `count` labels into a PDF on `sink` (A4 sheets), reporting on `report`.
 pub fn labels<W: Write>(
     count: usize,
@@ -73,7 +66,7 @@ pub fn labels<W: Write>(
         seconds,
         labels_per_second: count as f64 / seconds.max(1e-9),
         pdf_bytes: out.1,
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: crate::bench::rss_mib("VmHWM:"),
     };
     writeln!(
         report,
@@ -193,7 +186,7 @@ pub async fn through_http(
     let body = serde_json::json!({"template": "bench", "allocation": allocation, "layout": "a4"})
         .to_string();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = peak_rss_mib();
+    let before = crate::bench::rss_mib("VmHWM:");
     let started = Instant::now();
     let mut job = tokio::net::TcpStream::connect(addr).await?;
     job.write_all(
@@ -220,7 +213,9 @@ pub async fn through_http(
         tail.drain(..tail.len().saturating_sub(16));
     }
     let job_seconds = started.elapsed().as_secs_f64();
-    let peak_growth = peak_rss_mib().zip(before).map(|(after, b)| after - b);
+    let peak_growth = crate::bench::rss_mib("VmHWM:")
+        .zip(before)
+        .map(|(after, b)| after - b);
     if !head.starts_with(b"HTTP/1.0 200") && !head.starts_with(b"HTTP/1.1 200") {
         anyhow::bail!("the job answered {}", String::from_utf8_lossy(&head));
     }

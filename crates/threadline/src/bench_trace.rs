@@ -59,17 +59,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     async fn master(&self, kind: &str, def: Value) -> anyhow::Result<()> {
-        let record = serde_json::from_value(json!({"type": kind, "def": def}))?;
-        self.store
-            .put_master(threadline_store::MasterWrite {
-                record,
-                actor: "bench".into(),
-                now: self.now,
-                id: uuid::Uuid::now_v7(),
-                replaces: None,
-            })
-            .await?;
-        Ok(())
+        crate::bench::put_masters(self.store, self.now, &[(kind, def)]).await
     }
 
     async fn event(&mut self, v: Value) -> anyhow::Result<()> {
@@ -196,19 +186,6 @@ fn root() -> anyhow::Result<Node> {
     Ok(serde_json::from_value(
         json!({"lot": {"product": "RESIN", "lot": "R-1"}}),
     )?)
-}
-
-/// Peak (`VmHWM`) or current (`VmRSS`) resident memory of this process, in MiB (Linux only).
-fn rss_mib(which: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with(which))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 fn reset_peak_rss() {
@@ -347,7 +324,7 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         let (mut rates, mut peaks) = (Vec::new(), Vec::new());
         for run in 0..opts.runs {
             reset_peak_rss();
-            let before = rss_mib("VmRSS:").unwrap_or(f64::NAN);
+            let before = crate::bench::rss_mib("VmRSS:").unwrap_or(f64::NAN);
             let t = Instant::now();
             let (bytes, lines) = download(
                 addr,
@@ -361,7 +338,7 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
             } else {
                 nodes
             };
-            let peak = rss_mib("VmHWM:").unwrap_or(f64::NAN);
+            let peak = crate::bench::rss_mib("VmHWM:").unwrap_or(f64::NAN);
             writeln!(
                 out,
                 "run {}: {format} export {rows} rows, {:.1} MiB in {secs:.2} s, RSS {before:.0} MiB before, peak {peak:.0} MiB",
