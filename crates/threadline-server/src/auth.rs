@@ -693,6 +693,9 @@ pub enum Surface {
     /// HTML: anonymous visitors are sent to the sign-in page, others get a 403 page. Unsafe
     /// page requests (forms) check the CSRF token in a form field themselves.
     Page,
+    /// The EPCIS binding: an API whose refusals are RFC 7807 problem documents with the EPCIS
+    /// exception type (`SecurityException`), as its clients expect.
+    Epcis,
 }
 
 /// The state [`guard`] runs with: the app and one route's demands.
@@ -711,6 +714,17 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
     let lang = crate::ui::lang_of_request(req.uri(), req.headers());
     let refuse = |e: AppError| match g.surface {
         Surface::Api => e.into_response(),
+        Surface::Epcis => {
+            let challenge = matches!(e, AppError::Unauthorized(_));
+            let mut resp = crate::epcis::Problem::from(e).into_response();
+            if challenge {
+                resp.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer realm=\"threadline\""),
+                );
+            }
+            resp
+        }
         Surface::Page => crate::ui::refusal(lang, e),
     };
     let actor = match authenticate(&g.app, req.headers()).await {
@@ -718,7 +732,7 @@ pub async fn guard(State(g): State<GuardState>, mut req: Request, next: Next) ->
         Ok(None) => return refuse(unauthenticated()),
         Err(e) => return refuse(e),
     };
-    if g.surface == Surface::Api
+    if g.surface != Surface::Page
         && let Some(s) = &actor.session
         && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
     {

@@ -140,9 +140,12 @@ where
     T: 'static,
 {
     // The EPCIS binding is an API too: its clients are programs, told 401/403 (not sent
-    // to a sign-in page), and its writes are recorded with the status they answered.
-    let surface = if path.starts_with("/api/") || path.starts_with("/epcis") {
+    // to a sign-in page) as EPCIS problem documents, and its writes are recorded with the
+    // status they answered.
+    let surface = if path.starts_with("/api/") {
         Surface::Api
+    } else if path.starts_with("/epcis") {
+        Surface::Epcis
     } else {
         Surface::Page
     };

@@ -273,6 +273,28 @@ store_test!(
                         "{what}"
                     );
                 }
+                Surface::Epcis => {
+                    assert_eq!(
+                        anon.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{what}: {}",
+                        anon.text
+                    );
+                    assert_eq!(
+                        anon.headers[header::CONTENT_TYPE],
+                        "application/problem+json",
+                        "{what}"
+                    );
+                    assert_eq!(
+                        anon.body["type"], "epcisException:SecurityException",
+                        "{what}: {}",
+                        anon.text
+                    );
+                    assert!(
+                        anon.headers.contains_key(header::WWW_AUTHENTICATE),
+                        "{what}"
+                    );
+                }
                 Surface::Page => {
                     assert_eq!(anon.status, StatusCode::SEE_OTHER, "{what}");
                     assert!(anon.location().starts_with("/login"), "{what}");
@@ -325,8 +347,16 @@ store_test!(
                         "{what} as {role}: {}",
                         resp.text
                     );
-                    if r.surface == Surface::Api {
-                        assert_eq!(resp.code(), "forbidden", "{what} as {role}");
+                    match r.surface {
+                        Surface::Api => {
+                            assert_eq!(resp.code(), "forbidden", "{what} as {role}")
+                        }
+                        Surface::Epcis => assert_eq!(
+                            resp.body["type"], "epcisException:SecurityException",
+                            "{what} as {role}: {}",
+                            resp.text
+                        ),
+                        Surface::Page => {}
                     }
                 }
                 checked += 1;
