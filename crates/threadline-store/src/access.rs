@@ -18,7 +18,7 @@ pub struct NewUser {
     /// Argon2id PHC string.
     pub password_hash: String,
     pub roles: Roles,
-    /// The site the user works at. Stored and shown; not yet enforced on writes.
+    /// The site the user works at: events only there, reads narrowed to it (`threadline-server`'s `site`).
     pub site: Option<LocationCode>,
     /// The partner (a distributor) the user works for: sees only what was shipped to it or
     /// to the parties under it.
@@ -97,7 +97,7 @@ pub struct NewToken {
     pub name: TokenName,
     pub secret_digest: [u8; 32],
     pub roles: Roles,
-    /// The site the token may act for. Stored and shown; not yet enforced on writes.
+    /// The site the token may act for: events only there, reads narrowed to it (`threadline-server`'s `site`).
     pub site: Option<LocationCode>,
     /// The partner (a distributor) the token acts for: see [`NewUser::party`].
     pub party: Option<PartyCode>,

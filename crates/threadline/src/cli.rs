@@ -185,7 +185,7 @@ pub enum TokenCommand {
         /// sales, service, quality, auditor, distributor.
         #[arg(long = "role", value_name = "ROLE", required = true)]
         roles: Vec<String>,
-        /// The site (location code) the token acts for. Stored and shown; not yet enforced.
+        /// The site (location code) the token acts for: it records events only there and reads only that site's units, lots and events.
         #[arg(long, value_name = "LOCATION")]
         site: Option<String>,
         /// The distributor (party code) a `distributor` token acts for: it sees only what
