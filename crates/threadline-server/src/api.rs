@@ -886,11 +886,35 @@ pub(crate) fn next_version<T>(
     }
 }
 
+/// Refuses (403 `outside_site`, naming `parent`) a master record an account of one site may
+/// not write ([`crate::site::Shown`]).
+async fn writable(
+    store: &dyn threadline_store::Store,
+    actor: &Actor,
+    def: &impl crate::site::Shown,
+) -> Result<(), AppError> {
+    match crate::site::SiteScope::of(store, actor).await? {
+        Some(site) if !def.shown_to(&site) => Err(AppError::Forbidden(vec![
+            FieldError::new(
+                "outside_site",
+                format!(
+                    "{} works at site {}; this record is not of it",
+                    actor.name(),
+                    actor.site.as_deref().unwrap_or_default()
+                ),
+            )
+            .at("parent"),
+        ])),
+        _ => Ok(()),
+    }
+}
+
 macro_rules! master_endpoints {
     ($ty:ty, $variant:ident, $kind:literal, $one:ident, $list:ident, $create:ident, $replace:ident, $get:ident, $get_list:ident) => {
         pub async fn $create(State(app): State<AppState>, actor: Actor, pending: crate::audit::Pending, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
             require_json(&headers)?;
             let def: $ty = parse(&body, "")?;
+            writable(&*app.store, &actor, &def).await?;
             let code = def.code.to_string();
             let now = app.clock.now();
             let note = AuditNote::object(format!("{}/{code}", stringify!($list))).after(next_version(def.clone(), None, now));
@@ -909,7 +933,15 @@ macro_rules! master_endpoints {
             if def.code.as_str() != code {
                 return Err(AppError::Rule(vec![FieldError::new("code_mismatch", format!("the body's code {} differs from {code} in the URL; codes cannot be renamed", def.code)).at("code")]));
             }
+            let site = crate::site::SiteScope::of(&*app.store, &actor).await?;
             let before = app.store.$one(&code).await?;
+            // Another site's record does not exist to an account of one site.
+            if let (Some(site), Some(b)) = (&site, &before)
+                && !crate::site::Shown::shown_to(&b.def, site)
+            {
+                return Err(AppError::NotFound(format!("{} {code} does not exist", $kind)));
+            }
+            writable(&*app.store, &actor, &def).await?;
             let now = app.clock.now();
             let note = AuditNote::object(format!("{}/{code}", stringify!($list))).before(before).after(next_version(def.clone(), Some(version), now));
             let record = pending.record(&app, StatusCode::OK, &note);
@@ -921,8 +953,12 @@ macro_rules! master_endpoints {
         }
 
         pub async fn $get(State(app): State<AppState>, actor: Actor, Path(code): Path<String>) -> Result<Response, AppError> {
+            let site = crate::site::SiteScope::of(&*app.store, &actor).await?;
             match app.store.$one(&code).await? {
-                Some(v) => Ok(versioned_response(StatusCode::OK, &actor.masked(v))),
+                Some(v) if site.as_ref().is_none_or(|s| crate::site::Shown::shown_to(&v.def, s)) => {
+                    Ok(versioned_response(StatusCode::OK, &actor.masked(v)))
+                }
+                Some(_) => Err(AppError::NotFound(format!("{} {code} does not exist", $kind))),
                 None => Err(AppError::NotFound(format!("{} {code} does not exist", $kind))),
             }
         }
@@ -931,8 +967,13 @@ macro_rules! master_endpoints {
             let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
             let format = crate::export::Format::parse(p.format.as_deref())?;
             let mut q = list_query(p)?;
+            // An account of one site lists what it reads (a page may hold fewer than `limit`).
+            let site = crate::site::SiteScope::of(&*app.store, &actor).await?;
+            let shown = move |v: &Versioned<$ty>| site.as_ref().is_none_or(|s| crate::site::Shown::shown_to(&v.def, s));
             if format == crate::export::Format::Json {
-                return Ok(Json(actor.masked(app.store.$list(&q).await?)).into_response());
+                let mut page = app.store.$list(&q).await?;
+                page.items.retain(&shown);
+                return Ok(Json(actor.masked(page)).into_response());
             }
             // Every record, page after page, in the columns the import reads back.
             let (headers, fields) = crate::import::export_columns($kind);
@@ -944,6 +985,7 @@ macro_rules! master_endpoints {
                     let rows = page
                         .items
                         .into_iter()
+                        .filter(&shown)
                         .map(|v| master_cells(&serde_json::to_value(actor.masked(v)).unwrap_or_default(), fields))
                         .collect();
                     if tx.send(rows).await.is_err() {
@@ -1006,7 +1048,16 @@ pub async fn master_history(
         _ => return Err(AppError::NotFound(format!("/api/v1/{kind} does not exist"))),
     };
     let history = app.store.master_history(kind, &code).await?;
-    if history.is_empty() {
+    // Another site's location has no history to an account of one site.
+    let hidden = match (kind, crate::site::SiteScope::of(&*app.store, &actor).await?) {
+        ("location", Some(site)) => !app
+            .store
+            .location(&code)
+            .await?
+            .is_some_and(|l| crate::site::Shown::shown_to(&l.def, &site)),
+        _ => false,
+    };
+    if history.is_empty() || hidden {
         return Err(AppError::NotFound(format!("{kind} {code} does not exist")));
     }
     Ok(Json(json!({ "versions": actor.masked(history) })).into_response())

@@ -16,6 +16,9 @@
 //! unit. `GET /api/v1/authenticity/checks` lists them; the dashboard shows the suspicious ones;
 //! a `suspicious` or `unknown` one is queued, in the transaction that records it, to the
 //! webhooks subscribed to `suspicious_check`.
+//!
+//! An account bound to a site lists the checks of the units its site sees
+//! ([`crate::site::SiteScope`]); a check that named no registered unit is about no site's.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -363,13 +366,62 @@ pub fn query_of(p: ListParams, now: DateTime<Utc>) -> Result<CheckQuery, AppErro
 }
 
 /// `GET /api/v1/authenticity/checks?from=&to=&verdict=&limit=`: the checks in a window, newest
-/// first.
+/// first (for an account of one site, those of units its site sees).
 pub async fn list(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
     let q = query_of(p, app.clock.now())?;
-    let checks = app.store.checks(&q).await?;
+    let checks = match crate::site::SiteScope::of(&*app.store, &actor).await? {
+        None => app.store.checks(&q).await?,
+        Some(mut site) => checks_seen(&*app.store, &mut site, &q).await?,
+    };
     Ok(Json(json!({"from": q.from, "to": q.to, "checks": checks})).into_response())
+}
+
+/// The newest `q.limit` checks of `q` that name a unit `site` sees: pages of the window read
+/// newest first, each ending where the last one read was made (checks at that instant are read
+/// again, and skipped by their number).
+pub(crate) async fn checks_seen(
+    store: &dyn Store,
+    site: &mut crate::site::SiteScope,
+    q: &CheckQuery,
+) -> Result<Vec<AuthenticityCheck>, AppError> {
+    let mut out = Vec::new();
+    let mut read = std::collections::HashSet::new();
+    let mut page_q = CheckQuery {
+        limit: 1000,
+        ..q.clone()
+    };
+    loop {
+        let page = store.checks(&page_q).await?;
+        let full = page.len() >= page_q.limit as usize;
+        let mut fresh = false;
+        for c in page {
+            if !read.insert(c.id) {
+                continue;
+            }
+            fresh = true;
+            page_q.to = c.at + chrono::Duration::microseconds(1);
+            let (Some(product), Some(serial)) = (&c.product, &c.serial) else {
+                continue;
+            };
+            let (Ok(product), Ok(serial)) = (ProductCode::parse(product), Serial::parse(serial))
+            else {
+                continue;
+            };
+            if site.sees(store, &ItemKey { product, serial }).await? {
+                out.push(c);
+                if out.len() >= q.limit as usize {
+                    return Ok(out);
+                }
+            }
+        }
+        // A short page is the window's last; a page of checks all read before cannot move on.
+        if !full || !fresh {
+            return Ok(out);
+        }
+    }
 }

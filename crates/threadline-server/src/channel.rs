@@ -7,6 +7,9 @@
 //! and `GET /api/v1/channel/diversions` list the sales made outside authorised regions. A
 //! sub-distributor without regions of its own sells under its parent's; a region inside an
 //! authorised one (`CN-GD-SZ` in `CN-GD`) is authorised.
+//!
+//! An account bound to a site reads the diversions of the units its site sees
+//! ([`crate::site::SiteScope`]): each sale's units are counted only when the site sees them.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +21,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use threadline_domain::codes::ItemKey;
 use threadline_domain::master::PartyKind;
-use threadline_store::Store;
-use threadline_store::dashboard::{Channel, Period, Window};
+use threadline_store::dashboard::{Channel, Period, Sale, Window};
+use threadline_store::{EventQuery, Store};
 
 use crate::AppState;
+use crate::auth::Actor;
 use crate::error::AppError;
+use crate::site::SiteScope;
 
 /// A distributor's authorised regions: its own, or its parent's when it has none. Empty: it
 /// may sell anywhere (or the party is not a distributor).
@@ -162,10 +167,76 @@ pub struct DiversionParams {
     pub to: Option<DateTime<FixedOffset>>,
 }
 
+/// The diversions among the sales of the window's units that `site` sees (see
+/// [`sales_seen`]): what the API and the dashboard show an account of one site.
+pub async fn diversions_seen(
+    store: &dyn Store,
+    site: &mut SiteScope,
+    window: &Window,
+) -> Result<Vec<DiversionRow>, AppError> {
+    let c = Channel {
+        holdings: Vec::new(),
+        sales: sales_seen(store, site, window).await?,
+    };
+    diversions(store, &c).await
+}
+
+/// The sales of the window's units that `site` sees, by seller and region, as
+/// [`Store::channel`] counts the plant's: each unit sold by a sale that stands (neither an
+/// error declaration nor corrected).
+async fn sales_seen(
+    store: &dyn Store,
+    site: &mut SiteScope,
+    window: &Window,
+) -> Result<Vec<Sale>, AppError> {
+    let mut by: BTreeMap<(Option<String>, Option<String>), i64> = BTreeMap::new();
+    let mut q = EventQuery {
+        biz_step: Some("retail_selling".to_owned()),
+        from: Some(window.from),
+        to: Some(window.to),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    loop {
+        let page = store.events(&q).await?;
+        for e in &page.items {
+            if e.event.error_declaration.is_some() || !e.corrected_by.is_empty() {
+                continue;
+            }
+            let text = |k: &str| {
+                e.event
+                    .fields
+                    .get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            for unit in &e.event.items {
+                if site.sees(store, unit).await? {
+                    *by.entry((text("sold_by"), text("region"))).or_default() += 1;
+                }
+            }
+        }
+        match (page.next, page.items.last()) {
+            (Some(_), Some(last)) => q.after_seq = Some(last.seq),
+            _ => break,
+        }
+    }
+    Ok(by
+        .into_iter()
+        .map(|((seller, region), units)| Sale {
+            seller,
+            region,
+            units,
+        })
+        .collect())
+}
+
 /// `GET /api/v1/channel/diversions?from=&to=`: sales made outside the seller's authorised
-/// regions in the window, by seller and region.
+/// regions in the window, by seller and region (for an account of one site, of the units its
+/// site sees).
 pub async fn list(
     State(app): State<AppState>,
+    actor: Actor,
     params: Result<Query<DiversionParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(p) = params.map_err(|e| AppError::malformed("invalid_query", e.body_text(), None))?;
@@ -177,7 +248,9 @@ pub async fn list(
         zone: threadline_store::dashboard::ZoneOffsets::fixed(0),
         places: None,
     };
-    let c = app.store.channel(&window).await?;
-    let rows = diversions(&*app.store, &c).await?;
+    let rows = match SiteScope::of(&*app.store, &actor).await? {
+        None => diversions(&*app.store, &app.store.channel(&window).await?).await?,
+        Some(mut site) => diversions_seen(&*app.store, &mut site, &window).await?,
+    };
     Ok(Json(json!({"from": from, "to": to, "diversions": rows})).into_response())
 }

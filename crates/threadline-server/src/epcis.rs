@@ -494,12 +494,15 @@ fn job_errors(p: &Problem) -> Vec<Value> {
 }
 
 /// Captures the events the store accepts: all or nothing, or each on its own (`proceed`);
-/// the errors of the job.
+/// the errors of the job, and whether an audit record was written. Each capture transaction
+/// appends the audit record of what it recorded (`audit`, the job's record completed by its
+/// receipts): one for a document captured whole, one per event captured under `proceed`.
 async fn record(
     app: &AppState,
     checked: Vec<Checked>,
     behaviour: ErrorBehaviour,
-) -> Result<Vec<Value>, Problem> {
+    audit: &JobAudit<'_>,
+) -> Result<(Vec<Value>, bool), Problem> {
     let refusal = |e: StoreError| -> Result<Problem, Problem> {
         match e {
             e @ (StoreError::Invalid(_) | StoreError::Conflict(_)) => Ok(Problem::from(e)),
@@ -510,36 +513,79 @@ async fn record(
         ErrorBehaviour::Rollback => {
             let events = match all_or_nothing(checked) {
                 Ok(events) => events,
-                Err(p) => return Ok(job_errors(&p)),
+                Err(p) => return Ok((job_errors(&p), false)),
             };
-            match app.store.capture(events, None).await {
-                Ok(_) => Ok(Vec::new()),
-                Err(e) => Ok(job_errors(&refusal(e)?)),
+            match app
+                .store
+                .capture_audited(events, None, Some(audit.of(None)))
+                .await
+            {
+                Ok(_) => Ok((Vec::new(), true)),
+                Err(e) => Ok((job_errors(&refusal(e)?), false)),
             }
         }
         ErrorBehaviour::Proceed => {
             let mut errors = Vec::new();
-            for c in checked {
+            let mut recorded = false;
+            for (i, c) in checked.into_iter().enumerate() {
                 let p = match c {
-                    Ok(e) => match app.store.capture(vec![e], None).await {
-                        Ok(_) => continue,
+                    Ok(e) => match app
+                        .store
+                        .capture_audited(vec![e], None, Some(audit.of(Some(i))))
+                        .await
+                    {
+                        Ok(_) => {
+                            recorded = true;
+                            continue;
+                        }
                         Err(e) => refusal(e)?,
                     },
                     Err(p) => p,
                 };
                 errors.extend(job_errors(&p));
             }
-            Ok(errors)
+            Ok((errors, recorded))
         }
+    }
+}
+
+/// The audit record of a capture job: the request's, naming the job, completed by the
+/// receipts of the transaction it is appended in.
+struct JobAudit<'a> {
+    app: &'a AppState,
+    pending: &'a crate::audit::Pending,
+    note: crate::audit::AuditNote,
+}
+
+impl JobAudit<'_> {
+    /// The record of the transaction that captures the document's event `event` (`None`: all
+    /// of them).
+    fn of(
+        &self,
+        event: Option<usize>,
+    ) -> threadline_store::AuditOf<Vec<threadline_store::Receipt>> {
+        let note = self.note.clone();
+        self.pending.record_of(
+            self.app,
+            StatusCode::ACCEPTED,
+            move |r: &Vec<threadline_store::Receipt>| {
+                let mut after = crate::api::receipts_summary(r, false);
+                if let Some(i) = event {
+                    after["event"] = json!(i);
+                }
+                note.after(after)
+            },
+        )
     }
 }
 
 /// `POST /epcis/capture`: an EPCISDocument (or EPCISQueryDocument), all or nothing unless
 /// `GS1-Capture-Error-Behaviour: proceed`. The job is stored, so its outcome outlives a
-/// restart.
+/// restart; it keeps the sender and its site, which alone read it back.
 pub async fn capture(
     State(app): State<AppState>,
     actor: Actor,
+    pending: crate::audit::Pending,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -572,7 +618,13 @@ pub async fn capture(
     }
     let id = Uuid::now_v7().to_string();
     let created = app.clock.now();
-    let errors = record(&app, checked, behaviour).await?;
+    let note = crate::audit::AuditNote::object(format!("epcis/capture/{id}"));
+    let audit = JobAudit {
+        app: &app,
+        pending: &pending,
+        note: note.clone(),
+    };
+    let (errors, recorded) = record(&app, checked, behaviour, &audit).await?;
     let at = created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
         "success": errors.is_empty(), "captureErrorBehaviour": behaviour.as_str(), "errors": errors});
@@ -581,6 +633,7 @@ pub async fn capture(
             id: id.clone(),
             created_at: created,
             actor: actor.name(),
+            site: actor.site.clone(),
             job,
         })
         .await?;
@@ -588,17 +641,31 @@ pub async fn capture(
     if let Ok(v) = HeaderValue::from_str(&format!("/epcis/capture/{id}")) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(with_version(resp))
+    // A job that recorded nothing leaves the guard its record (naming the job); one that
+    // recorded events appended its records with them.
+    let note = if recorded { note.recorded() } else { note };
+    Ok(note.on(with_version(resp)))
 }
 
-/// `GET /epcis/capture/{captureID}`.
+/// `GET /epcis/capture/{captureID}`: the job, to the account that sent it, an account of the
+/// site it was sent from, or an account bound to no site or partner; anything else is not
+/// known.
 pub async fn capture_job(
     State(app): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
+    let readable = |job: &CaptureJob| {
+        job.actor == actor.name()
+            || (actor.party.is_none()
+                && actor
+                    .site
+                    .as_ref()
+                    .is_none_or(|site| job.site.as_ref() == Some(site)))
+    };
     match app.store.capture_job(&id).await? {
-        Some(job) => Ok(with_version(axum::Json(job.job).into_response())),
-        None => Err(Problem::new(
+        Some(job) if readable(&job) => Ok(with_version(axum::Json(job.job).into_response())),
+        _ => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "NoSuchResourceException",
             vec![FieldError::new(

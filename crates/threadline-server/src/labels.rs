@@ -8,6 +8,15 @@
 //! disposition (the unit's state does not change), and a business transaction of type
 //! [`REPRINT_TRANSACTION`] whose id is the job's id. The event's actor and record time say who
 //! reprinted which serial, and when; the unit's history shows each reprint.
+//!
+//! A job belongs to the site of the units it prints. An account bound to a site prints the
+//! labels only of what its site sees ([`crate::site::SiteScope`]): a block whose allocation or
+//! commissioning event happened there (an allocation by such an account is recorded at its
+//! site), a lot or a unit that was there; another site's block, lot or serial is "not found",
+//! as one that does not exist. What it records of a print happens at its site (the events'
+//! read point is the site: where the printer is), like every event it records. Jobs are not
+//! stored: their record is those events, which the unit's history and the event lists show,
+//! scoped like every read.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +42,7 @@ use crate::audit::{AuditNote, Pending};
 use crate::auth::Actor;
 use crate::body::{parse, require_json};
 use crate::error::AppError;
+use crate::site::SiteScope;
 
 /// The business transaction type that marks a reprint (Threadline's own vocabulary: CBV has
 /// none for it).
@@ -518,6 +528,7 @@ fn reprint_event(
             "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
             "items": keys,
             "biz_transactions": [{"type": REPRINT_TRANSACTION, "id": format!("REPRINT-{job}")}],
+            "read_point": actor.site,
         }),
         job,
         now,
@@ -559,17 +570,20 @@ fn source(req: &JobRequest) -> Result<Source, AppError> {
 }
 
 /// The units of the event a block job names: an allocation's serials, or the units a
-/// commissioning event made.
+/// commissioning event made. For an account of one site (`site`), an event that happened
+/// elsewhere does not exist.
 async fn block_keys(
     store: &dyn Store,
+    site: Option<&SiteScope>,
     id: uuid::Uuid,
     field: &'static str,
 ) -> Result<Vec<ItemKey>, AppError> {
     let event = store
         .event(id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("event {id} does not exist")))?
-        .event;
+        .map(|e| e.event)
+        .filter(|e| site.is_none_or(|s| s.happened_here(e)))
+        .ok_or_else(|| AppError::NotFound(format!("event {id} does not exist")))?;
     let fits = if field == "allocation" {
         event.allocation.is_some()
     } else {
@@ -618,9 +632,10 @@ async fn job_labels(
         "template",
     )?;
     let source = source(req)?;
+    let mut site = SiteScope::of(&*app.store, actor).await?;
     let (data, record): (Vec<LabelData>, Vec<Event>) = match source {
         Source::Block(id, field) => {
-            let keys = block_keys(&*app.store, id, field).await?;
+            let keys = block_keys(&*app.store, site.as_ref(), id, field).await?;
             let units = job_units(&*app.store, &keys, false).await?;
             let now = app.clock.now();
             let record = block_print_events(actor, &units, id, field, now)?;
@@ -643,6 +658,9 @@ async fn job_labels(
                     lot.lot, lot.product
                 )));
             }
+            if let Some(s) = site.as_mut() {
+                s.require_lot(&*app.store, &lot).await?;
+            }
             let mut shared = Shared::default();
             let mut d = LabelData::new();
             shared
@@ -654,6 +672,9 @@ async fn job_labels(
             (vec![d; copies], Vec::new())
         }
         Source::Reprint(key) => {
+            if let Some(s) = site.as_mut() {
+                s.require(&*app.store, &key).await?;
+            }
             let units = job_units(&*app.store, std::slice::from_ref(&key), true).await?;
             let record = vec![reprint_event(actor, &[key], app.clock.now())?];
             (units.into_iter().map(|u| u.data).collect(), record)
@@ -718,6 +739,7 @@ fn block_print_events(
             "type": "object", "action": "OBSERVE", "event_time": now.to_rfc3339(), "biz_step": "encoding",
             "items": keys,
             "fields": {field: id.to_string()},
+            "read_point": actor.site,
         });
         if let Some(d) = disposition {
             body["disposition"] = json!(d);

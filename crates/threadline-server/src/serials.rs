@@ -253,6 +253,21 @@ pub async fn allocate(
     now: DateTime<Utc>,
     audit: Option<&(dyn Fn() -> AuditOf<Vec<Receipt>> + Send + Sync)>,
 ) -> Result<Allocated, AppError> {
+    allocate_at(store, product_code, req, actor, None, now, audit).await
+}
+
+/// [`allocate`] by an account bound to `site`: the allocation event's read point is the site,
+/// so the block is that site's — it reads, prints and commissions its serials, and no other
+/// site sees them ([`crate::site`]).
+pub async fn allocate_at(
+    store: &dyn threadline_store::Store,
+    product_code: &str,
+    req: &AllocationRequest,
+    actor: &str,
+    site: Option<&str>,
+    now: DateTime<Utc>,
+    audit: Option<&(dyn Fn() -> AuditOf<Vec<Receipt>> + Send + Sync)>,
+) -> Result<Allocated, AppError> {
     use threadline_domain::event::{Allocation, EventRequest};
     if req.count == 0 || req.count > MAX_ALLOCATION {
         return Err(AppError::malformed(
@@ -315,6 +330,7 @@ pub async fn allocate(
             "type": "object", "action": "ADD", "event_time": now.to_rfc3339(), "biz_step": "encoding", "disposition": "encoded",
             "allocation": Allocation { scope: scope.clone(), first, count: req.count, rule_version: effective.version() },
             "fields": fields,
+            "read_point": site,
         }))
         .map_err(|e| AppError::Internal(format!("allocation event: {e}")))?;
         // The block's units are keyed directly: a JSON value per serial, read back, cost a
@@ -399,11 +415,12 @@ pub async fn allocate_endpoint(
     require_json(&headers)?;
     let req: AllocationRequest = parse(&body, "")?;
     let make = recorded_with(&app, &pending, allocations_of(&code));
-    let out = allocate(
+    let out = allocate_at(
         &*app.store,
         &code,
         &req,
         &actor.name(),
+        actor.site.as_deref(),
         app.clock.now(),
         Some(&make),
     )

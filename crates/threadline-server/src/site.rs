@@ -11,6 +11,13 @@
 //! see are left out), recall campaigns (their members at the site), unit and lot lists (what
 //! is at the site now), the dashboards (what happened and is at the site), EPCIS queries and
 //! their resources, and the home page.
+//!
+//! Master data is the plant's, with one exception ([`Shown`]): products, parties, serial
+//! rules, label templates and the process are shared by every site — a site makes, receives
+//! and ships the plant's products, to and from the company's partners —, while of the
+//! locations an account of one site reads its own site's places and the places outside our
+//! walls (`external`: customers', distributors', 3PLs' — where its goods go), not another
+//! site's, and writes only those.
 
 use std::collections::{HashMap, HashSet};
 
@@ -124,6 +131,29 @@ impl<'a> SiteCheck<'a> {
         } else {
             Err(AppError::Forbidden(refusals))
         }
+    }
+}
+
+/// Which master records an account of one site reads and writes (see the module docs).
+pub trait Shown {
+    /// The record is the site's, or shared by every site.
+    fn shown_to(&self, _site: &SiteScope) -> bool {
+        true
+    }
+}
+
+impl Shown for threadline_domain::master::Product {}
+impl Shown for threadline_domain::master::Party {}
+
+impl Shown for threadline_domain::master::Location {
+    /// A place of the site (or one about to be made under it), or one outside our walls.
+    fn shown_to(&self, site: &SiteScope) -> bool {
+        self.kind == threadline_domain::master::LocationKind::External
+            || site.holds_place(self.code.as_str())
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| site.holds_place(p.as_str()))
     }
 }
 

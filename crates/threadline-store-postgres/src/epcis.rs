@@ -10,9 +10,15 @@ impl PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO epcis_capture_jobs (id, created_at, actor, job) VALUES ($1, $2, $3, $4)
+                "INSERT INTO epcis_capture_jobs (id, created_at, actor, site, job) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (id) DO UPDATE SET job = excluded.job",
-                &[&job.id, &micros(job.created_at), &job.actor, &job.job.to_string()],
+                &[
+                    &job.id,
+                    &micros(job.created_at),
+                    &job.actor,
+                    &job.site,
+                    &job.job.to_string(),
+                ],
             )
             .await
             .map_err(db)?;
@@ -26,7 +32,7 @@ impl PgStore {
         let client = self.client().await?;
         let Some(r) = client
             .query_opt(
-                "SELECT created_at, actor, job FROM epcis_capture_jobs WHERE id = $1",
+                "SELECT created_at, actor, site, job FROM epcis_capture_jobs WHERE id = $1",
                 &[&id],
             )
             .await
@@ -34,11 +40,12 @@ impl PgStore {
         else {
             return Ok(None);
         };
-        let job: String = col(&r, 2)?;
+        let job: String = col(&r, 3)?;
         Ok(Some(CaptureJob {
             id: id.to_owned(),
             created_at: from_micros(col(&r, 0)?),
             actor: col(&r, 1)?,
+            site: col(&r, 2)?,
             job: serde_json::from_str(&job)
                 .map_err(|e| StoreError::Database(format!("stored capture job: {e}")))?,
         }))

@@ -7,12 +7,13 @@ use crate::{db, from_micros, micros};
 
 pub fn put_job(c: &Connection, job: &CaptureJob) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO epcis_capture_jobs (id, created_at, actor, job) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO epcis_capture_jobs (id, created_at, actor, site, job) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET job = excluded.job",
         params![
             job.id,
             micros(job.created_at),
             job.actor,
+            job.site,
             job.job.to_string()
         ],
     )
@@ -21,19 +22,20 @@ pub fn put_job(c: &Connection, job: &CaptureJob) -> Result<(), StoreError> {
 }
 
 pub fn job(c: &Connection, id: &str) -> Result<Option<CaptureJob>, StoreError> {
-    let row: Option<(i64, String, String)> = c
+    let row: Option<(i64, String, Option<String>, String)> = c
         .query_row(
-            "SELECT created_at, actor, job FROM epcis_capture_jobs WHERE id = ?1",
+            "SELECT created_at, actor, site, job FROM epcis_capture_jobs WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
         .map_err(db)?;
-    row.map(|(at, actor, job)| {
+    row.map(|(at, actor, site, job)| {
         Ok(CaptureJob {
             id: id.to_owned(),
             created_at: from_micros(at),
             actor,
+            site,
             job: serde_json::from_str(&job)
                 .map_err(|e| StoreError::Database(format!("stored capture job: {e}")))?,
         })

@@ -444,6 +444,9 @@ pub struct CaptureJob {
     pub created_at: DateTime<Utc>,
     /// Who sent the document.
     pub actor: String,
+    /// The site the sender was bound to when it sent the document (`None`: no site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     pub job: serde_json::Value,
 }
 

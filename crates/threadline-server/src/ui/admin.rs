@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{self, Lang, Msg, t};
+use crate::site::Shown;
 
 #[derive(Clone, Copy)]
 enum Input {
@@ -187,7 +188,12 @@ struct Stored {
     def: Value,
 }
 
-async fn stored(app: &AppState, kind: &Kind, code: &str) -> Result<Option<Stored>, AppError> {
+async fn stored(
+    app: &AppState,
+    actor: &Actor,
+    kind: &Kind,
+    code: &str,
+) -> Result<Option<Stored>, AppError> {
     fn pack<T: serde::Serialize>(v: threadline_store::Versioned<T>) -> Stored {
         Stored {
             version: v.version,
@@ -201,12 +207,21 @@ async fn stored(app: &AppState, kind: &Kind, code: &str) -> Result<Option<Stored
             version: v.version,
             def: flat_rule(&v),
         }),
-        _ => app.store.location(code).await?.map(pack),
+        _ => {
+            let site = crate::site::SiteScope::of(&*app.store, actor).await?;
+            app.store
+                .location(code)
+                .await?
+                .filter(|l| site.as_ref().is_none_or(|s| l.def.shown_to(s)))
+                .map(pack)
+        }
     })
 }
 
 /// Every record of a kind, as JSON, by code (at most 1,000).
-async fn all(app: &AppState, kind: &Kind) -> Result<Vec<(u32, Value)>, AppError> {
+/// Every record of a kind `actor` reads (for an account of one site, its site's locations
+/// and the external ones: [`crate::site::Shown`]).
+async fn all(app: &AppState, actor: &Actor, kind: &Kind) -> Result<Vec<(u32, Value)>, AppError> {
     let q = threadline_store::ListQuery {
         search: None,
         kind: None,
@@ -245,14 +260,17 @@ async fn all(app: &AppState, kind: &Kind) -> Result<Vec<(u32, Value)>, AppError>
             .iter()
             .map(|v| (v.version, flat_rule(v)))
             .collect(),
-        _ => app
-            .store
-            .locations(&q)
-            .await?
-            .items
-            .into_iter()
-            .map(pack)
-            .collect(),
+        _ => {
+            let site = crate::site::SiteScope::of(&*app.store, actor).await?;
+            app.store
+                .locations(&q)
+                .await?
+                .items
+                .into_iter()
+                .filter(|l| site.as_ref().is_none_or(|s| l.def.shown_to(s)))
+                .map(pack)
+                .collect()
+        }
     })
 }
 
@@ -723,7 +741,7 @@ async fn render(
     saved: Option<&str>,
 ) -> Response {
     let (app, actor, lang, uri) = (v.app, v.actor, v.lang, v.uri);
-    let records = match all(app, kind).await {
+    let records = match all(app, actor, kind).await {
         Ok(r) => r,
         Err(e) => return super::refusal(lang, e),
     };
@@ -794,7 +812,7 @@ pub async fn page(
         .map(|q| q.0)
         .unwrap_or_default();
     let form = if let Some(code) = p.edit.as_deref() {
-        match stored(&app, kind, code).await {
+        match stored(&app, &actor, kind, code).await {
             Ok(Some(s)) => Some(form_html(
                 lang,
                 kind,
@@ -845,7 +863,7 @@ pub async fn save(
     let version: Option<u32> = f.get("version").and_then(|v| v.parse().ok());
     let sees_contacts = actor.permissions.contains(Permission::ReadCustomerData);
     let base = if version.is_some() {
-        match stored(&app, kind, &code).await {
+        match stored(&app, &actor, kind, &code).await {
             Ok(Some(s)) => s.def,
             Ok(None) => return not_found(lang, &actor, &uri),
             Err(e) => return super::refusal(lang, e),

@@ -3,8 +3,9 @@
 //! and sold, by region) and the service desk (repair turnaround, top fault and defect codes).
 //! Every number comes from the store's dashboard queries; the charts are SVG written here.
 //! A distributor's account sees only its own part of the channel; an account of one site the
-//! figures of its site — inspections and repairs recorded there, units there now — and neither
-//! the sales channel nor the authenticity checks, which happen at no site of ours.
+//! figures of its site — inspections and repairs recorded there, units there now —, of the
+//! sales channel only the diversions of units its site saw, and the authenticity alerts about
+//! those units (the plant's holdings and sales by region are the plant's).
 
 use std::collections::BTreeMap;
 
@@ -576,7 +577,36 @@ async fn channel(
         )
     };
     let diverted = crate::channel::diversions(&*app.store, &c).await?;
-    let diversions = if diverted.is_empty() {
+    Ok(format!(
+        "<section id=\"channel\"><h2>{h}</h2>{holdings}<h3>{sr}</h3>{region_chart}\
+         <h3 id=\"diversions\">{dh}</h3><p class=\"hint\">{dhint}</p>{diversions}</section>",
+        h = t(lang, Msg::ChannelView),
+        sr = t(lang, Msg::SoldByRegion),
+        dh = t(lang, Msg::Diversions),
+        dhint = t(lang, Msg::DiversionsHint),
+        diversions = diversions_table(lang, &diverted),
+    ))
+}
+
+/// An account of one site's part of the channel: the diversions of units its site saw.
+async fn site_channel(
+    app: &AppState,
+    lang: Lang,
+    w: &Window,
+    site: &mut crate::site::SiteScope,
+) -> Result<String, crate::error::AppError> {
+    let diverted = crate::channel::diversions_seen(&*app.store, site, w).await?;
+    Ok(format!(
+        "<section id=\"site-channel\"><h2 id=\"diversions\">{dh}</h2><p class=\"hint\">{dhint}</p>{table}</section>",
+        dh = t(lang, Msg::Diversions),
+        dhint = t(lang, Msg::DiversionsHint),
+        table = diversions_table(lang, &diverted),
+    ))
+}
+
+/// Sales outside their seller's authorised regions, as a table.
+fn diversions_table(lang: Lang, diverted: &[crate::channel::DiversionRow]) -> String {
+    if diverted.is_empty() {
         format!(
             "<p class=\"muted\" id=\"no-diversions\">{}</p>",
             t(lang, Msg::NoDiversions)
@@ -604,23 +634,17 @@ async fn channel(
             ],
             &rows,
         )
-    };
-    Ok(format!(
-        "<section id=\"channel\"><h2>{h}</h2>{holdings}<h3>{sr}</h3>{region_chart}\
-         <h3 id=\"diversions\">{dh}</h3><p class=\"hint\">{dhint}</p>{diversions}</section>",
-        h = t(lang, Msg::ChannelView),
-        sr = t(lang, Msg::SoldByRegion),
-        dh = t(lang, Msg::Diversions),
-        dhint = t(lang, Msg::DiversionsHint),
-    ))
+    }
 }
 
-/// The suspicious and never-issued codes checked from outside in the window, latest first.
+/// The suspicious and never-issued codes checked from outside in the window, latest first
+/// (for an account of one site, `site`, those about units its site saw).
 async fn authenticity(
     app: &AppState,
     lang: Lang,
     zone: chrono_tz::Tz,
     w: &Window,
+    site: Option<&mut crate::site::SiteScope>,
 ) -> Result<String, crate::error::AppError> {
     let q = threadline_store::authenticity::CheckQuery {
         from: w.from,
@@ -628,7 +652,10 @@ async fn authenticity(
         verdicts: vec!["suspicious".into(), "unknown".into()],
         limit: 20,
     };
-    let checks = app.store.checks(&q).await?;
+    let checks = match site {
+        None => app.store.checks(&q).await?,
+        Some(site) => crate::authenticity::checks_seen(&*app.store, site, &q).await?,
+    };
     let list = if checks.is_empty() {
         format!(
             "<p class=\"muted\" id=\"no-authenticity-alerts\">{}</p>",
@@ -844,9 +871,8 @@ pub async fn page(
             return channel(&app, lang, &w, Some(p)).await;
         }
         // An account of one site: what happened and is at its places.
-        w.places = crate::site::SiteScope::of(&*app.store, &actor)
-            .await?
-            .map(|s| s.places());
+        let mut site = crate::site::SiteScope::of(&*app.store, &actor).await?;
+        w.places = site.as_ref().map(crate::site::SiteScope::places);
         let rows = app.store.qc_stats(f.by, &w).await?;
         // Units have one product each: the totals come from that partition.
         let overall = if f.by == QcBy::Product {
@@ -855,13 +881,15 @@ pub async fn page(
             app.store.qc_stats(QcBy::Product, &w).await?
         };
         let service_stats = app.store.service_stats(&w, 8).await?;
-        let (channel, authenticity) = if w.places.is_some() {
-            (String::new(), String::new())
-        } else {
-            (
+        let (channel, authenticity) = match site.as_mut() {
+            Some(site) => (
+                site_channel(&app, lang, &w, site).await?,
+                authenticity(&app, lang, zone, &w, Some(site)).await?,
+            ),
+            None => (
                 channel(&app, lang, &w, None).await?,
-                authenticity(&app, lang, zone, &w).await?,
-            )
+                authenticity(&app, lang, zone, &w, None).await?,
+            ),
         };
         Ok::<_, crate::error::AppError>(format!(
             "{}{}{channel}{authenticity}{}",

@@ -142,15 +142,24 @@ struct LabelsParams {
     allocation: Option<String>,
 }
 
+/// The event `id` names, if it is one `actor` reads: for an account of one site, one that
+/// happened there (an allocation of its own, a commissioning on its line).
+async fn block(app: &AppState, actor: &Actor, id: &str) -> Option<threadline_domain::event::Event> {
+    let id = id.parse::<uuid::Uuid>().ok()?;
+    let event = app.store.event(id).await.ok()??.event;
+    match crate::site::SiteScope::of(&*app.store, actor).await {
+        Ok(None) => Some(event),
+        Ok(Some(site)) => site.happened_here(&event).then_some(event),
+        Err(_) => None,
+    }
+}
+
 /// The allocation block a page shows: its product, how many serials, the first and last.
-async fn block_summary(app: &AppState, lang: Lang, id: &str) -> String {
-    let Ok(id) = id.parse::<uuid::Uuid>() else {
+async fn block_summary(app: &AppState, actor: &Actor, lang: Lang, id: &str) -> String {
+    let Some(event) = block(app, actor, id).await else {
         return String::new();
     };
-    let Ok(Some(stored)) = app.store.event(id).await else {
-        return String::new();
-    };
-    let items = &stored.event.items;
+    let items = &event.items;
     let (Some(first), Some(last)) = (items.first(), items.last()) else {
         return String::new();
     };
@@ -222,7 +231,7 @@ async fn render_labels(
     let summary = if allocation.is_empty() {
         String::new()
     } else {
-        block_summary(app, lang, allocation).await
+        block_summary(app, actor, lang, allocation).await
     };
     let no_templates = if templates.is_empty() {
         format!("<p class=\"bad\">{}</p>", t(lang, Msg::NoLabelTemplates))
@@ -337,9 +346,8 @@ pub async fn page(
     let mut f = BTreeMap::new();
     if let Some(a) = p.allocation {
         // The block's product is the one the forms start with.
-        if let Ok(id) = a.parse::<uuid::Uuid>()
-            && let Ok(Some(e)) = app.store.event(id).await
-            && let Some(first) = e.event.items.first()
+        if let Some(e) = block(&app, &actor, &a).await
+            && let Some(first) = e.items.first()
         {
             f.insert("product".to_owned(), first.product.to_string());
         }
@@ -398,11 +406,12 @@ pub async fn act(
                         Ok(req) => {
                             let note = crate::serials::allocations_of(get("product"));
                             let make = crate::serials::recorded_with(&app, &pending, note.clone());
-                            crate::serials::allocate(
+                            crate::serials::allocate_at(
                                 &*app.store,
                                 get("product"),
                                 &req,
                                 &actor.name(),
+                                actor.site.as_deref(),
                                 app.clock.now(),
                                 Some(&make),
                             )

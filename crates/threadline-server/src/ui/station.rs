@@ -28,6 +28,7 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, t};
+use crate::site::{Shown, SiteScope};
 
 /// An operation the station offers: its name in `/api/v1/ops/{name}`, the permission it needs,
 /// and the context fields it asks for (the first of each pair is required).
@@ -400,7 +401,9 @@ const REASONS: &[(&str, Msg)] = &[
     ("camera-failed", Msg::CameraFailed),
 ];
 
-async fn codes_of(store: &dyn Store, kind: &str) -> Vec<String> {
+/// The codes of a kind of master record offered as a field's choices: of the locations, for
+/// an account of one site, its site's and the external ones ([`crate::site::Shown`]).
+async fn codes_of(store: &dyn Store, site: Option<&SiteScope>, kind: &str) -> Vec<String> {
     let q = ListQuery {
         limit: 500,
         ..Default::default()
@@ -409,6 +412,7 @@ async fn codes_of(store: &dyn Store, kind: &str) -> Vec<String> {
         "location" => store.locations(&q).await.map(|p| {
             p.items
                 .into_iter()
+                .filter(|v| site.is_none_or(|s| v.def.shown_to(s)))
                 .map(|v| v.def.code.to_string())
                 .collect()
         }),
@@ -538,11 +542,19 @@ pub async fn page(
             format!(" data-err-{code}=\"{}\"", esc(text))
         }))
         .collect();
+    // A page without the places is still a station: the field takes any code typed.
+    let site = crate::site::SiteScope::of(&*app.store, &actor)
+        .await
+        .ok()
+        .flatten();
     let lists = format!(
         "{}{}{}",
-        datalist("dl-location", &codes_of(&*app.store, "location").await),
-        datalist("dl-party", &codes_of(&*app.store, "party").await),
-        datalist("dl-product", &codes_of(&*app.store, "product").await),
+        datalist(
+            "dl-location",
+            &codes_of(&*app.store, site.as_ref(), "location").await
+        ),
+        datalist("dl-party", &codes_of(&*app.store, None, "party").await),
+        datalist("dl-product", &codes_of(&*app.store, None, "product").await),
     );
     let body = format!(
         "<div id=\"station\" class=\"station\" data-lang=\"{l}\">\
