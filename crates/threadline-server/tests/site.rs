@@ -13,6 +13,7 @@ use common::{Api, Session};
 use serde_json::{Value, json};
 use threadline_testkit::fixtures::{at, plant};
 use threadline_testkit::{TestStore, store_test};
+use tokio::io::AsyncReadExt;
 
 async fn entries(api: &Api) -> i64 {
     api.get("/api/v1/ledger/verify").await.body["entries"]
@@ -705,5 +706,177 @@ store_test!(
             .post("/api/v1/recalls/RC-SZ/close", json!({"note": "done"}))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+);
+
+/// A token of `roles` bound to `site`, as a client of the admin's router.
+async fn site_token(admin: &Api, name: &str, roles: &[&str], site: &str) -> Api {
+    let r = admin
+        .post(
+            "/api/v1/tokens",
+            json!({"name": name, "roles": roles, "site": site}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    Api {
+        router: admin.router.clone(),
+        auth: format!("Bearer {}", r.body["secret"].as_str().unwrap()),
+    }
+}
+
+/// The id of the first event naming a unit.
+async fn first_event(admin: &Api, product: &str, serial: &str) -> String {
+    admin
+        .get(&format!("/api/v1/events?product={product}&serial={serial}"))
+        .await
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The last event naming a unit, as the admin reads it.
+async fn last_event(admin: &Api, product: &str, serial: &str) -> Value {
+    let r = admin
+        .get(&format!(
+            "/api/v1/events?product={product}&serial={serial}&limit=100"
+        ))
+        .await;
+    r.body["items"].as_array().unwrap().last().unwrap().clone()
+}
+
+store_test!(
+    a_site_prints_the_labels_of_its_own_units_only,
+    |s: TestStore| async move {
+        let (admin, _, _) = two_sites(&s).await;
+        let r = admin
+            .post("/api/v1/products", json!({"code": "TAG", "name": "Tag", "tracking": "serial",
+                "serial_rule": {"code": "TAGR", "template": "TG-{SEQ:5}", "sequence_reset": "never"}}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let r = admin
+            .post(
+                "/api/v1/label-templates",
+                json!({"name": "plain", "template": {"width_mm": 50, "height_mm": 30, "dpi": 203,
+                    "fields": [{"type": "text", "x_mm": 2, "y_mm": 2, "size_mm": 3, "text": "{product}"}]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let sz = site_token(&admin, "sz-prod", &["production"], "SZ").await;
+        let dg = site_token(&admin, "dg-prod", &["production"], "DG").await;
+
+        // SZ allocates a block: the allocation happened at SZ, so the block is SZ's.
+        let r = sz
+            .post("/api/v1/products/TAG/allocations", json!({"count": 3}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let block = r.body["receipt"]["id"].as_str().unwrap().to_owned();
+        let pool = r.body["serials"][0].as_str().unwrap().to_owned();
+        let e = admin.get(&format!("/api/v1/events/{block}")).await;
+        assert_eq!(e.body["read_point"], "SZ", "{:?}", e.body);
+        assert_eq!(
+            sz.get(&format!("/api/v1/items/TAG/{pool}")).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            dg.get(&format!("/api/v1/items/TAG/{pool}")).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // DG cannot print, download or reprint anything of SZ's — its block, its commissioning,
+        // its lot, its unit — and nothing is recorded; each is "not found".
+        let made_at_sz = first_event(&admin, "PHONE", "P-SZ").await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let printer = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut bytes = Vec::new();
+                let _ = socket.read_to_end(&mut bytes).await;
+                assert!(bytes.is_empty(), "a refused job sent labels");
+            }
+        });
+        let before = entries(&admin).await;
+        for job in [
+            json!({"template": "plain", "allocation": block}),
+            json!({"template": "plain", "commissioning": made_at_sz}),
+            json!({"template": "plain", "lot": {"product": "RESIN", "lot": "R-SZ"}}),
+            json!({"template": "plain", "reprint": {"product": "PHONE", "serial": "P-SZ"}}),
+            json!({"template": "plain", "reprint": {"product": "TAG", "serial": pool}}),
+        ] {
+            let r = dg.post("/api/v1/label-jobs", job.clone()).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{job}: {:?}", r.body);
+            assert_eq!(r.body["error"]["code"], "not_found", "{job}");
+            // Sent to a printer that is there: refused all the same, nothing sent.
+            let mut to_printer = job.clone();
+            to_printer["printer"] = json!(printer);
+            let r = dg.post("/api/v1/label-jobs/print", to_printer).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{job}: {:?}", r.body);
+        }
+        assert_eq!(entries(&admin).await, before);
+
+        // SZ prints its block and its lot, and reprints its phone: the records happened at SZ.
+        for job in [
+            json!({"template": "plain", "allocation": block}),
+            json!({"template": "plain", "lot": {"product": "RESIN", "lot": "R-SZ"}}),
+            json!({"template": "plain", "reprint": {"product": "PHONE", "serial": "P-SZ"}}),
+        ] {
+            let (status, headers, body) = sz.post_file("/api/v1/label-jobs", job.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{job}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            assert!(body.starts_with(b"%PDF"), "{job}");
+            assert!(headers.contains_key("x-label-count"));
+        }
+        assert_eq!(entries(&admin).await, before + 2);
+        let printed = last_event(&admin, "TAG", &pool).await;
+        assert_eq!(printed["biz_step"], "encoding", "{printed}");
+        assert_eq!(printed["read_point"], "SZ", "{printed}");
+        let reprint = last_event(&admin, "PHONE", "P-SZ").await;
+        assert_eq!(reprint["read_point"], "SZ", "{reprint}");
+        assert!(reprint["biz_transactions"].to_string().contains("reprint"));
+        // The reprint moved nothing: P-SZ is where it was.
+        assert_eq!(admin.item("PHONE", "P-SZ").await["location"], "SZ-L1");
+        // DG reprints its own phone, recorded at DG.
+        let (status, _, _) = dg
+            .post_file(
+                "/api/v1/label-jobs",
+                json!({"template": "plain", "reprint": {"product": "PHONE", "serial": "P-DG"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            last_event(&admin, "PHONE", "P-DG").await["read_point"],
+            "DG"
+        );
+        // An account of no site prints anyone's.
+        let (status, _, _) = admin
+            .post_file(
+                "/api/v1/label-jobs",
+                json!({"template": "plain", "reprint": {"product": "PHONE", "serial": "P-DG"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = admin
+            .post_file(
+                "/api/v1/label-jobs",
+                json!({"template": "plain", "allocation": block}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        // The label page shows a block to its site only.
+        let page = async |who: &Api| {
+            let r = who
+                .get(&format!("/labels?allocation={block}&lang=en"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            r.body.as_str().unwrap().contains("id=\"allocated\"")
+        };
+        assert!(page(&sz).await);
+        assert!(!page(&dg).await);
+        assert!(page(&admin).await);
     }
 );
