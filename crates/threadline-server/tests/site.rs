@@ -880,3 +880,132 @@ store_test!(
         assert!(page(&admin).await);
     }
 );
+
+/// An EPCIS document of `events`.
+fn epcis_document(events: &[Value]) -> String {
+    json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-06-01T10:00:00Z",
+        "epcisBody": {"eventList": events}})
+    .to_string()
+}
+
+/// An EPCIS object event observing `serial` of PHONE stored at `place`.
+fn stored_at(serial: &str, place: &str) -> Value {
+    json!({"type": "ObjectEvent", "eventTime": "2026-06-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": [format!("https://id.gs1.org/01/09521234543213/21/{serial}")], "action": "OBSERVE",
+        "bizStep": "storing", "bizLocation": {"id": format!("urn:threadline:loc:{place}")}})
+}
+
+/// `POST /epcis/capture` of `doc` (`proceed` when asked): the job's address.
+async fn capture(api: &Api, doc: &str, proceed: bool) -> String {
+    let mut req = Request::post("/epcis/capture").header("content-type", "application/ld+json");
+    if proceed {
+        req = req.header("GS1-Capture-Error-Behaviour", "proceed");
+    }
+    let r = api
+        .send(req.body(Body::from(doc.to_owned())).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    r.headers["location"].to_str().unwrap().to_owned()
+}
+
+/// The audit records of one object.
+async fn audited(admin: &Api, object: &str) -> Vec<Value> {
+    let r = admin.get(&format!("/api/v1/audit?object={object}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["records"].as_array().unwrap().clone()
+}
+
+store_test!(
+    a_site_reads_its_own_capture_jobs_each_audited_with_its_events,
+    |s: TestStore| async move {
+        let (admin, sz_user, dg_user) = two_sites(&s).await;
+        let sz = site_token(&admin, "sz-ops", &["production", "warehouse"], "SZ").await;
+        let dg = site_token(&admin, "dg-ops", &["production", "warehouse"], "DG").await;
+
+        // SZ captures one document whole: its job, and one audit record written with the event.
+        let job = capture(&sz, &epcis_document(&[stored_at("P-SZ", "SZ-L1")]), false).await;
+        let id = job.trim_start_matches("/epcis/capture/").to_owned();
+        let r = sz.get(&job).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["success"], true, "{:?}", r.body);
+        let stored = last_event(&admin, "PHONE", "P-SZ").await;
+        assert_eq!(stored["biz_step"], "storing", "{stored}");
+        let records = audited(&admin, &format!("epcis/capture/{id}")).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        let after = &records[0]["after"];
+        assert_eq!(records[0]["status"], 202, "{records:?}");
+        assert_eq!(records[0]["actor"], "token:sz-ops");
+        assert_eq!(
+            (after["count"].as_u64(), &after["first_seq"]),
+            (Some(1), &stored["seq"]),
+            "the record carries the receipt of its transaction: {records:?}"
+        );
+        assert_eq!(after["ids"], json!([stored["id"]]));
+        assert!(
+            audited(&admin, "epcis/capture")
+                .await
+                .iter()
+                .all(|r| r["object"] == format!("epcis/capture/{id}")),
+            "the guard records nothing more"
+        );
+
+        // The job is read by its sender, by another account of its site, and by an account of
+        // no site; to DG it is not known, as a job that does not exist.
+        assert_eq!(sz_user.get(&job).await.status, StatusCode::OK);
+        assert_eq!(admin.get(&job).await.status, StatusCode::OK);
+        for r in [
+            dg.get(&job).await,
+            dg_user.get(&job).await,
+            dg.get("/epcis/capture/nope").await,
+        ] {
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+            assert_eq!(r.headers["content-type"], "application/problem+json");
+            assert_eq!(
+                r.body["type"], "epcisException:NoSuchResourceException",
+                "{:?}",
+                r.body
+            );
+        }
+
+        // DG's job, under `proceed` with one event the ledger refuses (a unit never made):
+        // one record for the event captured, none for the refusal; SZ does not read it.
+        let job = capture(
+            &dg,
+            &epcis_document(&[stored_at("NOPE", "DG-L1"), stored_at("P-DG", "DG-L1")]),
+            true,
+        )
+        .await;
+        let id = job.trim_start_matches("/epcis/capture/").to_owned();
+        let r = dg.get(&job).await;
+        assert_eq!(
+            (
+                r.body["success"].as_bool(),
+                r.body["errors"].as_array().map(Vec::len)
+            ),
+            (Some(false), Some(1)),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(sz.get(&job).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(sz_user.get(&job).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(dg_user.get(&job).await.status, StatusCode::OK);
+        let records = audited(&admin, &format!("epcis/capture/{id}")).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["after"]["event"], 1, "{records:?}");
+        assert_eq!(
+            records[0]["after"]["first_seq"],
+            last_event(&admin, "PHONE", "P-DG").await["seq"]
+        );
+
+        // A document the ledger refuses whole records nothing; the guard records the request.
+        let before = entries(&admin).await;
+        let job = capture(&dg, &epcis_document(&[stored_at("NOPE", "DG-L1")]), false).await;
+        let id = job.trim_start_matches("/epcis/capture/").to_owned();
+        assert_eq!(dg.get(&job).await.body["success"], false);
+        assert_eq!(entries(&admin).await, before);
+        let records = audited(&admin, &format!("epcis/capture/{id}")).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert!(records[0]["after"].is_null(), "{records:?}");
+    }
+);
