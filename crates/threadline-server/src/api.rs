@@ -894,7 +894,7 @@ async fn writable(
     def: &impl crate::site::Shown,
 ) -> Result<(), AppError> {
     match crate::site::SiteScope::of(store, actor).await? {
-        Some(site) if !def.shown_to(&site) => Err(AppError::Forbidden(vec![
+        Some(site) if !def.kept_in(&site) => Err(AppError::Forbidden(vec![
             FieldError::new(
                 "outside_site",
                 format!(

@@ -136,8 +136,13 @@ impl<'a> SiteCheck<'a> {
 
 /// Which master records an account of one site reads and writes (see the module docs).
 pub trait Shown {
-    /// The record is the site's, or shared by every site.
+    /// The record is the site's, or shared by every site: the account reads it.
     fn shown_to(&self, _site: &SiteScope) -> bool {
+        true
+    }
+
+    /// The record, as it is to be written, stays the site's or shared: the account writes it.
+    fn kept_in(&self, _site: &SiteScope) -> bool {
         true
     }
 }
@@ -146,14 +151,19 @@ impl Shown for threadline_domain::master::Product {}
 impl Shown for threadline_domain::master::Party {}
 
 impl Shown for threadline_domain::master::Location {
-    /// A place of the site (or one about to be made under it), or one outside our walls.
+    /// A place of the site, or one outside our walls.
     fn shown_to(&self, site: &SiteScope) -> bool {
         self.kind == threadline_domain::master::LocationKind::External
             || site.holds_place(self.code.as_str())
-            || self
-                .parent
-                .as_ref()
-                .is_some_and(|p| site.holds_place(p.as_str()))
+    }
+
+    /// Under a place of the site (the site itself has no parent), or outside our walls.
+    fn kept_in(&self, site: &SiteScope) -> bool {
+        self.kind == threadline_domain::master::LocationKind::External
+            || match &self.parent {
+                Some(p) => site.holds_place(p.as_str()),
+                None => site.holds_place(self.code.as_str()),
+            }
     }
 }
 

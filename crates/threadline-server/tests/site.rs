@@ -1009,3 +1009,228 @@ store_test!(
         assert!(records[0]["after"].is_null(), "{records:?}");
     }
 );
+
+store_test!(
+    a_site_reads_and_writes_its_own_places_and_shares_the_rest,
+    |s: TestStore| async move {
+        let (admin, sz_user, _) = two_sites(&s).await;
+        let r = admin
+            .post(
+                "/api/v1/locations",
+                json!({"code": "EXT-GD", "name": "DIST-GD warehouse", "kind": "external", "party": "DIST-GD"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let sz_admin = site_token(&admin, "sz-admin", &["admin"], "SZ").await;
+        let mine = ["SZ".to_owned(), "SZ-L1".to_owned(), "EXT-GD".to_owned()];
+        let theirs = ["DG-L1".to_owned(), "\"DG\"".to_owned()];
+
+        // Locations: its site's places and the external ones, in the list, the export, one
+        // by one and their history; another site's are not found.
+        for uri in ["/api/v1/locations", "/api/v1/locations?format=csv"] {
+            let r = sz_user.get(uri).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}");
+            only(uri, &r.body.to_string(), &mine, &theirs);
+        }
+        let csv = sz_user.get("/api/v1/locations?format=csv").await;
+        assert!(
+            !csv.body
+                .as_str()
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with("DG")),
+            "{:?}",
+            csv.body
+        );
+        for uri in [
+            "/api/v1/locations/DG-L1",
+            "/api/v1/locations/DG",
+            "/api/v1/locations/DG-L1/history",
+        ] {
+            let r = sz_user.get(uri).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}: {:?}", r.body);
+        }
+        for uri in [
+            "/api/v1/locations/SZ-L1",
+            "/api/v1/locations/EXT-GD",
+            "/api/v1/locations/SZ-L1/history",
+        ] {
+            assert_eq!(sz_user.get(uri).await.status, StatusCode::OK, "{uri}");
+        }
+        // Products and parties are the plant's: shared.
+        let r = sz_user.get("/api/v1/products").await;
+        only("products", &r.body.to_string(), &["PHONE".to_owned()], &[]);
+        let r = sz_user.get("/api/v1/parties").await;
+        only("parties", &r.body.to_string(), &["SUP1".to_owned()], &[]);
+        assert_eq!(
+            sz_user.get("/api/v1/products/PHONE").await.status,
+            StatusCode::OK
+        );
+
+        // Writes: a place under its site, yes; under another site, refused naming the parent
+        // and nothing written; another site's place is not found to replace.
+        let r = sz_admin
+            .post(
+                "/api/v1/locations",
+                json!({"code": "DG-L2", "name": "DG line 2", "kind": "line", "parent": "DG"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        assert_eq!(
+            field_codes(&r.body),
+            [("outside_site".to_owned(), "parent".to_owned())]
+        );
+        assert_eq!(
+            admin.get("/api/v1/locations/DG-L2").await.status,
+            StatusCode::NOT_FOUND
+        );
+        let r = sz_admin
+            .post(
+                "/api/v1/locations",
+                json!({"code": "XX", "name": "Another plant", "kind": "site"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        let r = sz_admin
+            .put(
+                "/api/v1/locations/DG-L1",
+                "\"1\"",
+                json!({"code": "DG-L1", "name": "Mine now", "kind": "line", "parent": "DG"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+        let r = sz_admin
+            .put(
+                "/api/v1/locations/SZ-L1",
+                "\"1\"",
+                json!({"code": "SZ-L1", "name": "Line 1", "kind": "line", "parent": "DG"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "moved out of its site: {:?}",
+            r.body
+        );
+        assert_eq!(
+            admin.get("/api/v1/locations/SZ-L1").await.body["parent"],
+            "SZ"
+        );
+        let r = sz_admin
+            .post(
+                "/api/v1/locations",
+                json!({"code": "SZ-L2", "name": "SZ line 2", "kind": "line", "parent": "SZ"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+        // The pages: the admin list and edit form, and the scan station's place choices.
+        let html = sz_admin.get("/admin/locations?lang=en").await.body;
+        only(
+            "admin page",
+            html.as_str().unwrap(),
+            &["SZ-L2".to_owned(), "EXT-GD".to_owned()],
+            &["DG-L1".to_owned()],
+        );
+        let r = sz_admin.get("/admin/locations?edit=DG-L1&lang=en").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let html = sz_user.get("/scan?lang=en").await.body;
+        let html = html.as_str().unwrap();
+        assert!(
+            html.contains("<option value=\"SZ-L1\">") && !html.contains("<option value=\"DG-L1\">"),
+            "{html}"
+        );
+
+        // An account of no site reads and lists every place.
+        let r = admin.get("/api/v1/locations").await;
+        only(
+            "admin locations",
+            &r.body.to_string(),
+            &["DG-L1".to_owned(), "SZ-L2".to_owned()],
+            &[],
+        );
+        let html = admin.get("/admin/locations?lang=en").await.body;
+        assert!(html.as_str().unwrap().contains("DG-L1"));
+    }
+);
+
+store_test!(
+    a_site_reads_the_diversions_and_checks_of_its_own_units,
+    |s: TestStore| async move {
+        let (admin, sz, dg) = two_sites(&s).await;
+        // Each phone is checked from outside while still in our hands (suspicious), and a made-up
+        // serial once.
+        for code in ["P-SZ", "P-DG", "P-FAKE"] {
+            let r = admin
+                .post(
+                    "/api/v1/authenticity/checks",
+                    json!({"code": format!("(01)09521234543213(21){code}"), "region": "CN-SH"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        // Both phones are sold in Shanghai by DIST-GD, authorised for Guangdong only.
+        for (phone, site) in [("P-SZ", "SZ"), ("P-DG", "DG")] {
+            let r = admin
+                .post(
+                    "/api/v1/ops/move",
+                    json!({"time": at(65), "items": [{"product": "PHONE", "serial": phone}],
+                           "to": format!("{site}-L1"), "put_away": true}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+            let r = admin
+                .post(
+                    "/api/v1/ops/sell",
+                    json!({"time": at(60), "customer": "CUST1", "seller": "DIST-GD", "region": "CN-SH",
+                           "items": [{"product": "PHONE", "serial": phone}]}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        let diversions = |n: u64| json!([{"seller": "DIST-GD", "region": "CN-SH", "units": n, "authorised": ["CN-GD"]}]);
+        let checks =
+            "/api/v1/authenticity/checks?from=2026-05-01T00:00:00Z&to=2026-07-01T00:00:00Z";
+        let serials = |v: &Value| -> Vec<String> {
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["serial"].as_str().unwrap_or("-").to_owned())
+                .collect()
+        };
+        for (user, mine, theirs) in [(&sz, "P-SZ", "P-DG"), (&dg, "P-DG", "P-SZ")] {
+            let r = user.get("/api/v1/channel/diversions").await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            assert_eq!(r.body["diversions"], diversions(1), "{mine}");
+            let r = user.get(checks).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            assert_eq!(serials(&r.body), [mine], "{:?}", r.body);
+            let r = user
+                .get(&format!("{checks}&verdict=genuine,suspicious&limit=1"))
+                .await;
+            assert_eq!(serials(&r.body), [mine], "{:?}", r.body);
+            // The dashboard shows the same: its diversions and its alerts, not the plant's
+            // channel.
+            let html = user.get("/dashboard?lang=en").await.body;
+            let html = html.as_str().unwrap();
+            assert!(html.contains("id=\"diversions-table\""), "{mine}: {html}");
+            assert!(!html.contains("id=\"channel\""), "{mine}");
+            let alerts = &html[html.find("id=\"authenticity\"").unwrap()..];
+            assert!(alerts.contains(mine), "{mine}: {alerts}");
+            assert!(
+                !alerts.contains(theirs) && !alerts.contains("P-FAKE"),
+                "{alerts}"
+            );
+        }
+        // An account of no site: both units, and the made-up code.
+        let r = admin.get("/api/v1/channel/diversions").await;
+        assert_eq!(r.body["diversions"], diversions(2));
+        let mut all = serials(&admin.get(checks).await.body);
+        all.sort();
+        assert_eq!(all, ["-", "P-DG", "P-SZ"]);
+        let html = admin.get("/dashboard?lang=en").await.body;
+        let html = html.as_str().unwrap();
+        assert!(html.contains("id=\"channel\"") && html.contains("P-FAKE"));
+    }
+);
