@@ -10,7 +10,8 @@
 //! unit's item, passport and history, the scan, traces and their exports (nodes it does not
 //! see are left out), recall campaigns (their members at the site), unit and lot lists (what
 //! is at the site now), the dashboards (what happened and is at the site), EPCIS queries and
-//! their resources, and the home page.
+//! their resources, EPCIS capture jobs (those it or its site sent), label jobs (of units it
+//! sees), channel diversions and authenticity checks (about units it sees), and the home page.
 //!
 //! Master data is the plant's, with one exception ([`Shown`]): products, parties, serial
 //! rules, label templates and the process are shared by every site — a site makes, receives

@@ -1,7 +1,8 @@
 //! Site scoping, on both engines: an account bound to a site records events only at that site
 //! or under it — through the operations, the event API and EPCIS capture — and a refusal names
 //! each place outside it and writes nothing; it reads only the units that were there and the
-//! events that happened there, anything else "not found".
+//! events that happened there, anything else "not found" — and so the label jobs, EPCIS
+//! capture jobs, locations, diversions and authenticity checks of its site.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -46,23 +47,28 @@ async fn second_site(admin: &Api) {
     }
 }
 
+/// A token of `roles` bound to `site`, as a client of the admin's router.
+async fn site_token(admin: &Api, name: &str, roles: &[&str], site: &str) -> Api {
+    let r = admin
+        .post(
+            "/api/v1/tokens",
+            json!({"name": name, "roles": roles, "site": site}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    Api {
+        router: admin.router.clone(),
+        auth: format!("Bearer {}", r.body["secret"].as_str().unwrap()),
+    }
+}
+
 store_test!(
     an_account_of_one_site_records_only_there,
     |s: TestStore| async move {
         plant(&*s).await;
         let admin = Api::new(&s).await;
         second_site(&admin).await;
-        let r = admin
-            .post(
-                "/api/v1/tokens",
-                json!({"name": "sz-line", "roles": ["production", "warehouse"], "site": "SZ"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        let sz = Api {
-            router: admin.router.clone(),
-            auth: format!("Bearer {}", r.body["secret"].as_str().unwrap()),
-        };
+        let sz = site_token(&admin, "sz-line", &["production", "warehouse"], "SZ").await;
 
         // At its own site (a line under SZ): recorded.
         let r = sz
@@ -155,17 +161,7 @@ store_test!(
         plant(&*s).await;
         let admin = Api::new(&s).await;
         second_site(&admin).await;
-        let r = admin
-            .post(
-                "/api/v1/tokens",
-                json!({"name": "dg-audit", "roles": ["auditor"], "site": "DG"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        let dg = Api {
-            router: admin.router.clone(),
-            auth: format!("Bearer {}", r.body["secret"].as_str().unwrap()),
-        };
+        let dg = site_token(&admin, "dg-audit", &["auditor"], "DG").await;
         // P1 and P2 made at SZ in one event, P3 at DG; then P2 goes to DG.
         for (serials, line) in [(json!(["P1", "P2"]), "SZ-L1"), (json!(["P3"]), "DG-L1")] {
             let r = admin
@@ -708,21 +704,6 @@ store_test!(
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
 );
-
-/// A token of `roles` bound to `site`, as a client of the admin's router.
-async fn site_token(admin: &Api, name: &str, roles: &[&str], site: &str) -> Api {
-    let r = admin
-        .post(
-            "/api/v1/tokens",
-            json!({"name": name, "roles": roles, "site": site}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    Api {
-        router: admin.router.clone(),
-        auth: format!("Bearer {}", r.body["secret"].as_str().unwrap()),
-    }
-}
 
 /// The id of the first event naming a unit.
 async fn first_event(admin: &Api, product: &str, serial: &str) -> String {
