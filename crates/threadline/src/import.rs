@@ -82,8 +82,15 @@ pub async fn import(
             }
         }
         Target::Server { url, token } => {
-            let body =
-                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            // The file goes out a piece at a time, as the server stores it: a million-row CSV
+            // is never held here.
+            let opened =
+                std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+            let size = opened
+                .metadata()
+                .with_context(|| format!("reading {}", file.display()))?
+                .len();
+            let body = reqwest::Body::wrap_stream(file_pieces(opened));
             let mode = if commit { "commit" } else { "dry_run" };
             let endpoint = format!(
                 "{}/api/v1/imports/{kind}?mode={mode}",
@@ -93,6 +100,7 @@ pub async fn import(
                 .post(&endpoint)
                 .bearer_auth(token)
                 .header(reqwest::header::CONTENT_TYPE, ct)
+                .header(reqwest::header::CONTENT_LENGTH, size)
                 .body(body)
                 .send()
                 .await
@@ -113,6 +121,23 @@ pub async fn import(
             }
         }
     }
+}
+
+/// The bytes of `file` in pieces of 64 KiB, read as they are sent (a local file: each read is
+/// short, and the command line has nothing else to do meanwhile).
+fn file_pieces(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    futures_util::stream::try_unfold(file, |mut file| async move {
+        use std::io::Read;
+        let mut piece = vec![0u8; 64 * 1024];
+        let n = file.read(&mut piece)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        piece.truncate(n);
+        Ok(Some((piece, file)))
+    })
 }
 
 /// Prints the outcome (the summary on standard output, refusals on standard error) and

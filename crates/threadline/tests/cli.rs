@@ -698,6 +698,46 @@ fn import_through_a_running_server_uses_the_token() {
     );
     let (status, fg) = http(port, &admin, "GET", "/api/v1/locations/SZ-FG", None).unwrap();
     assert_eq!((status, fg["parent"].as_str()), (200, Some("SZ")));
+
+    // A file of many pieces (the command sends it as it reads it) arrives whole, in order.
+    let big = dir.path().join("bins.csv");
+    let mut csv = String::from("code,name,kind,parent\n");
+    for n in 0..4000 {
+        csv.push_str(&format!(
+            "SZ-BIN-{n:05},Bin {n} of the finished-goods store,bin,SZ-FG\n"
+        ));
+    }
+    assert!(csv.len() > 3 * 64 * 1024, "{}", csv.len());
+    std::fs::write(&big, &csv).unwrap();
+    let (code, out, err) = import(&[
+        "locations",
+        big.to_str().unwrap(),
+        "--server",
+        &server,
+        "--token",
+        &admin,
+        "--commit",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("4000 locations rows imported (4000 ledger entries)"),
+        "{out}"
+    );
+    for code in ["SZ-BIN-00000", "SZ-BIN-02047", "SZ-BIN-03999"] {
+        let (status, bin) = http(
+            port,
+            &admin,
+            "GET",
+            &format!("/api/v1/locations/{code}"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (status, bin["parent"].as_str()),
+            (200, Some("SZ-FG")),
+            "{code}"
+        );
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }
