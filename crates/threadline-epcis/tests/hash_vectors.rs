@@ -110,3 +110,31 @@ fn extensions_keep_their_namespace_in_both_bindings() {
     let xml = threadline_epcis::xml::parse_document(written.as_bytes()).unwrap();
     assert_eq!(prehash(&xml.events[0], &xml.context), pre);
 }
+
+fn published(name: &str) -> Vec<String> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn hashes(d: &threadline_epcis::Document) -> Vec<String> {
+    d.events.iter().map(|e| hash_id(e, &d.context)).collect()
+}
+
+#[test]
+fn every_event_type_hashes_as_published_in_both_bindings() {
+    let expected = published("epcisDocWithVariousEventTypes.hashes");
+    assert_eq!(expected.len(), 13);
+    let json = doc("epcisDocWithVariousEventTypes.jsonld");
+    assert_eq!(hashes(&json), expected);
+    let path = format!(
+        "{}/tests/fixtures/epcisDocWithVariousEventTypes.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let xml = threadline_epcis::xml::parse_document(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(hashes(&xml), expected);
+}
