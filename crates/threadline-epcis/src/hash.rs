@@ -10,9 +10,14 @@
 //! Values are normalised: times to UTC with milliseconds (rounded half up), CBV values to Web
 //! URIs, EPC URNs and Digital Links to the constrained canonical Digital Link, numbers without
 //! trailing zeros, CURIEs expanded; extensions are written `{namespace}name`. The reference in
-//! practice is `RalphTro/epcis-event-hash-generator` and its vectors: a `bizTransaction`,
-//! `source` or `destination` renders its `type` first, and extensions inside `readPoint`,
-//! `bizLocation` and sensor elements follow that element's own fields.
+//! practice is `RalphTro/epcis-event-hash-generator` and its CBV 2.0 vectors
+//! (`tests/examples/expected/CBV2.0`, the profile its `cbv_version.py` names `CBV2.0`, which
+//! openepcis's CBV 2.0 mode agrees with): a `bizTransaction`, `source` or `destination` renders
+//! its `type` first; sensor elements are written `sensorElement…` without a `sensorElementList`
+//! wrapper, a sensor report's `type` as a `https://ref.gs1.org/voc/` term; and extensions nested
+//! in `readPoint`, `bizLocation` and sensor elements are left out of those elements and appended
+//! after `ilmd`, each under its element's name (`readPoint{ns}field=…`), before the event's own
+//! extensions. (CBV 2.1 nests them in place and keeps the wrapper; its IDs end `?ver=CBV2.1`.)
 
 use std::collections::BTreeMap;
 
@@ -114,6 +119,30 @@ pub fn prehash(event: &Map<String, Value>, ctx: &Context) -> String {
         let Some(v) = event.get(*name) else { continue };
         out.push_str(&field(name, v, ctx));
     }
+    // CBV 2.0: what standard elements hold beyond their standard fields comes after them all.
+    for name in ["readPoint", "bizLocation"] {
+        if let Some(v) = event.get(name) {
+            out.push_str(&wrap(name, extensions_of(v, &["id"], ctx)));
+        }
+    }
+    if let Some(v) = event.get("sensorElementList") {
+        out.push_str(&sorted(as_list(v).map(|el| {
+            let mut s = String::new();
+            if let Some(m) = el.get("sensorMetadata") {
+                s.push_str(&wrap(
+                    "sensorMetadata",
+                    extensions_of(m, SENSOR_METADATA, ctx),
+                ));
+            }
+            if let Some(r) = el.get("sensorReport") {
+                s.push_str(&sorted(as_list(r).map(|r| {
+                    wrap("sensorReport", extensions_of(r, SENSOR_REPORT, ctx))
+                })));
+            }
+            s.push_str(&extensions_of(el, &["sensorMetadata", "sensorReport"], ctx));
+            wrap("sensorElement", s)
+        })));
+    }
     let mut ext: Vec<String> = event
         .iter()
         .filter(|(k, _)| !ORDER.contains(&k.as_str()) && !IGNORED.contains(&k.as_str()))
@@ -170,7 +199,7 @@ fn field(name: &str, v: &Value, ctx: &Context) -> String {
             let items = sorted(as_list(v).map(|q| {
                 format!(
                     "quantityElement{}",
-                    ordered(q, &["epcClass", "quantity", "uom"], &[], ctx)
+                    ordered(q, &["epcClass", "quantity", "uom"], ctx)
                 )
             }));
             wrap(name, items)
@@ -194,29 +223,24 @@ fn field(name: &str, v: &Value, ctx: &Context) -> String {
             }
             wrap(name, s)
         }
-        "readPoint" | "bizLocation" => format!("{name}{}", ordered(v, &["id"], &[], ctx)),
+        "readPoint" | "bizLocation" => wrap(name, ordered(v, &["id"], ctx)),
         "bizTransactionList" => {
             list_of_typed(name, v, "bizTransaction", Vocab::BizTransactionType, ctx)
         }
         "sourceList" => list_of_typed(name, v, "source", Vocab::SourceDestType, ctx),
         "destinationList" => list_of_typed(name, v, "destination", Vocab::SourceDestType, ctx),
-        "sensorElementList" => {
-            let items = sorted(as_list(v).map(|el| {
-                let mut s = String::from("sensorElement");
-                if let Some(m) = el.get("sensorMetadata") {
-                    s.push_str("sensorMetadata");
-                    s.push_str(&ordered(m, SENSOR_METADATA, &[], ctx));
-                }
-                if let Some(r) = el.get("sensorReport") {
-                    s.push_str(&sorted(as_list(r).map(|r| {
-                        format!("sensorReport{}", ordered(r, SENSOR_REPORT, &[], ctx))
-                    })));
-                }
-                s.push_str(&ordered(el, &[], &["sensorMetadata", "sensorReport"], ctx));
-                s
-            }));
-            wrap(name, items)
-        }
+        "sensorElementList" => sorted(as_list(v).map(|el| {
+            let mut s = String::new();
+            if let Some(m) = el.get("sensorMetadata") {
+                s.push_str(&wrap("sensorMetadata", ordered(m, SENSOR_METADATA, ctx)));
+            }
+            if let Some(r) = el.get("sensorReport") {
+                s.push_str(&sorted(
+                    as_list(r).map(|r| wrap("sensorReport", ordered(r, SENSOR_REPORT, ctx))),
+                ));
+            }
+            wrap("sensorElement", s)
+        })),
         "ilmd" => {
             let ext = sorted(
                 v.as_object()
@@ -302,9 +326,8 @@ fn list_of_typed(name: &str, v: &Value, value_name: &str, vocab: Vocab, ctx: &Co
     wrap(name, items)
 }
 
-/// The standard fields of an object in `order`, then its namespaced fields (extensions) sorted.
-/// `skip` names fields rendered by the caller.
-fn ordered(v: &Value, order: &[&str], skip: &[&str], ctx: &Context) -> String {
+/// The standard fields of an object, in `order`.
+fn ordered(v: &Value, order: &[&str], ctx: &Context) -> String {
     let Some(obj) = v.as_object() else {
         return String::new();
     };
@@ -326,23 +349,37 @@ fn ordered(v: &Value, order: &[&str], skip: &[&str], ctx: &Context) -> String {
             }
         }
     }
-    s.push_str(&sorted(
-        obj.iter()
-            .filter(|(k, _)| !order.contains(&k.as_str()) && !skip.contains(&k.as_str()))
-            .filter(|(k, _)| ctx.split(k).is_some())
-            .flat_map(|(k, v)| extension(k, v, ctx)),
-    ));
     s
 }
 
-/// A sensor measurement type: `gs1:Temperature` or a bare `Temperature` is a GS1 Web
-/// Vocabulary term.
+/// The namespaced fields (extensions) of an object beside its standard fields `known`, sorted.
+fn extensions_of(v: &Value, known: &[&str], ctx: &Context) -> String {
+    sorted(
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .filter(|(k, _)| ctx.split(k).is_some())
+            .flat_map(|(k, v)| extension(k, v, ctx)),
+    )
+}
+
+/// A sensor measurement type: a bare `Temperature`, `gs1:Temperature` or the GS1 Web
+/// Vocabulary IRI is the term under `https://ref.gs1.org/voc/`, as the CBV 2.0 vectors write
+/// it; any other type is an IRI of its own.
 fn sensor_type(v: &Value, ctx: &Context) -> String {
+    const REF: &str = "https://ref.gs1.org/voc/";
     let s = v.as_str().unwrap_or_default().trim();
-    if s.contains(':') {
-        ctx.expand(s)
-    } else {
-        format!("https://gs1.org/voc/{s}")
+    if !s.contains(':') {
+        return format!("{REF}{s}");
+    }
+    let expanded = ctx.expand(s);
+    match expanded
+        .strip_prefix("https://gs1.org/voc/")
+        .or_else(|| expanded.strip_prefix(REF))
+    {
+        Some(term) => format!("{REF}{term}"),
+        None => expanded,
     }
 }
 

@@ -94,10 +94,10 @@ fn extensions_keep_their_namespace_in_both_bindings() {
         "readPoint": {"id": "urn:epc:id:sgln:4012345.00011.0", "example:myField1": "AB-12"},
         "example:userExt": {"example:inner": "CD-34"}}]}}"#).unwrap();
     let pre = prehash(&json.events[0], &json.context);
-    assert!(pre.contains("readPointid=https://id.gs1.org/414/4012345000115{https://ns.example.com/epcis/}myField1=AB-12"), "{pre}");
+    // CBV 2.0: the readPoint's own extension after every standard field, under its name.
     assert!(
         pre.ends_with(
-            "{https://ns.example.com/epcis/}userExt{https://ns.example.com/epcis/}inner=CD-34"
+            "readPointid=https://id.gs1.org/414/4012345000115readPoint{https://ns.example.com/epcis/}myField1=AB-12{https://ns.example.com/epcis/}userExt{https://ns.example.com/epcis/}inner=CD-34"
         ),
         "{pre}"
     );
@@ -137,4 +137,25 @@ fn every_event_type_hashes_as_published_in_both_bindings() {
     );
     let xml = threadline_epcis::xml::parse_document(&std::fs::read(path).unwrap()).unwrap();
     assert_eq!(hashes(&xml), expected);
+}
+
+#[test]
+fn an_association_event_with_every_field_hashes_as_published() {
+    let d = doc("AssociationEvent_all_possible_fields.json");
+    assert_eq!(
+        hashes(&d),
+        published("AssociationEvent_all_possible_fields.hashes"),
+        "{}",
+        prehash(&d.events[0], &d.context)
+    );
+}
+
+#[test]
+fn nested_and_top_level_extensions_hash_as_published() {
+    let d = doc("ReferenceEventHashAlgorithm3.jsonld");
+    assert_eq!(
+        prehash(&d.events[0], &d.context),
+        "eventType=ObjectEventeventTime=2020-03-04T10:00:30.000ZeventTimeZoneOffset=+01:00epcListepc=https://id.gs1.org/01/00614141111114/21/987action=OBSERVEbizStep=https://ref.gs1.org/cbv/BizStep-departingdisposition=https://ref.gs1.org/cbv/Disp-in_transitreadPointid=https://id.gs1.org/414/4012345000115bizTransactionListtype=https://ref.gs1.org/cbv/BTT-pobizTransaction=https://id.gs1.org/253/4012345111118123sourceListtype=https://ref.gs1.org/cbv/SDT-owning_partysource=https://id.gs1.org/417/4012345000009destinationListtype=https://ref.gs1.org/cbv/SDT-owning_partydestination=https://id.gs1.org/417/0614141000005readPoint{https://ns.example.com/epcis/}myField1=AB-12{https://ns.example.com/epcis/}userExt=CD-34"
+    );
+    assert_eq!(hashes(&d), published("ReferenceEventHashAlgorithm3.hashes"));
 }
