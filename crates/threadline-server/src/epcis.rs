@@ -502,12 +502,19 @@ async fn record(
     checked: Vec<Checked>,
     behaviour: ErrorBehaviour,
     audit: &JobAudit<'_>,
+    events_path: &str,
 ) -> Result<(Vec<Value>, bool), Problem> {
-    let refusal = |e: StoreError| -> Result<Problem, Problem> {
-        match e {
-            e @ (StoreError::Invalid(_) | StoreError::Conflict(_)) => Ok(Problem::from(e)),
-            e => Err(e.into()),
+    // What the store refuses names the field inside the batch it was given (`events[0].items[1]`,
+    // or a bare field for one event); the job names it inside the document.
+    let refusal = |e: StoreError, first: usize| -> Result<Problem, Problem> {
+        let mut p = match e {
+            e @ (StoreError::Invalid(_) | StoreError::Conflict(_)) => Problem::from(e),
+            e => return Err(e.into()),
+        };
+        for e in &mut p.errors {
+            e.field = Some(in_document(e.field.take(), events_path, first));
         }
+        Ok(p)
     };
     match behaviour {
         ErrorBehaviour::Rollback => {
@@ -521,7 +528,7 @@ async fn record(
                 .await
             {
                 Ok(_) => Ok((Vec::new(), true)),
-                Err(e) => Ok((job_errors(&refusal(e)?), false)),
+                Err(e) => Ok((job_errors(&refusal(e, 0)?), false)),
             }
         }
         ErrorBehaviour::Proceed => {
@@ -538,7 +545,7 @@ async fn record(
                             recorded = true;
                             continue;
                         }
-                        Err(e) => refusal(e)?,
+                        Err(e) => refusal(e, i)?,
                     },
                     Err(p) => p,
                 };
@@ -577,6 +584,26 @@ impl JobAudit<'_> {
             },
         )
     }
+}
+
+/// A field the store names within a batch whose first event is the document's event `first`
+/// (`events[2].items[0].serial`, or `eventID` for a batch of one), named within the document
+/// (`epcisBody.eventList[2].items[0].serial`).
+fn in_document(field: Option<String>, events_path: &str, first: usize) -> String {
+    let field = field.unwrap_or_default();
+    if events_path.is_empty() {
+        return field;
+    }
+    let (index, rest) = match field
+        .strip_prefix("events[")
+        .and_then(|r| r.split_once(']'))
+        .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest)))
+    {
+        Some((n, rest)) => (first + n, rest.to_owned()),
+        None if field.is_empty() => (first, String::new()),
+        None => (first, format!(".{field}")),
+    };
+    format!("{events_path}[{index}]{rest}")
 }
 
 /// `POST /epcis/capture`: an EPCISDocument (or EPCISQueryDocument), all or nothing unless
@@ -624,7 +651,7 @@ pub async fn capture(
         pending: &pending,
         note: note.clone(),
     };
-    let (errors, recorded) = record(&app, checked, behaviour, &audit).await?;
+    let (errors, recorded) = record(&app, checked, behaviour, &audit, doc.events_path).await?;
     let at = created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
         "success": errors.is_empty(), "captureErrorBehaviour": behaviour.as_str(), "errors": errors});

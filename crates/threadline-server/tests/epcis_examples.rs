@@ -155,7 +155,7 @@ fn names(d: &Document) -> Names {
                         .entry(g.as_str().to_owned())
                         .or_insert((true, "EA".into()));
                 }
-                if !creates(list) {
+                if !creates(list) && !ids::gtins([epc]).is_empty() {
                     n.units.insert(epc.to_owned());
                 }
             }
@@ -166,7 +166,9 @@ fn names(d: &Document) -> Names {
                     .entry(g.as_str().to_owned())
                     .or_insert((true, "EA".into()));
             }
-            n.units.insert(p.to_owned());
+            if !ids::gtins([p]).is_empty() {
+                n.units.insert(p.to_owned());
+            }
         }
         for list in [
             "quantityList",
@@ -178,12 +180,12 @@ fn names(d: &Document) -> Names {
                 let class = q["epcClass"].as_str().unwrap();
                 let uom = q.get("uom").and_then(Value::as_str).map(str::to_owned);
                 for g in ids::gtins([class]) {
-                    n.products.insert(
-                        g.as_str().to_owned(),
-                        (false, uom.clone().unwrap_or_else(|| "EA".into())),
-                    );
+                    // A product has one unit: the first the document gives it.
+                    n.products
+                        .entry(g.as_str().to_owned())
+                        .or_insert((false, uom.clone().unwrap_or_else(|| "EA".into())));
                 }
-                if !creates(list) {
+                if !creates(list) && class.starts_with("urn:epc:class:lgtin:") {
                     n.lots.insert(class.to_owned(), uom);
                 }
             }
@@ -395,5 +397,94 @@ store_test!(
             declared[0]["errorDeclaration"]["correctiveEventIDs"],
             sent.events[0]["errorDeclaration"]["correctiveEventIDs"]
         );
+    }
+);
+
+store_test!(
+    every_event_type_of_the_hash_vectors_is_captured_in_both_bindings_or_refused_by_name,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("epcisDocWithVariousEventTypes.jsonld");
+        let published: Vec<String> = fixture("epcisDocWithVariousEventTypes.hashes")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        let job = server
+            .capture(
+                &fixture("epcisDocWithVariousEventTypes.jsonld"),
+                "application/ld+json",
+                "proceed",
+            )
+            .await;
+        // Threadline records what it tracks — serialised GTINs and lots (LGTIN) — and refuses,
+        // by field, what it does not: SSCCs (events 0–2, 4–7), a quantity of a GTIN without a
+        // lot (11); a lot commissioned with no business location to hold it (3); and the
+        // example's product counted in KGM in one event and as a count in another (12: a
+        // product has one unit). The example is right on each; these are Threadline's limits.
+        let refused = |job: &Value| -> BTreeMap<usize, Vec<String>> {
+            let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+            for e in job["errors"].as_array().unwrap() {
+                let field = e["field"].as_str().unwrap();
+                let (i, rest) = field
+                    .split_once('[')
+                    .and_then(|(_, r)| r.split_once(']'))
+                    .unwrap();
+                out.entry(i.parse().unwrap())
+                    .or_default()
+                    .push(format!("{}{rest}", e["title"].as_str().unwrap()));
+            }
+            out
+        };
+        let refusals = refused(&job);
+        assert_eq!(
+            refusals.keys().copied().collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 6, 7, 11, 12],
+            "{job:#}"
+        );
+        assert!(
+            job["errors"][0]["field"]
+                .as_str()
+                .unwrap()
+                .starts_with("epcisBody.eventList[0]")
+        );
+        assert_eq!(refusals[&0], ["unsupported_identifier.epcList[0]"]);
+        assert_eq!(refusals[&3], ["location_required.biz_location"], "{job:#}");
+        assert_eq!(
+            refusals[&11],
+            ["unsupported_identifier.inputQuantityList[2].epcClass"]
+        );
+        assert_eq!(refusals[&12], ["invalid_uom.outputQuantityList[0].uom"]);
+
+        // The same document in the XML binding: the same refusals, and what was captured is
+        // captured already — the same events by their hash.
+        let again = server
+            .capture(
+                &fixture("epcisDocWithVariousEventTypes.xml"),
+                "application/xml",
+                "proceed",
+            )
+            .await;
+        let twice = refused(&again);
+        assert_eq!(
+            twice.keys().copied().collect::<Vec<_>>(),
+            (0..13).collect::<Vec<_>>()
+        );
+        for i in [8, 9, 10] {
+            assert_eq!(twice[&i], ["duplicate_event.eventID"], "{again:#}");
+        }
+
+        // Read back in both forms, the captured events carry their published hash IDs.
+        let captured: Vec<String> = [8, 9, 10].iter().map(|&i| published[i].clone()).collect();
+        assert_eq!(hashes(&sent)[8..11], captured[..]);
+        let (json, xml) = server.query(&captured).await;
+        for back in [&json, &xml] {
+            let got: BTreeSet<(String, String)> =
+                event_ids(back).into_iter().zip(hashes(back)).collect();
+            let want: BTreeSet<(String, String)> =
+                captured.iter().map(|h| (h.clone(), h.clone())).collect();
+            assert_eq!(got, want);
+        }
+        assert_eq!(json.events.len(), 3);
     }
 );
