@@ -488,3 +488,30 @@ store_test!(
         assert_eq!(json.events.len(), 3);
     }
 );
+
+store_test!(
+    the_persistent_disposition_example_round_trips_from_xml,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("persistentDisposition.xml");
+        // In stock, to be shipped.
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        round_trip(
+            &server,
+            &sent,
+            &fixture("persistentDisposition.xml"),
+            "application/xml",
+        )
+        .await;
+        let (json, xml) = server.query(&event_ids(&sent)).await;
+        for back in [&json, &xml] {
+            let sets: Vec<&Value> = back
+                .events
+                .iter()
+                .map(|e| &e["persistentDisposition"])
+                .collect();
+            assert!(sets.contains(&&json!({"set": ["recalled"]})), "{sets:?}");
+            assert!(sets.contains(&&json!({"unset": ["recalled"]})), "{sets:?}");
+        }
+    }
+);
