@@ -209,6 +209,24 @@ fn with_version(mut resp: Response) -> Response {
     resp
 }
 
+/// `OPTIONS` on a resource of the binding: 204 with the methods it takes and what this
+/// server speaks — EPCIS and CBV 2.0.0, identifiers as Digital Links unless asked otherwise,
+/// the capture limits.
+pub fn options(allow: &str) -> Response {
+    let mut resp = with_version(StatusCode::NO_CONTENT.into_response());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(allow) {
+        h.insert(header::ALLOW, v);
+    }
+    h.insert("gs1-cbv-min", HeaderValue::from_static("2.0.0"));
+    h.insert("gs1-cbv-max", HeaderValue::from_static("2.0.0"));
+    h.insert(
+        "gs1-epc-format",
+        HeaderValue::from_static("Always_GS1_Digital_Link"),
+    );
+    resp
+}
+
 fn is_xml(headers: &HeaderMap, name: header::HeaderName) -> bool {
     headers
         .get(name)

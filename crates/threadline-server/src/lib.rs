@@ -174,7 +174,7 @@ pub fn routes() -> Vec<Route> {
         Assemble, Commission, Configure, Correct, Hold, Inspect, ManageUsers, Move, Read,
         ReadAudit, Receive, Repair, Return, Scrap, Ship,
     };
-    vec![
+    let mut table = vec![
         route(M::GET, "/healthz", Public, healthz),
         route(M::GET, "/assets/threadline.css", Public, ui::stylesheet),
         route(M::GET, "/assets/station.js", Public, ui::station::script),
@@ -911,7 +911,30 @@ pub fn routes() -> Vec<Route> {
             Needs(Read),
             epcis::subscriptions::delete,
         ),
-    ]
+    ];
+    // The REST binding answers OPTIONS on each of its resources with the methods it takes
+    // (`Allow`) and the GS1 headers, as the standard's OpenAPI document does; it reveals
+    // nothing but needs `read` like the resource itself.
+    let mut allowed: Vec<(&'static str, Vec<Method>)> = Vec::new();
+    for r in table.iter().filter(|r| r.surface == Surface::Epcis) {
+        match allowed.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, methods)) => methods.push(r.method.clone()),
+            None => allowed.push((r.path, vec![r.method.clone()])),
+        }
+    }
+    for (path, methods) in allowed {
+        let allow: Vec<&str> = methods
+            .iter()
+            .map(Method::as_str)
+            .chain(["OPTIONS"])
+            .collect();
+        let allow = allow.join(", ");
+        table.push(route(M::OPTIONS, path, Needs(Read), move || {
+            let allow = allow.clone();
+            async move { epcis::options(&allow) }
+        }));
+    }
+    table
 }
 
 /// The content security policy: nothing but this origin's stylesheet and scripts (no inline

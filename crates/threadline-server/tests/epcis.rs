@@ -1329,3 +1329,42 @@ store_test!(
         assert_eq!(rehashed, hashes, "{xml}");
     }
 );
+
+store_test!(
+    options_answers_the_methods_and_the_gs1_headers_of_each_resource,
+    |s: TestStore| async move {
+        let (router, auth) = setup(&s).await;
+        let options = |uri: &str| Request::options(uri).body(Body::empty()).unwrap();
+        for (uri, allow) in [
+            ("/epcis", "GET, OPTIONS"),
+            ("/epcis/capture", "POST, OPTIONS"),
+            ("/epcis/events", "GET, POST, OPTIONS"),
+            ("/epcis/events/urn%3Auuid%3A1", "GET, OPTIONS"),
+            ("/epcis/queries/shipped/events", "GET, OPTIONS"),
+            (
+                "/epcis/queries/shipped/subscriptions/s1",
+                "GET, DELETE, OPTIONS",
+            ),
+        ] {
+            let (st, h, _) = send(&router, &auth, options(uri)).await;
+            assert_eq!(st, StatusCode::NO_CONTENT, "{uri}");
+            assert_eq!(h["allow"], allow, "{uri}");
+            assert_eq!(h["gs1-epcis-version"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-epcis-min"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-epcis-max"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-cbv-version"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-cbv-min"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-cbv-max"], "2.0.0", "{uri}");
+            assert_eq!(h["gs1-epc-format"], "Always_GS1_Digital_Link", "{uri}");
+            assert_eq!(h["gs1-epcis-capture-limit"], "10000", "{uri}");
+            assert!(h.contains_key("gs1-epcis-capture-file-size-limit"), "{uri}");
+        }
+        // Like the resources themselves, not to strangers.
+        let resp = router
+            .clone()
+            .oneshot(options("/epcis/capture"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+);
