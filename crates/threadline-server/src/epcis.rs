@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use axum::body::Bytes;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,7 @@ use crate::auth::Actor;
 use crate::error::AppError;
 use crate::partner::Partner;
 
+pub mod stream;
 pub mod subscriptions;
 
 /// Most events in one `POST /capture` (advertised in `GS1-EPCIS-Capture-Limit`).
@@ -1514,6 +1516,7 @@ pub async fn named_query_events(
     headers: HeaderMap,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Problem> {
     let q = app
         .store
@@ -1522,6 +1525,18 @@ pub async fn named_query_events(
         .ok_or_else(|| no_query(&name))?;
     let mut params: Vec<(String, String)> = q.query.into_iter().collect();
     let own = form_urlencoded(raw.as_deref().unwrap_or(""));
+    match ws {
+        Ok(ws) => {
+            negotiate(&headers)?;
+            let reader = Reader::of(&app, &actor).await?;
+            params.retain(|(k, _)| !SUBSCRIPTION_IGNORES.contains(&k.as_str()));
+            return stream::open(app, &headers, reader, name, params, &own, ws).await;
+        }
+        Err(refused) if headers.contains_key(header::UPGRADE) => {
+            return Ok(refused.into_response());
+        }
+        Err(_) => {}
+    }
     for (k, v) in own.clone() {
         if k != "perPage" && k != "nextPageToken" {
             return Err(Problem::query(
@@ -1539,6 +1554,16 @@ pub async fn named_query_events(
     let reader = Reader::of(&app, &actor).await?;
     run_query(&app, &headers, reader, &path, params, own).await
 }
+
+/// Query parameters that shape a response, not what matches: a subscription ignores them.
+pub(crate) const SUBSCRIPTION_IGNORES: [&str; 6] = [
+    "orderBy",
+    "orderDirection",
+    "eventCountLimit",
+    "maxEventCount",
+    "perPage",
+    "nextPageToken",
+];
 
 /// Splits `a=b&c=d`, decoding `%XX` and `+`.
 fn form_urlencoded(raw: &str) -> Vec<(String, String)> {

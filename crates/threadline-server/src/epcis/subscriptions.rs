@@ -47,15 +47,6 @@ use crate::auth::Actor;
 pub const REPORT_BATCH: usize = 500;
 /// Most events one run of one subscription reads; the rest wait for the next pass.
 const RUN_SCAN_LIMIT: usize = 20_000;
-/// Query parameters that shape a response, not what matches: a subscription ignores them.
-const SHAPING: [&str; 6] = [
-    "orderBy",
-    "orderDirection",
-    "eventCountLimit",
-    "maxEventCount",
-    "perPage",
-    "nextPageToken",
-];
 
 fn controls(field: &str, msg: impl Into<String>) -> Problem {
     Problem::new(
@@ -553,7 +544,7 @@ async fn run_one(
     let mut params: Vec<(String, String)> = query
         .query
         .into_iter()
-        .filter(|(k, _)| !SHAPING.contains(&k.as_str()))
+        .filter(|(k, _)| !super::SUBSCRIPTION_IGNORES.contains(&k.as_str()))
         .collect();
     if let Some(t) = sub.initial_record_time {
         params.push(("GE_recordTime".into(), millis(t)));

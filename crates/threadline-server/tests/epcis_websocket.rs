@@ -1,0 +1,283 @@
+//! WebSocket query subscriptions (`GET /epcis/queries/{name}/events?stream=true` upgraded),
+//! through a real server and a real WebSocket client, on both engines.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use threadline_domain::access::Role;
+use threadline_server::{AppState, FixedClock, app};
+use threadline_testkit::fixtures::{now, put, token};
+use threadline_testkit::{TestStore, store_test};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tower::ServiceExt;
+
+const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+
+struct Server {
+    router: axum::Router,
+    addr: SocketAddr,
+    admin: String,
+}
+
+impl Server {
+    async fn start(s: &TestStore) -> Server {
+        put(&**s, "product", json!({"code": "PJ-1", "name": "Projector", "gtin": "10614141073464", "tracking": "serial"})).await;
+        for (code, name) in [("0614141073467", "DC"), ("DG", "Dongguan plant")] {
+            put(
+                &**s,
+                "location",
+                json!({"code": code, "name": name, "kind": "site"}),
+            )
+            .await;
+        }
+        let state = AppState {
+            clock: Arc::new(FixedClock(now())),
+            ..AppState::new(s.store.clone())
+        };
+        let admin = format!("Bearer {}", token(&**s, "ws-admin", &[Role::Admin]).await);
+        let router = app(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = router
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, served).await });
+        Server {
+            router,
+            addr,
+            admin,
+        }
+    }
+
+    async fn call(&self, auth: &str, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Commissions one serial through EPCIS at `place`.
+    async fn commission(&self, serial: &str, place: &str) {
+        let ev = json!({"@context": [CONTEXT], "type": "ObjectEvent",
+            "eventTime": "2022-02-16T08:00:00-06:00", "eventTimeZoneOffset": "-06:00",
+            "epcList": [format!("https://id.gs1.org/01/10614141073464/21/{serial}")],
+            "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+            "bizLocation": {"id": place}});
+        let (st, body) = self.call(&self.admin, "POST", "/epcis/events", ev).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+    }
+
+    /// Opens a WebSocket to `path` with `auth` (none when empty).
+    async fn connect(
+        &self,
+        path: &str,
+        auth: &str,
+    ) -> Result<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        tungstenite::Error,
+    > {
+        let mut req = format!("ws://{}{path}", self.addr)
+            .into_client_request()
+            .unwrap();
+        if !auth.is_empty() {
+            req.headers_mut()
+                .insert("authorization", auth.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(req)
+            .await
+            .map(|(ws, _)| ws)
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next EPCISQueryDocument on the socket, or `None` when nothing comes within `wait`.
+async fn next_document(ws: &mut Socket, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(tungstenite::Message::Text(t)))) => {
+                return Some(serde_json::from_str(&t).unwrap());
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(other) => panic!("the socket ended: {other:?}"),
+        }
+    }
+}
+
+fn serials(doc: &Value) -> Vec<String> {
+    doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["epcList"].as_array().unwrap().clone())
+        .map(|epc| epc.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect()
+}
+
+fn http_status(e: tungstenite::Error) -> StatusCode {
+    match e {
+        tungstenite::Error::Http(resp) => StatusCode::from_u16(resp.status().as_u16()).unwrap(),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
+}
+
+store_test!(
+    a_websocket_streams_what_the_named_query_matches_as_it_is_captured,
+    |s: TestStore| async move {
+        let server = Server::start(&s).await;
+        let (st, body) = server
+            .call(&server.admin, "POST", "/epcis/queries", json!({"name": "dc-commissioning",
+                "query": {"EQ_bizStep": "commissioning", "EQ_bizLocation": "urn:epc:id:sgln:0614141.07346.0"}}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        // Captured before the socket opened: not streamed.
+        server
+            .commission("100", "urn:epc:id:sgln:0614141.07346.0")
+            .await;
+
+        let path = "/epcis/queries/dc-commissioning/events?stream=true";
+        let mut ws = server.connect(path, &server.admin).await.unwrap();
+        // Let the socket take its first look, then capture: one event it matches, one not.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server
+            .commission("101", "urn:epc:id:sgln:0614141.07346.0")
+            .await;
+        server.commission("102", "urn:threadline:loc:DG").await;
+        let doc = next_document(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("a document");
+        assert_eq!(doc["type"], "EPCISQueryDocument");
+        assert_eq!(
+            doc["epcisBody"]["queryResults"]["queryName"],
+            "dc-commissioning"
+        );
+        assert!(doc["epcisBody"]["queryResults"]["subscriptionID"].is_string());
+        assert_eq!(serials(&doc), ["101"]);
+        // Nothing more, until the next match.
+        assert!(
+            next_document(&mut ws, Duration::from_millis(600))
+                .await
+                .is_none()
+        );
+        server
+            .commission("103", "urn:epc:id:sgln:0614141.07346.0")
+            .await;
+        let doc = next_document(&mut ws, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(serials(&doc), ["103"]);
+        ws.close(None).await.unwrap();
+
+        // Guarded like the query: no token 401, an unknown query 404, and a subscription
+        // must ask for a stream (a schedule is a webhook's).
+        assert_eq!(
+            http_status(server.connect(path, "").await.unwrap_err()),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            http_status(
+                server
+                    .connect("/epcis/queries/nope/events?stream=true", &server.admin)
+                    .await
+                    .unwrap_err()
+            ),
+            StatusCode::NOT_FOUND
+        );
+        for bad in [
+            "",
+            "?stream=false",
+            "?stream=true&minute=5",
+            "?stream=true&perPage=2",
+        ] {
+            assert_eq!(
+                http_status(
+                    server
+                        .connect(
+                            &format!("/epcis/queries/dc-commissioning/events{bad}"),
+                            &server.admin
+                        )
+                        .await
+                        .unwrap_err()
+                ),
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+    }
+);
+
+store_test!(
+    a_site_account_streams_only_what_happened_at_its_site,
+    |s: TestStore| async move {
+        let server = Server::start(&s).await;
+        let (st, body) = server
+            .call(
+                &server.admin,
+                "POST",
+                "/epcis/queries",
+                json!({"name": "commissioning",
+                "query": {"EQ_bizStep": "commissioning"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let (st, body) = server
+            .call(
+                &server.admin,
+                "POST",
+                "/api/v1/tokens",
+                json!({"name": "dg-reader", "roles": ["auditor"], "site": "DG"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let dg = format!("Bearer {}", body["secret"].as_str().unwrap());
+
+        let path = "/epcis/queries/commissioning/events?stream=true";
+        let mut all = server.connect(path, &server.admin).await.unwrap();
+        let mut mine = server.connect(path, &dg).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server
+            .commission("201", "urn:epc:id:sgln:0614141.07346.0")
+            .await;
+        server.commission("202", "urn:threadline:loc:DG").await;
+
+        let mut everything = Vec::new();
+        while everything.len() < 2 {
+            let doc = next_document(&mut all, Duration::from_secs(10))
+                .await
+                .unwrap();
+            everything.extend(serials(&doc));
+        }
+        assert_eq!(everything, ["201", "202"]);
+        let doc = next_document(&mut mine, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(serials(&doc), ["202"]);
+        assert!(
+            next_document(&mut mine, Duration::from_millis(600))
+                .await
+                .is_none()
+        );
+    }
+);
