@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use common::{Api, Receiver, receiver};
+use common::{Api, Receiver, epcis_serials as serials, receiver};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -114,16 +114,6 @@ fn received(rx: &Receiver) -> Vec<(HeaderMap, Vec<u8>, Value)> {
         .unwrap()
         .iter()
         .map(|(h, _, b)| (h.clone(), b.clone(), serde_json::from_slice(b).unwrap()))
-        .collect()
-}
-
-fn serials(doc: &Value) -> Vec<String> {
-    doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|e| e["epcList"].as_array().unwrap().clone())
-        .map(|epc| epc.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
         .collect()
 }
 

@@ -3,28 +3,29 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use futures_util::StreamExt;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
 use threadline_server::{AppState, FixedClock, app};
 use threadline_testkit::fixtures::{now, put, token};
 use threadline_testkit::{TestStore, store_test};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
-use tower::ServiceExt;
+
+use common::{Api, epcis_serials as serials};
 
 const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 
 struct Server {
-    router: axum::Router,
+    /// The administrator, in-process.
+    admin: Api,
     addr: SocketAddr,
-    admin: String,
 }
 
 impl Server {
@@ -42,7 +43,7 @@ impl Server {
             clock: Arc::new(FixedClock(now())),
             ..AppState::new(s.store.clone())
         };
-        let admin = format!("Bearer {}", token(&**s, "ws-admin", &[Role::Admin]).await);
+        let auth = format!("Bearer {}", token(&**s, "ws-admin", &[Role::Admin]).await);
         let router = app(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -51,27 +52,9 @@ impl Server {
             .into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, served).await });
         Server {
-            router,
+            admin: Api { router, auth },
             addr,
-            admin,
         }
-    }
-
-    async fn call(&self, auth: &str, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", auth)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
     }
 
     /// Commissions one serial through EPCIS at `place`.
@@ -81,8 +64,8 @@ impl Server {
             "epcList": [format!("https://id.gs1.org/01/10614141073464/21/{serial}")],
             "action": "ADD", "bizStep": "commissioning", "disposition": "active",
             "bizLocation": {"id": place}});
-        let (st, body) = self.call(&self.admin, "POST", "/epcis/events", ev).await;
-        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let r = self.admin.post("/epcis/events", ev).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     }
 
     /// Opens a WebSocket to `path` with `auth` (none when empty).
@@ -126,16 +109,6 @@ async fn next_document(ws: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-fn serials(doc: &Value) -> Vec<String> {
-    doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|e| e["epcList"].as_array().unwrap().clone())
-        .map(|epc| epc.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
-        .collect()
-}
-
 fn http_status(e: tungstenite::Error) -> StatusCode {
     match e {
         tungstenite::Error::Http(resp) => StatusCode::from_u16(resp.status().as_u16()).unwrap(),
@@ -147,18 +120,16 @@ store_test!(
     a_websocket_streams_what_the_named_query_matches_as_it_is_captured,
     |s: TestStore| async move {
         let server = Server::start(&s).await;
-        let (st, body) = server
-            .call(&server.admin, "POST", "/epcis/queries", json!({"name": "dc-commissioning",
-                "query": {"EQ_bizStep": "commissioning", "EQ_bizLocation": "urn:epc:id:sgln:0614141.07346.0"}}))
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let r = server.admin.post("/epcis/queries", json!({"name": "dc-commissioning",
+                "query": {"EQ_bizStep": "commissioning", "EQ_bizLocation": "urn:epc:id:sgln:0614141.07346.0"}})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         // Captured before the socket opened: not streamed.
         server
             .commission("100", "urn:epc:id:sgln:0614141.07346.0")
             .await;
 
         let path = "/epcis/queries/dc-commissioning/events?stream=true";
-        let mut ws = server.connect(path, &server.admin).await.unwrap();
+        let mut ws = server.connect(path, &server.admin.auth).await.unwrap();
         // Let the socket take its first look, then capture: one event it matches, one not.
         tokio::time::sleep(Duration::from_millis(300)).await;
         server
@@ -199,7 +170,7 @@ store_test!(
         assert_eq!(
             http_status(
                 server
-                    .connect("/epcis/queries/nope/events?stream=true", &server.admin)
+                    .connect("/epcis/queries/nope/events?stream=true", &server.admin.auth)
                     .await
                     .unwrap_err()
             ),
@@ -216,7 +187,7 @@ store_test!(
                     server
                         .connect(
                             &format!("/epcis/queries/dc-commissioning/events{bad}"),
-                            &server.admin
+                            &server.admin.auth
                         )
                         .await
                         .unwrap_err()
@@ -232,29 +203,27 @@ store_test!(
     a_site_account_streams_only_what_happened_at_its_site,
     |s: TestStore| async move {
         let server = Server::start(&s).await;
-        let (st, body) = server
-            .call(
-                &server.admin,
-                "POST",
+        let r = server
+            .admin
+            .post(
                 "/epcis/queries",
                 json!({"name": "commissioning",
                 "query": {"EQ_bizStep": "commissioning"}}),
             )
             .await;
-        assert_eq!(st, StatusCode::CREATED, "{body}");
-        let (st, body) = server
-            .call(
-                &server.admin,
-                "POST",
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let r = server
+            .admin
+            .post(
                 "/api/v1/tokens",
                 json!({"name": "dg-reader", "roles": ["auditor"], "site": "DG"}),
             )
             .await;
-        assert_eq!(st, StatusCode::CREATED, "{body}");
-        let dg = format!("Bearer {}", body["secret"].as_str().unwrap());
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let dg = format!("Bearer {}", r.body["secret"].as_str().unwrap());
 
         let path = "/epcis/queries/commissioning/events?stream=true";
-        let mut all = server.connect(path, &server.admin).await.unwrap();
+        let mut all = server.connect(path, &server.admin.auth).await.unwrap();
         let mut mine = server.connect(path, &dg).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         server

@@ -359,3 +359,14 @@ pub async fn receiver(answers: &[u16]) -> (Arc<Receiver>, String) {
     tokio::spawn(async move { axum::serve(listener, router).await });
     (r, format!("http://{addr}/hook"))
 }
+
+/// The serials of the SGTINs in an EPCISQueryDocument's events (`epcList`), in order.
+pub fn epcis_serials(doc: &Value) -> Vec<String> {
+    doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["epcList"].as_array().unwrap().clone())
+        .map(|epc| epc.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect()
+}
