@@ -132,6 +132,8 @@ impl Server {
 #[derive(Default)]
 struct Names {
     products: BTreeMap<String, (bool, String)>,
+    /// GTINs of aggregation parents: cases and pallets.
+    containers: BTreeSet<String>,
     places: BTreeSet<String>,
     parties: BTreeSet<String>,
     units: BTreeSet<String>,
@@ -161,6 +163,10 @@ fn names(d: &Document) -> Names {
             }
         }
         if let Some(p) = ev.get("parentID").and_then(Value::as_str) {
+            if ev.get("type") == Some(&json!("AggregationEvent")) {
+                n.containers
+                    .extend(ids::gtins([p]).iter().map(|g| g.as_str().to_owned()));
+            }
             for g in ids::gtins([p]) {
                 n.products
                     .entry(g.as_str().to_owned())
@@ -219,7 +225,7 @@ async fn prepare(s: &TestStore, server: &Server, d: &Document, disposition: &str
             &**s,
             "product",
             json!({"code": format!("G{gtin}"), "name": format!("GTIN {gtin}"),
-            "gtin": gtin, "tracking": tracking, "uom": uom}),
+            "gtin": gtin, "tracking": tracking, "uom": uom, "container": n.containers.contains(gtin)}),
         )
         .await;
     }
@@ -513,5 +519,43 @@ store_test!(
             assert!(sets.contains(&&json!({"set": ["recalled"]})), "{sets:?}");
             assert!(sets.contains(&&json!({"unset": ["recalled"]})), "{sets:?}");
         }
+    }
+);
+
+store_test!(
+    the_aggregation_example_with_persistent_dispositions_round_trips_from_xml,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("Example-PersistentDisposition.xml");
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        // The case arrives packed. Threadline records an OBSERVE aggregation without changing
+        // what is in what, so the unpacking (DELETE) needs the packing to have been recorded:
+        // here, as the supplier's ADD. (The standard reads OBSERVE as "these children are seen
+        // in this parent"; Threadline does not yet take that as containment.)
+        let mut pack = sent.events[0].clone();
+        for k in [
+            "persistentDisposition",
+            "bizTransactionList",
+            "sourceList",
+            "destinationList",
+        ] {
+            pack.remove(k);
+        }
+        pack.insert("action".into(), json!("ADD"));
+        pack.insert("bizStep".into(), json!("packing"));
+        pack.insert("eventTime".into(), json!("2020-06-01T00:00:00Z"));
+        let doc = json!({"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2020-06-01T00:00:00Z", "epcisBody": {"eventList": [pack]}});
+        let job = server
+            .capture(&doc.to_string(), "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job}");
+        round_trip(
+            &server,
+            &sent,
+            &fixture("Example-PersistentDisposition.xml"),
+            "application/xml",
+        )
+        .await;
     }
 );
