@@ -619,11 +619,44 @@ fn in_document(field: Option<String>, events_path: &str, first: usize) -> String
         .and_then(|r| r.split_once(']'))
         .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest)))
     {
-        Some((n, rest)) => (first + n, rest.to_owned()),
-        None if field.is_empty() => (first, String::new()),
-        None => (first, format!(".{field}")),
+        Some((n, rest)) => (first + n, rest.strip_prefix('.').unwrap_or(rest).to_owned()),
+        None => (first, field),
     };
-    format!("{events_path}[{index}]{rest}")
+    match epcis_field(&rest) {
+        f if f.is_empty() => format!("{events_path}[{index}]"),
+        f => format!("{events_path}[{index}].{f}"),
+    }
+}
+
+/// The EPCIS name of a field of Threadline's event (`items[0].serial` → `epcList[0]`,
+/// `child_lots[1].quantity` → `childQuantityList[1].quantity`, `biz_location` →
+/// `bizLocation.id`); anything else unchanged.
+fn epcis_field(field: &str) -> String {
+    let cut = field.find(['[', '.']).unwrap_or(field.len());
+    let (name, rest) = field.split_at(cut);
+    let (index, inner) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((i, inner)) => (format!("[{i}]"), inner.strip_prefix('.').unwrap_or(inner)),
+        None => (String::new(), rest.strip_prefix('.').unwrap_or(rest)),
+    };
+    let epcs = |list: &str| format!("{list}{index}");
+    let quantities = |list: &str| match inner {
+        "quantity" | "uom" => format!("{list}{index}.{inner}"),
+        _ => format!("{list}{index}.epcClass"),
+    };
+    match name {
+        "items" => epcs("epcList"),
+        "children" => epcs("childEPCs"),
+        "inputs" => epcs("inputEPCList"),
+        "outputs" => epcs("outputEPCList"),
+        "parent" => "parentID".to_owned(),
+        "lots" => quantities("quantityList"),
+        "child_lots" => quantities("childQuantityList"),
+        "input_lots" => quantities("inputQuantityList"),
+        "output_lots" => quantities("outputQuantityList"),
+        "biz_location" => "bizLocation.id".to_owned(),
+        "read_point" => "readPoint.id".to_owned(),
+        _ => field.to_owned(),
+    }
 }
 
 /// `POST /epcis/capture`: an EPCISDocument (or EPCISQueryDocument), all or nothing unless
@@ -1594,4 +1627,40 @@ fn form_urlencoded(raw: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_refusals_name_the_field_inside_the_document() {
+        let at = |f: &str, first| in_document(Some(f.to_owned()), "epcisBody.eventList", first);
+        assert_eq!(
+            at("events[2].items[0].serial", 0),
+            "epcisBody.eventList[2].epcList[0]"
+        );
+        assert_eq!(
+            at("events[0].parent.serial", 3),
+            "epcisBody.eventList[3].parentID"
+        );
+        assert_eq!(
+            at("child_lots[1].quantity", 4),
+            "epcisBody.eventList[4].childQuantityList[1].quantity"
+        );
+        assert_eq!(
+            at("input_lots[0].lot", 0),
+            "epcisBody.eventList[0].inputQuantityList[0].epcClass"
+        );
+        assert_eq!(
+            at("biz_location", 1),
+            "epcisBody.eventList[1].bizLocation.id"
+        );
+        assert_eq!(at("eventID", 5), "epcisBody.eventList[5].eventID");
+        assert_eq!(at("", 6), "epcisBody.eventList[6]");
+        assert_eq!(
+            in_document(Some("items[0].serial".into()), "", 0),
+            "items[0].serial"
+        );
+    }
 }

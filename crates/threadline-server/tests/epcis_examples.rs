@@ -455,7 +455,11 @@ store_test!(
                 .starts_with("epcisBody.eventList[0]")
         );
         assert_eq!(refusals[&0], ["unsupported_identifier.epcList[0]"]);
-        assert_eq!(refusals[&3], ["location_required.biz_location"], "{job:#}");
+        assert_eq!(
+            refusals[&3],
+            ["location_required.bizLocation.id"],
+            "{job:#}"
+        );
         assert_eq!(
             refusals[&11],
             ["unsupported_identifier.inputQuantityList[2].epcClass"]
