@@ -14,7 +14,8 @@
 //! (`tests/examples/expected/CBV2.0`, the profile its `cbv_version.py` names `CBV2.0`, which
 //! openepcis's CBV 2.0 mode agrees with): a `bizTransaction`, `source` or `destination` renders
 //! its `type` first; sensor elements are written `sensorElement…` without a `sensorElementList`
-//! wrapper, a sensor report's `type` as a `https://ref.gs1.org/voc/` term; and extensions nested
+//! wrapper, a sensor report's `type` as a `https://ref.gs1.org/voc/` term (another vocabulary's
+//! as given), its `stringValue` and `hexBinaryValue` as text; and extensions nested
 //! in `readPoint`, `bizLocation` and sensor elements are left out of those elements and appended
 //! after `ilmd`, each under its element's name (`readPoint{ns}field=…`), before the event's own
 //! extensions. (CBV 2.1 nests them in place and keeps the wrapper; its IDs end `?ver=CBV2.1`.)
@@ -341,7 +342,7 @@ fn ordered(v: &Value, order: &[&str], ctx: &Context) -> String {
             };
             for x in as_list(x) {
                 let text = if *k == "type" {
-                    sensor_type(x, ctx)
+                    sensor_type(x)
                 } else {
                     leaf(k, x, vocab, ctx)
                 };
@@ -366,20 +367,21 @@ fn extensions_of(v: &Value, known: &[&str], ctx: &Context) -> String {
 
 /// A sensor measurement type: a bare `Temperature`, `gs1:Temperature` or the GS1 Web
 /// Vocabulary IRI is the term under `https://ref.gs1.org/voc/`, as the CBV 2.0 vectors write
-/// it; any other type is an IRI of its own.
-fn sensor_type(v: &Value, ctx: &Context) -> String {
+/// it; a type of another vocabulary is written as given (`example:someSensorProperty` stays
+/// so in the vectors, its prefix declared or not).
+fn sensor_type(v: &Value) -> String {
     const REF: &str = "https://ref.gs1.org/voc/";
     let s = v.as_str().unwrap_or_default().trim();
     if !s.contains(':') {
         return format!("{REF}{s}");
     }
-    let expanded = ctx.expand(s);
-    match expanded
-        .strip_prefix("https://gs1.org/voc/")
-        .or_else(|| expanded.strip_prefix(REF))
+    match s
+        .strip_prefix("gs1:")
+        .or_else(|| s.strip_prefix("https://gs1.org/voc/"))
+        .or_else(|| s.strip_prefix(REF))
     {
         Some(term) => format!("{REF}{term}"),
-        None => expanded,
+        None => s.to_owned(),
     }
 }
 
@@ -427,6 +429,11 @@ fn leaf(key: &str, v: &Value, vocab: Option<Vocab>, ctx: &Context) -> String {
     }
     if let Some(dl) = canonical_gs1_uri(&s) {
         return dl;
+    }
+    // A sensor's string or hex reading is text, whatever digits it holds (the vectors keep
+    // `stringValue=111100001111000011110000` as sent).
+    if key == "stringValue" || key == "hexBinaryValue" {
+        return s;
     }
     if let Some(n) = numeric(&s) {
         return n;

@@ -159,3 +159,22 @@ fn nested_and_top_level_extensions_hash_as_published() {
     );
     assert_eq!(hashes(&d), published("ReferenceEventHashAlgorithm3.hashes"));
 }
+
+#[test]
+fn sensor_data_in_the_xml_binding_hashes_as_published() {
+    let path = format!(
+        "{}/tests/fixtures/SensorDataExamples-cases-1-6-7.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let d = threadline_epcis::xml::parse_document(&std::fs::read(path).unwrap()).unwrap();
+    // Case 6 as published: a measurement type in another vocabulary is written as given, and
+    // the sensor elements' extensions come after every standard field.
+    assert_eq!(
+        prehash(&d.events[1], &d.context),
+        "eventType=ObjectEventeventTime=2019-10-07T14:00:00.000ZeventTimeZoneOffset=+01:00action=OBSERVEbizStep=https://ref.gs1.org/cbv/BizStep-inspectingreadPointid=https://id.gs1.org/414/4012345000054sensorElementsensorMetadatastartTime=2019-04-01T14:00:00.000ZendTime=2019-04-02T13:59:59.999ZsensorReporttype=example:someSensorPropertystringValue=someSensorOutputsensorReporttype=https://ref.gs1.org/voc/MT-TemperatureminValue=12.4maxValue=13.8meanValue=13.2sDev=0.41percRank=50percValue=12.7uom=CELsensorElementsensorMetadata{https://ns.example.com/epcis/}someFurtherMetadata=someTextsensorReport{https://ns.example.com/epcis/}cv=123{https://ns.example.com/epcis/}furtherSensorData{https://ns.example.com/epcis/}measure1=123.5{https://ns.example.com/epcis/}measure2=0.987"
+    );
+    assert_eq!(
+        hashes(&d),
+        published("SensorDataExamples-cases-1-6-7.hashes")
+    );
+}

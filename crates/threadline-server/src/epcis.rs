@@ -441,7 +441,12 @@ async fn check_events(
                 out.push(Ok(e));
             }
             Err(v) => out.push(Err(Problem::validation(
-                v.into_iter().map(|e| within(i, e)).collect(),
+                v.into_iter()
+                    .map(|mut e| {
+                        e.field = e.field.map(|f| epcis_field(&f));
+                        within(i, e)
+                    })
+                    .collect(),
             ))),
         }
     }
@@ -655,6 +660,12 @@ fn epcis_field(field: &str) -> String {
         "output_lots" => quantities("outputQuantityList"),
         "biz_location" => "bizLocation.id".to_owned(),
         "read_point" => "readPoint.id".to_owned(),
+        "event_time" => "eventTime".to_owned(),
+        "event_time_zone_offset" => "eventTimeZoneOffset".to_owned(),
+        "biz_step" => "bizStep".to_owned(),
+        "biz_transactions" => format!("bizTransactionList{index}"),
+        "sources" => format!("sourceList{index}"),
+        "destinations" => format!("destinationList{index}"),
         _ => field.to_owned(),
     }
 }
@@ -1656,6 +1667,7 @@ mod tests {
             at("biz_location", 1),
             "epcisBody.eventList[1].bizLocation.id"
         );
+        assert_eq!(at("event_time", 1), "epcisBody.eventList[1].eventTime");
         assert_eq!(at("eventID", 5), "epcisBody.eventList[5].eventID");
         assert_eq!(at("", 6), "epcisBody.eventList[6]");
         assert_eq!(

@@ -563,3 +563,43 @@ store_test!(
         .await;
     }
 );
+
+store_test!(
+    sensor_data_captured_from_xml_reads_back_with_its_published_hash_ids,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let name = "SensorDataExamples-cases-1-6-7.xml";
+        let sent = read(name);
+        let published: Vec<String> = fixture("SensorDataExamples-cases-1-6-7.hashes")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        let job = server
+            .capture(&fixture(name), "application/xml", "proceed")
+            .await;
+        // Case 6 reports the conditions at a place with no object (an empty epcList): EPCIS
+        // allows it, Threadline records only events that name a unit or a lot.
+        let errors = job["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{job:#}");
+        assert_eq!(errors[0]["field"], "EventList[1].epcList");
+        assert_eq!(errors[0]["title"], "required");
+
+        let captured = [published[0].clone(), published[2].clone()];
+        let (json, xml) = server.query(&captured).await;
+        for back in [&json, &xml] {
+            assert_eq!(event_ids(back), captured);
+            assert_eq!(hashes(back), captured);
+        }
+        // The readings come back as sent, in both bindings.
+        assert_eq!(
+            json.events[1]["sensorElementList"][0]["sensorReport"][1],
+            json!({"type": "rail:Abc", "stringValue": "111100001111000011110000",
+                "deviceID": "https://id.gs1.org/8004/4000001112"})
+        );
+        assert_eq!(
+            xml.events[1]["sensorElementList"],
+            json.events[1]["sensorElementList"]
+        );
+    }
+);
