@@ -1,6 +1,7 @@
 //! WebSocket query subscriptions, the REST binding's other way to subscribe: `GET
 //! /epcis/queries/{name}/events?stream=true` upgraded to a WebSocket sends, as they are
-//! captured, the events the named query matches — each batch an `EPCISQueryDocument` (JSON-LD)
+//! captured, the events the named query matches — each look's an `EPCISQueryDocument` (JSON-LD, at
+//! most 500 events; more make several)
 //! naming the query and the socket's subscription ID — until either side closes it.
 //!
 //! What a socket sends is what its client may read: the upgrade request passed the route's
@@ -23,6 +24,7 @@ use threadline_epcis::format::EpcFormat;
 use threadline_epcis::query::Filter;
 use uuid::Uuid;
 
+use super::subscriptions::REPORT_BATCH;
 use super::{Problem, Products, Reader, judge, narrowed, prepared_filter};
 use crate::AppState;
 
@@ -96,40 +98,44 @@ struct Stream {
 
 impl Stream {
     async fn run(mut self, mut socket: WebSocket) {
+        // An interval, not a sleep per turn: a chatty client must not keep the looks away.
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 msg = socket.recv() => match msg {
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                     Some(Ok(_)) => {}
                 },
-                () = tokio::time::sleep(POLL) => {
-                    let sent = match self.look().await {
-                        Ok(Some(doc)) => socket.send(Message::text(doc)).await,
-                        Ok(None) => Ok(()),
+                _ = tick.tick() => {
+                    let docs = match self.look().await {
+                        Ok(docs) => docs,
                         Err(p) => {
                             tracing::warn!(query = %self.query, problem = ?p, "EPCIS WebSocket subscription stopped");
                             let _ = socket.send(Message::Close(None)).await;
                             return;
                         }
                     };
-                    if sent.is_err() {
-                        return;
+                    for doc in docs {
+                        if socket.send(Message::text(doc)).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
         }
     }
 
-    /// The events captured since the last look that the query matches, as an
-    /// `EPCISQueryDocument`; `None` when there are none.
-    async fn look(&mut self) -> Result<Option<String>, Problem> {
+    /// The events captured since the last look that the query matches, as
+    /// `EPCISQueryDocument`s of at most [`REPORT_BATCH`] events; none when none matched.
+    async fn look(&mut self) -> Result<Vec<String>, Problem> {
         let head = self.app.store.ledger_len().await?;
         if head <= self.after {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let Some(mut q) = narrowed(&self.app, &self.filter).await? else {
             self.after = head;
-            return Ok(None);
+            return Ok(Vec::new());
         };
         q.after_seq = Some(self.after);
         let mut products = Products::default();
@@ -173,21 +179,20 @@ impl Stream {
             }
         }
         self.after = to;
-        if found.is_empty() {
-            return Ok(None);
-        }
-        let mut doc = threadline_epcis::query_document(
-            &self.query,
-            &found,
-            &products.catalogue,
-            self.app.clock.now(),
-        );
-        doc["epcisBody"]["queryResults"]["subscriptionID"] = json!(self.id.to_string());
-        threadline_epcis::format::reformat_document(
-            &mut doc,
-            self.format,
-            &self.app.company_prefixes,
-        );
-        Ok(Some(doc.to_string()))
+        let now = self.app.clock.now();
+        Ok(found
+            .chunks(REPORT_BATCH)
+            .map(|events| {
+                let mut doc =
+                    threadline_epcis::query_document(&self.query, events, &products.catalogue, now);
+                doc["epcisBody"]["queryResults"]["subscriptionID"] = json!(self.id.to_string());
+                threadline_epcis::format::reformat_document(
+                    &mut doc,
+                    self.format,
+                    &self.app.company_prefixes,
+                );
+                doc.to_string()
+            })
+            .collect())
     }
 }
