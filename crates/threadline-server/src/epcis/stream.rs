@@ -1,8 +1,8 @@
 //! WebSocket query subscriptions, the REST binding's other way to subscribe: `GET
 //! /epcis/queries/{name}/events?stream=true` upgraded to a WebSocket sends, as they are
-//! captured, the events the named query matches — each look's an `EPCISQueryDocument` (JSON-LD, at
-//! most 500 events; more make several)
-//! naming the query and the socket's subscription ID — until either side closes it.
+//! captured, the events the named query matches — as `EPCISQueryDocument`s (JSON-LD, at most
+//! 500 events each) naming the query and the socket's subscription ID — until either side
+//! closes it.
 //!
 //! What a socket sends is what its client may read: the upgrade request passed the route's
 //! guard (`read`, an EPCIS problem document otherwise), and every event is masked, kept behind
