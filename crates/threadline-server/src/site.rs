@@ -259,6 +259,20 @@ impl SiteScope {
     }
 
     async fn look(&self, store: &dyn Store, key: &ItemKey) -> Result<bool, AppError> {
+        // Where it is now is one point read; only a unit that is elsewhere needs its history
+        // (a trace or a campaign over a site's own units then reads no timeline at all).
+        match store.item(key).await? {
+            None => return Ok(false),
+            Some(item)
+                if item
+                    .location
+                    .as_ref()
+                    .is_some_and(|l| self.places.contains(l)) =>
+            {
+                return Ok(true);
+            }
+            Some(_) => {}
+        }
         // The unit and its timeline in one snapshot, batch events read from their heads.
         let Some(history) = store.unit_history(key).await? else {
             return Ok(false);
