@@ -147,9 +147,12 @@ pub const PROJECTION_TABLES: &[&str] = &[
 /// product whose definition says `container` (`is_container`: the engine's test of
 /// `cp.def`); parts built into an assembly do not take its steps and are not listed.
 ///
-/// The containers are found from the unit outwards: `CROSS JOIN` keeps SQLite's planner from
-/// starting at `genealogy` (it would read every unit link, 0.4 s a passport at 1 M events);
-/// PostgreSQL treats it as the inner join it is.
+/// Every join is read from the unit outwards: `CROSS JOIN` fixes SQLite's join order, which
+/// without it starts at `genealogy` (SQLite 3.40: every unit link, 0.4 s a passport at 1 M
+/// events) or scans `event_items` and `events` whole against a Bloom filter of the few rows
+/// wanted (the bundled SQLite 3.50: 2.9 s a passport at 1 M events); PostgreSQL treats it as
+/// the inner join it is. With no `sqlite_stat1` SQLite's planner guesses every table's size,
+/// and its guesses changed between versions — `tests` pin the plan (`timeline_plan`).
 pub fn timeline_sql(p: fn(usize) -> String, corrections: &str, is_container: &str) -> String {
     let (product, serial, after) = (p(1), p(2), p(3));
     format!(
@@ -180,14 +183,16 @@ pub fn timeline_sql(p: fn(usize) -> String, corrections: &str, is_container: &st
            WHERE ei.seq > {after}
            UNION ALL
            SELECT ei.seq, ei.role, h.id, h.depth
-           FROM held h JOIN event_items ei ON ei.item_id = h.id AND ei.role = 0
-           WHERE ei.seq > h.lo AND (h.hi IS NULL OR ei.seq < h.hi) AND ei.seq > {after}
+           FROM held h CROSS JOIN event_items ei
+           WHERE ei.item_id = h.id AND ei.role = 0
+             AND ei.seq > h.lo AND (h.hi IS NULL OR ei.seq < h.hi) AND ei.seq > {after}
          )
          SELECT r.seq, r.role, e.head, e.units,
                 CASE WHEN e.head IS NULL OR r.role = 1 THEN l.body END, l.hash,
                 {corrections}, vp.code, vi.serial
-         FROM hits r JOIN events e ON e.seq = r.seq JOIN ledger l ON l.seq = r.seq
+         FROM hits r CROSS JOIN events e CROSS JOIN ledger l
          LEFT JOIN items vi ON vi.id = r.via LEFT JOIN products vp ON vp.id = vi.product_id
+         WHERE e.seq = r.seq AND l.seq = r.seq
          ORDER BY r.seq, r.depth, r.role"
     )
 }
