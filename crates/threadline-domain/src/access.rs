@@ -173,14 +173,32 @@ impl fmt::Debug for Permissions {
     }
 }
 
+impl Permissions {
+    /// The stored form: names separated by single spaces.
+    pub fn to_stored(self) -> String {
+        self.iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Reads the stored form; a name this version does not know grants nothing.
+    pub fn from_stored(s: &str) -> Permissions {
+        s.split_whitespace()
+            .filter_map(|n| Permission::parse(n).ok())
+            .fold(Permissions::NONE, Permissions::with)
+    }
+}
+
 impl Serialize for Permissions {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.iter())
     }
 }
 
-/// A shipped role: the jobs of the product brief. Custom roles are future work; until then a
-/// user or token holds one or more of these.
+/// A shipped role: the jobs of the product brief. The plant adds its own beside them
+/// ([`RoleDefinition`], named by a [`RoleName`]); a user or token holds any mix of both
+/// ([`Roles`]).
 #[derive(
     Debug,
     Clone,
@@ -253,7 +271,7 @@ impl Role {
                 FieldError::new(
                     "unknown_role",
                     format!(
-                        "`{s}` is not a role; the roles are {}",
+                        "`{s}` is not a role; the shipped roles are {}",
                         Role::ALL
                             .iter()
                             .map(|r| r.as_str())
@@ -297,58 +315,296 @@ impl fmt::Display for Role {
     }
 }
 
-/// The roles of one user or token: at least one, no repeats, in a fixed order.
+/// Longest custom role name.
+pub const MAX_ROLE_NAME_LEN: usize = 32;
+
+/// The name of a custom role (`line-inspector`, `qa_lead`): a lowercase slug — a letter, then
+/// letters, digits, `-` and `_`, at most [`MAX_ROLE_NAME_LEN`] characters — that is not a
+/// shipped role's name. No spaces, so it stores in a user's space-separated roles.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(s: &str) -> Result<RoleName, FieldError> {
+        if s.is_empty() {
+            return Err(FieldError::new("empty", "a role's name must not be empty"));
+        }
+        if s.chars().count() > MAX_ROLE_NAME_LEN {
+            return Err(FieldError::new(
+                "too_long",
+                format!("a role's name has at most {MAX_ROLE_NAME_LEN} characters"),
+            ));
+        }
+        if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(FieldError::new(
+                "invalid_character",
+                format!(
+                    "role name `{}` must start with a lowercase letter",
+                    s.escape_debug()
+                ),
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
+        {
+            return Err(FieldError::new(
+                "invalid_character",
+                format!(
+                    "role name `{}` contains `{}`; use lowercase letters, digits, `-` and `_`",
+                    s.escape_debug(),
+                    c.escape_debug()
+                ),
+            ));
+        }
+        if Role::parse(s).is_ok() {
+            return Err(FieldError::new(
+                "shipped_role",
+                format!("`{s}` is a shipped role; a custom role needs a name of its own"),
+            ));
+        }
+        Ok(RoleName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoleName {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        RoleName::parse(&s)
+    }
+}
+
+impl From<RoleName> for String {
+    fn from(v: RoleName) -> String {
+        v.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Longest label and description of a custom role, in characters.
+pub const MAX_ROLE_LABEL_CHARS: usize = 80;
+pub const MAX_ROLE_DESCRIPTION_CHARS: usize = 500;
+
+/// A role the plant defines: its name, what people read for it, and what it may do.
+///
+/// A custom role grants its permissions and nothing else. It never makes an account a partner
+/// (partner scoping comes only with the shipped `distributor` role, which stands alone) and it
+/// does not loosen a site binding (that belongs to the user or token, not to a role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDefinition {
+    pub name: RoleName,
+    /// What the pages show for it (`产线检验员`).
+    pub label: String,
+    pub description: Option<String>,
+    /// Never empty.
+    pub permissions: Permissions,
+}
+
+impl RoleDefinition {
+    /// A definition from what an administrator sent; every problem is named by its field
+    /// (`name`, `label`, `description`, `permissions`, `permissions[2]`).
+    pub fn parse<S: AsRef<str>>(
+        name: &str,
+        label: &str,
+        description: Option<&str>,
+        permissions: &[S],
+    ) -> Result<RoleDefinition, Vec<FieldError>> {
+        let mut problems = Vec::new();
+        let name = RoleName::parse(name)
+            .map_err(|e| problems.push(e.at("name")))
+            .ok();
+        let label = label.trim();
+        if label.is_empty() {
+            problems.push(FieldError::new("empty", "a role needs a label").at("label"));
+        } else if label.chars().count() > MAX_ROLE_LABEL_CHARS {
+            problems.push(
+                FieldError::new(
+                    "too_long",
+                    format!("a role's label has at most {MAX_ROLE_LABEL_CHARS} characters"),
+                )
+                .at("label"),
+            );
+        }
+        let description = description.map(str::trim).filter(|d| !d.is_empty());
+        if description.is_some_and(|d| d.chars().count() > MAX_ROLE_DESCRIPTION_CHARS) {
+            problems.push(
+                FieldError::new(
+                    "too_long",
+                    format!(
+                        "a role's description has at most {MAX_ROLE_DESCRIPTION_CHARS} characters"
+                    ),
+                )
+                .at("description"),
+            );
+        }
+        let mut set = Permissions::NONE;
+        for (i, p) in permissions.iter().enumerate() {
+            match Permission::parse(p.as_ref().trim()) {
+                Ok(p) => set = set.with(p),
+                Err(e) => problems.push(e.at(format!("permissions[{i}]"))),
+            }
+        }
+        if permissions.is_empty() {
+            problems.push(
+                FieldError::new("no_permissions", "a role grants at least one permission")
+                    .at("permissions"),
+            );
+        }
+        match name {
+            Some(name) if problems.is_empty() => Ok(RoleDefinition {
+                name,
+                label: label.to_owned(),
+                description: description.map(str::to_owned),
+                permissions: set,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// One role a user or token holds: shipped, or defined by the plant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoleRef {
+    Shipped(Role),
+    Custom(RoleName),
+}
+
+impl RoleRef {
+    /// A shipped role's name is that role; any other slug names a custom role (which may not
+    /// be defined: the store checks that when the role is given to someone).
+    pub fn parse(s: &str) -> Result<RoleRef, FieldError> {
+        if let Ok(r) = Role::parse(s) {
+            return Ok(RoleRef::Shipped(r));
+        }
+        RoleName::parse(s).map(RoleRef::Custom).map_err(|e| {
+            FieldError::new(
+                "unknown_role",
+                format!("`{}` is not a role: {}", s.escape_debug(), e.message),
+            )
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            RoleRef::Shipped(r) => r.as_str(),
+            RoleRef::Custom(n) => n.as_str(),
+        }
+    }
+}
+
+/// The roles of one user or token: at least one, no repeats, shipped roles first in their
+/// fixed order, then custom roles by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
-pub struct Roles(Vec<Role>);
+pub struct Roles {
+    shipped: Vec<Role>,
+    custom: Vec<RoleName>,
+}
 
 impl Roles {
     pub fn one(r: Role) -> Roles {
-        Roles(vec![r])
+        Roles {
+            shipped: vec![r],
+            custom: Vec::new(),
+        }
     }
 
+    fn of(refs: impl IntoIterator<Item = RoleRef>) -> Roles {
+        let mut roles = Roles {
+            shipped: Vec::new(),
+            custom: Vec::new(),
+        };
+        for r in refs {
+            match r {
+                RoleRef::Shipped(r) => roles.shipped.push(r),
+                RoleRef::Custom(n) => roles.custom.push(n),
+            }
+        }
+        roles.shipped.sort();
+        roles.shipped.dedup();
+        roles.custom.sort();
+        roles.custom.dedup();
+        roles
+    }
+
+    /// Shipped role names and custom role names alike; whether a custom role is defined is
+    /// the store's to check when the roles are given to someone.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Roles, FieldError> {
         if names.is_empty() {
             return Err(FieldError::new("empty", "give at least one role"));
         }
-        let mut roles = names
+        let refs = names
             .iter()
-            .map(|n| Role::parse(n.as_ref().trim()))
+            .map(|n| RoleRef::parse(n.as_ref().trim()))
             .collect::<Result<Vec<_>, _>>()?;
-        roles.sort();
-        roles.dedup();
-        Ok(Roles(roles))
+        Ok(Roles::of(refs))
     }
 
-    /// Reads the stored form (names separated by spaces). Names this version does not know —
-    /// written by a newer Threadline — grant nothing rather than fail the sign-in.
+    /// Reads the stored form (names separated by spaces). A name that is no role at all —
+    /// written by a newer Threadline — is dropped; a custom role that is no longer defined
+    /// grants nothing ([`Roles::permissions`]). Neither fails the sign-in.
     pub fn from_stored(s: &str) -> Roles {
-        let mut roles: Vec<Role> = s
-            .split_whitespace()
-            .filter_map(|n| Role::parse(n).ok())
-            .collect();
-        roles.sort();
-        roles.dedup();
-        Roles(roles)
+        Roles::of(s.split_whitespace().filter_map(|n| RoleRef::parse(n).ok()))
     }
 
     /// The stored form: names separated by single spaces.
     pub fn to_stored(&self) -> String {
-        self.0
+        self.names().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Every role's name, shipped first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.shipped
             .iter()
             .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+            .chain(self.custom.iter().map(RoleName::as_str))
     }
 
-    pub fn as_slice(&self) -> &[Role] {
-        &self.0
+    /// The shipped roles held.
+    pub fn shipped(&self) -> &[Role] {
+        &self.shipped
     }
 
-    pub fn permissions(&self) -> Permissions {
-        self.0
+    /// The custom roles held, by name.
+    pub fn custom(&self) -> &[RoleName] {
+        &self.custom
+    }
+
+    pub fn contains(&self, r: Role) -> bool {
+        self.shipped.contains(&r)
+    }
+
+    /// Holds `r` and nothing else.
+    pub fn is_only(&self, r: Role) -> bool {
+        self.shipped == [r] && self.custom.is_empty()
+    }
+
+    /// What the shipped roles allow.
+    pub fn shipped_permissions(&self) -> Permissions {
+        self.shipped
             .iter()
             .fold(Permissions::NONE, |s, r| s.union(r.permissions()))
+    }
+
+    /// What the roles allow, given the custom roles defined now; a custom role not among
+    /// them grants nothing.
+    pub fn permissions(&self, defined: &[RoleDefinition]) -> Permissions {
+        self.custom
+            .iter()
+            .filter_map(|n| defined.iter().find(|d| d.name == *n))
+            .fold(self.shipped_permissions(), |s, d| s.union(d.permissions))
     }
 }
 
@@ -361,7 +617,7 @@ impl TryFrom<Vec<String>> for Roles {
 
 impl From<Roles> for Vec<String> {
     fn from(r: Roles) -> Vec<String> {
-        r.0.iter().map(|r| r.as_str().to_owned()).collect()
+        r.names().map(str::to_owned).collect()
     }
 }
 
@@ -688,8 +944,29 @@ mod tests {
                 let names: Vec<&str> = picks.iter().map(|i| Role::ALL[*i].as_str()).collect();
                 let roles = Roles::parse(&names).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(Roles::from_stored(&roles.to_stored()), roles.clone());
-                for r in roles.as_slice() {
-                    prop_assert!(roles.permissions().covers(r.permissions()));
+                for r in roles.shipped() {
+                    prop_assert!(roles.permissions(&[]).covers(r.permissions()));
+                }
+            }
+
+            #[test]
+            fn permissions_survive_storage(bits in 0u32..(1 << 18)) {
+                let set = Permission::ALL
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| bits & (1 << i) != 0)
+                    .fold(Permissions::NONE, |s, (_, p)| s.with(*p));
+                prop_assert_eq!(Permissions::from_stored(&set.to_stored()), set);
+            }
+
+            #[test]
+            fn a_role_name_that_parses_is_a_slug_no_shipped_role_has(s in "[a-z0-9_ -]{0,40}|\\PC{0,12}") {
+                if let Ok(n) = RoleName::parse(&s) {
+                    prop_assert_eq!(n.as_str(), s.as_str());
+                    prop_assert!(Role::parse(&s).is_err());
+                    prop_assert!(!s.contains(char::is_whitespace) && s.len() <= MAX_ROLE_NAME_LEN);
+                    let stored = Roles::parse(&[s.as_str(), "qc"]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(Roles::from_stored(&stored.to_stored()), stored);
                 }
             }
         }
@@ -734,20 +1011,83 @@ mod tests {
     #[test]
     fn roles_parse_sort_and_store() {
         let r = Roles::parse(&["qc", "warehouse", "qc"]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.as_slice(), &[Role::Warehouse, Role::Qc]);
+        assert_eq!(r.shipped(), &[Role::Warehouse, Role::Qc]);
         assert_eq!(Roles::from_stored(&r.to_stored()), r);
+        let stored = Roles::from_stored("qc future_role Not-A-Role");
+        assert_eq!(stored.shipped(), &[Role::Qc]);
+        assert_eq!(stored.to_stored(), "qc future_role");
         assert_eq!(
-            Roles::from_stored("qc future_role").as_slice(),
-            &[Role::Qc],
-            "unknown stored roles grant nothing"
+            stored.permissions(&[]),
+            Role::Qc.permissions(),
+            "a custom role that is not defined grants nothing"
         );
         assert!(Roles::parse::<&str>(&[]).is_err());
         assert_eq!(
-            Roles::parse(&["boss"]).map_err(|e| e.code),
+            Roles::parse(&["Boss!"]).map_err(|e| e.code),
             Err("unknown_role")
         );
-        assert!(r.permissions().contains(Permission::Inspect));
-        assert!(r.permissions().contains(Permission::Ship));
+        assert!(r.permissions(&[]).contains(Permission::Inspect));
+        assert!(r.permissions(&[]).contains(Permission::Ship));
+    }
+
+    #[test]
+    fn custom_roles_grant_their_permissions_beside_the_shipped_ones() {
+        use Permission::*;
+        let def =
+            RoleDefinition::parse("line-inspector", " 产线检验员 ", None, &["read", "inspect"])
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(def.label, "产线检验员");
+        assert_eq!(def.permissions, Permissions::of(&[Read, Inspect]));
+        let roles =
+            Roles::parse(&["line-inspector", "warehouse"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(roles.to_stored(), "warehouse line-inspector");
+        assert!(!roles.is_only(Role::Warehouse) && roles.contains(Role::Warehouse));
+        let granted = roles.permissions(std::slice::from_ref(&def));
+        assert!(granted.contains(Inspect) && granted.contains(Ship));
+        assert!(!roles.permissions(&[]).contains(Inspect));
+        assert!(!roles.shipped_permissions().contains(Inspect));
+    }
+
+    #[test]
+    fn a_role_definition_names_every_problem_by_field() {
+        let fields = |r: Result<RoleDefinition, Vec<FieldError>>| -> Vec<(&'static str, String)> {
+            r.err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| (e.code, e.field.unwrap_or_default()))
+                .collect()
+        };
+        assert_eq!(
+            fields(RoleDefinition::parse("qc", "QC", None, &["read"])),
+            [("shipped_role", "name".to_owned())]
+        );
+        assert_eq!(
+            fields(RoleDefinition::parse(&"x".repeat(33), "X", None, &["read"])),
+            [("too_long", "name".to_owned())]
+        );
+        assert_eq!(
+            fields(RoleDefinition::parse("Line 1", "X", None, &["read"])),
+            [("invalid_character", "name".to_owned())]
+        );
+        assert_eq!(
+            fields(RoleDefinition::parse("ok", " ", None, &["read", "fly"])),
+            [
+                ("empty", "label".to_owned()),
+                ("unknown_permission", "permissions[1]".to_owned())
+            ]
+        );
+        assert_eq!(
+            fields(RoleDefinition::parse::<&str>(
+                "ok",
+                "OK",
+                Some(&"d".repeat(501)),
+                &[]
+            )),
+            [
+                ("too_long", "description".to_owned()),
+                ("no_permissions", "permissions".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use threadline_domain::FieldError;
 use threadline_domain::access::{
-    Credential, CredentialKind, Password, Role, Roles, TokenName, UserName,
+    Credential, CredentialKind, Password, Permissions, Role, Roles, TokenName, UserName,
 };
 use threadline_domain::master::PartyKind;
 use threadline_domain::{LocationCode, PartyCode};
@@ -41,13 +41,14 @@ pub struct SignInRequest {
 /// The body of a successful sign-in and of `/me` for a session.
 fn session_body(
     user: &UserRecord,
+    permissions: Permissions,
     csrf_token: &str,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> serde_json::Value {
     json!({
         "actor": user.name,
         "user": user.view(),
-        "permissions": user.roles.permissions(),
+        "permissions": permissions,
         "csrf_token": csrf_token,
         "expires_at": expires_at,
     })
@@ -78,7 +79,14 @@ pub async fn create_session(
     require_json(&headers)?;
     let req: SignInRequest = parse(&body, "")?;
     let s = sign_in(&app, &req.name, &req.password, address.as_deref()).await?;
-    let mut resp = Json(session_body(&s.user, &s.csrf_token, s.expires_at)).into_response();
+    let permissions = crate::auth::permissions_of(&app, &s.user.roles).await?;
+    let mut resp = Json(session_body(
+        &s.user,
+        permissions,
+        &s.csrf_token,
+        s.expires_at,
+    ))
+    .into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&app, &s));
     Ok(resp)
@@ -437,14 +445,14 @@ pub async fn partner(
     party: Option<&PartyCode>,
     roles: &Roles,
 ) -> Result<(), AppError> {
-    let is_distributor = roles.as_slice().contains(&Role::Distributor);
+    let is_distributor = roles.contains(Role::Distributor);
     let problem = match party {
         None if is_distributor => Some((
             "required",
             "a distributor account names its party (`party`)".to_owned(),
         )),
         None => None,
-        Some(_) if roles.as_slice() != [Role::Distributor] => Some((
+        Some(_) if !roles.is_only(Role::Distributor) => Some((
             "invalid_party",
             "only an account with the single role `distributor` is bound to a party".to_owned(),
         )),

@@ -143,17 +143,18 @@ impl AuthSettings {
 /// Last-use and last-seen times are written at most this often per token or session.
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// API tokens recently found valid, by the digest of their secret, so that a machine sending
-/// thousands of requests a second costs one lookup every [`TokenCache::LIFETIME`] instead of
-/// a database read per request.
+/// API tokens recently found valid, by the digest of their secret, with the permissions their
+/// roles granted then (custom roles resolved), so that a machine sending thousands of requests
+/// a second costs one lookup every [`TokenCache::LIFETIME`] instead of database reads per
+/// request.
 ///
-/// A token revoked through this server is forgotten at once ([`AppState::change_access`]
-/// empties the cache on every access change); a token revoked by another server sharing the
-/// database is refused here at the latest [`TokenCache::LIFETIME`] later. Unknown and revoked
-/// tokens are never kept, so a stream of bad secrets cannot fill it.
+/// A token revoked, or a custom role changed or deleted, through this server is forgotten at
+/// once ([`AppState::change_access`] empties the cache on every access change); a change made
+/// by another server sharing the database holds here at the latest [`TokenCache::LIFETIME`]
+/// later. Unknown and revoked tokens are never kept, so a stream of bad secrets cannot fill it.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    found: Mutex<HashMap<[u8; 32], (TokenRecord, Instant)>>,
+    found: Mutex<HashMap<[u8; 32], (TokenRecord, Permissions, Instant)>>,
 }
 
 impl TokenCache {
@@ -162,25 +163,25 @@ impl TokenCache {
     /// At most this many tokens are kept; past it the cache starts over.
     const CAPACITY: usize = 4096;
 
-    fn get(&self, digest: &[u8; 32]) -> Option<TokenRecord> {
+    fn get(&self, digest: &[u8; 32]) -> Option<(TokenRecord, Permissions)> {
         let found = self.found.lock().ok()?;
-        let (token, at) = found.get(digest)?;
-        (at.elapsed() < Self::LIFETIME).then(|| token.clone())
+        let (token, permissions, at) = found.get(digest)?;
+        (at.elapsed() < Self::LIFETIME).then(|| (token.clone(), *permissions))
     }
 
-    fn put(&self, digest: [u8; 32], token: TokenRecord) {
+    fn put(&self, digest: [u8; 32], token: TokenRecord, permissions: Permissions) {
         if let Ok(mut found) = self.found.lock() {
             if found.len() >= Self::CAPACITY {
                 found.clear();
             }
-            found.insert(digest, (token, Instant::now()));
+            found.insert(digest, (token, permissions, Instant::now()));
         }
     }
 
     /// Notes a use written to the database, so the cached copy does not ask for another.
     fn used(&self, digest: &[u8; 32], at: DateTime<Utc>) {
         if let Ok(mut found) = self.found.lock()
-            && let Some((token, _)) = found.get_mut(digest)
+            && let Some((token, _, _)) = found.get_mut(digest)
         {
             token.last_used_at = Some(at);
         }
@@ -591,6 +592,22 @@ async fn sign_in_checked(
     })
 }
 
+/// What `roles` allow now: the shipped roles' permissions, and each custom role's as stored
+/// (read only when the roles name one; a custom role no longer defined grants nothing).
+pub async fn permissions_of(app: &AppState, roles: &Roles) -> Result<Permissions, StoreError> {
+    if roles.custom().is_empty() {
+        return Ok(roles.shipped_permissions());
+    }
+    let defined: Vec<_> = app
+        .store
+        .custom_roles()
+        .await?
+        .into_iter()
+        .map(|r| r.def)
+        .collect();
+    Ok(roles.permissions(&defined))
+}
+
 /// Recognises the actor of a request: a bearer token if an `Authorization` header is sent
 /// (a bad one is refused, never ignored), else the session cookie (a stale one is ignored),
 /// else nobody.
@@ -611,8 +628,8 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
             .ok_or_else(invalid)?;
         let secret = Credential::parse(CredentialKind::ApiToken, secret).map_err(|_| invalid())?;
         let digest = secret.digest();
-        let token = match app.tokens.get(&digest) {
-            Some(token) => token,
+        let (token, permissions) = match app.tokens.get(&digest) {
+            Some(found) => found,
             None => {
                 let token = app
                     .store
@@ -620,8 +637,9 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
                     .await?
                     .filter(|t| t.revoked_at.is_none())
                     .ok_or_else(invalid)?;
-                app.tokens.put(digest, token.clone());
-                token
+                let permissions = permissions_of(app, &token.roles).await?;
+                app.tokens.put(digest, token.clone(), permissions);
+                (token, permissions)
             }
         };
         let stale = token
@@ -633,7 +651,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
         }
         return Ok(Some(Actor {
             principal: Principal::Token(token.name),
-            permissions: token.roles.permissions(),
+            permissions,
             roles: token.roles,
             site: token.site,
             party: token.party,
@@ -658,8 +676,8 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<
         app.store.touch_session(&digest, now).await?;
     }
     Ok(Some(Actor {
+        permissions: permissions_of(app, &s.user.roles).await?,
         principal: Principal::User(s.user.name),
-        permissions: s.user.roles.permissions(),
         roles: s.user.roles,
         site: s.user.site,
         party: s.user.party,

@@ -156,7 +156,10 @@ pub async fn signature(
     if user.disabled {
         return Err(refused("signature.user", "the signer's account is locked"));
     }
-    if !user.roles.permissions().contains(needs) {
+    if !crate::auth::permissions_of(app, &user.roles)
+        .await?
+        .contains(needs)
+    {
         return Err(refused(
             "signature.user",
             format!(

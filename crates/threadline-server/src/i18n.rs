@@ -409,6 +409,19 @@ pub enum Msg {
     Users,
     Roles,
     Tokens,
+    CustomRoles,
+    CustomRolesHint,
+    NoCustomRoles,
+    ShippedRoles,
+    ShippedRolesHint,
+    NewRole,
+    RoleName,
+    RoleNameHint,
+    RoleLabel,
+    Permissions,
+    HeldBy,
+    CopyRole,
+    DeleteRole,
     NotFoundPage,
     CloseRecall,
     CloseNote,
@@ -1291,6 +1304,44 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, Roles) => "Roles",
         (Lang::Zh, Tokens) => "API 令牌",
         (Lang::En, Tokens) => "API tokens",
+        (Lang::Zh, CustomRoles) => "自定义角色",
+        (Lang::En, CustomRoles) => "Custom roles",
+        (Lang::Zh, CustomRolesHint) => {
+            "按本厂的岗位把权限组合成角色，与内置角色一样分配给用户和 API 令牌。修改角色的权限后，持有它的用户和令牌从下一次请求起按新权限执行。账号绑定的厂区照样限定它的范围；自定义角色不会让账号成为经销商账号。"
+        }
+        (Lang::En, CustomRolesHint) => {
+            "Your plant's own jobs as sets of permissions, given to users and API tokens like the shipped roles. A change to a role holds from the next request of every user and token that holds it. An account's site still bounds what it does; a custom role never makes an account a distributor's."
+        }
+        (Lang::Zh, NoCustomRoles) => "还没有自定义角色。",
+        (Lang::En, NoCustomRoles) => "No custom roles yet.",
+        (Lang::Zh, ShippedRoles) => "内置角色",
+        (Lang::En, ShippedRoles) => "Shipped roles",
+        (Lang::Zh, ShippedRolesHint) => {
+            "内置角色的权限固定，不能修改或删除。点“复制”可以它为起点新建一个角色。"
+        }
+        (Lang::En, ShippedRolesHint) => {
+            "The shipped roles are fixed: they cannot be changed or deleted. Copy one as the starting point of a custom role."
+        }
+        (Lang::Zh, NewRole) => "新建角色",
+        (Lang::En, NewRole) => "New role",
+        (Lang::Zh, RoleName) => "角色代码",
+        (Lang::En, RoleName) => "Role name",
+        (Lang::Zh, RoleNameHint) => {
+            "以小写字母开头，只用小写字母、数字、- 和 _，最多 32 个字符，不能与内置角色同名；创建后不能修改。"
+        }
+        (Lang::En, RoleNameHint) => {
+            "A lowercase letter, then lowercase letters, digits, - and _; at most 32 characters; not a shipped role's name. It cannot be changed later."
+        }
+        (Lang::Zh, RoleLabel) => "显示名称",
+        (Lang::En, RoleLabel) => "Label",
+        (Lang::Zh, Permissions) => "权限",
+        (Lang::En, Permissions) => "Permissions",
+        (Lang::Zh, HeldBy) => "持有者",
+        (Lang::En, HeldBy) => "Held by",
+        (Lang::Zh, CopyRole) => "复制",
+        (Lang::En, CopyRole) => "Copy",
+        (Lang::Zh, DeleteRole) => "删除",
+        (Lang::En, DeleteRole) => "Delete",
         (Lang::Zh, NotFoundPage) => "页面不存在",
         (Lang::En, NotFoundPage) => "Page not found",
         (Lang::Zh, CloseRecall) => "召回结案",
@@ -1437,6 +1488,49 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, LedgerEvent) => "Event",
         (Lang::Zh, AuthenticityCheck) => "防伪查询",
         (Lang::En, AuthenticityCheck) => "Authenticity check",
+    }
+}
+
+/// A permission, for people (the role pages).
+pub fn permission(lang: Lang, p: threadline_domain::access::Permission) -> &'static str {
+    use threadline_domain::access::Permission::*;
+    match (lang, p) {
+        (Lang::Zh, Receive) => "收货",
+        (Lang::En, Receive) => "Receive",
+        (Lang::Zh, Commission) => "赋码与批次转换",
+        (Lang::En, Commission) => "Commission",
+        (Lang::Zh, Assemble) => "装配绑定与装箱",
+        (Lang::En, Assemble) => "Assemble and pack",
+        (Lang::Zh, Inspect) => "质检",
+        (Lang::En, Inspect) => "Inspect",
+        (Lang::Zh, Move) => "上架、移库与调拨",
+        (Lang::En, Move) => "Move",
+        (Lang::Zh, Ship) => "发货与销售",
+        (Lang::En, Ship) => "Ship and sell",
+        (Lang::Zh, Return) => "退货",
+        (Lang::En, Return) => "Returns",
+        (Lang::Zh, Repair) => "维修",
+        (Lang::En, Repair) => "Repair",
+        (Lang::Zh, Scrap) => "报废",
+        (Lang::En, Scrap) => "Scrap",
+        (Lang::Zh, Correct) => "更正记录",
+        (Lang::En, Correct) => "Correct",
+        (Lang::Zh, Hold) => "冻结与解冻",
+        (Lang::En, Hold) => "Hold and release",
+        (Lang::Zh, Recall) => "召回",
+        (Lang::En, Recall) => "Recall",
+        (Lang::Zh, Configure) => "主数据与规则配置",
+        (Lang::En, Configure) => "Configure",
+        (Lang::Zh, ManageUsers) => "用户、令牌与角色管理",
+        (Lang::En, ManageUsers) => "Manage users and roles",
+        (Lang::Zh, Read) => "查询",
+        (Lang::En, Read) => "Read",
+        (Lang::Zh, ReadAudit) => "审计与账本校验",
+        (Lang::En, ReadAudit) => "Read the audit trail",
+        (Lang::Zh, ReadCustomerData) => "查看客户信息",
+        (Lang::En, ReadCustomerData) => "See customer data",
+        (Lang::Zh, ReadPrices) => "查看价格",
+        (Lang::En, ReadPrices) => "See prices",
     }
 }
 
@@ -2051,6 +2145,21 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ("unknown_lot", "没有这个批次", "No such lot"),
     ("unknown_serial", "没有这个序列号", "No such serial"),
     ("unknown_role", "没有这个角色", "No such role"),
+    (
+        "shipped_role",
+        "这是内置角色：权限固定，自定义角色须另起名称",
+        "A shipped role: its permissions are fixed, and a custom role needs a name of its own",
+    ),
+    (
+        "role_in_use",
+        "仍有用户或令牌持有这个角色，请先收回再删除",
+        "Users or tokens still hold this role: take it from them first",
+    ),
+    (
+        "no_permissions",
+        "角色至少要有一项权限",
+        "A role grants at least one permission",
+    ),
     (
         "unknown_serial_rule",
         "没有这个序列号规则",

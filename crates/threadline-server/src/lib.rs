@@ -37,6 +37,7 @@ pub mod partner;
 pub mod passport;
 pub mod process;
 pub mod recall;
+pub mod roles;
 pub mod scan;
 pub mod serials;
 pub mod site;
@@ -92,9 +93,9 @@ impl AppState {
         }
     }
 
-    /// Changes users or tokens (with the change's audit record, in one transaction) and
-    /// forgets the tokens this server had found valid, so a revocation holds from the next
-    /// request on.
+    /// Changes users, tokens or custom roles (with the change's audit record, in one
+    /// transaction) and forgets the tokens this server had found valid with their permissions,
+    /// so a revocation or a role's new permissions hold from the next request on.
     pub async fn change_access(
         &self,
         change: threadline_store::AccessChange,
@@ -247,6 +248,8 @@ pub fn routes() -> Vec<Route> {
         ),
         route(M::GET, "/admin/users", Needs(ManageUsers), ui::users::page),
         route(M::POST, "/admin/users", Needs(ManageUsers), ui::users::act),
+        route(M::GET, "/admin/roles", Needs(ManageUsers), ui::roles::page),
+        route(M::POST, "/admin/roles", Needs(ManageUsers), ui::roles::act),
         route(M::GET, "/admin/{kind}", Needs(Configure), ui::admin::page),
         route(M::POST, "/admin/{kind}", Needs(Configure), ui::admin::save),
         route(
@@ -352,6 +355,26 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/tokens/{name}",
             Needs(ManageUsers),
             account::revoke_token,
+        ),
+        route(M::GET, "/api/v1/roles", Needs(ManageUsers), roles::list),
+        route(M::POST, "/api/v1/roles", Needs(ManageUsers), roles::create),
+        route(
+            M::GET,
+            "/api/v1/roles/{name}",
+            Needs(ManageUsers),
+            roles::get,
+        ),
+        route(
+            M::PUT,
+            "/api/v1/roles/{name}",
+            Needs(ManageUsers),
+            roles::replace,
+        ),
+        route(
+            M::DELETE,
+            "/api/v1/roles/{name}",
+            Needs(ManageUsers),
+            roles::delete,
         ),
         // The ledger.
         route(M::GET, "/api/v1/events", Needs(Read), api::list_events),

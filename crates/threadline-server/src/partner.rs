@@ -56,7 +56,7 @@ impl Actor {
     /// A partner account: bound to a party, or holding the `distributor` role (which, unbound,
     /// sees nothing).
     pub fn is_partner(&self) -> bool {
-        self.party.is_some() || self.roles.as_slice().contains(&Role::Distributor)
+        self.party.is_some() || self.roles.contains(Role::Distributor)
     }
 }
 

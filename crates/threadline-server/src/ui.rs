@@ -24,6 +24,7 @@ pub mod labels;
 pub mod passport;
 pub mod process;
 pub mod recall;
+pub mod roles;
 pub mod search;
 pub mod station;
 pub mod trace;

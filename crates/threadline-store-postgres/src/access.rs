@@ -1,12 +1,14 @@
-//! Users, API tokens and web sessions on PostgreSQL. Plain rows, not ledger entries, so these
+//! Users, API tokens, web sessions and custom roles on PostgreSQL. Plain rows, not ledger entries, so these
 //! writes never queue behind the chain head; the constraints refuse duplicates and the
 //! counters are updated in one statement each, so concurrent sign-ins cannot lose a failure.
 
 use chrono::{DateTime, Utc};
 use threadline_domain::FieldError;
-use threadline_domain::access::{LockoutPolicy, Roles};
+use threadline_domain::access::{LockoutPolicy, Permissions, RoleDefinition, RoleName, Roles};
+use threadline_store::access::{role_in_use, role_stale, role_taken, undefined_role};
 use threadline_store::{
-    LoginFailure, NewSession, NewToken, NewUser, SessionRecord, StoreError, TokenRecord, UserRecord,
+    CustomRole, LoginFailure, NewSession, NewToken, NewUser, SessionRecord, StoreError,
+    TokenRecord, UserRecord,
 };
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -68,7 +70,50 @@ fn token_row(r: &Row) -> Result<TokenRecord, StoreError> {
     })
 }
 
+const ROLE_COLUMNS: &str = "name, label, description, permissions, version, created_at, created_by, updated_at, updated_by";
+
+/// A stored custom role; `None` for a row this version cannot read (a name a newer Threadline
+/// allows), which grants nothing rather than failing every request.
+fn role_row(r: &Row) -> Result<Option<CustomRole>, StoreError> {
+    let name: String = col(r, 0)?;
+    let permissions: String = col(r, 3)?;
+    let version: i32 = col(r, 4)?;
+    let Ok(name) = RoleName::parse(&name) else {
+        return Ok(None);
+    };
+    Ok(Some(CustomRole {
+        def: RoleDefinition {
+            name,
+            label: col(r, 1)?,
+            description: col(r, 2)?,
+            permissions: Permissions::from_stored(&permissions),
+        },
+        version: u32::try_from(version).unwrap_or(0),
+        created_at: from_micros(col(r, 5)?),
+        created_by: col(r, 6)?,
+        updated_at: from_micros(col(r, 7)?),
+        updated_by: col(r, 8)?,
+    }))
+}
+
+fn version_of(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
 impl PgStore {
+    pub(crate) async fn access_custom_roles(&self) -> Result<Vec<CustomRole>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {ROLE_COLUMNS} FROM custom_roles ORDER BY name"),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        let roles = rows.iter().map(role_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(roles.into_iter().flatten().collect())
+    }
+
     pub(crate) async fn access_user_count(&self) -> Result<i64, StoreError> {
         let client = self.client().await?;
         let row = client
@@ -433,5 +478,130 @@ pub(crate) async fn revoke_token(
     if n == 0 {
         return Err(missing());
     }
+    Ok(())
+}
+
+/// Refuses giving a custom role that is not defined. The roles given are locked `FOR SHARE`
+/// until the transaction ends, so [`delete_role`] (which locks `FOR UPDATE` before counting
+/// holders) waits for this change and then counts it.
+pub(crate) async fn check_roles_defined(
+    tx: &Transaction<'_>,
+    names: &[RoleName],
+) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<&str> = names.iter().map(RoleName::as_str).collect();
+    let rows = tx
+        .query(
+            "SELECT name FROM custom_roles WHERE name = ANY($1) ORDER BY name FOR SHARE",
+            &[&wanted],
+        )
+        .await
+        .map_err(db)?;
+    let found: Vec<String> = rows.iter().map(|r| col(r, 0)).collect::<Result<_, _>>()?;
+    match wanted.iter().find(|w| !found.iter().any(|f| f == *w)) {
+        Some(missing) => Err(undefined_role(missing)),
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn create_role(tx: &Transaction<'_>, r: &CustomRole) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO custom_roles ({ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ),
+        &[
+            &r.def.name.as_str(),
+            &r.def.label,
+            &r.def.description,
+            &r.def.permissions.to_stored(),
+            &version_of(r.version),
+            &micros(r.created_at),
+            &r.created_by,
+            &micros(r.updated_at),
+            &r.updated_by,
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if is_constraint(&e, "custom_roles_pkey") {
+            role_taken(r.def.name.as_str())
+        } else {
+            db(e)
+        }
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn replace_role(
+    tx: &Transaction<'_>,
+    r: &CustomRole,
+    replaces: u32,
+) -> Result<(), StoreError> {
+    let name = r.def.name.as_str();
+    let n = tx
+        .execute(
+            "UPDATE custom_roles SET label = $3, description = $4, permissions = $5, version = $6,
+                 updated_at = $7, updated_by = $8
+             WHERE name = $1 AND version = $2",
+            &[
+                &name,
+                &version_of(replaces),
+                &r.def.label,
+                &r.def.description,
+                &r.def.permissions.to_stored(),
+                &version_of(r.version),
+                &micros(r.updated_at),
+                &r.updated_by,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    if n == 1 {
+        return Ok(());
+    }
+    let current = tx
+        .query_opt("SELECT version FROM custom_roles WHERE name = $1", &[&name])
+        .await
+        .map_err(db)?;
+    match current {
+        None => Err(StoreError::NotFound(format!("role {name}"))),
+        Some(row) => {
+            let v: i32 = col(&row, 0)?;
+            Err(role_stale(name, u32::try_from(v).unwrap_or(0), replaces))
+        }
+    }
+}
+
+pub(crate) async fn delete_role(tx: &Transaction<'_>, name: &RoleName) -> Result<(), StoreError> {
+    let name = name.as_str();
+    let locked = tx
+        .query_opt(
+            "SELECT 1 FROM custom_roles WHERE name = $1 FOR UPDATE",
+            &[&name],
+        )
+        .await
+        .map_err(db)?;
+    if locked.is_none() {
+        return Err(StoreError::NotFound(format!("role {name}")));
+    }
+    let row = tx
+        .query_one(
+            "SELECT
+                 (SELECT count(*) FROM users WHERE strpos(' ' || roles || ' ', ' ' || $1 || ' ') > 0),
+                 (SELECT count(*) FROM api_tokens
+                  WHERE revoked_at IS NULL AND strpos(' ' || roles || ' ', ' ' || $1 || ' ') > 0)",
+            &[&name],
+        )
+        .await
+        .map_err(db)?;
+    let (users, tokens): (i64, i64) = (col(&row, 0)?, col(&row, 1)?);
+    if users + tokens > 0 {
+        return Err(role_in_use(name, users, tokens));
+    }
+    tx.execute("DELETE FROM custom_roles WHERE name = $1", &[&name])
+        .await
+        .map_err(db)?;
     Ok(())
 }

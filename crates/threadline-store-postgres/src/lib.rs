@@ -778,6 +778,7 @@ impl threadline_store::Store for PgStore {
     ) -> Result<Option<i64>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        access::check_roles_defined(&tx, change.roles_given()).await?;
         match &change {
             AccessChange::CreateUser(u) => access::create_user(&tx, u).await?,
             AccessChange::SetPassword {
@@ -810,6 +811,11 @@ impl threadline_store::Store for PgStore {
             AccessChange::RevokeToken { name, now } => {
                 access::revoke_token(&tx, name, *now).await?;
             }
+            AccessChange::CreateRole(r) => access::create_role(&tx, r).await?,
+            AccessChange::ReplaceRole { role, replaces } => {
+                access::replace_role(&tx, role, *replaces).await?;
+            }
+            AccessChange::DeleteRole { name } => access::delete_role(&tx, name).await?,
         }
         let seq = match &audit {
             Some(r) => Some(audit::append_in(&tx, r).await?),
@@ -850,6 +856,10 @@ impl threadline_store::Store for PgStore {
 
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.access_token_used(id, now).await
+    }
+
+    async fn custom_roles(&self) -> Result<Vec<threadline_store::CustomRole>, StoreError> {
+        self.access_custom_roles().await
     }
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {

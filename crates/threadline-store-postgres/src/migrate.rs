@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         23,
         include_str!("../migrations/0023_epcis_subscriptions.sql"),
     ),
+    (24, include_str!("../migrations/0024_custom_roles.sql")),
     (25, include_str!("../migrations/0025_capture_job_site.sql")),
 ];
 

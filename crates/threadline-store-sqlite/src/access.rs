@@ -1,11 +1,13 @@
-//! Users, API tokens and web sessions on SQLite. Plain rows, not ledger entries.
+//! Users, API tokens, web sessions and custom roles on SQLite. Plain rows, not ledger entries.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use threadline_domain::FieldError;
-use threadline_domain::access::{LockoutPolicy, Roles};
+use threadline_domain::access::{LockoutPolicy, Permissions, RoleDefinition, RoleName, Roles};
+use threadline_store::access::{role_in_use, role_stale, role_taken, undefined_role};
 use threadline_store::{
-    LoginFailure, NewSession, NewToken, NewUser, SessionRecord, StoreError, TokenRecord, UserRecord,
+    CustomRole, LoginFailure, NewSession, NewToken, NewUser, SessionRecord, StoreError,
+    TokenRecord, UserRecord,
 };
 use uuid::Uuid;
 
@@ -345,5 +347,153 @@ pub fn end_session(c: &Connection, digest: &[u8; 32]) -> Result<(), StoreError> 
         [digest.as_slice()],
     )
     .map_err(db)?;
+    Ok(())
+}
+
+const ROLE_COLUMNS: &str = "name, label, description, permissions, version, created_at, created_by, updated_at, updated_by";
+
+fn role_row(r: &Row<'_>) -> rusqlite::Result<Option<CustomRole>> {
+    let name: String = r.get(0)?;
+    let permissions: String = r.get(3)?;
+    let version: i64 = r.get(4)?;
+    // A row this version cannot read (a name a newer Threadline allows) is left out: it grants
+    // nothing rather than failing every request.
+    let Ok(name) = RoleName::parse(&name) else {
+        return Ok(None);
+    };
+    Ok(Some(CustomRole {
+        def: RoleDefinition {
+            name,
+            label: r.get(1)?,
+            description: r.get(2)?,
+            permissions: Permissions::from_stored(&permissions),
+        },
+        version: u32::try_from(version).unwrap_or(0),
+        created_at: from_micros(r.get(5)?),
+        created_by: r.get(6)?,
+        updated_at: from_micros(r.get(7)?),
+        updated_by: r.get(8)?,
+    }))
+}
+
+pub fn custom_roles(c: &Connection) -> Result<Vec<CustomRole>, StoreError> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {ROLE_COLUMNS} FROM custom_roles ORDER BY name"
+        ))
+        .map_err(db)?;
+    let rows = st.query_map([], role_row).map_err(db)?;
+    let rows: Vec<Option<CustomRole>> = rows.collect::<Result<_, _>>().map_err(db)?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// Refuses giving a custom role that is not defined (the writer's transaction holds SQLite's
+/// one write lock, so no delete can come between this and the change).
+pub fn check_roles_defined(c: &Connection, names: &[RoleName]) -> Result<(), StoreError> {
+    for n in names {
+        let found: Option<i64> = c
+            .query_row(
+                "SELECT 1 FROM custom_roles WHERE name = ?1",
+                [n.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if found.is_none() {
+            return Err(undefined_role(n.as_str()));
+        }
+    }
+    Ok(())
+}
+
+pub fn create_role(c: &Connection, r: &CustomRole) -> Result<(), StoreError> {
+    c.execute(
+        &format!(
+            "INSERT INTO custom_roles ({ROLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
+        params![
+            r.def.name.as_str(),
+            r.def.label,
+            r.def.description,
+            r.def.permissions.to_stored(),
+            i64::from(r.version),
+            micros(r.created_at),
+            r.created_by,
+            micros(r.updated_at),
+            r.updated_by
+        ],
+    )
+    .map_err(|e| {
+        if is_unique(&e, "custom_roles.name") {
+            role_taken(r.def.name.as_str())
+        } else {
+            db(e)
+        }
+    })?;
+    Ok(())
+}
+
+pub fn replace_role(c: &Connection, r: &CustomRole, replaces: u32) -> Result<(), StoreError> {
+    let name = r.def.name.as_str();
+    let n = c
+        .execute(
+            "UPDATE custom_roles SET label = ?3, description = ?4, permissions = ?5, version = ?6,
+                 updated_at = ?7, updated_by = ?8
+             WHERE name = ?1 AND version = ?2",
+            params![
+                name,
+                i64::from(replaces),
+                r.def.label,
+                r.def.description,
+                r.def.permissions.to_stored(),
+                i64::from(r.version),
+                micros(r.updated_at),
+                r.updated_by
+            ],
+        )
+        .map_err(db)?;
+    if n == 1 {
+        return Ok(());
+    }
+    let current: Option<i64> = c
+        .query_row(
+            "SELECT version FROM custom_roles WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    match current {
+        None => Err(StoreError::NotFound(format!("role {name}"))),
+        Some(v) => Err(role_stale(name, u32::try_from(v).unwrap_or(0), replaces)),
+    }
+}
+
+pub fn delete_role(c: &Connection, name: &RoleName) -> Result<(), StoreError> {
+    let name = name.as_str();
+    let exists: Option<i64> = c
+        .query_row("SELECT 1 FROM custom_roles WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(db)?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("role {name}")));
+    }
+    let (users, tokens): (i64, i64) = c
+        .query_row(
+            "SELECT
+                 (SELECT count(*) FROM users WHERE instr(' ' || roles || ' ', ' ' || ?1 || ' ') > 0),
+                 (SELECT count(*) FROM api_tokens
+                  WHERE revoked_at IS NULL AND instr(' ' || roles || ' ', ' ' || ?1 || ' ') > 0)",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db)?;
+    if users + tokens > 0 {
+        return Err(role_in_use(name, users, tokens));
+    }
+    c.execute("DELETE FROM custom_roles WHERE name = ?1", [name])
+        .map_err(db)?;
     Ok(())
 }

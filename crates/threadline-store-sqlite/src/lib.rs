@@ -948,6 +948,7 @@ impl threadline_store::Store for SqliteStore {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
+            access::check_roles_defined(&tx, change.roles_given())?;
             match &change {
                 AccessChange::CreateUser(u) => access::create_user(&tx, u)?,
                 AccessChange::SetPassword {
@@ -973,6 +974,11 @@ impl threadline_store::Store for SqliteStore {
                 }
                 AccessChange::CreateToken(t) => access::create_token(&tx, t)?,
                 AccessChange::RevokeToken { name, now } => access::revoke_token(&tx, name, *now)?,
+                AccessChange::CreateRole(r) => access::create_role(&tx, r)?,
+                AccessChange::ReplaceRole { role, replaces } => {
+                    access::replace_role(&tx, role, *replaces)?;
+                }
+                AccessChange::DeleteRole { name } => access::delete_role(&tx, name)?,
             }
             let seq = audit
                 .as_ref()
@@ -1019,6 +1025,10 @@ impl threadline_store::Store for SqliteStore {
 
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.write(move |c| access::token_used(c, id, now)).await
+    }
+
+    async fn custom_roles(&self) -> Result<Vec<threadline_store::CustomRole>, StoreError> {
+        self.read_now(access::custom_roles)
     }
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {

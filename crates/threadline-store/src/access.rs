@@ -1,4 +1,5 @@
-//! What the store keeps about identities: users, API tokens and web sessions.
+//! What the store keeps about identities: users, API tokens, web sessions and the plant's
+//! custom roles.
 //!
 //! Secrets never reach the database in the clear: passwords as Argon2id PHC strings, token
 //! secrets and session ids as SHA-256 digests ([`threadline_domain::access::Credential`]).
@@ -7,9 +8,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use threadline_domain::access::{Roles, TokenName, UserName};
+use threadline_domain::FieldError;
+use threadline_domain::access::{RoleDefinition, RoleName, Roles, TokenName, UserName};
 use threadline_domain::codes::{LocationCode, PartyCode};
 use uuid::Uuid;
+
+use crate::StoreError;
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -145,6 +149,63 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A custom role as stored: its definition, its version (1 when created, one more with each
+/// change) and who made and last changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRole {
+    pub def: RoleDefinition,
+    pub version: u32,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// The refusal of a user or token given a custom role that is not defined (field `roles`).
+pub fn undefined_role(name: &str) -> StoreError {
+    StoreError::Invalid(vec![
+        FieldError::new(
+            "unknown_role",
+            format!("`{name}` is neither a shipped role nor a custom role defined here"),
+        )
+        .at("roles"),
+    ])
+}
+
+/// The refusal of deleting a custom role someone still holds (field `name`).
+pub fn role_in_use(name: &str, users: i64, tokens: i64) -> StoreError {
+    let count = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    StoreError::Conflict(
+        FieldError::new(
+            "role_in_use",
+            format!(
+                "role {name} is held by {} and {} (revoked tokens not counted); take it from them first",
+                count(users, "user", "users"),
+                count(tokens, "active token", "active tokens"),
+            ),
+        )
+        .at("name"),
+    )
+}
+
+/// The refusal of a custom role whose name is taken (field `name`).
+pub fn role_taken(name: &str) -> StoreError {
+    StoreError::Conflict(
+        FieldError::new("already_exists", format!("role {name} already exists")).at("name"),
+    )
+}
+
+/// The refusal of a change to a custom role that someone changed first (field `If-Match`).
+pub fn role_stale(name: &str, current: u32, replaces: u32) -> StoreError {
+    StoreError::Conflict(
+        FieldError::new(
+            "version_mismatch",
+            format!("role {name} is at version {current}, not {replaces}; reload it and try again"),
+        )
+        .at("If-Match"),
+    )
+}
+
 /// A change to users or API tokens, applied by [`crate::Store::change_access`] together with
 /// its audit record.
 #[derive(Debug, Clone)]
@@ -173,6 +234,26 @@ pub enum AccessChange {
     CreateToken(NewToken),
     /// Revoking again keeps the first time.
     RevokeToken { name: String, now: DateTime<Utc> },
+    /// Refused for a taken name with `Conflict` on field `name` ([`role_taken`]).
+    CreateRole(CustomRole),
+    /// Replaces the definition of a custom role at version `replaces` with `role` (whose
+    /// version is the next); `NotFound` if there is none, [`role_stale`] if it moved on.
+    ReplaceRole { role: CustomRole, replaces: u32 },
+    /// `NotFound` if there is none; [`role_in_use`] while a user or an unrevoked token holds it.
+    DeleteRole { name: RoleName },
+}
+
+impl AccessChange {
+    /// The custom roles this change gives to someone: each must be defined when it commits
+    /// (else [`undefined_role`]), and a role being given cannot be deleted meanwhile.
+    pub fn roles_given(&self) -> &[RoleName] {
+        match self {
+            AccessChange::CreateUser(u) => u.roles.custom(),
+            AccessChange::SetUserAccess { roles, .. } => roles.custom(),
+            AccessChange::CreateToken(t) => t.roles.custom(),
+            _ => &[],
+        }
+    }
 }
 
 impl NewUser {

@@ -35,8 +35,8 @@ pub mod search;
 pub mod webhook;
 
 pub use access::{
-    AccessChange, LoginFailure, NewSession, NewToken, NewUser, SessionRecord, TokenRecord,
-    UserRecord, UserView,
+    AccessChange, CustomRole, LoginFailure, NewSession, NewToken, NewUser, SessionRecord,
+    TokenRecord, UserRecord, UserView,
 };
 pub use audit::{AuditEntry, AuditOf, AuditQuery};
 pub use recall::{Recall, RecallMember, RecallNarrowing};
@@ -1107,6 +1107,11 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Records that the token was used at `now`.
     async fn token_used(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
+
+    // Custom roles: written with [`AccessChange::CreateRole`], `ReplaceRole`, `DeleteRole`.
+
+    /// Every custom role, by name.
+    async fn custom_roles(&self) -> Result<Vec<CustomRole>>;
 
     // Web sessions.
 

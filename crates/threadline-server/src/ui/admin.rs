@@ -638,6 +638,11 @@ pub(super) fn tabs(lang: Lang, actor: &Actor, current: &str) -> String {
             t(lang, Msg::Users),
             "users",
         ));
+        links.push((
+            format!("/admin/roles?lang={}", lang_param(lang)),
+            t(lang, Msg::Roles),
+            "roles",
+        ));
     }
     let links: String = links
         .into_iter()

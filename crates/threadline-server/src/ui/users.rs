@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
+use threadline_store::CustomRole;
 
 use super::{FormOutcome, esc, lang_of_request, lang_param, page_with, table, url_encode};
 use crate::AppState;
@@ -21,25 +22,39 @@ use crate::auth::Actor;
 use crate::error::AppError;
 use crate::i18n::{self, Lang, Msg, t};
 
-/// The roles a form offers.
-fn role_boxes(lang: Lang, prefix: &str, checked: &[&str]) -> String {
-    Role::ALL
+/// The roles a form offers: the shipped ones, then the plant's own.
+fn role_boxes(lang: Lang, prefix: &str, checked: &[&str], custom: &[CustomRole]) -> String {
+    let shipped = Role::ALL
         .iter()
-        .map(|r| {
-            let name = r.as_str();
+        .map(|r| (r.as_str(), i18n::vocabulary(lang, r.as_str())));
+    let own = custom
+        .iter()
+        .map(|r| (r.def.name.as_str(), r.def.label.as_str()));
+    shipped
+        .chain(own)
+        .map(|(name, label)| {
             format!(
                 "<label class=\"check\"><input type=\"checkbox\" id=\"{prefix}-{name}\" name=\"role.{name}\"{c}> {label}</label>",
                 c = if checked.contains(&name) { " checked" } else { "" },
-                label = esc(i18n::vocabulary(lang, name)),
+                label = esc(label),
             )
         })
         .collect()
 }
 
-fn roles_text(lang: Lang, stored: &str) -> String {
+/// Roles as the reader reads them: a shipped role's name in the reader's language, a custom
+/// role's label.
+fn roles_text(lang: Lang, stored: &str, custom: &[CustomRole]) -> String {
     stored
         .split_whitespace()
-        .map(|r| i18n::vocabulary(lang, r).to_owned())
+        .map(|r| {
+            custom
+                .iter()
+                .find(|c| c.def.name.as_str() == r)
+                .map(|c| c.def.label.as_str())
+                .unwrap_or_else(|| i18n::vocabulary(lang, r))
+                .to_owned()
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -103,9 +118,13 @@ async fn render(
     outcome: FormOutcome,
     status: StatusCode,
 ) -> Response {
-    let (users, tokens) = match (app.store.users().await, app.store.tokens().await) {
-        (Ok(u), Ok(t)) => (u, t),
-        (Err(e), _) | (_, Err(e)) => return super::refusal(lang, e.into()),
+    let (users, tokens, custom) = match (
+        app.store.users().await,
+        app.store.tokens().await,
+        app.store.custom_roles().await,
+    ) {
+        (Ok(u), Ok(t), Ok(c)) => (u, t, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return super::refusal(lang, e.into()),
     };
     let zone = super::zone(app).await;
     let csrf = actor
@@ -123,7 +142,7 @@ async fn render(
                 n = url_encode(&u.name),
                 l = lang_param(lang),
                 name = esc(&u.name),
-                roles = esc(&roles_text(lang, &stored)),
+                roles = esc(&roles_text(lang, &stored, &custom)),
                 party = esc(u.party.as_deref().unwrap_or("")),
                 state = if u.disabled {
                     format!("<span class=\"badge bad\">{}</span>", t(lang, Msg::Disabled))
@@ -159,7 +178,7 @@ async fn render(
                 &[("name", &u.name), ("site", &site)],
                 &format!(
                     "<div class=\"checks\">{}</div>{}",
-                    role_boxes(lang, "edit-role", &checked),
+                    role_boxes(lang, "edit-role", &checked, &custom),
                     party_input(lang, "edit-party", u.party.as_deref().unwrap_or("")),
                 ),
                 t(lang, Msg::SetRoles),
@@ -197,7 +216,7 @@ async fn render(
              <div class=\"checks\">{roles}</div>{party}",
             un = t(lang, Msg::UserName),
             pw = t(lang, Msg::Password),
-            roles = role_boxes(lang, "u-role", &[]),
+            roles = role_boxes(lang, "u-role", &[], &custom),
             party = party_input(lang, "u-party", ""),
         ),
         t(lang, Msg::Save),
@@ -221,7 +240,7 @@ async fn render(
             format!(
                 "<tr><td>{name}</td><td>{roles}</td><td>{by}</td><td>{created}</td><td>{used}</td><td>{revoke}</td></tr>",
                 name = esc(&tk.name),
-                roles = esc(&roles_text(lang, &tk.roles.to_stored())),
+                roles = esc(&roles_text(lang, &tk.roles.to_stored(), &custom)),
                 by = esc(&tk.created_by),
                 created = esc(&when(lang, zone, Some(tk.created_at))),
                 used = esc(&when(lang, zone, tk.last_used_at)),
@@ -250,7 +269,7 @@ async fn render(
             "<div class=\"grid\"><div><label for=\"t-name\">{n}</label><input id=\"t-name\" name=\"name\" autocomplete=\"off\" required></div></div>\
              <div class=\"checks\">{roles}</div>",
             n = t(lang, Msg::Name),
-            roles = role_boxes(lang, "t-role", &[]),
+            roles = role_boxes(lang, "t-role", &[], &custom),
         ),
         t(lang, Msg::Save),
     );
@@ -305,13 +324,9 @@ pub async fn page(
     .await
 }
 
-/// The roles ticked in a form.
+/// The roles ticked in a form, shipped and custom (the API refuses a name that is neither).
 fn ticked(f: &BTreeMap<String, String>) -> Vec<&str> {
-    Role::ALL
-        .iter()
-        .map(|r| r.as_str())
-        .filter(|r| f.contains_key(&format!("role.{r}")))
-        .collect()
+    f.keys().filter_map(|k| k.strip_prefix("role.")).collect()
 }
 
 /// `POST /admin/users`: one of the forms of the page, by its `action`.
