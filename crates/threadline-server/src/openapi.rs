@@ -152,6 +152,17 @@ fn ok_eg<T: JsonSchema>(status: u16, example: Value) -> Success {
     }
 }
 
+/// A custom role as the API answers it; `held` adds who holds it (lists only).
+fn role_example(held: bool) -> Value {
+    let mut e = json!({"name": "line-inspector", "label": "产线检验员", "description": "Inspects at the line; cannot ship.",
+        "permissions": ["inspect", "read"], "shipped": false, "version": 1,
+        "created_at": "2026-03-01T08:00:00Z", "created_by": "admin", "updated_at": "2026-03-01T08:00:00Z", "updated_by": "admin"});
+    if held {
+        e["held_by"] = json!({"users": 1, "tokens": 1});
+    }
+    e
+}
+
 /// A ledger receipt of the examples' story (see `tests/openapi.rs`): its position, a UUID v7
 /// and a chain hash, made up alike for every example so that each position has one id.
 fn receipt(seq: u64) -> Value {
@@ -281,7 +292,7 @@ mod shapes {
 
     use schemars::JsonSchema;
     use serde_json::Value;
-    use threadline_domain::access::{Permission, Role};
+    use threadline_domain::access::Permission;
     use threadline_domain::ledger::MasterChange;
     use threadline_store::webhook::{Delivery, Webhook};
     use threadline_store::{LabelTemplateRecord, Receipt, TokenRecord};
@@ -322,7 +333,7 @@ mod shapes {
     #[allow(dead_code)]
     pub struct User {
         pub name: String,
-        pub roles: Vec<Role>,
+        pub roles: threadline_domain::access::Roles,
         pub site: Option<String>,
         pub disabled: bool,
         pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -333,6 +344,13 @@ mod shapes {
     #[allow(dead_code)]
     pub struct Users {
         pub items: Vec<User>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    pub struct Roles {
+        /// The shipped roles, then the custom roles by name.
+        pub items: Vec<crate::roles::RoleView>,
     }
 
     /// A signed-in session; the cookie `threadline_session` is set beside it.
@@ -356,7 +374,7 @@ mod shapes {
         /// `user` or `token`.
         pub kind: String,
         pub name: String,
-        pub roles: Vec<Role>,
+        pub roles: threadline_domain::access::Roles,
         pub permissions: Vec<Permission>,
         pub site: Option<String>,
         pub csrf_token: Option<String>,
@@ -655,6 +673,32 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("For machines (ERP, MES, PLC gateways): send `Authorization: Bearer <secret>`. The secret is in this answer only.")
             .body(body::<account::TokenRequest>(json!({"name": "erp", "roles": ["production"], "site": "SZ"}))),
         ("DELETE", "/api/v1/tokens/{name}") => doc("Identity", "Revoke an API token", Success::Empty),
+        ("GET", "/api/v1/roles") => doc("Identity", "List roles", ok_eg::<shapes::Roles>(200, json!({"items": [
+            {"name": "qc", "label": "QC", "permissions": ["inspect", "hold", "read"], "shipped": true,
+             "held_by": {"users": 2, "tokens": 0}},
+            role_example(true)]})))
+            .says("The shipped roles (fixed) and the plant's custom roles, each with its permissions and how many users and unrevoked tokens hold it."),
+        ("POST", "/api/v1/roles") => doc("Identity", "Create a custom role", ok_eg::<crate::roles::RoleView>(201, role_example(false)))
+            .says("A role of the plant's own: a name (a lowercase slug that is no shipped role's), a label, a description and the permissions it grants — nothing else: a custom role never makes an account a partner, and the site an account is bound to still bounds it. Give it to users and tokens like a shipped role (`roles`). The answer's `ETag` is the version a change names in `If-Match`.")
+            .body(body::<crate::roles::RoleRequest>(json!({"name": "line-inspector", "label": "产线检验员",
+                "description": "Inspects at the line; cannot ship.", "permissions": ["read", "inspect"]})))
+            .refuses(422, "A custom role named after a shipped role",
+                json!({"name": "qc", "label": "QC", "permissions": ["read"]}),
+                problem("shipped_role", "`qc` is a shipped role; a custom role needs a name of its own", Some("name"))),
+        ("GET", "/api/v1/roles/{name}") => doc("Identity", "Get a role", ok_eg::<crate::roles::RoleView>(200, role_example(false)))
+            .says("A shipped role or a custom one (with its version as `ETag`)."),
+        ("PUT", "/api/v1/roles/{name}") => doc("Identity", "Change a custom role", ok_eg::<crate::roles::RoleView>(200, {
+            let mut e = role_example(false);
+            e["permissions"] = json!(["inspect", "hold", "read"]);
+            e["version"] = json!(2);
+            e
+        }))
+            .says("Replaces its label, description and permissions (the name stays). Every user and token holding it has the new permissions from its next request. A shipped role is refused (409 `shipped_role`).")
+            .if_match()
+            .body(body::<crate::roles::RoleChange>(json!({"label": "产线检验员",
+                "description": "Inspects at the line and holds what fails; cannot ship.", "permissions": ["read", "inspect", "hold"]}))),
+        ("DELETE", "/api/v1/roles/{name}") => doc("Identity", "Delete a custom role", Success::Empty)
+            .says("Refused with 409 `role_in_use`, naming how many users and unrevoked tokens hold it, until nobody does; a shipped role with 409 `shipped_role`."),
         // The ledger.
         ("GET", "/api/v1/events") => doc("Ledger", "Search events", ok::<Page<StoredEvent>>(200))
             .says("Events in ledger order, filtered; `next` is the `after` of the following page.")
@@ -1180,6 +1224,10 @@ fn path_param(path: &str, name: &str) -> (&'static str, &'static str) {
         "code" => ("Record code.", "TC"),
         "name" if path.starts_with("/api/v1/users") => ("User name.", "zhao"),
         "name" if path.starts_with("/api/v1/tokens") => ("Token name.", "erp"),
+        "name" if path.starts_with("/api/v1/roles") => (
+            "Role name: a shipped role or a custom one.",
+            "line-inspector",
+        ),
         "name" if path.starts_with("/api/v1/label-templates") => ("Template name.", "unit-50x30"),
         "name" => ("Webhook name.", "erp"),
         _ => ("", ""),

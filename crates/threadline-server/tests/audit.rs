@@ -578,8 +578,15 @@ store_test!(
             (
                 Method::POST,
                 "/api/v1/tokens",
-                Some(json!({"name": "x", "roles": ["nobody"]})),
+                Some(json!({"name": "x", "roles": ["Nobody!"]})),
                 StatusCode::BAD_REQUEST,
+            ),
+            // A custom role that is not defined: refused by the store, with the change.
+            (
+                Method::POST,
+                "/api/v1/tokens",
+                Some(json!({"name": "y", "roles": ["nobody"]})),
+                StatusCode::UNPROCESSABLE_ENTITY,
             ),
         ];
         for (method, uri, body, status) in failures {
