@@ -504,8 +504,9 @@ impl RoleRef {
     }
 }
 
-/// The roles of one user or token: at least one, no repeats, shipped roles first in their
-/// fixed order, then custom roles by name.
+/// The roles of one user or token: at least one, no repeats — the shipped roles (`admin`,
+/// `warehouse`, `production`, `qc`, `sales`, `service`, `quality`, `auditor`, `distributor`)
+/// first in that order, then custom roles (`/api/v1/roles`) by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
 pub struct Roles {

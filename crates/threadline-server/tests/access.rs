@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::Duration;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use threadline_domain::access::{Permission, Role};
+use threadline_domain::access::{Permission, Permissions, Role};
 use threadline_server::{AppState, AuthSettings, Guard, ManualClock, Surface, app, routes};
 use threadline_store::Store;
 use threadline_testkit::fixtures::{at, now, plant, token};
@@ -220,8 +220,35 @@ store_test!(
         let h = Harness::new(&s).await;
         let mut secrets = Vec::new();
         for role in Role::ALL {
-            secrets.push((*role, token(&*s, role.as_str(), &[*role]).await));
+            secrets.push((
+                role.as_str().to_owned(),
+                role.permissions(),
+                token(&*s, role.as_str(), &[*role]).await,
+            ));
         }
+        // A custom role: the guard resolves its permissions from the stored definition.
+        let r = h
+            .admin(
+                Method::POST,
+                "/api/v1/roles",
+                Some(json!({"name": "line-inspector", "label": "Line inspector",
+                    "permissions": ["read", "inspect", "hold"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = h
+            .admin(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(json!({"name": "inspector", "roles": ["line-inspector"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        secrets.push((
+            "line-inspector".to_owned(),
+            Permissions::of(&[Permission::Read, Permission::Inspect, Permission::Hold]),
+            r.body["secret"].as_str().unwrap().to_owned(),
+        ));
 
         // The public surface is exactly this; adding to it must be a decision.
         let public: Vec<(Method, &str)> = routes()
@@ -318,9 +345,9 @@ store_test!(
                 forged.status
             );
 
-            // Each shipped role: refused exactly when it lacks what the route needs.
-            for (role, secret) in &secrets {
-                let perms = role.permissions();
+            // Each shipped role and a custom one: refused exactly when it lacks what the
+            // route needs.
+            for (role, perms, secret) in &secrets {
                 let allowed = match r.guard {
                     Guard::Public | Guard::SignedIn => true,
                     Guard::Needs(p) => perms.contains(p),

@@ -1,6 +1,7 @@
 //! API tokens found valid are believed for a short while without a database read
-//! (`auth::TokenCache`): a revocation holds at once on the server that made it, and on another
-//! server sharing the database once the cached copy has expired. Both engines.
+//! (`auth::TokenCache`): a revocation, or a change to a custom role a token holds, holds at once
+//! on the server that made it, and on another server sharing the database once the cached copy
+//! has expired. Both engines.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -63,5 +64,71 @@ store_test!(
         );
         // The admin's own token was never affected.
         assert_eq!(a.get("/api/v1/me").await.status, StatusCode::OK);
+    }
+);
+
+store_test!(
+    a_custom_roles_new_permissions_hold_at_once_on_its_server_and_soon_on_the_others,
+    |s: TestStore| async move {
+        let a = Api::new(&s).await;
+        let r = a
+            .post(
+                "/api/v1/roles",
+                serde_json::json!({"name": "reader", "label": "Reader", "permissions": ["read"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let r = a
+            .post(
+                "/api/v1/tokens",
+                serde_json::json!({"name": "mes", "roles": ["reader"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let auth = format!("Bearer {}", r.body["secret"].as_str().unwrap());
+        let mes_on_a = Api {
+            router: a.router.clone(),
+            auth: auth.clone(),
+        };
+        let mes_on_b = Api {
+            router: threadline_server::app(AppState::new(s.store.clone())),
+            auth,
+        };
+        // Both servers believe the token, with what its role grants now.
+        for api in [&mes_on_a, &mes_on_b] {
+            assert_eq!(api.get("/api/v1/products").await.status, StatusCode::OK);
+            assert_eq!(
+                api.get("/api/v1/webhooks").await.status,
+                StatusCode::FORBIDDEN
+            );
+        }
+        // The role loses `read` and gains `configure` on server A.
+        let r = a
+            .put(
+                "/api/v1/roles/reader",
+                "\"1\"",
+                serde_json::json!({"label": "Reader", "permissions": ["configure"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        // Server A holds it from the next request, though it had just believed the token.
+        assert_eq!(
+            mes_on_a.get("/api/v1/products").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            mes_on_a.get("/api/v1/webhooks").await.status,
+            StatusCode::OK
+        );
+        // Server B, once its copy has expired.
+        tokio::time::sleep(TokenCache::LIFETIME + std::time::Duration::from_millis(200)).await;
+        assert_eq!(
+            mes_on_b.get("/api/v1/products").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            mes_on_b.get("/api/v1/webhooks").await.status,
+            StatusCode::OK
+        );
     }
 );

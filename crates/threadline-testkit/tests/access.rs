@@ -1,14 +1,15 @@
-//! The store's part of access control — users, lockout counters, API tokens, sessions — on
-//! SQLite and PostgreSQL alike.
+//! The store's part of access control — users, lockout counters, API tokens, sessions, custom
+//! roles — on SQLite and PostgreSQL alike.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 use chrono::Duration;
 use threadline_domain::LocationCode;
 use threadline_domain::access::{
-    Credential, CredentialKind, LockoutPolicy, Role, Roles, TokenName, UserName,
+    Credential, CredentialKind, LockoutPolicy, Permission, Role, RoleDefinition, RoleName, Roles,
+    TokenName, UserName,
 };
-use threadline_store::{NewSession, NewToken, NewUser, StoreError};
+use threadline_store::{AccessChange, CustomRole, NewSession, NewToken, NewUser, StoreError};
 use threadline_testkit::fixtures::now;
 use threadline_testkit::{TestStore, store_test};
 use uuid::Uuid;
@@ -80,7 +81,7 @@ store_test!(
         assert_eq!(s.user_count().await.unwrap(), 2);
 
         let u = s.user("li.na").await.unwrap().unwrap();
-        assert_eq!(u.roles.as_slice(), &[Role::Production, Role::Qc]);
+        assert_eq!(u.roles.shipped(), &[Role::Production, Role::Qc]);
         assert_eq!(u.site.as_deref(), Some("SZ"));
         assert_eq!(
             (u.disabled, u.failed_logins, u.locked_until),
@@ -104,7 +105,7 @@ store_test!(
             .await
             .unwrap();
         let u = s.user("li.na").await.unwrap().unwrap();
-        assert_eq!((u.roles.as_slice(), u.site), (&[Role::Quality][..], None));
+        assert_eq!((u.roles.shipped(), u.site), (&[Role::Quality][..], None));
         assert!(matches!(
             s.set_user_access("ghost", &Roles::one(Role::Qc), None, None)
                 .await,
@@ -204,7 +205,7 @@ store_test!(
             .unwrap()
             .unwrap();
         assert_eq!((t.id, t.name.as_str()), (erp_id, "erp"));
-        assert_eq!(t.roles.as_slice(), &[Role::Production]);
+        assert_eq!(t.roles.shipped(), &[Role::Production]);
         assert_eq!(t.site.as_deref(), Some("SZ"));
         assert_eq!((t.created_by.as_str(), t.created_at), ("admin", now()));
         assert_eq!((t.last_used_at, t.revoked_at), (None, None));
@@ -269,7 +270,7 @@ store_test!(
         }
         let got = s.session(&a_id).await.unwrap().unwrap();
         assert_eq!(got.user.name, "clerk");
-        assert_eq!(got.user.roles.as_slice(), &[Role::Warehouse]);
+        assert_eq!(got.user.roles.shipped(), &[Role::Warehouse]);
         assert_eq!(got.csrf_token, "csrf-1");
         assert_eq!((got.created_at, got.last_seen_at), (now(), now()));
         assert_eq!(got.expires_at, now() + Duration::minutes(60));
@@ -315,5 +316,130 @@ store_test!(
         let (fresh, _) = new_session("clerk", 6, 60);
         s.create_session(fresh).await.unwrap();
         assert!(s.session(&old_id).await.unwrap().is_none());
+    }
+);
+
+fn custom_role(name: &str, permissions: &[&str], version: u32) -> CustomRole {
+    CustomRole {
+        def: RoleDefinition::parse(name, "Line inspector", Some("at the line"), permissions)
+            .unwrap(),
+        version,
+        created_at: now(),
+        created_by: "admin".into(),
+        updated_at: now() + Duration::minutes(i64::from(version)),
+        updated_by: "admin".into(),
+    }
+}
+
+fn refusal(e: StoreError) -> (&'static str, Option<String>) {
+    match e {
+        StoreError::Conflict(f) => (f.code, f.field),
+        StoreError::Invalid(v) => (v[0].code, v[0].field.clone()),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+store_test!(
+    custom_roles_are_stored_changed_by_version_and_kept_while_held,
+    |s: TestStore| async move {
+        assert!(s.custom_roles().await.unwrap().is_empty());
+        let role = custom_role("line-inspector", &["read", "inspect"], 1);
+        s.change_access(AccessChange::CreateRole(role.clone()), None)
+            .await
+            .unwrap();
+        assert_eq!(s.custom_roles().await.unwrap(), [role.clone()]);
+        let e = s
+            .change_access(AccessChange::CreateRole(role.clone()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(e), ("already_exists", Some("name".into())));
+
+        // Replaced at the version it was read at, and only then.
+        let v2 = custom_role("line-inspector", &["read", "inspect", "hold"], 2);
+        let stale = AccessChange::ReplaceRole {
+            role: v2.clone(),
+            replaces: 5,
+        };
+        assert_eq!(
+            refusal(s.change_access(stale, None).await.unwrap_err()),
+            ("version_mismatch", Some("If-Match".into()))
+        );
+        let change = AccessChange::ReplaceRole {
+            role: v2.clone(),
+            replaces: 1,
+        };
+        s.change_access(change, None).await.unwrap();
+        assert_eq!(s.custom_roles().await.unwrap(), [v2.clone()]);
+        let missing = AccessChange::ReplaceRole {
+            role: custom_role("night-shift", &["read"], 2),
+            replaces: 1,
+        };
+        assert!(matches!(
+            s.change_access(missing, None).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // Given only while defined.
+        let mut ghost = new_user("ghost", &["qc", "night-shift"]);
+        ghost.site = None;
+        assert_eq!(
+            refusal(s.create_user(ghost).await.unwrap_err()),
+            ("unknown_role", Some("roles".into()))
+        );
+        assert!(s.user("ghost").await.unwrap().is_none());
+        s.create_user(new_user("wang", &["line-inspector", "qc"]))
+            .await
+            .unwrap();
+        let wang = s.user("wang").await.unwrap().unwrap();
+        assert_eq!(wang.roles.to_stored(), "qc line-inspector");
+        let defined: Vec<RoleDefinition> = s
+            .custom_roles()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.def)
+            .collect();
+        assert!(wang.roles.permissions(&defined).contains(Permission::Hold));
+        let (mut tok, _) = new_token("qc-1", 9);
+        tok.roles = Roles::parse(&["line-inspector"]).unwrap();
+        s.create_token(tok).await.unwrap();
+
+        // Kept while a user or an unrevoked token holds it; a name inside another's is not it.
+        s.change_access(
+            AccessChange::CreateRole(custom_role("line", &["read"], 1)),
+            None,
+        )
+        .await
+        .unwrap();
+        let delete = |name: &str| AccessChange::DeleteRole {
+            name: RoleName::parse(name).unwrap(),
+        };
+        let e = s
+            .change_access(delete("line-inspector"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(e), ("role_in_use", Some("name".into())));
+        s.change_access(delete("line"), None).await.unwrap();
+        s.set_user_access("wang", &Roles::parse(&["qc"]).unwrap(), None, None)
+            .await
+            .unwrap();
+        let e = s
+            .change_access(delete("line-inspector"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(e), ("role_in_use", Some("name".into())));
+        s.revoke_token("qc-1", now()).await.unwrap();
+        s.change_access(delete("line-inspector"), None)
+            .await
+            .unwrap();
+        assert!(s.custom_roles().await.unwrap().is_empty());
+        assert!(matches!(
+            s.change_access(delete("line-inspector"), None).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // The revoked token's stored roles still read; the gone role grants nothing.
+        let tokens = s.tokens().await.unwrap();
+        assert_eq!(tokens[0].roles.to_stored(), "line-inspector");
+        assert!(tokens[0].roles.permissions(&[]).is_empty());
     }
 );
