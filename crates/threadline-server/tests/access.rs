@@ -912,7 +912,7 @@ store_test!(
             .await;
         assert_eq!(
             (r.status, r.body["error"]["field"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("roles"))
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("roles"))
         );
     }
 );
@@ -1054,8 +1054,14 @@ store_test!(administrators_manage_users, |s: TestStore| async move {
             "name",
         ),
         (
-            json!({"name": "ok", "password": "long-enough", "roles": ["boss"]}),
+            json!({"name": "ok", "password": "long-enough", "roles": ["Boss!"]}),
             StatusCode::BAD_REQUEST,
+            "roles",
+        ),
+        // A custom role's name, but no custom role is defined by it.
+        (
+            json!({"name": "ok", "password": "long-enough", "roles": ["boss"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
             "roles",
         ),
         (

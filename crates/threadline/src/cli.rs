@@ -182,7 +182,8 @@ pub enum TokenCommand {
         #[arg(long)]
         name: String,
         /// A role the token holds (repeat for several): admin, warehouse, production, qc,
-        /// sales, service, quality, auditor, distributor.
+        /// sales, service, quality, auditor, distributor, or a custom role defined on
+        /// /admin/roles.
         #[arg(long = "role", value_name = "ROLE", required = true)]
         roles: Vec<String>,
         /// The site (location code) the token acts for: it records events only there and reads only that site's units, lots and events.
