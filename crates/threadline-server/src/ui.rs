@@ -184,6 +184,32 @@ pub(crate) fn done_redirect(handled: &mut Response, to: &str) -> Response {
     }
 }
 
+/// A form of an admin page that posts `action` to `to` with the session's CSRF token, the
+/// page's language and `hidden` fields, around `inner` and a submit button.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn action_form(
+    to: &str,
+    lang: Lang,
+    csrf: &str,
+    id: &str,
+    action: &str,
+    hidden: &[(&str, &str)],
+    inner: &str,
+    button: &str,
+) -> String {
+    let hidden: String = hidden
+        .iter()
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
+        .collect();
+    format!(
+        "<form method=\"post\" action=\"{to}\" id=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"lang\" value=\"{l}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{hidden}{inner}\
+         <button type=\"submit\">{button}</button></form>",
+        csrf = esc(csrf),
+        l = lang_param(lang),
+    )
+}
+
 /// The headers of a JSON request a page's form sends on to the API's own handler.
 pub(crate) fn json_request() -> axum::http::HeaderMap {
     let mut h = axum::http::HeaderMap::new();

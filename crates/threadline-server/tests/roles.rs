@@ -89,6 +89,13 @@ fn shipment(serial: &str, minutes_ago: i64) -> Value {
            "from": "SZ-WH-A1", "lines": [{"line": "1", "product": "PHONE", "serials": [serial]}]})
 }
 
+/// The audit trail's records matching `query`, oldest first.
+async fn trail(admin: &Api, query: &str) -> Vec<Value> {
+    let r = admin.get(&format!("/api/v1/audit?{query}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["records"].as_array().unwrap().clone()
+}
+
 fn code(r: &Reply) -> (String, String) {
     (
         r.body["error"]["code"].as_str().unwrap_or("").to_owned(),
@@ -274,8 +281,7 @@ store_test!(
         assert_eq!(items[9]["held_by"], json!({"users": 1, "tokens": 2}));
         assert_eq!(items[3]["permissions"], json!(["inspect", "hold", "read"]));
         assert_eq!(items[3]["shipped"], true);
-        let audit_len = |records: &Value| records["records"].as_array().unwrap().len();
-        let trail = admin.get("/api/v1/audit?limit=1000").await.body;
+        let recorded = trail(&admin, "limit=1000").await.len();
 
         // Held by one user and two tokens: refused, saying so, and nothing is written.
         let r = admin.delete("/api/v1/roles/line-inspector").await;
@@ -290,10 +296,7 @@ store_test!(
             admin.get("/api/v1/roles/line-inspector").await.status,
             StatusCode::OK
         );
-        assert_eq!(
-            audit_len(&admin.get("/api/v1/audit?limit=1000").await.body),
-            audit_len(&trail)
-        );
+        assert_eq!(trail(&admin, "limit=1000").await.len(), recorded);
 
         // Taken from the user and one token revoked: still held by the other token.
         let r = admin
@@ -328,13 +331,7 @@ store_test!(
         );
 
         // The trail: who, when, what, the value before and after.
-        let records = admin
-            .get("/api/v1/audit?object=roles/line-inspector")
-            .await
-            .body["records"]
-            .as_array()
-            .unwrap()
-            .clone();
+        let records = trail(&admin, "object=roles/line-inspector").await;
         let actions: Vec<(&str, u64)> = records
             .iter()
             .map(|r| (r["action"].as_str().unwrap(), r["status"].as_u64().unwrap()))
@@ -382,10 +379,7 @@ store_test!(
         let admin = Api::new(&s).await;
         let r = create_role(&admin, "line-inspector", &["read", "inspect"]).await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        let trail = admin.get("/api/v1/audit?limit=1000").await.body["records"]
-            .as_array()
-            .unwrap()
-            .len();
+        let recorded = trail(&admin, "limit=1000").await.len();
         let long = "x".repeat(33);
         let refused = [
             (
@@ -480,13 +474,7 @@ store_test!(
         assert_eq!(custom.len(), 1, "{roles}");
         assert_eq!(custom[0]["version"], 1);
         assert_eq!(custom[0]["permissions"], json!(["inspect", "read"]));
-        assert_eq!(
-            admin.get("/api/v1/audit?limit=1000").await.body["records"]
-                .as_array()
-                .unwrap()
-                .len(),
-            trail
-        );
+        assert_eq!(trail(&admin, "limit=1000").await.len(), recorded);
     }
 );
 
@@ -793,13 +781,7 @@ store_test!(
         );
 
         // The page's changes are in the trail as the page answered them, by the person.
-        let records = admin
-            .get("/api/v1/audit?object=roles/line-inspector")
-            .await
-            .body["records"]
-            .as_array()
-            .unwrap()
-            .clone();
+        let records = trail(&admin, "object=roles/line-inspector").await;
         let seen: Vec<(&str, &str, u64)> = records
             .iter()
             .map(|r| {

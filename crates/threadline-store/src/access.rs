@@ -166,7 +166,9 @@ pub fn undefined_role(name: &str) -> StoreError {
     StoreError::Invalid(vec![
         FieldError::new(
             "unknown_role",
-            format!("`{name}` is not a role: neither a shipped role nor a custom role defined here"),
+            format!(
+                "`{name}` is not a role: neither a shipped role nor a custom role defined here"
+            ),
         )
         .at("roles"),
     ])

@@ -347,7 +347,7 @@ store_test!(
         s.change_access(AccessChange::CreateRole(role.clone()), None)
             .await
             .unwrap();
-        assert_eq!(s.custom_roles().await.unwrap(), [role.clone()]);
+        assert_eq!(s.custom_roles().await.unwrap(), std::slice::from_ref(&role));
         let e = s
             .change_access(AccessChange::CreateRole(role.clone()), None)
             .await
@@ -369,7 +369,7 @@ store_test!(
             replaces: 1,
         };
         s.change_access(change, None).await.unwrap();
-        assert_eq!(s.custom_roles().await.unwrap(), [v2.clone()]);
+        assert_eq!(s.custom_roles().await.unwrap(), std::slice::from_ref(&v2));
         let missing = AccessChange::ReplaceRole {
             role: custom_role("night-shift", &["read"], 2),
             replaces: 1,

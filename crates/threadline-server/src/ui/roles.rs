@@ -82,29 +82,6 @@ fn field_label(lang: Lang, field: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// A form that posts `action` to `/admin/roles`, with `hidden` fields and a submit button.
-fn action_form(
-    lang: Lang,
-    csrf: &str,
-    id: &str,
-    action: &str,
-    hidden: &[(&str, &str)],
-    inner: &str,
-    button: &str,
-) -> String {
-    let hidden: String = hidden
-        .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
-        .collect();
-    format!(
-        "<form method=\"post\" action=\"/admin/roles\" id=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{l}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{hidden}{inner}\
-         <button type=\"submit\">{button}</button></form>",
-        csrf = esc(csrf),
-        l = lang_param(lang),
-    )
-}
-
 /// The form that creates a role (`draft.version` is `None`) or changes one.
 fn role_form(lang: Lang, csrf: &str, draft: &Draft) -> String {
     let boxes: String = Permission::ALL
@@ -141,7 +118,8 @@ fn role_form(lang: Lang, csrf: &str, draft: &Draft) -> String {
             ),
         ),
     };
-    action_form(
+    super::action_form(
+        "/admin/roles",
         lang,
         csrf,
         "role-form",
@@ -223,7 +201,8 @@ async fn render(
         .iter()
         .filter(|v| !v.shipped)
         .map(|v| {
-            let delete = action_form(
+            let delete = super::action_form(
+"/admin/roles",
                 lang,
                 &csrf,
                 &format!("delete-{}", v.name),

@@ -64,7 +64,6 @@ fn when(lang: Lang, zone: chrono_tz::Tz, t: Option<chrono::DateTime<chrono::Utc>
         .unwrap_or_default()
 }
 
-/// A form that posts `action` (and `fields`, hidden) with a submit button.
 /// The distributor an account is bound to (for the `distributor` role only).
 fn party_input(lang: Lang, id: &str, value: &str) -> String {
     format!(
@@ -79,28 +78,6 @@ fn party_input(lang: Lang, id: &str, value: &str) -> String {
 /// A text field of the form, trimmed; empty is absent.
 fn given<'a>(f: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     f.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-fn action_form(
-    lang: Lang,
-    csrf: &str,
-    id: &str,
-    action: &str,
-    hidden: &[(&str, &str)],
-    inner: &str,
-    button: &str,
-) -> String {
-    let hidden: String = hidden
-        .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
-        .collect();
-    format!(
-        "<form method=\"post\" action=\"/admin/users\" id=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{l}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{hidden}{inner}\
-         <button type=\"submit\">{button}</button></form>",
-        csrf = esc(csrf),
-        l = lang_param(lang),
-    )
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -170,7 +147,8 @@ async fn render(
             let stored = u.roles.to_stored();
             let checked: Vec<&str> = stored.split_whitespace().collect();
             let site = u.site.clone().unwrap_or_default();
-            let roles = action_form(
+            let roles = super::action_form(
+                "/admin/users",
                 lang,
                 &csrf,
                 "edit-roles",
@@ -188,7 +166,8 @@ async fn render(
             } else {
                 ("lock", Msg::LockUser)
             };
-            let lock = action_form(
+            let lock = super::action_form(
+                "/admin/users",
                 lang,
                 &csrf,
                 "lock-user",
@@ -204,7 +183,8 @@ async fn render(
             )
         })
         .unwrap_or_default();
-    let new_user = action_form(
+    let new_user = super::action_form(
+        "/admin/users",
         lang,
         &csrf,
         "new-user",
@@ -227,7 +207,8 @@ async fn render(
             let revoke = if tk.revoked_at.is_some() {
                 format!("<span class=\"badge bad\">{}</span>", t(lang, Msg::Revoked))
             } else {
-                action_form(
+                super::action_form(
+"/admin/users",
                     lang,
                     &csrf,
                     &format!("revoke-{}", tk.name),
@@ -259,7 +240,8 @@ async fn render(
         ],
         &token_rows,
     );
-    let new_token = action_form(
+    let new_token = super::action_form(
+        "/admin/users",
         lang,
         &csrf,
         "new-token",
