@@ -168,7 +168,7 @@ pub struct DiversionParams {
 }
 
 /// The diversions among the sales of the window's units that `site` sees (see
-/// [`sales_seen`]): what the API and the dashboard show an account of one site.
+/// `sales_seen`): what the API and the dashboard show an account of one site.
 pub async fn diversions_seen(
     store: &dyn Store,
     site: &mut SiteScope,
