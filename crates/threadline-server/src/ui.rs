@@ -205,6 +205,7 @@ pub(crate) fn action_form(
         "<form method=\"post\" action=\"{to}\" id=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"lang\" value=\"{l}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{hidden}{inner}\
          <button type=\"submit\">{button}</button></form>",
+        id = esc(id),
         csrf = esc(csrf),
         l = lang_param(lang),
     )

@@ -67,17 +67,15 @@ fn action_form(
     inner: &str,
     button: &str,
 ) -> String {
-    let hidden: String = hidden
-        .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
-        .collect();
-    format!(
-        "<form method=\"post\" action=\"/admin/webhooks\" id=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{l}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{hidden}{inner}\
-         <button type=\"submit\">{button}</button></form>",
-        id = esc(id),
-        csrf = esc(csrf),
-        l = lang_param(lang),
+    super::action_form(
+        "/admin/webhooks",
+        lang,
+        csrf,
+        id,
+        action,
+        hidden,
+        inner,
+        button,
     )
 }
 
