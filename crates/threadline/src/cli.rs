@@ -303,7 +303,9 @@ pub enum BenchCommand {
     },
     /// Generate a realistic plant into an empty database, deterministically from a seed,
     /// through the normal capture path in large batches; writes a manifest (counts and sample
-    /// units) for `bench passport`.
+    /// units) for `bench passport`. Into PostgreSQL, the operations are planned on a scratch
+    /// SQLite file in TMPDIR (as large as the plant: ≈ 1.7 GB per million events) and every
+    /// batch is captured into both.
     Gen {
         /// Database: `sqlite:PATH` or a URL of an empty PostgreSQL database.
         #[arg(long, value_name = "URL")]

@@ -603,7 +603,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             let path = bench_plant::manifest_path(&db, manifest)?;
             let store = open_store(&db, "process").await?;
-            let made = bench_plant::generate(&*store, opts, &mut std::io::stdout()).await?;
+            let made = if is_postgres(&db) {
+                // Planned on a scratch SQLite file (its reads are in-process), written to both.
+                let scratch = tempfile::Builder::new()
+                    .prefix("threadline-gen-")
+                    .tempdir()
+                    .context("a scratch directory for planning (TMPDIR)")?;
+                let plan = open_store(
+                    &format!("sqlite:{}", scratch.path().join("plan.db").display()),
+                    "process",
+                )
+                .await?;
+                println!(
+                    "planning on a scratch SQLite file in {} (removed at the end)",
+                    scratch.path().display()
+                );
+                bench_plant::generate_into(
+                    &*plan,
+                    Some((store, Some(db.clone()))),
+                    opts,
+                    &mut std::io::stdout(),
+                )
+                .await?
+            } else {
+                bench_plant::generate(&*store, opts, &mut std::io::stdout()).await?
+            };
             if is_postgres(&db) {
                 bench_plant::analyze(&db).await?;
                 println!("ANALYZE done (the planner's statistics for the loaded tables)");

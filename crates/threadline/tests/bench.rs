@@ -299,3 +299,62 @@ fn gen_and_passport_bench_run_at_the_quick_size() {
     }
     assert!(text.contains("| passport p99, 4 clients |"), "{text}");
 }
+
+/// `bench gen` into PostgreSQL plans on a scratch SQLite file and captures every batch into
+/// both: the PostgreSQL plant is the one a direct generation gives — the same events, the same
+/// state of every sampled unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plant_planned_on_sqlite_and_copied_to_postgresql_is_the_direct_one() {
+    let Some(pg) = threadline_testkit::postgres().await else {
+        eprintln!("THREADLINE_TEST_PG is not set: skipped");
+        return;
+    };
+    let direct = threadline_testkit::sqlite();
+    let plan = threadline_testkit::sqlite();
+    let opts = threadline::bench_plant::GenOptions::quick(11);
+    let a = threadline::bench_plant::generate(&*direct.store, opts.clone(), &mut Vec::new())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let b = threadline::bench_plant::generate_into(
+        &*plan.store,
+        Some((pg.store.clone(), None)),
+        opts.clone(),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.events, b.events, "{}", String::from_utf8_lossy(&out));
+    let want = ledger_without_record_times(&*direct.store).await;
+    assert_eq!(want.len(), a.events);
+    assert_eq!(ledger_without_record_times(&*pg.store).await, want);
+    assert_eq!(ledger_without_record_times(&*plan.store).await, want);
+    for u in a.sample.iter().take(50) {
+        let key = threadline_domain::ItemKey {
+            product: threadline_domain::ProductCode::parse(&u.product).unwrap(),
+            serial: threadline_domain::Serial::parse(&u.serial).unwrap(),
+        };
+        let (d, p) = (
+            direct.store.item(&key).await.unwrap(),
+            pg.store.item(&key).await.unwrap(),
+        );
+        assert!(d.is_some(), "{key:?}");
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            serde_json::to_value(&p).unwrap(),
+            "{key:?}"
+        );
+    }
+    // A copy target that is not empty is refused before anything is written.
+    let again = threadline_testkit::sqlite();
+    let err = threadline::bench_plant::generate_into(
+        &*again.store,
+        Some((pg.store.clone(), None)),
+        opts,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert!(ledger_without_record_times(&*again.store).await.is_empty());
+}
