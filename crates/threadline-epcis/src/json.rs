@@ -49,6 +49,8 @@ pub struct Document {
     pub events: Vec<Map<String, Value>>,
     /// Where the event list sits, for error paths (`epcisBody.eventList`).
     pub events_path: &'static str,
+    /// The master data of the document's header, in document order (none for a bare event).
+    pub master_data: Vec<crate::masterdata::VocabularyElement>,
 }
 
 fn err(code: &'static str, field: &str, msg: impl Into<String>) -> FieldError {
@@ -146,8 +148,10 @@ pub fn from_value(v: Value) -> Result<Document, FieldError> {
             context,
             events: vec![doc],
             events_path: "",
+            master_data: Vec::new(),
         });
     }
+    let master_data = crate::masterdata::from_json_header(doc.get("epcisHeader"))?;
     let (list, path) = match kind {
         DocumentKind::QueryDocument => (
             doc.get_mut("epcisBody")
@@ -187,6 +191,7 @@ pub fn from_value(v: Value) -> Result<Document, FieldError> {
         context,
         events,
         events_path: path,
+        master_data,
     })
 }
 

@@ -14,6 +14,7 @@
 //! - [`vocab`] — CBV words, Web URIs and URNs;
 //! - [`hash`] — the event hash ID;
 //! - [`json`] — JSON-LD documents ↔ events;
+//! - [`masterdata`] — the vocabulary elements of a document's header;
 //! - [`xml`] — the XML binding, read into and written from the JSON shape;
 //! - [`query`] — the Simple Event Query, judged against an event's EPCIS form;
 //! - [`schedule`] — when a scheduled query subscription runs.
@@ -22,6 +23,7 @@ pub mod format;
 pub mod hash;
 pub mod ids;
 pub mod json;
+pub mod masterdata;
 pub mod query;
 pub mod schedule;
 pub mod vocab;

@@ -197,12 +197,145 @@ pub fn parse_document(body: &[u8]) -> Result<Document, FieldError> {
         };
         events.push(event(e, &mut context));
     }
+    let master_data = match root.child("EPCISHeader") {
+        Some(h) => master_data(h, &mut context)?,
+        None => Vec::new(),
+    };
     Ok(Document {
         kind,
         context,
         events,
         events_path: "EventList",
+        master_data,
     })
+}
+
+/// The vocabulary elements of `EPCISHeader` (`EPCISMasterData` in its `extension`, as the
+/// standard's examples have it, or directly in it), or the first thing wrong, named by its path
+/// (`EPCISHeader.EPCISMasterData.VocabularyList.Vocabulary[0].VocabularyElementList.VocabularyElement[1].id`).
+fn master_data(
+    header: &Node,
+    ctx: &mut Context,
+) -> Result<Vec<crate::masterdata::VocabularyElement>, FieldError> {
+    let md = header.child("EPCISMasterData").or_else(|| {
+        header
+            .child("extension")
+            .and_then(|x| x.child("EPCISMasterData"))
+    });
+    let Some(md) = md else {
+        return Ok(Vec::new());
+    };
+    let refuse = |code, at: &str, msg: &str| FieldError::new(code, msg).at(at);
+    let at = "EPCISHeader.EPCISMasterData.VocabularyList";
+    let list = md
+        .child("VocabularyList")
+        .ok_or_else(|| refuse("required", at, "EPCISMasterData needs a VocabularyList"))?;
+    let mut out = Vec::new();
+    let vocabularies = list.children.iter().filter(|c| c.ns.is_none());
+    for (i, voc) in vocabularies.enumerate() {
+        let at = format!("{at}.Vocabulary[{i}]");
+        if voc.name != "Vocabulary" {
+            return Err(refuse(
+                "unknown_field",
+                &at,
+                &format!(
+                    "a VocabularyList holds Vocabulary elements, not {}",
+                    voc.name
+                ),
+            ));
+        }
+        let vtype = match voc.attr("type").map(str::trim) {
+            Some(t) if !t.is_empty() => crate::masterdata::vtype(t),
+            _ => {
+                return Err(refuse(
+                    "required",
+                    &format!("{at}.type"),
+                    "a Vocabulary needs its type, a URI such as urn:epcglobal:epcis:vtype:BusinessLocation",
+                ));
+            }
+        };
+        let at = format!("{at}.VocabularyElementList");
+        let Some(elements) = voc.child("VocabularyElementList") else {
+            return Err(refuse(
+                "required",
+                &at,
+                "a Vocabulary needs a VocabularyElementList",
+            ));
+        };
+        let elements = elements.children.iter().filter(|c| c.ns.is_none());
+        for (j, el) in elements.enumerate() {
+            let at = format!("{at}.VocabularyElement[{j}]");
+            if el.name != "VocabularyElement" {
+                return Err(refuse(
+                    "unknown_field",
+                    &at,
+                    &format!(
+                        "a VocabularyElementList holds VocabularyElement elements, not {}",
+                        el.name
+                    ),
+                ));
+            }
+            let id = match el.attr("id").map(str::trim) {
+                Some(id) if !id.is_empty() => id.to_owned(),
+                _ => {
+                    return Err(refuse(
+                        "required",
+                        &format!("{at}.id"),
+                        "a vocabulary element needs an id (a URI)",
+                    ));
+                }
+            };
+            let mut attributes = Vec::new();
+            let mut children = Vec::new();
+            let mut a = 0;
+            for c in el.children.iter().filter(|c| c.ns.is_none()) {
+                match c.name.as_str() {
+                    "attribute" => {
+                        let Some(aid) = c.attr("id").map(str::trim).filter(|s| !s.is_empty())
+                        else {
+                            return Err(refuse(
+                                "required",
+                                &format!("{at}.attribute[{a}].id"),
+                                "an attribute needs an id (a URI)",
+                            ));
+                        };
+                        attributes.push(json!({"id": aid, "attribute": ext_value(c, ctx)}));
+                        a += 1;
+                    }
+                    "children" => {
+                        for (k, child) in c.children.iter().filter(|c| c.ns.is_none()).enumerate() {
+                            let text = child.text();
+                            if child.name != "id" || text.is_empty() {
+                                return Err(refuse(
+                                    "invalid_value",
+                                    &format!("{at}.children.id[{k}]"),
+                                    "children lists the ids of the element's children, each an id element",
+                                ));
+                            }
+                            children.push(text);
+                        }
+                    }
+                    "extension" => {}
+                    other => {
+                        return Err(refuse(
+                            "unknown_field",
+                            &format!("{at}.{other}"),
+                            &format!(
+                                "`{other}` is not part of a vocabulary element (attribute, children)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            out.push(crate::masterdata::VocabularyElement {
+                vtype: vtype.clone(),
+                id,
+                attributes,
+                children,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn curie(n: &Node, ctx: &mut Context) -> String {

@@ -528,6 +528,7 @@ async fn record(
     behaviour: ErrorBehaviour,
     audit: &JobAudit<'_>,
     events_path: &str,
+    master: threadline_store::epcis::MasterData,
 ) -> Result<(Vec<Value>, bool), Problem> {
     // What the store refuses names the field inside the batch it was given (`events[0].items[1]`,
     // or a bare field for one event); the job names it inside the document.
@@ -549,7 +550,7 @@ async fn record(
             };
             match app
                 .store
-                .capture_audited(events, None, Some(audit.of(None)))
+                .capture_epcis(events, master, Some(audit.of(None)))
                 .await
             {
                 Ok(_) => Ok((Vec::new(), true)),
@@ -559,6 +560,11 @@ async fn record(
         ErrorBehaviour::Proceed => {
             let mut errors = Vec::new();
             let mut recorded = false;
+            // The header's master data on its own, as each event is: it stands whatever
+            // becomes of the events.
+            if !master.elements.is_empty() {
+                app.store.capture_epcis(Vec::new(), master, None).await?;
+            }
             for (i, c) in checked.into_iter().enumerate() {
                 let p = match c {
                     Ok(e) => match app
@@ -715,7 +721,12 @@ pub async fn capture(
         pending: &pending,
         note: note.clone(),
     };
-    let (errors, recorded) = record(&app, checked, behaviour, &audit, doc.events_path).await?;
+    let master = threadline_store::epcis::MasterData {
+        elements: doc.master_data,
+        recorded_at: created,
+    };
+    let (errors, recorded) =
+        record(&app, checked, behaviour, &audit, doc.events_path, master).await?;
     let at = created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
         "success": errors.is_empty(), "captureErrorBehaviour": behaviour.as_str(), "errors": errors});
@@ -793,7 +804,11 @@ pub async fn capture_one(
         let note = note.clone();
         move |r: &Vec<threadline_store::Receipt>| note.after(crate::api::receipts_summary(r, false))
     });
-    app.store.capture_audited(events, None, Some(audit)).await?;
+    let master = threadline_store::epcis::MasterData {
+        elements: doc.master_data,
+        recorded_at: app.clock.now(),
+    };
+    app.store.capture_epcis(events, master, Some(audit)).await?;
     let mut resp = note.recorded().on(StatusCode::CREATED.into_response());
     let location = format!("/epcis/events/{}", utf8_percent(&id));
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -1040,27 +1055,98 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
     Ok(Some(q))
 }
 
-/// The query of `params`, with the places under each `WD_` place added.
+/// The query of `params`, with the places under each `WD_` place added: the closure of two
+/// hierarchies — Threadline's own locations (`parent`) and the `children` of the EPCIS master
+/// data captured in documents' headers (`ReadPoint` elements for `WD_readPoint`,
+/// `BusinessLocation` for `WD_bizLocation`) —, each place found looked up in both.
 async fn prepared_filter(app: &AppState, params: &[(String, String)]) -> Result<Filter, Problem> {
     let mut filter = Filter::parse(params).map_err(Problem::query)?;
     for (field, uris) in filter.wd.clone() {
+        let vtype = threadline_epcis::masterdata::hierarchy_of(field);
         for uri in uris {
-            let code = ids::location(&uri).map_err(|e| {
-                Problem::query(e.at(if field == "readPoint" {
-                    "WD_readPoint"
-                } else {
-                    "WD_bizLocation"
-                }))
-            })?;
-            let below = descendants(app, code.as_str()).await?;
-            let uris = below
-                .iter()
-                .filter_map(|c| threadline_domain::LocationCode::parse(c).ok())
-                .map(|c| ids::location_uri(&c));
-            filter.add_descendants(field, uris);
+            let below = with_descendants(app, vtype, &uri)
+                .await
+                .map_err(|p| match p {
+                    Descent::Refused(e) => Problem::query(e.at(if field == "readPoint" {
+                        "WD_readPoint"
+                    } else {
+                        "WD_bizLocation"
+                    })),
+                    Descent::Failed(p) => p,
+                })?;
+            filter.add_descendants(field, below);
         }
     }
     Ok(filter)
+}
+
+/// Why the places under a `WD_` place could not be listed.
+enum Descent {
+    /// The place is neither a Threadline location nor an element of the captured master data,
+    /// or stands for too many places.
+    Refused(FieldError),
+    Failed(Problem),
+}
+
+impl From<Problem> for Descent {
+    fn from(p: Problem) -> Self {
+        Descent::Failed(p)
+    }
+}
+
+impl From<StoreError> for Descent {
+    fn from(e: StoreError) -> Self {
+        Descent::Failed(e.into())
+    }
+}
+
+/// Most places one `WD_` place may stand for.
+const DESCENDANT_LIMIT: usize = 100_000;
+
+/// The URIs of the places under `uri` (itself left out), through Threadline's location tree
+/// and the master data of type `vtype`, level by level.
+async fn with_descendants(app: &AppState, vtype: &str, uri: &str) -> Result<Vec<String>, Descent> {
+    use threadline_epcis::masterdata::key;
+    if let Err(e) = ids::location(uri)
+        && app.store.vocabulary(vtype, &[key(uri)]).await?.is_empty()
+    {
+        return Err(Descent::Refused(e));
+    }
+    let mut seen: BTreeSet<String> = BTreeSet::from([key(uri)]);
+    let mut out = Vec::new();
+    // Each place of a level, and whether Threadline's tree below it is listed already (every
+    // level of it is listed at once).
+    let mut level = vec![(uri.to_owned(), false)];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for (u, listed) in &level {
+            if !listed && let Ok(code) = ids::location(u) {
+                for c in descendants(app, code.as_str()).await? {
+                    if let Ok(c) = threadline_domain::LocationCode::parse(&c) {
+                        next.push((ids::location_uri(&c), true));
+                    }
+                }
+            }
+        }
+        let keys: Vec<String> = level.iter().map(|(u, _)| key(u)).collect();
+        for stored in app.store.vocabulary(vtype, &keys).await? {
+            next.extend(stored.element.children.into_iter().map(|c| (c, false)));
+        }
+        level = Vec::new();
+        for (u, listed) in next {
+            if seen.insert(key(&u)) {
+                out.push(u.clone());
+                level.push((u, listed));
+            }
+        }
+        if out.len() > DESCENDANT_LIMIT {
+            return Err(Descent::Refused(FieldError::new(
+                "too_many_places",
+                format!("{uri} stands for more than {DESCENDANT_LIMIT} places"),
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// Does the event's EPCIS form match the query?

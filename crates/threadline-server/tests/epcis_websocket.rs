@@ -1,5 +1,5 @@
-//! WebSocket query subscriptions (`GET /epcis/queries/{name}/events?stream=true` upgraded),
-//! through a real server and a real WebSocket client, on both engines.
+//! WebSocket query subscriptions (`GET /epcis/queries/{name}/events?stream=true`, or with a
+//! schedule, upgraded), through a real server and a real WebSocket client, on both engines.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use threadline_domain::access::Role;
-use threadline_server::{AppState, FixedClock, app};
+use threadline_server::{AppState, Clock, FixedClock, ManualClock, app};
 use threadline_testkit::fixtures::{now, put, token};
 use threadline_testkit::{TestStore, store_test};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
@@ -30,6 +30,11 @@ struct Server {
 
 impl Server {
     async fn start(s: &TestStore) -> Server {
+        Server::start_on(s, Arc::new(FixedClock(now()))).await
+    }
+
+    /// A server whose clock is `clock`.
+    async fn start_on(s: &TestStore, clock: Arc<dyn Clock>) -> Server {
         put(&**s, "product", json!({"code": "PJ-1", "name": "Projector", "gtin": "10614141073464", "tracking": "serial"})).await;
         for (code, name) in [("0614141073467", "DC"), ("DG", "Dongguan plant")] {
             put(
@@ -40,7 +45,7 @@ impl Server {
             .await;
         }
         let state = AppState {
-            clock: Arc::new(FixedClock(now())),
+            clock,
             ..AppState::new(s.store.clone())
         };
         let auth = format!("Bearer {}", token(&**s, "ws-admin", &[Role::Admin]).await);
@@ -69,16 +74,17 @@ impl Server {
     }
 
     /// Opens a WebSocket to `path` with `auth` (none when empty).
-    async fn connect(
+    async fn connect(&self, path: &str, auth: &str) -> Result<Socket, tungstenite::Error> {
+        self.connect_with(path, auth, None).await.map(|(ws, _)| ws)
+    }
+
+    /// [`Server::connect`], asking for `accept` (`Accept`), with the upgrade's answer.
+    async fn connect_with(
         &self,
         path: &str,
         auth: &str,
-    ) -> Result<
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-        tungstenite::Error,
-    > {
+        accept: Option<&str>,
+    ) -> Result<(Socket, tungstenite::handshake::client::Response), tungstenite::Error> {
         let mut req = format!("ws://{}{path}", self.addr)
             .into_client_request()
             .unwrap();
@@ -86,9 +92,10 @@ impl Server {
             req.headers_mut()
                 .insert("authorization", auth.parse().unwrap());
         }
-        tokio_tungstenite::connect_async(req)
-            .await
-            .map(|(ws, _)| ws)
+        if let Some(a) = accept {
+            req.headers_mut().insert("accept", a.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(req).await
     }
 }
 
@@ -97,15 +104,34 @@ type Socket =
 
 /// The next EPCISQueryDocument on the socket, or `None` when nothing comes within `wait`.
 async fn next_document(ws: &mut Socket, wait: Duration) -> Option<Value> {
+    next_frame(ws, wait)
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+}
+
+/// The next text frame on the socket, or `None` when nothing comes within `wait`.
+async fn next_frame(ws: &mut Socket, wait: Duration) -> Option<String> {
     loop {
         match tokio::time::timeout(wait, ws.next()).await {
             Err(_) => return None,
-            Ok(Some(Ok(tungstenite::Message::Text(t)))) => {
-                return Some(serde_json::from_str(&t).unwrap());
-            }
+            Ok(Some(Ok(tungstenite::Message::Text(t)))) => return Some(t.to_string()),
             Ok(Some(Ok(_))) => {}
             Ok(other) => panic!("the socket ended: {other:?}"),
         }
+    }
+}
+
+/// The status and problem document of a refused upgrade.
+fn refusal(e: tungstenite::Error) -> (StatusCode, Value) {
+    match e {
+        tungstenite::Error::Http(resp) => (
+            StatusCode::from_u16(resp.status().as_u16()).unwrap(),
+            resp.body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or(Value::Null),
+        ),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
     }
 }
 
@@ -248,5 +274,173 @@ store_test!(
                 .await
                 .is_none()
         );
+    }
+);
+
+/// Creates the named query `commissioning` (every commissioning).
+async fn commissioning_query(server: &Server) {
+    let r = server
+        .admin
+        .post(
+            "/epcis/queries",
+            json!({"name": "commissioning", "query": {"EQ_bizStep": "commissioning"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+store_test!(
+    initial_record_time_replays_what_was_recorded_since_then_goes_on_live,
+    |s: TestStore| async move {
+        let server = Server::start(&s).await;
+        commissioning_query(&server).await;
+        // Two units recorded two hours and one hour ago (by servers whose clocks said so).
+        for (serial, hours) in [("300", 2), ("301", 1)] {
+            let earlier = common::Api {
+                router: app(AppState {
+                    clock: Arc::new(FixedClock(now() - chrono::Duration::hours(hours))),
+                    ..AppState::new(s.store.clone())
+                }),
+                auth: server.admin.auth.clone(),
+            };
+            let ev = json!({"@context": [CONTEXT], "type": "ObjectEvent",
+                "eventTime": "2022-02-16T08:00:00-06:00", "eventTimeZoneOffset": "-06:00",
+                "epcList": [format!("https://id.gs1.org/01/10614141073464/21/{serial}")],
+                "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+                "bizLocation": {"id": "urn:threadline:loc:DG"}});
+            let r = earlier.post("/epcis/events", ev).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        let since = (now() - chrono::Duration::minutes(90))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let path = format!(
+            "/epcis/queries/commissioning/events?stream=true&initialRecordTime={}",
+            since.replace(':', "%3A")
+        );
+        let (mut ws, resp) = server
+            .connect_with(&path, &server.admin.auth, None)
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["gs1-query-min-record-time"], since.as_str());
+        // First what was recorded since then (301, not 300), then what comes.
+        let doc = next_document(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("the replay");
+        assert_eq!(serials(&doc), ["301"]);
+        server.commission("302", "urn:threadline:loc:DG").await;
+        let doc = next_document(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("a live document");
+        assert_eq!(serials(&doc), ["302"]);
+
+        // The same in XML, for a client that accepts XML.
+        let (mut xml, _) = server
+            .connect_with(&path, &server.admin.auth, Some("application/xml"))
+            .await
+            .unwrap();
+        let frame = next_frame(&mut xml, Duration::from_secs(10))
+            .await
+            .expect("an XML document");
+        assert!(frame.starts_with("<?xml"), "{frame}");
+        assert!(frame.contains("EPCISQueryDocument"), "{frame}");
+        assert!(
+            frame.contains("<queryName>commissioning</queryName>"),
+            "{frame}"
+        );
+        for serial in ["301", "302"] {
+            assert!(
+                frame.contains(&format!("/21/{serial}<")),
+                "{serial}: {frame}"
+            );
+        }
+        assert!(!frame.contains("/21/300<"), "{frame}");
+        // Read back by the XML binding's own reader: two events.
+        let read = threadline_epcis::xml::parse_document(frame.as_bytes()).unwrap();
+        assert_eq!(read.events.len(), 2);
+    }
+);
+
+store_test!(
+    a_scheduled_socket_reports_at_its_query_times_and_when_empty_only_if_asked,
+    |s: TestStore| async move {
+        let clock = Arc::new(ManualClock::new(now()));
+        let server = Server::start_on(&s, clock.clone()).await;
+        commissioning_query(&server).await;
+        // On the hour, every hour (now is 12:00:00: the first query time is 13:00:00).
+        let base = "/epcis/queries/commissioning/events?second=0&minute=0";
+        let mut quiet = server.connect(base, &server.admin.auth).await.unwrap();
+        let mut eager = server
+            .connect(&format!("{base}&reportIfEmpty=true"), &server.admin.auth)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.commission("401", "urn:threadline:loc:DG").await;
+        server.commission("402", "urn:threadline:loc:DG").await;
+        // Not yet the query time: nothing.
+        assert!(
+            next_document(&mut quiet, Duration::from_millis(600))
+                .await
+                .is_none()
+        );
+        clock.advance(chrono::Duration::hours(1));
+        for ws in [&mut quiet, &mut eager] {
+            let doc = next_document(ws, Duration::from_secs(10))
+                .await
+                .expect("the 13:00 report");
+            assert_eq!(serials(&doc), ["401", "402"]);
+            assert!(doc["epcisBody"]["queryResults"]["subscriptionID"].is_string());
+        }
+        // 14:00 with nothing new: an empty report for the socket that asked, none otherwise.
+        clock.advance(chrono::Duration::hours(1));
+        let doc = next_document(&mut eager, Duration::from_secs(10))
+            .await
+            .expect("the empty 14:00 report");
+        assert_eq!(doc["type"], "EPCISQueryDocument");
+        assert!(serials(&doc).is_empty());
+        assert!(
+            next_document(&mut quiet, Duration::from_millis(600))
+                .await
+                .is_none()
+        );
+        // Between query times, nothing, even when something is captured.
+        server.commission("403", "urn:threadline:loc:DG").await;
+        assert!(
+            next_document(&mut eager, Duration::from_millis(600))
+                .await
+                .is_none()
+        );
+    }
+);
+
+store_test!(
+    a_socket_s_controls_are_refused_by_parameter,
+    |s: TestStore| async move {
+        let server = Server::start(&s).await;
+        commissioning_query(&server).await;
+        for (bad, field) in [
+            ("minute=61", "minute"),
+            ("second=x", "second"),
+            ("stream=true&minute=5", "stream"),
+            ("stream=true&reportIfEmpty=true", "reportIfEmpty"),
+            ("minute=5&reportIfEmpty=maybe", "reportIfEmpty"),
+            (
+                "stream=true&initialRecordTime=yesterday",
+                "initialRecordTime",
+            ),
+            ("reportIfEmpty=true", "stream"),
+            ("stream=true&perPage=2", "perPage"),
+        ] {
+            let (status, body) = refusal(
+                server
+                    .connect(
+                        &format!("/epcis/queries/commissioning/events?{bad}"),
+                        &server.admin.auth,
+                    )
+                    .await
+                    .unwrap_err(),
+            );
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+            assert_eq!(body["errors"][0]["field"], field, "{bad}: {body}");
+        }
     }
 );

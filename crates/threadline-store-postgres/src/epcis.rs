@@ -104,3 +104,87 @@ fn named(r: &Row) -> Result<NamedQuery, StoreError> {
         created_by: col(r, 3)?,
     })
 }
+
+/// Writes the vocabulary elements of a capture's header in the capture's transaction, each
+/// replacing what was stored under its type and key (the latest header wins).
+pub(crate) async fn put_vocabulary(
+    tx: &deadpool_postgres::Transaction<'_>,
+    master: &threadline_store::epcis::MasterData,
+) -> Result<(), StoreError> {
+    if master.elements.is_empty() {
+        return Ok(());
+    }
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO epcis_vocabulary (vtype, key, id, attributes, children, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (vtype, key) DO UPDATE SET id = excluded.id,
+               attributes = excluded.attributes, children = excluded.children,
+               recorded_at = excluded.recorded_at",
+        )
+        .await
+        .map_err(db)?;
+    let at = micros(master.recorded_at);
+    for e in &master.elements {
+        let attributes = serde_json::to_string(&e.attributes).map_err(StoreError::db)?;
+        let children = serde_json::to_string(&e.children).map_err(StoreError::db)?;
+        if !storable(&e.vtype) || !storable(&e.id) {
+            return Err(StoreError::Invalid(vec![
+                threadline_domain::FieldError::new(
+                    "invalid_value",
+                    "a vocabulary element's type or id holds a NUL character",
+                ),
+            ]));
+        }
+        tx.execute(
+            &st,
+            &[&e.vtype, &e.key(), &e.id, &attributes, &children, &at],
+        )
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    pub(crate) async fn vocabulary_of(
+        &self,
+        vtype: &str,
+        keys: &[String],
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        let keys: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| storable(k))
+            .collect();
+        if keys.is_empty() || !storable(vtype) {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, attributes, children, recorded_at FROM epcis_vocabulary
+                 WHERE vtype = $1 AND key = ANY($2)",
+                &[&vtype, &keys],
+            )
+            .await
+            .map_err(db)?;
+        let bad =
+            |e: serde_json::Error| StoreError::Database(format!("stored vocabulary element: {e}"));
+        rows.iter()
+            .map(|r| {
+                let attributes: String = col(r, 1)?;
+                let children: String = col(r, 2)?;
+                Ok(threadline_store::epcis::StoredVocabulary {
+                    element: threadline_store::epcis::VocabularyElement {
+                        vtype: vtype.to_owned(),
+                        id: col(r, 0)?,
+                        attributes: serde_json::from_str(&attributes).map_err(bad)?,
+                        children: serde_json::from_str(&children).map_err(bad)?,
+                    },
+                    recorded_at: from_micros(col(r, 3)?),
+                })
+            })
+            .collect()
+    }
+}

@@ -121,6 +121,46 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// The one capture transaction: events (none: only the rest), the idempotency key, an EPCIS
+    /// header's master data and the audit record, all or nothing.
+    async fn capture_with(
+        &self,
+        mut events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+        master: Option<threadline_store::epcis::MasterData>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
+    ) -> Result<CaptureOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut head = capture::lock_head(&tx).await?;
+        // Only now: a retry sent to another process while the first attempt was being recorded
+        // waited for the lock above, and finds that attempt's receipts.
+        if let Some(k) = &idempotency
+            && let Some(prior) = read::idempotent_replay(&tx, k).await?
+        {
+            tx.rollback().await.map_err(db)?;
+            return Ok(CaptureOutcome::Replayed(prior));
+        }
+        let receipts = if events.is_empty() {
+            Vec::new()
+        } else {
+            let batch = events.len() > 1;
+            let receipts =
+                capture::project_events(&tx, &mut events, Some(&mut head), &[], batch).await?;
+            webhook::enqueue(&tx, &events, &receipts).await?;
+            receipts
+        };
+        if let Some(master) = &master {
+            epcis::put_vocabulary(&tx, master).await?;
+        }
+        if let Some(k) = &idempotency {
+            read::remember(&tx, k, &receipts).await?;
+        }
+        audit::append_of(&tx, audit, &receipts).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(CaptureOutcome::Recorded(receipts))
+    }
+
     /// Connects to the database at `url` (`postgres://user@host:port/db`) and brings its schema
     /// up to date. A database migrated by a newer Threadline is refused with
     /// [`StoreError::Schema`].
@@ -188,31 +228,28 @@ impl threadline_store::Store for PgStore {
 
     async fn capture_audited(
         &self,
-        mut events: Vec<Event>,
+        events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
         audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        let mut head = capture::lock_head(&tx).await?;
-        // Only now: a retry sent to another process while the first attempt was being recorded
-        // waited for the lock above, and finds that attempt's receipts.
-        if let Some(k) = &idempotency
-            && let Some(prior) = read::idempotent_replay(&tx, k).await?
-        {
-            tx.rollback().await.map_err(db)?;
-            return Ok(CaptureOutcome::Replayed(prior));
-        }
-        let batch = events.len() > 1;
-        let receipts =
-            capture::project_events(&tx, &mut events, Some(&mut head), &[], batch).await?;
-        webhook::enqueue(&tx, &events, &receipts).await?;
-        if let Some(k) = &idempotency {
-            read::remember(&tx, k, &receipts).await?;
-        }
-        audit::append_of(&tx, audit, &receipts).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(CaptureOutcome::Recorded(receipts))
+        self.capture_with(events, idempotency, None, audit).await
+    }
+
+    async fn capture_epcis(
+        &self,
+        events: Vec<Event>,
+        master: threadline_store::epcis::MasterData,
+        audit: Option<AuditOf<Vec<Receipt>>>,
+    ) -> Result<CaptureOutcome, StoreError> {
+        self.capture_with(events, None, Some(master), audit).await
+    }
+
+    async fn vocabulary(
+        &self,
+        vtype: &str,
+        keys: &[String],
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        self.vocabulary_of(vtype, keys).await
     }
 
     async fn capture_import(

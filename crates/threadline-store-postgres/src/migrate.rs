@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (24, include_str!("../migrations/0024_custom_roles.sql")),
     (25, include_str!("../migrations/0025_capture_job_site.sql")),
+    (27, include_str!("../migrations/0027_epcis_vocabulary.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

@@ -92,3 +92,82 @@ pub fn delete_query(c: &Connection, name: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Writes the vocabulary elements of a capture's header, each replacing what was stored under
+/// its type and key (the latest header wins).
+pub fn put_vocabulary(
+    c: &Connection,
+    master: &threadline_store::epcis::MasterData,
+) -> Result<(), StoreError> {
+    if master.elements.is_empty() {
+        return Ok(());
+    }
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO epcis_vocabulary (vtype, key, id, attributes, children, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (vtype, key) DO UPDATE SET id = excluded.id,
+               attributes = excluded.attributes, children = excluded.children,
+               recorded_at = excluded.recorded_at",
+        )
+        .map_err(db)?;
+    for e in &master.elements {
+        st.execute(params![
+            e.vtype,
+            e.key(),
+            e.id,
+            serde_json::to_string(&e.attributes).map_err(StoreError::db)?,
+            serde_json::to_string(&e.children).map_err(StoreError::db)?,
+            micros(master.recorded_at)
+        ])
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The stored vocabulary elements of `vtype` with one of `keys`.
+pub fn vocabulary(
+    c: &Connection,
+    vtype: &str,
+    keys: &[String],
+) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT id, attributes, children, recorded_at FROM epcis_vocabulary
+             WHERE vtype = ?1 AND key = ?2",
+        )
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for key in keys {
+        let row: Option<(String, String, String, i64)> = st
+            .query_row(params![vtype, key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(db)?;
+        if let Some((id, attributes, children, at)) = row {
+            out.push(stored_vocabulary(vtype, id, &attributes, &children, at)?);
+        }
+    }
+    Ok(out)
+}
+
+fn stored_vocabulary(
+    vtype: &str,
+    id: String,
+    attributes: &str,
+    children: &str,
+    at: i64,
+) -> Result<threadline_store::epcis::StoredVocabulary, StoreError> {
+    let bad =
+        |e: serde_json::Error| StoreError::Database(format!("stored vocabulary element: {e}"));
+    Ok(threadline_store::epcis::StoredVocabulary {
+        element: threadline_store::epcis::VocabularyElement {
+            vtype: vtype.to_owned(),
+            id,
+            attributes: serde_json::from_str(attributes).map_err(bad)?,
+            children: serde_json::from_str(children).map_err(bad)?,
+        },
+        recorded_at: from_micros(at),
+    })
+}

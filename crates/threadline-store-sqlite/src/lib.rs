@@ -134,6 +134,47 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The one capture transaction: events (none: only the rest), the idempotency key, an EPCIS
+    /// header's master data and the audit record, all or nothing.
+    async fn capture_with(
+        &self,
+        mut events: Vec<Event>,
+        idempotency: Option<IdempotencyKey>,
+        master: Option<threadline_store::epcis::MasterData>,
+        audit: Option<AuditOf<Vec<Receipt>>>,
+    ) -> Result<CaptureOutcome, StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            if let Some(k) = &idempotency
+                && let Some(prior) = read::idempotent_replay(&tx, k)?
+            {
+                return Ok(CaptureOutcome::Replayed(prior));
+            }
+            let receipts = if events.is_empty() {
+                Vec::new()
+            } else {
+                let mut head = capture::head(&tx)?;
+                let batch = events.len() > 1;
+                let receipts =
+                    capture::project_events(&tx, &mut events, Some(&mut head), &[], batch)?;
+                webhook::enqueue(&tx, &events, &receipts)?;
+                receipts
+            };
+            if let Some(master) = &master {
+                epcis::put_vocabulary(&tx, master)?;
+            }
+            if let Some(k) = &idempotency {
+                read::remember(&tx, k, &receipts)?;
+            }
+            audit::append_of(&tx, audit, &receipts)?;
+            tx.commit().map_err(db)?;
+            Ok(CaptureOutcome::Recorded(receipts))
+        })
+        .await
+    }
+
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let mut c = Connection::open(path).map_err(db)?;
@@ -255,31 +296,30 @@ impl threadline_store::Store for SqliteStore {
 
     async fn capture_audited(
         &self,
-        mut events: Vec<Event>,
+        events: Vec<Event>,
         idempotency: Option<IdempotencyKey>,
         audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome, StoreError> {
-        self.write(move |c| {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(db)?;
-            if let Some(k) = &idempotency
-                && let Some(prior) = read::idempotent_replay(&tx, k)?
-            {
-                return Ok(CaptureOutcome::Replayed(prior));
-            }
-            let mut head = capture::head(&tx)?;
-            let batch = events.len() > 1;
-            let receipts = capture::project_events(&tx, &mut events, Some(&mut head), &[], batch)?;
-            webhook::enqueue(&tx, &events, &receipts)?;
-            if let Some(k) = &idempotency {
-                read::remember(&tx, k, &receipts)?;
-            }
-            audit::append_of(&tx, audit, &receipts)?;
-            tx.commit().map_err(db)?;
-            Ok(CaptureOutcome::Recorded(receipts))
-        })
-        .await
+        self.capture_with(events, idempotency, None, audit).await
+    }
+
+    async fn capture_epcis(
+        &self,
+        events: Vec<Event>,
+        master: threadline_store::epcis::MasterData,
+        audit: Option<AuditOf<Vec<Receipt>>>,
+    ) -> Result<CaptureOutcome, StoreError> {
+        self.capture_with(events, None, Some(master), audit).await
+    }
+
+    async fn vocabulary(
+        &self,
+        vtype: &str,
+        keys: &[String],
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        let (vtype, keys) = (vtype.to_owned(), keys.to_vec());
+        self.read(move |c| epcis::vocabulary(c, &vtype, &keys))
+            .await
     }
 
     async fn capture_import(

@@ -4,10 +4,30 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use threadline_domain::codes::ProductCode;
 use threadline_domain::event::Event;
 use threadline_domain::master::Product;
 use threadline_epcis::{Catalogue, Context, json};
+
+pub use threadline_epcis::masterdata::VocabularyElement;
+
+/// The master data of an EPCIS document's header, written with its events
+/// ([`crate::Store::capture_epcis`]): its vocabulary elements in document order, and when it was
+/// captured.
+#[derive(Debug, Clone, Default)]
+pub struct MasterData {
+    pub elements: Vec<VocabularyElement>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A vocabulary element as stored: as the last header that stated it wrote it, and when that
+/// header was captured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVocabulary {
+    pub element: VocabularyElement,
+    pub recorded_at: DateTime<Utc>,
+}
 
 /// What hashing an event's EPCIS form needs, built once per batch: the products the events
 /// name (units by GTIN where their product has one) and the JSON-LD prefixes every document

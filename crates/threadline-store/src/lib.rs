@@ -760,6 +760,27 @@ pub trait Store: Send + Sync + 'static {
         audit: Option<AuditOf<Vec<Receipt>>>,
     ) -> Result<CaptureOutcome>;
 
+    /// [`Store::capture_audited`] for an EPCIS document: its events and the vocabulary elements
+    /// of its header (`master`), with the audit record, in one transaction — all or nothing. An
+    /// element is keyed by its vocabulary type and [`epcis::VocabularyElement::key`]; one stated
+    /// again replaces what was stored (attributes and children: the latest header wins), with
+    /// `master.recorded_at`. Master data never touches Threadline's own locations. With no
+    /// events, only the master data (and the record) is written.
+    async fn capture_epcis(
+        &self,
+        events: Vec<Event>,
+        master: epcis::MasterData,
+        audit: Option<AuditOf<Vec<Receipt>>>,
+    ) -> Result<CaptureOutcome>;
+
+    /// The stored EPCIS vocabulary elements of type `vtype` whose keys
+    /// ([`epcis::VocabularyElement::key`]) are among `keys`, in no particular order.
+    async fn vocabulary(
+        &self,
+        vtype: &str,
+        keys: &[String],
+    ) -> Result<Vec<epcis::StoredVocabulary>>;
+
     /// Records imported events (a bulk import of serials, lots or opening stock) in one
     /// transaction, all or nothing, checked against the current state like [`Store::capture`].
     /// Every refusal is reported with its event's index (`events[3].items[0]`); with `dry_run`

@@ -48,7 +48,7 @@ pub const REPORT_BATCH: usize = 500;
 /// Most events one run of one subscription reads; the rest wait for the next pass.
 const RUN_SCAN_LIMIT: usize = 20_000;
 
-fn controls(field: &str, msg: impl Into<String>) -> Problem {
+pub(super) fn controls(field: &str, msg: impl Into<String>) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
         "SubscriptionControlsException",
@@ -70,7 +70,7 @@ fn no_subscription(id: &str) -> Problem {
     )
 }
 
-fn millis(t: DateTime<Utc>) -> String {
+pub(super) fn millis(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
