@@ -305,6 +305,44 @@ pub struct LotQuantity {
     pub product: crate::codes::ProductCode,
     pub lot: LotCode,
     pub quantity: Quantity,
+    /// The unit the quantity is given in when it is not the product's own (UN/CEFACT Rec. 20;
+    /// `EA` is a count): absent, the product's unit. Stock is counted in the product's unit,
+    /// so a quantity in another unit is recorded with the event and moves no stock (there is
+    /// no conversion between units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uom: Option<String>,
+}
+
+/// An object an event names by an identifier Threadline does not track as a unit — a GRAI,
+/// GIAI, GSRN, GDTI, an SGLN named as an object, any other URI —, as the event gave it, with
+/// its role (`subject` for `epcList`, `parent`, `child`, `input`, `output`). It is kept for the
+/// event's hash and its queries; it has no state, and no state changes for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Untracked {
+    pub role: Role,
+    /// The identifier as given (an EPC URN, a Digital Link, any absolute URI).
+    pub id: String,
+}
+
+/// A quantity of a class Threadline does not count per lot — a product named by its GTIN
+/// without a lot (`urn:epc:idpat:sgtin:….*`, `/01/{gtin}`), or a class of another kind —, as
+/// the event gave it, with its role (`subject` for `quantityList`, `child`, `input`,
+/// `output`). It is recorded with the event; it registers no lot and moves no stock.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassQuantity {
+    pub role: Role,
+    /// The class as given (`epcClass`).
+    pub class: String,
+    /// The product whose GTIN the class names, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<crate::codes::ProductCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Quantity>,
+    /// As given; absent, a count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uom: Option<String>,
 }
 
 impl LotQuantity {
@@ -444,6 +482,17 @@ pub struct EventRequest {
     pub outputs: Vec<ItemKey>,
     #[serde(default)]
     pub output_lots: Vec<LotQuantity>,
+    /// Objects named by identifiers Threadline does not track ([`Untracked`]).
+    #[serde(default)]
+    pub untracked: Vec<Untracked>,
+    /// Quantities of classes Threadline does not count per lot ([`ClassQuantity`]).
+    #[serde(default)]
+    pub class_quantities: Vec<ClassQuantity>,
+    /// The event carries sensor readings (EPCIS `sensorElementList`, which the EPCIS binding
+    /// keeps): an object event may then name no object at all. Set by the binding only.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub sensor_readings: bool,
     #[serde(default)]
     pub biz_transactions: Vec<BizTransaction>,
     #[serde(default)]
@@ -504,6 +553,12 @@ pub struct Event {
     pub outputs: Vec<ItemKey>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub output_lots: Vec<LotQuantity>,
+    /// Objects named by identifiers Threadline does not track ([`Untracked`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untracked: Vec<Untracked>,
+    /// Quantities of classes Threadline does not count per lot ([`ClassQuantity`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_quantities: Vec<ClassQuantity>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub biz_transactions: Vec<BizTransaction>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -682,8 +737,15 @@ impl Event {
             ));
         }
 
-        let has =
-            |items: &Vec<ItemKey>, lots: &Vec<LotQuantity>| !items.is_empty() || !lots.is_empty();
+        // What the event names in a role: units and lots, and what Threadline records without
+        // tracking (objects of other keys, quantities of classes it does not count per lot).
+        let others = |role: Role| {
+            req.untracked.iter().any(|u| u.role == role)
+                || req.class_quantities.iter().any(|q| q.role == role)
+        };
+        let has = |items: &Vec<ItemKey>, lots: &Vec<LotQuantity>, role: Role| {
+            !items.is_empty() || !lots.is_empty() || others(role)
+        };
         let kind = req.kind;
         let misplaced = |v: &mut Violations, name: &str, present: bool| {
             if present {
@@ -706,9 +768,14 @@ impl Event {
             )),
             _ => {}
         }
+        let untracked_parent = req
+            .untracked
+            .iter()
+            .filter(|u| u.role == Role::Parent)
+            .count();
         match kind {
             EventKind::Object | EventKind::Transaction => {
-                if !has(&req.items, &req.lots) {
+                if !has(&req.items, &req.lots, Role::Subject) && !req.sensor_readings {
                     v.push(err(
                         "required",
                         format!("a {} event needs `items` or `lots`", kind.as_str()),
@@ -722,14 +789,23 @@ impl Event {
             EventKind::Aggregation | EventKind::Association => {
                 misplaced(&mut v, "items", !req.items.is_empty());
                 misplaced(&mut v, "lots", !req.lots.is_empty());
-                if req.parent.is_none() {
+                if req.parent.is_none() && untracked_parent == 0 {
                     v.push(err(
                         "required",
                         format!("an {} event needs a `parent`", kind.as_str()),
                         "parent",
                     ));
                 }
-                if req.action != Some(Action::Delete) && !has(&req.children, &req.child_lots) {
+                if usize::from(req.parent.is_some()) + untracked_parent > 1 {
+                    v.push(err(
+                        "not_allowed",
+                        "an event has one parent".into(),
+                        "parent",
+                    ));
+                }
+                if req.action != Some(Action::Delete)
+                    && !has(&req.children, &req.child_lots, Role::Child)
+                {
                     v.push(err(
                         "required",
                         "`children` or `child_lots` is required unless the action is DELETE".into(),
@@ -743,14 +819,14 @@ impl Event {
                 misplaced(&mut v, "parent", req.parent.is_some());
                 misplaced(&mut v, "children", !req.children.is_empty());
                 misplaced(&mut v, "child_lots", !req.child_lots.is_empty());
-                if !has(&req.inputs, &req.input_lots) {
+                if !has(&req.inputs, &req.input_lots, Role::Input) {
                     v.push(err(
                         "required",
                         "a transformation needs `inputs` or `input_lots`".into(),
                         "inputs",
                     ));
                 }
-                if !has(&req.outputs, &req.output_lots) {
+                if !has(&req.outputs, &req.output_lots, Role::Output) {
                     v.push(err(
                         "required",
                         "a transformation needs `outputs` or `output_lots`".into(),
@@ -764,6 +840,55 @@ impl Event {
             misplaced(&mut v, "input_lots", !req.input_lots.is_empty());
             misplaced(&mut v, "outputs", !req.outputs.is_empty());
             misplaced(&mut v, "output_lots", !req.output_lots.is_empty());
+        }
+        // Each role belongs to the lists of some event types.
+        let fits = |role: Role| match kind {
+            EventKind::Object | EventKind::Transaction => role == Role::Subject,
+            EventKind::Aggregation | EventKind::Association => {
+                matches!(role, Role::Parent | Role::Child)
+            }
+            EventKind::Transformation => matches!(role, Role::Input | Role::Output),
+        };
+        let mut seen_untracked = HashSet::new();
+        for (i, u) in req.untracked.iter().enumerate() {
+            let at = format!("untracked[{i}]");
+            if !fits(u.role) {
+                misplaced(&mut v, &format!("{at}.role"), true);
+            }
+            if u.id.trim().is_empty() || u.id.len() > 1024 {
+                v.push(err(
+                    "invalid_identifier",
+                    "an identifier is 1–1024 characters".into(),
+                    &format!("{at}.id"),
+                ));
+            }
+            if !seen_untracked.insert((u.role, u.id.as_str())) {
+                v.push(err(
+                    "duplicate_scan",
+                    format!("{} appears twice in this event", u.id),
+                    &at,
+                ));
+            }
+        }
+        for (i, q) in req.class_quantities.iter().enumerate() {
+            let at = format!("class_quantities[{i}]");
+            if !fits(q.role) || q.role == Role::Parent {
+                misplaced(&mut v, &format!("{at}.role"), true);
+            }
+            if q.class.trim().is_empty() || q.class.len() > 1024 {
+                v.push(err(
+                    "invalid_identifier",
+                    "a class is 1–1024 characters".into(),
+                    &format!("{at}.class"),
+                ));
+            }
+            if q.quantity.is_some_and(|x| !x.is_positive()) {
+                v.push(err(
+                    "invalid_quantity",
+                    format!("quantity of {} must be greater than zero", q.class),
+                    &format!("{at}.quantity"),
+                ));
+            }
         }
         if kind == EventKind::Transaction && req.biz_transactions.is_empty() {
             v.push(err(
@@ -913,7 +1038,8 @@ impl Event {
                         &format!("{name}[{i}].quantity"),
                     ));
                 }
-                if !seen_lots.insert(q.key()) {
+                // The same lot in two units is two quantities, not a repeated scan.
+                if !seen_lots.insert((q.key(), q.uom.clone())) {
                     v.push(err(
                         "duplicate_scan",
                         format!("{} appears twice in `{name}`", q.key()),
@@ -946,6 +1072,8 @@ impl Event {
             input_lots: req.input_lots,
             outputs: req.outputs,
             output_lots: req.output_lots,
+            untracked: req.untracked,
+            class_quantities: req.class_quantities,
             biz_transactions: req.biz_transactions,
             sources: req.sources,
             destinations: req.destinations,

@@ -19,6 +19,14 @@ pub fn mod10_check_digit(digits: &str) -> Option<u8> {
     Some(((10 - sum % 10) % 10) as u8)
 }
 
+/// Is `s` a Serial Shipping Container Code: 18 digits whose last is the GS1 mod-10 check digit
+/// of the others? (An SSCC names a logistic unit: a case, a pallet.)
+pub fn is_sscc(s: &str) -> bool {
+    s.len() == 18
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && mod10_check_digit(&s[..17]).is_some_and(|c| s.as_bytes()[17] - b'0' == c)
+}
+
 /// A Global Trade Item Number, always held as 14 digits (GTIN-8/12/13 are left-padded with
 /// zeros, as in AI (01) and EPCIS).
 #[derive(

@@ -347,7 +347,11 @@ fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
         (EventKind::Object, Some(Action::Add | Action::Delete)) => {
             out.extend(ev.lots.iter().map(|q| (q, at)))
         }
-        (EventKind::Aggregation | EventKind::Association, Some(Action::Add)) => {
+        // Lots go into a parent Threadline tracks; into another (a GRAI, a GIAI…) they are
+        // recorded and stay where the stock says.
+        (EventKind::Aggregation | EventKind::Association, Some(Action::Add))
+            if ev.parent.is_some() =>
+        {
             out.extend(ev.child_lots.iter().map(|q| (q, at)))
         }
         (EventKind::Transformation, _) => {
@@ -589,6 +593,21 @@ impl Slice {
 
     fn is_container(&self, k: &ItemKey) -> bool {
         self.products.get(&k.product).is_some_and(|p| p.container)
+    }
+
+    /// Is this lot quantity in its product's own unit? Stock is counted in it; a quantity in
+    /// another unit is recorded with its event and moves no stock.
+    pub fn counted(&self, q: &LotQuantity) -> bool {
+        q.uom
+            .as_deref()
+            .is_none_or(|u| self.products.get(&q.product).is_some_and(|p| p.uom == u))
+    }
+
+    /// A container unit whose serial is an SSCC comes into being the first time an event names
+    /// it, as `ops/pack` registers a container on first use: a logistic unit is labelled where
+    /// it is built, and partners name it long before (or without) anyone commissioning it.
+    pub fn registers_on_first_use(&self, k: &ItemKey) -> bool {
+        self.is_container(k) && crate::gs1::is_sscc(k.serial.as_str())
     }
 
     /// Everything packed in `k`, through nested containers; empty if `k` is not a container.
@@ -876,7 +895,8 @@ impl Slice {
                 }
                 let state = self.item(k);
                 let may_be_new = (creating && role == crate::event::Role::Subject)
-                    || role == crate::event::Role::Output;
+                    || role == crate::event::Role::Output
+                    || self.registers_on_first_use(k);
                 match state {
                     // Commissioning a serial that was allocated in advance.
                     Some(s)
@@ -924,7 +944,20 @@ impl Slice {
             (ev.kind, &ev.parent)
         {
             for (i, c) in ev.children.iter().enumerate() {
-                let Some(cs) = self.item(c) else { continue };
+                let Some(cs) = self.item(c) else {
+                    // A container registered by this very event is in nothing yet.
+                    if ev.action == Some(Action::Delete) && self.registers_on_first_use(c) {
+                        v.push(err(
+                            "not_in_parent",
+                            format!(
+                                "serial {} of {} is not in {} {}",
+                                c.serial, c.product, parent.product, parent.serial
+                            ),
+                            format!("children[{i}].serial"),
+                        ));
+                    }
+                    continue;
+                };
                 match ev.action {
                     Some(Action::Add) => {
                         if let Some(cur) = &cs.parent
@@ -1024,6 +1057,9 @@ impl Slice {
                         loc: Option<&str>,
                         field: String,
                         this: &Slice| {
+            if !this.counted(q) {
+                return;
+            }
             let Some(loc) = loc else {
                 v.push(err(
                     "location_required",
@@ -1058,13 +1094,6 @@ impl Slice {
                     take(&mut v, q, at, format!("lots[{i}]"), self);
                 }
             }
-            (EventKind::Object, Some(Action::Add)) if !ev.lots.is_empty() && at.is_none() => {
-                v.push(err(
-                    "location_required",
-                    "say where the lot quantities are (biz_location)".into(),
-                    "biz_location".into(),
-                ));
-            }
             (EventKind::Object, Some(Action::Observe)) => {
                 if let (Some(src), Some(_)) = (ev.source_location(), ev.destination_location()) {
                     for (i, q) in ev.lots.iter().enumerate() {
@@ -1072,21 +1101,18 @@ impl Slice {
                     }
                 }
             }
-            (EventKind::Aggregation | EventKind::Association, Some(Action::Add)) => {
+            (EventKind::Aggregation | EventKind::Association, Some(Action::Add))
+                if ev.parent.is_some() =>
+            {
                 for (i, q) in ev.child_lots.iter().enumerate() {
                     take(&mut v, q, at, format!("child_lots[{i}]"), self);
                 }
             }
+            // Lots made without a place have no stock anywhere until an event puts them
+            // somewhere (they are registered all the same).
             (EventKind::Transformation, _) => {
                 for (i, q) in ev.input_lots.iter().enumerate() {
                     take(&mut v, q, at, format!("input_lots[{i}]"), self);
-                }
-                if !ev.output_lots.is_empty() && at.is_none() {
-                    v.push(err(
-                        "location_required",
-                        "say where the output lots are made (biz_location)".into(),
-                        "biz_location".into(),
-                    ));
                 }
             }
             _ => {}
@@ -1385,6 +1411,35 @@ impl Slice {
     }
 
     fn effects(&mut self, ev: &Event, rules: &StatusRules) {
+        // Containers named by SSCC come into being in stock where the event happens, before
+        // the event applies to them.
+        let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
+        let first_use: Vec<ItemKey> = ev
+            .item_refs()
+            .filter(|(k, role)| {
+                !(creating && *role == crate::event::Role::Subject)
+                    && *role != crate::event::Role::Output
+                    && !matches!(self.items.get(*k), Some(Some(_)))
+                    && self.registers_on_first_use(k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &first_use {
+            self.items.insert(
+                k.clone(),
+                Some(ItemState {
+                    status: ItemStatus::InStock,
+                    holds: 0,
+                    location: ev.biz_location.clone(),
+                    custodian: None,
+                    lot: None,
+                    parent: None,
+                    attributes: BTreeMap::new(),
+                }),
+            );
+            self.children.entry(k.clone()).or_default();
+            self.dirty_items.insert(k.clone());
+        }
         // The process may say which state an operation leaves its units in; replay sees the
         // process that was stored when the event was recorded.
         let status = self.status_of(ev, rules);
@@ -1590,6 +1645,9 @@ impl Slice {
         ];
         for (q, loc) in stock_moves(ev) {
             let Some(loc) = loc else { continue };
+            if !self.counted(q) {
+                continue;
+            }
             let output = ev.output_lots.contains(q);
             let negative =
                 !output && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
@@ -1600,7 +1658,12 @@ impl Slice {
             && let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location())
         {
             let (src, dst) = (src.to_owned(), dst.to_owned());
-            for q in &ev.lots {
+            for q in ev
+                .lots
+                .iter()
+                .filter(|q| self.counted(q))
+                .collect::<Vec<_>>()
+            {
                 self.add_stock(q.key(), &src, q.quantity, true);
                 self.add_stock(q.key(), &dst, q.quantity, false);
             }

@@ -19,6 +19,12 @@
 //! | business transaction | `urn:threadline:bt:{id}` (an id that is already a URI is kept) |
 //!
 //! Serials, lots and transaction ids are percent-encoded in these URNs.
+//!
+//! An SSCC names a container: the unit of a container product whose serial is that SSCC, or —
+//! when there is none — a unit of the default container product [`SSCC_PRODUCT`], which the
+//! projection registers the first time an event names it. Other GS1 keys (GRAI, GIAI, GSRN,
+//! GDTI, an SGLN named as an object…) and any other URI name objects Threadline does not track:
+//! they are recorded with the event as given ([`Object::Untracked`], [`Class::Untracked`]).
 
 use std::collections::HashMap;
 
@@ -36,6 +42,10 @@ const PRODUCT: &str = "urn:threadline:product:";
 const LOC: &str = "urn:threadline:loc:";
 const PARTY: &str = "urn:threadline:party:";
 const BT: &str = "urn:threadline:bt:";
+
+/// The code of the container product whose units are the SSCCs no other container product
+/// holds: created with the first capture that needs it.
+pub const SSCC_PRODUCT: &str = "SSCC";
 
 const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -66,6 +76,7 @@ pub struct ProductInfo {
     /// UN/CEFACT Rec. 20 unit; `EA` is a count.
     pub uom: String,
     pub tracking: TrackingMode,
+    pub container: bool,
 }
 
 /// The products a document names, by GTIN and by code. The caller fills it from the store
@@ -74,6 +85,8 @@ pub struct ProductInfo {
 pub struct Catalogue {
     by_gtin: HashMap<String, ProductInfo>,
     by_code: HashMap<String, ProductInfo>,
+    /// The container unit each SSCC is, where one is registered (see [`ssccs`]).
+    by_sscc: HashMap<String, ItemKey>,
 }
 
 impl Catalogue {
@@ -83,6 +96,7 @@ impl Catalogue {
             gtin: p.gtin.clone(),
             uom: p.uom.clone(),
             tracking: p.tracking,
+            container: p.container,
         };
         if let Some(g) = &p.gtin {
             self.by_gtin.insert(g.as_str().to_owned(), info.clone());
@@ -96,6 +110,23 @@ impl Catalogue {
 
     pub fn by_code(&self, code: &str) -> Option<&ProductInfo> {
         self.by_code.get(code)
+    }
+
+    /// Notes the registered container unit an SSCC (18 digits) is.
+    pub fn insert_sscc(&mut self, sscc: &str, unit: ItemKey) {
+        self.by_sscc.insert(sscc.to_owned(), unit);
+    }
+
+    /// The unit an SSCC names: the registered container unit, else a unit of
+    /// [`SSCC_PRODUCT`] (registered the first time an event names it).
+    pub fn sscc_unit(&self, sscc: &str) -> Result<ItemKey, FieldError> {
+        if let Some(k) = self.by_sscc.get(sscc) {
+            return Ok(k.clone());
+        }
+        Ok(ItemKey {
+            product: ProductCode::parse(SSCC_PRODUCT)?,
+            serial: Serial::parse(sscc)?,
+        })
     }
 
     fn product_of_gtin(&self, gtin: &Gtin) -> Result<&ProductInfo, FieldError> {
@@ -157,6 +188,111 @@ pub fn gtins<'a>(uris: impl IntoIterator<Item = &'a str>) -> Vec<Gtin> {
     out
 }
 
+/// Every SSCC (18 digits) named by the URIs, so the caller can look up the container units
+/// they are ([`Catalogue::insert_sscc`]).
+pub fn ssccs<'a>(uris: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = uris
+        .into_iter()
+        .filter_map(|u| gs1_keys(u).ok().flatten())
+        .filter_map(|es| es.get("00").map(str::to_owned))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What an EPC names: a unit Threadline tracks, or an object it records as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Unit(ItemKey),
+    /// A GRAI, GIAI, GSRN, GDTI, an SGLN named as an object, an EPC of no GS1 key, any other
+    /// URI: kept as given, no state.
+    Untracked,
+}
+
+/// What an `epcClass` names: a lot, a product without a lot, or a class Threadline records as
+/// given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    Lot(LotKey),
+    /// A GTIN without a lot (`urn:epc:idpat:sgtin:….*`, `/01/{gtin}`).
+    Product(ProductCode),
+    Untracked,
+}
+
+fn not_a_uri(uri: &str) -> FieldError {
+    invalid(
+        uri,
+        "an identifier is an absolute URI (an EPC URN, a GS1 Digital Link or another URI)",
+    )
+}
+
+/// The GS1 keys of a URI that names them; `Ok(None)` for a URI that names no GS1 key Threadline
+/// converts (an EPC of another scheme, any other URI); an error for a malformed one.
+fn keys_of(uri: &str) -> Result<Option<ElementString>, FieldError> {
+    match gs1_keys(uri) {
+        Ok(Some(k)) => Ok(Some(k)),
+        Ok(None) if is_uri(uri) => Ok(None),
+        Ok(None) => Err(not_a_uri(uri)),
+        Err(e) if e.code == "unsupported_epc" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What an EPC in `epcList`, `childEPCs`, `parentID`, an input or output list names.
+pub fn object(catalogue: &Catalogue, uri: &str) -> Result<Object, FieldError> {
+    if uri.starts_with(UNIT) {
+        return unit(catalogue, uri).map(Object::Unit);
+    }
+    if uri.starts_with(LOT) || uri.starts_with(PRODUCT) {
+        return Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` names a class, not an object: give it in a quantity list"),
+        ));
+    }
+    let Some(keys) = keys_of(uri)? else {
+        return Ok(Object::Untracked);
+    };
+    if keys.get("01").is_some() || keys.get("00").is_some() {
+        return unit(catalogue, uri).map(Object::Unit);
+    }
+    Ok(Object::Untracked)
+}
+
+/// What an `epcClass` names.
+pub fn class(catalogue: &Catalogue, uri: &str) -> Result<Class, FieldError> {
+    if uri.starts_with(LOT) {
+        return lot(catalogue, uri).map(Class::Lot);
+    }
+    if let Some(p) = uri.strip_prefix(PRODUCT) {
+        return ProductCode::parse(p).map(Class::Product);
+    }
+    if uri.starts_with(UNIT) {
+        return Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` names one unit, not a class: give it in an EPC list"),
+        ));
+    }
+    let Some(keys) = keys_of(uri)? else {
+        return Ok(Class::Untracked);
+    };
+    match (keys.get("01"), keys.get("10"), keys.get("21")) {
+        (Some(_), _, Some(_)) => Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` names one unit (SGTIN), not a class: give it in an EPC list"),
+        )),
+        (Some(_), Some(_), None) => lot(catalogue, uri).map(Class::Lot),
+        (Some(gtin), None, None) => Ok(Class::Product(
+            catalogue.product_of_gtin(&Gtin::parse(gtin)?)?.code.clone(),
+        )),
+        (None, _, _) if keys.get("00").is_some() => Err(FieldError::new(
+            "unsupported_identifier",
+            format!("`{uri}` names one logistic unit (SSCC), not a class: give it in an EPC list"),
+        )),
+        (None, _, _) => Ok(Class::Untracked),
+    }
+}
+
 /// A unit named by an EPC: `epcList`, `childEPCs`, `parentID`, input and output lists.
 pub fn unit(catalogue: &Catalogue, uri: &str) -> Result<ItemKey, FieldError> {
     if let Some(rest) = uri.strip_prefix(UNIT) {
@@ -176,6 +312,9 @@ pub fn unit(catalogue: &Catalogue, uri: &str) -> Result<ItemKey, FieldError> {
             ),
         ));
     };
+    if let Some(sscc) = keys.get("00") {
+        return catalogue.sscc_unit(sscc);
+    }
     match (keys.get("01"), keys.get("21")) {
         (Some(gtin), Some(serial)) => {
             let p = catalogue.product_of_gtin(&Gtin::parse(gtin)?)?;
@@ -184,10 +323,16 @@ pub fn unit(catalogue: &Catalogue, uri: &str) -> Result<ItemKey, FieldError> {
                 serial: Serial::parse(serial)?,
             })
         }
+        (Some(_), None) => Err(FieldError::new(
+            "unsupported_identifier",
+            format!(
+                "`{uri}` names a class (a GTIN without a serial), not an object: give it in a quantity list"
+            ),
+        )),
         _ => Err(FieldError::new(
             "unsupported_identifier",
             format!(
-                "`{uri}` is not a serialised GTIN (SGTIN); other GS1 keys (SSCC, GRAI, GIAI…) are not tracked as units yet"
+                "`{uri}` is not a serialised GTIN (SGTIN) or an SSCC; Threadline tracks no unit by other GS1 keys (GRAI, GIAI…)"
             ),
         )),
     }
@@ -235,8 +380,11 @@ pub enum Pattern {
     Lot(LotKey),
     /// Every unit and lot of a product (`urn:epc:idpat:sgtin:GCP.ITEM.*`, `/01/{gtin}`).
     Product(ProductCode),
-    /// A GS1 key no product holds, or an identifier Threadline does not track: matches nothing.
+    /// A GS1 key no product holds, or an SSCC no unit is: matches nothing.
     Nothing,
+    /// An identifier Threadline records as given without an index (a GRAI, GIAI… or any other
+    /// URI): every event is judged.
+    Other,
 }
 
 /// Reads a query value of `MATCH_epc`, `MATCH_epcClass` and their kin.
@@ -250,11 +398,17 @@ pub fn pattern(catalogue: &Catalogue, uri: &str) -> Result<Pattern, FieldError> 
     if uri.starts_with(LOT) {
         return lot(catalogue, uri).map(Pattern::Lot);
     }
-    let Some(keys) = gs1_keys(uri)? else {
-        return Ok(Pattern::Nothing);
+    let Some(keys) = keys_of(uri)? else {
+        return Ok(Pattern::Other);
     };
+    if let Some(sscc) = keys.get("00") {
+        return Ok(match catalogue.by_sscc.get(sscc) {
+            Some(k) => Pattern::Unit(k.clone()),
+            None => Pattern::Nothing,
+        });
+    }
     let Some(gtin) = keys.get("01") else {
-        return Ok(Pattern::Nothing);
+        return Ok(Pattern::Other);
     };
     let Some(p) = catalogue.by_gtin(&Gtin::parse(gtin)?) else {
         return Ok(Pattern::Nothing);
@@ -272,11 +426,15 @@ pub fn pattern(catalogue: &Catalogue, uri: &str) -> Result<Pattern, FieldError> 
     })
 }
 
-/// The EPC of a unit: its SGTIN as a Digital Link when the product has a GTIN.
+/// The EPC of a unit: its SGTIN as a Digital Link when the product has a GTIN, its SSCC when it
+/// is a container whose serial is one.
 pub fn unit_uri(catalogue: &Catalogue, key: &ItemKey) -> String {
-    let gtin = catalogue
-        .by_code(key.product.as_str())
-        .and_then(|p| p.gtin.as_ref());
+    let product = catalogue.by_code(key.product.as_str());
+    if product.is_some_and(|p| p.container) && threadline_domain::gs1::is_sscc(key.serial.as_str())
+    {
+        return format!("https://id.gs1.org/00/{}", key.serial);
+    }
+    let gtin = product.and_then(|p| p.gtin.as_ref());
     if let Some(g) = gtin
         && let Ok(es) = ElementString::from_pairs([("01", g.as_str()), ("21", key.serial.as_str())])
         && let Ok(dl) = DigitalLink::from_element_string(&es)
@@ -473,10 +631,71 @@ mod tests {
             "unknown_gtin"
         );
         assert_eq!(
-            unit(&c, "urn:epc:id:sscc:4012345.0000000333")
+            unit(&c, "urn:epc:id:grai:4012345.55555.987")
                 .unwrap_err()
                 .code,
             "unsupported_identifier"
+        );
+        // An SSCC is a container: a registered one, else one of the default product.
+        let pallet = ItemKey {
+            product: ProductCode::parse("PALLET").unwrap(),
+            serial: Serial::parse("040123450000003338").unwrap(),
+        };
+        let mut with = c.clone();
+        with.insert_sscc("040123450000003338", pallet.clone());
+        assert_eq!(
+            unit(&with, "urn:epc:id:sscc:4012345.0000000333").unwrap(),
+            pallet
+        );
+        let default = unit(&c, "https://id.gs1.org/00/040123450000003338").unwrap();
+        assert_eq!(default.product.as_str(), SSCC_PRODUCT);
+        assert_eq!(
+            ssccs([
+                "urn:epc:id:sscc:4012345.0000000333",
+                "urn:epc:id:grai:4012345.55555.987"
+            ]),
+            ["040123450000003338"]
+        );
+        // Other keys and other URIs are objects recorded as given; what is no URI, a
+        // malformed key, or a class where an object belongs is refused.
+        for other in [
+            "urn:epc:id:grai:4012345.55555.987",
+            "https://id.gs1.org/8004/4000001111",
+            "urn:epc:id:sgln:4012345.00001.0",
+            "urn:epc:id:itip:4012345.012345.01.02.999",
+            "urn:example:tote:7",
+        ] {
+            assert_eq!(object(&c, other).unwrap(), Object::Untracked, "{other}");
+        }
+        assert_eq!(
+            object(&c, "PALLET 7").unwrap_err().code,
+            "invalid_identifier"
+        );
+        assert_eq!(
+            object(&c, "urn:epc:id:sscc:4012345.00000003")
+                .unwrap_err()
+                .code,
+            "invalid_epc_urn"
+        );
+        assert_eq!(
+            object(&c, "urn:epc:idpat:sgtin:0614141.107346.*")
+                .unwrap_err()
+                .code,
+            "unsupported_identifier"
+        );
+        assert_eq!(
+            class(&c, "urn:epc:idpat:sgtin:0614141.107346.*").unwrap(),
+            Class::Product(ProductCode::parse("PJ-1").unwrap())
+        );
+        assert_eq!(
+            class(&c, "urn:epc:idpat:grai:4012345.66666.*").unwrap(),
+            Class::Untracked
+        );
+        assert_eq!(
+            class(&c, "urn:epc:idpat:sgtin:4012345.011111.*")
+                .unwrap_err()
+                .code,
+            "unknown_gtin"
         );
         assert_eq!(
             pattern(&c, "urn:epc:idpat:sgtin:0614141.107346.*").unwrap(),

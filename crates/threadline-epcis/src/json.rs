@@ -17,8 +17,9 @@ use serde_json::{Map, Value, json};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{
-    Action, BizStep, BizTransaction, BizTransactionType, Disposition, Endpoint, EndpointKind,
-    ErrorDeclaration, Event, EventKind, EventRequest, Ilmd, LotQuantity, TransactionId,
+    Action, BizStep, BizTransaction, BizTransactionType, ClassQuantity, Disposition, Endpoint,
+    EndpointKind, ErrorDeclaration, Event, EventKind, EventRequest, Ilmd, LotQuantity, Role,
+    TransactionId, Untracked,
 };
 use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
@@ -433,15 +434,21 @@ pub fn to_request(
     let read_point = place(&mut v, "readPoint");
     let biz_location = place(&mut v, "bizLocation");
 
-    let units = |v: &mut Vec<FieldError>, name: &str| -> Vec<ItemKey> {
+    // Objects Threadline tracks go in the unit lists; others are kept as given, by role.
+    let mut untracked: Vec<Untracked> = Vec::new();
+    let mut units = |v: &mut Vec<FieldError>, name: &str, role: Role| -> Vec<ItemKey> {
         let mut out = Vec::new();
         match ev.get(name) {
             None => {}
             Some(Value::Array(a)) => {
                 for (i, x) in a.iter().enumerate() {
-                    match x.as_str().map(|s| ids::unit(catalogue, s)) {
-                        Some(Ok(k)) => out.push(k),
-                        Some(Err(e)) => v.push(e.at(format!("{name}[{i}]"))),
+                    match x.as_str().map(|s| (s, ids::object(catalogue, s))) {
+                        Some((_, Ok(ids::Object::Unit(k)))) => out.push(k),
+                        Some((s, Ok(ids::Object::Untracked))) => untracked.push(Untracked {
+                            role,
+                            id: s.to_owned(),
+                        }),
+                        Some((_, Err(e))) => v.push(e.at(format!("{name}[{i}]"))),
                         None => v.push(err(
                             "invalid_value",
                             &format!("{name}[{i}]"),
@@ -458,15 +465,22 @@ pub fn to_request(
         }
         out
     };
-    let items = units(&mut v, "epcList");
-    let children = units(&mut v, "childEPCs");
-    let inputs = units(&mut v, "inputEPCList");
-    let outputs = units(&mut v, "outputEPCList");
+    let items = units(&mut v, "epcList", Role::Subject);
+    let children = units(&mut v, "childEPCs", Role::Child);
+    let inputs = units(&mut v, "inputEPCList", Role::Input);
+    let outputs = units(&mut v, "outputEPCList", Role::Output);
     let parent = match ev.get("parentID") {
         None => None,
-        Some(p) => match p.as_str().map(|s| ids::unit(catalogue, s)) {
-            Some(Ok(k)) => Some(k),
-            Some(Err(e)) => {
+        Some(p) => match p.as_str().map(|s| (s, ids::object(catalogue, s))) {
+            Some((_, Ok(ids::Object::Unit(k)))) => Some(k),
+            Some((s, Ok(ids::Object::Untracked))) => {
+                untracked.push(Untracked {
+                    role: Role::Parent,
+                    id: s.to_owned(),
+                });
+                None
+            }
+            Some((_, Err(e))) => {
                 v.push(e.at("parentID"));
                 None
             }
@@ -480,7 +494,9 @@ pub fn to_request(
             }
         },
     };
-    let quantities = |v: &mut Vec<FieldError>, name: &str| -> Vec<LotQuantity> {
+    // Lots go in the lot lists; a product without a lot and other classes are kept as given.
+    let mut class_quantities: Vec<ClassQuantity> = Vec::new();
+    let mut quantities = |v: &mut Vec<FieldError>, name: &str, role: Role| -> Vec<LotQuantity> {
         let mut out = Vec::new();
         let Some(list) = ev.get(name) else { return out };
         let Some(list) = list.as_array() else {
@@ -497,62 +513,97 @@ pub fn to_request(
                 ));
                 continue;
             };
-            let key = match ids::lot(catalogue, class) {
-                Ok(k) => k,
+            let named = match ids::class(catalogue, class) {
+                Ok(c) => c,
                 Err(e) => {
                     v.push(e.at(format!("{at}.epcClass")));
                     continue;
                 }
             };
             let amount = match q.get("quantity") {
-                Some(Value::Number(n)) => {
-                    Quantity::parse(&n.to_string()).map_err(|e| e.at(format!("{at}.quantity")))
-                }
+                Some(Value::Number(n)) => Quantity::parse(&n.to_string())
+                    .map(Some)
+                    .map_err(|e| e.at(format!("{at}.quantity"))),
                 Some(_) => Err(err(
                     "invalid_quantity",
                     &format!("{at}.quantity"),
                     "`quantity` is a number",
                 )),
-                None => Err(err(
-                    "required",
-                    &format!("{at}.quantity"),
-                    "Threadline needs the quantity of a lot",
+                None => Ok(None),
+            };
+            // UN/CEFACT Rec. 20 codes: 2 or 3 capital letters or digits (the EPCIS schema's
+            // pattern).
+            let uom = match q.get("uom") {
+                None => Ok(None),
+                Some(Value::String(u))
+                    if (2..=3).contains(&u.len())
+                        && u.bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+                {
+                    Ok(Some(u.clone()))
+                }
+                Some(_) => Err(err(
+                    "invalid_uom",
+                    &format!("{at}.uom"),
+                    "`uom` is a UN/CEFACT Rec. 20 code: 2 or 3 capital letters or digits",
                 )),
             };
-            let uom = q.get("uom").and_then(Value::as_str);
-            if let Some(p) = catalogue.by_code(key.product.as_str()) {
-                let expected = (p.uom != "EA").then_some(p.uom.as_str());
-                if uom.filter(|u| *u != "EA" || expected.is_some()) != expected {
-                    v.push(err(
-                        "invalid_uom",
-                        &format!("{at}.uom"),
-                        format!(
-                            "product {} is counted in {}; give {}",
-                            p.code,
-                            p.uom,
-                            expected.map_or_else(
-                                || "no uom (a count)".to_owned(),
-                                |u| format!("uom {u}")
-                            )
-                        ),
-                    ));
+            let (amount, uom) = match (amount, uom) {
+                (Ok(a), Ok(u)) => (a, u),
+                (a, u) => {
+                    v.extend(a.err().into_iter().chain(u.err()));
+                    continue;
                 }
-            }
-            match amount {
-                Ok(quantity) => out.push(LotQuantity {
-                    product: key.product,
-                    lot: key.lot,
-                    quantity,
+            };
+            match named {
+                ids::Class::Lot(key) => {
+                    let Some(quantity) = amount else {
+                        v.push(err(
+                            "required",
+                            &format!("{at}.quantity"),
+                            "Threadline needs the quantity of a lot",
+                        ));
+                        continue;
+                    };
+                    // Kept only where it is not the product's own unit: no uom is a count.
+                    let given = uom.unwrap_or_else(|| "EA".to_owned());
+                    let uom = match catalogue.by_code(key.product.as_str()) {
+                        Some(p) if p.uom == given => None,
+                        _ => Some(given),
+                    };
+                    out.push(LotQuantity {
+                        product: key.product,
+                        lot: key.lot,
+                        quantity,
+                        uom,
+                    });
+                }
+                ids::Class::Product(code) => class_quantities.push(ClassQuantity {
+                    role,
+                    class: class.to_owned(),
+                    product: Some(code),
+                    quantity: amount,
+                    uom,
                 }),
-                Err(e) => v.push(e),
+                ids::Class::Untracked => class_quantities.push(ClassQuantity {
+                    role,
+                    class: class.to_owned(),
+                    product: None,
+                    quantity: amount,
+                    uom,
+                }),
             }
         }
         out
     };
-    let lots = quantities(&mut v, "quantityList");
-    let child_lots = quantities(&mut v, "childQuantityList");
-    let input_lots = quantities(&mut v, "inputQuantityList");
-    let output_lots = quantities(&mut v, "outputQuantityList");
+    let lots = quantities(&mut v, "quantityList", Role::Subject);
+    let child_lots = quantities(&mut v, "childQuantityList", Role::Child);
+    let input_lots = quantities(&mut v, "inputQuantityList", Role::Input);
+    let output_lots = quantities(&mut v, "outputQuantityList", Role::Output);
+    let sensor_readings = ev
+        .get("sensorElementList")
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty());
 
     let mut biz_transactions = Vec::new();
     for (i, bt) in ev
@@ -780,6 +831,9 @@ pub fn to_request(
             input_lots,
             outputs,
             output_lots,
+            untracked,
+            class_quantities,
+            sensor_readings,
             biz_transactions,
             sources,
             destinations,
@@ -975,14 +1029,44 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
             put(&mut o, k, x.clone());
         }
     }
-    let unit_list = |list: &[ItemKey]| {
+    // Units, then the objects Threadline records as given in the same role.
+    let unit_list = |list: &[ItemKey], role: Role| {
         Value::Array(
             list.iter()
                 .map(|k| json!(ids::unit_uri(catalogue, k)))
+                .chain(
+                    ev.untracked
+                        .iter()
+                        .filter(|u| u.role == role)
+                        .map(|u| json!(u.id)),
+                )
                 .collect(),
         )
     };
-    let lot_list = |list: &[LotQuantity]| {
+    let has_list = |list: &[ItemKey], role: Role| {
+        !list.is_empty() || ev.untracked.iter().any(|u| u.role == role)
+    };
+    let has_quantities = |list: &[LotQuantity], role: Role| {
+        !list.is_empty() || ev.class_quantities.iter().any(|q| q.role == role)
+    };
+    // Lots, then the quantities of classes Threadline records as given in the same role.
+    let lot_list = |list: &[LotQuantity], role: Role| {
+        let classes = ev
+            .class_quantities
+            .iter()
+            .filter(|q| q.role == role)
+            .map(|q| {
+                let mut e = Map::new();
+                e.insert("epcClass".into(), json!(q.class));
+                if let Some(n) = q.quantity {
+                    e.insert("quantity".into(), quantity(n));
+                }
+                if let Some(u) = &q.uom {
+                    e.insert("uom".into(), json!(u));
+                }
+                Value::Object(e)
+            })
+            .collect::<Vec<_>>();
         Value::Array(
             list.iter()
                 .map(|q| {
@@ -998,46 +1082,60 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
                         )),
                     );
                     e.insert("quantity".into(), quantity(q.quantity));
-                    if let Some(p) = catalogue.by_code(q.product.as_str())
-                        && p.uom != "EA"
-                    {
-                        e.insert("uom".into(), json!(p.uom));
+                    // The unit it was given in, else its product's; none for a count.
+                    let uom = q.uom.as_deref().or_else(|| {
+                        catalogue
+                            .by_code(q.product.as_str())
+                            .map(|p| p.uom.as_str())
+                    });
+                    if let Some(u) = uom.filter(|u| *u != "EA") {
+                        e.insert("uom".into(), json!(u));
                     }
                     Value::Object(e)
                 })
+                .chain(classes)
                 .collect(),
         )
     };
     if let Some(p) = &ev.parent {
         put(&mut o, "parentID", json!(ids::unit_uri(catalogue, p)));
+    } else if let Some(u) = ev.untracked.iter().find(|u| u.role == Role::Parent) {
+        put(&mut o, "parentID", json!(u.id));
     }
     match ev.kind {
         EventKind::Object | EventKind::Transaction => {
-            put(&mut o, "epcList", unit_list(&ev.items));
-            if !ev.lots.is_empty() {
-                put(&mut o, "quantityList", lot_list(&ev.lots));
+            put(&mut o, "epcList", unit_list(&ev.items, Role::Subject));
+            if has_quantities(&ev.lots, Role::Subject) {
+                put(&mut o, "quantityList", lot_list(&ev.lots, Role::Subject));
             }
         }
         EventKind::Aggregation | EventKind::Association => {
-            if !ev.children.is_empty() {
-                put(&mut o, "childEPCs", unit_list(&ev.children));
+            if has_list(&ev.children, Role::Child) {
+                put(&mut o, "childEPCs", unit_list(&ev.children, Role::Child));
             }
-            if !ev.child_lots.is_empty() {
-                put(&mut o, "childQuantityList", lot_list(&ev.child_lots));
+            if has_quantities(&ev.child_lots, Role::Child) {
+                put(
+                    &mut o,
+                    "childQuantityList",
+                    lot_list(&ev.child_lots, Role::Child),
+                );
             }
         }
         EventKind::Transformation => {
-            for (k, l) in [("inputEPCList", &ev.inputs), ("outputEPCList", &ev.outputs)] {
-                if !l.is_empty() {
-                    put(&mut o, k, unit_list(l));
+            for (k, l, role) in [
+                ("inputEPCList", &ev.inputs, Role::Input),
+                ("outputEPCList", &ev.outputs, Role::Output),
+            ] {
+                if has_list(l, role) {
+                    put(&mut o, k, unit_list(l, role));
                 }
             }
-            for (k, l) in [
-                ("inputQuantityList", &ev.input_lots),
-                ("outputQuantityList", &ev.output_lots),
+            for (k, l, role) in [
+                ("inputQuantityList", &ev.input_lots, Role::Input),
+                ("outputQuantityList", &ev.output_lots, Role::Output),
             ] {
-                if !l.is_empty() {
-                    put(&mut o, k, lot_list(l));
+                if has_quantities(l, role) {
+                    put(&mut o, k, lot_list(l, role));
                 }
             }
         }

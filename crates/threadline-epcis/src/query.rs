@@ -205,6 +205,9 @@ enum Pattern {
     Exact(String),
     /// Everything starting with one of these.
     Under(Vec<String>),
+    /// A GTIN (its canonical Digital Link): itself — a quantity of the product without a lot —
+    /// and every instance and lot of it.
+    Gtin(String),
 }
 
 impl Pattern {
@@ -226,7 +229,7 @@ impl Pattern {
             .strip_prefix("https://id.gs1.org/01/")
             .is_some_and(|rest| !rest.contains('/'));
         if gtin_only {
-            Pattern::Under(vec![format!("{c}/")])
+            Pattern::Gtin(c)
         } else {
             Pattern::Exact(c)
         }
@@ -239,6 +242,11 @@ impl Pattern {
             Pattern::Under(stems) => stems
                 .iter()
                 .any(|s| c.starts_with(s.as_str()) || uri.starts_with(s.as_str())),
+            Pattern::Gtin(g) => {
+                c == *g
+                    || c.strip_prefix(g.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            }
         }
     }
 }

@@ -70,7 +70,7 @@ fn an_epcis_event_becomes_the_same_request_threadline_makes_and_reads_back_with_
 }
 
 #[test]
-fn quantities_need_the_products_unit_and_every_problem_is_named() {
+fn quantities_keep_their_unit_and_every_problem_is_named() {
     let d = fixture("transactionEvents.jsonld");
     let c = catalogue();
     let inbound = to_request(&d.events[1], &d.context, &c).unwrap();
@@ -81,8 +81,20 @@ fn quantities_need_the_products_unit_and_every_problem_is_named() {
         inbound.hash_id
     );
 
+    // A quantity in another unit than its product's is kept in that unit.
+    let mut litres = d.events[1].clone();
+    litres["quantityList"][0]["uom"] = json!("LTR");
+    let inbound = to_request(&litres, &d.context, &c).unwrap();
+    assert_eq!(inbound.request.lots[0].uom.as_deref(), Some("LTR"));
+    let ev = event_of(inbound.clone());
+    assert_eq!(event_json(&ev, &c)["quantityList"][0]["uom"], "LTR");
+    assert_eq!(
+        hash_id(&event_json(&ev, &c), &context_of([&ev])),
+        inbound.hash_id
+    );
+
     let mut bad = d.events[1].clone();
-    bad["quantityList"][0]["uom"] = json!("LTR");
+    bad["quantityList"][0]["uom"] = json!("kg");
     bad["bizStep"] = json!("transporting_by_drone");
     bad.insert("myField".into(), json!(1));
     let errors = to_request(&bad, &d.context, &c).unwrap_err();

@@ -291,7 +291,7 @@ fn read_document(headers: &HeaderMap, body: &[u8]) -> Result<Document, Problem> 
     doc.map_err(|e| Problem::validation(vec![e]))
 }
 
-/// Loads the products the events name by GTIN.
+/// Loads the products the events name by GTIN, and the container units their SSCCs are.
 async fn catalogue_for(app: &AppState, doc: &Document) -> Result<Catalogue, Problem> {
     let mut c = Catalogue::default();
     let gtins = ids::gtins(doc.events.iter().flat_map(object_uris));
@@ -300,7 +300,83 @@ async fn catalogue_for(app: &AppState, doc: &Document) -> Result<Catalogue, Prob
             c.insert(&p.def);
         }
     }
+    load_ssccs(app, doc.events.iter().flat_map(object_uris), &mut c).await?;
     Ok(c)
+}
+
+/// Notes in `c` the registered container unit each SSCC among `uris` is: a unit whose serial
+/// is the SSCC, of a product marked `container`. An SSCC that two container products hold is
+/// refused: which of them it names cannot be told.
+async fn load_ssccs<'a>(
+    app: &AppState,
+    uris: impl IntoIterator<Item = &'a str>,
+    c: &mut Catalogue,
+) -> Result<(), Problem> {
+    for sscc in ids::ssccs(uris) {
+        let mut found = Vec::new();
+        for key in app.store.items_by_serial(&sscc, 10).await? {
+            if let Some(p) = app.store.product(key.product.as_str()).await?
+                && p.def.container
+            {
+                found.push(key);
+            }
+        }
+        match found.as_slice() {
+            [] => {}
+            [key] => c.insert_sscc(&sscc, key.clone()),
+            many => {
+                return Err(Problem::validation(vec![FieldError::new(
+                    "ambiguous_identifier",
+                    format!(
+                        "SSCC {sscc} is a unit of several container products ({}); it must name one",
+                        many.iter()
+                            .map(|k| k.product.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The default container product [`ids::SSCC_PRODUCT`], when `events` name one of its units
+/// and it does not exist yet: the capture creates it in its transaction, with its audit record.
+async fn sscc_product(
+    app: &AppState,
+    actor: &Actor,
+    pending: &crate::audit::Pending,
+    status: StatusCode,
+    mut events: impl Iterator<Item = &Event>,
+) -> Result<Creations, Problem> {
+    let named = events.any(|e| {
+        e.item_refs()
+            .any(|(k, _)| k.product.as_str() == ids::SSCC_PRODUCT)
+    });
+    if !named || app.store.product(ids::SSCC_PRODUCT).await?.is_some() {
+        return Ok(Vec::new());
+    }
+    let product: threadline_domain::master::Product = serde_json::from_value(json!({
+        "code": ids::SSCC_PRODUCT,
+        "name": "SSCC logistic units",
+        "tracking": "serial",
+        "container": true
+    }))
+    .map_err(|e| Problem::from(AppError::Internal(e.to_string())))?;
+    let note =
+        crate::audit::AuditNote::object(format!("products/{}", ids::SSCC_PRODUCT)).after(&product);
+    let record = pending.record(app, status, &note);
+    Ok(vec![(
+        threadline_store::MasterWrite {
+            record: threadline_domain::master::MasterRecord::Product(product),
+            actor: actor.name(),
+            now: app.clock.now(),
+            id: Uuid::now_v7(),
+            replaces: None,
+        },
+        Some(record),
+    )])
 }
 
 /// One event of a document after mapping and the checks that need no state: the event, or
@@ -528,7 +604,7 @@ async fn record(
     behaviour: ErrorBehaviour,
     audit: &JobAudit<'_>,
     events_path: &str,
-    master: threadline_store::epcis::MasterData,
+    mut master: threadline_store::epcis::MasterData,
 ) -> Result<(Vec<Value>, bool), Problem> {
     // What the store refuses names the field inside the batch it was given (`events[0].items[1]`,
     // or a bare field for one event); the job names it inside the document.
@@ -560,6 +636,8 @@ async fn record(
         ErrorBehaviour::Proceed => {
             let mut errors = Vec::new();
             let mut recorded = false;
+            // Master records the events need go with each event until one is recorded.
+            let creates = std::mem::take(&mut master.creates);
             // The header's master data on its own, as each event is: it stands whatever
             // becomes of the events.
             if !master.elements.is_empty() {
@@ -569,7 +647,18 @@ async fn record(
                 let p = match c {
                     Ok(e) => match app
                         .store
-                        .capture_audited(vec![e], None, Some(audit.of(Some(i))))
+                        .capture_epcis(
+                            vec![e],
+                            threadline_store::epcis::MasterData {
+                                creates: if recorded {
+                                    Vec::new()
+                                } else {
+                                    creates.clone()
+                                },
+                                ..threadline_store::epcis::MasterData::default()
+                            },
+                            Some(audit.of(Some(i))),
+                        )
                         .await
                     {
                         Ok(_) => {
@@ -586,6 +675,12 @@ async fn record(
         }
     }
 }
+
+/// Master records a capture creates for its events, each with its audit record.
+type Creations = Vec<(
+    threadline_store::MasterWrite,
+    Option<threadline_domain::audit::AuditRecord>,
+)>;
 
 /// The audit record of a capture job: the request's, naming the job, completed by the
 /// receipts of the transaction it is appended in.
@@ -721,9 +816,12 @@ pub async fn capture(
         pending: &pending,
         note: note.clone(),
     };
+    let accepted = checked.iter().filter_map(|c| c.as_ref().ok());
+    let creates = sscc_product(&app, &actor, &pending, StatusCode::ACCEPTED, accepted).await?;
     let master = threadline_store::epcis::MasterData {
         elements: doc.master_data,
         recorded_at: created,
+        creates,
     };
     let (errors, recorded) =
         record(&app, checked, behaviour, &audit, doc.events_path, master).await?;
@@ -804,9 +902,11 @@ pub async fn capture_one(
         let note = note.clone();
         move |r: &Vec<threadline_store::Receipt>| note.after(crate::api::receipts_summary(r, false))
     });
+    let creates = sscc_product(&app, &actor, &pending, StatusCode::CREATED, events.iter()).await?;
     let master = threadline_store::epcis::MasterData {
         elements: doc.master_data,
         recorded_at: app.clock.now(),
+        creates,
     };
     app.store.capture_epcis(events, master, Some(audit)).await?;
     let mut resp = note.recorded().on(StatusCode::CREATED.into_response());
@@ -1045,10 +1145,12 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
                 c.insert(&p.def);
             }
         }
+        load_ssccs(app, [uri.as_str()], &mut c).await?;
         match ids::pattern(&c, uri) {
             Ok(Pattern::Unit(k)) => q.item = Some(k),
             Ok(Pattern::Lot(k)) => q.lot = Some(k),
-            Ok(Pattern::Product(_)) => {}
+            // No index holds what Threadline records as given: every event is judged.
+            Ok(Pattern::Product(_) | Pattern::Other) => {}
             Ok(Pattern::Nothing) | Err(_) => return Ok(None),
         }
     }

@@ -2743,8 +2743,13 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ("invalid_identifier", "标识符无效", "Invalid identifier"),
     (
         "unsupported_identifier",
-        "不是 GS1 标识，也不是本系统的单品",
-        "Not a GS1 key nor a Threadline unit",
+        "此处不能用这种标识（对象与类别不可互换）",
+        "This kind of identifier does not belong here (an object where a class belongs, or a class where an object belongs)",
+    ),
+    (
+        "ambiguous_identifier",
+        "该标识对应多个单品，无法确定是哪一个",
+        "The identifier names units of several products",
     ),
     ("invalid_verdict", "验证结论无效", "Invalid verdict"),
     // Recall campaigns and their signatures.

@@ -611,6 +611,7 @@ impl OrderLine {
             product: self.product.clone(),
             lot: l.lot.clone(),
             quantity: l.quantity,
+            uom: None,
         }
     }
 }
@@ -1987,6 +1988,7 @@ async fn hold_plan(
                     product: key.product.clone(),
                     lot: key.lot.clone(),
                     quantity: on_hand,
+                    uom: None,
                 },
                 from,
             );

@@ -287,6 +287,8 @@ impl Partner {
                 event.parent = None;
             }
         }
+        // Objects Threadline does not track are no unit a partner can be shown to hold.
+        event.untracked.clear();
         Ok(any)
     }
 }

@@ -93,13 +93,40 @@ pub async fn resolve(
         };
     }
     if let Some(sscc) = scan.sscc() {
-        return Err(refuse(
-            "unsupported_identifier",
-            format!(
-                "SSCC {} names a container; containers are not tracked yet",
-                sscc.as_str()
-            ),
-        ));
+        // A container unit whose serial is the SSCC (packed with `ops/pack`, or registered
+        // when an EPCIS capture first named it).
+        let sscc = sscc.as_str();
+        let mut found = Vec::new();
+        for key in store.items_by_serial(sscc, 10).await? {
+            if store
+                .product(key.product.as_str())
+                .await?
+                .is_some_and(|p| p.def.container)
+                && let Some(item) = store.item(&key).await?
+            {
+                found.push(item);
+            }
+        }
+        return match found.len() {
+            0 => Err(AppError::NotFound(format!("no container has SSCC {sscc}"))),
+            1 => Ok((
+                Resolved::Item {
+                    item: found.remove(0),
+                },
+                reading,
+            )),
+            _ => Err(refuse(
+                "ambiguous_serial",
+                format!(
+                    "SSCC {sscc} is a unit of several container products ({}); choose the product",
+                    found
+                        .iter()
+                        .map(|i| i.product.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        };
     }
     let Some(gtin) = scan.gtin() else {
         return Err(refuse(

@@ -92,6 +92,54 @@ impl Server {
         serde_json::from_str(&job).unwrap()
     }
 
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let (st, _, body) = self
+            .send(Request::get(uri).body(Body::empty()).unwrap())
+            .await;
+        (st, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// The eventIDs of the events a Simple Event Query parameter selects (JSON-LD).
+    async fn matching(&self, param: &str, value: &str) -> Vec<String> {
+        let v = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC);
+        let (st, _, body) = self
+            .send(
+                Request::get(format!("/epcis/events?{param}={v}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        event_ids(&threadline_epcis::parse_document(body.as_bytes()).unwrap())
+    }
+
+    /// Captures the XML a query answers for these eventIDs: the same events again, each refused
+    /// as the duplicate it is (`proceed`) — the XML binding reads them to the same hash IDs.
+    async fn recapture_as_xml(&self, event_ids: &[String]) {
+        let ids: Vec<String> = event_ids
+            .iter()
+            .map(|i| {
+                percent_encoding::utf8_percent_encode(i, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            })
+            .collect();
+        let (_, _, xml) = self
+            .send(
+                Request::get(format!("/epcis/events?EQ_eventID={}", ids.join("%7C")))
+                    .header("accept", "application/xml")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let job = self.capture(&xml, "application/xml", "proceed").await;
+        let errors = job["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), event_ids.len(), "{job:#}");
+        assert!(
+            errors.iter().all(|e| e["title"] == "duplicate_event"),
+            "{job:#}"
+        );
+    }
+
     /// The events with these eventIDs, read back as JSON-LD and as XML, each parsed as a
     /// partner would.
     async fn query(&self, event_ids: &[String]) -> (Document, Document) {
@@ -423,11 +471,13 @@ store_test!(
                 "proceed",
             )
             .await;
-        // Threadline records what it tracks — serialised GTINs and lots (LGTIN) — and refuses,
-        // by field, what it does not: SSCCs (events 0–2, 4–7), a quantity of a GTIN without a
-        // lot (11); a lot commissioned with no business location to hold it (3); and the
-        // example's product counted in KGM in one event and as a count in another (12: a
-        // product has one unit). The example is right on each; these are Threadline's limits.
+        // Threadline records every event the ledger's state allows: SSCCs are containers
+        // (registered the first time an event names them), a lot may be commissioned with no
+        // business location (3), one product is counted in KGM in one event and as a count in
+        // another (5, 12). What it still refuses, by field, is what its state cannot take: lot
+        // quantities packed with no business location to take them from (5), unpacking from a
+        // pallet children it never saw packed (7), and two transformations that use inputs
+        // event 10 used up (11, 12) — the example reuses them; the events are right on their own.
         let refused = |job: &Value| -> BTreeMap<usize, Vec<String>> {
             let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
             for e in job["errors"].as_array().unwrap() {
@@ -445,29 +495,41 @@ store_test!(
         let refusals = refused(&job);
         assert_eq!(
             refusals.keys().copied().collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4, 5, 6, 7, 11, 12],
+            [5, 7, 11, 12],
             "{job:#}"
         );
         assert!(
             job["errors"][0]["field"]
                 .as_str()
                 .unwrap()
-                .starts_with("epcisBody.eventList[0]")
+                .starts_with("epcisBody.eventList[5]")
         );
-        assert_eq!(refusals[&0], ["unsupported_identifier.epcList[0]"]);
-        assert_eq!(
-            refusals[&3],
-            ["location_required.bizLocation.id"],
+        assert!(
+            refusals[&5]
+                .iter()
+                .all(|r| r == "location_required.bizLocation.id"),
             "{job:#}"
         );
         assert_eq!(
-            refusals[&11],
-            ["unsupported_identifier.inputQuantityList[2].epcClass"]
+            refusals[&7],
+            [
+                "not_in_parent.childEPCs[0]",
+                "not_in_parent.childEPCs[1]",
+                "not_in_parent.childEPCs[2]"
+            ],
+            "{job:#}"
         );
-        assert_eq!(refusals[&12], ["invalid_uom.outputQuantityList[0].uom"]);
+        assert!(
+            refusals[&11].contains(&"item_scrapped.inputEPCList[0]".to_owned()),
+            "{job:#}"
+        );
+        assert!(
+            refusals[&12].contains(&"item_scrapped.inputEPCList[0]".to_owned()),
+            "{job:#}"
+        );
 
-        // The same document in the XML binding: the same refusals, and what was captured is
-        // captured already — the same events by their hash.
+        // The same document in the XML binding: what was captured is captured already — the
+        // same events by their hash —, and the rest is refused again.
         let again = server
             .capture(
                 &fixture("epcisDocWithVariousEventTypes.xml"),
@@ -480,13 +542,20 @@ store_test!(
             twice.keys().copied().collect::<Vec<_>>(),
             (0..13).collect::<Vec<_>>()
         );
-        for i in [8, 9, 10] {
+        let captured_events = [0, 1, 2, 3, 4, 6, 8, 9, 10];
+        for i in captured_events {
             assert_eq!(twice[&i], ["duplicate_event.eventID"], "{again:#}");
         }
 
         // Read back in both forms, the captured events carry their published hash IDs.
-        let captured: Vec<String> = [8, 9, 10].iter().map(|&i| published[i].clone()).collect();
-        assert_eq!(hashes(&sent)[8..11], captured[..]);
+        let captured: Vec<String> = captured_events
+            .iter()
+            .map(|&i| published[i].clone())
+            .collect();
+        let all = hashes(&sent);
+        for &i in &captured_events {
+            assert_eq!(all[i], published[i]);
+        }
         let (json, xml) = server.query(&captured).await;
         for back in [&json, &xml] {
             let got: BTreeSet<(String, String)> =
@@ -495,9 +564,72 @@ store_test!(
                 captured.iter().map(|h| (h.clone(), h.clone())).collect();
             assert_eq!(got, want);
         }
-        assert_eq!(json.events.len(), 3);
+        assert_eq!(json.events.len(), captured_events.len());
+
+        // What they did: the pallet of event 4, an SSCC of the default container product,
+        // holds the four units packed into it; the SSCCs of events 0–2 exist; event 3's lot
+        // exists with no stock anywhere.
+        let (st, product) = server.get("/api/v1/products/SSCC").await;
+        assert_eq!(st, StatusCode::OK, "{product}");
+        assert_eq!(product["container"], true);
+        let sscc = |uri: &str| ids::ssccs([uri]).remove(0);
+        let pallet = s
+            .store
+            .item(&key("SSCC", &sscc("urn:epc:id:sscc:4047023.0111111122")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pallet.children.len(), 4, "{pallet:?}");
+        for uri in [
+            "urn:epc:id:sscc:5200001.0111111146",
+            "urn:epc:id:sscc:4012345.0111111111",
+        ] {
+            assert!(
+                s.store
+                    .item(&key("SSCC", &sscc(uri)))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        let lot = s
+            .store
+            .lot(&threadline_domain::codes::LotKey {
+                product: threadline_domain::codes::ProductCode::parse("G04054739999148").unwrap(),
+                lot: threadline_domain::codes::LotCode::parse("20160711").unwrap(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(lot.stock.is_empty(), "{lot:?}");
+        // The pallet is found by its SSCC in either form.
+        assert_eq!(
+            server
+                .matching("MATCH_parentID", "urn:epc:id:sscc:4047023.0111111122")
+                .await,
+            [published[4].clone()]
+        );
+        assert_eq!(
+            server
+                .matching(
+                    "MATCH_anyEPC",
+                    &format!(
+                        "https://id.gs1.org/00/{}",
+                        sscc("urn:epc:id:sscc:5200001.0111111146")
+                    )
+                )
+                .await,
+            [published[0].clone(), published[1].clone()]
+        );
     }
 );
+
+fn key(product: &str, serial: &str) -> threadline_domain::codes::ItemKey {
+    threadline_domain::codes::ItemKey {
+        product: threadline_domain::codes::ProductCode::parse(product).unwrap(),
+        serial: threadline_domain::codes::Serial::parse(serial).unwrap(),
+    }
+}
 
 store_test!(
     the_persistent_disposition_example_round_trips_from_xml,
@@ -575,22 +707,44 @@ store_test!(
             .map(str::to_owned)
             .collect();
         prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        // Case 6 reports the conditions at a place with no object (an empty epcList), as
+        // EPCIS 2.0 allows: captured first from its JSON-LD form, it is a ledger event that
+        // changes no unit.
+        let mut context = Map::new();
+        for (prefix, iri) in sent.context.prefixes() {
+            context.insert(prefix.clone(), json!(iri));
+        }
+        let case6 = json!({"@context": [CONTEXT, context], "type": "EPCISDocument",
+            "schemaVersion": "2.0", "creationDate": "2024-01-01T00:00:00Z",
+            "epcisBody": {"eventList": [sent.events[1].clone()]}});
+        let before = s.store.verify().await.unwrap().entries;
+        let job = server
+            .capture(&case6.to_string(), "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        assert_eq!(s.store.verify().await.unwrap().entries, before + 1);
+
+        // The whole document from XML: case 6 is there already, the others are captured.
         let job = server
             .capture(&fixture(name), "application/xml", "proceed")
             .await;
-        // Case 6 reports the conditions at a place with no object (an empty epcList): EPCIS
-        // allows it, Threadline records only events that name a unit or a lot.
         let errors = job["errors"].as_array().unwrap();
         assert_eq!(errors.len(), 1, "{job:#}");
-        assert_eq!(errors[0]["field"], "EventList[1].epcList");
-        assert_eq!(errors[0]["title"], "required");
+        assert_eq!(errors[0]["field"], "EventList[1].eventID");
+        assert_eq!(errors[0]["title"], "duplicate_event");
 
+        let (json, xml) = server.query(&published).await;
+        let want: BTreeSet<&String> = published.iter().collect();
+        for back in [&json, &xml] {
+            assert_eq!(event_ids(back).iter().collect::<BTreeSet<_>>(), want);
+            assert_eq!(hashes(back).iter().collect::<BTreeSet<_>>(), want);
+        }
+        assert_eq!(json.events.len(), 3);
+        for (j, x) in json.events.iter().zip(&xml.events) {
+            assert_eq!(j["sensorElementList"], x["sensorElementList"]);
+        }
         let captured = [published[0].clone(), published[2].clone()];
         let (json, xml) = server.query(&captured).await;
-        for back in [&json, &xml] {
-            assert_eq!(event_ids(back), captured);
-            assert_eq!(hashes(back), captured);
-        }
         // The readings come back as sent, in both bindings.
         assert_eq!(
             json.events[1]["sensorElementList"][0]["sensorReport"][1],
@@ -601,5 +755,441 @@ store_test!(
             xml.events[1]["sensorElementList"],
             json.events[1]["sensorElementList"]
         );
+    }
+);
+
+/// A document of `events` under `@context`.
+fn document(context: Value, events: Vec<Value>) -> String {
+    json!({"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+        "creationDate": "2024-01-01T00:00:00Z", "epcisBody": {"eventList": events}})
+    .to_string()
+}
+
+fn lot_key(product: &str, lot: &str) -> threadline_domain::codes::LotKey {
+    threadline_domain::codes::LotKey {
+        product: threadline_domain::codes::ProductCode::parse(product).unwrap(),
+        lot: threadline_domain::codes::LotCode::parse(lot).unwrap(),
+    }
+}
+
+store_test!(
+    sscc_pallets_are_containers_packed_shipped_and_unpacked_with_their_contents,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        for (kind, def) in [
+            (
+                "product",
+                json!({"code": "PJ", "name": "Projector", "gtin": "10614141073464", "tracking": "serial"}),
+            ),
+            (
+                "product",
+                json!({"code": "PAL", "name": "Pallet", "tracking": "serial", "container": true}),
+            ),
+            (
+                "location",
+                json!({"code": "WH", "name": "Warehouse", "kind": "site"}),
+            ),
+            (
+                "location",
+                json!({"code": "DOCK", "name": "Dock", "kind": "area", "parent": "WH"}),
+            ),
+            (
+                "party",
+                json!({"code": "CUST", "name": "Customer", "kind": "customer"}),
+            ),
+        ] {
+            put(&*s, kind, def).await;
+        }
+        let sgtin = |n: u32| format!("urn:epc:id:sgtin:0614141.107346.{n}");
+        let pallet_urn = "urn:epc:id:sscc:0614141.1234567890";
+        let pallet = ids::ssccs([pallet_urn]).remove(0);
+        let pallet_dl = format!("https://id.gs1.org/00/{pallet}");
+        let at = |loc: &str| json!({"id": format!("urn:threadline:loc:{loc}")});
+        let events = vec![
+            json!({"type": "ObjectEvent", "eventTime": "2024-03-01T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+                "action": "ADD", "bizStep": "commissioning", "disposition": "sellable_not_accessible",
+                "epcList": [sgtin(2017), sgtin(2018), sgtin(2019)], "bizLocation": at("WH")}),
+            // Packed into a pallet no one registered: an SSCC of the default container product.
+            json!({"type": "AggregationEvent", "eventTime": "2024-03-01T09:00:00Z", "eventTimeZoneOffset": "+08:00",
+                "action": "ADD", "bizStep": "packing", "parentID": pallet_urn,
+                "childEPCs": [sgtin(2017), sgtin(2018)], "bizLocation": at("WH")}),
+            // Shipped by its SSCC as a Digital Link: what is in it goes with it.
+            json!({"type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z", "eventTimeZoneOffset": "+08:00",
+                "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+                "epcList": [pallet_dl], "bizLocation": at("DOCK"),
+                "destinationList": [{"type": "possessing_party", "destination": "urn:threadline:party:CUST"}]}),
+        ];
+        let ctx = json!([CONTEXT]);
+        let job = server
+            .capture(
+                &document(ctx.clone(), events.clone()),
+                "application/ld+json",
+                "rollback",
+            )
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let (st, product) = server.get("/api/v1/products/SSCC").await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(product["container"], true);
+        let unit = |serial: &str| key("PJ", serial);
+        for serial in ["2017", "2018"] {
+            let u = s.store.item(&unit(serial)).await.unwrap().unwrap();
+            assert_eq!(u.status.as_str(), "in_transit", "{u:?}");
+            assert_eq!(u.parent, Some(key("SSCC", &pallet)));
+            assert_eq!(u.custodian.as_deref(), Some("CUST"));
+            assert_eq!(u.location.as_deref(), Some("DOCK"));
+        }
+        let loose = s.store.item(&unit("2019")).await.unwrap().unwrap();
+        assert_eq!(loose.status.as_str(), "in_stock");
+
+        // Unpacked (DELETE) by its SSCC as an EPC URN: the unit named leaves the pallet.
+        let unpack = json!({"type": "AggregationEvent", "eventTime": "2024-03-02T09:00:00Z",
+            "eventTimeZoneOffset": "+08:00", "action": "DELETE", "bizStep": "unpacking",
+            "parentID": pallet_urn, "childEPCs": [sgtin(2017)], "bizLocation": at("WH")});
+        let job = server
+            .capture(
+                &document(ctx.clone(), vec![unpack.clone()]),
+                "application/ld+json",
+                "rollback",
+            )
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        assert_eq!(
+            s.store.item(&unit("2017")).await.unwrap().unwrap().parent,
+            None
+        );
+        let p = s.store.item(&key("SSCC", &pallet)).await.unwrap().unwrap();
+        assert_eq!(p.children, vec![unit("2018")]);
+
+        // Read back with the same hash IDs, in both bindings; found by the SSCC in either form.
+        let mut all = events.clone();
+        all.push(unpack);
+        let sent = threadline_epcis::parse_document(document(ctx.clone(), all).as_bytes()).unwrap();
+        let ids_sent = event_ids(&sent);
+        let (json, xml) = server.query(&ids_sent).await;
+        for back in [&json, &xml] {
+            assert_eq!(hashes(back), hashes(&sent));
+            assert_eq!(back.events[1]["parentID"], pallet_dl);
+        }
+        assert_eq!(
+            server.matching("MATCH_parentID", pallet_urn).await,
+            [ids_sent[1].clone(), ids_sent[3].clone()]
+        );
+        assert_eq!(
+            server.matching("MATCH_epc", pallet_urn).await,
+            [ids_sent[2].clone()]
+        );
+        server.recapture_as_xml(&ids_sent).await;
+
+        // A scanned SSCC is that pallet.
+        let (st, scan) = server
+            .get(&format!("/api/v1/scan?code=%2800%29{pallet}"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{scan}");
+        assert_eq!(scan["resolved"]["kind"], "item");
+        assert_eq!(scan["resolved"]["item"]["product"], "SSCC");
+        assert_eq!(scan["resolved"]["item"]["serial"], pallet);
+
+        // An SSCC packed through the plant's own operation is that container, not another.
+        let own_urn = "urn:epc:id:sscc:0614141.0000000001";
+        let own = ids::ssccs([own_urn]).remove(0);
+        let (st, _, body) = server
+            .send(
+                Request::post("/api/v1/ops/pack")
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        json!({"container": {"product": "PAL", "serial": own},
+                            "items": [{"product": "PJ", "serial": "2019"}], "location": "WH"})
+                        .to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert!(st.is_success(), "{body}");
+        let ship = json!({"type": "ObjectEvent", "eventTime": "2024-03-03T10:00:00Z", "eventTimeZoneOffset": "+08:00",
+            "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+            "epcList": [own_urn], "bizLocation": at("DOCK")});
+        let job = server
+            .capture(
+                &document(ctx, vec![ship]),
+                "application/ld+json",
+                "rollback",
+            )
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        assert_eq!(
+            s.store
+                .item(&unit("2019"))
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .as_str(),
+            "in_transit"
+        );
+        assert!(s.store.item(&key("SSCC", &own)).await.unwrap().is_none());
+    }
+);
+
+store_test!(
+    objects_of_other_gs1_keys_and_gtins_without_a_lot_are_recorded_as_given,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        // A returnable asset (GRAI) with two fixed assets (GIAI), ten of a GTIN without a lot
+        // and 200.5 kg of a lot associated with it.
+        let name = "AssociationEvent_all_possible_fields.json";
+        let sent = read(name);
+        let published: Vec<String> = fixture("AssociationEvent_all_possible_fields.hashes")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        prepare(&s, &server, &sent, "active").await;
+        let resin = lot_key("G04012345123456", "998877");
+        let stock = |lot: threadline_store::LotView| -> Vec<(String, String)> {
+            lot.stock
+                .iter()
+                .map(|l| (l.location.clone(), l.quantity.to_string()))
+                .collect()
+        };
+        let before = stock(s.store.lot(&resin).await.unwrap().unwrap());
+        round_trip(&server, &sent, &fixture(name), "application/ld+json").await;
+        assert_eq!(hashes(&sent), published);
+        // The GRAI is not tracked: nothing moved into it, no lot of the GTIN was made.
+        assert_eq!(stock(s.store.lot(&resin).await.unwrap().unwrap()), before);
+        let (st, lots) = server.get("/api/v1/lots?product=G04012345987652").await;
+        assert_eq!(st, StatusCode::OK, "{lots}");
+        assert_eq!(lots["items"], json!([]), "{lots}");
+        // Queried by what it names, in either form.
+        for (param, value) in [
+            ("MATCH_parentID", "urn:epc:id:grai:4012345.55555.987"),
+            ("MATCH_anyEPC", "https://id.gs1.org/8004/400000112346"),
+            ("MATCH_epc", "urn:epc:id:giai:4000001.12345"),
+            ("MATCH_epcClass", "https://id.gs1.org/01/04012345987652"),
+            ("MATCH_anyEPCClass", "urn:epc:idpat:sgtin:4012345.098765.*"),
+        ] {
+            assert_eq!(
+                server.matching(param, value).await,
+                published,
+                "{param}={value}"
+            );
+        }
+        assert_eq!(
+            server
+                .matching("MATCH_anyEPC", "urn:epc:id:giai:4000001.99999")
+                .await,
+            Vec::<String>::new()
+        );
+        server.recapture_as_xml(&published).await;
+
+        // An event that names only what Threadline does not track — a document (GDTI), a
+        // service relation (GSRN), a place named as an object (SGLN) and a quantity of a GTIN —
+        // is a ledger event all the same, chained like any other, and changes no unit.
+        let gsrn = "urn:epc:id:gsrn:0614141.0000010253";
+        let ev = json!({"type": "ObjectEvent", "eventTime": "2024-03-01T08:00:00Z",
+            "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "bizStep": "inspecting",
+            "epcList": ["urn:epc:id:gdti:0614141.00001.1618034", gsrn, "urn:epc:id:sgln:4012345.00001.0"],
+            "quantityList": [{"epcClass": "https://id.gs1.org/01/04012345987652", "quantity": 5}],
+            "readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0"}});
+        let body = document(json!([CONTEXT]), vec![ev]);
+        let before = s.store.verify().await.unwrap().entries;
+        let job = server
+            .capture(&body, "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let report = s.store.verify().await.unwrap();
+        assert_eq!(report.entries, before + 1);
+        let sent = threadline_epcis::parse_document(body.as_bytes()).unwrap();
+        round_trip_read(&server, &sent).await;
+        let dl = ids::canonical_gs1_uri(gsrn).unwrap();
+        assert_eq!(server.matching("MATCH_epc", &dl).await, event_ids(&sent));
+        server.recapture_as_xml(&event_ids(&sent)).await;
+    }
+);
+
+/// Reads the events of `sent` back in both bindings: the same IDs and hash IDs.
+async fn round_trip_read(server: &Server, sent: &Document) {
+    let ids = event_ids(sent);
+    let (json, xml) = server.query(&ids).await;
+    let expected: BTreeSet<(String, String)> = ids.into_iter().zip(hashes(sent)).collect();
+    for back in [&json, &xml] {
+        let got: BTreeSet<(String, String)> =
+            event_ids(back).into_iter().zip(hashes(back)).collect();
+        assert_eq!(got, expected, "{:?}", back.events);
+    }
+}
+
+store_test!(
+    lots_made_without_a_place_and_a_product_counted_in_two_units,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let name = "epcisDocWithVariousEventTypes.jsonld";
+        let doc = read(name);
+        let published: Vec<String> = fixture("epcisDocWithVariousEventTypes.hashes")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let pick = |idx: &[usize]| Document {
+            kind: doc.kind,
+            context: doc.context.clone(),
+            events: idx.iter().map(|&i| doc.events[i].clone()).collect(),
+            events_path: doc.events_path,
+        };
+        // What events 3, 5 and 12 name: event 5 counts product 4054739099902 in KGM, and
+        // event 12 makes a lot of it given as a count.
+        prepare(&s, &server, &pick(&[3, 5, 12]), "active").await;
+        // Event 3 commissions a lot with no business location; event 12 makes one (of the
+        // product counted in KGM, as a count) with none either.
+        let mut body: Value = serde_json::from_str(&fixture(name)).unwrap();
+        body["epcisBody"]["eventList"] = json!([doc.events[3], doc.events[12]]);
+        let job = server
+            .capture(&body.to_string(), "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let captured = [published[3].clone(), published[12].clone()];
+        let (json, xml) = server.query(&captured).await;
+        for back in [&json, &xml] {
+            assert_eq!(
+                event_ids(back).iter().collect::<BTreeSet<_>>(),
+                captured.iter().collect::<BTreeSet<_>>()
+            );
+            assert_eq!(
+                hashes(back).iter().collect::<BTreeSet<_>>(),
+                captured.iter().collect::<BTreeSet<_>>()
+            );
+            let made = back
+                .events
+                .iter()
+                .find(|e| e.contains_key("outputQuantityList"))
+                .unwrap();
+            assert_eq!(made["outputQuantityList"][0].get("uom"), None);
+        }
+        server.recapture_as_xml(&captured).await;
+        // Both lots exist; neither has stock anywhere until an event puts some somewhere.
+        for (product, lot) in [
+            ("G04054739999148", "20160711"),
+            ("G04054739999025", "P20131121"),
+        ] {
+            let l = s.store.lot(&lot_key(product, lot)).await.unwrap().unwrap();
+            assert!(l.stock.is_empty(), "{l:?}");
+        }
+
+        // One event giving one lot in kilograms and in litres: both kept as given; the stock
+        // is counted in the product's unit (KGM), the litres move none.
+        let place = "urn:epc:id:sgln:4012345.00001.0";
+        let class = "urn:epc:class:lgtin:4054739.099902.LX1";
+        let ev = json!({"type": "ObjectEvent", "eventTime": "2024-03-01T08:00:00Z",
+            "eventTimeZoneOffset": "+00:00", "action": "ADD", "bizStep": "commissioning",
+            "quantityList": [{"epcClass": class, "quantity": 100, "uom": "KGM"},
+                             {"epcClass": class, "quantity": 40, "uom": "LTR"}],
+            "readPoint": {"id": place}, "bizLocation": {"id": place}});
+        let body = document(json!([CONTEXT]), vec![ev]);
+        let job = server
+            .capture(&body, "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let sent = threadline_epcis::parse_document(body.as_bytes()).unwrap();
+        round_trip_read(&server, &sent).await;
+        let (json, _) = server.query(&event_ids(&sent)).await;
+        let uoms: BTreeSet<&str> = json.events[0]["quantityList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["uom"].as_str().unwrap())
+            .collect();
+        assert_eq!(uoms, BTreeSet::from(["KGM", "LTR"]));
+        let l = s
+            .store
+            .lot(&lot_key("G04054739999025", "LX1"))
+            .await
+            .unwrap()
+            .unwrap();
+        let code = ids::location(place).unwrap();
+        assert_eq!(
+            l.stock
+                .iter()
+                .map(|x| (x.location.as_str(), x.quantity.to_string()))
+                .collect::<Vec<_>>(),
+            [(code.as_str(), "100".to_owned())]
+        );
+        server.recapture_as_xml(&event_ids(&sent)).await;
+    }
+);
+
+store_test!(
+    what_is_malformed_is_still_refused_by_field,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        put(
+            &*s,
+            "product",
+            json!({"code": "PJ", "name": "Projector", "gtin": "10614141073464", "tracking": "serial"}),
+        )
+        .await;
+        let ev = |extra: Value| {
+            let mut e = json!({"type": "ObjectEvent", "eventTime": "2024-03-01T08:00:00Z",
+                "eventTimeZoneOffset": "+00:00", "action": "OBSERVE"});
+            for (k, v) in extra.as_object().unwrap() {
+                e[k] = v.clone();
+            }
+            e
+        };
+        let events = vec![
+            // Not a URI at all.
+            ev(json!({"epcList": ["PALLET 7"]})),
+            // An SSCC one digit short.
+            json!({"type": "AggregationEvent", "eventTime": "2024-03-01T08:00:00Z",
+                "eventTimeZoneOffset": "+00:00", "action": "ADD",
+                "parentID": "urn:epc:id:sscc:0614141.123456789",
+                "childEPCs": ["urn:epc:id:sgtin:0614141.107346.1"]}),
+            // A bare word CBV does not have.
+            ev(json!({"bizStep": "shipped", "epcList": ["urn:epc:id:grai:4012345.55555.987"]})),
+            // A GTIN no product holds.
+            ev(
+                json!({"quantityList": [{"epcClass": "urn:epc:idpat:sgtin:4012345.011111.*", "quantity": 3}]}),
+            ),
+            // A unit of measure that is no UN/CEFACT code.
+            ev(
+                json!({"quantityList": [{"epcClass": "https://id.gs1.org/01/10614141073464/10/L1", "quantity": 2, "uom": "kg"}]}),
+            ),
+            // A class where an object belongs.
+            ev(json!({"epcList": ["urn:epc:idpat:sgtin:0614141.107346.*"]})),
+        ];
+        let before = s.store.verify().await.unwrap().entries;
+        let (st, _, body) = server
+            .send(
+                Request::post("/epcis/capture")
+                    .header("content-type", "application/ld+json")
+                    .body(Body::from(document(json!([CONTEXT]), events)))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let got: BTreeSet<(String, String)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_owned(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let l = "epcisBody.eventList";
+        for (field, code) in [
+            (format!("{l}[0].epcList[0]"), "invalid_identifier"),
+            (format!("{l}[1].parentID"), "invalid_epc_urn"),
+            (format!("{l}[2].bizStep"), "unknown_vocabulary"),
+            (format!("{l}[3].quantityList[0].epcClass"), "unknown_gtin"),
+            (format!("{l}[4].quantityList[0].uom"), "invalid_uom"),
+            (format!("{l}[5].epcList[0]"), "unsupported_identifier"),
+        ] {
+            assert!(
+                got.contains(&(field.clone(), code.to_owned())),
+                "{field} {code}: {body:#}"
+            );
+        }
+        assert_eq!(s.store.verify().await.unwrap().entries, before);
     }
 );

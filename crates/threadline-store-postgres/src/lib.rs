@@ -141,6 +141,21 @@ impl PgStore {
             tx.rollback().await.map_err(db)?;
             return Ok(CaptureOutcome::Replayed(prior));
         }
+        if let Some(m) = master.as_ref().filter(|m| !m.creates.is_empty()) {
+            // `master::put` moves the chain head: read it again after.
+            for (write, record) in &m.creates {
+                match master::put(&tx, write.clone()).await {
+                    Ok(_) => {
+                        if let Some(record) = record {
+                            audit::append_in(&tx, record).await?;
+                        }
+                    }
+                    Err(e) if threadline_store::master::already_exists(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            head = capture::lock_head(&tx).await?;
+        }
         let receipts = if events.is_empty() {
             Vec::new()
         } else {

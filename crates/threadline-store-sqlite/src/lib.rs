@@ -152,6 +152,17 @@ impl SqliteStore {
             {
                 return Ok(CaptureOutcome::Replayed(prior));
             }
+            for (write, record) in master.iter().flat_map(|m| m.creates.iter()) {
+                match master::put(&tx, write.clone()) {
+                    Ok(_) => {
+                        if let Some(record) = record {
+                            audit::append_in(&tx, record)?;
+                        }
+                    }
+                    Err(e) if threadline_store::master::already_exists(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let receipts = if events.is_empty() {
                 Vec::new()
             } else {

@@ -19,6 +19,14 @@ pub use threadline_epcis::masterdata::VocabularyElement;
 pub struct MasterData {
     pub elements: Vec<VocabularyElement>,
     pub recorded_at: DateTime<Utc>,
+    /// Master records the capture makes for its own events — the default container product of
+    /// the SSCCs it names (`threadline_epcis::ids::SSCC_PRODUCT`) —, each with its audit record:
+    /// created before the events are checked, unless a record of that code exists by then (it
+    /// is left as it is, and the audit record dropped).
+    pub creates: Vec<(
+        crate::MasterWrite,
+        Option<threadline_domain::audit::AuditRecord>,
+    )>,
 }
 
 /// A vocabulary element as stored: as the last header that stated it wrote it, and when that

@@ -178,6 +178,11 @@ fn check_location(
 /// The version a master write gets, given the current version and stored definition of the
 /// record (if any): a create refuses an existing code, a change must name the current version,
 /// and a product's tracking mode never changes.
+/// Is `e` the refusal of creating a master record whose code exists ([`next_version`])?
+pub fn already_exists(e: &StoreError) -> bool {
+    matches!(e, StoreError::Invalid(v) if v.iter().any(|f| f.code == "already_exists"))
+}
+
 pub fn next_version(w: &crate::MasterWrite, current: Option<(u32, &str)>) -> crate::Result<u32> {
     let code = w.record.code();
     let kind = w.record.kind();
