@@ -209,7 +209,8 @@ store_test!(
             ("(01)04012345111118(21)S1", StatusCode::UNPROCESSABLE_ENTITY),
             ("(01)09521234543213(21)NOPE", StatusCode::NOT_FOUND),
             ("NOPE", StatusCode::NOT_FOUND),
-            ("(00)123456789012345675", StatusCode::UNPROCESSABLE_ENTITY),
+            // An SSCC names a container; none is registered under this one.
+            ("(00)123456789012345675", StatusCode::NOT_FOUND),
             ("(99)INTERNAL", StatusCode::UNPROCESSABLE_ENTITY),
         ];
         for (form, expected) in cases {
