@@ -1026,6 +1026,36 @@ mod tests {
     }
 
     #[test]
+    fn a_gtin_matches_its_quantities_without_a_lot_and_its_lots() {
+        let mut ev = event();
+        ev.insert(
+            "quantityList".into(),
+            json!([{"epcClass": "urn:epc:idpat:sgtin:0614141.107346.*", "quantity": 3}]),
+        );
+        for gtin in [
+            "https://id.gs1.org/01/10614141073464",
+            "urn:epc:idpat:sgtin:0614141.107346.*",
+        ] {
+            assert!(
+                filter(&[("MATCH_epcClass", gtin)]).matches(&ev, &ctx()),
+                "{gtin}"
+            );
+        }
+        // A lot is not the product counted without a lot.
+        assert!(
+            !filter(&[(
+                "MATCH_epcClass",
+                "https://id.gs1.org/01/10614141073464/10/L1"
+            )])
+            .matches(&ev, &ctx())
+        );
+        assert!(
+            filter(&[("MATCH_anyEPCClass", "https://id.gs1.org/01/10614141073464")])
+                .matches(&event(), &ctx())
+        );
+    }
+
+    #[test]
     fn every_parameter_matches_what_the_standard_says() {
         let ev = event();
         let yes: &[&[(&str, &str)]] = &[
