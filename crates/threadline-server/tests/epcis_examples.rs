@@ -1033,6 +1033,7 @@ store_test!(
             context: doc.context.clone(),
             events: idx.iter().map(|&i| doc.events[i].clone()).collect(),
             events_path: doc.events_path,
+            master_data: Vec::new(),
         };
         // What events 3, 5 and 12 name: event 5 counts product 4054739099902 in KGM, and
         // event 12 makes a lot of it given as a count.
