@@ -275,11 +275,7 @@ pub async fn preview(
     scope: crate::trace::Scope,
 ) -> Result<crate::trace::Trace, AppError> {
     let mut readers = crate::trace::Readers::of(store, actor, &scope).await?;
-    let mut trace = crate::trace::reach_scope(store, scope, Direction::Parents).await?;
-    readers
-        .narrow(store, &mut trace, Direction::Parents)
-        .await?;
-    Ok(trace)
+    crate::trace::reach_shown(store, &mut readers, scope, Direction::Parents).await
 }
 
 /// The affected nodes of a campaign with their current state and closure.
@@ -301,6 +297,9 @@ async fn affected(
         .collect();
     let (seen, repaired) = news_since(store, members, since).await?;
     let mut places = Places::new(store);
+    places
+        .prepare(now_state.values().filter_map(|r| r.unit.as_ref()))
+        .await?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
         let r = now_state.remove(&m.node);
@@ -616,7 +615,7 @@ pub async fn create(
         let mut kept = Vec::with_capacity(rows.len());
         for r in rows {
             if readers
-                .keeps(&*app.store, &r.node, Direction::Parents)
+                .keeps_row(&*app.store, &r, Direction::Parents)
                 .await?
             {
                 kept.push(r);
@@ -636,33 +635,38 @@ pub async fn create(
     let mut places = Places::new(&*app.store);
     let (mut hold_units, mut hold_lots) = (Vec::new(), Vec::new());
     let mut members = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let already = r.holds.contains(&HoldKind::Recall);
-        let held = match (&r.node, &r.unit) {
-            (Node::Item(k), Some(u)) if !already => {
-                let w = places.whereabouts(u).await?;
-                let hold = w.in_our_hands && w.inside.is_none();
-                if hold {
-                    hold_units.push(k.clone());
+    for chunk in rows.chunks(threadline_store::REACH_CHUNK) {
+        places
+            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
+            .await?;
+        for r in chunk {
+            let already = r.holds.contains(&HoldKind::Recall);
+            let held = match (&r.node, &r.unit) {
+                (Node::Item(k), Some(u)) if !already => {
+                    let w = places.whereabouts(u).await?;
+                    let hold = w.in_our_hands && w.inside.is_none();
+                    if hold {
+                        hold_units.push(k.clone());
+                    }
+                    hold
                 }
-                hold
-            }
-            (Node::Lot(k), _) if !already => {
-                let ours = stock_in_our_hands(&*app.store, &mut places, k).await?;
-                let hold = ours.millis() > 0;
-                if hold {
-                    hold_lots.push((k.clone(), ours));
+                (Node::Lot(k), _) if !already => {
+                    let ours = stock_in_our_hands(&*app.store, &mut places, k).await?;
+                    let hold = ours.millis() > 0;
+                    if hold {
+                        hold_lots.push((k.clone(), ours));
+                    }
+                    hold
                 }
-                hold
-            }
-            _ => false,
-        };
-        members.push(RecallMember {
-            node: r.node.clone(),
-            depth: r.depth,
-            held,
-            removed_by: None,
-        });
+                _ => false,
+            };
+            members.push(RecallMember {
+                node: r.node.clone(),
+                depth: r.depth,
+                held,
+                removed_by: None,
+            });
+        }
     }
 
     let ctx = CaptureContext {

@@ -253,25 +253,41 @@ impl SiteScope {
         if let Some(s) = self.seen.get(key) {
             return Ok(*s);
         }
-        let seen = self.look(store, key).await?;
+        // Where it is now is one point read; only a unit that is elsewhere needs its history
+        // (a trace or a campaign over a site's own units then reads no timeline at all).
+        let seen = match store.item(key).await? {
+            None => false,
+            Some(item) => self.look(store, key, item.location.as_deref()).await?,
+        };
         self.seen.insert(key.clone(), seen);
         Ok(seen)
     }
 
-    async fn look(&self, store: &dyn Store, key: &ItemKey) -> Result<bool, AppError> {
-        // Where it is now is one point read; only a unit that is elsewhere needs its history
-        // (a trace or a campaign over a site's own units then reads no timeline at all).
-        match store.item(key).await? {
-            None => return Ok(false),
-            Some(item)
-                if item
-                    .location
-                    .as_ref()
-                    .is_some_and(|l| self.places.contains(l)) =>
-            {
-                return Ok(true);
-            }
-            Some(_) => {}
+    /// [`Self::sees`] of a registered unit whose current location the caller has read already
+    /// (a trace row carries it): no second read of the unit.
+    pub async fn sees_at(
+        &mut self,
+        store: &dyn Store,
+        key: &ItemKey,
+        location: Option<&str>,
+    ) -> Result<bool, AppError> {
+        if let Some(s) = self.seen.get(key) {
+            return Ok(*s);
+        }
+        let seen = self.look(store, key, location).await?;
+        self.seen.insert(key.clone(), seen);
+        Ok(seen)
+    }
+
+    /// A registered unit now at `location` was at the site.
+    async fn look(
+        &self,
+        store: &dyn Store,
+        key: &ItemKey,
+        location: Option<&str>,
+    ) -> Result<bool, AppError> {
+        if location.is_some_and(|l| self.places.contains(l)) {
+            return Ok(true);
         }
         // The unit and its timeline in one snapshot, batch events read from their heads.
         let Some(history) = store.unit_history(key).await? else {

@@ -402,11 +402,18 @@ pub struct Places<'a> {
     store: &'a dyn Store,
     parties: HashMap<String, Option<Party>>,
     locations: HashMap<String, Option<Location>>,
+    /// The units parts are built into, read a batch at a time ([`Places::prepare`]) and
+    /// forgotten once there are more than [`MAX_UNITS`]: a forward trace meets hundreds of
+    /// thousands, each usually once.
     units: HashMap<ItemKey, Option<UnitState>>,
 }
 
 /// How many levels up [`Places::whereabouts`] follows a part to the unit it is built into.
 const MAX_NESTING: usize = 32;
+
+/// How many units [`Places`] keeps before it forgets them all (at the next
+/// [`Places::prepare`]): a few chunks of trace rows' worth.
+const MAX_UNITS: usize = 4 * threadline_store::REACH_CHUNK;
 
 impl<'a> Places<'a> {
     pub fn new(store: &'a dyn Store) -> Self {
@@ -418,15 +425,57 @@ impl<'a> Places<'a> {
         }
     }
 
+    /// Reads, one statement per level of nesting, the units the parts among `units` are built
+    /// into up to the outermost, so that [`Places::whereabouts`] of each finds them here instead
+    /// of reading them one by one. A trace calls it once per chunk of rows; the answer of
+    /// `whereabouts` is the same without it.
+    pub async fn prepare<'u>(
+        &mut self,
+        units: impl IntoIterator<Item = &'u UnitState>,
+    ) -> Result<(), AppError> {
+        if self.units.len() > MAX_UNITS {
+            self.units = HashMap::new();
+        }
+        // Each unit is asked for once: parts of one unit share it.
+        let mut asked: HashSet<ItemKey> = HashSet::new();
+        let mut want = Vec::new();
+        for u in units {
+            if let Some(k) = &u.parent
+                && !u.status.is_final()
+                && !self.units.contains_key(k)
+                && asked.insert(k.clone())
+            {
+                want.push(k.clone());
+            }
+        }
+        for _ in 0..MAX_NESTING {
+            if want.is_empty() {
+                break;
+            }
+            let states = self.store.unit_states(&want).await?;
+            let mut next = Vec::new();
+            for (key, state) in want.into_iter().zip(states) {
+                if let Some(p) = state.as_ref().and_then(|s| s.parent.as_ref())
+                    && !self.units.contains_key(p)
+                    && asked.insert(p.clone())
+                {
+                    next.push(p.clone());
+                }
+                self.units.insert(key, state);
+            }
+            want = next;
+        }
+        Ok(())
+    }
+
     async fn unit(&mut self, key: &ItemKey) -> Result<Option<&UnitState>, AppError> {
         if !self.units.contains_key(key) {
-            let u = self.store.item(key).await?.map(|v| UnitState {
-                status: v.status,
-                location: v.location,
-                custodian: v.custodian,
-                lot: v.lot,
-                parent: v.parent,
-            });
+            let u = self
+                .store
+                .unit_states(std::slice::from_ref(key))
+                .await?
+                .pop()
+                .flatten();
             self.units.insert(key.clone(), u);
         }
         Ok(self.units.get(key).and_then(Option::as_ref))
@@ -701,18 +750,59 @@ pub async fn reach_scope(
     scope: Scope,
     direction: Direction,
 ) -> Result<Trace, AppError> {
+    let rows = rows_of(store, &scope, direction).await?;
+    trace_of(store, scope, direction, rows).await
+}
+
+/// [`reach_scope`] as the readers may see it: the rows they may not see left out before any
+/// unit's whereabouts is read ([`Readers::narrow_rows`]).
+pub async fn reach_shown(
+    store: &dyn Store,
+    readers: &mut Readers,
+    scope: Scope,
+    direction: Direction,
+) -> Result<Trace, AppError> {
+    let rows = rows_of(store, &scope, direction).await?;
+    let rows = readers.narrow_rows(store, rows, direction).await?;
+    trace_of(store, scope, direction, rows).await
+}
+
+/// The walk's rows of a scope, at most [`MAX_NODES`] besides a single start.
+async fn rows_of(
+    store: &dyn Store,
+    scope: &Scope,
+    direction: Direction,
+) -> Result<Vec<Reached>, AppError> {
     let limit = MAX_NODES + usize::from(scope.is_single());
-    let rows = walk(store, &scope, direction).await?;
+    let rows = walk(store, scope, direction).await?;
     let rows = threadline_store::collect_reach(rows, limit + 1)
         .await
         .map_err(too_large)?;
     if rows.len() > limit {
         return Err(too_large(threadline_store::ReachError::TooLarge(MAX_NODES)));
     }
+    Ok(rows)
+}
+
+/// The trace of `rows`, each unit with its whereabouts (the units parts are built into read a
+/// chunk of rows at a time).
+async fn trace_of(
+    store: &dyn Store,
+    scope: Scope,
+    direction: Direction,
+    rows: Vec<Reached>,
+) -> Result<Trace, AppError> {
     let mut places = Places::new(store);
     let mut nodes = Vec::with_capacity(rows.len());
-    for r in rows {
-        nodes.push(TraceNode::of(r, &mut places).await?);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Reached> = rows.by_ref().take(threadline_store::REACH_CHUNK).collect();
+        places
+            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
+            .await?;
+        for r in chunk {
+            nodes.push(TraceNode::of(r, &mut places).await?);
+        }
     }
     Ok(Trace {
         as_of: scope.as_of,
@@ -922,12 +1012,16 @@ async fn run(
                     let mut readers = readers;
                     let mut places = Places::new(&*store);
                     while let Some(chunk) = rows.recv().await {
+                        let chunk = chunk?;
+                        places
+                            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
+                            .await?;
                         let mut out = Vec::with_capacity(threadline_store::REACH_CHUNK);
-                        for r in chunk? {
+                        for r in chunk {
                             if single && r.depth == 0 {
                                 continue;
                             }
-                            if !readers.keeps(&*store, &r.node, direction).await? {
+                            if !readers.keeps_row(&*store, &r, direction).await? {
                                 continue;
                             }
                             let mut n = TraceNode::of(r, &mut places).await?;
@@ -1006,6 +1100,26 @@ impl Readers {
         }
     }
 
+    /// [`Self::keeps`] of a walk's row: a unit's current location comes from the row, not from
+    /// a second read of the unit.
+    pub async fn keeps_row(
+        &mut self,
+        store: &dyn Store,
+        row: &Reached,
+        direction: Direction,
+    ) -> Result<bool, AppError> {
+        if let Some(p) = self.partner.as_mut()
+            && !p.keeps(store, &row.node, direction).await?
+        {
+            return Ok(false);
+        }
+        match (self.site.as_mut(), &row.node, &row.unit) {
+            (None, _, _) => Ok(true),
+            (Some(s), Node::Item(k), Some(u)) => s.sees_at(store, k, u.location.as_deref()).await,
+            (Some(s), node, _) => s.sees_node(store, node).await,
+        }
+    }
+
     /// Forgets which node a kept node was reached through when that one is not shown.
     pub async fn hide_via(
         &mut self,
@@ -1021,25 +1135,28 @@ impl Readers {
         Ok(())
     }
 
-    /// Keeps of `trace` the nodes shown.
-    pub async fn narrow(
+    /// Keeps of a walk's rows those shown, each reached through a node shown or through none.
+    pub async fn narrow_rows(
         &mut self,
         store: &dyn Store,
-        trace: &mut Trace,
+        rows: Vec<Reached>,
         direction: Direction,
-    ) -> Result<(), AppError> {
+    ) -> Result<Vec<Reached>, AppError> {
         if self.sees_all() {
-            return Ok(());
+            return Ok(rows);
         }
-        let mut kept = Vec::with_capacity(trace.nodes.len());
-        for mut n in std::mem::take(&mut trace.nodes) {
-            if self.keeps(store, &n.node, direction).await? {
-                self.hide_via(store, &mut n, direction).await?;
-                kept.push(n);
+        let mut kept = Vec::with_capacity(rows.len());
+        for mut r in rows {
+            if self.keeps_row(store, &r, direction).await? {
+                if let Some(via) = &r.via
+                    && !self.keeps(store, via, direction).await?
+                {
+                    r.via = None;
+                }
+                kept.push(r);
             }
         }
-        trace.nodes = kept;
-        Ok(())
+        Ok(kept)
     }
 }
 
@@ -1054,8 +1171,10 @@ pub async fn shown(
     direction: Direction,
 ) -> Result<Trace, AppError> {
     let mut readers = Readers::of(store, actor, &scope).await?;
-    let mut trace = trace_scope(store, scope, direction).await?;
-    readers.narrow(store, &mut trace, direction).await?;
+    let mut trace = reach_shown(store, &mut readers, scope, direction).await?;
+    if trace.scope.is_single() {
+        trace.nodes.retain(|n| n.depth != 0);
+    }
     Ok(actor.masked(trace))
 }
 

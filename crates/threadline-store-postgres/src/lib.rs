@@ -447,6 +447,14 @@ impl threadline_store::Store for PgStore {
         read::item(&client, key).await
     }
 
+    async fn unit_states(
+        &self,
+        keys: &[ItemKey],
+    ) -> Result<Vec<Option<threadline_store::UnitState>>, StoreError> {
+        let client = self.client().await?;
+        read::unit_states(&client, keys).await
+    }
+
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
         let client = self.client().await?;
         read::lot(&client, key).await

@@ -15,7 +15,7 @@ use threadline_domain::projection::ItemStatus;
 use threadline_domain::{ProductCode, Quantity, Serial};
 use threadline_store::{
     EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
-    StockLine, StoreError, StoredEvent, Versioned, page_of,
+    StockLine, StoreError, StoredEvent, UnitState, Versioned, page_of,
 };
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -270,6 +270,61 @@ pub(crate) async fn item(
         first_seen: from_micros(first.unwrap_or(0)),
         last_event_time: from_micros(last.unwrap_or(0)),
     }))
+}
+
+/// [`threadline_store::Store::unit_states`]: the keys as two parallel arrays, each unit one
+/// probe of `items`' unique key.
+pub(crate) async fn unit_states(
+    c: &impl GenericClient,
+    keys: &[ItemKey],
+) -> Result<Vec<Option<UnitState>>, StoreError> {
+    let mut out = vec![None; keys.len()];
+    let (mut products, mut serials, mut at) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, k) in keys.iter().enumerate() {
+        if storable(k.product.as_str()) && storable(k.serial.as_str()) {
+            products.push(k.product.as_str());
+            serials.push(k.serial.as_str());
+            at.push(i64::try_from(n).map_err(|e| StoreError::Schema(e.to_string()))?);
+        }
+    }
+    if at.is_empty() {
+        return Ok(out);
+    }
+    let stmt = c
+        .prepare_cached(
+            "SELECT k.n, i.status, i.location, i.custodian, i.lot, pp.code, par.serial
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(product, serial, n)
+             JOIN products p ON p.code = k.product
+             JOIN items i ON i.product_id = p.id AND i.serial = k.serial
+             LEFT JOIN items par ON par.id = i.parent_id
+             LEFT JOIN products pp ON pp.id = par.product_id",
+        )
+        .await
+        .map_err(db)?;
+    for r in c
+        .query(&stmt, &[&products, &serials, &at])
+        .await
+        .map_err(db)?
+    {
+        let n: i64 = col(&r, 0)?;
+        let status: String = col(&r, 1)?;
+        let parent = match (col::<Option<String>>(&r, 5)?, col::<Option<String>>(&r, 6)?) {
+            (Some(p), Some(s)) => Some(item_key(&p, &s)?),
+            _ => None,
+        };
+        let state = UnitState {
+            status: ItemStatus::parse(&status)
+                .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+            location: col(&r, 2)?,
+            custodian: col(&r, 3)?,
+            lot: col(&r, 4)?,
+            parent,
+        };
+        if let Some(slot) = usize::try_from(n).ok().and_then(|n| out.get_mut(n)) {
+            *slot = Some(state);
+        }
+    }
+    Ok(out)
 }
 
 /// The columns of a lot with its stock, read by [`lot_of`].

@@ -525,6 +525,14 @@ impl threadline_store::Store for SqliteStore {
         self.read_now(|c| read::item(c, key))
     }
 
+    async fn unit_states(
+        &self,
+        keys: &[ItemKey],
+    ) -> Result<Vec<Option<threadline_store::UnitState>>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |c| read::unit_states(c, &keys)).await
+    }
+
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>, StoreError> {
         let key = key.clone();
         self.read(move |c| read::lot(c, &key)).await

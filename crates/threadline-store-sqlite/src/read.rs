@@ -8,7 +8,7 @@ use threadline_domain::ledger::{LedgerEntry, MasterChange};
 use threadline_domain::projection::ItemStatus;
 use threadline_store::{
     EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
-    StockLine, StoreError, StoredEvent, Versioned, page_of,
+    StockLine, StoreError, StoredEvent, UnitState, Versioned, page_of,
 };
 use uuid::Uuid;
 
@@ -254,6 +254,66 @@ pub(crate) fn item(c: &Connection, key: &ItemKey) -> Result<Option<ItemView>, St
         last_event_time: from_micros(last.unwrap_or(0)),
     }))
 }
+
+/// [`threadline_store::Store::unit_states`]: the keys bound as one JSON array of
+/// `[product, serial]`, read from it outwards (each unit one probe of `items`' unique key).
+pub(crate) fn unit_states(
+    c: &Connection,
+    keys: &[ItemKey],
+) -> Result<Vec<Option<UnitState>>, StoreError> {
+    let mut out = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let json = serde_json::to_string(
+        &keys
+            .iter()
+            .map(|k| [k.product.as_str(), k.serial.as_str()])
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| StoreError::Database(e.to_string()))?;
+    let mut stmt = c.prepare_cached(UNIT_STATES).map_err(db)?;
+    let mut rows = stmt.query([json]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let n: i64 = r.get(0).map_err(db)?;
+        let status: String = r.get(1).map_err(db)?;
+        let parent = match (
+            r.get::<_, Option<String>>(5).map_err(db)?,
+            r.get::<_, Option<String>>(6).map_err(db)?,
+        ) {
+            (Some(p), Some(s)) => Some(ItemKey {
+                product: threadline_domain::ProductCode::parse(&p)
+                    .map_err(|e| StoreError::Schema(e.message))?,
+                serial: threadline_domain::Serial::parse(&s)
+                    .map_err(|e| StoreError::Schema(e.message))?,
+            }),
+            _ => None,
+        };
+        let state = UnitState {
+            status: ItemStatus::parse(&status)
+                .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
+            location: r.get(2).map_err(db)?,
+            custodian: r.get(3).map_err(db)?,
+            lot: r.get(4).map_err(db)?,
+            parent,
+        };
+        if let Some(slot) = usize::try_from(n).ok().and_then(|n| out.get_mut(n)) {
+            *slot = Some(state);
+        }
+    }
+    Ok(out)
+}
+
+/// The units of a JSON array of `[product, serial]`, each with its array index (`j.key`).
+/// `CROSS JOIN` keeps the planner starting from the array: it has no statistics to tell it
+/// the array is small and `items` large.
+pub(crate) const UNIT_STATES: &str =
+    "SELECT j.key, i.status, i.location, i.custodian, i.lot, pp.code, par.serial
+     FROM json_each(?1) j
+     CROSS JOIN products p ON p.code = json_extract(j.value, '$[0]')
+     CROSS JOIN items i ON i.product_id = p.id AND i.serial = json_extract(j.value, '$[1]')
+     LEFT JOIN items par ON par.id = i.parent_id
+     LEFT JOIN products pp ON pp.id = par.product_id";
 
 pub(crate) fn lot(c: &Connection, key: &LotKey) -> Result<Option<LotView>, StoreError> {
     let row: Option<(i64, Option<String>, Option<String>, i64)> = c

@@ -858,6 +858,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Versioned<SerialRuleDef>>>;
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>>;
+    /// The current state of each unit of `keys`, in their order (`None` for one not
+    /// registered), read in one statement: what a trace needs of the units its parts are built
+    /// into, without a [`Store::item`] — its children and event counts — per unit.
+    async fn unit_states(&self, keys: &[ItemKey]) -> Result<Vec<Option<UnitState>>>;
     async fn lot(&self, key: &LotKey) -> Result<Option<LotView>>;
     /// Units by product, status and location, a page at a time.
     async fn item_list(&self, q: &StateQuery) -> Result<Page<ItemRow>>;

@@ -278,11 +278,19 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         let t = Instant::now();
         let mut places = threadline_server::trace::Places::new(&*store);
         let mut units = 0usize;
-        for r in rows {
-            let n = threadline_server::trace::TraceNode::of(r, &mut places)
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(threadline_store::REACH_CHUNK).collect();
+            places
+                .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
                 .await
                 .map_err(|e| anyhow::anyhow!(e.first_message()))?;
-            units += usize::from(n.state.is_some());
+            for r in chunk {
+                let n = threadline_server::trace::TraceNode::of(r, &mut places)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.first_message()))?;
+                units += usize::from(n.state.is_some());
+            }
         }
         let total = w + t.elapsed().as_secs_f64();
         writeln!(
