@@ -1184,3 +1184,104 @@ store_test!(
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
 );
+
+store_test!(
+    a_part_inside_a_module_goes_where_the_shipped_unit_it_is_in_goes,
+    |s: TestStore| async move {
+        let api = Api::new(&s);
+        let admin = token(&*s.store, "t-admin", &[Role::Admin]).await;
+        genealogy(&s, &api, &admin).await;
+        put(
+            &**s,
+            "product",
+            json!({"code": "CHIP", "name": "Chip", "tracking": "serial"}),
+        )
+        .await;
+        // Resin R3 went into chip C2, C2 onto board B2, which is inside phone P2, shipped to
+        // the Guangdong distributor and received there.
+        let events = json!([
+            {"type": "object", "action": "ADD", "event_time": at(298), "biz_step": "receiving",
+             "biz_location": "SZ-L1", "lots": [{"product": "RESIN", "lot": "R3", "quantity": "10"}],
+             "sources": [{"type": "owning_party", "id": "SUP1"}]},
+            {"type": "object", "action": "ADD", "event_time": at(250), "biz_step": "commissioning",
+             "disposition": "active", "biz_location": "SZ-L2", "items": [unit("CHIP", "C2")]},
+            {"type": "aggregation", "action": "ADD", "event_time": at(245), "biz_step": "assembling",
+             "biz_location": "SZ-L2", "parent": unit("CHIP", "C2"),
+             "child_lots": [{"product": "RESIN", "lot": "R3", "quantity": "0.1"}]},
+            {"type": "aggregation", "action": "ADD", "event_time": at(235), "biz_step": "assembling",
+             "biz_location": "SZ-L2", "parent": unit("BOARD", "B2"), "children": [unit("CHIP", "C2")]}
+        ]);
+        let r = api.post(&admin, "/api/v1/events", events).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+        let r = api
+            .get(&admin, "/api/v1/trace/forward?product=RESIN&lot=R3")
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let nodes = &r.body["nodes"];
+        assert_eq!(
+            labels(nodes),
+            set(&["CHIP C2", "BOARD B2", "PHONE P2"]),
+            "{nodes}"
+        );
+        let whereabouts = |serial: &str| {
+            let w = &node(nodes, serial)["state"];
+            (
+                w["status"].as_str().map(str::to_owned),
+                w["location"].as_str().map(str::to_owned),
+                w["custodian"].as_str().map(str::to_owned),
+                w["distributor"].as_str().map(str::to_owned),
+                w["region"].as_str().map(str::to_owned),
+                w["in_our_hands"].as_bool(),
+            )
+        };
+        // The chip is where the phone is — two levels up, not where its board was made.
+        assert_eq!(whereabouts("C2"), whereabouts("P2"), "{nodes}");
+        assert_eq!(whereabouts("B2"), whereabouts("P2"), "{nodes}");
+        assert_eq!(
+            whereabouts("C2"),
+            (
+                whereabouts("P2").0,
+                Some("EXT-GD".into()),
+                Some("DIST-GD".into()),
+                Some("DIST-GD".into()),
+                Some("CN-GD".into()),
+                Some(false)
+            ),
+            "{nodes}"
+        );
+        // `inside` names the unit it is built into directly.
+        assert_eq!(
+            node(nodes, "C2")["state"]["inside"],
+            unit("BOARD", "B2"),
+            "{nodes}"
+        );
+        assert_eq!(
+            node(nodes, "B2")["state"]["inside"],
+            unit("PHONE", "P2"),
+            "{nodes}"
+        );
+        assert!(
+            node(nodes, "P2")["state"].get("inside").is_none(),
+            "{nodes}"
+        );
+
+        // The streamed export says the same.
+        let r = api
+            .get(
+                &admin,
+                "/api/v1/trace/forward?product=RESIN&lot=R3&format=csv",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let text = String::from_utf8(r.bytes).unwrap();
+        let chip = text
+            .lines()
+            .find(|l| l.starts_with("1,unit,CHIP,C2,RESIN,R3,"))
+            .unwrap_or_else(|| panic!("no chip row in {text}"));
+        assert!(
+            chip.ends_with(",EXT-GD,DIST-GD,DIST-GD,,,CN-GD,BOARD B2"),
+            "{chip}"
+        );
+    }
+);

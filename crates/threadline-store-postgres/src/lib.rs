@@ -573,10 +573,11 @@ impl threadline_store::Store for PgStore {
         direction: threadline_store::Direction,
         as_of: DateTime<Utc>,
     ) -> Result<threadline_store::ReachStream, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            if let Err(e) = lookup::reach(&client, &roots, direction, micros(as_of), &tx).await {
+            if let Err(e) = lookup::reach(&mut client, &roots, direction, micros(as_of), &tx).await
+            {
                 let _ = tx.send(Err(e)).await;
             }
         });

@@ -164,10 +164,57 @@ const REACH_SEED: &str = "SELECT 'i'::text COLLATE \"C\" AS t, i.id AS id
        JOIN lots l ON l.product_id = p.id AND l.code = s.code
        WHERE s.t = 'l'";
 
-/// Runs the walk and sends its rows in chunks as they arrive; stops early if the receiver is
-/// gone. One statement: one snapshot.
+/// The columns of a walk's row (those of [`threadline_store::RawReached`]) for the nodes of
+/// `level` — `(depth, t, id, vt, vid, kind, qty, ft, tt, fs)` —, in the order of the recursive
+/// walk's rows within a depth.
+fn level_rows(level: &str) -> String {
+    format!(
+        "SELECT r.depth, r.t, p.code, COALESCE(i.serial, l.code),
+                r.vt, r.vid, r.kind, r.qty, r.ft, r.tt,
+                i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial,
+                r.id
+         FROM ({level}) r
+         LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
+         LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
+         LEFT JOIN products p ON p.id = COALESCE(i.product_id, l.product_id)
+         LEFT JOIN items pi ON pi.id = i.parent_id
+         LEFT JOIN products pp ON pp.id = pi.product_id
+         ORDER BY r.fs, r.t, r.id"
+    )
+}
+
+/// One level of the walk: the links from the nodes of the level before (unit ids `$1`, lot
+/// ids `$2`) that held at `$3`, at depth `$4`. Backward, a link that ended by `$3` is listed
+/// with its end (and not followed: the caller leaves it out of the next level).
+fn step_sql(direction: threadline_store::Direction) -> String {
+    let (me, other, still_held) = match direction {
+        threadline_store::Direction::Parents => (
+            "child",
+            "parent",
+            " AND (g.to_time IS NULL OR g.to_time > $3)",
+        ),
+        threadline_store::Direction::Children => ("parent", "child", ""),
+    };
+    level_rows(&format!(
+        "SELECT $4::int AS depth, g.{other}_type AS t, g.{other}_id AS id, g.{me}_type AS vt,
+                g.{me}_id AS vid, g.kind, g.quantity AS qty, g.from_time AS ft,
+                CASE WHEN g.to_time <= $3 THEN g.to_time END AS tt, g.from_seq AS fs
+         FROM genealogy g
+         WHERE ((g.{me}_type = 'i' AND g.{me}_id = ANY($1::bigint[]))
+             OR (g.{me}_type = 'l' AND g.{me}_id = ANY($2::bigint[])))
+           AND g.from_time <= $3{still_held}"
+    ))
+}
+
+/// Walks the genealogy a level at a time and sends its rows in chunks as they arrive; stops
+/// early if the receiver is gone. Each level is one statement with the level's node ids as
+/// arrays, planned for their number (a custom plan each time: a level of three nodes probes
+/// the indexes, one of half a million joins by hash); the statements share one REPEATABLE
+/// READ snapshot. The rows are those of [`threadline_store::query::reach_sql`] (SQLite's one
+/// recursive statement), in the same order: a node is followed once, at its first depth — a
+/// second path to it adds only rows [`threadline_store::Walk`] leaves out.
 pub(crate) async fn reach(
-    c: &ClientWrapper,
+    client: &mut deadpool_postgres::Object,
     roots: &[threadline_domain::projection::Node],
     direction: threadline_store::Direction,
     as_of: i64,
@@ -187,63 +234,99 @@ pub(crate) async fn reach(
             codes.push(code);
         }
     }
-    let sql = threadline_store::query::reach_sql(
-        direction,
-        REACH_SEED,
-        4,
-        threadline_store::query::Dialect {
-            placeholder: |n| format!("${n}"),
-            null_text: "NULL::text COLLATE \"C\"",
-            null_int: "NULL::bigint",
-            step_order: "",
-            final_order: "ORDER BY r.depth, r.fs, r.t, r.id",
-        },
-    );
-    let stmt = c.prepare_cached(&sql).await.map_err(db)?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&types, &products, &codes, &as_of];
-    let rows = c.query_raw(&stmt, params).await.map_err(db)?;
-    let mut rows = std::pin::pin!(rows);
+    let t = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
+    // A walk's statements are planned for their arrays every time; JIT compiling a level's
+    // plan costs more than it saves.
+    t.batch_execute("SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan")
+        .await
+        .map_err(db)?;
+    let seed = t
+        .prepare_cached(&level_rows(&format!(
+            "SELECT s.t, s.id, 0 AS depth, NULL::text COLLATE \"C\" AS vt, NULL::bigint AS vid,
+                    NULL::text COLLATE \"C\" AS kind, NULL::bigint AS qty, NULL::bigint AS ft,
+                    NULL::bigint AS tt, NULL::bigint AS fs
+             FROM ({REACH_SEED}) s"
+        )))
+        .await
+        .map_err(db)?;
+    let step = t.prepare_cached(&step_sql(direction)).await.map_err(db)?;
     let mut chunk = Vec::with_capacity(threadline_store::REACH_CHUNK);
     let mut walk = threadline_store::Walk::default();
-    while let Some(r) = rows.next().await {
-        let r = r.map_err(db)?;
-        let raw = threadline_store::RawReached {
-            depth: i64::from(col::<i32>(&r, 0)?),
-            node_type: col(&r, 1)?,
-            product: col(&r, 2)?,
-            code: col(&r, 3)?,
-            via_type: col(&r, 4)?,
-            via_id: col(&r, 5)?,
-            kind: col(&r, 6)?,
-            quantity: col(&r, 7)?,
-            from_time: col(&r, 8)?,
-            removed_time: col(&r, 9)?,
-            status: col(&r, 10)?,
-            holds: col::<Option<i16>>(&r, 11)?.map(i64::from),
-            location: col(&r, 12)?,
-            custodian: col(&r, 13)?,
-            lot: col(&r, 14)?,
-            parent_product: col(&r, 15)?,
-            parent_serial: col(&r, 16)?,
-            id: col(&r, 17)?,
+    // Nodes followed already, by kind and row id: each is followed once.
+    let mut followed: std::collections::HashSet<(bool, i64)> = std::collections::HashSet::new();
+    let (mut units, mut lots): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for depth in 0..=64i32 {
+        let rows = if depth == 0 {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [&types, &products, &codes];
+            t.query_raw(&seed, params).await.map_err(db)?
+        } else {
+            if units.is_empty() && lots.is_empty() {
+                break;
+            }
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&units, &lots, &as_of, &depth];
+            t.query_raw(&step, params).await.map_err(db)?
         };
-        let Some(reached) = walk.reached(raw)? else {
-            continue;
-        };
-        chunk.push(reached);
-        if chunk.len() == threadline_store::REACH_CHUNK {
-            let full = std::mem::replace(
-                &mut chunk,
-                Vec::with_capacity(threadline_store::REACH_CHUNK),
-            );
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(());
+        let (mut next_units, mut next_lots) = (Vec::new(), Vec::new());
+        let mut rows = std::pin::pin!(rows);
+        while let Some(r) = rows.next().await {
+            let r = r.map_err(db)?;
+            let raw = threadline_store::RawReached {
+                depth: i64::from(col::<i32>(&r, 0)?),
+                node_type: col(&r, 1)?,
+                product: col(&r, 2)?,
+                code: col(&r, 3)?,
+                via_type: col(&r, 4)?,
+                via_id: col(&r, 5)?,
+                kind: col(&r, 6)?,
+                quantity: col(&r, 7)?,
+                from_time: col(&r, 8)?,
+                removed_time: col(&r, 9)?,
+                status: col(&r, 10)?,
+                holds: col::<Option<i16>>(&r, 11)?.map(i64::from),
+                location: col(&r, 12)?,
+                custodian: col(&r, 13)?,
+                lot: col(&r, 14)?,
+                parent_product: col(&r, 15)?,
+                parent_serial: col(&r, 16)?,
+                id: col(&r, 17)?,
+            };
+            // Followed on from here unless the link ended (a part swapped out) or the node
+            // was followed from an earlier row; the walk stops at depth 64.
+            let unit = raw.node_type == "i";
+            if raw.removed_time.is_none() && depth < 64 && followed.insert((unit, raw.id)) {
+                if unit {
+                    next_units.push(raw.id);
+                } else {
+                    next_lots.push(raw.id);
+                }
+            }
+            let Some(reached) = walk.reached(raw)? else {
+                continue;
+            };
+            chunk.push(reached);
+            if chunk.len() == threadline_store::REACH_CHUNK {
+                let full = std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(threadline_store::REACH_CHUNK),
+                );
+                if tx.send(Ok(full)).await.is_err() {
+                    return Ok(());
+                }
             }
         }
+        (units, lots) = (next_units, next_lots);
     }
     if !chunk.is_empty() {
         let _ = tx.send(Ok(chunk)).await;
     }
+    t.commit().await.map_err(db)?;
     Ok(())
 }

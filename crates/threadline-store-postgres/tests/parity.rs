@@ -159,6 +159,35 @@ impl Pair {
                 .await;
             }
         }
+        // Every unit's state in one batch (an unknown key and a repeated one among them),
+        // in the order asked, each as its own point read has it.
+        let keys: Vec<ItemKey> = [("PHONE", "NOPE")]
+            .into_iter()
+            .chain(PHONES.iter().rev().map(|s| ("PHONE", *s)))
+            .chain(BOARDS.iter().map(|s| ("BOARD", *s)))
+            .chain([("PHONE", PHONES[0])])
+            .map(|(p, s)| key(p, s))
+            .collect();
+        let states = self
+            .both(&format!("{step}: unit states"), async |s| {
+                s.unit_states(&keys).await.unwrap()
+            })
+            .await;
+        assert_eq!(states.len(), keys.len());
+        for (k, state) in keys.iter().zip(states) {
+            let item = self.sqlite.item(k).await.unwrap();
+            assert_eq!(
+                state,
+                item.map(|v| threadline_store::UnitState {
+                    status: v.status,
+                    location: v.location,
+                    custodian: v.custodian,
+                    lot: v.lot,
+                    parent: v.parent,
+                }),
+                "{step}: unit state of {k}"
+            );
+        }
         for l in LOTS {
             let k = lot("RESIN", l);
             self.both(&format!("{step}: lot {k}"), async |s| {

@@ -837,4 +837,32 @@ mod tests {
             );
         }
     }
+
+    /// The units parts are built into, read a chunk of trace rows at a time: from the array
+    /// outwards, one probe of `items`' unique key each, never `items` whole.
+    #[test]
+    fn unit_states_start_from_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = rusqlite::Connection::open(dir.path().join("plan.db")).unwrap();
+        crate::migrate::run(&mut c).unwrap();
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::UNIT_STATES))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map([r#"[["PHONE","P1"]]"#], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|d| d.starts_with("SEARCH i USING INDEX sqlite_autoindex_items_1")),
+            "{plan:#?}"
+        );
+        for step in &plan {
+            assert!(
+                !step.starts_with("SCAN") || step.starts_with("SCAN j "),
+                "`{step}` in {plan:#?}"
+            );
+        }
+    }
 }
