@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::event::{Event, EventKind};
 use threadline_domain::ledger::{Hash, chain_hash};
+use threadline_domain::projection::Node;
 use threadline_store::{
-    EventQuery, IdempotencyKey, ListQuery, MasterWrite, NewUser, Receipt, Store, StoreError,
+    Direction, EventQuery, IdempotencyKey, ListQuery, MasterWrite, NewUser, Receipt, Store,
+    StoreError,
 };
 use threadline_store_postgres::PgStore;
 use threadline_store_postgres::testing::{SchemaGuard, empty_schema};
@@ -187,6 +189,36 @@ impl Pair {
                 }),
                 "{step}: unit state of {k}"
             );
+        }
+        // The genealogy walked both ways from each lot, phone and board, and from all of them
+        // at once: SQLite's one recursive statement and PostgreSQL's statement per level reach
+        // the same nodes, each at the same depth, through the same link. (Rows of one depth
+        // from links of one event come in an order neither engine promises, so they are
+        // compared sorted.)
+        let roots: Vec<Node> = LOTS
+            .iter()
+            .map(|l| Node::Lot(lot("RESIN", l)))
+            .chain(PHONES.iter().map(|s| Node::Item(key("PHONE", s))))
+            .chain(BOARDS.iter().map(|s| Node::Item(key("BOARD", s))))
+            .collect();
+        for direction in [Direction::Parents, Direction::Children] {
+            for start in roots.iter().map(|r| vec![r.clone()]).chain([roots.clone()]) {
+                self.both(
+                    &format!("{step}: walk {direction:?} from {start:?}"),
+                    async |s| {
+                        let rx = s.reach(start.clone(), direction, now()).await.unwrap();
+                        let rows = threadline_store::collect_reach(rx, usize::MAX)
+                            .await
+                            .unwrap();
+                        let depths: Vec<u32> = rows.iter().map(|r| r.depth).collect();
+                        assert!(depths.is_sorted(), "{rows:#?}");
+                        let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+                        rows.sort();
+                        rows
+                    },
+                )
+                .await;
+            }
         }
         for l in LOTS {
             let k = lot("RESIN", l);

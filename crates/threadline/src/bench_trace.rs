@@ -25,8 +25,9 @@ use crate::bench::Figure;
 /// Options of one trace run.
 #[derive(Debug, Clone)]
 pub struct TraceBench {
-    /// `sqlite` (a fresh temporary file, the default), `sqlite:PATH` (a new file kept after the
-    /// run), or the URL of an empty PostgreSQL database.
+    /// `sqlite` (a fresh temporary file, the default), `sqlite:PATH` (a file kept after the
+    /// run), or the URL of a PostgreSQL database: empty, or loaded by an earlier run, which is
+    /// then measured again without loading.
     pub db: Option<String>,
     /// Finished units the lot reaches.
     pub units: usize,

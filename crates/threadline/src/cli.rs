@@ -284,8 +284,9 @@ pub enum BenchCommand {
     /// A forward trace from one material lot to UNITS finished units through three levels,
     /// and its CSV (and XLSX) export through HTTP; the data is generated deterministically.
     Trace {
-        /// Database: `sqlite` (a fresh temporary file, the default), `sqlite:PATH` (a new file,
-        /// kept), or a URL of an empty PostgreSQL database.
+        /// Database: `sqlite` (a fresh temporary file, the default), `sqlite:PATH` (a file,
+        /// kept), or a URL of a PostgreSQL database; one an earlier run loaded is measured
+        /// again without loading.
         #[arg(long, value_name = "URL")]
         db: Option<String>,
         /// Finished units the lot reaches (the trace has twice as many nodes, plus ten lots).
