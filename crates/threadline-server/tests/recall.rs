@@ -1192,7 +1192,7 @@ store_test!(
         let admin = token(&*s.store, "t-admin", &[Role::Admin]).await;
         genealogy(&s, &api, &admin).await;
         put(
-            &**s,
+            &*s,
             "product",
             json!({"code": "CHIP", "name": "Chip", "tracking": "serial"}),
         )
@@ -1206,7 +1206,7 @@ store_test!(
             {"type": "object", "action": "ADD", "event_time": at(250), "biz_step": "commissioning",
              "disposition": "active", "biz_location": "SZ-L2", "items": [unit("CHIP", "C2")]},
             {"type": "aggregation", "action": "ADD", "event_time": at(245), "biz_step": "assembling",
-             "biz_location": "SZ-L2", "parent": unit("CHIP", "C2"),
+             "biz_location": "SZ-L1", "parent": unit("CHIP", "C2"),
              "child_lots": [{"product": "RESIN", "lot": "R3", "quantity": "0.1"}]},
             {"type": "aggregation", "action": "ADD", "event_time": at(235), "biz_step": "assembling",
              "biz_location": "SZ-L2", "parent": unit("BOARD", "B2"), "children": [unit("CHIP", "C2")]}
