@@ -2740,6 +2740,11 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
         "一次采集的事件太多",
         "Too many events in one capture",
     ),
+    (
+        "too_many_places",
+        "该位置下属位置太多，无法按“含下级”查询",
+        "This place has too many places under it to query with its descendants",
+    ),
     ("invalid_identifier", "标识符无效", "Invalid identifier"),
     (
         "unsupported_identifier",
