@@ -943,18 +943,21 @@ impl Slice {
         if let (EventKind::Aggregation | EventKind::Association, Some(parent)) =
             (ev.kind, &ev.parent)
         {
+            let not_in_parent = |i: usize, c: &ItemKey| {
+                err(
+                    "not_in_parent",
+                    format!(
+                        "serial {} of {} is not in {} {}",
+                        c.serial, c.product, parent.product, parent.serial
+                    ),
+                    format!("children[{i}].serial"),
+                )
+            };
             for (i, c) in ev.children.iter().enumerate() {
                 let Some(cs) = self.item(c) else {
                     // A container registered by this very event is in nothing yet.
                     if ev.action == Some(Action::Delete) && self.registers_on_first_use(c) {
-                        v.push(err(
-                            "not_in_parent",
-                            format!(
-                                "serial {} of {} is not in {} {}",
-                                c.serial, c.product, parent.product, parent.serial
-                            ),
-                            format!("children[{i}].serial"),
-                        ));
+                        v.push(not_in_parent(i, c));
                     }
                     continue;
                 };
@@ -989,14 +992,7 @@ impl Slice {
                         }
                     }
                     Some(Action::Delete) if cs.parent.as_ref() != Some(parent) => {
-                        v.push(err(
-                            "not_in_parent",
-                            format!(
-                                "serial {} of {} is not in {} {}",
-                                c.serial, c.product, parent.product, parent.serial
-                            ),
-                            format!("children[{i}].serial"),
-                        ));
+                        v.push(not_in_parent(i, c));
                     }
                     _ => {}
                 }
