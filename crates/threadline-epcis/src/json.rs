@@ -292,6 +292,12 @@ pub(crate) const STANDARD: &[&str] = &[
     "@context",
 ];
 
+/// The key in an event's kept EPCIS content (`Event::epcis`) of the lots whose count was sent
+/// with an explicit `uom: "EA"`: by quantity list, their positions in it. A count is held
+/// without a unit, so without this the answer would leave `uom` out, and a hash ID computed
+/// on the answer would differ from the one the partner's event has.
+pub const EXPLICIT_EA: &str = "explicitEaUom";
+
 /// Fields kept exactly, as sent.
 const KEPT: &[&str] = &[
     "errorDeclaration",
@@ -496,6 +502,9 @@ pub fn to_request(
     };
     // Lots go in the lot lists; a product without a lot and other classes are kept as given.
     let mut class_quantities: Vec<ClassQuantity> = Vec::new();
+    // The lots (by list and position) whose count was written `uom: "EA"` where the lot is
+    // held without a unit: the answer writes it back as sent.
+    let mut explicit_ea: Map<String, Value> = Map::new();
     let mut quantities = |v: &mut Vec<FieldError>, name: &str, role: Role| -> Vec<LotQuantity> {
         let mut out = Vec::new();
         let Some(list) = ev.get(name) else { return out };
@@ -566,11 +575,23 @@ pub fn to_request(
                         continue;
                     };
                     // Kept only where it is not the product's own unit: no uom is a count.
+                    let sent_ea = uom.as_deref() == Some("EA");
                     let given = uom.unwrap_or_else(|| "EA".to_owned());
-                    let uom = match catalogue.by_code(key.product.as_str()) {
-                        Some(p) if p.uom == given => None,
+                    let product_uom = catalogue.by_code(key.product.as_str()).map(|p| &p.uom);
+                    let uom = match product_uom {
+                        Some(p) if *p == given => None,
                         _ => Some(given),
                     };
+                    // A count written `EA` reads back without a unit (as one sent without
+                    // does) unless this is kept.
+                    if sent_ea {
+                        if let Value::Array(at) = explicit_ea
+                            .entry(name.to_owned())
+                            .or_insert_with(|| Value::Array(Vec::new()))
+                        {
+                            at.push(json!(out.len()));
+                        }
+                    }
                     out.push(LotQuantity {
                         product: key.product,
                         lot: key.lot,
@@ -803,6 +824,9 @@ pub fn to_request(
     let forms = crate::format::captured_forms(ev);
     if !forms.is_empty() {
         extras.insert(crate::format::CAPTURED_FORMS.into(), Value::Object(forms));
+    }
+    if !explicit_ea.is_empty() {
+        extras.insert(EXPLICIT_EA.into(), Value::Object(explicit_ea));
     }
 
     let Some(event_time) = event_time else {
@@ -1050,7 +1074,16 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
         !list.is_empty() || ev.class_quantities.iter().any(|q| q.role == role)
     };
     // Lots, then the quantities of classes Threadline records as given in the same role.
-    let lot_list = |list: &[LotQuantity], role: Role| {
+    let lot_list = |list: &[LotQuantity], role: Role, name: &str| {
+        let sent_ea: Vec<u64> = ev
+            .epcis
+            .get(EXPLICIT_EA)
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .collect();
         let classes = ev
             .class_quantities
             .iter()
@@ -1069,7 +1102,8 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
             .collect::<Vec<_>>();
         Value::Array(
             list.iter()
-                .map(|q| {
+                .enumerate()
+                .map(|(i, q)| {
                     let mut e = Map::new();
                     e.insert(
                         "epcClass".into(),
@@ -1090,6 +1124,8 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
                     });
                     if let Some(u) = uom.filter(|u| *u != "EA") {
                         e.insert("uom".into(), json!(u));
+                    } else if uom.is_none_or(|u| u == "EA") && sent_ea.contains(&(i as u64)) {
+                        e.insert("uom".into(), json!("EA"));
                     }
                     Value::Object(e)
                 })
@@ -1106,7 +1142,11 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
         EventKind::Object | EventKind::Transaction => {
             put(&mut o, "epcList", unit_list(&ev.items, Role::Subject));
             if has_quantities(&ev.lots, Role::Subject) {
-                put(&mut o, "quantityList", lot_list(&ev.lots, Role::Subject));
+                put(
+                    &mut o,
+                    "quantityList",
+                    lot_list(&ev.lots, Role::Subject, "quantityList"),
+                );
             }
         }
         EventKind::Aggregation | EventKind::Association => {
@@ -1117,7 +1157,7 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
                 put(
                     &mut o,
                     "childQuantityList",
-                    lot_list(&ev.child_lots, Role::Child),
+                    lot_list(&ev.child_lots, Role::Child, "childQuantityList"),
                 );
             }
         }
@@ -1135,7 +1175,7 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
                 ("outputQuantityList", &ev.output_lots, Role::Output),
             ] {
                 if has_quantities(l, role) {
-                    put(&mut o, k, lot_list(l, role));
+                    put(&mut o, k, lot_list(l, role, k));
                 }
             }
         }

@@ -18,6 +18,8 @@ use crate::ids;
 pub const BUSINESS_LOCATION: &str = "urn:epcglobal:epcis:vtype:BusinessLocation";
 /// The vocabulary type of read points (`WD_readPoint` walks its children).
 pub const READ_POINT: &str = "urn:epcglobal:epcis:vtype:ReadPoint";
+/// The vocabulary type of product classes (`EQ_ATTR_epcClass_…` reads its attributes).
+pub const EPC_CLASS: &str = "urn:epcglobal:epcis:vtype:EPCClass";
 const VTYPE: &str = "urn:epcglobal:epcis:vtype:";
 
 /// One vocabulary element of a document's header.

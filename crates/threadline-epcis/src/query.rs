@@ -94,6 +94,15 @@ enum Cond {
         op: Op,
         values: Vec<String>,
     },
+    /// `EQ_ATTR_{field}_{attr}` / `HASATTR_{field}`: the field's value is one of these
+    /// vocabulary elements (canonical ids), those whose master data answers the
+    /// [`AttributeQuery`] of this index in [`Filter::attributes`] — the caller finds them
+    /// ([`Filter::add_attribute_matches`]); none found, nothing matches.
+    Attr {
+        field: &'static str,
+        query: usize,
+        ids: std::collections::BTreeSet<String>,
+    },
     /// `EXISTS_sensorElementList`.
     SensorExists,
     /// A text field of a sensor report (and of its element's metadata, for the fields both
@@ -208,6 +217,57 @@ enum Pattern {
     /// A GTIN (its canonical Digital Link): itself — a quantity of the product without a lot —
     /// and every instance and lot of it.
     Gtin(String),
+    /// Any other EPC pattern URI (`urn:epc:idpat:grai:0614141.12345.*`,
+    /// `urn:epc:idpat:giai:0614141.*`): every EPC of the scheme whose fields equal the
+    /// pattern's, a `*` field matching any value (EPC Tag Data Standard), whether the event
+    /// names it as an EPC URN or as a Digital Link.
+    IdPat {
+        scheme: String,
+        fields: Vec<Option<String>>,
+    },
+}
+
+/// The fields of an EPC URN, pattern or class (`urn:epc:id:grai:0614141.12345.400`): its scheme
+/// and the `.`-separated values.
+fn urn_fields(urn: &str) -> Option<(&str, Vec<&str>)> {
+    let mut parts = urn.splitn(5, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("urn"), Some("epc"), Some("id" | "idpat" | "class")) => {}
+        _ => return None,
+    }
+    let scheme = parts.next()?;
+    let body = parts.next()?;
+    Some((scheme, body.split('.').collect()))
+}
+
+impl Pattern {
+    /// Does the object `uri` — an EPC URN, or a GS1 Digital Link read as the EPC URN of the
+    /// pattern's company prefix (any length when the pattern leaves it `*`) — fit the pattern
+    /// `scheme`/`fields`?
+    fn fits(scheme: &str, fields: &[Option<String>], uri: &str) -> bool {
+        let fit = |urn: &str| {
+            urn_fields(urn).is_some_and(|(s, f)| {
+                s == scheme
+                    && f.len() == fields.len()
+                    && f.iter()
+                        .zip(fields)
+                        .all(|(have, want)| want.as_deref().is_none_or(|w| w == *have))
+            })
+        };
+        if uri.starts_with("urn:epc:") {
+            return fit(uri);
+        }
+        let Some(es) = ids::gs1_keys(uri).ok().flatten() else {
+            return false;
+        };
+        let lengths: Vec<usize> = match fields.first() {
+            Some(Some(gcp)) => vec![gcp.len()],
+            _ => (6..=12).collect(),
+        };
+        lengths.into_iter().any(|len| {
+            threadline_gs1::EpcUrn::from_element_string(&es, len).is_ok_and(|u| fit(&u.to_urn()))
+        })
+    }
 }
 
 impl Pattern {
@@ -224,6 +284,20 @@ impl Pattern {
             ]);
         }
         let c = canonical(value);
+        if c == value
+            && let Some(rest) = value.strip_prefix("urn:epc:idpat:")
+            && let Some((scheme, body)) = rest.split_once(':')
+            && !scheme.is_empty()
+            && !body.is_empty()
+        {
+            return Pattern::IdPat {
+                scheme: scheme.to_owned(),
+                fields: body
+                    .split('.')
+                    .map(|f| (f != "*").then(|| f.to_owned()))
+                    .collect(),
+            };
+        }
         // A GTIN alone (an idpat, or /01/{gtin}) is every instance and lot of it.
         let gtin_only = c
             .strip_prefix("https://id.gs1.org/01/")
@@ -247,6 +321,7 @@ impl Pattern {
                     || c.strip_prefix(g.as_str())
                         .is_some_and(|r| r.starts_with('/'))
             }
+            Pattern::IdPat { scheme, fields } => Pattern::fits(scheme, fields, uri),
         }
     }
 }
@@ -272,6 +347,71 @@ pub struct Filter {
     /// `WD_readPoint`/`WD_bizLocation`: the places whose descendants the caller must add
     /// ([`Filter::add_descendants`]), by parameter.
     pub wd: Vec<(&'static str, Vec<String>)>,
+    /// `EQ_ATTR_`/`HASATTR_` parameters: which master data the caller must look up, in order
+    /// (the index is the one [`Filter::add_attribute_matches`] takes).
+    pub attributes: Vec<AttributeQuery>,
+}
+
+/// The fields whose values are vocabulary elements that master data may describe, with the
+/// vocabulary type of their elements: `EQ_ATTR_{field}_{attr}` and `HASATTR_{field}` name
+/// one of these.
+pub const ATTRIBUTE_FIELDS: [(&str, &str); 3] = [
+    ("readPoint", crate::masterdata::READ_POINT),
+    ("bizLocation", crate::masterdata::BUSINESS_LOCATION),
+    ("epcClass", crate::masterdata::EPC_CLASS),
+];
+
+/// What one `EQ_ATTR_{field}_{attr}` or `HASATTR_{field}` parameter asks of the master data of
+/// a field's element: an attribute (one of `attributes`), non-null, and — for `EQ_ATTR_` —
+/// with one of `values`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeQuery {
+    /// The parameter, to name in an error.
+    pub param: String,
+    /// `readPoint`, `bizLocation` or `epcClass`.
+    pub field: &'static str,
+    /// The vocabulary type of the field's elements.
+    pub vtype: &'static str,
+    /// Attribute names in the form [`attribute_name`] gives.
+    pub names: Vec<String>,
+    /// `None` for `HASATTR_`: any value.
+    pub values: Option<Vec<String>>,
+}
+
+impl AttributeQuery {
+    /// Does an element with these attributes (JSON-LD's `{"id", "attribute"}` objects) match?
+    pub fn holds(&self, attributes: &[Value]) -> bool {
+        attributes.iter().any(|a| {
+            let Some(id) = a.get("id").and_then(Value::as_str) else {
+                return false;
+            };
+            let Some(value) = a.get("attribute").filter(|v| !v.is_null()) else {
+                return false;
+            };
+            if !self.names.contains(&attribute_name(id)) {
+                return false;
+            }
+            let Some(values) = &self.values else {
+                return true;
+            };
+            values.iter().any(|w| match value {
+                Value::String(v) => v == w || canonical(v) == canonical(w),
+                other => compare(Op::Eq, other, w),
+            })
+        })
+    }
+}
+
+/// An attribute's name as queries compare it: a CURIE expanded with the standard prefixes
+/// (`cbvmda:name`), and CBV's master data attributes in one spelling whether written
+/// `urn:epcglobal:cbv:mda#name` (CBV 1.x, XML) or `urn:epcglobal:cbv:mda:name` (the EPCIS 2.0
+/// JSON-LD context's `cbvmda`).
+pub fn attribute_name(name: &str) -> String {
+    let full = Context::default().expand(name.trim());
+    match full.strip_prefix("urn:epcglobal:cbv:mda#") {
+        Some(local) => format!("urn:epcglobal:cbv:mda:{local}"),
+        None => full,
+    }
 }
 
 /// What the caller's indexes can answer: one value per field, or nothing.
@@ -286,6 +426,20 @@ pub struct Narrowing {
     pub epc: Option<String>,
     pub biz_transaction: Option<(String, String)>,
     pub declared: Option<bool>,
+    /// The objects one of which an event must name in an EPC list or as parent (a `MATCH_`
+    /// parameter on objects whose every value is an exact EPC or an EPC pattern), for an index
+    /// of the objects Threadline records as given; the caller uses it only when none of them
+    /// can be a unit it tracks.
+    pub objects: Option<Vec<ObjectPattern>>,
+}
+
+/// One value of [`Narrowing::objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectPattern {
+    /// An exact object, in canonical form.
+    Exact(String),
+    /// Every EPC of this scheme (`grai`, `giai`…) — a superset of an EPC pattern's.
+    Scheme(String),
 }
 
 fn bad(name: &str, msg: impl Into<String>) -> FieldError {
@@ -548,6 +702,15 @@ impl Filter {
                             .map(|d| vocab::word_in(Vocab::Disposition, d))
                             .collect(),
                     }
+                } else if n.starts_with("EQ_ATTR_") || n.starts_with("HASATTR_") {
+                    let q = attribute_query(n, &list)?;
+                    let field = q.field;
+                    self.attributes.push(q);
+                    Cond::Attr {
+                        field,
+                        query: self.attributes.len() - 1,
+                        ids: std::collections::BTreeSet::new(),
+                    }
                 } else if let Some(cond) = sensor_cond(n, v, &list)? {
                     cond
                 } else if let Some(cond) = field_cond(n, list) {
@@ -573,6 +736,19 @@ impl Filter {
                 && *f == field
             {
                 uris.extend(extra.iter().cloned());
+            }
+        }
+    }
+
+    /// Adds the elements (their ids) whose master data answers the attribute query `query`
+    /// (an index of [`Filter::attributes`]), so events naming them in its field match.
+    pub fn add_attribute_matches(&mut self, query: usize, ids: impl IntoIterator<Item = String>) {
+        let extra: Vec<String> = ids.into_iter().map(|u| canonical(&u)).collect();
+        for c in &mut self.conds {
+            if let Cond::Attr { query: q, ids, .. } = c
+                && *q == query
+            {
+                ids.extend(extra.iter().cloned());
             }
         }
     }
@@ -607,9 +783,33 @@ impl Filter {
                 } if uris.len() == 1 && !self.wd.iter().any(|(f, _)| *f == "bizLocation") => {
                     n.biz_location = uris.first().cloned();
                 }
-                Cond::Match { patterns, lists } if patterns.len() == 1 && lists.len() >= 4 => {
-                    if let Some(Pattern::Exact(u)) = patterns.first() {
+                Cond::Match { patterns, lists } => {
+                    if patterns.len() == 1
+                        && lists.len() >= 4
+                        && let Some(Pattern::Exact(u)) = patterns.first()
+                    {
                         n.epc = Some(u.clone());
+                    }
+                    let objects: Option<Vec<ObjectPattern>> =
+                        if lists.iter().any(|l| l.ends_with("QuantityList")) {
+                            None
+                        } else {
+                            patterns
+                                .iter()
+                                .map(|p| match p {
+                                    Pattern::Exact(u) => Some(ObjectPattern::Exact(u.clone())),
+                                    Pattern::IdPat { scheme, .. } => {
+                                        Some(ObjectPattern::Scheme(scheme.clone()))
+                                    }
+                                    Pattern::Under(_) | Pattern::Gtin(_) => None,
+                                })
+                                .collect()
+                        };
+                    if let Some(o) = objects
+                        && !o.is_empty()
+                        && n.objects.is_none()
+                    {
+                        n.objects = Some(o);
                     }
                 }
                 Cond::Typed {
@@ -647,6 +847,85 @@ fn op_of(name: &str) -> Op {
         Some("EXISTS") => Op::Exists,
         _ => Op::Eq,
     }
+}
+
+/// `EQ_ATTR_{field}_{attr}` (values: the attribute's values) or `HASATTR_{field}` (values:
+/// attribute names), the field one of [`ATTRIBUTE_FIELDS`].
+fn attribute_query(name: &str, list: &[String]) -> Result<AttributeQuery, FieldError> {
+    let fields = || {
+        ATTRIBUTE_FIELDS
+            .iter()
+            .map(|(f, _)| *f)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let unknown = |field: &str| {
+        FieldError::new(
+            "not_supported",
+            format!(
+                "`{field}` is not a field master data describes here (one of {})",
+                fields()
+            ),
+        )
+        .at(name)
+    };
+    if let Some(rest) = name.strip_prefix("HASATTR_") {
+        // The standard's form names the attributes in the value; `HASATTR_{field}_{attr}`
+        // (as some clients write it) names one in the parameter, and its value is ignored.
+        let found = ATTRIBUTE_FIELDS.iter().find_map(|(f, t)| {
+            if rest == *f {
+                Some((*f, *t, None))
+            } else {
+                rest.strip_prefix(f)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| (*f, *t, Some(a)))
+            }
+        });
+        let Some((field, vtype, named)) = found else {
+            let field = rest.split_once('_').map_or(rest, |(f, _)| f);
+            return Err(unknown(field));
+        };
+        let names: Vec<String> = match named {
+            Some(a) => vec![attribute_name(a)],
+            None => list.iter().map(|a| attribute_name(a)).collect(),
+        };
+        if names.is_empty() {
+            return Err(bad(name, format!("{name} names one or more attributes")));
+        }
+        return Ok(AttributeQuery {
+            param: name.to_owned(),
+            field,
+            vtype,
+            names,
+            values: None,
+        });
+    }
+    let rest = name.strip_prefix("EQ_ATTR_").unwrap_or_default();
+    let Some((field, vtype, attr)) = ATTRIBUTE_FIELDS.iter().find_map(|(f, t)| {
+        rest.strip_prefix(f)
+            .and_then(|r| r.strip_prefix('_'))
+            .map(|a| (*f, *t, a))
+    }) else {
+        let field = rest.split_once('_').map_or(rest, |(f, _)| f);
+        return Err(unknown(field));
+    };
+    if attr.trim().is_empty() {
+        return Err(bad(
+            name,
+            format!("{name} names no attribute after `{field}_`"),
+        ));
+    }
+    if list.is_empty() {
+        return Err(bad(name, format!("{name} needs one or more values")));
+    }
+    Ok(AttributeQuery {
+        param: name.to_owned(),
+        field,
+        vtype,
+        names: vec![attribute_name(attr)],
+        values: Some(list.to_vec()),
+    })
 }
 
 /// `EQ_ILMD_{field}`, `GT_{field}`, `EXISTS_ILMD_{field}`…: a namespaced field name (an IRI
@@ -913,6 +1192,24 @@ fn cond_matches(c: &Cond, ev: &Map<String, Value>, ctx: &Context) -> bool {
                 Op::Exists => true,
                 op => values.iter().any(|w| compare(*op, v, w)),
             })
+        }
+        Cond::Attr { field, ids, .. } => {
+            if *field == "epcClass" {
+                [
+                    "quantityList",
+                    "childQuantityList",
+                    "inputQuantityList",
+                    "outputQuantityList",
+                ]
+                .iter()
+                .flat_map(|l| uris_of(ev, l))
+                .any(|c| ids.contains(&canonical(c)))
+            } else {
+                ev.get(*field)
+                    .and_then(|p| p.get("id"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.contains(&canonical(id)))
+            }
         }
         Cond::SensorExists => ev
             .get("sensorElementList")
@@ -1244,10 +1541,101 @@ mod tests {
             ("GT_value_CEL", "warm"),
             ("GT_value_CELSIUS", "20"),
             ("EQ_persistentDisposition_maybe", "active"),
+            ("EQ_ATTR_epcList_urn:epcglobal:cbv:mda:name", "x"),
+            ("EQ_ATTR_bizLocation_urn:epcglobal:cbv:mda:name", ""),
+            ("HASATTR_epcList", "cbvmda:name"),
+            ("HASATTR_readPoint", ""),
         ] {
             let e = Filter::parse(&[(k.to_owned(), v.to_owned())]).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(k));
         }
+    }
+
+    #[test]
+    fn attribute_queries_compare_names_in_every_spelling() {
+        let f = filter(&[("EQ_ATTR_bizLocation_cbvmda:sst", "201|202")]);
+        let q = &f.attributes[0];
+        assert_eq!(
+            (q.field, q.vtype),
+            ("bizLocation", crate::masterdata::BUSINESS_LOCATION)
+        );
+        for name in [
+            "urn:epcglobal:cbv:mda#sst",
+            "urn:epcglobal:cbv:mda:sst",
+            "cbvmda:sst",
+        ] {
+            assert!(
+                q.holds(&[json!({"id": name, "attribute": "202"})]),
+                "{name}"
+            );
+            assert!(q.holds(&[json!({"id": name, "attribute": 201})]), "{name}");
+            assert!(
+                !q.holds(&[json!({"id": name, "attribute": "203"})]),
+                "{name}"
+            );
+        }
+        let named = filter(&[("HASATTR_bizLocation_urn:epcglobal:cbv:mda#sst", "")]);
+        assert_eq!(named.attributes[0].names, ["urn:epcglobal:cbv:mda:sst"]);
+        let has = filter(&[("HASATTR_epcClass", "cbvmda:name|ex:x")]);
+        let q = &has.attributes[0];
+        assert!(q.holds(&[json!({"id": "urn:epcglobal:cbv:mda#name", "attribute": "A"})]));
+        assert!(!q.holds(&[json!({"id": "urn:epcglobal:cbv:mda#name", "attribute": null})]));
+        assert!(!q.holds(&[json!({"id": "urn:epcglobal:cbv:mda#sst", "attribute": "A"})]));
+        // Until the caller adds the elements that answer, nothing matches.
+        let mut f = filter(&[("HASATTR_readPoint", "cbvmda:name")]);
+        assert!(!f.matches(&event(), &ctx()));
+        f.add_attribute_matches(
+            0,
+            ["https://id.gs1.org/414/0614141073467/254/1234".to_owned()],
+        );
+        assert!(f.matches(&event(), &ctx()));
+    }
+
+    #[test]
+    fn epc_patterns_match_field_by_field_in_either_form() {
+        let grai = "urn:epc:id:grai:0614141.12345.400";
+        let dl = crate::format::to_digital_link(grai).unwrap();
+        for (pattern, yes) in [
+            ("urn:epc:idpat:grai:0614141.12345.*", true),
+            ("urn:epc:idpat:grai:0614141.*.*", true),
+            ("urn:epc:idpat:grai:*.*.*", true),
+            ("urn:epc:idpat:grai:0614141.*.400", true),
+            ("urn:epc:idpat:grai:0614141.12345.401", false),
+            ("urn:epc:idpat:grai:0614142.*.*", false),
+            ("urn:epc:idpat:giai:0614141.*", false),
+            ("urn:epc:idpat:grai:0614141.*", false),
+        ] {
+            let p = Pattern::of(pattern);
+            assert_eq!(p.matches(grai), yes, "{pattern} {grai}");
+            assert_eq!(p.matches(&dl), yes, "{pattern} {dl}");
+        }
+        // A GTIN's pattern is still every instance and lot of it.
+        assert!(matches!(
+            Pattern::of("urn:epc:idpat:sgtin:0614141.107346.*"),
+            Pattern::Gtin(_)
+        ));
+        let n = filter(&[(
+            "MATCH_epc",
+            "urn:epc:idpat:grai:0614141.*.*|urn:epc:id:giai:0614141.A",
+        )])
+        .narrowing();
+        assert_eq!(
+            n.objects,
+            Some(vec![
+                ObjectPattern::Scheme("grai".into()),
+                ObjectPattern::Exact("https://id.gs1.org/8004/0614141A".into())
+            ])
+        );
+        assert_eq!(
+            filter(&[("MATCH_epc", "urn:x:*")]).narrowing().objects,
+            None
+        );
+        assert_eq!(
+            filter(&[("MATCH_anyEPCClass", "urn:epc:idpat:grai:0614141.*.*")])
+                .narrowing()
+                .objects,
+            None
+        );
     }
 
     #[test]

@@ -1154,7 +1154,72 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
             Ok(Pattern::Nothing) | Err(_) => return Ok(None),
         }
     }
+    if let Some(objects) = &n.objects {
+        q.objects = untracked_objects(app, objects).await?;
+    }
     Ok(Some(q))
+}
+
+/// The EPC schemes of the GS1 keys Threadline records as given, with the application
+/// identifier their Digital Links lead with (the index holds their canonical Digital Links,
+/// and the EPC URNs events wrote).
+const RECORDED_SCHEMES: &[(&str, Option<&str>)] = &[
+    ("sgln", Some("414")),
+    ("pgln", Some("417")),
+    ("grai", Some("8003")),
+    ("giai", Some("8004")),
+    ("gsrn", Some("8018")),
+    ("gsrnp", Some("8017")),
+    ("gdti", Some("253")),
+    ("sgcn", Some("255")),
+    ("ginc", Some("401")),
+    ("gsin", Some("402")),
+    ("itip", Some("8006")),
+    ("cpi", Some("8010")),
+    ("gid", None),
+    ("usdod", None),
+    ("adi", None),
+    ("bic", None),
+    ("imovn", None),
+];
+
+/// What the index of objects recorded as given (`event_objects`) narrows a `MATCH_` on
+/// objects to, or `None` when a value may name a unit Threadline tracks (a unit, a lot, an
+/// SGTIN or SSCC pattern, a scheme it does not know): those are judged on every event.
+async fn untracked_objects(
+    app: &AppState,
+    objects: &[threadline_epcis::query::ObjectPattern],
+) -> Result<Option<Vec<threadline_store::ObjectMatch>>, Problem> {
+    use threadline_epcis::query::ObjectPattern;
+    use threadline_store::ObjectMatch;
+    let mut out = Vec::new();
+    for o in objects {
+        match o {
+            ObjectPattern::Exact(uri) => {
+                let mut c = Catalogue::default();
+                for g in ids::gtins([uri.as_str()]) {
+                    if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
+                        c.insert(&p.def);
+                    }
+                }
+                load_ssccs(app, [uri.as_str()], &mut c).await?;
+                match ids::pattern(&c, uri) {
+                    Ok(Pattern::Other) => out.push(ObjectMatch::Uri(uri.clone())),
+                    _ => return Ok(None),
+                }
+            }
+            ObjectPattern::Scheme(scheme) => {
+                let Some((_, ai)) = RECORDED_SCHEMES.iter().find(|(s, _)| s == scheme) else {
+                    return Ok(None);
+                };
+                out.push(ObjectMatch::Prefix(format!("urn:epc:id:{scheme}:")));
+                if let Some(ai) = ai {
+                    out.push(ObjectMatch::Prefix(format!("https://id.gs1.org/{ai}/")));
+                }
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The query of `params`, with the places under each `WD_` place added: the closure of two
@@ -1179,7 +1244,135 @@ async fn prepared_filter(app: &AppState, params: &[(String, String)]) -> Result<
             filter.add_descendants(field, below);
         }
     }
+    let mut places: Option<Vec<threadline_domain::master::Location>> = None;
+    for (i, q) in filter.attributes.clone().into_iter().enumerate() {
+        let found = with_attributes(app, &q, &mut places).await?;
+        filter.add_attribute_matches(i, found);
+    }
     Ok(filter)
+}
+
+/// Most vocabulary elements one `EQ_ATTR_`/`HASATTR_` parameter may stand for.
+const ATTRIBUTE_LIMIT: usize = 100_000;
+
+/// The elements of `q`'s field whose master data answers it: the captured master data of the
+/// field's vocabulary type and — for `readPoint` and `bizLocation` — Threadline's own
+/// locations, whose attributes are their master records' ([`location_attributes`]).
+async fn with_attributes(
+    app: &AppState,
+    q: &threadline_epcis::query::AttributeQuery,
+    places: &mut Option<Vec<threadline_domain::master::Location>>,
+) -> Result<Vec<String>, Problem> {
+    const PAGE: u32 = 1000;
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app
+            .store
+            .vocabulary_page(q.vtype, after.as_deref(), PAGE)
+            .await?;
+        let full = page.len() == PAGE as usize;
+        for e in page {
+            let key = e.element.key();
+            if q.holds(&e.element.attributes) {
+                out.push(key.clone());
+            }
+            after = Some(key);
+        }
+        if out.len() > ATTRIBUTE_LIMIT {
+            return Err(Problem::query(
+                FieldError::new(
+                    "too_many_places",
+                    format!(
+                        "{} stands for more than {ATTRIBUTE_LIMIT} elements",
+                        q.param
+                    ),
+                )
+                .at(&q.param),
+            ));
+        }
+        if !full {
+            break;
+        }
+    }
+    if q.field == "epcClass" {
+        return Ok(out);
+    }
+    if places.is_none() {
+        *places = Some(all_locations(app).await?);
+    }
+    let all = places.as_deref().unwrap_or_default();
+    let parents: std::collections::BTreeMap<&str, &threadline_domain::codes::LocationCode> = all
+        .iter()
+        .filter_map(|l| l.parent.as_ref().map(|p| (l.code.as_str(), p)))
+        .collect();
+    for l in all {
+        if q.holds(&location_attributes(l, &parents)) {
+            out.push(ids::location_uri(&l.code));
+        }
+    }
+    Ok(out)
+}
+
+/// Every Threadline location.
+async fn all_locations(
+    app: &AppState,
+) -> Result<Vec<threadline_domain::master::Location>, Problem> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .locations(&threadline_store::ListQuery {
+                after: after.clone(),
+                limit: 1000,
+                ..threadline_store::ListQuery::default()
+            })
+            .await?;
+        out.extend(page.items.into_iter().map(|l| l.def));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A Threadline location's master record as EPCIS master data attributes: CBV's where CBV
+/// has one — `urn:epcglobal:cbv:mda#name`, and `…#site` (the site it is in: its outermost
+/// location, for a place inside another) —, Threadline's own fields in `urn:threadline:field:`
+/// (`kind`, `parent`, `party`, `region`).
+fn location_attributes(
+    l: &threadline_domain::master::Location,
+    parents: &std::collections::BTreeMap<&str, &threadline_domain::codes::LocationCode>,
+) -> Vec<Value> {
+    let attr = |id: &str, v: String| json!({"id": id, "attribute": v});
+    let mut out = vec![
+        attr("urn:epcglobal:cbv:mda#name", l.name.clone()),
+        attr("urn:threadline:field:kind", l.kind.as_str().to_owned()),
+    ];
+    if let Some(parent) = &l.parent {
+        out.push(attr(
+            "urn:threadline:field:parent",
+            ids::location_uri(parent),
+        ));
+        // The outermost place it is in (a cycle cannot be stored; the walk is bounded anyway).
+        let mut site = parent;
+        for _ in 0..parents.len() {
+            match parents.get(site.as_str()) {
+                Some(up) => site = up,
+                None => break,
+            }
+        }
+        out.push(attr("urn:epcglobal:cbv:mda#site", ids::location_uri(site)));
+    }
+    if let Some(p) = &l.party {
+        out.push(attr("urn:threadline:field:party", ids::party_uri(p)));
+    }
+    if let Some(r) = &l.region {
+        out.push(attr("urn:threadline:field:region", r.clone()));
+    }
+    out
 }
 
 /// Why the places under a `WD_` place could not be listed.

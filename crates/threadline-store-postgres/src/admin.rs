@@ -166,6 +166,9 @@ pub(crate) async fn rebuild(tx: &Transaction<'_>) -> Result<RebuildReport, Store
         }
         flush(tx, &mut events, &mut seqs).await?;
     }
+    tx.execute(threadline_store::query::MARK_COMPLETE, &[])
+        .await
+        .map_err(db)?;
     let row = tx
         .query_one(
             "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM lots)",

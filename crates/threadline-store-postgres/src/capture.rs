@@ -681,6 +681,9 @@ struct EventRows<'a> {
     tx_types: Vec<&'a str>,
     tx_ids: Vec<&'a str>,
     tx_seqs: Vec<i64>,
+    object_uris: Vec<String>,
+    object_seqs: Vec<i64>,
+    object_roles: Vec<i16>,
 }
 
 impl<'a> EventRows<'a> {
@@ -692,6 +695,7 @@ impl<'a> EventRows<'a> {
         // An index row is written once however often the event names it (SQLite's
         // INSERT OR IGNORE); plain INSERTs cost half of ON CONFLICT DO NOTHING.
         let mut seen = HashSet::new();
+        let mut seen_objects = HashSet::new();
         for (ev, seq) in events.iter().zip(positions) {
             r.seqs.push(*seq);
             r.ids.push(ev.id);
@@ -721,6 +725,15 @@ impl<'a> EventRows<'a> {
                     r.tx_types.push(bt.kind.as_str());
                     r.tx_ids.push(bt.id.as_str());
                     r.tx_seqs.push(*seq);
+                }
+            }
+            for u in &ev.untracked {
+                for uri in threadline_store::epcis::object_uris(&u.id) {
+                    if seen_objects.insert((uri.clone(), *seq, u.role.code())) {
+                        r.object_uris.push(uri);
+                        r.object_seqs.push(*seq);
+                        r.object_roles.push(u.role.code());
+                    }
                 }
             }
         }
@@ -763,6 +776,8 @@ const INSERT_EVENTS: &str =
                           $9::text[], $10::uuid[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[])";
 const INSERT_TRANSACTIONS: &str = "INSERT INTO event_transactions (type, tx_id, seq)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
+const INSERT_OBJECTS: &str = "INSERT INTO event_objects (uri, seq, role)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[])";
 const UPDATE_ITEMS: &str = "UPDATE items AS i SET status = u.status, holds = u.holds, location = u.location, custodian = u.custodian,
        lot = u.lot, parent_id = u.parent_id, attributes = u.attributes
      FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
@@ -845,20 +860,21 @@ async fn write_new<'s>(
             .push(st.map(|l| i16::from(l.holds)).unwrap_or(0));
     }
 
-    let (q_append, q_head, q_items, q_lots, q_events, q_txs) = tokio::try_join!(
+    let (q_append, q_head, q_items, q_lots, q_events, q_txs, q_objects) = tokio::try_join!(
         tx.prepare_cached(APPEND_LEDGER),
         tx.prepare_cached(SET_HEAD),
         tx.prepare_cached(INSERT_ITEMS),
         tx.prepare_cached(INSERT_LOTS),
         tx.prepare_cached(INSERT_EVENTS),
         tx.prepare_cached(INSERT_TRANSACTIONS),
+        tx.prepare_cached(INSERT_OBJECTS),
     )
     .map_err(db)?;
     let n = &new_items;
     let l = &new_lots;
     let e = index;
     // The ledger goes first: a duplicate entry is reported before anything else, as on SQLite.
-    let (planned, appended, items, lots, indexed, txs) = tokio::join!(
+    let (planned, appended, items, lots, indexed, txs, objects) = tokio::join!(
         biased;
         plan(tx, Plans::Cached),
         async {
@@ -897,6 +913,12 @@ async fn write_new<'s>(
                 ],
         ),
         execute_unless(tx, e.tx_seqs.is_empty(), &q_txs, [&e.tx_types, &e.tx_ids, &e.tx_seqs]),
+        execute_unless(
+            tx,
+            e.object_seqs.is_empty(),
+            &q_objects,
+            [&e.object_uris, &e.object_seqs, &e.object_roles],
+        ),
     );
     planned.map_err(db)?;
     appended?;
@@ -904,6 +926,7 @@ async fn write_new<'s>(
     let lots = lots.map_err(db)?;
     indexed.map_err(|e| index.conflict(e))?;
     txs.map_err(db)?;
+    objects.map_err(db)?;
 
     let by_row: HashMap<(i64, &str), &ItemKey> = n
         .keys

@@ -169,22 +169,51 @@ impl PgStore {
             )
             .await
             .map_err(db)?;
-        let bad =
-            |e: serde_json::Error| StoreError::Database(format!("stored vocabulary element: {e}"));
-        rows.iter()
-            .map(|r| {
-                let attributes: String = col(r, 1)?;
-                let children: String = col(r, 2)?;
-                Ok(threadline_store::epcis::StoredVocabulary {
-                    element: threadline_store::epcis::VocabularyElement {
-                        vtype: vtype.to_owned(),
-                        id: col(r, 0)?,
-                        attributes: serde_json::from_str(&attributes).map_err(bad)?,
-                        children: serde_json::from_str(&children).map_err(bad)?,
-                    },
-                    recorded_at: from_micros(col(r, 3)?),
-                })
-            })
-            .collect()
+        stored_rows(vtype, &rows)
     }
+
+    /// The stored vocabulary elements of `vtype` in key order, at most `limit` after `after`.
+    pub(crate) async fn vocabulary_list(
+        &self,
+        vtype: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        if !storable(vtype) || after.is_some_and(|a| !storable(a)) {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, attributes, children, recorded_at FROM epcis_vocabulary
+                 WHERE vtype = $1 AND ($2::TEXT IS NULL OR key > $2) ORDER BY key LIMIT $3",
+                &[&vtype, &after, &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        stored_rows(vtype, &rows)
+    }
+}
+
+fn stored_rows(
+    vtype: &str,
+    rows: &[Row],
+) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+    let bad =
+        |e: serde_json::Error| StoreError::Database(format!("stored vocabulary element: {e}"));
+    rows.iter()
+        .map(|r| {
+            let attributes: String = col(r, 1)?;
+            let children: String = col(r, 2)?;
+            Ok(threadline_store::epcis::StoredVocabulary {
+                element: threadline_store::epcis::VocabularyElement {
+                    vtype: vtype.to_owned(),
+                    id: col(r, 0)?,
+                    attributes: serde_json::from_str(&attributes).map_err(bad)?,
+                    children: serde_json::from_str(&children).map_err(bad)?,
+                },
+                recorded_at: from_micros(col(r, 3)?),
+            })
+        })
+        .collect()
 }

@@ -267,6 +267,15 @@ impl threadline_store::Store for PgStore {
         self.vocabulary_of(vtype, keys).await
     }
 
+    async fn vocabulary_page(
+        &self,
+        vtype: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        self.vocabulary_list(vtype, after, limit).await
+    }
+
     async fn capture_import(
         &self,
         mut events: Vec<Event>,

@@ -142,6 +142,8 @@ pub(crate) fn rebuild(tx: &Transaction) -> Result<RebuildReport, StoreError> {
         }
         flush(tx, &mut events, &mut seqs)?;
     }
+    tx.execute(threadline_store::query::MARK_COMPLETE, [])
+        .map_err(db)?;
     let count = |t: &str| {
         tx.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
             r.get::<_, i64>(0)

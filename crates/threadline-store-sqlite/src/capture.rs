@@ -649,6 +649,9 @@ fn index_events(
             "INSERT OR IGNORE INTO event_transactions (type, tx_id, seq) VALUES (?1, ?2, ?3)",
         )
         .map_err(db)?;
+    let mut objects = tx
+        .prepare_cached("INSERT OR IGNORE INTO event_objects (uri, seq, role) VALUES (?1, ?2, ?3)")
+        .map_err(db)?;
     for (ev, seq) in events.iter().zip(positions) {
         let (head, units) = threadline_store::event_head(ev).unzip();
         event_row
@@ -692,6 +695,13 @@ fn index_events(
         for bt in &ev.biz_transactions {
             txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq])
                 .map_err(db)?;
+        }
+        for u in &ev.untracked {
+            for uri in threadline_store::epcis::object_uris(&u.id) {
+                objects
+                    .execute(params![uri, seq, u.role.code()])
+                    .map_err(db)?;
+            }
         }
     }
     Ok(())

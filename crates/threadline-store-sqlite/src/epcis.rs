@@ -152,6 +152,37 @@ pub fn vocabulary(
     Ok(out)
 }
 
+/// The stored vocabulary elements of `vtype` in key order, at most `limit` after `after`.
+pub fn vocabulary_page(
+    c: &Connection,
+    vtype: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT id, attributes, children, recorded_at FROM epcis_vocabulary
+             WHERE vtype = ?1 AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3",
+        )
+        .map_err(db)?;
+    let rows = st
+        .query_map(params![vtype, after, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, attributes, children, at) = row.map_err(db)?;
+        out.push(stored_vocabulary(vtype, id, &attributes, &children, at)?);
+    }
+    Ok(out)
+}
+
 fn stored_vocabulary(
     vtype: &str,
     id: String,

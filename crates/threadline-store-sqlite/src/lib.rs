@@ -333,6 +333,17 @@ impl threadline_store::Store for SqliteStore {
             .await
     }
 
+    async fn vocabulary_page(
+        &self,
+        vtype: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<threadline_store::epcis::StoredVocabulary>, StoreError> {
+        let (vtype, after) = (vtype.to_owned(), after.map(str::to_owned));
+        self.read(move |c| epcis::vocabulary_page(c, &vtype, after.as_deref(), limit))
+            .await
+    }
+
     async fn capture_import(
         &self,
         mut events: Vec<Event>,

@@ -29,6 +29,18 @@ pub struct MasterData {
     )>,
 }
 
+/// The `event_objects` rows of an object recorded as given: its canonical form (the
+/// constrained Digital Link of a GS1 key, any other URI as written), and the form the event
+/// wrote when that differs.
+pub fn object_uris(id: &str) -> Vec<String> {
+    let key = threadline_epcis::masterdata::key(id);
+    if key == id {
+        vec![key]
+    } else {
+        vec![key, id.to_owned()]
+    }
+}
+
 /// A vocabulary element as stored: as the last header that stated it wrote it, and when that
 /// header was captured.
 #[derive(Debug, Clone, PartialEq)]

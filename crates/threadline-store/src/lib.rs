@@ -423,7 +423,21 @@ pub struct EventQuery {
     pub declared: Option<bool>,
     /// Keyset paging: only entries with a ledger sequence above this.
     pub after_seq: Option<i64>,
+    /// Events naming one of these objects recorded as given (`Event::untracked`), by the
+    /// `event_objects` index (migration 0029) — a superset the caller still judges: until a
+    /// database upgraded with events in its ledger is rebuilt, the index is not trusted and
+    /// this narrows nothing.
+    pub objects: Option<Vec<ObjectMatch>>,
     pub limit: u32,
+}
+
+/// One object of [`EventQuery::objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectMatch {
+    /// This URI, in its canonical form ([`epcis::object_uris`]) or as an event wrote it.
+    Uri(String),
+    /// Every URI starting with this.
+    Prefix(String),
 }
 
 /// An EPCIS named query: a name for a set of Simple Event Query parameters.
@@ -779,6 +793,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         vtype: &str,
         keys: &[String],
+    ) -> Result<Vec<epcis::StoredVocabulary>>;
+
+    /// The stored EPCIS vocabulary elements of type `vtype`, in order of their keys, at most
+    /// `limit` of them after the key `after` (a page: the next starts after the last key).
+    async fn vocabulary_page(
+        &self,
+        vtype: &str,
+        after: Option<&str>,
+        limit: u32,
     ) -> Result<Vec<epcis::StoredVocabulary>>;
 
     /// Records imported events (a bulk import of serials, lots or opening stock) in one

@@ -81,6 +81,31 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
         Some(false) => cond.push("e.declared IS NULL".into()),
         None => {}
     }
+    if let Some(objects) = &q.objects {
+        let mut any = Vec::new();
+        for o in objects {
+            match o {
+                crate::ObjectMatch::Uri(u) => {
+                    any.push(format!("uri = {}", arg(SqlValue::Text(u.clone()))));
+                }
+                crate::ObjectMatch::Prefix(p) => {
+                    let (lo, hi) = (
+                        arg(SqlValue::Text(p.clone())),
+                        arg(SqlValue::Text(format!("{p}\u{10FFFF}"))),
+                    );
+                    any.push(format!("(uri >= {lo} AND uri < {hi})"));
+                }
+            }
+        }
+        if !any.is_empty() {
+            // Trusted only once it holds every event (migration 0029, `rebuild`).
+            cond.push(format!(
+                "(NOT EXISTS (SELECT 1 FROM projection_complete WHERE name = 'event_objects') \
+                 OR e.seq IN (SELECT seq FROM event_objects WHERE {}))",
+                any.join(" OR ")
+            ));
+        }
+    }
     if let Some(s) = q.after_seq {
         cond.push(format!("e.seq > {}", arg(SqlValue::Int(s))));
     }
@@ -124,6 +149,7 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "event_items",
     "event_lots",
     "event_transactions",
+    "event_objects",
     "genealogy",
     "serial_counters",
     "processes",
@@ -131,6 +157,12 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "serial_rule_categories",
     "serial_rules",
 ];
+
+/// Marks, after a rebuild, the projections that now hold every event (`projection_complete`,
+/// migration 0029): the index of objects recorded as given, which a database upgraded with
+/// events in its ledger trusts only once rebuilt.
+pub const MARK_COMPLETE: &str =
+    "INSERT INTO projection_complete (name) VALUES ('event_objects') ON CONFLICT DO NOTHING";
 
 /// The rows of a unit's timeline ([`crate::timeline`]): the events naming the unit (`$1`
 /// product code, `$2` serial) recorded after ledger position `$3`, and the events naming as
