@@ -304,7 +304,13 @@ impl Endpoint {
 pub struct LotQuantity {
     pub product: crate::codes::ProductCode,
     pub lot: LotCode,
-    pub quantity: Quantity,
+    // Absent only on a partner's EPCIS event, whose quantity elements may leave it out
+    // (EPCIS 2.0 §7.3.3.2): the lot is recorded with the event, its genealogy and its indexes,
+    // and an unknown quantity moves no stock. Threadline's own API requires it, and its schema
+    // says so (a doc comment here would inline `Quantity` into the OpenAPI document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Quantity")]
+    pub quantity: Option<Quantity>,
     /// The unit the quantity is given in when it is not the product's own (UN/CEFACT Rec. 20;
     /// `EA` is a count): absent, the product's unit. Stock is counted in the product's unit,
     /// so a quantity in another unit is recorded with the event and moves no stock (there is
@@ -512,6 +518,11 @@ pub struct EventRequest {
     pub error_declaration: Option<ErrorDeclaration>,
     #[serde(default)]
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// Set by the EPCIS binding, never read from a request: a lot's quantity may be left out
+    /// ([`LotQuantity::quantity`]).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub quantity_optional: bool,
 }
 
 /// A validated event, as stored in the ledger.
@@ -789,7 +800,11 @@ impl Event {
             EventKind::Aggregation | EventKind::Association => {
                 misplaced(&mut v, "items", !req.items.is_empty());
                 misplaced(&mut v, "lots", !req.lots.is_empty());
-                if req.parent.is_none() && untracked_parent == 0 {
+                // EPCIS 2.0 §7.4.3: an aggregation's parent is optional when it is observed
+                // (the parent may not be seen or known); an association always names it.
+                let parent_optional =
+                    kind == EventKind::Aggregation && req.action == Some(Action::Observe);
+                if req.parent.is_none() && untracked_parent == 0 && !parent_optional {
                     v.push(err(
                         "required",
                         format!("an {} event needs a `parent`", kind.as_str()),
@@ -1031,12 +1046,18 @@ impl Event {
         for (name, list) in lot_lists {
             let mut seen_lots = HashSet::new();
             for (i, q) in list.iter().enumerate() {
-                if !q.quantity.is_positive() {
-                    v.push(err(
+                match q.quantity {
+                    Some(x) if !x.is_positive() => v.push(err(
                         "invalid_quantity",
                         format!("quantity of {} must be greater than zero", q.key()),
                         &format!("{name}[{i}].quantity"),
-                    ));
+                    )),
+                    None if !req.quantity_optional => v.push(err(
+                        "required",
+                        format!("say how much of {} (`quantity`)", q.key()),
+                        &format!("{name}[{i}].quantity"),
+                    )),
+                    _ => {}
                 }
                 // The same lot in two units is two quantities, not a repeated scan.
                 if !seen_lots.insert((q.key(), q.uom.clone())) {
@@ -1155,4 +1176,41 @@ impl Event {
 /// Parses a party code named in an endpoint.
 pub fn endpoint_party_code(s: &str) -> Result<PartyCode, FieldError> {
     PartyCode::parse(s)
+}
+
+/// The EPCIS name of a field of Threadline's event (`items[0].serial` → `epcList[0]`,
+/// `child_lots[1].quantity` → `childQuantityList[1].quantity`, `biz_location` →
+/// `bizLocation.id`); anything else unchanged.
+pub fn epcis_field(field: &str) -> String {
+    let cut = field.find(['[', '.']).unwrap_or(field.len());
+    let (name, rest) = field.split_at(cut);
+    let (index, inner) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((i, inner)) => (format!("[{i}]"), inner.strip_prefix('.').unwrap_or(inner)),
+        None => (String::new(), rest.strip_prefix('.').unwrap_or(rest)),
+    };
+    let epcs = |list: &str| format!("{list}{index}");
+    let quantities = |list: &str| match inner {
+        "quantity" | "uom" => format!("{list}{index}.{inner}"),
+        _ => format!("{list}{index}.epcClass"),
+    };
+    match name {
+        "items" => epcs("epcList"),
+        "children" => epcs("childEPCs"),
+        "inputs" => epcs("inputEPCList"),
+        "outputs" => epcs("outputEPCList"),
+        "parent" => "parentID".to_owned(),
+        "lots" => quantities("quantityList"),
+        "child_lots" => quantities("childQuantityList"),
+        "input_lots" => quantities("inputQuantityList"),
+        "output_lots" => quantities("outputQuantityList"),
+        "biz_location" => "bizLocation.id".to_owned(),
+        "read_point" => "readPoint.id".to_owned(),
+        "event_time" => "eventTime".to_owned(),
+        "event_time_zone_offset" => "eventTimeZoneOffset".to_owned(),
+        "biz_step" => "bizStep".to_owned(),
+        "biz_transactions" => format!("bizTransactionList{index}"),
+        "sources" => format!("sourceList{index}"),
+        "destinations" => format!("destinationList{index}"),
+        _ => field.to_owned(),
+    }
 }

@@ -173,6 +173,44 @@ pub enum EdgeOp {
     },
 }
 
+/// Where a partner's EPCIS event and Threadline's state disagree. An event captured through
+/// the EPCIS binding ([`Event::epcis_capture`]) reports something that already happened: it is
+/// recorded all the same, the projection applies what is consistent with the state and skips
+/// the rest, and each disagreement is kept as one of these — derived data, written with the
+/// event and written again, identically, by a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Discrepancy {
+    /// The refusal code Threadline's own API would answer (`not_in_parent`, …).
+    pub code: String,
+    /// The field in the EPCIS event's terms (`childEPCs[0]`, `bizLocation.id`).
+    pub field: String,
+    pub message: String,
+}
+
+/// Is this refusal a disagreement with the state that an EPCIS capture is recorded despite?
+/// What is tolerated, and what the projection does instead:
+/// - `not_in_parent`: a child taken out of a parent it is not in stays where it is;
+/// - `already_packed` / `already_assembled`: a child put into a parent while in another is
+///   moved (the partner repacked it without reporting the unpacking);
+/// - `location_required`: a lot quantity taken with no place to take it from moves no stock;
+/// - `insufficient_quantity`: what is on hand there is taken (stock never goes below zero);
+/// - `item_scrapped` on a transformation's input: the input stays as it is (consumed or
+///   scrapped) and the genealogy records it as an input all the same.
+///
+/// Everything else — unknown products, places, parties, units and lots, the process rules,
+/// a repeated event — is refused as from Threadline's own API.
+pub fn tolerated(e: &FieldError) -> bool {
+    match e.code {
+        "not_in_parent"
+        | "already_packed"
+        | "already_assembled"
+        | "location_required"
+        | "insufficient_quantity" => true,
+        "item_scrapped" => e.field.as_deref().is_some_and(|f| f.starts_with("inputs[")),
+        _ => false,
+    }
+}
+
 /// Which status an event leaves its units in. The default follows CBV dispositions; the
 /// process-definition issue makes this table data.
 #[derive(Debug, Clone, Default)]
@@ -269,6 +307,8 @@ pub struct Slice {
     pub dirty_stock: BTreeSet<(LotKey, String)>,
     pub dirty_counters: BTreeSet<String>,
     pub edges: Vec<EdgeOp>,
+    /// What the applied EPCIS captures disagreed with, by event id, in order of application.
+    pub discrepancies: Vec<(Uuid, Discrepancy)>,
 }
 
 impl Needs {
@@ -595,12 +635,14 @@ impl Slice {
         self.products.get(&k.product).is_some_and(|p| p.container)
     }
 
-    /// Is this lot quantity in its product's own unit? Stock is counted in it; a quantity in
-    /// another unit is recorded with its event and moves no stock.
+    /// Is this lot quantity stated, in its product's own unit? Stock is counted in it; a
+    /// quantity in another unit, or a partner's element with no quantity, is recorded with its
+    /// event and moves no stock.
     pub fn counted(&self, q: &LotQuantity) -> bool {
-        q.uom
-            .as_deref()
-            .is_none_or(|u| self.products.get(&q.product).is_some_and(|p| p.uom == u))
+        q.quantity.is_some()
+            && q.uom
+                .as_deref()
+                .is_none_or(|u| self.products.get(&q.product).is_some_and(|p| p.uom == u))
     }
 
     /// A container unit whose serial is an SSCC comes into being the first time an event names
@@ -760,12 +802,31 @@ impl Slice {
             self.events.insert(ev.id);
             return Ok(());
         }
-        let v = self.check(ev);
+        let mut v = self.check(ev);
+        // A partner's report is recorded despite what the state disagrees with; the rest of
+        // its refusals stand.
+        let mut noted = Vec::new();
+        if ev.epcis_capture && ev.corrects.is_none() && v.iter().any(tolerated) {
+            let (soft, hard): (Violations, Violations) = v.into_iter().partition(tolerated);
+            v = hard;
+            noted = soft;
+        }
         if !v.is_empty() {
             return Err(v);
         }
         self.effects(ev, rules);
         self.events.insert(ev.id);
+        self.discrepancies.extend(noted.into_iter().map(|e| {
+            let field = crate::event::epcis_field(e.field.as_deref().unwrap_or_default());
+            (
+                ev.id,
+                Discrepancy {
+                    code: e.code.to_owned(),
+                    field,
+                    message: e.message,
+                },
+            )
+        }));
         Ok(())
     }
 
@@ -1053,9 +1114,9 @@ impl Slice {
                         loc: Option<&str>,
                         field: String,
                         this: &Slice| {
-            if !this.counted(q) {
+            let (true, Some(quantity)) = (this.counted(q), q.quantity) else {
                 return;
-            }
+            };
             let Some(loc) = loc else {
                 v.push(err(
                     "location_required",
@@ -1067,7 +1128,7 @@ impl Slice {
             let key = (q.key(), loc.to_owned());
             let sum = taken.entry(key).or_default();
             *sum = sum
-                .checked_add(q.quantity)
+                .checked_add(quantity)
                 .unwrap_or(Quantity::from_millis(i64::MAX));
             let on_hand = this.stock_of(&q.key(), loc);
             if *sum > on_hand {
@@ -1328,7 +1389,15 @@ impl Slice {
         let key = (k, loc.to_owned());
         let cur = self.stock.get(&key).copied().unwrap_or_default();
         let next = if negative {
-            cur.checked_sub(delta)
+            // Never below zero: only a partner's report takes more than is on hand (refused
+            // otherwise), and then what was there is gone.
+            cur.checked_sub(delta).map(|q| {
+                if q.is_positive() {
+                    q
+                } else {
+                    Quantity::default()
+                }
+            })
         } else {
             cur.checked_add(delta)
         };
@@ -1373,11 +1442,24 @@ impl Slice {
     }
 
     fn link(&mut self, parent: &ItemKey, child: &ItemKey, kind: EdgeKind, ev: &Event) {
+        let mut moved_from = None;
         if let Some(c) = self.touch_item(child) {
             if c.parent.as_ref() == Some(parent) {
                 return;
             }
-            c.parent = Some(parent.clone());
+            moved_from = c.parent.replace(parent.clone());
+        }
+        // Only a partner's report puts a child in while it is in another parent (refused
+        // otherwise): it was taken out of that one first.
+        if let Some(old) = moved_from {
+            if let Some(set) = self.children.get_mut(&old) {
+                set.remove(child);
+            }
+            self.edges.push(EdgeOp::Close {
+                parent: Node::Item(old),
+                child: Node::Item(child.clone()),
+                event: ev.id,
+            });
         }
         self.children
             .entry(parent.clone())
@@ -1539,7 +1621,7 @@ impl Slice {
                                 self.edges.push(EdgeOp::Open {
                                     parent: Node::Item(parent.clone()),
                                     child: Node::Lot(q.key()),
-                                    quantity: Some(q.quantity),
+                                    quantity: q.quantity,
                                     kind,
                                     event: ev.id,
                                 });
@@ -1553,7 +1635,16 @@ impl Slice {
                                         .map(|s| s.iter().cloned().collect())
                                         .unwrap_or_default()
                                 } else {
-                                    ev.children.clone()
+                                    // A child not in the parent (a partner's report: refused
+                                    // otherwise) stays where it is.
+                                    ev.children
+                                        .iter()
+                                        .filter(|c| {
+                                            self.item(c)
+                                                .is_some_and(|s| s.parent.as_ref() == Some(parent))
+                                        })
+                                        .cloned()
+                                        .collect()
                                 };
                             for c in &children {
                                 self.unlink(parent, c, ev);
@@ -1572,7 +1663,11 @@ impl Slice {
             }
             (EventKind::Transformation, _) => {
                 for k in &ev.inputs {
-                    if let Some(s) = self.touch_item(k) {
+                    // An input a partner reports used again keeps the state it ended in.
+                    let reported = ev.epcis_capture;
+                    if let Some(s) = self.touch_item(k)
+                        && !(reported && s.status.is_final())
+                    {
                         s.status = ItemStatus::Consumed;
                     }
                 }
@@ -1598,7 +1693,7 @@ impl Slice {
                     .chain(
                         ev.input_lots
                             .iter()
-                            .map(|q| (Node::Lot(q.key()), Some(q.quantity))),
+                            .map(|q| (Node::Lot(q.key()), q.quantity)),
                     )
                     .collect();
                 let outputs: Vec<Node> = ev
@@ -1641,27 +1736,28 @@ impl Slice {
         ];
         for (q, loc) in stock_moves(ev) {
             let Some(loc) = loc else { continue };
-            if !self.counted(q) {
+            let (true, Some(quantity)) = (self.counted(q), q.quantity) else {
                 continue;
-            }
+            };
             let output = ev.output_lots.contains(q);
             let negative =
                 !output && (ev.action == Some(Action::Delete) || consumed_kinds.contains(&ev.kind));
-            self.add_stock(q.key(), loc, q.quantity, negative);
+            self.add_stock(q.key(), loc, quantity, negative);
         }
         if ev.kind == EventKind::Object
             && ev.action == Some(Action::Observe)
             && let (Some(src), Some(dst)) = (ev.source_location(), ev.destination_location())
         {
             let (src, dst) = (src.to_owned(), dst.to_owned());
-            for q in ev
+            for (key, quantity) in ev
                 .lots
                 .iter()
                 .filter(|q| self.counted(q))
+                .filter_map(|q| Some((q.key(), q.quantity?)))
                 .collect::<Vec<_>>()
             {
-                self.add_stock(q.key(), &src, q.quantity, true);
-                self.add_stock(q.key(), &dst, q.quantity, false);
+                self.add_stock(key.clone(), &src, quantity, true);
+                self.add_stock(key, &dst, quantity, false);
             }
         }
 

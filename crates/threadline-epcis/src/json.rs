@@ -566,14 +566,9 @@ pub fn to_request(
             };
             match named {
                 ids::Class::Lot(key) => {
-                    let Some(quantity) = amount else {
-                        v.push(err(
-                            "required",
-                            &format!("{at}.quantity"),
-                            "Threadline needs the quantity of a lot",
-                        ));
-                        continue;
-                    };
+                    // A quantity element may leave its quantity out (EPCIS 2.0 §7.3.3.2): the
+                    // lot is recorded, and an unknown quantity moves no stock.
+                    let quantity = amount;
                     // Kept only where it is not the product's own unit: no uom is a count.
                     let sent_ea = uom.as_deref() == Some("EA");
                     let given = uom.unwrap_or_else(|| "EA".to_owned());
@@ -867,6 +862,7 @@ pub fn to_request(
             allocation,
             error_declaration,
             fields,
+            quantity_optional: true,
         },
         epcis_id,
         hash_id,
@@ -1115,7 +1111,9 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
                             }
                         )),
                     );
-                    e.insert("quantity".into(), quantity(q.quantity));
+                    if let Some(n) = q.quantity {
+                        e.insert("quantity".into(), quantity(n));
+                    }
                     // The unit it was given in, else its product's; none for a count.
                     let uom = q.uom.as_deref().or_else(|| {
                         catalogue

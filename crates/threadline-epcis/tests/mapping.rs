@@ -74,7 +74,10 @@ fn quantities_keep_their_unit_and_every_problem_is_named() {
     let d = fixture("transactionEvents.jsonld");
     let c = catalogue();
     let inbound = to_request(&d.events[1], &d.context, &c).unwrap();
-    assert_eq!(inbound.request.lots[0].quantity.to_string(), "2030");
+    assert_eq!(
+        inbound.request.lots[0].quantity.unwrap().to_string(),
+        "2030"
+    );
     let ev = event_of(inbound.clone());
     assert_eq!(
         hash_id(&event_json(&ev, &c), &context_of([&ev])),

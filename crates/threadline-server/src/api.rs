@@ -464,7 +464,10 @@ fn event_cells(e: &StoredEvent) -> Vec<Vec<Cell>> {
         .chain(&ev.child_lots)
         .chain(&ev.input_lots)
         .chain(&ev.output_lots)
-        .map(|l| format!("{}/{} {}", l.product, l.lot, l.quantity))
+        .map(|l| match l.quantity {
+            Some(q) => format!("{}/{} {q}", l.product, l.lot),
+            None => format!("{}/{}", l.product, l.lot),
+        })
         .collect();
     let transactions: Vec<String> = ev
         .biz_transactions
@@ -730,6 +733,18 @@ pub async fn get_event(
     match app.store.event(id).await? {
         // An account of one site reads the events that happened there.
         Some(e) if site.as_ref().is_none_or(|s| s.happened_here(&e.event)) => {
+            let mut e = e;
+            // A partner's EPCIS event is recorded despite what the state disagreed with; the
+            // disagreements are read with it.
+            if e.event.epcis_capture {
+                e.discrepancies = app
+                    .store
+                    .discrepancies(&[id])
+                    .await?
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect();
+            }
             Ok(Json(actor.masked(e)).into_response())
         }
         _ => Err(AppError::NotFound(format!("event {id} does not exist"))),

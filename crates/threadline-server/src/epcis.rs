@@ -9,7 +9,7 @@
 //! declared event. Errors are RFC 7807 problem documents with the EPCIS exception type, plus
 //! Threadline's `errors` list naming each field.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Bytes;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
@@ -519,7 +519,7 @@ async fn check_events(
             Err(v) => out.push(Err(Problem::validation(
                 v.into_iter()
                     .map(|mut e| {
-                        e.field = e.field.map(|f| epcis_field(&f));
+                        e.field = e.field.map(|f| threadline_domain::event::epcis_field(&f));
                         within(i, e)
                     })
                     .collect(),
@@ -605,7 +605,7 @@ async fn record(
     audit: &JobAudit<'_>,
     events_path: &str,
     mut master: threadline_store::epcis::MasterData,
-) -> Result<(Vec<Value>, bool), Problem> {
+) -> Result<Recorded, Problem> {
     // What the store refuses names the field inside the batch it was given (`events[0].items[1]`,
     // or a bare field for one event); the job names it inside the document.
     let refusal = |e: StoreError, first: usize| -> Result<Problem, Problem> {
@@ -618,19 +618,33 @@ async fn record(
         }
         Ok(p)
     };
+    let mut done = Recorded::default();
+    // The events recorded, by id: their place in the document and their eventID.
+    let mut placed: HashMap<Uuid, (usize, String)> = HashMap::new();
     match behaviour {
         ErrorBehaviour::Rollback => {
             let events = match all_or_nothing(checked) {
                 Ok(events) => events,
-                Err(p) => return Ok((job_errors(&p), false)),
+                Err(p) => {
+                    done.errors = job_errors(&p);
+                    return Ok(done);
+                }
             };
+            let ids: HashMap<Uuid, (usize, String)> = events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id, (i, threadline_epcis::json::event_id(e))))
+                .collect();
             match app
                 .store
                 .capture_epcis(events, master, Some(audit.of(None)))
                 .await
             {
-                Ok(_) => Ok((Vec::new(), true)),
-                Err(e) => Ok((job_errors(&refusal(e, 0)?), false)),
+                Ok(_) => {
+                    done.recorded = true;
+                    placed = ids;
+                }
+                Err(e) => done.errors = job_errors(&refusal(e, 0)?),
             }
         }
         ErrorBehaviour::Proceed => {
@@ -645,35 +659,70 @@ async fn record(
             }
             for (i, c) in checked.into_iter().enumerate() {
                 let p = match c {
-                    Ok(e) => match app
-                        .store
-                        .capture_epcis(
-                            vec![e],
-                            threadline_store::epcis::MasterData {
-                                creates: if recorded {
-                                    Vec::new()
-                                } else {
-                                    creates.clone()
+                    Ok(e) => {
+                        let (id, event_id) = (e.id, threadline_epcis::json::event_id(&e));
+                        match app
+                            .store
+                            .capture_epcis(
+                                vec![e],
+                                threadline_store::epcis::MasterData {
+                                    creates: if recorded {
+                                        Vec::new()
+                                    } else {
+                                        creates.clone()
+                                    },
+                                    ..threadline_store::epcis::MasterData::default()
                                 },
-                                ..threadline_store::epcis::MasterData::default()
-                            },
-                            Some(audit.of(Some(i))),
-                        )
-                        .await
-                    {
-                        Ok(_) => {
-                            recorded = true;
-                            continue;
+                                Some(audit.of(Some(i))),
+                            )
+                            .await
+                        {
+                            Ok(_) => {
+                                recorded = true;
+                                placed.insert(id, (i, event_id));
+                                continue;
+                            }
+                            Err(e) => refusal(e, i)?,
                         }
-                        Err(e) => refusal(e, i)?,
-                    },
+                    }
                     Err(p) => p,
                 };
                 errors.extend(job_errors(&p));
             }
-            Ok((errors, recorded))
+            done.errors = errors;
+            done.recorded = recorded;
         }
     }
+    // What the recorded events disagreed with, named within the document as errors are.
+    if !placed.is_empty() {
+        let ids: Vec<Uuid> = placed.keys().copied().collect();
+        let mut found = app.store.discrepancies(&ids).await?;
+        found.sort_by_key(|(id, _)| placed.get(id).map(|(i, _)| *i));
+        for (id, d) in found {
+            let Some((i, event_id)) = placed.get(&id) else {
+                continue;
+            };
+            let field = match (events_path, d.field.as_str()) {
+                ("", f) => f.to_owned(),
+                (path, "") => format!("{path}[{i}]"),
+                (path, f) => format!("{path}[{i}].{f}"),
+            };
+            done.discrepancies
+                .push(json!({"title": d.code, "detail": d.message,
+                "field": field, "eventID": event_id}));
+        }
+    }
+    Ok(done)
+}
+
+/// What a capture did: the refusals of its job, the discrepancies of the events it recorded
+/// (recorded all the same: see [`threadline_domain::projection::tolerated`]), and whether it
+/// recorded anything.
+#[derive(Default)]
+struct Recorded {
+    errors: Vec<Value>,
+    discrepancies: Vec<Value>,
+    recorded: bool,
 }
 
 /// Master records a capture creates for its events, each with its audit record.
@@ -728,46 +777,9 @@ fn in_document(field: Option<String>, events_path: &str, first: usize) -> String
         Some((n, rest)) => (first + n, rest.strip_prefix('.').unwrap_or(rest).to_owned()),
         None => (first, field),
     };
-    match epcis_field(&rest) {
+    match threadline_domain::event::epcis_field(&rest) {
         f if f.is_empty() => format!("{events_path}[{index}]"),
         f => format!("{events_path}[{index}].{f}"),
-    }
-}
-
-/// The EPCIS name of a field of Threadline's event (`items[0].serial` → `epcList[0]`,
-/// `child_lots[1].quantity` → `childQuantityList[1].quantity`, `biz_location` →
-/// `bizLocation.id`); anything else unchanged.
-fn epcis_field(field: &str) -> String {
-    let cut = field.find(['[', '.']).unwrap_or(field.len());
-    let (name, rest) = field.split_at(cut);
-    let (index, inner) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
-        Some((i, inner)) => (format!("[{i}]"), inner.strip_prefix('.').unwrap_or(inner)),
-        None => (String::new(), rest.strip_prefix('.').unwrap_or(rest)),
-    };
-    let epcs = |list: &str| format!("{list}{index}");
-    let quantities = |list: &str| match inner {
-        "quantity" | "uom" => format!("{list}{index}.{inner}"),
-        _ => format!("{list}{index}.epcClass"),
-    };
-    match name {
-        "items" => epcs("epcList"),
-        "children" => epcs("childEPCs"),
-        "inputs" => epcs("inputEPCList"),
-        "outputs" => epcs("outputEPCList"),
-        "parent" => "parentID".to_owned(),
-        "lots" => quantities("quantityList"),
-        "child_lots" => quantities("childQuantityList"),
-        "input_lots" => quantities("inputQuantityList"),
-        "output_lots" => quantities("outputQuantityList"),
-        "biz_location" => "bizLocation.id".to_owned(),
-        "read_point" => "readPoint.id".to_owned(),
-        "event_time" => "eventTime".to_owned(),
-        "event_time_zone_offset" => "eventTimeZoneOffset".to_owned(),
-        "biz_step" => "bizStep".to_owned(),
-        "biz_transactions" => format!("bizTransactionList{index}"),
-        "sources" => format!("sourceList{index}"),
-        "destinations" => format!("destinationList{index}"),
-        _ => field.to_owned(),
     }
 }
 
@@ -823,11 +835,19 @@ pub async fn capture(
         recorded_at: created,
         creates,
     };
-    let (errors, recorded) =
-        record(&app, checked, behaviour, &audit, doc.events_path, master).await?;
+    let Recorded {
+        errors,
+        discrepancies,
+        recorded,
+    } = record(&app, checked, behaviour, &audit, doc.events_path, master).await?;
     let at = created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
+    let mut job = json!({"captureID": id, "createdAt": at, "finishedAt": at, "running": false,
         "success": errors.is_empty(), "captureErrorBehaviour": behaviour.as_str(), "errors": errors});
+    // Threadline's addition to the standard's job: where the recorded events disagreed with
+    // its state (a partner's report is recorded all the same).
+    if !discrepancies.is_empty() {
+        job["discrepancies"] = Value::Array(discrepancies);
+    }
     app.store
         .put_capture_job(CaptureJob {
             id: id.clone(),

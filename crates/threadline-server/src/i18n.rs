@@ -183,6 +183,8 @@ pub enum Msg {
     Corrects,
     Released,
     Corrected,
+    /// A partner's EPCIS event recorded although Threadline's state disagreed with it.
+    Discrepancy,
     WithOtherUnits,
     /// A timeline event that moved the unit inside a container; `{c}` is its serial.
     InsideContainer,
@@ -798,6 +800,8 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, InsideContainer) => "(inside container {c})",
         (Lang::Zh, Corrected) => "已更正",
         (Lang::En, Corrected) => "Corrected",
+        (Lang::Zh, Discrepancy) => "合作方报告与系统记录不符",
+        (Lang::En, Discrepancy) => "Partner's report differs from our records",
         (Lang::Zh, QcRecords) => "质检记录",
         (Lang::En, QcRecords) => "QC records",
         (Lang::Zh, NoneRecorded) => "暂无记录",

@@ -610,7 +610,7 @@ impl OrderLine {
         LotQuantity {
             product: self.product.clone(),
             lot: l.lot.clone(),
-            quantity: l.quantity,
+            quantity: Some(l.quantity),
             uom: None,
         }
     }
@@ -1987,7 +1987,7 @@ async fn hold_plan(
                 &LotQuantity {
                     product: key.product.clone(),
                     lot: key.lot.clone(),
-                    quantity: on_hand,
+                    quantity: Some(on_hand),
                     uom: None,
                 },
                 from,

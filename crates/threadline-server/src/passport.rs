@@ -93,6 +93,25 @@ pub async fn passport(
         product,
         timeline,
     } = history;
+    let mut timeline = timeline;
+    // Where a partner's EPCIS event disagreed with the state: marked on its entry.
+    let captured: Vec<uuid::Uuid> = timeline
+        .iter()
+        .filter(|e| e.event.epcis_capture)
+        .map(|e| e.event.id)
+        .collect();
+    if !captured.is_empty() {
+        let mut found: std::collections::HashMap<uuid::Uuid, Vec<_>> =
+            std::collections::HashMap::new();
+        for (id, d) in store.discrepancies(&captured).await? {
+            found.entry(id).or_default().push(d);
+        }
+        for e in &mut timeline {
+            if let Some(d) = found.get(&e.event.id) {
+                e.discrepancies = d.clone();
+            }
+        }
+    }
     let months = product.as_ref().and_then(|p| p.def.warranty_months);
     // The warranty starts at the first sale to an end customer that was not corrected away.
     let sale = timeline
@@ -206,6 +225,10 @@ pub async fn shown(
         ] {
             for e in list.iter_mut() {
                 Partner::only(&mut e.event, key);
+                // Their messages may name the other units the event named.
+                if partner.is_some() {
+                    e.discrepancies.clear();
+                }
             }
         }
     }

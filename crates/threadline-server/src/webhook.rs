@@ -608,7 +608,10 @@ pub fn chat_message(lang: Lang, topics: &[Topic], stored: &StoredEvent) -> (Stri
         e.lots
             .iter()
             .chain(&e.output_lots)
-            .map(|l| format!("{} {} × {}", l.product.as_str(), l.lot.as_str(), l.quantity)),
+            .map(|l| match l.quantity {
+                Some(q) => format!("{} {} × {q}", l.product.as_str(), l.lot.as_str()),
+                None => format!("{} {}", l.product.as_str(), l.lot.as_str()),
+            }),
     );
     if !named.is_empty() {
         let total = named.len();

@@ -15,8 +15,11 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 use threadline_domain::access::Role;
+use threadline_domain::projection::{ItemStatus, Node};
+use threadline_domain::quantity::Quantity;
 use threadline_epcis::{Document, hash_id, ids};
 use threadline_server::{AppState, FixedClock, app};
+use threadline_store::Direction;
 use threadline_testkit::fixtures::{now, put, token};
 use threadline_testkit::{TestStore, store_test};
 use tower::ServiceExt;
@@ -454,173 +457,296 @@ store_test!(
     }
 );
 
-store_test!(
-    every_event_type_of_the_hash_vectors_is_captured_in_both_bindings_or_refused_by_name,
-    |s: TestStore| async move {
-        let server = Server::new(&s).await;
-        let sent = read("epcisDocWithVariousEventTypes.jsonld");
-        let published: Vec<String> = fixture("epcisDocWithVariousEventTypes.hashes")
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        prepare(&s, &server, &sent, "sellable_not_accessible").await;
-        let job = server
-            .capture(
-                &fixture("epcisDocWithVariousEventTypes.jsonld"),
-                "application/ld+json",
-                "proceed",
-            )
-            .await;
-        // Threadline records every event the ledger's state allows: SSCCs are containers
-        // (registered the first time an event names them), a lot may be commissioned with no
-        // business location (3), one product is counted in KGM in one event and as a count in
-        // another (5, 12). What it still refuses, by field, is what its state cannot take: lot
-        // quantities packed with no business location to take them from (5), unpacking from a
-        // pallet children it never saw packed (7), and two transformations that use inputs
-        // event 10 used up (11, 12) — the example reuses them; the events are right on their own.
-        let refused = |job: &Value| -> BTreeMap<usize, Vec<String>> {
-            let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-            for e in job["errors"].as_array().unwrap() {
-                let field = e["field"].as_str().unwrap();
-                let (i, rest) = field
-                    .split_once('[')
-                    .and_then(|(_, r)| r.split_once(']'))
-                    .unwrap();
-                out.entry(i.parse().unwrap())
-                    .or_default()
-                    .push(format!("{}{rest}", e["title"].as_str().unwrap()));
-            }
-            out
-        };
-        let refusals = refused(&job);
-        assert_eq!(
-            refusals.keys().copied().collect::<Vec<_>>(),
-            [5, 7, 11, 12],
-            "{job:#}"
-        );
+/// The discrepancies of a capture job, by the document's event index: `code.field` (the field
+/// within the event, in EPCIS terms).
+fn discrepancies(job: &Value) -> BTreeMap<usize, Vec<String>> {
+    let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for e in job["discrepancies"].as_array().into_iter().flatten() {
+        let field = e["field"].as_str().unwrap();
+        let (i, rest) = field
+            .split_once('[')
+            .and_then(|(_, r)| r.split_once(']'))
+            .unwrap();
+        out.entry(i.parse().unwrap())
+            .or_default()
+            .push(format!("{}{rest}", e["title"].as_str().unwrap()));
+    }
+    out
+}
+
+/// Captures the published `epcisDocWithVariousEventTypes` in one binding (`rollback`: all or
+/// nothing) and checks what Threadline made of it: every event recorded and read back in both
+/// bindings with its published hash ID; where the example disagrees with Threadline's state,
+/// the disagreement listed by field; the state as the lenient rules leave it; and a rebuild
+/// giving the same state and the same discrepancies.
+async fn capture_various_event_types(s: &TestStore, fixture_name: &str, content_type: &str) {
+    let server = Server::new(s).await;
+    let sent = read("epcisDocWithVariousEventTypes.jsonld");
+    let published: Vec<String> = fixture("epcisDocWithVariousEventTypes.hashes")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    prepare(s, &server, &sent, "sellable_not_accessible").await;
+    let before = s.store.verify().await.unwrap().entries;
+    let job = server
+        .capture(&fixture(fixture_name), content_type, "rollback")
+        .await;
+    // SSCCs are containers (registered the first time an event names them), a lot may be
+    // commissioned with no business location (3), one product is counted in KGM in one event
+    // and as a count in another (5, 12). The example also reports what Threadline's state
+    // disagrees with — lot quantities packed with no business location to take them from (5),
+    // unpacking from a pallet children it never saw packed (7), and two transformations that
+    // use inputs event 10 used up (11, 12: the example reuses them) —: a partner's report of
+    // what happened, recorded all the same, each disagreement listed by field.
+    assert_eq!(job["success"], true, "{job:#}");
+    assert_eq!(job["errors"], json!([]), "{job:#}");
+    let found = discrepancies(&job);
+    assert_eq!(
+        found.keys().copied().collect::<Vec<_>>(),
+        [5, 7, 11, 12],
+        "{job:#}"
+    );
+    assert!(
+        job["discrepancies"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "{}[5]",
+                if content_type.contains("xml") {
+                    "EventList"
+                } else {
+                    "epcisBody.eventList"
+                }
+            )),
+        "{job:#}"
+    );
+    assert_eq!(job["discrepancies"][0]["eventID"], published[5]);
+    assert_eq!(
+        found[&5],
+        [
+            "location_required.bizLocation.id",
+            "location_required.bizLocation.id"
+        ],
+        "{job:#}"
+    );
+    assert_eq!(
+        found[&7],
+        [
+            "not_in_parent.childEPCs[0]",
+            "not_in_parent.childEPCs[1]",
+            "not_in_parent.childEPCs[2]"
+        ],
+        "{job:#}"
+    );
+    assert_eq!(
+        found[&11],
+        [
+            "item_scrapped.inputEPCList[0]",
+            "item_scrapped.inputEPCList[1]",
+            "location_required.bizLocation.id",
+            "location_required.bizLocation.id"
+        ],
+        "{job:#}"
+    );
+    assert_eq!(
+        found[&12],
+        [
+            "item_scrapped.inputEPCList[0]",
+            "item_scrapped.inputEPCList[1]"
+        ],
+        "{job:#}"
+    );
+    // The 13 events, and the default container product `SSCC` the first SSCC needs.
+    assert_eq!(s.store.verify().await.unwrap().entries, before + 14);
+
+    // Read back in both forms, every event carries its published hash ID.
+    let all = hashes(&sent);
+    assert_eq!(all, published);
+    let (json, xml) = server.query(&published).await;
+    for back in [&json, &xml] {
+        let got: BTreeSet<(String, String)> =
+            event_ids(back).into_iter().zip(hashes(back)).collect();
+        let want: BTreeSet<(String, String)> =
+            published.iter().map(|h| (h.clone(), h.clone())).collect();
+        assert_eq!(got, want);
+    }
+    assert_eq!(json.events.len(), 13);
+
+    // The same document again, in the other binding: the same events, by their hash.
+    let (other, other_type) = if content_type.contains("xml") {
+        (
+            "epcisDocWithVariousEventTypes.jsonld",
+            "application/ld+json",
+        )
+    } else {
+        ("epcisDocWithVariousEventTypes.xml", "application/xml")
+    };
+    let again = server.capture(&fixture(other), other_type, "proceed").await;
+    let errors = again["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 13, "{again:#}");
+    assert!(
+        errors.iter().all(|e| e["title"] == "duplicate_event"),
+        "{again:#}"
+    );
+
+    // What they did: the pallet of event 4, an SSCC of the default container product,
+    // holds the four units packed into it; the SSCCs of events 0–2 exist; event 3's lot
+    // exists with no stock anywhere.
+    let (st, product) = server.get("/api/v1/products/SSCC").await;
+    assert_eq!(st, StatusCode::OK, "{product}");
+    assert_eq!(product["container"], true);
+    let sscc = |uri: &str| ids::ssccs([uri]).remove(0);
+    let pallet = s
+        .store
+        .item(&key("SSCC", &sscc("urn:epc:id:sscc:4047023.0111111122")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pallet.children.len(), 4, "{pallet:?}");
+    for uri in [
+        "urn:epc:id:sscc:5200001.0111111146",
+        "urn:epc:id:sscc:4012345.0111111111",
+    ] {
         assert!(
-            job["errors"][0]["field"]
-                .as_str()
+            s.store
+                .item(&key("SSCC", &sscc(uri)))
+                .await
                 .unwrap()
-                .starts_with("epcisBody.eventList[5]")
+                .is_some()
         );
-        assert!(
-            refusals[&5]
-                .iter()
-                .all(|r| r == "location_required.bizLocation.id"),
-            "{job:#}"
-        );
-        assert_eq!(
-            refusals[&7],
-            [
-                "not_in_parent.childEPCs[0]",
-                "not_in_parent.childEPCs[1]",
-                "not_in_parent.childEPCs[2]"
-            ],
-            "{job:#}"
-        );
-        assert!(
-            refusals[&11].contains(&"item_scrapped.inputEPCList[0]".to_owned()),
-            "{job:#}"
-        );
-        assert!(
-            refusals[&12].contains(&"item_scrapped.inputEPCList[0]".to_owned()),
-            "{job:#}"
-        );
-
-        // The same document in the XML binding: what was captured is captured already — the
-        // same events by their hash —, and the rest is refused again.
-        let again = server
-            .capture(
-                &fixture("epcisDocWithVariousEventTypes.xml"),
-                "application/xml",
-                "proceed",
-            )
-            .await;
-        let twice = refused(&again);
-        assert_eq!(
-            twice.keys().copied().collect::<Vec<_>>(),
-            (0..13).collect::<Vec<_>>()
-        );
-        let captured_events = [0, 1, 2, 3, 4, 6, 8, 9, 10];
-        for i in captured_events {
-            assert_eq!(twice[&i], ["duplicate_event.eventID"], "{again:#}");
-        }
-
-        // Read back in both forms, the captured events carry their published hash IDs.
-        let captured: Vec<String> = captured_events
+    }
+    // A unit or a lot by its EPC URN.
+    let product = |uri: &str| format!("G{}", ids::gtins([uri])[0].as_str());
+    let unit = |uri: &str| key(&product(uri), uri.rsplit('.').next().unwrap());
+    let lot = |uri: &str| threadline_domain::codes::LotKey {
+        product: threadline_domain::codes::ProductCode::parse(&product(uri)).unwrap(),
+        lot: threadline_domain::codes::LotCode::parse(uri.rsplit('.').next().unwrap()).unwrap(),
+    };
+    let commissioned = s
+        .store
+        .lot(&lot("urn:epc:class:lgtin:4054739.099914.20160711"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(commissioned.stock.is_empty(), "{commissioned:?}");
+    // Event 5 packed lot quantities from nowhere: the lots' stock is where it was.
+    let packed = s
+        .store
+        .lot(&lot("urn:epc:class:lgtin:4054739.012345.lot2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        packed
+            .stock
             .iter()
-            .map(|&i| published[i].clone())
-            .collect();
-        let all = hashes(&sent);
-        for &i in &captured_events {
-            assert_eq!(all[i], published[i]);
-        }
-        let (json, xml) = server.query(&captured).await;
-        for back in [&json, &xml] {
-            let got: BTreeSet<(String, String)> =
-                event_ids(back).into_iter().zip(hashes(back)).collect();
-            let want: BTreeSet<(String, String)> =
-                captured.iter().map(|h| (h.clone(), h.clone())).collect();
-            assert_eq!(got, want);
-        }
-        assert_eq!(json.events.len(), captured_events.len());
+            .map(|l| l.quantity)
+            .collect::<Vec<Quantity>>(),
+        [Quantity::from_units(100000)],
+        "{packed:?}"
+    );
+    // Event 7 unpacked SSCCs that were in nothing: they are registered, in nothing, and the
+    // pallet holds nothing.
+    for serial in [
+        "4012344.0998811123",
+        "4012344.0998811124",
+        "4012344.0998811125",
+    ] {
+        let uri = format!("urn:epc:id:sscc:{serial}");
+        let unit = s
+            .store
+            .item(&key("SSCC", &sscc(&uri)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unit.parent, None, "{unit:?}");
+    }
+    let emptied = s
+        .store
+        .item(&key("SSCC", &sscc("urn:epc:id:sscc:4012344.0998811122")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(emptied.children.is_empty(), "{emptied:?}");
+    // Events 10–12 used the same two inputs: they stay consumed (by event 10), and the
+    // outputs of each transformation trace back to them.
+    let input = unit("urn:epc:id:sgtin:4012345.011122.25");
+    let used = s.store.item(&input).await.unwrap().unwrap();
+    assert_eq!(used.status, ItemStatus::Consumed);
+    let made = s
+        .store
+        .links(
+            &Node::Lot(lot("urn:epc:class:lgtin:4054739.099902.P20131121")),
+            Direction::Children,
+        )
+        .await
+        .unwrap();
+    let inputs: BTreeSet<Node> = made.into_iter().map(|l| l.node).collect();
+    assert!(inputs.contains(&Node::Item(input.clone())), "{inputs:?}");
+    let output = unit("urn:epc:id:sgtin:4012345.077889.25");
+    let from: Vec<Node> = s
+        .store
+        .links(&Node::Item(output), Direction::Children)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.node)
+        .collect();
+    // Event 10, and again event 11: with its lots.
+    assert_eq!(
+        from.iter()
+            .filter(|n| **n == Node::Item(input.clone()))
+            .count(),
+        2,
+        "{from:?}"
+    );
+    assert!(
+        from.contains(&Node::Lot(lot("urn:epc:class:lgtin:4012345.011111.4444"))),
+        "{from:?}"
+    );
 
-        // What they did: the pallet of event 4, an SSCC of the default container product,
-        // holds the four units packed into it; the SSCCs of events 0–2 exist; event 3's lot
-        // exists with no stock anywhere.
-        let (st, product) = server.get("/api/v1/products/SSCC").await;
-        assert_eq!(st, StatusCode::OK, "{product}");
-        assert_eq!(product["container"], true);
-        let sscc = |uri: &str| ids::ssccs([uri]).remove(0);
-        let pallet = s
-            .store
-            .item(&key("SSCC", &sscc("urn:epc:id:sscc:4047023.0111111122")))
-            .await
+    // A rebuild replays the ledger under the same rule: the same state, the same
+    // discrepancies.
+    let live = s.store.snapshot().await.unwrap();
+    assert_eq!(live.discrepancies.len(), 11, "{:?}", live.discrepancies);
+    s.store.rebuild().await.unwrap();
+    assert_eq!(s.store.snapshot().await.unwrap(), live);
+    let (st, read) = server
+        .get(&format!(
+            "/api/v1/events/{}",
+            s.store.snapshot().await.unwrap().events[8].1
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{read}");
+    assert_eq!(
+        read["discrepancies"]
+            .as_array()
             .unwrap()
-            .unwrap();
-        assert_eq!(pallet.children.len(), 4, "{pallet:?}");
-        for uri in [
-            "urn:epc:id:sscc:5200001.0111111146",
-            "urn:epc:id:sscc:4012345.0111111111",
-        ] {
-            assert!(
-                s.store
-                    .item(&key("SSCC", &sscc(uri)))
-                    .await
-                    .unwrap()
-                    .is_some()
-            );
-        }
-        let lot = s
-            .store
-            .lot(&threadline_domain::codes::LotKey {
-                product: threadline_domain::codes::ProductCode::parse("G04054739999148").unwrap(),
-                lot: threadline_domain::codes::LotCode::parse("20160711").unwrap(),
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(lot.stock.is_empty(), "{lot:?}");
-        // The pallet is found by its SSCC in either form.
-        assert_eq!(
-            server
-                .matching("MATCH_parentID", "urn:epc:id:sscc:4047023.0111111122")
-                .await,
-            [published[4].clone()]
-        );
-        assert_eq!(
-            server
-                .matching(
-                    "MATCH_anyEPC",
-                    &format!(
-                        "https://id.gs1.org/00/{}",
-                        sscc("urn:epc:id:sscc:5200001.0111111146")
-                    )
-                )
-                .await,
-            [published[0].clone(), published[1].clone()]
-        );
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["childEPCs[0]", "childEPCs[1]", "childEPCs[2]"],
+        "{read:#}"
+    );
+}
+
+store_test!(
+    every_event_type_of_the_hash_vectors_is_captured_from_json_ld_with_its_discrepancies,
+    |s: TestStore| async move {
+        capture_various_event_types(
+            &s,
+            "epcisDocWithVariousEventTypes.jsonld",
+            "application/ld+json",
+        )
+        .await;
+    }
+);
+
+store_test!(
+    every_event_type_of_the_hash_vectors_is_captured_from_xml_with_its_discrepancies,
+    |s: TestStore| async move {
+        capture_various_event_types(&s, "epcisDocWithVariousEventTypes.xml", "application/xml")
+            .await;
     }
 );
 
@@ -1191,6 +1317,295 @@ store_test!(
                 "{field} {code}: {body:#}"
             );
         }
+        assert_eq!(s.store.verify().await.unwrap().entries, before);
+    }
+);
+
+/// The unpacking of the published example's event 7 (three SSCCs Threadline never saw packed),
+/// as a one-event EPCIS document.
+fn unpacking(read_point: &str) -> String {
+    let mut ev = read("epcisDocWithVariousEventTypes.jsonld").events[7].clone();
+    ev.insert("readPoint".into(), json!({"id": read_point}));
+    json!({"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+        "creationDate": "2019-10-21T12:00:00Z", "epcisBody": {"eventList": [ev]}})
+    .to_string()
+}
+
+store_test!(
+    a_conflicting_event_is_refused_through_threadlines_own_api_and_recorded_from_a_partner,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("epcisDocWithVariousEventTypes.jsonld");
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        put(
+            &*s,
+            "product",
+            json!({"code": "SSCC", "name": "SSCC", "tracking": "serial", "uom": "EA", "container": true}),
+        )
+        .await;
+        let sscc = |uri: &str| ids::ssccs([uri]).remove(0);
+        let place = ids::location("urn:epc:id:sgln:4012345.00077.0").unwrap();
+        let unit = |uri: &str| json!({"product": "SSCC", "serial": sscc(uri)});
+        let before = s.store.verify().await.unwrap().entries;
+        let own = json!({"type": "aggregation", "action": "DELETE",
+            "event_time": "2019-10-21T14:02:56+02:00", "biz_step": "unpacking",
+            "read_point": place.as_str(), "parent": unit("urn:epc:id:sscc:4012344.0998811122"),
+            "children": [unit("urn:epc:id:sscc:4012344.0998811123"),
+                unit("urn:epc:id:sscc:4012344.0998811124")]});
+        let (st, _, body) = server
+            .send(
+                Request::post("/api/v1/events")
+                    .header("content-type", "application/json")
+                    .body(Body::from(own.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        // Threadline's own API stays strict: the same refusal as before, nothing written.
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let refused: Vec<(&str, &str)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["code"].as_str().unwrap(), e["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("not_in_parent", "children[0].serial"),
+                ("not_in_parent", "children[1].serial")
+            ],
+            "{body:#}"
+        );
+        assert_eq!(s.store.verify().await.unwrap().entries, before);
+
+        // A malformed EPCIS document is refused by field, with nothing written: here the
+        // same unpacking read at a place Threadline does not know.
+        let job = server
+            .capture(
+                &unpacking("urn:epc:id:sgln:4012345.00099.0"),
+                "application/ld+json",
+                "rollback",
+            )
+            .await;
+        assert_eq!(job["success"], false, "{job:#}");
+        let text = job.to_string();
+        assert!(text.contains("unknown_location"), "{job:#}");
+        assert!(text.contains("readPoint.id"), "{job:#}");
+        assert!(!text.contains("not_in_parent"), "{job:#}");
+        assert_eq!(s.store.verify().await.unwrap().entries, before);
+
+        // From a partner, through the EPCIS binding, the event is what happened: recorded,
+        // with its disagreement, and the children stay where they were.
+        let (st, _, body) = server
+            .send(
+                Request::post("/epcis/events")
+                    .header("content-type", "application/ld+json")
+                    .body(Body::from(unpacking("urn:epc:id:sgln:4012345.00077.0")))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        assert_eq!(s.store.verify().await.unwrap().entries, before + 1);
+        let recorded = s.store.snapshot().await.unwrap();
+        let fields: Vec<(&str, &str)> = recorded
+            .discrepancies
+            .iter()
+            .map(|(_, d)| (d.code.as_str(), d.field.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("not_in_parent", "childEPCs[0]"),
+                ("not_in_parent", "childEPCs[1]"),
+                ("not_in_parent", "childEPCs[2]")
+            ]
+        );
+        for uri in [
+            "urn:epc:id:sscc:4012344.0998811123",
+            "urn:epc:id:sscc:4012344.0998811125",
+        ] {
+            let child = s
+                .store
+                .item(&key("SSCC", &sscc(uri)))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(child.parent, None);
+        }
+        // The unit's passport marks the entry, in the reader's language.
+        let serial = sscc("urn:epc:id:sscc:4012344.0998811123");
+        let (st, passport) = server
+            .get(&format!("/api/v1/items/SSCC/{serial}/passport"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{passport}");
+        let marked: Vec<&Value> = passport["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e.get("discrepancies").is_some())
+            .collect();
+        assert_eq!(marked.len(), 1, "{passport:#}");
+        assert_eq!(marked[0]["discrepancies"][0]["code"], "not_in_parent");
+        for (lang, marker, sentence) in [
+            (
+                "en",
+                "report differs from our records",
+                "The unit is not in this parent",
+            ),
+            ("zh", "合作方报告与系统记录不符", "单品不在该上级中"),
+        ] {
+            let (st, _, page) = server
+                .send(
+                    Request::get(format!("/unit?lang={lang}&product=SSCC&serial={serial}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK);
+            assert!(page.contains(marker), "{page}");
+            assert!(page.contains(sentence), "{page}");
+        }
+        s.store.rebuild().await.unwrap();
+        assert_eq!(s.store.snapshot().await.unwrap(), recorded);
+    }
+);
+
+store_test!(
+    a_lot_named_without_its_quantity_is_recorded_and_moves_no_stock,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("epcisDocWithVariousEventTypes.jsonld");
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        let class = "urn:epc:class:lgtin:4054739.012345.lot2";
+        let place = "urn:epc:id:sgln:4012345.00025.0";
+        // The example's packing of lot quantities (event 5), at a place, with the quantity
+        // left out: EPCIS 2.0 makes it optional.
+        let mut ev = sent.events[5].clone();
+        ev.insert("childQuantityList".into(), json!([{"epcClass": class}]));
+        ev.insert("bizLocation".into(), json!({"id": place}));
+        let text = json!({"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2019-10-21T12:00:00Z", "epcisBody": {"eventList": [ev]}})
+        .to_string();
+        let doc = threadline_epcis::parse_document(text.as_bytes()).unwrap();
+        let hash = hashes(&doc).remove(0);
+        let job = server
+            .capture(&text, "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        assert!(job.get("discrepancies").is_none(), "{job:#}");
+
+        // Read back without a quantity, in both bindings, under the same hash ID.
+        let (json, xml) = server.query(std::slice::from_ref(&hash)).await;
+        for back in [&json, &xml] {
+            assert_eq!(event_ids(back), std::slice::from_ref(&hash));
+            assert_eq!(hashes(back), std::slice::from_ref(&hash));
+            let element = &back.events[0]["childQuantityList"][0];
+            assert!(element.get("quantity").is_none(), "{element}");
+        }
+        // In the genealogy, with no quantity; the lot's stock is where it was.
+        let product = format!("G{}", ids::gtins([class])[0].as_str());
+        let lot = threadline_domain::codes::LotKey {
+            product: threadline_domain::codes::ProductCode::parse(&product).unwrap(),
+            lot: threadline_domain::codes::LotCode::parse("lot2").unwrap(),
+        };
+        let pallet = key(
+            "SSCC",
+            &ids::ssccs(["urn:epc:id:sscc:4012344.0111111133"]).remove(0),
+        );
+        let links = s
+            .store
+            .links(&Node::Item(pallet), Direction::Children)
+            .await
+            .unwrap();
+        assert_eq!(links.len(), 1, "{links:?}");
+        assert_eq!(links[0].node, Node::Lot(lot.clone()));
+        assert_eq!(links[0].quantity, None);
+        let stock = s.store.lot(&lot).await.unwrap().unwrap().stock;
+        assert_eq!(
+            stock.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            [Quantity::from_units(100000)],
+            "{stock:?}"
+        );
+        let live = s.store.snapshot().await.unwrap();
+        s.store.rebuild().await.unwrap();
+        assert_eq!(s.store.snapshot().await.unwrap(), live);
+
+        // Threadline's own API still needs the quantity: refused by field, nothing written.
+        let before = s.store.verify().await.unwrap().entries;
+        let own = json!({"type": "aggregation", "action": "ADD",
+            "event_time": "2019-10-21T17:30:56+02:00", "biz_step": "packing",
+            "biz_location": ids::location(place).unwrap().as_str(),
+            "parent": {"product": "SSCC", "serial": ids::ssccs(["urn:epc:id:sscc:4012344.0111111133"]).remove(0)},
+            "child_lots": [{"product": product, "lot": "lot2"}]});
+        let (st, _, body) = server
+            .send(
+                Request::post("/api/v1/events")
+                    .header("content-type", "application/json")
+                    .body(Body::from(own.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["errors"][0]["code"], "required", "{body:#}");
+        assert_eq!(
+            body["errors"][0]["field"], "child_lots[0].quantity",
+            "{body:#}"
+        );
+        assert_eq!(s.store.verify().await.unwrap().entries, before);
+    }
+);
+
+store_test!(
+    an_observed_aggregation_may_leave_out_its_parent_but_not_its_children,
+    |s: TestStore| async move {
+        let server = Server::new(&s).await;
+        let sent = read("epcisDocWithVariousEventTypes.jsonld");
+        prepare(&s, &server, &sent, "sellable_not_accessible").await;
+        let document = |ev: Map<String, Value>| {
+            json!({"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+                "creationDate": "2019-10-21T12:00:00Z", "epcisBody": {"eventList": [ev]}})
+            .to_string()
+        };
+        // EPCIS 2.0 §7.4.3: the parent of an observed aggregation may not be seen or known.
+        let mut seen = sent.events[4].clone();
+        seen.remove("parentID");
+        seen.remove("bizStep");
+        seen.insert("action".into(), json!("OBSERVE"));
+        let text = document(seen);
+        let hash = hashes(&threadline_epcis::parse_document(text.as_bytes()).unwrap()).remove(0);
+        let job = server
+            .capture(&text, "application/ld+json", "rollback")
+            .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let (json, xml) = server.query(std::slice::from_ref(&hash)).await;
+        for back in [&json, &xml] {
+            assert_eq!(hashes(back), std::slice::from_ref(&hash));
+            assert!(back.events[0].get("parentID").is_none());
+        }
+        // But it names what was seen: a parent alone is no observation (a DELETE alone empties
+        // its parent).
+        let before = s.store.verify().await.unwrap().entries;
+        let mut parent_only = sent.events[4].clone();
+        parent_only.remove("childEPCs");
+        parent_only.insert("action".into(), json!("OBSERVE"));
+        let (st, _, body) = server
+            .send(
+                Request::post("/epcis/capture")
+                    .header("content-type", "application/ld+json")
+                    .body(Body::from(document(parent_only)))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        let problem: Value = serde_json::from_str(&body).unwrap();
+        let text = problem.to_string();
+        assert!(text.contains("required"), "{problem:#}");
+        assert!(
+            text.contains("epcisBody.eventList[0].childEPCs"),
+            "{problem:#}"
+        );
         assert_eq!(s.store.verify().await.unwrap().entries, before);
     }
 );

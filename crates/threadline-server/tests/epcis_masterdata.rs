@@ -527,7 +527,8 @@ store_test!(
         assert_eq!(job["success"], true, "{job}");
         assert_eq!(parent_of(&router, &auth, "1").await["serial"], "C1");
         assert!(parent_of(&router, &auth, "2").await.is_null());
-        // Unit 2 was only observed in the case: taking it out is refused, as it was never in.
+        // Unit 2 was only observed in the case: the partner's unpacking of it is recorded, takes
+        // out nothing (it was never in) and says so — a discrepancy, not a refusal.
         let job = capture(
             &router,
             &auth,
@@ -538,8 +539,14 @@ store_test!(
             ),
         )
         .await;
-        assert_eq!(job["success"], false, "{job}");
-        assert_eq!(job["errors"][0]["title"], "not_in_parent", "{job}");
+        assert_eq!(job["success"], true, "{job}");
+        assert_eq!(job["discrepancies"][0]["title"], "not_in_parent", "{job}");
+        assert_eq!(
+            job["discrepancies"][0]["field"], "epcisBody.eventList[0].childEPCs[0]",
+            "{job}"
+        );
+        assert!(parent_of(&router, &auth, "2").await.is_null());
+        assert_eq!(parent_of(&router, &auth, "1").await["serial"], "C1");
         // Unit 1 was packed by the ADD: taking it out works.
         let job = capture(
             &router,

@@ -386,6 +386,25 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
             .iter()
             .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
             .collect::<Result<Vec<_>, StoreError>>()?,
+        discrepancies: tx
+            .query(
+                "SELECT seq, code, field, message FROM discrepancies ORDER BY seq, n",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    col(r, 0)?,
+                    threadline_domain::projection::Discrepancy {
+                        code: col(r, 1)?,
+                        field: col(r, 2)?,
+                        message: col(r, 3)?,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?,
         items,
         lots,
         stock,

@@ -1142,7 +1142,8 @@ async fn write_changes(
                 el_ids.push(*id);
                 el_seqs.push(*seq);
                 el_roles.push(role.code());
-                el_qty.push(q.quantity.millis());
+                // An unstated quantity (a partner's) is indexed as 0: the column is not read.
+                el_qty.push(q.quantity.map_or(0, |x| x.millis()));
             }
         }
     }
@@ -1300,6 +1301,31 @@ pub(crate) async fn project_events(
     )
     .await?;
     write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;
+    if !slice.discrepancies.is_empty() {
+        // What the batch's EPCIS captures disagreed with, at their events' positions.
+        let (mut seqs, mut ns, mut codes, mut fields, mut messages) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut n: HashMap<i64, i32> = HashMap::new();
+        for (id, d) in &slice.discrepancies {
+            let Some((seq, _)) = when.get(id) else {
+                continue;
+            };
+            let k = n.entry(*seq).or_default();
+            seqs.push(*seq);
+            ns.push(*k);
+            *k += 1;
+            codes.push(d.code.as_str());
+            fields.push(d.field.as_str());
+            messages.push(d.message.as_str());
+        }
+        tx.execute(
+            "INSERT INTO discrepancies (seq, n, code, field, message)
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])",
+            &[&seqs, &ns, &codes, &fields, &messages],
+        )
+        .await
+        .map_err(db)?;
+    }
     if !slice.dirty_counters.is_empty() {
         let scopes: Vec<&str> = slice.dirty_counters.iter().map(String::as_str).collect();
         let nexts: Vec<i64> = slice

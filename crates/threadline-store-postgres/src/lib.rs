@@ -487,6 +487,14 @@ impl threadline_store::Store for PgStore {
         Ok(out)
     }
 
+    async fn discrepancies(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
+        let client = self.client().await?;
+        read::discrepancies(&client, ids).await
+    }
+
     async fn unit_history(
         &self,
         key: &ItemKey,

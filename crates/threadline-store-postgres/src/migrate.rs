@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (24, include_str!("../migrations/0024_custom_roles.sql")),
     (25, include_str!("../migrations/0025_capture_job_site.sql")),
     (27, include_str!("../migrations/0027_epcis_vocabulary.sql")),
+    (28, include_str!("../migrations/0028_discrepancies.sql")),
     (29, include_str!("../migrations/0029_event_objects.sql")),
 ];
 

@@ -474,6 +474,7 @@ async fn stored(
             corrected_by: Vec::new(),
             others: 0,
             via: None,
+            discrepancies: Vec::new(),
         });
     }
     if out.is_empty() {
@@ -612,4 +613,31 @@ pub(crate) async fn events(
         .then(|| items.last().map(|e| e.seq.to_string()))
         .flatten();
     Ok(Page { items, next })
+}
+
+/// The discrepancies of the events `ids`, in ledger order.
+pub(crate) async fn discrepancies(
+    c: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT e.event_id, d.code, d.field, d.message FROM events e JOIN discrepancies d ON d.seq = e.seq
+             WHERE e.event_id = ANY($1) ORDER BY d.seq, d.n",
+            &[&ids],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                col(r, 0)?,
+                threadline_domain::projection::Discrepancy {
+                    code: col(r, 1)?,
+                    field: col(r, 2)?,
+                    message: col(r, 3)?,
+                },
+            ))
+        })
+        .collect()
 }

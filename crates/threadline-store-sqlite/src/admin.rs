@@ -382,6 +382,24 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
                 .map_err(db)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db)?
         },
+        discrepancies: {
+            let mut stmt = c
+                .prepare("SELECT seq, code, field, message FROM discrepancies ORDER BY seq, n")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        threadline_domain::projection::Discrepancy {
+                            code: r.get(1)?,
+                            field: r.get(2)?,
+                            message: r.get(3)?,
+                        },
+                    ))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)?
+        },
         items,
         lots,
         stock,

@@ -688,7 +688,9 @@ fn index_events(
         }
         for (q, role) in ev.lot_refs() {
             if let Some(id) = ids.lots.get(&q.key()) {
-                lots.execute(params![id, seq, role.code(), q.quantity.millis()])
+                // An unstated quantity (a partner's) is indexed as 0: the column is not read.
+                let quantity = q.quantity.map_or(0, |x| x.millis());
+                lots.execute(params![id, seq, role.code(), quantity])
                     .map_err(db)?;
             }
         }
@@ -760,7 +762,35 @@ pub(crate) fn project_events(
     }
     write_back(tx, &slice, &mut ids, &when)?;
     index_events(tx, events, &positions, &ids)?;
+    write_discrepancies(tx, &slice, &when)?;
     Ok(receipts)
+}
+
+/// What the batch's EPCIS captures disagreed with, at their events' positions.
+fn write_discrepancies(
+    tx: &Transaction,
+    slice: &Slice,
+    when: &HashMap<Uuid, (i64, i64)>,
+) -> Result<(), StoreError> {
+    if slice.discrepancies.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO discrepancies (seq, n, code, field, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(db)?;
+    let mut n: HashMap<i64, i64> = HashMap::new();
+    for (id, d) in &slice.discrepancies {
+        let Some((seq, _)) = when.get(id) else {
+            continue;
+        };
+        let k = n.entry(*seq).or_default();
+        stmt.execute(params![seq, *k, d.code, d.field, d.message])
+            .map_err(db)?;
+        *k += 1;
+    }
+    Ok(())
 }
 
 /// Holds bits → kinds.

@@ -568,6 +568,14 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| read::events(c, &q)).await
     }
 
+    async fn discrepancies(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |c| read::discrepancies(c, &ids)).await
+    }
+
     async fn unit_history(
         &self,
         key: &ItemKey,

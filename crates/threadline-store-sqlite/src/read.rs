@@ -496,6 +496,7 @@ fn stored(c: &Connection, seq: i64, body: &str, hash: &[u8]) -> Result<StoredEve
         corrected_by,
         others: 0,
         via: None,
+        discrepancies: Vec::new(),
     })
 }
 
@@ -794,6 +795,41 @@ pub(crate) fn reach(
         let _ = tx.blocking_send(Ok(chunk));
     }
     Ok(())
+}
+
+/// The discrepancies of the events `ids`, in ledger order.
+pub(crate) fn discrepancies(
+    c: &Connection,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT e.seq, d.code, d.field, d.message FROM events e JOIN discrepancies d ON d.seq = e.seq
+             WHERE e.event_id = ?1 ORDER BY d.n",
+        )
+        .map_err(db)?;
+    let mut found = Vec::new();
+    for id in ids {
+        let rows = stmt
+            .query_map([id.as_bytes().as_slice()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    *id,
+                    threadline_domain::projection::Discrepancy {
+                        code: r.get(1)?,
+                        field: r.get(2)?,
+                        message: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(db)?;
+        for d in rows {
+            found.push(d.map_err(db)?);
+        }
+    }
+    // Stable: an event's own order is kept.
+    found.sort_by_key(|(seq, _, _)| *seq);
+    Ok(found.into_iter().map(|(_, id, d)| (id, d)).collect())
 }
 
 #[cfg(test)]

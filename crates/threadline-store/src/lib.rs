@@ -17,7 +17,7 @@ use threadline_domain::ledger::{Break, MasterChange};
 use threadline_domain::mask::{Mask, Visibility};
 use threadline_domain::master::{Location, MasterRecord, Party, Product, SerialRuleDef};
 use threadline_domain::process::Process;
-use threadline_domain::projection::{ItemStatus, LotState, Node};
+use threadline_domain::projection::{Discrepancy, ItemStatus, LotState, Node};
 use threadline_domain::quantity::Quantity;
 use uuid::Uuid;
 
@@ -482,6 +482,11 @@ pub struct StoredEvent {
     /// names the unit itself.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub via: Option<ItemKey>,
+    /// Where this EPCIS capture disagreed with the state when it was applied
+    /// ([`Discrepancy`]): filled by the readers that show them, from [`Store::discrepancies`]
+    /// (a store's read leaves it empty).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub discrepancies: Vec<Discrepancy>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -603,6 +608,7 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
                     corrected_by: row.corrected_by.clone(),
                     others: 0,
                     via: via.clone(),
+                    discrepancies: Vec::new(),
                 };
                 stored.narrow_to(subject);
                 stored
@@ -632,6 +638,7 @@ pub fn timeline(key: &ItemKey, rows: Vec<TimelineRow>) -> Result<Vec<StoredEvent
                     corrected_by: row.corrected_by.clone(),
                     others: u64::try_from(units - named).unwrap_or(0),
                     via: via.clone(),
+                    discrepancies: Vec::new(),
                 }
             }
             _ => {
@@ -747,6 +754,8 @@ pub struct Snapshot {
     pub serial_rules: Vec<(String, u32, String)>,
     /// Category assignments of serial rules: category, rule code.
     pub rule_categories: Vec<(String, String)>,
+    /// What EPCIS captures disagreed with: the event's ledger position, in order.
+    pub discrepancies: Vec<(i64, Discrepancy)>,
 }
 
 /// The storage interface.
@@ -891,6 +900,10 @@ pub trait Store: Send + Sync + 'static {
     /// Lots by product and location (with stock there), a page at a time.
     async fn lot_list(&self, q: &StateQuery) -> Result<Page<LotView>>;
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>>;
+    /// Where the events `ids` (EPCIS captures) disagreed with the state when they were
+    /// applied ([`Discrepancy`]), each with its event's id, in ledger order; an event with
+    /// none has no entry.
+    async fn discrepancies(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Discrepancy)>>;
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
     /// What a unit's passport is made of, read in one snapshot: its state, its product and
     /// every event naming it in ledger order, each narrowed to it ([`StoredEvent::narrow_to`];

@@ -151,6 +151,7 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "event_transactions",
     "event_objects",
     "genealogy",
+    "discrepancies",
     "serial_counters",
     "processes",
     // Categories first: they reference their rule.

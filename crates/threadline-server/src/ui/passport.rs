@@ -123,6 +123,22 @@ fn timeline(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
             } else {
                 format!(" <span class=\"badge warn\">{}</span>", t(lang, Msg::Corrected))
             };
+            // A partner's report recorded although the state disagreed: marked, with what
+            // disagreed, each in the reader's language.
+            let (differs, disagreed) = if e.discrepancies.is_empty() {
+                (String::new(), String::new())
+            } else {
+                let mut codes: Vec<&str> = e.discrepancies.iter().map(|d| d.code.as_str()).collect();
+                codes.dedup();
+                let what: Vec<String> = codes
+                    .into_iter()
+                    .map(|c| esc(crate::i18n::error_sentence(lang, c).unwrap_or(c)))
+                    .collect();
+                (
+                    format!(" <span class=\"badge warn\">{}</span>", t(lang, Msg::Discrepancy)),
+                    format!("<div class=\"detail discrepancy\">{}</div>", what.join(" · ")),
+                )
+            };
             let place = ev
                 .biz_location
                 .as_ref()
@@ -146,8 +162,8 @@ fn timeline(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
                 None => String::new(),
             };
             format!(
-                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{inside}{others}</div>\
-                 <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}</li>",
+                "<li class=\"{cls}\"><div class=\"when\">{when}</div><div class=\"what\">{step}{hold}{corrected}{differs}{inside}{others}</div>\
+                 <div class=\"detail\">{l_where}: {place} · {l_who}: {who}</div>{why}{disagreed}</li>",
                 cls = if matches!(ev.hold, Some(HoldChange::Place(_))) { "hold" } else { "" },
                 when = esc(&crate::i18n::datetime(lang, zone, &ev.event_time)),
                 step = esc(crate::i18n::step(lang, step_of(e))),
