@@ -195,12 +195,16 @@ pub struct Discrepancy {
 /// - `location_required`: a lot quantity taken with no place to take it from moves no stock;
 /// - `insufficient_quantity`: what is on hand there is taken (stock never goes below zero);
 /// - `item_scrapped` on a transformation's input: the input stays as it is (consumed or
-///   scrapped) and the genealogy records it as an input all the same.
+///   scrapped) and the genealogy records it as an input all the same;
+/// - `unknown_serial` / `unknown_lot`: a unit or lot of a known product that Threadline never
+///   registered is registered on first use, from the partner's event ([`Slice::first_seen`]):
+///   Threadline did not see it made.
 ///
-/// Everything else — unknown products, places, parties, units and lots, the process rules,
-/// a repeated event — is refused as from Threadline's own API.
+/// Everything else — unknown products, places and parties, the process rules, a repeated
+/// event — is refused as from Threadline's own API.
 pub fn tolerated(e: &FieldError) -> bool {
     match e.code {
+        "unknown_serial" | "unknown_lot" => true,
         "not_in_parent"
         | "already_packed"
         | "already_assembled"
@@ -652,6 +656,48 @@ impl Slice {
         self.is_container(k) && crate::gs1::is_sscc(k.serial.as_str())
     }
 
+    /// The units and lots of known products that a partner's EPCIS event names and Threadline
+    /// never registered, where the event does not itself bring them into being (an ADD's
+    /// subjects, a transformation's outputs): they are registered on first use from that event,
+    /// as a rule of the projection (no event of their own, so a rebuild registers them again),
+    /// with the state the event gives them, and each is a discrepancy (`unknown_serial`,
+    /// `unknown_lot`). Empty for Threadline's own events, which refuse them. An SSCC container
+    /// is registered on first use for anyone ([`Slice::registers_on_first_use`]).
+    pub fn first_seen(&self, ev: &Event) -> (Vec<ItemKey>, Vec<LotKey>) {
+        if !ev.epcis_capture || ev.corrects.is_some() || ev.error_declaration.is_some() {
+            return (Vec::new(), Vec::new());
+        }
+        let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
+        let known = |p: &ProductCode, mode: TrackingMode| {
+            self.products.get(p).is_some_and(|p| p.tracking == mode)
+        };
+        let mut units: Vec<ItemKey> = Vec::new();
+        for (k, role) in ev.item_refs() {
+            if !(creating && role == crate::event::Role::Subject)
+                && role != crate::event::Role::Output
+                && known(&k.product, TrackingMode::Serial)
+                && self.items.get(k).is_none_or(Option::is_none)
+                && !self.registers_on_first_use(k)
+                && !units.contains(k)
+            {
+                units.push(k.clone());
+            }
+        }
+        let mut lots: Vec<LotKey> = Vec::new();
+        for (q, role) in ev.lot_refs() {
+            let key = q.key();
+            if !(creating && role == crate::event::Role::Subject)
+                && role != crate::event::Role::Output
+                && known(&q.product, TrackingMode::Lot)
+                && !self.lot_exists(&key)
+                && !lots.contains(&key)
+            {
+                lots.push(key);
+            }
+        }
+        (units, lots)
+    }
+
     /// Everything packed in `k`, through nested containers; empty if `k` is not a container.
     pub fn contents(&self, k: &ItemKey) -> Vec<ItemKey> {
         let mut out = Vec::new();
@@ -818,12 +864,19 @@ impl Slice {
         self.events.insert(ev.id);
         self.discrepancies.extend(noted.into_iter().map(|e| {
             let field = crate::event::epcis_field(e.field.as_deref().unwrap_or_default());
+            let message = match e.code {
+                "unknown_serial" | "unknown_lot" => format!(
+                    "{}: first seen in a partner's event, registered from it (Threadline did not see it made)",
+                    e.message
+                ),
+                _ => e.message,
+            };
             (
                 ev.id,
                 Discrepancy {
                     code: e.code.to_owned(),
                     field,
-                    message: e.message,
+                    message,
                 },
             )
         }));
@@ -1016,8 +1069,12 @@ impl Slice {
             };
             for (i, c) in ev.children.iter().enumerate() {
                 let Some(cs) = self.item(c) else {
-                    // A container registered by this very event is in nothing yet.
-                    if ev.action == Some(Action::Delete) && self.registers_on_first_use(c) {
+                    // A container registered by this very event (or a unit a partner's event
+                    // registers) is in nothing yet.
+                    if ev.action == Some(Action::Delete)
+                        && (self.registers_on_first_use(c)
+                            || (ev.epcis_capture && ev.corrects.is_none()))
+                    {
                         v.push(not_in_parent(i, c));
                     }
                     continue;
@@ -1521,6 +1578,16 @@ impl Slice {
         // The process may say which state an operation leaves its units in; replay sees the
         // process that was stored when the event was recorded.
         let status = self.status_of(ev, rules);
+        // Units and lots a partner's event names first come into being with what the event
+        // says of them (its status, place and custody; in stock where it says no status); the
+        // event then applies to them as to any other. A lot gets no stock of its own.
+        let (seen_units, seen_lots) = self.first_seen(ev);
+        for k in &seen_units {
+            self.new_item(k, ev, status.unwrap_or(ItemStatus::InStock));
+        }
+        for k in seen_lots {
+            self.ensure_lot(k, ev);
+        }
         let at = ev.biz_location.clone();
         let custody = custody_after(ev);
         // What this event sets, noted for a correction later in the batch.

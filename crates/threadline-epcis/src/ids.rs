@@ -4,7 +4,9 @@
 //!
 //! GS1 keys come first: an SGTIN (EPC URN or Digital Link) is a unit of the product holding that
 //! GTIN, an LGTIN a lot of it, a GTIN alone (`urn:epc:idpat:sgtin:….*`, `/01/{gtin}`) every
-//! unit or lot of it. Places and parties are named by GLN: a location or party whose code is its
+//! unit or lot of it. A partner's documents name their own products too: an SGTIN, LGTIN or
+//! GTIN class whose GTIN no product holds is recorded as given ([`Object::Untracked`],
+//! [`Class::Untracked`]), like the keys below. Places and parties are named by GLN: a location or party whose code is its
 //! 13-digit GLN (a location with an extension: `{gln}.{extension}`) is an SGLN or PGLN to
 //! partners. Everything else Threadline knows has no GS1 key, and is written with Threadline's
 //! own URNs, which read back to the same thing:
@@ -253,6 +255,12 @@ pub fn object(catalogue: &Catalogue, uri: &str) -> Result<Object, FieldError> {
     let Some(keys) = keys_of(uri)? else {
         return Ok(Object::Untracked);
     };
+    // A partner's own product: an SGTIN whose GTIN no product holds is recorded as given.
+    if let (Some(gtin), Some(_)) = (keys.get("01"), keys.get("21"))
+        && catalogue.by_gtin(&Gtin::parse(gtin)?).is_none()
+    {
+        return Ok(Object::Untracked);
+    }
     if keys.get("01").is_some() || keys.get("00").is_some() {
         return unit(catalogue, uri).map(Object::Unit);
     }
@@ -281,6 +289,11 @@ pub fn class(catalogue: &Catalogue, uri: &str) -> Result<Class, FieldError> {
             "unsupported_identifier",
             format!("`{uri}` names one unit (SGTIN), not a class: give it in an EPC list"),
         )),
+        // A partner's own product: a GTIN (with or without a lot) no product holds is a
+        // class recorded as given.
+        (Some(gtin), _, None) if catalogue.by_gtin(&Gtin::parse(gtin)?).is_none() => {
+            Ok(Class::Untracked)
+        }
         (Some(_), Some(_), None) => lot(catalogue, uri).map(Class::Lot),
         (Some(gtin), None, None) => Ok(Class::Product(
             catalogue.product_of_gtin(&Gtin::parse(gtin)?)?.code.clone(),
@@ -380,10 +393,11 @@ pub enum Pattern {
     Lot(LotKey),
     /// Every unit and lot of a product (`urn:epc:idpat:sgtin:GCP.ITEM.*`, `/01/{gtin}`).
     Product(ProductCode),
-    /// A GS1 key no product holds, or an SSCC no unit is: matches nothing.
+    /// An SSCC no unit is: matches nothing.
     Nothing,
-    /// An identifier Threadline records as given without an index (a GRAI, GIAI… or any other
-    /// URI): every event is judged.
+    /// An identifier Threadline records as given (a GRAI, GIAI…, an SGTIN or LGTIN of a GTIN no
+    /// product holds, or any other URI): the index of objects recorded as given narrows it, or
+    /// every event is judged.
     Other,
 }
 
@@ -410,8 +424,9 @@ pub fn pattern(catalogue: &Catalogue, uri: &str) -> Result<Pattern, FieldError> 
     let Some(gtin) = keys.get("01") else {
         return Ok(Pattern::Other);
     };
+    // A GTIN no product holds: its units and lots were recorded as given, if at all.
     let Some(p) = catalogue.by_gtin(&Gtin::parse(gtin)?) else {
-        return Ok(Pattern::Nothing);
+        return Ok(Pattern::Other);
     };
     Ok(match (keys.get("21"), keys.get("10")) {
         (Some(serial), _) => Pattern::Unit(ItemKey {
@@ -622,7 +637,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_gtins_and_untracked_keys_are_refused_by_name() {
+    fn unknown_gtins_are_refused_as_units_and_recorded_as_given_objects_and_classes() {
         let c = catalogue();
         assert_eq!(
             unit(&c, "urn:epc:id:sgtin:4012345.011111.1")
@@ -691,11 +706,29 @@ mod tests {
             class(&c, "urn:epc:idpat:grai:4012345.66666.*").unwrap(),
             Class::Untracked
         );
+        // A partner's own product (a GTIN no product holds) is recorded as given, as an
+        // object, a lot class or a product class; a query for it is judged as given too.
+        for other in [
+            "urn:epc:id:sgtin:4012345.011111.1",
+            "https://id.gs1.org/01/04012345111118/21/1",
+        ] {
+            assert_eq!(object(&c, other).unwrap(), Object::Untracked, "{other}");
+            assert_eq!(pattern(&c, other).unwrap(), Pattern::Other, "{other}");
+        }
+        for other in [
+            "urn:epc:idpat:sgtin:4012345.011111.*",
+            "urn:epc:class:lgtin:4012345.011111.L7",
+            "https://id.gs1.org/01/04012345111118/10/L7",
+        ] {
+            assert_eq!(class(&c, other).unwrap(), Class::Untracked, "{other}");
+            assert_eq!(pattern(&c, other).unwrap(), Pattern::Other, "{other}");
+        }
+        // Malformed, they are still refused.
         assert_eq!(
-            class(&c, "urn:epc:idpat:sgtin:4012345.011111.*")
+            object(&c, "https://id.gs1.org/01/04012345111119/21/1")
                 .unwrap_err()
                 .code,
-            "unknown_gtin"
+            "invalid_check_digit"
         );
         assert_eq!(
             pattern(&c, "urn:epc:idpat:sgtin:0614141.107346.*").unwrap(),

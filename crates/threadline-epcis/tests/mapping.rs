@@ -118,8 +118,25 @@ fn quantities_keep_their_unit_and_every_problem_is_named() {
         "{fields:?}"
     );
 
-    // The first event names a GTIN no product holds.
-    let errors = to_request(&d.events[0], &d.context, &c).unwrap_err();
-    assert_eq!(errors[0].code, "unknown_gtin");
-    assert_eq!(errors[0].field.as_deref(), Some("epcList[0]"));
+    // The first event names a GTIN no product holds (a partner's own product): its objects
+    // are recorded as given and read back as sent, under the same hash ID.
+    let inbound = to_request(&d.events[0], &d.context, &c).unwrap();
+    assert!(inbound.request.items.is_empty());
+    let given: Vec<&str> = d.events[0]["epcList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    let kept: Vec<&str> = inbound
+        .request
+        .untracked
+        .iter()
+        .map(|u| u.id.as_str())
+        .collect();
+    assert_eq!(kept, given);
+    let ev = event_of(inbound.clone());
+    let out = event_json(&ev, &c);
+    assert_eq!(out["epcList"], d.events[0]["epcList"]);
+    assert_eq!(hash_id(&out, &context_of([&ev])), inbound.hash_id);
 }

@@ -2914,6 +2914,23 @@ pub fn error_sentence(lang: Lang, code: &str) -> Option<&'static str> {
         })
 }
 
+/// What a discrepancy (a partner's event recorded although Threadline's state disagreed) says
+/// in `lang`: the refusal's sentence, except where the event was recorded by registering what
+/// it names on first use.
+pub fn discrepancy_sentence(lang: Lang, code: &str) -> Option<&'static str> {
+    match (lang, code) {
+        (Lang::Zh, "unknown_serial") => Some("序列号首次出现在合作方的事件中：系统未见其生产"),
+        (Lang::En, "unknown_serial") => {
+            Some("Serial first seen in a partner's event: Threadline did not see it made")
+        }
+        (Lang::Zh, "unknown_lot") => Some("批次首次出现在合作方的事件中：系统未见其生产"),
+        (Lang::En, "unknown_lot") => {
+            Some("Lot first seen in a partner's event: Threadline did not see it made")
+        }
+        _ => error_sentence(lang, code),
+    }
+}
+
 /// A refusal of the API as the reader reads it (see [`ERRORS`]): the Chinese sentence for its
 /// code, or the API's own English message (the English sentence when the message is empty).
 pub fn refusal_text(lang: Lang, e: &threadline_domain::error::FieldError) -> &str {

@@ -1270,9 +1270,10 @@ store_test!(
                 "childEPCs": ["urn:epc:id:sgtin:0614141.107346.1"]}),
             // A bare word CBV does not have.
             ev(json!({"bizStep": "shipped", "epcList": ["urn:epc:id:grai:4012345.55555.987"]})),
-            // A GTIN no product holds.
+            // A GTIN whose check digit is wrong (one no product holds is a partner's own,
+            // recorded as given).
             ev(
-                json!({"quantityList": [{"epcClass": "urn:epc:idpat:sgtin:4012345.011111.*", "quantity": 3}]}),
+                json!({"quantityList": [{"epcClass": "https://id.gs1.org/01/04012345111119", "quantity": 3}]}),
             ),
             // A unit of measure that is no UN/CEFACT code.
             ev(
@@ -1308,7 +1309,10 @@ store_test!(
             (format!("{l}[0].epcList[0]"), "invalid_identifier"),
             (format!("{l}[1].parentID"), "invalid_epc_urn"),
             (format!("{l}[2].bizStep"), "unknown_vocabulary"),
-            (format!("{l}[3].quantityList[0].epcClass"), "unknown_gtin"),
+            (
+                format!("{l}[3].quantityList[0].epcClass"),
+                "invalid_check_digit",
+            ),
             (format!("{l}[4].quantityList[0].uom"), "invalid_uom"),
             (format!("{l}[5].epcList[0]"), "unsupported_identifier"),
         ] {

@@ -132,7 +132,7 @@ fn timeline(lang: Lang, zone: Tz, events: &[StoredEvent]) -> String {
                 codes.dedup();
                 let what: Vec<String> = codes
                     .into_iter()
-                    .map(|c| esc(crate::i18n::error_sentence(lang, c).unwrap_or(c)))
+                    .map(|c| esc(crate::i18n::discrepancy_sentence(lang, c).unwrap_or(c)))
                     .collect();
                 (
                     format!(" <span class=\"badge warn\">{}</span>", t(lang, Msg::Discrepancy)),
