@@ -201,7 +201,11 @@ store_test!(
             ("MATCH_epcClass", "https://id.gs1.org/01/04012345111118"),
         ] {
             let found = server.matching(param, value).await;
-            assert_eq!(ids_of(&found), [hash.clone()], "{param}={value}");
+            assert_eq!(
+                ids_of(&found),
+                std::slice::from_ref(&hash),
+                "{param}={value}"
+            );
             // Read back as it was sent (in Digital Link form, the default `GS1-EPC-Format`),
             // under the same hash ID.
             let back = &found.events[0];
@@ -365,7 +369,7 @@ store_test!(
         let found = server
             .matching("MATCH_epc", "https://id.gs1.org/01/10614141073464/21/9001")
             .await;
-        assert_eq!(ids_of(&found), [hash.clone()]);
+        assert_eq!(ids_of(&found), std::slice::from_ref(&hash));
         assert_eq!(hash_id(&found.events[0], &found.context), hash);
 
         // A rebuild registers them again, with the same discrepancies.
