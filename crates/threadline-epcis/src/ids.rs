@@ -6,9 +6,9 @@
 //! GTIN, an LGTIN a lot of it, a GTIN alone (`urn:epc:idpat:sgtin:….*`, `/01/{gtin}`) every
 //! unit or lot of it. A partner's documents name their own products too: an SGTIN, LGTIN or
 //! GTIN class whose GTIN no product holds is recorded as given ([`Object::Untracked`],
-//! [`Class::Untracked`]), like the keys below. Places and parties are named by GLN: a location or party whose code is its
-//! 13-digit GLN (a location with an extension: `{gln}.{extension}`) is an SGLN or PGLN to
-//! partners. Everything else Threadline knows has no GS1 key, and is written with Threadline's
+//! [`Class::Untracked`]), like the keys below. Places and parties are named by GLN: a location
+//! or party whose code is its 13-digit GLN (a location with an extension:
+//! `{gln}.{extension}`) is an SGLN or PGLN to partners. Everything else Threadline knows has no GS1 key, and is written with Threadline's
 //! own URNs, which read back to the same thing:
 //!
 //! | thing | URN |
