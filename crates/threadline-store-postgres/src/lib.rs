@@ -191,6 +191,16 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("threadline");
         }
+        // Threadline's statements are lookups and walks that run in milliseconds; with
+        // PostgreSQL's default `jit = on`, one whose estimated cost passes `jit_above_cost`
+        // is compiled before it runs — at 10 M events the passport's timeline was estimated
+        // past it and spent 48 ms compiling for 0.6 ms of work (docs/BENCHMARKS.md). Options
+        // the URL gives come after, so `options=-c jit=on` still turns it back on.
+        let given = config.get_options().map(str::to_owned);
+        config.options(match given {
+            Some(o) => format!("-c jit=off {o}"),
+            None => "-c jit=off".to_owned(),
+        });
         let manager = Manager::from_config(
             config,
             NoTls,

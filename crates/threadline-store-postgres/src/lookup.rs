@@ -199,18 +199,22 @@ fn step_sql(direction: threadline_store::Direction) -> String {
         "SELECT $4::int AS depth, g.{other}_type AS t, g.{other}_id AS id, g.{me}_type AS vt,
                 g.{me}_id AS vid, g.kind, g.quantity AS qty, g.from_time AS ft,
                 CASE WHEN g.to_time <= $3 THEN g.to_time END AS tt, g.from_seq AS fs
-         FROM genealogy g
-         WHERE ((g.{me}_type = 'i' AND g.{me}_id = ANY($1::bigint[]))
-             OR (g.{me}_type = 'l' AND g.{me}_id = ANY($2::bigint[])))
-           AND g.from_time <= $3{still_held}"
+         FROM (SELECT 'i'::text COLLATE \"C\" AS t, u.id FROM unnest($1::bigint[]) AS u(id)
+               UNION ALL
+               SELECT 'l'::text COLLATE \"C\", u.id FROM unnest($2::bigint[]) AS u(id)) n
+         JOIN genealogy g ON g.{me}_type = n.t AND g.{me}_id = n.id
+         WHERE g.from_time <= $3{still_held}"
     ))
 }
 
+/// How many nodes make a level wide enough to be planned for its own arrays.
+const WIDE_LEVEL: usize = 1_000;
+
 /// Walks the genealogy a level at a time and sends its rows in chunks as they arrive; stops
 /// early if the receiver is gone. Each level is one statement with the level's node ids as
-/// arrays, planned for their number (a custom plan each time: a level of three nodes probes
-/// the indexes, one of half a million joins by hash); the statements share one REPEATABLE
-/// READ snapshot. The rows are those of [`threadline_store::query::reach_sql`] (SQLite's one
+/// arrays: a narrow level runs the statement's cached plan (index probes), a level of more
+/// than [`WIDE_LEVEL`] nodes — and every one after it — is planned for its arrays (half a
+/// million ids join by hash); the statements share one REPEATABLE READ snapshot. The rows are those of [`threadline_store::query::reach_sql`] (SQLite's one
 /// recursive statement), in the same order: a node is followed once, at its first depth — a
 /// second path to it adds only rows [`threadline_store::Walk`] leaves out.
 pub(crate) async fn reach(
@@ -241,11 +245,14 @@ pub(crate) async fn reach(
         .start()
         .await
         .map_err(db)?;
-    // A walk's statements are planned for their arrays every time; JIT compiling a level's
-    // plan costs more than it saves.
-    t.batch_execute("SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan")
-        .await
-        .map_err(db)?;
+    // JIT compiling a level's plan costs more than it saves (the sessions have it off unless
+    // the URL turned it on).
+    t.batch_execute("SET LOCAL jit = off").await.map_err(db)?;
+    // A level of a few nodes — every level of one unit's trace — runs the statement's cached
+    // plan: planning it again cost 1.5 ms a level at 10 M events for 0.3 ms of work. A wide
+    // level is planned for its arrays (a hash join for half a million ids), and so is every
+    // level after it in this walk.
+    let mut custom = false;
     let seed = t
         .prepare_cached(&level_rows(&format!(
             "SELECT s.t, s.id, 0 AS depth, NULL::text COLLATE \"C\" AS vt, NULL::bigint AS vid,
@@ -269,6 +276,12 @@ pub(crate) async fn reach(
         } else {
             if units.is_empty() && lots.is_empty() {
                 break;
+            }
+            if !custom && units.len() + lots.len() > WIDE_LEVEL {
+                t.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .await
+                    .map_err(db)?;
+                custom = true;
             }
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&units, &lots, &as_of, &depth];

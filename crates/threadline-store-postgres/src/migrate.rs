@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (27, include_str!("../migrations/0027_epcis_vocabulary.sql")),
     (28, include_str!("../migrations/0028_discrepancies.sql")),
     (29, include_str!("../migrations/0029_event_objects.sql")),
+    (
+        30,
+        include_str!("../migrations/0030_genealogy_distinct.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

@@ -90,3 +90,13 @@ pub async fn fresh_schema(base_url: &str) -> Result<(PgStore, SchemaGuard), Stor
     let store = PgStore::from_config(config).await?;
     Ok((store, guard))
 }
+
+/// A run-time setting as the store's own pooled sessions have it (`current_setting(name)`).
+pub async fn session_setting(store: &PgStore, name: &str) -> Result<String, StoreError> {
+    let client = store.client().await?;
+    let row = client
+        .query_one("SELECT current_setting($1)", &[&name])
+        .await
+        .map_err(crate::db)?;
+    row.try_get(0).map_err(crate::db)
+}

@@ -720,6 +720,24 @@ pub async fn analyze(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `VACUUM (ANALYZE)` on a PostgreSQL database once the plant is loaded: the statistics,
+/// and the visibility map and hint bits a server's autovacuum would have set by the time the
+/// plant is read — without them every first read of a page writes it again and index-only scans
+/// visit the table (a server with autovacuum off never gets them).
+pub async fn vacuum(url: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("connecting to PostgreSQL for VACUUM")?;
+    let conn = tokio::spawn(connection);
+    client
+        .batch_execute("VACUUM (ANALYZE)")
+        .await
+        .context("VACUUM (ANALYZE)")?;
+    drop(client);
+    let _ = conn.await;
+    Ok(())
+}
+
 /// Where the manifest of a generated database is kept: beside a SQLite file, or the given
 /// file.
 pub fn manifest_path(db: &str, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {

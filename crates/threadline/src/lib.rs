@@ -629,8 +629,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 bench_plant::generate(&*store, opts, &mut std::io::stdout()).await?
             };
             if is_postgres(&db) {
-                bench_plant::analyze(&db).await?;
-                println!("ANALYZE done (the planner's statistics for the loaded tables)");
+                bench_plant::vacuum(&db).await?;
+                println!(
+                    "VACUUM (ANALYZE) done (statistics and visibility map of the loaded tables)"
+                );
             }
             std::fs::write(&path, serde_json::to_vec_pretty(&made)?)
                 .with_context(|| format!("writing {}", path.display()))?;
