@@ -141,7 +141,7 @@ async fn judge(
     }
     let mut places = Places::new(store);
     let mut w = places
-        .whereabouts(&UnitState {
+        .whereabouts(UnitState {
             status,
             location: unit.location.clone(),
             custodian: unit.custodian.clone(),

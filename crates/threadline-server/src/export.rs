@@ -89,6 +89,15 @@ fn excel_date(
     }
 }
 
+/// A cell's text as the CSV writer takes it, without a copy of it.
+struct CellText<'a>(std::borrow::Cow<'a, str>);
+
+impl AsRef<[u8]> for CellText<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// Writes CSV rows (and the header, if given) to `out`.
 pub fn write_csv_rows(
     out: &mut Vec<u8>,
@@ -101,7 +110,7 @@ pub fn write_csv_rows(
         w.write_record(h).map_err(fail)?;
     }
     for row in rows {
-        w.write_record(row.iter().map(|c| c.text().into_owned()))
+        w.write_record(row.iter().map(|c| CellText(c.text())))
             .map_err(fail)?;
     }
     w.flush()

@@ -305,7 +305,7 @@ async fn affected(
         let r = now_state.remove(&m.node);
         let state = match (r.as_ref().and_then(|r| r.unit.as_ref()), &m.node) {
             (Some(u), Node::Item(k)) => {
-                let mut w = places.whereabouts(u).await?;
+                let mut w = places.whereabouts(u.clone()).await?;
                 if w.status == ItemStatus::Sold && w.inside.is_none() {
                     places.sold_through(k, &mut w).await?;
                 }
@@ -643,7 +643,7 @@ pub async fn create(
             let already = r.holds.contains(&HoldKind::Recall);
             let held = match (&r.node, &r.unit) {
                 (Node::Item(k), Some(u)) if !already => {
-                    let w = places.whereabouts(u).await?;
+                    let w = places.whereabouts(u.clone()).await?;
                     let hold = w.in_our_hands && w.inside.is_none();
                     if hold {
                         hold_units.push(k.clone());

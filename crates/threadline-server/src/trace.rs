@@ -11,6 +11,7 @@
 //!
 //! JSON answers are capped at [`MAX_NODES`]; CSV and XLSX exports stream without a cap.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::Json;
@@ -402,6 +403,8 @@ pub struct Places<'a> {
     store: &'a dyn Store,
     parties: HashMap<String, Option<Party>>,
     locations: HashMap<String, Option<Location>>,
+    /// The first region on the way up from each location code met.
+    regions: HashMap<String, Option<String>>,
     /// The units parts are built into, read a batch at a time ([`Places::prepare`]) and
     /// forgotten once there are more than [`MAX_UNITS`]: a forward trace meets hundreds of
     /// thousands, each usually once.
@@ -421,6 +424,7 @@ impl<'a> Places<'a> {
             store,
             parties: HashMap::new(),
             locations: HashMap::new(),
+            regions: HashMap::new(),
             units: HashMap::new(),
         }
     }
@@ -437,13 +441,13 @@ impl<'a> Places<'a> {
             self.units = HashMap::new();
         }
         // Each unit is asked for once: parts of one unit share it.
-        let mut asked: HashSet<ItemKey> = HashSet::new();
+        let mut asked: HashSet<Cow<'u, ItemKey>> = HashSet::new();
         let mut want = Vec::new();
         for u in units {
             if let Some(k) = &u.parent
                 && !u.status.is_final()
                 && !self.units.contains_key(k)
-                && asked.insert(k.clone())
+                && asked.insert(Cow::Borrowed(k))
             {
                 want.push(k.clone());
             }
@@ -457,7 +461,7 @@ impl<'a> Places<'a> {
             for (key, state) in want.into_iter().zip(states) {
                 if let Some(p) = state.as_ref().and_then(|s| s.parent.as_ref())
                     && !self.units.contains_key(p)
-                    && asked.insert(p.clone())
+                    && asked.insert(Cow::Owned(p.clone()))
                 {
                     next.push(p.clone());
                 }
@@ -481,20 +485,26 @@ impl<'a> Places<'a> {
         Ok(self.units.get(key).and_then(Option::as_ref))
     }
 
-    /// The unit a part is built into at the top (itself if it is in none): a part goes where
-    /// that unit goes.
-    async fn outermost(&mut self, u: &UnitState) -> Result<UnitState, AppError> {
-        let mut top = u.clone();
+    /// The unit a part built into `parent` is in at the top, if `parent` is known: a part goes
+    /// where that unit goes.
+    async fn outermost(&mut self, parent: &ItemKey) -> Result<Option<&UnitState>, AppError> {
+        let mut top = None;
+        let mut next = parent.clone();
         for _ in 0..MAX_NESTING {
-            let Some(parent) = top.parent.clone() else {
+            let Some(u) = self.unit(&next).await? else {
                 break;
             };
-            match self.unit(&parent).await? {
-                Some(p) => top = p.clone(),
+            let up = u.parent.clone();
+            top = Some(next);
+            match up {
+                Some(k) => next = k,
                 None => break,
             }
         }
-        Ok(top)
+        Ok(match top {
+            Some(k) => self.units.get(&k).and_then(Option::as_ref),
+            None => None,
+        })
     }
 
     pub async fn party(&mut self, code: &str) -> Result<Option<&Party>, AppError> {
@@ -515,6 +525,15 @@ impl<'a> Places<'a> {
 
     /// The first region on the way up from a location.
     async fn region(&mut self, code: &str) -> Result<Option<String>, AppError> {
+        if let Some(r) = self.regions.get(code) {
+            return Ok(r.clone());
+        }
+        let r = self.region_above(code).await?;
+        self.regions.insert(code.to_owned(), r.clone());
+        Ok(r)
+    }
+
+    async fn region_above(&mut self, code: &str) -> Result<Option<String>, AppError> {
         let mut at = Some(code.to_owned());
         let mut hops = 0;
         while let Some(c) = at.take() {
@@ -593,26 +612,28 @@ impl<'a> Places<'a> {
     /// Reads a unit's projected state in terms of parties and regions. A part built into
     /// another unit is where the outermost unit it is in is — in stock, at a distributor, sold —
     /// unless it was used up or scrapped itself; `inside` names the unit it is built into.
-    pub async fn whereabouts(&mut self, part: &UnitState) -> Result<Whereabouts, AppError> {
-        let top;
-        let u = if part.parent.is_some() && !part.status.is_final() {
-            top = self.outermost(part).await?;
-            &top
-        } else {
-            part
+    pub async fn whereabouts(&mut self, part: UnitState) -> Result<Whereabouts, AppError> {
+        let top = match &part.parent {
+            Some(parent) if !part.status.is_final() => self
+                .outermost(parent)
+                .await?
+                .map(|u| (u.status, u.location.clone(), u.custodian.clone())),
+            _ => None,
         };
+        let (status, location, custodian) =
+            top.unwrap_or((part.status, part.location, part.custodian));
         let mut w = Whereabouts {
-            status: u.status,
-            location: u.location.clone(),
-            custodian: u.custodian.clone(),
+            status,
+            location,
+            custodian,
             distributor: None,
             customer: None,
             customer_name: None,
             region: None,
-            inside: part.parent.clone(),
+            inside: part.parent,
             in_our_hands: false,
         };
-        if let Some(c) = &u.custodian {
+        if let Some(c) = &w.custodian {
             match self.party(c).await? {
                 Some(p) if p.kind == PartyKind::Customer => {
                     w.customer = Some(c.clone());
@@ -623,16 +644,19 @@ impl<'a> Places<'a> {
             }
         }
         let mut external = false;
-        if let Some(code) = &u.location {
+        if let Some(code) = &w.location {
             let owner = match self.location(code).await? {
                 Some(l) => {
                     external = l.kind == LocationKind::External;
-                    l.party.as_ref().map(ToString::to_string)
+                    // Only asked for when the custodian named no distributor.
+                    l.party
+                        .as_ref()
+                        .filter(|_| w.distributor.is_none())
+                        .map(ToString::to_string)
                 }
                 None => None,
             };
-            if w.distributor.is_none()
-                && let Some(o) = owner
+            if let Some(o) = owner
                 && self.party(&o).await?.map(|p| p.kind) == Some(PartyKind::Distributor)
             {
                 w.distributor = Some(o);
@@ -641,7 +665,7 @@ impl<'a> Places<'a> {
         }
         w.in_our_hands = !external
             && matches!(
-                u.status,
+                w.status,
                 ItemStatus::InProduction
                     | ItemStatus::InStock
                     | ItemStatus::InRepair
@@ -688,7 +712,7 @@ pub struct TraceNode {
 
 impl TraceNode {
     pub async fn of(r: Reached, places: &mut Places<'_>) -> Result<TraceNode, AppError> {
-        let state = match &r.unit {
+        let state = match r.unit {
             Some(u) => Some(places.whereabouts(u).await?),
             None => None,
         };
@@ -897,19 +921,32 @@ pub fn holds_text(h: &[HoldKind]) -> String {
 }
 
 impl TraceNode {
-    /// One spreadsheet row, in [`EXPORT_COLUMNS`] order.
-    pub fn cells(&self) -> Vec<Cell> {
-        let (kind, product, id) = node_cells(&self.node);
+    /// One spreadsheet row, in [`EXPORT_COLUMNS`] order; the node's text moves into the cells
+    /// (an export writes each row once).
+    pub fn into_cells(self) -> Vec<Cell> {
+        let (kind, product, id) = owned_node_cells(self.node);
         let (via_product, via_id) = self
             .via
-            .as_ref()
             .map(|v| {
-                let (_, p, i) = node_cells(v);
+                let (_, p, i) = owned_node_cells(v);
                 (p, i)
             })
             .unwrap_or_default();
-        let s = self.state.as_ref();
         let text = |v: Option<String>| Cell::Text(v.unwrap_or_default());
+        let (status, location, custodian, distributor, customer, customer_name, region, inside) =
+            match self.state {
+                Some(s) => (
+                    Some(s.status.as_str().to_owned()),
+                    s.location,
+                    s.custodian,
+                    s.distributor,
+                    s.customer,
+                    s.customer_name,
+                    s.region,
+                    s.inside.map(|k| format!("{} {}", k.product, k.serial)),
+                ),
+                None => Default::default(),
+            };
         vec![
             Cell::Number(f64::from(self.depth)),
             Cell::Text(kind.to_owned()),
@@ -917,35 +954,39 @@ impl TraceNode {
             Cell::Text(id),
             Cell::Text(via_product),
             Cell::Text(via_id),
-            text(self.kind.clone()),
+            text(self.kind),
             text(self.quantity.map(|q| q.to_string())),
             Cell::time(self.linked_at),
             Cell::time(self.removed_at),
             Cell::Text(holds_text(&self.holds)),
-            text(s.map(|s| s.status.as_str().to_owned())),
-            text(s.and_then(|s| s.location.clone())),
-            text(s.and_then(|s| s.custodian.clone())),
-            text(s.and_then(|s| s.distributor.clone())),
-            text(s.and_then(|s| s.customer.clone())),
-            text(s.and_then(|s| s.customer_name.clone())),
-            text(s.and_then(|s| s.region.clone())),
-            text(s.and_then(|s| {
-                s.inside
-                    .as_ref()
-                    .map(|k| format!("{} {}", k.product, k.serial))
-            })),
+            text(status),
+            text(location),
+            text(custodian),
+            text(distributor),
+            text(customer),
+            text(customer_name),
+            text(region),
+            text(inside),
         ]
+    }
+}
+
+/// [`node_cells`] of a node given away: its codes become the cells' text as they are.
+fn owned_node_cells(n: Node) -> (&'static str, String, String) {
+    match n {
+        Node::Item(k) => ("unit", k.product.into(), k.serial.into()),
+        Node::Lot(k) => ("lot", k.product.into(), k.lot.into()),
     }
 }
 
 impl Trace {
     /// The trace as a spreadsheet: one row per unit or lot with the key data elements.
-    pub fn to_csv(&self) -> Result<Vec<u8>, AppError> {
+    pub fn to_csv(self) -> Result<Vec<u8>, AppError> {
         let mut out = Vec::new();
         crate::export::write_csv_rows(
             &mut out,
             Some(EXPORT_COLUMNS),
-            self.nodes.iter().map(TraceNode::cells),
+            self.nodes.into_iter().map(TraceNode::into_cells),
         )?;
         Ok(out)
     }
@@ -1026,7 +1067,7 @@ async fn run(
                             }
                             let mut n = TraceNode::of(r, &mut places).await?;
                             readers.hide_via(&*store, &mut n, direction).await?;
-                            out.push(masked(n, seen).cells());
+                            out.push(masked(n, seen).into_cells());
                         }
                         if tx.send(out).await.is_err() {
                             break;
@@ -1127,8 +1168,8 @@ impl Readers {
         node: &mut TraceNode,
         direction: Direction,
     ) -> Result<(), AppError> {
-        if let Some(via) = node.via.clone()
-            && !self.keeps(store, &via, direction).await?
+        if let Some(via) = &node.via
+            && !self.keeps(store, via, direction).await?
         {
             node.via = None;
         }

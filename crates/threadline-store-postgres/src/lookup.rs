@@ -294,9 +294,9 @@ pub(crate) async fn reach(
             let r = r.map_err(db)?;
             let raw = threadline_store::RawReached {
                 depth: i64::from(col::<i32>(&r, 0)?),
-                node_type: col(&r, 1)?,
-                product: col(&r, 2)?,
-                code: col(&r, 3)?,
+                node_type: col::<&str>(&r, 1)?,
+                product: col::<&str>(&r, 2)?,
+                code: col::<&str>(&r, 3)?,
                 via_type: col(&r, 4)?,
                 via_id: col(&r, 5)?,
                 kind: col(&r, 6)?,

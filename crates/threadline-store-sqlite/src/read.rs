@@ -759,22 +759,22 @@ pub(crate) fn reach(
     while let Some(r) = rows.next().map_err(db)? {
         let raw = threadline_store::RawReached {
             depth: r.get(0).map_err(db)?,
-            node_type: r.get(1).map_err(db)?,
-            product: r.get(2).map_err(db)?,
-            code: r.get(3).map_err(db)?,
-            via_type: r.get(4).map_err(db)?,
+            node_type: text(r, 1)?,
+            product: text(r, 2)?,
+            code: text(r, 3)?,
+            via_type: text_or_null(r, 4)?,
             via_id: r.get(5).map_err(db)?,
-            kind: r.get(6).map_err(db)?,
+            kind: text_or_null(r, 6)?,
             quantity: r.get(7).map_err(db)?,
             from_time: r.get(8).map_err(db)?,
             removed_time: r.get(9).map_err(db)?,
-            status: r.get(10).map_err(db)?,
+            status: text_or_null(r, 10)?,
             holds: r.get(11).map_err(db)?,
-            location: r.get(12).map_err(db)?,
-            custodian: r.get(13).map_err(db)?,
-            lot: r.get(14).map_err(db)?,
-            parent_product: r.get(15).map_err(db)?,
-            parent_serial: r.get(16).map_err(db)?,
+            location: text_or_null(r, 12)?,
+            custodian: text_or_null(r, 13)?,
+            lot: text_or_null(r, 14)?,
+            parent_product: text_or_null(r, 15)?,
+            parent_serial: text_or_null(r, 16)?,
             id: r.get(17).map_err(db)?,
         };
         let Some(reached) = walk.reached(raw)? else {
@@ -830,6 +830,20 @@ pub(crate) fn discrepancies(
     // Stable: an event's own order is kept.
     found.sort_by_key(|(seq, _, _)| *seq);
     Ok(found.into_iter().map(|(_, id, d)| (id, d)).collect())
+}
+
+/// Column `i` of a row as text borrowed from the row, `None` for NULL: a walk's row is read
+/// without a `String` per column.
+fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>, StoreError> {
+    r.get_ref(i)
+        .map_err(db)?
+        .as_str_or_null()
+        .map_err(|e| StoreError::Database(format!("column {i}: {e}")))
+}
+
+/// Column `i` of a row as text borrowed from the row; NULL is an error.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, StoreError> {
+    text_or_null(r, i)?.ok_or_else(|| StoreError::Database(format!("column {i} is NULL")))
 }
 
 #[cfg(test)]

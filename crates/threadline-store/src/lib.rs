@@ -1319,27 +1319,29 @@ pub enum ReachError {
 }
 
 /// One row of the walk as both engines' SQL returns it ([`query::reach_sql`]); turned into a
-/// [`Reached`] by [`Walk::reached`], so the engines cannot read it differently.
-#[derive(Debug, Clone)]
-pub struct RawReached {
+/// [`Reached`] by [`Walk::reached`], so the engines cannot read it differently. The text
+/// borrows the engine's row: a forward walk reads hundreds of thousands of rows, and most of
+/// their text is only compared, parsed or looked up.
+#[derive(Debug, Clone, Copy)]
+pub struct RawReached<'a> {
     pub depth: i64,
-    pub node_type: String,
-    pub product: String,
-    pub code: String,
-    pub via_type: Option<String>,
+    pub node_type: &'a str,
+    pub product: &'a str,
+    pub code: &'a str,
+    pub via_type: Option<&'a str>,
     pub via_id: Option<i64>,
-    pub kind: Option<String>,
+    pub kind: Option<&'a str>,
     pub quantity: Option<i64>,
     /// µs since the epoch, UTC.
     pub from_time: Option<i64>,
     pub removed_time: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<&'a str>,
     pub holds: Option<i64>,
-    pub location: Option<String>,
-    pub custodian: Option<String>,
-    pub lot: Option<String>,
-    pub parent_product: Option<String>,
-    pub parent_serial: Option<String>,
+    pub location: Option<&'a str>,
+    pub custodian: Option<&'a str>,
+    pub lot: Option<&'a str>,
+    pub parent_product: Option<&'a str>,
+    pub parent_serial: Option<&'a str>,
     /// The node's unit or lot row id.
     pub id: i64,
 }
@@ -1356,16 +1358,16 @@ pub struct Walk {
 }
 
 impl Walk {
-    fn intern(&mut self, code: String) -> Result<u32> {
-        if let Some(i) = self.product_index.get(&code) {
+    fn intern(&mut self, code: &str) -> Result<u32> {
+        if let Some(i) = self.product_index.get(code) {
             return Ok(*i);
         }
-        let parsed = threadline_domain::ProductCode::parse(&code)
+        let parsed = threadline_domain::ProductCode::parse(code)
             .map_err(|e| StoreError::Schema(e.message))?;
         let i =
             u32::try_from(self.products.len()).map_err(|e| StoreError::Schema(e.to_string()))?;
         self.products.push(parsed);
-        self.product_index.insert(code, i);
+        self.product_index.insert(code.to_owned(), i);
         Ok(i)
     }
 
@@ -1374,14 +1376,14 @@ impl Walk {
     }
 
     /// The node a row reached, or `None` when an earlier row reached it already.
-    pub fn reached(&mut self, raw: RawReached) -> Result<Option<Reached>> {
+    pub fn reached(&mut self, raw: RawReached<'_>) -> Result<Option<Reached>> {
         let met_key = (raw.node_type == "i", raw.id);
         if self.met.contains_key(&met_key) {
             return Ok(None);
         }
         let product = self.intern(raw.product)?;
-        let node = node_of(&raw.node_type, self.product(product), &raw.code)?;
-        let via = match (raw.via_type.as_deref(), raw.via_id) {
+        let node = node_of(raw.node_type, self.product(product), raw.code)?;
+        let via = match (raw.via_type, raw.via_id) {
             (Some(t), Some(id)) => {
                 let (p, code) = self
                     .met
@@ -1395,7 +1397,7 @@ impl Walk {
         let parent = match (raw.parent_product, raw.parent_serial) {
             (Some(p), Some(s)) => {
                 let p = self.intern(p)?;
-                match node_of("i", self.product(p), &s)? {
+                match node_of("i", self.product(p), s)? {
                     Node::Item(k) => Some(k),
                     Node::Lot(_) => None,
                 }
@@ -1404,22 +1406,21 @@ impl Walk {
         };
         let unit = match (&node, raw.status) {
             (Node::Item(_), Some(s)) => Some(UnitState {
-                status: ItemStatus::parse(&s)
+                status: ItemStatus::parse(s)
                     .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{s}`")))?,
-                location: raw.location,
-                custodian: raw.custodian,
-                lot: raw.lot,
+                location: raw.location.map(str::to_owned),
+                custodian: raw.custodian.map(str::to_owned),
+                lot: raw.lot.map(str::to_owned),
                 parent,
             }),
             _ => None,
         };
-        self.met
-            .insert(met_key, (product, raw.code.into_boxed_str()));
+        self.met.insert(met_key, (product, raw.code.into()));
         Ok(Some(Reached {
             node,
             depth: u32::try_from(raw.depth).map_err(|e| StoreError::Schema(e.to_string()))?,
             via,
-            kind: raw.kind,
+            kind: raw.kind.map(str::to_owned),
             quantity: raw.quantity.map(Quantity::from_millis),
             linked_at: raw.from_time.map(micros_to_time),
             removed_at: raw.removed_time.map(micros_to_time),
