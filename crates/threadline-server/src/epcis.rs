@@ -1159,14 +1159,7 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
         q.biz_transaction = Some((kind.clone(), id));
     }
     if let Some(uri) = &n.epc {
-        let mut c = Catalogue::default();
-        for g in ids::gtins([uri.as_str()]) {
-            if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
-                c.insert(&p.def);
-            }
-        }
-        load_ssccs(app, [uri.as_str()], &mut c).await?;
-        match ids::pattern(&c, uri) {
+        match pattern_of(app, uri).await? {
             Ok(Pattern::Unit(k)) => q.item = Some(k),
             Ok(Pattern::Lot(k)) => q.lot = Some(k),
             // No index holds what Threadline records as given: every event is judged.
@@ -1178,6 +1171,22 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
         q.objects = untracked_objects(app, objects).await?;
     }
     Ok(Some(q))
+}
+
+/// What one EPC or pattern of a query names, read against the products its GTINs and the
+/// containers its SSCCs name.
+async fn pattern_of(
+    app: &AppState,
+    uri: &str,
+) -> Result<Result<Pattern, threadline_domain::FieldError>, Problem> {
+    let mut c = Catalogue::default();
+    for g in ids::gtins([uri]) {
+        if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
+            c.insert(&p.def);
+        }
+    }
+    load_ssccs(app, [uri], &mut c).await?;
+    Ok(ids::pattern(&c, uri))
 }
 
 /// The EPC schemes of the GS1 keys Threadline records as given, with the application
@@ -1215,19 +1224,10 @@ async fn untracked_objects(
     let mut out = Vec::new();
     for o in objects {
         match o {
-            ObjectPattern::Exact(uri) => {
-                let mut c = Catalogue::default();
-                for g in ids::gtins([uri.as_str()]) {
-                    if let Some(p) = app.store.product_by_gtin(g.as_str()).await? {
-                        c.insert(&p.def);
-                    }
-                }
-                load_ssccs(app, [uri.as_str()], &mut c).await?;
-                match ids::pattern(&c, uri) {
-                    Ok(Pattern::Other) => out.push(ObjectMatch::Uri(uri.clone())),
-                    _ => return Ok(None),
-                }
-            }
+            ObjectPattern::Exact(uri) => match pattern_of(app, uri).await? {
+                Ok(Pattern::Other) => out.push(ObjectMatch::Uri(uri.clone())),
+                _ => return Ok(None),
+            },
             ObjectPattern::Scheme(scheme) => {
                 let Some((_, ai)) = RECORDED_SCHEMES.iter().find(|(s, _)| s == scheme) else {
                     return Ok(None);

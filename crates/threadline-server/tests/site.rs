@@ -877,6 +877,14 @@ fn stored_at(serial: &str, place: &str) -> Value {
         "bizStep": "storing", "bizLocation": {"id": format!("urn:threadline:loc:{place}")}})
 }
 
+/// An EPCIS object event commissioning `serial` of PHONE at `place`.
+fn made_at(serial: &str, place: &str) -> Value {
+    json!({"type": "ObjectEvent", "eventTime": "2026-06-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": [format!("https://id.gs1.org/01/09521234543213/21/{serial}")], "action": "ADD",
+        "bizStep": "commissioning", "disposition": "active",
+        "bizLocation": {"id": format!("urn:threadline:loc:{place}")}})
+}
+
 /// `POST /epcis/capture` of `doc` (`proceed` when asked): the job's address.
 async fn capture(api: &Api, doc: &str, proceed: bool) -> String {
     let mut req = Request::post("/epcis/capture").header("content-type", "application/ld+json");
@@ -949,24 +957,29 @@ store_test!(
             );
         }
 
-        // DG's job, under `proceed` with one event the ledger refuses (a unit never made):
-        // one record for the event captured, none for the refusal; SZ does not read it.
+        // DG's job, under `proceed` with one event the ledger refuses (a unit commissioned
+        // twice — a unit never made is registered from a partner's event, not refused): one
+        // record for the event captured, none for the refusal; SZ does not read it.
         let job = capture(
             &dg,
-            &epcis_document(&[stored_at("NOPE", "DG-L1"), stored_at("P-DG", "DG-L1")]),
+            &epcis_document(&[made_at("P-DG", "DG-L1"), stored_at("P-DG", "DG-L1")]),
             true,
         )
         .await;
         let id = job.trim_start_matches("/epcis/capture/").to_owned();
         let r = dg.get(&job).await;
-        assert_eq!(
-            (
-                r.body["success"].as_bool(),
-                r.body["errors"].as_array().map(Vec::len)
-            ),
-            (Some(false), Some(1)),
-            "{:?}",
-            r.body
+        assert_eq!(r.body["success"], false, "{:?}", r.body);
+        // Every error names the first event, and it is refused as a serial made twice.
+        let errors = r.body["errors"].as_array().unwrap();
+        assert!(
+            errors.iter().all(|e| e["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("epcisBody.eventList[0]."))),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e["title"] == "duplicate_serial"),
+            "{errors:?}"
         );
         assert_eq!(sz.get(&job).await.status, StatusCode::NOT_FOUND);
         assert_eq!(sz_user.get(&job).await.status, StatusCode::NOT_FOUND);
@@ -981,7 +994,7 @@ store_test!(
 
         // A document the ledger refuses whole records nothing; the guard records the request.
         let before = entries(&admin).await;
-        let job = capture(&dg, &epcis_document(&[stored_at("NOPE", "DG-L1")]), false).await;
+        let job = capture(&dg, &epcis_document(&[made_at("P-DG", "DG-L1")]), false).await;
         let id = job.trim_start_matches("/epcis/capture/").to_owned();
         assert_eq!(dg.get(&job).await.body["success"], false);
         assert_eq!(entries(&admin).await, before);

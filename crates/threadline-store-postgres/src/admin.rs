@@ -394,16 +394,7 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
             .await
             .map_err(db)?
             .iter()
-            .map(|r| {
-                Ok((
-                    col(r, 0)?,
-                    threadline_domain::projection::Discrepancy {
-                        code: col(r, 1)?,
-                        field: col(r, 2)?,
-                        message: col(r, 3)?,
-                    },
-                ))
-            })
+            .map(|r| Ok((col(r, 0)?, crate::read::discrepancy(r)?)))
             .collect::<Result<Vec<_>, StoreError>>()?,
         items,
         lots,

@@ -629,15 +629,17 @@ pub(crate) async fn discrepancies(
         .await
         .map_err(db)?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                col(r, 0)?,
-                threadline_domain::projection::Discrepancy {
-                    code: col(r, 1)?,
-                    field: col(r, 2)?,
-                    message: col(r, 3)?,
-                },
-            ))
-        })
+        .map(|r| Ok((col(r, 0)?, discrepancy(r)?)))
         .collect()
+}
+
+/// A discrepancy from columns 1–3 of a row (`code, field, message`).
+pub(crate) fn discrepancy(
+    r: &tokio_postgres::Row,
+) -> Result<threadline_domain::projection::Discrepancy, StoreError> {
+    Ok(threadline_domain::projection::Discrepancy {
+        code: col(r, 1)?,
+        field: col(r, 2)?,
+        message: col(r, 3)?,
+    })
 }
