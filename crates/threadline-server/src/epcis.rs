@@ -1160,8 +1160,14 @@ async fn narrowed(app: &AppState, filter: &Filter) -> Result<Option<EventQuery>,
     }
     if let Some(uri) = &n.epc {
         match pattern_of(app, uri).await? {
-            Ok(Pattern::Unit(k)) => q.item = Some(k),
-            Ok(Pattern::Lot(k)) => q.lot = Some(k),
+            Ok(Pattern::Unit(k)) => {
+                q.item = Some(k);
+                q.given = threadline_store::epcis::object_uris(uri);
+            }
+            Ok(Pattern::Lot(k)) => {
+                q.lot = Some(k);
+                q.given = threadline_store::epcis::object_uris(uri);
+            }
             // No index holds what Threadline records as given: every event is judged.
             Ok(Pattern::Product(_) | Pattern::Other) => {}
             Ok(Pattern::Nothing) | Err(_) => return Ok(None),

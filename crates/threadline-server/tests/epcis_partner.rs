@@ -252,6 +252,63 @@ store_test!(
 );
 
 store_test!(
+    a_partners_product_registered_later_still_finds_the_events_recorded_as_given,
+    |s: TestStore| async move {
+        master_data(&s).await;
+        let server = Server::new(&s).await;
+        let ev = shipping(&[THEIRS], json!([{"epcClass": THEIR_LOT, "quantity": 3}]));
+        let body = document(vec![ev]);
+        let sent = parsed(&body);
+        let hash = hash_id(&sent.events[0], &sent.context);
+        let job = server.capture(&body).await;
+        assert_eq!(job["success"], true, "{job:#}");
+
+        // The plant takes the partner's product on, under the GTIN the event used: a serial
+        // of it and a lot of it now name what Threadline tracks — and the event recorded
+        // before is still theirs.
+        put(
+            &*s,
+            "product",
+            json!({"code": "THEIRS", "name": "Their module", "gtin": "04012345111118", "tracking": "serial"}),
+        )
+        .await;
+        let queries = [
+            ("MATCH_epc", THEIRS),
+            ("MATCH_epc", THEIRS_DL),
+            ("MATCH_anyEPC", THEIRS),
+            ("MATCH_epcClass", THEIR_LOT),
+            ("MATCH_anyEPCClass", THEIR_LOT),
+            ("MATCH_epcClass", "https://id.gs1.org/01/04012345111118"),
+        ];
+        for (param, value) in queries {
+            assert_eq!(
+                ids_of(&server.matching(param, value).await),
+                std::slice::from_ref(&hash),
+                "{param}={value}"
+            );
+        }
+        // Another serial of the product is not in it.
+        assert!(
+            server
+                .matching("MATCH_epc", "urn:epc:id:sgtin:4012345.011111.3")
+                .await
+                .events
+                .is_empty()
+        );
+        // Nor did the registration make a unit of the serial the event named.
+        assert!(s.store.snapshot().await.unwrap().items.is_empty());
+        s.store.rebuild().await.unwrap();
+        for (param, value) in queries {
+            assert_eq!(
+                ids_of(&server.matching(param, value).await),
+                std::slice::from_ref(&hash),
+                "after rebuild: {param}={value}"
+            );
+        }
+    }
+);
+
+store_test!(
     a_serial_and_a_lot_a_partner_ships_first_are_registered_from_its_event_with_a_discrepancy,
     |s: TestStore| async move {
         master_data(&s).await;

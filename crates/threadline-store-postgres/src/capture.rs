@@ -727,13 +727,11 @@ impl<'a> EventRows<'a> {
                     r.tx_seqs.push(*seq);
                 }
             }
-            for u in &ev.untracked {
-                for uri in threadline_store::epcis::object_uris(&u.id) {
-                    if seen_objects.insert((uri.clone(), *seq, u.role.code())) {
-                        r.object_uris.push(uri);
-                        r.object_seqs.push(*seq);
-                        r.object_roles.push(u.role.code());
-                    }
+            for (uri, role) in threadline_store::epcis::event_objects(ev) {
+                if seen_objects.insert((uri.clone(), *seq, role)) {
+                    r.object_uris.push(uri);
+                    r.object_seqs.push(*seq);
+                    r.object_roles.push(role);
                 }
             }
         }

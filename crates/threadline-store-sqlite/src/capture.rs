@@ -698,12 +698,8 @@ fn index_events(
             txs.execute(params![bt.kind.as_str(), bt.id.as_str(), seq])
                 .map_err(db)?;
         }
-        for u in &ev.untracked {
-            for uri in threadline_store::epcis::object_uris(&u.id) {
-                objects
-                    .execute(params![uri, seq, u.role.code()])
-                    .map_err(db)?;
-            }
+        for (uri, role) in threadline_store::epcis::event_objects(ev) {
+            objects.execute(params![uri, seq, role]).map_err(db)?;
         }
     }
     Ok(())

@@ -41,6 +41,25 @@ pub fn object_uris(id: &str) -> Vec<String> {
     }
 }
 
+/// The `event_objects` rows of an event: each object and each quantity's class it recorded
+/// as given ([`object_uris`]), with its role's code. A class of a GTIN no product held when
+/// the event came is found by it once a product takes that GTIN on.
+pub fn event_objects(ev: &Event) -> impl Iterator<Item = (String, i16)> + '_ {
+    ev.untracked
+        .iter()
+        .map(|u| (u.id.as_str(), u.role))
+        .chain(
+            ev.class_quantities
+                .iter()
+                .map(|q| (q.class.as_str(), q.role)),
+        )
+        .flat_map(|(id, role)| {
+            object_uris(id)
+                .into_iter()
+                .map(move |uri| (uri, role.code()))
+        })
+}
+
 /// A vocabulary element as stored: as the last header that stated it wrote it, and when that
 /// header was captured.
 #[derive(Debug, Clone, PartialEq)]

@@ -428,6 +428,10 @@ pub struct EventQuery {
     /// database upgraded with events in its ledger is rebuilt, the index is not trusted and
     /// this narrows nothing.
     pub objects: Option<Vec<ObjectMatch>>,
+    /// With `item` or `lot`: events that named that unit or lot by one of these URIs while it
+    /// was recorded as given (before a product took the GTIN on) match too, by the
+    /// `event_objects` index — or every event, until that index is trusted.
+    pub given: Vec<String>,
     pub limit: u32,
 }
 

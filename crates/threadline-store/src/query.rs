@@ -19,13 +19,14 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
         placeholder(args.len())
     };
     let mut cond = Vec::new();
+    let mut keyed = Vec::new();
     if let Some(k) = &q.item {
         let (a, b) = (
             arg(SqlValue::Text(k.product.to_string())),
             arg(SqlValue::Text(k.serial.to_string())),
         );
-        cond.push(format!(
-            "e.seq IN (SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b})"
+        keyed.push(format!(
+            "SELECT ei.seq FROM event_items ei JOIN items i ON i.id = ei.item_id JOIN products p ON p.id = i.product_id WHERE p.code = {a} AND i.serial = {b}"
         ));
     }
     if let Some(k) = &q.lot {
@@ -33,9 +34,29 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
             arg(SqlValue::Text(k.product.to_string())),
             arg(SqlValue::Text(k.lot.to_string())),
         );
-        cond.push(format!(
-            "e.seq IN (SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b})"
+        keyed.push(format!(
+            "SELECT el.seq FROM event_lots el JOIN lots lo ON lo.id = el.lot_id JOIN products p ON p.id = lo.product_id WHERE p.code = {a} AND lo.code = {b}"
         ));
+    }
+    let given = keyed.len() == 1 && !q.given.is_empty();
+    for sub in keyed {
+        if given {
+            // The unit or lot, and what named it before a product took its GTIN on. One
+            // semi-join: an `OR` of two would scan the events on PostgreSQL. Until a database
+            // upgraded with events in its ledger is rebuilt (migration 0029), its index misses
+            // what was recorded before; it is not scanned for them.
+            let uris: Vec<String> = q
+                .given
+                .iter()
+                .map(|u| arg(SqlValue::Text(u.clone())))
+                .collect();
+            cond.push(format!(
+                "e.seq IN ({sub} UNION SELECT seq FROM event_objects WHERE uri IN ({}))",
+                uris.join(", ")
+            ));
+        } else {
+            cond.push(format!("e.seq IN ({sub})"));
+        }
     }
     if let Some((t, id)) = &q.biz_transaction {
         let (a, b) = (
