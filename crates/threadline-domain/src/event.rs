@@ -604,6 +604,15 @@ pub struct Event {
     /// two scans.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub epcis_capture: bool,
+    /// The process rules an event captured through the EPCIS binding was recorded past
+    /// (`on_hold`, `out_of_sequence`…: [`crate::projection::past_process`]), as the process
+    /// definition in force at capture judged them. Set by the store once the projection has
+    /// accepted the event, before its ledger body is written; a rebuild reads them back from
+    /// the body and never asks the process again. Outside the EPCIS form, so the event's hash
+    /// ID is unchanged. Empty for every other event, and absent in bodies written before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process_discrepancies: Vec<crate::projection::Discrepancy>,
     /// EPCIS content Threadline does not model, kept exactly so the event reads back as it was
     /// sent (sensor data, certification info, transformation ID, persistent disposition,
     /// namespaced ILMD and user extensions with their namespaces…). Only the EPCIS binding
@@ -1107,6 +1116,7 @@ impl Event {
             epcis_id: None,
             hash_id: None,
             epcis_capture: false,
+            process_discrepancies: Vec::new(),
             epcis: BTreeMap::new(),
         })
     }

@@ -173,18 +173,57 @@ pub enum EdgeOp {
     },
 }
 
-/// Where a partner's EPCIS event and Threadline's state disagree. An event captured through
-/// the EPCIS binding ([`Event::epcis_capture`]) reports something that already happened: it is
-/// recorded all the same, the projection applies what is consistent with the state and skips
-/// the rest, and each disagreement is kept as one of these — derived data, written with the
-/// event and written again, identically, by a rebuild.
+/// Where a partner's EPCIS event and Threadline's state or process disagree. An event captured
+/// through the EPCIS binding ([`Event::epcis_capture`]) reports something that already
+/// happened: it is recorded all the same, the projection applies what is consistent with the
+/// state and skips or adapts the rest, and each disagreement is kept as one of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Discrepancy {
-    /// The refusal code Threadline's own API would answer (`not_in_parent`, …).
+    /// The refusal code Threadline's own API would answer (`not_in_parent`, `on_hold`, …).
     pub code: String,
     /// The field in the EPCIS event's terms (`childEPCs[0]`, `bizLocation.id`).
     pub field: String,
     pub message: String,
+    /// Which rule the event was recorded past: the state ([`tolerated`]) or the process
+    /// definition in force at capture ([`past_process`]).
+    #[serde(default)]
+    pub kind: DiscrepancyKind,
+}
+
+/// What a [`Discrepancy`] disagrees with, and so how a rebuild gets it back.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyKind {
+    /// Threadline's state: derived data, recomputed by a rebuild, which applies the same rule
+    /// to the same ledger.
+    #[default]
+    State,
+    /// The process definition in force when the event was captured: computed once, at capture,
+    /// and kept in the ledgered event body ([`Event::process_discrepancies`]); a rebuild reads
+    /// it back from there and never asks the process again, since the definition may have
+    /// changed since.
+    Process,
+}
+
+impl DiscrepancyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyKind::State => "state",
+            DiscrepancyKind::Process => "process",
+        }
+    }
+
+    /// Reads a stored kind; anything unknown is a state discrepancy, as rows written before
+    /// kinds existed are.
+    pub fn parse(s: &str) -> DiscrepancyKind {
+        if s == "process" {
+            DiscrepancyKind::Process
+        } else {
+            DiscrepancyKind::State
+        }
+    }
 }
 
 /// Is this refusal a disagreement with the state that an EPCIS capture is recorded despite?
@@ -213,6 +252,41 @@ pub fn tolerated(e: &FieldError) -> bool {
         "item_scrapped" => e.field.as_deref().is_some_and(|f| f.starts_with("inputs[")),
         _ => false,
     }
+}
+
+/// Is this refusal one of the process definition's ([`Slice::check_process`]) that an EPCIS
+/// capture is recorded past? What the projection does instead is a rule of its own, which does
+/// not read the process (a rebuild does not have the process the event was captured under):
+/// - `out_of_sequence`, `not_in_stock`, `already_shipped`, `already_sold`: the event's status
+///   is set as the event says (the partner's step happened);
+/// - `on_hold`, `qc_hold`: the unit takes the step and keeps its holds (the event's topics
+///   include `past_hold`, so someone hears of it);
+/// - `in_container`: a unit reported moving (shipped, sold, stored, received, returned,
+///   scrapped) without the container it is packed in has left it — the link is closed, as
+///   `already_packed` moves a child — and moves alone;
+/// - `missing_field`: nothing is filled in; the field is recorded as missing.
+///
+/// `not_a_container` and `container_not_empty` are refused still: the first asks for a product
+/// to be defined as a container, the second would leave units packed in a scrapped container.
+pub fn past_process(e: &FieldError) -> bool {
+    matches!(
+        e.code,
+        "out_of_sequence"
+            | "not_in_stock"
+            | "already_shipped"
+            | "already_sold"
+            | "on_hold"
+            | "qc_hold"
+            | "in_container"
+            | "missing_field"
+    )
+}
+
+/// Do these discrepancies say a unit was on hold when the partner's event moved it?
+pub fn past_hold(discrepancies: &[Discrepancy]) -> bool {
+    discrepancies
+        .iter()
+        .any(|d| matches!(d.code.as_str(), "on_hold" | "qc_hold"))
 }
 
 /// Which status an event leaves its units in. The default follows CBV dispositions; the
@@ -449,6 +523,24 @@ impl Setting {
 
     fn is_empty(&self) -> bool {
         *self == Setting::default()
+    }
+}
+
+/// A refusal an EPCIS capture was recorded past, in the EPCIS event's terms.
+fn discrepancy(e: FieldError, kind: DiscrepancyKind) -> Discrepancy {
+    let field = crate::event::epcis_field(e.field.as_deref().unwrap_or_default());
+    let message = match e.code {
+        "unknown_serial" | "unknown_lot" => format!(
+            "{}: first seen in a partner's event, registered from it (Threadline did not see it made)",
+            e.message
+        ),
+        _ => e.message,
+    };
+    Discrepancy {
+        code: e.code.to_owned(),
+        field,
+        message,
+        kind,
     }
 }
 
@@ -715,10 +807,46 @@ impl Slice {
         out
     }
 
+    /// Does this operation move its units (so a packed unit goes with its container)?
+    fn moves(op: crate::process::Operation) -> bool {
+        use crate::process::Operation;
+        matches!(
+            op,
+            Operation::Ship
+                | Operation::Sell
+                | Operation::Store
+                | Operation::Receive
+                | Operation::Return
+                | Operation::Scrap
+        )
+    }
+
+    /// The units of a partner's EPCIS object event that it moves without the container each is
+    /// packed in, with that container: they leave it. A rule of the projection that reads no
+    /// process (a rebuild applies it alike); Threadline's own events refuse such a move
+    /// (`in_container`), so it names none of theirs.
+    fn left_containers(&self, ev: &Event) -> Vec<(ItemKey, ItemKey)> {
+        if !ev.epcis_capture
+            || ev.corrects.is_some()
+            || ev.kind != EventKind::Object
+            || ev.action == Some(Action::Add)
+            || !Self::moves(crate::process::Operation::of(ev))
+        {
+            return Vec::new();
+        }
+        ev.items
+            .iter()
+            .filter_map(|k| {
+                let parent = self.item(k)?.parent.clone()?;
+                (self.is_container(&parent) && !ev.items.contains(&parent))
+                    .then(|| (parent, k.clone()))
+            })
+            .collect()
+    }
+
     /// Containers: only containers are packed into, a packed unit moves with its container
     /// (not on its own), and a container is emptied before it is scrapped.
     fn check_containers(&self, ev: &Event, op: crate::process::Operation, v: &mut Violations) {
-        use crate::process::Operation;
         let packing = ev
             .biz_step
             .as_ref()
@@ -740,15 +868,7 @@ impl Slice {
         if ev.kind != EventKind::Object || ev.action == Some(Action::Add) {
             return;
         }
-        let moves = matches!(
-            op,
-            Operation::Ship
-                | Operation::Sell
-                | Operation::Store
-                | Operation::Receive
-                | Operation::Return
-                | Operation::Scrap
-        );
+        let moves = Self::moves(op);
         for (i, k) in ev.items.iter().enumerate() {
             let Some(state) = self.item(k) else { continue };
             if moves
@@ -848,39 +968,85 @@ impl Slice {
             self.events.insert(ev.id);
             return Ok(());
         }
-        let mut v = self.check(ev);
-        // A partner's report is recorded despite what the state disagrees with; the rest of
-        // its refusals stand.
-        let mut noted = Vec::new();
-        if ev.epcis_capture && ev.corrects.is_none() && v.iter().any(tolerated) {
-            let (soft, hard): (Violations, Violations) = v.into_iter().partition(tolerated);
-            v = hard;
-            noted = soft;
+        // The process rules are asked at the scan only: a replay applies what was accepted.
+        let mut process = Violations::new();
+        if !self.replay && ev.corrects.is_none() {
+            self.check_process(ev, &mut process);
         }
-        if !v.is_empty() {
-            return Err(v);
+        let mut state = self.check(ev);
+        // A partner's report is recorded despite what the state and the process disagree
+        // with; the rest of its refusals stand.
+        let (mut past, mut noted) = (Vec::new(), Vec::new());
+        if ev.epcis_capture && ev.corrects.is_none() {
+            let (soft, hard): (Violations, Violations) =
+                process.into_iter().partition(past_process);
+            (process, past) = (hard, soft);
+            let (soft, hard): (Violations, Violations) = state.into_iter().partition(tolerated);
+            (state, noted) = (hard, soft);
+        }
+        process.extend(state);
+        if !process.is_empty() {
+            return Err(process);
         }
         self.effects(ev, rules);
         self.events.insert(ev.id);
-        self.discrepancies.extend(noted.into_iter().map(|e| {
-            let field = crate::event::epcis_field(e.field.as_deref().unwrap_or_default());
-            let message = match e.code {
-                "unknown_serial" | "unknown_lot" => format!(
-                    "{}: first seen in a partner's event, registered from it (Threadline did not see it made)",
-                    e.message
-                ),
-                _ => e.message,
-            };
-            (
-                ev.id,
-                Discrepancy {
-                    code: e.code.to_owned(),
-                    field,
-                    message,
-                },
-            )
-        }));
+        // What the process said is kept with the event ([`Slice::process_discrepancies`] stamps
+        // it on the body); a replay reads it back from there.
+        if self.replay {
+            let kept = ev.process_discrepancies.iter().map(|d| {
+                (
+                    ev.id,
+                    Discrepancy {
+                        kind: DiscrepancyKind::Process,
+                        ..d.clone()
+                    },
+                )
+            });
+            self.discrepancies.extend(kept);
+        } else {
+            let id = ev.id;
+            self.discrepancies.extend(
+                past.into_iter()
+                    .map(|e| (id, discrepancy(e, DiscrepancyKind::Process))),
+            );
+        }
+        self.discrepancies.extend(
+            noted
+                .into_iter()
+                .map(|e| (ev.id, discrepancy(e, DiscrepancyKind::State))),
+        );
         Ok(())
+    }
+
+    /// The process discrepancies of each event this slice applied at capture, to be kept in
+    /// the events' ledger bodies ([`Event::process_discrepancies`]): the store sets them after
+    /// the batch is accepted and before the bodies are written. Empty for a replay, which
+    /// read them from the bodies.
+    pub fn process_discrepancies(&self) -> HashMap<Uuid, Vec<Discrepancy>> {
+        let mut out: HashMap<Uuid, Vec<Discrepancy>> = HashMap::new();
+        if self.replay {
+            return out;
+        }
+        for (id, d) in &self.discrepancies {
+            if d.kind == DiscrepancyKind::Process {
+                out.entry(*id).or_default().push(d.clone());
+            }
+        }
+        out
+    }
+
+    /// Keeps the process discrepancies this slice found in the bodies of `events`
+    /// ([`Slice::process_discrepancies`]).
+    pub fn stamp_process_discrepancies(&self, events: &mut [Event]) {
+        let mut found = self.process_discrepancies();
+        if found.is_empty() {
+            return;
+        }
+        for ev in events {
+            if let Some(d) = found.remove(&ev.id) {
+                ev.process_discrepancies = d;
+            }
+        }
     }
 
     /// The event it corrects exists; its own id is new.
@@ -908,10 +1074,6 @@ impl Slice {
     fn check(&self, ev: &Event) -> Violations {
         let mut v = Violations::new();
         let is_correction = ev.corrects.is_some();
-        if !self.replay && !is_correction {
-            self.check_process(ev, &mut v);
-        }
-
         v.extend(self.check_ids(ev));
         for (name, loc) in [
             ("read_point", &ev.read_point),
@@ -1645,6 +1807,11 @@ impl Slice {
                     if let Some(s) = self.touch_item(&k) {
                         s.attributes.insert(name, value);
                     }
+                }
+                // A unit a partner reports moving without the container it is packed in has
+                // left it (refused as `in_container` otherwise).
+                for (parent, k) in self.left_containers(ev) {
+                    self.unlink(&parent, &k, ev);
                 }
                 for k in &self.with_contents(&ev.items) {
                     let later = later(self, k);

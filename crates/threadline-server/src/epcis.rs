@@ -709,7 +709,7 @@ async fn record(
             };
             done.discrepancies
                 .push(json!({"title": d.code, "detail": d.message,
-                "field": field, "eventID": event_id}));
+                "field": field, "eventID": event_id, "kind": d.kind}));
         }
     }
     Ok(done)

@@ -1556,6 +1556,8 @@ pub fn topic(lang: Lang, t: threadline_store::webhook::Topic) -> &'static str {
         (Lang::En, Diversion) => "Diversion",
         (Lang::Zh, SuspiciousCheck) => "可疑防伪查询",
         (Lang::En, SuspiciousCheck) => "Suspicious authenticity check",
+        (Lang::Zh, PastHold) => "伙伴事件越过冻结",
+        (Lang::En, PastHold) => "Partner's event past a hold",
     }
 }
 
@@ -1753,6 +1755,7 @@ pub fn qc_result(lang: Lang, result: &str) -> &str {
 pub enum Alert {
     RecallHold,
     QcFailed,
+    PastHold,
     Diversion,
     Seller,
     Region,
@@ -1781,6 +1784,8 @@ pub fn alert(lang: Lang, a: Alert) -> &'static str {
         (Lang::En, RecallHold) => "Recall hold",
         (Lang::Zh, QcFailed) => "质检不合格",
         (Lang::En, QcFailed) => "QC failure",
+        (Lang::Zh, PastHold) => "伙伴上报的事件越过了冻结",
+        (Lang::En, PastHold) => "A partner's event moved units on hold",
         (Lang::Zh, Diversion) => "窜货：超出授权区域销售",
         (Lang::En, Diversion) => "Diversion: sold outside the authorised regions",
         (Lang::Zh, Seller) => "销售方",
@@ -2903,6 +2908,50 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A partner's event recorded past a process rule: code, zh-CN, en.
+const PAST_PROCESS: &[(&str, &str, &str)] = &[
+    (
+        "out_of_sequence",
+        "合作方上报的作业不符合单品当时的状态：已按事件记录",
+        "The partner's step did not fit the unit's state: recorded as reported",
+    ),
+    (
+        "not_in_stock",
+        "单品不在库时被合作方上报发货：已按事件记录",
+        "Reported shipped while not in stock: recorded as reported",
+    ),
+    (
+        "already_shipped",
+        "单品已发货，又被合作方上报发货：已按事件记录",
+        "Reported shipped again while in transit: recorded as reported",
+    ),
+    (
+        "already_sold",
+        "单品已售出，又被合作方上报发货或销售：已按事件记录",
+        "Reported shipped or sold after it was sold: recorded as reported",
+    ),
+    (
+        "on_hold",
+        "单品冻结期间被合作方上报作业：已记录，冻结保留",
+        "A partner's event moved the unit while it was on hold: recorded, the hold stays",
+    ),
+    (
+        "qc_hold",
+        "单品质检冻结期间被合作方上报作业：已记录，冻结保留",
+        "A partner's event moved the unit while it was on QC hold: recorded, the hold stays",
+    ),
+    (
+        "in_container",
+        "合作方上报单品未随包装箱单独移动：已从包装箱中移出",
+        "Reported moving without its container: taken out of it",
+    ),
+    (
+        "missing_field",
+        "合作方事件缺少流程要求的字段：按缺失记录",
+        "The partner's event lacks a field the process requires: recorded as missing",
+    ),
+];
+
 /// The catalogue's sentence for an error code in `lang`, if it has one.
 pub fn error_sentence(lang: Lang, code: &str) -> Option<&'static str> {
     ERRORS
@@ -2914,10 +2963,17 @@ pub fn error_sentence(lang: Lang, code: &str) -> Option<&'static str> {
         })
 }
 
-/// What a discrepancy (a partner's event recorded although Threadline's state disagreed) says
-/// in `lang`: the refusal's sentence, except where the event was recorded by registering what
-/// it names on first use.
+/// What a discrepancy (a partner's event recorded although Threadline's state or process
+/// disagreed) says in `lang`: the refusal's sentence, except where the event was recorded by
+/// registering what it names on first use, or past a process rule (what the projection did
+/// instead: `projection::past_process`).
 pub fn discrepancy_sentence(lang: Lang, code: &str) -> Option<&'static str> {
+    if let Some((_, zh, en)) = PAST_PROCESS.iter().find(|(c, _, _)| *c == code) {
+        return Some(match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        });
+    }
     match (lang, code) {
         (Lang::Zh, "unknown_serial") => Some("序列号首次出现在合作方的事件中：系统未见其生产"),
         (Lang::En, "unknown_serial") => {

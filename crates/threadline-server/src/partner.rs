@@ -250,8 +250,10 @@ impl Partner {
         }
     }
 
-    /// Keeps of `event` only the unit `key` (a unit's history as a partner reads it).
+    /// Keeps of `event` only the unit `key` (a unit's history as a partner reads it). What the
+    /// process said of the event goes: its messages may name the other units.
     pub fn only(event: &mut Event, key: &ItemKey) {
+        event.process_discrepancies.clear();
         event.items.retain(|k| k == key);
         event.children.retain(|k| k == key);
         event.inputs.retain(|k| k == key);
@@ -264,6 +266,7 @@ impl Partner {
     /// Keeps of `event` only the units this partner sees; `false` when none is left (the
     /// event is then not shown at all). Lots stay: they name no serial.
     pub async fn redact(&mut self, store: &dyn Store, event: &mut Event) -> Result<bool, AppError> {
+        event.process_discrepancies.clear();
         let mut any = false;
         for list in [
             &mut event.items,

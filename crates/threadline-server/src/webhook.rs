@@ -565,6 +565,8 @@ pub fn chat_message(lang: Lang, topics: &[Topic], stored: &StoredEvent) -> (Stri
     let e = &stored.event;
     let headline = if topics.contains(&Topic::Recall) {
         Alert::RecallHold
+    } else if topics.contains(&Topic::PastHold) {
+        Alert::PastHold
     } else if topics.contains(&Topic::QcFailed) {
         Alert::QcFailed
     } else if topics.contains(&Topic::Diversion) {

@@ -388,7 +388,7 @@ pub(crate) async fn snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreErro
             .collect::<Result<Vec<_>, StoreError>>()?,
         discrepancies: tx
             .query(
-                "SELECT seq, code, field, message FROM discrepancies ORDER BY seq, n",
+                "SELECT seq, code, field, message, kind FROM discrepancies ORDER BY seq, n",
                 &[],
             )
             .await

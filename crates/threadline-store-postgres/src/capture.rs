@@ -1257,6 +1257,8 @@ pub(crate) async fn project_events(
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
     let bodies = if head.is_some() {
+        // What the process said of a partner's event is kept in its body.
+        slice.stamp_process_discrepancies(events);
         threadline_store::batch::ledger_bodies(events, &slice.products)
     } else {
         Vec::new()
@@ -1301,8 +1303,14 @@ pub(crate) async fn project_events(
     write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;
     if !slice.discrepancies.is_empty() {
         // What the batch's EPCIS captures disagreed with, at their events' positions.
-        let (mut seqs, mut ns, mut codes, mut fields, mut messages) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut seqs, mut ns, mut codes, mut fields, mut messages, mut kinds) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         let mut n: HashMap<i64, i32> = HashMap::new();
         for (id, d) in &slice.discrepancies {
             let Some((seq, _)) = when.get(id) else {
@@ -1315,11 +1323,12 @@ pub(crate) async fn project_events(
             codes.push(d.code.as_str());
             fields.push(d.field.as_str());
             messages.push(d.message.as_str());
+            kinds.push(d.kind.as_str());
         }
         tx.execute(
-            "INSERT INTO discrepancies (seq, n, code, field, message)
-             SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])",
-            &[&seqs, &ns, &codes, &fields, &messages],
+            "INSERT INTO discrepancies (seq, n, code, field, message, kind)
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])",
+            &[&seqs, &ns, &codes, &fields, &messages, &kinds],
         )
         .await
         .map_err(db)?;

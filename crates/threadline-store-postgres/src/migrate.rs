@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         30,
         include_str!("../migrations/0030_genealogy_distinct.sql"),
     ),
+    (31, include_str!("../migrations/0031_discrepancy_kind.sql")),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

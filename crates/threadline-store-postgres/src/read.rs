@@ -622,7 +622,7 @@ pub(crate) async fn discrepancies(
 ) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
     let rows = c
         .query(
-            "SELECT e.event_id, d.code, d.field, d.message FROM events e JOIN discrepancies d ON d.seq = e.seq
+            "SELECT e.event_id, d.code, d.field, d.message, d.kind FROM events e JOIN discrepancies d ON d.seq = e.seq
              WHERE e.event_id = ANY($1) ORDER BY d.seq, d.n",
             &[&ids],
         )
@@ -633,7 +633,7 @@ pub(crate) async fn discrepancies(
         .collect()
 }
 
-/// A discrepancy from columns 1–3 of a row (`code, field, message`).
+/// A discrepancy from columns 1–4 of a row (`code, field, message, kind`).
 pub(crate) fn discrepancy(
     r: &tokio_postgres::Row,
 ) -> Result<threadline_domain::projection::Discrepancy, StoreError> {
@@ -641,5 +641,6 @@ pub(crate) fn discrepancy(
         code: col(r, 1)?,
         field: col(r, 2)?,
         message: col(r, 3)?,
+        kind: threadline_domain::projection::DiscrepancyKind::parse(&col::<String>(r, 4)?),
     })
 }

@@ -384,7 +384,7 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
         },
         discrepancies: {
             let mut stmt = c
-                .prepare("SELECT seq, code, field, message FROM discrepancies ORDER BY seq, n")
+                .prepare("SELECT seq, code, field, message, kind FROM discrepancies ORDER BY seq, n")
                 .map_err(db)?;
             let rows = stmt
                 .query_map([], |r| {
@@ -394,6 +394,9 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
                             code: r.get(1)?,
                             field: r.get(2)?,
                             message: r.get(3)?,
+                            kind: threadline_domain::projection::DiscrepancyKind::parse(
+                                &r.get::<_, String>(4)?,
+                            ),
                         },
                     ))
                 })

@@ -736,6 +736,8 @@ pub(crate) fn project_events(
         .apply_batch(events, &StatusRules, prefix_index)
         .map_err(StoreError::Invalid)?;
     let bodies = if head.is_some() {
+        // What the process said of a partner's event is kept in its body.
+        slice.stamp_process_discrepancies(events);
         threadline_store::batch::ledger_bodies(events, &slice.products)
     } else {
         Vec::new()
@@ -773,7 +775,7 @@ fn write_discrepancies(
     }
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO discrepancies (seq, n, code, field, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO discrepancies (seq, n, code, field, message, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(db)?;
     let mut n: HashMap<i64, i64> = HashMap::new();
@@ -782,7 +784,7 @@ fn write_discrepancies(
             continue;
         };
         let k = n.entry(*seq).or_default();
-        stmt.execute(params![seq, *k, d.code, d.field, d.message])
+        stmt.execute(params![seq, *k, d.code, d.field, d.message, d.kind.as_str()])
             .map_err(db)?;
         *k += 1;
     }

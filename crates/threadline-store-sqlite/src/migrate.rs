@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (27, include_str!("../migrations/0027_epcis_vocabulary.sql")),
     (28, include_str!("../migrations/0028_discrepancies.sql")),
     (29, include_str!("../migrations/0029_event_objects.sql")),
+    (31, include_str!("../migrations/0031_discrepancy_kind.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

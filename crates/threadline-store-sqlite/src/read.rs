@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use threadline_domain::codes::{ItemKey, LotKey};
 use threadline_domain::error::FieldError;
 use threadline_domain::ledger::{LedgerEntry, MasterChange};
-use threadline_domain::projection::ItemStatus;
+use threadline_domain::projection::{DiscrepancyKind, ItemStatus};
 use threadline_store::{
     EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
     StockLine, StoreError, StoredEvent, UnitState, Versioned, page_of,
@@ -804,7 +804,7 @@ pub(crate) fn discrepancies(
 ) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
     let mut stmt = c
         .prepare_cached(
-            "SELECT e.seq, d.code, d.field, d.message FROM events e JOIN discrepancies d ON d.seq = e.seq
+            "SELECT e.seq, d.code, d.field, d.message, d.kind FROM events e JOIN discrepancies d ON d.seq = e.seq
              WHERE e.event_id = ?1 ORDER BY d.n",
         )
         .map_err(db)?;
@@ -819,6 +819,7 @@ pub(crate) fn discrepancies(
                         code: r.get(1)?,
                         field: r.get(2)?,
                         message: r.get(3)?,
+                        kind: DiscrepancyKind::parse(&r.get::<_, String>(4)?),
                     },
                 ))
             })

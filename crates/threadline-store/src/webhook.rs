@@ -49,10 +49,14 @@ pub enum Topic {
     /// issued (`unknown`). A check is no ledger event: only a subscription that names this
     /// topic hears of checks, and its delivery carries the check instead of an event.
     SuspiciousCheck,
+    /// A partner's EPCIS event recorded although a unit it moved was on hold (QC, recall or
+    /// admin): Threadline's own API would have refused it (`on_hold`, `qc_hold`), and the unit
+    /// has taken the step all the same.
+    PastHold,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::Event,
         Topic::Hold,
         Topic::Release,
@@ -60,6 +64,7 @@ impl Topic {
         Topic::QcFailed,
         Topic::Diversion,
         Topic::SuspiciousCheck,
+        Topic::PastHold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +76,7 @@ impl Topic {
             Topic::QcFailed => "qc_failed",
             Topic::Diversion => "diversion",
             Topic::SuspiciousCheck => "suspicious_check",
+            Topic::PastHold => "past_hold",
         }
     }
 
@@ -100,6 +106,9 @@ impl Topic {
         }
         if event.fields.get("diversion").is_some_and(|d| !d.is_null()) {
             out.push(Topic::Diversion);
+        }
+        if threadline_domain::projection::past_hold(&event.process_discrepancies) {
+            out.push(Topic::PastHold);
         }
         out
     }
