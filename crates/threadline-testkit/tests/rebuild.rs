@@ -1,5 +1,9 @@
 //! The projection is a function of the ledger: after a long random sequence of operations
 //! (accepted and refused alike), rebuilding from the ledger gives exactly the live state.
+//! About a quarter of the events are a partner's reports (captured through the EPCIS binding:
+//! recorded past the state conflicts and the process rules, with their discrepancies), and
+//! the process definition changes halfway, so a rebuild replays events judged by two
+//! processes — and the discrepancies the first gave are read back from the ledger.
 
 #![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
@@ -26,6 +30,11 @@ struct Choice {
 }
 
 impl Choice {
+    /// Is this event a partner's report (`Event::epcis_capture`)?
+    fn partner(&self) -> bool {
+        (self.a + self.b + self.c).is_multiple_of(4)
+    }
+
     fn from_rng(r: &mut Rng) -> Choice {
         Choice {
             op: r.below(20) as u8,
@@ -141,13 +150,31 @@ async fn drive(s: &TestStore, ops: &[(Choice, bool)]) -> usize {
     let mut accepted = 0;
     let mut i = 0;
     let mut minutes = 10_000;
+    let mut changed = false;
     while i < ops.len() {
+        if !changed && i >= ops.len() / 2 {
+            // A stricter process from here on: what it refuses of a partner's report is a
+            // discrepancy the earlier process did not give.
+            put(
+                &**s,
+                "process",
+                json!({"steps": [
+                    {"operation": "ship", "from": ["in_stock"], "refuse_held": true},
+                    {"operation": "store", "from": ["in_stock", "in_production"], "refuse_held": true},
+                    {"operation": "sell", "from": ["in_transit"], "refuse_held": true}],
+                    "required_fields": [{"operation": "store", "fields": ["operator"]}]}),
+            )
+            .await;
+            changed = true;
+        }
         let n = if ops[i].1 { 2.min(ops.len() - i) } else { 1 };
         let batch: Vec<_> = ops[i..i + n]
             .iter()
             .filter_map(|(ch, _)| {
                 minutes -= 3;
-                try_event(event_for(ch, minutes)).ok()
+                let mut ev = try_event(event_for(ch, minutes)).ok()?;
+                ev.epcis_capture = ch.partner();
+                Some(ev)
             })
             .collect();
         i += n;
@@ -176,6 +203,23 @@ async fn run(s: TestStore, seed: u64) {
     assert!(
         accepted > 100,
         "too few accepted events to exercise the projection: {accepted}"
+    );
+    // The partner's reports were recorded past the process and the state alike.
+    let snap = s.snapshot().await.unwrap();
+    let codes = |kind| {
+        snap.discrepancies
+            .iter()
+            .filter(|(_, d)| d.kind == kind)
+            .map(|(_, d)| d.code.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let process = codes(threadline_domain::projection::DiscrepancyKind::Process);
+    for code in ["in_container", "qc_hold", "missing_field", "not_in_stock"] {
+        assert!(process.contains(code), "seed {seed}: no {code} in {process:?}");
+    }
+    assert!(
+        !codes(threadline_domain::projection::DiscrepancyKind::State).is_empty(),
+        "seed {seed}: no state discrepancy"
     );
     check_invariants(&s, &format!("seed {seed}")).await;
 }
