@@ -283,7 +283,7 @@ mod required_fields {
     use super::*;
     use crate::event::{CaptureContext, EventRequest};
     use crate::master::Product;
-    use crate::projection::{ItemState, Slice, StatusRules};
+    use crate::projection::{DiscrepancyKind, ItemState, Slice, StatusRules};
 
     fn inspect(fields: serde_json::Value) -> Event {
         let req: EventRequest = serde_json::from_value(serde_json::json!({
@@ -354,5 +354,70 @@ mod required_fields {
                 .apply(&inspect(serde_json::json!({})), &StatusRules)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_partners_event_past_a_required_field_keeps_the_discrepancy_in_its_body() {
+        let mut slice = Slice::default();
+        let product: Product = serde_json::from_value(
+            serde_json::json!({"code": "PUMP", "name": "Infusion pump", "tracking": "serial"}),
+        )
+        .unwrap();
+        slice.products.insert(product.code.clone(), product);
+        let key: crate::ItemKey =
+            serde_json::from_value(serde_json::json!({"product": "PUMP", "serial": "P1"})).unwrap();
+        let unit = ItemState {
+            status: ItemStatus::InStock,
+            holds: 0,
+            location: None,
+            custodian: None,
+            lot: None,
+            parent: None,
+            attributes: Default::default(),
+        };
+        slice.items.insert(key.clone(), Some(unit.clone()));
+        slice.process.required_fields.push(FieldRule {
+            operation: Operation::Inspect,
+            category: None,
+            fields: vec!["inspector".into()],
+        });
+        let mut reported = inspect(serde_json::json!({}));
+        reported.epcis_capture = true;
+        slice.apply(&reported, &StatusRules).unwrap();
+        let found: Vec<(&str, &str, DiscrepancyKind)> = slice
+            .discrepancies
+            .iter()
+            .map(|(_, d)| (d.code.as_str(), d.field.as_str(), d.kind))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "missing_field",
+                "fields.inspector",
+                DiscrepancyKind::Process
+            )]
+        );
+        let mut events = vec![reported.clone()];
+        slice.stamp_process_discrepancies(&mut events);
+        assert_eq!(events[0].process_discrepancies.len(), 1);
+        // The body carries it; the EPCIS form does not change.
+        let body = crate::ledger::EntryRef::Event(&events[0]).body();
+        assert!(body.contains("\"process_discrepancies\""), "{body}");
+
+        // A replay under a process that requires nothing reads it back from the body, and
+        // never computes one the body lacks.
+        let mut replay = Slice::default();
+        replay.replay = true;
+        replay.products = slice.products.clone();
+        replay.items.insert(key, Some(unit));
+        let read = crate::ledger::event_from_body(&body).unwrap();
+        replay.apply(&read, &StatusRules).unwrap();
+        assert_eq!(replay.discrepancies, slice.discrepancies);
+        assert!(replay.process_discrepancies().is_empty());
+        let mut older = reported;
+        older.id = uuid::Uuid::now_v7();
+        replay.discrepancies.clear();
+        replay.apply(&older, &StatusRules).unwrap();
+        assert!(replay.discrepancies.is_empty());
     }
 }

@@ -233,28 +233,36 @@ impl DiscrepancyKind {
 ///   moved (the partner repacked it without reporting the unpacking);
 /// - `location_required`: a lot quantity taken with no place to take it from moves no stock;
 /// - `insufficient_quantity`: what is on hand there is taken (stock never goes below zero);
-/// - `item_scrapped` on a transformation's input: the input stays as it is (consumed or
-///   scrapped) and the genealogy records it as an input all the same;
+/// - `item_scrapped`: a unit that no longer exists (consumed, scrapped, voided) stays as it
+///   is — no status, place, custody, attribute, hold or new containment —; as a
+///   transformation's input the genealogy records it as an input all the same;
+/// - `duplicate_serial`: a unit an object ADD commissions again keeps what it was
+///   commissioned with (the partner's ILMD, place and status do not overwrite it);
 /// - `unknown_serial` / `unknown_lot`: a unit or lot of a known product that Threadline never
 ///   registered is registered on first use, from the partner's event ([`Slice::first_seen`]):
 ///   Threadline did not see it made.
 ///
-/// Everything else — unknown products, places and parties, the process rules, a repeated
-/// event — is refused as from Threadline's own API.
+/// (The units these two leave as they are: [`Slice::untouched`].) The process rules have their
+/// own list ([`past_process`]). Everything else — unknown products, places and parties,
+/// `assembly_cycle` (a unit cannot be recorded inside itself consistently: one place, one
+/// parent, no cycle), `not_in_pool`, a repeated event — is refused as from Threadline's own
+/// API.
 pub fn tolerated(e: &FieldError) -> bool {
-    match e.code {
-        "unknown_serial" | "unknown_lot" => true,
-        "not_in_parent"
-        | "already_packed"
-        | "already_assembled"
-        | "location_required"
-        | "insufficient_quantity" => true,
-        "item_scrapped" => e.field.as_deref().is_some_and(|f| f.starts_with("inputs[")),
-        _ => false,
-    }
+    matches!(
+        e.code,
+        "unknown_serial"
+            | "unknown_lot"
+            | "not_in_parent"
+            | "already_packed"
+            | "already_assembled"
+            | "location_required"
+            | "insufficient_quantity"
+            | "item_scrapped"
+            | "duplicate_serial"
+    )
 }
 
-/// Is this refusal one of the process definition's ([`Slice::check_process`]) that an EPCIS
+/// Is this refusal one of the process definition's (`Slice::check_process`) that an EPCIS
 /// capture is recorded past? What the projection does instead is a rule of its own, which does
 /// not read the process (a rebuild does not have the process the event was captured under):
 /// - `out_of_sequence`, `not_in_stock`, `already_shipped`, `already_sold`: the event's status
@@ -837,10 +845,38 @@ impl Slice {
         ev.items
             .iter()
             .filter_map(|k| {
-                let parent = self.item(k)?.parent.clone()?;
+                let state = self.item(k).filter(|s| !s.status.is_final())?;
+                let parent = state.parent.clone()?;
                 (self.is_container(&parent) && !ev.items.contains(&parent))
                     .then(|| (parent, k.clone()))
             })
+            .collect()
+    }
+
+    /// The units a partner's EPCIS event names that keep their state whatever it says: a unit
+    /// that no longer exists physically (consumed, scrapped, voided: `item_scrapped`) takes no
+    /// status, place, custody, attribute or hold and goes into nothing, nor does anything go
+    /// into it — a used-up transformation input still gets its genealogy links —; a unit an
+    /// object ADD commissions again (`duplicate_serial`) keeps what it was commissioned with.
+    /// A rule of the state, recomputed alike by a rebuild; empty for Threadline's own events,
+    /// which refuse both.
+    pub fn untouched(&self, ev: &Event) -> HashSet<ItemKey> {
+        if !ev.epcis_capture || ev.corrects.is_some() {
+            return HashSet::new();
+        }
+        let creating = matches!((ev.kind, ev.action), (EventKind::Object, Some(Action::Add)));
+        ev.item_refs()
+            .filter(|(k, role)| {
+                self.item(k).is_some_and(|s| {
+                    if creating && *role == crate::event::Role::Subject {
+                        // Commissioning over a pool serial is no duplicate.
+                        !(s.status.is_pooled() && ev.allocation.is_none())
+                    } else {
+                        s.status.is_final()
+                    }
+                })
+            })
+            .map(|(k, _)| k.clone())
             .collect()
     }
 
@@ -1750,6 +1786,9 @@ impl Slice {
         for k in seen_lots {
             self.ensure_lot(k, ev);
         }
+        // What a partner's event names that no longer exists, or that it commissions again,
+        // keeps its state.
+        let untouched = self.untouched(ev);
         let at = ev.biz_location.clone();
         let custody = custody_after(ev);
         // What this event sets, noted for a correction later in the batch.
@@ -1783,6 +1822,9 @@ impl Slice {
         match (ev.kind, ev.action) {
             (EventKind::Object, Some(Action::Add)) => {
                 for k in &ev.items {
+                    if untouched.contains(k) {
+                        continue;
+                    }
                     self.new_item(k, ev, status.unwrap_or(ItemStatus::InProduction));
                 }
             }
@@ -1790,6 +1832,7 @@ impl Slice {
                 let attributes: Vec<(ItemKey, String, serde_json::Value)> = ev
                     .items
                     .iter()
+                    .filter(|k| !untouched.contains(*k))
                     .flat_map(|k| {
                         let product = self.products.get(&k.product);
                         ev.fields
@@ -1814,6 +1857,9 @@ impl Slice {
                     self.unlink(&parent, &k, ev);
                 }
                 for k in &self.with_contents(&ev.items) {
+                    if untouched.contains(k) {
+                        continue;
+                    }
                     let later = later(self, k);
                     if let Some(s) = self.touch_item(k) {
                         if let Some(st) = status
@@ -1848,7 +1894,11 @@ impl Slice {
                 if let Some(parent) = &ev.parent {
                     match action {
                         Action::Add | Action::Observe if action == Action::Add => {
+                            // Nothing is put into, or taken into, what no longer exists.
                             for c in &ev.children {
+                                if untouched.contains(c) || untouched.contains(parent) {
+                                    continue;
+                                }
                                 self.link(parent, c, kind, ev);
                             }
                             for q in &ev.child_lots {
@@ -1907,6 +1957,9 @@ impl Slice {
                 }
                 for k in &ev.outputs {
                     let st = status.unwrap_or(ItemStatus::InProduction);
+                    if untouched.contains(k) {
+                        continue;
+                    }
                     match self.touch_item(k) {
                         Some(s) => {
                             s.status = st;
@@ -2002,6 +2055,9 @@ impl Slice {
                 HoldChange::Release(k) => *holds &= !k.bit(),
             };
             for k in &self.with_contents(&ev.items) {
+                if untouched.contains(k) {
+                    continue;
+                }
                 if let Some(s) = self.touch_item(k) {
                     apply(&mut s.holds);
                 }

@@ -2908,7 +2908,8 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// A partner's event recorded past a process rule: code, zh-CN, en.
+/// A partner's event recorded past a process rule, or past a state it cannot change (a unit
+/// commissioned again, a unit that no longer exists): code, zh-CN, en.
 const PAST_PROCESS: &[(&str, &str, &str)] = &[
     (
         "out_of_sequence",
@@ -2949,6 +2950,16 @@ const PAST_PROCESS: &[(&str, &str, &str)] = &[
         "missing_field",
         "合作方事件缺少流程要求的字段：按缺失记录",
         "The partner's event lacks a field the process requires: recorded as missing",
+    ),
+    (
+        "duplicate_serial",
+        "合作方再次赋码已登记的序列号：单品保持原有信息",
+        "A partner commissioned a serial already registered: the unit keeps what it had",
+    ),
+    (
+        "item_scrapped",
+        "单品已报废或已耗用，合作方的事件仍提及它：单品状态不变",
+        "A partner's event names a unit already scrapped or used up: its state is unchanged",
     ),
 ];
 

@@ -48,39 +48,63 @@ async fn setup(s: &TestStore) -> Api {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let all: Vec<Value> = (1..=8).map(|i| unit(&format!("P{i}"))).collect();
-    recorded(&api, json!({"type": "object", "action": "ADD", "event_time": at(100),
+    recorded(
+        &api,
+        json!({"type": "object", "action": "ADD", "event_time": at(100),
         "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
-        "items": all, "ilmd": {"color": "black"}}))
+        "items": all, "ilmd": {"color": "black"}}),
+    )
     .await;
     let stocked: Vec<Value> = (2..=7).map(|i| unit(&format!("P{i}"))).collect();
-    recorded(&api, json!({"type": "object", "action": "OBSERVE", "event_time": at(90),
+    recorded(
+        &api,
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(90),
         "biz_step": "storing", "disposition": "sellable_not_accessible",
-        "biz_location": "SZ-WH-A1", "items": stocked}))
+        "biz_location": "SZ-WH-A1", "items": stocked}),
+    )
     .await;
-    recorded(&api, json!({"type": "object", "action": "OBSERVE", "event_time": at(80),
+    recorded(
+        &api,
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(80),
         "biz_step": "inspecting", "disposition": "non_conformant", "items": [unit("P2")],
-        "hold": {"place": "qc"}}))
+        "hold": {"place": "qc"}}),
+    )
     .await;
-    recorded(&api, json!({"type": "object", "action": "OBSERVE", "event_time": at(80),
-        "biz_step": "inspecting", "items": [unit("P7")], "hold": {"place": "admin"}}))
+    recorded(
+        &api,
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(80),
+        "biz_step": "inspecting", "items": [unit("P7")], "hold": {"place": "admin"}}),
+    )
     .await;
     for serial in ["P3", "P4"] {
-        recorded(&api, json!({"type": "object", "action": "OBSERVE", "event_time": at(70),
+        recorded(
+            &api,
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(70),
             "biz_step": "shipping", "disposition": "in_transit", "items": [unit(serial)],
-            "destinations": [{"type": "owning_party", "id": "DIST-GD"}]}))
+            "destinations": [{"type": "owning_party", "id": "DIST-GD"}]}),
+        )
         .await;
     }
-    recorded(&api, json!({"type": "object", "action": "OBSERVE", "event_time": at(60),
+    recorded(
+        &api,
+        json!({"type": "object", "action": "OBSERVE", "event_time": at(60),
         "biz_step": "retail_selling", "disposition": "retail_sold", "items": [unit("P4")],
-        "destinations": [{"type": "owning_party", "id": "CUST1"}]}))
+        "destinations": [{"type": "owning_party", "id": "CUST1"}]}),
+    )
     .await;
-    recorded(&api, json!({"type": "object", "action": "ADD", "event_time": at(65),
+    recorded(
+        &api,
+        json!({"type": "object", "action": "ADD", "event_time": at(65),
         "biz_step": "commissioning", "disposition": "sellable_not_accessible",
-        "biz_location": "SZ-WH-A1", "items": [{"product": "CASE", "serial": CASE}]}))
+        "biz_location": "SZ-WH-A1", "items": [{"product": "CASE", "serial": CASE}]}),
+    )
     .await;
-    recorded(&api, json!({"type": "aggregation", "action": "ADD", "event_time": at(60),
+    recorded(
+        &api,
+        json!({"type": "aggregation", "action": "ADD", "event_time": at(60),
         "biz_step": "packing", "biz_location": "SZ-WH-A1",
-        "parent": {"product": "CASE", "serial": CASE}, "children": [unit("P5")]}))
+        "parent": {"product": "CASE", "serial": CASE}, "children": [unit("P5")]}),
+    )
     .await;
     let mut process = api.get("/api/v1/process").await.body;
     process.as_object_mut().unwrap().remove("version");
@@ -164,7 +188,12 @@ store_test!(
         let snap = s.store.snapshot().await.unwrap();
         for (serial, own, code, _) in steps() {
             let r = api.post("/api/v1/events", own).await;
-            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{serial}: {:?}", r.body);
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{serial}: {:?}",
+                r.body
+            );
             let field = if code == "missing_field" {
                 "fields.operator"
             } else {
@@ -346,5 +375,201 @@ store_test!(
         assert_eq!(s.store.snapshot().await.unwrap(), live);
         invariants::check(&*s.store, "after a partner's events past the process").await;
         assert!(s.store.verify().await.unwrap().first_break.is_none());
+    }
+);
+
+fn board(serial: &str) -> String {
+    format!("urn:threadline:unit:BOARD:{serial}")
+}
+
+store_test!(
+    a_unit_commissioned_again_or_no_longer_there_keeps_its_state_and_a_cycle_is_refused,
+    |s: TestStore| async move {
+        let api = setup(&s).await;
+        recorded(
+            &api,
+            json!({"type": "object", "action": "ADD", "event_time": at(50),
+            "biz_step": "commissioning", "disposition": "active", "biz_location": "SZ-L1",
+            "items": [{"product": "BOARD", "serial": "B1"}, {"product": "BOARD", "serial": "B2"},
+                {"product": "BOARD", "serial": "B3"}]}),
+        )
+        .await;
+        recorded(
+            &api,
+            json!({"type": "object", "action": "DELETE", "event_time": at(40),
+            "biz_step": "destroying", "items": [{"product": "BOARD", "serial": "B2"}]}),
+        )
+        .await;
+        recorded(
+            &api,
+            json!({"type": "aggregation", "action": "ADD", "event_time": at(40),
+            "biz_step": "assembling", "parent": {"product": "BOARD", "serial": "B1"},
+            "children": [{"product": "BOARD", "serial": "B3"}]}),
+        )
+        .await;
+
+        // Threadline's own API refuses each, with nothing written.
+        let before = api.ledger_len().await;
+        let again = json!({"type": "object", "action": "ADD", "event_time": at(10),
+            "biz_step": "commissioning", "disposition": "sellable_not_accessible",
+            "biz_location": "SZ-WH-A2", "items": [{"product": "BOARD", "serial": "B1"}]});
+        let stored = json!({"type": "object", "action": "OBSERVE", "event_time": at(10),
+            "biz_step": "storing", "disposition": "sellable_not_accessible",
+            "biz_location": "SZ-WH-A2", "items": [{"product": "BOARD", "serial": "B2"}],
+            "fields": {"operator": "Wu"}});
+        let packed = json!({"type": "aggregation", "action": "ADD", "event_time": at(10),
+            "biz_step": "packing", "biz_location": "SZ-WH-A1",
+            "parent": {"product": "CASE", "serial": CASE},
+            "children": [{"product": "BOARD", "serial": "B2"}]});
+        for (ev, status, code, field) in [
+            (
+                &again,
+                StatusCode::CONFLICT,
+                "duplicate_serial",
+                "items[0].serial",
+            ),
+            (
+                &stored,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "item_scrapped",
+                "items[0].serial",
+            ),
+            (
+                &packed,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "item_scrapped",
+                "children[0].serial",
+            ),
+        ] {
+            let r = api.post("/api/v1/events", ev.clone()).await;
+            assert_eq!(r.status, status, "{:?}", r.body);
+            assert_eq!(
+                r.codes(),
+                [(code.to_owned(), field.to_owned())],
+                "{:?}",
+                r.body
+            );
+        }
+        assert_eq!(api.ledger_len().await, before);
+
+        // A partner's reports of the same are recorded, each with its discrepancy.
+        let job = capture(
+            &api,
+            vec![
+                json!({"type": "ObjectEvent", "eventTime": at(10), "eventTimeZoneOffset": "+08:00",
+                    "action": "ADD", "bizStep": "commissioning",
+                    "disposition": "sellable_not_accessible", "epcList": [board("B1")],
+                    "bizLocation": {"id": "urn:threadline:loc:SZ-WH-A2"}}),
+                json!({"type": "ObjectEvent", "eventTime": at(10), "eventTimeZoneOffset": "+08:00",
+                    "action": "OBSERVE", "bizStep": "storing",
+                    "disposition": "sellable_not_accessible", "epcList": [board("B2")],
+                    "bizLocation": {"id": "urn:threadline:loc:SZ-WH-A2"}}),
+                json!({"type": "AggregationEvent", "eventTime": at(10),
+                    "eventTimeZoneOffset": "+08:00", "action": "ADD", "bizStep": "packing",
+                    "parentID": format!("urn:threadline:unit:CASE:{CASE}"),
+                    "childEPCs": [board("B2")],
+                    "bizLocation": {"id": "urn:threadline:loc:SZ-WH-A1"}}),
+            ],
+        )
+        .await;
+        assert_eq!(job["success"], true, "{job:#}");
+        let listed: Vec<(&str, &str, &str)> = job["discrepancies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["title"].as_str().unwrap(),
+                    d["field"].as_str().unwrap(),
+                    d["kind"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "duplicate_serial",
+                    "epcisBody.eventList[0].epcList[0]",
+                    "state"
+                ),
+                // The process (moving stock requires an operator) judged it too.
+                (
+                    "missing_field",
+                    "epcisBody.eventList[1].fields.operator",
+                    "process"
+                ),
+                (
+                    "item_scrapped",
+                    "epcisBody.eventList[1].epcList[0]",
+                    "state"
+                ),
+                (
+                    "item_scrapped",
+                    "epcisBody.eventList[2].childEPCs[0]",
+                    "state"
+                ),
+            ],
+            "{job:#}"
+        );
+        assert_eq!(api.ledger_len().await, before + 3);
+        // B1 keeps what it was commissioned with; B2 stays scrapped where it was, in nothing.
+        let b1 = api.item("BOARD", "B1").await;
+        assert_eq!(
+            (&b1["status"], &b1["location"]),
+            (&json!("in_production"), &json!("SZ-L1")),
+            "{b1:#}"
+        );
+        let b2 = api.item("BOARD", "B2").await;
+        assert_eq!(b2["status"], "scrapped", "{b2:#}");
+        assert_ne!(b2["location"], "SZ-WH-A2", "{b2:#}");
+        assert!(b2["parent"].is_null(), "{b2:#}");
+        assert_eq!(
+            api.item("CASE", CASE).await["children"],
+            json!([unit("P5")])
+        );
+        for (serial, code) in [("B1", "duplicate_serial"), ("B2", "item_scrapped")] {
+            let passport = api
+                .get(&format!("/api/v1/items/BOARD/{serial}/passport"))
+                .await;
+            assert!(
+                passport.body["timeline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["discrepancies"][0]["code"] == code),
+                "{serial}: {:#}",
+                passport.body
+            );
+        }
+
+        // A cycle cannot be recorded consistently: a partner's is refused, nothing written.
+        let before = api.ledger_len().await;
+        let job = capture(
+            &api,
+            vec![json!({"type": "AggregationEvent", "eventTime": at(5),
+                "eventTimeZoneOffset": "+08:00", "action": "ADD", "bizStep": "assembling",
+                "parentID": board("B3"), "childEPCs": [board("B1")]})],
+        )
+        .await;
+        assert_eq!(job["success"], false, "{job:#}");
+        assert!(
+            job["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["title"] == "assembly_cycle"),
+            "{job:#}"
+        );
+        assert_eq!(api.ledger_len().await, before);
+
+        let live = s.store.snapshot().await.unwrap();
+        s.store.rebuild().await.unwrap();
+        assert_eq!(s.store.snapshot().await.unwrap(), live);
+        invariants::check(
+            &*s.store,
+            "after a partner's reports of units it cannot change",
+        )
+        .await;
     }
 );

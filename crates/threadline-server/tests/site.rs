@@ -958,7 +958,8 @@ store_test!(
         }
 
         // DG's job, under `proceed` with one event the ledger refuses (a unit commissioned
-        // twice — a unit never made is registered from a partner's event, not refused): one
+        // without the attribute its product requires — a unit never made is registered from a
+        // partner's event, and one commissioned twice keeps its state, neither refused): one
         // record for the event captured, none for the refusal; SZ does not read it.
         let job = capture(
             &dg,
@@ -969,7 +970,7 @@ store_test!(
         let id = job.trim_start_matches("/epcis/capture/").to_owned();
         let r = dg.get(&job).await;
         assert_eq!(r.body["success"], false, "{:?}", r.body);
-        // Every error names the first event, and it is refused as a serial made twice.
+        // Every error names the first event, and it is refused for the attribute it lacks.
         let errors = r.body["errors"].as_array().unwrap();
         assert!(
             errors.iter().all(|e| e["field"]
@@ -978,7 +979,7 @@ store_test!(
             "{errors:?}"
         );
         assert!(
-            errors.iter().any(|e| e["title"] == "duplicate_serial"),
+            errors.iter().any(|e| e["title"] == "missing_attribute"),
             "{errors:?}"
         );
         assert_eq!(sz.get(&job).await.status, StatusCode::NOT_FOUND);

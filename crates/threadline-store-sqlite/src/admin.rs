@@ -384,7 +384,9 @@ pub(crate) fn snapshot(c: &Connection) -> Result<Snapshot, StoreError> {
         },
         discrepancies: {
             let mut stmt = c
-                .prepare("SELECT seq, code, field, message, kind FROM discrepancies ORDER BY seq, n")
+                .prepare(
+                    "SELECT seq, code, field, message, kind FROM discrepancies ORDER BY seq, n",
+                )
                 .map_err(db)?;
             let rows = stmt
                 .query_map([], |r| {

@@ -784,8 +784,15 @@ fn write_discrepancies(
             continue;
         };
         let k = n.entry(*seq).or_default();
-        stmt.execute(params![seq, *k, d.code, d.field, d.message, d.kind.as_str()])
-            .map_err(db)?;
+        stmt.execute(params![
+            seq,
+            *k,
+            d.code,
+            d.field,
+            d.message,
+            d.kind.as_str()
+        ])
+        .map_err(db)?;
         *k += 1;
     }
     Ok(())

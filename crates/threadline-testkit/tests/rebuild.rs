@@ -215,7 +215,10 @@ async fn run(s: TestStore, seed: u64) {
     };
     let process = codes(threadline_domain::projection::DiscrepancyKind::Process);
     for code in ["in_container", "qc_hold", "missing_field", "not_in_stock"] {
-        assert!(process.contains(code), "seed {seed}: no {code} in {process:?}");
+        assert!(
+            process.contains(code),
+            "seed {seed}: no {code} in {process:?}"
+        );
     }
     assert!(
         !codes(threadline_domain::projection::DiscrepancyKind::State).is_empty(),
