@@ -15,8 +15,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 /// Options of one capture run.
 #[derive(Debug, Clone)]
 pub struct CaptureBench {
-    /// `sqlite:` (a fresh temporary file) or a PostgreSQL URL (a fresh schema is NOT created:
-    /// point it at an empty database).
+    /// `sqlite:` (a fresh temporary file per run) or a PostgreSQL URL (a fresh schema on that
+    /// server per run, dropped after it).
     pub db: Option<String>,
     pub events: usize,
     pub batch: usize,
@@ -242,7 +242,15 @@ pub(crate) fn write_figures(
 /// events per second.
 async fn http_run(db_url: &str, n: usize, batch: usize, clients: usize) -> anyhow::Result<f64> {
     let now = Utc::now();
-    let store = crate::open_store(db_url, "process").await?;
+    let (store, _schema): (std::sync::Arc<dyn threadline_store::Store>, _) =
+        if crate::is_postgres(db_url) {
+            let (store, guard) = threadline_store_postgres::testing::fresh_schema(db_url)
+                .await
+                .context("making a fresh schema for the run")?;
+            (std::sync::Arc::new(store), Some(guard))
+        } else {
+            (crate::open_store(db_url, "process").await?, None)
+        };
     setup(&*store, now).await?;
     let token = token(&*store, threadline_domain::access::Role::Production, now).await?;
     let bodies: Vec<Vec<u8>> = (0..n)

@@ -27,6 +27,30 @@ async fn capture_bench_runs_at_a_tiny_size() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_bench_runs_twice_on_postgres() {
+    // Each run on a schema of its own: a second run used to find the first's master data and
+    // stop, refused.
+    let Ok(url) = std::env::var("THREADLINE_TEST_PG") else {
+        eprintln!("THREADLINE_TEST_PG is not set: skipped");
+        return;
+    };
+    let mut out = Vec::new();
+    let opts = threadline::bench::CaptureBench {
+        db: Some(url),
+        events: 200,
+        batch: 100,
+        clients: 1,
+        runs: 2,
+    };
+    let figures = threadline::bench::capture(opts, &mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(figures.len(), 1, "{text}");
+    assert!(figures[0].min > 0.0, "{figures:?}");
+    assert!(text.contains("run 2: capture"), "{text}");
+    assert!(text.contains("1 client, PostgreSQL"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epcis_bench_runs_at_a_tiny_size() {
     let mut out = Vec::new();
     let opts = threadline::bench_epcis::EpcisBench {
