@@ -1188,9 +1188,15 @@ pub fn endpoint_party_code(s: &str) -> Result<PartyCode, FieldError> {
     PartyCode::parse(s)
 }
 
+/// The prefix of Threadline's custom-field namespace (`urn:threadline:field:`) in the EPCIS
+/// documents it writes (`threadline-epcis` declares it in their `@context`): a custom field
+/// `operator` is the user extension `tlf:operator`.
+pub const FIELD_EXTENSION_PREFIX: &str = "tlf";
+
 /// The EPCIS name of a field of Threadline's event (`items[0].serial` → `epcList[0]`,
 /// `child_lots[1].quantity` → `childQuantityList[1].quantity`, `biz_location` →
-/// `bizLocation.id`); anything else unchanged.
+/// `bizLocation.id`, a custom field `fields.operator` → the user extension `tlf:operator`);
+/// anything else unchanged.
 pub fn epcis_field(field: &str) -> String {
     let cut = field.find(['[', '.']).unwrap_or(field.len());
     let (name, rest) = field.split_at(cut);
@@ -1221,6 +1227,11 @@ pub fn epcis_field(field: &str) -> String {
         "biz_transactions" => format!("bizTransactionList{index}"),
         "sources" => format!("sourceList{index}"),
         "destinations" => format!("destinationList{index}"),
+        // A custom field travels in EPCIS as a user extension of Threadline's field namespace
+        // (`urn:threadline:field:`), under the prefix Threadline's own documents declare for it.
+        "fields" if index.is_empty() && !inner.is_empty() => {
+            format!("{FIELD_EXTENSION_PREFIX}:{inner}")
+        }
         _ => field.to_owned(),
     }
 }

@@ -391,11 +391,7 @@ mod required_fields {
             .collect();
         assert_eq!(
             found,
-            [(
-                "missing_field",
-                "fields.inspector",
-                DiscrepancyKind::Process
-            )]
+            [("missing_field", "tlf:inspector", DiscrepancyKind::Process)]
         );
         let mut events = vec![reported.clone()];
         slice.stamp_process_discrepancies(&mut events);

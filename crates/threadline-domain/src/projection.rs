@@ -248,19 +248,21 @@ impl DiscrepancyKind {
 /// parent, no cycle), `not_in_pool`, a repeated event — is refused as from Threadline's own
 /// API.
 pub fn tolerated(e: &FieldError) -> bool {
-    matches!(
-        e.code,
-        "unknown_serial"
-            | "unknown_lot"
-            | "not_in_parent"
-            | "already_packed"
-            | "already_assembled"
-            | "location_required"
-            | "insufficient_quantity"
-            | "item_scrapped"
-            | "duplicate_serial"
-    )
+    TOLERATED.contains(&e.code)
 }
+
+/// The codes [`tolerated`] lists: a discrepancy of kind `state` has one of them.
+pub const TOLERATED: &[&str] = &[
+    "unknown_serial",
+    "unknown_lot",
+    "not_in_parent",
+    "already_packed",
+    "already_assembled",
+    "location_required",
+    "insufficient_quantity",
+    "item_scrapped",
+    "duplicate_serial",
+];
 
 /// Is this refusal one of the process definition's (`Slice::check_process`) that an EPCIS
 /// capture is recorded past? What the projection does instead is a rule of its own, which does
@@ -277,24 +279,29 @@ pub fn tolerated(e: &FieldError) -> bool {
 /// `not_a_container` and `container_not_empty` are refused still: the first asks for a product
 /// to be defined as a container, the second would leave units packed in a scrapped container.
 pub fn past_process(e: &FieldError) -> bool {
-    matches!(
-        e.code,
-        "out_of_sequence"
-            | "not_in_stock"
-            | "already_shipped"
-            | "already_sold"
-            | "on_hold"
-            | "qc_hold"
-            | "in_container"
-            | "missing_field"
-    )
+    PAST_PROCESS.contains(&e.code)
 }
+
+/// The codes [`past_process`] lists: a discrepancy of kind `process` has one of them.
+pub const PAST_PROCESS: &[&str] = &[
+    "out_of_sequence",
+    "not_in_stock",
+    "already_shipped",
+    "already_sold",
+    "on_hold",
+    "qc_hold",
+    "in_container",
+    "missing_field",
+];
+
+/// The codes a partner's event past a hold is recorded with ([`past_hold`]).
+pub const PAST_HOLD: &[&str] = &["on_hold", "qc_hold"];
 
 /// Do these discrepancies say a unit was on hold when the partner's event moved it?
 pub fn past_hold(discrepancies: &[Discrepancy]) -> bool {
     discrepancies
         .iter()
-        .any(|d| matches!(d.code.as_str(), "on_hold" | "qc_hold"))
+        .any(|d| PAST_HOLD.contains(&d.code.as_str()))
 }
 
 /// Which status an event leaves its units in. The default follows CBV dispositions; the

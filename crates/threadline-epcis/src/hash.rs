@@ -52,7 +52,7 @@ impl Default for Context {
             ("xsd", "http://www.w3.org/2001/XMLSchema#"),
             ("threadline", THREADLINE_NS),
             ("tla", ATTRIBUTE_NS),
-            ("tlf", FIELD_NS),
+            (threadline_domain::event::FIELD_EXTENSION_PREFIX, FIELD_NS),
         ] {
             prefixes.insert(p.to_owned(), iri.to_owned());
         }

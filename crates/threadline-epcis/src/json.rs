@@ -1270,7 +1270,11 @@ pub fn event_json(ev: &Event, catalogue: &Catalogue) -> Map<String, Value> {
         put(&mut o, "threadline:allocation", json!(a));
     }
     for (k, x) in &ev.fields {
-        put(&mut o, &format!("tlf:{k}"), x.clone());
+        put(
+            &mut o,
+            &format!("{}:{k}", threadline_domain::event::FIELD_EXTENSION_PREFIX),
+            x.clone(),
+        );
     }
     if let Some(Value::Object(ext)) = ev.epcis.get("extensions") {
         o.extend(ext.clone());
@@ -1304,7 +1308,10 @@ pub fn document_context<'a>(events: impl IntoIterator<Item = &'a Event>) -> Valu
     let mut own = Map::new();
     own.insert("threadline".into(), json!(THREADLINE_NS));
     own.insert("tla".into(), json!(ATTRIBUTE_NS));
-    own.insert("tlf".into(), json!(FIELD_NS));
+    own.insert(
+        threadline_domain::event::FIELD_EXTENSION_PREFIX.into(),
+        json!(FIELD_NS),
+    );
     own.insert("cbvmda".into(), json!(CBVMDA_NS));
     for ev in events {
         if let Some(Value::Object(c)) = ev.epcis.get("@context") {

@@ -285,6 +285,19 @@ pub enum Msg {
     AuthenticityAlerts,
     AuthenticityHint,
     NoAuthenticityAlerts,
+    PartnerReports,
+    PartnerReportsHint,
+    PastHoldReports,
+    PastHoldHint,
+    NoPastHold,
+    RecentPartnerReports,
+    NoPartnerReports,
+    DiscrepanciesLast30Days,
+    PastHoldLast30Days,
+    ReportedUnit,
+    EventTime,
+    WhatDiffers,
+    ReportField,
     Verdict,
     Diversions,
     DiversionsHint,
@@ -1010,6 +1023,42 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         (Lang::En, AuthenticityHint) => {
             "Codes checked from outside that were suspicious or not issued by us (latest 20)."
         }
+        (Lang::Zh, PartnerReports) => "合作方报告",
+        (Lang::En, PartnerReports) => "Partner reports",
+        (Lang::Zh, PartnerReportsHint) => {
+            "合作方通过 EPCIS 报告的事件已照记，但与系统的状态或流程不符（最近 30 天内收到的）。"
+        }
+        (Lang::En, PartnerReportsHint) => {
+            "Events partners reported through EPCIS, recorded although Threadline's state or process disagreed (received in the last 30 days)."
+        }
+        (Lang::Zh, PastHoldReports) => "越过冻结的报告",
+        (Lang::En, PastHoldReports) => "Reports past a hold",
+        (Lang::Zh, PastHoldHint) => {
+            "冻结本应拦下出货：合作方报告移动了冻结中的单元（最近 20 条）。请核查。"
+        }
+        (Lang::En, PastHoldHint) => {
+            "A hold is there to stop a shipment: a partner reported moving these units while they were on hold (latest 20). Look into each."
+        }
+        (Lang::Zh, NoPastHold) => "最近 30 天没有合作方报告越过冻结。",
+        (Lang::En, NoPastHold) => "No partner report past a hold in the last 30 days.",
+        (Lang::Zh, RecentPartnerReports) => "最近的不符报告",
+        (Lang::En, RecentPartnerReports) => "Latest reports that differ",
+        (Lang::Zh, NoPartnerReports) => "最近 30 天没有与系统不符的合作方报告。",
+        (Lang::En, NoPartnerReports) => {
+            "No partner report differed from our records in the last 30 days."
+        }
+        (Lang::Zh, DiscrepanciesLast30Days) => "不符项（30 天）",
+        (Lang::En, DiscrepanciesLast30Days) => "Discrepancies (30 days)",
+        (Lang::Zh, PastHoldLast30Days) => "越过冻结（30 天）",
+        (Lang::En, PastHoldLast30Days) => "Past a hold (30 days)",
+        (Lang::Zh, ReportedUnit) => "单元",
+        (Lang::En, ReportedUnit) => "Unit",
+        (Lang::Zh, EventTime) => "事件时间",
+        (Lang::En, EventTime) => "Event time",
+        (Lang::Zh, WhatDiffers) => "不符之处",
+        (Lang::En, WhatDiffers) => "What differs",
+        (Lang::Zh, ReportField) => "报告中的字段",
+        (Lang::En, ReportField) => "Field in the report",
         (Lang::Zh, NoAuthenticityAlerts) => "本期间没有可疑的验证。",
         (Lang::En, NoAuthenticityAlerts) => "No suspicious check in this period.",
         (Lang::Zh, Verdict) => "结论",

@@ -23,6 +23,7 @@ pub mod authenticity;
 pub mod body;
 pub mod channel;
 pub mod clock;
+pub mod discrepancies;
 pub mod epcis;
 pub mod error;
 pub mod esign;
@@ -628,6 +629,12 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/channel/diversions",
             Needs(Read),
             channel::list,
+        ),
+        route(
+            M::GET,
+            "/api/v1/discrepancies",
+            Needs(Read),
+            discrepancies::list,
         ),
         route(
             M::POST,

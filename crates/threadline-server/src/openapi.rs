@@ -955,6 +955,16 @@ pub fn describe(method: &Method, path: &str) -> Option<Doc> {
             .says("Units each distributor sold into a region outside its authorised ones (a sub-region of an authorised region is inside it), by seller and region, in the window (default: the last 30 days). The sale itself carries a `diversion` field and fires the `diversion` webhook topic.")
             .query::<crate::channel::DiversionParams>()
             .eg(&[("from", "2026-05-01T00:00:00+08:00"), ("to", "2026-06-01T00:00:00+08:00")]),
+        ("GET", "/api/v1/discrepancies") => doc("Trace", "Partner reports that differ (discrepancies)", ok_eg::<crate::discrepancies::Reports>(200, json!({
+            "discrepancies": [{"seq": 1042, "n": 0, "event_id": "01936f3e-8a5b-7c2d-9e4f-0a1b2c3d4e5f",
+                "event_time": "2026-05-31T08:20:00Z", "recorded_at": "2026-06-01T01:05:12Z",
+                "code": "on_hold", "field": "epcList[0]", "kind": "process",
+                "message": "serial TC-00007 of TC is on recall hold and cannot be shipped",
+                "unit": {"product": "TC", "serial": "TC-00007"}}],
+            "next": "1042.0"})))
+            .says("The discrepancies of partners' EPCIS events that Threadline recorded although its state or process disagreed, newest first, paged by ledger position (`next` → `after`), each with the unit it names. `kind=process&code=on_hold,qc_hold` lists the reports of units moved while on hold (the webhook topic `past_hold`). An account of one site reads those of events at its site or of units it saw; a partner's account none.")
+            .query::<crate::discrepancies::ListParams>()
+            .eg(&[("kind", "process"), ("code", "on_hold,qc_hold"), ("since", "2026-05-01T00:00:00+08:00"), ("limit", "100")]),
         ("POST", "/api/v1/authenticity/checks") => doc("Trace", "Check a code's authenticity (防伪)", ok::<crate::authenticity::Verdict>(201))
             .says("Judges a code scanned outside (a consumer's phone, customs, a shop): `genuine`; `suspicious` with reasons (never released, scrapped, in our own hands, checked often, in two regions, outside its distributor's regions); `unknown` (our GTIN, a serial we never issued); `not_ours`. Every check is recorded.")
             .body(body::<crate::authenticity::CheckRequest>(json!({"code": "https://id.example.com/01/09521234543213/21/TC2-2610-00001",

@@ -134,7 +134,7 @@ fn steps() -> Vec<(&'static str, Value, &'static str, &'static str)> {
                 "biz_step": "storing", "disposition": "sellable_not_accessible",
                 "biz_location": "SZ-WH-A2", "items": [unit("P6")]}),
             "missing_field",
-            "fields.operator",
+            "tlf:operator",
         ),
         ("P7", ship("P7"), "on_hold", "epcList[0]"),
         (
@@ -496,7 +496,7 @@ store_test!(
                 // The process (moving stock requires an operator) judged it too.
                 (
                     "missing_field",
-                    "epcisBody.eventList[1].fields.operator",
+                    "epcisBody.eventList[1].tlf:operator",
                     "process"
                 ),
                 (

@@ -505,6 +505,22 @@ impl threadline_store::Store for PgStore {
         read::discrepancies(&client, ids).await
     }
 
+    async fn discrepancy_list(
+        &self,
+        q: &threadline_store::DiscrepancyQuery,
+    ) -> Result<Page<threadline_store::DiscrepancyRow>, StoreError> {
+        let client = self.client().await?;
+        read::discrepancy_list(&client, q).await
+    }
+
+    async fn discrepancy_count(
+        &self,
+        q: &threadline_store::DiscrepancyQuery,
+    ) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        read::discrepancy_count(&client, q).await
+    }
+
     async fn unit_history(
         &self,
         key: &ItemKey,

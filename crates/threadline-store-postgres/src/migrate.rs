@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0030_genealogy_distinct.sql"),
     ),
     (31, include_str!("../migrations/0031_discrepancy_kind.sql")),
+    (
+        33,
+        include_str!("../migrations/0033_discrepancies_by_code.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock ("THLN"); the second is a hash of the schema name.

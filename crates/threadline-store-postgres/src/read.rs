@@ -633,6 +633,69 @@ pub(crate) async fn discrepancies(
         .collect()
 }
 
+/// The discrepancies `q` selects, newest event first (`Store::discrepancy_list`).
+pub(crate) async fn discrepancy_list(
+    c: &impl GenericClient,
+    q: &threadline_store::DiscrepancyQuery,
+) -> Result<Page<threadline_store::DiscrepancyRow>, StoreError> {
+    let limit = q.limit.clamp(1, 1000) as usize;
+    let (sql, args) = threadline_store::query::discrepancies_sql(q, false, |n| format!("${n}"));
+    let rows = query_shared(c, &sql, args).await?;
+    let more = rows.len() > limit;
+    let mut items = Vec::with_capacity(rows.len().min(limit));
+    for r in rows.iter().take(limit) {
+        items.push(threadline_store::DiscrepancyRow {
+            seq: col(r, 0)?,
+            n: i64::from(col::<i32>(r, 1)?),
+            event_id: col(r, 2)?,
+            event_time: crate::from_micros(col(r, 3)?),
+            recorded_at: crate::from_micros(col(r, 4)?),
+            discrepancy: threadline_domain::projection::Discrepancy {
+                code: col(r, 5)?,
+                field: col(r, 6)?,
+                message: col(r, 7)?,
+                kind: threadline_domain::projection::DiscrepancyKind::parse(&col::<String>(r, 8)?),
+            },
+        });
+    }
+    let next = more
+        .then(|| items.last().map(|d| d.position().to_string()))
+        .flatten();
+    Ok(Page { items, next })
+}
+
+/// How many discrepancies `q` selects (`Store::discrepancy_count`).
+pub(crate) async fn discrepancy_count(
+    c: &impl GenericClient,
+    q: &threadline_store::DiscrepancyQuery,
+) -> Result<i64, StoreError> {
+    let (sql, args) = threadline_store::query::discrepancies_sql(q, true, |n| format!("${n}"));
+    let rows = query_shared(c, &sql, args).await?;
+    rows.first().map_or(Ok(0), |r| col(r, 0))
+}
+
+/// Runs a statement of `threadline_store::query` with its arguments.
+async fn query_shared(
+    c: &impl GenericClient,
+    sql: &str,
+    args: Vec<threadline_store::query::SqlValue>,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
+        .into_iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                threadline_store::query::SqlValue::Text(t) => Box::new(t),
+                threadline_store::query::SqlValue::Int(i) => Box::new(i),
+            }
+        })
+        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    c.query(sql, &params).await.map_err(db)
+}
+
 /// A discrepancy from columns 1–4 of a row (`code, field, message, kind`).
 pub(crate) fn discrepancy(
     r: &tokio_postgres::Row,

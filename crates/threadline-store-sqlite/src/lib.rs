@@ -576,6 +576,22 @@ impl threadline_store::Store for SqliteStore {
         self.read(move |c| read::discrepancies(c, &ids)).await
     }
 
+    async fn discrepancy_list(
+        &self,
+        q: &threadline_store::DiscrepancyQuery,
+    ) -> Result<Page<threadline_store::DiscrepancyRow>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| read::discrepancy_list(c, &q)).await
+    }
+
+    async fn discrepancy_count(
+        &self,
+        q: &threadline_store::DiscrepancyQuery,
+    ) -> Result<i64, StoreError> {
+        let q = q.clone();
+        self.read(move |c| read::discrepancy_count(c, &q)).await
+    }
+
     async fn unit_history(
         &self,
         key: &ItemKey,

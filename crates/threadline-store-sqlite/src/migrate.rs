@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (28, include_str!("../migrations/0028_discrepancies.sql")),
     (29, include_str!("../migrations/0029_event_objects.sql")),
     (31, include_str!("../migrations/0031_discrepancy_kind.sql")),
+    (
+        33,
+        include_str!("../migrations/0033_discrepancies_by_code.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

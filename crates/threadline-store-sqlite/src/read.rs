@@ -833,6 +833,76 @@ pub(crate) fn discrepancies(
     Ok(found.into_iter().map(|(_, id, d)| (id, d)).collect())
 }
 
+/// The discrepancies `q` selects, newest event first (`Store::discrepancy_list`).
+pub(crate) fn discrepancy_list(
+    c: &Connection,
+    q: &threadline_store::DiscrepancyQuery,
+) -> Result<Page<threadline_store::DiscrepancyRow>, StoreError> {
+    let limit = q.limit.clamp(1, 1000) as usize;
+    let (sql, args) = threadline_store::query::discrepancies_sql(q, false, |n| format!("?{n}"));
+    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map(
+            rusqlite::params_from_iter(args.into_iter().map(value)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    threadline_domain::projection::Discrepancy {
+                        code: r.get(5)?,
+                        field: r.get(6)?,
+                        message: r.get(7)?,
+                        kind: DiscrepancyKind::parse(&r.get::<_, String>(8)?),
+                    },
+                ))
+            },
+        )
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    let more = rows.len() > limit;
+    let mut items = Vec::with_capacity(rows.len().min(limit));
+    for (seq, n, id, event_time, recorded_at, discrepancy) in rows.into_iter().take(limit) {
+        items.push(threadline_store::DiscrepancyRow {
+            seq,
+            n,
+            event_id: Uuid::from_slice(&id).map_err(|e| StoreError::Database(e.to_string()))?,
+            event_time: crate::from_micros(event_time),
+            recorded_at: crate::from_micros(recorded_at),
+            discrepancy,
+        });
+    }
+    let next = more
+        .then(|| items.last().map(|d| d.position().to_string()))
+        .flatten();
+    Ok(Page { items, next })
+}
+
+/// How many discrepancies `q` selects (`Store::discrepancy_count`).
+pub(crate) fn discrepancy_count(
+    c: &Connection,
+    q: &threadline_store::DiscrepancyQuery,
+) -> Result<i64, StoreError> {
+    let (sql, args) = threadline_store::query::discrepancies_sql(q, true, |n| format!("?{n}"));
+    c.prepare_cached(&sql)
+        .map_err(db)?
+        .query_row(
+            rusqlite::params_from_iter(args.into_iter().map(value)),
+            |r| r.get(0),
+        )
+        .map_err(db)
+}
+
+fn value(v: threadline_store::query::SqlValue) -> rusqlite::types::Value {
+    match v {
+        threadline_store::query::SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+        threadline_store::query::SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+    }
+}
+
 /// Column `i` of a row as text borrowed from the row, `None` for NULL: a walk's row is read
 /// without a `String` per column.
 fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r str>, StoreError> {

@@ -435,6 +435,71 @@ pub struct EventQuery {
     pub limit: u32,
 }
 
+/// Which discrepancies [`Store::discrepancy_list`] reads: every given filter must match.
+#[derive(Debug, Clone, Default)]
+pub struct DiscrepancyQuery {
+    /// Only discrepancies of this kind.
+    pub kind: Option<threadline_domain::projection::DiscrepancyKind>,
+    /// Only these codes (`on_hold`, `qc_hold`…); empty: every code.
+    pub codes: Vec<String>,
+    /// Only those of events recorded at or after this time (the ledger's `recorded_at`: when
+    /// the partner's report reached Threadline, not when it says the event happened).
+    pub since: Option<DateTime<Utc>>,
+    /// Keyset paging, newest first: only discrepancies before this position.
+    pub before: Option<DiscrepancyPosition>,
+    pub limit: u32,
+}
+
+/// Where a discrepancy is in the ledger: its event's sequence and its order within the event.
+/// Pages run newest first: by event, and within an event from its last discrepancy back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscrepancyPosition {
+    pub seq: i64,
+    pub n: i64,
+}
+
+impl DiscrepancyPosition {
+    /// The `next` of a page (`41.0`), read back; `None` if it is not one.
+    pub fn parse(s: &str) -> Option<DiscrepancyPosition> {
+        let (seq, n) = s.split_once('.')?;
+        Some(DiscrepancyPosition {
+            seq: seq.parse().ok()?,
+            n: n.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for DiscrepancyPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.seq, self.n)
+    }
+}
+
+/// One discrepancy of a partner's event with where and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DiscrepancyRow {
+    /// The event's ledger position.
+    pub seq: i64,
+    /// Its order within the event.
+    pub n: i64,
+    pub event_id: Uuid,
+    /// When the partner says the event happened.
+    pub event_time: DateTime<Utc>,
+    /// When Threadline recorded it.
+    pub recorded_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub discrepancy: Discrepancy,
+}
+
+impl DiscrepancyRow {
+    pub fn position(&self) -> DiscrepancyPosition {
+        DiscrepancyPosition {
+            seq: self.seq,
+            n: self.n,
+        }
+    }
+}
+
 /// One object of [`EventQuery::objects`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectMatch {
@@ -908,6 +973,11 @@ pub trait Store: Send + Sync + 'static {
     /// applied ([`Discrepancy`]), each with its event's id, in ledger order; an event with
     /// none has no entry.
     async fn discrepancies(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Discrepancy)>>;
+    /// The discrepancies `q` selects, newest first ([`DiscrepancyPosition`]), a page of
+    /// `q.limit` at a time; `next` is the last row's position.
+    async fn discrepancy_list(&self, q: &DiscrepancyQuery) -> Result<Page<DiscrepancyRow>>;
+    /// How many discrepancies `q` selects (its `before` and `limit` ignored).
+    async fn discrepancy_count(&self, q: &DiscrepancyQuery) -> Result<i64>;
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>>;
     /// What a unit's passport is made of, read in one snapshot: its state, its product and
     /// every event naming it in ledger order, each narrowed to it ([`StoredEvent::narrow_to`];

@@ -1,6 +1,6 @@
 //! SQL shared by the engines where their dialects agree, so a filter means the same on both.
 
-use crate::EventQuery;
+use crate::{DiscrepancyQuery, EventQuery};
 
 /// A bound value of a shared statement; each engine turns it into its driver's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +139,75 @@ pub fn events_sql(q: &EventQuery, placeholder: fn(usize) -> String) -> (String, 
     }
     sql.push_str(&format!(" ORDER BY e.seq LIMIT {limit}"));
     (sql, args)
+}
+
+/// The discrepancy listing for `q` (`count`: how many it selects instead): statement text and
+/// its arguments in order, `placeholder` as for [`events_sql`]. The rows are `seq, n,
+/// event_id, event_time, recorded_at, code, field, message, kind`, newest first — the key
+/// `(seq, n)` read backwards, so a page stops after its rows —, one more than the page. A code
+/// filter reads the index `discrepancies_code` (migration 0033) from its newest end.
+pub fn discrepancies_sql(
+    q: &DiscrepancyQuery,
+    count: bool,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<SqlValue>) {
+    let mut args = Vec::new();
+    let mut arg = |v: SqlValue| {
+        args.push(v);
+        placeholder(args.len())
+    };
+    let mut cond = Vec::new();
+    if let Some(k) = q.kind {
+        cond.push(format!(
+            "d.kind = {}",
+            arg(SqlValue::Text(k.as_str().into()))
+        ));
+    }
+    if !q.codes.is_empty() {
+        let codes: Vec<String> = q
+            .codes
+            .iter()
+            .map(|c| arg(SqlValue::Text(c.clone())))
+            .collect();
+        cond.push(format!("d.code IN ({})", codes.join(", ")));
+    }
+    if let Some(t) = q.since {
+        cond.push(format!(
+            "l.recorded_at >= {}",
+            arg(SqlValue::Int(t.timestamp_micros()))
+        ));
+    }
+    if let (Some(p), false) = (q.before, count) {
+        let (a, b, c) = (
+            arg(SqlValue::Int(p.seq)),
+            arg(SqlValue::Int(p.seq)),
+            arg(SqlValue::Int(p.n)),
+        );
+        // `n` is a 32-bit integer on PostgreSQL; the bound position is 64-bit.
+        cond.push(format!(
+            "(d.seq < {a} OR (d.seq = {b} AND CAST(d.n AS BIGINT) < {c}))"
+        ));
+    }
+    let filter = if cond.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", cond.join(" AND "))
+    };
+    if count {
+        return (
+            format!("SELECT COUNT(*) FROM discrepancies d JOIN ledger l ON l.seq = d.seq{filter}"),
+            args,
+        );
+    }
+    let limit = arg(SqlValue::Int(i64::from(q.limit.clamp(1, 1000)) + 1));
+    (
+        format!(
+            "SELECT d.seq, d.n, e.event_id, e.event_time, l.recorded_at, d.code, d.field, d.message, d.kind \
+             FROM discrepancies d JOIN events e ON e.seq = d.seq JOIN ledger l ON l.seq = d.seq{filter} \
+             ORDER BY d.seq DESC, d.n DESC LIMIT {limit}"
+        ),
+        args,
+    )
 }
 
 /// Lot stock of one product that may be picked (lots not on hold), per location: code,

@@ -5,7 +5,10 @@
 //! A distributor's account sees only its own part of the channel; an account of one site the
 //! figures of its site — inspections and repairs recorded there, units there now —, of the
 //! sales channel only the diversions of units its site saw, and the authenticity alerts about
-//! those units (the plant's holdings and sales by region are the plant's).
+//! those units (the plant's holdings and sales by region are the plant's). Above them all, the
+//! partners' reports that differed from Threadline in the last 30 days, those past a hold
+//! first (`crate::discrepancies`; an account of one site those of its site; a distributor's
+//! dashboard has none).
 
 use std::collections::BTreeMap;
 
@@ -704,6 +707,129 @@ async fn authenticity(
     ))
 }
 
+/// Partners' EPCIS reports recorded although Threadline's state or process disagreed, received
+/// in the last 30 days (whatever the page's window: they ask for action now): how many, those
+/// past a hold first — a hold is there to stop a shipment —, then the latest of any kind; each
+/// with its event time, its unit linked to the passport and what differs in the reader's
+/// language. For an account of one site, `site`, those of its site.
+async fn partner_reports(
+    app: &AppState,
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    mut site: Option<&mut crate::site::SiteScope>,
+) -> Result<String, crate::error::AppError> {
+    use threadline_domain::projection::PAST_HOLD;
+    use threadline_store::DiscrepancyQuery;
+    /// What one account of a site counts at most, reading each report.
+    const COUNT_CAP: u32 = 10_000;
+    let since = app.clock.now() - chrono::Duration::days(30);
+    let all = DiscrepancyQuery {
+        since: Some(since),
+        limit: 10,
+        ..DiscrepancyQuery::default()
+    };
+    let held = DiscrepancyQuery {
+        codes: PAST_HOLD.iter().map(|c| (*c).to_owned()).collect(),
+        limit: 20,
+        ..all.clone()
+    };
+    let store = &*app.store;
+    let shown = |n: Option<i64>| match n {
+        Some(n) => i18n::int(lang, n),
+        None => format!("{}+", i18n::int(lang, i64::from(COUNT_CAP))),
+    };
+    let total = crate::discrepancies::count(store, site.as_deref_mut(), &all, COUNT_CAP).await?;
+    let past_hold =
+        crate::discrepancies::count(store, site.as_deref_mut(), &held, COUNT_CAP).await?;
+    let held_rows = crate::discrepancies::reports(store, site.as_deref_mut(), &held).await?;
+    let latest = crate::discrepancies::reports(store, site, &all).await?;
+    let kpis = format!(
+        "<div class=\"kpis\">{}{}</div>",
+        kpi(
+            "kpi-past-hold",
+            t(lang, Msg::PastHoldLast30Days),
+            &shown(past_hold)
+        ),
+        kpi(
+            "kpi-discrepancies",
+            t(lang, Msg::DiscrepanciesLast30Days),
+            &shown(total)
+        ),
+    );
+    // Reports past a hold are marked as alerts wherever they are listed.
+    let rows_of = |reports: &[crate::discrepancies::Report]| -> String {
+        reports
+            .iter()
+            .map(|r| {
+                let d = &r.row.discrepancy;
+                let class = if PAST_HOLD.contains(&d.code.as_str()) {
+                    " class=\"bad\""
+                } else {
+                    ""
+                };
+                let unit = match &r.unit {
+                    Some(k) => {
+                        super::passport::unit_link(lang, k.product.as_str(), k.serial.as_str())
+                    }
+                    None => "—".to_owned(),
+                };
+                let what = i18n::discrepancy_sentence(lang, &d.code).unwrap_or(&d.code);
+                format!(
+                    "<tr{class} data-code=\"{code}\"><td>{when}</td><td>{unit}</td><td title=\"{message}\">{what}</td><td><code>{field}</code></td></tr>",
+                    code = esc(&d.code),
+                    when = esc(&i18n::datetime(lang, zone, &r.row.event_time)),
+                    message = esc(&d.message),
+                    what = esc(what),
+                    field = esc(&d.field),
+                )
+            })
+            .collect()
+    };
+    let heads = [
+        (t(lang, Msg::EventTime), false),
+        (t(lang, Msg::ReportedUnit), false),
+        (t(lang, Msg::WhatDiffers), false),
+        (t(lang, Msg::ReportField), false),
+    ];
+    let held_list = if held_rows.discrepancies.is_empty() {
+        format!(
+            "<p class=\"muted\" id=\"no-past-hold\">{}</p>",
+            t(lang, Msg::NoPastHold)
+        )
+    } else {
+        format!(
+            "<div role=\"alert\">{}</div>",
+            table(
+                "past-hold-table",
+                &heads,
+                &rows_of(&held_rows.discrepancies)
+            )
+        )
+    };
+    let latest_list = if latest.discrepancies.is_empty() {
+        format!(
+            "<p class=\"muted\" id=\"no-partner-reports\">{}</p>",
+            t(lang, Msg::NoPartnerReports)
+        )
+    } else {
+        table(
+            "partner-reports-table",
+            &heads,
+            &rows_of(&latest.discrepancies),
+        )
+    };
+    Ok(format!(
+        "<section id=\"partner-reports\"><h2>{h}</h2><p class=\"hint\">{hint}</p>{kpis}\
+         <h3 id=\"past-hold\">{hh}</h3><p class=\"hint\">{hhint}</p>{held_list}\
+         <h3>{lh}</h3>{latest_list}</section>",
+        h = t(lang, Msg::PartnerReports),
+        hint = t(lang, Msg::PartnerReportsHint),
+        hh = t(lang, Msg::PastHoldReports),
+        hhint = t(lang, Msg::PastHoldHint),
+        lh = t(lang, Msg::RecentPartnerReports),
+    ))
+}
+
 fn service(lang: Lang, f: &Filter, s: &ServiceStats) -> String {
     const DAY_US: f64 = 86_400_000_000.0;
     let completed: i64 = s.turnaround.iter().map(|r| r.completed).sum();
@@ -881,18 +1007,20 @@ pub async fn page(
             app.store.qc_stats(QcBy::Product, &w).await?
         };
         let service_stats = app.store.service_stats(&w, 8).await?;
-        let (channel, authenticity) = match site.as_mut() {
+        let (reports, channel, authenticity) = match site.as_mut() {
             Some(site) => (
+                partner_reports(&app, lang, zone, Some(site)).await?,
                 site_channel(&app, lang, &w, site).await?,
                 authenticity(&app, lang, zone, &w, Some(site)).await?,
             ),
             None => (
+                partner_reports(&app, lang, zone, None).await?,
                 channel(&app, lang, &w, None).await?,
                 authenticity(&app, lang, zone, &w, None).await?,
             ),
         };
         Ok::<_, crate::error::AppError>(format!(
-            "{}{}{channel}{authenticity}{}",
+            "{reports}{}{}{channel}{authenticity}{}",
             quality(lang, &f, &rows, &overall),
             units(&app, lang, w.places.as_deref()).await?,
             service(lang, &f, &service_stats),
