@@ -408,8 +408,19 @@ impl Needs {
     pub fn of(events: &[Event]) -> Needs {
         let mut n = Needs::default();
         for ev in events {
-            for (k, _) in ev.item_refs() {
-                n.products.insert(k.product.clone());
+            // An allocation's serials were just drawn from its counter: they are new, and are
+            // not looked up one by one (a hundred thousand probes per block). Should one exist
+            // all the same, the store's unique key on units refuses it as `duplicate_serial`
+            // (`threadline_store::already_registered`). A partner's EPCIS event is looked up
+            // whatever it carries: a serial it registers twice is a discrepancy, not a refusal.
+            let allocated = ev.allocation.is_some() && !ev.epcis_capture;
+            for (k, role) in ev.item_refs() {
+                if !n.products.contains(&k.product) {
+                    n.products.insert(k.product.clone());
+                }
+                if allocated && role == crate::event::Role::Subject {
+                    continue;
+                }
                 n.items.insert(k.clone());
             }
             if let (Some(p), EventKind::Aggregation | EventKind::Association) =
@@ -494,6 +505,25 @@ fn stock_moves(ev: &Event) -> Vec<(&LotQuantity, Option<&str>)> {
         _ => {}
     }
     out
+}
+
+/// Where an event names a unit a step applies to: the field a refusal names.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    Parent,
+    Child(usize),
+    /// In `items`, or packed in the container there.
+    Item(usize),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Parent => f.write_str("parent"),
+            Subject::Child(i) => write!(f, "children[{i}]"),
+            Subject::Item(i) => write!(f, "items[{i}]"),
+        }
+    }
 }
 
 /// How an event names a unit, for [`Slice::setting_of`].
@@ -1184,17 +1214,20 @@ impl Slice {
             crate::event::Role::Parent,
         ))) {
             for (i, k) in list.iter().enumerate() {
-                let field = if name == "parent" {
-                    "parent".to_owned()
-                } else {
-                    format!("{name}[{i}]")
+                // Named only when something is refused: a block names 100,000 units.
+                let field = || {
+                    if name == "parent" {
+                        "parent".to_owned()
+                    } else {
+                        format!("{name}[{i}]")
+                    }
                 };
                 match self.products.get(&k.product) {
                     None => {
                         v.push(err(
                             "unknown_product",
                             format!("product {} does not exist", k.product),
-                            format!("{field}.product"),
+                            format!("{}.product", field()),
                         ));
                         continue;
                     }
@@ -1206,7 +1239,7 @@ impl Slice {
                                 k.product,
                                 p.tracking.as_str()
                             ),
-                            format!("{field}.product"),
+                            format!("{}.product", field()),
                         ));
                         continue;
                     }
@@ -1231,17 +1264,17 @@ impl Slice {
                             k.product,
                             s.status.as_str().replace('_', " ")
                         ),
-                        format!("{field}.serial"),
+                        format!("{}.serial", field()),
                     )),
                     Some(_) if creating && role == crate::event::Role::Subject => v.push(err(
                         "duplicate_serial",
                         format!("serial {} of {} is already registered", k.serial, k.product),
-                        format!("{field}.serial"),
+                        format!("{}.serial", field()),
                     )),
                     None if !may_be_new => v.push(err(
                         "unknown_serial",
                         format!("serial {} of {} is not registered", k.serial, k.product),
-                        format!("{field}.serial"),
+                        format!("{}.serial", field()),
                     )),
                     Some(s) if s.status.is_final() && !is_correction => v.push(err(
                         "item_scrapped",
@@ -1251,7 +1284,7 @@ impl Slice {
                             k.product,
                             s.status.as_str().replace('_', " ")
                         ),
-                        format!("{field}.serial"),
+                        format!("{}.serial", field()),
                     )),
                     _ => {}
                 }
@@ -1483,32 +1516,35 @@ impl Slice {
     fn check_process(&self, ev: &Event, v: &mut Violations) {
         use crate::process::Operation;
         let op = Operation::of(ev);
-        let subjects: Vec<(String, ItemKey, bool)> = match op {
+        // Field names are made only for a refusal, and a unit named by the event is borrowed:
+        // a block names 100,000 units.
+        let subjects: Vec<(Subject, std::borrow::Cow<'_, ItemKey>, bool)> = match op {
             Operation::Assemble => ev
                 .parent
                 .iter()
-                .map(|k| ("parent".to_owned(), k.clone(), false))
+                .map(|k| (Subject::Parent, std::borrow::Cow::Borrowed(k), false))
                 .chain(
                     ev.children
                         .iter()
                         .enumerate()
-                        .map(|(i, k)| (format!("children[{i}]"), k.clone(), true)),
+                        .map(|(i, k)| (Subject::Child(i), std::borrow::Cow::Borrowed(k), true)),
                 )
                 .collect(),
             // A container's contents take the step with it.
-            _ => ev
-                .items
-                .iter()
-                .enumerate()
-                .flat_map(|(i, k)| {
-                    std::iter::once(k.clone())
-                        .chain(self.contents(k))
-                        .map(move |c| (format!("items[{i}]"), c))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|(f, k)| (f, k, true))
-                .collect(),
+            _ => {
+                let mut out = Vec::with_capacity(ev.items.len());
+                for (i, k) in ev.items.iter().enumerate() {
+                    out.push((Subject::Item(i), std::borrow::Cow::Borrowed(k), true));
+                    if self.is_container(k) {
+                        out.extend(
+                            self.contents(k)
+                                .into_iter()
+                                .map(|c| (Subject::Item(i), std::borrow::Cow::Owned(c), true)),
+                        );
+                    }
+                }
+                out
+            }
         };
         self.check_containers(ev, op, v);
         if let Some(rule) = self.process.rule(op) {

@@ -383,3 +383,161 @@ store_test!(
         assert_eq!(body["serials"][0], "TC260601L100003");
     }
 );
+
+store_test!(
+    an_allocation_drawing_a_registered_serial_is_refused_by_name,
+    |s: TestStore| async move {
+        // An allocation's serials are not looked up before they are recorded: the unique key
+        // on units finds one registered already (here, a serial of the rule's form commissioned
+        // without an allocation), and the refusal names it as the projection would.
+        plant(&*s).await;
+        let router = authed(&s).await;
+        product_with_rule(&router).await;
+        let unit = |serial: &str| json!({"product": "TC", "serial": serial});
+        let commission = json!({"type": "object", "action": "ADD", "event_time": at(1), "biz_step": "commissioning",
+            "disposition": "active", "biz_location": "SZ-L1", "items": [unit("TC260601L100002"), unit("TC260601L100150")]});
+        let (status, body) = call(&router, "POST", "/api/v1/events", commission).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let before = s.snapshot().await.unwrap();
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 3, "line": "L1"}),
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                body["error"]["code"].as_str(),
+                body["error"]["field"].as_str()
+            ),
+            (
+                StatusCode::CONFLICT,
+                Some("duplicate_serial"),
+                Some("items[1].serial")
+            ),
+            "{body}"
+        );
+        // Nothing written: no unit, no counter, no event.
+        assert_eq!(s.snapshot().await.unwrap(), before);
+        // A block large enough to be written many rows to a statement names every taken serial.
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 300, "line": "L1"}),
+        )
+        .await;
+        let named: Vec<(&str, &str)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["code"].as_str().unwrap(), e["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            (status, named),
+            (
+                StatusCode::CONFLICT,
+                vec![
+                    ("duplicate_serial", "items[1].serial"),
+                    ("duplicate_serial", "items[149].serial")
+                ]
+            ),
+            "{body}"
+        );
+        assert_eq!(s.snapshot().await.unwrap(), before);
+
+        // An allocation event sent in a batch is named within it.
+        let allocation = json!({"type": "object", "action": "ADD", "event_time": at(2), "biz_step": "encoding",
+            "disposition": "encoded", "items": [unit("TC260601L100001"), unit("TC260601L100002")],
+            "allocation": {"scope": "batch-test", "first": 1, "count": 2, "rule_version": 1}});
+        let other = json!({"type": "object", "action": "ADD", "event_time": at(2), "biz_step": "commissioning",
+            "disposition": "active", "biz_location": "SZ-L1", "items": [unit("TC-OTHER-1")]});
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/events",
+            json!([other, allocation]),
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                body["error"]["code"].as_str(),
+                body["error"]["field"].as_str()
+            ),
+            (
+                StatusCode::CONFLICT,
+                Some("duplicate_serial"),
+                Some("events[1].items[1].serial")
+            ),
+            "{body}"
+        );
+        assert_eq!(s.snapshot().await.unwrap(), before);
+
+        // Without the taken serial the block is recorded, and rebuild gives the same state.
+        let allocation = json!({"type": "object", "action": "ADD", "event_time": at(2), "biz_step": "encoding",
+            "disposition": "encoded", "items": [unit("TC260601L100001"), unit("TC260601L100003")],
+            "allocation": {"scope": "batch-test", "first": 1, "count": 2, "rule_version": 1}});
+        let (status, body) = call(&router, "POST", "/api/v1/events", allocation).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, item) = call(
+            &router,
+            "GET",
+            "/api/v1/items/TC/TC260601L100003",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(item["status"], "unassigned");
+        // A block written many rows to a statement, and a batch of new units built into a
+        // new unit in the same request (their parent's row id is known before theirs).
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/products/TC/allocations",
+            json!({"count": 300, "line": "L2"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let last = body["serials"][299].as_str().unwrap().to_owned();
+        let (_, item) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/items/TC/{last}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(item["status"], "unassigned", "{item}");
+        let boards: Vec<Value> = (0..130)
+            .map(|n| json!({"product": "BOARD", "serial": format!("B-{n:03}")}))
+            .collect();
+        let batch = json!([
+            {"type": "object", "action": "ADD", "event_time": at(3), "biz_step": "commissioning", "disposition": "active",
+             "biz_location": "SZ-L1", "items": [{"product": "PHONE", "serial": "P-BIG"}], "ilmd": {"color": "black"}},
+            {"type": "object", "action": "ADD", "event_time": at(3), "biz_step": "commissioning", "disposition": "active",
+             "biz_location": "SZ-L1", "items": boards},
+            {"type": "aggregation", "action": "ADD", "event_time": at(4), "biz_step": "assembling",
+             "biz_location": "SZ-L1", "parent": {"product": "PHONE", "serial": "P-BIG"}, "children": boards},
+        ]);
+        let (status, body) = call(&router, "POST", "/api/v1/events", batch).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, item) = call(&router, "GET", "/api/v1/items/BOARD/B-129", Value::Null).await;
+        assert_eq!(
+            item["parent"],
+            json!({"product": "PHONE", "serial": "P-BIG"}),
+            "{item}"
+        );
+        let (_, item) = call(&router, "GET", "/api/v1/items/PHONE/P-BIG", Value::Null).await;
+        assert_eq!(
+            item["children"].as_array().map(Vec::len),
+            Some(130),
+            "{item}"
+        );
+        let live = s.snapshot().await.unwrap();
+        s.rebuild().await.unwrap();
+        assert_eq!(s.snapshot().await.unwrap(), live);
+        assert!(s.verify().await.unwrap().first_break.is_none());
+    }
+);

@@ -763,6 +763,7 @@ impl<'a> EventRows<'a> {
 const INSERT_ITEMS: &str = "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::bigint[],
                           $9::text[])
+     ON CONFLICT (product_id, serial) DO NOTHING
      RETURNING id, product_id, serial";
 const INSERT_LOTS: &str = "INSERT INTO lots (product_id, code, production_date, expiry_date, holds)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::smallint[])
@@ -805,13 +806,17 @@ const CLOSE_EDGES: &str = "UPDATE genealogy AS g SET to_seq = u.seq, to_time = u
 
 /// Stage one of the write-back: rows for units and lots that are new, the ledger (when
 /// capturing), and the event index. Puts the new row ids into `ids` and returns the units
-/// inserted whole (all new ones but those whose parent is new too).
+/// inserted whole (all new ones but those whose parent is new too). A new unit the unique key
+/// already holds is a serial an allocation in `events` drew that was registered already
+/// ([`threadline_store::already_registered`]).
 async fn write_new<'s>(
     tx: &Transaction<'_>,
     s: &'s Slice,
     ids: &mut Ids,
     ledger: Option<(&LedgerRows, &Head)>,
     index: &EventRows<'_>,
+    events: &[Event],
+    prefix_index: bool,
 ) -> Result<HashSet<&'s ItemKey>, StoreError> {
     let mut new_items = NewItems::default();
     for key in &s.dirty_items {
@@ -938,6 +943,18 @@ async fn write_new<'s>(
             .get(&(pid, serial.as_str()))
             .ok_or_else(|| StoreError::Database(format!("unexpected new item {serial}")))?;
         ids.items.insert((*key).clone(), id);
+    }
+    if items.len() < n.keys.len() {
+        let taken = n
+            .keys
+            .iter()
+            .filter(|k| !ids.items.contains_key(**k))
+            .copied();
+        return Err(threadline_store::already_registered(
+            events,
+            taken,
+            prefix_index,
+        ));
     }
     let by_row: HashMap<(i64, &str), &LotKey> = l
         .keys
@@ -1298,6 +1315,8 @@ pub(crate) async fn project_events(
         &mut ids,
         new_head.as_ref().map(|h| (&rows, h)),
         &index,
+        events,
+        prefix_index,
     )
     .await?;
     write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use rusqlite::types::{Null, ToSqlOutput};
 use rusqlite::{OptionalExtension, Transaction, params};
 use threadline_domain::codes::{ItemKey, LotKey, ProductCode, Serial};
 use threadline_domain::error::FieldError;
@@ -430,41 +431,129 @@ fn lot_id(ids: &Ids, key: &LotKey) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::Database(format!("no row id for {key}")))
 }
 
-/// Writes the slice's changes back.
-fn write_back(
+/// The columns of a new unit's row ([`UNIT_ROW_SQL`]), its id already in `ids`.
+fn unit_row<'a>(
+    ids: &Ids,
+    key: &'a ItemKey,
+    pid: i64,
+    st: &'a ItemState,
+    attributes: Option<String>,
+) -> Result<[ToSqlOutput<'a>; 10], StoreError> {
+    fn text(t: Option<&str>) -> ToSqlOutput<'_> {
+        t.map_or(ToSqlOutput::from(Null), ToSqlOutput::from)
+    }
+    let parent = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
+    Ok([
+        ToSqlOutput::from(item_id(ids, key)?),
+        ToSqlOutput::from(pid),
+        ToSqlOutput::from(key.serial.as_str()),
+        ToSqlOutput::from(st.status.as_str()),
+        ToSqlOutput::from(i64::from(st.holds)),
+        text(st.location.as_ref().map(|l| l.as_str())),
+        text(st.custodian.as_deref()),
+        text(st.lot.as_ref().map(|l| l.as_str())),
+        parent.map_or(ToSqlOutput::from(Null), ToSqlOutput::from),
+        attributes.map_or(ToSqlOutput::from(Null), ToSqlOutput::from),
+    ])
+}
+
+/// Writes the slice's changes back. A new unit the unique key refuses is a serial an
+/// allocation in `events` drew that was registered already ([`threadline_store::already_registered`]).
+fn write_back<'s>(
     tx: &Transaction,
-    s: &Slice,
+    s: &'s Slice,
     ids: &mut Ids,
     when: &HashMap<Uuid, (i64, i64)>,
+    events: &[Event],
+    prefix_index: bool,
 ) -> Result<(), StoreError> {
     // New units are inserted whole; only those whose parent is in the batch too need their
     // parent id set afterwards. Units that existed are updated whole. Row ids come from
-    // `last_insert_rowid`, not `RETURNING`: SQLite answers `RETURNING` through a temporary
-    // table and a statement journal, a page copy per row.
+    // `last_insert_rowid` (or, for many units, are given: below), not `RETURNING`: SQLite
+    // answers `RETURNING` through a temporary table and a statement journal, a page copy per
+    // row.
     let attrs_of = |st: &ItemState| {
         (!st.attributes.is_empty())
             .then(|| serde_json::to_string(&st.attributes).unwrap_or_default())
     };
     let mut later_parent = Vec::new();
     let mut existing = Vec::new();
-    {
+    let mut new = Vec::new();
+    for key in &s.dirty_items {
+        if ids.items.contains_key(key) {
+            existing.push(key);
+            continue;
+        }
+        let Some(Some(st)) = s.items.get(key) else {
+            continue;
+        };
+        let pid = *ids
+            .products
+            .get(&key.product)
+            .ok_or_else(|| StoreError::Database(format!("no id for product {}", key.product)))?;
+        new.push((key, pid, st));
+    }
+    // A new unit the unique key refuses: every unit from the refused row (or chunk) on that is
+    // registered already is named, as PostgreSQL names them all.
+    let refused = |e: rusqlite::Error, from: usize| -> StoreError {
+        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::ConstraintViolation) {
+            return db(e);
+        }
+        let mut found = Vec::new();
+        for &(key, pid, _) in &new[from..] {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM items WHERE product_id = ?1 AND serial = ?2")
+                .and_then(|mut q| q.exists(params![pid, key.serial.as_str()]));
+            match exists {
+                Ok(true) => found.push(key),
+                Ok(false) => {}
+                Err(e) => return db(e),
+            }
+        }
+        if found.is_empty() {
+            return db(e);
+        }
+        threadline_store::already_registered(events, found, prefix_index)
+    };
+    if new.len() >= ITEM_ROWS {
+        // Many new units (an allocation block, a large import chunk): their row ids are given
+        // here — what SQLite would give, the largest so far plus one, under the writer's lock —
+        // so that a parent in the batch has its id before its children, and the rows go in
+        // `ITEM_ROWS` to a statement.
+        let last: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))
+            .map_err(db)?;
+        for (n, (key, _, _)) in new.iter().enumerate() {
+            let n = i64::try_from(n).map_err(|_| StoreError::Database("too many units".into()))?;
+            ids.items.insert((*key).clone(), last + 1 + n);
+        }
+        let row = |&(key, pid, st): &(&'s ItemKey, i64, &'s ItemState)| {
+            unit_row(ids, key, pid, st, attrs_of(st))
+        };
+        let mut chunks = new.chunks_exact(ITEM_ROWS);
+        let mut done = 0;
+        {
+            let mut many = tx.prepare_cached(&UNIT_ROWS_SQL).map_err(db)?;
+            for chunk in &mut chunks {
+                let values = chunk.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+                many.execute(rusqlite::params_from_iter(values.iter().flatten()))
+                    .map_err(|e| refused(e, done))?;
+                done += ITEM_ROWS;
+            }
+        }
+        let mut one = tx.prepare_cached(UNIT_ROW_SQL).map_err(db)?;
+        for (n, unit) in chunks.remainder().iter().enumerate() {
+            one.execute(rusqlite::params_from_iter(row(unit)?))
+                .map_err(|e| refused(e, done + n))?;
+        }
+    } else {
         let mut ins = tx
             .prepare_cached(
                 "INSERT INTO items (product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(db)?;
-        for key in &s.dirty_items {
-            if ids.items.contains_key(key) {
-                existing.push(key);
-                continue;
-            }
-            let Some(Some(st)) = s.items.get(key) else {
-                continue;
-            };
-            let pid = *ids.products.get(&key.product).ok_or_else(|| {
-                StoreError::Database(format!("no id for product {}", key.product))
-            })?;
+        for (n, &(key, pid, st)) in new.iter().enumerate() {
             let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
             if st.parent.is_some() && parent_id.is_none() {
                 later_parent.push(key);
@@ -480,7 +569,7 @@ fn write_back(
                 parent_id,
                 attrs_of(st)
             ])
-            .map_err(db)?;
+            .map_err(|e| refused(e, n))?;
             ids.items.insert(key.clone(), tx.last_insert_rowid());
         }
     }
@@ -623,6 +712,27 @@ fn write_back(
     Ok(())
 }
 
+const UNIT_ROW_SQL: &str = "INSERT INTO items (id, product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// [`UNIT_ROW_SQL`] for [`ITEM_ROWS`] units at once.
+static UNIT_ROWS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; ITEM_ROWS].join(", ");
+    format!(
+        "INSERT INTO items (id, product_id, serial, status, holds, location, custodian, lot, parent_id, attributes) VALUES {values}"
+    )
+});
+
+/// Many new units, and a large event's unit index rows, go in this many to a statement: a
+/// statement's own work per execution (reset, binding, the step into the VM) is then paid
+/// once per chunk.
+const ITEM_ROWS: usize = 128;
+
+static ITEM_ROWS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let values = vec!["(?, ?, ?)"; ITEM_ROWS].join(", ");
+    format!("INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES {values}")
+});
+
 fn index_events(
     tx: &Transaction,
     events: &[Event],
@@ -681,10 +791,24 @@ fn index_events(
                 }
                 _ => db(e),
             })?;
-        for (key, role) in ev.item_refs() {
-            if let Some(id) = ids.items.get(key) {
-                items.execute(params![id, seq, role.code()]).map_err(db)?;
+        let rows: Vec<[i64; 3]> = ev
+            .item_refs()
+            .filter_map(|(key, role)| {
+                ids.items
+                    .get(key)
+                    .map(|id| [*id, *seq, i64::from(role.code())])
+            })
+            .collect();
+        let mut chunks = rows.chunks_exact(ITEM_ROWS);
+        if rows.len() >= ITEM_ROWS {
+            let mut many = tx.prepare_cached(&ITEM_ROWS_SQL).map_err(db)?;
+            for chunk in &mut chunks {
+                many.execute(rusqlite::params_from_iter(chunk.iter().flatten()))
+                    .map_err(db)?;
             }
+        }
+        for row in chunks.remainder() {
+            items.execute(*row).map_err(db)?;
         }
         for (q, role) in ev.lot_refs() {
             if let Some(id) = ids.lots.get(&q.key()) {
@@ -758,7 +882,7 @@ pub(crate) fn project_events(
     for (ev, seq) in events.iter().zip(&positions) {
         when.insert(ev.id, (*seq, micros(ev.event_time)));
     }
-    write_back(tx, &slice, &mut ids, &when)?;
+    write_back(tx, &slice, &mut ids, &when, events, prefix_index)?;
     index_events(tx, events, &positions, &ids)?;
     write_discrepancies(tx, &slice, &when)?;
     Ok(receipts)

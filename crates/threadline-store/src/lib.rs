@@ -595,13 +595,82 @@ pub fn event_head(ev: &Event) -> Option<(String, i64)> {
     if units < HEAD_MIN_UNITS {
         return None;
     }
-    let mut head = ev.clone();
-    head.items = Vec::new();
-    head.children = Vec::new();
-    head.inputs = Vec::new();
-    head.outputs = Vec::new();
+    // Everything but the unit lists, which are not copied: a block's are 100,000 keys.
+    let head = Event {
+        items: Vec::new(),
+        children: Vec::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        id: ev.id,
+        kind: ev.kind,
+        action: ev.action,
+        event_time: ev.event_time,
+        event_time_zone_offset: ev.event_time_zone_offset.clone(),
+        record_time: ev.record_time,
+        actor: ev.actor.clone(),
+        biz_step: ev.biz_step.clone(),
+        disposition: ev.disposition.clone(),
+        read_point: ev.read_point.clone(),
+        biz_location: ev.biz_location.clone(),
+        lots: ev.lots.clone(),
+        parent: ev.parent.clone(),
+        child_lots: ev.child_lots.clone(),
+        input_lots: ev.input_lots.clone(),
+        output_lots: ev.output_lots.clone(),
+        untracked: ev.untracked.clone(),
+        class_quantities: ev.class_quantities.clone(),
+        biz_transactions: ev.biz_transactions.clone(),
+        sources: ev.sources.clone(),
+        destinations: ev.destinations.clone(),
+        ilmd: ev.ilmd.clone(),
+        hold: ev.hold,
+        corrects: ev.corrects.clone(),
+        allocation: ev.allocation.clone(),
+        error_declaration: ev.error_declaration.clone(),
+        fields: ev.fields.clone(),
+        epcis_id: ev.epcis_id.clone(),
+        hash_id: ev.hash_id.clone(),
+        epcis_capture: ev.epcis_capture,
+        epcis: ev.epcis.clone(),
+        process_discrepancies: ev.process_discrepancies.clone(),
+    };
     let json = serde_json::to_string(&head).ok()?;
     Some((json, i64::try_from(units).unwrap_or(i64::MAX)))
+}
+
+/// The refusal of allocated serials that turn out to be registered already. An allocation's
+/// serials are not looked up before the projection applies its event
+/// ([`threadline_domain::projection::Needs::of`]); the unique key on units finds such a
+/// serial when the engine inserts it, and this names it as the projection names any serial
+/// registered twice (`duplicate_serial`, `items[i].serial`, within `events[j]` when the
+/// batch's fields are prefixed).
+pub fn already_registered<'a>(
+    events: &[threadline_domain::event::Event],
+    keys: impl IntoIterator<Item = &'a ItemKey>,
+    prefix_index: bool,
+) -> StoreError {
+    let mut found = Vec::new();
+    for key in keys {
+        let at = events.iter().enumerate().find_map(|(j, ev)| {
+            ev.allocation.as_ref()?;
+            ev.items.iter().position(|k| k == key).map(|i| (j, i))
+        });
+        let e = FieldError::new(
+            "duplicate_serial",
+            format!(
+                "serial {} of {} is already registered",
+                key.serial, key.product
+            ),
+        );
+        found.push(match at {
+            Some((j, i)) if prefix_index => e
+                .at(format!("items[{i}].serial"))
+                .within(&format!("events[{j}]")),
+            Some((_, i)) => e.at(format!("items[{i}].serial")),
+            None => e,
+        });
+    }
+    StoreError::Invalid(found)
 }
 
 /// A unit's key from the product code and serial an engine read back.
