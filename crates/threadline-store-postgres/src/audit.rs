@@ -34,15 +34,7 @@ impl PgStore {
             });
         }
         let (sql, args) = threadline_store::audit::search_sql(q, |n| format!("${n}"));
-        let args: Vec<Box<dyn ToSql + Sync + Send>> = args
-            .into_iter()
-            .map(|v| -> Box<dyn ToSql + Sync + Send> {
-                match v {
-                    threadline_store::query::SqlValue::Text(t) => Box::new(t),
-                    threadline_store::query::SqlValue::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
+        let args = crate::read::boxed(args);
         let params: Vec<&(dyn ToSql + Sync)> = args
             .iter()
             .map(|b| b.as_ref() as &(dyn ToSql + Sync))

@@ -588,15 +588,7 @@ pub(crate) async fn events(
         return Ok(empty);
     }
     let (sql, args) = threadline_store::query::events_sql(q, |n| format!("${n}"));
-    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
-        .into_iter()
-        .map(|v| -> Box<dyn ToSql + Sync + Send> {
-            match v {
-                threadline_store::query::SqlValue::Text(t) => Box::new(t),
-                threadline_store::query::SqlValue::Int(i) => Box::new(i),
-            }
-        })
-        .collect();
+    let args = boxed(args);
     let stmt = tx.prepare_cached(&sql).await.map_err(db)?;
     let params: Vec<&(dyn ToSql + Sync)> = args
         .iter()
@@ -674,21 +666,27 @@ pub(crate) async fn discrepancy_count(
     rows.first().map_or(Ok(0), |r| col(r, 0))
 }
 
-/// Runs a statement of `threadline_store::query` with its arguments.
-async fn query_shared(
-    c: &impl GenericClient,
-    sql: &str,
+/// The arguments of a statement `threadline_store` writes, as the driver binds them.
+pub(crate) fn boxed(
     args: Vec<threadline_store::query::SqlValue>,
-) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
-        .into_iter()
+) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    args.into_iter()
         .map(|v| -> Box<dyn ToSql + Sync + Send> {
             match v {
                 threadline_store::query::SqlValue::Text(t) => Box::new(t),
                 threadline_store::query::SqlValue::Int(i) => Box::new(i),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Runs a statement of `threadline_store::query` with its arguments.
+async fn query_shared(
+    c: &impl GenericClient,
+    sql: &str,
+    args: Vec<threadline_store::query::SqlValue>,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let args = boxed(args);
     let params: Vec<&(dyn ToSql + Sync)> = args
         .iter()
         .map(|a| a.as_ref() as &(dyn ToSql + Sync))
