@@ -738,11 +738,48 @@ async fn partner_reports(
         Some(n) => i18n::int(lang, n),
         None => format!("{}+", i18n::int(lang, i64::from(COUNT_CAP))),
     };
-    let total = crate::discrepancies::count(store, site.as_deref_mut(), &all, COUNT_CAP).await?;
-    let past_hold =
-        crate::discrepancies::count(store, site.as_deref_mut(), &held, COUNT_CAP).await?;
-    let held_rows = crate::discrepancies::reports(store, site.as_deref_mut(), &held).await?;
-    let latest = crate::discrepancies::reports(store, site, &all).await?;
+    // An account of one site reads each report to know whether its site sees it: one read of
+    // the month's reports answers the counts and both lists when it is complete.
+    let month = match site.as_deref_mut() {
+        Some(site) => {
+            let q = DiscrepancyQuery {
+                limit: COUNT_CAP,
+                ..all.clone()
+            };
+            Some(crate::discrepancies::reports(store, Some(site), &q).await?)
+        }
+        None => None,
+    };
+    let (total, past_hold, held_rows, latest) = match month {
+        Some(month) if month.next.is_none() => {
+            let is_held = |r: &&crate::discrepancies::Report| {
+                PAST_HOLD.contains(&r.row.discrepancy.code.as_str())
+            };
+            let of = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
+            let n_held = month.discrepancies.iter().filter(is_held).count();
+            let held_rows: Vec<_> = month
+                .discrepancies
+                .iter()
+                .filter(is_held)
+                .take(held.limit as usize)
+                .cloned()
+                .collect();
+            let total = of(month.discrepancies.len());
+            let mut latest = month.discrepancies;
+            latest.truncate(all.limit as usize);
+            (total, of(n_held), held_rows, latest)
+        }
+        _ => (
+            crate::discrepancies::count(store, site.as_deref_mut(), &all, COUNT_CAP).await?,
+            crate::discrepancies::count(store, site.as_deref_mut(), &held, COUNT_CAP).await?,
+            crate::discrepancies::reports(store, site.as_deref_mut(), &held)
+                .await?
+                .discrepancies,
+            crate::discrepancies::reports(store, site, &all)
+                .await?
+                .discrepancies,
+        ),
+    };
     let kpis = format!(
         "<div class=\"kpis\">{}{}</div>",
         kpi(
@@ -791,7 +828,7 @@ async fn partner_reports(
         (t(lang, Msg::WhatDiffers), false),
         (t(lang, Msg::ReportField), false),
     ];
-    let held_list = if held_rows.discrepancies.is_empty() {
+    let held_list = if held_rows.is_empty() {
         format!(
             "<p class=\"muted\" id=\"no-past-hold\">{}</p>",
             t(lang, Msg::NoPastHold)
@@ -799,24 +836,16 @@ async fn partner_reports(
     } else {
         format!(
             "<div role=\"alert\">{}</div>",
-            table(
-                "past-hold-table",
-                &heads,
-                &rows_of(&held_rows.discrepancies)
-            )
+            table("past-hold-table", &heads, &rows_of(&held_rows))
         )
     };
-    let latest_list = if latest.discrepancies.is_empty() {
+    let latest_list = if latest.is_empty() {
         format!(
             "<p class=\"muted\" id=\"no-partner-reports\">{}</p>",
             t(lang, Msg::NoPartnerReports)
         )
     } else {
-        table(
-            "partner-reports-table",
-            &heads,
-            &rows_of(&latest.discrepancies),
-        )
+        table("partner-reports-table", &heads, &rows_of(&latest))
     };
     Ok(format!(
         "<section id=\"partner-reports\"><h2>{h}</h2><p class=\"hint\">{hint}</p>{kpis}\
