@@ -271,14 +271,16 @@ impl PgStore {
         digest: &[u8; 32],
     ) -> Result<Option<SessionRecord>, StoreError> {
         let client = self.client().await?;
+        // Prepared once per connection: every signed-in page asks for its session.
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS}, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
+                 FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_digest = $1"
+            ))
+            .await
+            .map_err(db)?;
         let row = client
-            .query_opt(
-                &format!(
-                    "SELECT {USER_COLUMNS}, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
-                     FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_digest = $1"
-                ),
-                &[&digest.as_slice()],
-            )
+            .query_opt(&stmt, &[&digest.as_slice()])
             .await
             .map_err(db)?;
         row.map(|r| {

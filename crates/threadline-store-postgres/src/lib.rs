@@ -525,18 +525,8 @@ impl threadline_store::Store for PgStore {
         &self,
         key: &ItemKey,
     ) -> Result<Option<threadline_store::UnitHistory>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = Self::begin_read(&mut client).await?;
-        let Some(state) = read::item(&tx, key).await? else {
-            return Ok(None);
-        };
-        let history = threadline_store::UnitHistory {
-            state,
-            product: read::master_one(&tx, "products", key.product.as_str()).await?,
-            timeline: read::timeline(&tx, key).await?,
-        };
-        tx.commit().await.map_err(db)?;
-        Ok(Some(history))
+        let client = self.client().await?;
+        read::unit_history(&client, key).await
     }
 
     async fn events(&self, q: &EventQuery) -> Result<Page<StoredEvent>, StoreError> {
@@ -616,14 +606,9 @@ impl threadline_store::Store for PgStore {
         direction: threadline_store::Direction,
         as_of: DateTime<Utc>,
     ) -> Result<threadline_store::ReachStream, StoreError> {
-        let mut client = self.client().await?;
+        let client = self.client().await?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            if let Err(e) = lookup::reach(&mut client, &roots, direction, micros(as_of), &tx).await
-            {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
+        tokio::spawn(lookup::reach(client, roots, direction, micros(as_of), tx));
         Ok(rx)
     }
 

@@ -235,12 +235,53 @@ const WIDE_LEVEL: usize = 1_000;
 /// join by hash); the statements share one REPEATABLE READ snapshot. The rows are those of [`threadline_store::query::reach_sql`] (SQLite's one
 /// recursive statement), in the same order: a node is followed once, at its first depth — a
 /// second path to it adds only rows [`threadline_store::Walk`] leaves out.
+///
+/// The stream ends when the last rows are sent, before the transaction's `COMMIT` (it is read
+/// only: it has nothing to keep), so the reader does not wait for that round trip.
 pub(crate) async fn reach(
-    client: &mut deadpool_postgres::Object,
+    mut client: deadpool_postgres::Object,
+    roots: Vec<threadline_domain::projection::Node>,
+    direction: threadline_store::Direction,
+    as_of: i64,
+    tx: ReachSender,
+) {
+    let t = match client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = tx.send(Err(db(e))).await;
+            return;
+        }
+    };
+    match walk(&t, &roots, direction, as_of, &tx).await {
+        // Dropped, the transaction rolls back.
+        Err(e) => {
+            let _ = tx.send(Err(e)).await;
+        }
+        Ok(()) => {
+            drop(tx);
+            if let Err(e) = t.commit().await {
+                tracing::warn!(error = %e, "ending a trace's read-only transaction failed");
+            }
+        }
+    }
+}
+
+/// Where [`reach`] sends its rows.
+type ReachSender = tokio::sync::mpsc::Sender<Result<Vec<threadline_store::Reached>, StoreError>>;
+
+/// [`reach`]'s levels, read in the transaction `t`.
+async fn walk(
+    t: &deadpool_postgres::Transaction<'_>,
     roots: &[threadline_domain::projection::Node],
     direction: threadline_store::Direction,
     as_of: i64,
-    tx: &tokio::sync::mpsc::Sender<Result<Vec<threadline_store::Reached>, StoreError>>,
+    tx: &ReachSender,
 ) -> Result<(), StoreError> {
     use futures_util::StreamExt;
     use threadline_domain::projection::Node;
@@ -256,13 +297,6 @@ pub(crate) async fn reach(
             codes.push(code);
         }
     }
-    let t = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(db)?;
     // JIT compiling a level's plan costs more than it saves (the sessions have it off unless
     // the URL turned it on). A level of a few nodes — every level of one unit's trace — runs
     // the statement's generic plan (index probes), planned once per connection: planned for
@@ -276,13 +310,11 @@ pub(crate) async fn reach(
     // one read while someone waits at a scanner, keeps the cached plan.
     let forward = direction == threadline_store::Direction::Parents;
     let mut custom = forward;
-    t.batch_execute(if custom {
+    let settings = if custom {
         "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_custom_plan"
     } else {
         "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
-    })
-    .await
-    .map_err(db)?;
+    };
     let seed = t
         .prepare_cached(&level_rows(&format!(
             "SELECT s.t, s.id, 0 AS depth, NULL::text COLLATE \"C\" AS vt, NULL::bigint AS vid,
@@ -314,7 +346,13 @@ pub(crate) async fn reach(
         let rows = if depth == 0 {
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                 [&types, &products, &codes];
-            t.query_raw(&seed, params).await.map_err(db)?
+            // The settings go out with the first level, ahead of it (`biased`: a request is
+            // sent when first polled, in that order): they hold for the statements executed
+            // after them, whenever those were prepared.
+            let (_, rows) =
+                tokio::try_join!(biased; t.batch_execute(settings), t.query_raw(&seed, params))
+                    .map_err(db)?;
+            rows
         } else {
             if units.is_empty() && lots.is_empty() {
                 break;
@@ -387,6 +425,5 @@ pub(crate) async fn reach(
     if !chunk.is_empty() {
         let _ = tx.send(Ok(chunk)).await;
     }
-    t.commit().await.map_err(db)?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use threadline_domain::projection::ItemStatus;
 use threadline_domain::{ProductCode, Quantity, Serial};
 use threadline_store::{
     EventQuery, IdempotencyKey, ItemRow, ItemView, ListQuery, LotView, Page, Receipt, StateQuery,
-    StockLine, StoreError, StoredEvent, UnitState, Versioned, page_of,
+    StockLine, StoreError, StoredEvent, UnitHistory, UnitState, Versioned, page_of,
 };
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -85,6 +85,16 @@ fn versioned<T: DeserializeOwned>(
     })
 }
 
+/// The statement of one master record of `table` by its code.
+fn master_sql(table: &str) -> String {
+    format!("SELECT def, version, updated_at FROM {table} WHERE code = $1")
+}
+
+/// A master record from a row of [`master_sql`].
+fn master_of<T: DeserializeOwned>(r: &tokio_postgres::Row) -> Result<Versioned<T>, StoreError> {
+    versioned(&col::<String>(r, 0)?, col(r, 1)?, col(r, 2)?)
+}
+
 pub(crate) async fn master_one<T: DeserializeOwned>(
     c: &impl GenericClient,
     table: &str,
@@ -93,15 +103,9 @@ pub(crate) async fn master_one<T: DeserializeOwned>(
     if !storable(code) {
         return Ok(None);
     }
-    let stmt = c
-        .prepare_cached(&format!(
-            "SELECT def, version, updated_at FROM {table} WHERE code = $1"
-        ))
-        .await
-        .map_err(db)?;
+    let stmt = c.prepare_cached(&master_sql(table)).await.map_err(db)?;
     let row = c.query_opt(&stmt, &[&code]).await.map_err(db)?;
-    row.map(|r| versioned(&col::<String>(&r, 0)?, col(&r, 1)?, col(&r, 2)?))
-        .transpose()
+    row.as_ref().map(master_of).transpose()
 }
 
 pub(crate) async fn master_list<T: DeserializeOwned>(
@@ -203,13 +207,8 @@ fn item_key(p: &str, s: &str) -> Result<ItemKey, StoreError> {
     })
 }
 
-pub(crate) async fn item(
-    c: &impl GenericClient,
-    key: &ItemKey,
-) -> Result<Option<ItemView>, StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial,
+/// The statement of [`item`]: a unit by its product and serial.
+const ITEM_SQL: &str = "SELECT i.status, i.holds, i.location, i.custodian, i.lot, i.attributes, pp.code, par.serial,
                     ch.products, ch.serials, ev.n, ev.first, ev.last
              FROM items i
              JOIN products p ON p.id = i.product_id
@@ -223,42 +222,47 @@ pub(crate) async fn item(
                  SELECT count(*) AS n, min(e.event_time) AS first, max(e.event_time) AS last
                  FROM event_items ei JOIN events e ON e.seq = ei.seq WHERE ei.item_id = i.id
              ) ev
-             WHERE p.code = $1 AND i.serial = $2",
-        )
-        .await
-        .map_err(db)?;
-    let Some(r) = c
+             WHERE p.code = $1 AND i.serial = $2";
+
+pub(crate) async fn item(
+    c: &impl GenericClient,
+    key: &ItemKey,
+) -> Result<Option<ItemView>, StoreError> {
+    let stmt = c.prepare_cached(ITEM_SQL).await.map_err(db)?;
+    let row = c
         .query_opt(&stmt, &[&key.product.as_str(), &key.serial.as_str()])
         .await
-        .map_err(db)?
-    else {
-        return Ok(None);
-    };
-    let status: String = col(&r, 0)?;
-    let holds: i16 = col(&r, 1)?;
-    let attributes: Option<String> = col(&r, 5)?;
-    let parent = match (col::<Option<String>>(&r, 6)?, col::<Option<String>>(&r, 7)?) {
+        .map_err(db)?;
+    row.map(|r| item_of(key, &r)).transpose()
+}
+
+/// The unit `key` from a row of [`ITEM_SQL`].
+fn item_of(key: &ItemKey, r: &tokio_postgres::Row) -> Result<ItemView, StoreError> {
+    let status: String = col(r, 0)?;
+    let holds: i16 = col(r, 1)?;
+    let attributes: Option<String> = col(r, 5)?;
+    let parent = match (col::<Option<String>>(r, 6)?, col::<Option<String>>(r, 7)?) {
         (Some(p), Some(s)) => Some(item_key(&p, &s)?),
         _ => None,
     };
-    let child_products: Vec<String> = col::<Option<Vec<String>>>(&r, 8)?.unwrap_or_default();
-    let child_serials: Vec<String> = col::<Option<Vec<String>>>(&r, 9)?.unwrap_or_default();
+    let child_products: Vec<String> = col::<Option<Vec<String>>>(r, 8)?.unwrap_or_default();
+    let child_serials: Vec<String> = col::<Option<Vec<String>>>(r, 9)?.unwrap_or_default();
     let children = child_products
         .iter()
         .zip(&child_serials)
         .map(|(p, s)| item_key(p, s))
         .collect::<Result<Vec<_>, _>>()?;
-    let first: Option<i64> = col(&r, 11)?;
-    let last: Option<i64> = col(&r, 12)?;
-    Ok(Some(ItemView {
+    let first: Option<i64> = col(r, 11)?;
+    let last: Option<i64> = col(r, 12)?;
+    Ok(ItemView {
         product: key.product.to_string(),
         serial: key.serial.to_string(),
         status: ItemStatus::parse(&status)
             .ok_or_else(|| StoreError::Schema(format!("unknown status {status}")))?,
         holds: holds_of(i64::from(holds)),
-        location: col(&r, 2)?,
-        custodian: col(&r, 3)?,
-        lot: col(&r, 4)?,
+        location: col(r, 2)?,
+        custodian: col(r, 3)?,
+        lot: col(r, 4)?,
         parent,
         children,
         attributes: attributes
@@ -266,10 +270,10 @@ pub(crate) async fn item(
             .transpose()
             .map_err(|e| StoreError::Schema(e.to_string()))?
             .unwrap_or_default(),
-        event_count: col(&r, 10)?,
+        event_count: col(r, 10)?,
         first_seen: from_micros(first.unwrap_or(0)),
         last_event_time: from_micros(last.unwrap_or(0)),
-    }))
+    })
 }
 
 /// [`threadline_store::Store::unit_states`]: the keys as two parallel arrays, each unit one
@@ -516,31 +520,26 @@ pub(crate) async fn event(
         .pop())
 }
 
-/// The events naming `key`, narrowed to it, and those that moved it inside a container
-/// ([`threadline_store::query::timeline_sql`]): batch events from their heads. One statement.
-pub(crate) async fn timeline(
-    c: &impl GenericClient,
-    key: &ItemKey,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    timeline_after(c, key, 0).await
-}
+/// The statement of a unit's timeline: the events naming `key`, narrowed to it, and those
+/// that moved it inside a container ([`threadline_store::query::timeline_sql`]), batch events
+/// from their heads; `$3` is the ledger position after which they are read.
+static TIMELINE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    threadline_store::query::timeline_sql(
+        |n| format!("${n}"),
+        "ARRAY(SELECT k.event_id FROM events k WHERE k.corrects = e.event_id ORDER BY k.seq)",
+        "(cp.def::jsonb ->> 'container') = 'true'",
+    )
+});
 
-/// [`timeline`] from after ledger position `after`.
+/// The timeline of `key` ([`TIMELINE_SQL`]) from after ledger position `after`.
 pub(crate) async fn timeline_after(
     c: &impl GenericClient,
     key: &ItemKey,
     after: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        threadline_store::query::timeline_sql(
-            |n| format!("${n}"),
-            "ARRAY(SELECT k.event_id FROM events k WHERE k.corrects = e.event_id ORDER BY k.seq)",
-            "(cp.def::jsonb ->> 'container') = 'true'",
-        )
-    });
     // The body is read only where there is no head or the unit is the parent (it keeps its
     // components); the corrections of each event come in the same statement.
-    let stmt = c.prepare_cached(&SQL).await.map_err(db)?;
+    let stmt = c.prepare_cached(&TIMELINE_SQL).await.map_err(db)?;
     let rows = c
         .query(
             &stmt,
@@ -548,8 +547,16 @@ pub(crate) async fn timeline_after(
         )
         .await
         .map_err(db)?;
+    timeline_of(key, &rows)
+}
+
+/// The timeline of `key` from the rows of [`TIMELINE_SQL`].
+fn timeline_of(
+    key: &ItemKey,
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         let role: i16 = col(r, 1)?;
         let via = match (col::<Option<String>>(r, 7)?, col::<Option<String>>(r, 8)?) {
             (Some(p), Some(s)) => Some(threadline_store::item_key(&p, &s)?),
@@ -567,6 +574,58 @@ pub(crate) async fn timeline_after(
         });
     }
     threadline_store::timeline(key, out)
+}
+
+/// [`threadline_store::Store::unit_history`]: the unit, its product and its timeline in one
+/// read-only REPEATABLE READ snapshot, sent as one pipeline. `BEGIN`, the three statements and
+/// `COMMIT` leave together and the backend answers them in turn, so a passport costs one
+/// round trip — one wake-up of the backend and of this task — instead of five.
+pub(crate) async fn unit_history(
+    c: &ClientWrapper,
+    key: &ItemKey,
+) -> Result<Option<UnitHistory>, StoreError> {
+    // Prepared first (cached on the connection after its first passport): a statement still
+    // to prepare would go out only after the answer to its `Parse`, behind the `COMMIT`.
+    let product_sql = master_sql("products");
+    let (item_stmt, product_stmt, timeline_stmt) = tokio::try_join!(
+        biased;
+        c.prepare_cached(ITEM_SQL),
+        c.prepare_cached(&product_sql),
+        c.prepare_cached(&TIMELINE_SQL),
+    )
+    .map_err(db)?;
+    let (product, serial) = (key.product.as_str(), key.serial.as_str());
+    let unit: [&(dyn ToSql + Sync); 2] = [&product, &serial];
+    let timeline_from: [&(dyn ToSql + Sync); 3] = [&product, &serial, &0_i64];
+    // A request is sent when its future is first polled, in the order polled (`biased`: as
+    // written), so the three statements run between `BEGIN` and `COMMIT`. A statement that
+    // fails aborts the transaction; those after it fail too and `COMMIT` rolls it back.
+    let sent = tokio::try_join!(
+        biased;
+        c.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        c.query_opt(&item_stmt, &unit),
+        c.query_opt(&product_stmt, &unit[..1]),
+        c.query(&timeline_stmt, &timeline_from),
+        c.batch_execute("COMMIT"),
+    );
+    let (_, item, product, timeline, _) = match sent {
+        Ok(answers) => answers,
+        Err(e) => {
+            // Had a request failed before it went out (its parameters not encodable), the
+            // pooled connection must not stay inside the transaction; after `COMMIT` this
+            // is a no-op.
+            let _ = c.batch_execute("ROLLBACK").await;
+            return Err(db(e));
+        }
+    };
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    Ok(Some(UnitHistory {
+        state: item_of(key, &item)?,
+        product: product.as_ref().map(master_of).transpose()?,
+        timeline: timeline_of(key, &timeline)?,
+    }))
 }
 
 pub(crate) async fn events(
@@ -612,14 +671,14 @@ pub(crate) async fn discrepancies(
     c: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, threadline_domain::projection::Discrepancy)>, StoreError> {
-    let rows = c
-        .query(
+    let stmt = c
+        .prepare_cached(
             "SELECT e.event_id, d.code, d.field, d.message, d.kind FROM events e JOIN discrepancies d ON d.seq = e.seq
              WHERE e.event_id = ANY($1) ORDER BY d.seq, d.n",
-            &[&ids],
         )
         .await
         .map_err(db)?;
+    let rows = c.query(&stmt, &[&ids]).await.map_err(db)?;
     rows.iter()
         .map(|r| Ok((col(r, 0)?, discrepancy(r)?)))
         .collect()

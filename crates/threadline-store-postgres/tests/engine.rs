@@ -231,6 +231,79 @@ async fn a_capture_waits_for_a_rebuild_and_then_sees_its_result() {
     assert!(a.verify().await.unwrap().first_break.is_none());
 }
 
+/// A unit's history (the passport's read) goes out as one pipeline in its own read-only
+/// transaction: while another process records events of the unit, each history's state agrees
+/// with its own timeline, and the connection it used is left outside any transaction — the
+/// next write on it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_history_is_one_snapshot_and_leaves_its_connection_outside_a_transaction() {
+    let Some(url) = server() else { return };
+    let (config, _guard) = testing::empty_schema(&url).await.unwrap();
+    let reader = PgStore::from_config(config.clone()).await.unwrap();
+    let writer = PgStore::from_config(config).await.unwrap();
+    plant(&writer).await;
+    writer
+        .capture(vec![commission_phones(&["H1"], 60)], None)
+        .await
+        .unwrap();
+    let observe = |minutes_ago: i64| {
+        event(
+            json!({"type": "object", "action": "OBSERVE", "event_time": at(minutes_ago),
+            "biz_step": "storing", "disposition": "sellable_not_accessible",
+            "biz_location": "SZ-WH-A1", "items": [{"product": "PHONE", "serial": "H1"}]}),
+        )
+    };
+    let unit = key("PHONE", "H1");
+    let writes = async {
+        for n in 0..30 {
+            writer.capture(vec![observe(50 - n)], None).await.unwrap();
+        }
+    };
+    let reads = async {
+        let mut lengths = Vec::new();
+        for _ in 0..60 {
+            let h = reader.unit_history(&unit).await.unwrap().unwrap();
+            assert_eq!(h.state.event_count, h.timeline.len() as i64);
+            assert_eq!(h.product.unwrap().def.code.as_str(), "PHONE");
+            lengths.push(h.timeline.len());
+        }
+        lengths
+    };
+    let ((), lengths) = tokio::join!(writes, reads);
+    assert!(lengths.windows(2).all(|w| w[0] <= w[1]), "{lengths:?}");
+    let h = reader.unit_history(&unit).await.unwrap().unwrap();
+    assert_eq!(h.timeline.len(), 31);
+
+    // One connection at a time from here: the one the histories used.
+    assert!(
+        reader
+            .unit_history(&key("PHONE", "NOT-THERE"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for (setting, outside) in [
+        ("transaction_isolation", "read committed"),
+        ("transaction_read_only", "off"),
+    ] {
+        assert_eq!(
+            testing::session_setting(&reader, setting).await.unwrap(),
+            outside
+        );
+    }
+    reader.capture(vec![observe(10)], None).await.unwrap();
+    assert_eq!(
+        reader
+            .unit_history(&unit)
+            .await
+            .unwrap()
+            .unwrap()
+            .timeline
+            .len(),
+        32
+    );
+}
+
 fn key(product: &str, serial: &str) -> threadline_domain::codes::ItemKey {
     serde_json::from_value(json!({"product": product, "serial": serial})).unwrap()
 }
