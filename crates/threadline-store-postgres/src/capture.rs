@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use bytes::{BufMut, Bytes, BytesMut};
 use deadpool_postgres::Transaction;
+use futures_util::SinkExt;
 use threadline_domain::codes::{ItemKey, LotKey, ProductCode, Serial};
 use threadline_domain::error::FieldError;
 use threadline_domain::event::{Event, HoldKind};
@@ -20,7 +22,7 @@ use threadline_domain::projection::{
 };
 use threadline_domain::{LocationCode, LotCode, Quantity};
 use threadline_store::{Receipt, StoreError};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
@@ -804,9 +806,185 @@ const CLOSE_EDGES: &str = "UPDATE genealogy AS g SET to_seq = u.seq, to_time = u
      WHERE g.parent_type = u.parent_type AND g.parent_id = u.parent_id AND g.child_type = u.child_type
        AND g.child_id = u.child_id AND g.to_seq IS NULL";
 
+/// From this many new units in a batch on (an allocation block, a batch of commissionings, an
+/// import chunk), their rows are written with binary `COPY` under row ids reserved for them,
+/// and so are a batch's unit index rows from this many on: no `RETURNING` to map back to keys.
+/// Below it the one `INSERT … RETURNING` stays: no round trip for the reservation and no
+/// savepoint. (128 is SQLite's `ITEM_ROWS`; not tuned for PostgreSQL.)
+const MANY_UNITS: usize = 128;
+
+/// Moves the units' id sequence on by `$1` and returns the last id reserved. A range of ids is
+/// only the caller's while nothing else draws from the sequence between the two calls: every
+/// insert into `items` happens in a write transaction holding the chain head lock
+/// ([`lock_head`]), as this one does.
+const RESERVE_ITEM_IDS: &str = "SELECT setval(pg_get_serial_sequence('items', 'id'),
+                  nextval(pg_get_serial_sequence('items', 'id')) + $1::bigint - 1)";
+const COPY_ITEMS: &str = "COPY items (id, product_id, serial, status, holds, location, custodian, lot, parent_id, attributes)
+     FROM STDIN (FORMAT binary)";
+const ITEM_TYPES: [Type; 10] = [
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT2,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+];
+const COPY_EVENT_ITEMS: &str = "COPY event_items (item_id, seq, role) FROM STDIN (FORMAT binary)";
+const EVENT_ITEM_TYPES: [Type; 3] = [Type::INT8, Type::INT8, Type::INT2];
+/// Which of the (product id, serial) pairs have a unit row (1-based positions).
+const TAKEN_ITEMS: &str =
+    "SELECT k.n FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS k(product_id, serial, n)
+     JOIN items i ON i.product_id = k.product_id AND i.serial = k.serial";
+
+/// Reserves `count` consecutive unit row ids (see [`RESERVE_ITEM_IDS`]) and returns the first.
+async fn reserve_item_ids(tx: &Transaction<'_>, count: i64) -> Result<i64, StoreError> {
+    let stmt = tx.prepare_cached(RESERVE_ITEM_IDS).await.map_err(db)?;
+    let last: i64 = col(&tx.query_one(&stmt, &[&count]).await.map_err(db)?, 0)?;
+    Ok(last - count + 1)
+}
+
+/// Rows in PostgreSQL's binary `COPY` format, encoded whole and sent as one message.
+struct CopyRows {
+    buf: BytesMut,
+    types: &'static [Type],
+}
+
+impl CopyRows {
+    fn new(types: &'static [Type], rows: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(19 + rows * (2 + 16 * types.len()));
+        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.put_i32(0); // flags
+        buf.put_i32(0); // header extension
+        CopyRows { buf, types }
+    }
+
+    /// Appends one row; `values` come in the order of the types.
+    fn push(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), StoreError> {
+        if values.len() != self.types.len() {
+            return Err(StoreError::Database(format!(
+                "a copied row has {} values for {} columns",
+                values.len(),
+                self.types.len()
+            )));
+        }
+        self.buf
+            .put_i16(i16::try_from(values.len()).unwrap_or(i16::MAX));
+        for (value, ty) in values.iter().zip(self.types) {
+            let at = self.buf.len();
+            self.buf.put_i32(0);
+            let written = value
+                .to_sql_checked(ty, &mut self.buf)
+                .map_err(|e| StoreError::Database(format!("encoding a copied row: {e}")))?;
+            let len = match written {
+                IsNull::Yes => -1,
+                IsNull::No => i32::try_from(self.buf.len() - at - 4)
+                    .map_err(|_| StoreError::Database("a copied value is too long".into()))?,
+            };
+            self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Bytes {
+        self.buf.put_i16(-1);
+        self.buf.freeze()
+    }
+}
+
+/// Runs the prepared `COPY ... FROM STDIN` `stmt` with `rows`; returns the rows written.
+async fn copy_in(
+    tx: &Transaction<'_>,
+    stmt: &Statement,
+    rows: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
+    let sink = tx.copy_in(stmt).await?;
+    futures_util::pin_mut!(sink);
+    sink.as_mut().send(rows).await?;
+    sink.finish().await
+}
+
+/// Runs the plain statement `sql` unless `skip`.
+async fn simple_unless(
+    tx: &Transaction<'_>,
+    skip: bool,
+    sql: &str,
+) -> Result<(), tokio_postgres::Error> {
+    if skip {
+        Ok(())
+    } else {
+        tx.batch_execute(sql).await
+    }
+}
+
+impl NewItems<'_> {
+    /// The rows to copy, with the ids reserved for them in `ids`.
+    fn copy_rows(&self, ids: &Ids) -> Result<Bytes, StoreError> {
+        let mut rows = CopyRows::new(&ITEM_TYPES, self.keys.len());
+        for (i, key) in self.keys.iter().enumerate() {
+            let id = ids
+                .items
+                .get(*key)
+                .ok_or_else(|| StoreError::Database(format!("no id reserved for item {key}")))?;
+            rows.push(&[
+                id,
+                &self.product_ids[i],
+                &self.serials[i],
+                &self.statuses[i],
+                &self.holds[i],
+                &self.locations[i],
+                &self.custodians[i],
+                &self.lots[i],
+                &self.parent_ids[i],
+                &self.attributes[i],
+            ])?;
+        }
+        Ok(rows.finish())
+    }
+}
+
+/// After copying new units failed on a key the store holds: rolls back to before the copy and
+/// names the serials taken ([`threadline_store::already_registered`]), in the batch's order;
+/// `None` when none is (the copy failed on something else).
+async fn taken_serials(
+    tx: &Transaction<'_>,
+    n: &NewItems<'_>,
+    events: &[Event],
+    prefix_index: bool,
+) -> Result<Option<StoreError>, StoreError> {
+    tx.batch_execute("ROLLBACK TO SAVEPOINT many_units")
+        .await
+        .map_err(db)?;
+    let stmt = tx.prepare_cached(TAKEN_ITEMS).await.map_err(db)?;
+    let rows = tx
+        .query(&stmt, &[&n.product_ids, &n.serials])
+        .await
+        .map_err(db)?;
+    let mut taken = rows.iter().map(nth).collect::<Result<Vec<_>, _>>()?;
+    if taken.is_empty() {
+        return Ok(None);
+    }
+    taken.sort_unstable();
+    Ok(Some(threadline_store::already_registered(
+        events,
+        taken.iter().filter_map(|i| n.keys.get(*i).copied()),
+        prefix_index,
+    )))
+}
+
+/// What stage one of the write-back leaves to stage two.
+struct Written<'s> {
+    /// The new units inserted whole (all but those whose parent is new too and had no row id).
+    whole: HashSet<&'s ItemKey>,
+    /// The savepoint before copied units is open: stage two releases it.
+    savepoint: bool,
+}
+
 /// Stage one of the write-back: rows for units and lots that are new, the ledger (when
-/// capturing), and the event index. Puts the new row ids into `ids` and returns the units
-/// inserted whole (all new ones but those whose parent is new too). A new unit the unique key
+/// capturing), and the event index. Puts the new row ids into `ids`. A new unit the unique key
 /// already holds is a serial an allocation in `events` drew that was registered already
 /// ([`threadline_store::already_registered`]).
 async fn write_new<'s>(
@@ -817,15 +995,26 @@ async fn write_new<'s>(
     index: &EventRows<'_>,
     events: &[Event],
     prefix_index: bool,
-) -> Result<HashSet<&'s ItemKey>, StoreError> {
-    let mut new_items = NewItems::default();
-    for key in &s.dirty_items {
-        let Some(Some(st)) = s.items.get(key) else {
-            continue;
-        };
-        if ids.items.contains_key(key) {
-            continue;
+) -> Result<Written<'s>, StoreError> {
+    let new_keys: Vec<(&ItemKey, &ItemState)> = s
+        .dirty_items
+        .iter()
+        .filter(|k| !ids.items.contains_key(*k))
+        .filter_map(|k| s.items.get(k).and_then(Option::as_ref).map(|st| (k, st)))
+        .collect();
+    // Many new units: their row ids are reserved first, so that the rows are copied in without
+    // anything read back, and a unit built into a parent that is new too has its parent's id.
+    let many = new_keys.len() >= MANY_UNITS;
+    if many {
+        let count = i64::try_from(new_keys.len())
+            .map_err(|_| StoreError::Database("too many new units".into()))?;
+        let first = reserve_item_ids(tx, count).await?;
+        for ((key, _), id) in new_keys.iter().zip(first..) {
+            ids.items.insert((*key).clone(), id);
         }
+    }
+    let mut new_items = NewItems::default();
+    for (key, st) in new_keys {
         let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
         if st.parent.is_some() && parent_id.is_none() {
             new_items.later_parent.insert(key);
@@ -866,7 +1055,7 @@ async fn write_new<'s>(
     let (q_append, q_head, q_items, q_lots, q_events, q_txs, q_objects) = tokio::try_join!(
         tx.prepare_cached(APPEND_LEDGER),
         tx.prepare_cached(SET_HEAD),
-        tx.prepare_cached(INSERT_ITEMS),
+        tx.prepare_cached(if many { COPY_ITEMS } else { INSERT_ITEMS }),
         tx.prepare_cached(INSERT_LOTS),
         tx.prepare_cached(INSERT_EVENTS),
         tx.prepare_cached(INSERT_TRANSACTIONS),
@@ -876,8 +1065,12 @@ async fn write_new<'s>(
     let n = &new_items;
     let l = &new_lots;
     let e = index;
+    // A capture's copied units may hold a serial registered already: the copy then fails, and
+    // rolling back to before it lets the taken serials be looked up and named. (A rebuild
+    // replays units that were accepted once.)
+    let savepoint = many && ledger.is_some();
     // The ledger goes first: a duplicate entry is reported before anything else, as on SQLite.
-    let (planned, appended, items, lots, indexed, txs, objects) = tokio::join!(
+    let (planned, appended, saved, items, lots, indexed, txs, objects) = tokio::join!(
         biased;
         plan(tx, Plans::Cached),
         async {
@@ -886,12 +1079,21 @@ async fn write_new<'s>(
                 None => Ok(()),
             }
         },
-        rows_unless(
-            tx,
-            n.keys.is_empty(),
-            &q_items,
-            [&n.product_ids, &n.serials, &n.statuses, &n.holds, &n.locations, &n.custodians, &n.lots, &n.parent_ids, &n.attributes]
-        ),
+        simple_unless(tx, !savepoint, "SAVEPOINT many_units"),
+        async {
+            if many {
+                // Encoded here, while the server runs the statements queued ahead.
+                let rows = n.copy_rows(ids)?;
+                Ok(copy_in(tx, &q_items, rows).await.map(|_| Vec::new()))
+            } else {
+                Ok(rows_unless(
+                    tx,
+                    n.keys.is_empty(),
+                    &q_items,
+                    [&n.product_ids, &n.serials, &n.statuses, &n.holds, &n.locations, &n.custodians, &n.lots, &n.parent_ids, &n.attributes]
+                ).await)
+            }
+        },
         rows_unless(tx, l.keys.is_empty(), &q_lots, [&l.product_ids, &l.codes, &l.production, &l.expiry, &l.holds]),
         execute_unless(
                 tx,
@@ -925,7 +1127,16 @@ async fn write_new<'s>(
     );
     planned.map_err(db)?;
     appended?;
-    let items = items.map_err(db)?;
+    saved.map_err(db)?;
+    let items = match items? {
+        Ok(rows) => rows,
+        Err(e) if savepoint && is_unique_violation(&e) => {
+            return Err(taken_serials(tx, n, events, prefix_index)
+                .await?
+                .unwrap_or_else(|| db(e)));
+        }
+        Err(e) => return Err(db(e)),
+    };
     let lots = lots.map_err(db)?;
     indexed.map_err(|e| index.conflict(e))?;
     txs.map_err(db)?;
@@ -944,7 +1155,7 @@ async fn write_new<'s>(
             .ok_or_else(|| StoreError::Database(format!("unexpected new item {serial}")))?;
         ids.items.insert((*key).clone(), id);
     }
-    if items.len() < n.keys.len() {
+    if !many && items.len() < n.keys.len() {
         let taken = n
             .keys
             .iter()
@@ -969,11 +1180,14 @@ async fn write_new<'s>(
             .ok_or_else(|| StoreError::Database(format!("unexpected new lot {code}")))?;
         ids.lots.insert((*key).clone(), id);
     }
-    Ok(new_items
-        .keys
-        .into_iter()
-        .filter(|k| !new_items.later_parent.contains(*k))
-        .collect())
+    Ok(Written {
+        whole: new_items
+            .keys
+            .into_iter()
+            .filter(|k| !new_items.later_parent.contains(*k))
+            .collect(),
+        savepoint,
+    })
 }
 
 /// Genealogy links as columns: the rows of one multi-row statement.
@@ -1060,7 +1274,7 @@ async fn write_changes(
     events: &[Event],
     positions: &[i64],
     when: &HashMap<Uuid, (i64, i64)>,
-    inserted_whole: &HashSet<&ItemKey>,
+    written: &Written<'_>,
 ) -> Result<(), StoreError> {
     // Units: every changed one in full, but those just inserted whole.
     let (
@@ -1086,7 +1300,7 @@ async fn write_changes(
         let Some(Some(st)) = s.items.get(key) else {
             continue;
         };
-        if inserted_whole.contains(key) {
+        if written.whole.contains(key) {
             continue;
         }
         let parent_id = st.parent.as_ref().and_then(|p| ids.items.get(p).copied());
@@ -1163,13 +1377,27 @@ async fn write_changes(
         }
     }
     let runs = edge_runs(s, ids, when)?;
+    // Many unit index rows (an allocation block's, a batch of commissionings') are copied in.
+    let copied = if ei_ids.len() >= MANY_UNITS {
+        let mut rows = CopyRows::new(&EVENT_ITEM_TYPES, ei_ids.len());
+        for ((id, seq), role) in ei_ids.iter().zip(&ei_seqs).zip(&ei_roles) {
+            rows.push(&[id, seq, role])?;
+        }
+        Some(rows.finish())
+    } else {
+        None
+    };
 
     let (q_items, q_lots, q_gone, q_stock, q_ei, q_el, q_open, q_close) = tokio::try_join!(
         tx.prepare_cached(UPDATE_ITEMS),
         tx.prepare_cached(UPDATE_LOTS),
         tx.prepare_cached(DELETE_STOCK),
         tx.prepare_cached(UPSERT_STOCK),
-        tx.prepare_cached(INSERT_EVENT_ITEMS),
+        tx.prepare_cached(if copied.is_some() {
+            COPY_EVENT_ITEMS
+        } else {
+            INSERT_EVENT_ITEMS
+        }),
         tx.prepare_cached(INSERT_EVENT_LOTS),
         tx.prepare_cached(OPEN_EDGES),
         tx.prepare_cached(CLOSE_EDGES),
@@ -1177,12 +1405,18 @@ async fn write_changes(
     .map_err(db)?;
     tokio::try_join!(
         biased;
+        simple_unless(tx, !written.savepoint, "RELEASE SAVEPOINT many_units"),
         plan(tx, Plans::Custom),
         execute_unless(tx, u_ids.is_empty(), &q_items, [&u_ids, &u_status, &u_holds, &u_loc, &u_cust, &u_lot, &u_parent, &u_attrs]),
         execute_unless(tx, l_ids.is_empty(), &q_lots, [&l_ids, &l_prod, &l_exp, &l_holds]),
         execute_unless(tx, gone_lots.is_empty(), &q_gone, [&gone_lots, &gone_locs]),
         execute_unless(tx, st_lots.is_empty(), &q_stock, [&st_lots, &st_locs, &st_qty]),
-        execute_unless(tx, ei_ids.is_empty(), &q_ei, [&ei_ids, &ei_seqs, &ei_roles]),
+        async {
+            match copied {
+                Some(rows) => copy_in(tx, &q_ei, rows).await,
+                None => execute_unless(tx, ei_ids.is_empty(), &q_ei, [&ei_ids, &ei_seqs, &ei_roles]).await,
+            }
+        },
         execute_unless(tx, el_ids.is_empty(), &q_el, [&el_ids, &el_seqs, &el_roles, &el_qty]),
         async {
             // Runs depend on one another (a link opened, then closed), so one after another.
@@ -1309,7 +1543,7 @@ pub(crate) async fn project_events(
         .map(|(ev, seq)| (ev.id, (*seq, micros(ev.event_time))))
         .collect();
     let index = EventRows::of(events, &positions);
-    let inserted_whole = write_new(
+    let written = write_new(
         tx,
         &slice,
         &mut ids,
@@ -1319,7 +1553,7 @@ pub(crate) async fn project_events(
         prefix_index,
     )
     .await?;
-    write_changes(tx, &slice, &ids, events, &positions, &when, &inserted_whole).await?;
+    write_changes(tx, &slice, &ids, events, &positions, &when, &written).await?;
     if !slice.discrepancies.is_empty() {
         // What the batch's EPCIS captures disagreed with, at their events' positions.
         let (mut seqs, mut ns, mut codes, mut fields, mut messages, mut kinds) = (
