@@ -131,7 +131,13 @@ async fn two_processes_writing_at_once_never_fork_the_chain() {
         workers.spawn(async move {
             let mut receipts: Vec<Receipt> = Vec::new();
             for n in 0..8 {
-                let out = store.capture(batch(w, n, 5, 4), None).await.unwrap();
+                // Every other batch makes 150 new units: their row ids are reserved from the
+                // sequence the small batches' inserts draw from, and both processes do both.
+                let per_event = if n % 2 == 0 { 4 } else { 30 };
+                let out = store
+                    .capture(batch(w, n, 5, per_event), None)
+                    .await
+                    .unwrap();
                 receipts.extend(out.receipts().iter().cloned());
                 // Master writes take the same head lock as captures.
                 let r = store
@@ -194,7 +200,7 @@ async fn two_processes_writing_at_once_never_fork_the_chain() {
     }
     let live = a.snapshot().await.unwrap();
     assert_eq!(live, b.snapshot().await.unwrap());
-    assert_eq!(live.items.len(), 6 * 8 * 5 * 4 + 6);
+    assert_eq!(live.items.len(), 6 * 4 * 5 * (4 + 30) + 6);
     b.rebuild().await.unwrap();
     assert_eq!(
         a.snapshot().await.unwrap(),
