@@ -364,6 +364,111 @@ pub struct Needs {
 /// rather than SipHash, which took a sixth of allocating a 100,000-serial block.
 pub type KeyMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// The units a batch changed, each once, in key order: what the store writes back.
+///
+/// Units changed in key order — an allocation's block, serials drawn in sequence, a batch
+/// commissioning units one after another — are kept in a list, at one comparison each, instead
+/// of a tree; the first one out of order turns the list into a set. Either way the store reads
+/// the same keys in the same order.
+#[derive(Debug, Clone)]
+pub struct DirtyItems(DirtyKeys);
+
+#[derive(Debug, Clone)]
+enum DirtyKeys {
+    /// Strictly increasing.
+    Ordered(Vec<ItemKey>),
+    Set(BTreeSet<ItemKey>),
+}
+
+impl Default for DirtyItems {
+    fn default() -> Self {
+        DirtyItems(DirtyKeys::Ordered(Vec::new()))
+    }
+}
+
+impl DirtyItems {
+    pub fn insert(&mut self, k: &ItemKey) {
+        match &mut self.0 {
+            DirtyKeys::Ordered(keys) => match keys.last() {
+                Some(last) if last >= k => {
+                    if keys.binary_search(k).is_err() {
+                        let mut set: BTreeSet<ItemKey> = std::mem::take(keys).into_iter().collect();
+                        set.insert(k.clone());
+                        self.0 = DirtyKeys::Set(set);
+                    }
+                }
+                _ => keys.push(k.clone()),
+            },
+            DirtyKeys::Set(set) => {
+                set.insert(k.clone());
+            }
+        }
+    }
+
+    pub fn contains(&self, k: &ItemKey) -> bool {
+        match &self.0 {
+            DirtyKeys::Ordered(keys) => keys.binary_search(k).is_ok(),
+            DirtyKeys::Set(set) => set.contains(k),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            DirtyKeys::Ordered(keys) => keys.len(),
+            DirtyKeys::Set(set) => set.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys in order.
+    pub fn iter(&self) -> DirtyItemsIter<'_> {
+        DirtyItemsIter(match &self.0 {
+            DirtyKeys::Ordered(keys) => DirtyIter::Ordered(keys.iter()),
+            DirtyKeys::Set(set) => DirtyIter::Set(set.iter()),
+        })
+    }
+}
+
+impl<'a> IntoIterator for &'a DirtyItems {
+    type Item = &'a ItemKey;
+    type IntoIter = DirtyItemsIter<'a>;
+
+    fn into_iter(self) -> DirtyItemsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The keys of [`DirtyItems`], in order.
+#[derive(Debug, Clone)]
+pub struct DirtyItemsIter<'a>(DirtyIter<'a>);
+
+#[derive(Debug, Clone)]
+enum DirtyIter<'a> {
+    Ordered(std::slice::Iter<'a, ItemKey>),
+    Set(std::collections::btree_set::Iter<'a, ItemKey>),
+}
+
+impl<'a> Iterator for DirtyItemsIter<'a> {
+    type Item = &'a ItemKey;
+
+    fn next(&mut self) -> Option<&'a ItemKey> {
+        match &mut self.0 {
+            DirtyIter::Ordered(i) => i.next(),
+            DirtyIter::Set(i) => i.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            DirtyIter::Ordered(i) => i.size_hint(),
+            DirtyIter::Set(i) => i.size_hint(),
+        }
+    }
+}
+
 /// The touched part of the current state, plus what changed.
 #[derive(Debug, Default)]
 pub struct Slice {
@@ -395,7 +500,7 @@ pub struct Slice {
     /// The batch has a correction: note what each event sets ([`Slice::apply_batch`]).
     weigh_corrections: bool,
 
-    pub dirty_items: BTreeSet<ItemKey>,
+    pub dirty_items: DirtyItems,
     pub dirty_lots: BTreeSet<LotKey>,
     pub dirty_stock: BTreeSet<(LotKey, String)>,
     pub dirty_counters: BTreeSet<String>,
@@ -1664,7 +1769,7 @@ impl Slice {
     }
 
     fn touch_item(&mut self, k: &ItemKey) -> Option<&mut ItemState> {
-        self.dirty_items.insert(k.clone());
+        self.dirty_items.insert(k);
         self.items.get_mut(k).and_then(Option::as_mut)
     }
 
@@ -1705,14 +1810,19 @@ impl Slice {
 
     fn new_item(&mut self, k: &ItemKey, ev: &Event, status: ItemStatus) {
         let ilmd = ev.ilmd.as_ref();
-        let attributes = match (ilmd, self.products.get(&k.product)) {
-            (Some(i), Some(p)) => i
-                .attributes
-                .iter()
-                .filter(|(name, _)| p.attribute(name).is_some())
-                .map(|(a, b)| (a.clone(), b.clone()))
-                .collect(),
-            _ => BTreeMap::new(),
+        // The product is looked up only for attributes to keep: a block without ILMD names
+        // 100,000 units of one product.
+        let attributes = match ilmd.filter(|i| !i.attributes.is_empty()) {
+            Some(i) => match self.products.get(&k.product) {
+                Some(p) => i
+                    .attributes
+                    .iter()
+                    .filter(|(name, _)| p.attribute(name).is_some())
+                    .map(|(a, b)| (a.clone(), b.clone()))
+                    .collect(),
+                None => BTreeMap::new(),
+            },
+            None => BTreeMap::new(),
         };
         let lot = ilmd.and_then(|i| i.lot.clone());
         if let Some(lot) = &lot {
@@ -1736,7 +1846,7 @@ impl Slice {
                 attributes,
             }),
         );
-        self.dirty_items.insert(k.clone());
+        self.dirty_items.insert(k);
     }
 
     fn link(&mut self, parent: &ItemKey, child: &ItemKey, kind: EdgeKind, ev: &Event) {
@@ -1814,7 +1924,7 @@ impl Slice {
                 }),
             );
             self.children.entry(k.clone()).or_default();
-            self.dirty_items.insert(k.clone());
+            self.dirty_items.insert(k);
         }
         // The process may say which state an operation leaves its units in; replay sees the
         // process that was stored when the event was recorded.
@@ -1864,6 +1974,7 @@ impl Slice {
             |this: &Slice, k: &ItemKey| corrected.map(|c| this.set_since(c, k)).unwrap_or_default();
         match (ev.kind, ev.action) {
             (EventKind::Object, Some(Action::Add)) => {
+                self.items.reserve(ev.items.len());
                 for k in &ev.items {
                     if untouched.contains(k) {
                         continue;
@@ -2156,5 +2267,58 @@ fn participle(op: crate::process::Operation) -> &'static str {
         Scrap => "scrapped",
         Hold => "held",
         Observe => "recorded",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::Serial;
+    use proptest::prelude::*;
+
+    fn key(product: u8, serial: u16) -> ItemKey {
+        ItemKey {
+            product: ProductCode::parse(&format!("P{product}")).unwrap(),
+            serial: Serial::parse(&format!("S{serial:05}")).unwrap(),
+        }
+    }
+
+    proptest! {
+        /// Whatever order units are touched in, the store reads each once, in key order.
+        #[test]
+        fn dirty_items_are_each_unit_once_in_key_order(
+            touched in proptest::collection::vec((0u8..3, 0u16..200), 0..300),
+        ) {
+            let mut dirty = DirtyItems::default();
+            let mut expected = BTreeSet::new();
+            for (p, s) in touched {
+                dirty.insert(&key(p, s));
+                expected.insert(key(p, s));
+            }
+            prop_assert_eq!(dirty.len(), expected.len());
+            prop_assert_eq!(dirty.is_empty(), expected.is_empty());
+            prop_assert!(dirty.iter().eq(expected.iter()));
+            for k in &expected {
+                prop_assert!(dirty.contains(k));
+            }
+            prop_assert!(!dirty.contains(&key(9, 0)));
+        }
+    }
+
+    #[test]
+    fn dirty_items_in_key_order_stay_a_list() {
+        let mut dirty = DirtyItems::default();
+        for s in 0..1000 {
+            dirty.insert(&key(1, s));
+            dirty.insert(&key(1, s));
+        }
+        assert!(matches!(dirty.0, DirtyKeys::Ordered(_)));
+        // A unit touched again out of order, already in the list, changes nothing.
+        dirty.insert(&key(1, 10));
+        assert!(matches!(dirty.0, DirtyKeys::Ordered(_)));
+        dirty.insert(&key(0, 10));
+        assert!(matches!(dirty.0, DirtyKeys::Set(_)));
+        assert_eq!(dirty.len(), 1001);
+        assert_eq!(dirty.iter().next(), Some(&key(0, 10)));
     }
 }

@@ -193,8 +193,9 @@ const IGNORED: &[&str] = &[
 fn field(name: &str, v: &Value, ctx: &Context) -> String {
     match name {
         "epcList" | "inputEPCList" | "childEPCs" | "outputEPCList" => {
-            let items = sorted(as_list(v).map(|e| format!("epc={}", leaf("epc", e, None, ctx))));
-            wrap(name, items)
+            let list: Vec<&Value> = as_list(v).collect();
+            let items = rendered(&list, |e| format!("epc={}", leaf("epc", e, None, ctx)));
+            wrap(name, sorted(items.into_iter()))
         }
         "quantityList" | "childQuantityList" | "inputQuantityList" | "outputQuantityList" => {
             let items = sorted(as_list(v).map(|q| {
@@ -306,6 +307,42 @@ fn as_list(v: &Value) -> Box<dyn Iterator<Item = &Value> + '_> {
     }
 }
 
+/// Lists at least this long are rendered on every core ([`rendered`]).
+const PARALLEL_FROM: usize = 4096;
+
+/// Each element of `list` rendered, in order. A long list — an allocation block's event names
+/// 100,000 EPCs — is split across the machine's cores; each rendering depends on its element
+/// alone, so the result is the same.
+fn rendered(list: &[&Value], render: impl Fn(&Value) -> String + Sync) -> Vec<String> {
+    // The length first: asking for the cores reads the cgroup files, a few system calls that
+    // cost more than a short list (a capture batch hashes a thousand events).
+    if list.len() < PARALLEL_FROM {
+        return list.iter().map(|e| render(e)).collect();
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 {
+        return list.iter().map(|e| render(e)).collect();
+    }
+    let per_thread = list.len().div_ceil(threads);
+    let render = &render;
+    std::thread::scope(|scope| {
+        let mut chunks = list.chunks(per_thread);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|c| scope.spawn(move || c.iter().map(|e| render(e)).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<String> = first.iter().map(|e| render(e)).collect();
+        for handle in others {
+            match handle.join() {
+                Ok(more) => out.extend(more),
+                // A panic while rendering is a bug; let it surface as it would on one thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 fn sorted(items: impl Iterator<Item = String>) -> String {
     let mut v: Vec<String> = items.filter(|s| !s.is_empty()).collect();
     v.sort();
@@ -411,31 +448,36 @@ fn extension(key: &str, v: &Value, ctx: &Context) -> Vec<String> {
 
 /// One normalised value.
 fn leaf(key: &str, v: &Value, vocab: Option<Vocab>, ctx: &Context) -> String {
+    // Read in place: only the rendering is allocated (an event's EPC list may be 100,000 long).
+    let written;
     let s = match v {
-        Value::String(s) => s.trim().to_owned(),
+        Value::String(s) => s.trim(),
         Value::Number(n) => return number(n.as_f64().unwrap_or_default()),
         Value::Bool(b) => return b.to_string(),
         Value::Null => return String::new(),
-        other => other.to_string(),
+        other => {
+            written = other.to_string();
+            written.as_str()
+        }
     };
     if contains_ignoring_case(key, "time")
         && !contains_ignoring_case(key, "offset")
-        && let Some(t) = time(&s)
+        && let Some(t) = time(s)
     {
         return t;
     }
     if let Some(voc) = vocab {
-        return voc.web_uri(&s);
+        return voc.web_uri(s);
     }
-    if let Some(dl) = canonical_gs1_uri(&s) {
+    if let Some(dl) = canonical_gs1_uri(s) {
         return dl;
     }
     // A sensor's string or hex reading is text, whatever digits it holds (the vectors keep
     // `stringValue=111100001111000011110000` as sent).
     if key == "stringValue" || key == "hexBinaryValue" {
-        return s;
+        return s.to_owned();
     }
-    if let Some(n) = numeric(&s) {
+    if let Some(n) = numeric(s) {
         return n;
     }
     if s.starts_with("urn:epcglobal:cbv:") {
@@ -446,12 +488,12 @@ fn leaf(key: &str, v: &Value, vocab: Option<Vocab>, ctx: &Context) -> String {
             Vocab::SourceDestType,
             Vocab::ErrorReason,
         ] {
-            if voc.word(&s).is_some() {
-                return voc.web_uri(&s);
+            if voc.word(s).is_some() {
+                return voc.web_uri(s);
             }
         }
     }
-    ctx.expand(&s)
+    ctx.expand(s)
 }
 
 /// Whether `needle` (lower-case ASCII) occurs in `key`, whatever the case of `key`.
@@ -519,6 +561,28 @@ mod tests {
             time("2023-12-31T23:59:59.9996Z").as_deref(),
             Some("2024-01-01T00:00:00.000Z")
         );
+    }
+
+    #[test]
+    fn a_long_epc_list_renders_as_a_short_one() {
+        // Past `PARALLEL_FROM` the list is rendered on several threads: the pre-image is the
+        // elements rendered one by one, sorted, whatever the order they came in.
+        let n = PARALLEL_FROM * 2 + 7;
+        let epcs: Vec<String> = (0..n)
+            .rev()
+            .map(|i| format!("urn:threadline:unit:P-1:S{i:06}"))
+            .collect();
+        let mut event = Map::new();
+        event.insert("type".into(), Value::from("ObjectEvent"));
+        event.insert("epcList".into(), Value::from(epcs.clone()));
+        let mut expected: Vec<String> = epcs.iter().map(|e| format!("epc={e}")).collect();
+        expected.sort();
+        assert_eq!(
+            prehash(&event, &Context::default()),
+            format!("eventType=ObjectEventepcList{}", expected.concat())
+        );
+        let short: Vec<&Value> = Vec::new();
+        assert!(rendered(&short, |_| unreachable!()).is_empty());
     }
 
     #[test]

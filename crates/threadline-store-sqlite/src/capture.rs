@@ -523,6 +523,7 @@ fn write_back<'s>(
         let last: i64 = tx
             .query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))
             .map_err(db)?;
+        ids.items.reserve(new.len());
         for (n, (key, _, _)) in new.iter().enumerate() {
             let n = i64::try_from(n).map_err(|_| StoreError::Database("too many units".into()))?;
             ids.items.insert((*key).clone(), last + 1 + n);
@@ -534,10 +535,57 @@ fn write_back<'s>(
         let mut done = 0;
         {
             let mut many = tx.prepare_cached(&UNIT_ROWS_SQL).map_err(db)?;
+            let mut alike = tx.prepare_cached(&ALIKE_UNIT_ROWS_SQL).map_err(db)?;
             for chunk in &mut chunks {
-                let values = chunk.iter().map(row).collect::<Result<Vec<_>, _>>()?;
-                many.execute(rusqlite::params_from_iter(values.iter().flatten()))
-                    .map_err(|e| refused(e, done))?;
+                let first = &chunk[0];
+                let same = |&(_, pid, st): &(&ItemKey, i64, &ItemState)| {
+                    let (_, pid0, st0) = *first;
+                    pid == pid0
+                        && st.status == st0.status
+                        && st.holds == st0.holds
+                        && st.location == st0.location
+                        && st.custodian == st0.custodian
+                        && st.lot == st0.lot
+                        && st.parent == st0.parent
+                        && st.attributes == st0.attributes
+                };
+                if chunk.iter().all(same) {
+                    // The units differ only in id and serial (a block, a work order's units):
+                    // the rest is bound once.
+                    let [
+                        _,
+                        pid,
+                        _,
+                        status,
+                        holds,
+                        location,
+                        custodian,
+                        lot,
+                        parent,
+                        attributes,
+                    ] = row(first)?;
+                    let shared = [
+                        pid, status, holds, location, custodian, lot, parent, attributes,
+                    ];
+                    let own = chunk
+                        .iter()
+                        .map(|&(key, _, _)| {
+                            Ok([
+                                ToSqlOutput::from(item_id(ids, key)?),
+                                ToSqlOutput::from(key.serial.as_str()),
+                            ])
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()?;
+                    alike
+                        .execute(rusqlite::params_from_iter(
+                            shared.iter().chain(own.iter().flatten()),
+                        ))
+                        .map_err(|e| refused(e, done))?;
+                } else {
+                    let values = chunk.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+                    many.execute(rusqlite::params_from_iter(values.iter().flatten()))
+                        .map_err(|e| refused(e, done))?;
+                }
                 done += ITEM_ROWS;
             }
         }
@@ -723,13 +771,34 @@ static UNIT_ROWS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
+/// [`UNIT_ROWS_SQL`] for units alike but for id and serial: `?1`–`?8` are the columns they
+/// share (product, status, holds, location, custodian, lot, parent, attributes), then each
+/// unit's id and serial.
+static ALIKE_UNIT_ROWS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let values = (0..ITEM_ROWS)
+        .map(|i| {
+            let at = 9 + 2 * i;
+            format!("(?{at}, ?1, ?{}, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", at + 1)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO items (id, product_id, serial, status, holds, location, custodian, lot, parent_id, attributes) VALUES {values}"
+    )
+});
+
 /// Many new units, and a large event's unit index rows, go in this many to a statement: a
 /// statement's own work per execution (reset, binding, the step into the VM) is then paid
 /// once per chunk.
 const ITEM_ROWS: usize = 128;
 
+/// [`ITEM_ROWS`] index rows of one event and role: `?1` the event's position, `?2` the role,
+/// then each unit's id.
 static ITEM_ROWS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let values = vec!["(?, ?, ?)"; ITEM_ROWS].join(", ");
+    let values = (0..ITEM_ROWS)
+        .map(|i| format!("(?{}, ?1, ?2)", 3 + i))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!("INSERT OR IGNORE INTO event_items (item_id, seq, role) VALUES {values}")
 });
 
@@ -799,16 +868,26 @@ fn index_events(
                     .map(|id| [*id, *seq, i64::from(role.code())])
             })
             .collect();
-        let mut chunks = rows.chunks_exact(ITEM_ROWS);
-        if rows.len() >= ITEM_ROWS {
-            let mut many = tx.prepare_cached(&ITEM_ROWS_SQL).map_err(db)?;
-            for chunk in &mut chunks {
-                many.execute(rusqlite::params_from_iter(chunk.iter().flatten()))
+        // Runs of one role (an event's `items`, its `children`…) go `ITEM_ROWS` to a statement.
+        let mut rest = rows.as_slice();
+        while !rest.is_empty() {
+            let role = rest[0][2];
+            let run = rest.iter().take_while(|r| r[2] == role).count();
+            let (same, after) = rest.split_at(run);
+            let mut chunks = same.chunks_exact(ITEM_ROWS);
+            if same.len() >= ITEM_ROWS {
+                let mut many = tx.prepare_cached(&ITEM_ROWS_SQL).map_err(db)?;
+                for chunk in &mut chunks {
+                    many.execute(rusqlite::params_from_iter(
+                        [*seq, role].iter().chain(chunk.iter().map(|r| &r[0])),
+                    ))
                     .map_err(db)?;
+                }
             }
-        }
-        for row in chunks.remainder() {
-            items.execute(*row).map_err(db)?;
+            for row in chunks.remainder() {
+                items.execute(*row).map_err(db)?;
+            }
+            rest = after;
         }
         for (q, role) in ev.lot_refs() {
             if let Some(id) = ids.lots.get(&q.key()) {
