@@ -297,9 +297,7 @@ async fn affected(
         .collect();
     let (seen, repaired) = news_since(store, members, since).await?;
     let mut places = Places::new(store);
-    places
-        .prepare(now_state.values().filter_map(|r| r.unit.as_ref()))
-        .await?;
+    places.prepare(now_state.values()).await?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
         let r = now_state.remove(&m.node);
@@ -636,9 +634,7 @@ pub async fn create(
     let (mut hold_units, mut hold_lots) = (Vec::new(), Vec::new());
     let mut members = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(threadline_store::REACH_CHUNK) {
-        places
-            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
-            .await?;
+        places.prepare(chunk.iter()).await?;
         for r in chunk {
             let already = r.holds.contains(&HoldKind::Recall);
             let held = match (&r.node, &r.unit) {

@@ -429,13 +429,14 @@ impl<'a> Places<'a> {
         }
     }
 
-    /// Reads, one statement per level of nesting, the units the parts among `units` are built
-    /// into up to the outermost, so that [`Places::whereabouts`] of each finds them here instead
-    /// of reading them one by one. A trace calls it once per chunk of rows; the answer of
-    /// `whereabouts` is the same without it.
+    /// Knows, for the parts among `rows`, the units they are built into up to the outermost,
+    /// so that [`Places::whereabouts`] of each finds them here instead of reading them one by
+    /// one: the unit a part is built into comes with the part's row ([`Reached::inside`]); the
+    /// units further up are read one statement per level of nesting. A trace calls it once per
+    /// chunk of rows; the answer of `whereabouts` is the same without it.
     pub async fn prepare<'u>(
         &mut self,
-        units: impl IntoIterator<Item = &'u UnitState>,
+        rows: impl IntoIterator<Item = &'u Reached>,
     ) -> Result<(), AppError> {
         if self.units.len() > MAX_UNITS {
             self.units = HashMap::new();
@@ -443,13 +444,31 @@ impl<'a> Places<'a> {
         // Each unit is asked for once: parts of one unit share it.
         let mut asked: HashSet<Cow<'u, ItemKey>> = HashSet::new();
         let mut want = Vec::new();
-        for u in units {
-            if let Some(k) = &u.parent
-                && !u.status.is_final()
-                && !self.units.contains_key(k)
-                && asked.insert(Cow::Borrowed(k))
-            {
-                want.push(k.clone());
+        for r in rows {
+            let Some(u) = &r.unit else {
+                continue;
+            };
+            let Some(k) = &u.parent else {
+                continue;
+            };
+            if u.status.is_final() || self.units.contains_key(k) {
+                continue;
+            }
+            match &r.inside {
+                Some(outer) => {
+                    if let Some(up) = &outer.parent
+                        && !self.units.contains_key(up)
+                        && asked.insert(Cow::Borrowed(up))
+                    {
+                        want.push(up.clone());
+                    }
+                    self.units.insert(k.clone(), Some(outer.clone()));
+                }
+                None => {
+                    if asked.insert(Cow::Borrowed(k)) {
+                        want.push(k.clone());
+                    }
+                }
             }
         }
         for _ in 0..MAX_NESTING {
@@ -821,9 +840,7 @@ async fn trace_of(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Reached> = rows.by_ref().take(threadline_store::REACH_CHUNK).collect();
-        places
-            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
-            .await?;
+        places.prepare(chunk.iter()).await?;
         for r in chunk {
             nodes.push(TraceNode::of(r, &mut places).await?);
         }
@@ -1054,9 +1071,7 @@ async fn run(
                     let mut places = Places::new(&*store);
                     while let Some(chunk) = rows.recv().await {
                         let chunk = chunk?;
-                        places
-                            .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
-                            .await?;
+                        places.prepare(chunk.iter()).await?;
                         let mut out = Vec::with_capacity(threadline_store::REACH_CHUNK);
                         for r in chunk {
                             if single && r.depth == 0 {

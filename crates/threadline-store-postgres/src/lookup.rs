@@ -168,17 +168,17 @@ const REACH_SEED: &str = "SELECT 'i'::text COLLATE \"C\" AS t, i.id AS id
 /// `level` — `(depth, t, id, vt, vid, kind, qty, ft, tt, fs)` —, in the order of the recursive
 /// walk's rows within a depth.
 fn level_rows(level: &str) -> String {
+    use threadline_store::query::{INSIDE_COLUMNS, INSIDE_JOINS};
     format!(
         "SELECT r.depth, r.t, p.code, COALESCE(i.serial, l.code),
                 r.vt, r.vid, r.kind, r.qty, r.ft, r.tt,
                 i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial,
-                r.id
+                r.id, {INSIDE_COLUMNS}
          FROM ({level}) r
          LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
          LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
          LEFT JOIN products p ON p.id = COALESCE(i.product_id, l.product_id)
-         LEFT JOIN items pi ON pi.id = i.parent_id
-         LEFT JOIN products pp ON pp.id = pi.product_id
+         {INSIDE_JOINS}
          ORDER BY r.fs, r.t, r.id"
     )
 }
@@ -395,6 +395,14 @@ async fn walk(
                 parent_product: col(&r, 15)?,
                 parent_serial: col(&r, 16)?,
                 id: col(&r, 17)?,
+                inside: threadline_store::RawInside {
+                    status: col(&r, 18)?,
+                    location: col(&r, 19)?,
+                    custodian: col(&r, 20)?,
+                    lot: col(&r, 21)?,
+                    parent_product: col(&r, 22)?,
+                    parent_serial: col(&r, 23)?,
+                },
             };
             // Followed on from here unless the link ended (a part swapped out) or the node
             // was followed from an earlier row; the walk stops at depth 64.

@@ -212,6 +212,15 @@ impl Pair {
                             .unwrap();
                         let depths: Vec<u32> = rows.iter().map(|r| r.depth).collect();
                         assert!(depths.is_sorted(), "{rows:#?}");
+                        // A row carries where the unit its node is built into is, as that
+                        // unit's own state read says.
+                        for r in &rows {
+                            let outer = match r.unit.as_ref().and_then(|u| u.parent.clone()) {
+                                Some(p) => s.unit_states(&[p]).await.unwrap().pop().flatten(),
+                                None => None,
+                            };
+                            assert_eq!(r.inside, outer, "inside of {:?}", r.node);
+                        }
                         let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
                         rows.sort();
                         rows

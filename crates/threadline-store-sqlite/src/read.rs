@@ -776,6 +776,14 @@ pub(crate) fn reach(
             parent_product: text_or_null(r, 15)?,
             parent_serial: text_or_null(r, 16)?,
             id: r.get(17).map_err(db)?,
+            inside: threadline_store::RawInside {
+                status: text_or_null(r, 18)?,
+                location: text_or_null(r, 19)?,
+                custodian: text_or_null(r, 20)?,
+                lot: text_or_null(r, 21)?,
+                parent_product: text_or_null(r, 22)?,
+                parent_serial: text_or_null(r, 23)?,
+            },
         };
         let Some(reached) = walk.reached(raw)? else {
             continue;

@@ -1432,6 +1432,12 @@ pub struct Reached {
     pub holds: Vec<HoldKind>,
     /// For units: where each is now. Absent for lots.
     pub unit: Option<UnitState>,
+    /// Where the unit this one is built into (`unit.parent`) is now, read in the same row: a
+    /// trace's whereabouts of a part starts from it instead of reading that unit again
+    /// (a forward trace meets a hundred thousand parts). Not part of any answer.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub inside: Option<UnitState>,
 }
 
 /// The rows of a walk, in chunks, as the engine reads them: a caller can write them out without
@@ -1487,6 +1493,20 @@ pub struct RawReached<'a> {
     pub parent_serial: Option<&'a str>,
     /// The node's unit or lot row id.
     pub id: i64,
+    /// The unit the node is built into, as the same row read it.
+    pub inside: RawInside<'a>,
+}
+
+/// The state of the unit a walk's node is built into, read in the node's row
+/// ([`query::INSIDE_COLUMNS`]): all `None` when it is built into none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawInside<'a> {
+    pub status: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub custodian: Option<&'a str>,
+    pub lot: Option<&'a str>,
+    pub parent_product: Option<&'a str>,
+    pub parent_serial: Option<&'a str>,
 }
 
 /// A genealogy walk being read: every node met so far by its row — compact, as an interned
@@ -1537,14 +1557,16 @@ impl Walk {
             _ => None,
         };
         let holds = raw.holds.unwrap_or(0);
-        let parent = match (raw.parent_product, raw.parent_serial) {
-            (Some(p), Some(s)) => {
-                let p = self.intern(p)?;
-                match node_of("i", self.product(p), s)? {
-                    Node::Item(k) => Some(k),
-                    Node::Lot(_) => None,
-                }
-            }
+        let parent = self.unit_key(raw.parent_product, raw.parent_serial)?;
+        let inside = match (&parent, raw.inside.status) {
+            (Some(_), Some(s)) => Some(UnitState {
+                status: ItemStatus::parse(s)
+                    .ok_or_else(|| StoreError::Schema(format!("unknown unit status `{s}`")))?,
+                location: raw.inside.location.map(str::to_owned),
+                custodian: raw.inside.custodian.map(str::to_owned),
+                lot: raw.inside.lot.map(str::to_owned),
+                parent: self.unit_key(raw.inside.parent_product, raw.inside.parent_serial)?,
+            }),
             _ => None,
         };
         let unit = match (&node, raw.status) {
@@ -1572,7 +1594,20 @@ impl Walk {
                 .filter(|k| holds & i64::from(k.bit()) != 0)
                 .collect(),
             unit,
+            inside,
         }))
+    }
+
+    /// The key of a unit named by its product code and serial in a row, if both are there.
+    fn unit_key(&mut self, product: Option<&str>, serial: Option<&str>) -> Result<Option<ItemKey>> {
+        let (Some(p), Some(s)) = (product, serial) else {
+            return Ok(None);
+        };
+        let p = self.intern(p)?;
+        Ok(match node_of("i", self.product(p), s)? {
+            Node::Item(k) => Some(k),
+            Node::Lot(_) => None,
+        })
     }
 }
 

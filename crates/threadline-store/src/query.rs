@@ -334,6 +334,21 @@ pub struct Dialect {
     pub final_order: &'static str,
 }
 
+/// The columns of a walk's row that tell where the unit a node is built into is (its status,
+/// location, custodian, lot, and the key of the unit it is built into in turn): a trace's
+/// whereabouts of a part takes them from the row instead of reading that unit again
+/// ([`crate::Reached::inside`]). Read through [`INSIDE_JOINS`].
+pub const INSIDE_COLUMNS: &str =
+    "pi.status, pi.location, pi.custodian, pi.lot, gpp.code, gpi.serial";
+
+/// The joins [`INSIDE_COLUMNS`] and the row's parent key (`pp.code`, `pi.serial`) read from: the
+/// unit the node `i` is built into, and the one that unit is built into. Each is one probe of a
+/// primary key.
+pub const INSIDE_JOINS: &str = "LEFT JOIN items pi ON pi.id = i.parent_id
+         LEFT JOIN products pp ON pp.id = pi.product_id
+         LEFT JOIN items gpi ON gpi.id = pi.parent_id
+         LEFT JOIN products gpp ON gpp.id = gpi.product_id";
+
 /// The set-based genealogy walk behind [`crate::Store::reach`]. `seed` is a statement returning
 /// the starting nodes as `(t, id)` (`'i'`/`'l'` and the unit or lot row id); `as_of` is the
 /// placeholder number of the as-of time (µs). Rows come breadth-first (by depth): depth, node
@@ -371,13 +386,12 @@ pub fn reach_sql(direction: crate::Direction, seed: &str, as_of: usize, d: Diale
          SELECT r.depth, r.t, p.code, COALESCE(i.serial, l.code),
                 r.vt, r.vid, r.kind, r.qty, r.ft, r.tt,
                 i.status, COALESCE(i.holds, l.holds), i.location, i.custodian, i.lot, pp.code, pi.serial,
-                r.id
+                r.id, {INSIDE_COLUMNS}
          FROM walk r
          LEFT JOIN items i ON r.t = 'i' AND i.id = r.id
          LEFT JOIN lots l ON r.t = 'l' AND l.id = r.id
          LEFT JOIN products p ON p.id = COALESCE(i.product_id, l.product_id)
-         LEFT JOIN items pi ON pi.id = i.parent_id
-         LEFT JOIN products pp ON pp.id = pi.product_id
+         {INSIDE_JOINS}
          {final_order}"
     )
 }

@@ -293,7 +293,7 @@ pub async fn trace(opts: TraceBench, out: &mut dyn std::io::Write) -> anyhow::Re
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(threadline_store::REACH_CHUNK).collect();
             places
-                .prepare(chunk.iter().filter_map(|r| r.unit.as_ref()))
+                .prepare(chunk.iter())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.first_message()))?;
             for r in chunk {
